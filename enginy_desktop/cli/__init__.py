@@ -1,0 +1,138 @@
+"""The command line: ``enginy-desktop [--data-dir DIR] COMMAND ...`` (DESIGN §11).
+
+Each module in :data:`COMMAND_MODULES` adds its subcommands through ``register(subparsers)``; a handler takes
+the parsed arguments and a :class:`Runtime` and returns the exit code. Failures are one clear line on stderr and
+a non-zero exit; no command takes a secret as an argument.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from enginy_desktop import APP_NAME, __version__
+
+# Command groups, in the order `--help` lists them. Each is a module of this package with `register()`.
+COMMAND_MODULES: list[str] = ["integrations"]
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """One line for stderr; ``code`` is the exit status."""
+
+    def __init__(self, message: str, code: int = EXIT_ERROR) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class Runtime:
+    """Opens the app context lazily, so ``--help`` and argument errors never touch the database."""
+
+    def __init__(self, data_dir: str | None, stdin: TextIO, stdout: TextIO, stderr: TextIO) -> None:
+        self._data_dir_arg = data_dir
+        self.stdin, self.stdout, self.stderr = stdin, stdout, stderr
+        self._ctx: Any = None
+
+    @property
+    def data_dir(self) -> Path:
+        from enginy_desktop.core.paths import resolve_data_dir
+
+        return resolve_data_dir(self._data_dir_arg)
+
+    def context(self) -> Any:
+        if self._ctx is None:
+            from enginy_desktop.core.context import AppContext
+            from enginy_desktop.core.logsetup import configure_logging
+
+            data_dir = self.data_dir
+            configure_logging(data_dir)
+            self._ctx = AppContext.open(data_dir)
+        return self._ctx
+
+    def print(self, *parts: object) -> None:
+        print(*parts, file=self.stdout)
+
+    def print_json(self, value: object) -> None:
+        json.dump(value, self.stdout, indent=2, ensure_ascii=False, default=str)
+        self.stdout.write("\n")
+
+    def close(self) -> None:
+        if self._ctx is not None:
+            self._ctx.close()
+
+
+Handler = Callable[[argparse.Namespace, Runtime], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="enginy-desktop",
+        description=f"{APP_NAME}: the integrations hub of Enginy on your own machine. "
+        "Without a command, opens the window.",
+    )
+    parser.add_argument("--version", action="version", version=f"{APP_NAME} {__version__}")
+    parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="folder for the database, logs and reports (default: $ENGINY_DATA_DIR, else your user data folder)",
+    )
+    parser.add_argument("--demo", action="store_true", help="open the window on a sample workspace")
+    parser.add_argument("--self-check", action="store_true", help=argparse.SUPPRESS)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(f"{__name__}.{name}")
+        module.register(sub)
+    return parser
+
+
+def run(
+    argv: Sequence[str] | None = None,
+    *,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
+    """Run one command; returns the exit code. ``argv`` without a command is the caller's business (the GUI)."""
+    from enginy_desktop.core.redact import redact
+
+    stdin = stdin or sys.stdin
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help(stdout)
+        return EXIT_USAGE
+    rt = Runtime(args.data_dir, stdin, stdout, stderr)
+    try:
+        return handler(args, rt)
+    except CliError as exc:
+        print(f"enginy-desktop: {redact(exc)}", file=stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        print("enginy-desktop: interrupted", file=stderr)
+        return 130
+    except Exception as exc:
+        from enginy_desktop.core.catalog import UnknownIntegrationError
+        from enginy_desktop.core.secrets import SecretsError
+        from enginy_desktop.core.services.integrations import IntegrationError
+        from enginy_desktop.core.store import StoreError
+
+        if isinstance(exc, StoreError | IntegrationError | SecretsError | UnknownIntegrationError):
+            print(f"enginy-desktop: {redact(exc)}", file=stderr)
+            return EXIT_ERROR
+        logging.getLogger(__name__).exception("Command %s failed", args.command)
+        print(f"enginy-desktop: unexpected error: {redact(exc)} (details in the log file)", file=stderr)
+        return EXIT_ERROR
+    finally:
+        rt.close()

@@ -1,0 +1,145 @@
+"""``integrations list|enable|disable``, ``connect`` and ``disconnect``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from . import EXIT_OK, CliError, Runtime
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("integrations", help="list, enable or disable integrations")
+    isub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    ls = isub.add_parser("list", help="every integration with its state")
+    ls.add_argument("--json", action="store_true", help="print a JSON array")
+    ls.set_defaults(handler=cmd_list)
+    en = isub.add_parser("enable", help="turn an integration on (only one CRM at a time)")
+    en.add_argument("key")
+    en.set_defaults(handler=cmd_enable)
+    dis = isub.add_parser("disable", help="turn an integration off (its configuration is kept)")
+    dis.add_argument("key")
+    dis.set_defaults(handler=cmd_disable)
+
+    c = sub.add_parser(
+        "connect",
+        help="save an integration's connection settings and credentials",
+        description="Save connection settings. Secret fields are read from standard input (--secret-stdin) or "
+        "an environment variable (--secret-env), never from arguments.",
+    )
+    c.add_argument("key")
+    c.add_argument("--set", dest="sets", action="append", default=[], metavar="FIELD=VALUE",
+                   help="a non-secret setting, e.g. base_url=http://127.0.0.1:8765")
+    c.add_argument("--secret-stdin", action="append", default=[], metavar="FIELD",
+                   help="read this secret field from standard input (one line per field, in order)")
+    c.add_argument("--secret-env", action="append", default=[], metavar="FIELD=VARIABLE",
+                   help="read this secret field from an environment variable")
+    c.set_defaults(handler=cmd_connect)
+
+    d = sub.add_parser("disconnect", help="remove an integration's stored credentials")
+    d.add_argument("key")
+    d.set_defaults(handler=cmd_disconnect)
+
+
+def _key(key: str) -> str:
+    from enginy_desktop.core import catalog
+
+    try:
+        return catalog.get(key).key
+    except catalog.UnknownIntegrationError as exc:
+        raise CliError(str(exc)) from None
+
+
+def cmd_list(args: argparse.Namespace, rt: Runtime) -> int:
+    infos = rt.context().integrations.list()
+    if args.json:
+        rt.print_json([i.as_json() for i in infos])
+        return EXIT_OK
+    current = None
+    for info in infos:
+        if info.category != current:
+            current = info.category
+            rt.print(f"\n{info.category.title}")
+        state = "enabled " if info.enabled else "disabled"
+        conn = "connected" if info.connected else "not connected"
+        rt.print(f"  {info.key:<12} {info.name:<12} {state}  {conn}")
+    return EXIT_OK
+
+
+def cmd_enable(args: argparse.Namespace, rt: Runtime) -> int:
+    key = _key(args.key)
+    info = rt.context().integrations.enable(key)
+    note = "" if info.connected else f" It is not connected yet: run `enginy-desktop connect {key}`."
+    rt.print(f"{info.name} is enabled.{note}")
+    return EXIT_OK
+
+
+def cmd_disable(args: argparse.Namespace, rt: Runtime) -> int:
+    key = _key(args.key)
+    info = rt.context().integrations.disable(key)
+    rt.print(f"{info.name} is disabled. Its configuration is kept.")
+    return EXIT_OK
+
+
+def _parse_pairs(pairs: list[str], what: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise CliError(f"{what} expects FIELD=VALUE, got '{pair.split('=')[0]}'.", 2)
+        out[name.strip()] = value
+    return out
+
+
+def cmd_connect(args: argparse.Namespace, rt: Runtime) -> int:
+    from enginy_desktop.core import catalog
+
+    key = _key(args.key)
+    spec = catalog.get(key)
+    valid = {f.name: f for f in spec.fields}
+    values: dict[str, str] = {}
+    for name, value in _parse_pairs(args.sets, "--set").items():
+        f = valid.get(name)
+        if f is None:
+            raise CliError(f"{spec.name} has no field '{name}'. Fields: {', '.join(valid)}.", 2)
+        if f.secret:
+            raise CliError(
+                f"'{name}' is a secret; pass it with --secret-stdin {name} or --secret-env {name}=VARIABLE, "
+                "never on the command line.",
+                2,
+            )
+        values[name] = value
+    for name in args.secret_stdin:
+        f = valid.get(name)
+        if f is None or not f.secret:
+            secrets = ", ".join(x.name for x in spec.secret_fields) or "none"
+            raise CliError(f"'{name}' is not a secret field of {spec.name}. Secret fields: {secrets}.", 2)
+        line = rt.stdin.readline()
+        if not line.strip():
+            raise CliError(f"No value for '{name}' on standard input.", 2)
+        values[name] = line.strip()
+    for name, var in _parse_pairs(args.secret_env, "--secret-env").items():
+        f = valid.get(name)
+        if f is None or not f.secret:
+            raise CliError(f"'{name}' is not a secret field of {spec.name}.", 2)
+        if not os.environ.get(var):
+            raise CliError(f"The environment variable {var} is empty or not set.", 2)
+        values[name] = os.environ[var]
+    ctx = rt.context()
+    if ctx.secrets is None and any(valid[n].secret for n in values):
+        raise CliError(
+            f"{ctx.secrets_problem} Set ENGINY_SECRETS_PASSPHRASE to keep credentials in an encrypted file "
+            "protected by that passphrase, or open Enginy Desktop to set it up."
+        )
+    info = ctx.integrations.save_connection(key, values)
+    where = ctx.secrets.description if ctx.secrets else "the store"
+    rt.print(f"{info.name} connection saved (credentials in the {where}).")
+    return EXIT_OK
+
+
+def cmd_disconnect(args: argparse.Namespace, rt: Runtime) -> int:
+    key = _key(args.key)
+    info = rt.context().integrations.disconnect(key)
+    rt.print(f"{info.name} is disconnected; its stored credentials were removed.")
+    return EXIT_OK

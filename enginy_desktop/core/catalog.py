@@ -1,0 +1,479 @@
+"""The 18 integrations Enginy Desktop supports, in the product's order.
+
+Each entry declares how it authenticates and which credential fields its connection dialog asks for. The
+catalog is static data: whether an integration is enabled or connected lives in the store and the keyring.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Category(StrEnum):
+    CRM = "crm"
+    DATA_ENRICHMENT = "data_enrichment"
+    AI_ENRICHMENT = "ai_enrichment"
+    IMPORT_SOURCES = "import_sources"
+    COMMUNICATION = "communication"
+
+    @property
+    def title(self) -> str:
+        return CATEGORY_TITLES[self]
+
+    @property
+    def blurb(self) -> str:
+        return CATEGORY_BLURBS[self]
+
+
+CATEGORY_TITLES: dict[Category, str] = {
+    Category.CRM: "CRM",
+    Category.DATA_ENRICHMENT: "Data Enrichment",
+    Category.AI_ENRICHMENT: "AI Enrichment",
+    Category.IMPORT_SOURCES: "Import Sources",
+    Category.COMMUNICATION: "Communication",
+}
+
+CATEGORY_BLURBS: dict[Category, str] = {
+    Category.CRM: "Connect a CRM to synchronize and export contacts and companies between Enginy and your CRM "
+    "of choice. Only one CRM can be active at a time.",
+    Category.DATA_ENRICHMENT: "Plug in your data-enrichment tools to optimize outreach, verify data, and "
+    "qualify leads.",
+    Category.AI_ENRICHMENT: "Use your own AI subscription for AI variable outputs. Without one, Enginy's "
+    "built-in credits are used automatically.",
+    Category.IMPORT_SOURCES: "Bring company data into Enginy from external sources.",
+    Category.COMMUNICATION: "Keep your team informed with notifications from Enginy.",
+}
+
+
+class AuthKind(StrEnum):
+    API_KEY = "api_key"
+    TOKEN_OR_OAUTH = "token_or_oauth"  # a static token, or OAuth sign-in with the user's own app
+    OAUTH = "oauth"  # OAuth sign-in only (the vendor offers no API key)
+    WEBHOOK = "webhook"
+
+
+class FieldKind(StrEnum):
+    TEXT = "text"
+    URL = "url"
+    CHOICE = "choice"
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialField:
+    """One input of an integration's connection dialog."""
+
+    name: str
+    label: str
+    secret: bool = False
+    required: bool = False
+    kind: FieldKind = FieldKind.TEXT
+    help: str = ""
+    placeholder: str = ""
+    choices: tuple[str, ...] = ()
+    default: str = ""
+    advanced: bool = False
+    # Fields of one group are alternatives: the connection is complete when any one group is filled.
+    group: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Integration:
+    key: str
+    name: str
+    category: Category
+    description: str
+    auth: AuthKind
+    fields: tuple[CredentialField, ...]
+    default_base_url: str = ""
+    notice: str = ""
+    monogram: str = ""
+
+    @property
+    def is_crm(self) -> bool:
+        return self.category is Category.CRM
+
+    @property
+    def secret_fields(self) -> tuple[CredentialField, ...]:
+        return tuple(f for f in self.fields if f.secret)
+
+    @property
+    def setting_fields(self) -> tuple[CredentialField, ...]:
+        return tuple(f for f in self.fields if not f.secret)
+
+    def get_field(self, name: str) -> CredentialField:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    @property
+    def required_groups(self) -> tuple[tuple[CredentialField, ...], ...]:
+        """Alternative sets of required fields; a connection is complete when one set is all filled."""
+        groups: dict[str, list[CredentialField]] = {}
+        for f in self.fields:
+            if f.required:
+                groups.setdefault(f.group, []).append(f)
+        shared = groups.pop("", [])
+        if not groups:
+            return (tuple(shared),) if shared else ()
+        return tuple(tuple(shared + g) for g in groups.values())
+
+
+def _base_url(default: str) -> CredentialField:
+    return CredentialField(
+        "base_url",
+        "API base URL",
+        kind=FieldKind.URL,
+        advanced=True,
+        placeholder=default,
+        help="Leave empty to use the vendor's API. Set it to point Enginy at a sandbox or a proxy.",
+    )
+
+
+def _api_key(label: str = "API key", help: str = "") -> CredentialField:
+    return CredentialField("api_key", label, secret=True, required=True, help=help)
+
+
+_OAUTH_CLIENT = (
+    CredentialField(
+        "client_id",
+        "OAuth client ID",
+        required=True,
+        group="oauth",
+        help="From your own app registration with the vendor; no shared app ships with Enginy Desktop.",
+    ),
+    CredentialField("client_secret", "OAuth client secret", secret=True, group="oauth"),
+)
+
+HUBSPOT_TIERS = ("Free / Starter", "Professional", "Enterprise", "API add-on")
+
+INTEGRATIONS: tuple[Integration, ...] = (
+    # --- CRM -----------------------------------------------------------------------------------------------
+    Integration(
+        "hubspot",
+        "HubSpot",
+        Category.CRM,
+        "Full-featured CRM with marketing, sales, and service hubs.",
+        AuthKind.TOKEN_OR_OAUTH,
+        (
+            CredentialField(
+                "token",
+                "Private app token or service key",
+                secret=True,
+                required=True,
+                group="token",
+                placeholder="pat-…",
+                help="HubSpot → Settings → Integrations → Private apps (or Service keys).",
+            ),
+            *_OAUTH_CLIENT,
+            CredentialField(
+                "tier",
+                "HubSpot subscription",
+                kind=FieldKind.CHOICE,
+                choices=HUBSPOT_TIERS,
+                default="Professional",
+                help="Sets how fast Enginy may call HubSpot (100, 190 or 250 requests per 10 seconds).",
+            ),
+            _base_url("https://api.hubapi.com"),
+        ),
+        default_base_url="https://api.hubapi.com",
+        monogram="H",
+    ),
+    Integration(
+        "dynamics",
+        "Dynamics",
+        Category.CRM,
+        "Microsoft Dynamics 365 CRM.",
+        AuthKind.OAUTH,
+        (
+            CredentialField(
+                "org_url",
+                "Organization URL",
+                required=True,
+                kind=FieldKind.URL,
+                placeholder="https://yourorg.crm.dynamics.com",
+            ),
+            CredentialField("tenant_id", "Directory (tenant) ID", placeholder="organizations"),
+            CredentialField("client_id", "Application (client) ID", required=True),
+            _base_url("https://yourorg.crm.dynamics.com/api/data/v9.2"),
+        ),
+        monogram="D",
+    ),
+    Integration(
+        "pipedrive",
+        "Pipedrive",
+        Category.CRM,
+        "Sales-focused CRM built around pipeline management.",
+        AuthKind.TOKEN_OR_OAUTH,
+        (
+            CredentialField(
+                "api_token",
+                "API token",
+                secret=True,
+                required=True,
+                group="token",
+                help="Pipedrive → Personal preferences → API.",
+            ),
+            *_OAUTH_CLIENT,
+            CredentialField("company_domain", "Company domain", placeholder="yourcompany.pipedrive.com"),
+            _base_url("https://api.pipedrive.com"),
+        ),
+        default_base_url="https://api.pipedrive.com",
+        monogram="P",
+    ),
+    Integration(
+        "salesforce",
+        "Salesforce",
+        Category.CRM,
+        "Enterprise CRM platform.",
+        AuthKind.OAUTH,
+        (
+            CredentialField(
+                "login_url",
+                "Login URL",
+                kind=FieldKind.URL,
+                default="https://login.salesforce.com",
+                help="Use https://test.salesforce.com for a sandbox org, or your My Domain URL.",
+            ),
+            CredentialField("client_id", "Consumer key (client ID)", required=True),
+            CredentialField("client_secret", "Consumer secret", secret=True),
+            _base_url("https://yourdomain.my.salesforce.com"),
+        ),
+        monogram="S",
+    ),
+    Integration(
+        "tribecrm",
+        "TribeCRM",
+        Category.CRM,
+        "CRM designed for relationship-driven sales teams.",
+        AuthKind.OAUTH,
+        (
+            CredentialField("client_id", "OAuth client ID", required=True),
+            CredentialField("client_secret", "OAuth client secret", secret=True, required=True),
+            _base_url("https://api.tribecrm.nl"),
+        ),
+        default_base_url="https://api.tribecrm.nl",
+        monogram="T",
+    ),
+    Integration(
+        "zoho",
+        "Zoho",
+        Category.CRM,
+        "CRM suite with sales automation and analytics.",
+        AuthKind.OAUTH,
+        (
+            CredentialField(
+                "region",
+                "Data center",
+                kind=FieldKind.CHOICE,
+                choices=("US (zoho.com)", "EU (zoho.eu)", "IN (zoho.in)", "AU (zoho.com.au)", "JP (zoho.jp)",
+                         "CA (zohocloud.ca)", "SA (zoho.sa)", "CN (zoho.com.cn)"),
+                default="US (zoho.com)",
+            ),
+            CredentialField("client_id", "Client ID", required=True),
+            CredentialField("client_secret", "Client secret", secret=True, required=True),
+            _base_url("https://www.zohoapis.com"),
+        ),
+        default_base_url="https://www.zohoapis.com",
+        monogram="Z",
+    ),
+    # --- Data enrichment -------------------------------------------------------------------------------------
+    Integration(
+        "apollo",
+        "Apollo",
+        Category.DATA_ENRICHMENT,
+        "Lead enrichment, email discovery, and engagement tracking to optimize outreach.",
+        AuthKind.API_KEY,
+        (_api_key(help="Apollo → Settings → Integrations → API keys."), _base_url("https://api.apollo.io/api/v1")),
+        default_base_url="https://api.apollo.io/api/v1",
+        monogram="A",
+    ),
+    Integration(
+        "cognism",
+        "Cognism",
+        Category.DATA_ENRICHMENT,
+        "Lead generation platform with global databases to identify and connect with prospects.",
+        AuthKind.API_KEY,
+        (
+            _api_key(help="Cognism → Settings → Tokens and API. Keys expire after six months."),
+            _base_url("https://app.cognism.com/api"),
+        ),
+        default_base_url="https://app.cognism.com/api",
+        monogram="C",
+    ),
+    Integration(
+        "datagma",
+        "Datagma",
+        Category.DATA_ENRICHMENT,
+        "AI-based platform to enrich business insights and help qualify leads effectively.",
+        AuthKind.API_KEY,
+        (_api_key(help="Datagma → API → Key & DOC."), _base_url("https://gateway.datagma.net/api/ingress")),
+        default_base_url="https://gateway.datagma.net/api/ingress",
+        monogram="D",
+    ),
+    Integration(
+        "dropcontact",
+        "Dropcontact",
+        Category.DATA_ENRICHMENT,
+        "Updates, enriches, and verifies contact and company data directly within CRMs.",
+        AuthKind.API_KEY,
+        (_api_key(), _base_url("https://api.dropcontact.com/v1")),
+        default_base_url="https://api.dropcontact.com/v1",
+        monogram="D",
+    ),
+    Integration(
+        "hunter",
+        "Hunter",
+        Category.DATA_ENRICHMENT,
+        "Finds and verifies professional email addresses for B2B outreach campaigns.",
+        AuthKind.API_KEY,
+        (_api_key(help="Hunter → API → API keys."), _base_url("https://api.hunter.io/v2")),
+        default_base_url="https://api.hunter.io/v2",
+        monogram="H",
+    ),
+    Integration(
+        "kaspr",
+        "Kaspr",
+        Category.DATA_ENRICHMENT,
+        "Retrieves contact data (emails and phone numbers) from LinkedIn for prospecting.",
+        AuthKind.API_KEY,
+        (_api_key(), _base_url("https://api.developers.kaspr.io")),
+        default_base_url="https://api.developers.kaspr.io",
+        monogram="K",
+    ),
+    Integration(
+        "lusha",
+        "Lusha",
+        Category.DATA_ENRICHMENT,
+        "Enriches contact data with verified emails, direct dials, and company details.",
+        AuthKind.API_KEY,
+        (_api_key(), _base_url("https://api.lusha.com")),
+        default_base_url="https://api.lusha.com",
+        monogram="L",
+    ),
+    Integration(
+        "zoominfo",
+        "ZoomInfo",
+        Category.DATA_ENRICHMENT,
+        "Business intelligence tool that offers comprehensive databases to find and qualify leads.",
+        AuthKind.OAUTH,
+        (
+            CredentialField("client_id", "OAuth client ID", required=True),
+            CredentialField("client_secret", "OAuth client secret", secret=True),
+            _base_url("https://api.zoominfo.com/gtm"),
+        ),
+        default_base_url="https://api.zoominfo.com/gtm",
+        monogram="Z",
+    ),
+    Integration(
+        "proxycurl",
+        "Proxycurl",
+        Category.DATA_ENRICHMENT,
+        "Provides APIs for detailed contact and company profile enrichment.",
+        AuthKind.API_KEY,
+        (
+            _api_key(help="A key for a Proxycurl-compatible API (for example Enrich Layer)."),
+            CredentialField(
+                "base_url",
+                "API base URL",
+                kind=FieldKind.URL,
+                required=True,
+                default="https://enrichlayer.com/api/v2",
+                help="Proxycurl's own API closed in July 2025. Enter the base URL of a "
+                "Proxycurl-compatible service.",
+            ),
+        ),
+        default_base_url="https://enrichlayer.com/api/v2",
+        notice="Proxycurl's original API closed in July 2025. Connect a Proxycurl-compatible service "
+        "by setting its API base URL.",
+        monogram="P",
+    ),
+    # --- AI enrichment ---------------------------------------------------------------------------------------
+    Integration(
+        "openai",
+        "OpenAI",
+        Category.AI_ENRICHMENT,
+        "If you have your own OpenAI subscription, connect it here to consume your own credits when generating "
+        "AI variable outputs instead of using Enginy's built-in credits.",
+        AuthKind.API_KEY,
+        (
+            _api_key(help="platform.openai.com → API keys. Starts with sk-."),
+            CredentialField("organization", "Organization ID (optional)", placeholder="org-…"),
+            _base_url("https://api.openai.com/v1"),
+        ),
+        default_base_url="https://api.openai.com/v1",
+        notice="Optional: without your own key, Enginy's built-in credits are used for AI variable outputs.",
+        monogram="AI",
+    ),
+    # --- Import sources --------------------------------------------------------------------------------------
+    Integration(
+        "theirstack",
+        "TheirStack",
+        Category.IMPORT_SOURCES,
+        "Aggregates and imports company data from multiple platforms. You can connect your own TheirStack "
+        "account. If you do not have one, Enginy's subscription is used and credits are deducted from your "
+        "plan when importing companies.",
+        AuthKind.API_KEY,
+        (_api_key(help="TheirStack → Settings → API key."), _base_url("https://api.theirstack.com")),
+        default_base_url="https://api.theirstack.com",
+        notice="Optional: without your own account, Enginy's subscription is used and credits are deducted "
+        "from your plan.",
+        monogram="TS",
+    ),
+    # --- Communication ---------------------------------------------------------------------------------------
+    Integration(
+        "slack",
+        "Slack",
+        Category.COMMUNICATION,
+        "Connect Slack to enable team communications and workflow notifications from Enginy.",
+        AuthKind.WEBHOOK,
+        (
+            CredentialField(
+                "webhook_url",
+                "Incoming webhook URL",
+                secret=True,
+                required=True,
+                group="webhook",
+                kind=FieldKind.URL,
+                placeholder="https://hooks.slack.com/services/…",
+                help="Slack → your app → Incoming Webhooks → Add New Webhook to Workspace.",
+            ),
+            CredentialField(
+                "bot_token", "Bot token", secret=True, required=True, group="bot", placeholder="xoxb-…"
+            ),
+            CredentialField("channel", "Channel", required=True, group="bot", placeholder="#sales-ops"),
+            _base_url("https://slack.com/api"),
+        ),
+        default_base_url="https://slack.com/api",
+        monogram="S",
+    ),
+)
+
+CATEGORY_ORDER: tuple[Category, ...] = tuple(Category)
+
+_BY_KEY = {i.key: i for i in INTEGRATIONS}
+
+
+class UnknownIntegrationError(KeyError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+    def __str__(self) -> str:
+        return f"Unknown integration '{self.key}'. Valid keys: {', '.join(_BY_KEY)}."
+
+
+def get(key: str) -> Integration:
+    try:
+        return _BY_KEY[key]
+    except KeyError:
+        raise UnknownIntegrationError(key) from None
+
+
+def by_category(category: Category) -> tuple[Integration, ...]:
+    return tuple(i for i in INTEGRATIONS if i.category is category)
+
+
+def keys() -> tuple[str, ...]:
+    return tuple(_BY_KEY)

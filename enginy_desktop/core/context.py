@@ -1,0 +1,42 @@
+"""Everything one running instance (window or command) works with: data folder, store, secrets, services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .secrets import SecretStore, SecretsUnavailableError, open_secrets
+from .services.integrations import IntegrationService
+from .store import Store
+
+
+@dataclass
+class AppContext:
+    data_dir: Path
+    store: Store
+    secrets: SecretStore | None
+    secrets_problem: str = ""
+    integrations: IntegrationService = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.integrations = IntegrationService(self.store, self.secrets)
+
+    @classmethod
+    def open(cls, data_dir: Path, passphrase: str | None = None) -> AppContext:
+        """Open the store (migrating it) and the secret store; raises ``StoreError`` for a bad database."""
+        store = Store.open(data_dir)
+        try:
+            secrets: SecretStore | None = open_secrets(data_dir, passphrase)
+            problem = ""
+        except SecretsUnavailableError as exc:
+            secrets, problem = None, str(exc)
+        return cls(data_dir=data_dir, store=store, secrets=secrets, secrets_problem=problem)
+
+    def use_secrets(self, secrets: SecretStore) -> None:
+        """Switch to a secret store chosen later (the user unlocked or created the encrypted file)."""
+        self.secrets = secrets
+        self.secrets_problem = ""
+        self.integrations.secrets = secrets
+
+    def close(self) -> None:
+        self.store.close()

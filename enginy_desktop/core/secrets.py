@@ -1,0 +1,227 @@
+"""Credentials in the operating system's keyring, under one service name (DESIGN §8).
+
+``PYTHON_KEYRING_BACKEND`` is honored by the keyring package itself. When no usable backend exists (a Linux
+session without a Secret Service), :func:`keyring_status` says so and the user may choose an encrypted file
+protected by a passphrase (:class:`EncryptedFileSecrets`); secrets are never written in plain text.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from .redact import register_secret
+
+SERVICE = "Enginy Desktop"
+SECRETS_FILENAME = "secrets.enc"
+ENV_PASSPHRASE = "ENGINY_SECRETS_PASSPHRASE"
+
+
+class SecretsError(Exception):
+    """A readable message about the secret store; never contains a secret."""
+
+
+class SecretsUnavailableError(SecretsError):
+    pass
+
+
+class WrongPassphraseError(SecretsError):
+    pass
+
+
+class SecretStore(Protocol):
+    description: str
+
+    def get(self, integration: str, field: str) -> str | None: ...
+
+    def set(self, integration: str, field: str, value: str) -> None: ...
+
+    def delete(self, integration: str, field: str) -> None: ...
+
+
+def _username(integration: str, field: str) -> str:
+    return f"{integration}/{field}"
+
+
+@dataclass(frozen=True)
+class KeyringStatus:
+    usable: bool
+    backend: str
+    reason: str = ""
+
+
+def keyring_status() -> KeyringStatus:
+    import keyring
+    from keyring.backends import fail
+
+    try:
+        backend = keyring.get_keyring()
+    except Exception as exc:  # a misconfigured PYTHON_KEYRING_BACKEND, a broken D-Bus...
+        return KeyringStatus(False, "none", f"The system keyring could not be loaded ({type(exc).__name__}).")
+    name = f"{type(backend).__module__}.{type(backend).__name__}"
+    if isinstance(backend, fail.Keyring):
+        return KeyringStatus(
+            False,
+            name,
+            "No system keyring is available on this computer (for example, no Secret Service is running).",
+        )
+    chained = getattr(backend, "backends", None)
+    if chained is not None and not chained:
+        return KeyringStatus(False, name, "No system keyring is available on this computer.")
+    return KeyringStatus(True, name)
+
+
+class KeyringSecrets:
+    """Secrets in the OS keyring."""
+
+    def __init__(self) -> None:
+        status = keyring_status()
+        if not status.usable:
+            raise SecretsUnavailableError(status.reason)
+        self.description = f"system keyring ({status.backend})"
+
+    def get(self, integration: str, field: str) -> str | None:
+        import keyring
+        from keyring.errors import KeyringError
+
+        try:
+            value = keyring.get_password(SERVICE, _username(integration, field))
+        except KeyringError as exc:
+            raise SecretsError(f"The system keyring refused to read a credential: {type(exc).__name__}.") from None
+        register_secret(value)
+        return value
+
+    def set(self, integration: str, field: str, value: str) -> None:
+        import keyring
+        from keyring.errors import KeyringError
+
+        register_secret(value)
+        try:
+            keyring.set_password(SERVICE, _username(integration, field), value)
+        except KeyringError as exc:
+            raise SecretsError(f"The system keyring refused to save a credential: {type(exc).__name__}.") from None
+
+    def delete(self, integration: str, field: str) -> None:
+        import keyring
+        from keyring.errors import KeyringError, PasswordDeleteError
+
+        try:
+            keyring.delete_password(SERVICE, _username(integration, field))
+        except PasswordDeleteError:
+            pass
+        except KeyringError as exc:
+            raise SecretsError(
+                f"The system keyring refused to remove a credential: {type(exc).__name__}."
+            ) from None
+
+
+class EncryptedFileSecrets:
+    """Secrets in one file encrypted with AES-GCM under a key derived from a passphrase (scrypt).
+
+    The file is rewritten atomically on every change. A wrong passphrase is detected (authentication tag) and
+    reported; the file is never overwritten with data under a different key.
+    """
+
+    _SCRYPT_N = 2**15
+
+    def __init__(self, path: Path, passphrase: str) -> None:
+        if not passphrase:
+            raise SecretsError("A passphrase is required to protect the credentials file.")
+        self.path = path
+        self.description = f"encrypted file {path}"
+        self._passphrase = passphrase.encode()
+        self._lock = threading.Lock()
+        self._data: dict[str, str] = {}
+        self._salt = os.urandom(16)
+        if path.exists():
+            self._load()
+
+    def _key(self, salt: bytes) -> bytes:
+        from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+        return Scrypt(salt=salt, length=32, n=self._SCRYPT_N, r=8, p=1).derive(self._passphrase)
+
+    def _load(self) -> None:
+        from cryptography.exceptions import InvalidTag
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        try:
+            envelope = json.loads(self.path.read_text("utf-8"))
+            salt = base64.b64decode(envelope["salt"])
+            nonce = base64.b64decode(envelope["nonce"])
+            blob = base64.b64decode(envelope["data"])
+        except (OSError, ValueError, KeyError) as exc:
+            raise SecretsError(f"The credentials file {self.path} is damaged ({type(exc).__name__}).") from None
+        try:
+            plain = AESGCM(self._key(salt)).decrypt(nonce, blob, b"enginy-secrets-v1")
+        except InvalidTag:
+            raise WrongPassphraseError("The passphrase is not correct for the credentials file.") from None
+        self._salt = salt
+        self._data = json.loads(plain)
+        for value in self._data.values():
+            register_secret(value)
+
+    def _save(self) -> None:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        nonce = os.urandom(12)
+        blob = AESGCM(self._key(self._salt)).encrypt(nonce, json.dumps(self._data).encode(), b"enginy-secrets-v1")
+        envelope = {
+            "version": 1,
+            "kdf": "scrypt",
+            "cipher": "AES-256-GCM",
+            "salt": base64.b64encode(self._salt).decode(),
+            "nonce": base64.b64encode(nonce).decode(),
+            "data": base64.b64encode(blob).decode(),
+        }
+        tmp = self.path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(envelope, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path)
+
+    def get(self, integration: str, field: str) -> str | None:
+        with self._lock:
+            return self._data.get(_username(integration, field))
+
+    def set(self, integration: str, field: str, value: str) -> None:
+        register_secret(value)
+        with self._lock:
+            self._data[_username(integration, field)] = value
+            self._save()
+
+    def delete(self, integration: str, field: str) -> None:
+        with self._lock:
+            if self._data.pop(_username(integration, field), None) is not None:
+                self._save()
+
+
+def secrets_file(data_dir: Path) -> Path:
+    return data_dir / SECRETS_FILENAME
+
+
+def open_secrets(data_dir: Path, passphrase: str | None = None) -> SecretStore:
+    """The keyring when usable; otherwise the encrypted file, if it exists or a passphrase is given.
+
+    Raises :class:`SecretsUnavailableError` (with the keyring's reason) when neither is possible, so the caller
+    can ask the user for a passphrase.
+    """
+    status = keyring_status()
+    file = secrets_file(data_dir)
+    if status.usable and not file.exists():
+        return KeyringSecrets()
+    passphrase = passphrase or os.environ.get(ENV_PASSPHRASE)
+    if passphrase:
+        return EncryptedFileSecrets(file, passphrase)
+    if file.exists():
+        raise SecretsUnavailableError(
+            f"Credentials are kept in the encrypted file {file}; its passphrase is needed to unlock them."
+        )
+    raise SecretsUnavailableError(status.reason)

@@ -1,0 +1,1 @@
+"""Services: the operations views and the command line call. They hold the rules; views only render."""

@@ -1,0 +1,1 @@
+"""Icons, the style sheet and the sample workspace, shipped as package data."""

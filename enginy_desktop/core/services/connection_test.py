@@ -34,7 +34,7 @@ def supports(key: str) -> bool:
     return key in TESTERS
 
 
-async def test_connection(ctx: Any, key: str) -> ConnectionTestResult:
+async def run_connection_test(ctx: Any, key: str) -> ConnectionTestResult:
     _load_testers()
     tester = TESTERS.get(key)
     if tester is None:

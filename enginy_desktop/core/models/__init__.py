@@ -2,5 +2,6 @@
 
 from .base import Base, utcnow
 from .integrations import IntegrationState
+from .workspace import *  # noqa: F403  (re-exports the workspace tables listed in its __all__)
 
 __all__ = ["Base", "IntegrationState", "utcnow"]

@@ -85,7 +85,6 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="folder for the database, logs and reports (default: $ENGINY_DATA_DIR, else your user data folder)",
     )
-    parser.add_argument("--demo", action="store_true", help="open the window on a sample workspace")
     parser.add_argument("--self-check", action="store_true", help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:

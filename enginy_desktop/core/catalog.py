@@ -475,5 +475,5 @@ def by_category(category: Category) -> tuple[Integration, ...]:
     return tuple(i for i in INTEGRATIONS if i.category is category)
 
 
-def keys() -> tuple[str, ...]:
+def integration_keys() -> tuple[str, ...]:
     return tuple(_BY_KEY)

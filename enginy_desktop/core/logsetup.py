@@ -35,3 +35,11 @@ def configure_logging(data_dir: Path, level: int = logging.INFO, stderr: bool = 
         root.addHandler(err)
     root.setLevel(level)
     return path
+
+
+def current_log_file() -> Path | None:
+    """The file the app logs to, if logging was configured."""
+    for handler in logging.getLogger().handlers:
+        if getattr(handler, "_enginy", False) and isinstance(handler, logging.FileHandler):
+            return Path(handler.baseFilename)
+    return None

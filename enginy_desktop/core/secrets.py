@@ -83,7 +83,8 @@ class KeyringSecrets:
         status = keyring_status()
         if not status.usable:
             raise SecretsUnavailableError(status.reason)
-        self.description = f"system keyring ({status.backend})"
+        self.description = "system keyring"
+        self.backend = status.backend
 
     def get(self, integration: str, field: str) -> str | None:
         import keyring
@@ -140,6 +141,15 @@ class EncryptedFileSecrets:
         self._salt = os.urandom(16)
         if path.exists():
             self._load()
+
+    @classmethod
+    def create(cls, path: Path, passphrase: str) -> EncryptedFileSecrets:
+        """Create the (empty) encrypted file now, so later starts know to ask for its passphrase."""
+        if path.exists():
+            raise SecretsError(f"The credentials file {path} already exists; unlock it instead.")
+        store = cls(path, passphrase)
+        store._save()
+        return store
 
     def _key(self, salt: bytes) -> bytes:
         from cryptography.hazmat.primitives.kdf.scrypt import Scrypt

@@ -245,7 +245,9 @@ class IntegrationService:
         problems = self.validate_connection(key, values)
         if problems:
             raise ConnectionInvalidError(spec, problems)
-        secret_values = {f.name: values[f.name].strip() for f in spec.secret_fields if (values.get(f.name) or "").strip()}
+        secret_values = {
+            f.name: values[f.name].strip() for f in spec.secret_fields if (values.get(f.name) or "").strip()
+        }
         if secret_values and self.secrets is None:
             raise NoSecretStoreError(
                 "No secure place to keep credentials is available. Set up the system keyring or unlock the "

@@ -1,0 +1,184 @@
+"""GUI bootstrap: QApplication + the qasync event loop, one excepthook, clean shutdown.
+
+``asyncio.Runner(loop_factory=qasync.QEventLoop)`` drives Qt and asyncio on one thread (DESIGN §10). Every
+unhandled error — in a slot, a callback or an asyncio task — goes to :func:`report_exception`: it is logged
+(secrets redacted) and shown in a readable dialog with the technical detail behind "Show Details".
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+import time
+import traceback
+from types import TracebackType
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+_error_dialog_open = False
+_errors_seen = 0
+
+
+def report_exception(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+    """Log an unhandled error and show it to the user; never raises."""
+    global _error_dialog_open, _errors_seen
+    from enginy_desktop.core.redact import redact
+
+    _errors_seen += 1
+    log.error("Unhandled error", exc_info=(exc_type, exc, tb))
+    try:
+        from PySide6.QtWidgets import QApplication, QMessageBox
+
+        app = QApplication.instance()
+        if app is None or _error_dialog_open or os.environ.get("ENGINY_NO_ERROR_DIALOG"):
+            return
+        from enginy_desktop.core.logsetup import current_log_file
+
+        box = QMessageBox(QApplication.activeWindow())
+        box.setObjectName("errorDialog")
+        box.setIcon(QMessageBox.Icon.Critical)
+        box.setWindowTitle("Something went wrong")
+        box.setText(f"Enginy Desktop hit an unexpected problem: {redact(exc) or exc_type.__name__}")
+        where = current_log_file()
+        box.setInformativeText(
+            "Your saved data and settings were not changed. You can keep working; if this happens again, "
+            f"send the log file to support{f' ({where})' if where else ''}."
+        )
+        box.setDetailedText(redact("".join(traceback.format_exception(exc_type, exc, tb))))
+        _error_dialog_open = True
+
+        def _closed() -> None:
+            global _error_dialog_open
+            _error_dialog_open = False
+
+        box.finished.connect(_closed)
+        box.open()
+    except Exception:  # the error reporter must never raise
+        log.exception("Could not show the error dialog")
+
+
+def _loop_exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    exc = context.get("exception")
+    if isinstance(exc, asyncio.CancelledError):
+        return
+    if exc is None:
+        log.error("Event loop: %s", context.get("message"))
+        return
+    report_exception(type(exc), exc, exc.__traceback__)
+
+
+def run_app(args: argparse.Namespace) -> int:
+    """Open the window; returns the process exit code."""
+    from enginy_desktop.core.logsetup import configure_logging
+    from enginy_desktop.core.paths import resolve_data_dir
+
+    started = time.monotonic()
+    data_dir = resolve_data_dir(args.data_dir)
+    configure_logging(data_dir)
+    log.info("Starting Enginy Desktop (data folder %s)", data_dir)
+
+    import qasync
+    from PySide6.QtCore import QEvent, QObject, QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from enginy_desktop import APP_ID, APP_NAME, ORG_NAME
+    from enginy_desktop.core.context import AppContext
+    from enginy_desktop.core.store import StoreError
+
+    from .views import theme
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setApplicationName(APP_NAME)
+    app.setOrganizationName(ORG_NAME)
+    app.setDesktopFileName(APP_ID)
+    theme.apply_theme(app)
+    sys.excepthook = report_exception
+
+    try:
+        ctx = AppContext.open(data_dir)
+    except StoreError as exc:
+        log.error("Cannot open the database: %s", exc)
+        if args.self_check:
+            print(f"self-check: failed: {exc}", file=sys.stderr)
+            return 1
+        box = QMessageBox(QMessageBox.Icon.Critical, "Cannot open your data", str(exc))
+        box.exec()  # no event loop runs yet, so a modal dialog is safe here
+        return 1
+
+    from .views.main_window import MainWindow
+
+    window = MainWindow(ctx)
+
+    class _FirstPaint(QObject):
+        painted_at: float | None = None
+
+        def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
+            if event.type() == QEvent.Type.Paint and self.painted_at is None:
+                self.painted_at = time.monotonic()
+                log.info("First paint after %.0f ms", (self.painted_at - started) * 1000)
+                if args.self_check:
+                    QTimer.singleShot(0, app.quit)
+            return False
+
+    first_paint = _FirstPaint()
+    window.installEventFilter(first_paint)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(_loop_exception_handler)
+        closed = loop.create_future()
+        app.aboutToQuit.connect(lambda: closed.done() or closed.set_result(None))
+        window.show()
+        if args.self_check:
+            QTimer.singleShot(15000, app.quit)  # never hang a CI run
+        await closed
+
+    code = 0
+    with asyncio.Runner(loop_factory=qasync.QEventLoop) as runner:
+        runner.run(main())
+        _shutdown(runner.get_loop())
+    window.save_geometry()
+    ok = _self_check(window, first_paint.painted_at) if args.self_check else True
+    window.close()
+    window.deleteLater()
+    ctx.close()
+    log.info("Stopped cleanly")
+    if not ok:
+        code = 1
+    return code
+
+
+def _shutdown(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what still runs and let it finish its clean-up (clients closed, journals flushed)."""
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    loop.run_until_complete(loop.shutdown_asyncgens())
+
+
+def _self_check(window: Any, painted_at: float | None) -> bool:
+    """The frozen bundle's smoke test: the window painted, with every card, and nothing failed."""
+    from enginy_desktop.core import catalog
+
+    cards = [k for k in catalog.integration_keys() if window.findChild(object, f"card-{k}") is not None]
+    problems = []
+    if painted_at is None:
+        problems.append("the window never painted")
+    if len(cards) != len(catalog.INTEGRATIONS):
+        problems.append(f"{len(cards)} of {len(catalog.INTEGRATIONS)} cards")
+    if _errors_seen:
+        problems.append(f"{_errors_seen} unhandled error(s)")
+    if problems:
+        print(f"self-check: failed: {'; '.join(problems)}", file=sys.stderr)
+        return False
+    print(f"self-check: ok cards={len(cards)} painted_monotonic={painted_at:.6f}")
+    return True
+
+

@@ -1,0 +1,1 @@
+"""Qt widgets. Views render state from ``core`` and forward user intent to core services; no business rules."""

@@ -1,0 +1,490 @@
+"""Connection dialogs: an integration's settings and credentials, the CRM conflict question, secret storage."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QSizePolicy,
+    QSpacerItem,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from enginy_desktop.core import catalog
+from enginy_desktop.core.catalog import CredentialField, FieldKind, Integration
+from enginy_desktop.core.context import AppContext
+from enginy_desktop.core.redact import redact
+from enginy_desktop.core.secrets import EncryptedFileSecrets, SecretsError, secrets_file
+from enginy_desktop.core.services import connection_test
+from enginy_desktop.core.services.integrations import (
+    ConnectionInvalidError,
+    IntegrationError,
+    IntegrationInfo,
+    NoSecretStoreError,
+)
+
+from . import theme
+
+log = logging.getLogger(__name__)
+
+SAVED_SECRET_PLACEHOLDER = "Saved — leave empty to keep it"
+
+
+class FieldRow(QWidget):
+    """An input for one credential field, with help text and an inline error line."""
+
+    def __init__(self, spec: CredentialField, value: str, has_secret: bool, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.spec = spec
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(3)
+        self.editor: QLineEdit | QComboBox
+        if spec.kind is FieldKind.CHOICE:
+            combo = QComboBox()
+            combo.addItems(list(spec.choices))
+            combo.setCurrentText(value or spec.default)
+            self.editor = combo
+        else:
+            edit = QLineEdit(value or (spec.default if spec.required else ""))
+            edit.setPlaceholderText(spec.placeholder or (spec.default and f"Default: {spec.default}") or "")
+            if spec.secret:
+                edit.setEchoMode(QLineEdit.EchoMode.Password)
+                edit.setText("")
+                if has_secret:
+                    edit.setPlaceholderText(SAVED_SECRET_PLACEHOLDER)
+                reveal = QAction(theme.icon("lock"), "Show", edit)
+                reveal.setToolTip("Show or hide what you typed")
+                reveal.triggered.connect(self._toggle_echo)
+                edit.addAction(reveal, QLineEdit.ActionPosition.TrailingPosition)
+            self.editor = edit
+        self.editor.setObjectName(f"field-{spec.name}")
+        self.editor.setAccessibleName(spec.label)
+        lay.addWidget(self.editor)
+        if spec.help:
+            help_label = QLabel(spec.help)
+            help_label.setObjectName("fieldHelp")
+            help_label.setWordWrap(True)
+            lay.addWidget(help_label)
+        self.error = QLabel()
+        self.error.setObjectName("fieldError")
+        self.error.setWordWrap(True)
+        self.error.setVisible(False)
+        lay.addWidget(self.error)
+
+    def _toggle_echo(self) -> None:
+        assert isinstance(self.editor, QLineEdit)
+        hidden = self.editor.echoMode() == QLineEdit.EchoMode.Password
+        self.editor.setEchoMode(QLineEdit.EchoMode.Normal if hidden else QLineEdit.EchoMode.Password)
+
+    def value(self) -> str:
+        if isinstance(self.editor, QComboBox):
+            return self.editor.currentText()
+        return self.editor.text().strip()
+
+    def set_error(self, message: str) -> None:
+        self.error.setText(message)
+        self.error.setVisible(bool(message))
+        self.editor.setProperty("invalid", "true" if message else "false")
+        self.editor.style().unpolish(self.editor)
+        self.editor.style().polish(self.editor)
+
+
+class ConnectDialog(QDialog):
+    """Edit one integration's connection. Built from the catalog's credential fields.
+
+    Signals: ``saved(IntegrationInfo)`` after a successful save; ``disconnected(IntegrationInfo)``;
+    ``needsSecrets()`` when credentials cannot be saved because no secret store is unlocked.
+    """
+
+    saved = Signal(object)
+    disconnected = Signal(object)
+    needsSecrets = Signal()
+
+    WIDTH = 560
+
+    def __init__(self, ctx: AppContext, spec: Integration, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.spec = spec
+        self.setObjectName(f"connect-{spec.key}")
+        self.setWindowTitle(f"Connect {spec.name}")
+        self.setModal(True)
+        self.setFixedWidth(self.WIDTH)
+        self._task: asyncio.Task[Any] | None = None
+        info = ctx.integrations.get(spec.key)
+        settings = info.settings
+
+        root = QVBoxLayout(self)
+        root.setContentsMargins(24, 20, 24, 16)
+        root.setSpacing(12)
+        head = QHBoxLayout()
+        icon = QLabel()
+        icon.setPixmap(theme.icon(spec.key).pixmap(40, 40))
+        head.addWidget(icon)
+        titles = QVBoxLayout()
+        titles.setSpacing(2)
+        title = QLabel(f"{spec.name}")
+        title.setObjectName("dialogTitle")
+        sub = QLabel(f"{spec.category.title} · " + ("Connected" if info.connected else "Not connected"))
+        sub.setObjectName("dialogSubtitle")
+        titles.addWidget(title)
+        titles.addWidget(sub)
+        head.addLayout(titles, 1)
+        root.addLayout(head)
+
+        if spec.notice:
+            notice = QLabel(spec.notice)
+            notice.setObjectName("notice")
+            notice.setWordWrap(True)
+            root.addWidget(notice)
+
+        self.rows: dict[str, FieldRow] = {}
+        groups = self._groups()
+        form = QFormLayout()
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft)
+        form.setVerticalSpacing(10)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        for index, (group_title, fields) in enumerate(groups):
+            if group_title:
+                label = QLabel(group_title)
+                label.setObjectName("sectionTitle")
+                if index:
+                    form.addItem(QSpacerItem(0, 6))
+                form.addRow(label)
+            for f in fields:
+                has_secret = f.secret and self._has_secret(f.name)
+                row = FieldRow(f, str(settings.get(f.name, "")), has_secret)
+                self.rows[f.name] = row
+                form.addRow(f.label + (" *" if f.required and not f.group else ""), row)
+        root.addLayout(form)
+
+        self.advanced_box = QWidget()
+        adv_form = QFormLayout(self.advanced_box)
+        adv_form.setContentsMargins(0, 0, 0, 0)
+        advanced = [f for f in spec.fields if f.advanced]
+        for f in advanced:
+            row = FieldRow(f, str(settings.get(f.name, "")), False)
+            self.rows[f.name] = row
+            adv_form.addRow(f.label, row)
+        if advanced:
+            self.advanced_toggle = QToolButton()
+            self.advanced_toggle.setObjectName("advancedToggle")
+            self.advanced_toggle.setText("Advanced settings")
+            self.advanced_toggle.setCheckable(True)
+            self.advanced_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+            self.advanced_toggle.setArrowType(Qt.ArrowType.RightArrow)
+            self.advanced_toggle.setStyleSheet("QToolButton { border: none; font-weight: 600; }")
+            self.advanced_toggle.toggled.connect(self._show_advanced)
+            root.addWidget(self.advanced_toggle)
+            root.addWidget(self.advanced_box)
+            show = any(settings.get(f.name) for f in advanced)
+            self.advanced_toggle.setChecked(show)
+            self._show_advanced(show)
+
+        self.form_error = QLabel()
+        self.form_error.setObjectName("fieldError")
+        self.form_error.setWordWrap(True)
+        self.form_error.setVisible(False)
+        root.addWidget(self.form_error)
+
+        self.test_result = QLabel()
+        self.test_result.setObjectName("testResult")
+        self.test_result.setWordWrap(True)
+        self.test_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.test_result.setVisible(False)
+        root.addWidget(self.test_result)
+
+        line = QFrame()
+        line.setObjectName("pageDivider")
+        root.addWidget(line)
+        buttons = QHBoxLayout()
+        self.disconnect_button = QPushButton("Disconnect")
+        self.disconnect_button.setObjectName("disconnectButton")
+        self.disconnect_button.setProperty("danger", True)
+        self.disconnect_button.setAutoDefault(False)
+        self.disconnect_button.setVisible(info.connected)
+        self.disconnect_button.clicked.connect(self._confirm_disconnect)
+        buttons.addWidget(self.disconnect_button)
+        self.test_button = QPushButton("Test connection")
+        self.test_button.setObjectName("testButton")
+        self.test_button.setAutoDefault(False)
+        self.test_button.setVisible(connection_test.supports(spec.key))
+        self.test_button.clicked.connect(self._on_test_clicked)
+        buttons.addWidget(self.test_button)
+        buttons.addStretch(1)
+        box = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel | QDialogButtonBox.StandardButton.Save)
+        self.save_button = box.button(QDialogButtonBox.StandardButton.Save)
+        self.save_button.setObjectName("saveButton")
+        self.save_button.setDefault(True)
+        box.button(QDialogButtonBox.StandardButton.Cancel).setObjectName("cancelButton")
+        box.accepted.connect(self.save)
+        box.rejected.connect(self.reject)
+        buttons.addWidget(box)
+        root.addLayout(buttons)
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        """Size to the content: wrapped help texts need the height that goes with the fixed width."""
+        layout = self.layout()
+        layout.activate()
+        self.setFixedHeight(max(layout.totalHeightForWidth(self.WIDTH), layout.totalMinimumSize().height()))
+
+    def _groups(self) -> list[tuple[str, list[CredentialField]]]:
+        basic = [f for f in self.spec.fields if not f.advanced]
+        named = sorted({f.group for f in basic if f.group})
+        if not named:
+            return [("", basic)]
+        titles = {
+            "token": "Option 1 · Access token",
+            "oauth": "Option 2 · Sign in with your own OAuth app",
+            "webhook": "Option 1 · Incoming webhook",
+            "bot": "Option 2 · Bot token",
+        }
+        order = [g for g in ("token", "webhook", "oauth", "bot") if g in named]
+        out: list[tuple[str, list[CredentialField]]] = []
+        for g in order:
+            out.append((titles.get(g, g), [f for f in basic if f.group == g]))
+        shared = [f for f in basic if not f.group]
+        if shared:
+            out.append(("Settings", shared))
+        return out
+
+    def _has_secret(self, name: str) -> bool:
+        try:
+            return self.ctx.integrations.has_secret(self.spec.key, name)
+        except SecretsError:
+            return False
+
+    def _show_advanced(self, show: bool) -> None:
+        self.advanced_box.setVisible(show)
+        self.advanced_toggle.setArrowType(Qt.ArrowType.DownArrow if show else Qt.ArrowType.RightArrow)
+        if hasattr(self, "test_result"):
+            self._fit_height()
+
+    def values(self) -> dict[str, str]:
+        return {name: row.value() for name, row in self.rows.items()}
+
+    # -- save ------------------------------------------------------------------------------------------------
+    def _show_problems(self, problems: dict[str, str]) -> None:
+        for name, row in self.rows.items():
+            row.set_error(problems.get(name, ""))
+            if problems.get(name) and row.spec.advanced and hasattr(self, "advanced_toggle"):
+                self.advanced_toggle.setChecked(True)
+        general = problems.get("", "")
+        self.form_error.setText(general)
+        self.form_error.setVisible(bool(general))
+        self._fit_height()
+
+    def _save_values(self) -> IntegrationInfo | None:
+        values = self.values()
+        problems = self.ctx.integrations.validate_connection(self.spec.key, values)
+        self._show_problems(problems)
+        if problems:
+            first = next((self.rows[n].editor for n in problems if n in self.rows), None)
+            if first is not None:
+                first.setFocus()
+            return None
+        try:
+            info = self.ctx.integrations.save_connection(self.spec.key, values)
+        except ConnectionInvalidError as exc:
+            self._show_problems(exc.problems)
+            return None
+        except NoSecretStoreError as exc:
+            self._show_problems({"": str(exc)})
+            self.needsSecrets.emit()
+            return None
+        except (IntegrationError, SecretsError) as exc:
+            self._show_problems({"": redact(exc)})
+            return None
+        for row in self.rows.values():
+            if row.spec.secret and isinstance(row.editor, QLineEdit) and row.editor.text():
+                row.editor.clear()
+                row.editor.setPlaceholderText(SAVED_SECRET_PLACEHOLDER)
+        self.disconnect_button.setVisible(info.connected)
+        return info
+
+    def save(self) -> None:
+        info = self._save_values()
+        if info is not None:
+            self.saved.emit(info)
+            self.accept()
+
+    # -- test ------------------------------------------------------------------------------------------------
+    def _on_test_clicked(self) -> None:
+        info = self._save_values()
+        if info is None:
+            return
+        self.saved.emit(info)
+        self._set_test_state("busy", "Testing the connection…")
+        self.test_button.setEnabled(False)
+        self._task = asyncio.ensure_future(self.run_test())
+
+    async def run_test(self) -> connection_test.ConnectionTestResult:
+        try:
+            result = await connection_test.run_connection_test(self.ctx, self.spec.key)
+        except Exception as exc:  # the tester promises not to raise; never let a bug freeze the dialog
+            log.exception("Connection test for %s failed unexpectedly", self.spec.key)
+            result = connection_test.ConnectionTestResult(False, f"The test could not run: {redact(exc)}")
+        if result.ok:
+            who = " · ".join(x for x in (result.account, result.user) if x)
+            self._set_test_state("ok", f"✓ Connected{': ' + who if who else ''}")
+        else:
+            self._set_test_state("error", f"✗ {result.message}")
+        self.test_button.setEnabled(True)
+        return result
+
+    def _set_test_state(self, state: str, text: str) -> None:
+        self.test_result.setProperty("state", state)
+        self.test_result.setText(text)
+        self.test_result.setVisible(True)
+        self._fit_height()
+        self.test_result.style().unpolish(self.test_result)
+        self.test_result.style().polish(self.test_result)
+
+    # -- disconnect ------------------------------------------------------------------------------------------
+    def _confirm_disconnect(self) -> None:
+        box = QMessageBox(self)
+        box.setObjectName("confirmDisconnect")
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle(f"Disconnect {self.spec.name}")
+        box.setText(f"Remove the saved credentials for {self.spec.name}?")
+        box.setInformativeText(
+            "Its settings and configuration are kept; you will need to enter the credentials again to use it."
+        )
+        remove = box.addButton("Remove credentials", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.buttonClicked.connect(lambda b: self._disconnect() if b is remove else None)
+        box.open()
+
+    def _disconnect(self) -> None:
+        info = self.ctx.integrations.disconnect(self.spec.key)
+        self.disconnected.emit(info)
+        self.accept()
+
+    def done(self, result: int) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        super().done(result)
+
+
+class CrmConflictDialog(QMessageBox):
+    """"<Active> is your active CRM. Only one CRM can be active at a time." — accept means switch."""
+
+    def __init__(self, active: Integration, wanted: Integration, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("crmConflictDialog")
+        self.setIcon(QMessageBox.Icon.Information)
+        self.setWindowTitle("Only one CRM can be active")
+        self.setText(f"{active.name} is your active CRM. Only one CRM can be active at a time.")
+        self.setInformativeText(
+            f"Disabling {active.name} keeps its configuration, so you can switch back later."
+        )
+        self.switch_button = self.addButton(
+            f"Disable {active.name} and enable {wanted.name}", QMessageBox.ButtonRole.AcceptRole
+        )
+        self.switch_button.setObjectName("switchCrmButton")
+        cancel = self.addButton(QMessageBox.StandardButton.Cancel)
+        cancel.setObjectName("cancelButton")
+        self.setDefaultButton(cancel)
+        self.setEscapeButton(cancel)
+
+
+class SecretsSetupDialog(QDialog):
+    """Create or unlock the encrypted credentials file when no system keyring is usable."""
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.setObjectName("secretsSetupDialog")
+        self.path = secrets_file(ctx.data_dir)
+        self.creating = not self.path.exists()
+        self.setWindowTitle("Create encrypted credentials file" if self.creating else "Unlock credentials")
+        self.setModal(True)
+        self.setMinimumWidth(480)
+        root = QVBoxLayout(self)
+        root.setContentsMargins(24, 20, 24, 16)
+        root.setSpacing(10)
+        title = QLabel(self.windowTitle())
+        title.setObjectName("dialogTitle")
+        root.addWidget(title)
+        if self.creating:
+            text = (
+                "No system keyring is available on this computer. Enginy Desktop can keep your credentials in a "
+                f"file encrypted with a passphrase you choose ({self.path}). You will be asked for it each time "
+                "Enginy Desktop starts. If you forget it, the credentials cannot be recovered; you would enter "
+                "them again."
+            )
+        else:
+            text = f"Your credentials are kept in an encrypted file ({self.path}). Enter its passphrase."
+        explain = QLabel(text)
+        explain.setWordWrap(True)
+        explain.setObjectName("dialogSubtitle")
+        root.addWidget(explain)
+        form = QFormLayout()
+        self.passphrase = QLineEdit()
+        self.passphrase.setObjectName("passphrase")
+        self.passphrase.setEchoMode(QLineEdit.EchoMode.Password)
+        form.addRow("Passphrase", self.passphrase)
+        self.confirm = QLineEdit()
+        self.confirm.setObjectName("passphraseConfirm")
+        self.confirm.setEchoMode(QLineEdit.EchoMode.Password)
+        if self.creating:
+            form.addRow("Repeat passphrase", self.confirm)
+        root.addLayout(form)
+        self.error = QLabel()
+        self.error.setObjectName("fieldError")
+        self.error.setWordWrap(True)
+        self.error.setVisible(False)
+        root.addWidget(self.error)
+        box = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        ok = box.button(QDialogButtonBox.StandardButton.Ok)
+        ok.setText("Create file" if self.creating else "Unlock")
+        ok.setObjectName("okButton")
+        box.accepted.connect(self.submit)
+        box.rejected.connect(self.reject)
+        root.addWidget(box)
+
+    def submit(self) -> None:
+        phrase = self.passphrase.text()
+        if self.creating:
+            if len(phrase) < 8:
+                return self._fail("Choose a passphrase of at least 8 characters.")
+            if phrase != self.confirm.text():
+                return self._fail("The two passphrases are different.")
+        try:
+            if self.creating:
+                store = EncryptedFileSecrets.create(self.path, phrase)
+            else:
+                store = EncryptedFileSecrets(self.path, phrase)
+        except SecretsError as exc:
+            return self._fail(str(exc))
+        self.ctx.use_secrets(store)
+        self.accept()
+        return None
+
+    def _fail(self, message: str) -> None:
+        self.error.setText(message)
+        self.error.setVisible(True)
+        self.passphrase.setFocus()
+
+
+__all__ = ["ConnectDialog", "CrmConflictDialog", "SecretsSetupDialog", "catalog"]

@@ -1,0 +1,158 @@
+"""The main window: navigation on the left, one page at a time on the right, a status bar.
+
+Pages are registered in :data:`PAGES` (key, title, icon, factory); later features add their page there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt
+from PySide6.QtGui import QCloseEvent, QKeySequence, QResizeEvent, QShortcut
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from enginy_desktop import APP_NAME, __version__
+from enginy_desktop.core.context import AppContext
+
+from . import theme
+from .integrations_page import IntegrationsPage
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    key: str
+    title: str
+    icon: str
+    factory: Callable[[AppContext, QWidget], QWidget]
+
+
+def _integrations(ctx: AppContext, parent: QWidget) -> QWidget:
+    return IntegrationsPage(ctx, parent)
+
+
+PAGES: list[PageSpec] = [
+    PageSpec("integrations", "Integrations", "nav-integrations", _integrations),
+]
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, ctx: AppContext, settings_path: Path | None = None) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.setObjectName("mainWindow")
+        self.setWindowTitle(APP_NAME)
+        self.setWindowIcon(theme.icon("enginy"))
+        self.setMinimumSize(QSize(480, 420))
+        self._settings = QSettings(
+            str(settings_path or ctx.data_dir / "window.ini"), QSettings.Format.IniFormat
+        )
+
+        central = QWidget()
+        row = QHBoxLayout(central)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(0)
+
+        self.nav_panel = nav = QFrame()
+        nav.setObjectName("navPanel")
+        nav.setFixedWidth(200)
+        nav_lay = QVBoxLayout(nav)
+        nav_lay.setContentsMargins(12, 16, 12, 12)
+        nav_lay.setSpacing(12)
+        brand = QHBoxLayout()
+        logo = QLabel()
+        logo.setPixmap(theme.icon("enginy").pixmap(28, 28))
+        brand.addWidget(logo)
+        self.brand_name = name = QLabel("Enginy")
+        name.setObjectName("navBrand")
+        brand.addWidget(name, 1)
+        nav_lay.addLayout(brand)
+        self.nav = QListWidget()
+        self.nav.setObjectName("navList")
+        self.nav.setIconSize(QSize(18, 18))
+        self.nav.setAccessibleName("Pages")
+        nav_lay.addWidget(self.nav, 1)
+        self.nav_footer = footer = QLabel(f"Version {__version__}")
+        footer.setObjectName("navFooter")
+        nav_lay.addWidget(footer)
+        row.addWidget(nav)
+
+        self.stack = QStackedWidget()
+        row.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+
+        self.pages: dict[str, QWidget] = {}
+        for spec in PAGES:
+            page = spec.factory(ctx, self.stack)
+            self.pages[spec.key] = page
+            self.stack.addWidget(page)
+            item = QListWidgetItem(theme.icon(spec.icon), spec.title)
+            item.setToolTip(spec.title)
+            item.setData(Qt.ItemDataRole.AccessibleTextRole, spec.title)
+            item.setData(Qt.ItemDataRole.UserRole, spec.key)
+            self.nav.addItem(item)
+            status = getattr(page, "statusMessage", None)
+            if status is not None:
+                status.connect(lambda text: self.statusBar().showMessage(text, 6000))
+        self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)
+        self.nav.setCurrentRow(0)
+
+        where = ctx.secrets.description if ctx.secrets else "no credential store unlocked"
+        self.statusBar().showMessage(f"Data folder: {ctx.data_dir} · Credentials: {where}", 10000)
+        QShortcut(QKeySequence.StandardKey.Find, self, activated=self._focus_search)
+
+        self._restore_geometry()
+
+    @property
+    def integrations_page(self) -> IntegrationsPage:
+        page = self.pages["integrations"]
+        assert isinstance(page, IntegrationsPage)
+        return page
+
+    def show_page(self, key: str) -> None:
+        self.nav.setCurrentRow(list(self.pages).index(key))
+
+    def _focus_search(self) -> None:
+        page = self.stack.currentWidget()
+        search = getattr(page, "search", None)
+        if search is not None:
+            search.setFocus()
+            search.selectAll()
+
+    def _restore_geometry(self) -> None:
+        geometry = self._settings.value("window/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 800)
+
+    def save_geometry(self) -> None:
+        self._settings.setValue("window/geometry", self.saveGeometry())
+        self._settings.sync()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(event)
+        self._set_compact(event.size().width() < 760)
+
+    def _set_compact(self, compact: bool) -> None:
+        """Narrow windows get an icon-only navigation rail."""
+        self.nav_panel.setFixedWidth(60 if compact else 200)
+        self.brand_name.setVisible(not compact)
+        self.nav_footer.setVisible(not compact)
+        for i, spec in enumerate(PAGES):
+            self.nav.item(i).setText("" if compact else spec.title)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
+        self.save_geometry()
+        super().closeEvent(event)

@@ -1,0 +1,625 @@
+"""The CRM contract: what every CRM adapter offers, in our own dataclasses (DESIGN §7).
+
+Callers (services, runs, the wizard through a service) see only the types of this module, never vendor JSON.
+The contract is shaped so that all six CRMs fit it (see ``apis/crm_apis.md``, §7): batch sizes range from
+one record per call (Pipedrive) to 1,000 (Dataverse ``$batch``); some vendors upsert and some do not; a contact
+has many companies in HubSpot and exactly one in Pipedrive or Zoho; throttling arrives as 429 or as 403. Each
+adapter therefore declares its :class:`Capabilities`, and callers plan with them instead of with vendor names.
+
+Writes return one :class:`WriteResult` per input, in input order: success with the CRM id, or failure with a
+readable reason. A partial failure is never an exception; an exception means that the call as a whole failed
+(authentication, rate limit, network, ...), and is always an :class:`AdapterError`.
+
+This module imports neither httpx nor Qt.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, ClassVar, Self
+
+from enginy_desktop.core.redact import redact
+
+# -- the error tree ------------------------------------------------------------------------------------------
+
+
+class AdapterError(Exception):
+    """Base of every adapter failure. ``str()`` is one readable sentence, with every secret masked.
+
+    ``retriable`` says whether the same call may succeed later unchanged; ``status`` is the HTTP status when
+    there was one; ``request_id`` is the vendor's correlation id for a support ticket.
+    """
+
+    retriable: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        vendor: str = "",
+        status: int | None = None,
+        request_id: str = "",
+    ) -> None:
+        self.message = redact(message)
+        self.vendor = vendor
+        self.status = status
+        self.request_id = request_id
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class AuthError(AdapterError):
+    """The credentials are wrong, expired or revoked (re-connect), or lack a permission."""
+
+
+class MissingScopeError(AuthError):
+    """The credentials are valid but lack a permission (scope) the call needs."""
+
+    def __init__(self, message: str, *, scopes: Sequence[str] = (), **kw: Any) -> None:
+        self.scopes = tuple(scopes)
+        super().__init__(message, **kw)
+
+
+class RateLimitedError(AdapterError):
+    """The vendor throttled us (HTTP 429, or Salesforce's 403 ``REQUEST_LIMIT_EXCEEDED``); wait and retry."""
+
+    retriable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kw)
+
+
+class QuotaExhaustedError(AdapterError):
+    """A daily (or monthly) allowance is used up; retrying before it resets is pointless."""
+
+    def __init__(self, message: str, *, resets_at: datetime | None = None, **kw: Any) -> None:
+        self.resets_at = resets_at
+        super().__init__(message, **kw)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordError:
+    """Why one record failed, in words a sales-ops user understands.
+
+    ``code`` is the vendor's category (for grouping failures in a report), ``field`` the CRM field at fault
+    when the vendor says, ``existing_id`` the CRM record that a create collided with (a duplicate).
+    """
+
+    reason: str
+    code: str = ""
+    field: str = ""
+    existing_id: str = ""
+    retriable: bool = False
+
+
+class ValidationError(AdapterError):
+    """The vendor refused the input. ``details`` lists what it said per record or field, when it said so."""
+
+    def __init__(self, message: str, *, details: Sequence[RecordError] = (), **kw: Any) -> None:
+        self.details = tuple(details)
+        super().__init__(message, **kw)
+
+
+class TransientError(AdapterError):
+    """A temporary failure (5xx, time-out, dropped connection). ``maybe_applied`` is true when the vendor may
+    have carried out a write before the failure, so it must be checked before being sent again."""
+
+    retriable = True
+
+    def __init__(self, message: str, *, maybe_applied: bool = False, **kw: Any) -> None:
+        self.maybe_applied = maybe_applied
+        super().__init__(message, **kw)
+
+
+class NetworkError(TransientError):
+    """The vendor could not be reached at all (DNS, refused connection, no network)."""
+
+
+class FatalError(AdapterError):
+    """A failure that retrying cannot fix (a bug, an unsupported call, an unexpected answer)."""
+
+
+class NotFoundError(FatalError):
+    pass
+
+
+class UnsupportedOperationError(FatalError):
+    """The CRM has no such operation (e.g. upsert in Pipedrive); check :class:`Capabilities` first."""
+
+
+# -- what an adapter can do ----------------------------------------------------------------------------------
+
+
+class CrmObject(StrEnum):
+    CONTACTS = "contacts"
+    COMPANIES = "companies"
+
+    @property
+    def singular(self) -> str:
+        return "contact" if self is CrmObject.CONTACTS else "company"
+
+
+class Operation(StrEnum):
+    READ = "read"  # batch read by id or by a unique property
+    CREATE = "create"
+    UPDATE = "update"
+    UPSERT = "upsert"
+    SEARCH_PAGE = "search_page"  # results per search page
+    SEARCH_IN_VALUES = "search_in_values"  # values per IN filter
+    SCAN_PAGE = "scan_page"  # records per page of a full listing
+    ASSOCIATION_READ = "association_read"
+    ASSOCIATION_WRITE = "association_write"
+    ACTIVITY = "activity"
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """At most ``requests`` calls in any window of ``per_seconds`` seconds."""
+
+    requests: int
+    per_seconds: float
+
+    def __str__(self) -> str:
+        return f"{self.requests}/{self.per_seconds:g}s"
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """Limits and features an adapter declares; callers plan batches and strategies with them.
+
+    ``max_batch`` gives the largest number of items per request for each :class:`Operation` (1 means the
+    vendor has no batch call for it). ``rate_limit`` is what the client-side limiter enforces for this
+    connection (tier-dependent); ``search_rate_limit`` an extra limit on search calls.
+    """
+
+    max_batch: Mapping[Operation, int]
+    upsert: bool
+    multiple_companies: bool  # a contact may belong to several companies
+    primary_company: bool  # one of them can be marked primary
+    search_in: bool  # search supports an IN (any of these values) filter
+    rate_limit: RateLimit
+    search_rate_limit: RateLimit | None = None
+    daily_limit: int | None = None
+    throttle_status: int = 429
+    max_search_results: int | None = None  # a search stops paging after this many results
+
+    def batch(self, op: Operation) -> int:
+        return max(1, int(self.max_batch.get(op, 1)))
+
+
+# -- what an adapter returns ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CrmIdentity:
+    """Who we are connected as (``check()``)."""
+
+    crm: str
+    account_id: str = ""
+    account_name: str = ""
+    user: str = ""
+    scopes: tuple[str, ...] = ()
+    details: str = ""
+
+    @property
+    def account(self) -> str:
+        if self.account_name and self.account_id:
+            return f"{self.account_name} ({self.account_id})"
+        return self.account_name or self.account_id
+
+
+class FieldType(StrEnum):
+    TEXT = "text"
+    LONG_TEXT = "long_text"
+    NUMBER = "number"
+    BOOLEAN = "boolean"
+    DATE = "date"
+    DATETIME = "datetime"
+    PICKLIST = "picklist"
+    MULTI_PICKLIST = "multi_picklist"
+    EMAIL = "email"
+    PHONE = "phone"
+    URL = "url"
+    OWNER = "owner"  # a CRM user id
+    REFERENCE = "reference"  # an id of another record
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldOption:
+    value: str  # what the API takes
+    label: str  # what the user sees
+    hidden: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CrmField:
+    """One field (property) of a CRM object."""
+
+    name: str
+    label: str
+    type: FieldType
+    object: CrmObject  # the object that owns the field
+    options: tuple[FieldOption, ...] = ()
+    read_only: bool = False
+    unique: bool = False
+    required: bool = False
+    group: str = ""
+    description: str = ""
+    vendor_type: str = ""  # the vendor's own type name, for diagnostics
+
+    def option_value(self, label_or_value: str) -> str | None:
+        """The API value of a picklist option given its label or its value (case-insensitive), else None."""
+        wanted = label_or_value.strip().casefold()
+        for opt in self.options:
+            if opt.value.casefold() == wanted:
+                return opt.value
+        for opt in self.options:
+            if opt.label.strip().casefold() == wanted:
+                return opt.value
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class CrmUser:
+    """A CRM user who can own records (HubSpot calls them owners)."""
+
+    id: str
+    email: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    active: bool = True
+    kind: str = "person"  # person | queue | team
+    user_id: str = ""  # the vendor's login-user id, when it differs from the owner id
+
+    @property
+    def name(self) -> str:
+        full = f"{self.first_name} {self.last_name}".strip()
+        return full or self.email or self.id
+
+
+@dataclass(frozen=True, slots=True)
+class CrmRecord:
+    id: str
+    object: CrmObject
+    properties: Mapping[str, str | None]
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    def get(self, name: str) -> str | None:
+        return self.properties.get(name)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordInput:
+    """One record to write.
+
+    ``key`` is the caller's own reference (e.g. the local record id) and comes back on its
+    :class:`WriteResult`; ``id`` is the CRM id (update), or the value of ``id_property`` (update or upsert by a
+    unique property). Values are strings already converted to the CRM field's type.
+    """
+
+    properties: Mapping[str, str]
+    key: str = ""
+    id: str = ""
+    id_property: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What happened to one input. ``created`` is True for a created record, False for an updated one."""
+
+    key: str
+    ok: bool
+    id: str = ""
+    created: bool | None = None
+    error: RecordError | None = None
+
+    @classmethod
+    def success(cls, key: str, id: str, created: bool | None = None) -> WriteResult:
+        return cls(key=key, ok=True, id=id, created=created)
+
+    @classmethod
+    def failure(cls, key: str, error: RecordError, id: str = "") -> WriteResult:
+        return cls(key=key, ok=False, id=id, error=error)
+
+
+class AssociationKind(StrEnum):
+    """How a contact's company association is written (DESIGN §6, Association Type)."""
+
+    ADDITIONAL = "additional"
+    PRIMARY = "primary"
+
+
+@dataclass(frozen=True, slots=True)
+class AssociationType:
+    id: str  # the vendor's type id (HubSpot: associationTypeId as a string)
+    category: str = ""
+    label: str = ""
+    primary: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Association:
+    from_object: CrmObject
+    from_id: str
+    to_object: CrmObject
+    to_id: str
+    types: tuple[AssociationType, ...] = ()
+
+    @property
+    def primary(self) -> bool:
+        return any(t.primary for t in self.types)
+
+
+@dataclass(frozen=True, slots=True)
+class AssociationInput:
+    """One association to add, make primary or remove; ``key`` comes back on its result."""
+
+    from_id: str
+    to_id: str
+    key: str = ""
+
+
+class ActivityKind(StrEnum):
+    EMAIL = "email"
+    CALL = "call"
+    NOTE = "note"
+
+
+class Direction(StrEnum):
+    OUTBOUND = "outbound"
+    INBOUND = "inbound"
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """An activity to log on contacts (and companies), attributed to ``owner_id`` at ``timestamp``.
+
+    ``properties`` carries extra vendor fields (already converted), e.g. engagement fields of DESIGN §6.
+    """
+
+    kind: ActivityKind
+    timestamp: datetime
+    owner_id: str = ""
+    subject: str = ""
+    body: str = ""
+    direction: Direction = Direction.OUTBOUND
+    contact_ids: tuple[str, ...] = ()
+    company_ids: tuple[str, ...] = ()
+    key: str = ""
+    duration_seconds: int | None = None
+    properties: Mapping[str, str] = field(default_factory=dict)
+
+
+# -- credentials ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TokenSet:
+    """OAuth tokens as kept in the keyring (field ``oauth_token``, JSON); ``expires_at`` is a UNIX time."""
+
+    access_token: str
+    refresh_token: str = ""
+    expires_at: float | None = None
+    token_type: str = "Bearer"  # noqa: S105 - a token type, not a password
+    scope: str = ""
+
+    def expired(self, now: float, leeway: float = 60.0) -> bool:
+        return self.expires_at is not None and now >= self.expires_at - leeway
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "access_token": self.access_token,
+                "refresh_token": self.refresh_token,
+                "expires_at": self.expires_at,
+                "token_type": self.token_type,
+                "scope": self.scope,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> TokenSet:
+        data = json.loads(text)
+        if not isinstance(data, dict) or not data.get("access_token"):
+            raise ValueError("not an OAuth token record")
+        expires = data.get("expires_at")
+        return cls(
+            access_token=str(data["access_token"]),
+            refresh_token=str(data.get("refresh_token") or ""),
+            expires_at=float(expires) if expires is not None else None,
+            token_type=str(data.get("token_type") or "Bearer"),
+            scope=str(data.get("scope") or ""),
+        )
+
+    def __repr__(self) -> str:  # never print tokens
+        return f"TokenSet(expires_at={self.expires_at!r}, scope={self.scope!r})"
+
+
+@dataclass(frozen=True)
+class Connection:
+    """What an adapter needs to open: settings (non-secret) and access to its secrets in the keyring."""
+
+    key: str
+    settings: Mapping[str, Any]
+    get_secret: Callable[[str], str | None]
+    set_secret: Callable[[str, str], None] = field(default=lambda _name, _value: None)
+
+    def setting(self, name: str, default: str = "") -> str:
+        value = self.settings.get(name)
+        return str(value).strip() if value not in (None, "") else default
+
+
+# -- the contract --------------------------------------------------------------------------------------------
+
+
+class CrmAdapter(abc.ABC):
+    """One CRM. Async methods; one HTTP client per adapter, released by :meth:`aclose` (or ``async with``).
+
+    Lists that can be long are async iterators of pages (lists of records); everything else returns our own
+    dataclasses. Batch methods take any number of inputs and split them by :attr:`capabilities`.
+    """
+
+    key: ClassVar[str]
+    name: ClassVar[str]
+
+    @property
+    @abc.abstractmethod
+    def capabilities(self) -> Capabilities: ...
+
+    @classmethod
+    @abc.abstractmethod
+    def from_connection(cls, connection: Connection, *, transport: Any = None) -> Self:
+        """Build the adapter from saved settings and secrets; ``transport`` replaces the network in tests."""
+
+    # -- who am I, what is there -----------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def check(self) -> CrmIdentity:
+        """Verify the credentials and the permissions the app needs; raise an AdapterError saying what's wrong."""
+
+    @abc.abstractmethod
+    async def fields(self, object: CrmObject) -> list[CrmField]: ...
+
+    @abc.abstractmethod
+    async def users(self) -> list[CrmUser]: ...
+
+    # -- identifier lookups for matching ---------------------------------------------------------------------
+    @abc.abstractmethod
+    async def read_by_unique(
+        self, object: CrmObject, id_property: str, values: Sequence[str], properties: Sequence[str]
+    ) -> list[CrmRecord]:
+        """Records whose unique property ``id_property`` has one of ``values`` (values not found are skipped)."""
+
+    @abc.abstractmethod
+    def search_in(
+        self, object: CrmObject, property: str, values: Sequence[str], properties: Sequence[str]
+    ) -> AsyncIterator[list[CrmRecord]]:
+        """Pages of records whose ``property`` equals any of ``values`` (``IN`` filters, fewest calls)."""
+
+    @abc.abstractmethod
+    def scan(self, object: CrmObject, properties: Sequence[str]) -> AsyncIterator[list[CrmRecord]]:
+        """Every record of ``object``, page by page, with only ``properties`` (identifier fields)."""
+
+    @abc.abstractmethod
+    async def read(self, object: CrmObject, ids: Sequence[str], properties: Sequence[str]) -> list[CrmRecord]:
+        """Records by CRM id (missing ids are skipped)."""
+
+    # -- writes ----------------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def create(self, object: CrmObject, records: Sequence[RecordInput]) -> list[WriteResult]: ...
+
+    @abc.abstractmethod
+    async def update(self, object: CrmObject, records: Sequence[RecordInput]) -> list[WriteResult]: ...
+
+    async def upsert(
+        self, object: CrmObject, records: Sequence[RecordInput], id_property: str
+    ) -> list[WriteResult]:
+        """Create or update by the unique ``id_property`` (each input's ``id`` holds its value)."""
+        raise UnsupportedOperationError(f"{self.name} cannot create-or-update in one call.", vendor=self.key)
+
+    # -- associations (contact -> company) -------------------------------------------------------------------
+    @abc.abstractmethod
+    async def associations(
+        self, ids: Sequence[str], from_object: CrmObject = CrmObject.CONTACTS,
+        to_object: CrmObject = CrmObject.COMPANIES,
+    ) -> dict[str, list[Association]]:
+        """Current associations of each record in ``ids`` (every id is a key, possibly with an empty list)."""
+
+    @abc.abstractmethod
+    async def associate(
+        self, links: Sequence[AssociationInput], kind: AssociationKind = AssociationKind.ADDITIONAL,
+        from_object: CrmObject = CrmObject.CONTACTS, to_object: CrmObject = CrmObject.COMPANIES,
+    ) -> list[WriteResult]:
+        """Add associations; with ``PRIMARY`` make each target the primary one (the previous primary stays
+        associated)."""
+
+    async def set_primary(
+        self, links: Sequence[AssociationInput],
+        from_object: CrmObject = CrmObject.CONTACTS, to_object: CrmObject = CrmObject.COMPANIES,
+    ) -> list[WriteResult]:
+        return await self.associate(links, AssociationKind.PRIMARY, from_object, to_object)
+
+    @abc.abstractmethod
+    async def remove_associations(
+        self, links: Sequence[AssociationInput],
+        from_object: CrmObject = CrmObject.CONTACTS, to_object: CrmObject = CrmObject.COMPANIES,
+    ) -> list[WriteResult]: ...
+
+    # -- activities ------------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def log_activities(self, activities: Sequence[Activity]) -> list[WriteResult]: ...
+
+    # -- lifetime --------------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def aclose(self) -> None: ...
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+def utc_ms(moment: datetime) -> str:
+    """ISO 8601 in UTC with milliseconds and ``Z``, the form CRM APIs expect for timestamps."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_datetime(value: object) -> datetime | None:
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+__all__ = [
+    "Activity",
+    "ActivityKind",
+    "AdapterError",
+    "Association",
+    "AssociationInput",
+    "AssociationKind",
+    "AssociationType",
+    "AuthError",
+    "Capabilities",
+    "Connection",
+    "CrmAdapter",
+    "CrmField",
+    "CrmIdentity",
+    "CrmObject",
+    "CrmRecord",
+    "CrmUser",
+    "Direction",
+    "FatalError",
+    "FieldOption",
+    "FieldType",
+    "MissingScopeError",
+    "NetworkError",
+    "NotFoundError",
+    "Operation",
+    "QuotaExhaustedError",
+    "RateLimit",
+    "RateLimitedError",
+    "RecordError",
+    "RecordInput",
+    "TokenSet",
+    "TransientError",
+    "UnsupportedOperationError",
+    "ValidationError",
+    "WriteResult",
+    "parse_datetime",
+    "utc_ms",
+]

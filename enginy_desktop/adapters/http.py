@@ -1,0 +1,742 @@
+"""The single seam to the network: the only module of the app that imports httpx (DESIGN §7).
+
+Everything an adapter needs to talk to a vendor lives here:
+
+- :func:`make_client` — an ``httpx.AsyncClient`` with explicit time-outs and an injectable transport (tests
+  pass ``httpx.ASGITransport`` for the in-process sandbox, or ``httpx.MockTransport``);
+- :class:`ApiClient` — requests with retries (exponential backoff with jitter, ``Retry-After`` honoured),
+  client-side rate limiting, vendor rate-limit headers fed back into the limiter, and every failure turned
+  into one of the :mod:`~enginy_desktop.adapters.base` errors with a readable, redacted message;
+- :class:`SlidingWindowLimiter` — "at most N calls in any window of T seconds", counted conservatively;
+- :class:`OAuthRefreshAuth` — an ``httpx.Auth`` flow that refreshes an expired OAuth access token;
+- :func:`request_token` — one OAuth token-endpoint call (code exchange, refresh).
+
+Adapters receive :class:`Reply` objects, never httpx types. Secrets never reach a log line or an error
+message: they are registered with :mod:`enginy_desktop.core.redact` and every message passes through ``redact``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json as jsonlib
+import logging
+import math
+import random
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from enginy_desktop import __version__
+from enginy_desktop.core.redact import redact, register_secret
+
+from .base import (
+    AdapterError,
+    AuthError,
+    FatalError,
+    MissingScopeError,
+    NetworkError,
+    NotFoundError,
+    QuotaExhaustedError,
+    RateLimit,
+    RateLimitedError,
+    RecordError,
+    TokenSet,
+    TransientError,
+    ValidationError,
+)
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = f"EnginyDesktop/{__version__}"
+
+__all__ = [
+    "AdapterError",
+    "ApiClient",
+    "AuthError",
+    "FatalError",
+    "MissingScopeError",
+    "NetworkError",
+    "NotFoundError",
+    "OAuthRefreshAuth",
+    "QuotaExhaustedError",
+    "RateInfo",
+    "RateLimitedError",
+    "Reply",
+    "RetryPolicy",
+    "SlidingWindowLimiter",
+    "Timeouts",
+    "TransientError",
+    "ValidationError",
+    "bearer_auth",
+    "make_client",
+    "parse_retry_after",
+    "request_token",
+]
+
+
+# -- time-outs and the client factory ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Seconds. ``read`` is long because batch writes of 100 records can take a while on the vendor's side."""
+
+    connect: float = 10.0
+    read: float = 60.0
+    write: float = 30.0
+    pool: float = 30.0
+
+    def to_httpx(self) -> httpx.Timeout:
+        return httpx.Timeout(connect=self.connect, read=self.read, write=self.write, pool=self.pool)
+
+
+def make_client(
+    base_url: str = "",
+    *,
+    timeouts: Timeouts | None = None,
+    transport: Any = None,
+    auth: Any = None,
+    headers: Mapping[str, str] | None = None,
+) -> httpx.AsyncClient:
+    """An ``AsyncClient`` with explicit time-outs, no redirects followed, and our User-Agent.
+
+    ``transport`` is any ``httpx.AsyncBaseTransport`` (tests: ``httpx.ASGITransport(app=sandbox)``).
+    """
+    all_headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+    all_headers.update(headers or {})
+    return httpx.AsyncClient(
+        base_url=base_url.rstrip("/"),
+        timeout=(timeouts or Timeouts()).to_httpx(),
+        transport=transport,
+        auth=auth,
+        headers=all_headers,
+        follow_redirects=False,
+    )
+
+
+def asgi_transport(app: Any) -> httpx.AsyncBaseTransport:
+    """A transport that calls an ASGI app (the sandbox) in-process, for tests and the demo mode."""
+    return httpx.ASGITransport(app=app)
+
+
+# -- replies -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A vendor's answer, detached from httpx: status, lower-cased headers, body."""
+
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+    method: str = ""
+    url: str = ""  # redacted
+    elapsed: float = 0.0
+
+    def json(self) -> Any:
+        if not self.content:
+            return None
+        try:
+            return jsonlib.loads(self.content)
+        except ValueError:
+            raise FatalError(
+                f"The answer to {self.method} {self.url} was not JSON (HTTP {self.status}).",
+                status=self.status,
+            ) from None
+
+    def json_or_none(self) -> Any:
+        try:
+            return self.json()
+        except FatalError:
+            return None
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def header(self, name: str, default: str = "") -> str:
+        return self.headers.get(name.lower(), default)
+
+
+def _reply(response: httpx.Response, elapsed: float) -> Reply:
+    return Reply(
+        status=response.status_code,
+        headers={k.lower(): v for k, v in response.headers.items()},
+        content=response.content,
+        method=response.request.method,
+        url=redact(str(response.request.url)),
+        elapsed=elapsed,
+    )
+
+
+# -- rate limiting -------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Slot:
+    start: float
+    end: float = math.inf  # in flight until released
+
+
+class SlidingWindowLimiter:
+    """At most ``limit.requests`` calls in any window of ``limit.per_seconds`` seconds, for one connection.
+
+    Conservative by construction: a call occupies its slot from the moment it is sent until ``per_seconds``
+    after its answer arrived. The vendor counts a call when it arrives, which is somewhere in between, so no
+    window the vendor can observe ever holds more than the limit, whatever the network latency. Waiters are
+    served in order (one lock), so a burst of tasks cannot starve one of them.
+
+    The vendor's own rate-limit headers feed back through :meth:`observe`: a lower published maximum lowers
+    ours, and "0 remaining" pauses us (other apps may share the same allowance).
+    """
+
+    def __init__(
+        self,
+        limit: RateLimit,
+        *,
+        name: str = "",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.limit = limit
+        self.name = name or str(limit)
+        self._clock = clock
+        self._slots: list[_Slot] = []
+        self._paused_until = 0.0
+        self._lock: asyncio.Lock | None = None
+        self._released: asyncio.Event | None = None
+        self.calls = 0
+        self.waited = 0.0
+
+    def _sync(self) -> tuple[asyncio.Lock, asyncio.Event]:
+        if self._lock is None or self._released is None:
+            self._lock, self._released = asyncio.Lock(), asyncio.Event()
+        return self._lock, self._released
+
+    def _prune(self, now: float) -> None:
+        horizon = now - self.limit.per_seconds
+        self._slots = [s for s in self._slots if s.end > horizon]
+
+    async def acquire(self) -> _Slot:
+        lock, released = self._sync()
+        async with lock:
+            started = self._clock()
+            while True:
+                now = self._clock()
+                if now < self._paused_until:
+                    await asyncio.sleep(self._paused_until - now)
+                    continue
+                self._prune(now)
+                if len(self._slots) < self.limit.requests:
+                    slot = _Slot(start=now)
+                    self._slots.append(slot)
+                    self.calls += 1
+                    self.waited += now - started
+                    return slot
+                finished = [s.end for s in self._slots if s.end != math.inf]
+                timeout = (min(finished) + self.limit.per_seconds - now) if finished else None
+                released.clear()
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(released.wait(), timeout=timeout)
+
+    def release(self, slot: _Slot) -> None:
+        slot.end = self._clock()
+        if self._released is not None:
+            self._released.set()
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        s = await self.acquire()
+        try:
+            yield
+        finally:
+            self.release(s)
+
+    def pause(self, seconds: float) -> None:
+        """Let no call start for ``seconds`` (after a 429, or when the vendor says 0 calls remain)."""
+        if seconds > 0:
+            self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+    def observe(self, info: RateInfo) -> None:
+        same_window = bool(info.interval_seconds) and info.interval_seconds == self.limit.per_seconds
+        if same_window and info.maximum and info.maximum < self.limit.requests:
+            log.info(
+                "%s: the vendor allows %d calls per %gs, fewer than the configured %d; using its figure",
+                self.name, info.maximum, info.interval_seconds, self.limit.requests,
+            )
+            self.limit = RateLimit(info.maximum, self.limit.per_seconds)
+        if info.remaining == 0 and info.interval_seconds:
+            self.pause(info.interval_seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class RateInfo:
+    """What a vendor's rate-limit headers said about one reply."""
+
+    maximum: int | None = None
+    remaining: int | None = None
+    interval_seconds: float | None = None
+    daily_remaining: int | None = None
+
+
+def _int_header(reply: Reply, name: str) -> int | None:
+    raw = reply.header(name)
+    try:
+        return int(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def generic_rate_info(reply: Reply) -> RateInfo:
+    """``X-RateLimit-*`` as Pipedrive and many others send them (reset in seconds)."""
+    return RateInfo(
+        maximum=_int_header(reply, "x-ratelimit-limit"),
+        remaining=_int_header(reply, "x-ratelimit-remaining"),
+        interval_seconds=None,
+        daily_remaining=_int_header(reply, "x-daily-requests-left"),
+    )
+
+
+def parse_retry_after(value: str, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date); None if absent."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+# -- retries -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Exponential backoff with jitter: attempt n waits between half and all of
+    ``min(max_delay, base_delay * 2**(n-1))``.
+
+    A ``Retry-After`` (or the vendor's interval) replaces the computed delay when longer; a wait longer than
+    ``max_wait`` is not worth holding a run for and the error is raised instead.
+    """
+
+    max_attempts: int = 5
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    max_wait: float = 120.0
+    rng: random.Random = field(default_factory=random.Random, compare=False)
+
+    def backoff(self, attempt: int) -> float:
+        ceiling = min(self.max_delay, self.base_delay * (2 ** max(0, attempt - 1)))
+        return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        computed = self.backoff(attempt)
+        return max(computed, retry_after) if retry_after is not None else computed
+
+
+NO_RETRY = RetryPolicy(max_attempts=1)
+
+ErrorHook = Callable[[Reply, AdapterError], AdapterError]
+RateInfoHook = Callable[[Reply], RateInfo]
+
+_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+
+
+def default_error(reply: Reply, vendor_name: str) -> AdapterError:
+    """A first classification by status; vendors refine it with an ``error_hook``."""
+    body = reply.json_or_none()
+    detail = ""
+    if isinstance(body, dict):
+        detail = str(body.get("message") or body.get("error_description") or body.get("error") or "")
+    elif isinstance(body, list) and body and isinstance(body[0], dict):  # Salesforce: [{message, errorCode}]
+        detail = str(body[0].get("message") or "")
+    suffix = f": {detail}" if detail else "."
+    kw: dict[str, Any] = {"vendor": vendor_name, "status": reply.status}
+    status = reply.status
+    if status == 401:
+        return AuthError(f"{vendor_name} did not accept the credentials (HTTP 401){suffix}", **kw)
+    if status == 403:
+        return AuthError(f"{vendor_name} refused access (HTTP 403){suffix}", **kw)
+    if status == 429:
+        return RateLimitedError(
+            f"{vendor_name} is limiting the number of requests (HTTP 429){suffix}",
+            retry_after=parse_retry_after(reply.header("retry-after")),
+            **kw,
+        )
+    if status == 404:
+        return NotFoundError(f"{vendor_name} has no {reply.method} {reply.url} (HTTP 404){suffix}", **kw)
+    if status in (400, 409, 422):
+        return ValidationError(
+            f"{vendor_name} refused the request (HTTP {status}){suffix}",
+            details=[RecordError(reason=detail or f"HTTP {status}", code=str(status))],
+            **kw,
+        )
+    if status in (408, 423, 425) or status >= 500:
+        return TransientError(f"{vendor_name} had a temporary problem (HTTP {status}){suffix}", **kw)
+    return FatalError(f"{vendor_name} answered HTTP {status} to {reply.method} {reply.url}{suffix}", **kw)
+
+
+# -- the client adapters use ---------------------------------------------------------------------------------
+
+
+class ApiClient:
+    """One vendor connection: an ``AsyncClient`` plus limiter, retries, error classification and redaction.
+
+    ``request`` returns a :class:`Reply` for 1xx-3xx answers and raises an :class:`AdapterError` otherwise
+    (after retrying what may be retried). Writes that are not idempotent (``POST`` unless told otherwise) are retried
+    only when the vendor certainly did not act on them: a 429, or a connection that never opened. Otherwise
+    the error says ``maybe_applied`` so the caller can check before sending again.
+    """
+
+    def __init__(
+        self,
+        vendor: str,
+        base_url: str,
+        *,
+        vendor_name: str = "",
+        auth: Any = None,
+        limiter: SlidingWindowLimiter | None = None,
+        retry: RetryPolicy | None = None,
+        timeouts: Timeouts | None = None,
+        transport: Any = None,
+        headers: Mapping[str, str] | None = None,
+        error_hook: ErrorHook | None = None,
+        rate_info: RateInfoHook | None = None,
+        secrets: Sequence[str] = (),
+    ) -> None:
+        for s in secrets:
+            register_secret(s)
+        self.vendor = vendor
+        self.vendor_name = vendor_name or vendor
+        self.base_url = base_url.rstrip("/")
+        self.limiter = limiter
+        self.retry = retry or RetryPolicy()
+        self._error_hook = error_hook
+        self._rate_info = rate_info
+        self._client = make_client(
+            self.base_url, timeouts=timeouts, transport=transport, auth=auth, headers=headers
+        )
+        self.requests_sent = 0
+        self.last_rate_info: RateInfo | None = None
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    @asynccontextmanager
+    async def _slots(self, limiters: Sequence[SlidingWindowLimiter]) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            for lim in limiters:
+                await stack.enter_async_context(lim.slot())
+            yield
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Any = None,
+        json: Any = None,
+        data: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+        extra_limiters: Sequence[SlidingWindowLimiter] = (),
+        retry: RetryPolicy | None = None,
+    ) -> Reply:
+        method = method.upper()
+        if idempotent is None:
+            idempotent = method in _IDEMPOTENT_METHODS
+        policy = retry or self.retry
+        limiters = [lim for lim in (self.limiter, *extra_limiters) if lim is not None]
+        shown = redact(f"{method} {self.base_url}{path}")
+        attempt = 0
+        while True:
+            attempt += 1
+            error: AdapterError
+            safe_to_retry: bool
+            try:
+                async with self._slots(limiters):
+                    started = time.monotonic()
+                    self.requests_sent += 1
+                    response = await self._client.request(
+                        method, path, params=params, json=json, data=data, headers=headers
+                    )
+                    elapsed = time.monotonic() - started
+            except AdapterError:
+                raise  # from an auth flow (e.g. a refresh that was refused)
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                error = NetworkError(
+                    f"Could not reach {self.vendor_name} at {self.base_url} ({_why(exc)}). Check the "
+                    "internet connection, a proxy or firewall, and the API base URL.",
+                    vendor=self.vendor,
+                )
+                safe_to_retry = True
+            except httpx.TimeoutException as exc:
+                error = TransientError(
+                    f"{self.vendor_name} did not answer in time ({_why(exc)}).",
+                    vendor=self.vendor,
+                    maybe_applied=not idempotent,
+                )
+                safe_to_retry = idempotent
+            except httpx.TransportError as exc:  # dropped connection, protocol error
+                error = TransientError(
+                    f"The connection to {self.vendor_name} broke off ({_why(exc)}).",
+                    vendor=self.vendor,
+                    maybe_applied=not idempotent,
+                )
+                safe_to_retry = idempotent
+            else:
+                reply = _reply(response, elapsed)
+                self._observe(reply, limiters)
+                log.debug("%s -> %d in %.0f ms", shown, reply.status, elapsed * 1000)
+                if reply.status < 400:
+                    return reply
+                error = self._classify(reply)
+                if isinstance(error, TransientError) and not idempotent:
+                    error.maybe_applied = True
+                safe_to_retry = isinstance(error, RateLimitedError) or (error.retriable and idempotent)
+                if isinstance(error, RateLimitedError) and self.limiter is not None:
+                    self.limiter.pause(error.retry_after or self._interval_hint())
+            if not (error.retriable and safe_to_retry) or attempt >= policy.max_attempts:
+                log.warning("%s failed: %s", shown, error)
+                raise error
+            wait = policy.delay(attempt, getattr(error, "retry_after", None))
+            if wait > policy.max_wait:
+                log.warning("%s failed and the vendor asks to wait %.0f s: %s", shown, wait, error)
+                raise error
+            log.info("%s: %s; retry %d of %d in %.1f s", shown, error, attempt, policy.max_attempts - 1, wait)
+            await asyncio.sleep(wait)
+
+    def _interval_hint(self) -> float:
+        info = self.last_rate_info
+        if info is not None and info.interval_seconds:
+            return info.interval_seconds
+        return self.retry.base_delay
+
+    def _observe(self, reply: Reply, limiters: Sequence[SlidingWindowLimiter]) -> None:
+        if self._rate_info is None:
+            return
+        info = self._rate_info(reply)
+        self.last_rate_info = info
+        if self.limiter is not None and (info.maximum is not None or info.remaining is not None):
+            self.limiter.observe(info)
+
+    def _classify(self, reply: Reply) -> AdapterError:
+        error = default_error(reply, self.vendor_name)
+        if self._error_hook is not None:
+            error = self._error_hook(reply, error)
+        return error
+
+
+def _why(exc: BaseException) -> str:
+    text = redact(str(exc)).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+# -- authentication ------------------------------------------------------------------------------------------
+
+
+class _BearerAuth(httpx.Auth):
+    def __init__(self, token: str) -> None:
+        register_secret(token)
+        self._header = f"Bearer {token}"
+
+    def auth_flow(self, request: httpx.Request) -> Any:
+        request.headers["Authorization"] = self._header
+        yield request
+
+    def __repr__(self) -> str:
+        return "BearerAuth(***)"
+
+
+def bearer_auth(token: str) -> Any:
+    """``Authorization: Bearer <token>`` on every request (private app tokens, service keys, API tokens)."""
+    return _BearerAuth(token)
+
+
+def header_auth(name: str, value: str) -> Any:
+    """A secret in a custom header (Pipedrive's ``x-api-token``)."""
+    register_secret(value)
+
+    class _HeaderAuth(httpx.Auth):
+        def auth_flow(self, request: httpx.Request) -> Any:
+            request.headers[name] = value
+            yield request
+
+    return _HeaderAuth()
+
+
+def token_set_from_json(
+    payload: Any, *, now: float | None = None, previous: TokenSet | None = None
+) -> TokenSet:
+    """A :class:`TokenSet` from a token endpoint's JSON (RFC 6749 §5.1; HubSpot's ``scopes`` list too)."""
+    if not isinstance(payload, dict) or not payload.get("access_token"):
+        raise AuthError("The sign-in server did not return an access token.")
+    current = time.time() if now is None else now
+    expires_in = payload.get("expires_in")
+    scope = payload.get("scope")
+    if not scope and isinstance(payload.get("scopes"), list):
+        scope = " ".join(str(s) for s in payload["scopes"])
+    tokens = TokenSet(
+        access_token=str(payload["access_token"]),
+        # A refresh answer may omit the refresh token, meaning "keep using the old one".
+        refresh_token=str(payload.get("refresh_token") or (previous.refresh_token if previous else "")),
+        expires_at=current + float(expires_in) if expires_in is not None else None,
+        token_type=str(payload.get("token_type") or "Bearer"),
+        scope=str(scope or (previous.scope if previous else "")),
+    )
+    register_secret(tokens.access_token)
+    register_secret(tokens.refresh_token)
+    return tokens
+
+
+def _token_error(status: int, payload: Any, what: str) -> AdapterError:
+    code = desc = ""
+    if isinstance(payload, dict):
+        code = str(payload.get("error") or payload.get("category") or "")
+        desc = str(payload.get("error_description") or payload.get("message") or "")
+    reason = f"{code}: {desc}" if code and desc else (code or desc or f"HTTP {status}")
+    if status >= 500:
+        return TransientError(
+            f"The sign-in server had a temporary problem during {what} ({reason}).", status=status
+        )
+    return AuthError(f"The sign-in server refused {what} ({reason}). Sign in again.", status=status)
+
+
+def refresh_form(tokens: TokenSet, client_id: str, client_secret: str = "") -> dict[str, str]:
+    form = {"grant_type": "refresh_token", "refresh_token": tokens.refresh_token, "client_id": client_id}
+    if client_secret:
+        form["client_secret"] = client_secret
+    return form
+
+
+async def request_token(
+    token_url: str,
+    form: Mapping[str, str],
+    *,
+    transport: Any = None,
+    timeouts: Timeouts | None = None,
+    basic_auth: tuple[str, str] | None = None,
+    previous: TokenSet | None = None,
+    what: str = "the sign-in",
+) -> TokenSet:
+    """POST ``form`` to an OAuth token endpoint and return the tokens (code exchange or refresh)."""
+    for name in ("code", "code_verifier", "client_secret", "refresh_token", "client_assertion"):
+        register_secret(form.get(name))
+    auth = httpx.BasicAuth(*basic_auth) if basic_auth else None
+    async with make_client(timeouts=timeouts, transport=transport, auth=auth) as client:
+        try:
+            response = await client.post(token_url, data=dict(form))
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise NetworkError(f"Could not reach the sign-in server ({_why(exc)}).") from None
+        except httpx.HTTPError as exc:
+            raise TransientError(f"The sign-in server did not answer properly ({_why(exc)}).") from None
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = None
+    log.debug("POST %s -> %d", redact(token_url), response.status_code)
+    if response.status_code != 200:
+        raise _token_error(response.status_code, payload, what)
+    return token_set_from_json(payload, previous=previous)
+
+
+class OAuthRefreshAuth(httpx.Auth):
+    """Bearer auth with OAuth tokens that refreshes itself (before expiry, and once after a 401).
+
+    The refresh request goes through the same client (and transport) as the API calls. New tokens are handed
+    to ``on_refresh`` (which saves them in the keyring); a refused refresh raises :class:`AuthError` ("sign in
+    again"). Concurrent requests share one refresh (an asyncio lock).
+    """
+
+    requires_response_body = True
+
+    def __init__(
+        self,
+        tokens: TokenSet,
+        *,
+        token_url: str,
+        client_id: str,
+        client_secret: str = "",
+        on_refresh: Callable[[TokenSet], None] | None = None,
+        clock: Callable[[], float] = time.time,
+        leeway: float = 60.0,
+        basic_client_auth: bool = False,
+    ) -> None:
+        register_secret(tokens.access_token)
+        register_secret(tokens.refresh_token)
+        register_secret(client_secret)
+        self.tokens = tokens
+        self.token_url = token_url
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.on_refresh = on_refresh
+        self.clock = clock
+        self.leeway = leeway
+        self.basic_client_auth = basic_client_auth
+        self.refreshes = 0
+        self._lock: asyncio.Lock | None = None
+
+    def __repr__(self) -> str:
+        return f"OAuthRefreshAuth(token_url={self.token_url!r})"
+
+    def sync_auth_flow(self, request: httpx.Request) -> Any:
+        raise RuntimeError("OAuthRefreshAuth works with httpx.AsyncClient only")
+
+    def _refresh_request(self) -> httpx.Request:
+        if not self.tokens.refresh_token:
+            raise AuthError("The sign-in has expired and cannot be renewed. Sign in again.")
+        if self.basic_client_auth:
+            form = {"grant_type": "refresh_token", "refresh_token": self.tokens.refresh_token}
+            request = httpx.Request("POST", self.token_url, data=form)
+            basic = httpx.BasicAuth(self.client_id, self.client_secret)
+            return next(basic.auth_flow(request))
+        form = refresh_form(self.tokens, self.client_id, self.client_secret)
+        return httpx.Request("POST", self.token_url, data=form)
+
+    def _apply_refresh(self, response: httpx.Response) -> None:
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = None
+        if response.status_code != 200:
+            raise _token_error(response.status_code, payload, "renewing the sign-in")
+        self.tokens = token_set_from_json(payload, now=self.clock(), previous=self.tokens)
+        self.refreshes += 1
+        log.info("Renewed the OAuth access token (expires in %.0f s)",
+                 (self.tokens.expires_at or self.clock()) - self.clock())
+        if self.on_refresh is not None:
+            self.on_refresh(self.tokens)
+
+    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        refreshed = False
+        if self.tokens.expired(self.clock(), self.leeway):
+            async with self._lock:
+                if self.tokens.expired(self.clock(), self.leeway):
+                    response = yield self._refresh_request()
+                    self._apply_refresh(response)
+                    refreshed = True
+        used = self.tokens.access_token
+        request.headers["Authorization"] = f"Bearer {used}"
+        response = yield request
+        if response.status_code == 401 and not refreshed and self.tokens.refresh_token:
+            async with self._lock:
+                if self.tokens.access_token == used:  # nobody refreshed meanwhile
+                    refresh = yield self._refresh_request()
+                    self._apply_refresh(refresh)
+            request.headers["Authorization"] = f"Bearer {self.tokens.access_token}"
+            yield request

@@ -32,7 +32,7 @@ from typing import Any
 import httpx
 
 from enginy_desktop import __version__
-from enginy_desktop.core.redact import redact, register_secret
+from enginy_desktop.core.redact import RedactingFilter, redact, register_secret
 
 from .base import (
     AdapterError,
@@ -51,6 +51,13 @@ from .base import (
 )
 
 log = logging.getLogger(__name__)
+
+# httpx and httpcore log every request line (with its query string) on their own loggers; mask secrets there
+# too, whichever handler ends up writing those records (a test's caplog, a user's debug console...).
+for _name in ("httpx", "httpcore", "httpcore.connection", "httpcore.http11", "httpcore.http2", "httpcore.proxy"):
+    _logger = logging.getLogger(_name)
+    if not any(isinstance(f, RedactingFilter) for f in _logger.filters):
+        _logger.addFilter(RedactingFilter())
 
 USER_AGENT = f"EnginyDesktop/{__version__}"
 
@@ -661,8 +668,6 @@ class OAuthRefreshAuth(httpx.Auth):
     again"). Concurrent requests share one refresh (an asyncio lock).
     """
 
-    requires_response_body = True
-
     def __init__(
         self,
         tokens: TokenSet,
@@ -728,6 +733,7 @@ class OAuthRefreshAuth(httpx.Auth):
             async with self._lock:
                 if self.tokens.expired(self.clock(), self.leeway):
                     response = yield self._refresh_request()
+                    await response.aread()
                     self._apply_refresh(response)
                     refreshed = True
         used = self.tokens.access_token
@@ -737,6 +743,7 @@ class OAuthRefreshAuth(httpx.Auth):
             async with self._lock:
                 if self.tokens.access_token == used:  # nobody refreshed meanwhile
                     refresh = yield self._refresh_request()
+                    await refresh.aread()
                     self._apply_refresh(refresh)
             request.headers["Authorization"] = f"Bearer {self.tokens.access_token}"
             yield request

@@ -19,13 +19,13 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-_error_dialog_open = False
+_error_dialog: Any = None  # the open error dialog, kept referenced so Python does not collect it
 _errors_seen = 0
 
 
 def report_exception(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
     """Log an unhandled error and show it to the user; never raises."""
-    global _error_dialog_open, _errors_seen
+    global _error_dialog, _errors_seen
     from enginy_desktop.core.redact import redact
 
     _errors_seen += 1
@@ -34,7 +34,7 @@ def report_exception(exc_type: type[BaseException], exc: BaseException, tb: Trac
         from PySide6.QtWidgets import QApplication, QMessageBox
 
         app = QApplication.instance()
-        if app is None or _error_dialog_open or os.environ.get("ENGINY_NO_ERROR_DIALOG"):
+        if app is None or _error_dialog is not None or os.environ.get("ENGINY_NO_ERROR_DIALOG"):
             return
         from enginy_desktop.core.logsetup import current_log_file
 
@@ -49,11 +49,11 @@ def report_exception(exc_type: type[BaseException], exc: BaseException, tb: Trac
             f"send the log file to support{f' ({where})' if where else ''}."
         )
         box.setDetailedText(redact("".join(traceback.format_exception(exc_type, exc, tb))))
-        _error_dialog_open = True
+        _error_dialog = box
 
         def _closed() -> None:
-            global _error_dialog_open
-            _error_dialog_open = False
+            global _error_dialog
+            _error_dialog = None
 
         box.finished.connect(_closed)
         box.open()

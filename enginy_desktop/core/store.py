@@ -17,15 +17,16 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, inspect
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .models import Base
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,8 @@ def _migrations_dir() -> str:
 
 
 def alembic_config(db_file: Path | None = None) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", _migrations_dir())
     if db_file is not None:
@@ -65,9 +68,23 @@ def alembic_config(db_file: Path | None = None) -> Config:
 
 
 def head_revision() -> str:
+    """The newest migration, as Alembic computes it."""
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None
     return head
+
+
+def latest_revision_id() -> str:
+    """The newest migration by file name (``NNNN_*.py`` with revision ``"NNNN"``), without importing Alembic.
+
+    Start-up uses it to skip loading Alembic when the database is already current; a test keeps it equal to
+    :func:`head_revision`.
+    """
+    versions = resources.files("enginy_desktop") / "migrations" / "versions"
+    ids = [p.name[:4] for p in versions.iterdir() if p.name[:4].isdigit() and p.name.endswith(".py")]
+    return max(ids)
 
 
 def _make_engine(db_file: Path) -> Engine:
@@ -152,11 +169,20 @@ class Store:
 
     # -- migrations ------------------------------------------------------------------------------------------
     def migrate(self) -> None:
+        with self.engine.connect() as conn:
+            tables = set(inspect(conn).get_table_names())
+            current = (
+                conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+                if "alembic_version" in tables
+                else None
+            )
+        if current is not None and current == latest_revision_id():
+            return  # the common case: nothing to do, and no need to load Alembic
+        from alembic import command
+        from alembic.script import ScriptDirectory
+
         head = head_revision()
         script = ScriptDirectory.from_config(alembic_config())
-        with self.engine.connect() as conn:
-            current = MigrationContext.configure(conn).get_current_revision()
-            tables = set(inspect(conn).get_table_names())
         if current is None:
             if tables - {"alembic_version"}:
                 raise StoreError(

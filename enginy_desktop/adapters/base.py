@@ -32,7 +32,9 @@ class AdapterError(Exception):
     """Base of every adapter failure. ``str()`` is one readable sentence, with every secret masked.
 
     ``retriable`` says whether the same call may succeed later unchanged; ``status`` is the HTTP status when
-    there was one; ``request_id`` is the vendor's correlation id for a support ticket.
+    there was one; ``request_id`` is the vendor's correlation id for a support ticket. A batch method that
+    fails part-way (after some of its requests succeeded) raises with ``completed`` holding the results of the
+    inputs already processed, so nothing that was written is forgotten.
     """
 
     retriable: ClassVar[bool] = False
@@ -49,6 +51,7 @@ class AdapterError(Exception):
         self.vendor = vendor
         self.status = status
         self.request_id = request_id
+        self.completed: list[WriteResult] = []
         super().__init__(self.message)
 
     def __str__(self) -> str:

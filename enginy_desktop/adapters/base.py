@@ -484,6 +484,12 @@ class CrmAdapter(abc.ABC):
     def from_connection(cls, connection: Connection, *, transport: Any = None) -> Self:
         """Build the adapter from saved settings and secrets; ``transport`` replaces the network in tests."""
 
+    @classmethod
+    def oauth_provider(cls, connection: Connection) -> Any:
+        """The vendor's OAuth endpoints with the user's app registration (an ``oauth.OAuthProvider``), or None
+        when this CRM signs in without a browser."""
+        return None
+
     # -- who am I, what is there -----------------------------------------------------------------------------
     @abc.abstractmethod
     async def check(self) -> CrmIdentity:

@@ -64,6 +64,7 @@ from .http import (
     bearer_auth,
     parse_retry_after,
 )
+from .oauth import OAuthProvider
 
 log = logging.getLogger(__name__)
 
@@ -446,6 +447,26 @@ class HubSpotAdapter(CrmAdapter):
             rate_info=_rate_info,
         )
         return cls(api, tier=tier, granted_scopes=granted, auth_kind=kind)
+
+    @classmethod
+    def oauth_provider(cls, connection: Connection) -> OAuthProvider:
+        base_url = connection.setting("base_url", DEFAULT_BASE_URL).rstrip("/")
+        client_id = connection.setting("client_id")
+        if not client_id:
+            raise AuthError("Enter the OAuth client ID of your HubSpot app before signing in.", vendor="hubspot")
+        return OAuthProvider(
+            name="HubSpot",
+            # A sandbox or proxy given as the API base URL serves the authorization page too.
+            authorize_url=AUTHORIZE_URL if base_url == DEFAULT_BASE_URL else f"{base_url}/oauth/authorize",
+            token_url=f"{base_url}/oauth/{API_VERSION}/token",
+            client_id=client_id,
+            client_secret=connection.get_secret("client_secret") or "",
+            scopes=SCOPES,
+            optional_scopes=OPTIONAL_SCOPES,
+            redirect_host="localhost",  # HubSpot accepts plain http only for localhost
+            redirect_port=OAUTH_REDIRECT_PORT,
+            redirect_path=OAUTH_REDIRECT_PATH,
+        )
 
     @property
     def capabilities(self) -> Capabilities:

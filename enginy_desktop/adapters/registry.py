@@ -6,14 +6,18 @@ Importing this module registers the connection testers of the adapters it knows 
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import logging
+import webbrowser
+from collections.abc import Callable
 from typing import Any
 
 from enginy_desktop.core import catalog
 from enginy_desktop.core.services import connection_test
 from enginy_desktop.core.services.connection_test import ConnectionTestResult
 
+from . import oauth
 from .base import (
     AdapterError,
     AuthError,
@@ -23,6 +27,7 @@ from .base import (
     NetworkError,
     QuotaExhaustedError,
     RateLimitedError,
+    TokenSet,
     TransientError,
 )
 
@@ -81,6 +86,35 @@ def open_crm_adapter(ctx: Any, key: str, transport: Any = None, **options: Any) 
         raise AdapterUnavailableError(f"{spec.name} is not a CRM.", vendor=key)
     cls = crm_adapter_class(key)
     return cls.from_connection(connection_for(ctx, key), transport=transport, **options)
+
+
+async def sign_in(
+    ctx: Any,
+    key: str,
+    *,
+    open_browser: Callable[[str], Any] | None = None,
+    on_url: Callable[[str], None] | None = None,
+    timeout: float = oauth.DEFAULT_TIMEOUT,
+    transport: Any = None,
+    redirect_port: int | None = None,
+) -> TokenSet:
+    """Browser sign-in (OAuth + PKCE) for integration ``key`` with the client id saved in its settings; the
+    tokens go to the keyring (``oauth_token``) and the connection is marked as saved."""
+    spec = catalog.get(key)
+    provider = crm_adapter_class(key).oauth_provider(connection_for(ctx, key))
+    if provider is None:
+        raise AdapterUnavailableError(f"{spec.name} has no browser sign-in in Enginy Desktop.", vendor=key)
+    if redirect_port is not None:
+        provider = dataclasses.replace(provider, redirect_port=redirect_port)
+    if ctx.secrets is None:
+        raise AuthError("No secure place to keep the sign-in is available: set up the system keyring or the "
+                        "encrypted credentials file first.", vendor=key)
+    tokens = await oauth.sign_in(provider, open_browser=open_browser or webbrowser.open, on_url=on_url,
+                                 timeout=timeout, transport=transport)
+    oauth.TokenStore(ctx.secrets, key).save(tokens)
+    ctx.integrations.save_connection(key, {"client_id": provider.client_id})
+    log.info("Signed in to %s; the tokens are in %s", spec.name, ctx.secrets.description)
+    return tokens
 
 
 # -- Test connection -----------------------------------------------------------------------------------------------

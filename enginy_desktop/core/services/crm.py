@@ -7,7 +7,7 @@ of the CRM itself are the adapters' :class:`~enginy_desktop.adapters.base.Adapte
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -79,3 +79,24 @@ async def crm_users(ctx: Any, transport: Any = None) -> list[CrmUser]:
     """The users (owners) of the enabled CRM."""
     async with open_crm(ctx, None, transport) as adapter:
         return await adapter.users()
+
+
+async def sign_in_with_browser(
+    ctx: Any,
+    key: str,
+    *,
+    open_browser: Callable[[str], Any] | None = None,
+    on_url: Callable[[str], None] | None = None,
+    transport: Any = None,
+    timeout: float = 300.0,
+    redirect_port: int | None = None,
+) -> None:
+    """OAuth sign-in in the system browser for CRM ``key`` (its client id must be saved first); the tokens are
+    kept in the keyring. Raises ``OAuthError`` (time-out, cancelled, wrong state) or other AdapterErrors."""
+    from enginy_desktop.adapters.registry import sign_in
+
+    spec = catalog.get(key)
+    if not spec.is_crm:
+        raise CrmServiceError(f"{spec.name} is not a CRM.")
+    await sign_in(ctx, key, open_browser=open_browser, on_url=on_url, transport=transport, timeout=timeout,
+                  redirect_port=redirect_port)

@@ -1,0 +1,1174 @@
+"""The HubSpot sandbox's state: records, properties, owners, associations, tokens, limits and the request log.
+
+Everything the HTTP layer (:mod:`enginy_desktop.sandbox.hubspot_api`) does goes through
+:class:`HubSpotSandbox`, and tests may call it directly to arrange or inspect state. The HTTP layer runs on one
+event loop; inspect the state from another thread only between requests (or use the admin API).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import math
+import random
+import re
+import time
+import uuid
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from itertools import islice
+from typing import Any, Literal
+
+from .faults import FaultConfig, FaultInjector
+from .hubspot_data import (
+    CREATED_PROPERTY,
+    DEFAULT_PROPERTIES,
+    DEFAULT_TYPE,
+    ENGAGEMENTS,
+    FIELD_TYPES,
+    HUBSPOT_ASSOCIATION_TYPES,
+    MODIFIED_PROPERTY,
+    OBJECT_TYPE_IDS,
+    OWNER_NAMES,
+    OWNER_TEAMS,
+    PRIMARY_COMPANY_TO_CONTACT,
+    PRIMARY_CONTACT_TO_COMPANY,
+    PROPERTY_GROUPS,
+    REQUIRED_ON_CREATE,
+    SINGULAR,
+    STANDARD_PROPERTIES,
+    AssociationType,
+    sample_companies,
+    sample_contacts,
+    slug,
+)
+from .ratelimit import RateLimit, RollingWindow
+
+DEFAULT_TOKEN = "pat-sandbox-0000-enginy-local"
+SEED_EPOCH_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z: seeded records are created after it, a minute apart
+PROPERTY_EPOCH = "2019-08-06T02:41:52.000Z"  # when the standard properties were "created"
+AUTH_DOCS = "https://developers.hubspot.com/docs/methods/auth/oauth-overview"
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PROPERTY_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
+
+
+def iso(ms: int) -> str:
+    """Epoch milliseconds -> HubSpot's ISO 8601 form, ``2025-01-01T00:00:00.000Z``."""
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def parse_timestamp(value: str) -> int | None:
+    """Epoch milliseconds or ISO 8601 (date or date-time) -> epoch ms; None when unparseable."""
+    text = value.strip()
+    if text.lstrip("-").isdigit():
+        return int(text)
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return int(parsed.timestamp() * 1000)
+
+
+# --- errors ------------------------------------------------------------------------------------------------------
+
+
+class HubSpotError(Exception):
+    """An error answered with HubSpot's error body (``status``, ``message``, ``correlationId``, ``category``…)."""
+
+    def __init__(
+        self,
+        status: int,
+        category: str,
+        message: str,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        context: dict[str, list[str]] | None = None,
+        sub_category: str | None = None,
+        extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.category = category
+        self.message = message
+        self.errors = errors
+        self.context = context
+        self.sub_category = sub_category
+        self.extra = extra or {}
+        self.headers = headers or {}
+
+    def body(self, correlation_id: str) -> dict[str, Any]:
+        out: dict[str, Any] = {"status": "error", "message": self.message, "correlationId": correlation_id,
+                               "category": self.category}
+        if self.sub_category:
+            out["subCategory"] = self.sub_category
+        if self.errors is not None:
+            out["errors"] = self.errors
+        if self.context is not None:
+            out["context"] = self.context
+        out.update(self.extra)
+        return out
+
+    def standard_error(self, context: dict[str, list[str]] | None = None) -> dict[str, Any]:
+        """The per-input ``StandardError`` of a 207 batch response."""
+        ctx = dict(self.context or {})
+        ctx.update(context or {})
+        return {"status": "error", "category": self.category, "message": self.message, "context": ctx,
+                "errors": self.errors or [], "links": {}}
+
+
+def validation_error(message: str, **kw: Any) -> HubSpotError:
+    return HubSpotError(400, "VALIDATION_ERROR", message, **kw)
+
+
+def property_errors(problems: list[dict[str, Any]], portal_id: int) -> HubSpotError:
+    """HubSpot's "Property values were not valid" error, with the problems both JSON-quoted (as HubSpot puts
+    them in the message) and as structured ``errors``."""
+    quoted = [
+        {"isValid": False, "message": p["message"], "error": p["code"], "name": p["name"],
+         "localizedErrorMessage": p["message"], "portalId": portal_id}
+        for p in problems
+    ]
+    details = [
+        {"message": p["message"], "code": p["code"], "context": {"propertyName": [p["name"]]}}
+        for p in problems
+    ]
+    return validation_error(f"Property values were not valid: {json.dumps(quoted, separators=(',', ':'))}",
+                            errors=details)
+
+
+def not_found(message: str = "resource not found") -> HubSpotError:
+    return HubSpotError(404, "OBJECT_NOT_FOUND", message)
+
+
+# --- configuration -----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class HubSpotSandboxConfig:
+    """How the sandbox behaves. Defaults follow HubSpot Professional (190 requests per 10 s per token)."""
+
+    tokens: tuple[str, ...] = (DEFAULT_TOKEN,)  # private-app tokens that are always valid (until a TTL fault)
+    portal_id: int = 24681357
+    rate_limit: RateLimit | None = field(default_factory=lambda: RateLimit(190, 10.0))  # None: unlimited
+    daily_limit: int | None = 625_000  # per private-app token per UTC day; None: unlimited
+    search_rate_limit: RateLimit | None = field(default_factory=lambda: RateLimit(4, 1.0))
+    search_counts_toward_interval: bool = False  # HubSpot's search has its own limit and no interval headers
+    seed_contacts: int = 0
+    seed_companies: int | None = None  # None: one company per ten contacts (at least one when seeding)
+    associate_ratio: float = 0.7  # share of seeded contacts with a primary company
+    owners: int = 8
+    random_seed: int = 7
+    faults: FaultConfig = field(default_factory=FaultConfig)
+    batch_limit: int = 100  # inputs per object batch call
+    association_batch_limit: int = 100  # inputs per association batch create/archive/labels call
+    association_read_limit: int = 1000  # inputs per association batch read (HubSpot since 2025-02-10)
+    # "partial": a batch answers 207 with the valid inputs applied and one error per failed input;
+    # "all": any invalid input fails the whole batch with one 400/409 and nothing is written.
+    batch_errors: Literal["partial", "all"] = "partial"
+    # HubSpot answers a requested property that has no value as null, which the published schema does not
+    # allow; off by default so responses validate, on to rehearse the real behaviour.
+    null_for_missing_properties: bool = False
+    oauth_clients: Mapping[str, str] | None = None  # client_id -> client_secret; None accepts any client
+    oauth_scopes: tuple[str, ...] = (
+        "oauth", "crm.objects.contacts.read", "crm.objects.contacts.write", "crm.objects.companies.read",
+        "crm.objects.companies.write", "crm.objects.owners.read", "crm.schemas.contacts.read",
+        "crm.schemas.companies.read", "sales-email-read",
+    )
+    access_token_lifetime_s: float = 1800.0  # HubSpot OAuth access tokens live 30 minutes
+    account_type: str = "STANDARD"
+    time_zone: str = "Europe/Madrid"
+    company_currency: str = "EUR"
+    ui_domain: str = "app.hubspot.com"
+    data_hosting_location: str = "eu1"
+    max_logged_requests: int = 200_000
+    clock: Callable[[], float] = time.monotonic  # limits and token lifetimes
+    wall_clock: Callable[[], float] = time.time  # record timestamps and the request log
+
+
+# --- records -----------------------------------------------------------------------------------------------------
+
+
+class Record:
+    __slots__ = ("archived", "archived_at", "created", "id", "props", "type", "updated")
+
+    def __init__(self, type_: str, id_: int, props: dict[str, str], created: int) -> None:
+        self.type = type_
+        self.id = id_
+        self.props = props
+        self.created = created
+        self.updated = created
+        self.archived = False
+        self.archived_at: int | None = None
+
+
+@dataclass
+class TokenInfo:
+    token: str
+    kind: Literal["private_app", "oauth"]
+    issued_at: float
+    expires_at: float | None = None
+    client_id: str = ""
+    refresh_token: str = ""
+    scopes: tuple[str, ...] = ()
+    user_id: int = 0
+    first_used: float | None = None
+    uses: int = 0
+    revoked: bool = False
+
+
+@dataclass
+class RefreshInfo:
+    token: str
+    client_id: str
+    scopes: tuple[str, ...]
+    user_id: int
+    revoked: bool = False
+
+
+@dataclass
+class AuthCode:
+    code: str
+    client_id: str
+    redirect_uri: str
+    scopes: tuple[str, ...]
+    code_challenge: str | None
+    code_challenge_method: str
+    expires_at: float
+    used: bool = False
+
+
+@dataclass
+class RequestLogEntry:
+    """One request as the sandbox saw it. ``at`` is wall-clock seconds, ``t`` the monotonic clock."""
+
+    seq: int
+    method: str
+    path: str
+    query: str
+    at: float
+    t: float
+    status: int | None = None  # None: the connection was dropped
+    duration_s: float = 0.0
+    token_kind: str | None = None
+    fault: str | None = None  # "latency", "error", "timeout", "drop"
+    limited_by: str | None = None  # policy name of a 429
+
+    def as_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+# --- the sandbox -------------------------------------------------------------------------------------------------
+
+
+class HubSpotSandbox:
+    """State and behaviour of one emulated HubSpot portal."""
+
+    def __init__(self, config: HubSpotSandboxConfig | None = None) -> None:
+        self.config = config or HubSpotSandboxConfig()
+        self.faults = FaultInjector(self.config.faults, self.config.random_seed)
+        self.requests: list[RequestLogEntry] = []
+        self.reset()
+
+    # -- lifecycle ------------------------------------------------------------------------------------------------
+
+    def reset(self, *, seed: bool = True) -> None:
+        """Forget every record, association, custom property, issued token and counter; then seed again."""
+        cfg = self.config
+        self._rng = random.Random(cfg.random_seed)
+        self.faults.reseed(cfg.random_seed + 1)
+        self._next_id = 1001
+        self.objects: dict[str, dict[int, Record]] = {t: {} for t in OBJECT_TYPE_IDS}
+        self._ids: dict[str, list[int]] = {t: [] for t in OBJECT_TYPE_IDS}
+        self._unique: dict[str, dict[str, dict[str, int]]] = {t: {} for t in OBJECT_TYPE_IDS}
+        self._lookup: dict[str, dict[str, dict[str, set[int]]]] = {
+            t: {} for t in OBJECT_TYPE_IDS
+        }
+        self._lookup["companies"] = {"domain": {}, "name": {}}
+        self._lookup["contacts"] = {"hs_linkedin_url": {}}
+        self.associations: dict[tuple[str, int], dict[str, dict[int, set[int]]]] = {}
+        self.association_types: dict[int, AssociationType] = {t.type_id: t for t in HUBSPOT_ASSOCIATION_TYPES}
+        self._next_label_id = 501
+        self.owners: list[dict[str, Any]] = self._make_owners(cfg.owners)
+        self.property_groups: dict[str, list[dict[str, Any]]] = {
+            t: [{"name": n, "label": lbl, "displayOrder": i, "archived": False} for i, (n, lbl) in enumerate(groups)]
+            for t, groups in PROPERTY_GROUPS.items()
+        }
+        self.properties: dict[str, dict[str, dict[str, Any]]] = {
+            t: {p.name: self._property_json(t, p) for p in seeds} for t, seeds in STANDARD_PROPERTIES.items()
+        }
+        self.archived_properties: dict[str, dict[str, dict[str, Any]]] = {t: {} for t in OBJECT_TYPE_IDS}
+        self._static_tokens: dict[str, TokenInfo] = {}
+        self.access_tokens: dict[str, TokenInfo] = {}
+        self.refresh_tokens: dict[str, RefreshInfo] = {}
+        self.auth_codes: dict[str, AuthCode] = {}
+        self.interval_window = RollingWindow(cfg.rate_limit) if cfg.rate_limit else None
+        self.search_window = RollingWindow(cfg.search_rate_limit) if cfg.search_rate_limit else None
+        self._daily: dict[str, tuple[date, int]] = {}
+        self.requests.clear()
+        if seed and (cfg.seed_contacts or cfg.seed_companies):
+            self.seed(cfg.seed_contacts, cfg.seed_companies)
+
+    def counts(self) -> dict[str, int]:
+        out = {t: sum(1 for r in recs.values() if not r.archived) for t, recs in self.objects.items()}
+        out["associations"] = sum(
+            len(ids) for (from_type, _), by_type in self.associations.items() if from_type == "contacts"
+            for ids in by_type.values()
+        )
+        out["owners"] = len(self.active_owner_ids())
+        out["requests"] = len(self.requests)
+        out["rate_limited"] = sum(1 for r in self.requests if r.status == 429)
+        return out
+
+    def now_ms(self) -> int:
+        return int(self.config.wall_clock() * 1000)
+
+    def correlation_id(self) -> str:
+        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+
+    def random_token(self, prefix: str, nbytes: int = 18) -> str:
+        raw = self._rng.getrandbits(nbytes * 8).to_bytes(nbytes, "big")
+        return prefix + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    # -- owners -----------------------------------------------------------------------------------------------
+
+    def _make_owners(self, count: int) -> list[dict[str, Any]]:
+        owners = []
+        for i in range(count + 1):  # the last one is archived (a deactivated user)
+            first, last = OWNER_NAMES[i % len(OWNER_NAMES)]
+            team_id, team_name = OWNER_TEAMS[0 if i % 3 else 1]
+            owners.append({
+                "id": str(71_000_001 + i * 7),
+                "email": f"{slug(first)}.{slug(last)}@enginy-sandbox.example",
+                "firstName": first,
+                "lastName": last,
+                "type": "PERSON",
+                "userId": 9_100_001 + i,
+                "userIdIncludingInactive": 9_100_001 + i,
+                "createdAt": iso(SEED_EPOCH_MS - (count - i) * 86_400_000),
+                "updatedAt": iso(SEED_EPOCH_MS),
+                "archived": i == count,
+                "teams": [{"id": team_id, "name": team_name, "primary": True}],
+            })
+        return owners
+
+    def active_owner_ids(self) -> list[str]:
+        return [o["id"] for o in self.owners if not o["archived"]]
+
+    # -- properties -------------------------------------------------------------------------------------------
+
+    def _property_json(self, otype: str, seed: Any) -> dict[str, Any]:
+        options = [{"label": label, "value": value, "displayOrder": i, "hidden": False}
+                   for i, (value, label) in enumerate(seed.options)]
+        prop: dict[str, Any] = {
+            "name": seed.name,
+            "label": seed.label,
+            "type": seed.type,
+            "fieldType": seed.field_type,
+            "description": seed.description,
+            "groupName": seed.group or PROPERTY_GROUPS[otype][0][0],
+            "options": options,
+            "displayOrder": -1,
+            "calculated": seed.calculated,
+            "externalOptions": seed.referenced is not None,
+            "hasUniqueValue": seed.unique,
+            "hidden": False,
+            "hubspotDefined": True,
+            "modificationMetadata": {"archivable": False, "readOnlyDefinition": True,
+                                     "readOnlyValue": seed.read_only},
+            "formField": not seed.read_only,
+            "dataSensitivity": "non_sensitive",
+            "createdAt": PROPERTY_EPOCH,
+            "updatedAt": PROPERTY_EPOCH,
+            "archived": False,
+        }
+        if seed.hint:
+            prop["textDisplayHint"] = seed.hint
+        if seed.referenced:
+            prop["referencedObjectType"] = seed.referenced
+        return prop
+
+    def property_view(self, otype: str, prop: dict[str, Any]) -> dict[str, Any]:
+        """A property as the API shows it (owner options are filled from the current owners)."""
+        if prop.get("referencedObjectType") == "OWNER":
+            prop = dict(prop)
+            prop["options"] = [
+                {"label": f"{o['firstName']} {o['lastName']} ({o['email']})", "value": o["id"], "displayOrder": i,
+                 "hidden": False}
+                for i, o in enumerate(o for o in self.owners if not o["archived"])
+            ]
+        return prop
+
+    def unique_properties(self, otype: str) -> set[str]:
+        names = {n for n, p in self.properties[otype].items() if p.get("hasUniqueValue")}
+        if otype == "contacts":
+            names.add("email")
+        return names
+
+    def create_property(self, otype: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        name = str(body.get("name", ""))
+        if not _PROPERTY_NAME.match(name):
+            raise validation_error(
+                f"Property name '{name}' is invalid: use lowercase letters, digits and underscores, starting "
+                "with a letter.")
+        if name in self.properties[otype]:
+            raise HubSpotError(409, "OBJECT_ALREADY_EXISTS", f"A property named '{name}' already exists.")
+        ptype, field_type = str(body.get("type", "")), str(body.get("fieldType", ""))
+        if ptype not in FIELD_TYPES:
+            raise validation_error(f"Property type '{ptype}' is not one of {sorted(FIELD_TYPES)}.")
+        if field_type not in FIELD_TYPES[ptype]:
+            raise validation_error(
+                f"Field type '{field_type}' cannot be used with property type '{ptype}'; use one of "
+                f"{sorted(FIELD_TYPES[ptype])}.")
+        group = str(body.get("groupName", ""))
+        if group not in {g["name"] for g in self.property_groups[otype]}:
+            raise validation_error(f"Property group '{group}' does not exist.")
+        options = self._options(body.get("options") or [])
+        if ptype == "enumeration" and not options and field_type != "booleancheckbox":
+            raise validation_error("Enumeration properties need at least one option.")
+        if ptype == "bool" and not options:
+            options = [{"label": "Yes", "value": "true", "displayOrder": 0, "hidden": False},
+                       {"label": "No", "value": "false", "displayOrder": 1, "hidden": False}]
+        now = iso(self.now_ms())
+        prop: dict[str, Any] = {
+            "name": name,
+            "label": str(body.get("label", name)),
+            "type": ptype,
+            "fieldType": field_type,
+            "description": str(body.get("description", "")),
+            "groupName": group,
+            "options": options,
+            "displayOrder": int(body.get("displayOrder", -1)),
+            "calculated": False,
+            "externalOptions": bool(body.get("externalOptions", False)),
+            "hasUniqueValue": bool(body.get("hasUniqueValue", False)),
+            "hidden": bool(body.get("hidden", False)),
+            "hubspotDefined": False,
+            "modificationMetadata": {"archivable": True, "readOnlyDefinition": False, "readOnlyValue": False},
+            "formField": bool(body.get("formField", False)),
+            "dataSensitivity": str(body.get("dataSensitivity", "non_sensitive")),
+            "createdAt": now,
+            "updatedAt": now,
+            "createdUserId": str(self.owners[0]["userId"]) if self.owners else "0",
+            "updatedUserId": str(self.owners[0]["userId"]) if self.owners else "0",
+            "archived": False,
+        }
+        for key in ("textDisplayHint", "numberDisplayHint", "referencedObjectType"):
+            if body.get(key):
+                prop[key] = str(body[key])
+        self.properties[otype][name] = prop
+        if prop["hasUniqueValue"]:
+            self._unique[otype][name] = {}
+        return prop
+
+    def update_property(self, otype: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        prop = self.properties[otype].get(name)
+        if prop is None:
+            raise not_found(f"Unable to find property {name} on object type {otype}")
+        if prop["modificationMetadata"]["readOnlyDefinition"] and set(body) - {"label", "description",
+                                                                               "displayOrder"}:
+            raise validation_error(f"Property {name} is HubSpot-defined: only its label and description can change.")
+        for key in ("label", "description", "groupName", "hidden", "displayOrder", "formField",
+                    "textDisplayHint", "numberDisplayHint", "type", "fieldType"):
+            if key in body:
+                prop[key] = body[key]
+        if "options" in body:
+            prop["options"] = self._options(body["options"])
+        prop["updatedAt"] = iso(self.now_ms())
+        return prop
+
+    def archive_property(self, otype: str, name: str) -> None:
+        prop = self.properties[otype].get(name)
+        if prop is None:
+            raise not_found(f"Unable to find property {name} on object type {otype}")
+        if not prop["modificationMetadata"]["archivable"]:
+            raise validation_error(f"Property {name} is HubSpot-defined and cannot be archived.")
+        del self.properties[otype][name]
+        prop = dict(prop, archived=True, archivedAt=iso(self.now_ms()))
+        self.archived_properties[otype][name] = prop
+        self._unique[otype].pop(name, None)
+
+    @staticmethod
+    def _options(raw: Any) -> list[dict[str, Any]]:
+        if not isinstance(raw, list):
+            raise validation_error("options must be a list of {label, value} objects.")
+        out = []
+        for i, opt in enumerate(raw):
+            if not isinstance(opt, Mapping) or "value" not in opt or "label" not in opt:
+                raise validation_error("Every option needs a label and a value.")
+            out.append({"label": str(opt["label"]), "value": str(opt["value"]),
+                        "displayOrder": int(opt.get("displayOrder", i)), "hidden": bool(opt.get("hidden", False))})
+        return out
+
+    # -- values ---------------------------------------------------------------------------------------------------
+
+    def _clean_value(self, otype: str, prop: dict[str, Any], raw: Any) -> tuple[str | None, dict[str, Any] | None]:
+        """One property value -> (stored text or None to clear, problem or None)."""
+        name = prop["name"]
+        if raw is None:
+            return None, None
+        text = ("true" if raw else "false") if isinstance(raw, bool) else str(raw)
+        if text == "":
+            return None, None
+        ptype = prop["type"]
+
+        def problem(code: str, message: str) -> tuple[None, dict[str, Any]]:
+            return None, {"name": name, "code": code, "message": message}
+
+        if otype == "contacts" and name == "email":
+            text = text.strip().lower()
+            if not _EMAIL.match(text):
+                return problem("INVALID_EMAIL", f"Email address {text} is invalid")
+            return text, None
+        if ptype == "number":
+            text = text.strip()
+            if not _NUMBER.match(text):
+                return problem("INVALID_LONG" if name.endswith("_id") else "INVALID_DOUBLE",
+                               f"{text} was not a valid number.")
+            return text, None
+        if ptype == "bool":
+            low = text.strip().lower()
+            if low not in ("true", "false"):
+                return problem("INVALID_BOOLEAN", f"{text} was not a valid boolean (true or false).")
+            return low, None
+        if ptype in ("datetime", "date"):
+            ms = parse_timestamp(text)
+            if ms is None:
+                return problem("INVALID_DATE", f"{text} was not a valid date or timestamp.")
+            if ptype == "date":
+                if ms % 86_400_000:
+                    return problem("INVALID_DATE", f"{text} is not midnight UTC; date properties take a day only.")
+                return iso(ms)[:10], None
+            return iso(ms), None
+        if ptype == "enumeration":
+            if prop.get("referencedObjectType") == "OWNER":
+                if text not in self.active_owner_ids():
+                    return problem("INVALID_OWNER_ID", f"{text} is not a valid owner id")
+                return text, None
+            allowed = [o["value"] for o in prop["options"]]
+            values = text.split(";") if prop["fieldType"] == "checkbox" else [text]
+            for v in values:
+                if v not in allowed:
+                    return problem("INVALID_OPTION",
+                                   f"{v} was not one of the allowed options: [{', '.join(allowed)}]")
+            return text, None
+        return text, None
+
+    def clean_properties(
+        self, otype: str, raw: Any, *, creating: bool
+    ) -> dict[str, str | None]:
+        """Validate a ``properties`` object: unknown or read-only names and bad values raise one HubSpotError
+        listing every problem, like HubSpot does."""
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, Mapping):
+            raise validation_error("properties must be an object of property name to value.")
+        defs = self.properties[otype]
+        problems: list[dict[str, Any]] = []
+        out: dict[str, str | None] = {}
+        for name, value in raw.items():
+            prop = defs.get(name)
+            if prop is None:
+                problems.append({"name": name, "code": "PROPERTY_DOESNT_EXIST",
+                                 "message": f'Property "{name}" does not exist'})
+                continue
+            if prop["modificationMetadata"]["readOnlyValue"]:
+                problems.append({"name": name, "code": "READ_ONLY_VALUE",
+                                 "message": f"{name} is a read only property; its value cannot be set."})
+                continue
+            if isinstance(value, dict | list):
+                problems.append({"name": name, "code": "INVALID_VALUE",
+                                 "message": f"{name} must be a string, number or boolean."})
+                continue
+            clean, problem = self._clean_value(otype, prop, value)
+            if problem:
+                problems.append(problem)
+            else:
+                out[name] = clean
+        if creating:
+            for name in REQUIRED_ON_CREATE.get(otype, ()):
+                if out.get(name) is None:
+                    problems.append({"name": name, "code": "REQUIRED_PROPERTY",
+                                     "message": f"{name} is required"})
+        if problems:
+            raise property_errors(problems, self.config.portal_id)
+        return out
+
+    # -- indexes --------------------------------------------------------------------------------------------------
+
+    def _index_add(self, rec: Record) -> None:
+        for name, index in self._unique[rec.type].items():
+            v = rec.props.get(name)
+            if v is not None:
+                index[v.lower()] = rec.id
+        for name, lookup in self._lookup[rec.type].items():
+            v = rec.props.get(name)
+            if v is not None:
+                lookup.setdefault(v.lower(), set()).add(rec.id)
+
+    def _index_remove(self, rec: Record) -> None:
+        for name, index in self._unique[rec.type].items():
+            v = rec.props.get(name)
+            if v is not None and index.get(v.lower()) == rec.id:
+                del index[v.lower()]
+        for name, lookup in self._lookup[rec.type].items():
+            v = rec.props.get(name)
+            if v is not None:
+                ids = lookup.get(v.lower())
+                if ids:
+                    ids.discard(rec.id)
+
+    def _ensure_unique_index(self, otype: str, name: str) -> dict[str, int]:
+        index = self._unique[otype].get(name)
+        if index is None:
+            index = self._unique[otype][name] = {}
+            for rec in self.objects[otype].values():
+                if not rec.archived and rec.props.get(name) is not None:
+                    index[rec.props[name].lower()] = rec.id
+        return index
+
+    def indexed_ids(self, otype: str, name: str, value: str) -> set[int] | None:
+        """Ids of live records whose ``name`` equals ``value`` (case-insensitive), or None if not indexed."""
+        if name == "hs_object_id":
+            try:
+                rid = int(value)
+            except ValueError:
+                return set()
+            rec = self.objects[otype].get(rid)
+            return {rid} if rec and not rec.archived else set()
+        if name in self._unique[otype] or (otype == "contacts" and name == "email"):
+            found = self._ensure_unique_index(otype, name).get(value.lower())
+            return {found} if found is not None else set()
+        lookup = self._lookup[otype].get(name)
+        if lookup is not None:
+            return set(lookup.get(value.lower(), ()))
+        return None
+
+    # -- records --------------------------------------------------------------------------------------------------
+
+    def get(self, otype: str, rid: int | str, *, archived: bool = False) -> Record | None:
+        try:
+            rec = self.objects[otype].get(int(rid))
+        except (TypeError, ValueError):
+            return None
+        if rec is None or rec.archived != archived:
+            return None
+        return rec
+
+    def find(self, otype: str, id_value: str, id_property: str | None) -> Record | None:
+        """A live record by id, or by the value of a unique ``id_property`` (e.g. email)."""
+        if not id_property or id_property == "hs_object_id":
+            return self.get(otype, id_value)
+        if id_property not in self.unique_properties(otype):
+            raise validation_error(
+                f"{id_property} is not a unique property of {otype}; use hs_object_id or a property with "
+                "unique values.")
+        found = self._ensure_unique_index(otype, id_property).get(str(id_value).strip().lower())
+        return self.get(otype, found) if found is not None else None
+
+    def live(self, otype: str) -> Iterator[Record]:
+        return (r for r in self.objects[otype].values() if not r.archived)
+
+    def page_ids(self, otype: str, after: int, limit: int, archived: bool) -> tuple[list[Record], int | None]:
+        """Records with id > ``after`` in id order (one page), and the cursor of the next page."""
+        ids = self._ids[otype]
+        recs = self.objects[otype]
+        pos = bisect_right(ids, after)
+        out: list[Record] = []
+        while pos < len(ids) and len(out) < limit:
+            rec = recs[ids[pos]]
+            if rec.archived == archived:
+                out.append(rec)
+            pos += 1
+        more = any(recs[i].archived == archived for i in islice(ids, pos, None))
+        return out, (out[-1].id if out and more else None)
+
+    def check_unique(self, otype: str, changes: Mapping[str, str | None], own_id: int | None,
+                     pending: dict[tuple[str, str], int] | None = None) -> None:
+        for name in self.unique_properties(otype):
+            value = changes.get(name)
+            if value is None:
+                continue
+            existing = self._ensure_unique_index(otype, name).get(value.lower())
+            if existing is None and pending is not None:
+                existing = pending.get((name, value.lower()))
+            if existing is not None and existing != own_id:
+                if otype == "contacts" and name == "email":
+                    message = f"Contact already exists. Existing ID: {existing}"
+                else:
+                    message = f"A {SINGULAR[otype]} with {name} {value} already exists. Existing ID: {existing}"
+                raise HubSpotError(409, "CONFLICT", message, context={"existingObjectId": [str(existing)]})
+
+    def _new_id(self) -> int:
+        rid = self._next_id
+        self._next_id += 1
+        return rid
+
+    def _stamp(self, rec: Record, now: int, *, created: bool) -> None:
+        rec.props["hs_object_id"] = str(rec.id)
+        created_prop = CREATED_PROPERTY.get(rec.type, "hs_createdate")
+        modified_prop = MODIFIED_PROPERTY.get(rec.type, "hs_lastmodifieddate")
+        if created:
+            rec.props[created_prop] = iso(rec.created)
+        rec.props[modified_prop] = iso(now)
+        if rec.type == "contacts":
+            email = rec.props.get("email")
+            if email:
+                rec.props["hs_email_domain"] = email.rsplit("@", 1)[-1]
+            else:
+                rec.props.pop("hs_email_domain", None)
+
+    def insert(self, otype: str, props: Mapping[str, str | None], *, created: int | None = None) -> Record:
+        """Store a new record from already-validated values (no checks)."""
+        now = self.now_ms() if created is None else created
+        rec = Record(otype, self._new_id(), {k: v for k, v in props.items() if v is not None}, now)
+        self._stamp(rec, now, created=True)
+        self.objects[otype][rec.id] = rec
+        self._ids[otype].append(rec.id)
+        self._index_add(rec)
+        return rec
+
+    def apply(self, rec: Record, changes: Mapping[str, str | None]) -> None:
+        """Write already-validated values to a record (None clears)."""
+        self._index_remove(rec)
+        for name, value in changes.items():
+            if value is None:
+                rec.props.pop(name, None)
+            else:
+                rec.props[name] = value
+        now = self.now_ms()
+        rec.updated = max(now, rec.updated)
+        self._stamp(rec, rec.updated, created=False)
+        self._index_add(rec)
+
+    def create(self, otype: str, raw_props: Any, associations: Any = None,
+               pending: dict[tuple[str, str], int] | None = None) -> Record:
+        """Validate and create one record with its inline associations; nothing is written on error."""
+        changes = self.clean_properties(otype, raw_props, creating=True)
+        self.check_unique(otype, changes, None, pending)
+        links = self.parse_inline_associations(otype, associations)
+        rec = self.insert(otype, changes)
+        for to_type, to_id, type_ids in links:
+            self.associate(otype, rec.id, to_type, to_id, type_ids)
+        return rec
+
+    def update(self, rec: Record, raw_props: Any) -> Record:
+        changes = self.clean_properties(rec.type, raw_props, creating=False)
+        self.check_unique(rec.type, changes, rec.id)
+        self.apply(rec, changes)
+        return rec
+
+    def archive(self, rec: Record) -> None:
+        if rec.archived:
+            return
+        self._index_remove(rec)
+        for to_type, by_id in list(self.associations.get((rec.type, rec.id), {}).items()):
+            for to_id in list(by_id):
+                self.disassociate(rec.type, rec.id, to_type, to_id)
+        rec.archived = True
+        rec.archived_at = self.now_ms()
+
+    def render(self, rec: Record, props: Iterable[str] | None, *, associations: Iterable[str] = (),
+               extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """A record in the shape of HubSpot's ``SimplePublicObject`` (plus ``associations`` when asked)."""
+        names = list(props) if props else list(DEFAULT_PROPERTIES[rec.type])
+        values: dict[str, Any] = {}
+        nulls = self.config.null_for_missing_properties
+        for name in names:
+            if name == "num_associated_contacts" and rec.type == "companies":
+                values[name] = str(len(self.associations.get(("companies", rec.id), {}).get("contacts", {})))
+                continue
+            v = rec.props.get(name)
+            if v is not None:
+                values[name] = v
+            elif nulls and name in self.properties[rec.type]:
+                values[name] = None
+        out: dict[str, Any] = {"id": str(rec.id), "properties": values, "createdAt": iso(rec.created),
+                               "updatedAt": iso(rec.updated), "archived": rec.archived}
+        if rec.archived and rec.archived_at is not None:
+            out["archivedAt"] = iso(rec.archived_at)
+        if extra:
+            out.update(extra)
+        assoc_out: dict[str, Any] = {}
+        for to_type in associations:
+            linked = self.associations.get((rec.type, rec.id), {}).get(to_type)
+            if not linked:
+                continue
+            results = []
+            for to_id, type_ids in linked.items():
+                for type_id in sorted(type_ids):
+                    t = self.association_types.get(type_id)
+                    results.append({"id": str(to_id), "type": t.name if t and t.name else str(type_id)})
+            assoc_out[to_type] = {"results": results}
+        if assoc_out:
+            out["associations"] = assoc_out
+        return out
+
+    # -- associations -------------------------------------------------------------------------------------------
+
+    def association_type(self, from_type: str, to_type: str, type_id: int, category: str | None = None
+                         ) -> AssociationType:
+        t = self.association_types.get(type_id)
+        if t is None or t.from_type != from_type or t.to_type != to_type:
+            raise validation_error(
+                f"{type_id} is not a valid association type id from {SINGULAR[from_type]} to "
+                f"{SINGULAR.get(to_type, to_type)}.")
+        if category is not None and category != t.category:
+            raise validation_error(
+                f"association type {type_id} has category {t.category}, not {category}.")
+        return t
+
+    def parse_inline_associations(self, otype: str, raw: Any) -> list[tuple[str, int, list[int]]]:
+        """``associations`` of a create body -> [(to_type, to_id, type ids)], all checked."""
+        if not raw:
+            return []
+        if not isinstance(raw, list):
+            raise validation_error("associations must be a list.")
+        out: list[tuple[str, int, list[int]]] = []
+        for item in raw:
+            try:
+                to_id = str(item["to"]["id"])
+                specs = item["types"]
+            except (KeyError, TypeError):
+                raise validation_error("Each association needs to.id and types.") from None
+            type_ids: list[int] = []
+            to_type: str | None = None
+            for spec in specs or []:
+                t = self.association_types.get(int(spec.get("associationTypeId", -1)))
+                if t is None or t.from_type != otype:
+                    raise validation_error(
+                        f"{spec.get('associationTypeId')} is not a valid association type id from "
+                        f"{SINGULAR[otype]}.")
+                if spec.get("associationCategory") not in (None, t.category):
+                    raise validation_error(f"association type {t.type_id} has category {t.category}.")
+                if to_type not in (None, t.to_type):
+                    raise validation_error("All types of one association must point at the same object type.")
+                to_type = t.to_type
+                type_ids.append(t.type_id)
+            if to_type is None:
+                raise validation_error("Each association needs at least one type.")
+            target = self.get(to_type, to_id)
+            if target is None:
+                raise HubSpotError(
+                    400, "VALIDATION_ERROR",
+                    f"One or more associations are invalid: {SINGULAR[to_type]} {to_id} does not exist.",
+                    context={"toObjectId": [to_id]})
+            out.append((to_type, target.id, type_ids))
+        return out
+
+    def _link(self, a_type: str, a_id: int, b_type: str, b_id: int, type_id: int) -> None:
+        self.associations.setdefault((a_type, a_id), {}).setdefault(b_type, {}).setdefault(b_id, set()).add(type_id)
+
+    def _unlink(self, a_type: str, a_id: int, b_type: str, b_id: int, type_id: int | None) -> None:
+        by_type = self.associations.get((a_type, a_id))
+        if not by_type or b_type not in by_type or b_id not in by_type[b_type]:
+            return
+        if type_id is None:
+            del by_type[b_type][b_id]
+        else:
+            by_type[b_type][b_id].discard(type_id)
+            if not by_type[b_type][b_id]:
+                del by_type[b_type][b_id]
+        if not by_type[b_type]:
+            del by_type[b_type]
+        if not by_type:
+            del self.associations[(a_type, a_id)]
+
+    def associate(self, from_type: str, from_id: int, to_type: str, to_id: int, type_ids: Iterable[int]) -> list[str]:
+        """Add association types (and their inverses, and the pair's unlabeled default). Returns the labels."""
+        default = DEFAULT_TYPE.get((from_type, to_type))
+        wanted = list(type_ids)
+        if default is not None and default not in wanted:
+            wanted.append(default)
+        for type_id in wanted:
+            t = self.association_types[type_id]
+            self._link(from_type, from_id, to_type, to_id, type_id)
+            self._link(to_type, to_id, from_type, from_id, t.inverse_id)
+            if (from_type, type_id) == ("contacts", PRIMARY_CONTACT_TO_COMPANY):
+                self._make_primary(from_id, to_id)
+            elif (from_type, type_id) == ("companies", PRIMARY_COMPANY_TO_CONTACT):
+                self._make_primary(to_id, from_id)
+        return self.labels_between(from_type, from_id, to_type, to_id)
+
+    def _make_primary(self, contact_id: int, company_id: int) -> None:
+        """A contact has one primary company: the previous one stays associated, without the Primary label."""
+        linked = self.associations.get(("contacts", contact_id), {}).get("companies", {})
+        for other, type_ids in list(linked.items()):
+            if other != company_id and PRIMARY_CONTACT_TO_COMPANY in type_ids:
+                self._unlink("contacts", contact_id, "companies", other, PRIMARY_CONTACT_TO_COMPANY)
+                self._unlink("companies", other, "contacts", contact_id, PRIMARY_COMPANY_TO_CONTACT)
+        contact = self.objects["contacts"].get(contact_id)
+        if contact is not None:
+            contact.props["associatedcompanyid"] = str(company_id)
+
+    def _primary_removed(self, contact_id: int, company_id: int) -> None:
+        contact = self.objects["contacts"].get(contact_id)
+        if contact is not None and contact.props.get("associatedcompanyid") == str(company_id):
+            contact.props.pop("associatedcompanyid", None)
+
+    def disassociate(self, from_type: str, from_id: int, to_type: str, to_id: int) -> bool:
+        """Remove every association type between two records. Returns False if there was none."""
+        linked = self.associations.get((from_type, from_id), {}).get(to_type, {}).get(to_id)
+        if not linked:
+            return False
+        if from_type == "contacts" and to_type == "companies" and PRIMARY_CONTACT_TO_COMPANY in linked:
+            self._primary_removed(from_id, to_id)
+        if from_type == "companies" and to_type == "contacts" and PRIMARY_COMPANY_TO_CONTACT in linked:
+            self._primary_removed(to_id, from_id)
+        self._unlink(from_type, from_id, to_type, to_id, None)
+        self._unlink(to_type, to_id, from_type, from_id, None)
+        return True
+
+    def remove_labels(self, from_type: str, from_id: int, to_type: str, to_id: int, type_ids: Iterable[int]) -> None:
+        """Remove some association types; removing the unlabeled default removes the whole association."""
+        default = DEFAULT_TYPE.get((from_type, to_type))
+        for type_id in type_ids:
+            if type_id == default:
+                self.disassociate(from_type, from_id, to_type, to_id)
+                return
+            t = self.association_types[type_id]
+            if (from_type, type_id) == ("contacts", PRIMARY_CONTACT_TO_COMPANY):
+                self._primary_removed(from_id, to_id)
+            elif (from_type, type_id) == ("companies", PRIMARY_COMPANY_TO_CONTACT):
+                self._primary_removed(to_id, from_id)
+            self._unlink(from_type, from_id, to_type, to_id, type_id)
+            self._unlink(to_type, to_id, from_type, from_id, t.inverse_id)
+
+    def associated(self, from_type: str, from_id: int, to_type: str) -> dict[int, set[int]]:
+        return self.associations.get((from_type, from_id), {}).get(to_type, {})
+
+    def labels_between(self, from_type: str, from_id: int, to_type: str, to_id: int) -> list[str]:
+        type_ids = self.associated(from_type, from_id, to_type).get(to_id, set())
+        return sorted(
+            self.association_types[t].label or "" for t in type_ids if self.association_types[t].label
+        )
+
+    def association_spec(self, type_id: int) -> dict[str, Any]:
+        t = self.association_types[type_id]
+        spec: dict[str, Any] = {"category": t.category, "typeId": t.type_id}
+        if t.label:
+            spec["label"] = t.label
+        return spec
+
+    def create_label(self, from_type: str, to_type: str, label: str, name: str, inverse: str | None
+                     ) -> list[AssociationType]:
+        if not label or not name:
+            raise validation_error("label and name are required.")
+        if any(t.label == label and t.from_type == from_type and t.to_type == to_type
+               for t in self.association_types.values()):
+            raise HubSpotError(409, "CONFLICT", f"An association label '{label}' already exists.")
+        forward = self._next_label_id
+        backward = forward + 1 if inverse else forward
+        self._next_label_id += 2
+        made = [AssociationType(from_type, to_type, forward, backward, label, "USER_DEFINED", name)]
+        if inverse:
+            made.append(AssociationType(to_type, from_type, backward, forward, inverse, "USER_DEFINED",
+                                        f"{name}_inverse"))
+        elif from_type != to_type:
+            backward = forward + 1
+            made[0] = AssociationType(from_type, to_type, forward, backward, label, "USER_DEFINED", name)
+            made.append(AssociationType(to_type, from_type, backward, forward, label, "USER_DEFINED", name))
+        for t in made:
+            self.association_types[t.type_id] = t
+        return made
+
+    def labels_for(self, from_type: str, to_type: str) -> list[AssociationType]:
+        return sorted((t for t in self.association_types.values()
+                       if t.from_type == from_type and t.to_type == to_type), key=lambda t: t.type_id)
+
+    # -- tokens ---------------------------------------------------------------------------------------------------
+
+    def token_info(self, token: str) -> TokenInfo | None:
+        info = self.access_tokens.get(token)
+        if info is not None:
+            return info
+        if token in self.config.tokens:
+            info = self._static_tokens.get(token)
+            if info is None:
+                info = self._static_tokens[token] = TokenInfo(
+                    token, "private_app", issued_at=self.config.clock(), scopes=self.config.oauth_scopes,
+                    user_id=self.owners[0]["userId"] if self.owners else 0)
+            return info
+        return None
+
+    def authenticate(self, header: str | None) -> TokenInfo:
+        """Check ``Authorization: Bearer …``; counts the use; raises 401 like HubSpot."""
+        scheme, _, token = (header or "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise HubSpotError(
+                401, "INVALID_AUTHENTICATION",
+                "Authentication credentials not found. This API supports OAuth 2.0 authentication and you can "
+                f"find more details at {AUTH_DOCS}")
+        info = self.token_info(token)
+        if info is None or info.revoked:
+            raise HubSpotError(
+                401, "INVALID_AUTHENTICATION",
+                "The access token provided is invalid, or belongs to a different HubSpot account. "
+                f"Authentication credentials not found. More details at {AUTH_DOCS}")
+        now = self.config.clock()
+        expired_for = self._expired_for(info, now)
+        if expired_for is not None:
+            what = "OAuth token" if info.kind == "oauth" else "access token"
+            raise HubSpotError(
+                401, "EXPIRED_AUTHENTICATION",
+                f"The {what} used to make this call expired {_ago(expired_for)} ago.",
+                context={"expiredAt": [iso(int((self.config.wall_clock() - expired_for) * 1000))]})
+        if info.first_used is None:
+            info.first_used = now
+        info.uses += 1
+        return info
+
+    def _expired_for(self, info: TokenInfo, now: float) -> float | None:
+        """Seconds since the token expired, or None while it is valid."""
+        faults = self.config.faults
+        ends: list[float] = []
+        if info.expires_at is not None:
+            ends.append(info.expires_at)
+        if faults.token_ttl_s is not None:
+            ends.append((info.first_used if info.first_used is not None else now) + faults.token_ttl_s)
+        if faults.token_ttl_requests is not None and info.uses >= faults.token_ttl_requests:
+            ends.append(min(now, info.first_used if info.first_used is not None else now))
+        past = [now - end for end in ends if end <= now]
+        return max(past) if past else None
+
+    def expire_tokens(self) -> int:
+        """Make every OAuth access token expire now (refresh tokens keep working)."""
+        now = self.config.clock()
+        for info in self.access_tokens.values():
+            info.expires_at = min(info.expires_at or now, now)
+        return len(self.access_tokens)
+
+    def issue_code(self, client_id: str, redirect_uri: str, scopes: Iterable[str] = (),
+                   code_challenge: str | None = None, method: str = "S256") -> str:
+        code = self.random_token("sbx-code-", 12)
+        self.auth_codes[code] = AuthCode(code, client_id, redirect_uri, tuple(scopes) or self.config.oauth_scopes,
+                                         code_challenge, method, self.config.clock() + 300)
+        return code
+
+    def issue_tokens(self, client_id: str, scopes: Iterable[str] = (), refresh_token: str | None = None
+                     ) -> TokenInfo:
+        scopes = tuple(scopes) or self.config.oauth_scopes
+        user_id = self.owners[0]["userId"] if self.owners else 0
+        if refresh_token is None:
+            refresh_token = self.random_token("sbx-refresh-")
+            self.refresh_tokens[refresh_token] = RefreshInfo(refresh_token, client_id, scopes, user_id)
+        now = self.config.clock()
+        info = TokenInfo(self.random_token("sbx-oauth-", 24), "oauth", issued_at=now,
+                         expires_at=now + self.config.access_token_lifetime_s, client_id=client_id,
+                         refresh_token=refresh_token, scopes=scopes, user_id=user_id)
+        self.access_tokens[info.token] = info
+        return info
+
+    def check_client(self, client_id: str, client_secret: str | None, *, secret_required: bool) -> None:
+        clients = self.config.oauth_clients
+        if clients is None:
+            if not client_id:
+                raise oauth_error("BAD_CLIENT_ID", "missing or unknown client id")
+            return
+        if client_id not in clients:
+            raise oauth_error("BAD_CLIENT_ID", "missing or unknown client id")
+        if (secret_required or client_secret) and client_secret != clients[client_id]:
+            raise oauth_error("BAD_CLIENT_SECRET", "missing or invalid client secret")
+
+    @staticmethod
+    def pkce_ok(verifier: str, challenge: str, method: str) -> bool:
+        if method.upper() == "PLAIN":
+            return verifier == challenge
+        digest = hashlib.sha256(verifier.encode()).digest()
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=") == challenge
+
+    def token_lifetime_left(self, info: TokenInfo) -> int:
+        if info.expires_at is None:
+            return 0
+        return max(0, math.ceil(info.expires_at - self.config.clock()))
+
+    # -- limits ---------------------------------------------------------------------------------------------------
+
+    def daily_hit(self, token: str) -> tuple[bool, int]:
+        limit = self.config.daily_limit
+        if limit is None:
+            return True, 0
+        today = datetime.fromtimestamp(self.config.wall_clock(), UTC).date()
+        day, used = self._daily.get(token, (today, 0))
+        if day != today:
+            used = 0
+        if used >= limit:
+            return False, 0
+        self._daily[token] = (today, used + 1)
+        return True, limit - used - 1
+
+    def set_rate_limit(self, limit: RateLimit | None, search: RateLimit | Literal[False] | None = False) -> None:
+        self.config.rate_limit = limit
+        self.interval_window = RollingWindow(limit) if limit else None
+        if search is not False:
+            self.config.search_rate_limit = search
+            self.search_window = RollingWindow(search) if search else None
+
+    # -- seeding --------------------------------------------------------------------------------------------------
+
+    def seed(self, contacts: int, companies: int | None = None) -> dict[str, int]:
+        """Add ``contacts`` sample contacts and ``companies`` sample companies (default: a tenth as many),
+        deterministic for the configured ``random_seed``; most contacts get a primary company."""
+        if companies is None:
+            companies = max(1, contacts // 10) if contacts else 0
+        owner_ids = self.active_owner_ids()
+        seed = self.config.random_seed + len(self._ids["contacts"]) + len(self._ids["companies"])
+        base = SEED_EPOCH_MS
+        company_recs: list[Record] = []
+        company_props: list[dict[str, str]] = []
+        for i, sample in enumerate(sample_companies(companies, seed, owner_ids)):
+            rec = self._seed_insert("companies", sample.properties, base + i * 60_000)
+            company_recs.append(rec)
+            company_props.append(rec.props)
+        associated = 0
+        unique_email = self._ensure_unique_index("contacts", "email")
+        for i, sample in enumerate(
+            sample_contacts(contacts, seed, company_props, owner_ids, self.config.associate_ratio)
+        ):
+            props = sample.properties
+            if props["email"] in unique_email:
+                local, _, domain = props["email"].partition("@")
+                props["email"] = f"{local}.{self._next_id}@{domain}"
+            rec = self._seed_insert("contacts", props, base + i * 30_000)
+            if sample.company_index is not None:
+                company = company_recs[sample.company_index]
+                self.associate("contacts", rec.id, "companies", company.id, [PRIMARY_CONTACT_TO_COMPANY])
+                associated += 1
+                if sample.extra_company_index is not None:
+                    other = company_recs[sample.extra_company_index]
+                    self.associate("contacts", rec.id, "companies", other.id, [])
+        return {"contacts": contacts, "companies": companies, "associated": associated}
+
+    def _seed_insert(self, otype: str, props: dict[str, str], created: int) -> Record:
+        rec = Record(otype, self._new_id(), props, created)
+        self._stamp(rec, created, created=True)
+        self.objects[otype][rec.id] = rec
+        self._ids[otype].append(rec.id)
+        self._index_add(rec)
+        return rec
+
+
+def oauth_error(status: str, message: str, http_status: int = 400) -> HubSpotError:
+    """HubSpot's OAuth errors carry their code in ``status`` (e.g. BAD_REFRESH_TOKEN)."""
+    err = HubSpotError(http_status, status, message)
+    err.extra = {"status": status}
+    return err
+
+
+def _ago(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    for unit, size in (("day", 86_400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit}(s)"
+    return f"{seconds} second(s)"
+
+
+def is_engagement(otype: str) -> bool:
+    return otype in ENGAGEMENTS

@@ -242,7 +242,7 @@ async def hang(send: Any, receive: Any, seconds: float, stop: asyncio.Event | No
             if message["type"] == "http.disconnect":
                 return
 
-    waiters = [asyncio.ensure_future(client_left())]
+    waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(client_left())]
     if stop is not None:
         waiters.append(asyncio.ensure_future(stop.wait()))
     done, pending = await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)

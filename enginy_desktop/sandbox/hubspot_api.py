@@ -681,11 +681,13 @@ class Api:
         to_type = object_type(request.path_params["to_type"])
         started = iso(sb.now_ms())
         inputs = batch_inputs(await json_body(request), sb.config.association_batch_limit)
-        plans, failures, errors = [], [], []
+        plans: list[tuple[int, int, list[int]]] = []
+        failures: list[HubSpotError] = []
+        errors: list[dict[str, Any]] = []
         for item in inputs:
             try:
-                from_id, to = self._pair_ids(item)
-                rec = self._record(from_type, from_id)
+                raw_from, to = self._pair_ids(item)
+                rec = self._record(from_type, raw_from)
                 target = self._record(to_type, (to or {}).get("id") if isinstance(to, dict) else None)
                 type_ids = self._pair_types(from_type, to_type, item.get("types"))
             except HubSpotError as exc:
@@ -743,10 +745,10 @@ class Api:
         to_type = object_type(request.path_params["to_type"])
         started = iso(sb.now_ms())
         inputs = batch_inputs(await json_body(request), sb.config.association_batch_limit)
-        plans = []
+        plans: list[tuple[int, int, list[int]]] = []
         for item in inputs:
-            from_id, to = self._pair_ids(item)
-            rec = self._record(from_type, from_id)
+            raw_from, to = self._pair_ids(item)
+            rec = self._record(from_type, raw_from)
             target = self._record(to_type, (to or {}).get("id") if isinstance(to, dict) else None)
             plans.append((rec.id, target.id, self._pair_types(from_type, to_type, item.get("types"))))
         for from_id, to_id, type_ids in plans:

@@ -3,6 +3,7 @@ the deterministic generator of sample contacts and companies."""
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -387,6 +388,7 @@ _ASCII = str.maketrans("áàäâãåçéèëêíìïîñóòöôõúùüûÁÀÄ
                        "aaaaaaceeeeiiiinooooouuuuAAAAAACEEEEIIIINOOOOOUUUU")
 
 
+@functools.lru_cache(maxsize=4096)
 def slug(text: str) -> str:
     return "".join(ch for ch in text.translate(_ASCII).lower() if ch.isalnum() or ch == "-")
 

@@ -40,6 +40,7 @@ from .hubspot_data import (
     REQUIRED_ON_CREATE,
     SINGULAR,
     STANDARD_PROPERTIES,
+    UNLABELED_CONTACT_TO_COMPANY,
     AssociationType,
     sample_companies,
     sample_contacts,
@@ -880,8 +881,8 @@ class HubSpotSandbox:
         if not by_type:
             del self.associations[(a_type, a_id)]
 
-    def associate(self, from_type: str, from_id: int, to_type: str, to_id: int, type_ids: Iterable[int]) -> list[str]:
-        """Add association types (and their inverses, and the pair's unlabeled default). Returns the labels."""
+    def associate(self, from_type: str, from_id: int, to_type: str, to_id: int, type_ids: Iterable[int]) -> None:
+        """Add association types (and their inverses, and the pair's unlabeled default)."""
         default = DEFAULT_TYPE.get((from_type, to_type))
         wanted = list(type_ids)
         if default is not None and default not in wanted:
@@ -894,7 +895,6 @@ class HubSpotSandbox:
                 self._make_primary(from_id, to_id)
             elif (from_type, type_id) == ("companies", PRIMARY_COMPANY_TO_CONTACT):
                 self._make_primary(to_id, from_id)
-        return self.labels_between(from_type, from_id, to_type, to_id)
 
     def _make_primary(self, contact_id: int, company_id: int) -> None:
         """A contact has one primary company: the previous one stays associated, without the Primary label."""
@@ -1123,12 +1123,16 @@ class HubSpotSandbox:
         base = SEED_EPOCH_MS
         company_recs: list[Record] = []
         company_props: list[dict[str, str]] = []
-        for i, sample in enumerate(sample_companies(companies, seed, owner_ids)):
-            rec = self._seed_insert("companies", sample.properties, base + i * 60_000)
+        for i, company in enumerate(sample_companies(companies, seed, owner_ids)):
+            rec = self._seed_insert("companies", company.properties, base + i * 60_000)
             company_recs.append(rec)
             company_props.append(rec.props)
         associated = 0
         unique_email = self._ensure_unique_index("contacts", "email")
+
+        def link(contact_id: int, company_id: int, type_id: int) -> None:
+            self._link("contacts", contact_id, "companies", company_id, type_id)
+            self._link("companies", company_id, "contacts", contact_id, self.association_types[type_id].inverse_id)
         for i, sample in enumerate(
             sample_contacts(contacts, seed, company_props, owner_ids, self.config.associate_ratio)
         ):
@@ -1137,13 +1141,15 @@ class HubSpotSandbox:
                 local, _, domain = props["email"].partition("@")
                 props["email"] = f"{local}.{self._next_id}@{domain}"
             rec = self._seed_insert("contacts", props, base + i * 30_000)
+            # A new contact has no associations yet, so the links are written directly (no primary to move).
             if sample.company_index is not None:
-                company = company_recs[sample.company_index]
-                self.associate("contacts", rec.id, "companies", company.id, [PRIMARY_CONTACT_TO_COMPANY])
+                primary = company_recs[sample.company_index].id
+                link(rec.id, primary, UNLABELED_CONTACT_TO_COMPANY)
+                link(rec.id, primary, PRIMARY_CONTACT_TO_COMPANY)
+                rec.props["associatedcompanyid"] = str(primary)
                 associated += 1
                 if sample.extra_company_index is not None:
-                    other = company_recs[sample.extra_company_index]
-                    self.associate("contacts", rec.id, "companies", other.id, [])
+                    link(rec.id, company_recs[sample.extra_company_index].id, UNLABELED_CONTACT_TO_COMPANY)
         return {"contacts": contacts, "companies": companies, "associated": associated}
 
     def _seed_insert(self, otype: str, props: dict[str, str], created: int) -> Record:

@@ -22,7 +22,8 @@ from typing import Any
 from starlette.applications import Starlette
 
 from .faults import FaultConfig
-from .hubspot_api import Gateway, build_routes, exception_handlers
+from .hubspot_api import build_routes, exception_handlers
+from .hubspot_gateway import Gateway
 from .hubspot_state import (
     DEFAULT_TOKEN,
     HubSpotError,

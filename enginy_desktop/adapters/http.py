@@ -263,6 +263,10 @@ class SlidingWindowLimiter:
         finally:
             self.release(s)
 
+    def paused_for(self) -> float:
+        """Seconds until calls may start again after a :meth:`pause` (0 when not paused)."""
+        return max(0.0, self._paused_until - self._clock())
+
     def pause(self, seconds: float) -> None:
         """Let no call start for ``seconds`` (after a 429, or when the vendor says 0 calls remain)."""
         if seconds > 0:
@@ -473,6 +477,12 @@ class ApiClient:
             attempt += 1
             error: AdapterError
             safe_to_retry: bool
+            paused = max((lim.paused_for() for lim in limiters), default=0.0)
+            if paused > policy.max_wait:
+                # The vendor said its allowance is used up for longer than this caller is willing to wait.
+                raise RateLimitedError(
+                    f"{self.vendor_name} asks to wait {paused:.0f} seconds before the next request (rate limit).",
+                    vendor=self.vendor, retry_after=paused)
             try:
                 async with self._slots(limiters):
                     started = time.monotonic()

@@ -404,3 +404,30 @@ def test_oauth_auth_refused_refresh_is_an_auth_error() -> None:
         run(_call(client(_token_server(calls, refuse=True), auth=auth)))
     assert "revoked-refresh-token" not in str(info.value)
     assert len(calls) == 1
+
+
+def test_a_long_vendor_pause_is_raised_not_waited() -> None:
+    limiter = SlidingWindowLimiter(RateLimit(100, 10))
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(200, json={}, headers={"X-Remaining": "0"})
+
+    def info(reply: Reply) -> RateInfo:
+        return RateInfo(maximum=100, remaining=0, interval_seconds=60)
+
+    async def go() -> None:
+        api = client(handler, limiter=limiter, rate_info=info, retry=RetryPolicy(max_attempts=2, max_wait=5))
+        try:
+            await api.request("GET", "/first")
+            await api.request("GET", "/second")
+        finally:
+            await api.aclose()
+
+    started = time.monotonic()
+    with pytest.raises(RateLimitedError, match="wait 60 seconds") as err:
+        run(go())
+    assert time.monotonic() - started < 1
+    assert len(calls) == 1
+    assert err.value.retry_after == pytest.approx(60, abs=1)

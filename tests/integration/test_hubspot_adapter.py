@@ -450,3 +450,128 @@ def test_oauth_sign_in_then_refresh_against_the_sandbox(ctx: Any) -> None:
     assert ctx.integrations.get("hubspot").connected  # type: ignore[attr-defined]
     token_calls = requests_to(sb, "/oauth/2026-03/token")
     assert len(token_calls) == 2  # the code exchange and one refresh
+
+
+# -- contract: what the adapter sends and gets follows HubSpot's published OpenAPI files ---------------------------
+
+
+async def _drive_everything(a: HubSpotAdapter, sb: HubSpotSandbox) -> None:
+    """One call of every kind the adapter makes (with 207 partial failures among them)."""
+    await a.check()
+    await a.fields(CrmObject.CONTACTS)
+    await a.fields(CrmObject.COMPANIES)
+    await a.users()
+    contacts = [r async for page in a.scan(CrmObject.CONTACTS, ["email", "firstname"]) for r in page]
+    companies = [r async for page in a.scan(CrmObject.COMPANIES, ["domain", "name"]) for r in page]
+    emails = [r.get("email") or "" for r in contacts[:30]]
+    await a.read_by_unique(CrmObject.CONTACTS, "email", [*emails, "missing@nowhere.test"], ["lastname"])
+    [r async for page in a.search_in(CrmObject.COMPANIES, "domain", [c.get("domain") or "" for c in companies],
+                                     ["name"]) for r in page]
+    await a.read(CrmObject.CONTACTS, [contacts[0].id, "999999999"], ["email"])
+    created = await a.create(CrmObject.CONTACTS, [RecordInput({"email": "c1@enginy.ai", "firstname": "C"}, key="1"),
+                                                  RecordInput({"email": "bad"}, key="2")])
+    await a.create(CrmObject.COMPANIES, [RecordInput({"name": "Enginy", "domain": "enginy.ai"}, key="co")])
+    await a.update(CrmObject.CONTACTS, [RecordInput({"jobtitle": "CTO"}, key="u", id=created[0].id),
+                                        RecordInput({"jobtitle": "CTO"}, key="x", id="999999999")])
+    await a.upsert(CrmObject.CONTACTS, [RecordInput({"lastname": "Up"}, key="up", id="c1@enginy.ai"),
+                                        RecordInput({"lastname": "New"}, key="nw", id="c2@enginy.ai")], "email")
+    links = [AssociationInput(created[0].id, companies[0].id, "a"), AssociationInput(created[0].id, companies[1].id)]
+    await a.associate(links)
+    await a.set_primary(links[1:])
+    await a.associations([created[0].id, contacts[1].id])
+    await a.remove_associations(links[:1])
+    when = datetime(2026, 3, 5, 12, 0, tzinfo=UTC)
+    owner = sb.active_owner_ids()[0]
+    await a.log_activities([
+        Activity(ActivityKind.EMAIL, when, owner, "Subject", "Body", contact_ids=(created[0].id,),
+                 company_ids=(companies[1].id,)),
+        Activity(ActivityKind.CALL, when, owner, "Call", "Notes", contact_ids=(created[0].id,), duration_seconds=30),
+        Activity(ActivityKind.NOTE, when, owner, body="A note", contact_ids=(created[0].id,)),
+    ])
+
+
+EXPECTED_OPERATIONS = {
+    "GET /crm/owners/2026-03",
+    "GET /crm/objects/2026-03/contacts",
+    "GET /crm/objects/2026-03/companies",
+    "GET /crm/properties/2026-03/{objectType}",
+    "POST /crm/objects/2026-03/contacts/batch/read",
+    "POST /crm/objects/2026-03/companies/search",
+    "POST /crm/objects/2026-03/contacts/batch/create",
+    "POST /crm/objects/2026-03/companies/batch/create",
+    "POST /crm/objects/2026-03/contacts/batch/update",
+    "POST /crm/objects/2026-03/contacts/batch/upsert",
+    "GET /crm/associations/2026-03/{fromObjectType}/{toObjectType}/labels",
+    "POST /crm/associations/2026-03/{fromObjectType}/{toObjectType}/batch/create",
+    "POST /crm/associations/2026-03/{fromObjectType}/{toObjectType}/batch/read",
+    "POST /crm/associations/2026-03/{fromObjectType}/{toObjectType}/batch/archive",
+    "POST /crm/objects/2026-03/emails/batch/create",
+    "POST /crm/objects/2026-03/calls/batch/create",
+    "POST /crm/objects/2026-03/notes/batch/create",
+}
+
+
+def _templates(recorder: Any) -> set[str]:
+    return {op.split(" (")[0] for op in recorder.operations()}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_exchange_follows_the_published_spec(kind: str, shared_dir: Any) -> None:
+    from tests.support.openapi_contract import ContractRecorder
+
+    recorder = ContractRecorder.for_shared_dir(shared_dir)
+    app = create_app(HubSpotSandboxConfig(seed_contacts=150, seed_companies=12, owners=130))
+    sb: HubSpotSandbox = app.state.sandbox
+
+    async def go(url: str, transport: Any) -> None:
+        async with HubSpotAdapter.from_connection(connection(url), transport=transport, retry=FAST_RETRY) as a:
+            await _drive_everything(a, sb)
+
+    if kind == "in-process":
+        run(go(API, recorder.wrap(asgi_transport(app))))
+    else:
+        with server.serve(app) as url:
+            run(go(url, recorder.wrap(httpx.AsyncHTTPTransport())))
+    recorder.assert_all_valid()
+    assert _templates(recorder) >= EXPECTED_OPERATIONS, EXPECTED_OPERATIONS - _templates(recorder)
+    assert any(e.response is not None and e.response.status_code == 207 for e in recorder.exchanges)
+    exempt = {e.request.url.path for e in recorder.exchanges if e.exempt}
+    assert exempt == {"/account-info/v3/details"}  # the only call outside the spec files (optional)
+
+
+def test_oauth_exchanges_follow_the_published_spec(ctx: Any, shared_dir: Any) -> None:
+    from enginy_desktop.adapters.registry import open_crm_adapter, sign_in
+    from tests.support.openapi_contract import ContractRecorder
+
+    recorder = ContractRecorder.for_shared_dir(shared_dir)
+    app = create_app(HubSpotSandboxConfig(oauth_clients={"my-app": "my-app-secret-123"}))
+    sb: HubSpotSandbox = app.state.sandbox
+    transport = recorder.wrap(asgi_transport(app))
+    ctx.integrations.save_connection("hubspot", {"client_id": "my-app", "client_secret": "my-app-secret-123"})
+
+    async def browser_visit(link: str) -> None:
+        assert link.startswith("https://app.hubspot.com/oauth/authorize?")
+        async with httpx.AsyncClient(transport=asgi_transport(app)) as consent:  # HubSpot's consent page
+            hop = await consent.get(link)
+        async with httpx.AsyncClient(timeout=10) as browser:  # back to Enginy on loopback
+            assert (await browser.get(hop.headers["location"])).status_code == 200
+
+    async def go() -> None:
+        tasks: list[asyncio.Task[None]] = []
+        await sign_in(ctx, "hubspot", transport=transport, redirect_port=_free_port(), timeout=10,
+                      open_browser=lambda link: tasks.append(asyncio.get_running_loop().create_task(
+                          browser_visit(link))))
+        await asyncio.gather(*tasks)
+        async with open_crm_adapter(ctx, "hubspot", transport=transport) as a:
+            await a.check()
+            sb.expire_tokens()
+            await a.users()
+
+    run(go())
+    recorder.assert_all_valid()
+    token_calls = [e for e in recorder.exchanges if e.request.url.path == "/oauth/2026-03/token"]
+    assert len(token_calls) == 2
+    forms = [dict(httpx.QueryParams(e.request.content.decode())) for e in token_calls]
+    assert forms[0]["grant_type"] == "authorization_code"
+    assert len(forms[0]["code_verifier"]) >= 43
+    assert forms[1]["grant_type"] == "refresh_token"

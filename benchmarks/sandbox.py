@@ -1,0 +1,63 @@
+"""HubSpot sandbox benchmark: how fast it seeds and answers, so benchmarks that use it know its own ceiling.
+
+Seeds N contacts (default 100,000; a tenth as many companies), then times batch reads of 100 contacts by id,
+in-process (ASGITransport) and over loopback (uvicorn in a thread), with the rate limit off.
+
+    python benchmarks/sandbox.py [--contacts 100000] [--requests 300]
+
+Prints ``name: value unit`` lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+
+import httpx
+
+from enginy_desktop.sandbox.hubspot import DEFAULT_TOKEN, HubSpotSandboxConfig, create_app
+from enginy_desktop.sandbox.server import serve
+
+
+async def batch_reads(client: httpx.AsyncClient, ids: list[str], requests: int) -> float:
+    started = time.perf_counter()
+    for i in range(requests):
+        chunk = [{"id": rid} for rid in ids[(i * 100) % len(ids):][:100]]
+        r = await client.post("/crm/objects/2026-03/contacts/batch/read",
+                              json={"inputs": chunk, "properties": ["email", "firstname", "lastname"],
+                                    "propertiesWithHistory": []})
+        r.raise_for_status()
+    return requests / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--contacts", type=int, default=100_000)
+    parser.add_argument("--requests", type=int, default=300)
+    args = parser.parse_args()
+
+    started = time.perf_counter()
+    app = create_app(HubSpotSandboxConfig(seed_contacts=args.contacts, rate_limit=None, daily_limit=None))
+    print(f"sandbox_seed_contacts_{args.contacts}: {time.perf_counter() - started:.2f} s")
+    sb = app.state.sandbox
+    ids = [str(r.id) for r in sb.live("contacts")]
+    headers = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
+
+    async def in_process() -> float:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="https://api.hubapi.com",
+                                     headers=headers) as client:
+            return await batch_reads(client, ids, args.requests)
+
+    print(f"sandbox_in_process_batch_reads: {asyncio.run(in_process()):.0f} requests/s")
+
+    with serve(app) as base_url:
+        async def loopback() -> float:
+            async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30) as client:
+                return await batch_reads(client, ids, args.requests)
+
+        print(f"sandbox_loopback_batch_reads: {asyncio.run(loopback()):.0f} requests/s")
+
+
+if __name__ == "__main__":
+    main()

@@ -221,6 +221,7 @@ class TokenInfo:
     user_id: int = 0
     first_used: float | None = None
     uses: int = 0
+    used_up_at: float | None = None  # when a request-count TTL fault ran out
     revoked: bool = False
 
 
@@ -1023,6 +1024,9 @@ class HubSpotSandbox:
         if info.first_used is None:
             info.first_used = now
         info.uses += 1
+        ttl = self.config.faults.token_ttl_requests
+        if ttl is not None and info.uses >= ttl and info.used_up_at is None:
+            info.used_up_at = now
         return info
 
     def _expired_for(self, info: TokenInfo, now: float) -> float | None:
@@ -1034,7 +1038,7 @@ class HubSpotSandbox:
         if faults.token_ttl_s is not None:
             ends.append((info.first_used if info.first_used is not None else now) + faults.token_ttl_s)
         if faults.token_ttl_requests is not None and info.uses >= faults.token_ttl_requests:
-            ends.append(min(now, info.first_used if info.first_used is not None else now))
+            ends.append(info.used_up_at if info.used_up_at is not None else now)
         past = [now - end for end in ends if end <= now]
         return max(past) if past else None
 

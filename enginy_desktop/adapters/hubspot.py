@@ -890,7 +890,7 @@ class HubSpotAdapter(CrmAdapter):
             return await self.api.request("POST", associations_path(f, t, "batch", "create"), json=body,
                                           idempotent=True)
 
-        return await self._association_batches(links, send)
+        return await self._association_batches(links, send, confirms_pairs=True)
 
     async def remove_associations(self, links: Sequence[AssociationInput],
                                   from_object: CrmObject = CrmObject.CONTACTS,
@@ -905,11 +905,12 @@ class HubSpotAdapter(CrmAdapter):
             return await self.api.request("POST", associations_path(f, t, "batch", "archive"), json=body,
                                           idempotent=True)
 
-        return await self._association_batches(links, send)
+        return await self._association_batches(links, send, confirms_pairs=False)
 
     async def _association_batches(
         self, links: Sequence[AssociationInput],
         send: Callable[[list[tuple[int, AssociationInput]]], Awaitable[Reply]],
+        confirms_pairs: bool,
     ) -> list[WriteResult]:
         results: dict[int, WriteResult] = {}
         for chunk in _chunks(list(enumerate(links)), BATCH):
@@ -924,17 +925,25 @@ class HubSpotAdapter(CrmAdapter):
                 exc.completed = [results[i] for i in sorted(results)]
                 raise
             payload = reply.json_or_none() or {}
+            # A create answers with the pairs it linked; an archive only with errors (if any).
+            linked = {(str(r.get("fromObjectId")), str(r.get("toObjectId")))
+                      for r in payload.get("results") or [] if isinstance(r, dict)}
+            pairs_listed = confirms_pairs and isinstance(payload.get("results"), list)
             failed: dict[str, RecordError] = {}
             for error in payload.get("errors") or []:
-                context = error.get("context") or {}
                 reason = RecordError(reason=str(error.get("message") or "HubSpot refused this association."),
                                      code=str(error.get("category") or ""))
-                for key in ("fromObjectId", "ids", "id", "toObjectId"):
-                    for value in context.get(key) or []:
-                        failed[str(value)] = reason
+                for values in (error.get("context") or {}).values():
+                    for value in values if isinstance(values, list) else [values]:
+                        failed.setdefault(str(value), reason)
             for i, link in chunk:
-                reason = failed.get(link.from_id) or failed.get(link.to_id)
-                results[i] = WriteResult.failure(link.key, reason, id=link.to_id) if reason else \
+                problem = failed.get(link.to_id) or failed.get(link.from_id)
+                if pairs_listed and (link.from_id, link.to_id) not in linked:
+                    problem = problem or RecordError("HubSpot did not confirm this association.", "UNKNOWN_OUTCOME",
+                                                     retriable=True)
+                elif pairs_listed:
+                    problem = None
+                results[i] = WriteResult.failure(link.key, problem, id=link.to_id) if problem else \
                     WriteResult.success(link.key, link.to_id)
         return [results[i] for i in range(len(links))]
 

@@ -12,6 +12,7 @@ import pytest
 
 from enginy_desktop.adapters.base import (
     AdapterError,
+    AssociationInput,
     AuthError,
     CrmObject,
     MissingScopeError,
@@ -191,3 +192,43 @@ def test_hubspot_error_bodies(status: int, body: dict[str, object], cls: type[Ad
         assert info.value.scopes == ("crm.objects.owners.read",)
     if isinstance(info.value, RateLimitedError):
         assert info.value.retry_after == 10.0
+
+
+def test_primary_type_is_discovered_and_partial_association_failures_are_per_link() -> None:
+    sent: list[dict[str, object]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/labels"):
+            return httpx.Response(200, json={"results": [
+                {"category": "HUBSPOT_DEFINED", "typeId": 7, "label": "Primary"},
+                {"category": "USER_DEFINED", "typeId": 41, "label": "Billing"},
+                {"category": "HUBSPOT_DEFINED", "typeId": 300},
+            ]})
+        body = json.loads(request.content)
+        sent.append(body)
+        results = [{"fromObjectTypeId": "0-1", "fromObjectId": i["from"]["id"], "toObjectTypeId": "0-2",
+                    "toObjectId": i["to"]["id"], "labels": []} for i in body["inputs"] if i["to"]["id"] != "404"]
+        return httpx.Response(207, json={
+            "status": "COMPLETE", "startedAt": "2026-03-01T00:00:00Z", "completedAt": "2026-03-01T00:00:01Z",
+            "results": results, "numErrors": 1,
+            "errors": [{"status": "error", "category": "OBJECT_NOT_FOUND", "message": "Company 404 was not found.",
+                        "context": {"objectId": ["404"]}, "errors": [], "links": {}}]})
+
+    a = adapter(handler)
+
+    async def go():  # type: ignore[no-untyped-def]
+        try:
+            return await a.primary_type_id(), await a.set_primary(
+                [AssociationInput("1", "10", "ok"), AssociationInput("1", "404", "missing")])
+        finally:
+            await a.aclose()
+
+    primary, results = run(go())
+    assert primary == 7
+    assert sent[0]["inputs"][0]["types"] == [  # type: ignore[index]
+        {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 300},
+        {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 7},
+    ]
+    assert [(r.key, r.ok) for r in results] == [("ok", True), ("missing", False)]
+    assert results[1].error is not None
+    assert "404" in results[1].error.reason

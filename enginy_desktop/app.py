@@ -132,7 +132,12 @@ def run_app(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         loop.set_exception_handler(_loop_exception_handler)
         closed = loop.create_future()
-        app.aboutToQuit.connect(lambda: closed.done() or closed.set_result(None))
+
+        def _quitting() -> None:
+            if not closed.done():
+                closed.set_result(None)
+
+        app.aboutToQuit.connect(_quitting)
         window.show()
         if args.self_check:
             QTimer.singleShot(15000, app.quit)  # never hang a CI run

@@ -60,7 +60,7 @@ def cmd_list(args: argparse.Namespace, rt: Runtime) -> int:
     for info in infos:
         if info.category != current:
             current = info.category
-            rt.print(f"\n{info.category.title}")
+            rt.print(f"\n{info.category.heading}")
         state = "enabled " if info.enabled else "disabled"
         conn = "connected" if info.connected else "not connected"
         rt.print(f"  {info.key:<12} {info.name:<12} {state}  {conn}")

@@ -18,7 +18,7 @@ class Category(StrEnum):
     COMMUNICATION = "communication"
 
     @property
-    def title(self) -> str:
+    def heading(self) -> str:
         return CATEGORY_TITLES[self]
 
     @property

@@ -132,7 +132,7 @@ class ConnectDialog(QDialog):
         info = ctx.integrations.get(spec.key)
         settings = info.settings
 
-        root = QVBoxLayout(self)
+        self.root_layout = root = QVBoxLayout(self)
         root.setContentsMargins(24, 20, 24, 16)
         root.setSpacing(12)
         head = QHBoxLayout()
@@ -143,7 +143,7 @@ class ConnectDialog(QDialog):
         titles.setSpacing(2)
         title = QLabel(f"{spec.name}")
         title.setObjectName("dialogTitle")
-        sub = QLabel(f"{spec.category.title} · " + ("Connected" if info.connected else "Not connected"))
+        sub = QLabel(f"{spec.category.heading} · " + ("Connected" if info.connected else "Not connected"))
         sub.setObjectName("dialogSubtitle")
         titles.addWidget(title)
         titles.addWidget(sub)
@@ -243,7 +243,7 @@ class ConnectDialog(QDialog):
 
     def _fit_height(self) -> None:
         """Size to the content: wrapped help texts need the height that goes with the fixed width."""
-        layout = self.layout()
+        layout = self.root_layout
         layout.activate()
         self.setFixedHeight(max(layout.totalHeightForWidth(self.WIDTH), layout.totalMinimumSize().height()))
 

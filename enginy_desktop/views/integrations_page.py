@@ -49,7 +49,7 @@ class CategorySection(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(4)
         head = QHBoxLayout()
-        title = QLabel(category.title)
+        title = QLabel(category.heading)
         title.setObjectName("categoryTitle")
         head.addWidget(title)
         head.addStretch(1)
@@ -91,7 +91,7 @@ class IntegrationsPage(QWidget):
         self._columns = 0
         self._dialog: QWidget | None = None
 
-        root = QVBoxLayout(self)
+        self.root_layout = root = QVBoxLayout(self)
         root.setContentsMargins(32, 24, 32, 0)
         root.setSpacing(12)
 
@@ -141,10 +141,10 @@ class IntegrationsPage(QWidget):
         divider.setObjectName("pageDivider")
         root.addWidget(divider)
 
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
         content = QWidget()
         self.content_layout = QVBoxLayout(content)
         self.content_layout.setContentsMargins(0, 12, 8, 24)
@@ -165,9 +165,9 @@ class IntegrationsPage(QWidget):
         self.empty = EmptyState("", "")
         self.content_layout.addWidget(self.empty)
         self.content_layout.addStretch(1)
-        self.scroll.setWidget(content)
-        self.scroll.viewport().installEventFilter(self)
-        root.addWidget(self.scroll, 1)
+        self.scroll_area.setWidget(content)
+        self.scroll_area.viewport().installEventFilter(self)
+        root.addWidget(self.scroll_area, 1)
 
         self.refresh()
 
@@ -201,13 +201,13 @@ class IntegrationsPage(QWidget):
     def _matches(self, info: IntegrationInfo, text: str) -> bool:
         if not text:
             return True
-        hay = f"{info.name} {info.category.title} {info.description}".casefold()
+        hay = f"{info.name} {info.category.heading} {info.description}".casefold()
         return all(word in hay for word in text.casefold().split())
 
     def _apply_filter(self) -> None:
         tab = self.tabs.currentIndex()
         text = self.search.text().strip()
-        columns = self._columns_for(self.scroll.viewport().width())
+        columns = self._columns_for(self.scroll_area.viewport().width())
         self._columns = columns
         shown = 0
         for section in self.sections.values():
@@ -251,14 +251,14 @@ class IntegrationsPage(QWidget):
         )
         self.search.setMaximumWidth(16777215 if narrow else 260)
         margin = 16 if narrow else 32
-        self.layout().setContentsMargins(margin, 24 if not narrow else 16, margin, 0)
+        self.root_layout.setContentsMargins(margin, 24 if not narrow else 16, margin, 0)
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
         # Re-flow the card grid when the visible width crosses a column breakpoint.
         if (
-            obj is self.scroll.viewport()
+            obj is self.scroll_area.viewport()
             and event.type() == QEvent.Type.Resize
-            and self._columns_for(self.scroll.viewport().width()) != self._columns
+            and self._columns_for(self.scroll_area.viewport().width()) != self._columns
         ):
             QTimer.singleShot(0, self._apply_filter)
         return False

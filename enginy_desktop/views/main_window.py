@@ -110,7 +110,7 @@ class MainWindow(QMainWindow):
 
         where = ctx.secrets.description if ctx.secrets else "no credential store unlocked"
         self.statusBar().showMessage(f"Data folder: {ctx.data_dir} · Credentials: {where}", 10000)
-        QShortcut(QKeySequence.StandardKey.Find, self, activated=self._focus_search)
+        QShortcut(QKeySequence.StandardKey.Find, self, self._focus_search)
 
         self._restore_geometry()
 

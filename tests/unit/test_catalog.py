@@ -25,7 +25,7 @@ def test_eighteen_integrations_in_product_order() -> None:
     assert list(catalog.CATEGORY_ORDER) == list(EXPECTED)
     for category, names in EXPECTED.items():
         assert [i.name for i in catalog.by_category(category)] == names
-    assert [c.title for c in catalog.CATEGORY_ORDER] == [
+    assert [c.heading for c in catalog.CATEGORY_ORDER] == [
         "CRM", "Data Enrichment", "AI Enrichment", "Import Sources", "Communication",
     ]
 

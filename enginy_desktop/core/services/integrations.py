@@ -73,7 +73,7 @@ class IntegrationInfo:
             "key": self.key,
             "name": self.name,
             "category": self.category.value,
-            "category_name": self.category.title,
+            "category_name": self.category.heading,
             "description": self.description,
             "enabled": self.enabled,
             "connected": self.connected,

@@ -327,7 +327,7 @@ def test_limiter_never_exceeds_its_rate() -> None:
     assert len(starts) == 20
     assert _max_in_window(starts, 0.3) <= 5
     # 20 calls at 5 per 0.3 s need at least three full windows, and not much more.
-    assert 0.9 <= elapsed < 2.0
+    assert 0.9 <= elapsed < 4.0
 
 
 def test_limiter_follows_vendor_headers() -> None:

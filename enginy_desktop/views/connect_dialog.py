@@ -32,6 +32,7 @@ from enginy_desktop.core.context import AppContext
 from enginy_desktop.core.redact import redact
 from enginy_desktop.core.secrets import EncryptedFileSecrets, SecretsError, secrets_file
 from enginy_desktop.core.services import connection_test
+from enginy_desktop.core.services import crm as crm_service
 from enginy_desktop.core.services.integrations import (
     ConnectionInvalidError,
     IntegrationError,
@@ -119,6 +120,9 @@ class ConnectDialog(QDialog):
     needsSecrets = Signal()
 
     WIDTH = 560
+    #: How the sign-in opens the browser; tests replace it with a fake browser.
+    open_browser: Any = None
+    redirect_port: int | None = None
 
     def __init__(self, ctx: AppContext, spec: Integration, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -156,6 +160,17 @@ class ConnectDialog(QDialog):
             notice.setWordWrap(True)
             root.addWidget(notice)
 
+        self.sign_in_button: QPushButton | None = None
+        if crm_service.supports_browser_sign_in(spec.key):
+            self.sign_in_button = QPushButton(f"Sign in with {spec.name}…")
+            self.sign_in_button.setObjectName("signInButton")
+            self.sign_in_button.setAutoDefault(False)
+            self.sign_in_button.setToolTip(
+                "Opens your browser on the sign-in page of your own app. Register this redirect URL in it: "
+                "http://localhost:53682/oauth-callback"
+            )
+            self.sign_in_button.clicked.connect(self._on_sign_in_clicked)
+
         self.rows: dict[str, FieldRow] = {}
         groups = self._groups()
         form = QFormLayout()
@@ -174,6 +189,11 @@ class ConnectDialog(QDialog):
                 row = FieldRow(f, str(settings.get(f.name, "")), has_secret)
                 self.rows[f.name] = row
                 form.addRow(f.label + (" *" if f.required and not f.group else ""), row)
+            if self.sign_in_button is not None and fields and fields[0].group == "oauth":
+                sign_row = QHBoxLayout()
+                sign_row.addWidget(self.sign_in_button)
+                sign_row.addStretch(1)
+                form.addRow("", sign_row)
         root.addLayout(form)
 
         self.advanced_box = QWidget()
@@ -350,6 +370,42 @@ class ConnectDialog(QDialog):
             self._set_test_state("error", f"✗ {result.message}")
         self.test_button.setEnabled(True)
         return result
+
+    # -- browser sign-in (OAuth) -----------------------------------------------------------------------------
+    def _on_sign_in_clicked(self) -> None:
+        values = self.values()
+        if not values.get("client_id"):
+            self._show_problems({"client_id": "Enter your app's OAuth client ID first."})
+            return
+        if self._save_values() is None:
+            return
+        assert self.sign_in_button is not None
+        self.sign_in_button.setEnabled(False)
+        self._set_test_state("busy", "Finish signing in in your browser… (this window waits up to 5 minutes)")
+        self._task = asyncio.ensure_future(self.run_sign_in())
+
+    async def run_sign_in(self) -> bool:
+        from enginy_desktop.adapters.base import AdapterError
+
+        def on_url(url: str) -> None:
+            self.test_result.setToolTip(f"If your browser did not open, visit:\n{url}")
+
+        try:
+            await crm_service.sign_in_with_browser(
+                self.ctx, self.spec.key, open_browser=self.open_browser, on_url=on_url, redirect_port=self.redirect_port
+            )
+        except (AdapterError, IntegrationError, SecretsError) as exc:
+            self._set_test_state("error", f"✗ Sign-in did not complete: {redact(exc)}")
+            ok = False
+        else:
+            self._set_test_state("ok", f"✓ Signed in to {self.spec.name}. You can now test the connection.")
+            info = self.ctx.integrations.get(self.spec.key)
+            self.disconnect_button.setVisible(info.connected)
+            self.saved.emit(info)
+            ok = True
+        if self.sign_in_button is not None:
+            self.sign_in_button.setEnabled(True)
+        return ok
 
     def _set_test_state(self, state: str, text: str) -> None:
         self.test_result.setProperty("state", state)

@@ -26,7 +26,8 @@ def test_window_starts_paints_and_exits_cleanly(data_dir: Path) -> None:
     assert "self-check: ok cards=18" in result.stdout
     assert result.stderr == ""
     log = (data_dir / "logs" / "enginy-desktop.log").read_text("utf-8")
-    assert "First paint after" in log and "Stopped cleanly" in log
+    assert "First paint after" in log
+    assert "Stopped cleanly" in log
     assert (data_dir / "window.ini").is_file()  # geometry remembered
 
 
@@ -49,7 +50,8 @@ def test_corrupt_database_is_named_not_a_traceback(data_dir: Path) -> None:
     assert "Traceback" not in result.stderr
     cli = _run(data_dir, "integrations", "list")
     assert cli.returncode == 1
-    assert cli.stderr.startswith("enginy-desktop: The database ") and cli.stderr.count("\n") == 1
+    assert cli.stderr.startswith("enginy-desktop: The database ")
+    assert cli.stderr.count("\n") == 1
 
 
 def test_unhandled_error_is_logged_redacted_and_shown(qtbot, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
@@ -66,7 +68,8 @@ def test_unhandled_error_is_logged_redacted_and_shown(qtbot, data_dir: Path) -> 
     except RuntimeError as exc:
         app_module.report_exception(type(exc), exc, exc.__traceback__)
     boxes = [w for w in QApplication.topLevelWidgets() if w.objectName() == "errorDialog"]
-    assert boxes and isinstance(boxes[0], QMessageBox)
+    assert boxes
+    assert isinstance(boxes[0], QMessageBox)
     box = boxes[0]
     assert "super-secret" not in box.text() + box.detailedText()
     assert "[REDACTED]" in box.text()
@@ -74,4 +77,5 @@ def test_unhandled_error_is_logged_redacted_and_shown(qtbot, data_dir: Path) -> 
     assert app_module._error_dialog is None
     box.deleteLater()
     log = (data_dir / "logs" / "enginy-desktop.log").read_text("utf-8")
-    assert "Unhandled error" in log and "super-secret-token-value" not in log
+    assert "Unhandled error" in log
+    assert "super-secret-token-value" not in log

@@ -80,7 +80,8 @@ def test_turning_on_without_credentials_opens_dialog_and_cancel_leaves_it_off(wi
     page = window.integrations_page
     qtbot.mouseClick(window.findChild(object, "toggle-apollo"), Qt.MouseButton.LeftButton)
     dialog = page.current_dialog
-    assert isinstance(dialog, ConnectDialog) and dialog.isVisible()
+    assert isinstance(dialog, ConnectDialog)
+    assert dialog.isVisible()
     assert not window.findChild(object, "toggle-apollo").isChecked()
     dialog.reject()
     assert not ctx.integrations.get("apollo").enabled
@@ -100,7 +101,8 @@ def test_saving_the_dialog_connects_and_enables(window, ctx, qtbot, memory_keyri
     qtbot.keyClick(key_edit, Qt.Key.Key_Return)  # Enter triggers Save
     assert not dialog.isVisible()
     info = ctx.integrations.get("apollo")
-    assert info.enabled and info.connected
+    assert info.enabled
+    assert info.connected
     assert memory_keyring.store[("Enginy Desktop", "apollo/api_key")] == "apollo-secret-key"
     card = window.findChild(object, "card-apollo")
     assert card.status.text() == "Connected"
@@ -148,7 +150,8 @@ def test_configure_opens_connection_and_disconnect_removes_secrets(window, ctx, 
     dialog = page.current_dialog
     assert isinstance(dialog, ConnectDialog)
     edit = dialog.findChild(QLineEdit, "field-api_key")
-    assert edit.text() == "" and "Saved" in edit.placeholderText()
+    assert edit.text() == ""
+    assert "Saved" in edit.placeholderText()
     dialog._disconnect()
     assert ("Enginy Desktop", "openai/api_key") not in memory_keyring.store
     assert not ctx.integrations.get("openai").connected

@@ -63,4 +63,5 @@ def test_proxycurl_says_its_api_closed() -> None:
 def test_unknown_key_lists_the_valid_ones() -> None:
     with pytest.raises(catalog.UnknownIntegrationError) as err:
         catalog.get("hubspto")
-    assert "hubspot" in str(err.value) and "slack" in str(err.value)
+    assert "hubspot" in str(err.value)
+    assert "slack" in str(err.value)

@@ -18,7 +18,8 @@ def test_list_json_has_every_integration(cli) -> None:  # type: ignore[no-untype
     rows = json.loads(out)
     assert len(rows) == 18
     assert {"key", "name", "category", "enabled", "connected"} <= set(rows[0])
-    assert rows[0]["key"] == "hubspot" and rows[0]["category"] == "crm"
+    assert rows[0]["key"] == "hubspot"
+    assert rows[0]["category"] == "crm"
 
 
 def test_list_text_groups_by_category(cli) -> None:  # type: ignore[no-untyped-def]
@@ -31,7 +32,8 @@ def test_list_text_groups_by_category(cli) -> None:  # type: ignore[no-untyped-d
 def test_enable_disable_and_one_crm_error(cli) -> None:  # type: ignore[no-untyped-def]
     assert cli("integrations", "enable", "hubspot")[0] == 0
     code, out, err = cli("integrations", "enable", "zoho")
-    assert code == 1 and out == ""
+    assert code == 1
+    assert out == ""
     assert err.strip() == (
         "enginy-desktop: HubSpot is your active CRM. Only one CRM can be active at a time. "
         "Disable HubSpot before enabling Zoho."
@@ -46,7 +48,8 @@ def test_unknown_key_lists_valid_keys(cli) -> None:  # type: ignore[no-untyped-d
     code, _, err = cli("integrations", "enable", "hubspt")
     assert code == 1
     assert err.count("\n") == 1
-    assert "Unknown integration 'hubspt'" in err and "hubspot, dynamics" in err
+    assert "Unknown integration 'hubspt'" in err
+    assert "hubspot, dynamics" in err
 
 
 def test_connect_reads_secret_from_stdin_and_the_window_sees_it(cli, data_dir: Path, memory_keyring) -> None:  # type: ignore[no-untyped-def]
@@ -60,17 +63,20 @@ def test_connect_reads_secret_from_stdin_and_the_window_sees_it(cli, data_dir: P
     ctx = AppContext.open(data_dir)
     info = ctx.integrations.get("hubspot")
     ctx.close()
-    assert info.connected and info.settings["base_url"] == "http://127.0.0.1:8765"
+    assert info.connected
+    assert info.settings["base_url"] == "http://127.0.0.1:8765"
     assert json.loads(cli("integrations", "list", "--json")[1])[0]["connected"] is True
     code, out, _ = cli("disconnect", "hubspot")
-    assert code == 0 and "removed" in out
+    assert code == 0
+    assert "removed" in out
     assert ("Enginy Desktop", "hubspot/token") not in memory_keyring.store
 
 
 def test_connect_refuses_secrets_as_arguments(cli) -> None:  # type: ignore[no-untyped-def]
     code, _, err = cli("connect", "apollo", "--set", "api_key=abc")
     assert code == 2
-    assert "secret" in err and "--secret-stdin api_key" in err
+    assert "secret" in err
+    assert "--secret-stdin api_key" in err
     assert "abc" not in err.replace("api_key", "")
 
 
@@ -87,7 +93,7 @@ def test_connect_refuses_secrets_as_arguments(cli) -> None:  # type: ignore[no-u
     ],
 )
 def test_connect_errors_are_one_clear_line(cli, argv: list[str], stdin: str, message: str) -> None:  # type: ignore[no-untyped-def]
-    code, out, err = cli(*argv, stdin=stdin)
+    code, _out, err = cli(*argv, stdin=stdin)
     assert code != 0
     assert message in err
     assert err.count("\n") == 1
@@ -104,9 +110,11 @@ def test_secret_from_environment(cli, monkeypatch: pytest.MonkeyPatch, memory_ke
 def test_real_command_version_and_errors(data_dir: Path) -> None:
     run = [sys.executable, "-m", "enginy_desktop", "--data-dir", str(data_dir)]
     version = subprocess.run([*run, "--version"], capture_output=True, text=True, timeout=60)
-    assert version.returncode == 0 and version.stdout.startswith("Enginy Desktop ")
+    assert version.returncode == 0
+    assert version.stdout.startswith("Enginy Desktop ")
     bad = subprocess.run([*run, "integrations", "enable", "nope"], capture_output=True, text=True, timeout=60)
-    assert bad.returncode == 1 and "Unknown integration 'nope'" in bad.stderr
+    assert bad.returncode == 1
+    assert "Unknown integration 'nope'" in bad.stderr
     ok = subprocess.run(
         [*run, "connect", "slack", "--secret-stdin", "webhook_url"],
         input="https://hooks.slack.com/services/T1/B2/abcdef\n",

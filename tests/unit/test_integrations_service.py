@@ -61,7 +61,8 @@ def test_switch_crm_keeps_the_old_configuration(ctx: AppContext) -> None:
     ctx.integrations.switch_crm("pipedrive")
     assert ctx.integrations.active_crm().key == "pipedrive"  # type: ignore[union-attr]
     hubspot = ctx.integrations.get("hubspot")
-    assert not hubspot.enabled and hubspot.connected
+    assert not hubspot.enabled
+    assert hubspot.connected
     assert hubspot.settings["tier"] == "Enterprise"
     ctx.integrations.switch_crm("hubspot")
     assert ctx.integrations.get("hubspot").connected
@@ -110,7 +111,8 @@ def test_two_processes_cannot_enable_two_crms(data_dir: Path) -> None:
 
 def test_connection_validation_lists_every_problem(ctx: AppContext) -> None:
     problems = ctx.integrations.validate_connection("hubspot", {"base_url": "ftp://x", "tier": "Gold"})
-    assert "base_url" in problems and "tier" in problems
+    assert "base_url" in problems
+    assert "tier" in problems
     assert "Fill in" in problems[""]
     assert ctx.integrations.validate_connection("apollo", {})["api_key"] == "API key is required."
     problem = ctx.integrations.validate_connection("apollo", {"api_key": "k", "base_url": "http://example.com"})
@@ -154,4 +156,5 @@ def test_secrets_go_to_the_keyring_never_the_database_or_log(ctx: AppContext, me
     ctx.integrations.disconnect("hubspot")
     assert ("Enginy Desktop", "hubspot/token") not in memory_keyring.store
     info = ctx.integrations.get("hubspot")
-    assert info.enabled and not info.connected
+    assert info.enabled
+    assert not info.connected

@@ -64,7 +64,8 @@ def test_older_database_is_backed_up_then_upgraded(data_dir: Path) -> None:
 
     store = Store.open(data_dir)
     try:
-        assert store.backup_path is not None and store.backup_path.is_file()
+        assert store.backup_path is not None
+        assert store.backup_path.is_file()
         backup = sqlite3.connect(store.backup_path)
         assert backup.execute("SELECT version_num FROM alembic_version").fetchone() == ("0001",)
         assert backup.execute("SELECT key FROM integrations").fetchall() == [("hubspot",)]

@@ -100,3 +100,11 @@ async def sign_in_with_browser(
         raise CrmServiceError(f"{spec.name} is not a CRM.")
     await sign_in(ctx, key, open_browser=open_browser, on_url=on_url, transport=transport, timeout=timeout,
                   redirect_port=redirect_port)
+
+
+def supports_browser_sign_in(key: str) -> bool:
+    """Whether Enginy Desktop can sign in to ``key`` in the browser (OAuth with the user's own app)."""
+    from enginy_desktop.adapters.registry import CRM_ADAPTERS
+
+    spec = catalog.get(key)
+    return key in CRM_ADAPTERS and spec.auth in (catalog.AuthKind.TOKEN_OR_OAUTH, catalog.AuthKind.OAUTH)

@@ -701,14 +701,14 @@ def normalize_column(values: Iterable[Any], kind: Kind | str, *, any_extension: 
     batch = _BATCHES.get(kind)
     if kind in _MOSTLY_DISTINCT and batch is not None:
         # One per person: finding the repeats would cost more than it saves.
-        texts = list(map(_NONE_AS_EMPTY.get, values, values))
-        if _all_text(texts):
-            return batch(texts)
+        column: list[Any] = list(map(_NONE_AS_EMPTY.get, values, values))
+        if _all_text(column):
+            return batch(column)
     try:
         distinct: dict[Any, str | None] = dict.fromkeys(values)
     except TypeError:  # unhashable values: one by one
         return [single(v) for v in values]
-    texts = [v for v in distinct if type(v) is str]
+    texts: list[str] = [v for v in distinct if type(v) is str]
     if len(texts) != len(distinct):
         others = [v for v in distinct if type(v) is not str]
         if any(type(v) is bool for v in others):  # True == 1 as a key: no sharing with numbers then

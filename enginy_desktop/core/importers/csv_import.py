@@ -418,19 +418,24 @@ class _Writer:
         webs = parsed.column(p("website")) or [None] * n
         linkedins = parsed.column(p("company_linkedin_url")) or [None] * n
         new: list[tuple[Any, ...]] = []
-        for i, key in enumerate(keys):
+        # Rows with a domain first: a company they create is then found by name by the rows without one.
+        todo = [i for i, k in enumerate(keys) if k is not None and k not in cache]
+        todo.sort(key=lambda i: keys[i][0] != "d")  # type: ignore[index]
+        for i in todo:
+            key = keys[i]
             if key is None or key in cache:
                 continue
             cid = self.next_company
             self.next_company += 1
             cache[key] = cid
             nk = name_key(names[i])
+            if nk:
+                cache.setdefault(("n", nk), cid)
+                self.companies["name_key"].add(nk)
             new.append((names[i], domains[i], webs[i], linkedins[i], self.source, nk, self.owner_id, self.now,
                         self.now, cid))
             if domains[i]:
                 self.companies["domain"].add(domains[i])
-            if nk:
-                self.companies["name_key"].add(nk)
         if new:
             self.cur.executemany(self.company_insert, new)
             self.companies_created += len(new)

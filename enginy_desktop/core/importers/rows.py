@@ -406,12 +406,12 @@ def iter_chunks(
     path: Path, fmt: CsvFormat, mapping: ColumnMapping, chunk_rows: int
 ) -> Generator[Chunk, None, int]:
     """The file's rows after the header, cleaned, ``chunk_rows`` records at a time; returns the blank lines."""
+    before = _replacements  # the text reader decodes ahead: count from before the first byte
     raw, text = open_text(path, fmt.encoding, errors="enginy-import-replace")
     try:
         records = Rows(text, fmt.delimiter)
         read_header(records, path)
         plan = Plan.build(mapping)
-        before = _replacements
         blank = 0
         while not records.exhausted:
             batch = records.take(chunk_rows)

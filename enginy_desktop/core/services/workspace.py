@@ -17,7 +17,9 @@ Errors the user must read are :class:`WorkspaceError` (or its subclasses), with 
 
 from __future__ import annotations
 
+import json
 import threading
+import unicodedata
 from array import array
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -122,6 +124,27 @@ class UserInfo:
 
 def _table(kind: RecordKind) -> str:
     return "contacts" if kind is RecordKind.CONTACT else "companies"
+
+
+def _fold_table() -> dict[int, str]:
+    """Latin letters with accents -> without (``Á`` -> ``a``, ``ñ`` -> ``n``, ``ß`` -> ``ss``), for sorting."""
+    table: dict[int, str] = {}
+    for code in range(0xC0, 0x250):
+        ch = chr(code)
+        base = "".join(c for c in unicodedata.normalize("NFKD", ch.casefold()) if not unicodedata.combining(c))
+        if base != ch:
+            table[code] = base
+    return table
+
+
+_FOLD = _fold_table()
+
+
+def sort_key(value: object) -> object:
+    """How the list table orders text: case and accents ignored (``Álvarez`` sorts with ``alvarez``)."""
+    if isinstance(value, str):
+        return value.casefold().translate(_FOLD)
+    return value
 
 
 def _like_escape(text_: str) -> str:
@@ -247,7 +270,7 @@ class WorkspaceService:
         if name.startswith(CUSTOM_PREFIX):
             key = name[len(CUSTOM_PREFIX) :].replace('"', '""').replace("'", "''")
             return f"json_extract(t.custom_fields, '$.\"{key}\"')"
-        if name in ("id", "created_at", "updated_at"):
+        if name in ("id", "custom_fields", "created_at", "updated_at"):
             return f"t.{name}"
         try:
             return f"t.{F.get_field(kind, name).name}"
@@ -309,6 +332,19 @@ class WorkspaceService:
             by_id = {r[0]: tuple(r) for r in s.execute(sql)}
         return [by_id[i] for i in ids if i in by_id]
 
+    def records(self, list_id: int, offset: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+        """Whole records in the list's order: ``id``, every field, ``custom_fields`` (a dict)."""
+        info = self.get_list(list_id)
+        names = [f.name for f in F.fields_for(info.kind)]
+        rows = self.page(list_id, offset, limit, columns=[*names, "custom_fields"])
+        out = []
+        for row in rows:
+            record: dict[str, Any] = {"id": row[0], **dict(zip(names, row[1:-1], strict=True))}
+            custom = row[-1]
+            record["custom_fields"] = json.loads(custom) if isinstance(custom, str) else (custom or {})
+            out.append(record)
+        return out
+
     def row_of(self, list_id: int, record_id: int, sort_column: str | None = None, descending: bool = False,
                filter_text: str = "") -> int | None:
         """The row number of a record in a view (to keep it selected after a sort), or None."""
@@ -353,7 +389,10 @@ class WorkspaceService:
             if sort_column:
                 expr = self._resolve_column(kind, sort_column)
                 direction = "DESC" if descending else "ASC"
-                order_by = f"({expr}) IS NULL OR ({expr}) = '', {expr} COLLATE NOCASE {direction}, m.position"
+                order_by = f"({expr}) IS NULL OR ({expr}) = '', enginy_sort_key({expr}) {direction}, m.position"
+                # A deterministic function SQLite calls once per row; the sort itself stays in C.
+                dbapi = s.connection().connection.driver_connection
+                dbapi.create_function("enginy_sort_key", 1, sort_key, deterministic=True)  # type: ignore[union-attr]
             else:
                 order_by = "m.position"
             sql = text(

@@ -267,7 +267,7 @@ def cmd_lists(args: argparse.Namespace, rt: Runtime) -> int:
 def cmd_campaigns_list(args: argparse.Namespace, rt: Runtime) -> int:
     from enginy_desktop.core.campaigns import CampaignService
 
-    campaigns = CampaignService(rt.context().store).list()
+    campaigns = CampaignService(rt.context().store).list_campaigns()
     if args.json:
         rt.print_json([c.as_json() for c in campaigns])
         return EXIT_OK

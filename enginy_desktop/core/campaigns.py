@@ -171,9 +171,9 @@ def derive_properties(steps: Sequence[Step], events: Iterable[Event]) -> Campaig
     ordered = sorted(steps, key=lambda s: s.position)
     by_position = {s.position: s for s in ordered}
     message_number: dict[int, int] = {}
-    for step in ordered:
-        if step.kind.is_message:
-            message_number[step.position] = len(message_number) + 1
+    for s in ordered:
+        if s.kind.is_message:
+            message_number[s.position] = len(message_number) + 1
     n_messages = len(message_number)
 
     opens = clicks = 0
@@ -213,10 +213,10 @@ def derive_properties(steps: Sequence[Step], events: Iterable[Event]) -> Campaig
     if latest_event is None:
         engagement = ADDED_TO_CAMPAIGN
     else:
-        etype, step = latest_event
+        etype, last_step = latest_event
         verb = "Replied" if etype is EventType.REPLIED else "Sent"
-        channel = "Email" if step.kind is StepKind.EMAIL else "LinkedIn"
-        engagement = f"Message {verb} ({message_number[step.position]}/{n_messages}) - {channel}"
+        channel = "Email" if last_step.kind is StepKind.EMAIL else "LinkedIn"
+        engagement = f"Message {verb} ({message_number[last_step.position]}/{n_messages}) - {channel}"
 
     any_message_sent = any(p in message_number for p in done)
     if replied:
@@ -343,7 +343,7 @@ class CampaignService:
         identity = session.get(Identity, campaign.identity_id)
         return CampaignInfo(campaign.id, campaign.name, _identity_info(identity), steps, leads, campaign.created_at)
 
-    def list(self) -> list[CampaignInfo]:
+    def list_campaigns(self) -> list[CampaignInfo]:
         with self.store.session() as s:
             return [self._info(s, c) for c in s.scalars(select(Campaign).order_by(Campaign.name))]
 

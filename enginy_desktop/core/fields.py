@@ -12,6 +12,7 @@ turns that into a warning and drops the value, a cell edit shows it and keeps th
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -223,7 +224,7 @@ def clean_phone(value: str) -> str:
     return v
 
 
-CLEANERS = {
+CLEANERS: dict[FieldType, Callable[[str], str | int]] = {
     FieldType.TEXT: clean_text,
     FieldType.LONG_TEXT: clean_text,
     FieldType.EMAIL: clean_email,

@@ -262,7 +262,7 @@ def test_import_definition_and_events_then_show_properties(store: Store, tmp_pat
     assert "only emails can be opened" in result.issues[1].reason
     assert report.read_text(encoding="utf-8-sig").count("\n") == 7
 
-    campaigns = {c.name: c for c in service.list()}
+    campaigns = {c.name: c for c in service.list_campaigns()}
     q3 = campaigns["Q3 Outreach"]
     assert q3.identity.kind == "email"
     assert q3.identity.display == "Ana García <ana@enginy.ai>"
@@ -352,7 +352,7 @@ def test_service_create_record_and_refusals(store: Store, tmp_path: Path) -> Non
     [info] = service.leads("Calls")
     assert info.properties.sequence_status == "Ongoing"
     service.delete(created.id)
-    assert "Calls" not in {c.name for c in service.list()}
+    assert "Calls" not in {c.name for c in service.list_campaigns()}
 
 
 def test_timestamps() -> None:

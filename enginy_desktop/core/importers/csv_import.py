@@ -33,7 +33,7 @@ import logging
 import multiprocessing
 import os
 import time
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
@@ -101,7 +101,7 @@ def _cancel_fn(cancel: Cancel | None) -> Callable[[], bool]:
         return lambda: False
     is_set = getattr(cancel, "is_set", None)
     if callable(is_set):
-        return is_set  # type: ignore[no-any-return]
+        return is_set
     return cancel  # type: ignore[return-value]
 
 
@@ -553,7 +553,7 @@ class _Writer:
             self.imported += 1
         self._flush(inserts, members, updates)
 
-    def _flush(self, inserts: list[Any], members: list[Any], updates: list[Any]) -> None:
+    def _flush(self, inserts: Iterable[Any], members: list[Any], updates: list[Any]) -> None:
         cur = self.cur
         if inserts:
             cur.executemany(self.insert_sql, inserts)

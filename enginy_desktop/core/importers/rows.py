@@ -13,7 +13,7 @@ import csv
 import itertools
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
-from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any
 
@@ -181,7 +181,7 @@ _domain_of_website = _cached(clean_domain)
 
 def _safe_domain(website: str) -> str | None:
     try:
-        return _domain_of_website(website)  # type: ignore[no-any-return]
+        return str(_domain_of_website(website))
     except FieldValueError:
         return None
 
@@ -215,10 +215,12 @@ class Plan:
         wanted = set(mapped) | set(_DERIVED[mapping.kind])
         table_cols = tuple(f.name for f in fields if f.name in wanted)
         pos = {name: i for i, name in enumerate(table_cols)}
-        columns = []
+        columns: list[tuple[int, int, Callable[[str], Any] | None, str]] = []
         for name, cols in mapped.items():
             f = by_name[name]
-            cleaner = None if f.type in (FieldType.TEXT, FieldType.LONG_TEXT) else CLEANERS[f.type]
+            cleaner: Callable[[str], Any] | None = (
+                None if f.type in (FieldType.TEXT, FieldType.LONG_TEXT) else CLEANERS[f.type]
+            )
             if cleaner is not None and f.type in _REPEATING_TYPES:
                 cleaner = _cached(cleaner)
             columns.extend((c, pos[name], cleaner, mapping.rules[c].header) for c in cols)
@@ -282,7 +284,7 @@ def parse_chunk(plan: Plan, batch: Batch, check_replacement: bool, issues: list[
     if (
         not batch.errors
         and ncols > 1
-        and list(map(len, records)).count(ncols) == len(records)
+        and [len(r) if r is not None else -1 for r in records].count(ncols) == len(records)
         and all(map(any, records))  # type: ignore[arg-type]
     ):
         good, lines = records, starts  # type: ignore[assignment]

@@ -379,7 +379,8 @@ class WorkspaceService:
                     self._orders.move_to_end(key)
                     return cached
             table = _table(kind)
-            where, params = "", {"l": list_id}
+            where = ""
+            params: dict[str, Any] = {"l": list_id}
             if needle:
                 like = "%" + _like_escape(needle) + "%"
                 where = " AND (" + " OR ".join(
@@ -509,10 +510,11 @@ class WorkspaceService:
         with self.store.write() as s:
             for i in range(0, len(ids), 900):
                 part = ",".join(map(str, ids[i : i + 900]))
-                n += s.execute(
+                result: Any = s.execute(
                     text(f"DELETE FROM list_memberships WHERE list_id = :l AND record_id IN ({part})"),  # noqa: S608
                     {"l": list_id},
-                ).rowcount
+                )
+                n += result.rowcount
         self._changed([list_id])
         return n
 

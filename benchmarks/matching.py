@@ -10,10 +10,11 @@ own: ``match_peak_rss_mb`` is the child's peak resident size, synthetic records 
 whole :func:`match` call (loading fields, normalizing both sides, indexing, looking up, grouping), not the
 generation of the data.
 
-The data is realistic on purpose: 80 % of CRM contacts have a LinkedIn URL; half the local contacts exist in
-the CRM, written differently (other case, accents, legal forms, ``es.``/``m.`` LinkedIn hosts, tracking
-parameters, trailing slashes), 70 % of them with a LinkedIn URL; the other half are new. Records come as the
-CRM adapter and the workspace give them: CRM records as ``(id, dict)`` pairs, local records as columns.
+The data is realistic on purpose: 80 % of CRM contacts have a LinkedIn URL and 1 % are held twice; half the
+local contacts exist in the CRM, written differently (other case, accents, legal forms, ``es.``/``m.`` LinkedIn
+hosts, tracking parameters, trailing slashes), 70 % of them with a LinkedIn URL; the other half are new (1 % of
+them twice in the list); 1 % have neither URL nor company. Records come as the CRM adapter and the workspace give
+them: CRM records as ``(id, dict)`` pairs, local records as columns.
 """
 
 from __future__ import annotations
@@ -64,8 +65,12 @@ def generate(n: int, seed: int = 7) -> tuple[list[tuple[str, dict]], Columns]:
     rng = random.Random(seed)
     firsts, lasts, companies = _pools(rng)
     crm: list[tuple[str, dict]] = []
-    crm_people = []
+    crm_people: list[tuple[str, str, str, str]] = []
     for i in range(n):
+        if i >= n - n // 100:  # the last 1 %: people the CRM already holds twice (same names, no URL)
+            first, last, company, _ = crm_people[rng.randrange(len(crm_people))]
+            crm.append((f"crm-{i}", {"firstname": first, "lastname": last, "company": company}))
+            continue
         first, last, company = rng.choice(firsts), rng.choice(lasts), rng.choice(companies)
         slug = _slug(f"{first}-{last}-{i:x}")
         record = {
@@ -78,16 +83,21 @@ def generate(n: int, seed: int = 7) -> tuple[list[tuple[str, dict]], Columns]:
         crm_people.append((first, last, company, slug))
     ids: list[int] = []
     cols: dict[str, list] = {"first_name": [], "last_name": [], "company_name": [], "linkedin_url": []}
+    previous_new: tuple[str, str, str, str | None] | None = None
     for i in range(n):
         if i % 2 == 0:  # exists in the CRM, written differently
-            first, last, company, slug = crm_people[rng.randrange(n)]
+            first, last, company, slug = crm_people[rng.randrange(len(crm_people))]
             first = first.upper() if rng.random() < 0.2 else first
             company = company + rng.choice(FORMS)
             url = _variant_url(rng, slug) if rng.random() < 0.7 else None
+        elif previous_new is not None and rng.random() < 0.01:  # the same new person twice in the list
+            first, last, company, url = previous_new
         else:  # new
-            first, last, company = rng.choice(firsts), rng.choice(lasts), rng.choice(companies)
+            first, last, company = rng.choice(firsts), rng.choice(lasts), rng.choice(companies) + " New"
             url = _variant_url(rng, f"new-{i:x}") if rng.random() < 0.7 else None
-            company = company + " New"
+            previous_new = (first, last, company, url)
+        if rng.random() < 0.01:  # no URL and no company: cannot be compared
+            url, company = None, ""
         ids.append(i)
         cols["first_name"].append(first)
         cols["last_name"].append(last)
@@ -123,6 +133,7 @@ def run_size(n: int, runs: int) -> dict[str, float]:
         "new": summary.new,
         "ambiguous": summary.ambiguous,
         "unmatchable": summary.unmatchable,
+        "local_duplicates": summary.local_duplicates,
     }
 
 
@@ -156,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"match_peak_rss_mb{suffix}: {figures['peak_rss_mb']:.0f} MB")
         print(
             f"match_outcomes{suffix}: matched={figures['matched']} new={figures['new']} "
-            f"ambiguous={figures['ambiguous']} unmatchable={figures['unmatchable']} (runs={args.runs}, "
+            f"ambiguous={figures['ambiguous']} unmatchable={figures['unmatchable']} "
+            f"local_duplicates={figures['local_duplicates']} (runs={args.runs}, "
             f"fastest {figures['min_seconds']:.2f} s)"
         )
         sys.stdout.flush()

@@ -104,7 +104,7 @@ def _load(records: Records, fields: Sequence[str], *, unique_ids: bool) -> tuple
             ids = list(map(itemgetter(0), pairs))
             rows = list(map(itemgetter(1), pairs))
         columns = {f: _column(rows, f) for f in fields}
-    if unique_ids:
+    if unique_ids and not isinstance(records, Mapping):  # a mapping's keys are unique already
         last = dict(zip(ids, range(len(ids)), strict=True))
         if len(last) != len(ids):
             keep = sorted(last.values())

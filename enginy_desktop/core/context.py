@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .secrets import SecretStore, SecretsUnavailableError, open_secrets
+from .services.crm_configs import CrmConfigService
 from .services.integrations import IntegrationService
 from .store import Store
 
@@ -17,9 +18,11 @@ class AppContext:
     secrets: SecretStore | None
     secrets_problem: str = ""
     integrations: IntegrationService = field(init=False)
+    crm_configs: CrmConfigService = field(init=False)
 
     def __post_init__(self) -> None:
         self.integrations = IntegrationService(self.store, self.secrets)
+        self.crm_configs = CrmConfigService(self.store)
 
     @classmethod
     def open(cls, data_dir: Path, passphrase: str | None = None) -> AppContext:

@@ -1,6 +1,7 @@
 """Every table of the store. Import a model module here so Alembic and the tests see its tables."""
 
 from .base import Base, utcnow
+from .crm import *  # noqa: F403  (re-exports the CRM tables listed in its __all__)
 from .integrations import IntegrationState
 from .workspace import *  # noqa: F403  (re-exports the workspace tables listed in its __all__)
 

@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NoReturn
 
 
 class FieldType(StrEnum):
@@ -142,18 +143,36 @@ def clean_email(value: str) -> str:
     return v
 
 
+_CANONICAL_PROFILE = "https://www.linkedin.com/in/"
+_NOT_IN_CANONICAL = re.compile(r"[?#\s]")
+
+
 def clean_linkedin_url(value: str) -> str:
     """Canonical ``https://www.linkedin.com/<path>``; profile and company slugs lowercased, query dropped."""
+    if value.startswith(_CANONICAL_PROFILE) and len(value) > 28 and _NOT_IN_CANONICAL.search(value) is None:
+        # Already canonical but for case or a trailing slash (what most exports hold): the fast path.
+        slug = value[28:].rstrip("/")
+        if slug and "/" not in slug:
+            return _CANONICAL_PROFILE + slug.lower()
     m = _LINKEDIN_RE.fullmatch(value.strip())
-    if m is None or len(m.group(1)) <= 1:
-        raise FieldValueError(f"'{value.strip()}' is not a LinkedIn address (https://www.linkedin.com/...).")
+    if m is None:
+        return _bad_linkedin(value)
     path = m.group(1).rstrip("/")
-    head = path.split("/", 2)[1].lower() if path.count("/") >= 1 else ""
+    parts = path.split("/")  # ["", head, slug, ...]
+    head = parts[1].lower() if len(parts) > 1 else ""
+    if not head:
+        return _bad_linkedin(value)
     # Profile (/in/) and company (/company/, /school/) slugs are case-insensitive; other paths (Sales Navigator
     # lead ids) are not, and are kept as written.
-    if head in ("in", "company", "school", "showcase"):
+    if head in ("in", "company", "school", "showcase", "pub"):
+        if len(parts) < 3 or not parts[2]:
+            return _bad_linkedin(value)
         path = path.lower()
     return "https://www.linkedin.com" + path
+
+
+def _bad_linkedin(value: str) -> NoReturn:
+    raise FieldValueError(f"'{value.strip()}' is not a LinkedIn address (https://www.linkedin.com/...).")
 
 
 # scheme, host, port, rest: enough to check a web address without urllib (this runs once per imported row).

@@ -472,3 +472,17 @@ def test_odd_csvs_import_or_report_every_row(shared_store, header, body, delimit
         members = s.execute(text("SELECT count(*) FROM list_memberships WHERE list_id = :l"),
                             {"l": result.list_id}).scalar()
     assert members == result.imported
+
+
+_SLUG = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_%"
+
+
+@given(slug=st.text(alphabet=_SLUG, min_size=1, max_size=30))
+def test_linkedin_urls_have_one_canonical_form(slug: str) -> None:
+    from enginy_desktop.core.fields import clean_linkedin_url
+
+    canonical = clean_linkedin_url(f"https://www.linkedin.com/in/{slug}")
+    assert canonical == f"https://www.linkedin.com/in/{slug.lower()}"
+    variants = (f"https://es.linkedin.com/in/{slug}/?trk=x", f"linkedin.com/in/{slug}/", f"http://m.linkedin.com/in/{slug}")
+    for variant in variants:
+        assert clean_linkedin_url(variant) == canonical

@@ -92,20 +92,15 @@ class MainWindow(QMainWindow):
         row.addWidget(self.stack, 1)
         self.setCentralWidget(central)
 
+        # Pages are built the first time they are shown, so start-up only pays for the first one.
         self.pages: dict[str, QWidget] = {}
         for spec in PAGES:
-            page = spec.factory(ctx, self.stack)
-            self.pages[spec.key] = page
-            self.stack.addWidget(page)
             item = QListWidgetItem(theme.icon(spec.icon), spec.title)
             item.setToolTip(spec.title)
-            item.setData(Qt.ItemDataRole.AccessibleTextRole, spec.title)
             item.setData(Qt.ItemDataRole.UserRole, spec.key)
+            item.setData(Qt.ItemDataRole.AccessibleTextRole, spec.title)
             self.nav.addItem(item)
-            status = getattr(page, "statusMessage", None)
-            if status is not None:
-                status.connect(lambda text: self.statusBar().showMessage(text, 6000))
-        self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)
+        self.nav.currentRowChanged.connect(self._show_row)
         self.nav.setCurrentRow(0)
 
         where = ctx.secrets.description if ctx.secrets else "no credential store unlocked"
@@ -114,14 +109,33 @@ class MainWindow(QMainWindow):
 
         self._restore_geometry()
 
+    def page(self, key: str) -> QWidget:
+        """The page ``key``, built on first use."""
+        page = self.pages.get(key)
+        if page is None:
+            spec = next(p for p in PAGES if p.key == key)
+            page = spec.factory(self.ctx, self.stack)
+            self.pages[key] = page
+            self.stack.addWidget(page)
+            status = getattr(page, "statusMessage", None)
+            if status is not None:
+                status.connect(lambda text: self.statusBar().showMessage(text, 6000))
+        return page
+
+    def _show_row(self, row: int) -> None:
+        if 0 <= row < len(PAGES):
+            self.stack.setCurrentWidget(self.page(PAGES[row].key))
+
     @property
     def integrations_page(self) -> IntegrationsPage:
-        page = self.pages["integrations"]
+        page = self.page("integrations")
         assert isinstance(page, IntegrationsPage)
         return page
 
-    def show_page(self, key: str) -> None:
-        self.nav.setCurrentRow(list(self.pages).index(key))
+    def show_page(self, key: str) -> QWidget:
+        """Navigate to page ``key`` (building it if needed) and return it."""
+        self.nav.setCurrentRow([p.key for p in PAGES].index(key))
+        return self.page(key)
 
     def _focus_search(self) -> None:
         page = self.stack.currentWidget()

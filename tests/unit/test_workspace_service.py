@@ -100,6 +100,8 @@ def test_sorting_ignores_case_puts_empty_last_and_is_stable(service: WorkspaceSe
 
 def test_filtering(service: WorkspaceService, tmp_path: Path) -> None:
     info, _ = load(service, tmp_path, PEOPLE)
+    assert service.prepare(info.id, "first_name", False, "acme") == 2
+    assert service.prepare(info.id) == 4
     assert service.count(info.id, "acme") == 2
     assert service.count(info.id, "  ACME ") == 2
     assert service.count(info.id, "%") == 0  # LIKE wildcards are literal

@@ -368,6 +368,17 @@ class WorkspaceService:
         except ValueError:
             return None
 
+    def prepare(self, list_id: int, sort_column: str | None = None, descending: bool = False,
+                filter_text: str = "") -> int:
+        """Compute (and cache) a view's order; returns its row count.
+
+        Sorting or filtering a list of a million records takes a second or two, once: call this from a worker
+        thread when the user clicks a column header or types a filter, then page from the UI thread.
+        """
+        if not sort_column and not filter_text.strip():
+            return self.count(list_id)
+        return len(self._order(list_id, sort_column, descending, filter_text))
+
     def _order(self, list_id: int, sort_column: str | None, descending: bool, filter_text: str) -> array[int]:
         needle = filter_text.strip().casefold()
         with self.store.session() as s:
@@ -486,9 +497,15 @@ class WorkspaceService:
         kind = RecordKind(kind)
         ids = sorted({int(i) for i in record_ids})
         with self.store.write() as s:
-            lists = sorted({lid for i in ids[:1000] for lid in self._lists_of(s, kind, i)})
+            lists: set[int] = set()
+            for i in range(0, len(ids), 900):
+                part = ",".join(map(str, ids[i : i + 900]))
+                lists.update(r[0] for r in s.execute(text(
+                    f"SELECT DISTINCT m.list_id FROM list_memberships m JOIN lists l ON l.id = m.list_id "  # noqa: S608
+                    f"WHERE m.record_id IN ({part}) AND l.kind = :k"
+                ), {"k": kind.list_kind}))
             n = self._delete_records(s, kind, ids)
-        self._changed(lists)
+        self._changed(sorted(lists))
         return n
 
     def _delete_records(self, session: Any, kind: RecordKind, ids: Sequence[int]) -> int:

@@ -253,6 +253,17 @@ def test_unclosed_quote_is_reported_with_its_line_range(store: Store, tmp_path: 
     assert "lines 3–4" in issue.reason
 
 
+def test_a_file_without_line_breaks_is_read_in_pieces(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("enginy_desktop.core.importers.rows.MAX_LINE", 64)
+    path = write(tmp_path, "Name,Email\n" + "x" * 1000 + "\nAna,ana@x.com\n")
+    result = import_csv(store, path, list_name="L")
+    check_counts(result)
+    assert result.imported >= 1
+    assert rows(store, "SELECT count(*) FROM contacts WHERE email = 'ana@x.com'") == [(1,)]
+
+
 def test_missing_empty_and_headerless_files_are_refused(store: Store, tmp_path: Path) -> None:
     with pytest.raises(ImportFileError, match="does not exist"):
         import_csv(store, tmp_path / "nope.csv", list_name="L")

@@ -10,12 +10,13 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
+import functools
 import itertools
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from enginy_desktop.core.fields import (
     CLEANERS,
@@ -32,6 +33,7 @@ from .report import RowIssue
 from .sniff import CsvFormat, open_text
 
 Record = tuple[int, int, list[str] | None, str]
+MAX_LINE = 4 * 1024 * 1024  # characters; a CSV line of contacts is a few hundred
 
 
 class ImportFileError(Exception):
@@ -90,8 +92,10 @@ class Batch:
 class Rows:
     """Reads a CSV text stream in batches; parse errors come out as records too."""
 
-    def __init__(self, text: Iterator[str], delimiter: str) -> None:
-        self._reader = csv.reader(text, delimiter=delimiter)
+    def __init__(self, text: TextIO, delimiter: str) -> None:
+        # Lines are read at most MAX_LINE characters at a time, so a file without line breaks (or a binary
+        # file) is never held in memory whole; the pieces of such a line come out as rejected rows.
+        self._reader = csv.reader(iter(functools.partial(text.readline, MAX_LINE), ""), delimiter=delimiter)
         self._last = 0
         self.exhausted = False
 

@@ -240,7 +240,7 @@ def cmd_lists(args: argparse.Namespace, rt: Runtime) -> int:
         if not lists:
             rt.print("No lists yet. Import a CSV file: enginy-desktop import contacts FILE.csv --list NAME")
             return EXIT_OK
-        width = max(len(info.name) for info in lists)
+        width = max(4, *(len(info.name) for info in lists))
         rt.print(f"{'LIST':<{width}}  {'KIND':<9}  RECORDS")
         for info in lists:
             rt.print(f"{info.name:<{width}}  {info.kind.list_kind:<9}  {info.count}")

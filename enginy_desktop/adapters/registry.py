@@ -161,3 +161,6 @@ async def check_crm_connection(ctx: Any, key: str, transport: Any = None) -> Con
 
 for _key in CRM_ADAPTERS:
     connection_test.register(_key, check_crm_connection)
+
+# Slack (a communication integration, not a CRM) registers its Test connection when its module is imported.
+from . import slack as _slack  # noqa: E402, F401

@@ -1,0 +1,525 @@
+"""The history and state of runs, and their journal (Qt-free; DESIGN §6 "Runs").
+
+Every method is one short unit of work on the store. State changes and counter updates are atomic: they run in a
+write transaction that takes SQLite's write lock first (``Store.write``), so the window and a command line
+updating the same database never lose an update. Callers get :class:`RunInfo` / :class:`RunItemInfo`, plain
+frozen dataclasses, never ORM rows.
+
+States (``core.models.runs.RUN_STATES``) and the moves allowed between them::
+
+    queued ──> running ──> finished
+      │          │  └────> failed
+      │          └──> cancelling ──> cancelled
+      └──> cancelled          (and any live state ──> interrupted when its process is gone)
+
+    interrupted / cancelled / failed ──> running   (resume)
+
+:meth:`RunService.mark_interrupted` runs at start-up: a run left *queued*, *running* or *cancelling* by a process
+that no longer exists is marked *interrupted*, so the Runs page shows it honestly and it can be resumed.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+
+from enginy_desktop.core.models import ITEM_STATES, RUN_KINDS, RUN_STATES, Run, RunItem, utcnow
+from enginy_desktop.core.store import Store
+
+__all__ = [
+    "ACTIVE_STATES",
+    "RESUMABLE_STATES",
+    "STATE_LABELS",
+    "TERMINAL_STATES",
+    "RunError",
+    "RunInfo",
+    "RunItemInfo",
+    "RunNotFoundError",
+    "RunService",
+    "RunStateError",
+]
+
+ACTIVE_STATES = frozenset({"queued", "running", "cancelling"})
+TERMINAL_STATES = frozenset({"cancelled", "failed", "finished", "interrupted"})
+RESUMABLE_STATES = frozenset({"interrupted", "cancelled", "failed"})
+
+_MOVES: dict[str, frozenset[str]] = {
+    "queued": frozenset({"running", "cancelled", "failed", "interrupted"}),
+    "running": frozenset({"cancelling", "finished", "failed", "cancelled", "interrupted"}),
+    "cancelling": frozenset({"cancelled", "finished", "failed", "interrupted"}),
+    "interrupted": frozenset({"running", "cancelled", "failed"}),
+    "cancelled": frozenset({"running"}),
+    "failed": frozenset({"running"}),
+    "finished": frozenset(),
+}
+
+STATE_LABELS = {
+    "queued": "Waiting",
+    "running": "Running",
+    "cancelling": "Stopping",
+    "cancelled": "Cancelled",
+    "failed": "Failed",
+    "finished": "Finished",
+    "interrupted": "Interrupted",
+}
+
+
+class RunError(Exception):
+    """A readable refusal about runs."""
+
+
+class RunNotFoundError(RunError):
+    pass
+
+
+class RunStateError(RunError):
+    """A state change that the run's current state does not allow."""
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """SQLite returns naive datetimes; every timestamp here is UTC."""
+    if moment is None:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    id: int
+    kind: str
+    crm: str | None
+    list_id: int | None
+    list_name: str
+    state: str
+    options: Mapping[str, Any]
+    counters: Mapping[str, Any]
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: str | None
+    owner_pid: int | None = None
+    owner_host: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE_STATES
+
+    @property
+    def resumable(self) -> bool:
+        return self.state in RESUMABLE_STATES
+
+    @property
+    def state_label(self) -> str:
+        return STATE_LABELS.get(self.state, self.state)
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to end (or to now while it runs)."""
+        if self.started_at is None:
+            return None
+        end = self.finished_at or datetime.now(UTC)
+        return max(0.0, (end - self.started_at).total_seconds())
+
+    def counter(self, name: str) -> int:
+        value = self.counters.get(name, 0)
+        return int(value) if isinstance(value, int | float) else 0
+
+    def as_json(self) -> dict[str, Any]:
+        def iso(moment: datetime | None) -> str | None:
+            return moment.isoformat() if moment is not None else None
+
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "crm": self.crm,
+            "list_id": self.list_id,
+            "list": self.list_name,
+            "state": self.state,
+            "options": dict(self.options),
+            "counters": dict(self.counters),
+            "created_at": iso(self.created_at),
+            "started_at": iso(self.started_at),
+            "finished_at": iso(self.finished_at),
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_row(cls, row: Run) -> RunInfo:
+        created = _aware(row.created_at)
+        assert created is not None
+        return cls(
+            id=row.id,
+            kind=row.kind,
+            crm=row.crm,
+            list_id=row.list_id,
+            list_name=row.list_name or "",
+            state=row.state,
+            options=dict(row.options or {}),
+            counters=dict(row.counters or {}),
+            created_at=created,
+            started_at=_aware(row.started_at),
+            finished_at=_aware(row.finished_at),
+            error=row.error,
+            owner_pid=row.owner_pid,
+            owner_host=row.owner_host,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RunItemInfo:
+    run_id: int
+    object: str
+    local_id: int
+    action: str
+    state: str
+    crm_id: str | None
+    error: str | None
+    attempt: int
+    updated_at: datetime
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    except OSError:
+        return False
+    return True
+
+
+class RunService:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.host = socket.gethostname()
+
+    # -- creating and reading --------------------------------------------------------------------------------------
+    def create(
+        self,
+        kind: str,
+        *,
+        crm: str | None = None,
+        list_id: int | None = None,
+        list_name: str = "",
+        options: Mapping[str, Any] | None = None,
+        counters: Mapping[str, Any] | None = None,
+        start: bool = False,
+    ) -> RunInfo:
+        """A new run, *queued* (or *running* with ``start``), owned by this process."""
+        if kind not in RUN_KINDS:
+            raise ValueError(f"Unknown run kind {kind!r}; expected one of {', '.join(RUN_KINDS)}.")
+        now = utcnow()
+        with self.store.write() as s:
+            row = Run(
+                kind=kind,
+                crm=crm,
+                list_id=list_id,
+                list_name=list_name,
+                state="running" if start else "queued",
+                options=dict(options or {}),
+                counters=dict(counters or {}),
+                created_at=now,
+                started_at=now if start else None,
+                owner_pid=os.getpid(),
+                owner_host=self.host,
+            )
+            s.add(row)
+            s.flush()
+            return RunInfo.from_row(row)
+
+    def get(self, run_id: int) -> RunInfo:
+        with self.store.session() as s:
+            row = s.get(Run, run_id)
+            if row is None:
+                raise RunNotFoundError(f"There is no run number {run_id}.")
+            return RunInfo.from_row(row)
+
+    def history(
+        self,
+        *,
+        kind: str | None = None,
+        crm: str | None = None,
+        list_id: int | None = None,
+        states: Iterable[str] | None = None,
+        limit: int = 200,
+        offset: int = 0,
+    ) -> list[RunInfo]:
+        """Runs, newest first."""
+        query = select(Run)
+        if kind is not None:
+            query = query.where(Run.kind == kind)
+        if crm is not None:
+            query = query.where(Run.crm == crm)
+        if list_id is not None:
+            query = query.where(Run.list_id == list_id)
+        if states is not None:
+            query = query.where(Run.state.in_(list(states)))
+        query = query.order_by(Run.created_at.desc(), Run.id.desc()).limit(limit).offset(offset)
+        with self.store.session() as s:
+            return [RunInfo.from_row(r) for r in s.scalars(query)]
+
+    def count(self, *, kind: str | None = None) -> int:
+        query = select(func.count()).select_from(Run)
+        if kind is not None:
+            query = query.where(Run.kind == kind)
+        with self.store.session() as s:
+            return int(s.scalar(query) or 0)
+
+    # -- state ---------------------------------------------------------------------------------------------------
+    def _move(self, s: Any, run_id: int, state: str, *, error: str | None = None) -> Run:
+        if state not in RUN_STATES:
+            raise ValueError(f"Unknown run state {state!r}.")
+        row = s.get(Run, run_id)
+        if row is None:
+            raise RunNotFoundError(f"There is no run number {run_id}.")
+        if state != row.state and state not in _MOVES[row.state]:
+            raise RunStateError(f"Run {run_id} is {STATE_LABELS[row.state].lower()}; it cannot become "
+                                f"{STATE_LABELS[state].lower()}.")
+        now = utcnow()
+        if state == "running" and row.state != "running":
+            row.started_at = row.started_at or now
+            row.finished_at = None
+            row.error = None
+            row.owner_pid = os.getpid()
+            row.owner_host = self.host
+        if state in TERMINAL_STATES:
+            row.finished_at = now
+        if error is not None:
+            row.error = error
+        row.state = state
+        return row
+
+    def set_state(self, run_id: int, state: str, *, error: str | None = None) -> RunInfo:
+        with self.store.write() as s:
+            return RunInfo.from_row(self._move(s, run_id, state, error=error))
+
+    def start(self, run_id: int) -> RunInfo:
+        """queued (or resumable) -> running, owned by this process."""
+        return self.set_state(run_id, "running")
+
+    def request_cancel(self, run_id: int) -> RunInfo:
+        """running -> cancelling (a queued run is cancelled at once); a finished run is left as it is."""
+        with self.store.write() as s:
+            row = s.get(Run, run_id)
+            if row is None:
+                raise RunNotFoundError(f"There is no run number {run_id}.")
+            if row.state == "queued":
+                return RunInfo.from_row(self._move(s, run_id, "cancelled"))
+            if row.state == "running":
+                return RunInfo.from_row(self._move(s, run_id, "cancelling"))
+            return RunInfo.from_row(row)
+
+    def finish(
+        self,
+        run_id: int,
+        state: str = "finished",
+        *,
+        error: str | None = None,
+        counters: Mapping[str, Any] | None = None,
+    ) -> RunInfo:
+        """End the run (finished, failed, cancelled or interrupted), optionally merging final counters."""
+        if state not in TERMINAL_STATES:
+            raise ValueError(f"{state!r} does not end a run.")
+        with self.store.write() as s:
+            row = self._move(s, run_id, state, error=error)
+            if counters:
+                row.counters = {**(row.counters or {}), **counters}
+            return RunInfo.from_row(row)
+
+    def resume(self, run_id: int) -> RunInfo:
+        """interrupted / cancelled / failed -> running again (its journal says what is left)."""
+        info = self.get(run_id)
+        if not info.resumable:
+            raise RunStateError(f"Run {run_id} is {info.state_label.lower()}; only an interrupted, cancelled or "
+                                "failed run can be resumed.")
+        return self.set_state(run_id, "running")
+
+    def mark_interrupted(self) -> list[int]:
+        """At start-up: live runs whose process is gone become *interrupted*; returns their ids.
+
+        A run owned by a process that still runs on this machine (a command line beside the window) is left
+        alone; a run recorded by another machine is left alone too (its process cannot be checked from here).
+        """
+        live = select(Run.id, Run.owner_pid, Run.owner_host).where(Run.state.in_(sorted(ACTIVE_STATES)))
+        with self.store.session() as s:  # the common case: nothing to do, and no write lock taken
+            stale = [run_id for run_id, pid, host in s.execute(live) if self._stale(pid, host)]
+        changed: list[int] = []
+        if not stale:
+            return changed
+        with self.store.write() as s:
+            for row in s.scalars(select(Run).where(Run.id.in_(stale))).all():
+                if row.state in ACTIVE_STATES and self._stale(row.owner_pid, row.owner_host):
+                    self._move(s, row.id, "interrupted",
+                               error=row.error or "Enginy Desktop stopped while this run was in progress.")
+                    changed.append(row.id)
+        return changed
+
+    def _stale(self, pid: int | None, host: str | None) -> bool:
+        if host not in (None, self.host):
+            return False
+        return pid is None or not _pid_alive(pid)
+
+    # -- counters ------------------------------------------------------------------------------------------------
+    def add_counters(self, run_id: int, deltas: Mapping[str, int]) -> RunInfo:
+        """Add ``deltas`` to the run's counters, atomically (read and write under the write lock)."""
+        with self.store.write() as s:
+            row = s.get(Run, run_id)
+            if row is None:
+                raise RunNotFoundError(f"There is no run number {run_id}.")
+            counters = dict(row.counters or {})
+            for key, value in deltas.items():
+                counters[key] = int(counters.get(key, 0) or 0) + int(value)
+            row.counters = counters
+            return RunInfo.from_row(row)
+
+    def set_counters(self, run_id: int, values: Mapping[str, Any], *, replace: bool = False) -> RunInfo:
+        """Set counters (merged into the existing ones unless ``replace``), atomically."""
+        with self.store.write() as s:
+            row = s.get(Run, run_id)
+            if row is None:
+                raise RunNotFoundError(f"There is no run number {run_id}.")
+            row.counters = dict(values) if replace else {**(row.counters or {}), **values}
+            return RunInfo.from_row(row)
+
+    def update_options(self, run_id: int, values: Mapping[str, Any]) -> RunInfo:
+        with self.store.write() as s:
+            row = s.get(Run, run_id)
+            if row is None:
+                raise RunNotFoundError(f"There is no run number {run_id}.")
+            row.options = {**(row.options or {}), **values}
+            return RunInfo.from_row(row)
+
+    def delete(self, run_id: int) -> None:
+        """Forget a run and its journal; a live run cannot be deleted."""
+        with self.store.write() as s:
+            row = s.get(Run, run_id)
+            if row is None:
+                return
+            if row.state in ACTIVE_STATES:
+                raise RunStateError(f"Run {run_id} is still {STATE_LABELS[row.state].lower()}; stop it first.")
+            s.delete(row)
+
+    # -- the journal ---------------------------------------------------------------------------------------------
+    def add_items(self, run_id: int, items: Iterable[tuple[str, int, str]], *, chunk: int = 5000) -> int:
+        """Plan items ``(object, local_id, action)`` as *pending*; returns how many were added."""
+        now = utcnow()
+        added = 0
+        batch: list[dict[str, Any]] = []
+
+        def flush(s: Any) -> None:
+            nonlocal added
+            if batch:
+                s.execute(insert(RunItem), batch)
+                added += len(batch)
+                batch.clear()
+
+        with self.store.write() as s:
+            for obj, local_id, action in items:
+                batch.append({"run_id": run_id, "object": obj, "local_id": int(local_id), "action": action,
+                              "state": "pending", "attempt": 0, "updated_at": now})
+                if len(batch) >= chunk:
+                    flush(s)
+            flush(s)
+        return added
+
+    def set_items(
+        self,
+        run_id: int,
+        object: str,
+        updates: Sequence[Mapping[str, Any]],
+    ) -> None:
+        """Record what happened to items: each update has ``local_id`` and any of ``state``, ``crm_id``,
+        ``error``, ``action`` and ``attempt`` (``attempt=+1`` is spelled ``bump_attempt=True``). One transaction."""
+        if not updates:
+            return
+        now = utcnow()
+        with self.store.write() as s:
+            for u in updates:
+                values: dict[str, Any] = {"updated_at": now}
+                for key in ("state", "crm_id", "error", "action", "attempt"):
+                    if key in u:
+                        values[key] = u[key]
+                if "state" in values and values["state"] not in ITEM_STATES:
+                    raise ValueError(f"Unknown item state {values['state']!r}.")
+                if u.get("bump_attempt"):
+                    values["attempt"] = RunItem.attempt + 1
+                s.execute(
+                    update(RunItem)
+                    .where(RunItem.run_id == run_id, RunItem.object == object, RunItem.local_id == int(u["local_id"]))
+                    .values(**values)
+                )
+
+    def set_items_state(
+        self,
+        run_id: int,
+        object: str,
+        local_ids: Iterable[int],
+        state: str,
+        *,
+        error: str | None = None,
+        bump_attempt: bool = False,
+    ) -> None:
+        """Move many items to ``state`` at once (e.g. a batch about to be sent -> *in_flight*)."""
+        if state not in ITEM_STATES:
+            raise ValueError(f"Unknown item state {state!r}.")
+        ids = [int(i) for i in local_ids]
+        now = utcnow()
+        values: dict[str, Any] = {"state": state, "updated_at": now}
+        if error is not None:
+            values["error"] = error
+        if bump_attempt:
+            values["attempt"] = RunItem.attempt + 1
+        with self.store.write() as s:
+            for start in range(0, len(ids), 500):
+                s.execute(
+                    update(RunItem)
+                    .where(RunItem.run_id == run_id, RunItem.object == object,
+                           RunItem.local_id.in_(ids[start:start + 500]))
+                    .values(**values)
+                )
+
+    def items(
+        self,
+        run_id: int,
+        *,
+        state: str | Iterable[str] | None = None,
+        object: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[RunItemInfo]:
+        query = select(RunItem).where(RunItem.run_id == run_id)
+        if state is not None:
+            states = [state] if isinstance(state, str) else list(state)
+            query = query.where(RunItem.state.in_(states))
+        if object is not None:
+            query = query.where(RunItem.object == object)
+        query = query.order_by(RunItem.id).offset(offset)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.store.session() as s:
+            return [
+                RunItemInfo(r.run_id, r.object, r.local_id, r.action, r.state, r.crm_id, r.error, r.attempt,
+                            _aware(r.updated_at) or utcnow())
+                for r in s.scalars(query)
+            ]
+
+    def item_counts(self, run_id: int, *, object: str | None = None) -> dict[str, int]:
+        """How many items of the run are in each state."""
+        query = select(RunItem.state, func.count()).where(RunItem.run_id == run_id)
+        if object is not None:
+            query = query.where(RunItem.object == object)
+        query = query.group_by(RunItem.state)
+        with self.store.session() as s:
+            return {state: int(n) for state, n in s.execute(query)}

@@ -33,6 +33,7 @@ import gc
 import logging
 import multiprocessing
 import os
+import sys
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -650,7 +651,13 @@ def import_csv(
     resolved = _resolve_mapping(kind, headers, mapping)
     plan = _Plan.build(resolved)
     if parallel is None:
-        parallel = total >= PARALLEL_MIN_BYTES and (os.cpu_count() or 1) >= PARALLEL_MIN_CPUS
+        # A frozen build starts a child by running its own executable: off by default there (see the docstring
+        # of _chunks_from_process); pass parallel=True once the entry point calls freeze_support().
+        parallel = (
+            total >= PARALLEL_MIN_BYTES
+            and (os.cpu_count() or 1) >= PARALLEL_MIN_CPUS
+            and not getattr(sys, "frozen", False)
+        )
     use_process = parallel
     chunks = _chunks_in_process(path, fmt, resolved, chunk_rows) if not use_process else (
         _chunks_from_process(path, fmt, resolved, chunk_rows)

@@ -42,8 +42,29 @@ def _integrations(ctx: AppContext, parent: QWidget) -> QWidget:
     return IntegrationsPage(ctx, parent)
 
 
+def _lists(ctx: AppContext, parent: QWidget) -> QWidget:
+    from .lists_page import ListsPage
+
+    return ListsPage(ctx, parent)
+
+
+def _campaigns(ctx: AppContext, parent: QWidget) -> QWidget:
+    from .campaigns_page import CampaignsPage
+
+    return CampaignsPage(ctx, parent)
+
+
+def _team(ctx: AppContext, parent: QWidget) -> QWidget:
+    from .people_page import TeamPage
+
+    return TeamPage(ctx, parent)
+
+
 PAGES: list[PageSpec] = [
     PageSpec("integrations", "Integrations", "nav-integrations", _integrations),
+    PageSpec("lists", "Lists", "nav-lists", _lists),
+    PageSpec("campaigns", "Campaigns", "nav-campaigns", _campaigns),
+    PageSpec("team", "Team & identities", "nav-team", _team),
 ]
 
 

@@ -1,0 +1,676 @@
+"""The Campaigns page: campaigns on the left; the selected one's identity, steps and leads with their eight campaign
+properties (exactly as :mod:`enginy_desktop.core.campaigns` derives them and Step 3 exports them).
+
+Campaigns come in from CSV files (``docs/campaigns.md``): **Import campaign…** opens :class:`CampaignImportDialog`,
+which reads a definition (the steps) and, optionally, an events log (what happened to each lead) in a worker
+thread.
+
+Signals: ``statusMessage(str)`` — a short confirmation for the window's status bar.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QDateTime, QLocale, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtGui import QResizeEvent, QShowEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QDialog,
+    QFileDialog,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QStackedWidget,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from enginy_desktop.core.campaigns import PROPERTY_NAMES, CampaignError, CampaignInfo, CampaignService, LeadInfo
+from enginy_desktop.core.context import AppContext
+from enginy_desktop.core.importers.campaign_import import (
+    DefinitionResult,
+    EventsResult,
+    import_definition,
+    import_events,
+)
+from enginy_desktop.core.importers.rows import ImportFileError
+
+from . import theme
+from .import_dialog import PickOpen, PickSave, save_file_dialog
+from .widgets import EmptyState
+from .workspace_widgets import (
+    CAPTION_ROLE,
+    TaskKeeper,
+    TwoLineDelegate,
+    count_text,
+    divider,
+    locale,
+    number,
+    page_header,
+    set_state,
+)
+
+Index = QModelIndex | QPersistentModelIndex
+_ROOT = QModelIndex()
+IDENTITY_KINDS = {"email": "Email sender", "linkedin": "LinkedIn profile"}
+NUMBER_PROPERTIES = {"Campaign Opens", "Campaign Clicks"}
+
+
+def _when(at: datetime) -> str:
+    """A date and time in the user's locale and time zone (stored times are UTC)."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    moment = QDateTime.fromSecsSinceEpoch(int(at.timestamp()))
+    return locale().toString(moment, QLocale.FormatType.ShortFormat)
+
+
+class LeadsModel(QAbstractTableModel):
+    """A campaign's leads with their eight properties, read in batches as the view scrolls (``fetchMore``)."""
+
+    BATCH = 200
+    HEADERS = ("Lead", "Email or LinkedIn", "Added", *PROPERTY_NAMES)
+
+    def __init__(self, service: CampaignService, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.service = service
+        self.campaign: CampaignInfo | None = None
+        self._leads: list[LeadInfo] = []
+        self._total = 0
+
+    def load(self, campaign: CampaignInfo | None) -> None:
+        self.beginResetModel()
+        self.campaign = campaign
+        self._leads = []
+        self._total = campaign.lead_count if campaign else 0
+        self.endResetModel()
+        if self.canFetchMore(_ROOT):
+            self.fetchMore(_ROOT)
+
+    @property
+    def total(self) -> int:
+        return self._total
+
+    def lead(self, row: int) -> LeadInfo:
+        return self._leads[row]
+
+    def canFetchMore(self, parent: Index) -> bool:  # noqa: N802 - Qt API
+        return not parent.isValid() and len(self._leads) < self._total
+
+    def fetchMore(self, parent: Index) -> None:  # noqa: N802 - Qt API
+        if parent.isValid() or self.campaign is None:
+            return
+        try:
+            batch = self.service.leads(self.campaign.id, offset=len(self._leads), limit=self.BATCH)
+        except CampaignError:
+            batch = []
+        if not batch:
+            self._total = len(self._leads)  # the campaign changed meanwhile: stop asking
+            return
+        first = len(self._leads)
+        self.beginInsertRows(_ROOT, first, first + len(batch) - 1)
+        self._leads.extend(batch)
+        self.endInsertRows()
+
+    def rowCount(self, parent: Index = _ROOT) -> int:  # noqa: N802 - Qt API
+        return 0 if parent.isValid() else len(self._leads)
+
+    def columnCount(self, parent: Index = _ROOT) -> int:  # noqa: N802 - Qt API
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def value(self, row: int, column: int) -> Any:
+        lead = self._leads[row]
+        if column == 0:
+            return lead.name
+        if column == 1:
+            return lead.email or lead.linkedin_url or ""
+        if column == 2:
+            return lead.added_at
+        return lead.properties.as_dict()[self.HEADERS[column]]
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._leads):
+            return None
+        column = index.column()
+        if not 0 <= column < len(self.HEADERS):
+            return None
+        header = self.HEADERS[column]
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            align = Qt.AlignmentFlag.AlignRight if header in NUMBER_PROPERTIES else Qt.AlignmentFlag.AlignLeft
+            return int(align | Qt.AlignmentFlag.AlignVCenter)
+        if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            return None
+        value = self.value(index.row(), column)
+        if isinstance(value, datetime):
+            return _when(value)
+        if isinstance(value, int):
+            return number(value)
+        text = str(value)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return text if len(text) > 28 else None
+        return text
+
+    def headerData(  # noqa: N802 - Qt API
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation == Qt.Orientation.Horizontal and 0 <= section < len(self.HEADERS):
+            if role == Qt.ItemDataRole.DisplayRole:
+                return self.HEADERS[section]
+            if role == Qt.ItemDataRole.ToolTipRole and section >= 3:
+                return f"{self.HEADERS[section]}: a campaign property Step 3 of the CRM configuration exports"
+            return None
+        if orientation == Qt.Orientation.Vertical and role == Qt.ItemDataRole.DisplayRole:
+            return number(section + 1) if 0 <= section < len(self._leads) else None
+        return None
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+
+
+def _open_csv_dialog(title: str) -> PickOpen:
+    def pick(parent: QWidget, done: Any) -> None:
+        dialog = QFileDialog(parent, title, str(Path.home()))
+        dialog.setNameFilters(["CSV files (*.csv *.tsv *.txt)", "All files (*)"])
+        dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
+        dialog.fileSelected.connect(lambda name: done(Path(name)))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+
+    return pick
+
+
+class FileRow(QWidget):
+    """A chosen file's name, a Choose… button and (optional files) a Clear button."""
+
+    changed = Signal()
+
+    def __init__(self, name: str, placeholder: str, optional: bool, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.path: Path | None = None
+        self.placeholder = placeholder
+        self.pick: PickOpen = _open_csv_dialog(placeholder)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(8)
+        self.label = QLabel(placeholder)
+        self.label.setObjectName("fileName")
+        self.label.setProperty("empty", "true")
+        self.label.setMinimumWidth(120)
+        lay.addWidget(self.label, 1)
+        self.choose = QPushButton("Choose…")
+        self.choose.setObjectName(f"choose-{name}")
+        self.choose.setAutoDefault(False)
+        self.choose.clicked.connect(lambda: self.pick(self, self.set_path))
+        lay.addWidget(self.choose)
+        self.clear = QPushButton("Clear")
+        self.clear.setObjectName(f"clear-{name}")
+        self.clear.setAutoDefault(False)
+        self.clear.setVisible(False)
+        self.clear.clicked.connect(lambda: self.set_path(None))
+        self._optional = optional
+        lay.addWidget(self.clear)
+
+    def set_path(self, path: Path | None) -> None:
+        self.path = Path(path) if path else None
+        self.label.setText(self.path.name if self.path else self.placeholder)
+        self.label.setToolTip(str(self.path) if self.path else "")
+        set_state(self.label, "empty", "false" if self.path else "true")
+        self.clear.setVisible(self._optional and self.path is not None)
+        self.changed.emit()
+
+
+class CampaignImportDialog(QDialog):
+    """Import a campaign definition and/or an events log (docs/campaigns.md) and say plainly what happened.
+
+    Signals: ``imported(list)`` — the names of the campaigns created or updated (possibly empty after an events
+    log only).
+    """
+
+    imported = Signal(list)
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.setObjectName("campaignImportDialog")
+        self.setWindowTitle("Import a campaign")
+        self.setModal(True)
+        self.setMinimumWidth(560)
+        self.tasks = TaskKeeper()
+        self.pick_save_file: PickSave = save_file_dialog
+        self.definition_result: DefinitionResult | None = None
+        self.events_result: EventsResult | None = None
+        self.report_path: Path | None = None
+        root = QVBoxLayout(self)
+        root.setContentsMargins(24, 20, 24, 16)
+        root.setSpacing(12)
+        title = QLabel("Import a campaign")
+        title.setObjectName("dialogTitle")
+        root.addWidget(title)
+        sub = QLabel(
+            "A campaign comes in two CSV files: its definition (the steps, and who runs it) and its events log "
+            "(what happened to each lead). You can import a newer events log later on its own."
+        )
+        sub.setObjectName("dialogSubtitle")
+        sub.setWordWrap(True)
+        root.addWidget(sub)
+        form = QFormLayout()
+        form.setVerticalSpacing(6)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.definition = FileRow("definition", "No definition file", optional=True)
+        form.addRow("Definition", self.definition)
+        form.addRow("", self._help("Columns: campaign, identity, identity_name, step, type — one row per step."))
+        self.events = FileRow("events", "No events log", optional=True)
+        form.addRow("Events log", self.events)
+        form.addRow("", self._help("Columns: campaign, email, linkedin, step, event, timestamp — one row per event."))
+        root.addLayout(form)
+        missing = QHBoxLayout()
+        self.create_missing = QCheckBox("Add leads that are not in your workspace yet to the list")
+        self.create_missing.setObjectName("createMissingLeads")
+        self.missing_list = QLineEdit("Campaign leads")
+        self.missing_list.setObjectName("missingLeadsList")
+        self.missing_list.setAccessibleName("List for new leads")
+        self.missing_list.setEnabled(False)
+        self.create_missing.toggled.connect(self.missing_list.setEnabled)
+        missing.addWidget(self.create_missing)
+        missing.addWidget(self.missing_list, 1)
+        root.addLayout(missing)
+        self.result_label = QLabel()
+        self.result_label.setObjectName("campaignImportResult")
+        self.result_label.setWordWrap(True)
+        self.result_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.result_label.setVisible(False)
+        root.addWidget(self.result_label)
+        buttons = QHBoxLayout()
+        self.save_rejected_button = QPushButton("Save rejected rows as CSV…")
+        self.save_rejected_button.setObjectName("saveRejectedEventsButton")
+        self.save_rejected_button.setAutoDefault(False)
+        self.save_rejected_button.setVisible(False)
+        self.save_rejected_button.clicked.connect(self.save_rejected)
+        buttons.addWidget(self.save_rejected_button)
+        buttons.addStretch(1)
+        self.close_button = QPushButton("Close")
+        self.close_button.setObjectName("closeButton")
+        self.close_button.setAutoDefault(False)
+        self.close_button.clicked.connect(self.reject)
+        self.import_button = QPushButton("Import")
+        self.import_button.setObjectName("importCampaignButton")
+        self.import_button.setDefault(True)
+        self.import_button.clicked.connect(lambda: self.tasks.start(self.run_import()))
+        buttons.addWidget(self.close_button)
+        buttons.addWidget(self.import_button)
+        root.addLayout(buttons)
+        self.definition.changed.connect(self._files_changed)
+        self.events.changed.connect(self._files_changed)
+        self._files_changed()
+
+    @staticmethod
+    def _help(text: str) -> QLabel:
+        label = QLabel(text)
+        label.setObjectName("fieldHelp")
+        label.setWordWrap(True)
+        return label
+
+    def _files_changed(self) -> None:
+        self.import_button.setEnabled(self.definition.path is not None or self.events.path is not None)
+
+    def _show_result(self, state: str, text: str) -> None:
+        self.result_label.setText(text)
+        set_state(self.result_label, "state", state)
+        self.result_label.setVisible(True)
+
+    def _report_path(self, stem: str) -> Path:
+        slug = re.sub(r"[^A-Za-z0-9]+", "-", stem).strip("-")[:40] or "events"
+        return self.ctx.data_dir / "reports" / f"campaign-events-{slug}-{time.strftime('%Y%m%d-%H%M%S')}.csv"
+
+    async def run_import(self) -> bool:
+        """Import the chosen files in a worker thread; True when everything chosen was imported."""
+        definition, events = self.definition.path, self.events.path
+        if definition is None and events is None:
+            self._show_result("error", "Choose a definition file, an events log, or both.")
+            return False
+        list_name = self.missing_list.text().strip() if self.create_missing.isChecked() else None
+        if self.create_missing.isChecked() and not list_name:
+            self._show_result("error", "Name the list for leads that are not in your workspace yet.")
+            return False
+        self.import_button.setEnabled(False)
+        self._show_result("busy", "Importing…")
+        self.save_rejected_button.setVisible(False)
+        store = self.ctx.store
+        lines: list[str] = []
+        names: list[str] = []
+        try:
+            if definition is not None:
+                try:
+                    self.definition_result = await asyncio.to_thread(import_definition, store, definition)
+                except (ImportFileError, CampaignError, OSError) as exc:
+                    self._show_result(
+                        "error", f"✗ The definition {definition.name} was not imported: {exc}\nNothing was changed."
+                    )
+                    return False
+                d = self.definition_result
+                names = [*d.created, *d.replaced, *d.unchanged]
+                lines.append(self._definition_sentence(d))
+            if events is not None:
+                report = self._report_path(events.stem)
+                try:
+                    self.events_result = await asyncio.to_thread(
+                        import_events, store, events, list_name=list_name, report_path=report
+                    )
+                except (ImportFileError, CampaignError, OSError) as exc:
+                    report.unlink(missing_ok=True)
+                    done = (" " + lines[0]) if lines else ""
+                    self._show_result(
+                        "error",
+                        f"✗ The events log {events.name} was not imported: {exc}\nNo event was recorded.{done}",
+                    )
+                    self.imported.emit(names)
+                    return False
+                e = self.events_result
+                if e.rejected:
+                    self.report_path = report
+                    self.save_rejected_button.setVisible(True)
+                else:
+                    report.unlink(missing_ok=True)
+                lines.append(self._events_sentence(e))
+        finally:
+            self._files_changed()
+        rejected = self.events_result.rejected if self.events_result and events is not None else 0
+        self._show_result("warning" if rejected else "ok", ("⚠ " if rejected else "✓ ") + "\n".join(lines))
+        self.imported.emit(names)
+        return True
+
+    @staticmethod
+    def _definition_sentence(d: DefinitionResult) -> str:
+        parts = []
+        if d.created:
+            parts.append(f"created {', '.join(d.created)}")
+        if d.replaced:
+            parts.append(f"updated {', '.join(d.replaced)}")
+        if d.unchanged:
+            parts.append(f"already up to date: {', '.join(d.unchanged)}")
+        return "Campaigns " + "; ".join(parts) + "."
+
+    @staticmethod
+    def _events_sentence(e: EventsResult) -> str:
+        text = (
+            f"Events log: {count_text(e.rows_read, 'row', 'rows')} read — {number(e.recorded)} recorded, "
+            f"{number(e.already_recorded)} already recorded, {number(e.rejected)} rejected; "
+            f"{count_text(e.leads_added, 'lead', 'leads')} added to campaigns"
+        )
+        if e.contacts_created:
+            text += f", {count_text(e.contacts_created, 'contact', 'contacts')} created"
+        text += "."
+        if e.rejected:
+            shown = e.issues[:3]
+            reasons = "; ".join(f"line {number(i.line)}: {i.reason}" for i in shown)
+            more = f" (and {number(e.rejected - len(shown))} more)" if e.rejected > len(shown) else ""
+            text += f"\nRejected rows — {reasons}{more}. Save them as CSV to see every reason."
+        return text
+
+    def save_rejected(self) -> None:
+        if self.report_path is None:
+            return
+        stem = self.events.path.stem if self.events.path else "events"
+        self.pick_save_file(self, f"{stem}-rejected.csv", self._save_to)
+
+    def _save_to(self, target: Path) -> None:
+        assert self.report_path is not None
+        try:
+            shutil.copyfile(self.report_path, target)
+        except OSError as exc:
+            self._show_result("error", f"✗ Could not save {target}: {exc.strerror or exc}.")
+        else:
+            self._show_result("ok", f"✓ Rejected rows saved to {target}.")
+
+
+class CampaignsPage(QWidget):
+    """Signals: ``statusMessage(str)`` — a short confirmation for the status bar."""
+
+    statusMessage = Signal(str)
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.service = CampaignService(ctx.store)
+        self.setObjectName("campaignsPage")
+        self.tasks = TaskKeeper()
+        self._campaigns: list[CampaignInfo] = []
+        self.current: CampaignInfo | None = None
+        self._dialog: QWidget | None = None
+        #: How the import dialog asks for files; tests replace it.
+        self.pick_open_file: PickOpen | None = None
+
+        self.root_layout = root = QVBoxLayout(self)
+        root.setContentsMargins(32, 24, 32, 0)
+        root.setSpacing(12)
+        self.header, actions = page_header(
+            "Campaigns",
+            "Sequences run by your identities, with what happened to each lead and the campaign properties "
+            "exported to your CRM.",
+        )
+        self.import_button = QPushButton("Import campaign…")
+        self.import_button.setObjectName("importCampaignButton")
+        self.import_button.setProperty("primary", True)
+        self.import_button.setIcon(theme.icon("import"))
+        self.import_button.clicked.connect(self.open_import)
+        actions.addWidget(self.import_button, 0, Qt.AlignmentFlag.AlignTop)
+        root.addLayout(self.header)
+        root.addWidget(divider())
+
+        self.body = QStackedWidget()
+        root.addWidget(self.body, 1)
+        empty = QWidget()
+        empty.setObjectName("noCampaignsState")
+        empty_lay = QVBoxLayout(empty)
+        empty_lay.addStretch(1)
+        self.empty_state = EmptyState(
+            "No campaigns yet",
+            "Import a campaign from CSV files: its definition (the steps) and its events log (what happened to "
+            "each lead).",
+        )
+        empty_lay.addWidget(self.empty_state)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        self.empty_import_button = QPushButton("Import campaign…")
+        self.empty_import_button.setObjectName("emptyImportCampaignButton")
+        self.empty_import_button.setProperty("primary", True)
+        self.empty_import_button.clicked.connect(self.open_import)
+        row.addWidget(self.empty_import_button)
+        row.addStretch(1)
+        empty_lay.addLayout(row)
+        empty_lay.addStretch(2)
+        self.body.addWidget(empty)
+
+        split = QWidget()
+        split_lay = QHBoxLayout(split)
+        split_lay.setContentsMargins(0, 4, 0, 0)
+        split_lay.setSpacing(16)
+        self.side = QFrame()
+        self.side.setObjectName("sidePanel")
+        self.side.setFixedWidth(240)
+        side_lay = QVBoxLayout(self.side)
+        side_lay.setContentsMargins(8, 12, 8, 8)
+        side_lay.setSpacing(8)
+        side_title = QLabel("Campaigns")
+        side_title.setObjectName("sideTitle")
+        side_lay.addWidget(side_title)
+        self.campaign_list = QListWidget()
+        self.campaign_list.setObjectName("campaignList")
+        self.campaign_list.setAccessibleName("Campaigns")
+        self.campaign_list.setItemDelegate(TwoLineDelegate(self.campaign_list))
+        self.campaign_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.campaign_list.currentRowChanged.connect(self._row_changed)
+        side_lay.addWidget(self.campaign_list, 1)
+        split_lay.addWidget(self.side)
+
+        detail = QWidget()
+        detail_lay = QVBoxLayout(detail)
+        detail_lay.setContentsMargins(0, 0, 0, 0)
+        detail_lay.setSpacing(8)
+        self.campaign_title = QLabel()
+        self.campaign_title.setObjectName("campaignTitle")
+        self.campaign_title.setWordWrap(True)
+        detail_lay.addWidget(self.campaign_title)
+        self.campaign_identity = QLabel()
+        self.campaign_identity.setObjectName("campaignIdentity")
+        self.campaign_identity.setWordWrap(True)
+        self.campaign_identity.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        detail_lay.addWidget(self.campaign_identity)
+        steps_title = QLabel("Steps")
+        steps_title.setObjectName("sectionTitle")
+        detail_lay.addWidget(steps_title)
+        self.campaign_steps = QLabel()
+        self.campaign_steps.setObjectName("campaignSteps")
+        self.campaign_steps.setWordWrap(True)
+        self.campaign_steps.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        detail_lay.addWidget(self.campaign_steps)
+        leads_title = QLabel("Leads")
+        leads_title.setObjectName("sectionTitle")
+        detail_lay.addSpacing(4)
+        detail_lay.addWidget(leads_title)
+        self.leads_stack = QStackedWidget()
+        self.model = LeadsModel(self.service, self)
+        self.table = QTableView()
+        self.table.setObjectName("leadsTable")
+        self.table.setAccessibleName("Leads and their campaign properties")
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setTabKeyNavigation(False)
+        self.table.setWordWrap(False)
+        self.table.setShowGrid(False)
+        self.table.setAlternatingRowColors(True)
+        self.table.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(32)
+        hh = self.table.horizontalHeader()
+        hh.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        hh.setHighlightSections(False)
+        hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        for column, width in enumerate((160, 200, 130, 300, 230, 120, 120, 190, 190, 190, 120)):
+            hh.resizeSection(column, width)
+        self.leads_stack.addWidget(self.table)
+        self.leads_empty = EmptyState(
+            "No leads yet", "Import this campaign's events log: each lead is added by its first event."
+        )
+        self.leads_empty.setObjectName("leadsEmptyState")
+        self.leads_stack.addWidget(self.leads_empty)
+        detail_lay.addWidget(self.leads_stack, 1)
+        self.status = QLabel()
+        self.status.setObjectName("campaignStatus")
+        detail_lay.addWidget(self.status)
+        split_lay.addWidget(detail, 1)
+        self.body.addWidget(split)
+        self.setTabOrder(self.import_button, self.campaign_list)
+        self.setTabOrder(self.campaign_list, self.table)
+        self.refresh()
+
+    # -- state -----------------------------------------------------------------------------------------------
+    def refresh(self, select: str | None = None) -> None:
+        wanted = select or (self.current.name if self.current else None)
+        self._campaigns = self.service.list_campaigns()
+        self.campaign_list.blockSignals(True)
+        self.campaign_list.clear()
+        row = 0
+        for i, c in enumerate(self._campaigns):
+            item = QListWidgetItem(c.name)
+            caption = f"{count_text(c.lead_count, 'lead', 'leads')} · {c.identity.name or c.identity.address}"
+            item.setData(CAPTION_ROLE, caption)
+            item.setData(Qt.ItemDataRole.AccessibleTextRole, f"{c.name}, {caption}")
+            item.setToolTip(f"{c.name}\n{caption}")
+            self.campaign_list.addItem(item)
+            if c.name == wanted:
+                row = i
+        self.campaign_list.blockSignals(False)
+        self.body.setCurrentIndex(1 if self._campaigns else 0)
+        if not self._campaigns:
+            self.current = None
+            self.model.load(None)
+            return
+        self.campaign_list.setCurrentRow(row)
+        self._show(self._campaigns[row])
+
+    def campaign_names(self) -> list[str]:
+        return [c.name for c in self._campaigns]
+
+    def select_campaign(self, name: str) -> None:
+        self.campaign_list.setCurrentRow(self.campaign_names().index(name))
+
+    def _row_changed(self, row: int) -> None:
+        if 0 <= row < len(self._campaigns):
+            self._show(self._campaigns[row])
+
+    def _show(self, campaign: CampaignInfo) -> None:
+        self.current = campaign
+        self.campaign_title.setText(campaign.name)
+        identity = campaign.identity
+        kind = IDENTITY_KINDS.get(identity.kind, identity.kind)
+        self.campaign_identity.setText(f"Run by {identity.display} · {kind}")
+        labels = campaign.sequence_details.split(", ") if campaign.steps else []
+        if len(labels) == len(campaign.steps):
+            self.campaign_steps.setText("   →   ".join(f"{s.position}. {label}" for s, label in
+                                                       zip(campaign.steps, labels, strict=True)))
+        else:
+            self.campaign_steps.setText(campaign.sequence_details)
+        self.model.load(campaign)
+        self.leads_stack.setCurrentWidget(self.table if campaign.lead_count else self.leads_empty)
+        messages = sum(1 for s in campaign.steps if s.kind.is_message)
+        self.status.setText(
+            f"{count_text(campaign.lead_count, 'lead', 'leads')} · "
+            f"{count_text(len(campaign.steps), 'step', 'steps')} ({count_text(messages, 'message', 'messages')})"
+        )
+
+    def lead_properties(self, row: int) -> dict[str, Any]:
+        """What the table shows for one lead, by column header."""
+        return {h: self.model.data(self.model.index(row, c)) for c, h in enumerate(self.model.HEADERS)}
+
+    # -- importing -----------------------------------------------------------------------------------------
+    def open_import(self) -> CampaignImportDialog:
+        dialog = CampaignImportDialog(self.ctx, self)
+        if self.pick_open_file is not None:
+            dialog.definition.pick = self.pick_open_file
+            dialog.events.pick = self.pick_open_file
+        dialog.imported.connect(self._imported)
+        self._dialog = dialog
+        dialog.finished.connect(self._dialog_closed)
+        dialog.open()
+        return dialog
+
+    def _dialog_closed(self) -> None:
+        self._dialog = None
+
+    @property
+    def current_dialog(self) -> QWidget | None:
+        return self._dialog
+
+    def _imported(self, names: list[str]) -> None:
+        self.refresh(select=names[0] if names else None)
+        if names:
+            self.statusMessage.emit(f"Campaign {', '.join(names)} imported.")
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        self.refresh()  # contacts may have been edited or deleted on the Lists page
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(event)
+        narrow = event.size().width() < 760
+        margin = 16 if narrow else 32
+        self.root_layout.setContentsMargins(margin, 16 if narrow else 24, margin, 0)
+        self.side.setFixedWidth(180 if narrow else 240)

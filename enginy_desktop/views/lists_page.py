@@ -1,0 +1,821 @@
+"""The Lists page: contact and company lists on the left, the selected list's records in a lazy table on the right.
+
+The page renders :class:`WorkspaceService` state and forwards intent to it. The table is a
+:class:`RecordTableModel` (a window over the service's pages), so a list of a million contacts opens at once;
+sorting and filtering a large list are computed in a worker thread before the table shows them.
+
+Signals: ``statusMessage(str)`` — a short confirmation for the window's status bar.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QItemSelection, QModelIndex, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence, QShortcut, QShowEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMenu,
+    QMessageBox,
+    QPushButton,
+    QSizePolicy,
+    QStackedWidget,
+    QTableView,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from enginy_desktop.core.context import AppContext
+from enginy_desktop.core.fields import RecordKind
+from enginy_desktop.core.services.workspace import Column, ListInfo, WorkspaceError, WorkspaceService
+
+from . import theme
+from .import_dialog import ImportDialog
+from .record_model import RecordTableModel
+from .widgets import EmptyState
+from .workspace_widgets import CAPTION_ROLE, TaskKeeper, TwoLineDelegate, count_text, divider, number, page_header
+
+log = logging.getLogger(__name__)
+
+NOUNS = {RecordKind.CONTACT: ("contact", "contacts"), RecordKind.COMPANY: ("company", "companies")}
+FILTER_DELAY_MS = 300
+
+
+def records_text(kind: RecordKind, n: int) -> str:
+    one, many = NOUNS[kind]
+    return count_text(n, one, many)
+
+
+class ListNameDialog(QDialog):
+    """Name a new list (and choose contacts or companies), or rename one. The service validates the name.
+
+    Signals: ``saved(ListInfo)`` once the list is created or renamed.
+    """
+
+    saved = Signal(object)
+
+    def __init__(self, service: WorkspaceService, parent: QWidget | None = None, info: ListInfo | None = None) -> None:
+        super().__init__(parent)
+        self.service = service
+        self.info = info
+        self.setObjectName("listNameDialog")
+        self.setWindowTitle("Rename list" if info else "New list")
+        self.setModal(True)
+        self.setMinimumWidth(420)
+        root = QVBoxLayout(self)
+        root.setContentsMargins(24, 20, 24, 16)
+        root.setSpacing(12)
+        title = QLabel(self.windowTitle())
+        title.setObjectName("dialogTitle")
+        root.addWidget(title)
+        form = QFormLayout()
+        form.setVerticalSpacing(10)
+        self.name = QLineEdit(info.name if info else "")
+        self.name.setObjectName("listNameEdit")
+        self.name.setPlaceholderText("For example: Q3 leads")
+        self.name.setAccessibleName("List name")
+        form.addRow("Name", self.name)
+        self.kind = QComboBox()
+        self.kind.setObjectName("listKindCombo")
+        self.kind.addItem("Contacts", RecordKind.CONTACT.value)
+        self.kind.addItem("Companies", RecordKind.COMPANY.value)
+        self.kind.setAccessibleName("The list holds")
+        if info is None:
+            form.addRow("Holds", self.kind)
+        else:
+            self.kind.setVisible(False)
+        root.addLayout(form)
+        self.error = QLabel()
+        self.error.setObjectName("fieldError")
+        self.error.setWordWrap(True)
+        self.error.setVisible(False)
+        root.addWidget(self.error)
+        box = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        save = box.button(QDialogButtonBox.StandardButton.Save)
+        save.setText("Rename" if info else "Create list")
+        save.setObjectName("saveListButton")
+        save.setDefault(True)
+        box.accepted.connect(self.save)
+        box.rejected.connect(self.reject)
+        root.addWidget(box)
+        self.name.selectAll()
+
+    def save(self) -> None:
+        try:
+            if self.info is None:
+                info = self.service.create_list(self.name.text(), RecordKind(self.kind.currentData()))
+            else:
+                info = self.service.rename_list(self.info.id, self.name.text())
+        except WorkspaceError as exc:
+            self.error.setText(str(exc))
+            self.error.setVisible(True)
+            self.name.setFocus()
+            return
+        self.saved.emit(info)
+        self.accept()
+
+
+class ListsPage(QWidget):
+    """Signals: ``statusMessage(str)`` — a short confirmation for the status bar."""
+
+    statusMessage = Signal(str)
+
+    def __init__(
+        self, ctx: AppContext, parent: QWidget | None = None, service: WorkspaceService | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.service = service or WorkspaceService(ctx.store)
+        self.setObjectName("listsPage")
+        self.tasks = TaskKeeper()
+        self.current: ListInfo | None = None
+        self._lists: list[ListInfo] = []
+        self._columns_by_list: dict[int, list[str]] = {}
+        self._query_generation = 0
+        self.want_sort: str | None = None
+        self.want_descending = False
+        self._busy = ""
+        self._dialog: QWidget | None = None
+        #: How the import dialog asks for files; tests replace them (see :class:`ImportDialog`).
+        self.pick_open_file = None
+        self.pick_save_file = None
+
+        self.root_layout = root = QVBoxLayout(self)
+        root.setContentsMargins(32, 24, 32, 0)
+        root.setSpacing(12)
+        self.header, actions = page_header(
+            "Lists", "Your contacts and companies, in lists. Sort, filter and edit them, or import more from CSV."
+        )
+        self.import_button = QPushButton("Import CSV…")
+        self.import_button.setObjectName("importCsvButton")
+        self.import_button.setProperty("primary", True)
+        self.import_button.setIcon(theme.icon("import"))
+        self.import_button.clicked.connect(lambda: self.open_import())
+        actions.addWidget(self.import_button, 0, Qt.AlignmentFlag.AlignTop)
+        root.addLayout(self.header)
+        root.addWidget(divider())
+
+        self.body = QStackedWidget()
+        self.body.setObjectName("listsBody")
+        root.addWidget(self.body, 1)
+
+        # -- no lists at all ---------------------------------------------------------------------------------
+        self.no_lists = QWidget()
+        self.no_lists.setObjectName("noListsState")
+        empty_lay = QVBoxLayout(self.no_lists)
+        empty_lay.addStretch(1)
+        self.no_lists_state = EmptyState("No lists yet", "Import a CSV to create your first list.")
+        empty_lay.addWidget(self.no_lists_state)
+        self.empty_import_button = QPushButton("Import CSV…")
+        self.empty_import_button.setObjectName("emptyImportButton")
+        self.empty_import_button.setProperty("primary", True)
+        self.empty_import_button.clicked.connect(lambda: self.open_import())
+        self.empty_new_button = QPushButton("New empty list…")
+        self.empty_new_button.setObjectName("emptyNewListButton")
+        self.empty_new_button.clicked.connect(self.new_list)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.empty_new_button)
+        buttons.addWidget(self.empty_import_button)
+        buttons.addStretch(1)
+        empty_lay.addLayout(buttons)
+        empty_lay.addStretch(2)
+        self.body.addWidget(self.no_lists)
+
+        # -- lists and records ---------------------------------------------------------------------------------
+        split = QWidget()
+        split_lay = QHBoxLayout(split)
+        split_lay.setContentsMargins(0, 4, 0, 0)
+        split_lay.setSpacing(16)
+        self.side = QFrame()
+        self.side.setObjectName("sidePanel")
+        self.side.setFixedWidth(240)
+        side_lay = QVBoxLayout(self.side)
+        side_lay.setContentsMargins(8, 12, 8, 8)
+        side_lay.setSpacing(8)
+        side_title = QLabel("Lists")
+        side_title.setObjectName("sideTitle")
+        side_lay.addWidget(side_title)
+        self.lists_view = QListWidget()
+        self.lists_view.setObjectName("listsList")
+        self.lists_view.setAccessibleName("Lists")
+        self.lists_view.setItemDelegate(TwoLineDelegate(self.lists_view))
+        self.lists_view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.lists_view.currentItemChanged.connect(self._on_list_changed)
+        side_lay.addWidget(self.lists_view, 1)
+        side_buttons = QHBoxLayout()
+        side_buttons.setSpacing(6)
+        self.new_list_button = QPushButton("New…")
+        self.new_list_button.setObjectName("newListButton")
+        self.new_list_button.setToolTip("Create an empty list")
+        self.new_list_button.clicked.connect(self.new_list)
+        self.rename_list_button = QPushButton("Rename…")
+        self.rename_list_button.setObjectName("renameListButton")
+        self.rename_list_button.clicked.connect(self.rename_list)
+        self.delete_list_button = QPushButton("Delete…")
+        self.delete_list_button.setObjectName("deleteListButton")
+        self.delete_list_button.setProperty("danger", True)
+        self.delete_list_button.clicked.connect(self.confirm_delete_list)
+        for b in (self.new_list_button, self.rename_list_button, self.delete_list_button):
+            b.setProperty("compact", True)
+            side_buttons.addWidget(b)
+        side_lay.addLayout(side_buttons)
+        split_lay.addWidget(self.side)
+
+        content = QWidget()
+        content_lay = QVBoxLayout(content)
+        content_lay.setContentsMargins(0, 0, 0, 0)
+        content_lay.setSpacing(8)
+        toolbar = QHBoxLayout()
+        toolbar.setSpacing(8)
+        self.search = QLineEdit()
+        self.search.setObjectName("listFilter")
+        self.search.setPlaceholderText("Filter by name, email, company, title…")
+        self.search.setClearButtonEnabled(True)
+        self.search.addAction(theme.icon("search"), QLineEdit.ActionPosition.LeadingPosition)
+        self.search.setAccessibleName("Filter the list")
+        self.search.setMinimumWidth(160)
+        self.search.textChanged.connect(self._filter_edited)
+        self.search.returnPressed.connect(self._apply_filter_now)
+        toolbar.addWidget(self.search, 1)
+        self.columns_button = QToolButton()
+        self.columns_button.setObjectName("columnsButton")
+        self.columns_button.setText("Columns")
+        self.columns_button.setIcon(theme.icon("columns"))
+        self.columns_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.columns_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.columns_button.setToolTip("Choose the columns to show")
+        self.columns_menu = QMenu(self.columns_button)
+        self.columns_menu.setObjectName("columnsMenu")
+        self.columns_button.setMenu(self.columns_menu)
+        self.columns_menu.aboutToShow.connect(self._fill_columns_menu)
+        toolbar.addWidget(self.columns_button)
+        self.delete_records_button = QPushButton("Delete…")
+        self.delete_records_button.setObjectName("deleteRecordsButton")
+        self.delete_records_button.setProperty("danger", True)
+        self.delete_records_button.setToolTip("Delete the selected records (Delete key)")
+        self.delete_records_button.clicked.connect(self.confirm_delete_records)
+        toolbar.addWidget(self.delete_records_button)
+        content_lay.addLayout(toolbar)
+
+        self.edit_error = QLabel()
+        self.edit_error.setObjectName("editError")
+        self.edit_error.setWordWrap(True)
+        self.edit_error.setVisible(False)
+        self.edit_error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        content_lay.addWidget(self.edit_error)
+
+        self.table_stack = QStackedWidget()
+        self.model = RecordTableModel(self.service, self)
+        self.model.editFailed.connect(self._show_edit_error)
+        self.model.orderStale.connect(lambda: self.tasks.start(self.reload(keep_position=True)))
+        self.model.modelReset.connect(self._update_status)
+        self.table = QTableView()
+        self.table.setObjectName("recordsTable")
+        self.table.setAccessibleName("Records")
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setEditTriggers(
+            QAbstractItemView.EditTrigger.DoubleClicked
+            | QAbstractItemView.EditTrigger.EditKeyPressed
+            | QAbstractItemView.EditTrigger.AnyKeyPressed
+        )
+        self.table.setTabKeyNavigation(False)
+        self.table.setWordWrap(False)
+        self.table.setShowGrid(False)
+        self.table.setAlternatingRowColors(True)
+        self.table.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerItem)
+        vh = self.table.verticalHeader()
+        vh.setVisible(False)
+        vh.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        vh.setDefaultSectionSize(32)
+        hh = self.table.horizontalHeader()
+        hh.setSectionsClickable(True)
+        hh.setSortIndicatorShown(True)
+        hh.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+        hh.setHighlightSections(False)
+        hh.setStretchLastSection(True)
+        hh.setDefaultSectionSize(170)
+        hh.setMinimumSectionSize(60)
+        hh.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        hh.sectionClicked.connect(self._header_clicked)
+        self.table.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.table_stack.addWidget(self.table)
+        self.list_empty = EmptyState("", "")
+        self.list_empty.setObjectName("listEmptyState")
+        self.table_stack.addWidget(self.list_empty)
+        content_lay.addWidget(self.table_stack, 1)
+
+        self.status = QLabel()
+        self.status.setObjectName("listStatus")
+        self.status.setAccessibleName("List status")
+        content_lay.addWidget(self.status)
+        split_lay.addWidget(content, 1)
+        self.body.addWidget(split)
+
+        self._filter_timer = QTimer(self)
+        self._filter_timer.setSingleShot(True)
+        self._filter_timer.setInterval(FILTER_DELAY_MS)
+        self._filter_timer.timeout.connect(self._apply_filter_now)
+        delete = QShortcut(QKeySequence.StandardKey.Delete, self.table)
+        delete.setContext(Qt.ShortcutContext.WidgetShortcut)
+        delete.activated.connect(self.confirm_delete_records)
+        escape = QShortcut(QKeySequence(Qt.Key.Key_Escape), self.search)
+        escape.setContext(Qt.ShortcutContext.WidgetShortcut)
+        escape.activated.connect(self.search.clear)
+
+        self.setTabOrder(self.import_button, self.lists_view)
+        self.setTabOrder(self.lists_view, self.new_list_button)
+        self.setTabOrder(self.new_list_button, self.rename_list_button)
+        self.setTabOrder(self.rename_list_button, self.delete_list_button)
+        self.setTabOrder(self.delete_list_button, self.search)
+        self.setTabOrder(self.search, self.columns_button)
+        self.setTabOrder(self.columns_button, self.delete_records_button)
+        self.setTabOrder(self.delete_records_button, self.table)
+        self.refresh_lists()
+
+    # -- lists -----------------------------------------------------------------------------------------------
+    def refresh_lists(self, select_id: int | None = None) -> None:
+        """Read the lists again (names and counts); keep the selection, or select ``select_id``."""
+        wanted = select_id if select_id is not None else (self.current.id if self.current else None)
+        self._lists = self.service.lists()
+        self.lists_view.blockSignals(True)
+        self.lists_view.clear()
+        row_to_select = 0
+        for i, info in enumerate(self._lists):
+            item = QListWidgetItem(info.name)
+            item.setData(Qt.ItemDataRole.UserRole, info.id)
+            item.setData(CAPTION_ROLE, records_text(info.kind, info.count))
+            item.setData(Qt.ItemDataRole.AccessibleTextRole, f"{info.name}, {records_text(info.kind, info.count)}")
+            item.setToolTip(f"{info.name} · {records_text(info.kind, info.count)}")
+            self.lists_view.addItem(item)
+            if info.id == wanted:
+                row_to_select = i
+        self.lists_view.blockSignals(False)
+        self.body.setCurrentIndex(0 if not self._lists else 1)
+        if not self._lists:
+            self._open(None)
+            return
+        self.lists_view.setCurrentRow(row_to_select)
+        info = self._lists[row_to_select]
+        if self.current is None or self.current.id != info.id:
+            self._open(info)
+        else:
+            changed = info.count != self.current.count
+            self.current = info
+            if changed:
+                self._reload_soon()
+            self._update_status()
+
+    def _reload_soon(self) -> None:
+        """Show the current list's records again after its size changed elsewhere (another page, the CLI)."""
+        if self.current is None:
+            return
+        if self.model.sort_column or self.model.filter_text.strip():
+            self.tasks.start(self.reload())
+            return
+        position = self.table.verticalScrollBar().value()
+        self.model.load(self.current.id, self.current.kind, self.model.columns)
+        self.table.verticalScrollBar().setValue(position)
+
+    def list_names(self) -> list[str]:
+        return [i.name for i in self._lists]
+
+    def select_list(self, name_or_id: str | int) -> None:
+        for row, info in enumerate(self._lists):
+            if name_or_id in (info.id, info.name):
+                self.lists_view.setCurrentRow(row)
+                return
+        raise KeyError(name_or_id)
+
+    def _on_list_changed(self, item: QListWidgetItem | None, _previous: QListWidgetItem | None) -> None:
+        if item is None:
+            return
+        list_id = item.data(Qt.ItemDataRole.UserRole)
+        info = next((i for i in self._lists if i.id == list_id), None)
+        if info is not None and (self.current is None or info.id != self.current.id):
+            self._open(info)
+
+    def _open(self, info: ListInfo | None) -> None:
+        """Show a list in its own order, unfiltered (fast on any size: an indexed count and one page)."""
+        self._query_generation += 1
+        self.current = info
+        self.edit_error.setVisible(False)
+        self.search.blockSignals(True)
+        self.search.clear()
+        self.search.blockSignals(False)
+        self._filter_timer.stop()
+        self.want_sort, self.want_descending = None, False
+        self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+        self._busy = ""
+        for w in (self.rename_list_button, self.delete_list_button, self.search, self.columns_button):
+            w.setEnabled(info is not None)
+        if info is None:
+            self.model.load(None, RecordKind.CONTACT, [])
+            self._update_status()
+            return
+        self.model.load(info.id, info.kind, self._visible_columns(info), count=None)
+        self.table.scrollToTop()
+
+    # -- columns -------------------------------------------------------------------------------------------
+    def available_columns(self) -> list[Column]:
+        return self.service.columns(self.current.id) if self.current else []
+
+    def _visible_columns(self, info: ListInfo) -> list[Column]:
+        available = {c.name: c for c in self.service.columns(info.id)}
+        names = self._columns_by_list.get(info.id) or list(self.service.default_columns(info.kind))
+        return [available[n] for n in names if n in available]
+
+    def visible_column_names(self) -> list[str]:
+        return [c.name for c in self.model.columns]
+
+    def set_column_visible(self, name: str, visible: bool) -> None:
+        """Show or hide a column (at least one stays); the choice is kept per list while the app runs."""
+        if self.current is None:
+            return
+        names = self.visible_column_names()
+        if visible and name not in names:
+            order = [c.name for c in self.available_columns()]
+            names.append(name)
+            names.sort(key=lambda n: order.index(n) if n in order else len(order))
+        elif not visible and name in names and len(names) > 1:
+            names.remove(name)
+        else:
+            return
+        self._columns_by_list[self.current.id] = names
+        position = self.table.verticalScrollBar().value()
+        self.model.set_columns(self._visible_columns(self.current))
+        self.table.verticalScrollBar().setValue(position)
+        self._sync_sort_indicator()
+
+    def reset_columns(self) -> None:
+        if self.current is None:
+            return
+        self._columns_by_list.pop(self.current.id, None)
+        self.model.set_columns(self._visible_columns(self.current))
+        self._sync_sort_indicator()
+
+    def _fill_columns_menu(self) -> None:
+        menu = self.columns_menu
+        menu.clear()
+        visible = set(self.visible_column_names())
+        columns = self.available_columns()
+        fields = [c for c in columns if not c.is_custom]
+        custom = [c for c in columns if c.is_custom]
+        menu.addSection("Enginy fields")
+        for c in fields:
+            self._column_action(menu, c, c.name in visible, len(visible) == 1)
+        menu.addSection("Custom fields" if custom else "No custom fields in this list")
+        for c in custom:
+            self._column_action(menu, c, c.name in visible, len(visible) == 1)
+        menu.addSeparator()
+        reset = menu.addAction("Show the default columns")
+        reset.setObjectName("resetColumnsAction")
+        reset.triggered.connect(self.reset_columns)
+
+    def _column_action(self, menu: QMenu, column: Column, checked: bool, last: bool) -> QAction:
+        action = menu.addAction(column.label)
+        action.setObjectName(f"column-{column.name}")
+        action.setCheckable(True)
+        action.setChecked(checked)
+        action.setEnabled(not (checked and last))
+        action.toggled.connect(lambda on, n=column.name: self.set_column_visible(n, on))
+        return action
+
+    # -- sorting and filtering -------------------------------------------------------------------------------
+    def _header_clicked(self, section: int) -> None:
+        if self.current is None or not 0 <= section < len(self.model.columns):
+            return
+        name = self.model.columns[section].name
+        if self.want_sort != name:
+            self.want_sort, self.want_descending = name, False
+        elif not self.want_descending:
+            self.want_descending = True
+        else:
+            self.want_sort, self.want_descending = None, False  # a third click goes back to the list's order
+        self._sync_sort_indicator(self.want_sort, self.want_descending)
+        self.tasks.start(self.apply_query())
+
+    def sort_by(self, column: str | None, descending: bool = False) -> asyncio.Task[None]:
+        """Sort as a click on the column's header does (None: the list's own order)."""
+        self.want_sort, self.want_descending = column, descending
+        self._sync_sort_indicator(column, descending)
+        return self.tasks.start(self.apply_query())
+
+    def _sync_sort_indicator(self, sort: str | None = None, descending: bool | None = None) -> None:
+        if descending is None:
+            sort, descending = self.model.sort_column, self.model.descending
+        header = self.table.horizontalHeader()
+        section = self.model.column_index(sort) if sort else -1
+        header.blockSignals(True)
+        header.setSortIndicator(
+            section, Qt.SortOrder.DescendingOrder if descending else Qt.SortOrder.AscendingOrder
+        )
+        header.blockSignals(False)
+
+    def _filter_edited(self, _text: str) -> None:
+        self._filter_timer.start()
+
+    def _apply_filter_now(self) -> None:
+        self._filter_timer.stop()
+        if self.current is not None and self.search.text().strip() != self.model.filter_text.strip():
+            self.tasks.start(self.apply_query())
+
+    async def apply_query(self, keep_position: bool = False) -> None:
+        """Show the current list with the wanted sort and the filter box's text.
+
+        The new order is computed in a worker thread (seconds on a million rows); the table keeps showing the
+        rows it has until then, and a newer request replaces an older one still running.
+        """
+        info = self.current
+        if info is None:
+            return
+        sort, desc, text = self.want_sort, self.want_descending, self.search.text()
+        self._query_generation += 1
+        generation = self._query_generation
+        columns = list(self.model.columns)
+        position = self.table.verticalScrollBar().value() if keep_position else 0
+        self.model.hold()
+        total = records_text(info.kind, info.count)
+        if text.strip() and text.strip() != self.model.filter_text.strip():
+            self._busy = f"Filtering {total}…"
+        elif sort and (sort, desc) != (self.model.sort_column, self.model.descending):
+            self._busy = f"Sorting {total}…"
+        else:
+            self._busy = "Loading…"
+        self._update_status()
+        try:
+            count = await asyncio.to_thread(self.service.count, info.id, text)
+            if sort or text.strip():
+                await asyncio.to_thread(self.service.page, info.id, 0, 1, sort, desc, text, [])
+        except WorkspaceError as exc:
+            if generation == self._query_generation:
+                self._busy = ""
+                self._show_edit_error(str(exc))
+                self.current = None
+                self.refresh_lists()
+            return
+        if generation != self._query_generation or self.current is None or self.current.id != info.id:
+            return  # a newer request (or another list) replaced this one
+        self._busy = ""
+        self.model.load(info.id, info.kind, columns, count, sort, desc, text)
+        self._sync_sort_indicator()
+        self.table.verticalScrollBar().setValue(position)
+
+    async def reload(self, keep_position: bool = True) -> None:
+        """Read the current view again (after an edit or a delete), keeping the scroll position."""
+        await self.apply_query(keep_position=keep_position)
+
+    # -- status --------------------------------------------------------------------------------------------
+    def selected_ranges(self) -> list[tuple[int, int]]:
+        """The selected rows as sorted, merged (first, last) ranges: cheap even when a million rows are selected."""
+        spans = sorted((r.top(), r.bottom()) for r in self.table.selectionModel().selection())
+        merged: list[tuple[int, int]] = []
+        for top, bottom in spans:
+            if merged and top <= merged[-1][1] + 1:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], bottom))
+            else:
+                merged.append((top, bottom))
+        return merged
+
+    def selected_count(self) -> int:
+        return sum(b - a + 1 for a, b in self.selected_ranges())
+
+    def _selection_changed(self, _selected: QItemSelection, _deselected: QItemSelection) -> None:
+        self._update_status()
+
+    def _update_status(self) -> None:
+        info = self.current
+        if info is None:
+            self.status.setText("")
+            self.delete_records_button.setEnabled(False)
+            return
+        shown = self.model.total
+        text = self.model.filter_text.strip()
+        if text:
+            one, many = NOUNS[info.kind]
+            line = f"{number(shown)} of {number(info.count)} {many if info.count != 1 else one} match “{text}”"
+        else:
+            line = records_text(info.kind, shown)
+        selected = self.selected_count() if shown else 0
+        if selected:
+            line += f" · {number(selected)} selected"
+        if self._busy:
+            line += f" · {self._busy}"
+        self.status.setText(line)
+        self.delete_records_button.setEnabled(selected > 0)
+        if shown == 0 and not self._busy:
+            if text:
+                self.list_empty.set_text(
+                    f"No {NOUNS[info.kind][1]} match “{text}”", "Check the spelling, or clear the filter (Esc)."
+                )
+            else:
+                self.list_empty.set_text(
+                    "This list is empty", "Import a CSV file into it with Import CSV…, at the top right."
+                )
+            self.table_stack.setCurrentWidget(self.list_empty)
+        else:
+            self.table_stack.setCurrentWidget(self.table)
+
+    def _show_edit_error(self, message: str) -> None:
+        self.edit_error.setText(f"✗ {message}")
+        self.edit_error.setVisible(True)
+        self.statusMessage.emit(message)
+
+    # -- editing and deleting ------------------------------------------------------------------------------
+    def edit_cell(self, row: int, column: str, value: str) -> bool:
+        """Edit one cell as the user would in the table; False (and the error shown) when refused."""
+        index = self.model.index(row, self.model.column_index(column))
+        ok = self.model.setData(index, value)
+        if ok:
+            self.edit_error.setVisible(False)
+        return ok
+
+    def confirm_delete_records(self) -> QMessageBox | None:
+        info = self.current
+        ranges = self.selected_ranges()
+        n = sum(b - a + 1 for a, b in ranges)
+        if info is None or n == 0:
+            return None
+        what = records_text(info.kind, n)
+        box = QMessageBox(self)
+        box.setObjectName("confirmDeleteRecords")
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("Delete records")
+        box.setText(f"Delete {what}?")
+        box.setInformativeText(
+            f"They will be removed from every list and campaign of your workspace. This cannot be undone.\n\n"
+            f"To only take them out of “{info.name}”, choose Remove from list."
+        )
+        delete = box.addButton(f"Delete {what}", QMessageBox.ButtonRole.DestructiveRole)
+        delete.setObjectName("confirmDeleteButton")
+        remove = box.addButton("Remove from list", QMessageBox.ButtonRole.ActionRole)
+        remove.setObjectName("removeFromListButton")
+        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+        cancel.setObjectName("cancelButton")
+        box.setDefaultButton(cancel)
+        box.setEscapeButton(cancel)
+
+        def clicked(button: object) -> None:
+            if button is delete:
+                self.tasks.start(self.delete_records(ranges, from_list_only=False))
+            elif button is remove:
+                self.tasks.start(self.delete_records(ranges, from_list_only=True))
+
+        box.buttonClicked.connect(clicked)
+        self._show(box)
+        return box
+
+    async def delete_records(self, ranges: list[tuple[int, int]], from_list_only: bool = False) -> int:
+        """Delete (or only take out of the list) the records in these row ranges; returns how many."""
+        info = self.current
+        if info is None:
+            return 0
+        self.model.hold()
+        self._busy = "Deleting…"
+        self._update_status()
+        ids = await asyncio.to_thread(self.model.record_ids, ranges)
+        if from_list_only:
+            n = await asyncio.to_thread(self.service.remove_from_list, info.id, ids)
+            message = f"{records_text(info.kind, n)} removed from “{info.name}”."
+        else:
+            n = await asyncio.to_thread(self.service.delete_records, info.kind, ids)
+            message = f"{records_text(info.kind, n)} deleted."
+        self._busy = ""
+        self.table.clearSelection()
+        self.refresh_lists()
+        await self.reload(keep_position=True)
+        self.statusMessage.emit(message)
+        return n
+
+    # -- list actions ----------------------------------------------------------------------------------------
+    def new_list(self) -> ListNameDialog:
+        dialog = ListNameDialog(self.service, self)
+        dialog.saved.connect(lambda info: self._list_saved(info, "created"))
+        self._show(dialog)
+        return dialog
+
+    def rename_list(self) -> ListNameDialog | None:
+        if self.current is None:
+            return None
+        dialog = ListNameDialog(self.service, self, self.current)
+        dialog.saved.connect(lambda info: self._list_saved(info, "renamed"))
+        self._show(dialog)
+        return dialog
+
+    def _list_saved(self, info: ListInfo, verb: str) -> None:
+        self.current = None if verb == "created" else self.current
+        self.refresh_lists(select_id=info.id)
+        self.statusMessage.emit(f"List “{info.name}” {verb}.")
+
+    def confirm_delete_list(self) -> QMessageBox | None:
+        info = self.current
+        if info is None:
+            return None
+        what = records_text(info.kind, info.count)
+        box = QMessageBox(self)
+        box.setObjectName("confirmDeleteList")
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("Delete list")
+        box.setText(f"Delete the list “{info.name}”?")
+        if info.count:
+            box.setInformativeText(
+                f"Its {what} stay in your workspace (they may be in other lists or campaigns). "
+                f"To delete them too, choose Delete list and its {NOUNS[info.kind][1]}."
+            )
+        delete = box.addButton("Delete list", QMessageBox.ButtonRole.DestructiveRole)
+        delete.setObjectName("confirmDeleteListButton")
+        both = None
+        if info.count:
+            both = box.addButton(f"Delete list and its {what}", QMessageBox.ButtonRole.DestructiveRole)
+            both.setObjectName("confirmDeleteListAndRecordsButton")
+        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+        cancel.setObjectName("cancelButton")
+        box.setDefaultButton(cancel)
+        box.setEscapeButton(cancel)
+
+        def clicked(button: object) -> None:
+            if button is delete or (both is not None and button is both):
+                self.tasks.start(self.delete_list(info, with_records=button is both))
+
+        box.buttonClicked.connect(clicked)
+        self._show(box)
+        return box
+
+    async def delete_list(self, info: ListInfo, with_records: bool = False) -> None:
+        self._busy = "Deleting the list…"
+        self._update_status()
+        await asyncio.to_thread(self.service.delete_list, info.id, delete_records=with_records)
+        self._busy = ""
+        self.current = None
+        self.refresh_lists()
+        extra = f" and its {records_text(info.kind, info.count)}" if with_records else ""
+        self.statusMessage.emit(f"List “{info.name}”{extra} deleted.")
+
+    # -- importing -----------------------------------------------------------------------------------------
+    def open_import(self, path: Path | None = None) -> ImportDialog:
+        dialog = ImportDialog(self.service, self, reports_dir=self.ctx.data_dir / "reports")
+        if self.pick_open_file is not None:
+            dialog.pick_open_file = self.pick_open_file
+        if self.pick_save_file is not None:
+            dialog.pick_save_file = self.pick_save_file
+        dialog.imported.connect(self._imported)
+        self._show(dialog)
+        if path is not None:
+            dialog.load_file(path)
+        return dialog
+
+    def _imported(self, list_id: int, name: str) -> None:
+        self.current = None
+        self.refresh_lists(select_id=list_id)
+        self.statusMessage.emit(f"Imported into “{name}”.")
+
+    # -- plumbing ------------------------------------------------------------------------------------------
+    def _show(self, dialog: QWidget) -> None:
+        self._dialog = dialog
+        dialog.finished.connect(self._dialog_closed)  # type: ignore[attr-defined]
+        dialog.open()  # type: ignore[attr-defined]
+
+    def _dialog_closed(self) -> None:
+        self._dialog = None
+
+    @property
+    def current_dialog(self) -> QWidget | None:
+        return self._dialog
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        # Other pages (campaign imports, the command line) may have changed lists and counts meanwhile.
+        if not self.tasks.busy:
+            self.refresh_lists()
+
+    def sizeHint(self) -> QSize:
+        return QSize(900, 600)
+
+    def resizeEvent(self, event) -> None:  # type: ignore[no-untyped-def]  # noqa: N802 - Qt API
+        super().resizeEvent(event)
+        narrow = event.size().width() < 760
+        margin = 16 if narrow else 32
+        self.root_layout.setContentsMargins(margin, 16 if narrow else 24, margin, 0)
+        self.side.setFixedWidth(180 if narrow else 240)
+        self.side.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
+
+
+def index_of(model: RecordTableModel, row: int, column: str) -> QModelIndex:
+    return model.index(row, model.column_index(column))

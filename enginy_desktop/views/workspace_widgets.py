@@ -1,0 +1,174 @@
+"""Pieces the workspace screens (Lists, Campaigns, Team & identities) share.
+
+* :func:`number` and :func:`count_text` format counts for the user's locale ("1,000,000 contacts").
+* :class:`TaskKeeper` starts coroutines from slots on the running asyncio loop (qasync) and keeps a reference to
+  each task until it ends; an error in one goes to ``sys.excepthook`` (the application's error dialog).
+* :class:`TwoLineDelegate` draws a name with a caption under it (lists and campaigns in the side panels).
+* :func:`page_header` is the title, subtitle and action buttons at the top of a page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Coroutine
+from typing import Any
+
+from PySide6.QtCore import QLocale, QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
+from PySide6.QtGui import QFont, QFontMetrics, QPainter
+from PySide6.QtWidgets import (
+    QBoxLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from . import theme
+
+log = logging.getLogger(__name__)
+
+CAPTION_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+def locale() -> QLocale:
+    """The user's locale; the C locale (no language set) formats like English so 1000000 reads 1,000,000."""
+    loc = QLocale()
+    if loc.language() == QLocale.Language.C:
+        return QLocale(QLocale.Language.English, QLocale.Country.UnitedStates)
+    return loc
+
+
+def number(n: int | float) -> str:
+    if isinstance(n, float):
+        return locale().toString(n, "f", 0)
+    return locale().toString(int(n))
+
+
+def count_text(n: int, one: str, many: str) -> str:
+    """``count_text(1, "contact", "contacts")`` -> "1 contact"; 1000000 -> "1,000,000 contacts"."""
+    return f"{number(n)} {one if n == 1 else many}"
+
+
+class TaskKeeper:
+    """Coroutines started from slots, referenced until they end (the loop itself keeps only weak references)."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def start(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            sys.excepthook(type(exc), exc, exc.__traceback__)
+
+    @property
+    def busy(self) -> bool:
+        return any(not t.done() for t in self._tasks)
+
+    async def wait(self) -> None:
+        """Until every task started so far (and any they start) has ended."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def cancel_all(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+
+
+class TwoLineDelegate(QStyledItemDelegate):
+    """An item's text (semibold) with its :data:`CAPTION_ROLE` text under it in the secondary colour."""
+
+    PAD_X, PAD_Y, GAP = 10, 7, 2
+
+    def _fonts(self, option: QStyleOptionViewItem) -> tuple[QFont, QFont]:
+        title = QFont(option.font)  # type: ignore[attr-defined]
+        title.setWeight(QFont.Weight.DemiBold)
+        caption = QFont(option.font)  # type: ignore[attr-defined]
+        caption.setPixelSize(12)
+        return title, caption
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:  # noqa: N802
+        title, caption = self._fonts(option)
+        height = QFontMetrics(title).height() + self.GAP + QFontMetrics(caption).height() + 2 * self.PAD_Y
+        return QSize(160, height)
+
+    def paint(
+        self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> None:
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        text = opt.text  # type: ignore[attr-defined]
+        opt.text = ""  # type: ignore[attr-defined]
+        widget = opt.widget  # type: ignore[attr-defined]
+        style = widget.style() if widget is not None else None
+        if style is not None:
+            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, widget)
+        title_font, caption_font = self._fonts(opt)
+        rect: QRect = opt.rect.adjusted(self.PAD_X, self.PAD_Y, -self.PAD_X, -self.PAD_Y)  # type: ignore[attr-defined]
+        selected = bool(opt.state & QStyle.StateFlag.State_Selected)  # type: ignore[attr-defined]
+        painter.save()
+        painter.setFont(title_font)
+        painter.setPen(theme.color("accent" if selected else "text"))
+        fm = QFontMetrics(title_font)
+        painter.drawText(
+            QRect(rect.left(), rect.top(), rect.width(), fm.height()),
+            int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+            fm.elidedText(text, Qt.TextElideMode.ElideRight, rect.width()),
+        )
+        caption = str(index.data(CAPTION_ROLE) or "")
+        painter.setFont(caption_font)
+        painter.setPen(theme.color("text_secondary"))
+        cm = QFontMetrics(caption_font)
+        painter.drawText(
+            QRect(rect.left(), rect.top() + fm.height() + self.GAP, rect.width(), cm.height()),
+            int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+            cm.elidedText(caption, Qt.TextElideMode.ElideRight, rect.width()),
+        )
+        painter.restore()
+
+
+def page_header(title: str, subtitle: str, parent: QWidget | None = None) -> tuple[QBoxLayout, QHBoxLayout]:
+    """(header layout, actions layout): the page title and subtitle on the left, actions on the right."""
+    header = QBoxLayout(QBoxLayout.Direction.LeftToRight)
+    header.setSpacing(12)
+    titles = QVBoxLayout()
+    titles.setSpacing(4)
+    title_label = QLabel(title, parent)
+    title_label.setObjectName("pageTitle")
+    subtitle_label = QLabel(subtitle, parent)
+    subtitle_label.setObjectName("pageSubtitle")
+    subtitle_label.setWordWrap(True)
+    titles.addWidget(title_label)
+    titles.addWidget(subtitle_label)
+    header.addLayout(titles, 1)
+    actions = QHBoxLayout()
+    actions.setSpacing(8)
+    header.addLayout(actions, 0)
+    return header, actions
+
+
+def divider(parent: QWidget | None = None) -> QFrame:
+    line = QFrame(parent)
+    line.setObjectName("pageDivider")
+    return line
+
+
+def set_state(widget: QWidget, name: str, value: str) -> None:
+    """Set a dynamic property the style sheet selects on, and re-polish so the change shows."""
+    widget.setProperty(name, value)
+    widget.style().unpolish(widget)
+    widget.style().polish(widget)

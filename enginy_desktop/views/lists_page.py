@@ -561,9 +561,7 @@ class ListsPage(QWidget):
             self._busy = "Loading…"
         self._update_status()
         try:
-            count = await asyncio.to_thread(self.service.count, info.id, text)
-            if sort or text.strip():
-                await asyncio.to_thread(self.service.page, info.id, 0, 1, sort, desc, text, [])
+            count = await asyncio.to_thread(self.service.prepare, info.id, sort, desc, text)
         except WorkspaceError as exc:
             if generation == self._query_generation:
                 self._busy = ""

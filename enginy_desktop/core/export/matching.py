@@ -1,0 +1,185 @@
+"""Which CRM record each local record is, for an export: the sync's links when they can be trusted, else the
+identifier (Step 1) matched against the CRM.
+
+- A link the sync (or an earlier export) stored as **matched** / **chosen** is used as it is; the export reads
+  that CRM record's current values anyway, which also shows when it no longer exists (it is then matched again).
+- A link saying **new**, **create new**, **ambiguous** or **unmatchable** is trusted only while it is fresh
+  (:data:`LINK_MAX_AGE`) and the local record has not changed since: the CRM may have gained the record since.
+- Everything else goes through the fetch-and-match of the sync module, asking the CRM for the mapped fields in
+  the same requests, so that matching also reads the current values (no second read).
+
+The result is a :class:`Resolution`: per local record its outcome, CRM id, why it matched and candidates, plus the
+current values of the CRM records that were read while matching.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from enginy_desktop.adapters.base import CrmAdapter, CrmObject
+from enginy_desktop.core.matching.matcher import Outcome, match
+from enginy_desktop.core.matching.rules import Rule
+from enginy_desktop.core.models import CrmLink
+
+log = logging.getLogger(__name__)
+
+LINK_MAX_AGE = timedelta(minutes=30)
+
+__all__ = ["LINK_MAX_AGE", "Match", "Resolution", "identifier_fields", "resolve"]
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    outcome: str  # matched, new, ambiguous, unmatchable (chosen -> matched, create_new -> new)
+    crm_id: str | None = None
+    why: str = ""
+    candidates: tuple[str, ...] = ()
+    duplicates: tuple[int, ...] = ()  # other new local records that are the same record
+    from_link: bool = False
+
+
+@dataclass
+class Resolution:
+    matches: dict[int, Match] = field(default_factory=dict)
+    values: dict[str, dict[str, str | None]] = field(default_factory=dict)  # CRM id -> field -> value
+
+
+# Role -> field names a CRM commonly uses, for adapters that do not say (HubSpot's names first).
+_ROLE_NAMES: dict[str, dict[str, tuple[str, ...]]] = {
+    "contact": {
+        "first_name": ("firstname", "first_name", "FirstName"),
+        "last_name": ("lastname", "last_name", "LastName"),
+        "company_name": ("company", "company_name", "Company"),
+        "linkedin_url": ("hs_linkedin_url", "linkedin_url", "linkedin", "LinkedIn"),
+        "email": ("email", "Email"),
+    },
+    "company": {
+        "domain": ("domain", "website", "Website"),
+        "name": ("name", "Name"),
+        "linkedin_url": ("linkedin_company_page", "linkedin_url", "LinkedIn"),
+    },
+}
+
+
+async def identifier_fields(adapter: CrmAdapter, fields: Mapping[str, Iterable[Any]]) -> dict[str, dict[str, str]]:
+    """Per object (``contact``/``company``), the CRM field playing each Step 1 role: what the adapter says
+    (``identifier_fields(object)``) or, when it does not, the first known name the CRM has."""
+    result: dict[str, dict[str, str]] = {}
+    ask = getattr(adapter, "identifier_fields", None)
+    for obj, crm_object in (("contact", CrmObject.CONTACTS), ("company", CrmObject.COMPANIES)):
+        names = {f.name for f in fields.get(obj, ())}
+        found: dict[str, str] = {}
+        if callable(ask):
+            answer = ask(crm_object)
+            if hasattr(answer, "__await__"):
+                answer = await answer
+            found = {str(k): str(v) for k, v in dict(answer or {}).items()}
+        for role, candidates in _ROLE_NAMES[obj].items():
+            if role not in found:
+                for name in candidates:
+                    if name in names:
+                        found[role] = name
+                        break
+        result[obj] = found
+    return result
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _links(ctx: Any, crm: str, obj: str, ids: Sequence[int]) -> dict[int, CrmLink]:
+    found: dict[int, CrmLink] = {}
+    with ctx.store.session() as s:
+        for start in range(0, len(ids), 900):
+            chunk = ids[start:start + 900]
+            rows = s.scalars(
+                select(CrmLink).where(CrmLink.crm == crm, CrmLink.object == obj, CrmLink.local_id.in_(chunk))
+            )
+            for row in rows:
+                s.expunge(row)
+                found[row.local_id] = row
+    return found
+
+
+def _trusted(link: CrmLink, changed_at: datetime | None, now: datetime, max_age: timedelta) -> Match | None:
+    """The link's match, when it may be used without asking the CRM again."""
+    if link.outcome in ("matched", "chosen") and link.crm_id:
+        return Match("matched", str(link.crm_id), link.why or "linked by sync", from_link=True)
+    linked = _aware(link.linked_at)
+    if linked is None or now - linked > max_age:
+        return None
+    changed = _aware(changed_at)
+    if changed is not None and changed > linked:
+        return None
+    outcome = {"create_new": "new"}.get(link.outcome, link.outcome)
+    if outcome not in ("new", "ambiguous", "unmatchable"):
+        return None
+    return Match(outcome, None, link.why or "", tuple(str(c) for c in (link.candidates or ())), from_link=True)
+
+
+async def resolve(
+    ctx: Any,
+    adapter: CrmAdapter,
+    crm: str,
+    obj: str,
+    rule: Rule,
+    records: Mapping[int, Mapping[str, Any]],
+    properties: Sequence[str],
+    *,
+    use_links: bool = True,
+    max_age: timedelta = LINK_MAX_AGE,
+    now: datetime | None = None,
+) -> Resolution:
+    """Match ``records`` (local id -> its fields, including ``updated_at``) of ``obj`` (``contact``/``company``)."""
+    now = now or datetime.now(UTC)
+    resolution = Resolution()
+    pending: dict[int, Mapping[str, Any]] = {}
+    links = _links(ctx, crm, obj, list(records)) if use_links else {}
+    for local_id, row in records.items():
+        link = links.get(local_id)
+        trusted = _trusted(link, row.get("updated_at"), now, max_age) if link is not None else None
+        if trusted is not None:
+            resolution.matches[local_id] = trusted
+        else:
+            pending[local_id] = row
+    if pending:
+        await _fetch_and_match(adapter, obj, rule, pending, properties, resolution)
+    return resolution
+
+
+async def _fetch_and_match(
+    adapter: CrmAdapter,
+    obj: str,
+    rule: Rule,
+    records: Mapping[int, Mapping[str, Any]],
+    properties: Sequence[str],
+    resolution: Resolution,
+) -> None:
+    """Fetch the CRM records that may match (with ``properties``) and match ``records`` against them."""
+    crm_object = CrmObject.CONTACTS if obj == "contact" else CrmObject.COMPANIES
+    wanted = list(dict.fromkeys([*rule.crm_fields, *properties]))
+    crm_records: dict[Hashable, Any] = {}
+    async for page in adapter.scan(crm_object, wanted):
+        for rec in page:
+            crm_records[rec.id] = rec
+    result = match(rule, list(records.items()), crm_records)
+    for m in result:
+        local_id = int(m.local_id)  # type: ignore[call-overload]
+        crm_id = str(m.crm_id) if m.crm_id is not None else None
+        resolution.matches[local_id] = Match(
+            m.outcome.value, crm_id, m.why, tuple(str(c) for c in m.candidates),
+            tuple(int(d) for d in m.duplicates),  # type: ignore[call-overload]
+        )
+        if m.outcome is Outcome.MATCHED and crm_id is not None:
+            rec = crm_records.get(m.crm_id)  # type: ignore[arg-type]
+            if rec is not None:
+                resolution.values[crm_id] = {p: rec.get(p) for p in properties}

@@ -1,0 +1,277 @@
+"""The report of an export run: every record's outcome with its CRM id or error, the associations and activities,
+failures grouped by cause, and the failed rows as a CSV file that is safe to open in a spreadsheet.
+
+The JSON form (:meth:`Report.as_json`, written by ``enginy-desktop export --report FILE.json``) is described in
+``docs/export.md``; its ``format`` is ``enginy-export-report`` and its ``version`` 1.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import tempfile
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from enginy_desktop.core import fields as enginy_fields
+from enginy_desktop.core.models import Company, Contact, ExportOp, ExportRecord, RemovedAssociation, RunItem
+
+__all__ = [
+    "REPORT_FORMAT",
+    "REPORT_VERSION",
+    "FailureGroup",
+    "OpOutcome",
+    "RecordOutcome",
+    "Report",
+    "csv_safe",
+    "failure_groups",
+    "load_report",
+    "write_failed_csv",
+]
+
+REPORT_FORMAT = "enginy-export-report"
+REPORT_VERSION = 1
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: object) -> str:
+    """A cell a spreadsheet shows as text: a value starting with = + - @ tab or CR gets a leading apostrophe
+    (OWASP's advice against CSV / formula injection)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+@dataclass(frozen=True, slots=True)
+class RecordOutcome:
+    object: str
+    local_id: int
+    label: str
+    action: str  # planned: create, update, unchanged, merge, blocked
+    state: str  # done, failed, skipped, pending, in_flight
+    outcome: str  # created, updated, unchanged, merged, existed, blocked, failed, "" (not done yet)
+    crm_id: str | None
+    error: str | None
+    code: str
+    changes: tuple[tuple[Any, ...], ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "object": self.object, "id": self.local_id, "label": self.label, "action": self.action,
+            "state": self.state, "outcome": self.outcome or self.state, "crm_id": self.crm_id,
+        }  # fmt: skip
+        if self.error:
+            data["error"] = self.error
+        if self.code:
+            data["code"] = self.code
+        if self.changes:
+            data["changes"] = [{"field": c[0], "before": c[1], "after": c[2], "effect": c[3]} for c in self.changes]
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class OpOutcome:
+    kind: str  # associate, primary, remove, activity
+    contact_id: int | None
+    company_id: int | None
+    event_id: int | None
+    from_crm_id: str | None
+    to_crm_id: str | None
+    state: str
+    crm_id: str | None
+    error: str | None
+    code: str
+
+    def as_json(self) -> dict[str, Any]:
+        data = {"kind": self.kind, "contact": self.contact_id, "state": self.state}
+        for key in ("company_id", "event_id", "from_crm_id", "to_crm_id", "crm_id", "error"):
+            value = getattr(self, key)
+            if value not in (None, ""):
+                data[key] = value
+        if self.code:
+            data["code"] = self.code
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class FailureGroup:
+    reason: str  # the cause, with record-specific values blanked out
+    code: str
+    count: int
+    examples: tuple[str, ...] = ()  # labels of a few records
+
+
+_QUOTED = re.compile(r"“[^”]*”")
+_NUMBER = re.compile(r"\b\d{3,}\b")
+
+
+def _cause(reason: str) -> str:
+    """The reason with values specific to one record replaced, so equal causes group together: the first quoted
+    span (the field) is kept, later ones (the value) become “…”; long numbers (ids) become N."""
+    seen = 0
+
+    def repl(m: re.Match[str]) -> str:
+        nonlocal seen
+        seen += 1
+        return m.group(0) if seen == 1 else "“…”"
+
+    return _NUMBER.sub("N", _QUOTED.sub(repl, reason or "")).strip()
+
+
+@dataclass
+class Report:
+    run: Any  # RunInfo
+    records: list[RecordOutcome]
+    ops: list[OpOutcome]
+    removed: list[dict[str, Any]]
+    failures: list[FailureGroup]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        c = Counter(r.outcome or r.state for r in self.records)
+        return dict(c)
+
+    def failed(self) -> list[RecordOutcome]:
+        return [r for r in self.records if r.state == "failed"]
+
+    def as_json(self) -> dict[str, Any]:
+        run = self.run
+        return {
+            "format": REPORT_FORMAT,
+            "version": REPORT_VERSION,
+            "run": run.as_json(),
+            "counts": self.counts,
+            "warnings": self.warnings,
+            "failures": [{"reason": g.reason, "code": g.code, "count": g.count, "examples": list(g.examples)}
+                         for g in self.failures],
+            "records": [r.as_json() for r in self.records],
+            "operations": [o.as_json() for o in self.ops],
+            "removed_associations": self.removed,
+        }
+
+    def write_json(self, path: Path) -> Path:
+        return _atomic_write(Path(path), json.dumps(self.as_json(), indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def _atomic_write(path: Path, text: str, newline: str | None = None) -> Path:
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _records(ctx: Any, run_id: int, states: Sequence[str] | None = None) -> list[RecordOutcome]:
+    q = (select(RunItem.object, RunItem.local_id, ExportRecord.label, RunItem.action, RunItem.state,
+                ExportRecord.outcome, RunItem.crm_id, RunItem.error, ExportRecord.code, ExportRecord.changes)
+         .join(ExportRecord, ExportRecord.run_item_id == RunItem.id)
+         .where(RunItem.run_id == run_id).order_by(RunItem.id))
+    if states is not None:
+        q = q.where(RunItem.state.in_(list(states)))
+    with ctx.store.session() as s:
+        return [RecordOutcome(obj, local_id, label, action, state, outcome, crm_id, error, code,
+                              tuple(tuple(c) for c in (changes or ())) if action == "update" else ())
+                for obj, local_id, label, action, state, outcome, crm_id, error, code, changes in s.execute(q)]
+
+
+def failure_groups(ctx: Any, run_id: int, records: Iterable[RecordOutcome] | None = None,
+                   ops: Iterable[OpOutcome] | None = None) -> list[FailureGroup]:
+    """Failed (and blocked) records and failed operations grouped by cause, most frequent first."""
+    recs = list(records) if records is not None else _records(ctx, run_id, ["failed", "skipped"])
+    groups: dict[tuple[str, str], list[str]] = {}
+    for r in recs:
+        if r.state in ("failed", "skipped") and r.error:
+            groups.setdefault((_cause(r.error), r.code or r.state), []).append(r.label)
+    op_list = list(ops) if ops is not None else _ops(ctx, run_id, ["failed"])
+    for o in op_list:
+        if o.state == "failed" and o.error:
+            groups.setdefault((_cause(o.error), o.code or o.kind), []).append(
+                f"{o.kind} for contact {o.contact_id}")
+    ordered = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    return [FailureGroup(reason, code, len(labels), tuple(labels[:3])) for (reason, code), labels in ordered]
+
+
+def _ops(ctx: Any, run_id: int, states: Sequence[str] | None = None) -> list[OpOutcome]:
+    q = select(ExportOp).where(ExportOp.run_id == run_id).order_by(ExportOp.id)
+    if states is not None:
+        q = q.where(ExportOp.state.in_(list(states)))
+    with ctx.store.session() as s:
+        return [OpOutcome(o.kind, o.contact_id, o.company_id, o.event_id, o.from_crm_id, o.to_crm_id, o.state,
+                          o.crm_id, o.error, o.code) for o in s.scalars(q)]
+
+
+def load_report(ctx: Any, run_id: int) -> Report:
+    """The report of export run ``run_id``, from its journal."""
+    info = ctx.runs.get(run_id)
+    records = _records(ctx, run_id)
+    ops = _ops(ctx, run_id)
+    with ctx.store.session() as s:
+        removed = [
+            {"contact": r.contact_id, "contact_crm_id": r.from_crm_id, "company_crm_id": r.to_crm_id,
+             "was_primary": r.was_primary, "types": r.types, "state": r.state,
+             "removed_at": r.removed_at.isoformat() if r.removed_at else None,
+             "restored_at": r.restored_at.isoformat() if r.restored_at else None, "error": r.error}
+            for r in s.scalars(select(RemovedAssociation).where(RemovedAssociation.run_id == run_id)
+                               .order_by(RemovedAssociation.id))
+        ]
+    warnings = list(info.options.get("warnings") or [])
+    slack = info.options.get("slack") or {}
+    if isinstance(slack, dict) and slack.get("warning"):
+        warnings.append(str(slack["warning"]))
+    return Report(info, records, ops, removed, failure_groups(ctx, run_id, records, ops), warnings)
+
+
+def write_failed_csv(ctx: Any, run_id: int, path: Path) -> int:
+    """Write the run's failed records (with their fields and the reason) to ``path``; returns the row count.
+
+    Every cell is made safe against spreadsheet formula injection (:func:`csv_safe`).
+    """
+    failed = _records(ctx, run_id, ["failed"])
+    by_object: dict[str, list[RecordOutcome]] = {}
+    for r in failed:
+        by_object.setdefault(r.object, []).append(r)
+    columns = ["object", "id", "record", "error", "code"]
+    field_names: list[str] = []
+    for obj in ("contact", "company"):
+        if obj in by_object:
+            for f in enginy_fields.fields_for(obj):
+                name = f"{obj}.{f.name}"
+                if name not in field_names:
+                    field_names.append(name)
+    rows: list[list[str]] = []
+    with ctx.store.session() as s:
+        for obj, recs in by_object.items():
+            model = Contact if obj == "contact" else Company
+            names = [f.name for f in enginy_fields.fields_for(obj)]
+            data: dict[int, dict[str, Any]] = {}
+            ids = [r.local_id for r in recs]
+            for start in range(0, len(ids), 900):
+                cols = [model.id, *(getattr(model, n) for n in names)]
+                for row in s.execute(select(*cols).where(model.id.in_(ids[start:start + 900]))):
+                    data[row[0]] = dict(zip(names, row[1:], strict=True))
+            for r in recs:
+                values = data.get(r.local_id, {})
+                cells = [r.object, str(r.local_id), r.label, r.error or "", r.code]
+                cells += [values.get(n.split(".", 1)[1]) if n.startswith(obj + ".") else "" for n in field_names]
+                rows.append([csv_safe(c) for c in cells])
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(columns + field_names)
+    writer.writerows(rows)
+    _atomic_write(Path(path), buffer.getvalue(), newline="")
+    return len(rows)

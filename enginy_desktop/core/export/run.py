@@ -1,0 +1,894 @@
+"""Carrying out an export plan: batches within the CRM's limits, a journal before and after every request, and
+resuming without duplicates (DESIGN §6 "Runs").
+
+:func:`start_export` writes the plan into the journal (a ``runs`` row of kind ``export``, one ``run_items`` row
+per record with its :class:`~enginy_desktop.core.models.ExportRecord`, one
+:class:`~enginy_desktop.core.models.ExportOp` per association change or activity) and returns the run's id;
+:func:`execute` carries the journal out; :func:`export` does both. :func:`resume` carries on an interrupted,
+cancelled or failed run; :func:`retry_failed` plans the failed records of a run again as a new run;
+:func:`restore_removed_associations` puts back what "primary and remove previous" removed.
+
+The journal's states are ``pending`` -> ``in_flight`` -> ``done`` / ``failed`` (``skipped`` for what the plan
+blocked or a failed dependency prevents). An item becomes ``in_flight`` in a committed transaction *before* its
+request is sent and leaves it in another *after* the answer. Whatever stops the run — Cancel (between batches),
+an error, a crash, ``kill -9`` — items are either untouched (``pending``), settled (``done``/``failed``), or
+``in_flight``: sent, answer unknown. A resume (or the run itself, after a time-out) settles those first:
+
+- updates, associations and removals are idempotent: they are simply sent again;
+- a create is **never** sent again blindly: the record is looked up in the CRM by its unique field (e-mail) or,
+  without one, by the Step 1 identifier; found, it is ``done`` with that id; not found, it is sent again;
+- an activity is looked up among the contact's activities (when the adapter can list them); otherwise it is
+  reported as uncertain rather than logged twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from enginy_desktop.adapters.base import (
+    Activity,
+    ActivityKind,
+    AdapterError,
+    AssociationInput,
+    AssociationKind,
+    AuthError,
+    CrmAdapter,
+    CrmObject,
+    Direction,
+    FatalError,
+    Operation,
+    QuotaExhaustedError,
+    RateLimitedError,
+    RecordInput,
+    TransientError,
+    ValidationError,
+    WriteResult,
+)
+from enginy_desktop.core.models import (
+    ActivityLink,
+    Company,
+    Contact,
+    CrmLink,
+    ExportOp,
+    ExportRecord,
+    RemovedAssociation,
+    RunItem,
+    utcnow,
+)
+from enginy_desktop.core.runs import CancelToken, ProgressTracker, RunCancelled
+
+from . import matching
+from .plan import BLOCKED, CREATE, MERGE, UNCHANGED, UPDATE, ExportOptions, ExportRefused, Plan, plan_export
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "MAX_ATTEMPTS",
+    "ExportResult",
+    "execute",
+    "export",
+    "restore_removed_associations",
+    "resume",
+    "retry_failed",
+    "start_export",
+]
+
+DEFAULT_CONCURRENCY = 3  # requests in flight: enough to keep HubSpot's limiter busy, no more
+MAX_ATTEMPTS = 6  # sends of one item before it is failed (time-outs, 5xx, unknown outcomes)
+_STOP_ERRORS = (AuthError, QuotaExhaustedError, RateLimitedError)
+
+
+@dataclass(frozen=True, slots=True)
+class ExportResult:
+    run_id: int
+    state: str  # finished, cancelled, failed
+    counters: Mapping[str, int]
+    error: str = ""
+
+
+# -- writing the plan into the journal ---------------------------------------------------------------------------
+
+
+def _initial(action: str) -> str:
+    return {CREATE: "pending", UPDATE: "pending", MERGE: "pending", UNCHANGED: "done", BLOCKED: "skipped"}[action]
+
+
+def start_export(ctx: Any, plan: Plan, *, retry_of: int | None = None) -> int:
+    """Journal ``plan`` as a new export run (state *queued*) and return its id."""
+    options = {
+        **plan.options.as_json(),
+        "association_type": plan.association_type.value,
+        "crm_name": plan.crm_name,
+        "plan_api_calls": plan.api_calls,
+        "warnings": list(plan.warnings),
+        "summary": plan.summary_lines(),
+    }
+    if retry_of is not None:
+        options["retry_of"] = retry_of
+    counts = plan.counts()
+    run = ctx.runs.create("export", crm=plan.crm, list_id=plan.list_id, list_name=plan.list_name, options=options,
+                          counters={"planned_" + k: v for k, v in counts.items()})
+    now = utcnow()
+    with ctx.store.write() as s:
+        for start in range(0, len(plan.records), 2000):
+            chunk = plan.records[start:start + 2000]
+            ids = s.scalars(
+                insert(RunItem).returning(RunItem.id, sort_by_parameter_order=True),
+                [{"run_id": run.id, "object": r.object, "local_id": r.local_id, "action": r.action,
+                  "state": _initial(r.action), "crm_id": r.crm_id, "error": r.reason or None, "attempt": 0,
+                  "updated_at": now} for r in chunk],
+            ).all()
+            s.execute(insert(ExportRecord), [
+                {"run_item_id": item_id, "run_id": run.id, "label": r.label, "payload": r.payload,
+                 "changes": [list(c) for c in r.changes], "lookup": r.lookup,
+                 "outcome": "unchanged" if r.action == UNCHANGED else ("blocked" if r.action == BLOCKED else ""),
+                 "code": r.code, "leader_id": r.leader, "company_id": r.company_id, "why": r.why}
+                for item_id, r in zip(ids, chunk, strict=True)
+            ])
+        if plan.ops:
+            s.execute(insert(ExportOp), [
+                {"run_id": run.id, "kind": o.kind, "contact_id": o.contact_id, "company_id": o.company_id,
+                 "event_id": o.event_id, "from_crm_id": o.from_crm_id, "to_crm_id": o.to_crm_id,
+                 "payload": o.payload, "state": "pending", "code": "", "attempt": 0, "updated_at": now}
+                for o in plan.ops
+            ])
+    return run.id
+
+
+# -- carrying it out ---------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Item:
+    id: int  # run_items.id
+    object: str
+    local_id: int
+    action: str
+    state: str
+    crm_id: str | None
+    attempt: int
+    payload: dict[str, str]
+    lookup: dict[str, str]
+    leader: int | None
+    label: str
+
+
+class _Executor:
+    def __init__(self, ctx: Any, run_id: int, adapter: CrmAdapter, *, progress: Callable[[Any], None] | None,
+                 cancel: CancelToken | None, concurrency: int) -> None:
+        self.ctx = ctx
+        self.run_id = run_id
+        self.adapter = adapter
+        self.cancel = cancel or CancelToken()
+        self.concurrency = max(1, concurrency)
+        self.tracker = ProgressTracker(progress, run_id=run_id)
+        info = ctx.runs.get(run_id)
+        self.info = info
+        self.crm = str(info.crm)
+        self.crm_name = str(info.options.get("crm_name") or info.crm)
+        self.options = ExportOptions.from_json(info.options)
+        caps = adapter.capabilities
+        self.batch = {op: caps.batch(op) for op in Operation}
+        self.stop_error: AdapterError | None = None
+
+    # -- journal helpers ----------------------------------------------------------------------------------------
+    def _items(self, obj: str, actions: Sequence[str], states: Sequence[str]) -> list[_Item]:
+        q = (select(RunItem.id, RunItem.object, RunItem.local_id, RunItem.action, RunItem.state, RunItem.crm_id,
+                    RunItem.attempt, ExportRecord.payload, ExportRecord.lookup, ExportRecord.leader_id,
+                    ExportRecord.label)
+             .join(ExportRecord, ExportRecord.run_item_id == RunItem.id)
+             .where(RunItem.run_id == self.run_id, RunItem.object == obj, RunItem.action.in_(actions),
+                    RunItem.state.in_(states))
+             .order_by(RunItem.id))
+        with self.ctx.store.session() as s:
+            return [_Item(*row) for row in s.execute(q)]
+
+    def _mark_in_flight(self, items: Sequence[_Item]) -> None:
+        now = utcnow()
+        with self.ctx.store.write() as s:
+            s.execute(update(RunItem).where(RunItem.id.in_([i.id for i in items]))
+                      .values(state="in_flight", attempt=RunItem.attempt + 1, updated_at=now))
+        for i in items:
+            i.attempt += 1
+            i.state = "in_flight"
+
+    def _settle(self, obj: str, done: Sequence[tuple[_Item, str, str]],
+                failed: Sequence[tuple[_Item, str, str]] = (), pending: Sequence[_Item] = ()) -> None:
+        """One transaction: ``done`` (item, CRM id, outcome), ``failed`` (item, reason, code), back to pending."""
+        now = utcnow()
+        items, records = RunItem.__table__, ExportRecord.__table__
+        with self.ctx.store.write() as s:
+            conn = s.connection()
+            if done:
+                conn.execute(update(items).where(items.c.id == bindparam("b_id")).values(
+                    state="done", crm_id=bindparam("b_crm"), error=None, updated_at=now),
+                    [{"b_id": i.id, "b_crm": crm_id} for i, crm_id, _ in done])
+                conn.execute(update(records).where(records.c.run_item_id == bindparam("b_id")).values(
+                    outcome=bindparam("b_outcome"), code=""),
+                    [{"b_id": i.id, "b_outcome": outcome} for i, _, outcome in done])
+                links = [{"crm": self.crm, "object": obj, "local_id": i.local_id, "crm_id": crm_id,
+                          "outcome": "matched", "why": f"exported by run {self.run_id}", "candidates": [],
+                          "linked_at": now} for i, crm_id, _ in done if crm_id]
+                if links:
+                    stmt = sqlite_insert(CrmLink.__table__)
+                    conn.execute(stmt.on_conflict_do_update(
+                        index_elements=["crm", "object", "local_id"],
+                        set_={"crm_id": stmt.excluded.crm_id, "outcome": stmt.excluded.outcome,
+                              "why": stmt.excluded.why, "candidates": stmt.excluded.candidates,
+                              "linked_at": stmt.excluded.linked_at}), links)
+            if failed:
+                conn.execute(update(items).where(items.c.id == bindparam("b_id")).values(
+                    state="failed", error=bindparam("b_error"), updated_at=now),
+                    [{"b_id": i.id, "b_error": reason} for i, reason, _ in failed])
+                conn.execute(update(records).where(records.c.run_item_id == bindparam("b_id")).values(
+                    outcome="failed", code=bindparam("b_code")),
+                    [{"b_id": i.id, "b_code": code} for i, _, code in failed])
+            if pending:
+                conn.execute(update(items).where(items.c.id.in_([i.id for i in pending])).values(
+                    state="pending", updated_at=now))
+        for i, crm_id, _ in done:
+            i.state, i.crm_id = "done", crm_id
+        for i, _, _ in failed:
+            i.state = "failed"
+        for i in pending:
+            i.state = "pending"
+
+    def _check(self) -> None:
+        if self.stop_error is not None:
+            raise self.stop_error
+        self.cancel.raise_if_cancelled()
+
+    async def _pool(self, batches: Iterable[Any], work: Callable[[Any], Any]) -> None:
+        """Run ``work`` on each batch with up to ``concurrency`` in flight; stops taking batches on cancel or on
+        an error that stops the run, and lets the batches in flight finish."""
+        iterator = iter(batches)
+        lock = asyncio.Lock()
+
+        async def worker() -> None:
+            while True:
+                async with lock:
+                    if self.cancel.cancelled or self.stop_error is not None:
+                        return
+                    batch = next(iterator, None)
+                if batch is None:
+                    return
+                try:
+                    await work(batch)
+                except _STOP_ERRORS as exc:
+                    self.stop_error = exc
+                    return
+
+        await asyncio.gather(*(worker() for _ in range(self.concurrency)))
+        self._check()
+
+    # -- records ---------------------------------------------------------------------------------------------------
+    async def records(self, obj: str) -> None:
+        crm_object = CrmObject.CONTACTS if obj == "contact" else CrmObject.COMPANIES
+        await self.reconcile(obj)
+        for action in (CREATE, UPDATE):
+            while True:
+                pending = self._items(obj, [action], ["pending"])
+                if not pending:
+                    break
+                noun = "companies" if obj == "company" else "contacts"
+                verb = "Creating" if action == CREATE else "Updating"
+                self.tracker.phase(f"{verb} {noun} in {self.crm_name}", len(pending))
+                size = self.batch[Operation.CREATE if action == CREATE else Operation.UPDATE]
+                batches = [pending[i:i + size] for i in range(0, len(pending), size)]
+                await self._pool(batches, lambda b, a=action: self._write(obj, crm_object, a, b))
+                # Items put back to pending (a time-out before the answer, an unknown outcome): another round.
+                if not self._items(obj, [action], ["pending"]):
+                    break
+
+    async def _write(self, obj: str, crm_object: CrmObject, action: str, batch: list[_Item]) -> None:
+        exhausted = [i for i in batch if i.attempt >= MAX_ATTEMPTS]
+        if exhausted:
+            self._settle(obj, [], [(i, "Sent several times without a confirmed answer from "
+                                       f"{self.crm_name}; check the record there, then retry.", "no_answer")
+                                   for i in exhausted])
+            self._advance(failed=len(exhausted))
+            batch = [i for i in batch if i.attempt < MAX_ATTEMPTS]
+            if not batch:
+                return
+        self._mark_in_flight(batch)
+        inputs = [RecordInput(properties=i.payload, key=str(i.id), id=i.crm_id or "") for i in batch]
+        try:
+            if action == CREATE:
+                results = await self.adapter.create(crm_object, inputs)
+            else:
+                results = await self.adapter.update(crm_object, inputs)
+        except TransientError as exc:
+            # The answer was lost: the CRM may have written some of it (creates) — re-check, then send again.
+            done = {r.key: r for r in exc.completed}
+            rest = [i for i in batch if str(i.id) not in done]
+            rest += self._apply(obj, action, [i for i in batch if str(i.id) in done], done)
+            log.info("Export run %s: %s; re-checking %d record(s)", self.run_id, exc, len(rest))
+            if action == CREATE:
+                await self._recheck(obj, rest)
+            else:
+                self._settle(obj, [], pending=rest)
+            return
+        except _STOP_ERRORS:
+            if action != CREATE:
+                self._settle(obj, [], pending=batch)
+            raise
+        except (FatalError, ValidationError) as exc:
+            self._settle(obj, [], [(i, str(exc), "refused") for i in batch])
+            self._advance(failed=len(batch))
+            return
+        recheck = self._apply(obj, action, batch, {r.key: r for r in results})
+        if recheck:  # outcomes not reported: looked up before anything is sent again
+            await self._recheck(obj, recheck)
+
+    def _apply(self, obj: str, action: str, batch: Sequence[_Item],
+               results: Mapping[str, WriteResult]) -> list[_Item]:
+        """Settle a batch's results; returns the creates whose outcome is unknown (to re-check)."""
+        done: list[tuple[_Item, str, str]] = []
+        failed: list[tuple[_Item, str, str]] = []
+        pending: list[_Item] = []
+        recheck: list[_Item] = []
+        for item in batch:
+            r = results.get(str(item.id))
+            if r is None:
+                (recheck if action == CREATE else pending).append(item)
+            elif r.ok:
+                done.append((item, r.id or item.crm_id or "", "created" if action == CREATE else "updated"))
+            elif r.error is not None and r.error.existing_id and action == CREATE:
+                done.append((item, r.error.existing_id, "existed"))
+            elif r.error is not None and r.error.retriable:
+                (recheck if action == CREATE else pending).append(item)
+            else:
+                reason = r.error.reason if r.error else f"{self.crm_name} refused this record."
+                failed.append((item, reason, (r.error.code if r.error else "") or "refused"))
+        self._settle(obj, done, failed, pending)
+        created = sum(1 for _, _, o in done if o == "created")
+        self._advance(len(done) + len(failed), created=created, updated=len(done) - created, failed=len(failed))
+        return recheck
+
+    def _advance(self, n: int = 0, **counters: int) -> None:
+        self.tracker.advance(n, **{k: v for k, v in counters.items() if v})
+
+    # -- re-checking creates whose answer was lost ---------------------------------------------------------------
+    async def reconcile(self, obj: str) -> None:
+        """Settle this object's in-flight items of an earlier attempt (resume)."""
+        in_flight = self._items(obj, [CREATE, UPDATE, MERGE], ["in_flight"])
+        if not in_flight:
+            return
+        self.tracker.phase(f"Checking {len(in_flight):,} records sent before the interruption", len(in_flight))
+        updates = [i for i in in_flight if i.action != CREATE]
+        if updates:
+            self._settle(obj, [], pending=updates)
+        creates = [i for i in in_flight if i.action == CREATE]
+        if creates:
+            await self._recheck(obj, creates)
+
+    async def _recheck(self, obj: str, items: list[_Item]) -> None:
+        """Find in the CRM the records of creates whose outcome is unknown: done if found, else pending."""
+        if not items:
+            return
+        crm_object = CrmObject.CONTACTS if obj == "contact" else CrmObject.COMPANIES
+        found: dict[int, str] = {}
+        by_field: dict[str, list[_Item]] = {}
+        without: list[_Item] = []
+        for i in items:
+            if i.lookup:
+                name = next(iter(i.lookup))
+                by_field.setdefault(name, []).append(i)
+            else:
+                without.append(i)
+        for name, group in by_field.items():
+            values = [str(i.lookup[name]) for i in group]
+            records = await self.adapter.read_by_unique(crm_object, name, values, [name])
+            ids = {str(r.get(name) or "").casefold(): r.id for r in records}
+            for i in group:
+                crm_id = ids.get(str(i.lookup[name]).casefold())
+                if crm_id:
+                    found[i.id] = crm_id
+        uncertain: list[tuple[_Item, str, str]] = []
+        if without:
+            rule, rows = self._identifier(obj, without)
+            resolution = await matching.resolve(self.ctx, self.adapter, self.crm, obj, rule, rows, [], use_links=False)
+            for i in without:
+                m = resolution.matches.get(i.local_id)
+                if m is not None and m.outcome == "matched" and m.crm_id:
+                    found[i.id] = m.crm_id
+                elif m is not None and m.outcome == "ambiguous":
+                    uncertain.append((i, f"{self.crm_name} may hold this record more than once "
+                                         f"({', '.join(m.candidates[:5])}); check it there.", "uncertain"))
+        done = [(i, found[i.id], "created") for i in items if i.id in found]
+        again = [i for i in items if i.id not in found and i not in {u[0] for u in uncertain}]
+        self._settle(obj, done, uncertain, again)
+        if done or uncertain:
+            self._advance(len(done) + len(uncertain), created=len(done), failed=len(uncertain))
+        if done:
+            log.info("Export run %s: %d record(s) were already created in %s; not sent again", self.run_id,
+                     len(done), self.crm_name)
+
+    def _identifier(self, obj: str, items: Sequence[_Item]) -> tuple[Any, dict[int, dict[str, Any]]]:
+        config = self.ctx.crm_configs.load(self.crm)
+        roles = self._roles()
+        rule = (config.contact_identifier.rule(roles.get("contact")) if obj == "contact"
+                else config.company_identifier.rule(roles.get("company")))
+        model = Contact if obj == "contact" else Company
+        cols = [getattr(model, c) for c in ("id", *rule.local_fields)]
+        rows: dict[int, dict[str, Any]] = {}
+        with self.ctx.store.session() as s:
+            for row in s.execute(select(*cols).where(model.id.in_([i.local_id for i in items]))):
+                rows[row[0]] = dict(zip(("id", *rule.local_fields), row, strict=True))
+        return rule, rows
+
+    def _roles(self) -> dict[str, dict[str, str]]:
+        ask = getattr(self.adapter, "identifier_fields", None)
+        out: dict[str, dict[str, str]] = {}
+        for obj, crm_object in (("contact", CrmObject.CONTACTS), ("company", CrmObject.COMPANIES)):
+            out[obj] = dict(ask(crm_object)) if callable(ask) else {}
+            for role, names in matching._ROLE_NAMES[obj].items():
+                out[obj].setdefault(role, names[0])
+        return out
+
+    # -- merged local duplicates ---------------------------------------------------------------------------------
+    def merges(self, obj: str) -> None:
+        items = self._items(obj, [MERGE], ["pending", "in_flight"])
+        if not items:
+            return
+        leaders = {i.local_id: i for i in self._items(obj, [CREATE], ["done", "failed", "skipped", "pending",
+                                                                       "in_flight"])}
+        done, failed = [], []
+        for i in items:
+            lead = leaders.get(i.leader or -1)
+            if lead is not None and lead.state == "done" and lead.crm_id:
+                done.append((i, lead.crm_id, "merged"))
+            else:
+                failed.append((i, f"Not exported: the record it is one with ({lead.label if lead else '?'}) was not "
+                                  "exported.", "dependency"))
+        self._settle(obj, done, failed)
+        self._advance(len(done) + len(failed), merged=len(done), failed=len(failed))
+
+    # -- associations and activities -------------------------------------------------------------------------------
+    def _ops(self, kinds: Sequence[str], states: Sequence[str]) -> list[ExportOp]:
+        with self.ctx.store.session() as s:
+            rows = list(s.scalars(select(ExportOp).where(ExportOp.run_id == self.run_id, ExportOp.kind.in_(kinds),
+                                                         ExportOp.state.in_(states)).order_by(ExportOp.id)))
+            for r in rows:
+                s.expunge(r)
+        return rows
+
+    def _crm_ids(self, obj: str) -> dict[int, str]:
+        """Local id -> CRM id of this run's records that are done (merged ones through their leader)."""
+        q = select(RunItem.local_id, RunItem.crm_id).where(
+            RunItem.run_id == self.run_id, RunItem.object == obj, RunItem.state == "done", RunItem.crm_id.is_not(None))
+        with self.ctx.store.session() as s:
+            return {local_id: crm_id for local_id, crm_id in s.execute(q)}
+
+    def _settle_ops(self, done: Sequence[tuple[ExportOp, str | None]], failed: Sequence[tuple[ExportOp, str, str]] = (),
+                    pending: Sequence[ExportOp] = (), skipped: Sequence[tuple[ExportOp, str, str]] = ()) -> None:
+        now = utcnow()
+        ops, removed_t = ExportOp.__table__, RemovedAssociation.__table__
+        with self.ctx.store.write() as s:
+            conn = s.connection()
+            if done:
+                conn.execute(update(ops).where(ops.c.id == bindparam("b_id")).values(
+                    state="done", crm_id=bindparam("b_crm"), error=None, updated_at=now),
+                    [{"b_id": o.id, "b_crm": crm_id} for o, crm_id in done])
+                acts = [{"crm": self.crm, "event_id": o.event_id, "crm_id": crm_id,
+                         "kind": str(o.payload.get("kind", "")), "run_id": self.run_id, "created_at": now}
+                        for o, crm_id in done if o.kind == "activity" and o.event_id and crm_id]
+                if acts:
+                    conn.execute(sqlite_insert(ActivityLink.__table__).on_conflict_do_nothing(), acts)
+                removed = [o.id for o, _ in done if o.kind == "remove"]
+                if removed:
+                    conn.execute(update(removed_t).where(removed_t.c.op_id.in_(removed)).values(
+                        state="removed", removed_at=now))
+            for state, rows in (("failed", failed), ("skipped", skipped)):
+                if rows:
+                    conn.execute(update(ops).where(ops.c.id == bindparam("b_id")).values(
+                        state=state, error=bindparam("b_error"), code=bindparam("b_code"), updated_at=now),
+                        [{"b_id": o.id, "b_error": reason, "b_code": code} for o, reason, code in rows])
+                    gone = [o.id for o, _, _ in rows if o.kind == "remove"]
+                    if gone:  # nothing was removed: nothing to restore
+                        conn.execute(delete(removed_t).where(removed_t.c.op_id.in_(gone)))
+            if pending:
+                conn.execute(update(ops).where(ops.c.id.in_([o.id for o in pending])).values(
+                    state="pending", updated_at=now))
+        for o, crm_id in done:
+            o.state, o.crm_id = "done", crm_id
+
+    def _resolve_ops(self, ops: list[ExportOp]) -> tuple[list[ExportOp], list[tuple[ExportOp, str, str]]]:
+        """Fill in CRM ids from the records' results; ops whose record was not exported are skipped."""
+        contacts, companies = self._crm_ids("contact"), self._crm_ids("company")
+        ready, skipped = [], []
+        for o in ops:
+            o.from_crm_id = contacts.get(o.contact_id or -1) or o.from_crm_id
+            if o.kind in ("associate", "primary"):
+                o.to_crm_id = companies.get(o.company_id or -1) or o.to_crm_id
+            if not o.from_crm_id:
+                skipped.append((o, "Not done: the contact was not exported.", "dependency"))
+            elif o.kind in ("associate", "primary") and not o.to_crm_id:
+                skipped.append((o, "Not done: the contact's company was not exported.", "dependency"))
+            else:
+                ready.append(o)
+        return ready, skipped
+
+    async def associations(self) -> None:
+        for o in self._ops(["associate", "primary"], ["in_flight"]):
+            self._settle_ops([], pending=[o])
+        ops = self._ops(["associate", "primary"], ["pending"])
+        if ops:
+            ready, skipped = self._resolve_ops(ops)
+            if skipped:
+                self._settle_ops([], skipped=skipped)
+            self.tracker.phase(f"Associating companies in {self.crm_name}", len(ready))
+            size = self.batch[Operation.ASSOCIATION_WRITE]
+            for kind in ("primary", "associate"):
+                picked = [o for o in ready if o.kind == kind]
+                batches = [picked[i:i + size] for i in range(0, len(picked), size)]
+                await self._pool(batches, lambda b, k=kind: self._associate(b, k))
+        # Removals: only for contacts whose new association is in place.
+        for o in self._ops(["remove"], ["in_flight"]):
+            self._settle_ops([], pending=[o])
+        removals = self._ops(["remove"], ["pending"])
+        if not removals:
+            return
+        blocking = {o.contact_id for o in self._ops(["associate", "primary"], ["pending", "failed", "skipped",
+                                                                                "in_flight"])}
+        ready, skipped = self._resolve_ops(removals)
+        ready2 = []
+        for o in ready:
+            if o.contact_id in blocking:
+                skipped.append((o, "Not removed: the new primary company could not be associated.", "dependency"))
+            else:
+                ready2.append(o)
+        if skipped:
+            self._settle_ops([], skipped=skipped)
+        self.tracker.phase(f"Removing previous company associations in {self.crm_name}", len(ready2))
+        size = self.batch[Operation.ASSOCIATION_WRITE]
+        batches = [ready2[i:i + size] for i in range(0, len(ready2), size)]
+        await self._pool(batches, self._remove)
+
+    async def _associate(self, ops: list[ExportOp], kind: str) -> None:
+        self._ops_in_flight(ops)
+        links = [AssociationInput(str(o.from_crm_id), str(o.to_crm_id), key=str(o.id)) for o in ops]
+        try:
+            results = await self.adapter.associate(
+                links, AssociationKind.PRIMARY if kind == "primary" else AssociationKind.ADDITIONAL)
+        except TransientError:
+            self._settle_ops([], pending=ops)
+            return
+        self._apply_ops(ops, results)
+
+    async def _remove(self, ops: list[ExportOp]) -> None:
+        # Journal what is removed before removing it: Restore must know it even if the run is killed now.
+        now = utcnow()
+        with self.ctx.store.write() as s:
+            existing = set(s.scalars(select(RemovedAssociation.op_id).where(
+                RemovedAssociation.op_id.in_([o.id for o in ops]))))
+            rows = [{"run_id": self.run_id, "op_id": o.id, "crm": self.crm, "contact_id": o.contact_id,
+                     "from_crm_id": o.from_crm_id, "to_crm_id": o.to_crm_id,
+                     "was_primary": bool(o.payload.get("was_primary")), "types": o.payload.get("types") or [],
+                     "state": "removing"} for o in ops if o.id not in existing]
+            if rows:
+                s.execute(insert(RemovedAssociation), rows)
+            s.execute(update(ExportOp).where(ExportOp.id.in_([o.id for o in ops]))
+                      .values(state="in_flight", attempt=ExportOp.attempt + 1, updated_at=now))
+        links = [AssociationInput(str(o.from_crm_id), str(o.to_crm_id), key=str(o.id)) for o in ops]
+        try:
+            results = await self.adapter.remove_associations(links)
+        except TransientError:
+            self._settle_ops([], pending=ops)
+            return
+        self._apply_ops(ops, results)
+
+    def _ops_in_flight(self, ops: Sequence[ExportOp]) -> None:
+        with self.ctx.store.write() as s:
+            s.execute(update(ExportOp).where(ExportOp.id.in_([o.id for o in ops]))
+                      .values(state="in_flight", attempt=ExportOp.attempt + 1, updated_at=utcnow()))
+
+    def _apply_ops(self, ops: Sequence[ExportOp], results: Sequence[WriteResult]) -> None:
+        by_key = {r.key: r for r in results}
+        done, failed, pending = [], [], []
+        for o in ops:
+            r = by_key.get(str(o.id))
+            if r is not None and r.ok:
+                done.append((o, r.id if o.kind == "activity" else None))
+            elif r is None or (r.error is not None and r.error.retriable and o.kind != "activity"):
+                if o.attempt + 1 >= MAX_ATTEMPTS:
+                    failed.append((o, f"{self.crm_name} did not confirm it.", "no_answer"))
+                else:
+                    pending.append(o)
+            else:
+                failed.append((o, r.error.reason if r.error else "Refused.", (r.error.code if r.error else "")
+                               or "refused"))
+        self._settle_ops(done, failed, pending)
+        key = {"associate": "associated", "primary": "associated", "remove": "removed",
+               "activity": "activities"}[ops[0].kind] if ops else "associated"
+        self._advance(len(done) + len(failed), **{key: len(done)}, failed_ops=len(failed))
+
+    async def activities(self) -> None:
+        in_flight = self._ops(["activity"], ["in_flight"])
+        if in_flight:
+            await self._recheck_activities(in_flight)
+        ops = self._ops(["activity"], ["pending"])
+        if not ops:
+            return
+        ready, skipped = self._resolve_ops(ops)
+        if skipped:
+            self._settle_ops([], skipped=skipped)
+        companies = self._crm_ids("company")
+        contact_company = self._contact_companies()
+        self.tracker.phase(f"Logging activities in {self.crm_name}", len(ready))
+        size = self.batch[Operation.ACTIVITY]
+        batches = [ready[i:i + size] for i in range(0, len(ready), size)]
+        await self._pool(batches, lambda b: self._log(b, companies, contact_company))
+
+    def _contact_companies(self) -> dict[int, int]:
+        q = (select(RunItem.local_id, ExportRecord.company_id)
+             .join(ExportRecord, ExportRecord.run_item_id == RunItem.id)
+             .where(RunItem.run_id == self.run_id, RunItem.object == "contact", ExportRecord.company_id.is_not(None)))
+        with self.ctx.store.session() as s:
+            return {a: b for a, b in s.execute(q)}
+
+    async def _log(self, ops: list[ExportOp], companies: Mapping[int, str], contact_company: Mapping[int, int]) -> None:
+        self._ops_in_flight(ops)
+        acts = []
+        for o in ops:
+            p = o.payload
+            company = companies.get(contact_company.get(o.contact_id or -1, -1))
+            acts.append(Activity(
+                kind=ActivityKind(p.get("kind", "note")), timestamp=datetime.fromisoformat(p["timestamp"]),
+                owner_id=str(p.get("owner") or ""), subject=str(p.get("subject") or ""), body=str(p.get("body") or ""),
+                direction=Direction.INBOUND if p.get("direction") == "inbound" else Direction.OUTBOUND,
+                contact_ids=(str(o.from_crm_id),), company_ids=(company,) if company else (), key=str(o.id)))
+        try:
+            results = await self.adapter.log_activities(acts)
+        except TransientError as exc:
+            done_keys = {r.key for r in exc.completed if r.ok}
+            self._apply_ops([o for o in ops if str(o.id) in done_keys], exc.completed)
+            rest = [o for o in ops if str(o.id) not in done_keys]
+            await self._recheck_activities(rest)
+            return
+        self._apply_ops(ops, results)
+
+    async def _recheck_activities(self, ops: list[ExportOp]) -> None:
+        """Activities whose answer was lost: found among the contact's activities, or reported as uncertain."""
+        find = getattr(self.adapter, "find_activities", None)
+        found: dict[int, str] = {}
+        if callable(find):
+            wanted = [(str(o.id), str(o.from_crm_id), str(o.payload.get("kind")), str(o.payload.get("timestamp")),
+                       str(o.payload.get("subject") or "")) for o in ops if o.from_crm_id]
+            try:
+                found = {int(k): v for k, v in (await find(wanted)).items()}
+            except AdapterError as exc:
+                log.warning("Could not look for activities sent before an interruption: %s", exc)
+                found = {}
+            done = [(o, found[o.id]) for o in ops if o.id in found]
+            again = [o for o in ops if o.id not in found]
+            self._settle_ops(done, pending=again)
+            return
+        self._settle_ops([], [(o, f"{self.crm_name} may or may not have logged this activity before Enginy "
+                                  "stopped; check the contact's timeline.", "uncertain") for o in ops])
+
+
+async def execute(
+    ctx: Any,
+    run_id: int,
+    *,
+    adapter: CrmAdapter | None = None,
+    transport: Any = None,
+    progress: Callable[[Any], None] | None = None,
+    cancel: CancelToken | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    notify: bool = True,
+    slack_transport: Any = None,
+) -> ExportResult:
+    """Carry out the journal of export run ``run_id`` (queued, or resumable) to its end.
+
+    Returns when the run is finished, cancelled (``cancel``) or failed (an error that stops the whole run:
+    credentials, daily allowance, rate limit beyond patience). Failed records do not fail the run.
+    """
+    from enginy_desktop.adapters.registry import open_crm_adapter
+
+    info = ctx.runs.get(run_id)
+    if info.state == "queued":
+        ctx.runs.start(run_id)
+    elif info.state != "running":
+        ctx.runs.resume(run_id)
+    own = adapter is None
+    if adapter is None:
+        try:
+            adapter = open_crm_adapter(ctx, str(info.crm), transport=transport)
+        except AdapterError as exc:
+            result = _end(ctx, run_id, "failed", str(exc))
+            await _notify(ctx, run_id, notify, slack_transport)
+            return result
+    ex = _Executor(ctx, run_id, adapter, progress=progress, cancel=cancel, concurrency=concurrency)
+    state, error = "finished", ""
+    try:
+        for obj in ("company", "contact"):
+            await ex.records(obj)
+            ex.merges(obj)
+        ex._check()
+        await ex.associations()
+        await ex.activities()
+    except RunCancelled:
+        state = "cancelled"
+    except AdapterError as exc:
+        state, error = "failed", str(exc)
+        log.warning("Export run %s stopped: %s", run_id, exc)
+    except BaseException as exc:
+        _end(ctx, run_id, "failed", f"Unexpected error: {exc}")
+        log.exception("Export run %s failed", run_id)
+        raise
+    finally:
+        if own:
+            await adapter.aclose()
+    result = _end(ctx, run_id, state, error)
+    ex.tracker.phase({"finished": "Finished", "cancelled": "Cancelled", "failed": "Failed"}[state])
+    await _notify(ctx, run_id, notify, slack_transport)
+    return result
+
+
+def counters(ctx: Any, run_id: int) -> dict[str, int]:
+    """The run's outcome counts, from its journal."""
+    with ctx.store.session() as s:
+        rows = s.execute(select(RunItem.object, RunItem.state, ExportRecord.outcome, func.count())
+                         .join(ExportRecord, ExportRecord.run_item_id == RunItem.id)
+                         .where(RunItem.run_id == run_id)
+                         .group_by(RunItem.object, RunItem.state, ExportRecord.outcome)).all()
+        ops = s.execute(select(ExportOp.kind, ExportOp.state, func.count()).where(ExportOp.run_id == run_id)
+                        .group_by(ExportOp.kind, ExportOp.state)).all()
+    c: Counter[str] = Counter()
+    for obj, state, outcome, n in rows:
+        if state == "done":
+            key = {"created": "created", "updated": "updated", "unchanged": "unchanged", "merged": "merged",
+                   "existed": "existed"}.get(outcome, "updated")
+        elif state == "skipped":
+            key = "blocked"
+        else:
+            key = state  # failed, pending, in_flight
+        c[key] += n
+        c[f"{obj}_{key}"] += n
+    for kind, state, n in ops:
+        name = {"associate": "associations", "primary": "associations", "remove": "removals",
+                "activity": "activities"}[kind]
+        c[f"{name}_{state}"] += n
+    return dict(c)
+
+
+def _end(ctx: Any, run_id: int, state: str, error: str) -> ExportResult:
+    c = counters(ctx, run_id)
+    ctx.runs.finish(run_id, state, error=error or None, counters=c)
+    return ExportResult(run_id, state, c, error)
+
+
+async def _notify(ctx: Any, run_id: int, notify: bool, transport: Any) -> None:
+    if not notify:
+        return
+    from .notify import post_run_summary
+
+    await post_run_summary(ctx, run_id, transport=transport)
+
+
+async def export(
+    ctx: Any,
+    list_ref: str | int,
+    options: ExportOptions | None = None,
+    *,
+    transport: Any = None,
+    progress: Callable[[Any], None] | None = None,
+    cancel: CancelToken | None = None,
+    confirm_removals: bool = False,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    notify: bool = True,
+    slack_transport: Any = None,
+) -> tuple[Plan, ExportResult]:
+    """Plan, journal and run an export in one go (the command line without ``--dry-run``)."""
+    plan = await plan_export(ctx, list_ref, options, transport=transport, progress=progress, cancel=cancel)
+    if plan.needs_confirmation and not confirm_removals:
+        raise ExportRefused(plan.confirmation_text + " Confirm to go on.", "needs_confirmation")
+    run_id = start_export(ctx, plan)
+    result = await execute(ctx, run_id, transport=transport, progress=progress, cancel=cancel,
+                           concurrency=concurrency, notify=notify, slack_transport=slack_transport)
+    return plan, result
+
+
+async def resume(ctx: Any, run_id: int, **kw: Any) -> ExportResult:
+    """Carry on an interrupted, cancelled or failed export run from its journal."""
+    info = ctx.runs.get(run_id)
+    if info.kind != "export":
+        raise ExportRefused(f"Run {run_id} is a {info.kind} run, not an export.", "not_export")
+    if info.state == "finished":
+        raise ExportRefused(f"Run {run_id} has already finished; use Retry failed for its failed records.",
+                            "finished")
+    return await execute(ctx, run_id, **kw)
+
+
+async def retry_failed(ctx: Any, run_id: int, *, transport: Any = None, **plan_kw: Any) -> Plan:
+    """A new plan for the records of ``run_id`` that failed (or whose associations or activities failed),
+    with today's values and CRM state; journal it with ``start_export(ctx, plan, retry_of=run_id)``."""
+    info = ctx.runs.get(run_id)
+    if info.kind != "export" or info.list_id is None:
+        raise ExportRefused(f"Run {run_id} is not an export of a list that still exists.", "not_export")
+    with ctx.store.session() as s:
+        failed_records = set(s.scalars(select(RunItem.local_id).where(
+            RunItem.run_id == run_id, RunItem.state.in_(["failed", "pending", "in_flight"]))))
+        failed_ops = set(s.scalars(select(ExportOp.contact_id).where(
+            ExportOp.run_id == run_id, ExportOp.state.in_(["failed", "pending", "in_flight"]))))
+        main_ids = {local_id for obj, local_id in s.execute(select(RunItem.object, RunItem.local_id).where(
+            RunItem.run_id == run_id, RunItem.local_id.in_(failed_records))) if obj != "company"}
+        failed_companies = set(s.scalars(select(RunItem.local_id).where(
+            RunItem.run_id == run_id, RunItem.object == "company", RunItem.state == "failed")))
+        if failed_companies:
+            main_ids |= set(s.scalars(select(RunItem.local_id).join(
+                ExportRecord, ExportRecord.run_item_id == RunItem.id).where(
+                RunItem.run_id == run_id, RunItem.object == "contact", ExportRecord.company_id.in_(failed_companies))))
+    ids = sorted((main_ids | {i for i in failed_ops if i is not None}) if info.options.get("associated_companies")
+                 or failed_ops else main_ids)
+    if info.list_id is not None and not ids:
+        with ctx.store.session() as s:
+            kinds = set(s.scalars(select(RunItem.object).where(RunItem.run_id == run_id)))
+        if kinds == {"company"}:
+            ids = sorted(failed_records)
+    if not ids:
+        raise ExportRefused(f"Run {run_id} has no failed records to retry.", "nothing_to_retry")
+    options = ExportOptions.from_json({**info.options, "record_ids": ids})
+    return await plan_export(ctx, info.list_id, options, transport=transport, **plan_kw)
+
+
+async def restore_removed_associations(ctx: Any, run_id: int, *, transport: Any = None,
+                                       adapter: CrmAdapter | None = None) -> dict[str, int]:
+    """Put back every association export run ``run_id`` removed (or was removing when it stopped).
+
+    Each comes back as an association of its kind as it was read before the removal; a company that was the
+    primary one comes back as an additional association (the run's new primary company stays primary).
+    Returns ``{"restored": n, "failed": m}``; each row records its own outcome.
+    """
+    from enginy_desktop.adapters.registry import open_crm_adapter
+
+    info = ctx.runs.get(run_id)
+    with ctx.store.session() as s:
+        rows = list(s.scalars(select(RemovedAssociation).where(
+            RemovedAssociation.run_id == run_id, RemovedAssociation.state.in_(["removing", "removed",
+                                                                               "restore_failed"]))))
+        for r in rows:
+            s.expunge(r)
+    if not rows:
+        return {"restored": 0, "failed": 0}
+    own = adapter is None
+    if adapter is None:
+        adapter = open_crm_adapter(ctx, str(info.crm), transport=transport)
+    restored = failed = 0
+    try:
+        size = adapter.capabilities.batch(Operation.ASSOCIATION_WRITE)
+        for start in range(0, len(rows), size):
+            chunk = rows[start:start + size]
+            links = [AssociationInput(r.from_crm_id, r.to_crm_id, key=str(r.id)) for r in chunk]
+            results = {x.key: x for x in await adapter.associate(links, AssociationKind.ADDITIONAL)}
+            now = utcnow()
+            with ctx.store.write() as s:
+                for r in chunk:
+                    res = results.get(str(r.id))
+                    if res is not None and res.ok:
+                        restored += 1
+                        s.execute(update(RemovedAssociation).where(RemovedAssociation.id == r.id).values(
+                            state="restored", restored_at=now, error=None))
+                    else:
+                        failed += 1
+                        reason = res.error.reason if res is not None and res.error else "Not confirmed."
+                        s.execute(update(RemovedAssociation).where(RemovedAssociation.id == r.id).values(
+                            state="restore_failed", error=reason))
+    finally:
+        if own:
+            await adapter.aclose()
+    ctx.runs.update_options(run_id, {"restore": {"restored": restored, "failed": failed,
+                                                 "at": datetime.now(UTC).isoformat()}})
+    return {"restored": restored, "failed": failed}

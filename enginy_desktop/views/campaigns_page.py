@@ -648,12 +648,13 @@ class CampaignsPage(QWidget):
             dialog.events.pick = self.pick_open_file
         dialog.imported.connect(self._imported)
         self._dialog = dialog
-        dialog.finished.connect(self._dialog_closed)
+        dialog.finished.connect(lambda _result, d=dialog: self._dialog_closed(d))
         dialog.open()
         return dialog
 
-    def _dialog_closed(self) -> None:
-        self._dialog = None
+    def _dialog_closed(self, dialog: QWidget) -> None:
+        if self._dialog is dialog:
+            self._dialog = None
 
     @property
     def current_dialog(self) -> QWidget | None:

@@ -787,11 +787,12 @@ class ListsPage(QWidget):
     # -- plumbing ------------------------------------------------------------------------------------------
     def _show(self, dialog: QWidget) -> None:
         self._dialog = dialog
-        dialog.finished.connect(self._dialog_closed)  # type: ignore[attr-defined]
+        dialog.finished.connect(lambda _result, d=dialog: self._dialog_closed(d))  # type: ignore[attr-defined]
         dialog.open()  # type: ignore[attr-defined]
 
-    def _dialog_closed(self) -> None:
-        self._dialog = None
+    def _dialog_closed(self, dialog: QWidget) -> None:
+        if self._dialog is dialog:  # a dialog opened by another one's answer stays the current one
+            self._dialog = None
 
     @property
     def current_dialog(self) -> QWidget | None:

@@ -77,10 +77,28 @@ def run_app(args: argparse.Namespace) -> int:
     from enginy_desktop.core.paths import resolve_data_dir
 
     started = time.monotonic()
-    data_dir = resolve_data_dir(args.data_dir)
-    configure_logging(data_dir)
-    log.info("Starting Enginy Desktop (data folder %s)", data_dir)
+    demo = None
+    if getattr(args, "demo", False):
+        from enginy_desktop.core.demo import start_demo
 
+        demo = start_demo()
+        data_dir = demo.data_dir
+    else:
+        data_dir = resolve_data_dir(args.data_dir)
+    configure_logging(data_dir)
+    log.info("Starting Enginy Desktop (data folder %s%s)", data_dir, ", demo" if demo else "")
+    try:
+        return _run_window(args, data_dir, started, demo.passphrase if demo else None)
+    finally:
+        if demo is not None:
+            from enginy_desktop.core.logsetup import stop_logging
+
+            stop_logging()  # release the demo's log file before its folder is deleted
+            demo.close()
+
+
+def _run_window(args: argparse.Namespace, data_dir: Any, started: float, demo_passphrase: str | None) -> int:
+    demo = demo_passphrase is not None
     import qasync
     from PySide6.QtCore import QEvent, QObject, QTimer
     from PySide6.QtWidgets import QApplication, QMessageBox
@@ -100,7 +118,7 @@ def run_app(args: argparse.Namespace) -> int:
     sys.excepthook = report_exception
 
     try:
-        ctx = AppContext.open(data_dir)
+        ctx = AppContext.open(data_dir, passphrase=demo_passphrase)
     except StoreError as exc:
         log.error("Cannot open the database: %s", exc)
         if args.self_check:
@@ -113,6 +131,11 @@ def run_app(args: argparse.Namespace) -> int:
     from .views.main_window import MainWindow
 
     window = MainWindow(ctx)
+    if demo:
+        window.setWindowTitle(f"{APP_NAME} — Demo")
+        window.statusBar().showMessage(
+            "Demo: a temporary sample workspace; HubSpot is a local sandbox. Nothing you do here is kept.", 0
+        )
 
     class _FirstPaint(QObject):
         painted_at: float | None = None

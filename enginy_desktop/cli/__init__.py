@@ -19,7 +19,7 @@ from typing import Any, TextIO
 from enginy_desktop import APP_NAME, __version__
 
 # Command groups, in the order `--help` lists them. Each is a module of this package with `register()`.
-COMMAND_MODULES: list[str] = ["integrations", "crm", "crm_config", "sandbox", "workspace"]
+COMMAND_MODULES: list[str] = ["integrations", "crm", "crm_config", "sandbox", "workspace", "sync"]
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -84,6 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir",
         metavar="DIR",
         help="folder for the database, logs and reports (default: $ENGINY_DATA_DIR, else your user data folder)",
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="open the window on a temporary sample workspace with HubSpot connected to a local sandbox",
     )
     parser.add_argument("--self-check", action="store_true", help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -43,3 +43,12 @@ def current_log_file() -> Path | None:
         if getattr(handler, "_enginy", False) and isinstance(handler, logging.FileHandler):
             return Path(handler.baseFilename)
     return None
+
+
+def stop_logging() -> None:
+    """Close the app's log handlers (the demo does this before deleting its folder)."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_enginy", False):
+            root.removeHandler(handler)
+            handler.close()

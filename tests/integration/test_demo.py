@@ -1,0 +1,61 @@
+"""Demo mode: a sample workspace and HubSpot on a local sandbox, in a folder that disappears afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from enginy_desktop.core.campaigns import CampaignService
+from enginy_desktop.core.context import AppContext
+from enginy_desktop.core.demo import DEMO_CAMPAIGN, DEMO_LIST, start_demo
+from enginy_desktop.core.services import crm
+from enginy_desktop.core.services.workspace import WorkspaceService
+
+
+def test_demo_has_data_a_connected_sandbox_and_cleans_up(memory_keyring) -> None:  # type: ignore[no-untyped-def]
+    env = start_demo()
+    try:
+        ctx = AppContext.open(env.data_dir, passphrase=env.passphrase)
+        try:
+            assert memory_keyring.store == {}  # the user's keyring is never touched
+            hubspot = ctx.integrations.get("hubspot")
+            assert hubspot.enabled
+            assert hubspot.connected
+            lists = WorkspaceService(ctx.store).lists()
+            assert [(item.name, item.count) for item in lists] == [(DEMO_LIST, 80)]
+            campaign = CampaignService(ctx.store).get(DEMO_CAMPAIGN)
+            assert campaign.lead_count > 20
+            assert (
+                campaign.sequence_details
+                == "1st Email, 2nd Email, LinkedIn Connection Request, 1st LinkedIn, 3rd Email"
+            )
+            assert ctx.crm_configs.load("hubspot").contact_mappings
+            identity = asyncio.run(crm.check(ctx, "hubspot"))
+            assert identity.account_id
+        finally:
+            ctx.close()
+    finally:
+        env.close()
+    assert not env.data_dir.exists()
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{env.sandbox_url}/__sandbox__/state", timeout=2)
+
+
+@pytest.mark.subprocess
+def test_demo_window_starts_and_removes_its_folder(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", TMPDIR=str(tmp_path))
+    result = subprocess.run(
+        [sys.executable, "-m", "enginy_desktop", "--demo", "--self-check"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "self-check: ok" in result.stdout
+    assert not list(tmp_path.glob("enginy-demo-*"))

@@ -173,3 +173,301 @@ def test_refusals(ctx: Any) -> None:
             run(plan_export(ctx, "Leads", ExportOptions(associated_companies=True)))
         assert info.value.code == "no_export_mapping"
         assert "companies" in str(info.value)
+
+
+# -- associated companies --------------------------------------------------------------------------------------
+
+
+PRIMARY, UNLABELED = 1, 279
+
+
+def _companies_world(w: World, association: Any) -> tuple[str, str, str]:
+    """Jane (in the CRM with two companies, Old Primary being primary) and her local company Acme."""
+    from tests.support.export_world import COMPANY_BASICS
+
+    w.configure(list(CONTACT_BASICS), list(COMPANY_BASICS), association=association)
+    old = w.add_crm_company(name="Old Primary", domain="old.test")
+    other = w.add_crm_company(name="Other", domain="other.test")
+    contact = w.add_crm_contact(email="jane@acme.test", firstname="Jane", lastname="Doe", company="Acme")
+    w.sb.associate("contacts", int(contact), "companies", int(old), [PRIMARY])
+    w.sb.associate("contacts", int(contact), "companies", int(other), [UNLABELED])
+    acme = w.company(name="Acme", domain="acme.test")
+    w.contacts("Leads", [jane(company_id=acme),
+                         {"first_name": "New", "last_name": "Person", "email": "new@acme.test",
+                          "company_name": "Acme", "company_id": acme}])
+    return contact, old, other
+
+
+def _acme(w: World) -> str:
+    found = [c for c in w.crm_companies() if c.get("domain") == "acme.test"]
+    assert len(found) == 1
+    return found[0]["id"]
+
+
+def test_additional_association(w: World) -> None:
+    from enginy_desktop.core.crm_config import AssociationType
+
+    contact, old, other = _companies_world(w, AssociationType.ADDITIONAL)
+    _, result = run(export(w.ctx, "Leads", ExportOptions(associated_companies=True)))
+    assert result.state == "finished"
+    acme = _acme(w)
+    links = w.company_links(contact)
+    assert set(links) == {old, other, acme}
+    assert PRIMARY in links[old]  # untouched
+    assert PRIMARY not in links[acme]
+    new = w.crm_contact("new@acme.test")["id"]
+    assert acme in w.company_links(new)
+    # Exporting again adds nothing and creates no second company.
+    plan = run(plan_export(w.ctx, "Leads", ExportOptions(associated_companies=True)))
+    assert plan.op_counts()["associate"] == 0
+    assert plan.counts("company")["create"] == 0
+
+
+def test_primary_association_keeps_the_previous_one(w: World) -> None:
+    from enginy_desktop.core.crm_config import AssociationType
+
+    contact, old, other = _companies_world(w, AssociationType.PRIMARY)
+    _, result = run(export(w.ctx, "Leads", ExportOptions(associated_companies=True)))
+    assert result.state == "finished"
+    acme = _acme(w)
+    links = w.company_links(contact)
+    assert set(links) == {old, other, acme}
+    assert PRIMARY in links[acme]
+    assert PRIMARY not in links[old]
+    assert w.crm_contact("jane@acme.test")["associatedcompanyid"] == acme
+
+
+def test_primary_and_remove_previous_needs_confirmation_and_restores(w: World) -> None:
+    from enginy_desktop.core.crm_config import AssociationType
+    from enginy_desktop.core.export.run import restore_removed_associations
+
+    contact, old, other = _companies_world(w, AssociationType.PRIMARY_REMOVE_PREVIOUS)
+    options = ExportOptions(associated_companies=True)
+    plan = run(plan_export(w.ctx, "Leads", options))
+    assert plan.removals == 2
+    assert plan.needs_confirmation
+    assert "remove 2 company associations from 1 contact" in plan.confirmation_text
+    with pytest.raises(ExportRefused) as info:
+        run(export(w.ctx, "Leads", options))
+    assert info.value.code == "needs_confirmation"
+    assert w.crm_companies()
+    assert len(w.crm_companies()) == 2
+    _, result = run(export(w.ctx, "Leads", options, confirm_removals=True))
+    assert result.state == "finished"
+    assert result.counters["removals_done"] == 2
+    acme = _acme(w)
+    links = w.company_links(contact)
+    assert set(links) == {acme}
+    assert PRIMARY in links[acme]
+    report = load_report(w.ctx, result.run_id)
+    assert {r["company_crm_id"] for r in report.removed} == {old, other}
+    assert {r["state"] for r in report.removed} == {"removed"}
+
+    restored = run(restore_removed_associations(w.ctx, result.run_id))
+    assert restored == {"restored": 2, "failed": 0}
+    links = w.company_links(contact)
+    assert set(links) == {acme, old, other}
+    assert PRIMARY in links[acme]  # the run's primary company stays primary
+    assert {r["state"] for r in load_report(w.ctx, result.run_id).removed} == {"restored"}
+
+
+# -- campaigns: properties, activities, engagement fields ------------------------------------------------------
+
+
+def test_campaign_properties_activities_and_engagement_fields(w: World) -> None:
+    from datetime import UTC, datetime
+
+    from enginy_desktop.core.crm_config import CampaignProperty
+    from tests.support.export_world import engagement
+
+    for prop in CampaignProperty:
+        ptype, ftype = ("number", "number") if prop.value_type == "number" else ("string", "text")
+        w.text_property(prop.value, prop.label, ptype=ptype, field_type=ftype)
+    w.text_property("enginy_last_activity", "Last Enginy activity", ptype="datetime", field_type="date")
+    w.text_property("enginy_last_channel", "Last Enginy channel")
+    rep, other = w.owners[0], w.owners[1]
+    camp, identity, steps = w.campaign("Spring", "Sam Sender", ["email", "linkedin_connection_request",
+                                                                "linkedin_message", "email", "call"])
+    w.configure([*CONTACT_BASICS, engagement("enginy_last_activity", "last_activity_date"),
+                 engagement("enginy_last_channel", "last_activity_channel")],
+                campaign={p: p.value for p in CampaignProperty}, identities={identity: rep}, default_owner=other)
+    ids = w.contacts("Leads", [jane(), {"first_name": "Quiet", "last_name": "One", "email": "quiet@acme.test",
+                                        "company_name": "Acme"}])
+    t = lambda d, h=9: datetime(2025, 3, d, h, tzinfo=UTC)  # noqa: E731
+    email1, request, linkedin, _email2, _call = steps
+    w.lead(camp, ids[0], [(None, "added", t(1)), (email1, "sent", t(2)), (email1, "opened", t(2, 10)),
+                          (email1, "opened", t(3)), (email1, "clicked", t(3, 11)), (request, "sent", t(4)),
+                          (linkedin, "sent", t(5)), (linkedin, "replied", t(6))])
+    w.lead(camp, ids[1], [(None, "added", t(1))])
+    _, result = run(export(w.ctx, "Leads"))
+    assert result.state == "finished"
+    janes = w.crm_contact("jane@acme.test")
+    assert janes["campaign_sequence_details"] == ("1st Email, LinkedIn Connection Request, 1st LinkedIn, "
+                                                  "2nd Email, 1st Call")
+    assert janes["campaign_engagement_status"] == "Message Replied (2/3) - LinkedIn"
+    assert janes["campaign_opens"] == "2"
+    assert janes["campaign_clicks"] == "1"
+    assert janes["campaign_open_analysis"] == "Yes (1st Message)"
+    assert janes["campaign_click_analysis"] == "Yes (1st Message)"
+    assert janes["campaign_reply_analysis"] == "Yes (2nd Message)"
+    assert janes["sequence_status"] == "Replied"
+    assert janes["enginy_last_activity"] == "2025-03-06T09:00:00.000Z"
+    assert janes["enginy_last_channel"] == "LinkedIn"
+    quiet = w.crm_contact("quiet@acme.test")
+    assert quiet["campaign_engagement_status"] == "Added to Campaign"
+    assert quiet["sequence_status"] == "Not Started"
+    assert quiet["campaign_open_analysis"] == "No"
+    assert "enginy_last_activity" not in quiet  # no activity logged for it
+
+    emails, notes = w.activities("emails"), w.activities("notes")
+    assert len(emails) == 1
+    assert emails[0]["hubspot_owner_id"] == rep  # attributed through Identities Mapping
+    assert emails[0]["hs_email_direction"] == "EMAIL"
+    assert emails[0]["hs_timestamp"].startswith("2025-03-02T09:00")
+    assert "Spring · 1st Email" in emails[0]["hs_email_subject"]
+    assert len(notes) == 3  # connection request, LinkedIn message, LinkedIn reply
+    assert {n["hubspot_owner_id"] for n in notes} == {rep}
+    links = w.sb.associations.get(("emails", int(emails[0]["id"])), {}).get("contacts", {})
+    assert set(links) == {int(janes["id"])}
+
+    # Exporting again logs nothing twice.
+    _, again = run(export(w.ctx, "Leads"))
+    assert again.counters.get("activities_done", 0) == 0
+    assert len(w.activities("emails")) == 1
+    assert len(w.activities("notes")) == 3
+
+
+# -- failures ----------------------------------------------------------------------------------------------------
+
+
+def test_partial_failure_fails_only_its_records_and_csv_is_formula_safe(w: World, tmp_path: Any) -> None:
+    import csv
+
+    from enginy_desktop.core.export.report import write_failed_csv
+
+    w.sb.create_property("contacts", {"name": "enginy_ref", "label": "Enginy ref", "type": "string",
+                                      "fieldType": "text", "groupName": "contactinformation",
+                                      "hasUniqueValue": True})
+    w.add_crm_contact(email="someone@else.test", firstname="Some", lastname="One", enginy_ref="=HYPERLINK(1)")
+    w.configure([*CONTACT_BASICS, enginy("source", "enginy_ref")])
+    rows = [jane(email=f"p{i}@acme.test", first_name=f"P{i}", source=f"ref-{i}") for i in range(5)]
+    rows[2]["source"] = "=HYPERLINK(1)"  # taken by another CRM contact: HubSpot refuses this one record
+    rows[2]["last_name"] = "@Evil"
+    w.contacts("Leads", rows)
+    _, result = run(export(w.ctx, "Leads"))
+    assert result.state == "finished"
+    assert result.counters["created"] == 4
+    assert result.counters["failed"] == 1
+    report = load_report(w.ctx, result.run_id)
+    failed = report.failed()
+    assert [r.label for r in failed] == ["P2 @Evil <p2@acme.test>"]
+    assert "already exists" in (failed[0].error or "")
+    assert report.failures[0].count == 1
+    path = tmp_path / "failed.csv"
+    assert write_failed_csv(w.ctx, result.run_id, path) == 1
+    with path.open(newline="", encoding="utf-8") as fh:
+        table = list(csv.DictReader(fh))
+    assert table[0]["contact.last_name"] == "'@Evil"
+    assert table[0]["contact.source"] == "'=HYPERLINK(1)"
+    assert table[0]["record"] == "P2 @Evil <p2@acme.test>"
+    assert "already exists" in table[0]["error"]
+    # Retry failed plans only that record again.
+    from enginy_desktop.core.export.run import retry_failed
+
+    plan = run(retry_failed(w.ctx, result.run_id))
+    assert [r.label for r in plan.records] == ["P2 @Evil <p2@acme.test>"]
+
+
+def test_injected_429_5xx_timeouts_and_drops_are_survived(ctx: Any) -> None:
+    import threading
+
+    import httpx
+
+    from enginy_desktop.adapters.http import RetryPolicy
+    from enginy_desktop.adapters.registry import open_crm_adapter
+    from enginy_desktop.sandbox.faults import FaultConfig
+    from enginy_desktop.sandbox.hubspot import DEFAULT_TOKEN, HubSpotSandboxConfig
+    from enginy_desktop.sandbox.ratelimit import RateLimit as SandboxRate
+
+    config = HubSpotSandboxConfig(owners=2, rate_limit=SandboxRate(4, 1.0), search_rate_limit=None,
+                                  faults=FaultConfig(error_rate=0.15, timeout_rate=0.1, drop_rate=0.1, hang_s=0.3,
+                                                     path_prefix="/crm/objects/2026-03/contacts/batch"),
+                                  batch_limit=100)
+    with world(ctx, config=config) as w:
+        w.configure([*CONTACT_BASICS, enginy("job_title", "jobtitle", overwrite=True)])
+        for i in range(30):
+            w.add_crm_contact(email=f"old{i}@acme.test", firstname=f"Old{i}", lastname="X", company="Acme",
+                              jobtitle="Old")
+        rows = [jane(email=f"old{i}@acme.test", first_name=f"Old{i}", last_name="X", job_title="New")
+                for i in range(30)]
+        rows += [jane(email=f"new{i}@acme.test", first_name=f"New{i}") for i in range(450)]
+        w.contacts("Leads", rows)
+        # Over loopback: requests really overlap, so the server's tighter limit refuses some with 429.
+        adapter = open_crm_adapter(ctx, "hubspot", retry=RetryPolicy(max_attempts=8, base_delay=0.01, max_delay=0.05))
+
+        async def go() -> Any:
+            try:
+                plan = await plan_export(ctx, "Leads", adapter=adapter)
+                run_id = start_export(ctx, plan)
+                return await execute(ctx, run_id, adapter=adapter, concurrency=6)
+            finally:
+                await adapter.aclose()
+
+        # Another app shares the token's allowance: the server refuses some of our calls with 429.
+        stop = threading.Event()
+
+        def other_app() -> None:
+            with httpx.Client(base_url=w.url, headers={"Authorization": f"Bearer {DEFAULT_TOKEN}"}) as client:
+                while not stop.wait(0.12):
+                    client.get("/crm/owners/2026-03")
+
+        neighbour = threading.Thread(target=other_app, daemon=True)
+        neighbour.start()
+        try:
+            result = run(go())
+        finally:
+            stop.set()
+            neighbour.join(5)
+        assert result.state == "finished", result.error
+        faults = [e for e in w.sb.requests if e.fault or e.limited_by]
+        assert {e.fault for e in faults} >= {"error", "timeout", "drop"}
+        assert any(e.limited_by for e in faults)  # some 429s too
+        emails = [c["email"] for c in w.crm_contacts()]
+        assert len(emails) == len(set(emails)) == 480  # each record exactly once
+        assert result.counters["created"] == 450
+        assert result.counters["updated"] == 30
+        assert {c["jobtitle"] for c in w.crm_contacts() if c["email"].startswith("old")} == {"New"}
+
+
+# -- Slack -------------------------------------------------------------------------------------------------------
+
+
+def test_slack_summary_posted_and_a_slack_failure_never_fails_the_run(w: World) -> None:
+    from enginy_desktop.sandbox import server
+    from enginy_desktop.sandbox.slack import DEFAULT_WEBHOOK_PATH, SlackSandboxConfig
+    from enginy_desktop.sandbox.slack import create_app as slack_app
+
+    w.configure(list(CONTACT_BASICS))
+    w.contacts("Leads", [jane(), jane(email="x@acme.test", first_name="X")])
+    app = slack_app(SlackSandboxConfig())
+    slack = app.state.sandbox
+    with server.serve(app) as slack_url:
+        w.ctx.integrations.save_connection("slack", {"webhook_url": slack_url + DEFAULT_WEBHOOK_PATH})
+        w.ctx.integrations.enable("slack")
+        _, result = run(export(w.ctx, "Leads"))
+        assert result.state == "finished"
+        assert len(slack.messages) == 1
+        message = slack.messages[0]
+        assert "Export of “Leads” to HubSpot finished" in message.text
+        assert "Created: 2" in message.text
+        assert message.blocks[0]["text"]["text"].startswith(":white_check_mark:")
+        assert w.ctx.runs.get(result.run_id).options["slack"] == {"posted": True}
+
+        slack.config.webhooks[DEFAULT_WEBHOOK_PATH] = "revoked"
+        w.contacts("Leads", [jane(email="y@acme.test", first_name="Y")])
+        _, result = run(export(w.ctx, "Leads"))
+        assert result.state == "finished"  # Slack's refusal does not fail the export
+        report = load_report(w.ctx, result.run_id)
+        assert any("Slack summary could not be posted" in warning and "invalid_token" in warning
+                   for warning in report.warnings)
+        assert w.crm_contact("y@acme.test")

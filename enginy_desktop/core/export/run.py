@@ -180,6 +180,7 @@ class _Executor:
         caps = adapter.capabilities
         self.batch = {op: caps.batch(op) for op in Operation}
         self.stop_error: AdapterError | None = None
+        self._conflicts: list[tuple[_Item, str, str]] = []
 
     # -- journal helpers ----------------------------------------------------------------------------------------
     def _items(self, obj: str, actions: Sequence[str], states: Sequence[str]) -> list[_Item]:
@@ -274,21 +275,23 @@ class _Executor:
     # -- records ---------------------------------------------------------------------------------------------------
     async def records(self, obj: str) -> None:
         crm_object = CrmObject.CONTACTS if obj == "contact" else CrmObject.COMPANIES
-        await self.reconcile(obj)
-        for action in (CREATE, UPDATE):
-            while True:
+        noun = "companies" if obj == "company" else "contacts"
+        for _round in range(MAX_ATTEMPTS + 2):
+            await self.reconcile(obj)
+            sent = False
+            for action in (CREATE, UPDATE):
                 pending = self._items(obj, [action], ["pending"])
                 if not pending:
-                    break
-                noun = "companies" if obj == "company" else "contacts"
+                    continue
+                sent = True
                 verb = "Creating" if action == CREATE else "Updating"
                 self.tracker.phase(f"{verb} {noun} in {self.crm_name}", len(pending))
                 size = self.batch[Operation.CREATE if action == CREATE else Operation.UPDATE]
                 batches = [pending[i:i + size] for i in range(0, len(pending), size)]
                 await self._pool(batches, lambda b, a=action: self._write(obj, crm_object, a, b))
-                # Items put back to pending (a time-out before the answer, an unknown outcome): another round.
-                if not self._items(obj, [action], ["pending"]):
-                    break
+            # Items put back to pending or left in flight (an answer lost, an unknown outcome): another round.
+            if not sent and not self._items(obj, [CREATE, UPDATE], ["in_flight"]):
+                return
 
     async def _write(self, obj: str, crm_object: CrmObject, action: str, batch: list[_Item]) -> None:
         exhausted = [i for i in batch if i.attempt >= MAX_ATTEMPTS]
@@ -317,6 +320,9 @@ class _Executor:
                 await self._recheck(obj, rest)
             else:
                 self._settle(obj, [], pending=rest)
+            if self._conflicts:
+                conflicts, self._conflicts = self._conflicts, []
+                await self._resolve_conflicts(obj, conflicts)
             return
         except _STOP_ERRORS:
             if action != CREATE:
@@ -329,6 +335,9 @@ class _Executor:
         recheck = self._apply(obj, action, batch, {r.key: r for r in results})
         if recheck:  # outcomes not reported: looked up before anything is sent again
             await self._recheck(obj, recheck)
+        if self._conflicts:
+            conflicts, self._conflicts = self._conflicts, []
+            await self._resolve_conflicts(obj, conflicts)
 
     def _apply(self, obj: str, action: str, batch: Sequence[_Item],
                results: Mapping[str, WriteResult]) -> list[_Item]:
@@ -343,8 +352,8 @@ class _Executor:
                 (recheck if action == CREATE else pending).append(item)
             elif r.ok:
                 done.append((item, r.id or item.crm_id or "", "created" if action == CREATE else "updated"))
-            elif r.error is not None and r.error.existing_id and action == CREATE:
-                done.append((item, r.error.existing_id, "existed"))
+            elif r.error is not None and r.error.existing_id and action == CREATE and item.lookup:
+                self._conflicts.append((item, r.error.reason, r.error.existing_id))
             elif r.error is not None and r.error.retriable:
                 (recheck if action == CREATE else pending).append(item)
             else:
@@ -354,6 +363,28 @@ class _Executor:
         created = sum(1 for _, _, o in done if o == "created")
         self._advance(len(done) + len(failed), created=created, updated=len(done) - created, failed=len(failed))
         return recheck
+
+    async def _resolve_conflicts(self, obj: str, conflicts: list[tuple[_Item, str, str]]) -> None:
+        """Creates refused because the record exists: the same record when its unique field (e-mail) finds that
+        very id — then it is ``existed``, not changed by this run — else a failure with the CRM's reason."""
+        crm_object = CrmObject.CONTACTS if obj == "contact" else CrmObject.COMPANIES
+        found: dict[str, str] = {}
+        by_field: dict[str, list[str]] = {}
+        for item, _, _ in conflicts:
+            name = next(iter(item.lookup))
+            by_field.setdefault(name, []).append(str(item.lookup[name]))
+        for name, values in by_field.items():
+            for rec in await self.adapter.read_by_unique(crm_object, name, values, [name]):
+                found[str(rec.get(name) or "").casefold() + "\0" + name] = rec.id
+        done, failed = [], []
+        for item, reason, existing in conflicts:
+            name = next(iter(item.lookup))
+            if found.get(str(item.lookup[name]).casefold() + "\0" + name) == existing:
+                done.append((item, existing, "existed"))
+            else:
+                failed.append((item, reason, "conflict"))
+        self._settle(obj, done, failed)
+        self._advance(len(done) + len(failed), existed=len(done), failed=len(failed))
 
     def _advance(self, n: int = 0, **counters: int) -> None:
         self.tracker.advance(n, **{k: v for k, v in counters.items() if v})
@@ -373,9 +404,16 @@ class _Executor:
             await self._recheck(obj, creates)
 
     async def _recheck(self, obj: str, items: list[_Item]) -> None:
-        """Find in the CRM the records of creates whose outcome is unknown: done if found, else pending."""
+        """Find in the CRM the records of creates whose outcome is unknown: done if found, else pending. When
+        the CRM cannot be asked right now, they stay in flight for the next round (or a resume)."""
         if not items:
             return
+        try:
+            await self._recheck_now(obj, items)
+        except TransientError as exc:
+            log.info("Export run %s: could not re-check %d record(s) yet: %s", self.run_id, len(items), exc)
+
+    async def _recheck_now(self, obj: str, items: list[_Item]) -> None:
         crm_object = CrmObject.CONTACTS if obj == "contact" else CrmObject.COMPANIES
         found: dict[int, str] = {}
         by_field: dict[str, list[_Item]] = {}
@@ -406,7 +444,8 @@ class _Executor:
                     uncertain.append((i, f"{self.crm_name} may hold this record more than once "
                                          f"({', '.join(m.candidates[:5])}); check it there.", "uncertain"))
         done = [(i, found[i.id], "created") for i in items if i.id in found]
-        again = [i for i in items if i.id not in found and i not in {u[0] for u in uncertain}]
+        unsure = {u[0].id for u in uncertain}
+        again = [i for i in items if i.id not in found and i.id not in unsure]
         self._settle(obj, done, uncertain, again)
         if done or uncertain:
             self._advance(len(done) + len(uncertain), created=len(done), failed=len(uncertain))
@@ -731,6 +770,12 @@ async def execute(
     finally:
         if own:
             await adapter.aclose()
+    if state == "finished":
+        unsettled = ctx.runs.item_counts(run_id)
+        left = unsettled.get("pending", 0) + unsettled.get("in_flight", 0)
+        if left:
+            state, error = "failed", (f"{left:,} record(s) could not be confirmed with {ex.crm_name}; resume the run "
+                                      "to finish them.")
     result = _end(ctx, run_id, state, error)
     ex.tracker.phase({"finished": "Finished", "cancelled": "Cancelled", "failed": "Failed"}[state])
     await _notify(ctx, run_id, notify, slack_transport)

@@ -522,6 +522,41 @@ class CrmAdapter(abc.ABC):
     async def read(self, object: CrmObject, ids: Sequence[str], properties: Sequence[str]) -> list[CrmRecord]:
         """Records by CRM id (missing ids are skipped)."""
 
+    # -- matching support (optional; the defaults make a sync fall back to what every CRM can do) ---------------
+    def identifier_fields(self, object: CrmObject) -> dict[str, str]:
+        """This CRM's field for each identifier role of the Step 1 presets (``core.matching.rules.Role`` values:
+        ``first_name``, ``last_name``, ``company_name``, ``linkedin_url``, ``email``, ``domain``, ``name``), e.g.
+        HubSpot contacts ``{"first_name": "firstname", …}``. Roles the CRM has no field for are left out."""
+        return {}
+
+    def unique_fields(self, object: CrmObject) -> frozenset[str]:
+        """Fields :meth:`read_by_unique` accepts (their values identify one record)."""
+        return frozenset()
+
+    async def count(self, object: CrmObject) -> int | None:
+        """How many records ``object`` holds (one cheap call), or None when the CRM cannot say."""
+        return None
+
+    def search_all(
+        self, object: CrmObject, filters: Mapping[str, Sequence[str]], properties: Sequence[str]
+    ) -> AsyncIterator[list[CrmRecord]]:
+        """Pages of records whose every property in ``filters`` equals one of its values (an AND of ``IN``
+        filters). The default searches by the first property only; callers check the rest themselves."""
+        name, values = next(iter(filters.items()))
+        return self.search_in(object, name, values, properties)
+
+    def changed_since(
+        self, object: CrmObject, since: datetime, properties: Sequence[str]
+    ) -> AsyncIterator[list[CrmRecord]]:
+        """Pages of records created or modified at or after ``since`` (a record may come twice). Raises
+        :class:`UnsupportedOperationError` when the CRM cannot filter by modification time."""
+        raise UnsupportedOperationError(f"{self.name} cannot list recently changed records.", vendor=self.key)
+
+    @property
+    def calls_made(self) -> int | None:
+        """HTTP requests sent so far by this adapter (retries included), or None when it does not count."""
+        return None
+
     # -- writes ----------------------------------------------------------------------------------------------
     @abc.abstractmethod
     async def create(self, object: CrmObject, records: Sequence[RecordInput]) -> list[WriteResult]: ...

@@ -18,6 +18,7 @@ import logging
 import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, Self
 
 from .base import (
@@ -107,6 +108,23 @@ SCOPES = (
     "crm.schemas.companies.read",
 )
 OPTIONAL_SCOPES = ("sales-email-read",)
+
+# The field of each identifier role of the Step 1 presets (core.matching.rules.Role values). The LinkedIn
+# properties are HubSpot's own: `hs_linkedin_url` on contacts, `linkedin_company_page` on companies.
+IDENTIFIER_FIELDS: dict[str, dict[str, str]] = {
+    "contacts": {
+        "first_name": "firstname",
+        "last_name": "lastname",
+        "company_name": "company",
+        "linkedin_url": "hs_linkedin_url",
+        "email": "email",
+    },
+    "companies": {"domain": "domain", "name": "name", "linkedin_url": "linkedin_company_page"},
+}
+# HubSpot keys contacts by e-mail: batch read accepts idProperty=email. No standard company property is unique.
+UNIQUE_FIELDS: dict[str, frozenset[str]] = {"contacts": frozenset({"email"}), "companies": frozenset()}
+MODIFIED_PROPERTY: dict[str, str] = {"contacts": "lastmodifieddate", "companies": "hs_lastmodifieddate"}
+SEARCH_FILTERS_PER_GROUP = 6
 
 # HUBSPOT_DEFINED association type ids, used when the labels endpoint cannot be asked.
 PRIMARY_CONTACT_TO_COMPANY = 1
@@ -370,6 +388,16 @@ def _chunks(items: Sequence[Any], size: int, key: Callable[[Any], str] | None = 
                 rest.append(item)
         yield chunk
         pending = rest
+
+
+def _epoch_ms(value: str | None) -> int | None:
+    """A HubSpot timestamp (ISO 8601 or epoch milliseconds) as epoch milliseconds."""
+    if not value:
+        return None
+    if value.isdigit():
+        return int(value)
+    moment = parse_datetime(value)
+    return int(moment.timestamp() * 1000) if moment is not None else None
 
 
 def _not_found(error: Mapping[str, Any]) -> bool:
@@ -639,6 +667,117 @@ class HubSpotAdapter(CrmAdapter):
             if seen >= SEARCH_CAP:
                 log.warning("HubSpot search for %s %s stopped at %d results", object.value, property, seen)
                 return
+
+    # -- matching support -------------------------------------------------------------------------------------
+    def identifier_fields(self, object: CrmObject) -> dict[str, str]:
+        return dict(IDENTIFIER_FIELDS[object.value])
+
+    def unique_fields(self, object: CrmObject) -> frozenset[str]:
+        return UNIQUE_FIELDS[object.value]
+
+    @property
+    def calls_made(self) -> int:
+        return self.api.requests_sent
+
+    async def _search(self, object: CrmObject, body: dict[str, Any]) -> dict[str, Any]:
+        reply = await self.api.request("POST", objects_path(object.value, "search"), json=body, idempotent=True,
+                                       extra_limiters=[self.search_limiter])
+        payload = reply.json() or {}
+        return payload if isinstance(payload, dict) else {}
+
+    async def count(self, object: CrmObject) -> int | None:
+        """One search with no filter and one result: its ``total``."""
+        payload = await self._search(object, {"filterGroups": [], "properties": ["hs_object_id"], "sorts": [],
+                                              "limit": 1, "after": "0"})
+        total = payload.get("total")
+        return int(total) if isinstance(total, int | str) and str(total).isdigit() else None
+
+    async def search_all(self, object: CrmObject, filters: Mapping[str, Sequence[str]],
+                         properties: Sequence[str]) -> AsyncIterator[list[CrmRecord]]:
+        """One filter group of ``IN`` filters (at most 6: HubSpot's limit per group; the caller checks any
+        others). HubSpot takes 100 values per filter: the first filter's values are sent in chunks of 100, the
+        other filters must hold at most 100 each."""
+        chosen = {k: list(dict.fromkeys(v for v in vals if v)) for k, vals in list(filters.items())[
+            :SEARCH_FILTERS_PER_GROUP]}
+        if not chosen or any(not vals for vals in chosen.values()):
+            return
+        wanted = list(dict.fromkeys([*properties, *chosen]))
+        first, first_values = next(iter(chosen.items()))
+        others = {k: v for k, v in chosen.items() if k != first}
+        if any(len(v) > SEARCH_IN_VALUES for v in others.values()):
+            raise ValueError(f"Only the first filter may hold more than {SEARCH_IN_VALUES} values.")
+        for chunk in _chunks(first_values, SEARCH_IN_VALUES):
+            async for page in self._search_filters(object, {first: chunk, **others}, wanted):
+                yield page
+
+    async def _search_filters(self, object: CrmObject, filters: dict[str, list[str]],
+                              properties: list[str]) -> AsyncIterator[list[CrmRecord]]:
+        after = "0"
+        seen = 0
+        while True:
+            body = {
+                "filterGroups": [{"filters": [{"propertyName": name, "operator": "IN", "values": values}
+                                              for name, values in filters.items()]}],
+                "properties": properties,
+                "sorts": [],
+                "limit": SEARCH_PAGE,
+                "after": after,
+            }
+            payload = await self._search(object, body)
+            total = int(payload.get("total") or 0)
+            widest = max(filters, key=lambda k: len(filters[k]))
+            if after == "0" and total > SEARCH_CAP and len(filters[widest]) > 1:
+                # HubSpot stops paging at 10,000 results: ask again with fewer values at a time.
+                half = len(filters[widest]) // 2
+                for part in (filters[widest][:half], filters[widest][half:]):
+                    async for page in self._search_filters(object, {**filters, widest: part}, properties):
+                        yield page
+                return
+            results = [to_record(r, object) for r in payload.get("results") or []]
+            seen += len(results)
+            if results:
+                yield results
+            after = ((payload.get("paging") or {}).get("next") or {}).get("after") or ""
+            if not after or not results:
+                return
+            if seen >= SEARCH_CAP:
+                log.warning("HubSpot search for %s stopped at %d results", object.value, seen)
+                return
+
+    async def changed_since(self, object: CrmObject, since: datetime,
+                            properties: Sequence[str]) -> AsyncIterator[list[CrmRecord]]:
+        """Search by the last-modified date, oldest first. Past HubSpot's 10,000 results per search, the search
+        starts again from the last date seen (records with that date may come twice)."""
+        prop = MODIFIED_PROPERTY[object.value]
+        wanted = list(dict.fromkeys([*properties, prop]))
+        floor = int(since.timestamp() * 1000)
+        while True:
+            after = 0
+            last: int | None = None
+            while True:
+                body = {
+                    "filterGroups": [{"filters": [{"propertyName": prop, "operator": "GTE", "value": str(floor)}]}],
+                    "properties": wanted,
+                    "sorts": [prop],
+                    "limit": SEARCH_PAGE,
+                    "after": str(after),
+                }
+                payload = await self._search(object, body)
+                results = [to_record(r, object) for r in payload.get("results") or []]
+                if results:
+                    yield results
+                    last = _epoch_ms(results[-1].get(prop)) or last
+                nxt = ((payload.get("paging") or {}).get("next") or {}).get("after")
+                if not nxt or not results:
+                    return
+                after = int(nxt)
+                if after + SEARCH_PAGE > SEARCH_CAP:
+                    break
+            if last is None or last <= floor:
+                log.warning("More than %d HubSpot %s changed at the same moment; the rest are not listed",
+                            SEARCH_CAP, object.value)
+                return
+            floor = last
 
     async def scan(self, object: CrmObject, properties: Sequence[str]) -> AsyncIterator[list[CrmRecord]]:
         after: str | None = None

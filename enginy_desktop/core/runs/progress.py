@@ -138,9 +138,11 @@ class ProgressTracker:
     def set_total(self, total: int | None) -> None:
         self.total = total
 
-    def advance(self, n: int = 0, *, message: str | None = None, **counters: int) -> None:
+    def advance(
+        self, n: int = 0, *, message: str | None = None, counters: Mapping[str, int] | None = None, **more: int
+    ) -> None:
         self.done += n
-        for key, value in counters.items():
+        for key, value in {**(counters or {}), **more}.items():
             self.counters[key] = self.counters.get(key, 0) + value
         if message is not None:
             self.message = message
@@ -181,14 +183,29 @@ class ProgressTracker:
 class RunHandle:
     """A run in progress, for the window: task, cancel token, latest :class:`Progress`, listeners.
 
-    ``title`` is what the status bar says ("Syncing with HubSpot"); ``run_id`` is set once the run row exists.
-    Listeners get every snapshot on the event loop's thread; ``on_done`` listeners get the handle when the task
-    ends (finished, failed or cancelled).
+    ``title`` names the run in a dialog ("Syncing “Leads” with HubSpot"); ``verb`` and ``target`` build the
+    status bar's line around the counts ("Syncing" 1,240 / 5,000 "with HubSpot"); ``unit`` names what is
+    counted ("contacts"). ``run_id`` is set once the run row exists; ``summary`` is a one-line result the run
+    sets when it ends ("812 matched, 40 new"). Listeners get every snapshot on the event loop's thread;
+    ``on_done`` listeners get the handle when the task ends (finished, failed or cancelled).
     """
 
-    def __init__(self, kind: str, title: str, *, token: CancelToken | None = None) -> None:
+    def __init__(
+        self,
+        kind: str,
+        title: str,
+        *,
+        verb: str = "",
+        target: str = "",
+        unit: str = "records",
+        token: CancelToken | None = None,
+    ) -> None:
         self.kind = kind
         self.title = title
+        self.verb = verb or kind.capitalize()
+        self.target = target
+        self.unit = unit
+        self.summary = ""
         self.token = token or CancelToken()
         self.run_id: int | None = None
         self.latest: Progress | None = None

@@ -1,0 +1,152 @@
+"""``sync --list NAME [--json]`` (match a list with the enabled CRM) and ``runs [--json]`` (the history of runs).
+
+``sync`` prints the outcome counts and the API calls used on stdout, its progress on stderr; with ``--json`` it
+prints one document with every record's outcome, CRM id and why it matched. Ctrl+C stops it gracefully: the links
+stored so far are kept and the exit code is 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import time
+from typing import Any
+
+from . import EXIT_OK, CliError, Runtime
+
+EXIT_CANCELLED = 130
+
+
+def register(sub: Any) -> None:
+    s = sub.add_parser(
+        "sync",
+        help="match a list's records with the enabled CRM (writes nothing to the CRM)",
+        description="Match the contacts of a list (and their companies), or the companies of a company list, with "
+        "the records of the enabled CRM, using the identifiers of Step 1 of the CRM configuration. Each record "
+        "ends up matched (one CRM record), new (none), ambiguous (several: choose in the window) or unmatchable "
+        "(an identifier field is empty). Nothing is written to the CRM.",
+    )
+    s.add_argument("--list", dest="list_name", required=True, metavar="NAME", help="the list to sync")
+    s.add_argument("--json", action="store_true", help="print the result and every record's outcome as JSON")
+    s.add_argument("--full", action="store_true",
+                   help="look every record up again instead of re-using the links of earlier syncs")
+    s.set_defaults(handler=cmd_sync)
+
+    r = sub.add_parser("runs", help="the history of syncs, exports and enrichments, newest first")
+    r.add_argument("--json", action="store_true", help="print a JSON array")
+    r.add_argument("--limit", type=int, default=50, metavar="N", help="at most N runs (default 50)")
+    r.set_defaults(handler=cmd_runs)
+
+
+class _StderrProgress:
+    """One line per phase, and the counts every couple of seconds (a terminal gets a line that updates)."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.phase = ""
+        self.last = 0.0
+
+    def __call__(self, p: Any) -> None:
+        now = time.monotonic()
+        new_phase = p.phase != self.phase
+        if not new_phase and now - self.last < (0.5 if self.tty else 2.0):
+            return
+        self.last = now
+        counts = f"{p.done:,} / {p.total:,}" if p.total else (f"{p.done:,}" if p.done else "")
+        line = f"{p.phase}{': ' + counts if counts else ''}"
+        if self.tty:
+            end = "\n" if new_phase and self.phase else ""
+            self.stream.write(f"{end}\r\033[K{line}")
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+        self.phase = p.phase
+
+    def close(self) -> None:
+        if self.tty and self.phase:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def cmd_sync(args: argparse.Namespace, rt: Runtime) -> int:
+    from enginy_desktop.adapters.base import AdapterError
+    from enginy_desktop.core import catalog
+    from enginy_desktop.core.runs import CancelToken
+    from enginy_desktop.core.sync import OBJECT_LABELS, SyncError, link_rows, sync_list
+
+    ctx = rt.context()
+    token = CancelToken()
+    progress = _StderrProgress(rt.stderr)
+
+    async def go() -> Any:
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signal.SIGINT, token.cancel)  # Ctrl+C: stop after the call in flight
+        try:
+            return await sync_list(ctx, args.list_name, progress=progress, token=token, use_cache=not args.full)
+        finally:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(signal.SIGINT)
+
+    try:
+        result = asyncio.run(go())
+    except (SyncError, AdapterError) as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        progress.close()
+    crm_name = catalog.get(result.crm).name
+    if args.json:
+        doc = result.as_json()
+        doc["records"] = [
+            row.as_json() for object_ in result.objects
+            for row in link_rows(ctx, result.list_id, object=object_, crm=result.crm)
+        ]
+        rt.print_json(doc)
+    else:
+        verb = "Sync stopped" if result.cancelled else "Synced"
+        rt.print(f"{verb}: “{result.list_name}” with {crm_name} in {result.seconds:.1f} s, "
+                 f"{result.api_calls:,} API call{'s' if result.api_calls != 1 else ''}.")
+        for object_, res in result.objects.items():
+            many = OBJECT_LABELS[object_][1]
+            c = res.counts
+            matched = c.get("matched", 0) + c.get("chosen", 0)
+            new = c.get("new", 0) + c.get("create_new", 0)
+            rt.print(f"{many.capitalize()} ({res.total:,}): {matched:,} matched, {new:,} new, "
+                     f"{c.get('ambiguous', 0):,} ambiguous, {c.get('unmatchable', 0):,} unmatchable "
+                     f"({res.api_calls:,} calls: {res.strategy})")
+        if result.cancelled:
+            rt.print(result.message)
+        ambiguous = sum(r.counts.get("ambiguous", 0) for r in result.objects.values())
+        if ambiguous:
+            rt.print(f"{ambiguous:,} record{'s' if ambiguous != 1 else ''} matched several CRM records: choose the "
+                     "right one (or Create new) in the window's sync results, or tighten the identifier in Step 1.")
+    if result.cancelled:
+        print(f"enginy-desktop: {result.message}", file=rt.stderr)
+        return EXIT_CANCELLED
+    return EXIT_OK
+
+
+def cmd_runs(args: argparse.Namespace, rt: Runtime) -> int:
+    from enginy_desktop.core import catalog
+
+    runs = rt.context().runs.history(limit=max(1, args.limit))
+    if args.json:
+        rt.print_json([r.as_json() for r in runs])
+        return EXIT_OK
+    if not runs:
+        rt.print("No runs yet. Sync a list with `enginy-desktop sync --list NAME`.")
+        return EXIT_OK
+    for r in runs:
+        crm = catalog.get(r.crm).name if r.crm else "—"
+        started = (r.started_at or r.created_at).astimezone().strftime("%Y-%m-%d %H:%M")
+        counts = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in r.counters.items()
+                           if isinstance(v, int) and v and k not in ("total", "companies_total"))
+        rt.print(f"#{r.id:<5} {r.kind:<10} {r.list_name or '—':<24.24} {crm:<10} {started}  {r.state_label:<11} "
+                 f"{counts}")
+        if r.error and r.state in ("failed", "interrupted", "cancelled"):
+            rt.print(f"        {r.error}")
+    return EXIT_OK
+

@@ -59,6 +59,7 @@ from .workspace_widgets import (
     TwoLineDelegate,
     count_text,
     divider,
+    fit_height,
     locale,
     number,
     page_header,
@@ -83,7 +84,8 @@ class LeadsModel(QAbstractTableModel):
     """A campaign's leads with their eight properties, read in batches as the view scrolls (``fetchMore``)."""
 
     BATCH = 200
-    HEADERS = ("Lead", "Email or LinkedIn", "Added", *PROPERTY_NAMES)
+    # The properties that differ from lead to lead first; the sequence (the same for every lead) last.
+    HEADERS = ("Lead", "Email or LinkedIn", *PROPERTY_NAMES[1:], "Added", PROPERTY_NAMES[0])
 
     def __init__(self, service: CampaignService, parent: Any = None) -> None:
         super().__init__(parent)
@@ -134,13 +136,14 @@ class LeadsModel(QAbstractTableModel):
 
     def value(self, row: int, column: int) -> Any:
         lead = self._leads[row]
-        if column == 0:
+        header = self.HEADERS[column]
+        if header == "Lead":
             return lead.name
-        if column == 1:
+        if header == "Email or LinkedIn":
             return lead.email or lead.linkedin_url or ""
-        if column == 2:
+        if header == "Added":
             return lead.added_at
-        return lead.properties.as_dict()[self.HEADERS[column]]
+        return lead.properties.as_dict()[header]
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._leads):
@@ -170,7 +173,9 @@ class LeadsModel(QAbstractTableModel):
         if orientation == Qt.Orientation.Horizontal and 0 <= section < len(self.HEADERS):
             if role == Qt.ItemDataRole.DisplayRole:
                 return self.HEADERS[section]
-            if role == Qt.ItemDataRole.ToolTipRole and section >= 3:
+            if role == Qt.ItemDataRole.TextAlignmentRole and self.HEADERS[section] in NUMBER_PROPERTIES:
+                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            if role == Qt.ItemDataRole.ToolTipRole and self.HEADERS[section] in PROPERTY_NAMES:
                 return f"{self.HEADERS[section]}: a campaign property Step 3 of the CRM configuration exports"
             return None
         if orientation == Qt.Orientation.Vertical and role == Qt.ItemDataRole.DisplayRole:
@@ -279,8 +284,9 @@ class CampaignImportDialog(QDialog):
         form.addRow("Events log", self.events)
         form.addRow("", self._help("Columns: campaign, email, linkedin, step, event, timestamp — one row per event."))
         root.addLayout(form)
-        missing = QHBoxLayout()
-        self.create_missing = QCheckBox("Add leads that are not in your workspace yet to the list")
+        missing = QVBoxLayout()
+        missing.setSpacing(6)
+        self.create_missing = QCheckBox("Create the leads that are not in your workspace yet, in the list:")
         self.create_missing.setObjectName("createMissingLeads")
         self.missing_list = QLineEdit("Campaign leads")
         self.missing_list.setObjectName("missingLeadsList")
@@ -288,7 +294,7 @@ class CampaignImportDialog(QDialog):
         self.missing_list.setEnabled(False)
         self.create_missing.toggled.connect(self.missing_list.setEnabled)
         missing.addWidget(self.create_missing)
-        missing.addWidget(self.missing_list, 1)
+        missing.addWidget(self.missing_list)
         root.addLayout(missing)
         self.result_label = QLabel()
         self.result_label.setObjectName("campaignImportResult")
@@ -333,6 +339,7 @@ class CampaignImportDialog(QDialog):
         self.result_label.setText(text)
         set_state(self.result_label, "state", state)
         self.result_label.setVisible(True)
+        fit_height(self)
 
     def _report_path(self, stem: str) -> Path:
         slug = re.sub(r"[^A-Za-z0-9]+", "-", stem).strip("-")[:40] or "events"
@@ -418,7 +425,7 @@ class CampaignImportDialog(QDialog):
         text += "."
         if e.rejected:
             shown = e.issues[:3]
-            reasons = "; ".join(f"line {number(i.line)}: {i.reason}" for i in shown)
+            reasons = "; ".join(f"line {number(i.line)}: {i.reason.rstrip('.')}" for i in shown)
             more = f" (and {number(e.rejected - len(shown))} more)" if e.rejected > len(shown) else ""
             text += f"\nRejected rows — {reasons}{more}. Save them as CSV to see every reason."
         return text
@@ -563,8 +570,10 @@ class CampaignsPage(QWidget):
         hh.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         hh.setHighlightSections(False)
         hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for column, width in enumerate((160, 200, 130, 300, 230, 120, 120, 190, 190, 190, 120)):
-            hh.resizeSection(column, width)
+        widths = {"Lead": 160, "Email or LinkedIn": 210, "Campaign Engagement Status": 240, "Campaign Opens": 130,
+                  "Campaign Clicks": 130, "Added": 140, "Campaign Sequence Details": 360, "Sequence Status": 130}
+        for column, header in enumerate(LeadsModel.HEADERS):
+            hh.resizeSection(column, widths.get(header, 190))
         self.leads_stack.addWidget(self.table)
         self.leads_empty = EmptyState(
             "No leads yet", "Import this campaign's events log: each lead is added by its first event."

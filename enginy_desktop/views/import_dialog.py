@@ -402,8 +402,8 @@ class ImportDialog(QDialog):
         self.progress_counts = QLabel("")
         self.progress_counts.setObjectName("importProgressCounts")
         lay.addWidget(self.progress_counts)
-        note = QLabel("The window stays usable while the file is imported. Cancel asks whether to keep the rows "
-                      "imported so far.")
+        note = QLabel("Enginy Desktop keeps responding while the file is imported. Cancel asks whether to keep "
+                      "the rows imported so far.")
         note.setObjectName("fieldHelp")
         note.setWordWrap(True)
         lay.addWidget(note)
@@ -412,6 +412,7 @@ class ImportDialog(QDialog):
         buttons.addStretch(1)
         self.cancel_import_button = QPushButton("Cancel import")
         self.cancel_import_button.setObjectName("cancelImportButton")
+        self.cancel_import_button.setAutoDefault(False)
         self.cancel_import_button.clicked.connect(self.request_cancel)
         buttons.addWidget(self.cancel_import_button)
         lay.addLayout(buttons)
@@ -460,9 +461,9 @@ class ImportDialog(QDialog):
         self.issues_table.verticalHeader().setDefaultSectionSize(28)
         ih = self.issues_table.horizontalHeader()
         ih.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        ih.resizeSection(0, 60)
-        ih.resizeSection(1, 110)
-        ih.resizeSection(2, 180)
+        ih.resizeSection(0, 64)
+        ih.resizeSection(1, 140)
+        ih.resizeSection(2, 190)
         ih.setStretchLastSection(True)
         lay.addWidget(self.issues_table, 1)
         self.summary_spacer = QWidget()
@@ -594,10 +595,6 @@ class ImportDialog(QDialog):
             samples = ", ".join(self.preview.column_samples(row))
             example = QTableWidgetItem(samples or "(empty in the first rows)")
             example.setToolTip(samples)
-            if not samples:
-                example.setForeground(theme.color("text_disabled"))
-            else:
-                example.setForeground(theme.color("text_secondary"))
             table.setItem(row, 1, example)
             combo = QComboBox()
             combo.setObjectName(f"mapping-{row}")
@@ -617,6 +614,7 @@ class ImportDialog(QDialog):
             holder_lay.setContentsMargins(4, 2, 8, 2)
             holder_lay.addWidget(combo)
             table.setCellWidget(row, 2, holder)
+            self._paint_row(row)
         self._mapping_changed()
 
     def mapping_combo(self, header: str) -> QComboBox:
@@ -641,7 +639,19 @@ class ImportDialog(QDialog):
             self.mapping = self.mapping.with_rule(row, Action.CUSTOM, rule.header.strip() or rule.header)
         else:
             self.mapping = self.mapping.with_rule(row, Action.FIELD, str(spec))
+        self._paint_row(row)
         self._mapping_changed()
+
+    def _paint_row(self, row: int) -> None:
+        """An ignored column is shown greyed out, so what will not be imported stands out."""
+        assert self.mapping is not None
+        ignored = self.mapping.rules[row].action is Action.IGNORE
+        header, example = self.mapping_table.item(row, 0), self.mapping_table.item(row, 1)
+        header.setForeground(theme.color("text_disabled" if ignored else "text"))
+        font = header.font()
+        font.setStrikeOut(ignored)
+        header.setFont(font)
+        example.setForeground(theme.color("text_disabled" if ignored or not example.toolTip() else "text_secondary"))
 
     def _mapping_changed(self) -> None:
         assert self.mapping is not None
@@ -848,6 +858,7 @@ class ImportDialog(QDialog):
         box.setInformativeText(self._cancel_question_text())
         discard = box.addButton("Discard imported rows", QMessageBox.ButtonRole.DestructiveRole)
         discard.setObjectName("discardRowsButton")
+        discard.setProperty("danger", True)
         keep = box.addButton("Keep imported rows", QMessageBox.ButtonRole.AcceptRole)
         keep.setObjectName("keepRowsButton")
         go_on = box.addButton("Continue importing", QMessageBox.ButtonRole.RejectRole)
@@ -914,14 +925,15 @@ class ImportDialog(QDialog):
         )
         if result.rejected:
             lines.append(
-                f"{count_text(result.rejected, 'row was', 'rows were')} rejected: they have no name, email or "
-                "LinkedIn URL, or a different number of values than the header. Each is listed below with its "
-                "line and reason."
+                f"{count_text(result.rejected, 'row was', 'rows were')} not imported (no name, email or LinkedIn "
+                "URL, or not as many values as the header has columns): see the line and reason below."
             )
         if result.warnings:
             lines.append(
-                f"{count_text(result.warnings, 'value was', 'values were')} not imported (an invalid email, web "
-                "address or number): those rows were imported without them."
+                f"{count_text(result.warnings, 'value was', 'values were')} left out (an invalid email, web "
+                "address or number); the rest of "
+                + ("that row was" if result.warnings == 1 else "those rows were")
+                + " imported."
             )
         if result.companies_created:
             lines.append(

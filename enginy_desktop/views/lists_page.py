@@ -13,7 +13,7 @@ import asyncio
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelection, QModelIndex, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QItemSelection, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -40,19 +40,32 @@ from PySide6.QtWidgets import (
 )
 
 from enginy_desktop.core.context import AppContext
-from enginy_desktop.core.fields import RecordKind
+from enginy_desktop.core.fields import FieldType, RecordKind
 from enginy_desktop.core.services.workspace import Column, ListInfo, WorkspaceError, WorkspaceService
 
 from . import theme
 from .import_dialog import ImportDialog
 from .record_model import RecordTableModel
 from .widgets import EmptyState
-from .workspace_widgets import CAPTION_ROLE, TaskKeeper, TwoLineDelegate, count_text, divider, number, page_header
+from .workspace_widgets import (
+    CAPTION_ROLE,
+    TaskKeeper,
+    TwoLineDelegate,
+    count_text,
+    divider,
+    fit_height,
+    number,
+    page_header,
+)
 
 log = logging.getLogger(__name__)
 
 NOUNS = {RecordKind.CONTACT: ("contact", "contacts"), RecordKind.COMPANY: ("company", "companies")}
 FILTER_DELAY_MS = 300
+COLUMN_WIDTHS = {
+    FieldType.EMAIL: 240, FieldType.LINKEDIN_URL: 270, FieldType.URL: 220, FieldType.DOMAIN: 160,
+    FieldType.INTEGER: 110, FieldType.PHONE: 140, FieldType.LONG_TEXT: 260,
+}
 
 
 def records_text(kind: RecordKind, n: int) -> str:
@@ -123,6 +136,7 @@ class ListNameDialog(QDialog):
         except WorkspaceError as exc:
             self.error.setText(str(exc))
             self.error.setVisible(True)
+            fit_height(self)
             self.name.setFocus()
             return
         self.saved.emit(info)
@@ -179,6 +193,7 @@ class ListsPage(QWidget):
         empty_lay = QVBoxLayout(self.no_lists)
         empty_lay.addStretch(1)
         self.no_lists_state = EmptyState("No lists yet", "Import a CSV to create your first list.")
+        self.no_lists_state.layout().setContentsMargins(24, 24, 24, 12)
         empty_lay.addWidget(self.no_lists_state)
         self.empty_import_button = QPushButton("Import CSV…")
         self.empty_import_button.setObjectName("emptyImportButton")
@@ -207,9 +222,17 @@ class ListsPage(QWidget):
         side_lay = QVBoxLayout(self.side)
         side_lay.setContentsMargins(8, 12, 8, 8)
         side_lay.setSpacing(8)
+        side_head = QHBoxLayout()
         side_title = QLabel("Lists")
         side_title.setObjectName("sideTitle")
-        side_lay.addWidget(side_title)
+        side_head.addWidget(side_title, 1)
+        self.new_list_button = QPushButton("+ New list")
+        self.new_list_button.setObjectName("newListButton")
+        self.new_list_button.setProperty("flat", True)
+        self.new_list_button.setToolTip("Create an empty list")
+        self.new_list_button.clicked.connect(self.new_list)
+        side_head.addWidget(self.new_list_button)
+        side_lay.addLayout(side_head)
         self.lists_view = QListWidget()
         self.lists_view.setObjectName("listsList")
         self.lists_view.setAccessibleName("Lists")
@@ -219,10 +242,6 @@ class ListsPage(QWidget):
         side_lay.addWidget(self.lists_view, 1)
         side_buttons = QHBoxLayout()
         side_buttons.setSpacing(6)
-        self.new_list_button = QPushButton("New…")
-        self.new_list_button.setObjectName("newListButton")
-        self.new_list_button.setToolTip("Create an empty list")
-        self.new_list_button.clicked.connect(self.new_list)
         self.rename_list_button = QPushButton("Rename…")
         self.rename_list_button.setObjectName("renameListButton")
         self.rename_list_button.clicked.connect(self.rename_list)
@@ -230,9 +249,9 @@ class ListsPage(QWidget):
         self.delete_list_button.setObjectName("deleteListButton")
         self.delete_list_button.setProperty("danger", True)
         self.delete_list_button.clicked.connect(self.confirm_delete_list)
-        for b in (self.new_list_button, self.rename_list_button, self.delete_list_button):
+        for b in (self.rename_list_button, self.delete_list_button):
             b.setProperty("compact", True)
-            side_buttons.addWidget(b)
+            side_buttons.addWidget(b, 1)
         side_lay.addLayout(side_buttons)
         split_lay.addWidget(self.side)
 
@@ -244,7 +263,9 @@ class ListsPage(QWidget):
         toolbar.setSpacing(8)
         self.search = QLineEdit()
         self.search.setObjectName("listFilter")
-        self.search.setPlaceholderText("Filter by name, email, company, title…")
+        self.search.setPlaceholderText("Filter this list…")
+        self.search.setToolTip("Shows the records whose name, email, company, job title, LinkedIn URL, city or "
+                               "country contain the text (Ctrl+F; Esc clears it)")
         self.search.setClearButtonEnabled(True)
         self.search.addAction(theme.icon("search"), QLineEdit.ActionPosition.LeadingPosition)
         self.search.setAccessibleName("Filter the list")
@@ -264,7 +285,7 @@ class ListsPage(QWidget):
         self.columns_button.setMenu(self.columns_menu)
         self.columns_menu.aboutToShow.connect(self._fill_columns_menu)
         toolbar.addWidget(self.columns_button)
-        self.delete_records_button = QPushButton("Delete…")
+        self.delete_records_button = QPushButton("Delete selected…")
         self.delete_records_button.setObjectName("deleteRecordsButton")
         self.delete_records_button.setProperty("danger", True)
         self.delete_records_button.setToolTip("Delete the selected records (Delete key)")
@@ -340,9 +361,9 @@ class ListsPage(QWidget):
         escape.setContext(Qt.ShortcutContext.WidgetShortcut)
         escape.activated.connect(self.search.clear)
 
-        self.setTabOrder(self.import_button, self.lists_view)
-        self.setTabOrder(self.lists_view, self.new_list_button)
-        self.setTabOrder(self.new_list_button, self.rename_list_button)
+        self.setTabOrder(self.import_button, self.new_list_button)
+        self.setTabOrder(self.new_list_button, self.lists_view)
+        self.setTabOrder(self.lists_view, self.rename_list_button)
         self.setTabOrder(self.rename_list_button, self.delete_list_button)
         self.setTabOrder(self.delete_list_button, self.search)
         self.setTabOrder(self.search, self.columns_button)
@@ -431,6 +452,7 @@ class ListsPage(QWidget):
             self._update_status()
             return
         self.model.load(info.id, info.kind, self._visible_columns(info), count=None)
+        self._size_columns()
         self.table.scrollToTop()
 
     # -- columns -------------------------------------------------------------------------------------------
@@ -451,9 +473,7 @@ class ListsPage(QWidget):
             return
         names = self.visible_column_names()
         if visible and name not in names:
-            order = [c.name for c in self.available_columns()]
             names.append(name)
-            names.sort(key=lambda n: order.index(n) if n in order else len(order))
         elif not visible and name in names and len(names) > 1:
             names.remove(name)
         else:
@@ -461,6 +481,7 @@ class ListsPage(QWidget):
         self._columns_by_list[self.current.id] = names
         position = self.table.verticalScrollBar().value()
         self.model.set_columns(self._visible_columns(self.current))
+        self._size_columns()
         self.table.verticalScrollBar().setValue(position)
         self._sync_sort_indicator()
 
@@ -469,7 +490,14 @@ class ListsPage(QWidget):
             return
         self._columns_by_list.pop(self.current.id, None)
         self.model.set_columns(self._visible_columns(self.current))
+        self._size_columns()
         self._sync_sort_indicator()
+
+    def _size_columns(self) -> None:
+        """Starting widths by what a column holds (users resize them; sizing to contents would read every row)."""
+        header = self.table.horizontalHeader()
+        for i, c in enumerate(self.model.columns):
+            header.resizeSection(i, COLUMN_WIDTHS.get(c.type, 160))
 
     def _fill_columns_menu(self) -> None:
         menu = self.columns_menu
@@ -552,6 +580,8 @@ class ListsPage(QWidget):
         columns = list(self.model.columns)
         position = self.table.verticalScrollBar().value() if keep_position else 0
         self.model.hold()
+        if not keep_position:
+            self.edit_error.setVisible(False)
         total = records_text(info.kind, info.count)
         if text.strip() and text.strip() != self.model.filter_text.strip():
             self._busy = f"Filtering {total}…"
@@ -663,6 +693,7 @@ class ListsPage(QWidget):
         )
         delete = box.addButton(f"Delete {what}", QMessageBox.ButtonRole.DestructiveRole)
         delete.setObjectName("confirmDeleteButton")
+        delete.setProperty("danger", True)
         remove = box.addButton("Remove from list", QMessageBox.ButtonRole.ActionRole)
         remove.setObjectName("removeFromListButton")
         cancel = box.addButton(QMessageBox.StandardButton.Cancel)
@@ -739,10 +770,12 @@ class ListsPage(QWidget):
             )
         delete = box.addButton("Delete list", QMessageBox.ButtonRole.DestructiveRole)
         delete.setObjectName("confirmDeleteListButton")
+        delete.setProperty("danger", True)
         both = None
         if info.count:
             both = box.addButton(f"Delete list and its {what}", QMessageBox.ButtonRole.DestructiveRole)
             both.setObjectName("confirmDeleteListAndRecordsButton")
+            both.setProperty("danger", True)
         cancel = box.addButton(QMessageBox.StandardButton.Cancel)
         cancel.setObjectName("cancelButton")
         box.setDefaultButton(cancel)
@@ -812,9 +845,5 @@ class ListsPage(QWidget):
         narrow = event.size().width() < 760
         margin = 16 if narrow else 32
         self.root_layout.setContentsMargins(margin, 16 if narrow else 24, margin, 0)
-        self.side.setFixedWidth(180 if narrow else 240)
+        self.side.setFixedWidth(200 if narrow else 240)
         self.side.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
-
-
-def index_of(model: RecordTableModel, row: int, column: str) -> QModelIndex:
-    return model.index(row, model.column_index(column))

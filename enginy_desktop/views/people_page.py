@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 from enginy_desktop.core.context import AppContext
 from enginy_desktop.core.services.workspace import IdentityInfo, UserInfo, WorkspaceError, WorkspaceService
 
-from .workspace_widgets import divider, page_header
+from .workspace_widgets import divider, fit_height, page_header
 
 IDENTITY_KINDS = {"linkedin": "LinkedIn profile", "email": "Email sender"}
 ADDRESS_HINTS = {"linkedin": "https://www.linkedin.com/in/your-profile", "email": "name@company.com"}
@@ -156,6 +156,7 @@ class PersonDialog(QDialog):
         except WorkspaceError as exc:
             self.error.setText(str(exc))
             self.error.setVisible(True)
+            fit_height(self)
             lowered = str(exc).lower()
             (self.name if "name" in lowered and "address" not in lowered else self.address).setFocus()
             return

@@ -218,6 +218,8 @@ class RecordTableModel(QAbstractTableModel):
             column = self.columns[section]
             if role == Qt.ItemDataRole.DisplayRole:
                 return column.label
+            if role == Qt.ItemDataRole.TextAlignmentRole and column.type is FieldType.INTEGER:
+                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             if role == Qt.ItemDataRole.ToolTipRole:
                 kind = "Custom field" if column.is_custom else "Enginy field"
                 return f"{column.label} ({kind}). Click to sort."

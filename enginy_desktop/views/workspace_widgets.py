@@ -167,6 +167,24 @@ def divider(parent: QWidget | None = None) -> QFrame:
     return line
 
 
+def fit_height(dialog: QWidget) -> None:
+    """Grow a dialog to its content's height at its current width.
+
+    Word-wrapped text shown after a dialog opened (an error, a result) does not make it grow by itself; without
+    this the other rows get squeezed.
+    """
+    layout = dialog.layout()
+    if layout is None:
+        return
+    layout.activate()
+    width = dialog.width()
+    need = layout.totalMinimumSize().height()
+    if layout.hasHeightForWidth():
+        need = max(need, layout.totalHeightForWidth(width))
+    if need > dialog.height():
+        dialog.resize(width, need)
+
+
 def set_state(widget: QWidget, name: str, value: str) -> None:
     """Set a dynamic property the style sheet selects on, and re-polish so the change shows."""
     widget.setProperty(name, value)

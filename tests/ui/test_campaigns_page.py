@@ -105,7 +105,8 @@ def test_imported_campaign_shows_identity_steps_and_the_eight_properties(  # typ
     )
     assert page.status.text() == "3 leads · 4 steps (3 messages)"
     headers = [page.model.headerData(c, Qt.Orientation.Horizontal) for c in range(page.model.columnCount())]
-    assert headers[3:] == list(PROPERTY_NAMES)
+    assert headers[:2] == ["Lead", "Email or LinkedIn"]
+    assert sorted(headers[2:]) == sorted([*PROPERTY_NAMES, "Added"])
     assert page.model.rowCount() == 3
     rows = {page.lead_properties(r)["Lead"]: page.lead_properties(r) for r in range(3)}
     jane, bob, carl = rows["Jane Doe"], rows["Bob Roe"], rows["Carl Kent"]

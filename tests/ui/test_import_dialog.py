@@ -96,7 +96,7 @@ def test_import_into_a_new_list_with_a_changed_mapping(window, ctx: AppContext, 
     assert stats == {"read": "23", "imported": "21", "updated": "0", "rejected": "2"}
     text = dialog.summary_text.text()
     assert "23 read = 21 imported + 0 updated (already in the list) + 2 rejected" in text
-    assert "1 value was not imported" in text
+    assert "1 value was left out" in text
     assert dialog.issues_table.rowCount() == 3
     reasons = [dialog.issues_table.item(r, 1).text() for r in range(3)]
     assert sorted(reasons) == ["Rejected", "Rejected", "Value dropped"]

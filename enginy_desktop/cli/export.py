@@ -1,0 +1,271 @@
+"""``export --list NAME``, ``resume RUN_ID``, ``runs``, ``restore-associations RUN_ID`` (DESIGN §6, §11).
+
+Progress goes to stderr; the plan and the result counts to stdout; ``--report FILE.json`` writes every record's
+outcome (the format of ``docs/export.md``). Exit codes: 0 when everything was exported, 3 when the run finished
+but some records failed (see the report), 1 when the export was refused or the run failed or was cancelled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from . import EXIT_ERROR, EXIT_OK, CliError, Runtime
+
+EXIT_PARTIAL = 3
+
+
+def register(sub: Any) -> None:
+    e = sub.add_parser(
+        "export",
+        help="export a list to the enabled CRM",
+        description="Export a list's records (and, with --associated-companies, their companies) to the enabled "
+        "CRM as configured in its four steps. Shows the plan first; --dry-run stops there.",
+    )
+    e.add_argument("--list", required=True, metavar="NAME", help="the list to export")
+    e.add_argument("--dry-run", action="store_true", help="print the plan (what would change) and write nothing")
+    e.add_argument("--associated-companies", action="store_true",
+                   help="export each contact's company too and associate them (Association Type of Step 2)")
+    e.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="the value of an Export field (its CRM name or label; prefix contact. or company. when "
+                        "both tabs have it); repeat for several")
+    e.add_argument("--no-campaign-properties", action="store_true", help="do not write the Step 3 properties")
+    e.add_argument("--no-activities", action="store_true", help="do not log campaign events as CRM activities")
+    e.add_argument("--create-unmatchable", action="store_true",
+                   help="create records the identifier cannot compare (none of its fields filled) as new")
+    e.add_argument("--report", metavar="FILE.json", help="write every record's outcome to this JSON file")
+    e.add_argument("--failed-csv", metavar="FILE.csv", help="write the failed records to this CSV file")
+    e.add_argument("--yes", action="store_true",
+                   help="confirm that 'primary and remove previous' may remove company associations")
+    e.add_argument("--json", action="store_true", help="print the plan (and result) as JSON on stdout")
+    e.set_defaults(handler=cmd_export)
+
+    r = sub.add_parser("resume", help="carry on an interrupted, cancelled or failed export run",
+                       description="Carry on an export run from its journal: nothing is sent twice and nothing is "
+                       "lost.")
+    r.add_argument("run_id", type=int, metavar="RUN_ID")
+    r.add_argument("--report", metavar="FILE.json", help="write every record's outcome to this JSON file")
+    r.add_argument("--json", action="store_true", help="print the result as JSON")
+    r.set_defaults(handler=cmd_resume)
+
+    if "runs" not in getattr(sub, "choices", {}):  # the runs history may come from another command group
+        h = sub.add_parser("runs", help="the history of runs (sync, export)")
+        h.add_argument("--json", action="store_true", help="print a JSON array")
+        h.add_argument("--kind", choices=["sync", "export", "enrichment"], help="only runs of this kind")
+        h.add_argument("--limit", type=int, default=50, help="how many runs (newest first; default 50)")
+        h.set_defaults(handler=cmd_runs)
+
+    a = sub.add_parser("restore-associations", help="put back the company associations an export removed")
+    a.add_argument("run_id", type=int, metavar="RUN_ID")
+    a.set_defaults(handler=cmd_restore)
+
+
+class _Progress:
+    """Progress lines on stderr: each phase, then at most one line a second."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.phase = ""
+        self.last = 0.0
+
+    def __call__(self, p: Any) -> None:
+        from enginy_desktop.core.runs import format_duration
+
+        now = time.monotonic()
+        if p.phase == self.phase and now - self.last < 1.0:
+            return
+        self.phase, self.last = p.phase, now
+        parts = [p.phase]
+        if p.total:
+            parts.append(f"{p.done:,}/{p.total:,}")
+        if p.rate:
+            parts.append(f"{p.rate:,.0f}/s")
+        if p.eta:
+            parts.append(f"ETA {format_duration(p.eta)}")
+        counts = ", ".join(f"{k} {v:,}" for k, v in p.counters.items() if v and k in
+                           ("created", "updated", "failed", "existed", "merged"))
+        if counts:
+            parts.append(counts)
+        print(" · ".join(parts), file=self.rt.stderr, flush=True)
+
+
+def _parse_sets(items: list[str]) -> dict[str, str]:
+    values = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise CliError(f"--set expects FIELD=VALUE, got '{item}'.")
+        values[name.strip()] = value
+    return values
+
+
+def _run_with_cancel(coro_factory: Any) -> Any:
+    """Run the coroutine; the first Ctrl+C cancels gracefully (the batch in flight completes)."""
+    from enginy_desktop.core.runs import CancelToken
+
+    token = CancelToken()
+
+    async def main() -> Any:
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGINT, token.cancel)
+        try:
+            return await coro_factory(token)
+        finally:
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(signal.SIGINT)
+
+    return asyncio.run(main())
+
+
+def _print_plan(rt: Runtime, plan: Any) -> None:
+    rt.print(f"Export of “{plan.list_name}” to {plan.crm_name} — plan ({plan.api_calls} API calls to prepare it):")
+    for line in plan.summary_lines():
+        rt.print(f"  {line}")
+    for warning in plan.warnings:
+        rt.print(f"  Warning: {warning}")
+
+
+def _print_result(rt: Runtime, result: Any, crm_name: str) -> None:
+    c = result.counters
+    rt.print(
+        f"Run {result.run_id} {result.state}: created {c.get('created', 0):,}, updated {c.get('updated', 0):,}, "
+        f"unchanged {c.get('unchanged', 0):,}, failed {c.get('failed', 0):,}, blocked {c.get('blocked', 0):,}"
+        + (f", already in {crm_name} {c['existed']:,}" if c.get("existed") else "")
+        + (f", merged {c['merged']:,}" if c.get("merged") else "") + ".")
+    extras = [(k, v) for k, v in (("associations", c.get("associations_done", 0)),
+                                  ("associations removed", c.get("removals_done", 0)),
+                                  ("activities", c.get("activities_done", 0))) if v]
+    if extras:
+        rt.print("  " + ", ".join(f"{k} {v:,}" for k, v in extras) + ".")
+    if result.error:
+        rt.print(f"  {result.error}")
+    if result.state != "finished":
+        rt.print(f"  Resume it with: enginy-desktop resume {result.run_id}")
+
+
+def _finish(rt: Runtime, ctx: Any, result: Any, args: argparse.Namespace, crm_name: str) -> int:
+    from enginy_desktop.core.export.report import load_report, write_failed_csv
+
+    report = load_report(ctx, result.run_id)
+    if getattr(args, "report", None):
+        report.write_json(Path(args.report))
+    if getattr(args, "failed_csv", None):
+        write_failed_csv(ctx, result.run_id, Path(args.failed_csv))
+    if getattr(args, "json", False):
+        rt.print_json({"run": result.run_id, "state": result.state, "counters": dict(result.counters),
+                       "error": result.error or None,
+                       "failures": [{"reason": g.reason, "count": g.count} for g in report.failures]})
+    else:
+        _print_result(rt, result, crm_name)
+        for g in report.failures[:10]:
+            rt.print(f"  Failed ({g.count:,}): {g.reason}")
+        for warning in report.warnings:
+            if "Slack" in warning:
+                rt.print(f"  Warning: {warning}")
+    if result.state != "finished":
+        return EXIT_ERROR
+    return EXIT_PARTIAL if result.counters.get("failed") else EXIT_OK
+
+
+def _confirm(rt: Runtime, plan: Any, yes: bool) -> None:
+    if not plan.needs_confirmation or yes:
+        return
+    interactive = getattr(rt.stdin, "isatty", lambda: False)() and rt.stdin is sys.stdin
+    if not interactive:
+        raise CliError(plan.confirmation_text + " Add --yes to confirm.")
+    print(plan.confirmation_text, file=rt.stderr)
+    print(f"Type yes to remove {plan.removals} association(s): ", end="", file=rt.stderr, flush=True)
+    if rt.stdin.readline().strip().lower() != "yes":
+        raise CliError("Export cancelled: nothing was written.")
+
+
+def cmd_export(args: argparse.Namespace, rt: Runtime) -> int:
+    from enginy_desktop.adapters.base import AdapterError
+    from enginy_desktop.core.export.plan import ExportOptions, ExportRefused, plan_export
+    from enginy_desktop.core.export.run import execute, start_export
+    from enginy_desktop.core.runs import RunCancelled
+
+    ctx = rt.context()
+    options = ExportOptions(
+        associated_companies=args.associated_companies,
+        campaign_properties=not args.no_campaign_properties,
+        activities=not args.no_activities,
+        export_values=_parse_sets(args.set),
+        unmatchable_as_new=args.create_unmatchable,
+    )
+    progress = _Progress(rt)
+    try:
+        plan = _run_with_cancel(lambda token: plan_export(ctx, args.list, options, progress=progress, cancel=token))
+    except ExportRefused as exc:
+        raise CliError(str(exc)) from None
+    except RunCancelled:
+        raise CliError("Export cancelled while preparing: nothing was written.") from None
+    except AdapterError as exc:
+        raise CliError(str(exc)) from None
+    if args.json and args.dry_run:
+        rt.print_json(plan.as_json())
+        return EXIT_OK
+    if not args.json:
+        _print_plan(rt, plan)
+    if args.dry_run:
+        return EXIT_OK
+    _confirm(rt, plan, args.yes)
+    run_id = start_export(ctx, plan)
+    print(f"Run {run_id} started.", file=rt.stderr, flush=True)
+    result = _run_with_cancel(lambda token: execute(ctx, run_id, progress=progress, cancel=token))
+    return _finish(rt, ctx, result, args, plan.crm_name)
+
+
+def cmd_resume(args: argparse.Namespace, rt: Runtime) -> int:
+    from enginy_desktop.core.export.plan import ExportRefused
+    from enginy_desktop.core.export.run import resume
+    from enginy_desktop.core.runs import RunError
+
+    ctx = rt.context()
+    try:
+        info = ctx.runs.get(args.run_id)
+        if info.active:
+            raise CliError(f"Run {args.run_id} is still {info.state_label.lower()} in another process "
+                           f"(pid {info.owner_pid}).")
+        progress = _Progress(rt)
+        result = _run_with_cancel(lambda token: resume(ctx, args.run_id, progress=progress, cancel=token))
+    except (ExportRefused, RunError) as exc:
+        raise CliError(str(exc)) from None
+    return _finish(rt, ctx, result, args, str(info.options.get("crm_name") or info.crm))
+
+
+def cmd_runs(args: argparse.Namespace, rt: Runtime) -> int:
+    ctx = rt.context()
+    runs = ctx.runs.history(kind=args.kind, limit=args.limit)
+    if args.json:
+        rt.print_json([r.as_json() for r in runs])
+        return EXIT_OK
+    for r in runs:
+        c = r.counters
+        counts = ", ".join(f"{k} {int(c[k]):,}" for k in ("created", "updated", "unchanged", "failed", "matched",
+                                                            "new", "ambiguous") if c.get(k))
+        when = r.created_at.astimezone().strftime("%Y-%m-%d %H:%M")
+        rt.print(f"{r.id:>5}  {when}  {r.kind:<6} {r.state_label:<11} {r.list_name}  {counts}")
+    rt.print(f"{len(runs)} run{'s' if len(runs) != 1 else ''}")
+    return EXIT_OK
+
+
+def cmd_restore(args: argparse.Namespace, rt: Runtime) -> int:
+    from enginy_desktop.adapters.base import AdapterError
+    from enginy_desktop.core.export.run import restore_removed_associations
+    from enginy_desktop.core.runs import RunError
+
+    ctx = rt.context()
+    try:
+        done = asyncio.run(restore_removed_associations(ctx, args.run_id))
+    except (AdapterError, RunError) as exc:
+        raise CliError(str(exc)) from None
+    rt.print(f"Restored {done['restored']:,} association(s); {done['failed']:,} could not be restored.")
+    return EXIT_OK if not done["failed"] else EXIT_PARTIAL

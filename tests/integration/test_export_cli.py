@@ -1,0 +1,180 @@
+"""``enginy-desktop export / resume / restore-associations`` against the HubSpot sandbox, including a real
+subprocess killed with SIGKILL in the middle of an export and then resumed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import keyring
+import pytest
+
+from enginy_desktop.sandbox.faults import FaultConfig
+from enginy_desktop.sandbox.hubspot import DEFAULT_TOKEN, HubSpotSandboxConfig
+from tests.support.export_world import CONTACT_BASICS, World, export_field, world
+
+Cli = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def w(ctx: Any) -> Iterator[World]:
+    with world(ctx) as value:
+        yield value
+
+
+def leads(n: int, start: int = 0) -> list[dict[str, Any]]:
+    return [{"first_name": f"Lead{i}", "last_name": "Test", "email": f"lead{i}@acme.test", "company_name": "Acme",
+             "job_title": "CEO"} for i in range(start, start + n)]
+
+
+def test_dry_run_then_export_with_report(w: World, cli: Cli, tmp_path: Path) -> None:
+    w.configure([*CONTACT_BASICS, export_field("hs_lead_status", overwrite=True)])
+    w.contacts("Leads", leads(3))
+    code, out, err = cli("export", "--list", "Leads", "--dry-run", "--set", "Lead Status=Open")
+    assert code == 0, err
+    assert "3 contacts: 3 created, 0 updated, 0 unchanged." in out
+    assert w.crm_contacts() == []  # a dry run writes nothing
+
+    code, out, _ = cli("export", "--list", "Leads", "--dry-run", "--json")
+    assert code == 0
+    plan = json.loads(out)
+    assert plan["counts"]["contact"]["create"] == 3
+    assert any("has no value" in warning for warning in plan["warnings"])
+
+    report_path = tmp_path / "report.json"
+    code, out, err = cli("export", "--list", "Leads", "--set", "hs_lead_status=Open", "--report", str(report_path))
+    assert code == 0, err
+    assert "created 3" in out
+    assert "Creating contacts in HubSpot" in err  # progress on stderr
+    report = json.loads(report_path.read_text("utf-8"))
+    assert report["format"] == "enginy-export-report"
+    assert [r["outcome"] for r in report["records"]] == ["created"] * 3
+    assert all(r["crm_id"] for r in report["records"])
+    assert {c["hs_lead_status"] for c in w.crm_contacts()} == {"OPEN"}
+    assert DEFAULT_TOKEN not in out + err + report_path.read_text("utf-8")
+
+    code, out, _ = cli("runs")
+    assert code == 0
+    assert "export" in out
+
+
+def test_cli_refusals_are_one_line(w: World, cli: Cli) -> None:
+    w.contacts("Leads", leads(1))
+    code, _, err = cli("export", "--list", "Leads")
+    assert code == 1
+    assert "Export Mapping" in err
+    assert err.count("\n") == 1
+    code, _, err = cli("export", "--list", "Nope")
+    assert code == 1
+    assert "There is no list named 'Nope'" in err
+    code, _, err = cli("export", "--list", "Leads", "--set", "broken")
+    assert code == 1
+    assert "FIELD=VALUE" in err
+
+
+def test_primary_and_remove_previous_needs_yes(w: World, cli: Cli) -> None:
+    from enginy_desktop.core.crm_config import AssociationType
+    from tests.support.export_world import COMPANY_BASICS
+
+    w.configure(list(CONTACT_BASICS), list(COMPANY_BASICS), association=AssociationType.PRIMARY_REMOVE_PREVIOUS)
+    old = w.add_crm_company(name="Old", domain="old.test")
+    contact = w.add_crm_contact(email="lead0@acme.test", firstname="Lead0", lastname="Test", company="Acme")
+    w.sb.associate("contacts", int(contact), "companies", int(old), [1])
+    acme = w.company(name="Acme", domain="acme.test")
+    w.contacts("Leads", [dict(leads(1)[0], company_id=acme)])
+    code, _, err = cli("export", "--list", "Leads", "--associated-companies")
+    assert code == 1
+    assert "will remove 1 company association from 1 contact" in err
+    assert "--yes" in err
+    assert set(w.company_links(contact)) == {old}
+    code, out, err = cli("export", "--list", "Leads", "--associated-companies", "--yes")
+    assert code == 0, err
+    assert "associations removed 1" in out
+    assert old not in w.company_links(contact)
+    run_id = w.ctx.runs.history(kind="export")[0].id
+    code, out, _ = cli("restore-associations", str(run_id))
+    assert code == 0
+    assert "Restored 1" in out
+    assert old in w.company_links(contact)
+
+
+# -- kill -9 in the middle, then resume ------------------------------------------------------------------------
+
+
+def _command(data_dir: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "enginy_desktop", "--data-dir", str(data_dir), *args]
+
+
+@pytest.mark.subprocess
+def test_killed_export_resumes_with_no_duplicate_and_no_loss(ctx: Any, data_dir: Path, tmp_path: Path) -> None:
+    from tests.support.memory_keyring import FileKeyring
+
+    keyring.set_keyring(FileKeyring())  # the child processes read the connection's token from this file
+    total = 1200
+    config = HubSpotSandboxConfig(owners=2, rate_limit=None, search_rate_limit=None,
+                                  faults=FaultConfig(latency_ms=120, path_prefix="/crm/objects/2026-03/contacts/batch"))
+    with world(ctx, config=config) as w:
+        w.configure([*CONTACT_BASICS, w_job()])
+        existing = [w.add_crm_contact(email=f"lead{i}@acme.test", firstname=f"Lead{i}", lastname="Test",
+                                      company="Acme", jobtitle="Old") for i in range(100)]
+        assert len(existing) == 100
+        w.contacts("Leads", leads(total))
+        env = dict(os.environ)
+        out_file = (tmp_path / "child.out").open("w")
+        err_file = (tmp_path / "child.err").open("w")
+        child = subprocess.Popen(_command(data_dir, "export", "--list", "Leads", "--yes"), env=env,
+                                 stdout=out_file, stderr=err_file)
+        try:
+            deadline = time.monotonic() + 60
+            # Kill it once some contacts are created and more are on their way (requests in flight).
+            while time.monotonic() < deadline:
+                created = len(w.crm_contacts()) - 100
+                if created >= 300 or child.poll() is not None:
+                    break
+                time.sleep(0.005)
+            assert child.poll() is None, (tmp_path / "child.err").read_text()
+            os.kill(child.pid, signal.SIGKILL)
+            child.wait(10)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait(10)
+            out_file.close()
+            err_file.close()
+        assert child.returncode == -signal.SIGKILL
+        before = len(w.crm_contacts())
+        assert 100 < before < 100 + total + 100  # partly done
+
+        run_id = ctx.runs.history(kind="export")[0].id
+        left = ctx.runs.item_counts(run_id)
+        assert left.get("pending", 0) + left.get("in_flight", 0) > 0  # killed with work left (often in flight)
+        report_path = tmp_path / "report.json"
+        result = subprocess.run(_command(data_dir, "resume", str(run_id), "--report", str(report_path)),
+                                env=env, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        emails = Counter(c["email"] for c in w.crm_contacts())
+        assert len(emails) == total  # no record lost...
+        assert set(emails.values()) == {1}  # ...and none twice
+        report = json.loads(report_path.read_text("utf-8"))
+        assert report["run"]["state"] == "finished"
+        outcomes = Counter(r["outcome"] for r in report["records"])
+        assert sum(outcomes.values()) == total  # the report accounts for every record
+        assert outcomes["created"] == total - 100
+        assert outcomes["updated"] == 100
+        assert all(r["crm_id"] for r in report["records"])
+        by_email = {c["email"]: c["id"] for c in w.crm_contacts()}
+        assert {r["crm_id"] for r in report["records"]} == set(by_email.values())
+
+
+def w_job() -> Any:
+    from tests.support.export_world import enginy
+
+    return enginy("job_title", "jobtitle", overwrite=True)

@@ -5,8 +5,9 @@ identifier (Step 1) matched against the CRM.
   that CRM record's current values anyway, which also shows when it no longer exists (it is then matched again).
 - A link saying **new**, **create new**, **ambiguous** or **unmatchable** is trusted only while it is fresh
   (:data:`LINK_MAX_AGE`) and the local record has not changed since: the CRM may have gained the record since.
-- Everything else goes through the fetch-and-match of the sync module, asking the CRM for the mapped fields in
-  the same requests, so that matching also reads the current values (no second read).
+- Everything else goes through the sync module's reading of the CRM side (fewest calls: batch reads by e-mail,
+  ``IN`` searches or a scan, and its cached links) and the matcher; the matched records' current values are then
+  read by id in batches.
 
 The result is a :class:`Resolution`: per local record its outcome, CRM id, why it matched and candidates, plus the
 current values of the CRM records that were read while matching.
@@ -15,7 +16,7 @@ current values of the CRM records that were read while matching.
 from __future__ import annotations
 
 import logging
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,9 +24,10 @@ from typing import Any
 from sqlalchemy import select
 
 from enginy_desktop.adapters.base import CrmAdapter, CrmObject
-from enginy_desktop.core.matching.matcher import Outcome, match
+from enginy_desktop.core.matching.matcher import Columns, Outcome, match
 from enginy_desktop.core.matching.rules import Rule
 from enginy_desktop.core.models import CrmLink
+from enginy_desktop.core.runs import CancelToken, ProgressTracker
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +140,8 @@ async def resolve(
     use_links: bool = True,
     max_age: timedelta = LINK_MAX_AGE,
     now: datetime | None = None,
+    tracker: ProgressTracker | None = None,
+    token: CancelToken | None = None,
 ) -> Resolution:
     """Match ``records`` (local id -> its fields, including ``updated_at``) of ``obj`` (``contact``/``company``)."""
     now = now or datetime.now(UTC)
@@ -152,26 +156,36 @@ async def resolve(
         else:
             pending[local_id] = row
     if pending:
-        await _fetch_and_match(adapter, obj, rule, pending, properties, resolution)
+        await _fetch_and_match(ctx, adapter, crm, obj, rule, pending, properties, resolution, tracker, token)
     return resolution
 
 
 async def _fetch_and_match(
+    ctx: Any,
     adapter: CrmAdapter,
+    crm: str,
     obj: str,
     rule: Rule,
     records: Mapping[int, Mapping[str, Any]],
     properties: Sequence[str],
     resolution: Resolution,
+    tracker: ProgressTracker | None,
+    token: CancelToken | None,
 ) -> None:
-    """Fetch the CRM records that may match (with ``properties``) and match ``records`` against them."""
-    crm_object = CrmObject.CONTACTS if obj == "contact" else CrmObject.COMPANIES
-    wanted = list(dict.fromkeys([*rule.crm_fields, *properties]))
-    crm_records: dict[Hashable, Any] = {}
-    async for page in adapter.scan(crm_object, wanted):
-        for rec in page:
-            crm_records[rec.id] = rec
-    result = match(rule, list(records.items()), crm_records)
+    """Read the CRM side of ``records`` the way a sync does (:mod:`enginy_desktop.core.sync`: batch reads by a
+    unique field, ``IN`` searches, or a scan — whichever costs fewest calls — plus its cached links) and match.
+
+    The sync reads the identifier fields only; the current values of ``properties`` of the matched records are
+    read afterwards by id, in batches (:func:`read_values`)."""
+    from enginy_desktop.core import sync
+
+    ids = list(records)
+    fields = list(rule.local_fields)
+    local = sync._Local(obj, ids, {f: [records[i].get(f) for i in ids] for f in fields},
+                        [_aware(records[i].get("updated_at")) for i in ids])
+    side = await sync._read_crm_side(ctx, adapter, crm, obj, rule, local, token or CancelToken(),
+                                     tracker or ProgressTracker(None))
+    result = match(rule, Columns(local.ids, local.columns), side.records)
     for m in result:
         local_id = int(m.local_id)  # type: ignore[call-overload]
         crm_id = str(m.crm_id) if m.crm_id is not None else None
@@ -179,7 +193,15 @@ async def _fetch_and_match(
             m.outcome.value, crm_id, m.why, tuple(str(c) for c in m.candidates),
             tuple(int(d) for d in m.duplicates),  # type: ignore[call-overload]
         )
-        if m.outcome is Outcome.MATCHED and crm_id is not None:
-            rec = crm_records.get(m.crm_id)  # type: ignore[arg-type]
-            if rec is not None:
+        if m.outcome is Outcome.MATCHED and crm_id is not None and properties:
+            rec = side.records.get(crm_id)
+            if rec is not None and all(p in rec.properties for p in properties):
                 resolution.values[crm_id] = {p: rec.get(p) for p in properties}
+
+
+async def read_values(adapter: CrmAdapter, obj: str, ids: Sequence[str], properties: Sequence[str],
+                      resolution: Resolution) -> None:
+    """Read the current ``properties`` of CRM records ``ids`` (batches of the adapter's read size)."""
+    crm_object = CrmObject.CONTACTS if obj == "contact" else CrmObject.COMPANIES
+    for rec in await adapter.read(crm_object, list(dict.fromkeys(ids)), list(properties)):
+        resolution.values[rec.id] = {p: rec.get(p) for p in properties}

@@ -936,7 +936,8 @@ async def _plan(ctx: Any, adapter: CrmAdapter, crm: str, crm_name: str, config: 
         if owner_fields[obj] is not None:
             props.append(owner_fields[obj].name)  # type: ignore[union-attr]
         valid = {i: rows[obj][i] for i in order[obj] if records[obj][i].action != BLOCKED}
-        resolution = await matching.resolve(ctx, adapter, crm, obj, rules[obj], valid, props, use_links=use_links)
+        resolution = await matching.resolve(ctx, adapter, crm, obj, rules[obj], valid, props, use_links=use_links,
+                                            tracker=p.tracker, token=p.cancel)
         missing = [m.crm_id for m in resolution.matches.values()
                    if m.outcome == "matched" and m.crm_id and m.crm_id not in resolution.values]
         if missing:

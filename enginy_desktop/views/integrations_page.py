@@ -300,8 +300,28 @@ class IntegrationsPage(QWidget):
         self.refresh()
 
     def configure(self, key: str) -> None:
+        """Configure: a CRM opens its four-step wizard (its connection stays reachable from inside it); any
+        other integration opens its connection dialog."""
+        if catalog.get(key).is_crm:
+            self._show(self._crm_wizard(key))
+            return
         dialog = self._connect_dialog(key)
         self._show(dialog)
+
+    def _crm_wizard(self, key: str) -> QWidget:
+        from enginy_desktop.core.crm_config import CrmConfigFileError
+        from enginy_desktop.wizard import CrmWizard
+
+        try:
+            wizard = CrmWizard(self.ctx, key, self)
+        except CrmConfigFileError as exc:  # a saved configuration that cannot be read: say so, change nothing
+            log.warning("The saved %s configuration cannot be read: %s", key, exc)
+            box = QMessageBox(QMessageBox.Icon.Warning, "Configuration unreadable", str(exc), parent=self)
+            box.setInformativeText("Import a configuration file with `enginy-desktop crm-config import`, or ask "
+                                   "support for help; the connection settings are unchanged.")
+            return box
+        wizard.statusMessage.connect(self.statusMessage)
+        return wizard
 
     def _connect_dialog(self, key: str) -> ConnectDialog:
         dialog = ConnectDialog(self.ctx, catalog.get(key), self)

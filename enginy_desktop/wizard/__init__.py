@@ -1,1 +1,5 @@
-"""The CRM configuration wizard: a QWizard whose pages render and edit ``core.crm_config.CrmConfig``."""
+"""The CRM configuration wizard (Configure on a CRM card): four steps that edit a ``core.crm_config.CrmConfig``."""
+
+from .wizard import CrmWizard
+
+__all__ = ["CrmWizard"]

@@ -54,6 +54,12 @@ def _campaigns(ctx: AppContext, parent: QWidget) -> QWidget:
     return CampaignsPage(ctx, parent)
 
 
+def _runs(ctx: AppContext, parent: QWidget) -> QWidget:
+    from .runs_page import RunsPage
+
+    return RunsPage(ctx, parent)
+
+
 def _team(ctx: AppContext, parent: QWidget) -> QWidget:
     from .people_page import TeamPage
 
@@ -64,6 +70,7 @@ PAGES: list[PageSpec] = [
     PageSpec("integrations", "Integrations", "nav-integrations", _integrations),
     PageSpec("lists", "Lists", "nav-lists", _lists),
     PageSpec("campaigns", "Campaigns", "nav-campaigns", _campaigns),
+    PageSpec("runs", "Runs", "nav-runs", _runs),
     PageSpec("team", "Team & identities", "nav-team", _team),
 ]
 

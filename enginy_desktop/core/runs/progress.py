@@ -214,6 +214,9 @@ class RunHandle:
         self._done_listeners: list[Callable[[RunHandle], None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
+        self._finished = False
+        self._result: Any = None
+        self._exception: BaseException | None = None
 
     # -- progress -----------------------------------------------------------------------------------------------
     def publish(self, progress: Progress) -> None:
@@ -253,23 +256,49 @@ class RunHandle:
         with contextlib.suppress(ValueError):
             self._done_listeners.remove(listener)
 
-    # -- the task -----------------------------------------------------------------------------------------------
-    def start(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        """Run ``coro`` as a task on the running loop and keep a reference to it."""
+    # -- the run ------------------------------------------------------------------------------------------------
+    async def run(self, coro: Coroutine[Any, Any, Any], summarize: Callable[[Any], str] | None = None) -> Any:
+        """Await ``coro`` as this handle's run (in the current task); done listeners are told when it ends, after
+        ``summarize(result)`` has set :attr:`summary`. Tests call this directly; the window uses :meth:`start`."""
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
-        self.task = self._loop.create_task(coro)
+        try:
+            result = await coro
+        except BaseException as exc:
+            self._exception = exc
+            raise
+        else:
+            self._result = result
+            if summarize is not None:
+                try:
+                    self.summary = summarize(result)
+                except Exception:
+                    log.exception("Could not summarize the run")
+            return result
+        finally:
+            self._finished = True
+            self._notify_done()
+
+    def start(self, coro: Coroutine[Any, Any, Any], summarize: Callable[[Any], str] | None = None
+              ) -> asyncio.Task[Any]:
+        """Run ``coro`` as a task on the event loop and keep a reference to it (the loop keeps only a weak one)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # a Qt slot outside a coroutine, with qasync's loop set but not "running" here
+            loop = asyncio.get_event_loop()
+        self.task = loop.create_task(self.run(coro, summarize))
         self.task.add_done_callback(self._task_done)
         return self.task
 
-    def attach(self, task: asyncio.Task[Any]) -> None:
-        """Follow a task created elsewhere."""
-        self._loop = task.get_loop()
-        self._loop_thread = threading.get_ident()
-        self.task = task
-        task.add_done_callback(self._task_done)
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        if task.cancelled() and not self._finished:  # cancelled before it started running
+            self._exception = asyncio.CancelledError()
+            self._finished = True
+            self._notify_done()
+        elif not task.cancelled():
+            task.exception()  # retrieved here; the outcome is kept on the handle
 
-    def _task_done(self, _task: asyncio.Task[Any]) -> None:
+    def _notify_done(self) -> None:
         for listener in list(self._done_listeners):
             try:
                 listener(self)
@@ -287,14 +316,14 @@ class RunHandle:
 
     @property
     def done(self) -> bool:
-        return self.task is not None and self.task.done()
+        return self._finished
 
     def result(self) -> Any:
-        """The task's result; raises its exception. Only once :attr:`done`."""
-        assert self.task is not None
-        return self.task.result()
+        """The run's result; raises its exception. Only once :attr:`done`."""
+        if self._exception is not None:
+            raise self._exception
+        return self._result
 
     def exception(self) -> BaseException | None:
-        if self.task is None or not self.task.done() or self.task.cancelled():
-            return None
-        return self.task.exception()
+        """How the run failed (``RunCancelled`` and ``asyncio.CancelledError`` included), or None."""
+        return self._exception

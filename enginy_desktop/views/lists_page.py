@@ -46,6 +46,7 @@ from enginy_desktop.core.services.workspace import Column, ListInfo, WorkspaceEr
 from . import theme
 from .import_dialog import ImportDialog
 from .record_model import RecordTableModel
+from .sync_dialog import sync_button_label
 from .widgets import EmptyState
 from .workspace_widgets import (
     CAPTION_ROLE,
@@ -285,6 +286,11 @@ class ListsPage(QWidget):
         self.columns_button.setMenu(self.columns_menu)
         self.columns_menu.aboutToShow.connect(self._fill_columns_menu)
         toolbar.addWidget(self.columns_button)
+        self.sync_button = QPushButton(sync_button_label(ctx))
+        self.sync_button.setObjectName("syncListButton")
+        self.sync_button.setToolTip("Match this list's records with the enabled CRM's records (writes nothing)")
+        self.sync_button.clicked.connect(lambda: self.open_sync())
+        toolbar.addWidget(self.sync_button)
         self.delete_records_button = QPushButton("Delete selected…")
         self.delete_records_button.setObjectName("deleteRecordsButton")
         self.delete_records_button.setProperty("danger", True)
@@ -445,7 +451,7 @@ class ListsPage(QWidget):
         self.want_sort, self.want_descending = None, False
         self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self._busy = ""
-        for w in (self.rename_list_button, self.delete_list_button, self.search, self.columns_button):
+        for w in (self.rename_list_button, self.delete_list_button, self.search, self.columns_button, self.sync_button):
             w.setEnabled(info is not None)
         if info is None:
             self.model.load(None, RecordKind.CONTACT, [])
@@ -817,6 +823,14 @@ class ListsPage(QWidget):
         self.refresh_lists(select_id=list_id)
         self.statusMessage.emit(f"Imported into “{name}”.")
 
+    def open_sync(self) -> QWidget:
+        """The sync dialog for the current list (it says why when no CRM is enabled or connected)."""
+        from .sync_dialog import SyncDialog
+
+        dialog = SyncDialog(self.ctx, list_id=self.current.id if self.current else None, parent=self)
+        self._show(dialog)
+        return dialog
+
     # -- plumbing ------------------------------------------------------------------------------------------
     def _show(self, dialog: QWidget) -> None:
         self._dialog = dialog
@@ -833,6 +847,7 @@ class ListsPage(QWidget):
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt API
         super().showEvent(event)
+        self.sync_button.setText(sync_button_label(self.ctx))  # the enabled CRM may have changed
         # Other pages (campaign imports, the command line) may have changed lists and counts meanwhile.
         if not self.tasks.busy:
             self.refresh_lists()

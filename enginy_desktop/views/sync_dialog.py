@@ -55,7 +55,7 @@ from .run_progress import SYNC_COUNTERS, CounterTiles, ProgressDialog, number, s
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ACTIVE_SYNCS", "LinksModel", "SyncDialog", "SyncResultView", "sync_run_detail"]
+__all__ = ["ACTIVE_SYNCS", "LinksModel", "SyncDialog", "SyncResultView", "sync_button_label", "sync_run_detail"]
 
 # Runs started from the window, referenced until they end (a dialog may close while its run goes on).
 ACTIVE_SYNCS: set[RunHandle] = set()
@@ -797,6 +797,12 @@ class SyncDialog(QDialog):
         self.close_button.setText("Cancel")
         self.start_button.setDefault(True)
         self.refresh_state()
+
+
+def sync_button_label(ctx: AppContext) -> str:
+    """"Sync with HubSpot…" (the enabled CRM), or "Sync with CRM…" when none is enabled."""
+    spec = ctx.integrations.active_crm()
+    return f"Sync with {spec.name}…" if spec is not None else "Sync with CRM…"
 
 
 def sync_run_detail(ctx: AppContext, run: RunInfo, parent: QWidget) -> QWidget | None:

@@ -237,3 +237,16 @@ def test_links_model(qtmodeltester, ctx: AppContext, connected: dict[str, str]) 
     model.fetchMore(model.index(0, 0).parent())
     qtmodeltester.check(model)
     assert model.rowCount() == 5
+
+
+def test_lists_page_opens_the_sync_of_its_list(qtbot, window, connected: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    page = window.show_page("lists")
+    page.select_list("Leads")
+    assert page.sync_button.text() == "Sync with HubSpot…"
+    assert page.sync_button.isEnabled()
+    page.sync_button.click()
+    dialog = page.current_dialog
+    assert isinstance(dialog, SyncDialog)
+    assert dialog.selected_list().name == "Leads"
+    assert dialog.start_button.isEnabled()
+    dialog.close()

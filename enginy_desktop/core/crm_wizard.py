@@ -13,6 +13,7 @@ Nothing here knows about Qt, so every rule the wizard follows is tested without 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,16 +37,13 @@ from .crm_config import (
     association_note,
     validate,
 )
-from .matching.matcher import DuplicateRisk, duplicate_risk
+from .matching.matcher import DuplicateRisk
 from .matching.normalize import Kind
 from .matching.rules import (
-    LOCAL_COMPANY_FIELDS,
-    LOCAL_CONTACT_FIELDS,
     AndGroup,
     CompanyPreset,
     Condition,
     ContactPreset,
-    Role,
     Rule,
 )
 
@@ -57,6 +55,7 @@ __all__ = [
     "ConditionDraft",
     "EditorSpec",
     "FieldChoice",
+    "RiskCheck",
     "RiskView",
     "RuleDraft",
     "WizardState",
@@ -345,6 +344,18 @@ class RuleDraft:
 
 
 @dataclass(frozen=True, slots=True)
+class RiskCheck:
+    """The latest duplicate-risk check of an identifier: on which list, for which identifier (``rule_key``), and
+    its ``report`` (a ``core.sync.RiskReport``) or why it could not run."""
+
+    list_id: int
+    list_name: str
+    rule_key: str
+    report: Any = None
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class RiskView:
     """What Step 1 says about one identifier on the current data: ``state`` is ok, risk, empty or unknown."""
 
@@ -367,7 +378,9 @@ class WizardState:
     people: Any = None
     snapshot: CrmSnapshot | None = None
     enginy_fields: list[Any] = field(default_factory=list)
-    samples: dict[ObjectType, Any] = field(default_factory=dict)  # object -> crm_setup.RiskSample
+    risk_lists: dict[ObjectType, list[Any]] = field(default_factory=dict)  # object -> crm_setup.RiskList, largest first
+    risk_list: dict[ObjectType, int] = field(default_factory=dict)  # the list chosen for the check (default: first)
+    risks: dict[ObjectType, RiskCheck] = field(default_factory=dict)  # the latest check of each identifier
     config: CrmConfig = field(init=False)
 
     def __post_init__(self) -> None:
@@ -474,56 +487,57 @@ class WizardState:
     def enginy_choices_fields(self, object_type: ObjectType) -> list[Any]:
         return [f for f in self.enginy_fields if ObjectType.parse(f.object) is ObjectType(object_type)]
 
-    def risk_fields(self, object_type: ObjectType) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        """(local, CRM) fields the duplicate-risk check compares: the identifier's and the suggested ones."""
-        obj = ObjectType(object_type)
-        roles = self.identifier_roles(obj)
-        rule = self.current_rule(obj)
-        local = dict.fromkeys(rule.local_fields)
-        crm = dict.fromkeys(rule.crm_fields)
-        extra = (
-            [Role.LINKEDIN_URL, Role.FIRST_NAME, Role.LAST_NAME, Role.COMPANY_NAME]
-            if obj is ObjectType.CONTACT
-            else [Role.DOMAIN, Role.NAME]
-        )
-        local_roles = LOCAL_CONTACT_FIELDS if obj is ObjectType.CONTACT else LOCAL_COMPANY_FIELDS
-        for role in extra:
-            local.setdefault(local_roles[role])
-            crm.setdefault(roles.get(role.value, role.value))
-        known = {f.name for f in self.snapshot.fields_of(obj)} if self.snapshot is not None else None
-        crm_fields = tuple(f for f in crm if f and (known is None or f in known))
-        return tuple(f for f in local if f), crm_fields
+    # -- the duplicate-risk check (run by core.sync.check_duplicate_risk on a list; shown here) ---------------
+    def chosen_risk_list(self, object_type: ObjectType) -> Any | None:
+        """The list the check of ``object_type`` runs on: the one chosen, else the first (the largest)."""
+        lists = self.risk_lists.get(ObjectType(object_type), [])
+        wanted = self.risk_list.get(ObjectType(object_type))
+        return next((x for x in lists if x.id == wanted), lists[0] if lists else None)
 
-    def needs_sample(self, object_type: ObjectType) -> bool:
-        sample = self.samples.get(ObjectType(object_type))
-        return sample is None or not sample.covers(*self.risk_fields(object_type))
+    def rule_key(self, object_type: ObjectType) -> str:
+        """Identifies the identifier as it is now (a check of another identifier is out of date)."""
+        return json.dumps(self.current_rule(object_type).to_dict(), sort_keys=True)
+
+    def risk_is_current(self, object_type: ObjectType) -> bool:
+        check = self.risks.get(ObjectType(object_type))
+        chosen = self.chosen_risk_list(object_type)
+        return (check is not None and chosen is not None and check.list_id == chosen.id
+                and check.rule_key == self.rule_key(object_type))  # fmt: skip
+
+    def set_risk(self, object_type: ObjectType, list_id: int, rule_key: str, report: Any = None,
+                 error: str = "") -> None:  # fmt: skip
+        lst = next((x for x in self.risk_lists.get(ObjectType(object_type), []) if x.id == list_id), None)
+        name = lst.name if lst is not None else str(list_id)
+        self.risks[ObjectType(object_type)] = RiskCheck(list_id, name, rule_key, report, error)
 
     def duplicate_risk(self, object_type: ObjectType) -> RiskView:
-        """The duplicate-risk check of the current identifier on the sampled data, in words."""
+        """What Step 1 says about the identifier of ``object_type`` on the chosen list, in words."""
         obj = ObjectType(object_type)
         noun = obj.plural
-        sample = self.samples.get(obj)
-        rule = self.current_rule(obj)
-        if rule.problems():
+        if self.current_rule(obj).problems():
             return RiskView("unknown", "Finish the custom mapping to check it on your data.")
-        if sample is None:
-            return RiskView("unknown", f"Not checked on your {noun} yet.")
-        if sample.local_total == 0:
-            return RiskView("empty", f"Your workspace has no {noun} yet: import a list to check this identifier on "
-                                     "real data.")  # fmt: skip
-        risk = duplicate_risk(rule, sample.local, sample.crm, object_type=obj.value,
-                              crm_fields=self.identifier_roles(obj))  # fmt: skip
-        checked = len(sample.local)
-        scope = f"{checked:,} of your {noun}" if checked == sample.local_total else (
-            f"the latest {checked:,} of your {sample.local_total:,} {noun}")  # fmt: skip
-        crm_scope = f"the first {len(sample.crm):,}" if sample.crm_partial else f"all {len(sample.crm):,}"
-        where = f"Checked {scope} against {crm_scope} {self.crm_name} {noun}."
+        chosen = self.chosen_risk_list(obj)
+        if chosen is None:
+            return RiskView("empty", f"Your workspace has no {noun} yet: import a list to check this identifier "
+                                     "on real data.")  # fmt: skip
+        check = self.risks.get(obj)
+        if check is None or check.list_id != chosen.id:
+            return RiskView("unknown", f"Press Check to compare “{chosen.name}” with {self.crm_name} using this "
+                                       "identifier.")  # fmt: skip
+        if check.rule_key != self.rule_key(obj):
+            return RiskView("unknown", f"The identifier changed since the last check: press Check to compare "
+                                       f"“{chosen.name}” again.")  # fmt: skip
+        if check.error:
+            return RiskView("unknown", f"The check on “{check.list_name}” could not run: {check.error}")
+        risk = check.report.risk
+        where = f"On “{check.list_name}” ({risk.current.total:,} {noun}): "
         if risk.risky:
-            return RiskView("risk", f"{risk.message} {where}", risk)
+            return RiskView("risk", where + risk.message, risk)
         s = risk.current
         return RiskView(
             "ok",
-            f"No duplicate risk found: {s.matched:,} match one {self.crm_name} record, {s.new:,} would be new. {where}",
+            where + f"no duplicate risk found — {s.matched:,} match one {self.crm_name} record, {s.new:,} would be "
+            "new.",
             risk,
         )
 

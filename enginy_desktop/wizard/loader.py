@@ -1,15 +1,16 @@
-"""Background loading of the CRM's fields and users, and of Step 1's duplicate-risk samples.
+"""Background loading of the CRM's fields and users, and Step 1's duplicate-risk check.
 
-:class:`CrmDataLoader` runs coroutines of :mod:`enginy_desktop.core.services.crm_setup` as asyncio tasks on the
-running loop (qasync's in the app) and keeps a reference to each task until it ends. Tests await its coroutines
-(:meth:`CrmDataLoader.load`, :meth:`CrmDataLoader.check_risk`) directly.
+:class:`CrmDataLoader` runs coroutines of :mod:`enginy_desktop.core.services.crm_setup` and the duplicate-risk
+check of :mod:`enginy_desktop.core.sync` as asyncio tasks on the running loop (qasync's in the app), keeping a
+reference to each task until it ends. Tests await its coroutines (:meth:`CrmDataLoader.load`,
+:meth:`CrmDataLoader.check_risk`) directly.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +24,7 @@ from enginy_desktop.core.services import crm_setup
 log = logging.getLogger(__name__)
 
 LOADING, READY, CACHED, OFFLINE, FAILED, IDLE = "loading", "ready", "cached", "offline", "failed", "idle"
+AUTO_CHECK_LIMIT = 2000  # records of a list checked without the user asking (a bigger list costs more requests)
 
 
 def local_time(moment: datetime) -> str:
@@ -41,7 +43,7 @@ class CrmDataLoader(QObject):
     Signals:
 
     - ``changed()``: status or snapshot changed (pages re-render their pickers);
-    - ``riskChanged()``: the duplicate-risk samples or their status changed.
+    - ``riskChanged()``: a duplicate-risk check started or ended.
     """
 
     changed = Signal()
@@ -54,8 +56,7 @@ class CrmDataLoader(QObject):
         self.transport = transport
         self.status = IDLE
         self.error = ""
-        self.risk_status = IDLE
-        self.risk_error = ""
+        self.risk_checking: set[ObjectType] = set()  # identifiers whose duplicate-risk check is running
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # -- running -----------------------------------------------------------------------------------------------
@@ -139,26 +140,39 @@ class CrmDataLoader(QObject):
         return f"The {name} fields and users have not been loaded yet."
 
     # -- duplicate risk ------------------------------------------------------------------------------------------
-    async def check_risk(self, force: bool = False) -> None:
-        """Sample local and CRM records for the objects whose identifier needs fields not sampled yet."""
-        wanted = {
-            obj: self.state.risk_fields(obj) for obj in ObjectType if force or self.state.needs_sample(obj)
-        }
-        if not wanted:
+    async def check_risk(self, objects: Iterable[ObjectType] | None = None, force: bool = False) -> None:
+        """Run the duplicate-risk check (``core.sync.check_duplicate_risk``) of each identifier on its chosen
+        list: when ``force``d, else only when its result is out of date and the list is small enough to check
+        without being asked (:data:`AUTO_CHECK_LIMIT` records)."""
+        from enginy_desktop.core import sync
+
+        state = self.state
+        todo = []
+        for obj in objects or list(ObjectType):
+            chosen = state.chosen_risk_list(obj)
+            if chosen is None or state.snapshot is None or state.current_rule(obj).problems():
+                continue
+            if not force and (state.risk_is_current(obj) or chosen.count > AUTO_CHECK_LIMIT):
+                continue
+            todo.append((obj, chosen))
+        if not todo:
             self.riskChanged.emit()
             return
-        self.risk_status = LOADING
-        self.risk_error = ""
+        self.risk_checking = {obj for obj, _ in todo}
         self.riskChanged.emit()
         try:
-            samples = await crm_setup.risk_samples(self.ctx, self.state.crm, wanted, transport=self.transport)
-        except crm_setup.READ_ERRORS as exc:
-            self.risk_status = FAILED
-            self.risk_error = redact(str(exc))
-        except asyncio.CancelledError:
-            self.risk_status = IDLE
-            raise
-        else:
-            self.state.samples.update(samples)
-            self.risk_status = READY
-        self.riskChanged.emit()
+            for obj, chosen in todo:
+                key = state.rule_key(obj)
+                try:
+                    report = await sync.check_duplicate_risk(self.ctx, chosen.id, object=obj.value,
+                                                             rule=state.current_rule(obj), crm=state.crm,
+                                                             transport=self.transport)  # fmt: skip
+                except (sync.SyncError, *crm_setup.READ_ERRORS) as exc:
+                    state.set_risk(obj, chosen.id, key, error=redact(str(exc)) or type(exc).__name__)
+                else:
+                    state.set_risk(obj, chosen.id, key, report)
+                self.risk_checking.discard(obj)
+                self.riskChanged.emit()
+        finally:
+            self.risk_checking = set()
+            self.riskChanged.emit()

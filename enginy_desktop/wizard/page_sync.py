@@ -25,11 +25,12 @@ from enginy_desktop.core.crm_wizard import (
     WizardState,
 )
 from enginy_desktop.core.matching.rules import CompanyPreset, ContactPreset, Rule
+from enginy_desktop.core.services import crm_setup
 
 from . import loader as L
 from .base import StepPage, message_label, show_messages
 from .custom_mapping import CustomMappingDialog
-from .widgets import Spinner, button, caption, set_state
+from .widgets import Spinner, button, caption, compact_combo, set_state
 
 INTRO = (
     "This step defines how Enginy matches contacts and companies with your CRM records to prevent duplicates and "
@@ -98,19 +99,30 @@ class IdentifierSection(QFrame):
         risk = QFrame()
         risk.setObjectName("riskBox")
         self.risk_box = risk
-        risk_lay = QHBoxLayout(risk)
+        risk_lay = QVBoxLayout(risk)
         risk_lay.setContentsMargins(10, 8, 8, 8)
-        risk_lay.setSpacing(8)
+        risk_lay.setSpacing(6)
+        top = QHBoxLayout()
+        top.setSpacing(8)
+        heading = QLabel("Duplicate risk on your data")
+        heading.setObjectName("riskTitle")
+        top.addWidget(heading)
         self.risk_spinner = Spinner(risk)
-        risk_lay.addWidget(self.risk_spinner, 0, Qt.AlignmentFlag.AlignTop)
+        top.addWidget(self.risk_spinner)
+        top.addStretch(1)
+        self.risk_list = compact_combo()
+        self.risk_list.setObjectName(f"{noun}RiskList")
+        self.risk_list.setAccessibleName(f"List to check the {noun} identifier on")
+        self.risk_list.setToolTip("The list whose records are compared with the CRM")
+        self.risk_list.currentIndexChanged.connect(self._on_risk_list)
+        top.addWidget(self.risk_list, 1)
+        self.risk_button = button("Check", f"{noun}CheckRisk", accessible=f"Check the {noun} identifier on this list",
+                                  tip="Compare the list with the CRM using this identifier (reads the CRM)")
+        top.addWidget(self.risk_button)
+        risk_lay.addLayout(top)
         self.risk_text = caption("", "riskText")
-        risk_lay.addWidget(self.risk_text, 1)
-        self.risk_button = button("Check again")
-        self.risk_button.setObjectName(f"{noun}CheckRisk")
-        self.risk_button.setProperty("flat", "true")
-        self.risk_button.setToolTip("Compare the identifier with your data and the CRM's again")
-        self.risk_button.clicked.connect(lambda: page.check_risk(force=True))
-        risk_lay.addWidget(self.risk_button, 0, Qt.AlignmentFlag.AlignTop)
+        risk_lay.addWidget(self.risk_text)
+        self.risk_button.clicked.connect(lambda: page.check_risk([object_type], force=True))
         lay.addSpacing(4)
         lay.addWidget(risk)
         self._previous = self.current_preset()
@@ -144,21 +156,40 @@ class IdentifierSection(QFrame):
         self.render_risk()
 
     def render_risk(self) -> None:
+        state = self.page.state
         data = self.page.data
-        view = self.page.state.duplicate_risk(self.object_type)
-        busy = data.risk_status == L.LOADING
+        lists = state.risk_lists.get(self.object_type, [])
+        chosen = state.chosen_risk_list(self.object_type)
+        self.risk_list.blockSignals(True)
+        self.risk_list.clear()
+        for lst in lists:
+            self.risk_list.addItem(lst.label, lst.id)
+        self.risk_list.setCurrentIndex(self.risk_list.findData(chosen.id) if chosen is not None else -1)
+        self.risk_list.blockSignals(False)
+        self.risk_list.setVisible(bool(lists))
+        busy = self.object_type in data.risk_checking
+        view = state.duplicate_risk(self.object_type)
         if busy:
             self.risk_spinner.start()
-            text = f"Checking this identifier on your {self.object_type.plural} and the CRM's…"
-            state = "unknown"
+            name = chosen.name if chosen is not None else ""
+            text, shown = f"Comparing “{name}” with {state.crm_name} using this identifier…", "unknown"
         else:
             self.risk_spinner.stop()
-            text, state = view.text, view.state
-            if data.risk_status == L.FAILED and view.state == "unknown":
-                text = f"The check on your data could not run: {data.risk_error}"
+            text, shown = view.text, view.state
+            if state.snapshot is None and view.state == "unknown" and chosen is not None:
+                text = f"The check runs once the {state.crm_name} fields are loaded."
         self.risk_text.setText(text)
-        set_state(self.risk_box, "state", state)
-        self.risk_button.setEnabled(not busy)
+        set_state(self.risk_box, "state", shown)
+        self.risk_button.setVisible(bool(lists))
+        self.risk_button.setEnabled(not busy and state.snapshot is not None
+                                    and not state.current_rule(self.object_type).problems())  # fmt: skip
+
+    def _on_risk_list(self, _index: int) -> None:
+        list_id = self.risk_list.currentData()
+        if list_id is not None:
+            self.page.state.risk_list[self.object_type] = int(list_id)
+            self.render_risk()
+            self.page.check_risk([self.object_type])
 
     # -- edits ---------------------------------------------------------------------------------------------------
     def _on_preset(self, index: int) -> None:
@@ -225,22 +256,28 @@ class SyncPage(StepPage):
             self.check_risk()
 
     def initializePage(self) -> None:  # noqa: N802 - Qt API
+        self.refresh_lists()
         super().initializePage()
         if self.state.snapshot is not None:
             self.check_risk()
+
+    def refresh_lists(self) -> None:
+        """The lists the duplicate-risk check can run on (the workspace may have changed since last time)."""
+        for obj in ObjectType:
+            self.state.risk_lists[obj] = crm_setup.risk_lists(self.data.ctx, obj)
+        self._render_risk()
 
     def identifier_changed(self) -> None:
         self.render()
         self.edited()
         self.check_risk()
 
-    def check_risk(self, force: bool = False) -> None:
-        """Run the duplicate-risk check in the background when the identifier needs fields not sampled yet."""
-        if force or any(self.state.needs_sample(o) for o in ObjectType):
-            if self.data.risk_status != L.LOADING:
-                self.data.start(self.data.check_risk(force=force))
-        else:
-            self._render_risk()
+    def check_risk(self, objects: list[ObjectType] | None = None, force: bool = False) -> None:
+        """Run the duplicate-risk check in the background (see :meth:`CrmDataLoader.check_risk`)."""
+        objects = [o for o in (objects or list(ObjectType)) if o not in self.data.risk_checking]
+        if objects:
+            self.data.start(self.data.check_risk(objects, force=force))
+        self._render_risk()
 
     # -- the pop-up ----------------------------------------------------------------------------------------------
     def open_custom(self, object_type: ObjectType) -> CustomMappingDialog:

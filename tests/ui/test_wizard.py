@@ -297,26 +297,44 @@ def test_searchable_pickers_show_label_name_and_type(wizard: CrmWizard) -> None:
     dialog.reject()
 
 
-def test_duplicate_risk_check_on_the_current_data(wizard: CrmWizard, hubspot: AppContext, tmp_path: Path) -> None:
+def test_duplicate_risk_check_on_the_current_data(qtbot: Any, wizard: CrmWizard, hubspot: AppContext,
+                                                  tmp_path: Path) -> None:  # fmt: skip
+    page = wizard.page_of(Step.SYNC)
+    contact = page.sections[ObjectType.CONTACT]
+    page.refresh_lists()
+    assert contact.risk_text.text().startswith("Your workspace has no contacts yet")
+    assert not contact.risk_button.isVisible()
     csv = tmp_path / "contacts.csv"
     csv.write_text(
         "First name,Last name,Company name,LinkedIn URL\n"
         "Ana,Ruiz,Acme,https://www.linkedin.com/in/ana-ruiz\n"
         "Leo,Diaz,Beta,https://es.linkedin.com/in/leo-diaz/\n", "utf-8")  # fmt: skip
     WorkspaceService(hubspot.store).import_csv(csv, "contact", "Prospects")
-    page = wizard.page_of(Step.SYNC)
-    contact = page.sections[ObjectType.CONTACT]
-    asyncio.run(wizard.data.check_risk(force=True))  # as "Check again" does: the workspace changed
+    page.refresh_lists()
+    assert contact.risk_list.currentText() == "Prospects (2 contacts)"
+    assert contact.risk_text.text().startswith("Press Check to compare “Prospects” with HubSpot")
+
+    async def check() -> None:  # as the Check button does: a background task on the running loop
+        click(qtbot, contact.risk_button)
+        await asyncio.sleep(0)
+        assert contact.risk_spinner.running
+        assert "Comparing “Prospects” with HubSpot" in contact.risk_text.text()
+        await asyncio.gather(*wizard.data._tasks)
+
+    asyncio.run(check())
     assert contact.risk_box.property("state") == "ok"
-    assert contact.risk_text.text().startswith("No duplicate risk found: 2 match one HubSpot record")
-    wizard.state.set_contact_preset(ContactPreset.FIRST_LAST_COMPANY)
-    page.identifier_changed()  # same fields: recomputed without asking the CRM again
+    assert contact.risk_text.text() == (
+        "On “Prospects” (2 contacts): no duplicate risk found — 2 match one HubSpot record, 0 would be new.")
+    click(qtbot, contact.radios[ContactPreset.FIRST_LAST_COMPANY])
+    assert "The identifier changed since the last check" in contact.risk_text.text()
+    asyncio.run(wizard.data.check_risk([ObjectType.CONTACT]))  # what choosing the option starts in the app
     assert contact.risk_box.property("state") == "risk"
     text = contact.risk_text.text()
     assert "1 contact would be created again although it is in the CRM" in text
     assert "Review and tighten the Contact Identifier in Step 1." in text
     assert "Consider using the LinkedIn profile URL option." in text
-    assert "Checked 2 of your contacts against all 2 HubSpot contacts." in text
+    company = page.sections[ObjectType.COMPANY]
+    assert company.risk_list.currentText() == "Prospects (2 contacts)"  # the contacts' companies
 
 
 # -- Step 2 ---------------------------------------------------------------------------------------------------------
@@ -767,12 +785,16 @@ def test_keyboard_only(qtbot: Any, wizard: CrmWizard) -> None:
     assert wizard.state.config.contact_identifier.preset is ContactPreset.FIRST_LAST_COMPANY
     order = []
     widget = radio
+
     for _ in range(12):
         widget = widget.nextInFocusChain()
         while not (widget.focusPolicy() & Qt.FocusPolicy.TabFocus) or not widget.isVisible():
             widget = widget.nextInFocusChain()
         order.append(widget.objectName() or type(widget).__name__)
-    assert order.index("contactEditCustom") < order.index("contactCheckRisk") < order.index("companyPreset-domain")
+    # Tab goes down the page in reading order; in a group of options only the chosen one takes Tab (the arrows
+    # move between them).
+    assert order.index("contactEditCustom") < order.index("companyPreset-domain") < order.index("includeAnyExtension")
+    assert "contactPreset-custom" not in order
     qtbot.keyClick(radio, Qt.Key.Key_Return)  # Enter: the default button, Next
     assert wizard.currentId() == int(Step.EXPORT)
     export = wizard.page_of(Step.EXPORT)

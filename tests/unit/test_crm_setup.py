@@ -83,27 +83,16 @@ def test_workspace_people(ctx: AppContext) -> None:
     assert people.user_emails == {str(user.id): "jane@acme.com"}
 
 
-def test_risk_samples_read_both_sides(ctx: AppContext, sandbox_url: str, tmp_path: Path) -> None:
-    _connect(ctx, sandbox_url)
-    nothing = asyncio.run(crm_setup.risk_samples(ctx, "hubspot", {ObjectType.COMPANY: (("domain",), ("domain",))}))
-    assert nothing[ObjectType.COMPANY].local_total == 0
-    assert nothing[ObjectType.COMPANY].crm == {}  # nothing local to compare: the CRM is not asked
-    csv = tmp_path / "people.csv"
-    csv.write_text("First name,Last name,Company name\nAna,Ruiz,Acme\nLeo,Diaz,Beta\n", "utf-8")
-    WorkspaceService(ctx.store).import_csv(csv, "contact", "People")
-    wanted = {
-        ObjectType.CONTACT: (("first_name", "last_name", "company_name"), ("firstname", "lastname", "company")),
-        ObjectType.COMPANY: (("domain",), ("domain",)),
-    }
-    samples = asyncio.run(crm_setup.risk_samples(ctx, "hubspot", wanted, limit=10))
-    contacts = samples[ObjectType.CONTACT]
-    assert contacts.local_total == 2
-    assert len(contacts.local) == 2
-    assert {r["first_name"] for r in contacts.local.values()} == {"Ana", "Leo"}
-    assert len(contacts.crm) == 10
-    assert contacts.crm_partial
-    assert next(iter(contacts.crm.values())).get("firstname")
-    companies = samples[ObjectType.COMPANY]
-    assert companies.local_total == 2  # the import created the contacts' companies
-    assert companies.crm
-    assert not companies.crm_partial
+def test_risk_lists_largest_first(ctx: AppContext, tmp_path: Path) -> None:
+    ws = WorkspaceService(ctx.store)
+    for name, rows in (("Small", 1), ("Big", 3)):
+        csv = tmp_path / f"{name}.csv"
+        csv.write_text("First name,Last name,Company name\n" + "".join(f"A{i},B{i},C{name}{i}\n" for i in range(rows)),
+                       "utf-8")
+        ws.import_csv(csv, "contact", name)
+    ws.create_list("Empty", "contact")
+    contacts = crm_setup.risk_lists(ctx, ObjectType.CONTACT)
+    assert [(x.name, x.count) for x in contacts] == [("Big", 3), ("Small", 1)]
+    assert contacts[0].label == "Big (3 contacts)"
+    companies = crm_setup.risk_lists(ctx, ObjectType.COMPANY)  # no company list: the contacts' companies
+    assert [x.name for x in companies] == ["Big", "Small"]

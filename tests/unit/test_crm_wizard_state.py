@@ -30,7 +30,7 @@ from enginy_desktop.core.crm_config import (
 from enginy_desktop.core.crm_wizard import RuleDraft, WizardState, condition_kind, rule_summary
 from enginy_desktop.core.matching.normalize import Kind
 from enginy_desktop.core.matching.rules import CompanyPreset, ContactPreset
-from enginy_desktop.core.services.crm_setup import People, RiskSample
+from enginy_desktop.core.services.crm_setup import People, RiskList
 
 
 def F(name: str, label: str, type_: str = "text", obj: str = "contact", **kw: object) -> CrmFieldInfo:  # noqa: N802
@@ -294,9 +294,15 @@ def test_campaign_and_user_suggestions() -> None:
     assert st.user_label("3") == "Old Timer <old@acme.com> (deactivated)"
 
 
-def test_duplicate_risk_on_samples() -> None:
+def test_duplicate_risk_view_of_the_latest_check() -> None:
+    from enginy_desktop.core.matching.matcher import duplicate_risk
+    from enginy_desktop.core.sync import RiskReport
+
     st = state()
-    assert st.duplicate_risk(ObjectType.CONTACT).state == "unknown"
+    assert st.duplicate_risk(ObjectType.CONTACT).state == "empty"
+    st.risk_lists[ObjectType.CONTACT] = [RiskList(7, "Prospects", "contacts", 2), RiskList(8, "Old", "contacts", 1)]
+    assert st.chosen_risk_list(ObjectType.CONTACT).id == 7
+    assert st.duplicate_risk(ObjectType.CONTACT).text.startswith("Press Check to compare “Prospects” with HubSpot")
     st.set_contact_preset(ContactPreset.FIRST_LAST_COMPANY)
     local = {
         1: {"first_name": "Ana", "last_name": "Ruiz", "company_name": "Acme", "linkedin_url": "linkedin.com/in/ana"},
@@ -306,16 +312,28 @@ def test_duplicate_risk_on_samples() -> None:
         "a": {"firstname": "Ana", "lastname": "Ruiz", "company": "ACME Inc.", "hs_linkedin_url": ""},
         "b": {"firstname": "Leo", "lastname": "Díaz", "company": "Gamma", "hs_linkedin_url": "linkedin.com/in/leo"},
     }
-    st.samples[ObjectType.CONTACT] = RiskSample(ObjectType.CONTACT, local, crm, *st.risk_fields(ObjectType.CONTACT),
-                                                local_total=2)  # fmt: skip
+    rule = st.current_rule(ObjectType.CONTACT)
+    roles = st.identifier_roles(ObjectType.CONTACT)
+    risk = duplicate_risk(rule, local, crm, object_type="contact", crm_fields=roles)
+    report = RiskReport("contact", rule.display, risk, "", 1, "scan")
+    st.set_risk(ObjectType.CONTACT, 7, st.rule_key(ObjectType.CONTACT), report)
+    assert st.risk_is_current(ObjectType.CONTACT)
     view = st.duplicate_risk(ObjectType.CONTACT)
     assert view.state == "risk"
-    assert "1 contact would be created again although it is in the CRM" in view.text
+    assert view.text.startswith("On “Prospects” (2 contacts): 1 contact would be created again although it is in")
     assert "Consider using the LinkedIn profile URL option." in view.text
-    st.set_contact_preset(ContactPreset.LINKEDIN_OR_FIRST_LAST_COMPANY)
-    assert not st.needs_sample(ObjectType.CONTACT)
+    st.set_contact_preset(ContactPreset.LINKEDIN_OR_FIRST_LAST_COMPANY)  # another identifier: out of date
+    assert not st.risk_is_current(ObjectType.CONTACT)
+    assert st.duplicate_risk(ObjectType.CONTACT).text.startswith("The identifier changed since the last check")
+    rule = st.current_rule(ObjectType.CONTACT)
+    risk = duplicate_risk(rule, local, crm, object_type="contact", crm_fields=roles)
+    report = RiskReport("contact", rule.display, risk, "", 1, "scan")
+    st.set_risk(ObjectType.CONTACT, 7, st.rule_key(ObjectType.CONTACT), report)
     view = st.duplicate_risk(ObjectType.CONTACT)
     assert view.state == "ok"
-    assert view.text.startswith("No duplicate risk found: 2 match one HubSpot record, 0 would be new.")
-    st.samples[ObjectType.COMPANY] = RiskSample(ObjectType.COMPANY, {}, {}, (), (), local_total=0)
-    assert st.duplicate_risk(ObjectType.COMPANY).state == "empty"
+    assert view.text == (
+        "On “Prospects” (2 contacts): no duplicate risk found — 2 match one HubSpot record, 0 would be new.")
+    st.risk_list[ObjectType.CONTACT] = 8  # another list: not checked yet
+    assert st.duplicate_risk(ObjectType.CONTACT).text.startswith("Press Check to compare “Old”")
+    st.set_risk(ObjectType.CONTACT, 8, st.rule_key(ObjectType.CONTACT), error="HubSpot is not connected.")
+    assert st.duplicate_risk(ObjectType.CONTACT).text == "The check on “Old” could not run: HubSpot is not connected."

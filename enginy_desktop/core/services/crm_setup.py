@@ -3,26 +3,20 @@
 - :func:`load_snapshot`: the CRM's fields and users for the wizard, from the on-disk cache when it is recent,
   else fetched through the adapter (and cached); when the CRM cannot be reached, the cached copy with the reason.
 - :func:`workspace_people`: the Enginy identities and users that Step 4 maps.
-- :func:`risk_samples`: small samples of local and CRM records for Step 1's duplicate-risk hint. The check itself
-  is :meth:`enginy_desktop.core.crm_wizard.WizardState.duplicate_risk` (pure, recomputed as the identifier
-  changes without asking the CRM again).
+- :func:`risk_lists`: the lists Step 1's duplicate-risk check can run on; the check itself is
+  :func:`enginy_desktop.core.sync.check_duplicate_risk` (it reads the CRM side as a sync does).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
-
-from sqlalchemy import func, select
 
 from enginy_desktop.adapters.base import AdapterError, CrmObject
 from enginy_desktop.core import catalog
 from enginy_desktop.core.crm_cache import CrmSnapshot, CrmSnapshotCache
 from enginy_desktop.core.crm_config import ObjectType
-from enginy_desktop.core.models.workspace import Company, Contact
 from enginy_desktop.core.redact import redact
 from enginy_desktop.core.secrets import SecretsError
 from enginy_desktop.core.services.crm import open_crm
@@ -32,19 +26,18 @@ from enginy_desktop.core.services.workspace import WorkspaceService
 __all__ = [
     "SNAPSHOT_MAX_AGE",
     "People",
-    "RiskSample",
+    "RiskList",
     "SnapshotResult",
     "cached_snapshot",
     "fetch_snapshot",
     "load_snapshot",
-    "risk_samples",
+    "risk_lists",
     "workspace_people",
 ]
 
 log = logging.getLogger(__name__)
 
 SNAPSHOT_MAX_AGE = 12 * 3600.0  # seconds a cached snapshot is used without asking the CRM again
-RISK_SAMPLE = 500  # records per side for the duplicate-risk hint
 
 # What the CRM can say when it cannot be read; anything else is a bug and propagates.
 READ_ERRORS = (AdapterError, IntegrationError, SecretsError)
@@ -139,82 +132,27 @@ def workspace_people(ctx: Any) -> People:
     return People(identities, users, emails, details, addresses)
 
 
-@dataclass(frozen=True)
-class RiskSample:
-    """Local and CRM records of one object, holding the fields a duplicate-risk check compares."""
+@dataclass(frozen=True, slots=True)
+class RiskList:
+    """A list the duplicate-risk check can run on."""
 
-    object_type: ObjectType
-    local: dict[Any, dict[str, Any]]
-    crm: dict[str, Any]
-    local_fields: tuple[str, ...]
-    crm_fields: tuple[str, ...]
-    local_total: int = 0  # records of that kind in the workspace
-    crm_partial: bool = False  # the CRM has more records than the sample holds
-    taken_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    id: int
+    name: str
+    kind: str  # "contacts" or "companies"
+    count: int
 
-    def covers(self, local_fields: Iterable[str], crm_fields: Iterable[str]) -> bool:
-        return set(local_fields) <= set(self.local_fields) and set(crm_fields) <= set(self.crm_fields)
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.count:,} {self.kind})"
 
 
-_TABLES = {ObjectType.CONTACT: Contact, ObjectType.COMPANY: Company}
-
-
-def local_sample(store: Any, object_type: ObjectType, fields: Sequence[str], limit: int = RISK_SAMPLE) -> tuple[
-    dict[Any, dict[str, Any]], int
-]:
-    """Up to ``limit`` local records (the most recent) with ``fields``, and how many there are in all."""
-    table = _TABLES[object_type]
-    columns = [getattr(table, f) for f in fields if hasattr(table, f)]
-    names = [c.key for c in columns]
-    with store.session() as s:
-        total = int(s.scalar(select(func.count()).select_from(table)) or 0)
-        rows = s.execute(select(table.id, *columns).order_by(table.id.desc()).limit(limit)).all()
-    return {row[0]: dict(zip(names, row[1:], strict=True)) for row in rows}, total
-
-
-async def crm_sample(adapter: Any, object_type: ObjectType, fields: Sequence[str], limit: int = RISK_SAMPLE) -> tuple[
-    dict[str, Any], bool
-]:
-    """Up to ``limit`` CRM records with ``fields`` (the first pages of a listing); and whether there are more."""
-    records: dict[str, Any] = {}
-    obj = CrmObject.CONTACTS if object_type is ObjectType.CONTACT else CrmObject.COMPANIES
-    pages = adapter.scan(obj, list(fields))
-    try:
-        async for page in pages:
-            for rec in page:
-                records[str(rec.id)] = rec
-            if len(records) >= limit:  # whole pages come back: keep the first ``limit``
-                return dict(list(records.items())[:limit]), True
-    finally:
-        await pages.aclose()
-    return records, False
-
-
-async def risk_samples(
-    ctx: Any,
-    key: str,
-    wanted: Mapping[ObjectType, tuple[Sequence[str], Sequence[str]]],
-    *,
-    limit: int = RISK_SAMPLE,
-    transport: Any = None,
-) -> dict[ObjectType, RiskSample]:
-    """For each object of ``wanted`` (object -> (local fields, CRM fields)), a sample of both sides.
-
-    Objects with no local record are sampled on the local side only (the CRM is not asked for nothing).
-    Raises what the adapter raises when the CRM cannot be read.
-    """
-    samples: dict[ObjectType, RiskSample] = {}
-    locals_: dict[ObjectType, tuple[dict[Any, dict[str, Any]], int]] = {
-        obj: local_sample(ctx.store, obj, local_fields, limit) for obj, (local_fields, _) in wanted.items()
-    }
-    need_crm = [obj for obj in wanted if locals_[obj][1] > 0]
-    crm: dict[ObjectType, tuple[dict[str, Any], bool]] = {}
-    if need_crm:
-        async with open_crm(ctx, key, transport) as adapter:
-            for obj in need_crm:
-                crm[obj] = await crm_sample(adapter, obj, wanted[obj][1], limit)
-    for obj, (local_fields, crm_fields) in wanted.items():
-        local, total = locals_[obj]
-        records, partial = crm.get(obj, ({}, False))
-        samples[obj] = RiskSample(obj, local, records, tuple(local_fields), tuple(crm_fields), total, partial)
-    return samples
+def risk_lists(ctx: Any, object_type: ObjectType) -> list[RiskList]:
+    """Lists whose records the identifier of ``object_type`` compares, largest first: contact lists for the
+    Contact Identifier; company lists, then contact lists (their contacts' companies) for the Company one."""
+    service = WorkspaceService(ctx.store)
+    kinds = ["contact"] if object_type is ObjectType.CONTACT else ["company", "contact"]
+    found = []
+    for i, kind in enumerate(kinds):
+        lists = [RiskList(x.id, x.name, x.kind.list_kind, x.count) for x in service.lists(kind) if x.count]
+        found += [(i, -x.count, x.name.casefold(), x) for x in lists]
+    return [x for *_, x in sorted(found, key=lambda t: t[:3])]

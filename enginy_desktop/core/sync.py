@@ -602,22 +602,28 @@ async def _read_crm_side(
     crm_name = catalog.get(crm).name
     noun = OBJECT_LABELS[object_][1]
     calls_before = adapter.calls_made
-    norm = _normalized(rule, local)
     caps = adapter.capabilities
     unique = adapter.unique_fields(crm_object)
-    comparable = [p for p in range(len(local.ids)) if any(_complete(g, norm, p) for g in rule.groups)]
+    cache_ok = use_cache and _cache_supported(adapter)
 
-    # Cached links: records the same identifier matched in an earlier sync, unchanged since.
-    cached: set[int] = set()
-    reverify: list[str] = []
-    since: datetime | None = None
-    if use_cache and comparable and _cache_supported(adapter):
-        cached, reverify, since = _cached_positions(ctx, crm, object_, rule, local, comparable, exclude_run)
+    def prepare() -> tuple[list[int], set[int], list[str], datetime | None, list[_GroupPlan], list[_GroupPlan]]:
+        """Normalizing and planning walk every record: done in a worker thread, the event loop keeps turning."""
+        norm = _normalized(rule, local)
+        comparable = [p for p in range(len(local.ids)) if any(_complete(g, norm, p) for g in rule.groups)]
+        # Cached links: records the same identifier matched in an earlier sync, unchanged since.
+        cached: set[int] = set()
+        reverify: list[str] = []
+        since: datetime | None = None
+        if cache_ok and comparable:
+            cached, reverify, since = _cached_positions(ctx, crm, object_, rule, local, comparable, exclude_run)
+        full = _plan_lookups(rule, local, norm, comparable, unique, caps) if comparable else []
+        partial: list[_GroupPlan] = []
+        if cached:
+            partial = _plan_lookups(rule, local, norm, [p for p in comparable if p not in cached], unique, caps)
+        return comparable, cached, reverify, since, full, partial
 
-    full = _plan_lookups(rule, local, norm, comparable, unique, caps) if comparable else []
-    partial: list[_GroupPlan] = []
-    if cached:
-        partial = _plan_lookups(rule, local, norm, [p for p in comparable if p not in cached], unique, caps)
+    comparable, cached, reverify, since, full, partial = await asyncio.to_thread(prepare)
+    token.raise_if_cancelled()
     read_calls = math.ceil(len(reverify) / caps.batch(Operation.READ)) + 1  # + the changes since
     # The CRM's size decides between searching and listing everything; asking costs one call, worth it only
     # when a search or a scan is in play.
@@ -928,15 +934,20 @@ async def sync_list(
                                                 object_ == "company" and list_kind == "contacts")
                 ctx.runs.add_counters(run.id, {f"{prefix}total": len(local.ids)})
                 token.raise_if_cancelled()
-                previous = _load_links(ctx.store, key, object_, local.ids)
+                previous = await asyncio.to_thread(_load_links, ctx.store, key, object_, local.ids)
                 stage = f"reading {crm_name}"
                 side = await _read_crm_side(ctx, adapter, key, object_, rule, local, token, tracker,
                                             exclude_run=run.id, use_cache=use_cache)
                 stage = f"matching the {many}"
                 tracker.phase(f"Matching {many}", len(local.ids))
                 local_cols = Columns(local.ids, local.columns)
-                result = await asyncio.to_thread(match, rule, local_cols, cast(Mapping[Hashable, Any], side.records))
-                decided = _decide(result, previous)
+                crm_side = cast(Mapping[Hashable, Any], side.records)
+
+                def match_and_decide(rule: Rule = rule, local_cols: Columns = local_cols, crm_side: Any = crm_side,
+                                     previous: Mapping[int, _Link] = previous) -> list[Any]:
+                    return _decide(match(rule, local_cols, crm_side), previous)
+
+                decided = await asyncio.to_thread(match_and_decide)
                 token.raise_if_cancelled()
                 stage = f"storing the {many}' links"
                 tracker.phase(f"Storing {one} links", len(decided))

@@ -5,12 +5,12 @@ Run from the project root:
     python benchmarks/sync_calls.py                 # 10,000 contacts, 3 repetitions, medians printed
     python benchmarks/sync_calls.py --contacts 2000 --runs 1
 
-Each repetition starts the HubSpot sandbox on loopback (``sandbox.server.serve``) at HubSpot's Professional
-limit (190 requests per 10 s, search 4 per second), seeds it with as many contacts as the list holds (and a
-tenth as many companies, plus duplicates of 1 % of the list's people), imports a list of the same size into a fresh workspace — 60 % of it are the CRM's
-contacts written differently (other case, accents dropped, LinkedIn URLs without ``www.`` or with a trailing
-slash, company names without their legal form), 40 % are new — and syncs the list twice with the default
-identifiers (LinkedIn URL OR first + last + company name; companies by domain). Both syncs match the list's
+Each repetition starts the HubSpot sandbox on loopback (``sandbox.server.serve``) at HubSpot's Professional limit
+(190 requests per 10 s, search 4 per second), seeds it with as many contacts as the list holds (and a tenth as many
+companies, plus duplicates of 1 % of the list's people), imports a list of the same size into a fresh workspace —
+60 % of it are the CRM's contacts written differently (other case, accents dropped, LinkedIn URLs without ``www.``
+or with a trailing slash, company names without their legal form), 40 % are new — and syncs the list twice with the
+default identifiers (LinkedIn URL OR first + last + company name; companies by domain). Both syncs match the list's
 contacts and their companies.
 
 Prints ``name: value unit`` lines: ``api_calls_per_1000_records`` (budget ≤ 15) and ``sync_seconds`` of the first

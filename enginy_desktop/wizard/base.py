@@ -1,6 +1,6 @@
 """What every step page shares: its header, the CRM data strip, a scrolling body and the step's problem banner.
 
-A page renders the :class:`~enginy_desktop.core.crm_wizard.WizardState` (:meth:`StepPage.render`), applies the
+A page renders the :class:`~enginy_desktop.core.crm_wizard.WizardState` (:meth:`StepPage.render_state`), applies the
 user's edits to it and calls :meth:`StepPage.edited`, which re-validates, marks what is wrong
 (:meth:`StepPage.show_problems`) and tells the wizard whether Next / Update may be pressed (``completeChanged``).
 """
@@ -64,10 +64,10 @@ class CrmDataStrip(QFrame):
         self.refresh_button.setToolTip("Read the CRM's fields and users again")
         self.refresh_button.clicked.connect(self.refreshRequested)
         lay.addWidget(self.refresh_button)
-        data.changed.connect(self.render)
-        self.render()
+        data.changed.connect(self.render_state)
+        self.render_state()
 
-    def render(self) -> None:
+    def render_state(self) -> None:
         status = self.data.status
         set_state(self, "state", status)
         self.label.setText(self.data.status_text())
@@ -110,12 +110,13 @@ class Stepper(QFrame):
                 lay.addWidget(sep)
             label = QLabel(f"{int(step)}  {name}")
             label.setObjectName("stepperItem")
-            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-            label.setMinimumWidth(40)
+            label.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Preferred)
+            label.setMinimumWidth(40)  # a narrow window cuts the names rather than widening the page
             self.labels[step] = label
-            lay.addWidget(label, len(name))
+            lay.addWidget(label)
+        lay.addStretch(1)
 
-    def render(self, current: int, blocked: set[Step]) -> None:
+    def render_state(self, current: int, blocked: set[Step]) -> None:
         for step, label in self.labels.items():
             name = STEP_NAMES[step]
             label.setText(f"{int(step)}  {name}" + ("  ⚠" if step in blocked else ""))
@@ -150,12 +151,12 @@ class StepPage(QWizardPage):
         self.banner = caption("", "stepProblems")
         self.banner.setVisible(False)
         outer.addWidget(self.banner)
-        self.scroll = QScrollArea()
-        self.scroll.setObjectName("stepScroll")
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setObjectName("stepScroll")
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll_area.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         content = QWidget()
         content.setObjectName("stepBody")
         self.body = QVBoxLayout(content)
@@ -163,13 +164,13 @@ class StepPage(QWizardPage):
         self.body.setSpacing(16)
         self.intro = caption(intro, "stepIntro")  # scrolls with the page: small windows keep room for the work
         self.body.addWidget(self.intro)
-        self.scroll.setWidget(content)
-        outer.addWidget(self.scroll, 1)
+        self.scroll_area.setWidget(content)
+        outer.addWidget(self.scroll_area, 1)
         data.changed.connect(self._on_data)
 
     # -- QWizardPage -------------------------------------------------------------------------------------------
     def initializePage(self) -> None:  # noqa: N802 - Qt API
-        self.render()
+        self.render_state()
         self.edited()
 
     def cleanupPage(self) -> None:  # noqa: N802 - Qt API
@@ -179,14 +180,14 @@ class StepPage(QWizardPage):
         return not self.state.blocking(self._problems, self.step)
 
     # -- rendering ---------------------------------------------------------------------------------------------
-    def render(self) -> None:
+    def render_state(self) -> None:
         raise NotImplementedError
 
     def show_problems(self, problems: Sequence[Problem]) -> None:
         raise NotImplementedError
 
     def _on_data(self) -> None:
-        self.render()
+        self.render_state()
         self.edited()
 
     def edited(self) -> None:
@@ -211,7 +212,7 @@ class StepPage(QWizardPage):
             wizard.on_edited()
 
     def scroll_to(self, widget: QWidget) -> None:
-        self.scroll.ensureWidgetVisible(widget, 16, 16)
+        self.scroll_area.ensureWidgetVisible(widget, 16, 16)
 
 
 def message_label(name: str = "rowMessage") -> QLabel:

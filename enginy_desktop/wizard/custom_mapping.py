@@ -161,18 +161,18 @@ class CustomMappingDialog(QDialog):
                            "this window, wait for them (or press Retry) and open it again.", "notice")  # fmt: skip
             lay.addWidget(note)
 
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll_area.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         holder = QWidget()
         holder.setObjectName("ruleGroups")
         self.groups_layout = QVBoxLayout(holder)
         self.groups_layout.setContentsMargins(0, 0, 8, 0)
         self.groups_layout.setSpacing(6)
-        self.scroll.setWidget(holder)
-        lay.addWidget(self.scroll, 1)
+        self.scroll_area.setWidget(holder)
+        lay.addWidget(self.scroll_area, 1)
 
         self.add_group_button = button("+ Add group (OR)")
         self.add_group_button.setObjectName("addGroup")
@@ -210,7 +210,7 @@ class CustomMappingDialog(QDialog):
     def rebuild(self, focus: tuple[int, int] | None = None) -> None:
         while self.groups_layout.count():
             item = self.groups_layout.takeAt(0)
-            widget = item.widget()
+            widget = item.widget() if item is not None else None
             if widget is not None:
                 widget.hide()
                 widget.deleteLater()
@@ -236,7 +236,7 @@ class CustomMappingDialog(QDialog):
                 frame = self.frames[g]
                 target: QWidget = frame.rows[c].enginy if 0 <= c < len(frame.rows) else frame.add
                 target.setFocus()
-                QTimer.singleShot(0, target, lambda: self.scroll.ensureWidgetVisible(target))
+                QTimer.singleShot(0, target, lambda: self.scroll_area.ensureWidgetVisible(target))
 
     def _fix_tab_order(self) -> None:
         chain: list[QWidget] = []

@@ -48,7 +48,7 @@ class PropertyRow(QFrame):
         self.message = message_label()
         grid.addWidget(self.message, 3, 0, 1, 2)
 
-    def render(self) -> None:
+    def render_state(self) -> None:
         state = self.page.state
         self.picker.set_choices(state.campaign_choices(), state.config.campaign_mappings.get(self.prop, ""))
 
@@ -88,9 +88,9 @@ class CampaignPage(StepPage):
         self.body.addStretch(1)
         self.skipped = False
 
-    def render(self) -> None:
+    def render_state(self) -> None:
         for row in self.rows.values():
-            row.render()
+            row.render_state()
         self._count()
 
     def _count(self) -> None:
@@ -111,7 +111,7 @@ class CampaignPage(StepPage):
         found = self.state.campaign_suggestions()
         for prop, crm_field in found.items():
             self.state.config.set_campaign_mapping(prop, crm_field)
-        self.render()
+        self.render_state()
         self.edited()
         self.count_label.setText(self.count_label.text() + (f" {len(found)} filled in by name: check them."
                                                             if found else " No similarly named CRM field found."))

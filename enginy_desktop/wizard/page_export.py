@@ -145,9 +145,9 @@ class MappingRow(QFrame):
         self.up = _tool("↑", f"Move row {n} up", "rowUp")
         self.down = _tool("↓", f"Move row {n} down", "rowDown")
         self.remove = _tool("✕", f"Remove row {n}", "rowRemove")
-        self.up.clicked.connect(lambda: tab.move(self.index, -1))
-        self.down.clicked.connect(lambda: tab.move(self.index, +1))
-        self.remove.clicked.connect(lambda: tab.remove(self.index))
+        self.up.clicked.connect(lambda: tab.move_row(self.index, -1))
+        self.down.clicked.connect(lambda: tab.move_row(self.index, +1))
+        self.remove.clicked.connect(lambda: tab.remove_row(self.index))
         for b in (self.up, self.down, self.remove):
             line.addWidget(b)
         self.message = message_label()
@@ -223,7 +223,7 @@ class KindSection(QWidget):
         self.add.setObjectName(f"add-{kind.value}")
         self.add.setProperty("flat", "true")
         self.add.setAccessibleName(f"Add a {kind.label.lower()} mapping")
-        self.add.clicked.connect(lambda: tab.add(kind))
+        self.add.clicked.connect(lambda: tab.add_row(kind))
         head.addWidget(self.add)
         lay.addLayout(head)
         lay.addWidget(caption(KIND_HELP[kind]))
@@ -306,13 +306,13 @@ class MappingTab(QWidget):
         self.page.edited()
 
     # -- structure ---------------------------------------------------------------------------------------------
-    def add(self, kind: MappingKind) -> int:
+    def add_row(self, kind: MappingKind) -> int:
         index = self.state.add_row(self.object_type, kind)
         self.rebuild(focus=(index, "first"))
         self.page.edited()
         return index
 
-    def remove(self, index: int) -> None:
+    def remove_row(self, index: int) -> None:
         kind = self.state.config.mappings(self.object_type)[index].kind
         self.state.config.remove_mapping(self.object_type, index)
         self.rebuild()
@@ -323,7 +323,7 @@ class MappingTab(QWidget):
             self.sections[kind].add.setFocus()
         self.page.edited()
 
-    def move(self, index: int, step: int) -> None:
+    def move_row(self, index: int, step: int) -> None:
         target = self.state.move_row_within_kind(self.object_type, index, step)
         if target is None:
             return
@@ -446,7 +446,7 @@ class ExportPage(StepPage):
         return frame
 
     # -- rendering ---------------------------------------------------------------------------------------------
-    def render(self) -> None:
+    def render_state(self) -> None:
         for tab in self.tab_widgets.values():
             tab.rebuild()
         self._render_association()

@@ -4,6 +4,7 @@ duplicate-risk check of the chosen identifiers on the current data."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -48,7 +49,7 @@ class IdentifierSection(QFrame):
         self.object_type = object_type
         contact = object_type is ObjectType.CONTACT
         self.presets: list[ContactPreset | CompanyPreset] = list(ContactPreset if contact else CompanyPreset)
-        helps = CONTACT_PRESET_HELP if contact else COMPANY_PRESET_HELP
+        helps: dict[Any, str] = dict(CONTACT_PRESET_HELP if contact else COMPANY_PRESET_HELP)
         noun = "contact" if contact else "company"
         self.setObjectName(f"{noun}Identifier")
         self.setProperty("section", "true")
@@ -128,14 +129,14 @@ class IdentifierSection(QFrame):
         self._previous = self.current_preset()
 
     # -- reading the state ---------------------------------------------------------------------------------------
-    def identifier(self):  # type: ignore[no-untyped-def]
+    def identifier(self) -> Any:
         cfg = self.page.state.config
         return cfg.contact_identifier if self.object_type is ObjectType.CONTACT else cfg.company_identifier
 
     def current_preset(self) -> ContactPreset | CompanyPreset:
-        return self.identifier().preset  # type: ignore[no-any-return]
+        return self.identifier().preset
 
-    def render(self) -> None:
+    def render_state(self) -> None:
         state = self.page.state
         preset = self.current_preset()
         self._previous = preset
@@ -237,9 +238,9 @@ class SyncPage(StepPage):
         self.dialog: CustomMappingDialog | None = None
         data.riskChanged.connect(self._render_risk)
 
-    def render(self) -> None:
+    def render_state(self) -> None:
         for section in self.sections.values():
-            section.render()
+            section.render_state()
 
     def _render_risk(self) -> None:
         for section in self.sections.values():
@@ -268,7 +269,7 @@ class SyncPage(StepPage):
         self._render_risk()
 
     def identifier_changed(self) -> None:
-        self.render()
+        self.render_state()
         self.edited()
         self.check_risk()
 
@@ -299,7 +300,7 @@ class SyncPage(StepPage):
 
     def _custom_closed(self, section: IdentifierSection, dialog: QWidget, result: int) -> None:
         section.custom_closed(bool(result))
-        section.render()
+        section.render_state()
         if self.dialog is dialog:
             self.dialog = None
         dialog.deleteLater()

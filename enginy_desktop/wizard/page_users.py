@@ -64,7 +64,7 @@ class PersonRow(QWidget):
         self.message = message_label()
         grid.addWidget(self.message, 2, 0, 1, 2)
 
-    def render(self) -> None:
+    def render_state(self) -> None:
         state = self.section.page.state
         current = self.section.mapping().get(self.person_id, "")
         self.picker.set_users(state.user_choices(), current)
@@ -105,9 +105,9 @@ class PeopleSection(QFrame):
         if not self.rows:
             lay.addWidget(caption(empty, "emptyRows"))
 
-    def render(self) -> None:
+    def render_state(self) -> None:
         for row in self.rows:
-            row.render()
+            row.render_state()
         self.render_summary()
 
     def render_summary(self) -> None:
@@ -174,9 +174,9 @@ class UsersPage(StepPage):
         self.body.insertWidget(2, self.suggest_note)
         self.suggest_note.setVisible(False)
 
-    def render(self) -> None:
-        self.identities.render()
-        self.users.render()
+    def render_state(self) -> None:
+        self.identities.render_state()
+        self.users.render_state()
         self.owner.set_users(self.state.user_choices(), self.state.config.default_owner)
         self.suggest.setEnabled(self.state.snapshot is not None)
 
@@ -201,7 +201,7 @@ class UsersPage(StepPage):
         for pid, uid in users.items():
             self.state.set_app_user(pid, uid)
         n = len(identities) + len(users)
-        self.render()
+        self.render_state()
         self.edited()
         self.suggest_note.setText(f"{n} filled in by matching email or name: check them before Update." if n else
                                   "No CRM user with the same email or name was found for the unmapped ones.")

@@ -148,10 +148,15 @@ class FieldPicker(QComboBox):
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
         self.setCompleter(completer)
-        line = self.lineEdit()
+        line = self._line()
         line.setPlaceholderText(placeholder)
         line.editingFinished.connect(self._restore_text)
         self.currentIndexChanged.connect(self._on_index)
+
+    def _line(self) -> QLineEdit:
+        line = self.lineEdit()
+        assert line is not None  # an editable combo box always has one
+        return line
 
     def set_choices(self, choices: Sequence[FieldChoice], current: str = "") -> None:
         """Fill the list (keeping ``current`` shown, marked "not found" when it is not a choice)."""
@@ -190,7 +195,7 @@ class FieldPicker(QComboBox):
         self.setCurrentIndex(index)
         if index < 0:
             self.setEditText("")
-        self.lineEdit().setCursorPosition(0)
+        self._line().setCursorPosition(0)
 
     def value(self) -> str:
         data = self.currentData()
@@ -206,7 +211,7 @@ class FieldPicker(QComboBox):
         return bool(self.currentData(FOREIGN_ROLE))
 
     def _on_index(self, index: int) -> None:
-        self.lineEdit().setCursorPosition(0)  # show the start of "Label · name · type"
+        self._line().setCursorPosition(0)  # show the start of "Label · name · type"
         if not self._loading and index >= 0:
             self.valueChanged.emit(self.value())
 
@@ -215,7 +220,7 @@ class FieldPicker(QComboBox):
         wanted = self.itemText(self.currentIndex()) if self.currentIndex() >= 0 else ""
         if self.currentText() != wanted:
             self.setEditText(wanted)
-        self.lineEdit().setCursorPosition(0)
+        self._line().setCursorPosition(0)
 
 
 class UserPicker(QComboBox):

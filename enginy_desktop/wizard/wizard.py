@@ -114,7 +114,7 @@ class CrmWizard(QWizard):
         if page is not None:
             # Next initializes a page, Back does not: render it from the state either way (another step may
             # have changed what it shows or checks).
-            page.render()
+            page.render_state()
             page.edited()
         self.on_edited()
 
@@ -124,7 +124,7 @@ class CrmWizard(QWizard):
         self.setWindowTitle(f"Configure {self.spec.name}" + (" — unsaved changes" if dirty else ""))
         blocked = {p.location.step for p in self.state.problems() if p.severity is Severity.ERROR}
         for page in self.pages.values():
-            page.stepper.render(self.currentId(), blocked)
+            page.stepper.render_state(self.currentId(), blocked)
         for which in (QWizard.WizardButton.NextButton, QWizard.WizardButton.FinishButton):
             # The style sheet styles primary buttons by a property: re-apply it once enabled/disabled changed.
             button = self.button(which)

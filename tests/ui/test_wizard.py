@@ -539,7 +539,7 @@ def test_association_note_for_a_crm_without_primary_companies(wizard: CrmWizard)
     page = export_page(wizard)
     wizard.state.snapshot = dataclasses.replace(wizard.state.snapshot, multiple_companies=False)
     wizard.state.config.association_type = AssociationType.ADDITIONAL
-    page.render()
+    page.render_state()
     assert "links a contact to one company only" in page.association_note.text()
 
 

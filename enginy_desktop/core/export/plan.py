@@ -400,21 +400,36 @@ def _label(obj: str, row: Mapping[str, Any]) -> str:
     if obj == "contact":
         name = " ".join(p for p in (row.get("first_name"), row.get("last_name")) if p) or row.get("full_name") or ""
         contact = row.get("email") or row.get("linkedin_url") or ""
-        text = f"{name} <{contact}>" if name and contact else (name or contact or f"contact {row['id']}")
+        text = f"{name} <{contact}>" if name and contact else (name or contact or f"contact {row.get('id')}")
     else:
         name, domain = row.get("name") or "", row.get("domain") or ""
-        text = f"{name} ({domain})" if name and domain else (name or domain or f"company {row['id']}")
+        text = f"{name} ({domain})" if name and domain else (name or domain or f"company {row.get('id')}")
     return text[:400]
 
 
-def _load_rows(ctx: Any, model: Any, ids: Sequence[int], columns: Iterable[str]) -> dict[int, dict[str, Any]]:
+def _row_type(cols: Sequence[str]) -> type[tuple[Any, ...]]:
+    """A tuple with ``get(name)``: a 100,000-row list costs a third of what dicts would."""
+    index = {c: i for i, c in enumerate(cols)}
+
+    class Row(tuple[Any, ...]):
+        __slots__ = ()
+
+        def get(self, name: str, default: Any = None) -> Any:
+            i = index.get(name)
+            return self[i] if i is not None else default
+
+    return Row
+
+
+def _load_rows(ctx: Any, model: Any, ids: Sequence[int], columns: Iterable[str]) -> dict[int, Any]:
     cols = ["id", "updated_at", *dict.fromkeys(c for c in columns if c not in ("id", "updated_at"))]
     table_cols = [getattr(model, c) for c in cols]
-    out: dict[int, dict[str, Any]] = {}
+    row_type = _row_type(cols)
+    out: dict[int, Any] = {}
     with ctx.store.session() as s:
         for start in range(0, len(ids), 900):
             for row in s.execute(select(*table_cols).where(model.id.in_(ids[start:start + 900]))):
-                out[row[0]] = dict(zip(cols, row, strict=True))
+                out[row[0]] = row_type(row)
     return out
 
 
@@ -793,11 +808,11 @@ async def _plan(ctx: Any, adapter: CrmAdapter, crm: str, crm_name: str, config: 
         known = {f.name for f in enginy_fields.fields_for(obj)} | {"owner_id", "company_id"}
         return [c for c in cols if c in known]
 
-    rows: dict[str, dict[int, dict[str, Any]]] = {
+    rows: dict[str, dict[int, Any]] = {
         main_obj: _load_rows(ctx, Contact if main_obj == "contact" else Company, ids, columns(main_obj))}
     order: dict[str, list[int]] = {main_obj: [i for i in ids if i in rows[main_obj]]}
     if "company" in objects and main_obj == "contact":
-        company_ids = list(dict.fromkeys(r["company_id"] for r in rows["contact"].values() if r.get("company_id")))
+        company_ids = list(dict.fromkeys(r.get("company_id") for r in rows["contact"].values() if r.get("company_id")))
         rows["company"] = _load_rows(ctx, Company, company_ids, columns("company"))
         order["company"] = [i for i in company_ids if i in rows["company"]]
 
@@ -957,6 +972,10 @@ async def _plan(ctx: Any, adapter: CrmAdapter, crm: str, crm_name: str, config: 
                 resolution.values.update(again.values)
         _decide(p, obj, records[obj], wanted_values[obj], resolution, overwrite[obj], owner_fields[obj],
                 options, rules[obj])
+        # What matching needed is no longer needed: keep the peak memory of a 100,000-record plan low.
+        del resolution, valid
+        wanted_values[obj] = {}
+        rows[obj] = {}
 
     # -- associations ---------------------------------------------------------------------------------------------
     ops: list[PlanOp] = []
@@ -1060,8 +1079,9 @@ def _decide(p: _Planner, obj: str, records: dict[int, PlanRecord], wanted: dict[
             rec.payload, rec.changes = payload, changes
             rec.action = UPDATE if payload else UNCHANGED
             continue
-        # new (or unmatchable confirmed as new)
-        payload = {k: v for k, v in values.items() if k != "\0owner"}
+        # new (or unmatchable confirmed as new): the values are the payload
+        payload = values
+        payload.pop("\0owner", None)
         if owner is not None and owner_value:
             payload[owner.name] = owner_value
         rec.payload = payload

@@ -183,14 +183,29 @@ class _Executor:
         self._conflicts: list[tuple[_Item, str, str]] = []
 
     # -- journal helpers ----------------------------------------------------------------------------------------
+    _ITEM_COLUMNS = (RunItem.id, RunItem.object, RunItem.local_id, RunItem.action, RunItem.state, RunItem.crm_id,
+                     RunItem.attempt, ExportRecord.payload, ExportRecord.lookup, ExportRecord.leader_id,
+                     ExportRecord.label)
+
     def _items(self, obj: str, actions: Sequence[str], states: Sequence[str]) -> list[_Item]:
-        q = (select(RunItem.id, RunItem.object, RunItem.local_id, RunItem.action, RunItem.state, RunItem.crm_id,
-                    RunItem.attempt, ExportRecord.payload, ExportRecord.lookup, ExportRecord.leader_id,
-                    ExportRecord.label)
+        q = (select(*self._ITEM_COLUMNS)
              .join(ExportRecord, ExportRecord.run_item_id == RunItem.id)
              .where(RunItem.run_id == self.run_id, RunItem.object == obj, RunItem.action.in_(actions),
                     RunItem.state.in_(states))
              .order_by(RunItem.id))
+        with self.ctx.store.session() as s:
+            return [_Item(*row) for row in s.execute(q)]
+
+    def _item_ids(self, obj: str, actions: Sequence[str], states: Sequence[str]) -> list[int]:
+        """Just the ids: a phase of 100,000 records keeps ints in memory, not payloads."""
+        q = (select(RunItem.id).where(RunItem.run_id == self.run_id, RunItem.object == obj,
+                                      RunItem.action.in_(actions), RunItem.state.in_(states)).order_by(RunItem.id))
+        with self.ctx.store.session() as s:
+            return list(s.scalars(q))
+
+    def _load(self, ids: Sequence[int]) -> list[_Item]:
+        q = (select(*self._ITEM_COLUMNS).join(ExportRecord, ExportRecord.run_item_id == RunItem.id)
+             .where(RunItem.id.in_(list(ids))).order_by(RunItem.id))
         with self.ctx.store.session() as s:
             return [_Item(*row) for row in s.execute(q)]
 
@@ -280,15 +295,15 @@ class _Executor:
             await self.reconcile(obj)
             sent = False
             for action in (CREATE, UPDATE):
-                pending = self._items(obj, [action], ["pending"])
+                pending = self._item_ids(obj, [action], ["pending"])
                 if not pending:
                     continue
                 sent = True
                 verb = "Creating" if action == CREATE else "Updating"
                 self.tracker.phase(f"{verb} {noun} in {self.crm_name}", len(pending))
                 size = self.batch[Operation.CREATE if action == CREATE else Operation.UPDATE]
-                batches = [pending[i:i + size] for i in range(0, len(pending), size)]
-                await self._pool(batches, lambda b, a=action: self._write(obj, crm_object, a, b))
+                batches = (pending[i:i + size] for i in range(0, len(pending), size))
+                await self._pool(batches, lambda b, a=action: self._write(obj, crm_object, a, self._load(b)))
             # Items put back to pending or left in flight (an answer lost, an unknown outcome): another round.
             if not sent and not self._items(obj, [CREATE, UPDATE], ["in_flight"]):
                 return

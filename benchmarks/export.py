@@ -1,0 +1,259 @@
+"""Export benchmark (issue 7, DESIGN §12) against the HubSpot sandbox on loopback.
+
+Run from the project root:
+
+    python benchmarks/export.py                     # (a) 10,000 contacts at 190/10 s, with companies, and (b)
+    python benchmarks/export.py --only a --contacts 10000
+    python benchmarks/export.py --only b --big 100000
+
+(a) The sandbox runs in this process (a uvicorn thread) at HubSpot's Professional limit (190 requests per 10 s,
+    search 4 per second). The CRM holds 10,000 contacts, 3,000 of which are in the list (their job title differs,
+    Overwrite on: they are updated); the other 7,000 of the list are new. The export (plan + run, the whole
+    command) prints:
+
+    - ``throughput_vs_ceiling``: records/s achieved over the records/s the limit allows for the calls the run
+      needed (``calls × 10 / 190`` seconds, or the search limit when searches dominate); budget ≥ 0.95;
+    - ``api_calls_per_1000_contacts``: every HTTP request (matching, reading, writing, retries); budget ≤ 40;
+    - ``http_429_count``: requests the sandbox refused with 429 during the export; budget 0;
+    - ``api_calls_per_1000_contacts_with_companies``: the same export of another list with Export associated
+      companies (one company per ten contacts, Association Type "additional"), measured without rate limit.
+
+(b) The sandbox runs in a child process (``enginy-desktop sandbox``) with no rate limit, so this process holds only
+    the app: an export of 100,000 contacts (20,000 already in the CRM from a first export) prints ``records_per_s``
+    and ``peak_rss_mb`` (budget ≤ 400; the process's peak resident memory, set-up included).
+
+Prints ``name: value unit`` lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import logging
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("PYTHON_KEYRING_BACKEND", "tests.support.memory_keyring.FileKeyring")
+os.environ.setdefault("ENGINY_TEST_KEYRING_FILE", str(Path(tempfile.mkdtemp()) / "keyring.json"))
+
+from sqlalchemy import insert  # noqa: E402
+
+from enginy_desktop.core.context import AppContext  # noqa: E402
+from enginy_desktop.core.crm_config import AssociationType, CrmConfig, FieldMapping, MappingKind  # noqa: E402
+from enginy_desktop.core.export.plan import ExportOptions, plan_export  # noqa: E402
+from enginy_desktop.core.export.run import execute, start_export  # noqa: E402
+from enginy_desktop.core.models import Company, Contact, ContactList, ListMembership, utcnow  # noqa: E402
+from enginy_desktop.sandbox.hubspot import DEFAULT_TOKEN, HubSpotSandboxConfig, RateLimit, create_app  # noqa: E402
+from enginy_desktop.sandbox.server import serve  # noqa: E402
+
+FIRST = ["Ana", "Ben", "Carla", "Dario", "Elena", "Fabio", "Greta", "Hugo", "Irene", "Jonas", "Kira", "Leo"]
+LAST = ["Arnau", "Bosch", "Cortes", "Duran", "Esteve", "Ferrer", "Gil", "Homs", "Iglesias", "Jover", "Llull"]
+
+
+def _person(i: int, prefix: str = "p") -> dict[str, Any]:
+    first, last = FIRST[i % len(FIRST)], LAST[(i // len(FIRST)) % len(LAST)]
+    return {
+        "first_name": first, "last_name": f"{last}{i}", "email": f"{prefix}{i}@corp{i % 997}.example",
+        "company_name": f"Corp {i % 997}", "job_title": "Head of Sales", "phone": f"+34 600 {i:06d}",
+        "linkedin_url": f"https://www.linkedin.com/in/{prefix}{i}-{last.lower()}", "city": "Madrid",
+    }
+
+
+def _crm_props(row: dict[str, Any], job: str) -> dict[str, str]:
+    return {"firstname": row["first_name"], "lastname": row["last_name"], "email": row["email"],
+            "company": row["company_name"], "jobtitle": job, "hs_linkedin_url": row["linkedin_url"]}
+
+
+def _config(ctx: AppContext, association: AssociationType = AssociationType.ADDITIONAL) -> None:
+    config = CrmConfig(crm="hubspot")
+    for source, crm_field, overwrite in (("first_name", "firstname", False), ("last_name", "lastname", False),
+                                         ("email", "email", False), ("company_name", "company", False),
+                                         ("job_title", "jobtitle", True), ("phone", "phone", False),
+                                         ("linkedin_url", "hs_linkedin_url", False), ("city", "city", False)):
+        config.add_mapping("contact", FieldMapping(MappingKind.ENGINY, crm_field, source=source, overwrite=overwrite))
+    config.add_mapping("contact", FieldMapping(MappingKind.FIXED, "lifecyclestage", value="Lead"))
+    for source, crm_field in (("name", "name"), ("domain", "domain")):
+        config.add_mapping("company", FieldMapping(MappingKind.ENGINY, crm_field, source=source))
+    config.association_type = association
+    ctx.crm_configs.save(config)
+
+
+def _list(ctx: AppContext, name: str, rows: Iterable[dict[str, Any]], companies: bool = False) -> None:
+    """Insert contacts (and, with ``companies``, one company per ten contacts) and a list, in bulk (the rows are
+    consumed 5,000 at a time, so the benchmark's own data never sits in memory whole)."""
+    now = utcnow()
+    rows = list(rows) if companies else rows
+    with ctx.store.write() as s:
+        lst = ContactList(name=name, kind="contacts")
+        s.add(lst)
+        s.flush()
+        company_ids: list[int] = []
+        if companies:
+            n = max(1, len(rows) // 10)  # type: ignore[arg-type]
+            first = s.execute(insert(Company).returning(Company.id, sort_by_parameter_order=True), [
+                {"name": f"{name} Company {i}", "domain": f"{name.lower().replace(' ', '')}{i}.example",
+                 "created_at": now, "updated_at": now, "custom_fields": {}} for i in range(n)]).scalars().all()
+            company_ids = list(first)
+        iterator = iter(rows)
+        start = 0
+        while chunk := list(itertools.islice(iterator, 5000)):
+            ids = s.execute(insert(Contact).returning(Contact.id, sort_by_parameter_order=True), [
+                {**r, "created_at": now, "updated_at": now, "custom_fields": {},
+                 "company_id": company_ids[(start + i) % len(company_ids)] if company_ids else None}
+                for i, r in enumerate(chunk)]).scalars().all()
+            s.execute(insert(ListMembership), [{"list_id": lst.id, "record_id": rid, "position": start + i}
+                                               for i, rid in enumerate(ids)])
+            start += len(chunk)
+
+
+async def _export(ctx: AppContext, list_name: str, options: ExportOptions | None = None) -> tuple[Any, Any, float]:
+    from enginy_desktop.adapters.registry import open_crm_adapter
+
+    started = time.monotonic()
+    adapter = open_crm_adapter(ctx, "hubspot")
+    try:
+        plan = await plan_export(ctx, list_name, options, adapter=adapter)
+        run_id = start_export(ctx, plan)
+        plan_calls = plan.api_calls
+        del plan  # the journal holds it now
+        result = await execute(ctx, run_id, adapter=adapter, notify=False)
+        calls = adapter.api.requests_sent  # type: ignore[attr-defined]
+    finally:
+        await adapter.aclose()
+    return plan_calls, (result, calls), time.monotonic() - started
+
+
+def _connect(ctx: AppContext, url: str, tier: str = "Professional") -> None:
+    ctx.integrations.save_connection("hubspot", {"base_url": url, "token": DEFAULT_TOKEN, "tier": tier})
+    ctx.integrations.enable("hubspot")
+
+
+def bench_a(contacts: int, existing: int) -> None:
+    app = create_app(HubSpotSandboxConfig(seed_contacts=0, owners=3, rate_limit=RateLimit(190, 10.0),
+                                          search_rate_limit=RateLimit(4, 1.0), daily_limit=None))
+    sb = app.state.sandbox
+    with tempfile.TemporaryDirectory() as tmp, serve(app) as url:
+        ctx = AppContext.open(Path(tmp))
+        try:
+            _connect(ctx, url)
+            _config(ctx)
+            rows = [_person(i) for i in range(contacts)]
+            for i in range(existing):  # in the CRM with another job title: updated (Overwrite on)
+                sb.insert("contacts", _crm_props(rows[i], "Sales"))
+            for i in range(contacts, contacts + (contacts - existing)):  # other CRM contacts, not in the list
+                sb.insert("contacts", _crm_props(_person(i, "x"), "Other"))
+            _list(ctx, "Bench", rows)
+            before = len(sb.requests)
+            plan, (result, calls), seconds = asyncio.run(_export(ctx, "Bench"))
+            log = sb.requests[before:]
+            http_429 = sum(1 for e in log if e.status == 429)
+            searches = sum(1 for e in log if e.path.endswith("/search"))
+            assert result.state == "finished", result.error
+            c = result.counters
+            # The ceiling: the calls this run needed, at 190 per 10 s (and searches at 4 per second).
+            ceiling_seconds = max(calls * 10 / 190, searches / 4)
+            print(f"contacts: {contacts} records")
+            print(f"created: {c.get('created', 0)} records")
+            print(f"updated: {c.get('updated', 0)} records")
+            print(f"failed: {c.get('failed', 0)} records")
+            print(f"export_seconds: {seconds:.1f} s")
+            print(f"records_per_s: {contacts / seconds:.0f} records/s")
+            print(f"ceiling_records_per_s: {contacts / ceiling_seconds:.0f} records/s")
+            print(f"throughput_vs_ceiling: {ceiling_seconds / seconds:.3f} ratio")
+            print(f"api_calls: {calls} calls")
+            print(f"api_calls_plan: {plan} calls")
+            print(f"api_calls_per_1000_contacts: {calls * 1000 / contacts:.1f} calls")
+            print(f"http_429_count: {http_429} responses")
+
+            # With companies (no rate limit: only the call count is measured here).
+            sb.config.rate_limit = None
+            sb.config.search_rate_limit = None
+            ctx.integrations.save_connection("hubspot", {"tier": "API add-on"})
+            rows2 = [_person(i, "c") for i in range(min(contacts, 5000))]
+            for i in range(len(rows2) * existing // contacts):
+                sb.insert("contacts", _crm_props(rows2[i], "Sales"))
+            _list(ctx, "Bench companies", rows2, companies=True)
+            _, (result2, calls2), _ = asyncio.run(_export(ctx, "Bench companies",
+                                                          ExportOptions(associated_companies=True)))
+            assert result2.state == "finished", result2.error
+            print(f"api_calls_per_1000_contacts_with_companies: {calls2 * 1000 / len(rows2):.1f} calls")
+        finally:
+            ctx.close()
+
+
+def _sandbox_process() -> tuple[subprocess.Popen[str], str]:
+    cmd = [sys.executable, "-m", "enginy_desktop", "sandbox", "--crm", "hubspot", "--port", "0", "--seed", "0",
+           "--rate-limit", "off", "--search-rate-limit", "off", "--daily-limit", "off"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            env={**os.environ, "ENGINY_DATA_DIR": tempfile.mkdtemp()})
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        m = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
+        if m:
+            return proc, m.group(1)
+    proc.kill()
+    raise RuntimeError("the sandbox did not start")
+
+
+def bench_b(contacts: int, existing: int) -> None:
+    proc, url = _sandbox_process()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            ctx = AppContext.open(Path(tmp))
+            try:
+                _connect(ctx, url, tier="API add-on")
+                _config(ctx)
+                _list(ctx, "First", (_person(i) for i in range(existing)))
+                _, (first, _), _ = asyncio.run(_export(ctx, "First"))  # puts `existing` contacts in the CRM
+                assert first.state == "finished", first.error
+                _list(ctx, "Big", ({**_person(i), "job_title": "VP Sales"} for i in range(contacts)))
+                _, (result, calls), seconds = asyncio.run(_export(ctx, "Big"))
+                assert result.state == "finished", result.error
+                rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+                print(f"big_contacts: {contacts} records")
+                print(f"big_created: {result.counters.get('created', 0)} records")
+                print(f"big_updated: {result.counters.get('updated', 0)} records")
+                print(f"big_export_seconds: {seconds:.1f} s")
+                print(f"records_per_s: {contacts / seconds:.0f} records/s")
+                print(f"big_api_calls_per_1000_contacts: {calls * 1000 / contacts:.1f} calls")
+                print(f"peak_rss_mb: {rss:.0f} MB")
+            finally:
+                ctx.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", choices=["a", "b"])
+    parser.add_argument("--contacts", type=int, default=10_000)
+    parser.add_argument("--existing", type=int, default=3_000)
+    parser.add_argument("--big", type=int, default=100_000)
+    parser.add_argument("--big-existing", type=int, default=20_000)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)
+    if args.only in (None, "a"):
+        bench_a(args.contacts, args.existing)
+    if args.only in (None, "b"):
+        bench_b(args.big, args.big_existing)
+
+
+if __name__ == "__main__":
+    main()

@@ -160,6 +160,8 @@ class ListsPage(QWidget):
         self.current: ListInfo | None = None
         self._lists: list[ListInfo] = []
         self._columns_by_list: dict[int, list[str]] = {}
+        self._available: list[Column] = []
+        self._shown_once = False
         self._query_generation = 0
         self.want_sort: str | None = None
         self.want_descending = False
@@ -417,8 +419,9 @@ class ListsPage(QWidget):
         if self.model.sort_column or self.model.filter_text.strip():
             self.tasks.start(self.reload())
             return
+        self._available = self.service.columns(self.current.id)  # an import may have brought custom fields
         position = self.table.verticalScrollBar().value()
-        self.model.load(self.current.id, self.current.kind, self.model.columns)
+        self.model.load(self.current.id, self.current.kind, self.model.columns, count=self.current.count)
         self.table.verticalScrollBar().setValue(position)
 
     def list_names(self) -> list[str]:
@@ -457,16 +460,17 @@ class ListsPage(QWidget):
             self.model.load(None, RecordKind.CONTACT, [])
             self._update_status()
             return
-        self.model.load(info.id, info.kind, self._visible_columns(info), count=None)
+        self._available = self.service.columns(info.id)  # fields, then the list's custom fields
+        self.model.load(info.id, info.kind, self._visible_columns(info), count=info.count)
         self._size_columns()
         self.table.scrollToTop()
 
     # -- columns -------------------------------------------------------------------------------------------
     def available_columns(self) -> list[Column]:
-        return self.service.columns(self.current.id) if self.current else []
+        return list(self._available) if self.current else []
 
     def _visible_columns(self, info: ListInfo) -> list[Column]:
-        available = {c.name: c for c in self.service.columns(info.id)}
+        available = {c.name: c for c in self._available}
         names = self._columns_by_list.get(info.id) or list(self.service.default_columns(info.kind))
         return [available[n] for n in names if n in available]
 
@@ -848,9 +852,11 @@ class ListsPage(QWidget):
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt API
         super().showEvent(event)
         self.sync_button.setText(sync_button_label(self.ctx))  # the enabled CRM may have changed
-        # Other pages (campaign imports, the command line) may have changed lists and counts meanwhile.
-        if not self.tasks.busy:
+        # Other pages (campaign imports, the command line) may have changed lists and counts meanwhile; the
+        # first showing follows the constructor's reading.
+        if self._shown_once and not self.tasks.busy:
             self.refresh_lists()
+        self._shown_once = True
 
     def sizeHint(self) -> QSize:
         return QSize(900, 600)

@@ -17,6 +17,7 @@ from PySide6.QtCore import QItemSelection, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QBoxLayout,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -262,7 +263,8 @@ class ListsPage(QWidget):
         content_lay = QVBoxLayout(content)
         content_lay.setContentsMargins(0, 0, 0, 0)
         content_lay.setSpacing(8)
-        toolbar = QHBoxLayout()
+        # One row when there is room; the filter above the buttons in a narrow window.
+        self.toolbar = toolbar = QBoxLayout(QBoxLayout.Direction.LeftToRight)
         toolbar.setSpacing(8)
         self.search = QLineEdit()
         self.search.setObjectName("listFilter")
@@ -276,6 +278,10 @@ class ListsPage(QWidget):
         self.search.textChanged.connect(self._filter_edited)
         self.search.returnPressed.connect(self._apply_filter_now)
         toolbar.addWidget(self.search, 1)
+        self.toolbar_buttons = buttons_row = QHBoxLayout()
+        buttons_row.setSpacing(8)
+        buttons_row.addStretch(1)
+        toolbar.addLayout(buttons_row)
         self.columns_button = QToolButton()
         self.columns_button.setObjectName("columnsButton")
         self.columns_button.setText("Columns")
@@ -287,18 +293,18 @@ class ListsPage(QWidget):
         self.columns_menu.setObjectName("columnsMenu")
         self.columns_button.setMenu(self.columns_menu)
         self.columns_menu.aboutToShow.connect(self._fill_columns_menu)
-        toolbar.addWidget(self.columns_button)
+        buttons_row.addWidget(self.columns_button)
         self.sync_button = QPushButton(sync_button_label(ctx))
         self.sync_button.setObjectName("syncListButton")
         self.sync_button.setToolTip("Match this list's records with the enabled CRM's records (writes nothing)")
         self.sync_button.clicked.connect(lambda: self.open_sync())
-        toolbar.addWidget(self.sync_button)
+        buttons_row.addWidget(self.sync_button)
         self.delete_records_button = QPushButton("Delete selected…")
         self.delete_records_button.setObjectName("deleteRecordsButton")
         self.delete_records_button.setProperty("danger", True)
         self.delete_records_button.setToolTip("Delete the selected records (Delete key)")
         self.delete_records_button.clicked.connect(self.confirm_delete_records)
-        toolbar.addWidget(self.delete_records_button)
+        buttons_row.addWidget(self.delete_records_button)
         content_lay.addLayout(toolbar)
 
         self.edit_error = QLabel()
@@ -867,4 +873,6 @@ class ListsPage(QWidget):
         margin = 16 if narrow else 32
         self.root_layout.setContentsMargins(margin, 16 if narrow else 24, margin, 0)
         self.side.setFixedWidth(200 if narrow else 240)
+        self.toolbar.setDirection(QBoxLayout.Direction.TopToBottom if narrow else QBoxLayout.Direction.LeftToRight)
+        self.delete_records_button.setText("Delete…" if narrow else "Delete selected…")
         self.side.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)

@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, Qt, QTimer, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -237,6 +237,9 @@ class ImportDialog(QDialog):
         self._timer.setInterval(200)
         self._timer.timeout.connect(self._refresh_progress)
         self._set_file_state(False)
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.abandon)  # quitting never waits for a long import to finish
 
     # -- building ------------------------------------------------------------------------------------------
     def _build_setup(self, kind: RecordKind) -> QWidget:
@@ -895,9 +898,14 @@ class ImportDialog(QDialog):
             return
         super().reject()
 
-    def done(self, result: int) -> None:
+    def abandon(self) -> None:
+        """Stop a running import at its next batch and roll it back (the application is quitting)."""
         if self._gate is not None and self._running:
-            self._gate.decide(CancelGate.DISCARD)  # never leave the worker waiting for an answer
+            self._gate.request()
+            self._gate.decide(CancelGate.DISCARD)
+
+    def done(self, result: int) -> None:
+        self.abandon()  # never leave the worker running, or waiting for an answer nobody will give
         super().done(result)
 
     # -- the summary ---------------------------------------------------------------------------------------

@@ -256,3 +256,23 @@ def test_escape_while_importing_asks_first(window, tmp_path: Path, aloop) -> Non
     assert dialog.outcome == "discarded"
     dialog.reject()
     assert not dialog.isVisible()
+
+
+def test_quitting_stops_a_running_import_and_keeps_nothing(window, ctx: AppContext, tmp_path: Path, aloop) -> None:  # type: ignore[no-untyped-def]  # noqa: F811, E501
+    _page, dialog = open_dialog(window, write_contacts(tmp_path / "big.csv", 50))
+    dialog.list_name.setText("Half done")
+    reached, proceed = _paused_import(dialog)
+
+    async def scenario() -> None:
+        task = asyncio.ensure_future(dialog.run_import())
+        try:
+            assert await asyncio.to_thread(reached.wait, 10)
+            dialog.abandon()  # what the application's aboutToQuit does
+            proceed.set()
+            assert await asyncio.wait_for(task, 20) is None
+        finally:
+            proceed.set()
+
+    aloop.run_until_complete(scenario())
+    assert dialog.outcome == "discarded"
+    assert WorkspaceService(ctx.store).find_list("Half done") is None

@@ -530,7 +530,8 @@ class WizardState:
         if check.error:
             return RiskView("unknown", f"The check on “{check.list_name}” could not run: {check.error}")
         risk = check.report.risk
-        where = f"On “{check.list_name}” ({risk.current.total:,} {noun}): "
+        total = risk.current.total
+        where = f"On “{check.list_name}” ({total:,} {obj.value if total == 1 else noun}): "
         if risk.risky:
             return RiskView("risk", where + risk.message, risk)
         s = risk.current

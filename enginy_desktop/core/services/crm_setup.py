@@ -143,7 +143,8 @@ class RiskList:
 
     @property
     def label(self) -> str:
-        return f"{self.name} ({self.count:,} {self.kind})"
+        noun = self.kind if self.count != 1 else self.kind.removesuffix("s").replace("companie", "company")
+        return f"{self.name} ({self.count:,} {noun})"
 
 
 def risk_lists(ctx: Any, object_type: ObjectType) -> list[RiskList]:

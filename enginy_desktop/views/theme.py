@@ -86,7 +86,9 @@ def apply_theme(app: QApplication, dark: bool | None = None) -> None:
     sheet = template.replace("@icons", icons_dir)
     for name, value in sorted(_palette.items(), key=lambda kv: -len(kv[0])):
         sheet = sheet.replace(f"@{name}", value)
-    app.setStyle("Fusion")
+    if app.style().name().lower() != "fusion":
+        # Replace the style only once: Qt crashes when the style changes under a wizard that was shown.
+        app.setStyle("Fusion")
     pal = app.palette()
     pal.setColor(QPalette.ColorRole.Window, color("window"))
     pal.setColor(QPalette.ColorRole.Base, color("surface"))

@@ -72,15 +72,15 @@ from enginy_desktop.core.services.workspace import WorkspaceError, WorkspaceServ
 from . import theme
 from .workspace_widgets import TaskKeeper, count_text, number, set_state
 
-PickOpen = Callable[[QWidget, Callable[[Path], None]], None]
-PickSave = Callable[[QWidget, str, Callable[[Path], None]], None]
+PickOpen = Callable[[QWidget, Callable[[Path], object]], None]
+PickSave = Callable[[QWidget, str, Callable[[Path], object]], None]
 
 KIND_NOUN = {RecordKind.CONTACT: "contacts", RecordKind.COMPANY: "companies"}
 CUSTOM, IGNORE = "custom", "ignore"
 ISSUES_SHOWN = 500
 
 
-def open_file_dialog(parent: QWidget, done: Callable[[Path], None]) -> None:
+def open_file_dialog(parent: QWidget, done: Callable[[Path], object]) -> None:
     """Ask for a CSV file with a window-modal file dialog (``open()``, never a nested event loop)."""
     dialog = QFileDialog(parent, "Choose a CSV file to import", str(Path.home()))
     dialog.setObjectName("importFilePicker")
@@ -92,7 +92,7 @@ def open_file_dialog(parent: QWidget, done: Callable[[Path], None]) -> None:
     dialog.open()
 
 
-def save_file_dialog(parent: QWidget, suggested: str, done: Callable[[Path], None]) -> None:
+def save_file_dialog(parent: QWidget, suggested: str, done: Callable[[Path], object]) -> None:
     dialog = QFileDialog(parent, "Save rejected rows as CSV", str(Path.home() / suggested))
     dialog.setObjectName("saveReportPicker")
     dialog.setNameFilters(["CSV files (*.csv)"])
@@ -214,7 +214,7 @@ class ImportDialog(QDialog):
         self.tasks = TaskKeeper()
         self.preview: Preview | None = None
         self.mapping: ColumnMapping | None = None
-        self.result: ImportResult | None = None
+        self.import_result: ImportResult | None = None
         self.outcome = ""  # finished | kept | discarded | failed
         self.report_path: Path | None = None
         self.cancel_box: QMessageBox | None = None
@@ -650,6 +650,8 @@ class ImportDialog(QDialog):
         assert self.mapping is not None
         ignored = self.mapping.rules[row].action is Action.IGNORE
         header, example = self.mapping_table.item(row, 0), self.mapping_table.item(row, 1)
+        assert header is not None
+        assert example is not None
         header.setForeground(theme.color("text_disabled" if ignored else "text"))
         font = header.font()
         font.setStrikeOut(ignored)
@@ -802,7 +804,7 @@ class ImportDialog(QDialog):
             self._running = False
             self._timer.stop()
             self._close_cancel_box()
-        self.result = result
+        self.import_result = result
         if result.rejected + result.warnings == 0:
             report.unlink(missing_ok=True)
             self.report_path = None
@@ -1011,9 +1013,9 @@ class ImportDialog(QDialog):
         self.done_button.setFocus()
 
     def save_rejected(self) -> None:
-        if self.report_path is None or self.result is None:
+        if self.report_path is None or self.import_result is None:
             return
-        suggested = f"{self.result.path.stem}-rejected.csv"
+        suggested = f"{self.import_result.path.stem}-rejected.csv"
         self.pick_save_file(self, suggested, self._save_report_to)
 
     def _save_report_to(self, target: Path) -> None:
@@ -1031,7 +1033,7 @@ class ImportDialog(QDialog):
         self.save_result.setVisible(True)
 
     def start_over(self) -> None:
-        self.result = None
+        self.import_result = None
         self.preview = self.mapping = None
         self.report_path = None
         self.outcome = ""

@@ -14,7 +14,7 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelection, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence, QShortcut, QShowEvent
+from PySide6.QtGui import QAction, QKeySequence, QResizeEvent, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QBoxLayout,
@@ -197,7 +197,9 @@ class ListsPage(QWidget):
         empty_lay = QVBoxLayout(self.no_lists)
         empty_lay.addStretch(1)
         self.no_lists_state = EmptyState("No lists yet", "Import a CSV to create your first list.")
-        self.no_lists_state.layout().setContentsMargins(24, 24, 24, 12)
+        state_layout = self.no_lists_state.layout()
+        assert state_layout is not None
+        state_layout.setContentsMargins(24, 24, 24, 12)
         empty_lay.addWidget(self.no_lists_state)
         self.empty_import_button = QPushButton("Import CSV…")
         self.empty_import_button.setObjectName("emptyImportButton")
@@ -629,7 +631,8 @@ class ListsPage(QWidget):
     # -- status --------------------------------------------------------------------------------------------
     def selected_ranges(self) -> list[tuple[int, int]]:
         """The selected rows as sorted, merged (first, last) ranges: cheap even when a million rows are selected."""
-        spans = sorted((r.top(), r.bottom()) for r in self.table.selectionModel().selection())
+        selection = self.table.selectionModel().selection()
+        spans = sorted((selection.at(i).top(), selection.at(i).bottom()) for i in range(selection.count()))
         merged: list[tuple[int, int]] = []
         for top, bottom in spans:
             if merged and top <= merged[-1][1] + 1:
@@ -867,7 +870,7 @@ class ListsPage(QWidget):
     def sizeHint(self) -> QSize:
         return QSize(900, 600)
 
-    def resizeEvent(self, event) -> None:  # type: ignore[no-untyped-def]  # noqa: N802 - Qt API
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt API
         super().resizeEvent(event)
         narrow = event.size().width() < 760
         margin = 16 if narrow else 32

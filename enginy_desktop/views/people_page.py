@@ -9,6 +9,8 @@ Signals: ``statusMessage(str)`` — a short confirmation for the window's status
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QResizeEvent, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
@@ -205,9 +207,9 @@ class Section(QFrame):
         titles.addWidget(t)
         titles.addWidget(b)
         head.addLayout(titles, 1)
-        self.actions = QHBoxLayout()
-        self.actions.setSpacing(8)
-        head.addLayout(self.actions)
+        self.header_actions = QHBoxLayout()
+        self.header_actions.setSpacing(8)
+        head.addLayout(self.header_actions)
         lay.addLayout(head)
         self.stack = QStackedWidget()
         self.table = table
@@ -299,7 +301,7 @@ class TeamPage(QWidget):
             "No users yet. Add the people who use Enginy on this computer, starting with yourself.",
         )
         self.add_user_button = self._button("Add user…", "addUserButton", self.add_user, primary=True)
-        self.users.actions.addWidget(self.add_user_button)
+        self.users.header_actions.addWidget(self.add_user_button)
         self.edit_user_button = self._button("Edit…", "editUserButton", self.edit_user)
         self.remove_user_button = self._button("Remove…", "removeUserButton", self.confirm_remove_user, danger=True)
         self.users.row_buttons.addWidget(self.edit_user_button)
@@ -318,7 +320,7 @@ class TeamPage(QWidget):
         self.add_identity_button = self._button(
             "Add identity…", "addIdentityButton", self.add_identity, primary=True
         )
-        self.identities.actions.addWidget(self.add_identity_button)
+        self.identities.header_actions.addWidget(self.add_identity_button)
         self.edit_identity_button = self._button("Edit…", "editIdentityButton", self.edit_identity)
         self.remove_identity_button = self._button(
             "Remove…", "removeIdentityButton", self.confirm_remove_identity, danger=True
@@ -343,14 +345,16 @@ class TeamPage(QWidget):
         self.refresh()
 
     @staticmethod
-    def _button(text: str, name: str, slot: object, primary: bool = False, danger: bool = False) -> QPushButton:
+    def _button(
+        text: str, name: str, slot: Callable[[], object], primary: bool = False, danger: bool = False
+    ) -> QPushButton:
         button = QPushButton(text)
         button.setObjectName(name)
         if primary:
             button.setProperty("primary", True)
         if danger:
             button.setProperty("danger", True)
-        button.clicked.connect(slot)  # type: ignore[arg-type]
+        button.clicked.connect(slot)
         return button
 
     # -- state -----------------------------------------------------------------------------------------------

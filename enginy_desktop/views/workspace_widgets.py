@@ -95,9 +95,9 @@ class TwoLineDelegate(QStyledItemDelegate):
     PAD_X, PAD_Y, GAP = 10, 7, 2
 
     def _fonts(self, option: QStyleOptionViewItem) -> tuple[QFont, QFont]:
-        title = QFont(option.font)  # type: ignore[attr-defined]
+        title = QFont(option.font)
         title.setWeight(QFont.Weight.DemiBold)
-        caption = QFont(option.font)  # type: ignore[attr-defined]
+        caption = QFont(option.font)
         caption.setPixelSize(12)
         return title, caption
 
@@ -111,15 +111,15 @@ class TwoLineDelegate(QStyledItemDelegate):
     ) -> None:
         opt = QStyleOptionViewItem(option)
         self.initStyleOption(opt, index)
-        text = opt.text  # type: ignore[attr-defined]
-        opt.text = ""  # type: ignore[attr-defined]
-        widget = opt.widget  # type: ignore[attr-defined]
+        text = opt.text
+        opt.text = ""
+        widget = opt.widget
         style = widget.style() if widget is not None else None
         if style is not None:
             style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, widget)
         title_font, caption_font = self._fonts(opt)
-        rect: QRect = opt.rect.adjusted(self.PAD_X, self.PAD_Y, -self.PAD_X, -self.PAD_Y)  # type: ignore[attr-defined]
-        selected = bool(opt.state & QStyle.StateFlag.State_Selected)  # type: ignore[attr-defined]
+        rect: QRect = opt.rect.adjusted(self.PAD_X, self.PAD_Y, -self.PAD_X, -self.PAD_Y)
+        selected = bool(opt.state & QStyle.StateFlag.State_Selected)
         painter.save()
         painter.setFont(title_font)
         painter.setPen(theme.color("accent" if selected else "text"))

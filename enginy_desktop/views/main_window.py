@@ -110,6 +110,7 @@ class MainWindow(QMainWindow):
         self.nav.setObjectName("navList")
         self.nav.setIconSize(QSize(18, 18))
         self.nav.setAccessibleName("Pages")
+        self.nav.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         nav_lay.addWidget(self.nav, 1)
         self.nav_footer = footer = QLabel(f"Version {__version__}")
         footer.setObjectName("navFooter")

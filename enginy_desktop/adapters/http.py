@@ -184,6 +184,9 @@ def _reply(response: httpx.Response, elapsed: float) -> Reply:
 # -- rate limiting -------------------------------------------------------------------------------------------
 
 
+_OBSERVE_SLACK = 1.0  # seconds
+
+
 @dataclass(slots=True)
 class _Slot:
     start: float
@@ -281,7 +284,14 @@ class SlidingWindowLimiter:
             )
             self.limit = RateLimit(info.maximum, self.limit.per_seconds)
         if info.remaining == 0 and info.interval_seconds:
-            self.pause(info.interval_seconds)
+            # "0 remaining" while our own window is full is just us at the limit: the window frees slots one by
+            # one, and pausing a whole interval would waste most of it. Pause only when others use the allowance.
+            # (Our slots are counted back a little further than the vendor's window, which it measured when the
+            # request arrived, a moment before we read its answer.)
+            horizon = self._clock() - self.limit.per_seconds - _OBSERVE_SLACK
+            ours = sum(1 for s in self._slots if s.end > horizon)
+            if ours < self.limit.requests:
+                self.pause(info.interval_seconds)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1115,6 +1115,55 @@ class HubSpotAdapter(CrmAdapter):
         props.update(activity.properties)
         return props
 
+    async def find_activities(self, wanted: Sequence[tuple[str, str, str, str, str]]) -> dict[str, str]:
+        """Activities already in HubSpot among those described as ``(key, contact id, kind, timestamp, subject)``
+        (kind ``email``/``call``/``note``, timestamp ISO 8601): ``key -> activity id``.
+
+        For re-checking creations whose answer was lost: the contact's activities of that kind are listed
+        (association batch read, 1,000 contacts per call) and read (100 per call), and one with the same
+        timestamp (to the millisecond) and subject is the same activity."""
+        subject_of = {"emails": "hs_email_subject", "calls": "hs_call_title", "notes": "hs_note_body"}
+        found: dict[str, str] = {}
+        by_kind: dict[str, list[tuple[str, str, str, str, str]]] = {}
+        for item in wanted:
+            by_kind.setdefault(item[2], []).append(item)
+        for kind, items in by_kind.items():
+            object_type = ACTIVITY_OBJECTS[ActivityKind(kind)]
+            linked: dict[str, list[str]] = {}
+            pending: list[dict[str, str]] = [{"id": c} for c in dict.fromkeys(i[1] for i in items if i[1])]
+            while pending:
+                chunk, pending = pending[:ASSOCIATION_READ], pending[ASSOCIATION_READ:]
+                reply = await self.api.request("POST", associations_path("contacts", object_type, "batch", "read"),
+                                               json={"inputs": chunk}, idempotent=True)
+                payload = reply.json() or {}
+                for result in payload.get("results") or []:
+                    from_id = str((result.get("from") or {}).get("id"))
+                    linked.setdefault(from_id, []).extend(str(t.get("toObjectId")) for t in result.get("to") or [])
+                    after = ((result.get("paging") or {}).get("next") or {}).get("after")
+                    if after:
+                        pending.append({"id": from_id, "after": str(after)})
+            ids = list(dict.fromkeys(a for ids_ in linked.values() for a in ids_))
+            props = ["hs_timestamp", subject_of[object_type]]
+            details: dict[str, tuple[int | None, str]] = {}
+            for chunk_ids in _chunks(ids, BATCH):
+                reply = await self.api.request(
+                    "POST", objects_path(object_type, "batch", "read"),
+                    json={"inputs": [{"id": i} for i in chunk_ids], "properties": props, "propertiesWithHistory": []},
+                    params={"archived": "false"}, idempotent=True)
+                for r in (reply.json() or {}).get("results") or []:
+                    values = r.get("properties") or {}
+                    details[str(r.get("id"))] = (_epoch_ms(values.get("hs_timestamp")),
+                                                 str(values.get(props[1]) or ""))
+            for key, contact, _kind, timestamp, subject in items:
+                moment = parse_datetime(timestamp)
+                ms = int(moment.timestamp() * 1000) if moment is not None else None
+                for activity_id in linked.get(contact, []):
+                    at, text = details.get(activity_id, (None, ""))
+                    if at is not None and at == ms and (text == subject or text.startswith(subject)):
+                        found[key] = activity_id
+                        break
+        return found
+
     async def log_activities(self, activities: Sequence[Activity]) -> list[WriteResult]:
         results: list[WriteResult | None] = [None] * len(activities)
         for kind, object_type in ACTIVITY_OBJECTS.items():

@@ -471,3 +471,37 @@ def test_slack_summary_posted_and_a_slack_failure_never_fails_the_run(w: World) 
         assert any("Slack summary could not be posted" in warning and "invalid_token" in warning
                    for warning in report.warnings)
         assert w.crm_contact("y@acme.test")
+
+
+def test_activity_whose_answer_was_lost_is_found_not_logged_twice(w: World) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import delete, update
+
+    from enginy_desktop.core.export.run import resume
+    from enginy_desktop.core.models import ActivityLink, ExportOp
+
+    camp, identity, steps = w.campaign("Autumn", "Sam Sender", ["email", "call"])
+    w.configure(list(CONTACT_BASICS), identities={identity: w.owners[0]})
+    ids = w.contacts("Leads", [jane()])
+    w.lead(camp, ids[0], [(steps[0], "sent", datetime(2025, 9, 1, 8, tzinfo=UTC)),
+                          (steps[1], "sent", datetime(2025, 9, 2, 8, tzinfo=UTC))])
+    _, result = run(export(w.ctx, "Leads"))
+    assert result.counters["activities_done"] == 2
+    # As if the process had died after HubSpot logged the activities but before the journal heard of it.
+    with w.ctx.store.write() as s:
+        s.execute(update(ExportOp).where(ExportOp.run_id == result.run_id).values(state="in_flight", crm_id=None))
+        s.execute(delete(ActivityLink))
+    from enginy_desktop.core.models import Run
+
+    with w.ctx.store.write() as s:
+        s.execute(update(Run).where(Run.id == result.run_id).values(state="interrupted"))
+    again = run(resume(w.ctx, result.run_id))
+    assert again.state == "finished"
+    assert again.counters["activities_done"] == 2
+    assert len(w.activities("emails")) == 1
+    assert len(w.activities("calls")) == 1
+    with w.ctx.store.session() as s:
+        from sqlalchemy import select
+
+        assert len(s.scalars(select(ActivityLink)).all()) == 2

@@ -643,9 +643,14 @@ class _Executor:
         self._apply_ops(ops, results)
 
     def _ops_in_flight(self, ops: Sequence[ExportOp]) -> None:
+        """Journal the operations as sent, with the CRM ids they were sent with (a re-check needs them)."""
+        table = ExportOp.__table__
         with self.ctx.store.write() as s:
-            s.execute(update(ExportOp).where(ExportOp.id.in_([o.id for o in ops]))
-                      .values(state="in_flight", attempt=ExportOp.attempt + 1, updated_at=utcnow()))
+            s.connection().execute(
+                update(table).where(table.c.id == bindparam("b_id")).values(
+                    state="in_flight", attempt=table.c.attempt + 1, updated_at=utcnow(),
+                    from_crm_id=bindparam("b_from"), to_crm_id=bindparam("b_to")),
+                [{"b_id": o.id, "b_from": o.from_crm_id, "b_to": o.to_crm_id} for o in ops])
 
     def _apply_ops(self, ops: Sequence[ExportOp], results: Sequence[WriteResult]) -> None:
         by_key = {r.key: r for r in results}

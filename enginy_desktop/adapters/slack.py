@@ -116,6 +116,12 @@ def describe_code(code: str, channel: str = "") -> str:
     return text.format(channel=where)
 
 
+def _with_code(error: AdapterError, code: str) -> AdapterError:
+    """Slack's own error code on the error (``error.code``), for callers that branch on it."""
+    error.__dict__["code"] = code
+    return error
+
+
 def slack_error(code: str, *, channel: str = "", status: int | None = None) -> AdapterError:
     """The :class:`AdapterError` for a Slack error code, with ``code`` set to it."""
     message = describe_code(code, channel)
@@ -133,8 +139,7 @@ def slack_error(code: str, *, channel: str = "", status: int | None = None) -> A
         error = ValidationError(message, **kw)
     else:
         error = FatalError(message, **kw)
-    error.code = code  # type: ignore[attr-defined]
-    return error
+    return _with_code(error, code)
 
 
 def _error_hook(reply: Reply, default: AdapterError) -> AdapterError:
@@ -146,20 +151,17 @@ def _error_hook(reply: Reply, default: AdapterError) -> AdapterError:
     elif reply.content and len(reply.content) < 200:
         code = reply.text.strip()
     if reply.status == 429:
-        error = RateLimitedError(
+        limited = RateLimitedError(
             describe_code("ratelimited"), retry_after=parse_retry_after(reply.header("retry-after")),
             vendor="slack", status=429,
         )
-        error.code = "ratelimited"  # type: ignore[attr-defined]
-        return error
+        return _with_code(limited, "ratelimited")
     if code and code.replace("_", "").isalnum():
         error = slack_error(code, status=reply.status)
         if reply.status >= 500 and not isinstance(error, TransientError):
-            error = TransientError(error.message, vendor="slack", status=reply.status)
-            error.code = code  # type: ignore[attr-defined]
+            error = _with_code(TransientError(error.message, vendor="slack", status=reply.status), code)
         return error
-    default.code = ""  # type: ignore[attr-defined]
-    return default
+    return _with_code(default, "")
 
 
 # -- messages ------------------------------------------------------------------------------------------------

@@ -16,10 +16,10 @@ current values of the CRM records that were read while matching.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select
 
@@ -185,7 +185,7 @@ async def _fetch_and_match(
                         [_aware(records[i].get("updated_at")) for i in ids])
     side = await sync._read_crm_side(ctx, adapter, crm, obj, rule, local, token or CancelToken(),
                                      tracker or ProgressTracker(None))
-    result = match(rule, Columns(local.ids, local.columns), side.records)
+    result = match(rule, Columns(local.ids, local.columns), cast(Mapping[Hashable, Any], side.records))
     for m in result:
         local_id = int(m.local_id)  # type: ignore[call-overload]
         crm_id = str(m.crm_id) if m.crm_id is not None else None

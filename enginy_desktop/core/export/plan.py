@@ -350,7 +350,7 @@ class Plan:
         """Records for the preview table, optionally of one object or action, paged."""
         picked = (r for r in self.records
                   if (obj is None or r.object == obj) and (action is None or r.action == action))
-        out = []
+        out: list[PlanRecord] = []
         for i, r in enumerate(picked):
             if i < offset:
                 continue
@@ -922,11 +922,11 @@ async def _plan(ctx: Any, adapter: CrmAdapter, crm: str, crm_name: str, config: 
                         continue
                     put(m.crm_field, engagement[local_id].get(source))
             if obj == "contact" and want_props:
-                data = campaign_data.get(local_id)
-                if data is not None and data.properties is not None:
+                lead = campaign_data.get(local_id)
+                if lead is not None and lead.properties is not None:
                     for prop, crm_field in config.campaign_mappings.items():
                         if crm_field in obj_fields:
-                            put(crm_field, data.properties.get(prop))
+                            put(crm_field, lead.properties.get(prop))
             rec = PlanRecord(obj, local_id, _label(obj, row), CREATE,
                              company_id=row.get("company_id") if obj == "contact" else None)
             if problems:

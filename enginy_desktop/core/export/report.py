@@ -264,7 +264,7 @@ def write_failed_csv(ctx: Any, run_id: int, path: Path) -> int:
                     data[row[0]] = dict(zip(names, row[1:], strict=True))
             for r in recs:
                 values = data.get(r.local_id, {})
-                cells = [r.object, str(r.local_id), r.label, r.error or "", r.code]
+                cells: list[Any] = [r.object, str(r.local_id), r.label, r.error or "", r.code]
                 cells += [values.get(n.split(".", 1)[1]) if n.startswith(obj + ".") else "" for n in field_names]
                 rows.append([csv_safe(c) for c in cells])
     import io

@@ -24,14 +24,15 @@ an error, a crash, ``kill -9`` — items are either untouched (``pending``), set
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from enginy_desktop.adapters.base import (
@@ -97,6 +98,10 @@ class ExportResult:
 
 
 # -- writing the plan into the journal ---------------------------------------------------------------------------
+
+
+def _table(model: Any) -> Table:
+    return cast(Table, model.__table__)
 
 
 def _initial(action: str) -> str:
@@ -222,7 +227,7 @@ class _Executor:
                 failed: Sequence[tuple[_Item, str, str]] = (), pending: Sequence[_Item] = ()) -> None:
         """One transaction: ``done`` (item, CRM id, outcome), ``failed`` (item, reason, code), back to pending."""
         now = utcnow()
-        items, records = RunItem.__table__, ExportRecord.__table__
+        items, records = _table(RunItem), _table(ExportRecord)
         with self.ctx.store.write() as s:
             conn = s.connection()
             if done:
@@ -236,7 +241,7 @@ class _Executor:
                           "outcome": "matched", "why": f"exported by run {self.run_id}", "candidates": [],
                           "linked_at": now} for i, crm_id, _ in done if crm_id]
                 if links:
-                    stmt = sqlite_insert(CrmLink.__table__)
+                    stmt = sqlite_insert(_table(CrmLink))
                     conn.execute(stmt.on_conflict_do_update(
                         index_elements=["crm", "object", "local_id"],
                         set_={"crm_id": stmt.excluded.crm_id, "outcome": stmt.excluded.outcome,
@@ -303,10 +308,13 @@ class _Executor:
                 self.tracker.phase(f"{verb} {noun} in {self.crm_name}", len(pending))
                 size = self.batch[Operation.CREATE if action == CREATE else Operation.UPDATE]
                 batches = (pending[i:i + size] for i in range(0, len(pending), size))
-                await self._pool(batches, lambda b, a=action: self._write(obj, crm_object, a, self._load(b)))
+                await self._pool(batches, functools.partial(self._write_ids, obj, crm_object, action))
             # Items put back to pending or left in flight (an answer lost, an unknown outcome): another round.
             if not sent and not self._items(obj, [CREATE, UPDATE], ["in_flight"]):
                 return
+
+    async def _write_ids(self, obj: str, crm_object: CrmObject, action: str, ids: list[int]) -> None:
+        await self._write(obj, crm_object, action, self._load(ids))
 
     async def _write(self, obj: str, crm_object: CrmObject, action: str, batch: list[_Item]) -> None:
         exhausted = [i for i in batch if i.attempt >= MAX_ATTEMPTS]
@@ -402,7 +410,8 @@ class _Executor:
         self._advance(len(done) + len(failed), existed=len(done), failed=len(failed))
 
     def _advance(self, n: int = 0, **counters: int) -> None:
-        self.tracker.advance(n, **{k: v for k, v in counters.items() if v})
+        nonzero: dict[str, Any] = {k: v for k, v in counters.items() if v}
+        self.tracker.advance(n, **nonzero)
 
     # -- re-checking creates whose answer was lost ---------------------------------------------------------------
     async def reconcile(self, obj: str) -> None:
@@ -527,7 +536,7 @@ class _Executor:
     def _settle_ops(self, done: Sequence[tuple[ExportOp, str | None]], failed: Sequence[tuple[ExportOp, str, str]] = (),
                     pending: Sequence[ExportOp] = (), skipped: Sequence[tuple[ExportOp, str, str]] = ()) -> None:
         now = utcnow()
-        ops, removed_t = ExportOp.__table__, RemovedAssociation.__table__
+        ops, removed_t = _table(ExportOp), _table(RemovedAssociation)
         with self.ctx.store.write() as s:
             conn = s.connection()
             if done:
@@ -538,7 +547,7 @@ class _Executor:
                          "kind": str(o.payload.get("kind", "")), "run_id": self.run_id, "created_at": now}
                         for o, crm_id in done if o.kind == "activity" and o.event_id and crm_id]
                 if acts:
-                    conn.execute(sqlite_insert(ActivityLink.__table__).on_conflict_do_nothing(), acts)
+                    conn.execute(sqlite_insert(_table(ActivityLink)).on_conflict_do_nothing(), acts)
                 removed = [o.id for o, _ in done if o.kind == "remove"]
                 if removed:
                     conn.execute(update(removed_t).where(removed_t.c.op_id.in_(removed)).values(
@@ -586,7 +595,7 @@ class _Executor:
             for kind in ("primary", "associate"):
                 picked = [o for o in ready if o.kind == kind]
                 batches = [picked[i:i + size] for i in range(0, len(picked), size)]
-                await self._pool(batches, lambda b, k=kind: self._associate(b, k))
+                await self._pool(batches, functools.partial(self._associate_kind, kind))
         # Removals: only for contacts whose new association is in place.
         for o in self._ops(["remove"], ["in_flight"]):
             self._settle_ops([], pending=[o])
@@ -608,6 +617,9 @@ class _Executor:
         size = self.batch[Operation.ASSOCIATION_WRITE]
         batches = [ready2[i:i + size] for i in range(0, len(ready2), size)]
         await self._pool(batches, self._remove)
+
+    async def _associate_kind(self, kind: str, ops: list[ExportOp]) -> None:
+        await self._associate(ops, kind)
 
     async def _associate(self, ops: list[ExportOp], kind: str) -> None:
         self._ops_in_flight(ops)
@@ -644,7 +656,7 @@ class _Executor:
 
     def _ops_in_flight(self, ops: Sequence[ExportOp]) -> None:
         """Journal the operations as sent, with the CRM ids they were sent with (a re-check needs them)."""
-        table = ExportOp.__table__
+        table = _table(ExportOp)
         with self.ctx.store.write() as s:
             s.connection().execute(
                 update(table).where(table.c.id == bindparam("b_id")).values(
@@ -670,7 +682,8 @@ class _Executor:
         self._settle_ops(done, failed, pending)
         key = {"associate": "associated", "primary": "associated", "remove": "removed",
                "activity": "activities"}[ops[0].kind] if ops else "associated"
-        self._advance(len(done) + len(failed), **{key: len(done)}, failed_ops=len(failed))
+        counts = {key: len(done), "failed_ops": len(failed)}
+        self._advance(len(done) + len(failed), **counts)
 
     async def activities(self) -> None:
         in_flight = self._ops(["activity"], ["in_flight"])

@@ -242,13 +242,13 @@ def _parse_date_text(text: str) -> date | datetime | None:
     for pattern, order in ((_DAY_MONTH_YEAR, "dmy"), (_MONTH_DAY_YEAR, "mdy")):
         m = pattern.fullmatch(low)
         if m:
-            first, second, year = m.groups()
+            first, second, year_s = m.groups()
             day_s, month_s = (first, second) if order == "dmy" else (second, first)
-            month = _MONTHS.get(month_s)
-            if month is None:
+            month_n = _MONTHS.get(month_s)
+            if month_n is None:
                 return None
             try:
-                return date(int(year), month, int(day_s))
+                return date(int(year_s), month_n, int(day_s))
             except ValueError:
                 return None
     return None

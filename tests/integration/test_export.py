@@ -505,3 +505,33 @@ def test_activity_whose_answer_was_lost_is_found_not_logged_twice(w: World) -> N
         from sqlalchemy import select
 
         assert len(s.scalars(select(ActivityLink)).all()) == 2
+
+
+def test_cancel_keeps_what_was_done_and_resume_finishes(w: World) -> None:
+    from enginy_desktop.core.export.run import resume
+    from enginy_desktop.core.runs import CancelToken
+
+    w.configure(list(CONTACT_BASICS))
+    w.contacts("Leads", [jane(email=f"c{i}@acme.test", first_name=f"C{i}") for i in range(450)])
+    w.add_crm_contact(email="c0@acme.test", firstname="C0", lastname="Doe", company="Acme")
+    token = CancelToken()
+    seen: list[Any] = []
+
+    def progress(p: Any) -> None:
+        seen.append(p)
+        if p.counters.get("created", 0) >= 100:
+            token.cancel()  # the user presses Cancel after the first batch
+
+    plan = run(plan_export(w.ctx, "Leads"))
+    run_id = start_export(w.ctx, plan)
+    w.sb.config.faults.update({"latency_ms": 150, "path_prefix": "/crm/objects/2026-03/contacts/batch/create"})
+    result = run(execute(w.ctx, run_id, progress=progress, cancel=token, concurrency=1))
+    w.sb.config.faults.update({"latency_ms": 0})
+    assert result.state == "cancelled"
+    assert 100 <= result.counters["created"] < 449
+    assert seen[0].counters.get("unchanged") == 1  # the plan's unchanged record is counted from the start
+    assert any(p.total and p.phase.startswith("Creating contacts") for p in seen)
+    again = run(resume(w.ctx, run_id))
+    assert again.state == "finished"
+    assert again.counters["created"] == 449
+    assert len(w.crm_contacts()) == 450

@@ -140,6 +140,15 @@ def start_export(ctx: Any, plan: Plan, *, retry_of: int | None = None) -> int:
                  "code": r.code, "leader_id": r.leader, "company_id": r.company_id, "why": r.why}
                 for item_id, r in zip(ids, chunk, strict=True)
             ])
+        unchanged = [{"crm": plan.crm, "object": r.object, "local_id": r.local_id, "crm_id": r.crm_id,
+                      "outcome": "matched", "why": r.why or "matched by export", "candidates": [], "linked_at": now}
+                     for r in plan.records if r.action == UNCHANGED and r.crm_id]
+        if unchanged:  # what the plan learnt saves the next export a lookup
+            stmt = sqlite_insert(_table(CrmLink))
+            s.connection().execute(stmt.on_conflict_do_update(
+                index_elements=["crm", "object", "local_id"],
+                set_={"crm_id": stmt.excluded.crm_id, "outcome": stmt.excluded.outcome, "why": stmt.excluded.why,
+                      "linked_at": stmt.excluded.linked_at}), unchanged)
         if plan.ops:
             s.execute(insert(ExportOp), [
                 {"run_id": run.id, "kind": o.kind, "contact_id": o.contact_id, "company_id": o.company_id,
@@ -783,6 +792,10 @@ async def execute(
             await _notify(ctx, run_id, notify, slack_transport)
             return result
     ex = _Executor(ctx, run_id, adapter, progress=progress, cancel=cancel, concurrency=concurrency)
+    # Counts settled before this (the plan's unchanged and blocked records, an earlier attempt's results).
+    settled = counters(ctx, run_id)
+    ex.tracker.set_counters(**{k: int(settled[k]) for k in ("created", "updated", "unchanged", "failed", "blocked",
+                                                             "existed", "merged") if settled.get(k)})
     state, error = "finished", ""
     try:
         for obj in ("company", "contact"):

@@ -535,3 +535,20 @@ def test_cancel_keeps_what_was_done_and_resume_finishes(w: World) -> None:
     assert again.state == "finished"
     assert again.counters["created"] == 449
     assert len(w.crm_contacts()) == 450
+
+
+def test_company_list_export(w: World) -> None:
+    from tests.support.export_world import COMPANY_BASICS
+
+    w.configure(list(CONTACT_BASICS), [*COMPANY_BASICS, enginy("industry", "description")])
+    existing = w.add_crm_company(name="Acme", domain="acme.test")
+    w.companies("Accounts", [{"name": "Acme", "domain": "acme.test", "industry": "Software"},
+                             {"name": "Beta", "domain": "beta.test", "industry": "Retail"}])
+    _, result = run(export(w.ctx, "Accounts"))
+    assert result.state == "finished"
+    assert result.counters["company_created"] == 1
+    assert result.counters["company_updated"] == 1
+    by_domain = {c["domain"]: c for c in w.crm_companies()}
+    assert by_domain["acme.test"]["id"] == existing
+    assert by_domain["acme.test"]["description"] == "Software"
+    assert by_domain["beta.test"]["name"] == "Beta"

@@ -65,6 +65,7 @@ def test_cli_export_and_import_round_trip(ctx: AppContext, cli, tmp_path: Path) 
     ctx.crm_configs.save(_config())
     target = tmp_path / "hubspot-config.json"
     code, out, err = cli("crm-config", "export", str(target))
+    assert str(target) in out
     assert code == 0, err
     document = json.loads(target.read_text("utf-8"))
     assert document["format"] == "enginy-crm-config"

@@ -27,7 +27,8 @@ def test_no_pyside_import_statement_in_qt_free_layers() -> None:
                 names = [node.module]
             if any(n.split(".")[0] in ("PySide6", "shiboken6", "qasync", "enginy_desktop.views") for n in names):
                 offenders.append(str(path.relative_to(PACKAGE)))
-            if any(n.startswith(("enginy_desktop.views", "enginy_desktop.wizard", "enginy_desktop.app")) for n in names):
+            outer = ("enginy_desktop.views", "enginy_desktop.wizard", "enginy_desktop.app")
+            if any(n.startswith(outer) for n in names):
                 offenders.append(str(path.relative_to(PACKAGE)))
     assert not offenders, f"Qt imported in the Qt-free layers: {offenders}"
 

@@ -45,6 +45,7 @@ from enginy_desktop.core.fields import FieldType, RecordKind
 from enginy_desktop.core.services.workspace import Column, ListInfo, WorkspaceError, WorkspaceService
 
 from . import theme
+from .export_dialog import ExportDialog, export_button_label
 from .import_dialog import ImportDialog
 from .record_model import RecordTableModel
 from .sync_dialog import sync_button_label
@@ -301,6 +302,11 @@ class ListsPage(QWidget):
         self.sync_button.setToolTip("Match this list's records with the enabled CRM's records (writes nothing)")
         self.sync_button.clicked.connect(lambda: self.open_sync())
         buttons_row.addWidget(self.sync_button)
+        self.export_button = QPushButton(export_button_label(ctx))
+        self.export_button.setObjectName("exportListButton")
+        self.export_button.setToolTip("Export this list, or the selected rows, to the enabled CRM (preview first)")
+        self.export_button.clicked.connect(lambda: self.tasks.start(self.open_export()))
+        buttons_row.addWidget(self.export_button)
         self.delete_records_button = QPushButton("Delete selected…")
         self.delete_records_button.setObjectName("deleteRecordsButton")
         self.delete_records_button.setProperty("danger", True)
@@ -462,7 +468,8 @@ class ListsPage(QWidget):
         self.want_sort, self.want_descending = None, False
         self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self._busy = ""
-        for w in (self.rename_list_button, self.delete_list_button, self.search, self.columns_button, self.sync_button):
+        for w in (self.rename_list_button, self.delete_list_button, self.search, self.columns_button, self.sync_button,
+                  self.export_button):
             w.setEnabled(info is not None)
         if info is None:
             self.model.load(None, RecordKind.CONTACT, [])
@@ -844,6 +851,17 @@ class ListsPage(QWidget):
         self._show(dialog)
         return dialog
 
+    async def open_export(self) -> QWidget | None:
+        """The export dialog for the selected rows of the current list, or the whole list when none is selected."""
+        info = self.current
+        if info is None:
+            return None
+        ranges = self.selected_ranges() if self.model.total else []
+        ids = await asyncio.to_thread(self.model.record_ids, ranges) if ranges else None
+        dialog = ExportDialog(self.ctx, info.id, record_ids=ids, parent=self)
+        self._show(dialog)
+        return dialog
+
     # -- plumbing ------------------------------------------------------------------------------------------
     def _show(self, dialog: QWidget) -> None:
         self._dialog = dialog
@@ -861,6 +879,7 @@ class ListsPage(QWidget):
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt API
         super().showEvent(event)
         self.sync_button.setText(sync_button_label(self.ctx))  # the enabled CRM may have changed
+        self.export_button.setText(export_button_label(self.ctx))
         # Other pages (campaign imports, the command line) may have changed lists and counts meanwhile; the
         # first showing follows the constructor's reading.
         if self._shown_once and not self.tasks.busy:

@@ -50,6 +50,7 @@ DetailFactory = Callable[[AppContext, RunInfo, QWidget], QWidget | None]
 # kind -> factory, or "module:function" imported the first time a run of that kind is shown.
 DETAIL_WIDGETS: dict[str, DetailFactory | str] = {
     "sync": "enginy_desktop.views.sync_dialog:sync_run_detail",
+    "export": "enginy_desktop.views.export_report:export_run_detail",
 }
 
 KIND_LABELS = {"sync": "Sync", "export": "Export", "enrichment": "Enrichment"}
@@ -60,7 +61,7 @@ HIDDEN_COUNTERS = frozenset({"api_calls", "total", "done", "resolved"})
 
 def _hidden(key: str) -> bool:
     """Counters kept for the details, not for the history's one-line summary (e.g. a sync's companies)."""
-    return key in HIDDEN_COUNTERS or key.startswith("companies_")
+    return key in HIDDEN_COUNTERS or key.startswith(("companies_", "contact_", "company_", "planned_"))
 
 
 def register_detail(kind: str, factory: DetailFactory | str) -> None:

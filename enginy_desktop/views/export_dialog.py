@@ -346,6 +346,7 @@ class ExportDialog(QDialog):
         self.tasks = TaskKeeper()
         self.setup: ui.ExportSetup | None = None
         self.plan: Plan | None = None
+        self.preview: ui.PlanPreview | None = None
         self.retry_of: int | None = None
         self.plan_token: CancelToken | None = None
         self.handle: RunHandle | None = None
@@ -617,8 +618,8 @@ class ExportDialog(QDialog):
             self.next_button.setText("Preview")
             self.next_button.setObjectName("previewExport")
             self.footer.setText("Nothing is written to your CRM before you have seen the preview.")
-        elif preview and self.plan is not None:
-            self.next_button.setText(self._export_label(self.plan))
+        elif preview and self.preview is not None:
+            self.next_button.setText(self._export_label(self.preview))
             self.next_button.setObjectName("startExport")
             self.footer.setText("")
         self.close_button.setDefault(report)
@@ -647,14 +648,15 @@ class ExportDialog(QDialog):
         self.next_button.setEnabled(False)
         self.subtitle.setText("Checking the CRM configuration…")
         try:
-            setup = await ui.prepare_export(self.ctx, self.list_id, self.record_ids)
+            ctx, list_id, ids = self.ctx, self.list_id, self.record_ids
+            setup = await ui.in_worker_thread(lambda: ui.prepare_export(ctx, list_id, ids), name="export-prepare")
         except Exception as exc:  # the list was deleted meanwhile, the database is locked…
             log.warning("Cannot prepare the export of list %s: %s", self.list_id, exc)
             self._show_refusal(ui.Refusal(f"The export cannot be prepared: {redact(exc)}", "error"))
             self.subtitle.setText("")
             return None
         self.setup = setup
-        self.records_model.crm_labels = ui.crm_labels(self.ctx, setup.crm)
+        self.records_model.crm_labels = setup.labels
         self._render_setup(setup)
         return setup
 
@@ -817,9 +819,14 @@ class ExportDialog(QDialog):
         self._set_stage(self.planning_page)
         make = factory
         relay = ui.ProgressRelay(handle.publish)
+
+        async def planned() -> tuple[Plan, ui.PlanPreview]:
+            plan = await make(relay, token)
+            return plan, ui.preview_of(plan)  # summarized in the worker too: the window only renders it
+
         try:
-            plan = await handle.run(ui.in_worker_thread(lambda: make(relay, token), token=token, relay=relay,
-                                                        name="export-plan"))
+            plan, preview = await handle.run(ui.in_worker_thread(planned, token=token, relay=relay,
+                                                                 name="export-plan"))
         except RunCancelled:
             self._set_stage(self.options_page)
             self.footer.setText("Planning cancelled: nothing was written.")
@@ -835,7 +842,7 @@ class ExportDialog(QDialog):
         finally:
             handle.unsubscribe(self._plan_progress)
             self.plan_token = None
-        self.show_preview(plan)
+        self.show_preview(plan, preview)
         return plan
 
     def _plan_progress(self, p: Progress) -> None:
@@ -858,64 +865,59 @@ class ExportDialog(QDialog):
 
     # -- preview -------------------------------------------------------------------------------------------------
     @staticmethod
-    def _export_label(plan: Plan) -> str:
-        c = plan.counts()
-        n = c["create"] + c["update"] + c["merge"]
-        ops = plan.op_counts()
-        if n:
-            return f"Export {_plural(n, 'record', 'records')}"
-        if any(ops.values()):
-            return "Export"
-        return "Nothing to export"
+    def _export_label(preview: ui.PlanPreview) -> str:
+        if preview.to_send:
+            return f"Export {_plural(preview.to_send, 'record', 'records')}"
+        return "Export" if preview.anything else "Nothing to export"
 
-    def show_preview(self, plan: Plan) -> None:
-        self.plan = plan
-        objects = [o for o in ("contact", "company") if any(plan.counts(o).values())]
+    def show_preview(self, plan: Plan, preview: ui.PlanPreview | None = None) -> None:
+        """Render the plan (and its :class:`ui.PlanPreview`, computed here when not given)."""
+        preview = preview or ui.preview_of(plan)
+        self.plan, self.preview = plan, preview
+        objects: list[str] = [o for o in ("contact", "company") if o in preview.counts]
         main = "contact" if plan.list_kind == "contacts" else "company"
+        empty = {a: 0 for a in ("create", "update", "unchanged", "merge", "blocked")}
         for obj, heading, tiles in (("contact", self.contact_heading, self.contact_tiles),
                                     ("company", self.company_heading, self.company_tiles)):
-            c = plan.counts(obj)
             shown = obj in objects or obj == main
             heading.setVisible(shown and len(objects) > 1)
             tiles.setVisible(shown)
-            tiles.set_counts(c)
+            tiles.set_counts(preview.counts.get(obj, empty))
         if self.retry_of is not None:
             self.title.setText(f"Retry the failed records of run {self.retry_of}: “{plan.list_name}” to "
                                f"{plan.crm_name}")
-        total = len(plan.records)
+        total = preview.total
         self.subtitle.setText(f"The preview of {_plural(total, 'record', 'records')}: nothing has been written to "
                               f"{plan.crm_name} yet. {_plural(plan.api_calls, 'request', 'requests')} to plan it.")
-        lines = [line for line in plan.summary_lines() if not line.startswith("Blocked (")]
+        lines = [line for line in preview.summary if not line.startswith("Blocked (")]
         field_lines = [line for line in lines if "would be overwritten" in line or "are kept" in line]
         other = [line for line in lines if line not in field_lines and "association" not in line]
-        blocked = [f"{number(n)} blocked: {reason}" for reason, n in
-                   sorted(plan.blocked_reasons.items(), key=lambda kv: -kv[1])[:5]]
+        blocked = [f"{number(n)} blocked: {reason}" for reason, n in preview.blocked[:5]]
         text = [*other, *field_lines, *blocked]
         self.summary_list.setText("\n".join(f"• {t}" for t in text) or "• Nothing would change.")
-        ops = plan.op_counts()
+        ops = preview.ops
         added = ops["associate"] + ops["primary"]
-        self.assoc_frame.setVisible(bool(added or plan.removals or plan.options.associated_companies))
+        self.assoc_frame.setVisible(bool(added or preview.removals or plan.options.associated_companies))
         assoc_lines = []
         if plan.options.associated_companies:
             assoc_lines.append(f"Association Type: {plan.association_type.label}.")
         assoc_lines.append(f"{_plural(added, 'company association', 'company associations')} would be added."
                            if added else "No company association to add: they are already as configured.")
         self.assoc_text.setText(" ".join(assoc_lines))
-        if plan.removals:
-            contacts = len({o.contact_id for o in plan.ops if o.kind == "remove"})
+        if preview.removals:
             self.removals_box.setText(
-                f"{_plural(plan.removals, 'company association', 'company associations')} would be REMOVED from "
-                f"{_plural(contacts, 'contact', 'contacts')} in {plan.crm_name}. {PRIMARY_REMOVE_WARNING} "
-                "You will be asked to confirm; the report can restore them.")
-        self.removals_box.setVisible(bool(plan.removals))
-        warnings = [w for w in plan.warnings if not (plan.removals and PRIMARY_REMOVE_WARNING in w)]  # said above
+                f"{_plural(preview.removals, 'company association', 'company associations')} would be REMOVED from "
+                f"{_plural(preview.removal_contacts, 'contact', 'contacts')} in {plan.crm_name}. "
+                f"{PRIMARY_REMOVE_WARNING} You will be asked to confirm; the report can restore them.")
+        self.removals_box.setVisible(bool(preview.removals))
+        warnings = [w for w in preview.warnings if not (preview.removals and PRIMARY_REMOVE_WARNING in w)]
         self.warnings_frame.setVisible(bool(warnings))
         self.warnings_list.setText("\n".join(f"• {w}" for w in warnings))
 
         self.object_box.blockSignals(True)
         self.object_box.clear()
         for obj in objects or [main]:
-            self.object_box.addItem(_nouns(obj)[1].capitalize(), obj)
+            self.object_box.addItem(_nouns(str(obj))[1].capitalize(), obj)
         self.object_box.setVisible(self.object_box.count() > 1)
         self.object_box.blockSignals(False)
         self.action_box.blockSignals(True)
@@ -923,26 +925,24 @@ class ExportDialog(QDialog):
         for label, action in RECORD_FILTERS:
             self.action_box.addItem(label, action)
         # Updates first: they are where before -> after matters.
-        self.action_box.setCurrentIndex(1 if plan.counts(main)["update"] else 0)
+        self.action_box.setCurrentIndex(1 if preview.counts.get(main, empty)["update"] else 0)
         self.action_box.blockSignals(False)
         self._fill_records()
         self.preview_tabs.setCurrentIndex(0)
         self.preview_tabs.setTabText(1, f"Records ({number(total)})")
         self._set_stage(self.preview_page)
-        nothing = not (plan.counts()["create"] + plan.counts()["update"] + plan.counts()["merge"]
-                       or any(ops.values()))
-        self.next_button.setEnabled(not nothing)
-        if plan.needs_confirmation:
-            self.footer.setText(f"⚠ {_plural(plan.removals, 'association', 'associations')} would be removed: "
+        self.next_button.setEnabled(preview.anything)
+        if preview.removals:
+            self.footer.setText(f"⚠ {_plural(preview.removals, 'association', 'associations')} would be removed: "
                                 "you confirm after Export.")
 
     def _fill_records(self) -> None:
-        plan = self.plan
-        if plan is None:
+        plan, preview = self.plan, self.preview
+        if plan is None or preview is None:
             return
         obj = self.object_box.currentData() or ("contact" if plan.list_kind == "contacts" else "company")
         action = self.action_box.currentData()
-        records = [r for r in plan.records if r.object == obj and (action is None or r.action == action)]
+        records = preview.rows.get((str(obj), action), [])
         self.records_model.set_records(records, plan.labels)
         noun = _nouns(str(obj))
         self.records_caption.setText(_plural(len(records), noun[0], noun[1]))
@@ -970,7 +970,7 @@ class ExportDialog(QDialog):
 
     def back(self) -> None:
         """Back to the options (or, for a retry, to the report it came from)."""
-        self.plan = None
+        self.plan = self.preview = None
         if self.retry_of is not None and self.report is not None:
             self.retry_of = None
             self._restore_report_titles()
@@ -1038,7 +1038,8 @@ class ExportDialog(QDialog):
             self.footer.setText(f"The export could not start: {redact(exc)}")
             self.next_button.setEnabled(True)
             return None
-        self.plan = None  # the journal holds it now
+        self.plan = self.preview = None  # the journal holds it now
+        self.records_model.set_records([], {})
         self._backgrounded = False
         self.hide()
 
@@ -1053,22 +1054,32 @@ class ExportDialog(QDialog):
             log.warning("Export run %s ended with an error: %s", run_id, exc)
             self.export_result = None
             self.runFinished.emit(run_id)
-            self.show_report(run_id, error=str(redact(exc)))
+            await self.open_report(run_id, error=str(redact(exc)))
             return None
         self.export_result = result
         self.runFinished.emit(run_id)
         if self._backgrounded:
             self.done(QDialog.DialogCode.Accepted)
             return result
-        self.show_report(run_id)
+        await self.open_report(run_id)
         return result
+
+    async def open_report(self, run_id: int, error: str = "") -> ExportReportView:
+        """The run's report, read in a worker thread, in this dialog (shown at once, saying it reads it)."""
+        self.title.setText("Reading the export's report…")
+        self.subtitle.setText("")
+        self._last_refusal = None
+        self._set_stage(self.report_page)
+        self.show()
+        data = await ui.in_thread(ui.report_data, self.ctx, run_id)
+        return self.show_report(run_id, error=error, data=data)
 
     def _sent_to_background(self) -> None:
         self._backgrounded = True
 
-    def show_report(self, run_id: int, error: str = "") -> ExportReportView:
+    def show_report(self, run_id: int, error: str = "", data: ui.ReportData | None = None) -> ExportReportView:
         old = self.report_scroll
-        view = ExportReportView(self.ctx, run_id)
+        view = ExportReportView(self.ctx, run_id, data=data)
         view.retryRequested.connect(self._retry_requested)
         self.report = view
         scroll = QScrollArea()

@@ -267,7 +267,8 @@ class ExportReportView(QWidget):
     statusMessage = Signal(str)
     shows_counters = True  # the Runs page hides its own tiles for it
 
-    def __init__(self, ctx: AppContext, run_id: int, parent: QWidget | None = None) -> None:
+    def __init__(self, ctx: AppContext, run_id: int, parent: QWidget | None = None, *,
+                 data: ui.ReportData | None = None, load: bool = True) -> None:
         super().__init__(parent)
         self.setObjectName("exportReport")
         self.ctx = ctx
@@ -302,16 +303,20 @@ class ExportReportView(QWidget):
         self.resume_button.setToolTip("Carry on from where the run stopped: nothing done is sent twice")
         self.resume_button.clicked.connect(lambda: self.tasks.start(self.resume()))
         note_lay.addWidget(self.resume_button, 0, Qt.AlignmentFlag.AlignVCenter)
+        self.state_note.setVisible(False)
+        self.resume_button.setVisible(False)
         root.addWidget(self.state_note)
 
         self.slack = QLabel("")
         self.slack.setObjectName("slackWarning")
         self.slack.setWordWrap(True)
+        self.slack.setVisible(False)
         root.addWidget(self.slack)
         self.warnings = QLabel("")
         self.warnings.setObjectName("reportWarnings")
         self.warnings.setWordWrap(True)
         self.warnings.setTextFormat(Qt.TextFormat.PlainText)
+        self.warnings.setVisible(False)
         root.addWidget(self.warnings)
 
         self.failures = QFrame()
@@ -328,6 +333,7 @@ class ExportReportView(QWidget):
         self.failure_list.setTextFormat(Qt.TextFormat.PlainText)
         self.failure_list.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         fail_lay.addWidget(self.failure_list)
+        self.failures.setVisible(False)
         root.addWidget(self.failures)
 
         actions = QHBoxLayout()
@@ -347,6 +353,7 @@ class ExportReportView(QWidget):
         self.restore_button.clicked.connect(self.confirm_restore)
         for b in (self.retry_button, self.csv_button, self.restore_button):
             b.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
+            b.setVisible(False)  # until the report is read
             actions.addWidget(b)
         actions.addStretch(1)
         root.addLayout(actions)
@@ -401,16 +408,34 @@ class ExportReportView(QWidget):
         self.detail.setVisible(False)
         root.addWidget(self.detail)
 
-        self.refresh()
+        self.filter_counts: dict[str, int] = {}
+        self.crm_name = "the CRM"
+        if data is not None:
+            self.show_data(data)
+        elif load:
+            self.refresh()
 
     # -- rendering -----------------------------------------------------------------------------------------------
     def refresh(self) -> ui.ReportSummary:
-        s = ui.report_summary(self.ctx, self.run_id)
+        """Read the report here (small runs, tests); :meth:`reload` reads it in a worker thread."""
+        return self.show_data(ui.report_data(self.ctx, self.run_id, self._current_filter()))
+
+    async def reload(self) -> ui.ReportSummary:
+        """Read the report in a worker thread (a 100,000-record run takes a moment), then render it."""
+        data = await ui.in_thread(ui.report_data, self.ctx, self.run_id, self._current_filter())
+        return self.show_data(data)
+
+    def _current_filter(self) -> str | None:
+        current = self.filter.currentData()
+        return str(current) if current else None
+
+    def show_data(self, data: ui.ReportData) -> ui.ReportSummary:
+        s = data.summary
         self.summary = s
         run = s.run
         self.crm_name = str(run.options.get("crm_name") or run.crm or "the CRM")
         self.model.crm_name = self.crm_name
-        self.model.labels = ui.crm_labels(self.ctx, run.crm)
+        self.model.labels = data.labels
         c = s.counts
         self.tiles.set_counts({**c, "created": int(c.get("created", 0)) + int(c.get("existed", 0))})
         extra = []
@@ -480,25 +505,35 @@ class ExportReportView(QWidget):
         self.restore_button.setText(f"Restore {_plural(s.removed, 'removed association', 'removed associations')}")
         self.restore_button.setEnabled(not run.active)
 
-        current = self.filter.currentData()
+        self.filter_counts = dict(data.filter_counts)
         self.filter.blockSignals(True)
         self.filter.clear()
         for key, label in ui.OUTCOME_FILTERS.items():
-            n = ui.report_count(self.ctx, self.run_id, key)
+            n = self.filter_counts.get(key, 0)
             if key != "all" and not n:
                 continue
             self.filter.addItem(f"{label} ({number(n)})", key)
-        index = self.filter.findData(current if current else ("failed" if s.failed else "all"))
-        self.filter.setCurrentIndex(max(0, index))
+        self.filter.setCurrentIndex(max(0, self.filter.findData(data.outcome)))
         self.filter.blockSignals(False)
-        self.reload_records()
+        self._show_records(data.outcome, data.first_page)
         return s
 
     def reload_records(self) -> None:
+        """The chosen filter's records, from the first page (its count is known: one indexed page is read)."""
         key = str(self.filter.currentData() or "all")
-        total = ui.report_count(self.ctx, self.run_id, key)
+        self._show_records(key, ui.report_rows(self.ctx, self.run_id, key, 0, PAGE))
+
+    def _show_records(self, key: str, first: list[RecordOutcome]) -> None:
+        total = self.filter_counts.get(key, len(first))
         ctx, run_id = self.ctx, self.run_id
-        self.model.reset(lambda offset, limit: ui.report_rows(ctx, run_id, key, offset, limit), total)
+        pages: list[list[RecordOutcome]] = [first]
+
+        def fetch(offset: int, limit: int) -> list[RecordOutcome]:
+            if offset == 0 and pages:
+                return pages.pop()
+            return ui.report_rows(ctx, run_id, key, offset, limit)
+
+        self.model.reset(fetch, total)
         if self.model.canFetchMore(QModelIndex()):
             self.model.fetchMore(QModelIndex())
         self.caption.setText(_plural(total, "record", "records"))
@@ -587,7 +622,7 @@ class ExportReportView(QWidget):
         text = f"Restored {_plural(restored, 'association', 'associations')} in {self.crm_name}."
         if failed:
             text += f" {_plural(failed, 'association', 'associations')} could not be restored; try again."
-        self.refresh()
+        await self.reload()
         self._note(text, ok=not failed)
         self.statusMessage.emit(text)
         self.changed.emit()
@@ -609,18 +644,28 @@ class ExportReportView(QWidget):
             log.warning("Resuming export run %s failed: %s", self.run_id, exc)
             self._note(f"The export could not be resumed: {redact(exc)}", ok=False)
             result = None
-        self.refresh()
+        await self.reload()
         self.changed.emit()
         return result
 
 
 def export_run_detail(ctx: AppContext, run: RunInfo, parent: QWidget) -> QWidget | None:
     """The Runs page's details of an export run: its report (Retry failed opens the export dialog)."""
+    import asyncio
+
     try:
-        view = ExportReportView(ctx, run.id, parent)
+        asyncio.get_running_loop()
+        in_app = True  # the window: the report is read in a worker thread, the page stays responsive
+    except RuntimeError:
+        in_app = False
+    try:
+        view = ExportReportView(ctx, run.id, parent, load=not in_app)
     except Exception:
         log.exception("Cannot show the report of export run %s", run.id)
         return None
+    if in_app:
+        view.caption.setText("Reading the report…")
+        view.tasks.start(view.reload())
 
     def retry(run_id: int) -> None:
         from .export_dialog import open_retry

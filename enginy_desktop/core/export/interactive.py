@@ -51,15 +51,19 @@ __all__ = [
     "CrmLabels",
     "ExportFieldInput",
     "ExportSetup",
+    "PlanPreview",
     "ProgressRelay",
     "Refusal",
+    "ReportData",
     "ReportSummary",
     "crm_labels",
     "in_thread",
     "in_worker_thread",
     "prepare_export",
+    "preview_of",
     "refusal_of",
     "report_count",
+    "report_data",
     "report_rows",
     "report_summary",
 ]
@@ -136,6 +140,7 @@ class ExportSetup:
     campaign_leads: int = 0  # contacts of the export that are leads of a campaign (activities, properties)
     refusal: Refusal | None = None
     company_refusal: Refusal | None = None  # what refuses the export once associated companies are on
+    labels: CrmLabels = field(default_factory=lambda: CrmLabels())
     fields_note: str = ""  # the CRM's fields could not be read: the editors are plain text
 
     def refusal_for(self, associated_companies: bool) -> Refusal | None:
@@ -288,7 +293,7 @@ async def prepare_export(ctx: Any, list_id: int, record_ids: Sequence[int] | Non
                 spec = _editor(f, snapshot.users if snapshot is not None else ())
                 label = f.label or f.name
             inputs.append(ExportFieldInput(obj.value, m.crm_field, label, spec, m.overwrite))
-    base.update(fields=tuple(inputs), fields_note=note)
+    base.update(fields=tuple(inputs), fields_note=note, labels=_labels_of(snapshot) if snapshot else CrmLabels())
     if snapshot is not None:
         problems = validate(config, crm_fields=snapshot.fields, crm_name=crm_name)
         cross = [p for p in problems if p.severity is Severity.ERROR and p.code == "cross_object"]
@@ -343,8 +348,10 @@ def crm_labels(ctx: Any, crm: str | None) -> CrmLabels:
     except Exception:  # a damaged cache only costs the labels
         log.debug("No cached fields for %s", crm, exc_info=True)
         snapshot = None
-    if snapshot is None:
-        return CrmLabels()
+    return _labels_of(snapshot) if snapshot is not None else CrmLabels()
+
+
+def _labels_of(snapshot: Any) -> CrmLabels:
     fields: dict[tuple[str, str], str] = {}
     options: dict[tuple[str, str], dict[str, str]] = {}
     owners: set[tuple[str, str]] = set()
@@ -358,6 +365,53 @@ def crm_labels(ctx: Any, crm: str | None) -> CrmLabels:
             options[key] = {o.value: o.label for o in f.options}
     users = {u.id: u.name for u in snapshot.users}
     return CrmLabels(fields, options, users, frozenset(owners))
+
+
+# -- the preview, computed where the plan was made ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlanPreview:
+    """Everything the preview shows of a :class:`~.plan.Plan`, computed once (in the planning worker thread: a
+    100,000-record plan takes a few hundred milliseconds to summarize) so the window only renders it."""
+
+    counts: dict[str, dict[str, int]]  # object -> action -> records
+    ops: dict[str, int]
+    summary: tuple[str, ...]
+    blocked: tuple[tuple[str, int], ...]  # (reason, records), most frequent first
+    removals: int
+    removal_contacts: int
+    warnings: tuple[str, ...]
+    rows: dict[tuple[str, str | None], list[Any]]  # (object, action or None) -> the plan's records, in order
+    total: int
+
+    @property
+    def to_send(self) -> int:
+        """Records the run writes (created, updated, merged)."""
+        return sum(c["create"] + c["update"] + c["merge"] for c in self.counts.values())
+
+    @property
+    def anything(self) -> bool:
+        return bool(self.to_send or any(self.ops.values()))
+
+
+def preview_of(plan: Any) -> PlanPreview:
+    """The :class:`PlanPreview` of ``plan`` (call it off the window's thread for big plans)."""
+    from .plan import ACTIONS
+
+    rows: dict[tuple[str, str | None], list[Any]] = {}
+    counts: dict[str, dict[str, int]] = {}
+    for r in plan.records:
+        rows.setdefault((r.object, None), []).append(r)
+        rows.setdefault((r.object, r.action), []).append(r)
+    for obj in ("contact", "company"):
+        if (obj, None) in rows:
+            counts[obj] = {a: len(rows.get((obj, a), ())) for a in ACTIONS}
+    removal_contacts = len({o.contact_id for o in plan.ops if o.kind == "remove"})
+    blocked = tuple(sorted(plan.blocked_reasons.items(), key=lambda kv: -kv[1]))
+    return PlanPreview(counts=counts, ops=plan.op_counts(), summary=tuple(plan.summary_lines()), blocked=blocked,
+                       removals=plan.removals, removal_contacts=removal_contacts, warnings=tuple(plan.warnings),
+                       rows=rows, total=len(plan.records))
 
 
 # -- the report, a page at a time -----------------------------------------------------------------------------
@@ -469,6 +523,29 @@ def report_summary(ctx: Any, run_id: int) -> ReportSummary:
     )
 
 
+@dataclass(frozen=True)
+class ReportData:
+    """What the report view shows first, read in one go off the window's thread: the summary, the record count
+    of each filter, the first page of the chosen filter, and the CRM's labels."""
+
+    summary: ReportSummary
+    filter_counts: dict[str, int]
+    outcome: str
+    first_page: list[RecordOutcome]
+    labels: CrmLabels
+
+
+def report_data(ctx: Any, run_id: int, outcome: str | None = None, page: int = 200) -> ReportData:
+    """The :class:`ReportData` of run ``run_id``: ``outcome`` is the filter to show (default: the failures when
+    there are, else every record)."""
+    summary = report_summary(ctx, run_id)
+    counts = {key: report_count(ctx, run_id, key) for key in OUTCOME_FILTERS}
+    if outcome is None or not counts.get(outcome):
+        outcome = "failed" if counts.get("failed") else "all"
+    rows = report_rows(ctx, run_id, outcome, 0, page)
+    return ReportData(summary, counts, outcome, rows, crm_labels(ctx, summary.run.crm))
+
+
 # -- running the engine off the window's loop -----------------------------------------------------------------
 
 
@@ -536,7 +613,7 @@ async def in_worker_thread(factory: Callable[[], Coroutine[Any, Any, T]], *, tok
             relay.flush()
     if len(outcome) == 2:
         raise outcome[1]
-    return outcome[0]  # type: ignore[no-any-return]
+    return outcome[0]
 
 
 async def in_thread(fn: Callable[..., T], *args: Any, name: str = "enginy-worker", poll: float = 0.02) -> T:

@@ -347,6 +347,7 @@ class ExportDialog(QDialog):
         self.setup: ui.ExportSetup | None = None
         self.plan: Plan | None = None
         self.preview: ui.PlanPreview | None = None
+        self.plan_gc = ui.GcPause()
         self.retry_of: int | None = None
         self.plan_token: CancelToken | None = None
         self.handle: RunHandle | None = None
@@ -579,8 +580,10 @@ class ExportDialog(QDialog):
         head = self.records_table.horizontalHeader()
         head.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
         head.resizeSection(0, 280)
-        head.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        head.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        # Fixed widths, not ResizeToContents: sizing to 100,000 rows' contents would stall the window.
+        for col, width in ((1, 100), (2, 110)):
+            head.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
+            head.resizeSection(col, width)
         self.records_table.selectionModel().currentRowChanged.connect(self._record_selected)
         split.addWidget(self.records_table)
         detail = QWidget()
@@ -809,6 +812,7 @@ class ExportDialog(QDialog):
                 return plan_export(ctx, list_id, options, progress=progress, cancel=token)
 
             self.retry_of = None
+        self.plan_gc.hold(pause=True)  # until the plan is dropped (Back, Export, closing): see ui.GcPause
         handle = RunHandle("plan", "Preparing the preview")
         handle.subscribe(self._plan_progress)
         token = handle.token
@@ -830,18 +834,22 @@ class ExportDialog(QDialog):
         except RunCancelled:
             self._set_stage(self.options_page)
             self.footer.setText("Planning cancelled: nothing was written.")
+            self.plan_gc.release()
             return None
         except ExportRefused as exc:
             self._set_stage(self.options_page)
             self._show_refusal(ui.refusal_of(exc))
+            self.plan_gc.release()
             return None
         except (AdapterError, IntegrationError) as exc:
             self._set_stage(self.options_page)
             self._show_refusal(ui.Refusal(f"The preview could not be made: {redact(exc)}", "crm_error"))
+            self.plan_gc.release()
             return None
         finally:
             handle.unsubscribe(self._plan_progress)
             self.plan_token = None
+        self.plan_gc.settle()  # the plan is built: frozen, the collector looks only at what is new
         self.show_preview(plan, preview)
         return plan
 
@@ -970,7 +978,7 @@ class ExportDialog(QDialog):
 
     def back(self) -> None:
         """Back to the options (or, for a retry, to the report it came from)."""
-        self.plan = self.preview = None
+        self._drop_plan()
         if self.retry_of is not None and self.report is not None:
             self.retry_of = None
             self._restore_report_titles()
@@ -1038,8 +1046,9 @@ class ExportDialog(QDialog):
             self.footer.setText(f"The export could not start: {redact(exc)}")
             self.next_button.setEnabled(True)
             return None
-        self.plan = self.preview = None  # the journal holds it now
-        self.records_model.set_records([], {})
+        list_name, crm_name = plan.list_name, plan.crm_name
+        del plan
+        self._drop_plan()  # the journal holds it now: the run reads its batches from there
         self._backgrounded = False
         self.hide()
 
@@ -1048,7 +1057,7 @@ class ExportDialog(QDialog):
 
         try:
             result = await follow_export(self.ctx, run_id, parent=self.parentWidget() or None,
-                                         list_name=plan.list_name, crm_name=plan.crm_name,
+                                         list_name=list_name, crm_name=crm_name,
                                          on_background=self._sent_to_background, on_handle=keep)
         except Exception as exc:
             log.warning("Export run %s ended with an error: %s", run_id, exc)
@@ -1073,6 +1082,26 @@ class ExportDialog(QDialog):
         self.show()
         data = await ui.in_thread(ui.report_data, self.ctx, run_id)
         return self.show_report(run_id, error=error, data=data)
+
+    def _drop_plan(self) -> None:
+        plan, preview = self.plan, self.preview
+        self.plan = self.preview = None
+        self.records_model.set_records([], {})
+        self.changes_model.show_record(None, self.records_model, "the CRM")
+        if plan is not None and len(plan.records) > 5000:
+            # A big plan is freed in a worker thread, a slice at a time: never a pause of the window.
+            gc_hold = self.plan_gc
+            self.plan_gc = ui.GcPause()
+
+            async def free() -> None:
+                try:
+                    await ui.in_thread(ui.release, preview, plan, name="export-free")
+                finally:
+                    gc_hold.release()
+
+            self.tasks.start(free())
+            return
+        self.plan_gc.release()
 
     def _sent_to_background(self) -> None:
         self._backgrounded = True
@@ -1140,7 +1169,12 @@ class ExportDialog(QDialog):
         if self.stage() == "planning":
             self.cancel_plan()
             return
+        self._drop_plan()
         super().reject()
+
+    def done(self, code: int) -> None:
+        self._drop_plan()
+        super().done(code)
 
 
 def open_retry(ctx: AppContext, run_id: int, parent: QWidget | None = None) -> ExportDialog | None:

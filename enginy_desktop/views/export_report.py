@@ -252,7 +252,7 @@ async def follow_export(ctx: AppContext, run_id: int, *, parent: QWidget | None,
 
     try:
         result: ExportResult = await handle.run(
-            ui.in_worker_thread(engine, token=token, relay=relay, name=f"export-{run_id}"),
+            ui.in_worker_thread(engine, token=token, relay=relay, name=f"export-{run_id}", pause_gc=True),
             _summarize(list_name, crm_name))
     finally:
         ACTIVE_EXPORTS.discard(handle)
@@ -395,8 +395,10 @@ class ExportReportView(QWidget):
         head.setHighlightSections(False)
         head.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         head.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
-        head.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        head.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        # Fixed widths, not ResizeToContents: sizing to the loaded rows' contents costs a stall at each page.
+        for col, width in ((1, 170), (2, 110)):
+            head.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
+            head.resizeSection(col, width)
         head.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         head.resizeSection(0, 240)
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)

@@ -535,3 +535,45 @@ def test_runs_page_detail_of_an_export(qtbot, aloop, w: World) -> None:  # type:
     assert view.shows_counters
     assert view.tiles.value("created") == 1
     assert view.model.rowCount() == 1
+
+
+def test_the_whole_flow_in_the_demo(qtbot, aloop) -> None:  # type: ignore[no-untyped-def]
+    """``enginy-desktop --demo``: its sample list goes through options, preview, run and report with no setup."""
+    from enginy_desktop.core.context import AppContext
+    from enginy_desktop.core.demo import DEMO_LIST, start_demo
+    from enginy_desktop.views.main_window import MainWindow
+
+    env = start_demo()
+    try:
+        ctx = AppContext.open(env.data_dir, passphrase=env.passphrase)
+        try:
+            window = MainWindow(ctx, settings_path=env.data_dir / "w.ini")
+            qtbot.addWidget(window)
+            window.resize(1280, 800)
+            window.show()
+            page = window.show_page("lists")
+            page.select_list(DEMO_LIST)
+            assert page.export_button.text() == "Export to HubSpot…"
+            dialog = aloop.run_until_complete(page.open_export())
+            settle(aloop, dialog)
+            assert not dialog.refusal.isVisible(), dialog.refusal_text.text()
+            assert dialog.subtitle.text().startswith("80 contacts")
+            dialog.companies_switch.switch.setChecked(True)
+            plan = aloop.run_until_complete(dialog.make_plan())
+            assert plan is not None
+            assert dialog.stage() == "preview"
+            assert dialog.contact_tiles.value("update") > 0  # the demo's HubSpot holds some of them already
+            assert dialog.contact_tiles.value("create") > 0
+            assert "job titles would be overwritten." in dialog.summary_list.text()
+            result = aloop.run_until_complete(run_to_report(dialog))
+            assert result.state == "finished"
+            assert result.counters.get("failed", 0) == 0
+            report = dialog.report
+            assert report is not None
+            assert report.tiles.value("created") > 0
+            dialog.close()
+            window.close()
+        finally:
+            ctx.close()
+    finally:
+        env.close()

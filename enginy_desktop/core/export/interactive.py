@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import threading
 from collections.abc import Callable, Coroutine, Sequence
@@ -51,6 +52,7 @@ __all__ = [
     "CrmLabels",
     "ExportFieldInput",
     "ExportSetup",
+    "GcPause",
     "PlanPreview",
     "ProgressRelay",
     "Refusal",
@@ -62,6 +64,7 @@ __all__ = [
     "prepare_export",
     "preview_of",
     "refusal_of",
+    "release",
     "report_count",
     "report_data",
     "report_rows",
@@ -395,6 +398,23 @@ class PlanPreview:
         return bool(self.to_send or any(self.ops.values()))
 
 
+def release(*holders: Any, chunk: int = 2000) -> None:
+    """Free big plans (and previews) a slice at a time: call it in a worker thread holding the last references.
+
+    Freeing a 100,000-record plan is millions of deallocations in one C call that holds the GIL (a stall of the
+    window's loop even from another thread); slices give the loop its turn between them."""
+    for holder in holders:
+        lists: list[list[Any]] = []
+        if isinstance(holder, PlanPreview):
+            lists.extend(holder.rows.values())
+        else:
+            lists.extend(x for x in (getattr(holder, "records", None), getattr(holder, "ops", None))
+                         if isinstance(x, list))
+        for items in lists:
+            while items:
+                del items[-chunk:]
+
+
 def preview_of(plan: Any) -> PlanPreview:
     """The :class:`PlanPreview` of ``plan`` (call it off the window's thread for big plans)."""
     from .plan import ACTIONS
@@ -570,9 +590,73 @@ class ProgressRelay:
             self._deliver(latest)
 
 
+class GcPause:
+    """Keeps Python's cyclic garbage collector from stalling the window while a big plan is built, shown or run.
+
+    A full collection walks every tracked object holding the GIL, from whichever thread: the window's own heap
+    (some 140,000 objects) costs about 70 ms a collection, and a 100,000-record plan (millions of objects) a few
+    hundred milliseconds, several times over while it is built. So, while held:
+
+    - what exists is frozen (``gc.freeze()``: the collector leaves it alone; reference counting still frees it), and
+      collections only look at what is new — the run's short-lived objects, cheap to scan;
+    - with ``pause`` (while a plan is being built: everything new is the plan) the collector is off until
+      :meth:`settle` freezes the finished plan and turns it back on.
+
+    When the last hold is released everything is unfrozen (garbage made meanwhile is collected as usual later).
+    Holds nest across dialogs and runs.
+    """
+
+    _holders = 0
+    _paused = 0
+    _was_enabled = True
+
+    def __init__(self) -> None:
+        self.held = False
+        self.paused = False
+
+    def hold(self, pause: bool = False) -> None:
+        if not self.held:
+            self.held = True
+            if GcPause._holders == 0:
+                GcPause._was_enabled = gc.isenabled()
+            GcPause._holders += 1
+            gc.freeze()
+        if pause and not self.paused:
+            self.paused = True
+            GcPause._paused += 1
+            gc.disable()
+
+    def settle(self) -> None:
+        """The big data is built: freeze it and let the collector run again (on what is new)."""
+        if not self.held:
+            return
+        gc.freeze()
+        if self.paused:
+            self.paused = False
+            GcPause._paused -= 1
+            if GcPause._paused == 0 and GcPause._was_enabled:
+                gc.enable()
+
+    def release(self) -> None:
+        self.settle()
+        if not self.held:
+            return
+        self.held = False
+        GcPause._holders -= 1
+        if GcPause._holders == 0:
+            gc.unfreeze()
+
+    def __enter__(self) -> GcPause:
+        self.hold()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.release()
+
+
 async def in_worker_thread(factory: Callable[[], Coroutine[Any, Any, T]], *, token: CancelToken | None = None,
                            relay: ProgressRelay | None = None, name: str = "enginy-export", grace: float = 20.0,
-                           poll: float = 0.05) -> T:
+                           poll: float = 0.05, pause_gc: bool = False) -> T:
     """Run ``factory()`` on a new event loop in a daemon thread and await its result here.
 
     The engine's database work is synchronous; on its own loop it never stalls the window's. The window's loop
@@ -580,8 +664,12 @@ async def in_worker_thread(factory: Callable[[], Coroutine[Any, Any, T]], *, tok
     result — rather than being called from the worker thread: nothing crosses threads through Qt's queued
     signals. If the awaiting task is cancelled (the window quits), ``token`` is cancelled so the engine stops
     after its batch in flight, and this waits up to ``grace`` seconds for that before letting the cancellation
-    through (a journaled run can be resumed either way).
+    through (a journaled run can be resumed either way). ``pause_gc``: the heap is frozen while the worker runs,
+    so the garbage collector only looks at new objects (:class:`GcPause`: for big plans and runs).
     """
+    if pause_gc:
+        with GcPause():
+            return await in_worker_thread(factory, token=token, relay=relay, name=name, grace=grace, poll=poll)
     outcome: list[Any] = []  # [result] or [None, exception]
     finished = threading.Event()
 

@@ -703,7 +703,7 @@ def normalize_column(values: Iterable[Any], kind: Kind | str, *, any_extension: 
         # One per person: finding the repeats would cost more than it saves.
         column: list[Any] = list(map(_NONE_AS_EMPTY.get, values, values))
         if _all_text(column):
-            return batch(column)
+            return _sliced(batch, column)
     try:
         distinct: dict[Any, str | None] = dict.fromkeys(values)
     except TypeError:  # unhashable values: one by one
@@ -719,8 +719,22 @@ def normalize_column(values: Iterable[Any], kind: Kind | str, *, any_extension: 
         for value in texts:
             distinct[value] = single(value)
     else:
-        distinct.update(zip(texts, batch(texts), strict=True))
+        distinct.update(zip(texts, _sliced(batch, texts), strict=True))
     return list(map(distinct.__getitem__, values))
+
+
+_SLICE = 8192  # values per batch call
+
+
+def _sliced(batch: Callable[[list[str]], list[str | None]], values: list[str]) -> list[str | None]:
+    """``batch`` over ``values`` a slice at a time: each batch call is one C-level pass that holds the GIL, and on
+    a 100,000-value column it would keep other threads (the window's event loop) waiting some 50 ms."""
+    if len(values) <= _SLICE:
+        return batch(values)
+    out: list[str | None] = []
+    for start in range(0, len(values), _SLICE):
+        out.extend(batch(values[start:start + _SLICE]))
+    return out
 
 
 def _all_text(values: list[Any]) -> bool:

@@ -23,6 +23,8 @@ import json as jsonlib
 import logging
 import math
 import random
+import ssl
+import threading
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
@@ -102,6 +104,21 @@ class Timeouts:
         return httpx.Timeout(connect=self.connect, read=self.read, write=self.write, pool=self.pool)
 
 
+_TLS_CONTEXT: ssl.SSLContext | None = None
+_TLS_LOCK = threading.Lock()
+
+
+def shared_tls_context() -> ssl.SSLContext:
+    """One verifying TLS context for every client of the process (as httpx makes it by default: certifi, or
+    ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``). Making one loads the CA bundle in a single C call that holds the GIL
+    for some 50 ms — a pause of the window each time an export or sync opens a client in a worker thread."""
+    global _TLS_CONTEXT
+    with _TLS_LOCK:
+        if _TLS_CONTEXT is None:
+            _TLS_CONTEXT = httpx.create_ssl_context()
+        return _TLS_CONTEXT
+
+
 def make_client(
     base_url: str = "",
     *,
@@ -123,6 +140,7 @@ def make_client(
         auth=auth,
         headers=all_headers,
         follow_redirects=False,
+        verify=shared_tls_context() if transport is None else True,
     )
 
 

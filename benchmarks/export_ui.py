@@ -5,7 +5,8 @@ against the HubSpot sandbox on loopback (a child process, so this process holds 
     python benchmarks/export_ui.py                     # 100,000 contacts (20,000 already in the CRM), 3 runs
     python benchmarks/export_ui.py --contacts 20000 --repeat 1
 
-Each run is a fresh child process (its own data folder, sandbox and peak memory) and prints:
+Each run gets a fresh sandbox and data folder, prepared by one child process (the contacts, and the first export
+that puts some of them in the CRM); another child, holding only the app, is measured and prints:
 
 - ``max_event_loop_stall_ms``: the longest the window's event loop went without turning, from opening the dialog
   to the report on screen (a 2 ms asyncio heartbeat on the qasync loop; budget ≤ 50), and per stage
@@ -14,7 +15,8 @@ Each run is a fresh child process (its own data folder, sandbox and peak memory)
   report read and shown);
 - ``records_per_s``: contacts exported per second of the run (Export to the end), and ``records_per_s_total``
   with the planning included;
-- ``peak_rss_mb``: the process's peak resident memory, Qt and set-up included (budget ≤ 400).
+- ``peak_rss_mb``: the measured process's peak resident memory, Qt and the window included (budget ≤ 400);
+  ``rss_window_mb``: the same process with the window open, before the export.
 
 The parent prints the median of each figure over the runs (``name: value unit``).
 """
@@ -69,17 +71,41 @@ class Heartbeat:
             await asyncio.gather(self._task, return_exceptions=True)
 
 
-def one(contacts: int, existing: int) -> dict[str, float]:
-    """One measured export in this process; returns the figures."""
+def setup(folder: Path, url: str, contacts: int, existing: int) -> None:
+    """The data folder of a run (in its own process, so the measured one holds only the app): HubSpot connected
+    to the sandbox, the benchmark's Export Mapping, ``existing`` contacts exported once already (they are
+    updated), and the list "Big" of ``contacts``."""
+    import keyring
+
+    from tests.support.memory_keyring import FileKeyring
+
+    keyring.set_keyring(FileKeyring())
+    from export import _config, _connect, _export, _list, _person
+
+    from enginy_desktop.core.context import AppContext
+
+    ctx = AppContext.open(folder)
+    try:
+        _connect(ctx, url, tier="API add-on")
+        _config(ctx)
+        if existing:
+            _list(ctx, "First", (_person(i) for i in range(existing)))
+            _, (first, _), _ = asyncio.run(_export(ctx, "First"))  # puts `existing` contacts in the CRM
+            assert first.state == "finished", first.error
+        _list(ctx, "Big", ({**_person(i), "job_title": "VP Sales"} for i in range(contacts)))
+    finally:
+        ctx.close()
+
+
+def one(folder: Path, contacts: int) -> dict[str, float]:
+    """One measured export of the list "Big" of ``folder`` through the window; returns the figures."""
     import keyring
     import qasync
     from PySide6.QtWidgets import QApplication
 
-    from tests.support.memory_keyring import MemoryKeyring
+    from tests.support.memory_keyring import FileKeyring
 
-    keyring.set_keyring(MemoryKeyring())
-    from export import _config, _connect, _export, _list, _person, _sandbox_process  # type: ignore[import-not-found]
-
+    keyring.set_keyring(FileKeyring())
     from enginy_desktop.core.context import AppContext
     from enginy_desktop.core.services.workspace import WorkspaceService
     from enginy_desktop.views import theme
@@ -87,95 +113,84 @@ def one(contacts: int, existing: int) -> dict[str, float]:
     from enginy_desktop.views.main_window import MainWindow
     from enginy_desktop.views.run_progress import ProgressDialog
 
-    proc, url = _sandbox_process()
     app = QApplication.instance() or QApplication([])
     theme.apply_theme(app, dark=False)  # type: ignore[arg-type]
     figures: dict[str, float] = {}
+    ctx = AppContext.open(folder)
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            ctx = AppContext.open(Path(tmp))
-            try:
-                _connect(ctx, url, tier="API add-on")
-                _config(ctx)
-                if existing:
-                    _list(ctx, "First", (_person(i) for i in range(existing)))
-                    _, (first, _), _ = asyncio.run(_export(ctx, "First"))  # puts `existing` contacts in the CRM
-                    assert first.state == "finished", first.error
-                _list(ctx, "Big", ({**_person(i), "job_title": "VP Sales"} for i in range(contacts)))
-                list_id = WorkspaceService(ctx.store).get_list("Big").id
+        list_id = WorkspaceService(ctx.store).get_list("Big").id
+        loop = qasync.QEventLoop(app)
+        asyncio.set_event_loop(loop)
+        window = MainWindow(ctx, settings_path=folder / "w.ini")
+        window.resize(1280, 800)
+        window.show()
+        figures["rss_window_mb"] = _rss_mb()
+        beat = Heartbeat()
+        progress_seen: list[bool] = []
 
-                loop = qasync.QEventLoop(app)
-                asyncio.set_event_loop(loop)
-                window = MainWindow(ctx, settings_path=Path(tmp) / "w.ini")
-                window.resize(1280, 800)
-                window.show()
-                beat = Heartbeat()
-                progress_seen: list[bool] = []
+        async def flow() -> None:
+            beat.start()
+            await asyncio.sleep(0.05)
+            beat.stage = "prepare"
+            dialog = ExportDialog(ctx, list_id, parent=window)
+            dialog.show()
+            await dialog.tasks.wait()
+            assert dialog.setup is not None
+            assert dialog.setup.refusal is None, dialog.refusal_text.text()
+            beat.stage = "plan"
+            started = time.monotonic()
+            plan = await dialog.make_plan()
+            assert plan is not None, dialog.refusal_text.text()
+            planned = time.monotonic()
+            await asyncio.sleep(0.2)  # the preview on screen
+            beat.stage = "start"  # Export: the run journaled, the progress dialog opened
+            task = asyncio.ensure_future(dialog.run_export())
+            ran = 0.0
+            while not task.done():
+                handle = dialog.handle
+                if handle is not None and handle.latest is not None and beat.stage == "start":
+                    beat.stage = "run"
+                if handle is not None and handle.done and beat.stage == "run":
+                    beat.stage, ran = "report", time.monotonic()  # the report is read and shown
+                if beat.stage == "run":
+                    progress_seen.append(any(isinstance(w, ProgressDialog) and w.isVisible()
+                                             for w in QApplication.topLevelWidgets()))
+                await asyncio.sleep(0.01)
+            result = task.result()
+            ran = ran or time.monotonic()
+            beat.stage = "report"
+            await asyncio.sleep(0.3)  # the report on screen
+            assert result is not None
+            assert result.state == "finished", result
+            assert dialog.report is not None
+            assert dialog.stage() == "report"
+            figures["records_per_s"] = contacts / (ran - planned)
+            figures["records_per_s_total"] = contacts / (ran - started)
+            figures["plan_seconds"] = planned - started
+            figures["run_seconds"] = ran - planned
+            figures["created"] = float(result.counters.get("created", 0))
+            figures["updated"] = float(result.counters.get("updated", 0))
+            await beat.stop()
+            dialog.close()
 
-                async def flow() -> None:
-                    beat.start()
-                    await asyncio.sleep(0.05)
-                    beat.stage = "prepare"
-                    dialog = ExportDialog(ctx, list_id, parent=window)
-                    dialog.show()
-                    await dialog.tasks.wait()
-                    assert dialog.setup is not None
-                    assert dialog.setup.refusal is None, dialog.refusal_text.text()
-                    beat.stage = "plan"
-                    started = time.monotonic()
-                    plan = await dialog.make_plan()
-                    assert plan is not None, dialog.refusal_text.text()
-                    planned = time.monotonic()
-                    await asyncio.sleep(0.2)  # the preview on screen
-                    beat.stage = "start"  # Export: the run journaled, the progress dialog opened
-                    task = asyncio.ensure_future(dialog.run_export())
-                    ran = 0.0
-                    while not task.done():
-                        handle = dialog.handle
-                        if handle is not None and handle.latest is not None and beat.stage == "start":
-                            beat.stage = "run"
-                        if handle is not None and handle.done and beat.stage == "run":
-                            beat.stage, ran = "report", time.monotonic()  # the report is read and shown
-                        if beat.stage == "run":
-                            progress_seen.append(any(isinstance(w, ProgressDialog) and w.isVisible()
-                                                     for w in app.topLevelWidgets()))
-                        await asyncio.sleep(0.01)
-                    result = task.result()
-                    ran = ran or time.monotonic()
-                    beat.stage = "report"
-                    await asyncio.sleep(0.3)  # the report on screen
-                    assert result is not None
-                    assert result.state == "finished", result
-                    assert dialog.report is not None
-                    assert dialog.stage() == "report"
-                    figures["records_per_s"] = contacts / (ran - planned)
-                    figures["records_per_s_total"] = contacts / (ran - started)
-                    figures["plan_seconds"] = planned - started
-                    figures["run_seconds"] = ran - planned
-                    figures["created"] = float(result.counters.get("created", 0))
-                    figures["updated"] = float(result.counters.get("updated", 0))
-                    await beat.stop()
-                    dialog.close()
-
-                loop.run_until_complete(flow())
-                window.close()
-                loop.close()
-                assert progress_seen
-                assert sum(progress_seen) >= len(progress_seen) - 1, "the progress dialog was shut"
-                for stage in ("prepare", "plan", "start", "run", "report"):
-                    figures[f"stall_{stage}_ms"] = beat.worst.get(stage, 0.0) * 1000
-                figures["max_event_loop_stall_ms"] = max(figures[f"stall_{s}_ms"]
-                                                         for s in ("prepare", "plan", "start", "run", "report"))
-                figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            finally:
-                ctx.close()
+        loop.run_until_complete(flow())
+        window.close()
+        loop.close()
+        assert progress_seen
+        assert sum(progress_seen) >= len(progress_seen) - 1, "the progress dialog was shut"
+        for stage in ("prepare", "plan", "start", "run", "report"):
+            figures[f"stall_{stage}_ms"] = beat.worst.get(stage, 0.0) * 1000
+        figures["max_event_loop_stall_ms"] = max(figures[f"stall_{s}_ms"]
+                                                 for s in ("prepare", "plan", "start", "run", "report"))
+        figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        ctx.close()
     return figures
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 UNITS = {"ms": "ms", "per_s": "records/s", "mb": "MB", "seconds": "s"}
@@ -185,27 +200,55 @@ def _unit(name: str) -> str:
     return next((u for k, u in UNITS.items() if name.endswith(k) or f"_{k}" in name), "records")
 
 
+def _child(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=False,
+                          timeout=3600)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--existing", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # a child: one run, JSON out
+    parser.add_argument("--setup", metavar="DIR", help=argparse.SUPPRESS)  # a child: prepare a data folder
+    parser.add_argument("--one", metavar="DIR", help=argparse.SUPPRESS)  # a child: one measured run, JSON out
+    parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     import logging
 
     logging.basicConfig(level=logging.ERROR)
-    if args.one:
-        print("FIGURES " + json.dumps(one(args.contacts, args.existing)), flush=True)
+    if args.setup:
+        setup(Path(args.setup), args.url, args.contacts, args.existing)
         return
+    if args.one:
+        print("FIGURES " + json.dumps(one(Path(args.one), args.contacts)), flush=True)
+        return
+    from export import _sandbox_process
+
     runs: list[dict[str, float]] = []
     for i in range(args.repeat):
-        cmd = [sys.executable, __file__, "--one", "--contacts", str(args.contacts), "--existing", str(args.existing)]
-        out = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=3600)
+        proc, url = _sandbox_process()  # a fresh CRM for each run
+        try:
+            with tempfile.TemporaryDirectory() as folder:
+                size = ["--contacts", str(args.contacts), "--existing", str(args.existing), "--url", url]
+                prepared = _child("--setup", folder, *size)
+                if prepared.returncode != 0:
+                    print(prepared.stderr[-4000:], file=sys.stderr)
+                    raise SystemExit(f"run {i + 1}: the set-up failed (exit {prepared.returncode})")
+                out = _child("--one", folder, *size)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
         line = next((x for x in out.stdout.splitlines() if x.startswith("FIGURES ")), None)
-        if out.returncode != 0 or line is None:
+        if line is None:
             print(out.stdout[-2000:], out.stderr[-4000:], file=sys.stderr)
             raise SystemExit(f"run {i + 1} failed (exit {out.returncode})")
+        if out.returncode != 0:  # after its figures: the interpreter's exit (see the README on PySide6 6.12)
+            print(f"# run {i + 1}: the measured process exited with {out.returncode} after its figures",
+                  file=sys.stderr)
         figures = json.loads(line.split(" ", 1)[1])
         runs.append(figures)
         print(f"# run {i + 1}: " + ", ".join(f"{k}={v:.1f}" for k, v in figures.items()), flush=True)

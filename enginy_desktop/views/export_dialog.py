@@ -24,6 +24,7 @@ Signals: ``runFinished(int)`` — an export run ended (its id).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections.abc import Callable, Coroutine, Sequence
@@ -1048,7 +1049,7 @@ class ExportDialog(QDialog):
             return None
         list_name, crm_name = plan.list_name, plan.crm_name
         del plan
-        self._drop_plan()  # the journal holds it now: the run reads its batches from there
+        freeing = self._drop_plan()  # the journal holds it now: the run reads its batches from there
         self._backgrounded = False
         self.hide()
 
@@ -1058,7 +1059,8 @@ class ExportDialog(QDialog):
         try:
             result = await follow_export(self.ctx, run_id, parent=self.parentWidget() or None,
                                          list_name=list_name, crm_name=crm_name,
-                                         on_background=self._sent_to_background, on_handle=keep)
+                                         on_background=self._sent_to_background, on_handle=keep,
+                                         after=freeing)
         except Exception as exc:
             log.warning("Export run %s ended with an error: %s", run_id, exc)
             self.export_result = None
@@ -1083,7 +1085,8 @@ class ExportDialog(QDialog):
         data = await ui.in_thread(ui.report_data, self.ctx, run_id)
         return self.show_report(run_id, error=error, data=data)
 
-    def _drop_plan(self) -> None:
+    def _drop_plan(self) -> asyncio.Task[Any] | None:
+        """Forget the plan; a big one is freed in a worker thread (the task returned), never on the window's."""
         plan, preview = self.plan, self.preview
         self.plan = self.preview = None
         self.records_model.set_records([], {})
@@ -1099,9 +1102,9 @@ class ExportDialog(QDialog):
                 finally:
                     gc_hold.release()
 
-            self.tasks.start(free())
-            return
+            return self.tasks.start(free())
         self.plan_gc.release()
+        return None
 
     def _sent_to_background(self) -> None:
         self._backgrounded = True

@@ -17,7 +17,7 @@ Signals: ``retryRequested(int)`` — the run whose failed records to plan again 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -224,8 +224,12 @@ def _summarize(list_name: str, crm_name: str) -> Callable[[ExportResult], str]:
 
 async def follow_export(ctx: AppContext, run_id: int, *, parent: QWidget | None, list_name: str, crm_name: str,
                         resume: bool = False, on_background: Callable[[], None] | None = None,
-                        on_handle: Callable[[RunHandle], None] | None = None) -> ExportResult:
+                        on_handle: Callable[[RunHandle], None] | None = None,
+                        after: Awaitable[Any] | None = None) -> ExportResult:
     """Carry out (or ``resume``) export run ``run_id`` as a :class:`RunHandle` with the progress dialog open.
+
+    ``after``: work to finish before the engine starts, the progress dialog already open (freeing the plan: two
+    busy worker threads at once would keep the window waiting for the GIL).
 
     The engine runs on its own loop in a worker thread (:func:`ui.in_worker_thread`): its database work never
     stalls the window. Returns the engine's result; raises what the engine raised.
@@ -245,15 +249,18 @@ async def follow_export(ctx: AppContext, run_id: int, *, parent: QWidget | None,
     token = handle.token
     relay = ui.ProgressRelay(handle.publish)  # the engine's snapshots, handed on by the window's loop
 
+    async def engine_after() -> Any:
+        if after is not None:
+            await after
+        return await ui.in_worker_thread(engine, token=token, relay=relay, name=f"export-{run_id}", pause_gc=True)
+
     def engine() -> Any:
         if resume:
             return resume_export(ctx, run_id, progress=relay, cancel=token)
         return execute(ctx, run_id, progress=relay, cancel=token)
 
     try:
-        result: ExportResult = await handle.run(
-            ui.in_worker_thread(engine, token=token, relay=relay, name=f"export-{run_id}", pause_gc=True),
-            _summarize(list_name, crm_name))
+        result: ExportResult = await handle.run(engine_after(), _summarize(list_name, crm_name))
     finally:
         ACTIVE_EXPORTS.discard(handle)
     return result

@@ -25,6 +25,9 @@ from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 
+from enginy_desktop.adapters.base import AdapterError
+from enginy_desktop.adapters.registry import open_crm_adapter
+from enginy_desktop.core import catalog
 from enginy_desktop.core.crm_config import (
     FAQ_NO_EXPORT_MAPPING,
     PRIMARY_REMOVE_WARNING,
@@ -38,6 +41,9 @@ from enginy_desktop.core.crm_config import (
 from enginy_desktop.core.crm_wizard import _EDITOR_PLACEHOLDERS, EditorSpec
 from enginy_desktop.core.models import CampaignLead, Contact, ExportRecord, ListMembership, RunItem
 from enginy_desktop.core.runs import CancelToken, RunInfo
+from enginy_desktop.core.services.crm import CrmNotConnectedError, NoActiveCrmError, active_crm_key, require_connected
+from enginy_desktop.core.services.crm_setup import cached_snapshot, load_snapshot
+from enginy_desktop.core.services.workspace import WorkspaceService
 
 from .plan import ExportRefused
 from .report import FailureGroup, RecordOutcome, failure_groups
@@ -223,18 +229,6 @@ async def prepare_export(ctx: Any, list_id: int, record_ids: Sequence[int] | Non
     from the CRM when old or missing) for the Export fields' editors and the check of fields mapped in the wrong
     tab. Never raises for what the user can fix: :attr:`ExportSetup.refusal` says it.
     """
-    from enginy_desktop.adapters.base import AdapterError
-    from enginy_desktop.adapters.registry import open_crm_adapter
-    from enginy_desktop.core import catalog
-    from enginy_desktop.core.services.crm import (
-        CrmNotConnectedError,
-        NoActiveCrmError,
-        active_crm_key,
-        require_connected,
-    )
-    from enginy_desktop.core.services.crm_setup import load_snapshot
-    from enginy_desktop.core.services.workspace import WorkspaceService
-
     info = WorkspaceService(ctx.store).get_list(list_id)
     list_kind = info.kind.list_kind
     contacts = list_kind == "contacts"
@@ -344,8 +338,6 @@ def crm_labels(ctx: Any, crm: str | None) -> CrmLabels:
     """The :class:`CrmLabels` of ``crm`` from its cached snapshot (empty when there is none)."""
     if not crm:
         return CrmLabels()
-    from enginy_desktop.core.services.crm_setup import cached_snapshot
-
     try:
         snapshot = cached_snapshot(ctx, crm)
     except Exception:  # a damaged cache only costs the labels

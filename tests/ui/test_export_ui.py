@@ -111,6 +111,14 @@ def test_refusals_say_why_and_where_to_fix(qtbot, aloop, ctx: Any) -> None:  # t
         aloop.run_until_complete(dialog.prepare())
         assert "HubSpot is not connected" in dialog.refusal_text.text()
         assert dialog.fix_button.text() == "Connect HubSpot"
+        from enginy_desktop.views.connect_dialog import ConnectDialog
+
+        connect = dialog.fix()  # the connection dialog opens over the export dialog
+        assert isinstance(connect, ConnectDialog)
+        assert connect.isVisible()
+        connect.reject()
+        settle(aloop, dialog)  # closing it checks again
+        assert "HubSpot is not connected" in dialog.refusal_text.text()
 
         from enginy_desktop.sandbox.hubspot import DEFAULT_TOKEN
 

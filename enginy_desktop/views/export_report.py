@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -48,6 +48,7 @@ from enginy_desktop.core.export.run import resume as resume_export
 from enginy_desktop.core.redact import redact
 from enginy_desktop.core.runs import RunHandle, RunInfo
 
+from .paged_model import PagedTableModel
 from .run_progress import EXPORT_COUNTERS, CounterTiles, number, show_progress
 from .workspace_widgets import TaskKeeper
 
@@ -116,51 +117,16 @@ def detail_text(r: RecordOutcome, crm_name: str, labels: ui.CrmLabels | None = N
     return ""
 
 
-class ReportRecordsModel(QAbstractTableModel):
+class ReportRecordsModel(PagedTableModel[RecordOutcome]):
     """A run's records with their outcome, CRM id and error or changes, fetched a page at a time."""
 
     COLUMNS = ("Record", "Outcome", "CRM ID", "Error or changes")
 
     def __init__(self, fetch: Callable[[int, int], list[RecordOutcome]], total: int, crm_name: str,
                  parent: Any = None) -> None:
-        super().__init__(parent)
-        self._fetch = fetch
-        self.total = total
+        super().__init__(fetch, total, parent)
         self.crm_name = crm_name
         self.labels = ui.CrmLabels()
-        self.rows: list[RecordOutcome] = []
-
-    def reset(self, fetch: Callable[[int, int], list[RecordOutcome]], total: int) -> None:
-        self.beginResetModel()
-        self._fetch = fetch
-        self.total = total
-        self.rows = []
-        self.endResetModel()
-
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
-    def canFetchMore(self, parent: QModelIndex | QPersistentModelIndex) -> bool:  # noqa: N802
-        return not parent.isValid() and len(self.rows) < self.total
-
-    def fetchMore(self, parent: QModelIndex | QPersistentModelIndex) -> None:  # noqa: N802
-        if parent.isValid():
-            return
-        more = self._fetch(len(self.rows), PAGE)
-        if not more:
-            self.total = len(self.rows)
-            return
-        self.beginInsertRows(QModelIndex(), len(self.rows), len(self.rows) + len(more) - 1)
-        self.rows.extend(more)
-        self.endInsertRows()
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return self.COLUMNS[section]
-        return None
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not (0 <= index.row() < len(self.rows)):

@@ -22,7 +22,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -51,6 +51,7 @@ from enginy_desktop.core.services import crm as crm_service
 from enginy_desktop.core.services.integrations import IntegrationError
 from enginy_desktop.core.services.workspace import ListInfo, WorkspaceService
 
+from .paged_model import PagedTableModel
 from .run_progress import SYNC_COUNTERS, CounterTiles, ProgressDialog, number, show_progress
 
 log = logging.getLogger(__name__)
@@ -112,50 +113,15 @@ def _why_text(row: sync.LinkRow, crm_name: str) -> str:
     return ""
 
 
-class LinksModel(QAbstractTableModel):
+class LinksModel(PagedTableModel[sync.LinkRow]):
     """A list's records with their links, fetched a page at a time as the table scrolls."""
 
     COLUMNS = ("Record", "Outcome", "CRM ID", "Why it matched")
 
     def __init__(self, fetch: Callable[[int, int], list[sync.LinkRow]], total: int, crm_name: str,
                  parent: Any = None) -> None:
-        super().__init__(parent)
-        self._fetch = fetch
-        self.total = total
+        super().__init__(fetch, total, parent)
         self.crm_name = crm_name
-        self.rows: list[sync.LinkRow] = []
-
-    def reset(self, fetch: Callable[[int, int], list[sync.LinkRow]], total: int) -> None:
-        self.beginResetModel()
-        self._fetch = fetch
-        self.total = total
-        self.rows = []
-        self.endResetModel()
-
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
-    def canFetchMore(self, parent: QModelIndex | QPersistentModelIndex) -> bool:  # noqa: N802
-        return not parent.isValid() and len(self.rows) < self.total
-
-    def fetchMore(self, parent: QModelIndex | QPersistentModelIndex) -> None:  # noqa: N802
-        if parent.isValid():
-            return
-        more = self._fetch(len(self.rows), PAGE)
-        if not more:
-            self.total = len(self.rows)
-            return
-        self.beginInsertRows(QModelIndex(), len(self.rows), len(self.rows) + len(more) - 1)
-        self.rows.extend(more)
-        self.endInsertRows()
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return self.COLUMNS[section]
-        return None
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not (0 <= index.row() < len(self.rows)):

@@ -128,7 +128,7 @@ async def _export(ctx: AppContext, list_name: str, options: ExportOptions | None
         plan_calls = plan.api_calls
         del plan  # the journal holds it now
         result = await execute(ctx, run_id, adapter=adapter, notify=False)
-        calls = adapter.api.requests_sent  # type: ignore[attr-defined]
+        calls = adapter.calls_made
     finally:
         await adapter.aclose()
     return plan_calls, (result, calls), time.monotonic() - started

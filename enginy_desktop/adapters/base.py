@@ -174,13 +174,60 @@ class RateLimit:
         return f"{self.requests}/{self.per_seconds:g}s"
 
 
+class CompanyLink(StrEnum):
+    """How a contact's company is kept in the CRM."""
+
+    ASSOCIATIONS = "associations"  # separate association records, written after the records (HubSpot v4)
+    FIELD = "field"  # a reference field of the contact (Pipedrive ``org_id``, Salesforce ``AccountId``, Zoho
+    #                  ``Account_Name``, Dataverse ``parentcustomerid``): set in the contact's own write
+
+
+class BudgetUnit(StrEnum):
+    REQUESTS = "requests"  # a daily allocation of calls (HubSpot, Salesforce)
+    TOKENS = "tokens"  # a daily token budget, each operation costing some tokens (Pipedrive)
+    CREDITS = "credits"  # credits per 24 hours, each operation costing some credits (Zoho)
+
+
+@dataclass(frozen=True, slots=True)
+class DailyBudget:
+    """A daily allowance shared by every client of the account: ``per_day`` units, each :class:`Operation`
+    costing ``cost[op]`` units per request (1 when not listed)."""
+
+    unit: BudgetUnit
+    per_day: int
+    cost: Mapping[Operation, int] = field(default_factory=dict)
+
+    def cost_of(self, op: Operation, requests: int = 1) -> int:
+        return int(self.cost.get(op, 1)) * max(0, requests)
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetLeft:
+    """What is left of the :class:`DailyBudget` now (``CrmAdapter.budget_left``)."""
+
+    unit: BudgetUnit
+    remaining: int
+    per_day: int | None = None
+    resets_at: datetime | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Capabilities:
-    """Limits and features an adapter declares; callers plan batches and strategies with them.
+    """Limits and features an adapter declares; callers plan batches and strategies with them, never with
+    vendor names.
 
-    ``max_batch`` gives the largest number of items per request for each :class:`Operation` (1 means the
-    vendor has no batch call for it). ``rate_limit`` is what the client-side limiter enforces for this
-    connection (tier-dependent); ``search_rate_limit`` an extra limit on search calls.
+    - ``max_batch``: the largest number of items per request for each :class:`Operation` (1: the vendor has no
+      batch call for it, e.g. Pipedrive writes one record per call).
+    - ``upsert`` / ``upsert_keys``: whether create-or-update exists, and on which unique fields per object.
+    - ``company_link``: the company as separate associations or as ``company_field`` of the contact;
+      ``multiple_companies`` (a contact may belong to several) and ``primary_company`` (one can be primary).
+    - search: ``search_in`` (an ``IN`` filter), ``search_filters_per_request`` / ``search_filters_per_group``
+      (None: no limit), ``search_folds_case`` / ``search_folds_accents`` (whether search finds ``JOSÉ`` for
+      ``jose``; when it does not the reader asks for several spellings), ``max_search_results``.
+    - limits: ``rate_limit`` (a rolling window, enforced by the client-side limiter for this connection,
+      tier-dependent), ``search_rate_limit`` (an extra window on search calls), ``budget`` (a daily allocation
+      of requests, tokens or credits, with each operation's cost), ``throttle_status``, and ``concurrency``:
+      the requests in flight that keep the window busy without tripping it.
     """
 
     max_batch: Mapping[Operation, int]
@@ -190,12 +237,29 @@ class Capabilities:
     search_in: bool  # search supports an IN (any of these values) filter
     rate_limit: RateLimit
     search_rate_limit: RateLimit | None = None
-    daily_limit: int | None = None
+    daily_limit: int | None = None  # requests per day (kept for callers that show it; see ``budget``)
     throttle_status: int = 429
     max_search_results: int | None = None  # a search stops paging after this many results
+    company_link: CompanyLink = CompanyLink.ASSOCIATIONS
+    company_field: str = ""  # with CompanyLink.FIELD: the contact field holding the company's id
+    upsert_keys: Mapping[CrmObject, frozenset[str]] = field(default_factory=dict)
+    search_filters_per_request: int | None = None
+    search_filters_per_group: int | None = None
+    search_folds_case: bool = True
+    search_folds_accents: bool = False
+    budget: DailyBudget | None = None
+    concurrency: int = 3
 
     def batch(self, op: Operation) -> int:
         return max(1, int(self.max_batch.get(op, 1)))
+
+    @property
+    def company_in_contact(self) -> bool:
+        """The contact's company is written with the contact (no separate association calls)."""
+        return self.company_link is CompanyLink.FIELD
+
+    def can_upsert(self, object: CrmObject, key: str) -> bool:
+        return self.upsert and key in self.upsert_keys.get(object, frozenset())
 
 
 # -- what an adapter returns ---------------------------------------------------------------------------------
@@ -289,15 +353,48 @@ class CrmUser:
         return full or self.email or self.id
 
 
+# -- canonical values ------------------------------------------------------------------------------------------
+
+Value = str | tuple[str, ...]
+"""A value as it crosses the contract, in the canonical form of its field's :class:`FieldType`:
+
+============================  ==============================================================================
+TEXT, LONG_TEXT, EMAIL,       the text (emails lowercased, URLs with their scheme)
+PHONE, URL
+NUMBER                        a plain decimal: ``1234.5``, ``-3`` (no grouping, no exponent)
+BOOLEAN                       ``true`` or ``false``
+DATE                          ``YYYY-MM-DD``
+DATETIME                      ISO 8601 in UTC with milliseconds: ``2025-01-31T09:00:00.000Z``
+PICKLIST                      the option's :attr:`FieldOption.value`
+MULTI_PICKLIST                a tuple of option values (a list after a JSON round trip is accepted too)
+OWNER                         a :attr:`CrmUser.id`
+REFERENCE                     the CRM id of the other record (e.g. the contact's company with CompanyLink.FIELD)
+============================  ==============================================================================
+
+Writes (:class:`RecordInput`) carry canonical values and reads (:class:`CrmRecord`) return them: each adapter
+converts to and from its own wire format (HubSpot's ``a;b`` multi-options, epoch milliseconds, Pipedrive's
+numeric option ids…). The engines never see a wire format.
+"""
+
+
+def as_options(value: object) -> tuple[str, ...]:
+    """A multi-option canonical value as a tuple (a JSON list, a tuple, or one value)."""
+    if value is None or value == "":
+        return ()
+    if isinstance(value, list | tuple | set | frozenset):
+        return tuple(str(v) for v in value if str(v) != "")
+    return (str(value),)
+
+
 @dataclass(frozen=True, slots=True)
 class CrmRecord:
     id: str
     object: CrmObject
-    properties: Mapping[str, str | None]
+    properties: Mapping[str, Value | None]
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
-    def get(self, name: str) -> str | None:
+    def get(self, name: str) -> Value | None:
         return self.properties.get(name)
 
 
@@ -307,10 +404,11 @@ class RecordInput:
 
     ``key`` is the caller's own reference (e.g. the local record id) and comes back on its
     :class:`WriteResult`; ``id`` is the CRM id (update), or the value of ``id_property`` (update or upsert by a
-    unique property). Values are strings already converted to the CRM field's type.
+    unique property). Values are canonical (:data:`Value`), already checked against the CRM field's type; the
+    adapter converts them to its wire format.
     """
 
-    properties: Mapping[str, str]
+    properties: Mapping[str, Value]
     key: str = ""
     id: str = ""
     id_property: str = ""
@@ -401,6 +499,18 @@ class Activity:
     key: str = ""
     duration_seconds: int | None = None
     properties: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityLookup:
+    """An activity that may already be in the CRM (its creation's answer was lost): the one logged on
+    ``contact_id`` of this ``kind`` at ``timestamp`` (to the millisecond) with this ``subject``."""
+
+    key: str
+    contact_id: str
+    kind: ActivityKind
+    timestamp: datetime
+    subject: str = ""
 
 
 # -- credentials ---------------------------------------------------------------------------------------------
@@ -522,16 +632,35 @@ class CrmAdapter(abc.ABC):
     async def read(self, object: CrmObject, ids: Sequence[str], properties: Sequence[str]) -> list[CrmRecord]:
         """Records by CRM id (missing ids are skipped)."""
 
-    # -- matching support (optional; the defaults make a sync fall back to what every CRM can do) ---------------
+    # -- what the engines ask (declarations; every CRM answers them) ------------------------------------------
+    @abc.abstractmethod
     def identifier_fields(self, object: CrmObject) -> dict[str, str]:
         """This CRM's field for each identifier role of the Step 1 presets (``core.matching.rules.Role`` values:
         ``first_name``, ``last_name``, ``company_name``, ``linkedin_url``, ``email``, ``domain``, ``name``), e.g.
         HubSpot contacts ``{"first_name": "firstname", …}``. Roles the CRM has no field for are left out."""
-        return {}
+
+    @abc.abstractmethod
+    def display_fields(self, object: CrmObject) -> tuple[str, ...]:
+        """Fields that name a record to a person (name, email, domain…): read with sync results and previews.
+        Only fields this CRM has (a CRM with a strict query language rejects unknown ones)."""
+
+    @abc.abstractmethod
+    def owner_field(self, object: CrmObject) -> str | None:
+        """The field holding a record's owner (a :class:`CrmUser` id), or None when ``object`` has no owner."""
 
     def unique_fields(self, object: CrmObject) -> frozenset[str]:
-        """Fields :meth:`read_by_unique` accepts (their values identify one record)."""
+        """Fields :meth:`read_by_unique` accepts (their values identify one record); empty when none."""
         return frozenset()
+
+    @property
+    @abc.abstractmethod
+    def calls_made(self) -> int:
+        """HTTP requests sent so far by this adapter (retries included)."""
+
+    async def budget_left(self) -> BudgetLeft | None:
+        """What is left today of ``capabilities.budget`` (one cheap call, or the last answer's headers), or
+        None when the CRM has no daily budget or cannot say."""
+        return None
 
     async def count(self, object: CrmObject) -> int | None:
         """How many records ``object`` holds (one cheap call), or None when the CRM cannot say."""
@@ -541,7 +670,8 @@ class CrmAdapter(abc.ABC):
         self, object: CrmObject, filters: Mapping[str, Sequence[str]], properties: Sequence[str]
     ) -> AsyncIterator[list[CrmRecord]]:
         """Pages of records whose every property in ``filters`` equals one of its values (an AND of ``IN``
-        filters). The default searches by the first property only; callers check the rest themselves."""
+        filters, at most ``capabilities.search_filters_per_group``). The default searches by the first
+        property only; callers check the rest themselves."""
         name, values = next(iter(filters.items()))
         return self.search_in(object, name, values, properties)
 
@@ -551,11 +681,6 @@ class CrmAdapter(abc.ABC):
         """Pages of records created or modified at or after ``since`` (a record may come twice). Raises
         :class:`UnsupportedOperationError` when the CRM cannot filter by modification time."""
         raise UnsupportedOperationError(f"{self.name} cannot list recently changed records.", vendor=self.key)
-
-    @property
-    def calls_made(self) -> int | None:
-        """HTTP requests sent so far by this adapter (retries included), or None when it does not count."""
-        return None
 
     # -- writes ----------------------------------------------------------------------------------------------
     @abc.abstractmethod
@@ -571,6 +696,10 @@ class CrmAdapter(abc.ABC):
         raise UnsupportedOperationError(f"{self.name} cannot create-or-update in one call.", vendor=self.key)
 
     # -- associations (contact -> company) -------------------------------------------------------------------
+    # With ``CompanyLink.FIELD`` the engine writes the company in the contact's own create/update (the
+    # ``company_field``, a REFERENCE value); these methods still work on such a CRM: ``associations`` reads the
+    # field (one primary association), ``associate`` sets it and ``remove_associations`` clears it (Restore
+    # puts a previous company back with ``associate``).
     @abc.abstractmethod
     async def associations(
         self, ids: Sequence[str], from_object: CrmObject = CrmObject.CONTACTS,
@@ -602,6 +731,11 @@ class CrmAdapter(abc.ABC):
     @abc.abstractmethod
     async def log_activities(self, activities: Sequence[Activity]) -> list[WriteResult]: ...
 
+    @abc.abstractmethod
+    async def find_activities(self, lookups: Sequence[ActivityLookup]) -> dict[str, str]:
+        """Activities already in the CRM among ``lookups`` (creations whose answer was lost): ``key -> activity
+        id`` for each one found; the others are absent."""
+
     # -- lifetime --------------------------------------------------------------------------------------------
     @abc.abstractmethod
     async def aclose(self) -> None: ...
@@ -632,13 +766,17 @@ def parse_datetime(value: object) -> datetime | None:
 __all__ = [
     "Activity",
     "ActivityKind",
+    "ActivityLookup",
     "AdapterError",
     "Association",
     "AssociationInput",
     "AssociationKind",
     "AssociationType",
     "AuthError",
+    "BudgetLeft",
+    "BudgetUnit",
     "Capabilities",
+    "CompanyLink",
     "Connection",
     "CrmAdapter",
     "CrmField",
@@ -646,6 +784,7 @@ __all__ = [
     "CrmObject",
     "CrmRecord",
     "CrmUser",
+    "DailyBudget",
     "Direction",
     "FatalError",
     "FieldOption",
@@ -663,7 +802,9 @@ __all__ = [
     "TransientError",
     "UnsupportedOperationError",
     "ValidationError",
+    "Value",
     "WriteResult",
+    "as_options",
     "parse_datetime",
     "utc_ms",
 ]

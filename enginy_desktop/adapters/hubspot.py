@@ -18,19 +18,22 @@ import logging
 import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Self
 
 from .base import (
     Activity,
     ActivityKind,
+    ActivityLookup,
     AdapterError,
     Association,
     AssociationInput,
     AssociationKind,
     AssociationType,
     AuthError,
+    BudgetUnit,
     Capabilities,
+    CompanyLink,
     Connection,
     CrmAdapter,
     CrmField,
@@ -38,6 +41,7 @@ from .base import (
     CrmObject,
     CrmRecord,
     CrmUser,
+    DailyBudget,
     Direction,
     FatalError,
     FieldOption,
@@ -52,7 +56,9 @@ from .base import (
     RecordInput,
     TokenSet,
     ValidationError,
+    Value,
     WriteResult,
+    as_options,
     parse_datetime,
     utc_ms,
 )
@@ -124,7 +130,15 @@ IDENTIFIER_FIELDS: dict[str, dict[str, str]] = {
 # HubSpot keys contacts by e-mail: batch read accepts idProperty=email. No standard company property is unique.
 UNIQUE_FIELDS: dict[str, frozenset[str]] = {"contacts": frozenset({"email"}), "companies": frozenset()}
 MODIFIED_PROPERTY: dict[str, str] = {"contacts": "lastmodifieddate", "companies": "hs_lastmodifieddate"}
+# Fields that name a record to a person (sync results, previews).
+DISPLAY_FIELDS: dict[str, tuple[str, ...]] = {
+    "contacts": ("firstname", "lastname", "email", "company", "jobtitle", "hs_linkedin_url", "city", "country"),
+    "companies": ("name", "domain", "website", "city", "country", "industry", "linkedin_company_page"),
+}
+OWNER_FIELD = "hubspot_owner_id"
+# Search: at most 5 filter groups of at most 6 filters, 18 filters in all; matching folds case, not accents.
 SEARCH_FILTERS_PER_GROUP = 6
+SEARCH_FILTERS_PER_REQUEST = 18
 
 # HUBSPOT_DEFINED association type ids, used when the labels endpoint cannot be asked.
 PRIMARY_CONTACT_TO_COMPANY = 1
@@ -343,12 +357,30 @@ def to_field(prop: Mapping[str, Any], object: CrmObject) -> CrmField:
     )
 
 
-def to_record(item: Mapping[str, Any], object: CrmObject) -> CrmRecord:
+def _from_wire(name: str, value: Any, multi: frozenset[str]) -> Value | None:
+    """HubSpot's value as a canonical one: multi-option values (``a;b``) become tuples."""
+    if value is None:
+        return None
+    text = str(value)
+    if name in multi:
+        return tuple(part for part in text.split(";") if part)
+    return text
+
+
+def to_wire(properties: Mapping[str, Value]) -> dict[str, str]:
+    """Canonical values as HubSpot takes them: several options joined with ``;``, everything else as is."""
+    out: dict[str, str] = {}
+    for name, value in properties.items():
+        out[name] = ";".join(as_options(value)) if isinstance(value, list | tuple) else str(value)
+    return out
+
+
+def to_record(item: Mapping[str, Any], object: CrmObject, multi: frozenset[str] = frozenset()) -> CrmRecord:
     props = item.get("properties") or {}
     return CrmRecord(
         id=str(item.get("id")),
         object=object,
-        properties={str(k): (None if v is None else str(v)) for k, v in props.items()},
+        properties={str(k): _from_wire(str(k), v, multi) for k, v in props.items()},
         created_at=parse_datetime(item.get("createdAt")),
         updated_at=parse_datetime(item.get("updatedAt")),
     )
@@ -428,6 +460,7 @@ class HubSpotAdapter(CrmAdapter):
         self.granted_scopes = tuple(granted_scopes) if granted_scopes is not None else None
         self.auth_kind = auth_kind
         self._type_cache: dict[tuple[str, str], list[AssociationType]] = {}
+        self._multi: dict[CrmObject, frozenset[str]] = {}  # multi-option fields, learnt from fields()
 
     # -- opening ----------------------------------------------------------------------------------------------
     @classmethod
@@ -521,6 +554,14 @@ class HubSpotAdapter(CrmAdapter):
             daily_limit=TIER_DAILY[self.tier],
             throttle_status=429,
             max_search_results=SEARCH_CAP,
+            company_link=CompanyLink.ASSOCIATIONS,
+            upsert_keys={CrmObject.CONTACTS: UNIQUE_FIELDS["contacts"], CrmObject.COMPANIES: frozenset()},
+            search_filters_per_request=SEARCH_FILTERS_PER_REQUEST,
+            search_filters_per_group=SEARCH_FILTERS_PER_GROUP,
+            search_folds_case=True,
+            search_folds_accents=False,
+            budget=DailyBudget(BudgetUnit.REQUESTS, TIER_DAILY[self.tier]) if TIER_DAILY[self.tier] else None,
+            concurrency=3,  # enough to keep the 10-second window busy, no more
         )
 
     async def aclose(self) -> None:
@@ -576,11 +617,15 @@ class HubSpotAdapter(CrmAdapter):
         data = reply.json_or_none()
         return data if isinstance(data, dict) else {}
 
+    def _record(self, item: Mapping[str, Any], object: CrmObject) -> CrmRecord:
+        return to_record(item, object, self._multi.get(object, frozenset()))
+
     async def fields(self, object: CrmObject) -> list[CrmField]:
         reply = await self.api.request("GET", _p("crm", "properties", API_VERSION, object.value),
                                        params={"archived": "false"})
         results = (reply.json() or {}).get("results") or []
         fields = [to_field(p, object) for p in results if isinstance(p, dict) and not p.get("hidden")]
+        self._multi[object] = frozenset(f.name for f in fields if f.type is FieldType.MULTI_PICKLIST)
         return sorted(fields, key=lambda f: f.label.casefold())
 
     async def users(self) -> list[CrmUser]:
@@ -612,7 +657,7 @@ class HubSpotAdapter(CrmAdapter):
             reply = await self.api.request("POST", objects_path(object.value, "batch", "read"), json=body,
                                            params={"archived": "false"}, idempotent=True)
             payload = reply.json() or {}
-            records.extend(to_record(r, object) for r in payload.get("results") or [])
+            records.extend(self._record(r, object) for r in payload.get("results") or [])
             for error in payload.get("errors") or []:
                 if not _not_found(error):
                     log.warning("HubSpot batch read: %s", error.get("message"))
@@ -657,7 +702,7 @@ class HubSpotAdapter(CrmAdapter):
                     async for page in self._search_chunk(object, property, part, properties):
                         yield page
                 return
-            results = [to_record(r, object) for r in payload.get("results") or []]
+            results = [self._record(r, object) for r in payload.get("results") or []]
             seen += len(results)
             if results:
                 yield results
@@ -674,6 +719,12 @@ class HubSpotAdapter(CrmAdapter):
 
     def unique_fields(self, object: CrmObject) -> frozenset[str]:
         return UNIQUE_FIELDS[object.value]
+
+    def display_fields(self, object: CrmObject) -> tuple[str, ...]:
+        return DISPLAY_FIELDS[object.value]
+
+    def owner_field(self, object: CrmObject) -> str | None:
+        return OWNER_FIELD
 
     @property
     def calls_made(self) -> int:
@@ -733,7 +784,7 @@ class HubSpotAdapter(CrmAdapter):
                     async for page in self._search_filters(object, {**filters, widest: part}, properties):
                         yield page
                 return
-            results = [to_record(r, object) for r in payload.get("results") or []]
+            results = [self._record(r, object) for r in payload.get("results") or []]
             seen += len(results)
             if results:
                 yield results
@@ -763,10 +814,10 @@ class HubSpotAdapter(CrmAdapter):
                     "after": str(after),
                 }
                 payload = await self._search(object, body)
-                results = [to_record(r, object) for r in payload.get("results") or []]
+                results = [self._record(r, object) for r in payload.get("results") or []]
                 if results:
                     yield results
-                    last = _epoch_ms(results[-1].get(prop)) or last
+                    last = _epoch_ms(str(results[-1].get(prop) or "") or None) or last
                 nxt = ((payload.get("paging") or {}).get("next") or {}).get("after")
                 if not nxt or not results:
                     return
@@ -787,7 +838,7 @@ class HubSpotAdapter(CrmAdapter):
             if after:
                 params.append(("after", after))
             page = (await self.api.request("GET", objects_path(object.value), params=params)).json() or {}
-            results = [to_record(r, object) for r in page.get("results") or []]
+            results = [self._record(r, object) for r in page.get("results") or []]
             if results:
                 yield results
             after = ((page.get("paging") or {}).get("next") or {}).get("after")
@@ -828,7 +879,7 @@ class HubSpotAdapter(CrmAdapter):
 
     def _input(self, op: str, trace: str, record: RecordInput,
                associations: list[dict[str, Any]] | None) -> dict[str, Any]:
-        item: dict[str, Any] = {"properties": dict(record.properties), "objectWriteTraceId": trace}
+        item: dict[str, Any] = {"properties": to_wire(record.properties), "objectWriteTraceId": trace}
         if op == "create":
             item["associations"] = associations or []
         else:
@@ -1115,22 +1166,22 @@ class HubSpotAdapter(CrmAdapter):
         props.update(activity.properties)
         return props
 
-    async def find_activities(self, wanted: Sequence[tuple[str, str, str, str, str]]) -> dict[str, str]:
-        """Activities already in HubSpot among those described as ``(key, contact id, kind, timestamp, subject)``
-        (kind ``email``/``call``/``note``, timestamp ISO 8601): ``key -> activity id``.
+    async def find_activities(self, lookups: Sequence[ActivityLookup]) -> dict[str, str]:
+        """Activities already in HubSpot among ``lookups``: ``key -> activity id``.
 
         For re-checking creations whose answer was lost: the contact's activities of that kind are listed
         (association batch read, 1,000 contacts per call) and read (100 per call), and one with the same
         timestamp (to the millisecond) and subject is the same activity."""
         subject_of = {"emails": "hs_email_subject", "calls": "hs_call_title", "notes": "hs_note_body"}
         found: dict[str, str] = {}
-        by_kind: dict[str, list[tuple[str, str, str, str, str]]] = {}
-        for item in wanted:
-            by_kind.setdefault(item[2], []).append(item)
+        by_kind: dict[ActivityKind, list[ActivityLookup]] = {}
+        for item in lookups:
+            by_kind.setdefault(ActivityKind(item.kind), []).append(item)
         for kind, items in by_kind.items():
-            object_type = ACTIVITY_OBJECTS[ActivityKind(kind)]
+            object_type = ACTIVITY_OBJECTS[kind]
             linked: dict[str, list[str]] = {}
-            pending: list[dict[str, str]] = [{"id": c} for c in dict.fromkeys(i[1] for i in items if i[1])]
+            contacts = dict.fromkeys(i.contact_id for i in items if i.contact_id)
+            pending: list[dict[str, str]] = [{"id": c} for c in contacts]
             while pending:
                 chunk, pending = pending[:ASSOCIATION_READ], pending[ASSOCIATION_READ:]
                 reply = await self.api.request("POST", associations_path("contacts", object_type, "batch", "read"),
@@ -1154,13 +1205,13 @@ class HubSpotAdapter(CrmAdapter):
                     values = r.get("properties") or {}
                     details[str(r.get("id"))] = (_epoch_ms(values.get("hs_timestamp")),
                                                  str(values.get(props[1]) or ""))
-            for key, contact, _kind, timestamp, subject in items:
-                moment = parse_datetime(timestamp)
-                ms = int(moment.timestamp() * 1000) if moment is not None else None
-                for activity_id in linked.get(contact, []):
+            for item in items:
+                moment = item.timestamp if item.timestamp.tzinfo else item.timestamp.replace(tzinfo=UTC)
+                ms = int(moment.timestamp() * 1000)
+                for activity_id in linked.get(item.contact_id, []):
                     at, text = details.get(activity_id, (None, ""))
-                    if at is not None and at == ms and (text == subject or text.startswith(subject)):
-                        found[key] = activity_id
+                    if at is not None and at == ms and (text == item.subject or text.startswith(item.subject)):
+                        found[item.key] = activity_id
                         break
         return found
 

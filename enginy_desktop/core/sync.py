@@ -64,6 +64,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "OBJECT_LABELS",
+    "Candidate",
     "LinkRow",
     "ObjectSync",
     "RiskReport",
@@ -98,10 +99,6 @@ CHANGE_MARGIN = timedelta(minutes=10)  # search indexes lag behind writes, clock
 SAVE_BATCH = 1000
 CHAIN_RUNS = 20  # how many earlier syncs with the same identifier may provide cached links
 
-DISPLAY_PROPERTIES: dict[str, tuple[str, ...]] = {
-    "contacts": ("firstname", "lastname", "email", "company", "jobtitle", "hs_linkedin_url", "city", "country"),
-    "companies": ("name", "domain", "website", "city", "country", "industry", "linkedin_company_page"),
-}
 
 
 class SyncError(Exception):
@@ -1123,17 +1120,50 @@ def create_new(ctx: Any, object: str, local_id: int, *, crm: str | None = None) 
     log.info("Create new chosen for %s %s in %s", object, local_id, key)
 
 
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A CRM record as a person recognises it (an ambiguous record's candidate): a title (the name) and the
+    other display fields' values, in the CRM's order; ``properties`` as text, for lookups."""
+
+    id: str
+    title: str
+    details: tuple[str, ...]
+    properties: Mapping[str, str]
+
+    def get(self, name: str) -> str | None:
+        return self.properties.get(name)
+
+
+def _text_of(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    return str(value).strip()
+
+
+def describe_record(record: CrmRecord, roles: Mapping[str, str], display: Sequence[str]) -> Candidate:
+    """The title (first + last name, or the name) and details of ``record``, from the adapter's declarations."""
+    props = {k: _text_of(v) for k, v in record.properties.items()}
+    title_fields = [roles[r] for r in ("first_name", "last_name") if r in roles] or (
+        [roles["name"]] if "name" in roles else [])
+    title = " ".join(props[f] for f in title_fields if props.get(f))
+    details = tuple(props[f] for f in display if f not in title_fields and props.get(f))
+    return Candidate(record.id, title, details, props)
+
+
 async def candidate_details(
     ctx: Any, object: str, crm_ids: Sequence[str], *, crm: str | None = None, transport: Any = None,
-) -> list[CrmRecord]:
-    """The key properties of CRM records (an ambiguous record's candidates), read in one call."""
+) -> list[Candidate]:
+    """The display fields of CRM records (an ambiguous record's candidates), read in one call."""
     key = crm or crm_service.active_crm_key(ctx)
     crm_object = CRM_OBJECTS[object]
     async with crm_service.open_crm(ctx, key, transport) as adapter:
-        props = list(dict.fromkeys([*DISPLAY_PROPERTIES.get(crm_object.value, ()),
-                                    *adapter.identifier_fields(crm_object).values()]))
+        roles = adapter.identifier_fields(crm_object)
+        display = adapter.display_fields(crm_object)
+        props = list(dict.fromkeys([*display, *roles.values()]))
         found = {r.id: r for r in await adapter.read(crm_object, list(crm_ids), props)}
-    return [found[i] for i in crm_ids if i in found]
+    return [describe_record(found[i], roles, display) for i in crm_ids if i in found]
 
 
 # -- duplicate risk --------------------------------------------------------------------------------------------------

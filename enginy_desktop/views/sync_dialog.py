@@ -42,7 +42,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from enginy_desktop.adapters.base import AdapterError, CrmRecord
+from enginy_desktop.adapters.base import AdapterError
 from enginy_desktop.core import catalog, sync
 from enginy_desktop.core.context import AppContext
 from enginy_desktop.core.redact import redact
@@ -153,7 +153,7 @@ class LinksModel(PagedTableModel[sync.LinkRow]):
 class CandidateCard(QFrame):
     """One CRM record an ambiguous record matched, with its key properties and "Use this record"."""
 
-    def __init__(self, record: CrmRecord | None, crm_id: str, crm_name: str, chosen: bool,
+    def __init__(self, record: sync.Candidate | None, crm_id: str, crm_name: str, chosen: bool,
                  on_choose: Callable[[str], None], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("candidateCard")
@@ -162,17 +162,13 @@ class CandidateCard(QFrame):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(12, 10, 12, 10)
         lay.setSpacing(4)
-        props = dict(record.properties) if record is not None else {}
-        name = " ".join(x for x in (props.get("firstname"), props.get("lastname")) if x) or props.get("name") or ""
+        name = record.title if record is not None else ""
         title = QLabel(name or f"{crm_name} record {crm_id}")
         title.setObjectName("candidateTitle")
         title.setWordWrap(True)
         lay.addWidget(title)
-        lines = [props.get(k) for k in ("email", "company", "jobtitle", "domain", "website", "hs_linkedin_url",
-                                        "linkedin_company_page")]
-        place = ", ".join(x for x in (props.get("city"), props.get("country")) if x)
-        details = [x for x in lines if x] + ([place] if place else [])
-        if record is None:
+        details = list(record.details) if record is not None else []
+        if record is None or not record.properties:
             details = ["Its details could not be read (it may have been deleted)."]
         details.append(f"{crm_name} ID {crm_id}")
         text = QLabel("\n".join(details))
@@ -217,7 +213,7 @@ class SyncResultView(QWidget):
         self.crm_name = _crm_display(crm)
         self.result = result
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._candidates: dict[str, CrmRecord] = {}
+        self._candidates: dict[str, sync.Candidate] = {}
         self._current: sync.LinkRow | None = None
         info = WorkspaceService(ctx.store).get_list(list_id)
         self.list_info = info
@@ -437,10 +433,10 @@ class SyncResultView(QWidget):
         bar = self.cards_scroll.horizontalScrollBar().sizeHint().height()
         self.cards_scroll.setFixedHeight(tallest + bar + 4)
 
-    async def load_candidates(self, row: sync.LinkRow) -> list[CrmRecord]:
+    async def load_candidates(self, row: sync.LinkRow) -> list[sync.Candidate]:
         """Read the key properties of an ambiguous record's candidates (one call) and show them."""
         missing = [c for c in row.candidates if c not in self._candidates]
-        records: list[CrmRecord] = []
+        records: list[sync.Candidate] = []
         if missing:
             try:
                 records = await sync.candidate_details(self.ctx, row.object, missing, crm=self.crm)
@@ -453,8 +449,7 @@ class SyncResultView(QWidget):
             for rec in records:
                 self._candidates[rec.id] = rec
             for crm_id in missing:  # deleted since: remember that it has no details
-                self._candidates.setdefault(crm_id, CrmRecord(crm_id, records[0].object if records else
-                                                              sync.CRM_OBJECTS[row.object], {}))
+                self._candidates.setdefault(crm_id, sync.Candidate(crm_id, "", (), {}))
         if self._current is row:
             self._render_cards(row)
         return records

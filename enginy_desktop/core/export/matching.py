@@ -16,14 +16,14 @@ current values of the CRM records that were read while matching.
 from __future__ import annotations
 
 import logging
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import select
 
-from enginy_desktop.adapters.base import CrmAdapter, CrmObject
+from enginy_desktop.adapters.base import CrmAdapter, CrmObject, Value
 from enginy_desktop.core.matching.matcher import Columns, Outcome, match
 from enginy_desktop.core.matching.rules import Rule
 from enginy_desktop.core.models import CrmLink
@@ -49,47 +49,13 @@ class Match:
 @dataclass
 class Resolution:
     matches: dict[int, Match] = field(default_factory=dict)
-    values: dict[str, dict[str, str | None]] = field(default_factory=dict)  # CRM id -> field -> value
+    values: dict[str, dict[str, Value | None]] = field(default_factory=dict)  # CRM id -> field -> value
 
 
-# Role -> field names a CRM commonly uses, for adapters that do not say (HubSpot's names first).
-_ROLE_NAMES: dict[str, dict[str, tuple[str, ...]]] = {
-    "contact": {
-        "first_name": ("firstname", "first_name", "FirstName"),
-        "last_name": ("lastname", "last_name", "LastName"),
-        "company_name": ("company", "company_name", "Company"),
-        "linkedin_url": ("hs_linkedin_url", "linkedin_url", "linkedin", "LinkedIn"),
-        "email": ("email", "Email"),
-    },
-    "company": {
-        "domain": ("domain", "website", "Website"),
-        "name": ("name", "Name"),
-        "linkedin_url": ("linkedin_company_page", "linkedin_url", "LinkedIn"),
-    },
-}
-
-
-async def identifier_fields(adapter: CrmAdapter, fields: Mapping[str, Iterable[Any]]) -> dict[str, dict[str, str]]:
-    """Per object (``contact``/``company``), the CRM field playing each Step 1 role: what the adapter says
-    (``identifier_fields(object)``) or, when it does not, the first known name the CRM has."""
-    result: dict[str, dict[str, str]] = {}
-    ask = getattr(adapter, "identifier_fields", None)
-    for obj, crm_object in (("contact", CrmObject.CONTACTS), ("company", CrmObject.COMPANIES)):
-        names = {f.name for f in fields.get(obj, ())}
-        found: dict[str, str] = {}
-        if callable(ask):
-            answer = ask(crm_object)
-            if hasattr(answer, "__await__"):
-                answer = await answer
-            found = {str(k): str(v) for k, v in dict(answer or {}).items()}
-        for role, candidates in _ROLE_NAMES[obj].items():
-            if role not in found:
-                for name in candidates:
-                    if name in names:
-                        found[role] = name
-                        break
-        result[obj] = found
-    return result
+def identifier_fields(adapter: CrmAdapter) -> dict[str, dict[str, str]]:
+    """Per object (``contact``/``company``), the CRM field playing each Step 1 role, as the adapter declares."""
+    return {obj: {str(k): str(v) for k, v in adapter.identifier_fields(crm_object).items()}
+            for obj, crm_object in (("contact", CrmObject.CONTACTS), ("company", CrmObject.COMPANIES))}
 
 
 def _aware(moment: datetime | None) -> datetime | None:

@@ -442,29 +442,18 @@ def _list_ids(ctx: Any, list_id: int) -> list[int]:
 
 # -- helpers -----------------------------------------------------------------------------------------------------
 
-_OWNER_NAMES = ("hubspot_owner_id", "OwnerId", "owner_id", "owner", "Owner")
-
-
-def owner_field(adapter: CrmAdapter, fields: Iterable[CrmField]) -> CrmField | None:
-    """The CRM field holding a record's owner: the adapter's ``owner_field`` when it says, else the usual name."""
-    by_name = {f.name: f for f in fields}
-    named = getattr(adapter, "owner_field", None)
-    if isinstance(named, str) and named in by_name:
-        return by_name[named]
-    for name in _OWNER_NAMES:
-        f = by_name.get(name)
-        if f is not None and not f.read_only:
-            return f
-    return None
+def owner_field(adapter: CrmAdapter, obj: str, fields: Iterable[CrmField]) -> CrmField | None:
+    """The CRM field holding a record's owner, as the adapter declares it (None when the CRM has none)."""
+    name = adapter.owner_field(_crm_object(obj))
+    return next((f for f in fields if f.name == name), None) if name else None
 
 
 def _crm_object(obj: str) -> CrmObject:
     return CrmObject.CONTACTS if obj == "contact" else CrmObject.COMPANIES
 
 
-def _calls(adapter: Any) -> int:
-    api = getattr(adapter, "api", None)
-    return int(getattr(api, "requests_sent", 0) or 0)
+def _calls(adapter: CrmAdapter) -> int:
+    return adapter.calls_made
 
 
 _ACTIVITY_EVENTS: dict[tuple[StepKind, EventType], tuple[str, str, str, str]] = {
@@ -778,7 +767,7 @@ async def _plan(ctx: Any, adapter: CrmAdapter, crm: str, crm_name: str, config: 
     calls_before = _calls(adapter)
     p = _Planner(ctx, adapter, crm, crm_name, config, options, tracker, cancel)
     await p.load_crm(objects)
-    roles = await matching.identifier_fields(adapter, {o: p.fields[o].values() for o in ("contact", "company")})
+    roles = matching.identifier_fields(adapter)
     with ctx.store.session() as s:
         identities = {str(i): n for i, n in s.execute(select(Identity.id, Identity.name))}
         app_users = {str(i): n for i, n in s.execute(select(AppUser.id, AppUser.name))}
@@ -884,7 +873,7 @@ async def _plan(ctx: Any, adapter: CrmAdapter, crm: str, crm_name: str, config: 
     # -- values -------------------------------------------------------------------------------------------------------
     p.phase("Preparing values", sum(len(v) for v in order.values()))
     user_ids = set(crm_users)
-    owner_fields = {obj: owner_field(adapter, p.fields[obj].values()) for obj in objects}
+    owner_fields = {obj: owner_field(adapter, obj, p.fields[obj].values()) for obj in objects}
     records: dict[str, dict[int, PlanRecord]] = {}
     wanted_values: dict[str, dict[int, dict[str, str]]] = {}
     overwrite: dict[str, dict[str, bool]] = {}

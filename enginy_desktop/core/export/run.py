@@ -38,6 +38,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from enginy_desktop.adapters.base import (
     Activity,
     ActivityKind,
+    ActivityLookup,
     AdapterError,
     AssociationInput,
     AssociationKind,
@@ -53,6 +54,7 @@ from enginy_desktop.adapters.base import (
     TransientError,
     ValidationError,
     WriteResult,
+    parse_datetime,
 )
 from enginy_desktop.core.models import (
     ActivityLink,
@@ -73,7 +75,6 @@ from .plan import BLOCKED, CREATE, MERGE, UNCHANGED, UPDATE, ExportOptions, Expo
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "DEFAULT_CONCURRENCY",
     "MAX_ATTEMPTS",
     "ExportResult",
     "execute",
@@ -84,7 +85,6 @@ __all__ = [
     "start_export",
 ]
 
-DEFAULT_CONCURRENCY = 3  # requests in flight: enough to keep HubSpot's limiter busy, no more
 MAX_ATTEMPTS = 6  # sends of one item before it is failed (time-outs, 5xx, unknown outcomes)
 _STOP_ERRORS = (AuthError, QuotaExhaustedError, RateLimitedError)
 
@@ -179,12 +179,13 @@ class _Item:
 
 class _Executor:
     def __init__(self, ctx: Any, run_id: int, adapter: CrmAdapter, *, progress: Callable[[Any], None] | None,
-                 cancel: CancelToken | None, concurrency: int) -> None:
+                 cancel: CancelToken | None, concurrency: int | None) -> None:
         self.ctx = ctx
         self.run_id = run_id
         self.adapter = adapter
         self.cancel = cancel or CancelToken()
-        self.concurrency = max(1, concurrency)
+        # requests in flight: the CRM's recommendation keeps its rate window busy without tripping it
+        self.concurrency = max(1, concurrency or adapter.capabilities.concurrency)
         self.tracker = ProgressTracker(progress, run_id=run_id)
         info = ctx.runs.get(run_id)
         self.info = info
@@ -500,13 +501,8 @@ class _Executor:
         return rule, rows
 
     def _roles(self) -> dict[str, dict[str, str]]:
-        ask = getattr(self.adapter, "identifier_fields", None)
-        out: dict[str, dict[str, str]] = {}
-        for obj, crm_object in (("contact", CrmObject.CONTACTS), ("company", CrmObject.COMPANIES)):
-            out[obj] = dict(ask(crm_object)) if callable(ask) else {}
-            for role, names in matching._ROLE_NAMES[obj].items():
-                out[obj].setdefault(role, names[0])
-        return out
+        return {obj: dict(self.adapter.identifier_fields(crm_object))
+                for obj, crm_object in (("contact", CrmObject.CONTACTS), ("company", CrmObject.COMPANIES))}
 
     # -- merged local duplicates ---------------------------------------------------------------------------------
     def merges(self, obj: str) -> None:
@@ -741,22 +737,23 @@ class _Executor:
 
     async def _recheck_activities(self, ops: list[ExportOp]) -> None:
         """Activities whose answer was lost: found among the contact's activities, or reported as uncertain."""
-        find = getattr(self.adapter, "find_activities", None)
         found: dict[int, str] = {}
-        if callable(find):
-            wanted = [(str(o.id), str(o.from_crm_id), str(o.payload.get("kind")), str(o.payload.get("timestamp")),
-                       str(o.payload.get("subject") or "")) for o in ops if o.from_crm_id]
-            try:
-                found = {int(k): v for k, v in (await find(wanted)).items()}
-            except AdapterError as exc:
-                log.warning("Could not look for activities sent before an interruption: %s", exc)
-                found = {}
-            done = [(o, found[o.id]) for o in ops if o.id in found]
-            again = [o for o in ops if o.id not in found]
-            self._settle_ops(done, pending=again)
-            return
-        self._settle_ops([], [(o, f"{self.crm_name} may or may not have logged this activity before Enginy "
-                                  "stopped; check the contact's timeline.", "uncertain") for o in ops])
+        wanted: list[ActivityLookup] = []
+        for o in ops:
+            moment = parse_datetime(o.payload.get("timestamp"))
+            if not o.from_crm_id or moment is None:
+                continue
+            wanted.append(ActivityLookup(key=str(o.id), contact_id=str(o.from_crm_id),
+                                         kind=ActivityKind(str(o.payload.get("kind"))), timestamp=moment,
+                                         subject=str(o.payload.get("subject") or "")))
+        try:
+            found = {int(k): v for k, v in (await self.adapter.find_activities(wanted)).items()} if wanted else {}
+        except AdapterError as exc:
+            log.warning("Could not look for activities sent before an interruption: %s", exc)
+            found = {}
+        done = [(o, found[o.id]) for o in ops if o.id in found]
+        again = [o for o in ops if o.id not in found]
+        self._settle_ops(done, pending=again)
 
 
 async def execute(
@@ -767,7 +764,7 @@ async def execute(
     transport: Any = None,
     progress: Callable[[Any], None] | None = None,
     cancel: CancelToken | None = None,
-    concurrency: int = DEFAULT_CONCURRENCY,
+    concurrency: int | None = None,
     notify: bool = True,
     slack_transport: Any = None,
 ) -> ExportResult:
@@ -878,7 +875,7 @@ async def export(
     progress: Callable[[Any], None] | None = None,
     cancel: CancelToken | None = None,
     confirm_removals: bool = False,
-    concurrency: int = DEFAULT_CONCURRENCY,
+    concurrency: int | None = None,
     notify: bool = True,
     slack_transport: Any = None,
 ) -> tuple[Plan, ExportResult]:

@@ -69,15 +69,11 @@ async def fetch_snapshot(ctx: Any, key: str, transport: Any = None) -> CrmSnapsh
         capabilities = adapter.capabilities
         # Which fields play the Step 1 roles (first name, domain…), as the adapter says; guessed by name for
         # an object it says nothing about.
-        roles_of = getattr(adapter, "identifier_fields", None)
         said: dict[str, dict[str, str]] = {}
-        if callable(roles_of):
-            for obj in (CrmObject.CONTACTS, CrmObject.COMPANIES):
-                answer = roles_of(obj)
-                if hasattr(answer, "__await__"):
-                    answer = await answer
-                if answer:
-                    said[obj.singular] = {str(getattr(r, "value", r)): str(n) for r, n in dict(answer).items()}
+        for obj in (CrmObject.CONTACTS, CrmObject.COMPANIES):
+            answer = adapter.identifier_fields(obj)
+            if answer:
+                said[obj.singular] = {str(r): str(n) for r, n in answer.items()}
     snapshot = CrmSnapshot.build(key, fields, users, capabilities=capabilities, identifier_fields=said)
     try:
         CrmSnapshotCache(ctx.data_dir).save(snapshot)

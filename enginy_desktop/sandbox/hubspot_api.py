@@ -3,8 +3,8 @@
 Paths follow the official OpenAPI files: the date-based version ``2026-03`` and the legacy ``v3``/``v4``
 equivalents with the same shapes (where the versions disagree, e.g. the status of association archive
 batches, each answers its own). Handlers parse and shape; state changes go through :class:`HubSpotSandbox`.
-Search, OAuth and the admin API live in their own modules; the gateway in front of all of them
-(faults, auth, limits, request log) is :mod:`enginy_desktop.sandbox.hubspot_gateway`.
+Search, OAuth and the admin API live in their own modules; the kit's gateway in front of all of them
+(faults, auth, limits, request log) and the control API come from :mod:`enginy_desktop.sandbox.kit`.
 """
 
 from __future__ import annotations
@@ -12,12 +12,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from .hubspot_admin import Admin
 from .hubspot_data import (
     DEFAULT_PROPERTIES,
     DEFAULT_TYPE,
@@ -26,7 +24,6 @@ from .hubspot_data import (
     resolve_object_type,
 )
 from .hubspot_http import (
-    JSONBody,
     after_param,
     batch_inputs,
     bool_param,
@@ -741,7 +738,6 @@ class Api:
 def build_routes(sandbox: HubSpotSandbox) -> list[BaseRoute]:
     api = Api(sandbox)
     oauth = OAuthApi(sandbox)
-    admin = Admin(sandbox)
     routes: list[BaseRoute] = []
 
     def add(path: str, endpoint: Callable[[Request], Awaitable[Response]], *methods: str) -> None:
@@ -822,32 +818,4 @@ def build_routes(sandbox: HubSpotSandbox) -> list[BaseRoute]:
     add("/oauth/v1/refresh-tokens/{token}", oauth.refresh_token_info, "GET")
     add("/oauth/v1/refresh-tokens/{token}", oauth.delete_refresh_token, "DELETE")
     add("/oauth/authorize", oauth.authorize, "GET")
-    # Admin
-    add("/__sandbox__/state", admin.state, "GET")
-    add("/__sandbox__/reset", admin.reset, "POST")
-    add("/__sandbox__/seed", admin.seed, "POST")
-    add("/__sandbox__/faults", admin.faults, "GET", "POST")
-    add("/__sandbox__/rate-limit", admin.rate_limit, "GET", "POST")
-    add("/__sandbox__/requests", admin.requests, "GET")
-    add("/__sandbox__/oauth/code", admin.oauth_code, "POST")
-    add("/__sandbox__/tokens/expire", admin.expire_tokens, "POST")
     return routes
-
-
-def exception_handlers(sandbox: HubSpotSandbox) -> dict[Any, Callable[..., Any]]:
-    async def hubspot_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, HubSpotError)
-        return JSONBody(exc.body(sandbox.correlation_id()), status_code=exc.status, headers=exc.headers or None)
-
-    async def http_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, HTTPException)
-        if exc.status_code == 405:
-            err = HubSpotError(405, "METHOD_NOT_ALLOWED", f"{request.method} is not allowed on {request.url.path}.")
-        elif exc.status_code == 404:
-            err = HubSpotError(404, "OBJECT_NOT_FOUND",
-                               f"No endpoint matches {request.method} {request.url.path} in the sandbox.")
-        else:
-            err = HubSpotError(exc.status_code, "VALIDATION_ERROR", str(exc.detail))
-        return JSONBody(err.body(sandbox.correlation_id()), status_code=err.status)
-
-    return {HubSpotError: hubspot_error, HTTPException: http_error}

@@ -3,34 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 
-from .hubspot_data import (
-    resolve_object_type,
-)
-from .hubspot_state import (
-    validation_error,
-)
+from .hubspot_data import resolve_object_type
+from .hubspot_state import validation_error
+from .kit.http import JSONBody, no_content, ok
 
-Scope = dict[str, Any]
-ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
-
-
-class JSONBody(JSONResponse):
-    media_type = "application/json;charset=utf-8"
-
-
-def ok(data: Any, status: int = 200) -> Response:
-    return JSONBody(data, status_code=status)
-
-
-def no_content() -> Response:
-    return Response(status_code=204)
-
+__all__ = ["JSONBody", "after_param", "batch_inputs", "bool_param", "int_param", "json_body", "list_param",
+           "no_content", "object_type", "ok", "trace_context"]
 
 
 # --- request helpers ----------------------------------------------------------------------------------------------
@@ -42,8 +24,11 @@ async def json_body(request: Request, *, required: bool = True) -> Any:
         if required:
             raise validation_error("Invalid input JSON: the request body is empty.")
         return None
+    # The kit's gateway has already refused bodies nested too deeply; RecursionError is the last line of defence.
     try:
         return json.loads(raw)
+    except RecursionError:
+        raise validation_error("Invalid input JSON: objects and arrays are nested too deeply.") from None
     except ValueError as exc:
         line = getattr(exc, "lineno", 1)
         col = getattr(exc, "colno", 1)

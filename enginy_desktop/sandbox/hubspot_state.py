@@ -13,16 +13,14 @@ import json
 import math
 import random
 import re
-import time
 import uuid
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from itertools import islice
 from typing import Any, Literal
 
-from .faults import FaultConfig, FaultInjector
 from .hubspot_data import (
     CREATED_PROPERTY,
     DEFAULT_PROPERTIES,
@@ -46,7 +44,9 @@ from .hubspot_data import (
     sample_contacts,
     slug,
 )
-from .ratelimit import RateLimit, RollingWindow
+from .kit.emulator import Emulator, EmulatorConfig, GatewayRequest
+from .kit.errors import ErrorKind, VendorError
+from .kit.limits import Budget, RateLimit, RollingWindow
 
 DEFAULT_TOKEN = "pat-sandbox-0000-enginy-local"
 SEED_EPOCH_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z: seeded records are created after it, a minute apart
@@ -54,6 +54,7 @@ PROPERTY_EPOCH = "2019-08-06T02:41:52.000Z"  # when the standard properties were
 AUTH_DOCS = "https://developers.hubspot.com/docs/methods/auth/oauth-overview"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PROPERTY_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+SEARCH_PATH = re.compile(r"^/crm/(?:objects/2026-03|v3/objects)/[^/]+/search/?$")
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
 
 
@@ -79,7 +80,7 @@ def parse_timestamp(value: str) -> int | None:
 # --- errors ------------------------------------------------------------------------------------------------------
 
 
-class HubSpotError(Exception):
+class HubSpotError(VendorError):
     """An error answered with HubSpot's error body (``status``, ``message``, ``correlationId``, ``category``…)."""
 
     def __init__(
@@ -94,15 +95,16 @@ class HubSpotError(Exception):
         extra: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(message)
-        self.status = status
+        super().__init__(status, message, headers=headers)
         self.category = category
-        self.message = message
         self.errors = errors
         self.context = context
         self.sub_category = sub_category
         self.extra = extra or {}
-        self.headers = headers or {}
+
+    def payload(self, emulator: Emulator) -> Any:
+        assert isinstance(emulator, HubSpotSandbox)
+        return self.body(emulator.correlation_id())
 
     def body(self, correlation_id: str) -> dict[str, Any]:
         out: dict[str, Any] = {"status": "error", "message": self.message, "correlationId": correlation_id,
@@ -152,8 +154,10 @@ def not_found(message: str = "resource not found") -> HubSpotError:
 
 
 @dataclass
-class HubSpotSandboxConfig:
-    """How the sandbox behaves. Defaults follow HubSpot Professional (190 requests per 10 s per token)."""
+class HubSpotSandboxConfig(EmulatorConfig):
+    """How the sandbox behaves. Defaults follow HubSpot Professional (190 requests per 10 s per token).
+    The settings every emulator has (``random_seed``, ``faults``, clocks, body and nesting limits, the control
+    token) come from :class:`~enginy_desktop.sandbox.kit.emulator.EmulatorConfig`."""
 
     tokens: tuple[str, ...] = (DEFAULT_TOKEN,)  # private-app tokens that are always valid (until a TTL fault)
     portal_id: int = 24681357
@@ -165,8 +169,6 @@ class HubSpotSandboxConfig:
     seed_companies: int | None = None  # None: one company per ten contacts (at least one when seeding)
     associate_ratio: float = 0.7  # share of seeded contacts with a primary company
     owners: int = 8
-    random_seed: int = 7
-    faults: FaultConfig = field(default_factory=FaultConfig)
     batch_limit: int = 100  # inputs per object batch call
     association_batch_limit: int = 100  # inputs per association batch create/archive/labels call
     association_read_limit: int = 1000  # inputs per association batch read (HubSpot since 2025-02-10)
@@ -188,9 +190,6 @@ class HubSpotSandboxConfig:
     company_currency: str = "EUR"
     ui_domain: str = "app.hubspot.com"
     data_hosting_location: str = "eu1"
-    max_logged_requests: int = 200_000
-    clock: Callable[[], float] = time.monotonic  # limits and token lifetimes
-    wall_clock: Callable[[], float] = time.time  # record timestamps and the request log
 
 
 # --- records -----------------------------------------------------------------------------------------------------
@@ -246,36 +245,18 @@ class AuthCode:
     used: bool = False
 
 
-@dataclass
-class RequestLogEntry:
-    """One request as the sandbox saw it. ``at`` is wall-clock seconds, ``t`` the monotonic clock."""
-
-    seq: int
-    method: str
-    path: str
-    query: str
-    at: float
-    t: float
-    status: int | None = None  # None: the connection was dropped
-    duration_s: float = 0.0
-    token_kind: str | None = None
-    fault: str | None = None  # "latency", "error", "timeout", "drop"
-    limited_by: str | None = None  # policy name of a 429
-
-    def as_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
 # --- the sandbox -------------------------------------------------------------------------------------------------
 
 
-class HubSpotSandbox:
+class HubSpotSandbox(Emulator):
     """State and behaviour of one emulated HubSpot portal."""
 
+    vendor = "HubSpot"
+    public_paths = ("/oauth/",)  # the OAuth endpoints check their own credentials
+    config: HubSpotSandboxConfig
+
     def __init__(self, config: HubSpotSandboxConfig | None = None) -> None:
-        self.config = config or HubSpotSandboxConfig()
-        self.faults = FaultInjector(self.config.faults, self.config.random_seed)
-        self.requests: list[RequestLogEntry] = []
+        super().__init__(config or HubSpotSandboxConfig())
         self.reset()
 
     # -- lifecycle ------------------------------------------------------------------------------------------------
@@ -312,7 +293,7 @@ class HubSpotSandbox:
         self.auth_codes: dict[str, AuthCode] = {}
         self.interval_window = RollingWindow(cfg.rate_limit) if cfg.rate_limit else None
         self.search_window = RollingWindow(cfg.search_rate_limit) if cfg.search_rate_limit else None
-        self._daily: dict[str, tuple[date, int]] = {}
+        self.daily_budget = Budget(cfg.daily_limit or 0, "day", cfg.wall_clock)
         self.requests.clear()
         if seed and (cfg.seed_contacts or cfg.seed_companies):
             self.seed(cfg.seed_contacts, cfg.seed_companies)
@@ -998,7 +979,10 @@ class HubSpotSandbox:
             return info
         return None
 
-    def authenticate(self, header: str | None) -> TokenInfo:
+    def authenticate(self, request: GatewayRequest) -> TokenInfo:
+        return self.authenticate_header(request.headers.get("authorization"))
+
+    def authenticate_header(self, header: str | None) -> TokenInfo:
         """Check ``Authorization: Bearer …``; counts the use; raises 401 like HubSpot."""
         scheme, _, token = (header or "").partition(" ")
         token = token.strip()
@@ -1099,14 +1083,8 @@ class HubSpotSandbox:
         limit = self.config.daily_limit
         if limit is None:
             return True, 0
-        today = datetime.fromtimestamp(self.config.wall_clock(), UTC).date()
-        day, used = self._daily.get(token, (today, 0))
-        if day != today:
-            used = 0
-        if used >= limit:
-            return False, 0
-        self._daily[token] = (today, used + 1)
-        return True, limit - used - 1
+        self.daily_budget.limit = limit
+        return self.daily_budget.spend(token)
 
     def set_rate_limit(self, limit: RateLimit | None, search: RateLimit | Literal[False] | None = False) -> None:
         self.config.rate_limit = limit
@@ -1114,6 +1092,135 @@ class HubSpotSandbox:
         if search is not False:
             self.config.search_rate_limit = search
             self.search_window = RollingWindow(search) if search else None
+
+    def limit(self, principal: Any, request: GatewayRequest) -> dict[str, str]:
+        """Count the request against HubSpot's limits: the rate-limit headers to add, or raise its 429.
+
+        A rolling window per token (``TEN_SECONDLY_ROLLING``) with the interval headers, the search endpoints'
+        own window (``SECONDLY``, no headers), and the daily allocation of private-app tokens (``DAILY``)."""
+        token: TokenInfo = principal
+        cfg = self.config
+        now = cfg.clock()
+        headers: dict[str, str] = {}
+        is_search = bool(SEARCH_PATH.match(request.path))
+        if is_search and self.search_window is not None:
+            allowed, _ = self.search_window.try_hit(token.token, now)
+            if not allowed:
+                raise self.rate_limited("SECONDLY", "You have reached your secondly limit.", "publicapi:crm-search")
+        if (not is_search or cfg.search_counts_toward_interval) and self.interval_window is not None:
+            limit = self.interval_window.limit
+            allowed, remaining = self.interval_window.try_hit(token.token, now)
+            interval_headers = {
+                "X-HubSpot-RateLimit-Interval-Milliseconds": str(limit.interval_ms),
+                "X-HubSpot-RateLimit-Max": str(limit.max_requests),
+                "X-HubSpot-RateLimit-Remaining": str(remaining),
+            }
+            if not allowed:
+                err = self.rate_limited(
+                    "TEN_SECONDLY_ROLLING", "You have reached your ten_secondly_rolling limit.",
+                    "publicapi:private-apps" if token.kind == "private_app" else "publicapi:oauth")
+                err.headers.update(interval_headers)
+                raise err
+            if not is_search:
+                headers.update(interval_headers)
+        if token.kind == "private_app" and cfg.daily_limit is not None:
+            allowed, remaining = self.daily_hit(token.token)
+            daily = {"X-HubSpot-RateLimit-Daily": str(cfg.daily_limit),
+                     "X-HubSpot-RateLimit-Daily-Remaining": str(remaining)}
+            if not allowed:
+                err = self.rate_limited("DAILY", "You have reached your daily limit.", "publicapi:private-apps")
+                err.headers.update(daily)
+                raise err
+            if not is_search:
+                headers.update(daily)
+        return headers
+
+    def rate_limited(self, policy: str, message: str, group: str) -> HubSpotError:
+        """HubSpot's 429 body (``errorType`` RATE_LIMIT, ``policyName``, ``groupName``)."""
+        err = HubSpotError(429, "RATE_LIMITS", message)
+        err.extra = {"errorType": "RATE_LIMIT", "policyName": policy, "groupName": group,
+                     "requestId": self.correlation_id()}
+        err.limited_by = policy
+        return err
+
+    def error(self, kind: ErrorKind, message: str, *, status: int | None = None) -> VendorError:
+        """HubSpot's answers for what the kit's gateway refuses (HubSpot documents no 413; the sandbox answers
+        it in HubSpot's standard error body)."""
+        if kind == "server_error":
+            status = status or 503
+            if status == 500:
+                return HubSpotError(500, "INTERNAL_ERROR", message)
+            return HubSpotError(status, "SERVICE_UNAVAILABLE", message)
+        if kind == "gateway_timeout":
+            return HubSpotError(504, "GATEWAY_TIMEOUT", message)
+        if kind == "too_large":
+            return HubSpotError(413, "VALIDATION_ERROR", message)
+        if kind == "not_found":
+            return HubSpotError(404, "OBJECT_NOT_FOUND", message)
+        if kind == "method_not_allowed":
+            return HubSpotError(405, "METHOD_NOT_ALLOWED", message)
+        if kind in ("unauthorized", "expired_token"):
+            return HubSpotError(401, "INVALID_AUTHENTICATION" if kind == "unauthorized" else "EXPIRED_AUTHENTICATION",
+                                message)
+        if kind in ("rate_limited", "budget_exhausted"):
+            return self.rate_limited("TEN_SECONDLY_ROLLING" if kind == "rate_limited" else "DAILY", message,
+                                     "publicapi:private-apps")
+        return HubSpotError(status or 400, "VALIDATION_ERROR", message)
+
+    # -- the control API ------------------------------------------------------------------------------------------
+
+    def state_json(self) -> dict[str, Any]:
+        cfg = self.config
+        return {
+            "vendor": self.vendor,
+            "counts": self.counts(),
+            "portalId": cfg.portal_id,
+            "rateLimit": str(cfg.rate_limit) if cfg.rate_limit else None,
+            "searchRateLimit": str(cfg.search_rate_limit) if cfg.search_rate_limit else None,
+            "dailyLimit": cfg.daily_limit,
+            "faults": cfg.faults.as_json(),
+            "batchErrors": cfg.batch_errors,
+        }
+
+    def seed_sample(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        try:
+            contacts = int(body.get("contacts", 0))
+            companies = body.get("companies")
+            return self.seed(contacts, None if companies is None else int(companies))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"contacts and companies must be integers: {exc}") from None
+
+    def limits_json(self) -> dict[str, Any]:
+        cfg = self.config
+        return {"rate_limit": str(cfg.rate_limit) if cfg.rate_limit else None,
+                "search_rate_limit": str(cfg.search_rate_limit) if cfg.search_rate_limit else None,
+                "daily_limit": cfg.daily_limit}
+
+    def set_limits(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """``{"rate_limit": "190/10s" | null, "search_rate_limit": …, "daily_limit": N | null}``."""
+        unknown = sorted(set(values) - {"rate_limit", "search_rate_limit", "daily_limit"})
+        if unknown:
+            raise ValueError(f"unknown limit(s): {', '.join(unknown)}; known: rate_limit, search_rate_limit, "
+                             "daily_limit")
+        limit = ((RateLimit.parse(values["rate_limit"]) if values["rate_limit"] else None)
+                 if "rate_limit" in values else self.config.rate_limit)
+        search: RateLimit | Literal[False] | None = False
+        if "search_rate_limit" in values:
+            search = RateLimit.parse(values["search_rate_limit"]) if values["search_rate_limit"] else None
+        daily = self.config.daily_limit
+        if "daily_limit" in values:
+            daily = None if values["daily_limit"] is None else int(values["daily_limit"])
+            if daily is not None and daily < 1:
+                raise ValueError("daily_limit must be a positive number or null")
+        self.set_rate_limit(limit, search)
+        self.config.daily_limit = daily
+        return self.limits_json()
+
+    def issue_code_for_control(self, body: Mapping[str, Any]) -> str:
+        return self.issue_code(str(body.get("client_id", "sandbox-client")),
+                               str(body.get("redirect_uri", "http://127.0.0.1/callback")),
+                               body.get("scopes") or (), body.get("code_challenge"),
+                               str(body.get("code_challenge_method", "S256")))
 
     # -- seeding --------------------------------------------------------------------------------------------------
 

@@ -23,10 +23,10 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from enginy_desktop.sandbox.faults import FaultConfig
 from enginy_desktop.sandbox.hubspot import DEFAULT_TOKEN, HubSpotSandbox, HubSpotSandboxConfig, create_app
-from enginy_desktop.sandbox.ratelimit import RateLimit
-from enginy_desktop.sandbox.server import serve
+from enginy_desktop.sandbox.kit.faults import FaultConfig
+from enginy_desktop.sandbox.kit.limits import RateLimit
+from enginy_desktop.sandbox.kit.server import serve
 from tests.support.openapi_contract import ContractRecorder
 
 API = "https://api.hubapi.com"
@@ -57,6 +57,12 @@ def client(app: Any, recorder: ContractRecorder | None = None, **kw: Any) -> htt
     if recorder is not None:
         transport = recorder.wrap(transport)
     return httpx.AsyncClient(transport=transport, base_url=API, headers=kw.pop("headers", AUTH), **kw)
+
+
+def control_client(app: Any) -> httpx.AsyncClient:
+    """A client of the control API: the loopback host and the control token the app was started with."""
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://127.0.0.1:8765",
+                             headers={"Authorization": f"Bearer {app.control_token}"})
 
 
 def drive(app: Any, body: Callable[[httpx.AsyncClient], Awaitable[Any]], recorder: ContractRecorder | None = None,
@@ -792,14 +798,15 @@ def test_admin_api_steers_the_sandbox_at_runtime() -> None:
 
     async def body(c: httpx.AsyncClient) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        out["seed"] = (await c.post("/__sandbox__/seed", json={"contacts": 50, "companies": 5})).json()
-        out["faults"] = (await c.post("/__sandbox__/faults", json={"latency_ms": 1, "error_rate": 0.25})).json()
-        out["bad_fault"] = await c.post("/__sandbox__/faults", json={"error_rate": 3})
-        out["limit"] = (await c.post("/__sandbox__/rate-limit", json={"rate_limit": "2/1s"})).json()
-        out["statuses"] = [(await c.get("/crm/owners/2026-03")).status_code for _ in range(3)]
-        out["requests"] = (await c.get("/__sandbox__/requests")).json()
-        out["state"] = (await c.get("/__sandbox__/state")).json()
-        out["reset"] = (await c.post("/__sandbox__/reset")).json()
+        async with control_client(app) as ctl:
+            out["seed"] = (await ctl.post("/__sandbox__/seed", json={"contacts": 50, "companies": 5})).json()
+            out["faults"] = (await ctl.post("/__sandbox__/faults", json={"latency_ms": 1, "error_rate": 0.25})).json()
+            out["bad_fault"] = await ctl.post("/__sandbox__/faults", json={"error_rate": 3})
+            out["limit"] = (await ctl.post("/__sandbox__/rate-limit", json={"rate_limit": "2/1s"})).json()
+            out["statuses"] = [(await c.get("/crm/owners/2026-03")).status_code for _ in range(3)]
+            out["requests"] = (await ctl.get("/__sandbox__/requests")).json()
+            out["state"] = (await ctl.get("/__sandbox__/state")).json()
+            out["reset"] = (await ctl.post("/__sandbox__/reset")).json()
         return out
 
     out = drive(app, body, headers={})
@@ -808,7 +815,7 @@ def test_admin_api_steers_the_sandbox_at_runtime() -> None:
     assert out["faults"]["error_rate"] == 0.25
     assert out["bad_fault"].status_code == 400
     assert out["limit"]["rate_limit"] == "2/1s"
-    assert set(out["statuses"]) <= {401, 503}  # no token on this client (admin calls need none); 25 % errors
+    assert set(out["statuses"]) <= {401, 503}  # no token on this client; 25 % errors
     logged = out["requests"]["results"]
     assert [e["path"] for e in logged] == ["/crm/owners/2026-03"] * 3
     assert all(e["at"] > 1e9 and e["t"] > 0 for e in logged)
@@ -863,7 +870,7 @@ def test_sandbox_command_serves_until_interrupted(tmp_path: Path) -> None:
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         assert proc.stdout is not None
-        lines = []
+        lines: list[str] = []
         deadline = time.monotonic() + 20
         while len(lines) < 8 and time.monotonic() < deadline:
             line = proc.stdout.readline()

@@ -12,7 +12,8 @@ from enginy_desktop.adapters.base import AdapterError, AuthError, Connection, Mi
 from enginy_desktop.adapters.http import RetryPolicy, asgi_transport
 from enginy_desktop.adapters.slack import SlackAdapter, SlackMessage, check_slack_connection, escape
 from enginy_desktop.core.services import connection_test
-from enginy_desktop.sandbox import server
+from enginy_desktop.sandbox.kit import server
+from enginy_desktop.sandbox.kit.limits import RateLimit as SandboxRate
 from enginy_desktop.sandbox.slack import (
     DEFAULT_BOT_TOKEN,
     DEFAULT_WEBHOOK_PATH,
@@ -110,14 +111,18 @@ def test_bad_payload_and_server_errors(slack: tuple[Any, SlackSandbox]) -> None:
     with pytest.raises(AdapterError) as info:
         run(post(hook(app), SlackMessage("")))
     assert info.value.code == "no_text"  # type: ignore[attr-defined]
-    sb.config.fail_status = 500
+    sb.set_faults({"error_rate": 1, "error_status": 500})  # the kit's faults, as on every emulator
     with pytest.raises(TransientError):
         run(post(bot(app)))
-    sb.config.fail_status = 429
+    sb.set_faults({"error_rate": 0})
+    sb.set_rate_limit(SandboxRate(1, 60.0))
     sb.config.retry_after_s = 0
+    run(post(bot(app)))  # the one post the window allows
+    before = len(sb.requests)
     with pytest.raises(AdapterError, match="limiting"):
         run(post(bot(app)))
-    assert sb.requests >= 3  # 429s are retried
+    assert len(sb.requests) - before >= 2  # 429s are retried
+    assert {r.limited_by for r in sb.requests[before:]} == {"posting"}
 
 
 def test_incomplete_connections() -> None:

@@ -1,0 +1,30 @@
+"""Every emulator the ``enginy-desktop sandbox`` command can start.
+
+One line per emulator: the integration's catalog key -> ``"module:NAME"``, where ``NAME`` is the module's
+:class:`~enginy_desktop.sandbox.kit.launch.EmulatorSpec`. Modules are imported only when used. Add yours here
+(keep the table sorted by key).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from .kit.launch import EmulatorSpec
+
+EMULATORS: dict[str, str] = {
+    "hubspot": "enginy_desktop.sandbox.hubspot:SPEC",
+    "slack": "enginy_desktop.sandbox.slack:SPEC",
+}
+
+
+def emulator_spec(key: str) -> EmulatorSpec:
+    """The spec registered for ``key`` (KeyError when there is none)."""
+    module_name, _, attr = EMULATORS[key].partition(":")
+    spec = getattr(importlib.import_module(module_name), attr)
+    if not isinstance(spec, EmulatorSpec):
+        raise TypeError(f"{EMULATORS[key]} is not an EmulatorSpec")
+    return spec
+
+
+def all_specs() -> list[EmulatorSpec]:
+    return [emulator_spec(key) for key in sorted(EMULATORS)]

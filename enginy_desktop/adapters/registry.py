@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 # catalog key -> "module:Class" (imported on first use, so start-up does not pay for every vendor)
 CRM_ADAPTERS: dict[str, str] = {
     "hubspot": "enginy_desktop.adapters.hubspot:HubSpotAdapter",
+    "pipedrive": "enginy_desktop.adapters.pipedrive:PipedriveAdapter",
 }
 
 

@@ -147,6 +147,7 @@ _OAUTH_CLIENT = (
 )
 
 HUBSPOT_TIERS = ("Free / Starter", "Professional", "Enterprise", "API add-on")
+PIPEDRIVE_PLANS = ("Essential", "Advanced", "Professional", "Power", "Enterprise")
 
 INTEGRATIONS: tuple[Integration, ...] = (
     # --- CRM -----------------------------------------------------------------------------------------------
@@ -216,7 +217,32 @@ INTEGRATIONS: tuple[Integration, ...] = (
                 help="Pipedrive → Personal preferences → API.",
             ),
             *_OAUTH_CLIENT,
-            CredentialField("company_domain", "Company domain", placeholder="yourcompany.pipedrive.com"),
+            CredentialField(
+                "plan",
+                "Pipedrive plan",
+                kind=FieldKind.CHOICE,
+                choices=PIPEDRIVE_PLANS,
+                default="Professional",
+                help="Sets how fast Enginy may call Pipedrive (20 to 120 requests per 2 seconds with an API token, "
+                "four times more with OAuth) and the daily token budget.",
+            ),
+            CredentialField(
+                "seats",
+                "Seats",
+                placeholder="1",
+                help="How many paid seats the Pipedrive company has: the daily token budget is 30,000 × plan "
+                "multiplier × seats.",
+            ),
+            CredentialField(
+                "daily_token_budget",
+                "Daily token budget",
+                advanced=True,
+                placeholder="from plan and seats",
+                help="The figure on Pipedrive's Company settings → Usage page, if you know it (it replaces the one "
+                "worked out from plan and seats).",
+            ),
+            CredentialField("company_domain", "Company domain", placeholder="yourcompany.pipedrive.com",
+                            help="Used with OAuth: API calls go to your company's own Pipedrive address."),
             _base_url("https://api.pipedrive.com"),
         ),
         default_base_url="https://api.pipedrive.com",

@@ -13,6 +13,7 @@ from .kit.launch import EmulatorSpec
 
 EMULATORS: dict[str, str] = {
     "hubspot": "enginy_desktop.sandbox.hubspot:SPEC",
+    "pipedrive": "enginy_desktop.sandbox.crm.pipedrive:SPEC",
     "slack": "enginy_desktop.sandbox.slack:SPEC",
 }
 

@@ -1,4 +1,7 @@
-"""Check HTTP exchanges against HubSpot's official OpenAPI files (``../shared/specs/hubspot``).
+"""Check HTTP exchanges against a vendor's OpenAPI files (``../shared/specs/hubspot``, ``…/pipedrive``).
+
+JSON and YAML files are read; an operation's path is the file's server path (``servers[0].url``, e.g. Pipedrive's
+``/api/v2`` and ``/v1``) followed by its template.
 
 Two tools:
 
@@ -47,7 +50,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
@@ -56,11 +59,13 @@ from referencing.jsonschema import DRAFT4
 
 SHARED_DIR = Path(__file__).resolve().parents[2].parent / "shared"
 HUBSPOT_SPECS = ("specs", "hubspot")
+VENDOR_NAMES = {"hubspot": "HubSpot", "pipedrive": "Pipedrive"}
 
 # Path prefix -> why it is not validated.
 EXEMPT: dict[str, str] = {
     "/account-info/": "HubSpot's account-info API is not part of the published spec files",
     "/oauth/authorize": "the OAuth consent step is a browser page, not an API operation",
+    "/oauth/token": "Pipedrive's token endpoint (oauth.pipedrive.com) is not part of its API description",
     "/__sandbox__/": "the sandbox's own admin API",
 }
 _METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
@@ -68,8 +73,29 @@ _METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 
 def hubspot_specs_dir(shared_dir: Path | None = None) -> Path | None:
     """``<shared>/specs/hubspot`` if it exists (by default beside this checkout), else None."""
-    root = (shared_dir or SHARED_DIR).joinpath(*HUBSPOT_SPECS)
+    return specs_dir("hubspot", shared_dir)
+
+
+def specs_dir(vendor: str, shared_dir: Path | None = None) -> Path | None:
+    """``<shared>/specs/<vendor>`` if it exists (by default beside this checkout), else None."""
+    root = (shared_dir or SHARED_DIR) / "specs" / vendor
     return root if root.is_dir() else None
+
+
+def _load(file: Path) -> Any:
+    with file.open(encoding="utf-8") as fh:
+        if file.suffix == ".json":
+            return json.load(fh)
+        import yaml
+
+        return yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - safe loaders
+
+
+def _server_path(doc: dict[str, Any]) -> str:
+    servers = doc.get("servers") or []
+    url = str(servers[0].get("url") or "") if servers and isinstance(servers[0], dict) else ""
+    path = urlsplit(url).path if "://" in url else ""
+    return path.rstrip("/")
 
 
 @dataclass(frozen=True)
@@ -110,17 +136,20 @@ class Exchange:
 class ContractValidator:
     """Validates httpx requests and responses against every OpenAPI file under a folder."""
 
-    def __init__(self, specs_root: Path) -> None:
+    def __init__(self, specs_root: Path, vendor: str = "") -> None:
         self.root = specs_root
+        self.vendor = VENDOR_NAMES.get(vendor or specs_root.name, vendor or specs_root.name)
         self.docs: dict[str, dict[str, Any]] = {}
+        self.prefixes: dict[str, str] = {}
         resources = []
-        for file in sorted(specs_root.rglob("*.json")):
+        files = [f for pattern in ("*.json", "*.yaml", "*.yml") for f in specs_root.rglob(pattern)]
+        for file in sorted(files):
             rel = file.relative_to(specs_root).as_posix()
-            with file.open(encoding="utf-8") as fh:
-                doc = json.load(fh)
-            if "paths" not in doc:
+            doc = _load(file)
+            if not isinstance(doc, dict) or "paths" not in doc:
                 continue
             self.docs[rel] = doc
+            self.prefixes[rel] = _server_path(doc)
             resources.append((_uri(rel), Resource.from_contents(doc, default_specification=DRAFT4)))
         if not self.docs:
             raise FileNotFoundError(f"No OpenAPI files under {specs_root}")
@@ -137,12 +166,12 @@ class ContractValidator:
         ops = []
         for rel, doc in self.docs.items():
             for template, item in doc["paths"].items():
-                segments = template.strip("/").split("/")
+                segments = (self.prefixes[rel] + template).strip("/").split("/")
                 pattern = "/".join(
                     "([^/]+)" if s.startswith("{") and s.endswith("}") else re.escape(s) for s in segments
                 )
                 names = tuple(s[1:-1] for s in segments if s.startswith("{") and s.endswith("}"))
-                literal = sum(1 for s in segments if not s.startswith("{"))
+                literal = sum(1 for s in segments if not s.startswith("{")) - self.prefixes[rel].count("/")
                 for method in item:
                     if method in _METHODS:
                         ops.append(Operation(rel, template, method, literal, re.compile(f"^/{pattern}$"), names))
@@ -386,7 +415,7 @@ def _report(exchanges: Iterable[Exchange]) -> str:
     for ex in exchanges:
         lines.append(f"{ex.describe()} [{ex.operation or 'no operation'}]")
         lines += [f"    {p}" for p in ex.problems]
-    return "Exchanges that do not follow HubSpot's published API:\n" + "\n".join(lines)
+    return "Exchanges that do not follow the vendor's published API:\n" + "\n".join(lines)
 
 
 class ContractRecorder:
@@ -397,13 +426,19 @@ class ContractRecorder:
         self.exchanges: list[Exchange] = []
 
     @classmethod
-    def for_shared_dir(cls, shared_dir: Path | None = None) -> ContractRecorder:
-        """A recorder over ``<shared>/specs/hubspot``; skips the calling test when the specs are not there."""
-        root = hubspot_specs_dir(shared_dir)
+    def for_shared_dir(cls, shared_dir: Path | None = None, vendor: str = "hubspot") -> ContractRecorder:
+        """A recorder over ``<shared>/specs/<vendor>``; skips the calling test when the specs are not there (and
+        fails it on CI, where they must be)."""
+        root = specs_dir(vendor, shared_dir)
         if root is None:
+            import os
+
             import pytest
 
-            pytest.skip("HubSpot OpenAPI files (../shared/specs/hubspot) are not beside this checkout")
+            message = f"{vendor} OpenAPI files (../shared/specs/{vendor}) are not beside this checkout"
+            if os.environ.get("CI"):
+                pytest.fail(message)
+            pytest.skip(message)
         return cls(ContractValidator.load(root))
 
     # -- recording --------------------------------------------------------------------------------------------

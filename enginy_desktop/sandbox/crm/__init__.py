@@ -1,0 +1,1 @@
+"""Emulators of CRM APIs (one package per CRM), on the kit."""

@@ -64,6 +64,11 @@ def connection_for(ctx: Any, key: str) -> Connection:
 
     def get_secret(name: str) -> str | None:
         if store is None:
+            # No unlocked secret store (e.g. the encrypted credentials file without its passphrase): say that,
+            # rather than "not connected".
+            problem = getattr(ctx, "secrets_problem", "")
+            if problem:
+                raise AuthError(problem, vendor=key)
             return None
         if name in secret_names:
             return service.secret(key, name)

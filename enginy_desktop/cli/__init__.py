@@ -117,6 +117,9 @@ def run(
     if handler is None:
         parser.print_help(stdout)
         return EXIT_USAGE
+    from enginy_desktop.core.paths import private_umask
+
+    private_umask()  # files the command writes (database, logs, reports, exports) are private to the user
     rt = Runtime(args.data_dir, stdin, stdout, stderr)
     try:
         return handler(args, rt)
@@ -128,15 +131,23 @@ def run(
         return 130
     except Exception as exc:
         from enginy_desktop.core.catalog import UnknownIntegrationError
+        from enginy_desktop.core.logsetup import current_log_file
+        from enginy_desktop.core.paths import DataDirError, describe_os_error
         from enginy_desktop.core.secrets import SecretsError
         from enginy_desktop.core.services.integrations import IntegrationError
         from enginy_desktop.core.store import StoreError
 
-        if isinstance(exc, StoreError | IntegrationError | SecretsError | UnknownIntegrationError):
+        if isinstance(exc, StoreError | IntegrationError | SecretsError | UnknownIntegrationError | DataDirError):
             print(f"enginy-desktop: {redact(exc)}", file=stderr)
             return EXIT_ERROR
+        if isinstance(exc, OSError):  # a full disk, a read-only folder... one line, never a traceback
+            logging.getLogger(__name__).warning("Command %s failed: %s", args.command, exc)
+            print(f"enginy-desktop: {redact(describe_os_error(exc))}", file=stderr)
+            return EXIT_ERROR
         logging.getLogger(__name__).exception("Command %s failed", args.command)
-        print(f"enginy-desktop: unexpected error: {redact(exc)} (details in the log file)", file=stderr)
+        where = current_log_file()
+        details = f"details in {where}" if where else "no log file could be written"
+        print(f"enginy-desktop: unexpected error: {redact(exc)} ({details})", file=stderr)
         return EXIT_ERROR
     finally:
         rt.close()

@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import catalog
+from .catalog import FieldKind
+from .models import IntegrationState
 from .runs.service import RunService
-from .secrets import SecretStore, SecretsUnavailableError, open_secrets
+from .secrets import FolderSecrets, RawSecretStore, SecretStore, SecretsUnavailableError, open_secrets
 from .services.crm_configs import CrmConfigService
 from .services.integrations import IntegrationService
 from .store import Store
@@ -34,17 +37,53 @@ class AppContext:
         # Runs left "running" by a process that is gone (crash, kill) become "interrupted", so they can resume.
         RunService(store).mark_interrupted()
         try:
-            secrets: SecretStore | None = open_secrets(data_dir, passphrase)
+            raw: RawSecretStore | None = open_secrets(data_dir, passphrase)
             problem = ""
         except SecretsUnavailableError as exc:
-            secrets, problem = None, str(exc)
+            raw, problem = None, str(exc)
+        secrets = _folder_secrets(store, raw) if raw is not None else None
         return cls(data_dir=data_dir, store=store, secrets=secrets, secrets_problem=problem)
 
-    def use_secrets(self, secrets: SecretStore) -> None:
+    def use_secrets(self, secrets: RawSecretStore | SecretStore) -> None:
         """Switch to a secret store chosen later (the user unlocked or created the encrypted file)."""
+        if not isinstance(secrets, FolderSecrets):
+            secrets = _folder_secrets(self.store, secrets)  # type: ignore[arg-type]
         self.secrets = secrets
         self.secrets_problem = ""
         self.integrations.secrets = secrets
 
     def close(self) -> None:
         self.store.close()
+
+
+def _endpoint(store: Store, key: str) -> str:
+    """The URLs integration ``key`` sends its credentials to, from this data folder's settings."""
+    try:
+        spec = catalog.get(key)
+    except catalog.UnknownIntegrationError:
+        return ""
+    urls = [f for f in spec.fields if f.kind is FieldKind.URL and not f.secret]
+    if not urls:
+        return ""
+    with store.session() as s:
+        row = s.get(IntegrationState, key)
+        settings = dict(row.settings or {}) if row is not None else {}
+    return "|".join(f"{f.name}={str(settings.get(f.name) or f.default or '').strip().rstrip('/')}" for f in urls)
+
+
+def _folder_secrets(store: Store, raw: RawSecretStore) -> FolderSecrets:
+    """The data folder's view of a secret store; entries of older versions are moved to it once."""
+    secrets = FolderSecrets(raw, store.folder_id(), lambda key: _endpoint(store, key))
+    if store.meta("secrets_adopted") != "1":
+        with store.session() as s:
+            connected = [r.key for r in s.query(IntegrationState).filter(IntegrationState.connected_at.isnot(None))]
+        plan = []
+        for key in connected:
+            try:
+                spec = catalog.get(key)
+            except catalog.UnknownIntegrationError:
+                continue
+            plan.append((key, [f.name for f in spec.secret_fields] + ["oauth_token"]))
+        secrets.adopt_legacy(plan)
+        store.set_meta("secrets_adopted", "1")
+    return secrets

@@ -1,5 +1,14 @@
 """Credentials in the operating system's keyring, under one service name (DESIGN §8).
 
+Credentials are kept **per data folder and per endpoint**: :class:`FolderSecrets` (what the app uses) names each
+entry ``<folder id>/<integration>/<field>@<endpoint tag>``, where the folder id is a random id kept in the data
+folder's database and the endpoint tag is a digest of the integration's URL settings (its API base URL, login or
+organization URL) as they were when the credential was saved. So a token saved in one data folder is never read
+by another, and a token saved for one base URL is never sent to another one: changing the base URL asks for the
+credential again. Entries of older versions (``<integration>/<field>``, shared by every data folder) are moved
+to the new names by :meth:`FolderSecrets.adopt_legacy` when a data folder that is connected to that integration
+opens (idempotent; see ``docs/reliability.md``). The encrypted file ``secrets.enc`` follows the same rule.
+
 ``PYTHON_KEYRING_BACKEND`` is honored by the keyring package itself. When no usable backend exists (a Linux
 session without a Secret Service), :func:`keyring_status` says so and the user may choose an encrypted file
 protected by a passphrase (:class:`EncryptedFileSecrets`); secrets are never written in plain text.
@@ -8,14 +17,19 @@ protected by a passphrase (:class:`EncryptedFileSecrets`); secrets are never wri
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+import logging
 import os
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from .redact import register_secret
+
+log = logging.getLogger(__name__)
 
 SERVICE = "Enginy Desktop"
 SECRETS_FILENAME = "secrets.enc"
@@ -30,6 +44,10 @@ class SecretsUnavailableError(SecretsError):
     pass
 
 
+class SecretsLockedError(SecretsUnavailableError):
+    """The encrypted credentials file exists and no passphrase was given."""
+
+
 class WrongPassphraseError(SecretsError):
     pass
 
@@ -42,6 +60,18 @@ class SecretStore(Protocol):
     def set(self, integration: str, field: str, value: str) -> None: ...
 
     def delete(self, integration: str, field: str) -> None: ...
+
+
+class RawSecretStore(Protocol):
+    """Where entries are kept, by their full name (the keyring's user name, the encrypted file's key)."""
+
+    description: str
+
+    def get_raw(self, name: str) -> str | None: ...
+
+    def set_raw(self, name: str, value: str) -> None: ...
+
+    def delete_raw(self, name: str) -> None: ...
 
 
 def _username(integration: str, field: str) -> str:
@@ -86,39 +116,50 @@ class KeyringSecrets:
         self.description = "system keyring"
         self.backend = status.backend
 
-    def get(self, integration: str, field: str) -> str | None:
+    def get_raw(self, name: str) -> str | None:
         import keyring
         from keyring.errors import KeyringError
 
         try:
-            value = keyring.get_password(SERVICE, _username(integration, field))
+            value = keyring.get_password(SERVICE, name)
         except KeyringError as exc:
             raise SecretsError(f"The system keyring refused to read a credential: {type(exc).__name__}.") from None
         register_secret(value)
         return value
 
-    def set(self, integration: str, field: str, value: str) -> None:
+    def set_raw(self, name: str, value: str) -> None:
         import keyring
         from keyring.errors import KeyringError
 
         register_secret(value)
         try:
-            keyring.set_password(SERVICE, _username(integration, field), value)
+            keyring.set_password(SERVICE, name, value)
         except KeyringError as exc:
             raise SecretsError(f"The system keyring refused to save a credential: {type(exc).__name__}.") from None
 
-    def delete(self, integration: str, field: str) -> None:
+    def delete_raw(self, name: str) -> None:
         import keyring
         from keyring.errors import KeyringError, PasswordDeleteError
 
         try:
-            keyring.delete_password(SERVICE, _username(integration, field))
+            keyring.delete_password(SERVICE, name)
         except PasswordDeleteError:
             pass
         except KeyringError as exc:
             raise SecretsError(
                 f"The system keyring refused to remove a credential: {type(exc).__name__}."
             ) from None
+
+    # Unscoped access (entry ``integration/field``): the names older versions used; the app goes through
+    # :class:`FolderSecrets`.
+    def get(self, integration: str, field: str) -> str | None:
+        return self.get_raw(_username(integration, field))
+
+    def set(self, integration: str, field: str, value: str) -> None:
+        self.set_raw(_username(integration, field), value)
+
+    def delete(self, integration: str, field: str) -> None:
+        self.delete_raw(_username(integration, field))
 
 
 class EncryptedFileSecrets:
@@ -197,27 +238,93 @@ class EncryptedFileSecrets:
             os.fsync(fh.fileno())
         os.replace(tmp, self.path)
 
-    def get(self, integration: str, field: str) -> str | None:
+    def get_raw(self, name: str) -> str | None:
         with self._lock:
-            return self._data.get(_username(integration, field))
+            return self._data.get(name)
 
-    def set(self, integration: str, field: str, value: str) -> None:
+    def set_raw(self, name: str, value: str) -> None:
         register_secret(value)
         with self._lock:
-            self._data[_username(integration, field)] = value
+            self._data[name] = value
             self._save()
 
-    def delete(self, integration: str, field: str) -> None:
+    def delete_raw(self, name: str) -> None:
         with self._lock:
-            if self._data.pop(_username(integration, field), None) is not None:
+            if self._data.pop(name, None) is not None:
                 self._save()
+
+    def get(self, integration: str, field: str) -> str | None:
+        return self.get_raw(_username(integration, field))
+
+    def set(self, integration: str, field: str, value: str) -> None:
+        self.set_raw(_username(integration, field), value)
+
+    def delete(self, integration: str, field: str) -> None:
+        self.delete_raw(_username(integration, field))
+
+
+def endpoint_tag(endpoint: str) -> str:
+    """A short digest of the URLs a credential is sent to (the entry name holds it, not the URLs)."""
+    return hashlib.sha256(endpoint.encode("utf-8")).hexdigest()[:16] if endpoint else "-"
+
+
+class FolderSecrets:
+    """The app's secret store: entries of one data folder, bound to the endpoint they were saved for.
+
+    ``endpoint(integration)`` returns the integration's current URL settings as one string ("" when it has
+    none); a credential saved under one endpoint is not found under another.
+    """
+
+    def __init__(self, inner: RawSecretStore, folder_id: str, endpoint: Callable[[str], str]) -> None:
+        if not folder_id or "/" in folder_id:
+            raise ValueError("a data folder id is required")
+        self.inner = inner
+        self.folder_id = folder_id
+        self._endpoint = endpoint
+        self.description = inner.description
+
+    def entry_name(self, integration: str, field: str) -> str:
+        return f"{self.folder_id}/{integration}/{field}@{endpoint_tag(self._endpoint(integration))}"
+
+    def get(self, integration: str, field: str) -> str | None:
+        return self.inner.get_raw(self.entry_name(integration, field))
+
+    def set(self, integration: str, field: str, value: str) -> None:
+        self.inner.set_raw(self.entry_name(integration, field), value)
+
+    def delete(self, integration: str, field: str) -> None:
+        self.inner.delete_raw(self.entry_name(integration, field))
+
+    def adopt_legacy(self, connected: Iterable[tuple[str, Iterable[str]]]) -> int:
+        """Move entries of older versions (``integration/field``, one per integration for every data folder) to
+        this folder's names, for the integrations this folder is connected to; returns how many moved.
+
+        Idempotent: a moved entry is deleted from its old name, so no other data folder can pick it up later
+        (which folder saved it last cannot be known: the first connected folder opened keeps it, the others
+        ask for the credential again).
+        """
+        moved = 0
+        for integration, fields in connected:
+            for field in fields:
+                legacy = _username(integration, field)
+                value = self.inner.get_raw(legacy)
+                if value is None:
+                    continue
+                if self.get(integration, field) is None:
+                    self.set(integration, field, value)
+                    moved += 1
+                self.inner.delete_raw(legacy)
+        if moved:
+            log.info("Moved %d saved credential(s) of an older version to this data folder (%s)", moved,
+                     self.description)
+        return moved
 
 
 def secrets_file(data_dir: Path) -> Path:
     return data_dir / SECRETS_FILENAME
 
 
-def open_secrets(data_dir: Path, passphrase: str | None = None) -> SecretStore:
+def open_secrets(data_dir: Path, passphrase: str | None = None) -> KeyringSecrets | EncryptedFileSecrets:
     """The keyring when usable; otherwise the encrypted file, if it exists or a passphrase is given.
 
     Raises :class:`SecretsUnavailableError` (with the keyring's reason) when neither is possible, so the caller
@@ -231,7 +338,8 @@ def open_secrets(data_dir: Path, passphrase: str | None = None) -> SecretStore:
     if passphrase:
         return EncryptedFileSecrets(file, passphrase)
     if file.exists():
-        raise SecretsUnavailableError(
-            f"Credentials are kept in the encrypted file {file}; its passphrase is needed to unlock them."
+        raise SecretsLockedError(
+            f"Credentials are kept in the encrypted file {file}; its passphrase is needed to unlock them (on the "
+            f"command line, set the {ENV_PASSPHRASE} environment variable to it)."
         )
     raise SecretsUnavailableError(status.reason)

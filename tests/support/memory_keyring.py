@@ -30,6 +30,11 @@ class MemoryKeyring(KeyringBackend):
         if self.store.pop((service, username), None) is None:
             raise PasswordDeleteError(username)
 
+    def saved(self, integration: str, field: str) -> list[str]:
+        """Values saved for ``integration``/``field`` by any data folder (entries ``<folder>/<key>/<field>@<tag>``)."""
+        return [v for (_svc, name), v in self.store.items()
+                if name.partition("/")[2].rpartition("@")[0] == f"{integration}/{field}"]
+
 
 class FileKeyring(KeyringBackend):
     """Test-only: keeps entries in the JSON file named by ``ENGINY_TEST_KEYRING_FILE``."""

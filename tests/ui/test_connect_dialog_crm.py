@@ -87,7 +87,7 @@ def test_browser_sign_in_keeps_tokens_in_the_keyring(qtbot, ctx: AppContext, san
 
     assert asyncio.run(go()), dialog.test_result.text()
     assert "Signed in to HubSpot" in dialog.test_result.text()
-    assert ("Enginy Desktop", "hubspot/oauth_token") in memory_keyring.store
+    assert memory_keyring.saved("hubspot", "oauth_token")
     assert ctx.integrations.get("hubspot").connected
     result = asyncio.run(dialog.run_test())
     assert result.ok, result.message

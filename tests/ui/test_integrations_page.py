@@ -103,7 +103,7 @@ def test_saving_the_dialog_connects_and_enables(window, ctx, qtbot, memory_keyri
     info = ctx.integrations.get("apollo")
     assert info.enabled
     assert info.connected
-    assert memory_keyring.store[("Enginy Desktop", "apollo/api_key")] == "apollo-secret-key"
+    assert memory_keyring.saved("apollo", "api_key") == ["apollo-secret-key"]
     card = window.findChild(object, "card-apollo")
     assert card.status.text() == "Connected"
 
@@ -153,7 +153,7 @@ def test_configure_opens_connection_and_disconnect_removes_secrets(window, ctx, 
     assert edit.text() == ""
     assert "Saved" in edit.placeholderText()
     dialog._disconnect()
-    assert ("Enginy Desktop", "openai/api_key") not in memory_keyring.store
+    assert not memory_keyring.saved("openai", "api_key")
     assert not ctx.integrations.get("openai").connected
     assert window.findChild(object, "card-openai").status.text() == "Not connected"
 

@@ -59,7 +59,7 @@ def test_connect_reads_secret_from_stdin_and_the_window_sees_it(cli, data_dir: P
     )
     assert code == 0, err
     assert "pat-na1-from-stdin" not in out + err
-    assert memory_keyring.store[("Enginy Desktop", "hubspot/token")] == "pat-na1-from-stdin"
+    assert memory_keyring.saved("hubspot", "token") == ["pat-na1-from-stdin"]
     ctx = AppContext.open(data_dir)
     info = ctx.integrations.get("hubspot")
     ctx.close()
@@ -69,7 +69,7 @@ def test_connect_reads_secret_from_stdin_and_the_window_sees_it(cli, data_dir: P
     code, out, _ = cli("disconnect", "hubspot")
     assert code == 0
     assert "removed" in out
-    assert ("Enginy Desktop", "hubspot/token") not in memory_keyring.store
+    assert not memory_keyring.saved("hubspot", "token")
 
 
 def test_connect_refuses_secrets_as_arguments(cli) -> None:  # type: ignore[no-untyped-def]
@@ -103,7 +103,7 @@ def test_secret_from_environment(cli, monkeypatch: pytest.MonkeyPatch, memory_ke
     monkeypatch.setenv("MY_APOLLO_KEY", "apollo-env-key")
     code, _, err = cli("connect", "apollo", "--secret-env", "api_key=MY_APOLLO_KEY")
     assert code == 0, err
-    assert memory_keyring.store[("Enginy Desktop", "apollo/api_key")] == "apollo-env-key"
+    assert memory_keyring.saved("apollo", "api_key") == ["apollo-env-key"]
 
 
 @pytest.mark.subprocess

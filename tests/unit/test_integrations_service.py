@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from enginy_desktop.core.context import AppContext
+from enginy_desktop.core.models import IntegrationState
 from enginy_desktop.core.services.integrations import ConnectionInvalidError, CrmConflictError
 
 SECRET = "pat-na1-11111111-2222-3333-4444-555555555555"
@@ -72,6 +73,7 @@ _RACER = """
 import sys, time
 from pathlib import Path
 from enginy_desktop.core.context import AppContext
+from enginy_desktop.core.models import IntegrationState
 from enginy_desktop.core.services.integrations import CrmConflictError
 data, key, start = Path(sys.argv[1]), sys.argv[2], float(sys.argv[3])
 ctx = AppContext.open(data)
@@ -131,10 +133,22 @@ def test_either_alternative_connects(ctx: AppContext) -> None:
 
 
 def test_empty_secret_input_keeps_the_saved_secret(ctx: AppContext) -> None:
-    ctx.integrations.save_connection("apollo", {"api_key": "first-key-123"})
-    ctx.integrations.save_connection("apollo", {"api_key": "", "base_url": "https://proxy.example.com/v1"})
+    ctx.integrations.save_connection("apollo", {"api_key": "first-key-123", "base_url": "https://proxy.example.com/v1"})
+    ctx.integrations.save_connection("apollo", {"api_key": "", "base_url": "https://proxy.example.com/v1/"})
     assert ctx.integrations.secret("apollo", "api_key") == "first-key-123"
-    assert ctx.integrations.get("apollo").settings == {"base_url": "https://proxy.example.com/v1"}
+    assert ctx.integrations.get("apollo").settings == {"base_url": "https://proxy.example.com/v1/"}
+
+
+def test_a_saved_secret_is_never_sent_to_a_new_base_url(ctx: AppContext) -> None:
+    ctx.integrations.save_connection("apollo", {"api_key": "first-key-123"})
+    with pytest.raises(ConnectionInvalidError, match="saved one is kept for the previous API base URL"):
+        ctx.integrations.save_connection("apollo", {"api_key": "", "base_url": "https://proxy.example.com/v1"})
+    assert ctx.integrations.secret("apollo", "api_key") == "first-key-123"
+    # Changed behind the service's back (another version, a hand edit): the secret is not found for the new URL.
+    with ctx.store.write() as s:
+        s.get(IntegrationState, "apollo").settings = {"base_url": "https://proxy.example.com/v1"}
+    assert ctx.integrations.secret("apollo", "api_key") is None
+    assert not ctx.integrations.get("apollo").connected
 
 
 def test_secrets_go_to_the_keyring_never_the_database_or_log(ctx: AppContext, memory_keyring, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
@@ -146,7 +160,7 @@ def test_secrets_go_to_the_keyring_never_the_database_or_log(ctx: AppContext, me
     import logging
 
     logging.getLogger("test").warning("sending Authorization: Bearer %s to HubSpot", SECRET)
-    assert memory_keyring.store[("Enginy Desktop", "hubspot/token")] == SECRET
+    assert memory_keyring.saved("hubspot", "token") == [SECRET]
     ctx.store.engine.dispose()
     for f in data_dir.rglob("*"):
         if f.is_file():
@@ -154,7 +168,7 @@ def test_secrets_go_to_the_keyring_never_the_database_or_log(ctx: AppContext, me
     log_text = (data_dir / "logs" / "enginy-desktop.log").read_text("utf-8")
     assert "[REDACTED]" in log_text
     ctx.integrations.disconnect("hubspot")
-    assert ("Enginy Desktop", "hubspot/token") not in memory_keyring.store
+    assert not memory_keyring.saved("hubspot", "token")
     info = ctx.integrations.get("hubspot")
     assert info.enabled
     assert not info.connected

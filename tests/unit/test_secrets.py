@@ -82,7 +82,7 @@ def test_passphrase_from_environment(data_dir: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("ENGINY_SECRETS_PASSPHRASE", "from-the-environment")
     ctx = AppContext.open(data_dir)
     try:
-        assert isinstance(ctx.secrets, EncryptedFileSecrets)
+        assert isinstance(ctx.secrets.inner, EncryptedFileSecrets)  # type: ignore[union-attr]
         ctx.integrations.save_connection("apollo", {"api_key": "apollo-key-987"})
         assert ctx.integrations.get("apollo").connected
     finally:

@@ -4,6 +4,7 @@ from .base import Base, utcnow
 from .crm import *  # noqa: F403  (re-exports the CRM tables listed in its __all__)
 from .export import *  # noqa: F403  (re-exports the export journal's tables listed in its __all__)
 from .integrations import IntegrationState
+from .meta import *  # noqa: F403  (re-exports StoreMeta)
 from .runs import *  # noqa: F403  (re-exports the run tables listed in its __all__)
 from .workspace import *  # noqa: F403  (re-exports the workspace tables listed in its __all__)
 

@@ -220,22 +220,44 @@ class IntegrationService:
             with self.store.session() as s:
                 row = s.get(IntegrationState, key)
                 stored = dict(row.settings) if row and row.settings else {}
-            missing_by_group = [[f for f in g if not self._filled(spec, f.name, values, stored)] for g in groups]
+            moved = self._endpoint_changes(spec, values, stored)
+            missing_by_group = [
+                [f for f in g if not self._filled(spec, f.name, values, stored, moved)] for g in groups
+            ]
             if all(missing_by_group):
                 if len(groups) == 1:
                     for f in missing_by_group[0]:
-                        problems.setdefault(f.name, f"{f.label} is required.")
+                        problems.setdefault(
+                            f.name,
+                            f"{f.label} is required: the saved one is kept for the previous {moved} and is never "
+                            "sent to another address." if moved and f.secret else f"{f.label} is required.",
+                        )
                 else:
                     alternatives = " or ".join(" + ".join(f.label for f in g) for g in groups)
-                    problems.setdefault("", f"Fill in {alternatives}.")
+                    why = (f": the saved credentials are kept for the previous {moved} and are never sent to another "
+                           "address" if moved else "")
+                    problems.setdefault("", f"Fill in {alternatives}{why}.")
         return problems
 
-    def _filled(self, spec: Integration, name: str, values: Mapping[str, str], stored: Mapping[str, Any]) -> bool:
+    @staticmethod
+    def _endpoint_changes(spec: Integration, values: Mapping[str, str], stored: Mapping[str, Any]) -> str:
+        """The label of a URL setting these values change ("" if none): saved credentials stay with the old one."""
+        for f in spec.setting_fields:
+            if f.kind is FieldKind.URL and f.name in values:
+                new = ((values.get(f.name) or "").strip() or f.default).rstrip("/")
+                old = str(stored.get(f.name, "") or f.default).strip().rstrip("/")
+                if new != old:
+                    return f.label
+        return ""
+
+    def _filled(
+        self, spec: Integration, name: str, values: Mapping[str, str], stored: Mapping[str, Any], moved: str = ""
+    ) -> bool:
         f = spec.get_field(name)
         if (values.get(name) or "").strip():
             return True
-        if f.secret:  # an empty secret input keeps the stored secret
-            return self.secrets is not None and self._has_value(spec, name, {})
+        if f.secret:  # an empty secret input keeps the stored secret, unless it was saved for another address
+            return not moved and self.secrets is not None and self._has_value(spec, name, {})
         if name in values:  # the user cleared it
             return bool(f.default)
         return bool(str(stored.get(name, "") or f.default).strip())
@@ -253,9 +275,6 @@ class IntegrationService:
                 "No secure place to keep credentials is available. Set up the system keyring or unlock the "
                 "encrypted credentials file first."
             )
-        for name, value in secret_values.items():
-            assert self.secrets is not None
-            self.secrets.set(key, name, value)
         with self.store.write() as s:
             row = s.get(IntegrationState, key)
             assert row is not None
@@ -268,6 +287,14 @@ class IntegrationService:
                     else:
                         settings.pop(f.name, None)
             row.settings = settings
+        # Secrets are kept for the endpoint in the settings just saved (core.secrets.FolderSecrets), so they are
+        # written after them; the connection is marked saved only once they are.
+        for name, value in secret_values.items():
+            assert self.secrets is not None
+            self.secrets.set(key, name, value)
+        with self.store.write() as s:
+            row = s.get(IntegrationState, key)
+            assert row is not None
             row.connected_at = utcnow()
         log.info("Saved the %s connection (%d secret field(s) in %s)", key, len(secret_values),
                  self.secrets.description if self.secrets else "no store")

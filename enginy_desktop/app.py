@@ -75,9 +75,10 @@ def _loop_exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, 
 def run_app(args: argparse.Namespace) -> int:
     """Open the window; returns the process exit code."""
     from enginy_desktop.core.logsetup import configure_logging
-    from enginy_desktop.core.paths import resolve_data_dir
+    from enginy_desktop.core.paths import DataDirError, private_umask, resolve_data_dir
 
     started = time.monotonic()
+    private_umask()  # the database, logs, reports and exports are private to the user
     demo = None
     if getattr(args, "demo", False):
         from enginy_desktop.core.demo import start_demo
@@ -85,7 +86,10 @@ def run_app(args: argparse.Namespace) -> int:
         demo = start_demo()
         data_dir = demo.data_dir
     else:
-        data_dir = resolve_data_dir(args.data_dir)
+        try:
+            data_dir = resolve_data_dir(args.data_dir)
+        except DataDirError as exc:
+            data_dir = exc.path  # the window's start-up reports it and offers another folder
     configure_logging(data_dir)
     log.info("Starting Enginy Desktop (data folder %s%s)", data_dir, ", demo" if demo else "")
     try:
@@ -118,16 +122,33 @@ def _run_window(args: argparse.Namespace, data_dir: Any, started: float, demo_pa
     theme.apply_theme(app)
     sys.excepthook = report_exception
 
-    try:
-        ctx = AppContext.open(data_dir, passphrase=demo_passphrase)
-    except StoreError as exc:
-        log.error("Cannot open the database: %s", exc)
-        if args.self_check:
-            print(f"self-check: failed: {exc}", file=sys.stderr)
-            return 1
-        box = QMessageBox(QMessageBox.Icon.Critical, "Cannot open your data", str(exc))
-        box.exec()  # no event loop runs yet, so a modal dialog is safe here
-        return 1
+    from enginy_desktop.core.logsetup import configure_logging
+    from enginy_desktop.core.paths import DataDirError, resolve_data_dir
+    from enginy_desktop.core.store import restore_latest_backup
+
+    from .views import store_problem
+
+    while True:
+        try:
+            ctx = AppContext.open(resolve_data_dir(data_dir), passphrase=demo_passphrase)
+            break
+        except (StoreError, DataDirError) as exc:
+            log.error("Cannot open the database: %s", exc)
+            if args.self_check:
+                print(f"self-check: failed: {exc}", file=sys.stderr)
+                return 1
+            # No event loop runs yet, so modal dialogs are safe here.
+            choice, folder = store_problem.ask(exc, data_dir)
+            if choice is store_problem.Choice.QUIT:
+                return 1
+            if choice is store_problem.Choice.OTHER_FOLDER and folder is not None:
+                data_dir = folder
+                configure_logging(data_dir)
+                continue
+            try:
+                restore_latest_backup(data_dir)
+            except StoreError as problem:
+                QMessageBox(QMessageBox.Icon.Critical, "Cannot restore the backup", str(problem)).exec()
 
     from .views.main_window import MainWindow
 

@@ -35,6 +35,11 @@ class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
                 os.fchmod(fd, FILE_MODE)
         return open(fd, "a", encoding=self.encoding, errors=self.errors)  # noqa: SIM115 - the handler closes it
 
+    def close(self) -> None:
+        with contextlib.suppress(OSError):  # the last buffered line cannot reach a full disk: nothing to do
+            super().close()
+        self.stream = None
+
     def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging API
         global problem
         exc = sys.exc_info()[1]

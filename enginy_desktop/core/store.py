@@ -48,6 +48,7 @@ CHECK_EVERY = timedelta(days=7)
 OPEN_MARKER_PREFIX = f"{DB_FILENAME}.open-"
 BACKUP_INFIX = ".backup-"
 DAMAGED_INFIX = ".damaged-"
+_WAY_OUT_MARK = " It has not been changed. "
 
 
 class StoreError(Exception):
@@ -68,6 +69,9 @@ class CorruptDatabaseError(StoreError):
     def __init__(self, message: str, path: Path, backup: Path | None = None) -> None:
         super().__init__(message, path)
         self.backup = backup
+        # What is wrong and that nothing was changed, without the command-line way out (the window offers its own).
+        head, mark, _ = message.partition(_WAY_OUT_MARK)
+        self.summary = head + mark.rstrip() if mark else message
 
 
 class EmptyDatabaseError(CorruptDatabaseError):
@@ -171,7 +175,7 @@ def damaged_message(db_file: Path, what: str) -> str:
             "There is no backup of it in that folder: move the file aside to start a new workspace, or choose "
             "another data folder with --data-dir."
         )
-    return f"The database {db_file} {what}. It has not been changed. {way_out}"
+    return f"The database {db_file} {what}.{_WAY_OUT_MARK}{way_out}"
 
 
 def _classify(exc: BaseException, db_file: Path) -> StoreError | None:
@@ -443,11 +447,13 @@ class Store:
         """Run SQLite's ``quick_check`` now; raises :class:`CorruptDatabaseError` (one line) when it fails."""
         try:
             problem = quick_check(self.path)
-        except sqlite3.Error as exc:
+        except sqlite3.DatabaseError as exc:
             classified = _classify(exc, self.path)
             if classified is None:
                 raise
-            raise classified from None
+            if not isinstance(classified, CorruptDatabaseError):
+                raise classified from None
+            problem = str(exc)
         if problem:
             log.error("Integrity check of %s failed: %s", self.path, problem)
             raise CorruptDatabaseError(

@@ -641,6 +641,8 @@ def import_csv(
     is_cancelled = _cancel_fn(cancel)
     source = (source or f"CSV import: {path.name}")[:100]
 
+    # A damaged store is found before anything is written into it, not when a query reaches the bad page.
+    store.check()
     result = ImportResult(path, kind, None, list_name, fmt, report_path=report_path)
     raw, text = open_text(path, fmt.encoding)
     try:

@@ -73,8 +73,14 @@ SEARCH_FIELDS: dict[CrmObject, frozenset[str]] = {
     CrmObject.CONTACTS: frozenset({"email", "name", "phone"}),
     CrmObject.COMPANIES: frozenset({"name", "address"}),
 }
+# Two read-only properties of persons that Pipedrive does not store on the person: ``org_name`` (the name of its
+# organization, read with the organizations) and ``linkedin_url`` (the custom field labelled LinkedIn, whatever
+# its hashed key is in this company), so the Step 1 presets work as on other CRMs.
+ORG_NAME = "org_name"
+LINKEDIN_URL = "linkedin_url"
 IDENTIFIER_FIELDS: dict[CrmObject, dict[str, str]] = {
-    CrmObject.CONTACTS: {"first_name": "first_name", "last_name": "last_name", "email": "email"},
+    CrmObject.CONTACTS: {"first_name": "first_name", "last_name": "last_name", "email": "email",
+                         "company_name": ORG_NAME, "linkedin_url": LINKEDIN_URL},
     CrmObject.COMPANIES: {"name": "name", "domain": "website", "linkedin_url": "linkedin"},
 }
 DISPLAY_FIELDS: dict[CrmObject, tuple[str, ...]] = {
@@ -167,6 +173,7 @@ class PipedriveAdapter(CrmAdapter):
         # What the last reads said about a record's names and e-mail/phone lists, so an update of first or last
         # name writes the whole name, and a new primary e-mail keeps the previous ones (v2 writes whole lists).
         self._seen: dict[str, dict[str, Any]] = {}
+        self._org_names: dict[str, str] = {}
 
     # -- opening ----------------------------------------------------------------------------------------------
     @classmethod
@@ -374,7 +381,15 @@ class PipedriveAdapter(CrmAdapter):
             return self._fields[object]
 
     async def fields(self, object: CrmObject) -> list[CrmField]:
-        found = await self._field_map(object)
+        found = dict(await self._field_map(object))
+        if object is CrmObject.CONTACTS:
+            # Read-only, for matching: the organization's name, and the LinkedIn custom field under one name.
+            found[ORG_NAME] = CrmField(ORG_NAME, "Organization name", FieldType.TEXT, object, read_only=True,
+                                       description="The name of the person's organization (read for matching).")
+            if self._linkedin_field():
+                found[LINKEDIN_URL] = CrmField(LINKEDIN_URL, "LinkedIn profile (for matching)", FieldType.URL,
+                                               object, read_only=True,
+                                               description="The custom field labelled LinkedIn, read for matching.")
         return sorted(found.values(), key=lambda f: f.label.casefold())
 
     async def users(self) -> list[CrmUser]:
@@ -390,12 +405,7 @@ class PipedriveAdapter(CrmAdapter):
 
     # -- declarations -----------------------------------------------------------------------------------------
     def identifier_fields(self, object: CrmObject) -> dict[str, str]:
-        roles = dict(IDENTIFIER_FIELDS[object])
-        if object is CrmObject.CONTACTS:
-            linkedin = self._linkedin_field()
-            if linkedin:
-                roles["linkedin_url"] = linkedin
-        return roles
+        return dict(IDENTIFIER_FIELDS[object])
 
     def _linkedin_field(self) -> str:
         """Persons have no standard LinkedIn field: the custom text field labelled LinkedIn, once fields are known."""
@@ -413,7 +423,30 @@ class PipedriveAdapter(CrmAdapter):
     # -- reading --------------------------------------------------------------------------------------------------
     def _custom_param(self, object: CrmObject, properties: Sequence[str]) -> dict[str, str]:
         custom = [p for p in properties if _is_custom(p)]
+        if object is CrmObject.CONTACTS and LINKEDIN_URL in properties and self._linkedin_field():
+            custom.append(self._linkedin_field())
         return {"custom_fields": ",".join(dict.fromkeys(custom))} if custom else {}
+
+    async def _with_org_names(self, records: list[CrmRecord], properties: Sequence[str]) -> list[CrmRecord]:
+        """Fill ``org_name`` of persons when asked: their organizations read 100 at a time (cached)."""
+        if ORG_NAME not in properties or not records or records[0].object is not CrmObject.CONTACTS:
+            return records
+        missing = list(dict.fromkeys(str(r.get("org_id")) for r in records
+                                     if r.get("org_id") and str(r.get("org_id")) not in self._org_names))
+        for start in range(0, len(missing), READ_BATCH):
+            chunk = missing[start:start + READ_BATCH]
+            data, _ = await self._data("GET", f"{wire.V2}/organizations",
+                                       params={"ids": ",".join(chunk), "limit": READ_BATCH})
+            for item in data or []:
+                if isinstance(item, dict):
+                    self._org_names[str(item.get("id"))] = str(item.get("name") or "")
+        out = []
+        for r in records:
+            org = str(r.get("org_id") or "")
+            props = dict(r.properties)
+            props[ORG_NAME] = self._org_names.get(org) if org else None
+            out.append(CrmRecord(r.id, r.object, props, r.created_at, r.updated_at))
+        return out
 
     def _record(self, item: Mapping[str, Any], object: CrmObject) -> CrmRecord:
         fields = self._fields.get(object) or {}
@@ -429,6 +462,9 @@ class PipedriveAdapter(CrmAdapter):
         for code, value in (item.get("custom_fields") or {}).items():
             f = fields.get(code)
             props[code] = wire.from_wire(f.type if f else FieldType.OTHER, value)
+        if object is CrmObject.CONTACTS:
+            linkedin = self._linkedin_field()
+            props[LINKEDIN_URL] = props.get(linkedin) if linkedin else None
         rid = str(item.get("id"))
         if object is CrmObject.CONTACTS:
             self._remember(rid, item)
@@ -450,7 +486,7 @@ class PipedriveAdapter(CrmAdapter):
             data, _ = await self._data("GET", f"{wire.V2}/{PATHS[object]}",
                                        params={"ids": ",".join(chunk), "limit": READ_BATCH, **extra})
             records.extend(self._record(i, object) for i in data or [] if isinstance(i, dict))
-        return records
+        return await self._with_org_names(records, properties)
 
     async def read_by_unique(self, object: CrmObject, id_property: str, values: Sequence[str],
                              properties: Sequence[str]) -> list[CrmRecord]:
@@ -464,7 +500,7 @@ class PipedriveAdapter(CrmAdapter):
         await self._field_map(object)
         params = {"limit": PAGE, **self._custom_param(object, properties)}
         async for page in self._pages(f"{wire.V2}/{PATHS[object]}", params):
-            yield [self._record(i, object) for i in page]
+            yield await self._with_org_names([self._record(i, object) for i in page], properties)
 
     async def changed_since(self, object: CrmObject, since: datetime,
                             properties: Sequence[str]) -> AsyncIterator[list[CrmRecord]]:
@@ -473,12 +509,14 @@ class PipedriveAdapter(CrmAdapter):
         params = {"limit": PAGE, "updated_since": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
                   **self._custom_param(object, properties)}
         async for page in self._pages(f"{wire.V2}/{PATHS[object]}", params):
-            yield [self._record(i, object) for i in page]
+            yield await self._with_org_names([self._record(i, object) for i in page], properties)
 
     def _search_scope(self, object: CrmObject, property: str) -> str | None:
         """The ``fields`` value of a search by ``property``, or None when Pipedrive cannot search it."""
         if property in SEARCH_FIELDS[object]:
             return property
+        if object is CrmObject.CONTACTS and property == LINKEDIN_URL:
+            property = self._linkedin_field()
         f = (self._fields.get(object) or {}).get(property)
         if f is not None and f.group == "Custom fields" and f.vendor_type in wire.SEARCHABLE_CUSTOM:
             return "custom_fields"

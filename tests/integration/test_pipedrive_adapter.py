@@ -122,7 +122,7 @@ def test_check_fields_users_and_capabilities(kind: str) -> None:
     assert {f.name for f in org_fields} >= {"name", "website", "linkedin", "industry"}
     assert [u.name for u in users] == ["Sandra Sandbox", "Oscar Owner", "Fiona Former"]
     assert not users[2].active
-    assert roles["linkedin_url"] == LINKEDIN  # found by its label once the fields are known
+    assert (roles["linkedin_url"], roles["company_name"]) == ("linkedin_url", "org_name")
     assert caps.company_link is CompanyLink.FIELD
     assert caps.company_field == "org_id"
     assert not caps.upsert
@@ -306,6 +306,25 @@ def test_activities_and_notes_are_logged_and_found_again() -> None:
     assert note["content"] == "LinkedIn message sent\n\nHi!"
     assert note["add_time"] == "2026-03-05 12:30:15"
     assert found == {"e": logged[0].id, "n": logged[2].id}
+
+
+def test_persons_carry_their_organizations_name_and_linkedin_for_matching() -> None:
+    with target("in-process") as (sb, make):
+        acme = sb.create("organizations", {"name": "Acme Inc."})["id"]
+        sb.create("persons", {"name": "Jane Doe", "org_id": acme,
+                              "custom_fields": {LINKEDIN: "https://linkedin.com/in/jane"}})
+        sb.create("persons", {"name": "No Org"})
+
+        async def go() -> Any:
+            async with make() as a:
+                roles = a.identifier_fields(CrmObject.CONTACTS)
+                wanted = [roles["first_name"], roles["company_name"], roles["linkedin_url"]]
+                return [r async for p in a.scan(CrmObject.CONTACTS, wanted) for r in p], a.calls_made
+
+        records, calls = run(go())
+    assert [(r.get("first_name"), r.get("org_name"), r.get("linkedin_url")) for r in records] == [
+        ("Jane", "Acme Inc.", "https://linkedin.com/in/jane"), ("No", None, None)]
+    assert calls == 3  # the fields, one page of persons, their organizations
 
 
 def test_scan_reads_and_changed_since_page_through_everything() -> None:

@@ -1,0 +1,215 @@
+"""The same small world on every CRM emulator: a sandbox on loopback, the CRM connected and enabled, and neutral
+ways to put records in the CRM and read them back, so one test states one guarantee for HubSpot and Pipedrive.
+
+Fields are named by their role (``first_name``, ``email``, ``job_title``, ``owner``…); :attr:`CrmWorld.f` gives
+the CRM's own field for a role, for mappings. A contact's companies are read the CRM's way: HubSpot's
+associations (with the primary one), Pipedrive's ``org_id`` (one organization, primary by design).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from enginy_desktop.core.crm_config import AssociationType, CrmConfig, FieldMapping, MappingKind
+from enginy_desktop.sandbox.kit.server import serve
+from tests.support.export_world import World
+
+CRMS = ("hubspot", "pipedrive")
+
+FIELDS: dict[str, dict[str, str]] = {
+    "hubspot": {"first_name": "firstname", "last_name": "lastname", "email": "email", "job_title": "jobtitle",
+                "phone": "phone", "owner": "hubspot_owner_id", "company.name": "name", "company.domain": "domain"},
+    "pipedrive": {"first_name": "first_name", "last_name": "last_name", "email": "email", "job_title": "job_title",
+                  "phone": "phone", "owner": "owner_id", "company.name": "name", "company.domain": "website"},
+}
+
+
+@dataclass
+class CrmWorld(World):
+    crm: str = "hubspot"
+
+    def f(self, role: str) -> str:
+        return FIELDS[self.crm][role]
+
+    # -- the CRM side, by role ------------------------------------------------------------------------------------
+    def crm_contacts(self) -> list[dict[str, Any]]:
+        if self.crm == "hubspot":
+            return [self._hubspot_contact(r.id, r.props) for r in self.sb.objects["contacts"].values()
+                    if not r.archived]
+        return [self._pipedrive_contact(r) for r in self.sb.live("persons")]
+
+    def crm_contact(self, email: str) -> dict[str, Any]:
+        found = [c for c in self.crm_contacts() if c.get("email") == email]
+        assert len(found) == 1, f"{email}: {len(found)} records"
+        return found[0]
+
+    def _hubspot_contact(self, rid: int, props: dict[str, Any]) -> dict[str, Any]:
+        f = FIELDS["hubspot"]
+        return {"id": str(rid), **{role: props.get(name) for role, name in f.items() if "." not in role}}
+
+    def _pipedrive_contact(self, r: dict[str, Any]) -> dict[str, Any]:
+        emails = [e["value"] for e in r.get("emails") or [] if e.get("primary")] or \
+            [e["value"] for e in r.get("emails") or []]
+        phones = [p["value"] for p in r.get("phones") or []]
+        return {"id": str(r["id"]), "first_name": r.get("first_name"), "last_name": r.get("last_name"),
+                "email": emails[0] if emails else None, "job_title": r.get("job_title"),
+                "phone": phones[0] if phones else None,
+                "owner": str(r["owner_id"]) if r.get("owner_id") is not None else None}
+
+    def add_contact(self, first: str, last: str, email: str, *, job_title: str | None = None,
+                    owner: str | None = None, company: tuple[str, str] | None = None) -> str:
+        """``company``: (CRM id, name) of the contact's company — HubSpot keeps its name in the contact's
+        ``company`` property and the link as an association; Pipedrive only the ``org_id``."""
+        if self.crm == "hubspot":
+            props = {"firstname": first, "lastname": last, "email": email}
+            if company:
+                props["company"] = company[1]
+            if job_title:
+                props["jobtitle"] = job_title
+            if owner:
+                props["hubspot_owner_id"] = owner
+            rid = str(self.sb.insert("contacts", props).id)
+            if company:
+                self.link(rid, company[0])
+            return rid
+        body: dict[str, Any] = {"name": f"{first} {last}".strip(), "emails": [{"value": email, "primary": True}]}
+        if company:
+            body["org_id"] = int(company[0])
+        if job_title:
+            body["job_title"] = job_title
+        if owner:
+            body["owner_id"] = int(owner)
+        return str(self.sb.create("persons", body)["id"])
+
+    def add_company(self, name: str, domain: str) -> str:
+        if self.crm == "hubspot":
+            return str(self.sb.insert("companies", {"name": name, "domain": domain}).id)
+        return str(self.sb.create("organizations", {"name": name, "website": f"https://{domain}"})["id"])
+
+    def crm_company_ids(self, domain: str) -> list[str]:
+        if self.crm == "hubspot":
+            return [str(r.id) for r in self.sb.objects["companies"].values()
+                    if not r.archived and r.props.get("domain") == domain]
+        return [str(r["id"]) for r in self.sb.live("organizations") if domain in str(r.get("website") or "")]
+
+    def link(self, contact: str, company: str) -> None:
+        """Make ``company`` the contact's (primary) company."""
+        if self.crm == "hubspot":
+            self.sb.associate("contacts", int(contact), "companies", int(company), [1, 279])
+        else:
+            self.sb.update("persons", int(contact), {"org_id": int(company)})
+
+    def companies_of(self, contact: str) -> set[str]:
+        if self.crm == "hubspot":
+            by_type = self.sb.associations.get(("contacts", int(contact)), {}).get("companies", {})
+            return {str(k) for k in by_type}
+        org = self.sb.records["persons"][int(contact)].get("org_id")
+        return {str(org)} if org else set()
+
+    def primary_company(self, contact: str) -> str | None:
+        if self.crm == "hubspot":
+            by_type = self.sb.associations.get(("contacts", int(contact)), {}).get("companies", {})
+            primary = [str(k) for k, types in by_type.items() if 1 in types]
+            return primary[0] if primary else None
+        org = self.sb.records["persons"][int(contact)].get("org_id")
+        return str(org) if org else None
+
+    def activity_counts(self) -> dict[str, int]:
+        if self.crm == "hubspot":
+            return {kind: sum(1 for r in self.sb.objects[plural].values() if not r.archived)
+                    for kind, plural in (("email", "emails"), ("call", "calls"), ("note", "notes"))}
+        acts = [a for a in self.sb.activities.values() if not a["is_deleted"]]
+        return {"email": sum(1 for a in acts if a["type"] == "email"),
+                "call": sum(1 for a in acts if a["type"] == "call"), "note": len(self.sb.notes)}
+
+    def activity_owners(self) -> set[str]:
+        if self.crm == "hubspot":
+            return {str(r.props.get("hubspot_owner_id")) for kind in ("emails", "calls", "notes")
+                    for r in self.sb.objects[kind].values() if not r.archived}
+        return {str(a["owner_id"]) for a in self.sb.activities.values()} | {
+            str(n["user_id"]) for n in self.sb.notes.values()}
+
+    def api_requests(self) -> int:
+        return sum(1 for r in self.sb.requests if not r.path.startswith("/__sandbox__"))
+
+    # -- configuration by role ------------------------------------------------------------------------------------
+    def mapping(self, source: str, role: str, overwrite: bool = False) -> FieldMapping:
+        return FieldMapping(MappingKind.ENGINY, self.f(role), source=source, overwrite=overwrite)
+
+    def basics(self) -> list[FieldMapping]:
+        return [self.mapping("first_name", "first_name"), self.mapping("last_name", "last_name"),
+                self.mapping("email", "email")]
+
+    def company_basics(self) -> list[FieldMapping]:
+        return [self.mapping("name", "company.name"), self.mapping("domain", "company.domain")]
+
+    def configure(self, contact: Sequence[FieldMapping] = (), company: Sequence[FieldMapping] = (), *,
+                  association: AssociationType = AssociationType.ADDITIONAL,
+                  campaign: Any = None, identities: dict[int, str] | None = None,
+                  users: dict[int, str] | None = None, default_owner: str = "", by_email: bool = True) -> CrmConfig:
+        """``by_email``: contacts are identified by their e-mail (the same rule on every CRM)."""
+        from enginy_desktop.core.crm_config import ContactIdentifier
+        from enginy_desktop.core.matching.normalize import Kind
+        from enginy_desktop.core.matching.rules import Condition, ContactPreset, Rule
+
+        config = CrmConfig(crm=self.crm)
+        if by_email:
+            email = Rule.of(Condition("email", self.f("email"), Kind.EMAIL, "Email"))
+            config.contact_identifier = ContactIdentifier(ContactPreset.CUSTOM, email)
+        for m in contact:
+            config.add_mapping("contact", m)
+        for m in company:
+            config.add_mapping("company", m)
+        config.association_type = association
+        config.campaign_mappings = dict(campaign or {})
+        config.identity_mappings = {str(k): v for k, v in (identities or {}).items()}
+        config.user_mappings = {str(k): v for k, v in (users or {}).items()}
+        config.default_owner = default_owner
+        return self.ctx.crm_configs.save(config)
+
+
+def emulator(crm: str, **config: Any) -> Any:
+    """The app of ``crm``'s emulator without rate limits (tests of behaviour, not of speed)."""
+    if crm == "hubspot":
+        from enginy_desktop.sandbox.hubspot import HubSpotSandboxConfig
+        from enginy_desktop.sandbox.hubspot import create_app as hubspot_app
+
+        return hubspot_app(HubSpotSandboxConfig(**{"owners": 3, "rate_limit": None, "search_rate_limit": None,
+                                                   **config}))
+    from enginy_desktop.sandbox.crm.pipedrive import PipedriveSandboxConfig
+    from enginy_desktop.sandbox.crm.pipedrive import create_app as pipedrive_app
+
+    return pipedrive_app(PipedriveSandboxConfig(**{"rate_limit": None, "search_rate_limit": None,
+                                                   "daily_tokens": None, **config}))
+
+
+def token_of(crm: str) -> tuple[str, str]:
+    """(secret field, the emulator's credential)."""
+    if crm == "hubspot":
+        from enginy_desktop.sandbox.hubspot import DEFAULT_TOKEN
+
+        return "token", DEFAULT_TOKEN
+    from enginy_desktop.sandbox.crm.pipedrive import DEFAULT_TOKEN as PIPEDRIVE_TOKEN
+
+    return "api_token", PIPEDRIVE_TOKEN
+
+
+def owners_of(crm: str, sb: Any) -> list[str]:
+    if crm == "hubspot":
+        return list(sb.active_owner_ids())
+    return [str(u["id"]) for u in sb.users if u["active_flag"]]
+
+
+@contextmanager
+def crm_world(ctx: Any, crm: str, *, connect: bool = True, **config: Any) -> Iterator[CrmWorld]:
+    app = emulator(crm, **config)
+    sb = app.state.sandbox
+    with serve(app) as url:
+        if connect:
+            field, secret = token_of(crm)
+            ctx.integrations.save_connection(crm, {"base_url": url, field: secret})
+            ctx.integrations.enable(crm)
+        yield CrmWorld(ctx, url, sb, app, owners=owners_of(crm, sb), crm=crm)

@@ -110,9 +110,12 @@ def _run_window(args: argparse.Namespace, data_dir: Any, started: float, demo_pa
 
     from enginy_desktop import APP_ID, APP_NAME, ORG_NAME
     from enginy_desktop.core.context import AppContext
+    from enginy_desktop.core.runs import set_process_label
     from enginy_desktop.core.store import StoreError
 
     from .views import theme
+
+    set_process_label("window")  # a command line refused by one of the window's runs names the window
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)

@@ -262,6 +262,20 @@ class Capabilities:
         return self.upsert and key in self.upsert_keys.get(object, frozenset())
 
 
+@dataclass(frozen=True, slots=True)
+class Traffic:
+    """Counters of one connection since it was opened (reports show the difference over a run)."""
+
+    requests: int = 0  # sent, retries included
+    retries: int = 0  # requests sent again after a temporary failure or a throttling answer
+    throttled: int = 0  # "too many requests" answers (HTTP 429 or the vendor's equivalent)
+    waited: float = 0.0  # seconds spent waiting: the client-side rate limiter, back-off, Retry-After
+
+    def __sub__(self, other: Traffic) -> Traffic:
+        return Traffic(self.requests - other.requests, self.retries - other.retries,
+                       self.throttled - other.throttled, max(0.0, self.waited - other.waited))
+
+
 # -- what an adapter returns ---------------------------------------------------------------------------------
 
 
@@ -682,6 +696,12 @@ class CrmAdapter(abc.ABC):
         :class:`UnsupportedOperationError` when the CRM cannot filter by modification time."""
         raise UnsupportedOperationError(f"{self.name} cannot list recently changed records.", vendor=self.key)
 
+    @property
+    def traffic(self) -> Traffic:
+        """What talking to the CRM cost so far: requests, retries, throttling answers, seconds waited (zeros
+        when the adapter does not count them)."""
+        return Traffic()
+
     # -- writes ----------------------------------------------------------------------------------------------
     @abc.abstractmethod
     async def create(self, object: CrmObject, records: Sequence[RecordInput]) -> list[WriteResult]: ...
@@ -799,6 +819,7 @@ __all__ = [
     "RecordError",
     "RecordInput",
     "TokenSet",
+    "Traffic",
     "TransientError",
     "UnsupportedOperationError",
     "ValidationError",

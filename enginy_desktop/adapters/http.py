@@ -48,6 +48,7 @@ from .base import (
     RateLimitedError,
     RecordError,
     TokenSet,
+    Traffic,
     TransientError,
     ValidationError,
 )
@@ -469,7 +470,14 @@ class ApiClient:
             self.base_url, timeouts=timeouts, transport=transport, auth=auth, headers=headers
         )
         self.requests_sent = 0
+        self.retries = 0  # requests sent again (after a temporary failure or a 429)
+        self.throttled = 0  # 429 answers
+        self.waited = 0.0  # seconds waiting for a limiter slot, a back-off or a Retry-After
         self.last_rate_info: RateInfo | None = None
+
+    def traffic(self) -> Traffic:
+        """This connection's counters so far (the adapter contract's ``traffic``)."""
+        return Traffic(self.requests_sent, self.retries, self.throttled, self.waited)
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -512,8 +520,10 @@ class ApiClient:
                     f"{self.vendor_name} asks to wait {paused:.0f} seconds before the next request (rate limit).",
                     vendor=self.vendor, retry_after=paused)
             try:
+                asked = time.monotonic()
                 async with self._slots(limiters):
                     started = time.monotonic()
+                    self.waited += started - asked
                     self.requests_sent += 1
                     response = await self._client.request(
                         method, path, params=params, json=json, data=data, headers=headers
@@ -552,8 +562,10 @@ class ApiClient:
                 if isinstance(error, TransientError) and not idempotent:
                     error.maybe_applied = True
                 safe_to_retry = isinstance(error, RateLimitedError) or (error.retriable and idempotent)
-                if isinstance(error, RateLimitedError) and self.limiter is not None:
-                    self.limiter.pause(error.retry_after or self._interval_hint())
+                if isinstance(error, RateLimitedError):
+                    self.throttled += 1
+                    if self.limiter is not None:
+                        self.limiter.pause(error.retry_after or self._interval_hint())
             if not (error.retriable and safe_to_retry) or attempt >= policy.max_attempts:
                 log.warning("%s failed: %s", shown, error)
                 raise error
@@ -562,6 +574,8 @@ class ApiClient:
                 log.warning("%s failed and the vendor asks to wait %.0f s: %s", shown, wait, error)
                 raise error
             log.info("%s: %s; retry %d of %d in %.1f s", shown, error, attempt, policy.max_attempts - 1, wait)
+            self.retries += 1
+            self.waited += wait
             await asyncio.sleep(wait)
 
     def _interval_hint(self) -> float:

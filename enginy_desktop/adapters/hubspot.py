@@ -55,6 +55,7 @@ from .base import (
     RecordError,
     RecordInput,
     TokenSet,
+    Traffic,
     ValidationError,
     Value,
     WriteResult,
@@ -729,6 +730,10 @@ class HubSpotAdapter(CrmAdapter):
     @property
     def calls_made(self) -> int:
         return self.api.requests_sent
+
+    @property
+    def traffic(self) -> Traffic:
+        return self.api.traffic()
 
     async def _search(self, object: CrmObject, body: dict[str, Any]) -> dict[str, Any]:
         reply = await self.api.request("POST", objects_path(object.value, "search"), json=body, idempotent=True,

@@ -133,11 +133,13 @@ def run(
         from enginy_desktop.core.catalog import UnknownIntegrationError
         from enginy_desktop.core.logsetup import current_log_file
         from enginy_desktop.core.paths import DataDirError, describe_os_error
+        from enginy_desktop.core.runs import RunError
         from enginy_desktop.core.secrets import SecretsError
         from enginy_desktop.core.services.integrations import IntegrationError
         from enginy_desktop.core.store import StoreError
 
-        if isinstance(exc, StoreError | IntegrationError | SecretsError | UnknownIntegrationError | DataDirError):
+        if isinstance(exc, StoreError | IntegrationError | SecretsError | UnknownIntegrationError | DataDirError
+                      | RunError):
             print(f"enginy-desktop: {redact(exc)}", file=stderr)
             return EXIT_ERROR
         if isinstance(exc, OSError):  # a full disk, a read-only folder... one line, never a traceback

@@ -2,7 +2,8 @@
 
 Progress goes to stderr; the plan and the result counts to stdout; ``--report FILE.json`` writes every record's
 outcome (the format of ``docs/export.md``). Exit codes: 0 when everything was exported, 3 when the run finished
-but some records failed (see the report), 1 when the export was refused or the run failed or was cancelled.
+but some records failed or were blocked (see the report), 1 when the export was refused, or the run failed, was
+cancelled or paused (resumable).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ def register(sub: Any) -> None:
     e.add_argument("--yes", action="store_true",
                    help="confirm that 'primary and remove previous' may remove company associations")
     e.add_argument("--json", action="store_true", help="print the plan (and result) as JSON on stdout")
+    _run_options(e)
     e.set_defaults(handler=cmd_export)
 
     r = sub.add_parser("resume", help="carry on an interrupted, cancelled or failed export run",
@@ -51,7 +53,9 @@ def register(sub: Any) -> None:
                        "lost.")
     r.add_argument("run_id", type=int, metavar="RUN_ID")
     r.add_argument("--report", metavar="FILE.json", help="write every record's outcome to this JSON file")
+    r.add_argument("--failed-csv", metavar="FILE.csv", help="write the records not written to this CSV file")
     r.add_argument("--json", action="store_true", help="print the result as JSON")
+    _run_options(r)
     r.set_defaults(handler=cmd_resume)
 
     if "runs" not in getattr(sub, "choices", {}):  # the runs history may come from another command group
@@ -64,6 +68,24 @@ def register(sub: Any) -> None:
     a = sub.add_parser("restore-associations", help="put back the company associations an export removed")
     a.add_argument("run_id", type=int, metavar="RUN_ID")
     a.set_defaults(handler=cmd_restore)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got '{text}'") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got '{text}'")
+    return value
+
+
+def _run_options(p: Any) -> None:
+    p.add_argument("--wait", action="store_true",
+                   help="when another export or sync of the same list is running, wait for it to end and then "
+                        "start (instead of refusing)")
+    p.add_argument("--pause-after", type=_seconds, metavar="SECONDS", default=None,
+                   help="pause the run (resumable) when the CRM has not answered for this long (default 180)")
 
 
 class _Progress:
@@ -146,12 +168,12 @@ def _print_result(rt: Runtime, result: Any, crm_name: str) -> None:
         rt.print("  " + ", ".join(f"{k} {v:,}" for k, v in extras) + ".")
     if result.error:
         rt.print(f"  {result.error}")
-    if result.state != "finished":
+    if result.state != "finished" and "resume" not in (result.error or ""):
         rt.print(f"  Resume it with: enginy-desktop resume {result.run_id}")
 
 
 def _finish(rt: Runtime, ctx: Any, result: Any, args: argparse.Namespace, crm_name: str) -> int:
-    from enginy_desktop.core.export.report import load_report, write_failed_csv
+    from enginy_desktop.core.export.report import load_report, traffic_line, write_failed_csv
 
     report = load_report(ctx, result.run_id)
     if getattr(args, "report", None):
@@ -160,18 +182,22 @@ def _finish(rt: Runtime, ctx: Any, result: Any, args: argparse.Namespace, crm_na
         write_failed_csv(ctx, result.run_id, Path(args.failed_csv))
     if getattr(args, "json", False):
         rt.print_json({"run": result.run_id, "state": result.state, "counters": dict(result.counters),
-                       "error": result.error or None,
-                       "failures": [{"reason": g.reason, "count": g.count} for g in report.failures]})
+                       "error": result.error or None, "traffic": report.traffic,
+                       "failures": [{"reason": g.reason, "count": g.count, "blocked": g.blocked}
+                                    for g in report.failures]})
     else:
         _print_result(rt, result, crm_name)
         for g in report.failures[:10]:
-            rt.print(f"  Failed ({g.count:,}): {g.reason}")
+            rt.print(f"  {g.heading} ({g.count:,}): {g.reason}")
+        line = traffic_line(report.run.counters, crm_name)
+        if line:
+            rt.print(f"  {line}")
         for warning in report.warnings:
             if "Slack" in warning:
                 rt.print(f"  Warning: {warning}")
     if result.state != "finished":
         return EXIT_ERROR
-    return EXIT_PARTIAL if result.counters.get("failed") else EXIT_OK
+    return EXIT_PARTIAL if result.counters.get("failed") or result.counters.get("blocked") else EXIT_OK
 
 
 def _confirm(rt: Runtime, plan: Any, yes: bool) -> None:
@@ -190,7 +216,7 @@ def cmd_export(args: argparse.Namespace, rt: Runtime) -> int:
     from enginy_desktop.adapters.base import AdapterError
     from enginy_desktop.core.export.plan import ExportOptions, ExportRefused, plan_export
     from enginy_desktop.core.export.run import execute, start_export
-    from enginy_desktop.core.runs import RunCancelled
+    from enginy_desktop.core.runs import RunBusyError, RunCancelled
 
     ctx = rt.context()
     options = ExportOptions(
@@ -201,26 +227,68 @@ def cmd_export(args: argparse.Namespace, rt: Runtime) -> int:
         unmatchable_as_new=args.create_unmatchable,
     )
     progress = _Progress(rt)
-    try:
-        plan = _run_with_cancel(lambda token: plan_export(ctx, args.list, options, progress=progress, cancel=token))
-    except ExportRefused as exc:
-        raise CliError(str(exc)) from None
-    except RunCancelled:
-        raise CliError("Export cancelled while preparing: nothing was written.") from None
-    except AdapterError as exc:
-        raise CliError(str(exc)) from None
-    if args.json and args.dry_run:
-        rt.print_json(plan.as_json())
-        return EXIT_OK
-    if not args.json:
-        _print_plan(rt, plan)
-    if args.dry_run:
-        return EXIT_OK
-    _confirm(rt, plan, args.yes)
-    run_id = start_export(ctx, plan)
+    while True:
+        if not args.dry_run:
+            _wait_for_list(rt, ctx, _target(ctx, args.list), args.wait)
+        try:
+            plan = _run_with_cancel(lambda token: plan_export(ctx, args.list, options, progress=progress,
+                                                              cancel=token))
+        except ExportRefused as exc:
+            raise CliError(str(exc)) from None
+        except RunCancelled:
+            raise CliError("Export cancelled while preparing: nothing was written.") from None
+        except AdapterError as exc:
+            raise CliError(str(exc)) from None
+        if args.json and args.dry_run:
+            rt.print_json(plan.as_json())
+            return EXIT_OK
+        if not args.json:
+            _print_plan(rt, plan)
+        if args.dry_run:
+            return EXIT_OK
+        _confirm(rt, plan, args.yes)
+        try:
+            run_id = start_export(ctx, plan)
+            break
+        except RunBusyError as exc:  # another run took the list while this one was planned
+            if not args.wait:
+                raise CliError(f"{exc} {_WAIT_ADVICE}") from None
     print(f"Run {run_id} started.", file=rt.stderr, flush=True)
-    result = _run_with_cancel(lambda token: execute(ctx, run_id, progress=progress, cancel=token))
+    result = _run_with_cancel(lambda token: execute(ctx, run_id, progress=progress, cancel=token,
+                                                    pause_after=args.pause_after))
     return _finish(rt, ctx, result, args, plan.crm_name)
+
+
+_WAIT_ADVICE = "Add --wait to start when it ends."
+
+
+def _target(ctx: Any, list_ref: str) -> tuple[str | None, int | None]:
+    """The CRM and list an export of ``list_ref`` would take (None when the plan will refuse it anyway)."""
+    from enginy_desktop.core.services.crm import active_crm_key
+    from enginy_desktop.core.services.workspace import WorkspaceService
+
+    try:
+        return active_crm_key(ctx), WorkspaceService(ctx.store).get_list(list_ref).id
+    except Exception:  # no CRM enabled, no such list: the plan says so in its words
+        return None, None
+
+
+def _wait_for_list(rt: Runtime, ctx: Any, target: tuple[str | None, int | None], wait: bool,
+                   run_id: int | None = None) -> None:
+    """Refuse (or, with ``--wait``, wait) while another run holds the list; Ctrl+C stops waiting."""
+    from enginy_desktop.core.runs import RunBusyError
+
+    said = False
+    while True:
+        holder = ctx.runs.lease_holder(*target)
+        if holder is None or holder.run_id == run_id:
+            return
+        if not wait:
+            raise CliError(f"{RunBusyError(holder)} {_WAIT_ADVICE}")
+        if not said:
+            print(f"Waiting: {holder.describe()}", file=rt.stderr, flush=True)
+            said = True
+        time.sleep(1.0)
 
 
 def cmd_resume(args: argparse.Namespace, rt: Runtime) -> int:
@@ -234,8 +302,10 @@ def cmd_resume(args: argparse.Namespace, rt: Runtime) -> int:
         if info.active:
             raise CliError(f"Run {args.run_id} is still {info.state_label.lower()} in another process "
                            f"(pid {info.owner_pid}).")
+        _wait_for_list(rt, ctx, (info.crm, info.list_id), args.wait, run_id=args.run_id)
         progress = _Progress(rt)
-        result = _run_with_cancel(lambda token: resume(ctx, args.run_id, progress=progress, cancel=token))
+        result = _run_with_cancel(lambda token: resume(ctx, args.run_id, progress=progress, cancel=token,
+                                                       pause_after=args.pause_after))
     except (ExportRefused, RunError) as exc:
         raise CliError(str(exc)) from None
     return _finish(rt, ctx, result, args, str(info.options.get("crm_name") or info.crm))

@@ -53,6 +53,7 @@ class AppContext:
         self.integrations.secrets = secrets
 
     def close(self) -> None:
+        self.runs.close()
         self.store.close()
 
 

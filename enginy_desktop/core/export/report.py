@@ -33,6 +33,8 @@ __all__ = [
     "csv_safe",
     "failure_groups",
     "load_report",
+    "traffic_line",
+    "traffic_of",
     "write_failed_csv",
 ]
 
@@ -106,6 +108,11 @@ class FailureGroup:
     code: str
     count: int
     examples: tuple[str, ...] = ()  # labels of a few records
+    blocked: bool = False  # the plan blocked these (nothing was sent); else the CRM refused them or no answer
+
+    @property
+    def heading(self) -> str:
+        return "Blocked" if self.blocked else "Failed"
 
 
 _QUOTED = re.compile(r"“[^”]*”")
@@ -142,6 +149,11 @@ class Report:
     def failed(self) -> list[RecordOutcome]:
         return [r for r in self.records if r.state == "failed"]
 
+    @property
+    def traffic(self) -> dict[str, Any]:
+        """What the run cost with the CRM: requests, retries, throttling answers (429) and seconds waited."""
+        return traffic_of(self.run.counters)
+
     def as_json(self) -> dict[str, Any]:
         run = self.run
         return {
@@ -150,8 +162,9 @@ class Report:
             "run": run.as_json(),
             "counts": self.counts,
             "warnings": self.warnings,
-            "failures": [{"reason": g.reason, "code": g.code, "count": g.count, "examples": list(g.examples)}
-                         for g in self.failures],
+            "failures": [{"reason": g.reason, "code": g.code, "count": g.count, "examples": list(g.examples),
+                          "blocked": g.blocked} for g in self.failures],
+            "traffic": self.traffic,
             "records": [r.as_json() for r in self.records],
             "operations": [o.as_json() for o in self.ops],
             "removed_associations": self.removed,
@@ -159,6 +172,25 @@ class Report:
 
     def write_json(self, path: Path) -> Path:
         return _atomic_write(Path(path), json.dumps(self.as_json(), indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def traffic_of(counters: Any) -> dict[str, Any]:
+    """The traffic figures of a run's counters (every attempt of the run, resumes included)."""
+    def n(key: str) -> int:
+        value = counters.get(key, 0)
+        return int(value) if isinstance(value, int | float) else 0
+
+    return {"requests": n("requests"), "retries": n("retries"), "throttled": n("throttled"),
+            "waited_s": round(n("waited_ms") / 1000, 1)}
+
+
+def traffic_line(counters: Any, crm_name: str) -> str:
+    """One line for people: "412 requests to HubSpot; 3 retried, 2 × too many requests (429), 4.1 s waited"."""
+    t = traffic_of(counters)
+    if not t["requests"]:
+        return ""
+    return (f"{t['requests']:,} requests to {crm_name}; {t['retries']:,} retried, {t['throttled']:,} × too many "
+            f"requests (429), {t['waited_s']:,.1f} s waited (rate limit, back-off).")
 
 
 def _atomic_write(path: Path, text: str, newline: str | None = None) -> Path:
@@ -191,17 +223,18 @@ def failure_groups(ctx: Any, run_id: int, records: Iterable[RecordOutcome] | Non
                    ops: Iterable[OpOutcome] | None = None) -> list[FailureGroup]:
     """Failed (and blocked) records and failed operations grouped by cause, most frequent first."""
     recs = list(records) if records is not None else _records(ctx, run_id, ["failed", "skipped"])
-    groups: dict[tuple[str, str], list[str]] = {}
+    groups: dict[tuple[str, str, bool], list[str]] = {}
     for r in recs:
         if r.state in ("failed", "skipped") and r.error:
-            groups.setdefault((_cause(r.error), r.code or r.state), []).append(r.label)
+            groups.setdefault((_cause(r.error), r.code or r.state, r.state == "skipped"), []).append(r.label)
     op_list = list(ops) if ops is not None else _ops(ctx, run_id, ["failed"])
     for o in op_list:
         if o.state == "failed" and o.error:
-            groups.setdefault((_cause(o.error), o.code or o.kind), []).append(
+            groups.setdefault((_cause(o.error), o.code or o.kind, False), []).append(
                 f"{o.kind} for contact {o.contact_id}")
     ordered = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
-    return [FailureGroup(reason, code, len(labels), tuple(labels[:3])) for (reason, code), labels in ordered]
+    return [FailureGroup(reason, code, len(labels), tuple(labels[:3]), blocked)
+            for (reason, code, blocked), labels in ordered]
 
 
 def _ops(ctx: Any, run_id: int, states: Sequence[str] | None = None) -> list[OpOutcome]:
@@ -234,44 +267,67 @@ def load_report(ctx: Any, run_id: int) -> Report:
     return Report(info, records, ops, removed, failure_groups(ctx, run_id, records, ops), warnings)
 
 
+NOT_WRITTEN = ("failed", "skipped", "pending", "in_flight")
+
+
 def write_failed_csv(ctx: Any, run_id: int, path: Path) -> int:
-    """Write the run's failed records (with their fields and the reason) to ``path``; returns the row count.
+    """Write every record the run did not write — failed, blocked, or not sent yet — to ``path`` with the reason,
+    every Enginy field (custom fields included) and the values the export was to send; returns the row count.
 
     Every cell is made safe against spreadsheet formula injection (:func:`csv_safe`).
     """
-    failed = _records(ctx, run_id, ["failed"])
-    by_object: dict[str, list[RecordOutcome]] = {}
-    for r in failed:
-        by_object.setdefault(r.object, []).append(r)
-    columns = ["object", "id", "record", "error", "code"]
-    field_names: list[str] = []
-    for obj in ("contact", "company"):
-        if obj in by_object:
-            for f in enginy_fields.fields_for(obj):
-                name = f"{obj}.{f.name}"
-                if name not in field_names:
-                    field_names.append(name)
-    rows: list[list[str]] = []
+    info = ctx.runs.get(run_id)
+    crm = str(info.options.get("crm_name") or info.crm or "crm")
+    rows_q = (select(RunItem.object, RunItem.local_id, ExportRecord.label, RunItem.state, ExportRecord.outcome,
+                     RunItem.error, ExportRecord.code, ExportRecord.payload)
+              .join(ExportRecord, ExportRecord.run_item_id == RunItem.id)
+              .where(RunItem.run_id == run_id, RunItem.state.in_(NOT_WRITTEN)).order_by(RunItem.id))
     with ctx.store.session() as s:
-        for obj, recs in by_object.items():
+        recs = list(s.execute(rows_q))
+    by_object: dict[str, list[Any]] = {}
+    for r in recs:
+        by_object.setdefault(r[0], []).append(r)
+    data: dict[tuple[str, int], dict[str, Any]] = {}
+    custom: dict[str, list[str]] = {}
+    sent_names: list[str] = []
+    with ctx.store.session() as s:
+        for obj, items in by_object.items():
             model = Contact if obj == "contact" else Company
             names = [f.name for f in enginy_fields.fields_for(obj)]
-            data: dict[int, dict[str, Any]] = {}
-            ids = [r.local_id for r in recs]
+            ids = [r[1] for r in items]
             for start in range(0, len(ids), 900):
-                cols = [model.id, *(getattr(model, n) for n in names)]
+                cols = [model.id, model.custom_fields, *(getattr(model, n) for n in names)]
                 for row in s.execute(select(*cols).where(model.id.in_(ids[start:start + 900]))):
-                    data[row[0]] = dict(zip(names, row[1:], strict=True))
-            for r in recs:
-                values = data.get(r.local_id, {})
-                cells: list[Any] = [r.object, str(r.local_id), r.label, r.error or "", r.code]
-                cells += [values.get(n.split(".", 1)[1]) if n.startswith(obj + ".") else "" for n in field_names]
-                rows.append([csv_safe(c) for c in cells])
+                    values = dict(zip(names, row[2:], strict=True))
+                    for key, value in (row[1] or {}).items():
+                        values["custom:" + str(key)] = value
+                        if str(key) not in custom.setdefault(obj, []):
+                            custom[obj].append(str(key))
+                    data[(obj, row[0])] = values
+            for r in items:
+                for name in (r[7] or {}):
+                    if f"{obj}:{name}" not in sent_names:
+                        sent_names.append(f"{obj}:{name}")
+    header = ["object", "id", "record", "outcome", "error", "code"]
+    columns: list[tuple[str, str, str]] = []  # (header, object, key in the values)
+    for obj in ("contact", "company"):
+        if obj in by_object:
+            columns += [(f"{obj}.{f.name}", obj, f.name) for f in enginy_fields.fields_for(obj)]
+            columns += [(f"{obj}.{name}", obj, "custom:" + name) for name in custom.get(obj, [])]
+    sent = [(f"{obj} → {crm}: {name}", obj, name) for obj, name in (n.split(":", 1) for n in sent_names)]
+    rows: list[list[str]] = []
+    for obj, local_id, label, state, _outcome, error, code, payload in recs:
+        values = data.get((obj, local_id), {})
+        shown = {"skipped": "blocked", "pending": "not sent", "in_flight": "not confirmed"}.get(state, "failed")
+        cells: list[Any] = [obj, str(local_id), label, shown, error or "", code or ""]
+        cells += [values.get(key) if o == obj else "" for _, o, key in columns]
+        cells += [(payload or {}).get(key) if o == obj else "" for _, o, key in sent]
+        rows.append([csv_safe(c) for c in cells])
     import io
 
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(columns + field_names)
+    writer.writerow(header + [h for h, _, _ in columns] + [h for h, _, _ in sent])
     writer.writerows(rows)
     _atomic_write(Path(path), buffer.getvalue(), newline="")
     return len(rows)

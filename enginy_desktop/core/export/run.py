@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -47,10 +48,12 @@ from enginy_desktop.adapters.base import (
     CrmObject,
     Direction,
     FatalError,
+    NetworkError,
     Operation,
     QuotaExhaustedError,
     RateLimitedError,
     RecordInput,
+    Traffic,
     TransientError,
     ValidationError,
     WriteResult,
@@ -68,6 +71,7 @@ from enginy_desktop.core.models import (
     utcnow,
 )
 from enginy_desktop.core.runs import CancelToken, ProgressTracker, RunCancelled
+from enginy_desktop.core.runs.testpoints import pause_point
 
 from . import matching
 from .plan import BLOCKED, CREATE, MERGE, UNCHANGED, UPDATE, ExportOptions, ExportRefused, Plan, plan_export
@@ -75,7 +79,9 @@ from .plan import BLOCKED, CREATE, MERGE, UNCHANGED, UPDATE, ExportOptions, Expo
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "DEFAULT_PAUSE_AFTER",
     "MAX_ATTEMPTS",
+    "CrmUnreachableError",
     "ExportResult",
     "execute",
     "export",
@@ -86,7 +92,33 @@ __all__ = [
 ]
 
 MAX_ATTEMPTS = 6  # sends of one item before it is failed (time-outs, 5xx, unknown outcomes)
-_STOP_ERRORS = (AuthError, QuotaExhaustedError, RateLimitedError)
+DEFAULT_PAUSE_AFTER = 180.0  # seconds without any answer from the CRM before the run pauses (resumable)
+DEFAULT_REQUEST_TIMEOUT = 30.0  # seconds one write may take before it counts as unanswered (and is re-checked)
+SLOW_AFTER = 5.0  # a batch in flight longer than this no longer holds a place in the in-flight window
+
+
+class CrmUnreachableError(AdapterError):
+    """The CRM has not answered for the run's ``pause_after`` seconds: the run pauses, resumable."""
+
+
+class JournalError(Exception):
+    """The store could not be written (a full or failing disk): the run stops where its journal is."""
+
+
+def _disk_problem(exc: BaseException) -> bool:
+    from sqlalchemy.exc import OperationalError
+
+    from enginy_desktop.core.store import StoreError
+
+    if isinstance(exc, StoreError):
+        return True
+    if isinstance(exc, OperationalError):
+        text = str(exc.orig).lower()
+        return any(w in text for w in ("full", "disk i/o", "readonly", "read-only", "unable to open", "locked"))
+    return False
+
+
+_STOP_ERRORS = (AuthError, QuotaExhaustedError, RateLimitedError, CrmUnreachableError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +141,12 @@ def _initial(action: str) -> str:
 
 
 def start_export(ctx: Any, plan: Plan, *, retry_of: int | None = None) -> int:
-    """Journal ``plan`` as a new export run (state *queued*) and return its id."""
+    """Journal ``plan`` as a new export run (state *queued*) and return its id.
+
+    The run row, its lease on the list, every item and every operation are written in **one** transaction: a
+    kill, a crash or a full disk part-way leaves either the whole journal or nothing at all (never a run whose
+    records are missing). :class:`~enginy_desktop.core.runs.RunBusyError` when another run holds the list.
+    """
     options = {
         **plan.options.as_json(),
         "association_type": plan.association_type.value,
@@ -117,14 +154,16 @@ def start_export(ctx: Any, plan: Plan, *, retry_of: int | None = None) -> int:
         "plan_api_calls": plan.api_calls,
         "warnings": list(plan.warnings),
         "summary": plan.summary_lines(),
+        "journal": {"records": len(plan.records), "ops": len(plan.ops)},
     }
     if retry_of is not None:
         options["retry_of"] = retry_of
     counts = plan.counts()
-    run = ctx.runs.create("export", crm=plan.crm, list_id=plan.list_id, list_name=plan.list_name, options=options,
-                          counters={"planned_" + k: v for k, v in counts.items()})
     now = utcnow()
     with ctx.store.write() as s:
+        run = ctx.runs.create("export", crm=plan.crm, list_id=plan.list_id, list_name=plan.list_name,
+                              options=options, counters={"planned_" + k: v for k, v in counts.items()}, session=s)
+        pause_point("journal")  # tests: a kill here must leave no run at all
         for start in range(0, len(plan.records), 2000):
             chunk = plan.records[start:start + 2000]
             ids = s.scalars(
@@ -179,7 +218,8 @@ class _Item:
 
 class _Executor:
     def __init__(self, ctx: Any, run_id: int, adapter: CrmAdapter, *, progress: Callable[[Any], None] | None,
-                 cancel: CancelToken | None, concurrency: int | None) -> None:
+                 cancel: CancelToken | None, concurrency: int | None, pause_after: float | None = None,
+                 request_timeout: float | None = None) -> None:
         self.ctx = ctx
         self.run_id = run_id
         self.adapter = adapter
@@ -195,7 +235,63 @@ class _Executor:
         caps = adapter.capabilities
         self.batch = {op: caps.batch(op) for op in Operation}
         self.stop_error: AdapterError | None = None
+        self.crash: BaseException | None = None  # a store problem (or a bug) in a batch: the run stops
         self._conflicts: list[tuple[_Item, str, str]] = []
+        self.pause_after = float(pause_after if pause_after is not None
+                                 else info.options.get("pause_after") or DEFAULT_PAUSE_AFTER)
+        self.request_timeout = float(request_timeout if request_timeout is not None
+                                     else info.options.get("request_timeout") or DEFAULT_REQUEST_TIMEOUT)
+        self.last_answer = time.monotonic()  # when the CRM last answered anything
+        self.unanswered = False  # the latest request got no answer at all
+
+    # -- is the CRM answering? -------------------------------------------------------------------------------------
+    def _answered(self) -> None:
+        self.last_answer = time.monotonic()
+        self.unanswered = False
+
+    def _no_answer(self, exc: BaseException) -> None:
+        """A request got no answer: after ``pause_after`` seconds of nothing, the run pauses."""
+        self.unanswered = True
+        silent = time.monotonic() - self.last_answer
+        if silent >= self.pause_after and self.stop_error is None:
+            self.stop_error = CrmUnreachableError(
+                f"{self.crm_name} has not answered for {_minutes(silent)}; the run is paused — {{left}} not sent "
+                "yet.", vendor=self.crm)
+            log.warning("Export run %s: %s has not answered for %.0f s (%s); pausing", self.run_id, self.crm_name,
+                        silent, exc)
+
+    async def _call(self, coro: Any) -> Any:
+        """One adapter call with the run's per-request time-out (an answer that never comes is no answer)."""
+        try:
+            result = await asyncio.wait_for(coro, timeout=self.request_timeout)
+        except TimeoutError:
+            error = TransientError(f"{self.crm_name} did not answer within {self.request_timeout:.0f} s.",
+                                   vendor=self.crm, maybe_applied=True)
+            self._no_answer(error)
+            raise error from None
+        except NetworkError as exc:
+            self._no_answer(exc)
+            raise
+        except TransientError as exc:
+            if exc.status is None:  # time-out or a dropped connection: nothing came back
+                self._no_answer(exc)
+            else:
+                self._answered()
+            raise
+        except AdapterError:
+            self._answered()
+            raise
+        self._answered()
+        return result
+
+    async def wait_for_crm(self) -> None:
+        """Nothing came back in the last round: wait a little before the next one (or pause the run)."""
+        if self.stop_error is None:
+            silent = time.monotonic() - self.last_answer
+            await asyncio.sleep(max(0.0, min(5.0, self.pause_after - silent)))
+            if time.monotonic() - self.last_answer >= self.pause_after:
+                self._no_answer(TransientError("no answer", vendor=self.crm))
+        self._check()
 
     # -- journal helpers ----------------------------------------------------------------------------------------
     _ITEM_COLUMNS = (RunItem.id, RunItem.object, RunItem.local_id, RunItem.action, RunItem.state, RunItem.crm_id,
@@ -234,8 +330,10 @@ class _Executor:
             i.state = "in_flight"
 
     def _settle(self, obj: str, done: Sequence[tuple[_Item, str, str]],
-                failed: Sequence[tuple[_Item, str, str]] = (), pending: Sequence[_Item] = ()) -> None:
-        """One transaction: ``done`` (item, CRM id, outcome), ``failed`` (item, reason, code), back to pending."""
+                failed: Sequence[tuple[_Item, str, str]] = (), pending: Sequence[_Item] = (),
+                unsent: bool = False) -> None:
+        """One transaction: ``done`` (item, CRM id, outcome), ``failed`` (item, reason, code), back to pending
+        (``unsent``: the request never left, so it does not count as an attempt)."""
         now = utcnow()
         items, records = _table(RunItem), _table(ExportRecord)
         with self.ctx.store.write() as s:
@@ -266,47 +364,73 @@ class _Executor:
                     [{"b_id": i.id, "b_code": code} for i, _, code in failed])
             if pending:
                 conn.execute(update(items).where(items.c.id.in_([i.id for i in pending])).values(
-                    state="pending", updated_at=now))
+                    state="pending", updated_at=now,
+                    **({"attempt": items.c.attempt - 1} if unsent else {})))
         for i, crm_id, _ in done:
             i.state, i.crm_id = "done", crm_id
         for i, _, _ in failed:
             i.state = "failed"
         for i in pending:
             i.state = "pending"
+            if unsent:
+                i.attempt -= 1
 
     def _check(self) -> None:
+        if self.crash is not None:
+            raise self.crash
         if self.stop_error is not None:
             raise self.stop_error
         self.cancel.raise_if_cancelled()
 
     async def _pool(self, batches: Iterable[Any], work: Callable[[Any], Any]) -> None:
-        """Run ``work`` on each batch with up to ``concurrency`` in flight; stops taking batches on cancel or on
-        an error that stops the run, and lets the batches in flight finish."""
+        """Run ``work`` on each batch with ``concurrency`` batches moving at once; stops taking batches on cancel
+        or on an error that stops the run, and lets the batches in flight finish.
+
+        Work-stealing: a batch in flight for more than :data:`SLOW_AFTER` seconds (a hung request) gives its
+        place to the next batch, so one slow answer never holds the others (at most twice ``concurrency`` in
+        flight; each one ends by its answer or the per-request time-out)."""
         iterator = iter(batches)
-        lock = asyncio.Lock()
+        running: dict[asyncio.Task[None], float] = {}
+        exhausted = False
 
-        async def worker() -> None:
-            while True:
-                async with lock:
-                    if self.cancel.cancelled or self.stop_error is not None:
-                        return
-                    batch = next(iterator, None)
+        async def one(batch: Any) -> None:
+            try:
+                await work(batch)
+            except _STOP_ERRORS as exc:
+                self.stop_error = self.stop_error or exc
+            except Exception as exc:  # a store problem (full disk) or a bug: stop taking batches
+                self.crash = self.crash or exc
+
+        while True:
+            now = time.monotonic()
+            moving = sum(1 for started in running.values() if now - started < SLOW_AFTER)
+            while (not exhausted and moving < self.concurrency and len(running) < 2 * self.concurrency
+                   and not self.cancel.cancelled and self.stop_error is None and self.crash is None):
+                batch = next(iterator, None)
                 if batch is None:
-                    return
-                try:
-                    await work(batch)
-                except _STOP_ERRORS as exc:
-                    self.stop_error = exc
-                    return
-
-        await asyncio.gather(*(worker() for _ in range(self.concurrency)))
+                    exhausted = True
+                    break
+                running[asyncio.ensure_future(one(batch))] = now
+                moving += 1
+            if not running:
+                break
+            oldest = min(running.values())
+            wake = max(0.05, SLOW_AFTER - (time.monotonic() - oldest)) if not exhausted else None
+            finished, _ = await asyncio.wait(list(running), timeout=wake, return_when=asyncio.FIRST_COMPLETED)
+            for task in finished:
+                running.pop(task, None)
         self._check()
 
     # -- records ---------------------------------------------------------------------------------------------------
     async def records(self, obj: str) -> None:
         crm_object = CrmObject.CONTACTS if obj == "contact" else CrmObject.COMPANIES
         noun = "companies" if obj == "company" else "contacts"
-        for _round in range(MAX_ATTEMPTS + 2):
+        rounds = 0
+        while rounds < MAX_ATTEMPTS + 2:
+            if self.unanswered:  # the CRM did not answer last round: wait (and pause the run in the end)
+                await self.wait_for_crm()
+            else:
+                rounds += 1
             await self.reconcile(obj)
             sent = False
             for action in (CREATE, UPDATE):
@@ -340,14 +464,18 @@ class _Executor:
         inputs = [RecordInput(properties=i.payload, key=str(i.id), id=i.crm_id or "") for i in batch]
         try:
             if action == CREATE:
-                results = await self.adapter.create(crm_object, inputs)
+                results = await self._call(self.adapter.create(crm_object, inputs))
             else:
-                results = await self.adapter.update(crm_object, inputs)
+                results = await self._call(self.adapter.update(crm_object, inputs))
         except TransientError as exc:
             # The answer was lost: the CRM may have written some of it (creates) — re-check, then send again.
             done = {r.key: r for r in exc.completed}
             rest = [i for i in batch if str(i.id) not in done]
             rest += self._apply(obj, action, [i for i in batch if str(i.id) in done], done)
+            if isinstance(exc, NetworkError) and not exc.maybe_applied:
+                # The connection never opened: nothing was sent. Not an attempt; simply pending again.
+                self._settle(obj, [], pending=rest, unsent=True)
+                return
             log.info("Export run %s: %s; re-checking %d record(s)", self.run_id, exc, len(rest))
             if action == CREATE:
                 await self._recheck(obj, rest)
@@ -407,7 +535,7 @@ class _Executor:
             name = next(iter(item.lookup))
             by_field.setdefault(name, []).append(str(item.lookup[name]))
         for name, values in by_field.items():
-            for rec in await self.adapter.read_by_unique(crm_object, name, values, [name]):
+            for rec in await self._call(self.adapter.read_by_unique(crm_object, name, values, [name])):
                 found[str(rec.get(name) or "").casefold() + "\0" + name] = rec.id
         done, failed = [], []
         for item, reason, existing in conflicts:
@@ -460,7 +588,7 @@ class _Executor:
                 without.append(i)
         for name, group in by_field.items():
             values = [str(i.lookup[name]) for i in group]
-            records = await self.adapter.read_by_unique(crm_object, name, values, [name])
+            records = await self._call(self.adapter.read_by_unique(crm_object, name, values, [name]))
             ids = {str(r.get(name) or "").casefold(): r.id for r in records}
             for i in group:
                 crm_id = ids.get(str(i.lookup[name]).casefold())
@@ -630,8 +758,8 @@ class _Executor:
         self._ops_in_flight(ops)
         links = [AssociationInput(str(o.from_crm_id), str(o.to_crm_id), key=str(o.id)) for o in ops]
         try:
-            results = await self.adapter.associate(
-                links, AssociationKind.PRIMARY if kind == "primary" else AssociationKind.ADDITIONAL)
+            results = await self._call(self.adapter.associate(
+                links, AssociationKind.PRIMARY if kind == "primary" else AssociationKind.ADDITIONAL))
         except TransientError:
             self._settle_ops([], pending=ops)
             return
@@ -653,7 +781,7 @@ class _Executor:
                       .values(state="in_flight", attempt=ExportOp.attempt + 1, updated_at=now))
         links = [AssociationInput(str(o.from_crm_id), str(o.to_crm_id), key=str(o.id)) for o in ops]
         try:
-            results = await self.adapter.remove_associations(links)
+            results = await self._call(self.adapter.remove_associations(links))
         except TransientError:
             self._settle_ops([], pending=ops)
             return
@@ -726,7 +854,7 @@ class _Executor:
                 direction=Direction.INBOUND if p.get("direction") == "inbound" else Direction.OUTBOUND,
                 contact_ids=(str(o.from_crm_id),), company_ids=(company,) if company else (), key=str(o.id)))
         try:
-            results = await self.adapter.log_activities(acts)
+            results = await self._call(self.adapter.log_activities(acts))
         except TransientError as exc:
             done_keys = {r.key for r in exc.completed if r.ok}
             self._apply_ops([o for o in ops if str(o.id) in done_keys], exc.completed)
@@ -767,11 +895,15 @@ async def execute(
     concurrency: int | None = None,
     notify: bool = True,
     slack_transport: Any = None,
+    pause_after: float | None = None,
+    request_timeout: float | None = None,
 ) -> ExportResult:
     """Carry out the journal of export run ``run_id`` (queued, or resumable) to its end.
 
-    Returns when the run is finished, cancelled (``cancel``) or failed (an error that stops the whole run:
-    credentials, daily allowance, rate limit beyond patience). Failed records do not fail the run.
+    Returns when the run is finished, cancelled (``cancel``), failed (an error that stops the whole run:
+    credentials, daily allowance, rate limit beyond patience) or *interrupted* — paused, resumable — when the CRM
+    has not answered for ``pause_after`` seconds or the store cannot be written (a full disk). Failed records do
+    not fail the run. :class:`~enginy_desktop.core.runs.RunBusyError` when another run holds the list.
     """
     from enginy_desktop.adapters.registry import open_crm_adapter
 
@@ -780,6 +912,9 @@ async def execute(
         ctx.runs.start(run_id)
     elif info.state != "running":
         ctx.runs.resume(run_id)
+    missing = _missing_journal(ctx, info)
+    if missing:
+        return _end(ctx, run_id, "failed", missing)
     own = adapter is None
     if adapter is None:
         try:
@@ -788,7 +923,9 @@ async def execute(
             result = _end(ctx, run_id, "failed", str(exc))
             await _notify(ctx, run_id, notify, slack_transport)
             return result
-    ex = _Executor(ctx, run_id, adapter, progress=progress, cancel=cancel, concurrency=concurrency)
+    ex = _Executor(ctx, run_id, adapter, progress=progress, cancel=cancel, concurrency=concurrency,
+                   pause_after=pause_after, request_timeout=request_timeout)
+    traffic_before = adapter.traffic
     # Counts settled before this (the plan's unchanged and blocked records, an earlier attempt's results).
     settled = counters(ctx, run_id)
     ex.tracker.set_counters(**{k: int(settled[k]) for k in ("created", "updated", "unchanged", "failed", "blocked",
@@ -803,26 +940,84 @@ async def execute(
         await ex.activities()
     except RunCancelled:
         state = "cancelled"
+    except CrmUnreachableError as exc:
+        state, error = "interrupted", str(exc)
     except AdapterError as exc:
         state, error = "failed", str(exc)
         log.warning("Export run %s stopped: %s", run_id, exc)
     except BaseException as exc:
+        if own:
+            await adapter.aclose()
+            own = False
+        if _disk_problem(exc):
+            return _stopped_by_disk(ctx, ex, exc)
         _end(ctx, run_id, "failed", f"Unexpected error: {exc}")
         log.exception("Export run %s failed", run_id)
         raise
     finally:
         if own:
             await adapter.aclose()
-    if state == "finished":
-        unsettled = ctx.runs.item_counts(run_id)
-        left = unsettled.get("pending", 0) + unsettled.get("in_flight", 0)
-        if left:
-            state, error = "failed", (f"{left:,} record(s) could not be confirmed with {ex.crm_name}; resume the run "
-                                      "to finish them.")
-    result = _end(ctx, run_id, state, error)
-    ex.tracker.phase({"finished": "Finished", "cancelled": "Cancelled", "failed": "Failed"}[state])
+    try:
+        _add_traffic(ctx, run_id, adapter.traffic - traffic_before)
+        if state == "finished":
+            unsettled = ctx.runs.item_counts(run_id)
+            left = unsettled.get("pending", 0) + unsettled.get("in_flight", 0)
+            if left:
+                state, error = "failed", (f"{left:,} record(s) could not be confirmed with {ex.crm_name}; resume the "
+                                          "run to finish them.")
+        if state == "interrupted":
+            error = error.replace("{left}", _not_sent(ctx, run_id)) + f" Resume with: enginy-desktop resume {run_id}"
+        result = _end(ctx, run_id, state, error)
+    except Exception as exc:
+        if _disk_problem(exc):
+            return _stopped_by_disk(ctx, ex, exc)
+        raise
+    ex.tracker.phase({"finished": "Finished", "cancelled": "Cancelled", "failed": "Failed",
+                      "interrupted": "Paused"}[state])
     await _notify(ctx, run_id, notify, slack_transport)
     return result
+
+
+def _missing_journal(ctx: Any, info: Any) -> str:
+    """Why the run's journal cannot be trusted to hold every record of its plan ("" when it does).
+
+    Runs journal their records in the transaction that creates them; a run of an older version could be killed
+    between the two, leaving a run with no records that must never pass for finished."""
+    planned = info.options.get("journal", {}).get("records") if isinstance(info.options.get("journal"), dict) \
+        else sum(int(v) for k, v in info.counters.items() if k.startswith("planned_") and isinstance(v, int))
+    if not planned:
+        return ""
+    have = sum(ctx.runs.item_counts(info.id).values())
+    if have >= int(planned):
+        return ""
+    return (f"Run {info.id} stopped before its records were journaled ({have:,} of {int(planned):,}); nothing was "
+            f"sent for the others. Export the list again.")
+
+
+def _not_sent(ctx: Any, run_id: int) -> str:
+    c = ctx.runs.item_counts(run_id)
+    n = c.get("pending", 0) + c.get("in_flight", 0)
+    return f"{n:,} record{'s' if n != 1 else ''}"
+
+
+def _add_traffic(ctx: Any, run_id: int, t: Traffic) -> None:
+    """What this attempt cost in requests, retries, 429s and waiting, added to the run's counters."""
+    if t.requests or t.retries or t.throttled or t.waited:
+        ctx.runs.add_counters(run_id, {"requests": t.requests, "retries": t.retries, "throttled": t.throttled,
+                                       "waited_ms": round(t.waited * 1000)})
+
+
+def _stopped_by_disk(ctx: Any, ex: _Executor, exc: BaseException) -> ExportResult:
+    """The store could not be written: stop with one line; the journal says what was done (resumable)."""
+    where = getattr(ctx.store, "path", None)
+    message = (f"Enginy Desktop could not write to its database ({where}): the disk is full or failing. The export "
+               f"stopped; what was sent is journaled. Free some space, then resume with: enginy-desktop resume "
+               f"{ex.run_id}")
+    log.error("Export run %s stopped: %s (%s)", ex.run_id, message, exc)
+    try:
+        return _end(ctx, ex.run_id, "interrupted", message)
+    except Exception:  # still full: the run stays as it is; the next start marks it interrupted
+        return ExportResult(ex.run_id, "interrupted", {}, message)
 
 
 def counters(ctx: Any, run_id: int) -> dict[str, int]:
@@ -850,6 +1045,12 @@ def counters(ctx: Any, run_id: int) -> dict[str, int]:
                 "activity": "activities"}[kind]
         c[f"{name}_{state}"] += n
     return dict(c)
+
+
+def _minutes(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} seconds"
+    return f"{seconds / 60:.0f} minutes"
 
 
 def _end(ctx: Any, run_id: int, state: str, error: str) -> ExportResult:

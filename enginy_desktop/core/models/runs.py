@@ -42,6 +42,7 @@ __all__ = [
     "RUN_STATES",
     "Run",
     "RunItem",
+    "RunLease",
 ]
 
 RUN_KINDS = ("sync", "export", "enrichment")
@@ -106,3 +107,23 @@ class RunItem(Base):
         CheckConstraint(_in("object", ITEM_OBJECTS), name="object"),
         CheckConstraint(_in("state", ITEM_STATES), name="state"),
     )
+
+
+class RunLease(Base):
+    """The one active run of a list and a CRM (or provider): taken in the same transaction as the run starts,
+    given up when it ends. ``key`` names what is held (``hubspot/list/7``); ``owner_*`` say which process holds it
+    and ``heartbeat_at`` when that process last said it was alive, so a crashed process's lease is taken over
+    (its pid is gone, or it has not beaten for a while) instead of blocking the list for ever."""
+
+    __tablename__ = "run_leases"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))
+    owner_pid: Mapped[int] = mapped_column(Integer)
+    owner_host: Mapped[str] = mapped_column(String(255))
+    owner_label: Mapped[str] = mapped_column(String(40), default="command line", server_default=text("'command line'"))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (Index("ix_run_leases_run_id", "run_id"),)

@@ -1,6 +1,7 @@
 """Runs — sync, export, enrichment — shared foundation (Qt-free).
 
 * :mod:`.service`: :class:`RunService`, the history, state, counters and journal of runs in the store.
+* :mod:`.lease`: one active run per list and CRM across processes (:class:`RunBusyError` names who holds it).
 * :mod:`.progress`: the progress protocol (:class:`Progress` snapshots through a callback, with
   :class:`ProgressTracker` for rate and ETA), cooperative cancellation (:class:`CancelToken`,
   :class:`RunCancelled`), and :class:`RunHandle`, a run in progress as the window follows it.
@@ -23,6 +24,7 @@ A run's life, as a kind of run implements it::
         runs.finish(info.id, "finished")
 """
 
+from .lease import LeaseHolder, RunBusyError, lease_key, set_process_label
 from .progress import CancelToken, Progress, ProgressCallback, ProgressTracker, RunCancelled, RunHandle, format_duration
 from .service import (
     ACTIVE_STATES,
@@ -43,9 +45,11 @@ __all__ = [
     "STATE_LABELS",
     "TERMINAL_STATES",
     "CancelToken",
+    "LeaseHolder",
     "Progress",
     "ProgressCallback",
     "ProgressTracker",
+    "RunBusyError",
     "RunCancelled",
     "RunError",
     "RunHandle",
@@ -55,4 +59,6 @@ __all__ = [
     "RunService",
     "RunStateError",
     "format_duration",
+    "lease_key",
+    "set_process_label",
 ]

@@ -20,23 +20,33 @@ that no longer exists is marked *interrupted*, so the Runs page shows it honestl
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 
-from enginy_desktop.core.models import ITEM_STATES, RUN_KINDS, RUN_STATES, Run, RunItem, utcnow
+from enginy_desktop.core.models import ITEM_STATES, RUN_KINDS, RUN_STATES, Run, RunItem, RunLease, utcnow
 from enginy_desktop.core.store import Store
+
+from .errors import RunError, RunNotFoundError, RunStateError
+from .lease import HEARTBEAT_EVERY, LeaseHolder, RunBusyError, is_stale, lease_key, process_label
+
+log = logging.getLogger(__name__)
+
+_AUTO = "auto"
 
 __all__ = [
     "ACTIVE_STATES",
     "RESUMABLE_STATES",
     "STATE_LABELS",
     "TERMINAL_STATES",
+    "RunBusyError",
     "RunError",
     "RunInfo",
     "RunItemInfo",
@@ -68,18 +78,6 @@ STATE_LABELS = {
     "finished": "Finished",
     "interrupted": "Interrupted",
 }
-
-
-class RunError(Exception):
-    """A readable refusal about runs."""
-
-
-class RunNotFoundError(RunError):
-    pass
-
-
-class RunStateError(RunError):
-    """A state change that the run's current state does not allow."""
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -204,6 +202,10 @@ class RunService:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.host = socket.gethostname()
+        self._held: set[int] = set()  # runs whose lease this service holds (the heartbeat renews them)
+        self._held_lock = threading.Lock()
+        self._beating: threading.Thread | None = None
+        self._stop = threading.Event()
 
     # -- creating and reading --------------------------------------------------------------------------------------
     def create(
@@ -216,28 +218,51 @@ class RunService:
         options: Mapping[str, Any] | None = None,
         counters: Mapping[str, Any] | None = None,
         start: bool = False,
+        lease: str | None = _AUTO,
+        session: Any = None,
     ) -> RunInfo:
-        """A new run, *queued* (or *running* with ``start``), owned by this process."""
+        """A new run, *queued* (or *running* with ``start``), owned by this process.
+
+        A run of one list with one CRM (``crm`` and ``list_id``) takes that list's lease in the same transaction
+        (``lease`` names another key, or None for none): :class:`RunBusyError` when another live run holds it.
+        With ``session`` (a :meth:`Store.write` session) the run is created in the caller's transaction, so what
+        the caller writes with it (an export's journal) is committed together or not at all.
+        """
         if kind not in RUN_KINDS:
             raise ValueError(f"Unknown run kind {kind!r}; expected one of {', '.join(RUN_KINDS)}.")
-        now = utcnow()
+        if session is not None:
+            return self._create(session, kind, crm, list_id, list_name, options, counters, start, lease)
         with self.store.write() as s:
-            row = Run(
-                kind=kind,
-                crm=crm,
-                list_id=list_id,
-                list_name=list_name,
-                state="running" if start else "queued",
-                options=dict(options or {}),
-                counters=dict(counters or {}),
-                created_at=now,
-                started_at=now if start else None,
-                owner_pid=os.getpid(),
-                owner_host=self.host,
-            )
-            s.add(row)
-            s.flush()
-            return RunInfo.from_row(row)
+            return self._create(s, kind, crm, list_id, list_name, options, counters, start, lease)
+
+    def _create(self, s: Any, kind: str, crm: str | None, list_id: int | None, list_name: str,
+                options: Mapping[str, Any] | None, counters: Mapping[str, Any] | None, start: bool,
+                lease: str | None) -> RunInfo:
+        now = utcnow()
+        key = lease_key(crm, list_id) if lease == _AUTO else lease
+        opts = dict(options or {})
+        if lease != _AUTO:
+            opts["lease_key"] = key or ""  # "" for none: a resume takes no lease either
+        row = Run(
+            kind=kind,
+            crm=crm,
+            list_id=list_id,
+            list_name=list_name,
+            state="running" if start else "queued",
+            options=opts,
+            counters=dict(counters or {}),
+            created_at=now,
+            started_at=now if start else None,
+            owner_pid=os.getpid(),
+            owner_host=self.host,
+        )
+        if key is not None:
+            self._check_lease(s, key)
+        s.add(row)
+        s.flush()
+        if key is not None:
+            self._take_lease(s, key, row)
+        return RunInfo.from_row(row)
 
     def get(self, run_id: int) -> RunInfo:
         with self.store.session() as s:
@@ -288,6 +313,12 @@ class RunService:
             raise RunStateError(f"Run {run_id} is {STATE_LABELS[row.state].lower()}; it cannot become "
                                 f"{STATE_LABELS[state].lower()}.")
         now = utcnow()
+        key = self._key_of(row)
+        if state == "running" and row.state != "running" and key is not None:
+            self._check_lease(s, key, run_id=row.id)  # a resume waits for its turn like a new run
+            self._take_lease(s, key, row)
+        if state in TERMINAL_STATES:
+            self._drop_lease(s, row.id)
         if state == "running" and row.state != "running":
             row.started_at = row.started_at or now
             row.finished_at = None
@@ -370,6 +401,117 @@ class RunService:
         if host not in (None, self.host):
             return False
         return pid is None or not _pid_alive(pid)
+
+    # -- leases: one active run per list and CRM -----------------------------------------------------------------
+    @staticmethod
+    def _key_of(row: Run) -> str | None:
+        options = row.options or {}
+        if "lease_key" in options:
+            return str(options["lease_key"]) or None
+        return lease_key(row.crm, row.list_id)
+
+    def _holder(self, s: Any, key: str) -> tuple[LeaseHolder, Run | None] | None:
+        lease = s.get(RunLease, key)
+        if lease is None:
+            return None
+        run = s.get(Run, lease.run_id)
+        holder = LeaseHolder(lease.key, lease.run_id, lease.kind, run.crm if run else None,
+                             run.list_name if run else "", lease.owner_pid, lease.owner_host, lease.owner_label,
+                             _aware(lease.started_at) or utcnow(), _aware(lease.heartbeat_at) or utcnow())
+        return holder, run
+
+    def _check_lease(self, s: Any, key: str, *, run_id: int | None = None) -> None:
+        """Raise :class:`RunBusyError` when a live run other than ``run_id`` holds ``key``; a stale holder (its
+        process gone or silent) loses it, and its run becomes *interrupted*."""
+        found = self._holder(s, key)
+        if found is None:
+            return
+        holder, run = found
+        if holder.run_id == run_id:
+            return
+        if not is_stale(run.state if run is not None else "finished", holder.owner_pid, holder.owner_host,
+                        holder.heartbeat_at, here=self.host):
+            raise RunBusyError(holder)
+        log.info("Taking over the lease %s of run %s (its process is gone or silent)", key, holder.run_id)
+        if run is not None and run.state in ACTIVE_STATES:
+            self._move(s, run.id, "interrupted",
+                       error=run.error or "Enginy Desktop stopped while this run was in progress.")
+        s.execute(delete(RunLease).where(RunLease.key == key))
+        s.flush()
+
+    def _take_lease(self, s: Any, key: str, row: Run) -> None:
+        now = utcnow()
+        existing = s.get(RunLease, key)
+        if existing is None:
+            s.add(RunLease(key=key, run_id=row.id, kind=row.kind, owner_pid=os.getpid(), owner_host=self.host,
+                           owner_label=process_label(), started_at=now, heartbeat_at=now))
+        else:
+            existing.run_id, existing.kind = row.id, row.kind
+            existing.owner_pid, existing.owner_host, existing.owner_label = os.getpid(), self.host, process_label()
+            existing.started_at = existing.heartbeat_at = now
+        s.flush()
+        with self._held_lock:
+            self._held.add(row.id)
+            self._ensure_heartbeat()
+
+    def _drop_lease(self, s: Any, run_id: int) -> None:
+        s.execute(delete(RunLease).where(RunLease.run_id == run_id))
+        with self._held_lock:
+            self._held.discard(run_id)
+
+    def lease_holder(self, crm: str | None = None, list_id: int | None = None, *,
+                     key: str | None = None) -> LeaseHolder | None:
+        """Who holds the list's lease now (None when it is free, or held by a process that is gone)."""
+        key = key or lease_key(crm, list_id)
+        if key is None:
+            return None
+        with self.store.session() as s:
+            found = self._holder(s, key)
+            if found is None:
+                return None
+            holder, run = found
+            stale = is_stale(run.state if run is not None else "finished", holder.owner_pid, holder.owner_host,
+                             holder.heartbeat_at, here=self.host)
+        return None if stale else holder
+
+    def check_free(self, crm: str | None, list_id: int | None, advice: str = "") -> None:
+        """Raise :class:`RunBusyError` when another live run holds the list (before planning anything)."""
+        holder = self.lease_holder(crm, list_id)
+        if holder is not None:
+            raise RunBusyError(holder, advice)
+
+    def _ensure_heartbeat(self) -> None:
+        """Start the heartbeat thread (under ``_held_lock``) when it is not running."""
+        if self._beating is not None and self._beating.is_alive():
+            return
+        self._stop.clear()
+        self._beating = threading.Thread(target=self._beat_loop, name="enginy-run-heartbeat", daemon=True)
+        self._beating.start()
+
+    def _beat_loop(self) -> None:
+        while not self._stop.wait(HEARTBEAT_EVERY):
+            with self._held_lock:
+                held = sorted(self._held)
+                if not held:
+                    self._beating = None
+                    return
+            self.heartbeat(held)
+
+    def heartbeat(self, run_ids: Iterable[int] | None = None) -> None:
+        """Say this process is alive for the leases it holds."""
+        ids = list(run_ids) if run_ids is not None else sorted(self._held)
+        if not ids:
+            return
+        try:
+            with self.store.write() as s:
+                s.execute(update(RunLease).where(RunLease.run_id.in_(ids), RunLease.owner_pid == os.getpid())
+                          .values(heartbeat_at=utcnow()))
+        except Exception as exc:  # a busy or full disk: the next beat tries again
+            log.warning("Could not renew the run lease: %s", exc)
+
+    def close(self) -> None:
+        """Stop the heartbeat (the leases stay until their runs end, or a process finds them stale)."""
+        self._stop.set()
 
     # -- counters ------------------------------------------------------------------------------------------------
     def add_counters(self, run_id: int, deltas: Mapping[str, int]) -> RunInfo:

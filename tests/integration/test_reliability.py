@@ -1,0 +1,280 @@
+"""What a run guarantees when things go wrong (docs/reliability.md): a journal written whole or not at all, a full
+disk, one run per list at a time, a CRM that stops answering, and honest reports and exit codes. Against the
+HubSpot sandbox on loopback, with a real SQLite store."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import event, select, update
+
+from enginy_desktop.core.export.plan import plan_export
+from enginy_desktop.core.export.report import load_report, write_failed_csv
+from enginy_desktop.core.export.run import execute, resume, start_export
+from enginy_desktop.core.models import Contact, RunLease
+from enginy_desktop.core.runs import RunBusyError
+from enginy_desktop.sandbox.hubspot import HubSpotSandboxConfig
+from enginy_desktop.sandbox.hubspot_state import RateLimit
+from tests.support.export_world import CONTACT_BASICS, World, enginy, world
+
+Cli = Callable[..., tuple[int, str, str]]
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+@pytest.fixture
+def w(ctx: Any) -> Iterator[World]:
+    with world(ctx) as value:
+        yield value
+
+
+def leads(n: int, start: int = 0, **extra: Any) -> list[dict[str, Any]]:
+    return [{"first_name": f"Lead{i}", "last_name": "Test", "email": f"lead{i}@acme.test", "company_name": "Acme",
+             "job_title": "CEO", **extra} for i in range(start, start + n)]
+
+
+def emails(w: World) -> Counter[str]:
+    return Counter(c["email"] for c in w.crm_contacts())
+
+
+# -- 1. the journal is written whole or not at all ----------------------------------------------------------------
+
+
+def test_a_journal_that_cannot_be_written_leaves_no_run(w: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    import enginy_desktop.core.export.run as run_module
+
+    w.configure(list(CONTACT_BASICS))
+    w.contacts("Leads", leads(5))
+    plan = run(plan_export(w.ctx, "Leads"))
+
+    def broken(action: str) -> str:
+        raise OSError("the disk went away")
+
+    monkeypatch.setattr(run_module, "_initial", broken)
+    with pytest.raises(OSError, match="the disk went away"):
+        start_export(w.ctx, plan)
+    assert w.ctx.runs.history(kind="export") == []  # no run without its records (none to "resume" as finished)
+    assert w.ctx.runs.lease_holder("hubspot", plan.list_id) is None  # nor a lease left behind
+
+
+def test_a_run_whose_records_are_missing_never_finishes(w: World) -> None:
+    """A run row without its records (what a kill between the two did before they shared a transaction) ends as
+    failed with the reason, never as "finished: created 0"."""
+    w.configure(list(CONTACT_BASICS))
+    w.contacts("Leads", leads(3))
+    info = w.ctx.runs.create("export", crm="hubspot", list_name="Leads", options={"crm_name": "HubSpot"},
+                             counters={"planned_create": 3, "planned_update": 0})
+    result = run(execute(w.ctx, info.id))
+    assert result.state == "failed"
+    assert "before its records were journaled (0 of 3)" in result.error
+    assert w.crm_contacts() == []
+
+
+def _disk_full(ctx: Any) -> Callable[[], None]:
+    """Make the store's file unable to grow (SQLite answers "database or disk is full"); returns the undo."""
+    engine = ctx.store.engine
+    with engine.connect() as conn:
+        pages = conn.exec_driver_sql("PRAGMA page_count").scalar()
+
+    def limit(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.execute(f"PRAGMA max_page_count = {pages}")
+
+    engine.dispose()
+    event.listen(engine, "connect", limit)
+
+    def undo() -> None:
+        event.remove(engine, "connect", limit)
+        engine.dispose()
+
+    return undo
+
+
+def test_a_full_disk_stops_the_run_in_one_line_and_resume_finishes_it(w: World) -> None:
+    w.configure(list(CONTACT_BASICS))
+    w.contacts("Leads", leads(400))
+    plan = run(plan_export(w.ctx, "Leads"))
+    run_id = start_export(w.ctx, plan)
+    undo = _disk_full(w.ctx)
+    try:
+        result = run(execute(w.ctx, run_id))
+    finally:
+        undo()
+    assert result.state == "interrupted"
+    assert "disk is full or failing" in result.error
+    assert "\n" not in result.error
+    assert f"enginy-desktop resume {run_id}" in result.error
+    assert w.ctx.runs.get(run_id).resumable
+    result = run(resume(w.ctx, run_id))
+    assert result.state == "finished"
+    sent = emails(w)
+    assert len(sent) == 400
+    assert set(sent.values()) == {1}
+
+
+# -- 2. one run per list and CRM ----------------------------------------------------------------------------------
+
+
+def test_a_second_export_of_the_list_is_refused_with_who_holds_it(w: World, cli: Cli) -> None:
+    w.configure(list(CONTACT_BASICS))
+    w.contacts("Leads", leads(3))
+    plan = run(plan_export(w.ctx, "Leads"))
+    first = start_export(w.ctx, plan)
+    with pytest.raises(RunBusyError, match="An export of “Leads” to HubSpot is already running"):
+        start_export(w.ctx, plan)
+    # As the window holding it would be seen from a command line.
+    with w.ctx.store.write() as s:
+        s.execute(update(RunLease).values(owner_pid=os.getppid(), owner_label="window"))
+    code, _out, err = cli("export", "--list", "Leads")
+    assert code == 1
+    assert err.count("\n") == 1
+    assert f"An export of “Leads” to HubSpot is already running (run {first}, started " in err
+    assert "by this computer's window). Add --wait" in err
+    assert w.crm_contacts() == []
+    code, _, err = cli("sync", "--list", "Leads")  # a sync of the same list too
+    assert code == 1
+    assert "An export of “Leads” to HubSpot is already running" in err
+
+
+def test_a_dead_process_gives_its_lease_up(w: World, cli: Cli) -> None:
+    w.configure(list(CONTACT_BASICS))
+    w.contacts("Leads", leads(3))
+    first = start_export(w.ctx, run(plan_export(w.ctx, "Leads")))
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    with w.ctx.store.write() as s:
+        s.execute(update(RunLease).values(owner_pid=gone.pid))
+    code, out, err = cli("export", "--list", "Leads")
+    assert code == 0, err
+    assert "created 3" in out
+    assert w.ctx.runs.get(first).state == "interrupted"  # the crashed run can be resumed, not lost
+
+
+def test_wait_queues_the_export_behind_the_running_one(w: World, cli: Cli) -> None:
+    w.configure(list(CONTACT_BASICS))
+    w.contacts("Leads", leads(3))
+    first = start_export(w.ctx, run(plan_export(w.ctx, "Leads")))
+    with w.ctx.store.write() as s:
+        s.execute(update(RunLease).values(owner_pid=os.getppid()))
+    timer = threading.Timer(1.5, lambda: w.ctx.runs.finish(first, "cancelled"))
+    timer.start()
+    try:
+        code, out, err = cli("export", "--list", "Leads", "--wait")
+    finally:
+        timer.join()
+    assert code == 0, err
+    assert "Waiting: An export of “Leads” to HubSpot is already running" in err
+    assert "created 3" in out
+    assert emails(w) == Counter({f"lead{i}@acme.test": 1 for i in range(3)})
+
+
+# -- 3. a CRM that stops answering ----------------------------------------------------------------------------------
+
+
+def _unreachable(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("Connection refused", request=request)
+
+
+def test_a_dead_crm_pauses_the_run_and_resume_sends_what_was_never_sent(w: World) -> None:
+    w.configure(list(CONTACT_BASICS))
+    w.contacts("Leads", leads(250))
+    w.add_crm_contact(email="lead0@acme.test", firstname="Old", lastname="Test")
+    plan = run(plan_export(w.ctx, "Leads"))
+    run_id = start_export(w.ctx, plan)
+    result = run(execute(w.ctx, run_id, transport=httpx.MockTransport(_unreachable), pause_after=0.5))
+    assert result.state == "interrupted"
+    assert result.error.startswith("HubSpot has not answered for ")
+    assert "the run is paused — 250 records not sent yet." in result.error
+    assert f"Resume with: enginy-desktop resume {run_id}" in result.error
+    items = w.ctx.runs.items(run_id)
+    assert {i.state for i in items} == {"pending"}  # never sent: not "sent several times", not failed
+    assert {i.attempt for i in items} == {0}
+    result = run(resume(w.ctx, run_id))
+    assert result.state == "finished"
+    c = result.counters
+    assert c.get("created", 0) + c.get("updated", 0) + c.get("unchanged", 0) + c.get("existed", 0) == 250
+    sent = emails(w)
+    assert len(sent) == 250
+    assert set(sent.values()) == {1}
+
+
+# -- 4. honest reports and exit codes -----------------------------------------------------------------------------
+
+
+def test_an_export_of_only_blocked_records_exits_non_zero_with_blocked(w: World, cli: Cli, tmp_path: Path) -> None:
+    w.text_property("employees_count", "Employees", ptype="number", field_type="number")
+    w.configure([*CONTACT_BASICS, enginy("job_title", "employees_count")])
+    ids = w.contacts("Leads", leads(3, job_title="many"))
+    with w.ctx.store.write() as s:
+        for i in ids:
+            s.execute(update(Contact).where(Contact.id == i).values(custom_fields={"Favourite colour": "=teal"}))
+    failed = tmp_path / "failed.csv"
+    code, out, err = cli("export", "--list", "Leads", "--failed-csv", str(failed))
+    assert code == 3, err
+    assert "Blocked (3): “Employees” is a number field; “…” is not a number." in out
+    assert "Failed (" not in out
+    rows = list(csv.DictReader(failed.read_text("utf-8").splitlines()))
+    assert len(rows) == 3  # every record not written
+    assert {r["outcome"] for r in rows} == {"blocked"}
+    assert {r["contact.Favourite colour"] for r in rows} == {"'=teal"}  # custom fields, formula-safe
+    assert {r["contact.job_title"] for r in rows} == {"many"}
+    assert w.crm_contacts() == []
+
+
+def test_failed_csv_holds_records_not_sent_yet(w: World, tmp_path: Path) -> None:
+    w.configure(list(CONTACT_BASICS))
+    w.contacts("Leads", leads(4))
+    run_id = start_export(w.ctx, run(plan_export(w.ctx, "Leads")))
+    result = run(execute(w.ctx, run_id, transport=httpx.MockTransport(_unreachable), pause_after=0.1))
+    assert result.state == "interrupted"
+    path = tmp_path / "left.csv"
+    assert write_failed_csv(w.ctx, run_id, path) == 4
+    rows = list(csv.DictReader(path.read_text("utf-8").splitlines()))
+    assert {r["outcome"] for r in rows} == {"not sent"}
+    assert {r["contact → HubSpot: email"] for r in rows} == {f"lead{i}@acme.test" for i in range(4)}
+
+
+def test_reports_count_retries_throttling_and_waits(ctx: Any, cli: Cli, tmp_path: Path) -> None:
+    # A CRM stricter than its published limit: the client keeps to 190 / 10 s, the server allows 3 / s.
+    config = HubSpotSandboxConfig(rate_limit=RateLimit(3, 1.0), owners=2)
+    with world(ctx, config=config) as w:
+        w.configure(list(CONTACT_BASICS))
+        w.contacts("Leads", leads(900))
+        report_path = tmp_path / "report.json"
+        code, out, err = cli("export", "--list", "Leads", "--report", str(report_path))
+        assert code == 0, err
+        report = json.loads(report_path.read_text("utf-8"))
+        traffic = report["traffic"]
+        assert traffic["throttled"] >= 1
+        assert traffic["retries"] >= traffic["throttled"]
+        assert traffic["waited_s"] > 0
+        assert traffic["requests"] >= 9 + traffic["retries"]
+        assert f"{traffic['throttled']:,} × too many requests (429)" in out
+        assert set(emails(w).values()) == {1}
+        assert len(emails(w)) == 900
+
+
+def test_report_of_a_clean_run_says_no_429(w: World) -> None:
+    w.configure(list(CONTACT_BASICS))
+    w.contacts("Leads", leads(3))
+    run_id = start_export(w.ctx, run(plan_export(w.ctx, "Leads")))
+    run(execute(w.ctx, run_id))
+    traffic = load_report(w.ctx, run_id).traffic
+    assert traffic["requests"] >= 1
+    assert traffic["throttled"] == 0
+    assert traffic["retries"] == 0
+    with w.ctx.store.session() as s:
+        assert s.scalars(select(RunLease)).all() == []  # the finished run gave its lease up

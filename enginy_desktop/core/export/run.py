@@ -94,7 +94,7 @@ __all__ = [
 MAX_ATTEMPTS = 6  # sends of one item before it is failed (time-outs, 5xx, unknown outcomes)
 DEFAULT_PAUSE_AFTER = 180.0  # seconds without any answer from the CRM before the run pauses (resumable)
 DEFAULT_REQUEST_TIMEOUT = 30.0  # seconds one write may take before it counts as unanswered (and is re-checked)
-SLOW_AFTER = 5.0  # a batch in flight longer than this no longer holds a place in the in-flight window
+SLOW_AFTER = 10.0  # a batch in flight longer than this (unthrottled) gives its place in the window up
 
 
 class CrmUnreachableError(AdapterError):
@@ -390,7 +390,7 @@ class _Executor:
         place to the next batch, so one slow answer never holds the others (at most twice ``concurrency`` in
         flight; each one ends by its answer or the per-request time-out)."""
         iterator = iter(batches)
-        running: dict[asyncio.Task[None], float] = {}
+        running: dict[asyncio.Task[None], tuple[float, int]] = {}  # task -> (started, 429s seen before it)
         exhausted = False
 
         async def one(batch: Any) -> None:
@@ -401,20 +401,26 @@ class _Executor:
             except Exception as exc:  # a store problem (full disk) or a bug: stop taking batches
                 self.crash = self.crash or exc
 
+        def moving(now: float) -> int:
+            # A batch is hung when it is slow and the CRM is not throttling us (then every batch is slow, and
+            # more requests would only make it worse).
+            throttled = self.adapter.traffic.throttled
+            return sum(1 for started, seen in running.values() if now - started < SLOW_AFTER or throttled != seen)
+
         while True:
             now = time.monotonic()
-            moving = sum(1 for started in running.values() if now - started < SLOW_AFTER)
-            while (not exhausted and moving < self.concurrency and len(running) < 2 * self.concurrency
+            busy = moving(now)
+            while (not exhausted and busy < self.concurrency and len(running) < 2 * self.concurrency
                    and not self.cancel.cancelled and self.stop_error is None and self.crash is None):
                 batch = next(iterator, None)
                 if batch is None:
                     exhausted = True
                     break
-                running[asyncio.ensure_future(one(batch))] = now
-                moving += 1
+                running[asyncio.ensure_future(one(batch))] = (now, self.adapter.traffic.throttled)
+                busy += 1
             if not running:
                 break
-            oldest = min(running.values())
+            oldest = min(started for started, _ in running.values())
             wake = max(0.05, SLOW_AFTER - (time.monotonic() - oldest)) if not exhausted else None
             finished, _ = await asyncio.wait(list(running), timeout=wake, return_when=asyncio.FIRST_COMPLETED)
             for task in finished:

@@ -424,12 +424,31 @@ INTEGRATIONS: tuple[Integration, ...] = (
         "AI variable outputs instead of using Enginy's built-in credits.",
         AuthKind.API_KEY,
         (
-            _api_key(help="platform.openai.com → API keys. Starts with sk-."),
+            CredentialField(
+                "api_key", "API key", secret=True, required=True, group="openai", placeholder="sk-…",
+                help="platform.openai.com → API keys. Your own key: AI columns use your OpenAI credits.",
+            ),
+            CredentialField(
+                "base_url",
+                "Server URL",
+                required=True,
+                group="server",
+                kind=FieldKind.URL,
+                placeholder="http://localhost:11434/v1",
+                help="Any OpenAI-compatible server (Ollama, LM Studio, vLLM…) ending in /v1; its models are read "
+                "from /v1/models. Give its key above if it asks for one.",
+            ),
+            CredentialField(
+                "api_style", "API", kind=FieldKind.CHOICE, choices=("Chat Completions", "Responses"),
+                default="Chat Completions",
+                help="Chat Completions works with every OpenAI-compatible server; Responses is OpenAI's newer API.",
+            ),
             CredentialField("organization", "Organization ID (optional)", placeholder="org-…"),
-            _base_url("https://api.openai.com/v1"),
         ),
         default_base_url="https://api.openai.com/v1",
-        notice="Optional: without your own key, Enginy's built-in credits are used for AI variable outputs.",
+        notice="Enginy's built-in AI credits belong to Enginy's online service, so this desktop app cannot use "
+        "them: connect your own OpenAI API key, or an OpenAI-compatible server such as a local model, to run AI "
+        "columns here.",
         monogram="AI",
     ),
     # --- Import sources --------------------------------------------------------------------------------------
@@ -443,8 +462,9 @@ INTEGRATIONS: tuple[Integration, ...] = (
         AuthKind.API_KEY,
         (_api_key(help="TheirStack → Settings → API key."), _base_url("https://api.theirstack.com")),
         default_base_url="https://api.theirstack.com",
-        notice="Optional: without your own account, Enginy's subscription is used and credits are deducted "
-        "from your plan.",
+        notice="Enginy's subscription credits belong to Enginy's online service, so this desktop app cannot use "
+        "them: connect your own TheirStack API key to import companies here (its free count shows how many match "
+        "before any credit is spent).",
         monogram="TS",
     ),
     # --- Communication ---------------------------------------------------------------------------------------

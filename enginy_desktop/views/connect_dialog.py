@@ -277,8 +277,10 @@ class ConnectDialog(QDialog):
             "oauth": "Option 2 · Sign in with your own OAuth app",
             "webhook": "Option 1 · Incoming webhook",
             "bot": "Option 2 · Bot token",
+            "openai": "Option 1 · Your OpenAI API key",
+            "server": "Option 2 · An OpenAI-compatible server",
         }
-        order = [g for g in ("token", "webhook", "oauth", "bot") if g in named]
+        order = [g for g in ("token", "webhook", "openai", "oauth", "bot", "server") if g in named]
         out: list[tuple[str, list[CredentialField]]] = []
         for g in order:
             out.append((titles.get(g, g), [f for f in basic if f.group == g]))

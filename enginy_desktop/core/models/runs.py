@@ -45,7 +45,7 @@ __all__ = [
     "RunLease",
 ]
 
-RUN_KINDS = ("sync", "export", "enrichment")
+RUN_KINDS = ("sync", "export", "enrichment", "ai", "import")
 # queued: created, not started; running; cancelling: the user asked to stop, the batch in flight finishes;
 # cancelled / failed / finished: ended; interrupted: its process ended while it ran (crash, kill, power cut).
 RUN_STATES = ("queued", "running", "cancelling", "cancelled", "failed", "finished", "interrupted")

@@ -1,0 +1,1 @@
+"""AI providers: OpenAI and OpenAI-compatible servers."""

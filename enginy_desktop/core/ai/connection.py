@@ -1,0 +1,59 @@
+"""Where AI columns run: the user's OpenAI key or an OpenAI-compatible server (DESIGN §14).
+
+Enginy's built-in AI credits belong to Enginy's online service; the desktop app has no access to them and never
+pretends to. Without a connection, :func:`ai_status` says so in words the AI column dialog and the OpenAI card show,
+and :func:`open_ai_adapter` refuses with the same words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from enginy_desktop.adapters.ai.openai import DEFAULT_BASE_URL, OpenAIAdapter
+
+__all__ = ["NO_CONNECTION", "AiNotConnectedError", "AiStatus", "ai_status", "open_ai_adapter"]
+
+NO_CONNECTION = (
+    "Enginy's built-in AI credits belong to Enginy's online service, so this desktop app cannot use them. To run AI "
+    "columns here, connect your own OpenAI API key — or the address of an OpenAI-compatible server, such as a local "
+    "model (Ollama: http://localhost:11434/v1) — in Integrations → OpenAI → Configure."
+)
+
+
+class AiNotConnectedError(Exception):
+    """No OpenAI key and no compatible server: ``str()`` says how to connect one."""
+
+
+@dataclass(frozen=True)
+class AiStatus:
+    ready: bool
+    message: str
+    own_server: bool = False
+    where: str = ""
+
+
+def ai_status(ctx: Any) -> AiStatus:
+    info = ctx.integrations.get("openai")
+    settings = info.settings or {}
+    base = str(settings.get("base_url") or "").strip().rstrip("/")
+    own_server = bool(base) and base != DEFAULT_BASE_URL
+    try:
+        has_key = ctx.integrations.has_secret("openai", "api_key")
+    except Exception:
+        has_key = False
+    if not (info.connected and (has_key or own_server)):
+        return AiStatus(False, NO_CONNECTION)
+    if not info.enabled:
+        return AiStatus(False, "OpenAI is connected but turned off: turn it on in Integrations to run AI columns.")
+    where = base if own_server else "OpenAI"
+    return AiStatus(True, f"AI columns run on {where}.", own_server, where)
+
+
+def open_ai_adapter(ctx: Any, transport: Any = None, **options: Any) -> OpenAIAdapter:
+    status = ai_status(ctx)
+    if not status.ready:
+        raise AiNotConnectedError(status.message)
+    from enginy_desktop.adapters.registry import connection_for
+
+    return OpenAIAdapter.from_connection(connection_for(ctx, "openai"), transport=transport, **options)

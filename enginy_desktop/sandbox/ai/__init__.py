@@ -1,0 +1,1 @@
+"""Emulators of AI providers (OpenAI)."""

@@ -38,7 +38,8 @@ def openai_api(tmp_path_factory: pytest.TempPathFactory) -> Any:
     # use; validating requests and responses does not need it.
     spec = json.loads(out.read_text())
     api = OpenAPI.from_dict(spec, config=Config(spec_validator_cls=None))
-    api.error_schema = {  # type: ignore[attr-defined]"$ref": "#/components/schemas/ErrorResponse", "components": spec["components"]}
+    error_schema = {"$ref": "#/components/schemas/ErrorResponse", "components": spec["components"]}
+    api.error_schema = error_schema  # type: ignore[attr-defined]
     return api
 
 

@@ -108,8 +108,11 @@ def _duration(seconds: float) -> str:
 
 # -- deterministic answers ------------------------------------------------------------------------------------
 
-_WORDS = tuple(
-    ["growth", "team", "pipeline", "scale", "data", "revenue", "platform", "hiring", "focus", "customers", "market", "software", "clear", "strong", "signal", "outbound", "leads", "product", "fit", "teams", "value", "modern", "cloud", "sales", "region", "partner", "expanding"]
+_WORDS = (
+    "growth", "team", "pipeline", "scale", "data", "revenue", "platform", "hiring", "focus", "customers",
+    "market", "software", "clear", "strong", "signal", "outbound", "leads", "product", "fit", "teams",
+    "value", "modern", "cloud", "sales", "region", "partner", "expanding",
+)
 )
 
 

@@ -113,7 +113,6 @@ _WORDS = (
     "market", "software", "clear", "strong", "signal", "outbound", "leads", "product", "fit", "teams",
     "value", "modern", "cloud", "sales", "region", "partner", "expanding",
 )
-)
 
 
 class _Rng:

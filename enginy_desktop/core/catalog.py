@@ -460,7 +460,15 @@ INTEGRATIONS: tuple[Integration, ...] = (
         "account. If you do not have one, Enginy's subscription is used and credits are deducted from your "
         "plan when importing companies.",
         AuthKind.API_KEY,
-        (_api_key(help="TheirStack → Settings → API key."), _base_url("https://api.theirstack.com")),
+        (
+            _api_key(help="TheirStack → Settings → API key."),
+            CredentialField(
+                "plan", "TheirStack plan", kind=FieldKind.CHOICE, choices=("Free", "Paid"), default="Free",
+                help="Sets how fast Enginy may call TheirStack: Free 4/second, 10/minute, 50/hour, 400/day; "
+                "paid plans 4/second.",
+            ),
+            _base_url("https://api.theirstack.com"),
+        ),
         default_base_url="https://api.theirstack.com",
         notice="Enginy's subscription credits belong to Enginy's online service, so this desktop app cannot use "
         "them: connect your own TheirStack API key to import companies here (its free count shows how many match "

@@ -1,0 +1,1 @@
+"""Imports of companies from outside sources (TheirStack), as runs (DESIGN §15)."""

@@ -1,0 +1,1 @@
+"""Emulators of import sources (TheirStack)."""

@@ -170,3 +170,8 @@ for _key in CRM_ADAPTERS:
 
 # Slack (a communication integration, not a CRM) registers its Test connection when its module is imported.
 from . import slack as _slack  # noqa: E402, F401
+from .ai.openai import check_openai_connection  # noqa: E402
+from .sources.theirstack import check_theirstack_connection  # noqa: E402
+
+connection_test.register("openai", check_openai_connection)
+connection_test.register("theirstack", check_theirstack_connection)

@@ -19,7 +19,9 @@ from typing import Any, TextIO
 from enginy_desktop import APP_NAME, __version__
 
 # Command groups, in the order `--help` lists them. Each is a module of this package with `register()`.
-COMMAND_MODULES: list[str] = ["integrations", "crm", "crm_config", "sandbox", "workspace", "sync", "export", "store"]
+COMMAND_MODULES: list[str] = [
+    "integrations", "crm", "crm_config", "sandbox", "workspace", "sync", "export", "store", "ai",
+]
 
 EXIT_OK = 0
 EXIT_ERROR = 1

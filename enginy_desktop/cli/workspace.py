@@ -51,6 +51,9 @@ def register(sub: Any) -> None:
                    help="create leads missing from the workspace as contacts in this list")
     e.add_argument("--json", action="store_true", help="print the result as JSON")
     e.set_defaults(handler=cmd_import_events)
+    from .theirstack import register_import
+
+    register_import(isub)
 
     ls = sub.add_parser(
         "lists",

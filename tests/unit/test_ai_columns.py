@@ -208,3 +208,32 @@ def test_json_output_keeps_the_users_schema(ctx: Any) -> None:
     value = json.loads(custom_values(ctx, Contact, ids[:1], "Fit")[ids[0]])
     assert set(value) == {"segment", "score"}
     assert value["segment"] in ("a", "b")
+
+
+def test_upgrading_keeps_every_past_run_and_its_journal(tmp_path: Any) -> None:
+    import sqlite3
+
+    from alembic import command
+    from sqlalchemy import text
+
+    from enginy_desktop.core.store import Store
+    from tests.unit.test_migrations_workspace import alembic_config
+
+    db = tmp_path / "enginy.db"
+    command.upgrade(alembic_config(db), "0007")
+    con = sqlite3.connect(db)
+    con.execute("INSERT INTO runs (kind, list_name, state, options, counters, created_at) "
+                "VALUES ('export', 'L', 'finished', '{}', '{}', '2026-01-01')")
+    con.execute("INSERT INTO run_items (run_id, object, local_id, action, state, attempt, updated_at) "
+                "VALUES (1, 'contact', 5, 'create', 'done', 0, '2026-01-01')")
+    con.commit()
+    con.close()
+    store = Store.open(tmp_path)  # foreign keys on, as the app runs its migrations
+    try:
+        with store.session() as s:
+            assert s.execute(text("SELECT count(*) FROM run_items")).scalar() == 1
+        with store.write() as s:
+            s.execute(text("INSERT INTO runs (kind, list_name, state, options, counters, created_at) "
+                           "VALUES ('ai', 'L', 'finished', '{}', '{}', '2026-01-01')"))
+    finally:
+        store.close()

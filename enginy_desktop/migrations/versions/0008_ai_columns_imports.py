@@ -1,8 +1,8 @@
 """AI columns (definitions, results with their prompt version, answer cache), the TheirStack import journal, and the
 run kinds ``ai`` and ``import``.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-03
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
@@ -20,12 +20,27 @@ OLD_KINDS = "kind IN ('sync', 'export', 'enrichment')"
 NEW_KINDS = "kind IN ('sync', 'export', 'enrichment', 'ai', 'import')"
 
 
+def _set_run_kinds(old: str, new: str) -> None:
+    """Change the CHECK of ``runs.kind`` in place. Rebuilding ``runs`` (Alembic's batch mode) would drop the table,
+    and with foreign keys on, SQLite deletes what references it (the journals of every past run) in cascade. A
+    CHECK change that every stored row satisfies is the case SQLite documents for editing the schema text
+    (https://www.sqlite.org/lang_altertable.html, "making other kinds of table schema changes")."""
+    bind = op.get_bind()
+    sql = bind.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'runs'").scalar()
+    if not isinstance(sql, str) or old not in sql:
+        raise RuntimeError("The runs table does not have the expected run kinds; not changing it.")
+    version = int(bind.exec_driver_sql("PRAGMA schema_version").scalar() or 0)
+    bind.exec_driver_sql("PRAGMA writable_schema = ON")
+    try:
+        bind.exec_driver_sql("UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = 'runs'",
+                             (sql.replace(old, new),))
+        bind.exec_driver_sql(f"PRAGMA schema_version = {version + 1}")
+    finally:
+        bind.exec_driver_sql("PRAGMA writable_schema = OFF")
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("runs", recreate="always") as batch:
-        batch.drop_constraint("kind", type_="check")
-        batch.create_check_constraint("kind", NEW_KINDS)
-        # Reflection reads the default back as "('')"; keep it written as the table was created.
-        batch.alter_column("list_name", existing_type=sa.String(length=200), server_default=sa.text("''"))
+    _set_run_kinds(OLD_KINDS, NEW_KINDS)
     op.create_table(
         "ai_columns",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -99,7 +114,4 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_ai_columns_list_id"), table_name="ai_columns")
     op.drop_table("ai_columns")
     op.execute("DELETE FROM runs WHERE kind IN ('ai', 'import')")
-    with op.batch_alter_table("runs", recreate="always") as batch:
-        batch.drop_constraint("kind", type_="check")
-        batch.create_check_constraint("kind", OLD_KINDS)
-        batch.alter_column("list_name", existing_type=sa.String(length=200), server_default=sa.text("''"))
+    _set_run_kinds(NEW_KINDS, OLD_KINDS)

@@ -288,7 +288,7 @@ class _Executor:
         """Nothing came back in the last round: wait a little before the next one (or pause the run)."""
         if self.stop_error is None:
             silent = time.monotonic() - self.last_answer
-            await asyncio.sleep(max(0.0, min(5.0, self.pause_after - silent)))
+            await asyncio.sleep(max(0.0, min(1.0, self.pause_after - silent)))
             if time.monotonic() - self.last_answer >= self.pause_after:
                 self._no_answer(TransientError("no answer", vendor=self.crm))
         self._check()
@@ -386,11 +386,11 @@ class _Executor:
         """Run ``work`` on each batch with ``concurrency`` batches moving at once; stops taking batches on cancel
         or on an error that stops the run, and lets the batches in flight finish.
 
-        Work-stealing: a batch in flight for more than :data:`SLOW_AFTER` seconds (a hung request) gives its
-        place to the next batch, so one slow answer never holds the others (at most twice ``concurrency`` in
-        flight; each one ends by its answer or the per-request time-out)."""
+        Work-stealing: a batch in flight for more than :data:`SLOW_AFTER` seconds while nothing is retried or
+        throttled (a hung request) gives its place to the next batch, so one slow answer never holds the others
+        (at most twice ``concurrency`` in flight; each ends by its answer or the per-request time-out)."""
         iterator = iter(batches)
-        running: dict[asyncio.Task[None], tuple[float, int]] = {}  # task -> (started, 429s seen before it)
+        running: dict[asyncio.Task[None], tuple[float, int]] = {}  # task -> (started, retries and 429s before it)
         exhausted = False
 
         async def one(batch: Any) -> None:
@@ -401,11 +401,15 @@ class _Executor:
             except Exception as exc:  # a store problem (full disk) or a bug: stop taking batches
                 self.crash = self.crash or exc
 
+        def trouble() -> int:
+            t = self.adapter.traffic
+            return t.retries + t.throttled
+
         def moving(now: float) -> int:
-            # A batch is hung when it is slow and the CRM is not throttling us (then every batch is slow, and
-            # more requests would only make it worse).
-            throttled = self.adapter.traffic.throttled
-            return sum(1 for started, seen in running.values() if now - started < SLOW_AFTER or throttled != seen)
+            # A batch is hung when it is slow while nothing is being retried or throttled (when the CRM is
+            # struggling every batch is slow, and more requests would only make it worse).
+            seen_now = trouble()
+            return sum(1 for started, seen in running.values() if now - started < SLOW_AFTER or seen_now != seen)
 
         while True:
             now = time.monotonic()
@@ -416,7 +420,7 @@ class _Executor:
                 if batch is None:
                     exhausted = True
                     break
-                running[asyncio.ensure_future(one(batch))] = (now, self.adapter.traffic.throttled)
+                running[asyncio.ensure_future(one(batch))] = (now, trouble())
                 busy += 1
             if not running:
                 break
@@ -432,11 +436,14 @@ class _Executor:
         crm_object = CrmObject.CONTACTS if obj == "contact" else CrmObject.COMPANIES
         noun = "companies" if obj == "company" else "contacts"
         rounds = 0
+        round_start = time.monotonic()
         while rounds < MAX_ATTEMPTS + 2:
-            if self.unanswered:  # the CRM did not answer last round: wait (and pause the run in the end)
+            if rounds and self.unanswered and self.last_answer < round_start:
+                # Nothing at all came back last round: wait (the run pauses in the end); not a round of attempts.
                 await self.wait_for_crm()
             else:
                 rounds += 1
+            round_start = time.monotonic()
             await self.reconcile(obj)
             sent = False
             for action in (CREATE, UPDATE):

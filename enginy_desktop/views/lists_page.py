@@ -184,6 +184,18 @@ class ListsPage(QWidget):
         self.import_button.setProperty("primary", True)
         self.import_button.setIcon(theme.icon("import"))
         self.import_button.clicked.connect(lambda: self.open_import())
+        self.theirstack_button = QPushButton("Import from TheirStack…")
+        self.theirstack_button.setObjectName("importTheirStackButton")
+        self.theirstack_button.setToolTip("Import companies matching technologies, hiring and size filters "
+                                          "(free count first)")
+        self.theirstack_button.clicked.connect(lambda: self.open_theirstack())
+        actions.addWidget(self.theirstack_button, 0, Qt.AlignmentFlag.AlignTop)
+        self.ai_button = QPushButton("Add AI column…")
+        self.ai_button.setObjectName("addAiColumnButton")
+        self.ai_button.setToolTip("A column the model fills for every row of the open list from a prompt (preview "
+                                  "and estimate first)")
+        self.ai_button.clicked.connect(lambda: self.tasks.start(self.open_ai_column()))
+        actions.addWidget(self.ai_button, 0, Qt.AlignmentFlag.AlignTop)
         actions.addWidget(self.import_button, 0, Qt.AlignmentFlag.AlignTop)
         root.addLayout(self.header)
         root.addWidget(divider())
@@ -859,6 +871,32 @@ class ListsPage(QWidget):
         ranges = self.selected_ranges() if self.model.total else []
         ids = await asyncio.to_thread(self.model.record_ids, ranges) if ranges else None
         dialog = ExportDialog(self.ctx, info.id, record_ids=ids, parent=self)
+        self._show(dialog)
+        return dialog
+
+    async def open_ai_column(self) -> QWidget | None:
+        """The AI column dialog for the current list; a preview uses the selected rows (up to five)."""
+        from .ai_column_dialog import AiColumnDialog
+
+        info = self.current
+        if info is None:
+            return None
+        ranges = self.selected_ranges() if self.model.total else []
+        ids = await asyncio.to_thread(self.model.record_ids, ranges) if ranges else None
+        dialog = AiColumnDialog(self.ctx, info.id, record_ids=ids, parent=self)
+        dialog.statusMessage.connect(self.statusMessage)
+        dialog.finished.connect(lambda _r: self.tasks.start(self.reload(keep_position=True)))
+        self._show(dialog)
+        return dialog
+
+    def open_theirstack(self) -> QWidget:
+        """The TheirStack import dialog (into the current company list by default)."""
+        from .theirstack_dialog import TheirStackDialog
+
+        name = self.current.name if self.current is not None and self.current.kind.value == "company" else ""
+        dialog = TheirStackDialog(self.ctx, list_name=name, parent=self)
+        dialog.statusMessage.connect(self.statusMessage)
+        dialog.imported.connect(self._imported)
         self._show(dialog)
         return dialog
 

@@ -51,11 +51,20 @@ DetailFactory = Callable[[AppContext, RunInfo, QWidget], QWidget | None]
 DETAIL_WIDGETS: dict[str, DetailFactory | str] = {
     "sync": "enginy_desktop.views.sync_dialog:sync_run_detail",
     "export": "enginy_desktop.views.export_report:export_run_detail",
+    "ai": "enginy_desktop.views.ai_column_dialog:ai_run_detail",
+    "import": "enginy_desktop.views.theirstack_dialog:import_run_detail",
 }
 
-KIND_LABELS = {"sync": "Sync", "export": "Export", "enrichment": "Enrichment"}
+KIND_LABELS = {"sync": "Sync", "export": "Export", "enrichment": "Enrichment", "ai": "AI column", "import": "Import"}
 # The counters a kind of run shows (key, label, tone), in order; other counters are shown after them.
-KIND_COUNTERS: dict[str, tuple[tuple[str, str, str], ...]] = {"sync": SYNC_COUNTERS, "export": EXPORT_COUNTERS}
+KIND_COUNTERS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "sync": SYNC_COUNTERS,
+    "export": EXPORT_COUNTERS,
+    "ai": (("written", "Values written", "good"), ("cached", "From the cache", ""),
+           ("skipped_empty", "Empty placeholders", "warning"), ("failed", "Failed", "danger")),
+    "import": (("added", "Added", "good"), ("linked", "Already in workspace", ""),
+               ("duplicates", "Duplicates skipped", "warning"), ("credits", "Credits spent", "")),
+}
 HIDDEN_COUNTERS = frozenset({"api_calls", "total", "done", "resolved"})
 
 
@@ -113,7 +122,7 @@ def run_title(run: RunInfo) -> str:
     kind = KIND_LABELS.get(run.kind, run.kind.capitalize())
     target = crm_name(run.crm)
     list_part = f" of “{run.list_name}”" if run.list_name else ""
-    prep = {"sync": "with", "export": "to", "enrichment": "with"}.get(run.kind, "with")
+    prep = {"sync": "with", "export": "to", "enrichment": "with", "ai": "on", "import": "from"}.get(run.kind, "with")
     return f"{kind}{list_part}" + (f" {prep} {target}" if target else "")
 
 

@@ -214,11 +214,13 @@ class AiEstimate:
             parts.append(f"{self.cached:,} answered from the cache (free)")
         if self.empty:
             parts.append(f"{self.empty:,} skipped: a placeholder is empty")
-        tokens = f"about {self.tokens:,} tokens ({self.prompt_tokens:,} in, {self.completion_tokens:,} out)"
+        tokens = f"About {self.tokens:,} tokens ({self.prompt_tokens:,} in, {self.completion_tokens:,} out)"
         if self.own_server:
             cost = "no cost per token on your own server"
         elif self.cost is None:
             cost = f"price of {self.model} unknown"
+        elif self.cost < 0.01:
+            cost = f"less than $0.01 at {self.model}'s list price"
         else:
             cost = f"about ${self.cost:,.2f} at {self.model}'s list price"
         return "; ".join(parts) + f". {tokens}, {cost}."

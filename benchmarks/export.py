@@ -5,6 +5,8 @@ Run from the project root:
     python benchmarks/export.py                     # (a) 10,000 contacts at 190/10 s, with companies, and (b)
     python benchmarks/export.py --only a --contacts 10000
     python benchmarks/export.py --only b --big 100000
+    python benchmarks/export.py --crm pipedrive       # Pipedrive: the app against a naive per-record script
+                                                     # (benchmarks/export_pipedrive.py says what it measures)
 
 (a) The sandbox runs in this process (a uvicorn thread) at HubSpot's Professional limit (190 requests per 10 s,
     search 4 per second). The CRM holds 10,000 contacts, 3,000 of which are in the list (their job title differs,
@@ -260,6 +262,11 @@ def bench_b(contacts: int, existing: int) -> None:
 
 
 def main() -> None:
+    if "--crm" in sys.argv and sys.argv[sys.argv.index("--crm") + 1:][:1] == ["pipedrive"]:
+        from benchmarks.export_pipedrive import main as pipedrive_main  # see its docstring
+
+        pipedrive_main(sys.argv[1:])
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", choices=["a", "b"])
     parser.add_argument("--contacts", type=int, default=10_000)

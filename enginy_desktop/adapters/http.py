@@ -238,12 +238,16 @@ class SlidingWindowLimiter:
         self._paused_until = 0.0
         self._lock: asyncio.Lock | None = None
         self._released: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.calls = 0
         self.waited = 0.0
 
     def _sync(self) -> tuple[asyncio.Lock, asyncio.Event]:
-        if self._lock is None or self._released is None:
-            self._lock, self._released = asyncio.Lock(), asyncio.Event()
+        # One limiter may outlive an event loop (shared by the plan and the run of an export, each in its own
+        # asyncio.run): its lock and event belong to the loop that uses them.
+        loop = asyncio.get_running_loop()
+        if self._lock is None or self._released is None or self._loop is not loop:
+            self._lock, self._released, self._loop = asyncio.Lock(), asyncio.Event(), loop
         return self._lock, self._released
 
     def _prune(self, now: float) -> None:

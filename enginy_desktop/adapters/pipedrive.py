@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
@@ -142,6 +143,28 @@ class TokenLedger:
             cls._days.clear()
 
 
+# -- limiters, per token, shared by every adapter of the process ---------------------------------------------------
+
+_LIMITERS: dict[tuple[str, str], SlidingWindowLimiter] = {}
+_LIMITERS_LOCK = threading.Lock()
+
+
+def shared_limiter(account: str, limit: RateLimit, name: str) -> SlidingWindowLimiter:
+    """The limiter of one token's window (Pipedrive counts per token): the same object for every adapter of the
+    process, so the plan of an export and its run (each with its own adapter) never add up to more than the
+    window allows. ``account`` identifies the token without holding it."""
+    with _LIMITERS_LOCK:
+        key = (account, name)
+        limiter = _LIMITERS.get(key)
+        if limiter is None or limiter.limit != limit:
+            limiter = _LIMITERS[key] = SlidingWindowLimiter(limit, name=name)
+        return limiter
+
+
+def _account(base_url: str, credential: str) -> str:
+    return f"{base_url}|{hashlib.sha256(credential.encode()).hexdigest()[:16]}"
+
+
 # -- the adapter ------------------------------------------------------------------------------------------------------
 
 
@@ -214,18 +237,20 @@ class PipedriveAdapter(CrmAdapter):
             )
             kind = "oauth"
         limit = wire.burst_limit(plan, kind == "oauth")
+        account = _account(base_url, token or connection.setting("client_id"))
         api = ApiClient(
             "pipedrive",
             base_url,
             vendor_name="Pipedrive",
             auth=auth,
-            limiter=SlidingWindowLimiter(limit, name=f"Pipedrive {plan}"),
+            limiter=shared_limiter(account, limit, f"Pipedrive {plan}"),
             retry=retry if isinstance(retry, RetryPolicy) else None,
             transport=transport,
             error_hook=wire.pipedrive_error,
             rate_info=wire.rate_info,
         )
         return cls(api, plan=plan, seats=seats, token_budget=budget, auth_kind=kind,
+                   search_limiter=shared_limiter(account, wire.SEARCH_LIMIT, "Pipedrive search"),
                    ledger=TokenLedger(f"{base_url}|{domain}|{connection.key}"))
 
     @classmethod

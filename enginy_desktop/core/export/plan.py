@@ -26,6 +26,7 @@ overwritten", :meth:`Plan.rows` for the table) and what :func:`enginy_desktop.co
 from __future__ import annotations
 
 import logging
+import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -242,6 +243,23 @@ def _count(n: int, noun: str, plural: str | None = None) -> str:
 
 
 @dataclass
+class BudgetEstimate:
+    """What a run would spend of the CRM's daily budget (``Capabilities.budget``) and what is left of it."""
+
+    unit: str  # requests | tokens | credits
+    needed: int
+    remaining: int | None
+    per_day: int | None
+
+    def line(self, crm_name: str) -> str:
+        text = f"{crm_name}'s daily budget: this export needs about {self.needed:,} {self.unit}"
+        if self.remaining is not None:
+            of = f" of {self.per_day:,}" if self.per_day else ""
+            text += f"; {self.remaining:,}{of} are left today"
+        return text + "."
+
+
+@dataclass
 class Plan:
     """What an export would do; the preview renders it and :func:`.run.start_export` carries it out."""
 
@@ -258,6 +276,7 @@ class Plan:
     labels: dict[tuple[str, str], str]  # (object, CRM field) -> label
     api_calls: int = 0
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    budget: BudgetEstimate | None = None  # the CRM's daily budget (requests, tokens, credits) against this run
 
     # -- counts -------------------------------------------------------------------------------------------------
     def counts(self, obj: str | None = None) -> dict[str, int]:
@@ -341,6 +360,8 @@ class Plan:
             lines.append(f"{_count(ops['remove'], 'company association')} would be removed.")
         if ops["activity"]:
             lines.append(f"{_count(ops['activity'], 'activity', 'activities')} would be logged.")
+        if self.budget is not None:
+            lines.append(self.budget.line(self.crm_name))
         for reason, n in sorted(self.blocked_reasons.items(), key=lambda kv: -kv[1]):
             lines.append(f"Blocked ({n:,}): {reason}")
         return lines
@@ -997,9 +1018,50 @@ async def _plan(ctx: Any, adapter: CrmAdapter, crm: str, crm_name: str, config: 
         association_type=config.association_type, records=ordered, ops=ops, warnings=p.warnings,
         labels=p.labels, api_calls=_calls(adapter) - calls_before,
     )
+    plan.budget = await _budget(plan, adapter)
     if tracker is not None:
         tracker.phase("Plan ready", len(ordered))
     return plan
+
+
+def budget_needed(plan: Plan, caps: Any) -> int:
+    """Units of ``caps.budget`` the run of ``plan`` needs: its write, association and activity requests, each at
+    its operation's cost (the plan's own reads are already spent)."""
+    from enginy_desktop.adapters.base import Operation
+
+    budget = caps.budget
+    needed = 0
+    for obj in ("company", "contact"):
+        c = plan.counts(obj)
+        needed += budget.cost_of(Operation.CREATE, math.ceil(c[CREATE] / caps.batch(Operation.CREATE)))
+        needed += budget.cost_of(Operation.UPDATE, math.ceil(c[UPDATE] / caps.batch(Operation.UPDATE)))
+    ops = plan.op_counts()
+    links = ops["associate"] + ops["primary"] + ops["remove"]
+    needed += budget.cost_of(Operation.ASSOCIATION_WRITE, math.ceil(links / caps.batch(Operation.ASSOCIATION_WRITE)))
+    if ops["remove"]:
+        needed += budget.cost_of(Operation.ASSOCIATION_READ,
+                                 math.ceil(ops["remove"] / caps.batch(Operation.ASSOCIATION_READ)))
+    needed += budget.cost_of(Operation.ACTIVITY, math.ceil(ops["activity"] / caps.batch(Operation.ACTIVITY)))
+    return needed
+
+
+async def _budget(plan: Plan, adapter: CrmAdapter) -> BudgetEstimate | None:
+    """The run's share of the CRM's daily budget, shown in the preview; a run that would exceed what is left is
+    refused with the numbers (rather than cut off half-way)."""
+    caps = adapter.capabilities
+    if caps.budget is None:
+        return None
+    left = await adapter.budget_left()
+    estimate = BudgetEstimate(str(caps.budget.unit), budget_needed(plan, caps),
+                              left.remaining if left is not None else None,
+                              (left.per_day if left is not None else None) or caps.budget.per_day)
+    if estimate.remaining is not None and estimate.needed > estimate.remaining:
+        resets = " (it resets at midnight UTC)" if left is not None and left.resets_at is not None else ""
+        raise ExportRefused(
+            f"This export needs about {estimate.needed:,} {estimate.unit} of {plan.crm_name}'s daily budget, but "
+            f"only {estimate.remaining:,} of {estimate.per_day or 0:,} are left today{resets}. Nothing was written. "
+            "Export part of the list (select the records first), or run it after the budget resets.", "budget")
+    return estimate
 
 
 def _convert(f: CrmField, raw: Any, users: set[str], values: dict[str, str], problems: list[str]) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -586,3 +587,34 @@ def test_the_emulators_error_answers_follow_the_spec(shared_dir: Any) -> None:
     assert limited.headers["x-ratelimit-remaining"] == "0"
     assert int(limited.headers["x-ratelimit-reset"]) >= 1
     assert_follows_spec(recorder)
+
+
+def test_expiring_tokens_and_an_exhausted_budget_as_faults(ctx: Any) -> None:
+    """The kit's faults on Pipedrive: OAuth tokens that stop working after a few requests are renewed; the
+    "credits exhausted" fault is Pipedrive's spent daily budget (a QuotaExhaustedError, not retried)."""
+    from enginy_desktop.adapters.base import TokenSet
+    from enginy_desktop.adapters.oauth import TokenStore
+    from enginy_desktop.adapters.registry import open_crm_adapter
+    from enginy_desktop.sandbox.kit.faults import FaultConfig
+
+    app = create_app(PipedriveSandboxConfig(seed_persons=3, faults=FaultConfig(token_ttl_requests=2)))
+    sb: PipedriveSandbox = app.state.sandbox
+    issued = sb.issue_tokens()
+    with server.serve(app) as url:
+        ctx.integrations.save_connection("pipedrive", {"base_url": url, "client_id": DEFAULT_CLIENT_ID,
+                                                       "client_secret": DEFAULT_CLIENT_SECRET})
+        TokenStore(ctx.secrets, "pipedrive").save(TokenSet(issued.access_token, issued.refresh_token,
+                                                           time.time() + 3600))
+
+        async def go() -> Any:
+            async with open_crm_adapter(ctx, "pipedrive") as a:
+                users = [await a.users() for _ in range(5)]
+                sb.set_faults({"credits_exhausted": True, "token_ttl_requests": None})
+                with pytest.raises(QuotaExhaustedError):
+                    await a.users()
+                return users, await a.budget_left()
+
+        users, left = run(go())
+    assert all(len(u) == 3 for u in users)
+    assert len([r for r in sb.requests if r.path == "/oauth/token"]) >= 2  # renewed when the token stopped working
+    assert left.remaining == 0

@@ -146,6 +146,8 @@ class IssuedToken:
     access_token: str
     refresh_token: str
     expires_at: float
+    first_used: float | None = None
+    uses: int = 0
 
 
 # -- fields ------------------------------------------------------------------------------------------------------
@@ -276,7 +278,14 @@ class PipedriveSandbox(Emulator):
             issued = self.access.get(bearer)
             if issued is None:
                 raise PipedriveError(401, "unauthorized access")
-            if issued.expires_at <= self.config.clock():
+            now = self.config.clock()
+            faults = self.config.faults
+            if issued.first_used is None:
+                issued.first_used = now
+            issued.uses += 1
+            if (issued.expires_at <= now
+                    or (faults.token_ttl_requests is not None and issued.uses > faults.token_ttl_requests)
+                    or (faults.token_ttl_s is not None and now - issued.first_used > faults.token_ttl_s)):
                 raise PipedriveError(401, "Access token expired")
             return Principal("oauth", bearer)
         raise PipedriveError(401, "unauthorized access")
@@ -309,9 +318,11 @@ class PipedriveSandbox(Emulator):
                 raise PipedriveError(429, "Request over limit", limited_by="search", headers={
                     "x-ratelimit-limit": str(self.search_window.limit.max_requests),
                     "x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset)})
-        if self.budget is not None:
+        if self.budget is not None or self.config.faults.credits_exhausted:
             cost = token_cost(request.method, request.path)
-            allowed, _left = self.budget.spend("company", cost)
+            allowed = not self.config.faults.credits_exhausted  # the fault: the budget is spent
+            if allowed and self.budget is not None:
+                allowed, _left = self.budget.spend("company", cost)
             if not allowed:
                 raise PipedriveError(429, "Daily API token budget exceeded for this company; it resets at midnight "
                                      "(UTC).", headers=headers, limited_by="daily_budget")

@@ -108,6 +108,17 @@ _BY_KIND = {
 }
 
 
+CUSTOM_PREFIX = "custom:"
+
+
+def workspace_fields(store: object) -> list[Field]:
+    """Every Enginy field the CRM wizard can map: the fields of contacts and companies, then the workspace's AI
+    columns as ``custom:<name>`` fields (their values are kept as custom fields of the records)."""
+    from enginy_desktop.core.ai.columns import ai_fields
+
+    return [*CONTACT_FIELDS, *COMPANY_FIELDS, *ai_fields(store)]  # type: ignore[arg-type]
+
+
 def fields_for(kind: RecordKind | str) -> tuple[Field, ...]:
     kind = RecordKind(kind)
     return CONTACT_FIELDS if kind is RecordKind.CONTACT else COMPANY_FIELDS

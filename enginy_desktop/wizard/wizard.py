@@ -18,6 +18,7 @@ from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QMessageBox, QWidget, QWizard
 
 from enginy_desktop.core import catalog
+from enginy_desktop.core import fields as field_registry
 from enginy_desktop.core.crm_config import CrmConfigFileError, Severity, Step
 from enginy_desktop.core.crm_wizard import WizardState
 from enginy_desktop.core.services.crm_configs import CrmConfigInvalidError
@@ -50,7 +51,8 @@ class CrmWizard(QWizard):
         super().__init__(parent)
         self.ctx = ctx
         self.spec = catalog.get(key)
-        self.state = WizardState(self.spec.key, ctx.crm_configs.load(self.spec.key), people=workspace_people(ctx))
+        self.state = WizardState(self.spec.key, ctx.crm_configs.load(self.spec.key), people=workspace_people(ctx),
+                                 enginy_fields=field_registry.workspace_fields(ctx.store))
         self.data = L.CrmDataLoader(ctx, self.state, self, transport=transport)
         self.data.use_cache()
         self.dialog: QWidget | None = None  # the confirmation or connection dialog open on top, if any

@@ -256,7 +256,7 @@ def ai_fields(store: Store) -> list[Field]:
     for name, kind in rows:
         record_kind = RecordKind.from_list_kind(kind)
         out.setdefault((record_kind.value, name.casefold()),
-                       Field(CUSTOM + name, f"{name} (AI)", FieldType.LONG_TEXT, record_kind))
+                       Field(CUSTOM + name, f"{name} (AI)", FieldType.TEXT, record_kind))
     return list(out.values())
 
 

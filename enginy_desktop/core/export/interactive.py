@@ -292,7 +292,10 @@ async def prepare_export(ctx: Any, list_id: int, record_ids: Sequence[int] | Non
             inputs.append(ExportFieldInput(obj.value, m.crm_field, label, spec, m.overwrite))
     base.update(fields=tuple(inputs), fields_note=note, labels=_labels_of(snapshot) if snapshot else CrmLabels())
     if snapshot is not None:
-        problems = validate(config, crm_fields=snapshot.fields, crm_name=crm_name)
+        from enginy_desktop.core.fields import workspace_fields
+
+        problems = validate(config, crm_fields=snapshot.fields, crm_name=crm_name,
+                            enginy_fields=workspace_fields(ctx.store))
         cross = [p for p in problems if p.severity is Severity.ERROR and p.code == "cross_object"]
         relevant = [p for p in cross if p.location.tab in (main.tab, ObjectType.COMPANY.tab)]
         mine = [p for p in relevant if p.location.tab == main.tab]

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from enginy_desktop.adapters.base import (
     AdapterError,
@@ -443,8 +443,12 @@ def _row_type(cols: Sequence[str]) -> type[tuple[Any, ...]]:
 
 
 def _load_rows(ctx: Any, model: Any, ids: Sequence[int], columns: Iterable[str]) -> dict[int, Any]:
+    """Rows of ``model`` with ``columns``; a ``custom:NAME`` column (an AI column, a CSV custom field) is read from
+    the record's custom fields."""
     cols = ["id", "updated_at", *dict.fromkeys(c for c in columns if c not in ("id", "updated_at"))]
-    table_cols = [getattr(model, c) for c in cols]
+    prefix = enginy_fields.CUSTOM_PREFIX
+    table_cols = [func.json_extract(model.custom_fields, '$."' + c[len(prefix):].replace('"', '\\"') + '"')
+                  if c.startswith(prefix) else getattr(model, c) for c in cols]
     row_type = _row_type(cols)
     out: dict[int, Any] = {}
     with ctx.store.session() as s:
@@ -649,6 +653,7 @@ class _Planner:
             identifier_fields=roles,
             export=[ObjectType(o) for o in objects],
             crm_name=self.crm_name,
+            enginy_fields=enginy_fields.workspace_fields(self.ctx.store),
         )
         errors = [p for p in problems if p.severity is Severity.ERROR]
         # Problems of a tab this export does not use (the Companies tab of a contacts-only export) don't block it.
@@ -816,7 +821,7 @@ async def _plan(ctx: Any, adapter: CrmAdapter, crm: str, crm_name: str, config: 
         if obj == "contact":
             cols.append("company_id")
         known = {f.name for f in enginy_fields.fields_for(obj)} | {"owner_id", "company_id"}
-        return [c for c in cols if c in known]
+        return [c for c in cols if c in known or c.startswith(enginy_fields.CUSTOM_PREFIX)]
 
     rows: dict[str, dict[int, Any]] = {
         main_obj: _load_rows(ctx, Contact if main_obj == "contact" else Company, ids, columns(main_obj))}

@@ -53,6 +53,10 @@ class CrmConfigService:
         Raises :class:`CrmConfigInvalidError` listing every blocking problem; nothing is written then.
         """
         key = catalog.get(config.crm).key
+        if validation.get("enginy_fields") is None:  # AI columns are Enginy fields too
+            from enginy_desktop.core.fields import workspace_fields
+
+            validation["enginy_fields"] = workspace_fields(self.store)
         blocking = errors(validate(config, crm_name=catalog.get(key).name, **validation))
         if blocking:
             raise CrmConfigInvalidError(blocking)

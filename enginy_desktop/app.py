@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import logging
 import os
+import signal
 import sys
 import time
 import traceback
@@ -22,6 +24,7 @@ log = logging.getLogger(__name__)
 
 _error_dialog: Any = None  # the open error dialog, kept referenced so Python does not collect it
 _errors_seen = 0
+_termination_requested: int | None = None  # a quit signal received before the window's loop runs
 
 
 def report_exception(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
@@ -79,27 +82,110 @@ def run_app(args: argparse.Namespace) -> int:
 
     started = time.monotonic()
     private_umask()  # the database, logs, reports and exports are private to the user
-    demo = None
-    if getattr(args, "demo", False):
-        from enginy_desktop.core.demo import start_demo
+    from enginy_desktop.platform_check import window_problem
 
-        demo = start_demo()
-        data_dir = demo.data_dir
-    else:
-        try:
-            data_dir = resolve_data_dir(args.data_dir)
-        except DataDirError as exc:
-            data_dir = exc.path  # the window's start-up reports it and offers another folder
-    configure_logging(data_dir)
-    log.info("Starting Enginy Desktop (data folder %s%s)", data_dir, ", demo" if demo else "")
+    problem = window_problem()
+    if problem:
+        # Qt would abort the process here (a core dump naming one library); say it in one line instead.
+        print(f"enginy-desktop: {problem}", file=sys.stderr)
+        return 1
+    demo = None
+    # Until the window's loop runs, a termination request is remembered and the start-up stops between its
+    # steps (the demo folder is removed); from then on it closes the window (see _install_quit_signals).
+    global _termination_requested
+    _termination_requested = None
+    previous = _remember_termination()
     try:
+        if getattr(args, "demo", False):
+            from enginy_desktop.core.demo import start_demo
+
+            demo = start_demo()
+            data_dir = demo.data_dir
+        else:
+            try:
+                data_dir = resolve_data_dir(args.data_dir)
+            except DataDirError as exc:
+                data_dir = exc.path  # the window's start-up reports it and offers another folder
+        if _termination_requested is not None:
+            return 128 + _termination_requested
+        configure_logging(data_dir)
+        log.info("Starting Enginy Desktop (data folder %s%s)", data_dir, ", demo" if demo else "")
         return _run_window(args, data_dir, started, demo.passphrase if demo else None)
     finally:
+        _restore_signals(previous)
         if demo is not None:
             from enginy_desktop.core.logsetup import stop_logging
 
             stop_logging()  # release the demo's log file before its folder is deleted
             demo.close()
+
+
+def _quit_signals() -> list[signal.Signals]:
+    names = ("SIGINT", "SIGTERM", "SIGHUP")  # Ctrl+C, `kill`, the terminal closed
+    return [getattr(signal, n) for n in names if hasattr(signal, n)]
+
+
+def _remember_termination() -> dict[signal.Signals, Any]:
+    """Before the window's loop runs, a termination request is remembered, not raised at a random point (an
+    exception inside a library's clean-up could be swallowed); the start-up checks it between its steps."""
+
+    def _remember(signum: int, _frame: Any) -> None:
+        global _termination_requested
+        _termination_requested = signum
+
+    previous = {}
+    for sig in _quit_signals():
+        with contextlib.suppress(ValueError, OSError):  # not the main thread (tests), or not settable here
+            previous[sig] = signal.signal(sig, _remember)
+    return previous
+
+
+def _restore_signals(previous: dict[signal.Signals, Any]) -> None:
+    for sig, handler in previous.items():
+        with contextlib.suppress(ValueError, OSError, TypeError):
+            signal.signal(sig, handler)
+
+
+def _install_quit_signals(app: Any) -> Any:
+    """Ctrl+C, SIGTERM and SIGHUP quit the window cleanly (the demo folder is removed, geometry saved).
+
+    Python runs a signal handler only when it next runs bytecode, and Qt's loop may sleep in C++ for long: the
+    signal also writes a byte to a socket that a ``QSocketNotifier`` watches, which wakes the loop at once.
+    Returns the objects to keep alive while the loop runs.
+    """
+    import socket
+
+    from PySide6.QtCore import QSocketNotifier, QTimer
+
+    reader, writer = socket.socketpair()
+    reader.setblocking(False)
+    writer.setblocking(False)
+    try:
+        signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+    except ValueError:  # not the main thread
+        reader.close()
+        writer.close()
+        return None
+    notifier = QSocketNotifier(reader.fileno(), QSocketNotifier.Type.Read)
+
+    def _drain() -> None:
+        try:
+            while reader.recv(64):
+                pass
+        except OSError:
+            pass
+
+    notifier.activated.connect(_drain)
+
+    def _quit(signum: int, _frame: Any) -> None:
+        log.info("Quitting on signal %s", signum)
+        QTimer.singleShot(0, app.quit)
+
+    for sig in _quit_signals():
+        signal.signal(sig, _quit)
+    if _termination_requested is not None:  # asked while the window was being built
+        QTimer.singleShot(0, app.quit)
+    return (reader, writer, notifier)
 
 
 def _run_window(args: argparse.Namespace, data_dir: Any, started: float, demo_passphrase: str | None) -> int:
@@ -157,10 +243,8 @@ def _run_window(args: argparse.Namespace, data_dir: Any, started: float, demo_pa
 
     window = MainWindow(ctx)
     if demo:
-        window.setWindowTitle(f"{APP_NAME} — Demo")
-        window.statusBar().showMessage(
-            "Demo: a temporary sample workspace; HubSpot is a local sandbox. Nothing you do here is kept.", 0
-        )
+        window.set_demo(True)
+    keep_signals = _install_quit_signals(app)
 
     class _FirstPaint(QObject):
         painted_at: float | None = None
@@ -195,9 +279,16 @@ def _run_window(args: argparse.Namespace, data_dir: Any, started: float, demo_pa
         await closed
 
     code = 0
-    with asyncio.Runner(loop_factory=qasync.QEventLoop) as runner:
-        runner.run(main())
-        _shutdown(runner.get_loop())
+    try:
+        with asyncio.Runner(loop_factory=qasync.QEventLoop) as runner:
+            runner.run(main())
+            _shutdown(runner.get_loop())
+    finally:
+        if keep_signals is not None:
+            signal.set_wakeup_fd(-1)
+            keep_signals[2].setEnabled(False)
+            for sock in keep_signals[:2]:
+                sock.close()
     window.save_geometry()
     ok = _self_check(window, first_paint.painted_at) if args.self_check else True
     window.close()

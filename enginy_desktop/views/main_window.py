@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, QSize, Qt
-from PySide6.QtGui import QCloseEvent, QKeySequence, QResizeEvent, QShortcut
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import (
+    QApplication,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -79,6 +80,7 @@ class MainWindow(QMainWindow):
     def __init__(self, ctx: AppContext, settings_path: Path | None = None) -> None:
         super().__init__()
         self.ctx = ctx
+        self.demo = False
         self.setObjectName("mainWindow")
         self.setWindowTitle(APP_NAME)
         self.setWindowIcon(theme.icon("enginy"))
@@ -106,6 +108,14 @@ class MainWindow(QMainWindow):
         name.setObjectName("navBrand")
         brand.addWidget(name, 1)
         nav_lay.addLayout(brand)
+        self.demo_badge = QLabel("Demo workspace")
+        self.demo_badge.setObjectName("demoBadge")
+        self.demo_badge.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.demo_badge.setToolTip(
+            "A temporary sample workspace: HubSpot is a local sandbox, and everything is deleted when you quit."
+        )
+        self.demo_badge.setVisible(False)
+        nav_lay.addWidget(self.demo_badge)
         self.nav = QListWidget()
         self.nav.setObjectName("navList")
         self.nav.setIconSize(QSize(18, 18))
@@ -135,8 +145,38 @@ class MainWindow(QMainWindow):
         where = ctx.secrets.description if ctx.secrets else "no credential store unlocked"
         self.statusBar().showMessage(f"Data folder: {ctx.data_dir} · Credentials: {where}", 10000)
         QShortcut(QKeySequence.StandardKey.Find, self, self._focus_search)
+        self.quit_action = QAction("&Quit", self)
+        self.quit_action.setObjectName("quitAction")
+        # Ctrl+Q everywhere (the platform's own Quit key too, e.g. Cmd+Q on macOS).
+        keys = [QKeySequence("Ctrl+Q"), *QKeySequence.keyBindings(QKeySequence.StandardKey.Quit)]
+        unique = {k.toString(): k for k in keys if not k.isEmpty()}
+        self.quit_action.setShortcuts(list(unique.values()))
+        self.quit_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        self.quit_action.triggered.connect(self.quit)
+        file_menu = self.menuBar().addMenu("&File")
+        file_menu.setObjectName("fileMenu")
+        file_menu.addAction(self.quit_action)
+        self.addAction(self.quit_action)
 
         self._restore_geometry()
+
+    def set_demo(self, demo: bool) -> None:
+        """Mark the window as the demo's: a badge that stays in the navigation and the status bar, and the title."""
+        self.demo = demo
+        self.demo_badge.setVisible(demo)
+        self.setWindowTitle(f"{APP_NAME} — Demo" if demo else APP_NAME)
+        if demo and self.findChild(QLabel, "demoStatus") is None:
+            note = QLabel("Demo — nothing you do here is kept")
+            note.setObjectName("demoStatus")
+            self.statusBar().addPermanentWidget(note)
+
+    def quit(self) -> None:
+        """File ▸ Quit and Ctrl+Q: close the window and leave (the demo removes its folder)."""
+        self.close()
+        app = QApplication.instance()
+        if app is not None:
+            app.quit()
 
     def page(self, key: str) -> QWidget:
         """The page ``key``, built on first use."""
@@ -193,6 +233,7 @@ class MainWindow(QMainWindow):
         self.nav_panel.setFixedWidth(60 if compact else 200)
         self.brand_name.setVisible(not compact)
         self.nav_footer.setVisible(not compact)
+        self.demo_badge.setText("Demo" if compact else "Demo workspace")
         for i, spec in enumerate(PAGES):
             self.nav.item(i).setText("" if compact else spec.title)
 

@@ -37,19 +37,23 @@ def report_exception(exc_type: type[BaseException], exc: BaseException, tb: Trac
     try:
         from PySide6.QtWidgets import QApplication, QMessageBox
 
+        from enginy_desktop.views.message import MessageBox
+
         app = QApplication.instance()
         if app is None or _error_dialog is not None or os.environ.get("ENGINY_NO_ERROR_DIALOG"):
             return
         from enginy_desktop.core.logsetup import current_log_file
 
-        box = QMessageBox(QApplication.activeWindow())
+        box = MessageBox(QApplication.activeWindow())
         box.setObjectName("errorDialog")
         box.setIcon(QMessageBox.Icon.Critical)
         box.setWindowTitle("Something went wrong")
-        box.setText(f"Enginy Desktop hit an unexpected problem: {redact(exc) or exc_type.__name__}")
+        box.setText("Something went wrong")
+        detail = redact(exc) or exc_type.__name__
         where = current_log_file()
         box.setInformativeText(
-            "Your saved data and settings were not changed. You can keep working; if this happens again, "
+            f"Enginy Desktop hit an unexpected problem: {detail}\n\nYour saved data and settings were not "
+            "changed. You can keep working; if this happens again, "
             f"send the log file to support{f' ({where})' if where else ''}."
         )
         box.setDetailedText(redact("".join(traceback.format_exception(exc_type, exc, tb))))

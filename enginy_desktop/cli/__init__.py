@@ -75,6 +75,19 @@ class Runtime:
 Handler = Callable[[argparse.Namespace, Runtime], int]
 
 
+def _quiet_closed_stdout(stdout: TextIO) -> None:
+    """After a closed pipe, point the real stdout at /dev/null so Python's exit flush does not complain."""
+    import os
+
+    if stdout is sys.stdout:
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="enginy-desktop",
@@ -97,7 +110,32 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMAND_MODULES:
         module = importlib.import_module(f"{__name__}.{name}")
         module.register(sub)
+    _accept_global_options_anywhere(parser)
     return parser
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                found += [child, *_subparsers(child)]
+    return found
+
+
+def _accept_global_options_anywhere(parser: argparse.ArgumentParser) -> None:
+    """``--data-dir DIR`` works before or after the command (``enginy-desktop lists --data-dir DIR``).
+
+    Each command's parser gets the option too, with no default of its own, so a value given before the command
+    is kept unless one after it replaces it.
+    """
+    for child in _subparsers(parser):
+        if any("--data-dir" in a.option_strings for a in child._actions):
+            continue
+        child.add_argument(
+            "--data-dir", metavar="DIR", default=argparse.SUPPRESS,
+            help="folder for the database, logs and reports (also accepted before the command)",
+        )
 
 
 def run(
@@ -125,6 +163,10 @@ def run(
     rt = Runtime(args.data_dir, stdin, stdout, stderr)
     try:
         return handler(args, rt)
+    except BrokenPipeError:
+        # The reader went away (`enginy-desktop lists NAME | head`): stop quietly, as other commands do.
+        _quiet_closed_stdout(stdout)
+        return EXIT_OK
     except CliError as exc:
         print(f"enginy-desktop: {redact(exc)}", file=stderr)
         return exc.code

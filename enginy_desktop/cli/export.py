@@ -317,6 +317,8 @@ def cmd_runs(args: argparse.Namespace, rt: Runtime) -> int:
     if args.json:
         rt.print_json([r.as_json() for r in runs])
         return EXIT_OK
+    if runs:
+        rt.print(f"{'RUN':>5}  {'STARTED':<16}  {'KIND':<6} {'STATE':<11} {'LIST'}  COUNTS")
     for r in runs:
         c = r.counters
         counts = ", ".join(f"{k} {int(c[k]):,}" for k in ("created", "updated", "unchanged", "failed", "matched",

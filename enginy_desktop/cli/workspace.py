@@ -57,12 +57,12 @@ def register(sub: Any) -> None:
 
     ls = sub.add_parser(
         "lists",
-        help="every list with its number of records, or one list's records as JSON",
+        help="every list with its number of records, or one list's records",
         description="Without NAME: every list with its kind and number of records. With NAME: the list's "
-        "records as a JSON array (every field, custom fields included).",
+        "records as a table (main fields), or with --json as a JSON array (every field, custom fields included).",
     )
     ls.add_argument("name", nargs="?", metavar="NAME")
-    ls.add_argument("--json", action="store_true", help="print the lists as JSON")
+    ls.add_argument("--json", action="store_true", help="print the lists (or the list's records) as JSON")
     ls.add_argument("--limit", type=int, metavar="N", help="at most N records")
     ls.add_argument("--offset", type=int, default=0, metavar="N", help="skip the first N records")
     ls.set_defaults(handler=cmd_lists)
@@ -250,6 +250,8 @@ def cmd_lists(args: argparse.Namespace, rt: Runtime) -> int:
         return EXIT_OK
     info = service.get_list(args.name)
     total = info.count if args.limit is None else min(info.count, max(args.offset, 0) + max(args.limit, 0))
+    if not args.json:
+        return _print_records_table(rt, service, info, max(args.offset, 0), total)
     # Streamed page by page: a list of a million records is never held in memory.
     rt.stdout.write("[")
     first = True
@@ -263,6 +265,37 @@ def cmd_lists(args: argparse.Namespace, rt: Runtime) -> int:
             first = False
         offset += len(records)
     rt.stdout.write("]\n" if first else "\n]\n")
+    return EXIT_OK
+
+
+# The columns `lists NAME` shows as a table (every field is in --json).
+TABLE_COLUMNS = {
+    "contact": (("id", "ID", 7), ("full_name", "NAME", 24), ("email", "EMAIL", 32), ("company_name", "COMPANY", 22),
+                ("job_title", "JOB TITLE", 0)),
+    "company": (("id", "ID", 7), ("name", "NAME", 28), ("domain", "DOMAIN", 26), ("industry", "INDUSTRY", 0)),
+}
+
+
+def _cell(value: Any, width: int) -> str:
+    text = "" if value is None else " ".join(str(value).split())
+    if width and len(text) > width:
+        text = text[: width - 1] + "…"
+    return f"{text:<{width}}" if width else text
+
+
+def _print_records_table(rt: Runtime, service: Any, info: Any, offset: int, total: int) -> int:
+    first = service.records(info.id, offset, min(PAGE, max(total - offset, 0))) if offset < total else []
+    kind = "company" if info.kind.value == "company" else "contact"
+    columns = [c for c in TABLE_COLUMNS[kind] if not first or c[0] in first[0]]
+    rt.print("  ".join(_cell(title, width) for _key, title, width in columns).rstrip())
+    records = first
+    while records:
+        for record in records:
+            if kind == "contact" and not record.get("full_name"):
+                record["full_name"] = " ".join(p for p in (record.get("first_name"), record.get("last_name")) if p)
+            rt.print("  ".join(_cell(record.get(key), width) for key, _t, width in columns).rstrip())
+        offset += len(records)
+        records = service.records(info.id, offset, min(PAGE, total - offset)) if offset < total else []
     return EXIT_OK
 
 

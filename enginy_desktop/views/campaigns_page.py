@@ -52,7 +52,7 @@ from enginy_desktop.core.importers.rows import ImportFileError
 
 from . import theme
 from .import_dialog import PickOpen, PickSave, save_file_dialog
-from .widgets import EmptyState
+from .widgets import EmptyState, make_primary
 from .workspace_widgets import (
     CAPTION_ROLE,
     TaskKeeper,
@@ -316,7 +316,7 @@ class CampaignImportDialog(QDialog):
         self.close_button.clicked.connect(self.reject)
         self.import_button = QPushButton("Import")
         self.import_button.setObjectName("importCampaignButton")
-        self.import_button.setDefault(True)
+        make_primary(self.import_button)
         self.import_button.clicked.connect(lambda: self.tasks.start(self.run_import()))
         buttons.addWidget(self.close_button)
         buttons.addWidget(self.import_button)

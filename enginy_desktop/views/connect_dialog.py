@@ -41,6 +41,8 @@ from enginy_desktop.core.services.integrations import (
 )
 
 from . import theme
+from .message import MessageBox
+from .widgets import make_primary
 
 log = logging.getLogger(__name__)
 
@@ -253,7 +255,7 @@ class ConnectDialog(QDialog):
         box = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel | QDialogButtonBox.StandardButton.Save)
         self.save_button = box.button(QDialogButtonBox.StandardButton.Save)
         self.save_button.setObjectName("saveButton")
-        self.save_button.setDefault(True)
+        make_primary(self.save_button)
         box.button(QDialogButtonBox.StandardButton.Cancel).setObjectName("cancelButton")
         box.accepted.connect(self.save)
         box.rejected.connect(self.reject)
@@ -419,7 +421,7 @@ class ConnectDialog(QDialog):
 
     # -- disconnect ------------------------------------------------------------------------------------------
     def _confirm_disconnect(self) -> None:
-        box = QMessageBox(self)
+        box = MessageBox(self)
         box.setObjectName("confirmDisconnect")
         box.setIcon(QMessageBox.Icon.Warning)
         box.setWindowTitle(f"Disconnect {self.spec.name}")
@@ -444,7 +446,7 @@ class ConnectDialog(QDialog):
         super().done(result)
 
 
-class CrmConflictDialog(QMessageBox):
+class CrmConflictDialog(MessageBox):
     """"<Active> is your active CRM. Only one CRM can be active at a time." — accept means switch."""
 
     def __init__(self, active: Integration, wanted: Integration, parent: QWidget | None = None) -> None:

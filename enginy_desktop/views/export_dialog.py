@@ -66,6 +66,7 @@ from enginy_desktop.core.services.integrations import IntegrationError
 from enginy_desktop.wizard.widgets import ValueEditor
 
 from .export_report import ExportReportView, follow_export
+from .message import MessageBox
 from .run_progress import CounterTiles, Spinner, format_duration, number
 from .toggle import ToggleSwitch
 from .workspace_widgets import TaskKeeper
@@ -1012,7 +1013,7 @@ class ExportDialog(QDialog):
         plan = self.plan
         assert plan is not None
         what = _plural(plan.removals, "association", "associations")
-        box = QMessageBox(self)
+        box = MessageBox(self)
         box.setObjectName("confirmRemovals")
         box.setIcon(QMessageBox.Icon.Warning)
         box.setWindowTitle(f"Remove {what}?")

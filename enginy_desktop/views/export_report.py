@@ -48,6 +48,7 @@ from enginy_desktop.core.export.run import resume as resume_export
 from enginy_desktop.core.redact import redact
 from enginy_desktop.core.runs import RunHandle, RunInfo
 
+from .message import MessageBox
 from .paged_model import PagedTableModel
 from .run_progress import EXPORT_COUNTERS, CounterTiles, number, show_progress
 from .workspace_widgets import TaskKeeper
@@ -115,6 +116,16 @@ def detail_text(r: RecordOutcome, crm_name: str, labels: ui.CrmLabels | None = N
     if r.outcome == "unchanged":
         return f"Already up to date in {crm_name}."
     return ""
+
+
+def _group_lines(groups: list[Any]) -> list[str]:
+    lines = []
+    for g in groups[:8]:
+        examples = f" — e.g. {', '.join(g.examples)}" if g.examples else ""
+        lines.append(f"{number(g.count)} × {g.reason}{examples}")
+    if len(groups) > 8:
+        lines.append(f"… and {number(len(groups) - 8)} other causes")
+    return lines
 
 
 class ReportRecordsModel(PagedTableModel[RecordOutcome]):
@@ -308,6 +319,14 @@ class ExportReportView(QWidget):
         fail_lay.addWidget(self.failure_list)
         self.failures.setVisible(False)
         root.addWidget(self.failures)
+        # Records the plan held back were never sent: said apart from failures, in the warning colour.
+        self.blocked_box = QLabel("")
+        self.blocked_box.setObjectName("blockedGroups")
+        self.blocked_box.setWordWrap(True)
+        self.blocked_box.setTextFormat(Qt.TextFormat.PlainText)
+        self.blocked_box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.blocked_box.setVisible(False)
+        root.addWidget(self.blocked_box)
 
         actions = QHBoxLayout()
         actions.setSpacing(8)
@@ -463,14 +482,13 @@ class ExportReportView(QWidget):
         self.warnings.setText(f"Warnings from the plan\n{text}" if warnings else "")
         self.warnings.setVisible(bool(warnings))
 
-        lines = []
-        for g in s.failures[:8]:
-            examples = f" — e.g. {', '.join(g.examples)}" if g.examples else ""
-            lines.append(f"{number(g.count)} × {g.reason}{examples}")
-        if len(s.failures) > 8:
-            lines.append(f"… and {number(len(s.failures) - 8)} other causes")
+        failed = [g for g in s.failures if not g.blocked]
+        lines = _group_lines(failed)
         self.failure_list.setText("\n".join(lines))
         self.failures.setVisible(bool(lines))
+        blocked = _group_lines([g for g in s.failures if g.blocked])
+        self.blocked_box.setText("Blocked by the plan (not sent to the CRM)\n" + "\n".join(blocked) if blocked else "")
+        self.blocked_box.setVisible(bool(blocked))
 
         self.retry_button.setVisible(s.can_retry)
         self.retry_button.setText(f"Retry {number(s.failed)} failed" if s.failed else "Retry failed")
@@ -555,7 +573,7 @@ class ExportReportView(QWidget):
         """Ask before adding the removed associations back (Cancel is the default)."""
         n = self.summary.removed
         what = _plural(n, "association", "associations")
-        box = QMessageBox(self)
+        box = MessageBox(self)
         box.setObjectName("confirmRestore")
         box.setIcon(QMessageBox.Icon.Question)
         box.setWindowTitle(f"Restore {what}?")

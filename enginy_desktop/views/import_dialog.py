@@ -70,6 +70,8 @@ from enginy_desktop.core.importers.mapping import Action
 from enginy_desktop.core.services.workspace import WorkspaceError, WorkspaceService
 
 from . import theme
+from .message import MessageBox
+from .widgets import make_primary
 from .workspace_widgets import TaskKeeper, count_text, number, set_state
 
 PickOpen = Callable[[QWidget, Callable[[Path], object]], None]
@@ -376,7 +378,7 @@ class ImportDialog(QDialog):
         self.setup_cancel.clicked.connect(self.reject)
         self.import_button = QPushButton("Import")
         self.import_button.setObjectName("startImportButton")
-        self.import_button.setDefault(True)
+        make_primary(self.import_button)
         self.import_button.clicked.connect(self.start_import)
         buttons.addWidget(self.setup_cancel)
         buttons.addWidget(self.import_button)
@@ -855,7 +857,7 @@ class ImportDialog(QDialog):
         self._gate.request()
         self.cancel_import_button.setEnabled(False)
         self.progress_text.setText("Stopping after the current batch of rows…")
-        box = QMessageBox(self)
+        box = MessageBox(self)
         box.setObjectName("cancelImportQuestion")
         box.setIcon(QMessageBox.Icon.Question)
         box.setWindowTitle("Stop the import?")
@@ -973,7 +975,7 @@ class ImportDialog(QDialog):
         )
         self.save_result.setVisible(False)
         self.pages.setCurrentIndex(self.PAGE_SUMMARY)
-        self.done_button.setDefault(True)
+        make_primary(self.done_button)
         self.done_button.setFocus()
 
     def _fill_issues(self, result: ImportResult) -> None:
@@ -1009,7 +1011,7 @@ class ImportDialog(QDialog):
         self.save_rejected_button.setVisible(False)
         self.save_result.setVisible(False)
         self.pages.setCurrentIndex(self.PAGE_SUMMARY)
-        self.done_button.setDefault(True)
+        make_primary(self.done_button)
         self.done_button.setFocus()
 
     def save_rejected(self) -> None:

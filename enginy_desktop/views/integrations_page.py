@@ -33,6 +33,7 @@ from enginy_desktop.core.services.integrations import CrmConflictError, Integrat
 from . import theme
 from .connect_dialog import ConnectDialog, CrmConflictDialog, SecretsSetupDialog
 from .integration_card import IntegrationCard
+from .message import MessageBox, show_message
 from .widgets import Banner, EmptyState
 
 log = logging.getLogger(__name__)
@@ -292,9 +293,9 @@ class IntegrationsPage(QWidget):
         try:
             info = self.ctx.integrations.switch_crm(key) if switch else self.ctx.integrations.enable(key)
         except CrmConflictError as exc:
-            QMessageBox.warning(self, "Only one CRM can be active", str(exc))
+            show_message(self, "Only one CRM can be active", str(exc))
         except IntegrationError as exc:
-            QMessageBox.warning(self, "Could not enable", str(exc))
+            show_message(self, "Could not enable", str(exc))
         else:
             self.statusMessage.emit(f"{info.name} is on.")
         self.refresh()
@@ -316,7 +317,7 @@ class IntegrationsPage(QWidget):
             wizard = CrmWizard(self.ctx, key, self)
         except CrmConfigFileError as exc:  # a saved configuration that cannot be read: say so, change nothing
             log.warning("The saved %s configuration cannot be read: %s", key, exc)
-            box = QMessageBox(QMessageBox.Icon.Warning, "Configuration unreadable", str(exc), parent=self)
+            box = MessageBox(self, "Configuration unreadable", str(exc), QMessageBox.Icon.Warning)
             box.setInformativeText("Import a configuration file with `enginy-desktop crm-config import`, or ask "
                                    "support for help; the connection settings are unchanged.")
             return box

@@ -47,9 +47,10 @@ from enginy_desktop.core.services.workspace import Column, ListInfo, WorkspaceEr
 from . import theme
 from .export_dialog import ExportDialog, export_button_label
 from .import_dialog import ImportDialog
+from .message import MessageBox
 from .record_model import RecordTableModel
 from .sync_dialog import sync_button_label
-from .widgets import EmptyState
+from .widgets import EmptyState, OverflowRow, make_primary
 from .workspace_widgets import (
     CAPTION_ROLE,
     TaskKeeper,
@@ -124,7 +125,7 @@ class ListNameDialog(QDialog):
         save = box.button(QDialogButtonBox.StandardButton.Save)
         save.setText("Rename" if info else "Create list")
         save.setObjectName("saveListButton")
-        save.setDefault(True)
+        make_primary(save)
         box.accepted.connect(self.save)
         box.rejected.connect(self.reject)
         root.addWidget(box)
@@ -293,10 +294,9 @@ class ListsPage(QWidget):
         self.search.textChanged.connect(self._filter_edited)
         self.search.returnPressed.connect(self._apply_filter_now)
         toolbar.addWidget(self.search, 1)
-        self.toolbar_buttons = buttons_row = QHBoxLayout()
-        buttons_row.setSpacing(8)
-        buttons_row.addStretch(1)
-        toolbar.addLayout(buttons_row)
+        # The buttons never clip: what does not fit goes into a More menu, Sync and Export (the core flow) last.
+        self.toolbar_buttons = buttons_row = OverflowRow()
+        toolbar.addWidget(buttons_row)
         self.columns_button = QToolButton()
         self.columns_button.setObjectName("columnsButton")
         self.columns_button.setText("Columns")
@@ -308,23 +308,23 @@ class ListsPage(QWidget):
         self.columns_menu.setObjectName("columnsMenu")
         self.columns_button.setMenu(self.columns_menu)
         self.columns_menu.aboutToShow.connect(self._fill_columns_menu)
-        buttons_row.addWidget(self.columns_button)
+        buttons_row.add(self.columns_button, overflow_first=True)
         self.sync_button = QPushButton(sync_button_label(ctx))
         self.sync_button.setObjectName("syncListButton")
         self.sync_button.setToolTip("Match this list's records with the enabled CRM's records (writes nothing)")
         self.sync_button.clicked.connect(lambda: self.open_sync())
-        buttons_row.addWidget(self.sync_button)
+        buttons_row.add(self.sync_button, keep=True)
         self.export_button = QPushButton(export_button_label(ctx))
         self.export_button.setObjectName("exportListButton")
         self.export_button.setToolTip("Export this list, or the selected rows, to the enabled CRM (preview first)")
         self.export_button.clicked.connect(lambda: self.tasks.start(self.open_export()))
-        buttons_row.addWidget(self.export_button)
+        buttons_row.add(self.export_button, keep=True)
         self.delete_records_button = QPushButton("Delete selected…")
         self.delete_records_button.setObjectName("deleteRecordsButton")
         self.delete_records_button.setProperty("danger", True)
         self.delete_records_button.setToolTip("Delete the selected records (Delete key)")
         self.delete_records_button.clicked.connect(self.confirm_delete_records)
-        buttons_row.addWidget(self.delete_records_button)
+        buttons_row.add(self.delete_records_button)
         content_lay.addLayout(toolbar)
 
         self.edit_error = QLabel()
@@ -720,7 +720,7 @@ class ListsPage(QWidget):
         if info is None or n == 0:
             return None
         what = records_text(info.kind, n)
-        box = QMessageBox(self)
+        box = MessageBox(self)
         box.setObjectName("confirmDeleteRecords")
         box.setIcon(QMessageBox.Icon.Warning)
         box.setWindowTitle("Delete records")
@@ -796,7 +796,7 @@ class ListsPage(QWidget):
         if info is None:
             return None
         what = records_text(info.kind, info.count)
-        box = QMessageBox(self)
+        box = MessageBox(self)
         box.setObjectName("confirmDeleteList")
         box.setIcon(QMessageBox.Icon.Warning)
         box.setWindowTitle("Delete list")
@@ -918,6 +918,7 @@ class ListsPage(QWidget):
         super().showEvent(event)
         self.sync_button.setText(sync_button_label(self.ctx))  # the enabled CRM may have changed
         self.export_button.setText(export_button_label(self.ctx))
+        self.toolbar_buttons.refresh()
         # Other pages (campaign imports, the command line) may have changed lists and counts meanwhile; the
         # first showing follows the constructor's reading.
         if self._shown_once and not self.tasks.busy:
@@ -930,9 +931,8 @@ class ListsPage(QWidget):
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt API
         super().resizeEvent(event)
         narrow = event.size().width() < 760
-        margin = 16 if narrow else 32
+        margin = 12 if narrow else 32
         self.root_layout.setContentsMargins(margin, 16 if narrow else 24, margin, 0)
         self.side.setFixedWidth(200 if narrow else 240)
         self.toolbar.setDirection(QBoxLayout.Direction.TopToBottom if narrow else QBoxLayout.Direction.LeftToRight)
-        self.delete_records_button.setText("Delete…" if narrow else "Delete selected…")
         self.side.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)

@@ -84,7 +84,8 @@ class MainWindow(QMainWindow):
         self.setObjectName("mainWindow")
         self.setWindowTitle(APP_NAME)
         self.setWindowIcon(theme.icon("enginy"))
-        self.setMinimumSize(QSize(480, 420))
+        # The narrowest window every screen is laid out for (tests/ui/test_clipping.py checks nothing is cut).
+        self.setMinimumSize(QSize(720, 540))
         self._settings = QSettings(
             str(settings_path or ctx.data_dir / "window.ini"), QSettings.Format.IniFormat
         )
@@ -97,7 +98,7 @@ class MainWindow(QMainWindow):
         self.nav_panel = nav = QFrame()
         nav.setObjectName("navPanel")
         nav.setFixedWidth(200)
-        nav_lay = QVBoxLayout(nav)
+        self.nav_layout = nav_lay = QVBoxLayout(nav)
         nav_lay.setContentsMargins(12, 16, 12, 12)
         nav_lay.setSpacing(12)
         brand = QHBoxLayout()
@@ -234,6 +235,10 @@ class MainWindow(QMainWindow):
         self.brand_name.setVisible(not compact)
         self.nav_footer.setVisible(not compact)
         self.demo_badge.setText("Demo" if compact else "Demo workspace")
+        self.demo_badge.setProperty("compact", compact)
+        self.demo_badge.style().unpolish(self.demo_badge)
+        self.demo_badge.style().polish(self.demo_badge)
+        self.nav_layout.setContentsMargins(*((4, 16, 4, 12) if compact else (12, 16, 12, 12)))
         for i, spec in enumerate(PAGES):
             self.nav.item(i).setText("" if compact else spec.title)
 

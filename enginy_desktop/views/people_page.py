@@ -38,6 +38,8 @@ from PySide6.QtWidgets import (
 from enginy_desktop.core.context import AppContext
 from enginy_desktop.core.services.workspace import IdentityInfo, UserInfo, WorkspaceError, WorkspaceService
 
+from .message import MessageBox, show_message
+from .widgets import make_primary
 from .workspace_widgets import divider, fit_height, page_header
 
 IDENTITY_KINDS = {"linkedin": "LinkedIn profile", "email": "Email sender"}
@@ -131,7 +133,7 @@ class PersonDialog(QDialog):
         box = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         self.save_button = box.button(QDialogButtonBox.StandardButton.Save)
         self.save_button.setObjectName("savePersonButton")
-        self.save_button.setDefault(True)
+        make_primary(self.save_button)
         if existing is None:
             self.save_button.setText("Add")
         box.accepted.connect(self.save)
@@ -419,7 +421,7 @@ class TeamPage(QWidget):
         try:
             user = self.service.set_current_user(user_id)
         except WorkspaceError as exc:
-            QMessageBox.warning(self, "Could not change the current user", str(exc))
+            show_message(self, "Could not change the current user", str(exc))
         else:
             self.statusMessage.emit(f"You are now {user.name}." if user else "No current user: imports have no owner.")
         self.refresh()
@@ -492,8 +494,8 @@ class TeamPage(QWidget):
         try:
             self.service.delete_identity(identity.id)
         except WorkspaceError as exc:
-            box = QMessageBox(QMessageBox.Icon.Warning, "Cannot remove this identity", str(exc),
-                              QMessageBox.StandardButton.Ok, self)
+            box = MessageBox(self, "Cannot remove this identity", str(exc), QMessageBox.Icon.Warning)
+            box.addButton(QMessageBox.StandardButton.Ok)
             box.setObjectName("removeIdentityRefused")
             self._show(box)
             return
@@ -501,7 +503,7 @@ class TeamPage(QWidget):
         self.statusMessage.emit(f"{identity.name} removed.")
 
     def _confirm(self, name: str, text: str, detail: str, action: str) -> QMessageBox:
-        box = QMessageBox(self)
+        box = MessageBox(self)
         box.setObjectName(name)
         box.setIcon(QMessageBox.Icon.Warning)
         box.setWindowTitle(action)

@@ -43,6 +43,8 @@ from PySide6.QtWidgets import (
 
 from enginy_desktop.core.runs import Progress, RunCancelled, RunHandle, format_duration
 
+from .message import MessageBox
+
 log = logging.getLogger(__name__)
 
 __all__ = [
@@ -302,7 +304,7 @@ class ProgressDialog(QDialog):
             self.confirm_box.raise_()
             return self.confirm_box
         noun = self.handle.kind
-        box = QMessageBox(self)
+        box = MessageBox(self)
         box.setObjectName("confirmCancelRun")
         box.setIcon(QMessageBox.Icon.Question)
         box.setWindowTitle(f"Stop the {noun}?")

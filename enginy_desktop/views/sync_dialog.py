@@ -53,6 +53,7 @@ from enginy_desktop.core.services.workspace import ListInfo, WorkspaceService
 
 from .paged_model import PagedTableModel
 from .run_progress import SYNC_COUNTERS, CounterTiles, ProgressDialog, number, show_progress
+from .widgets import make_primary
 
 log = logging.getLogger(__name__)
 
@@ -594,7 +595,7 @@ class SyncDialog(QDialog):
         self.close_button.clicked.connect(self.reject)
         self.start_button = QPushButton("Start sync")
         self.start_button.setObjectName("startSync")
-        self.start_button.setDefault(True)
+        make_primary(self.start_button)
         self.start_button.clicked.connect(self.start_sync)
         buttons.addWidget(self.close_button)
         buttons.addWidget(self.start_button)
@@ -748,7 +749,7 @@ class SyncDialog(QDialog):
         self.resize(max(self.width(), 1000), max(self.height(), 700))  # room for the records and the candidates
         self.start_button.setVisible(False)
         self.close_button.setText("Close")
-        self.close_button.setDefault(True)
+        make_primary(self.close_button)
         self.show()
         return self.result_view
 
@@ -756,7 +757,7 @@ class SyncDialog(QDialog):
         self.pages.setCurrentWidget(self.start_page)
         self.start_button.setVisible(True)
         self.close_button.setText("Cancel")
-        self.start_button.setDefault(True)
+        make_primary(self.start_button)
         self.refresh_state()
 
 

@@ -106,6 +106,9 @@ def apply_theme(app: QApplication, dark: bool | None = None) -> None:
     pal.setColor(QPalette.ColorRole.ToolTipText, color("text"))
     app.setPalette(pal)
     app.setStyleSheet(sheet)
+    from . import guards
+
+    guards.install(app)
 
 
 @cache

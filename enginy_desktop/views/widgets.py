@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QFontMetrics, QResizeEvent
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from . import theme
 
@@ -116,3 +125,124 @@ class Banner(QFrame):
         lay.addWidget(icon, 0, Qt.AlignmentFlag.AlignTop)
         lay.addWidget(self.label, 1)
         lay.addWidget(self.button, 0, Qt.AlignmentFlag.AlignVCenter)
+
+
+def make_primary(button: QPushButton) -> QPushButton:
+    """The dialog's one filled button: styled by the ``primary`` property (not by ``:default``, which Qt moves
+    with keyboard focus), the button Enter presses, and never default just because it has focus."""
+    button.setProperty("primary", True)
+    button.setAutoDefault(False)
+    button.setDefault(True)
+    button.style().unpolish(button)
+    button.style().polish(button)
+    return button
+
+
+class _MoreButton(QToolButton):
+    """"⋯": as wide as its text (a tool button's size hint otherwise keeps room for a menu arrow not drawn)."""
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
+        hint = super().sizeHint()
+        return QSize(self.fontMetrics().horizontalAdvance(self.text()) + 22, hint.height())
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt API
+        return self.sizeHint()
+
+
+class OverflowRow(QWidget):
+    """A row of toolbar buttons that never clips them: the ones that do not fit move, last first, into a "More"
+    menu (each as an action that mirrors the button's text, tooltip and enabled state, or its own menu).
+
+    ``keep`` buttons never move into the menu, so the row's minimum width is theirs plus the More button's.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        from PySide6.QtWidgets import QMenu, QToolButton
+
+        self.setObjectName("overflowRow")
+        self._lay = QHBoxLayout(self)
+        self._lay.setContentsMargins(0, 0, 0, 0)
+        self._lay.setSpacing(8)
+        self._lay.addStretch(1)
+        self._buttons: list[tuple[QWidget, bool]] = []
+        self.more = _MoreButton()
+        self.more.setObjectName("overflowButton")
+        self.more.setText("⋯")
+        self.more.setToolTip("More actions")
+        self.more.setAccessibleName("More actions")
+        self.more.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.menu = QMenu(self.more)
+        self.menu.setObjectName("overflowMenu")
+        self.menu.aboutToShow.connect(self._fill_menu)
+        self.more.setMenu(self.menu)
+        self.more.setVisible(False)
+        self._lay.addWidget(self.more)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+
+    def add(self, button: QWidget, keep: bool = False, overflow_first: bool = False) -> None:
+        """Add ``button``; ``keep`` ones never move into More, ``overflow_first`` ones move before the others."""
+        button.setProperty("overflowFirst", overflow_first)
+        self._buttons.append((button, keep))
+        self._lay.insertWidget(self._lay.indexOf(self.more), button)
+        self._relayout(self.width())
+
+    def refresh(self) -> None:
+        """After a button's text changed: measure again."""
+        self.updateGeometry()
+        self._relayout(self.width())
+
+    def overflowed(self) -> list[QWidget]:
+        """The buttons shown in the More menu now."""
+        return [b for b, _keep in self._buttons if b.property("overflowed")]
+
+    def _width_of(self, widgets: list[QWidget]) -> int:
+        if not widgets:
+            return 0
+        spacing = self._lay.spacing()
+        return sum(w.sizeHint().width() for w in widgets) + spacing * (len(widgets) - 1)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
+        shown = [b for b, _k in self._buttons]
+        height = max([b.sizeHint().height() for b in shown] + [self.more.sizeHint().height()])
+        return QSize(self._width_of(shown), height)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt API
+        kept = [b for b, keep in self._buttons if keep]
+        more = self.more.sizeHint().width() + self._lay.spacing() if len(kept) < len(self._buttons) else 0
+        return QSize(self._width_of(kept) + more, self.sizeHint().height())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(event)
+        self._relayout(event.size().width())
+
+    def _relayout(self, width: int) -> None:
+        visible = [b for b, _k in self._buttons]
+        movable = [b for b, keep in reversed(self._buttons) if not keep]
+        movable.sort(key=lambda b: not b.property("overflowFirst"))
+        overflow: list[QWidget] = []
+        more = self.more.sizeHint().width() + self._lay.spacing()
+        while movable and self._width_of(visible) + (more if overflow else 0) > width:
+            b = movable.pop(0)
+            visible.remove(b)
+            overflow.append(b)
+        for b, _keep in self._buttons:
+            b.setProperty("overflowed", b in overflow)
+            b.setVisible(b not in overflow)
+        self.more.setVisible(bool(overflow))
+
+    def _fill_menu(self) -> None:
+        self.menu.clear()
+        for b, _keep in self._buttons:
+            if not b.property("overflowed"):
+                continue
+            text = b.text() if hasattr(b, "text") else ""
+            own_menu = b.menu() if hasattr(b, "menu") else None
+            if own_menu is not None:
+                action = self.menu.addMenu(own_menu)
+                action.setText(text)
+            else:
+                action = self.menu.addAction(text)
+                action.triggered.connect(b.click)  # type: ignore[attr-defined]
+            action.setEnabled(b.isEnabled())
+            action.setToolTip(b.toolTip())

@@ -148,9 +148,10 @@ class StepPage(QWizardPage):
         outer.addWidget(self.heading)
         self.strip = CrmDataStrip(data)
         outer.addWidget(self.strip)
+        # The problems banner sits under the scrolling body: when it appears, the rows stay where they are (above
+        # them it pushed every row down, under the mouse).
         self.banner = caption("", "stepProblems")
         self.banner.setVisible(False)
-        outer.addWidget(self.banner)
         self.scroll_area = QScrollArea()
         self.scroll_area.setObjectName("stepScroll")
         self.scroll_area.setWidgetResizable(True)
@@ -166,6 +167,7 @@ class StepPage(QWizardPage):
         self.body.addWidget(self.intro)
         self.scroll_area.setWidget(content)
         outer.addWidget(self.scroll_area, 1)
+        outer.addWidget(self.banner)
         data.changed.connect(self._on_data)
 
     # -- QWizardPage -------------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 from enginy_desktop.core.crm_config import ObjectType
 from enginy_desktop.core.crm_wizard import FieldChoice, RuleDraft
 
-from .widgets import FieldPicker, button, caption, set_state
+from .widgets import FieldPicker, button, caption, make_primary, set_state
 
 EXPLANATION = (
     "A record matches when every condition of a group is the same in Enginy and in the CRM (AND). Add more "
@@ -197,7 +197,7 @@ class CustomMappingDialog(QDialog):
         self.cancel_button.clicked.connect(self.reject)
         self.ok_button = button("Use this mapping")
         self.ok_button.setObjectName("useCustomMapping")
-        self.ok_button.setDefault(True)
+        make_primary(self.ok_button)
         self.ok_button.clicked.connect(self.use)
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.ok_button)

@@ -44,10 +44,11 @@ from enginy_desktop.core.crm_wizard import (
     OVERWRITE_HELP,
     WizardState,
 )
+from enginy_desktop.views.message import MessageBox
 
 from . import loader as L
 from .base import StepPage, message_label, show_messages
-from .widgets import FieldPicker, ValueEditor, button, caption, compact_combo, set_state
+from .widgets import FieldPicker, ValueEditor, button, caption, compact_combo, make_primary, set_state
 
 INTRO = (
     "This step configures which Enginy fields map to which CRM fields when exporting data. The setup is split "
@@ -380,7 +381,7 @@ class SuggestionsDialog(QDialog):
         buttons.addWidget(cancel)
         self.add_button = button("Add", "addSuggestions")
         self.add_button.setObjectName("addSuggestions")
-        self.add_button.setDefault(True)
+        make_primary(self.add_button)
         self.add_button.clicked.connect(self._add)
         self.add_button.setVisible(bool(self.suggestions))
         buttons.addWidget(self.add_button)
@@ -493,7 +494,7 @@ class ExportPage(StepPage):
         self.edited()
 
     def confirm_remove_previous(self) -> QMessageBox:
-        box = QMessageBox(self)
+        box = MessageBox(self)
         box.setObjectName("confirmRemoveAssociations")
         box.setIcon(QMessageBox.Icon.Warning)
         box.setWindowTitle("Remove previous associations?")

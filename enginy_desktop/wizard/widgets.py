@@ -44,6 +44,14 @@ def set_state(widget: QWidget, name: str, value: str) -> None:
         repolish(widget)
 
 
+def make_primary(b: QPushButton) -> QPushButton:
+    """The dialog's one filled button (the ``primary`` property, never ``:default``) and the one Enter presses."""
+    b.setProperty("primary", True)
+    b.setAutoDefault(False)
+    b.setDefault(True)
+    return b
+
+
 def button(text: str, name: str = "", *, flat: bool = False, accessible: str = "", tip: str = "") -> QPushButton:
     """A secondary push button. Not auto-default: in a dialog (the wizard is one) only Next / Update / the
     dialog's own main button answer Enter and look primary."""

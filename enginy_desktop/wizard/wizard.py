@@ -24,6 +24,7 @@ from enginy_desktop.core.crm_wizard import WizardState
 from enginy_desktop.core.services.crm_configs import CrmConfigInvalidError
 from enginy_desktop.core.services.crm_setup import workspace_people
 from enginy_desktop.core.store import StoreError
+from enginy_desktop.views.message import MessageBox
 
 from . import loader as L
 from .base import StepPage
@@ -206,8 +207,8 @@ class CrmWizard(QWizard):
             return False
         except (StoreError, CrmConfigFileError, OSError) as exc:
             log.warning("Could not save the %s configuration: %s", self.spec.key, exc)
-            box = QMessageBox(QMessageBox.Icon.Critical, "The configuration was not saved",
-                              f"The {self.spec.name} configuration could not be saved: {exc}", parent=self)  # fmt: skip
+            box = MessageBox(self, "The configuration was not saved",
+                             f"The {self.spec.name} configuration could not be saved: {exc}", QMessageBox.Icon.Critical)
             box.setObjectName("saveFailed")
             box.setInformativeText("The configuration you had is unchanged, and your edits are still here. Try "
                                    "Update again; if it keeps failing, restart Enginy Desktop.")  # fmt: skip
@@ -231,7 +232,7 @@ class CrmWizard(QWizard):
         self.statusMessage.emit(f"Not saved: fix the problems marked in {step.title}.")
 
     def confirm_unchecked_save(self) -> QMessageBox:
-        box = QMessageBox(self)
+        box = MessageBox(self)
         box.setObjectName("confirmUncheckedSave")
         box.setIcon(QMessageBox.Icon.Warning)
         box.setWindowTitle("Save without checking the CRM fields?")
@@ -261,7 +262,7 @@ class CrmWizard(QWizard):
         super().reject()
 
     def confirm_discard(self) -> QMessageBox:
-        box = QMessageBox(self)
+        box = MessageBox(self)
         box.setObjectName("confirmDiscard")
         box.setIcon(QMessageBox.Icon.Question)
         box.setWindowTitle("Discard your changes?")

@@ -164,13 +164,13 @@ def test_state_survives_a_restart(qtbot, data_dir: Path) -> None:  # type: ignor
     ctx.integrations.enable("slack")
     first = MainWindow(ctx)
     qtbot.addWidget(first)
-    first.resize(700, 520)
+    first.resize(760, 560)
     first.close()
     ctx.close()
     ctx2 = AppContext.open(data_dir)
     second = MainWindow(ctx2)
     qtbot.addWidget(second)
-    assert (second.width(), second.height()) == (700, 520)
+    assert (second.width(), second.height()) == (760, 560)
     page = second.integrations_page
     assert page.tabs.tabText(TAB_ENABLED) == "Enabled (1)"
     assert second.findChild(object, "toggle-slack").isChecked()

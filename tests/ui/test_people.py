@@ -141,7 +141,8 @@ def test_identities_crud(window, ctx: AppContext) -> None:  # type: ignore[no-un
     box.findChild(QPushButton, "confirmRemoveButton").click()
     refused = page.current_dialog
     assert isinstance(refused, QMessageBox)
-    assert "runs the campaign(s) Q3 Outreach" in refused.text()
+    assert refused.text() == "Cannot remove this identity"  # the heading; the reason under it
+    assert "runs the campaign(s) Q3 Outreach" in refused.informativeText()
     refused.accept()
     assert len(service.identities()) == 2
 

@@ -66,7 +66,7 @@ def test_import_companies_with_a_mapping_file(cli, tmp_path: Path) -> None:  # t
     assert (code, err) == (0, "")
     assert "2 rows read, 2 imported" in out
     assert json.loads(saved.read_text())["columns"]["Internal"] == "ignore"
-    code, out, _ = cli("lists", "Accounts")
+    code, out, _ = cli("lists", "Accounts", "--json")
     records = json.loads(out)
     assert [(r["name"], r["domain"], r["employee_count"], r["custom_fields"]) for r in records] == [
         ("Acme", "acme.com", 12, {}), ("Globex", "globex.io", 5, {}),
@@ -132,14 +132,20 @@ def test_lists_and_one_list_as_json(cli, tmp_path: Path) -> None:  # type: ignor
     assert " 2" in out
     code, out, _ = cli("lists", "--json")
     assert [(x["name"], x["kind"], x["count"]) for x in json.loads(out)] == [("Leads", "contacts", 2)]
-    code, out, _ = cli("lists", "leads")
+    code, out, _ = cli("lists", "leads")  # a table without --json, with a header row
+    assert out.splitlines()[0].split() == ["ID", "NAME", "EMAIL", "COMPANY", "JOB", "TITLE"]
+    assert "jane@acme.com" in out.splitlines()[1]
+    code, out, _ = cli("lists", "leads", "--json")
     records = json.loads(out)
     assert records[0]["email"] == "jane@acme.com"
     assert records[0]["custom_fields"] == {"Lead Score": "9"}
-    code, out, _ = cli("lists", "Leads", "--offset", "1", "--limit", "5")
+    code, out, _ = cli("lists", "Leads", "--offset", "1", "--limit", "5", "--json")
     assert [r["first_name"] for r in json.loads(out)] == ["Bob"]
-    code, out, _ = cli("lists", "Leads", "--limit", "0")
+    code, out, _ = cli("lists", "Leads", "--limit", "0", "--json")
     assert json.loads(out) == []
+    code, out, _ = cli("lists", "--data-dir", str(tmp_path / "other"), "--json")  # after the command, it wins
+    assert (code, json.loads(out)) == (0, [])
+    assert (tmp_path / "other" / "enginy.db").is_file()
     code, out, err = cli("lists", "Nope")
     assert code == 1
     assert "There is no list named 'Nope'. Lists: Leads." in err

@@ -26,7 +26,8 @@ def test_failure_causes_group_across_records() -> None:
     a = _cause("“Employees” is a number field; “many” is not a number.")
     b = _cause("“Employees” is a number field; “lots” is not a number.")
     assert a == b == "“Employees” is a number field; “…” is not a number."
-    assert _cause("Contact already exists. Existing ID: 1234567") == "Contact already exists. Existing ID: N"
+    assert _cause("Contact already exists. Existing ID: 1234567") == "Contact already exists. Existing ID: …"
+    assert _cause("Matches 2 HubSpot records (1234, 5678); choose one.") == "Matches 2 HubSpot records; choose one."
 
 
 @pytest.mark.parametrize(

@@ -117,6 +117,7 @@ class FailureGroup:
 
 _QUOTED = re.compile(r"“[^”]*”")
 _NUMBER = re.compile(r"\b\d{3,}\b")
+_ID_LIST = re.compile(r"\s*\((?:N|“…”)(?:,\s*(?:N|“…”))*(?:,?\s*…)?\)")
 
 
 def _cause(reason: str) -> str:
@@ -129,7 +130,9 @@ def _cause(reason: str) -> str:
         seen += 1
         return m.group(0) if seen == 1 else "“…”"
 
-    return _NUMBER.sub("N", _QUOTED.sub(repl, reason or "")).strip()
+    # Lists of record ids ("(1234, 5678)") are dropped, not shown as placeholders; a lone id reads "…".
+    blanked = _NUMBER.sub("N", _QUOTED.sub(repl, reason or ""))
+    return re.sub(r"\bN\b", "…", _ID_LIST.sub("", blanked)).strip()
 
 
 @dataclass

@@ -1,0 +1,68 @@
+"""Application-wide input rules, installed once on the QApplication (by :func:`theme.apply_theme`).
+
+- The mouse wheel never changes a dropdown, spin box or date field that does not have keyboard focus: turning
+  the wheel to scroll a page over a mapping dropdown used to change the mapping. The event goes to the
+  scrolling area underneath instead, so the page still scrolls.
+- Push buttons are never "auto-default": Qt would otherwise make whichever button has focus the one Enter
+  presses (and the default moves with Tab). Each dialog names its one default button (``make_primary``).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QCoreApplication, QEvent, QObject
+from PySide6.QtWidgets import QAbstractScrollArea, QAbstractSpinBox, QComboBox, QPushButton, QWidget
+
+_GUARDED = (QComboBox, QAbstractSpinBox)
+
+
+def _guarded_owner(obj: QObject) -> QWidget | None:
+    """The dropdown or spin box ``obj`` is (or is a part of, like a spin box's line edit), if any."""
+    widget = obj if isinstance(obj, QWidget) else None
+    for _ in range(3):
+        if widget is None:
+            return None
+        if isinstance(widget, _GUARDED):
+            return widget
+        widget = widget.parentWidget()
+    return None
+
+
+class InputGuard(QObject):
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
+        kind = event.type()
+        if kind == QEvent.Type.Wheel:
+            owner = _guarded_owner(obj)
+            if owner is not None and not owner.hasFocus() and not _popup_open(owner):
+                area = _scroll_area_of(owner)
+                if area is not None:
+                    QCoreApplication.sendEvent(area.viewport(), event)
+                return True  # swallowed: the unfocused field keeps its value
+        elif kind == QEvent.Type.Polish and isinstance(obj, QPushButton):
+            obj.setAutoDefault(False)  # explicit: "auto" would turn on once the button is in a dialog
+        return False
+
+
+def _popup_open(widget: QWidget) -> bool:
+    if isinstance(widget, QComboBox):
+        view = widget.view()
+        return view is not None and view.isVisible()
+    return False
+
+
+def _scroll_area_of(widget: QWidget) -> QAbstractScrollArea | None:
+    parent = widget.parentWidget()
+    while parent is not None:
+        if isinstance(parent, QAbstractScrollArea):
+            return parent
+        parent = parent.parentWidget()
+    return None
+
+
+def install(app: QCoreApplication) -> InputGuard:
+    """Install the guard once per application; returns it."""
+    guard = app.findChild(InputGuard, "inputGuard")
+    if guard is None:
+        guard = InputGuard(app)
+        guard.setObjectName("inputGuard")
+        app.installEventFilter(guard)
+    return guard

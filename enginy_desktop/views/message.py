@@ -1,0 +1,73 @@
+"""The app's message dialog: a heading, the explanation under it, our own icons, the app's buttons.
+
+:class:`MessageBox` keeps :class:`QMessageBox`'s API (buttons, roles, default and escape buttons, details), so
+every confirmation in the app is built the same way, but never shows the platform's stock "i" / "?" icons and
+always has a heading (the ``text``), styled by ``style.qss``. :func:`show_message` replaces the blocking
+``QMessageBox.warning(...)`` with a window-modal dialog that does not start a nested event loop.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+from . import theme
+
+_ICONS = {
+    QMessageBox.Icon.Information: "msg-info",
+    QMessageBox.Icon.Question: "msg-question",
+    QMessageBox.Icon.Warning: "msg-warning",
+    QMessageBox.Icon.Critical: "msg-danger",
+}
+
+
+class MessageBox(QMessageBox):
+    """A message or a question with a heading (``heading``) and an explanation (``text``)."""
+
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        heading: str = "",
+        text: str = "",
+        icon: QMessageBox.Icon = QMessageBox.Icon.NoIcon,
+        title: str = "",
+    ) -> None:
+        super().__init__(parent)
+        self.setProperty("appMessage", True)
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self._tone = QMessageBox.Icon.NoIcon
+        if icon != QMessageBox.Icon.NoIcon:
+            self.setIcon(icon)
+        if heading:
+            self.setText(heading)
+        if text:
+            self.setInformativeText(text)
+        if title:
+            self.setWindowTitle(title)
+
+    def setIcon(self, icon: QMessageBox.Icon) -> None:  # noqa: N802 - Qt naming
+        """Our icon for the tone (never the platform's)."""
+        self._tone = icon
+        name = _ICONS.get(icon)
+        if name is None:
+            super().setIcon(icon)
+            return
+        ratio = self.devicePixelRatioF() or 1.0
+        pixmap = theme.icon(name).pixmap(QSize(40, 40), ratio)
+        self.setIconPixmap(pixmap)
+
+    def tone(self) -> QMessageBox.Icon:
+        return self._tone
+
+
+def show_message(
+    parent: QWidget | None, heading: str, text: str = "", icon: QMessageBox.Icon = QMessageBox.Icon.Warning
+) -> MessageBox:
+    """Tell the user something (with an OK button), without blocking the caller."""
+    box = MessageBox(parent, heading, text, icon)
+    box.setObjectName("appMessage")
+    ok = box.addButton(QMessageBox.StandardButton.Ok)
+    box.setDefaultButton(ok)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.open()
+    return box

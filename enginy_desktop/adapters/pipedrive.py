@@ -560,9 +560,14 @@ class PipedriveAdapter(CrmAdapter):
         await self._field_map(object)
         usable = [(p, v) for p, v in filters.items() if self._search_scope(object, p) is not None]
         if not usable:
-            names = ", ".join(filters)
-            raise ValidationError(f"Pipedrive cannot search {object.value} by {names}.", vendor=self.key,
-                                  details=[RecordError(f"Pipedrive cannot search by {names}.", code="NOT_SEARCHABLE")])
+            # Pipedrive's search cannot look in these fields (an organization's website, a date...): list every
+            # record (500 per call) and keep the ones that match.
+            log.info("Pipedrive cannot search %s by %s: listing them instead", object.value, ", ".join(filters))
+            async for listed in self.scan(object, list(dict.fromkeys([*properties, *filters]))):
+                kept = self._keep(listed, filters)
+                if kept:
+                    yield kept
+            return
         # The most selective field first: e-mail, then a custom field, then the rest.
         usable.sort(key=lambda pv: (pv[0] != "email", pv[0] in ("name", "phone", "address")))
         prop, values = usable[0]

@@ -34,7 +34,6 @@ from enginy_desktop.adapters.base import (
     Operation,
     QuotaExhaustedError,
     RecordInput,
-    ValidationError,
 )
 from enginy_desktop.adapters.http import RetryPolicy, asgi_transport
 from enginy_desktop.adapters.pipedrive import PipedriveAdapter, TokenLedger
@@ -409,17 +408,19 @@ def test_the_daily_token_budget_is_spent_shown_and_enforced() -> None:
     assert refused[0].limited_by == "daily_budget"
 
 
-def test_validation_errors_carry_pipedrives_message() -> None:
-    with target("in-process") as (_sb, make):
+def test_a_field_pipedrive_cannot_search_is_looked_up_by_listing() -> None:
+    with target("in-process") as (sb, make):
+        sb.create("organizations", {"name": "Acme", "website": "https://acme.test"})
+        sb.create("organizations", {"name": "Beta", "website": "https://beta.test"})
+
         async def go() -> Any:
             async with make() as a:
-                with pytest.raises(ValidationError) as exc:
-                    async for _ in a.search_in(CrmObject.COMPANIES, "website", ["x.com"], []):
-                        pass
-                return exc.value
+                return [r async for p in a.search_in(CrmObject.COMPANIES, "website", ["HTTPS://acme.test"], ["name"])
+                        for r in p]
 
-        error = run(go())
-    assert "cannot search organizations by website" in str(error) or "cannot search companies" in str(error)
+        found = run(go())
+    assert [r.get("name") for r in found] == ["Acme"]
+    assert not [r for r in sb.requests if r.path.endswith("/search")]
 
 
 def _free_port() -> int:

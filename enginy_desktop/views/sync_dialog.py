@@ -46,7 +46,7 @@ from enginy_desktop.adapters.base import AdapterError
 from enginy_desktop.core import catalog, sync
 from enginy_desktop.core.context import AppContext
 from enginy_desktop.core.redact import redact
-from enginy_desktop.core.runs import RunHandle, RunInfo
+from enginy_desktop.core.runs import RunBusyError, RunHandle, RunInfo
 from enginy_desktop.core.services import crm as crm_service
 from enginy_desktop.core.services.integrations import IntegrationError
 from enginy_desktop.core.services.workspace import ListInfo, WorkspaceService
@@ -693,6 +693,9 @@ class SyncDialog(QDialog):
         try:
             result = await handle.run(sync.sync_list(self.ctx, info.id, crm=self.crm, progress=handle.publish,
                                                      token=handle.token), summarize)
+        except RunBusyError as exc:  # another run of this list (an export, a sync in a command line...)
+            self._show_failure(str(redact(exc)), started=False)
+            return None
         except (AdapterError, IntegrationError, sync.SyncError) as exc:
             self._show_failure(str(redact(exc)))
             return None
@@ -717,10 +720,14 @@ class SyncDialog(QDialog):
             widget = widget.parentWidget()
         return None
 
-    def _show_failure(self, message: str) -> None:
+    def _show_failure(self, message: str, *, started: bool = True) -> None:
         self.pages.setCurrentWidget(self.start_page)
-        self.refusal.setText(f"The sync failed: {message} Links stored before the failure are kept; you can start "
-                             "the sync again.")
+        if started:
+            self.refusal.setText(f"The sync failed: {message} Links stored before the failure are kept; you can "
+                                 "start the sync again.")
+        else:
+            self.refusal.setText(f"The sync did not start: {message} Nothing was changed; start it again when that "
+                                 "run has ended.")
         self.refusal.setVisible(True)
         self.start_button.setEnabled(True)
         if not self._backgrounded:

@@ -278,3 +278,47 @@ def test_report_of_a_clean_run_says_no_429(w: World) -> None:
     assert traffic["retries"] == 0
     with w.ctx.store.session() as s:
         assert s.scalars(select(RunLease)).all() == []  # the finished run gave its lease up
+
+
+class _OneHang(httpx.AsyncBaseTransport):
+    """The loopback connection, except that the first batch create hangs ``seconds`` before it reaches the CRM;
+    counts the creates answered while it hangs."""
+
+    def __init__(self, seconds: float) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.seconds = seconds
+        self.hung = False
+        self.hanging = False
+        self.answered_meanwhile = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        create = request.url.path.endswith("/contacts/batch/create")
+        if create and not self.hung:
+            self.hung = self.hanging = True
+            try:
+                await asyncio.sleep(self.seconds)
+            finally:
+                self.hanging = False
+        response = await self.inner.handle_async_request(request)
+        if create and self.hanging:
+            self.answered_meanwhile += 1
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def test_one_hung_request_never_holds_the_others(w: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    import enginy_desktop.core.export.run as run_module
+
+    monkeypatch.setattr(run_module, "SLOW_AFTER", 0.3)  # the window moves on from a batch this slow
+    w.configure(list(CONTACT_BASICS))
+    w.contacts("Leads", leads(500))
+    run_id = start_export(w.ctx, run(plan_export(w.ctx, "Leads")))
+    hang = _OneHang(4.0)
+    result = run(execute(w.ctx, run_id, transport=hang, concurrency=1))
+    assert result.state == "finished"
+    assert hang.answered_meanwhile >= 2  # with one request in flight, the others went on while it hung
+    sent = emails(w)
+    assert len(sent) == 500
+    assert set(sent.values()) == {1}

@@ -91,7 +91,7 @@ class LeaseHolder:
             return "this computer's window" if here else f"the window on {self.owner_host}"
         if here:
             mine = self.owner_pid == os.getpid()
-            return "this program" if mine else f"a command line on this computer (pid {self.owner_pid})"
+            return "this program" if mine else f"a command line on this computer, pid {self.owner_pid}"
         return f"a command line on {self.owner_host}"
 
     def describe(self, host: str | None = None) -> str:

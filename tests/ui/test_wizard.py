@@ -832,3 +832,15 @@ def test_configure_on_the_crm_card_opens_the_wizard(qtbot: Any, window: Any, hub
     wizard.dialog.reject()
     wizard.reject()
     assert page.current_dialog is None
+
+
+def test_the_problems_banner_does_not_move_the_rows(qtbot: Any, wizard: CrmWizard) -> None:
+    """The banner appears under the rows: the row under the mouse stays where it was."""
+    from PySide6.QtCore import QPoint
+
+    page = export_page(wizard)
+    top = page.scroll_area.mapTo(wizard, QPoint(0, 0)).y()
+    enginy_row(qtbot, page, ObjectType.CONTACT, "first_name", "domain")  # a problem: the banner shows
+    qtbot.wait(10)
+    assert page.banner.isVisible()
+    assert page.scroll_area.mapTo(wizard, QPoint(0, 0)).y() == top

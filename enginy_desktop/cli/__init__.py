@@ -67,6 +67,30 @@ class Runtime:
         json.dump(value, self.stdout, indent=2, ensure_ascii=False, default=str)
         self.stdout.write("\n")
 
+    @property
+    def interactive(self) -> bool:
+        """Someone at a terminal can answer a question (not a script, a pipe or a test's buffer)."""
+        return bool(getattr(self.stdin, "isatty", lambda: False)()) and self.stdin is sys.stdin
+
+    def confirm(self, question: str, yes: bool, *, refused: str) -> None:
+        """Ask ``question`` before a command writes to a CRM or spends credits; ``--yes`` answers for scripts.
+
+        Without a terminal and without ``--yes`` the command is refused (a script must say yes explicitly);
+        any answer but yes cancels. ``refused`` says what was (not) done, e.g. "nothing was written".
+        """
+        if yes:
+            return
+        if not self.interactive:
+            raise CliError(f"{question} Not confirmed, {refused}: add --yes to go ahead without a terminal.")
+        print(f"{question} Type yes to go ahead: ", end="", file=self.stderr, flush=True)
+        if self.stdin.readline().strip().lower() not in ("yes", "y"):
+            raise CliError(f"Cancelled: {refused}.")
+
+    @property
+    def progress_is_live(self) -> bool:
+        """Progress may redraw one line in place (stderr is a terminal); otherwise it prints whole lines."""
+        return bool(getattr(self.stderr, "isatty", lambda: False)())
+
     def close(self) -> None:
         if self._ctx is not None:
             self._ctx.close()

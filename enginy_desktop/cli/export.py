@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import contextlib
 import signal
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -43,7 +42,8 @@ def register(sub: Any) -> None:
     e.add_argument("--report", metavar="FILE.json", help="write every record's outcome to this JSON file")
     e.add_argument("--failed-csv", metavar="FILE.csv", help="write the failed records to this CSV file")
     e.add_argument("--yes", action="store_true",
-                   help="confirm that 'primary and remove previous' may remove company associations")
+                   help="go ahead without asking (needed without a terminal): write the plan to the CRM, including "
+                        "removing company associations under 'primary and remove previous'")
     e.add_argument("--json", action="store_true", help="print the plan (and result) as JSON on stdout")
     _run_options(e)
     e.set_defaults(handler=cmd_export)
@@ -201,15 +201,17 @@ def _finish(rt: Runtime, ctx: Any, result: Any, args: argparse.Namespace, crm_na
 
 
 def _confirm(rt: Runtime, plan: Any, yes: bool) -> None:
-    if not plan.needs_confirmation or yes:
-        return
-    interactive = getattr(rt.stdin, "isatty", lambda: False)() and rt.stdin is sys.stdin
-    if not interactive:
-        raise CliError(plan.confirmation_text + " Add --yes to confirm.")
-    print(plan.confirmation_text, file=rt.stderr)
-    print(f"Type yes to remove {plan.removals} association(s): ", end="", file=rt.stderr, flush=True)
-    if rt.stdin.readline().strip().lower() != "yes":
-        raise CliError("Export cancelled: nothing was written.")
+    """Writing to the CRM is confirmed first (the plan is printed above): yes at a terminal, or --yes."""
+    counts = plan.counts()
+    writes = sum(counts.get(a, 0) for a in ("create", "update", "merge"))
+    if not writes and not plan.needs_confirmation:
+        return  # nothing to write
+    if plan.needs_confirmation:
+        print(plan.confirmation_text, file=rt.stderr)
+    question = f"Write {writes:,} record{'s' if writes != 1 else ''} to {plan.crm_name}"
+    if plan.removals:
+        question += f" and remove {plan.removals:,} association{'s' if plan.removals != 1 else ''}"
+    rt.confirm(question + "?", yes, refused="nothing was written")
 
 
 def cmd_export(args: argparse.Namespace, rt: Runtime) -> int:

@@ -135,6 +135,8 @@ def cmd_connect(args: argparse.Namespace, rt: Runtime) -> int:
     info = ctx.integrations.save_connection(key, values)
     where = ctx.secrets.description if ctx.secrets else "the store"
     rt.print(f"{info.name} connection saved (credentials in the {where}).")
+    if not info.enabled:
+        rt.print(f"Next: turn it on with `enginy-desktop integrations enable {key}`.")
     return EXIT_OK
 
 

@@ -154,11 +154,16 @@ def cmd_import_records(args: argparse.Namespace, rt: Runtime) -> int:
     ctx = rt.context()
     service = WorkspaceService(ctx.store)
     report = _report_path(rt, f"import-{args.kind}s", args.list_name)
-    show_progress = hasattr(rt.stderr, "isatty") and rt.stderr.isatty()
+    show_progress = rt.progress_is_live
+    last_line = [time.monotonic()]  # the first line after two seconds: a quick import prints none
 
     def progress(p: Any) -> None:
-        if show_progress:
+        if show_progress:  # a terminal: one line redrawn in place
             rt.stderr.write(f"\r{p.rows_done:,} rows ({p.fraction:.0%})")
+            rt.stderr.flush()
+        elif time.monotonic() - last_line[0] >= 2.0:  # a log or a pipe: whole lines, every two seconds
+            last_line[0] = time.monotonic()
+            rt.stderr.write(f"Importing: {p.rows_done:,} rows ({p.fraction:.0%})\n")
             rt.stderr.flush()
 
     try:

@@ -78,12 +78,12 @@ def test_random_kills_never_lose_or_double_a_record(ctx: Any, data_dir: Path, tm
         env = dict(os.environ)
         log = tmp_path / "children.log"
         # 1. Killed inside the transaction that journals the run (held open there for 5 s): nothing may remain.
-        killed_in_journal = _kill_after(_command(data_dir, "export", "--list", "Leads"),
+        killed_in_journal = _kill_after(_command(data_dir, "export", "--list", "Leads", "--yes"),
                                         {**env, "ENGINY_PAUSE_AT": "journal=5"}, 2.0 + rng.random(), log)
         assert killed_in_journal == -signal.SIGKILL, log.read_text()
         assert ctx.runs.history(kind="export") == []  # no half-journaled run to "finish" with nothing done
         # 2. Killed at random moments of an export, then of its resumes, until one is left to finish.
-        _kill_after(_command(data_dir, "export", "--list", "Leads"), env, 1.5 + rng.random() * 2.0, log)
+        _kill_after(_command(data_dir, "export", "--list", "Leads", "--yes"), env, 1.5 + rng.random() * 2.0, log)
         for _ in range(2):
             runs = ctx.runs.history(kind="export")
             if not runs or runs[0].state == "finished":
@@ -94,8 +94,8 @@ def test_random_kills_never_lose_or_double_a_record(ctx: Any, data_dir: Path, tm
             done = subprocess.run(_command(data_dir, "resume", str(runs[0].id)), env=env, capture_output=True,
                                   text=True, timeout=120)
         else:  # the kill came before the run was journaled (or after it ended): the export is simply run again
-            done = subprocess.run(_command(data_dir, "export", "--list", "Leads"), env=env, capture_output=True,
-                                  text=True, timeout=120)
+            done = subprocess.run(_command(data_dir, "export", "--list", "Leads", "--yes"), env=env,
+                                  capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stdout + done.stderr + log.read_text()
         emails = _crm_emails(w.url)
         assert len(emails) == TOTAL  # 0 missing

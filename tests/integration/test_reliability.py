@@ -138,7 +138,7 @@ def test_a_second_export_of_the_list_is_refused_with_who_holds_it(w: World, cli:
     # As the window holding it would be seen from a command line.
     with w.ctx.store.write() as s:
         s.execute(update(RunLease).values(owner_pid=os.getppid(), owner_label="window"))
-    code, _out, err = cli("export", "--list", "Leads")
+    code, _out, err = cli("export", "--list", "Leads", "--yes")
     assert code == 1
     assert err.count("\n") == 1
     assert f"An export of “Leads” to HubSpot is already running (run {first}, started " in err
@@ -157,7 +157,7 @@ def test_a_dead_process_gives_its_lease_up(w: World, cli: Cli) -> None:
     gone.wait()
     with w.ctx.store.write() as s:
         s.execute(update(RunLease).values(owner_pid=gone.pid))
-    code, out, err = cli("export", "--list", "Leads")
+    code, out, err = cli("export", "--list", "Leads", "--yes")
     assert code == 0, err
     assert "created 3" in out
     assert w.ctx.runs.get(first).state == "interrupted"  # the crashed run can be resumed, not lost
@@ -172,7 +172,7 @@ def test_wait_queues_the_export_behind_the_running_one(w: World, cli: Cli) -> No
     timer = threading.Timer(1.5, lambda: w.ctx.runs.finish(first, "cancelled"))
     timer.start()
     try:
-        code, out, err = cli("export", "--list", "Leads", "--wait")
+        code, out, err = cli("export", "--list", "Leads", "--wait", "--yes")
     finally:
         timer.join()
     assert code == 0, err
@@ -222,7 +222,7 @@ def test_an_export_of_only_blocked_records_exits_non_zero_with_blocked(w: World,
         for i in ids:
             s.execute(update(Contact).where(Contact.id == i).values(custom_fields={"Favourite colour": "=teal"}))
     failed = tmp_path / "failed.csv"
-    code, out, err = cli("export", "--list", "Leads", "--failed-csv", str(failed))
+    code, out, err = cli("export", "--list", "Leads", "--failed-csv", str(failed), "--yes")
     assert code == 3, err
     assert "Blocked (3): “Employees” is a number field; “…” is not a number." in out
     assert "Failed (" not in out
@@ -254,7 +254,7 @@ def test_reports_count_retries_throttling_and_waits(ctx: Any, cli: Cli, tmp_path
         w.configure(list(CONTACT_BASICS))
         w.contacts("Leads", leads(900))
         report_path = tmp_path / "report.json"
-        code, out, err = cli("export", "--list", "Leads", "--report", str(report_path))
+        code, out, err = cli("export", "--list", "Leads", "--report", str(report_path), "--yes")
         assert code == 0, err
         report = json.loads(report_path.read_text("utf-8"))
         traffic = report["traffic"]

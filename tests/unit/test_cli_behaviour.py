@@ -1,0 +1,75 @@
+"""The command line's common manners: questions before writing (``--yes`` for scripts), global options anywhere,
+a quiet end on a closed pipe, progress as whole lines in a log, the next step after ``connect``."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from enginy_desktop.cli import CliError, Runtime
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("answer", "goes_ahead"), [("yes\n", True), ("y\n", True), ("no\n", False), ("\n", False)])
+def test_a_question_at_a_terminal(monkeypatch: pytest.MonkeyPatch, answer: str, goes_ahead: bool) -> None:
+    stdin, err = _Terminal(answer), io.StringIO()
+    monkeypatch.setattr(sys, "stdin", stdin)
+    rt = Runtime(None, stdin, io.StringIO(), err)
+    if goes_ahead:
+        rt.confirm("Write 6 records to HubSpot?", False, refused="nothing was written")
+    else:
+        with pytest.raises(CliError, match="Cancelled: nothing was written"):
+            rt.confirm("Write 6 records to HubSpot?", False, refused="nothing was written")
+    assert "Write 6 records to HubSpot? Type yes to go ahead:" in err.getvalue()
+
+
+def test_without_a_terminal_only_yes_goes_ahead() -> None:
+    rt = Runtime(None, io.StringIO("yes\n"), io.StringIO(), io.StringIO())  # piped input is not an answer
+    with pytest.raises(CliError) as refused:
+        rt.confirm("Write 6 records to HubSpot?", False, refused="nothing was written")
+    assert "--yes" in str(refused.value)
+    assert "nothing was written" in str(refused.value)
+    rt.confirm("Write 6 records to HubSpot?", True, refused="nothing was written")  # --yes
+
+
+def test_data_dir_after_the_command(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    other = tmp_path / "elsewhere"
+    code, out, err = cli("integrations", "list", "--json", "--data-dir", str(other))
+    assert (code, err) == (0, "")
+    assert (other / "enginy.db").is_file()
+
+
+def test_connect_names_the_next_step(cli) -> None:  # type: ignore[no-untyped-def]
+    args = ("connect", "hubspot", "--set", "base_url=http://127.0.0.1:8765", "--secret-stdin", "token")
+    code, out, err = cli(*args, stdin="pat-na1-x\n")
+    assert (code, err) == (0, "")
+    assert "Next: turn it on with `enginy-desktop integrations enable hubspot`." in out
+    cli("integrations", "enable", "hubspot")
+    code, out, _ = cli(*args, stdin="pat-na1-y\n")
+    assert code == 0
+    assert "Next:" not in out  # already on
+
+
+@pytest.mark.subprocess
+@pytest.mark.skipif(os.name != "posix", reason="a POSIX pipe")
+def test_a_closed_pipe_ends_quietly(data_dir: Path, tmp_path: Path) -> None:
+    csv = tmp_path / "c.csv"
+    csv.write_text("Email,First Name\n" + "".join(f"p{i}@acme.com,P{i}\n" for i in range(3000)), encoding="utf-8")
+    exe = [sys.executable, "-m", "enginy_desktop", "--data-dir", str(data_dir)]
+    subprocess.run([*exe, "import", "contacts", str(csv), "--list", "Leads"], check=True, capture_output=True)
+    for extra in ([], ["--json"]):
+        result = subprocess.run(
+            f"{' '.join(exe)} lists Leads {' '.join(extra)} | head -2", shell=True, capture_output=True, text=True,
+            timeout=60,
+        )
+        assert result.stderr == ""
+        assert len(result.stdout.splitlines()) == 2

@@ -50,7 +50,8 @@ def test_dry_run_then_export_with_report(w: World, cli: Cli, tmp_path: Path) -> 
     assert any("has no value" in warning for warning in plan["warnings"])
 
     report_path = tmp_path / "report.json"
-    code, out, err = cli("export", "--list", "Leads", "--set", "hs_lead_status=Open", "--report", str(report_path), "--yes")
+    code, out, err = cli("export", "--list", "Leads", "--set", "hs_lead_status=Open", "--report", str(report_path),
+                         "--yes")
     assert code == 0, err
     assert "created 3" in out
     assert "Creating contacts in HubSpot" in err  # progress on stderr

@@ -43,7 +43,7 @@ def test_without_a_terminal_only_yes_goes_ahead() -> None:
 
 def test_data_dir_after_the_command(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     other = tmp_path / "elsewhere"
-    code, out, err = cli("integrations", "list", "--json", "--data-dir", str(other))
+    code, _out, err = cli("integrations", "list", "--json", "--data-dir", str(other))
     assert (code, err) == (0, "")
     assert (other / "enginy.db").is_file()
 
@@ -67,9 +67,17 @@ def test_a_closed_pipe_ends_quietly(data_dir: Path, tmp_path: Path) -> None:
     exe = [sys.executable, "-m", "enginy_desktop", "--data-dir", str(data_dir)]
     subprocess.run([*exe, "import", "contacts", str(csv), "--list", "Leads"], check=True, capture_output=True)
     for extra in ([], ["--json"]):
-        result = subprocess.run(
-            f"{' '.join(exe)} lists Leads {' '.join(extra)} | head -2", shell=True, capture_output=True, text=True,
-            timeout=60,
-        )
-        assert result.stderr == ""
-        assert len(result.stdout.splitlines()) == 2
+        lister = subprocess.Popen([*exe, "lists", "Leads", *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        head = subprocess.Popen(["head", "-2"], stdin=lister.stdout, stdout=subprocess.PIPE)
+        assert lister.stdout is not None
+        assert lister.stderr is not None
+        lister.stdout.close()  # only head reads it: when head exits, the lister's pipe is closed
+        shown, _ = head.communicate(timeout=60)
+        err = lister.stderr.read().decode()
+        lister.stderr.close()
+        lister.wait(timeout=60)
+        assert head.stdout is not None
+        head.stdout.close()
+        assert err == ""
+        assert lister.returncode == 0
+        assert len(shown.decode().splitlines()) == 2

@@ -20,6 +20,12 @@ Run from the project root:
     - ``api_calls_per_1000_contacts_with_companies``: the same export of another list with Export associated
       companies (one company per ten contacts, Association Type "additional"), measured without rate limit.
 
+(c) ``--only c``: the way a user runs it — the HubSpot sandbox as its own process (``enginy-desktop sandbox``) at
+    190 requests per 10 s and search 4 per second; a first export puts a third of the list in the CRM, then the
+    whole list (10,000: a third updated, the rest created) is exported. Prints ``http_429_count_standalone``: the
+    429 answers of that export as its own report counts them (``traffic.throttled``), and its retries and time
+    waited.
+
 (b) The sandbox runs in a child process (``enginy-desktop sandbox``) with no rate limit, so this process holds only
     the app: an export of 100,000 contacts (20,000 already in the CRM from a first export) prints ``records_per_s``
     and ``peak_rss_mb`` (budget ≤ 400; the process's peak resident memory, set-up included).
@@ -213,9 +219,11 @@ def bench_companies(contacts: int, existing: int) -> None:
             ctx.close()
 
 
-def _sandbox_process() -> tuple[subprocess.Popen[str], str]:
+def _sandbox_process(limited: bool = False) -> tuple[subprocess.Popen[str], str]:
+    limits = (["--rate-limit", "190/10s", "--search-rate-limit", "4/1s"] if limited
+              else ["--rate-limit", "off", "--search-rate-limit", "off"])
     cmd = [sys.executable, "-m", "enginy_desktop", "sandbox", "--crm", "hubspot", "--port", "0", "--seed", "0",
-           "--rate-limit", "off", "--search-rate-limit", "off", "--daily-limit", "off"]
+           *limits, "--daily-limit", "off"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                             env={**os.environ, "ENGINY_DATA_DIR": tempfile.mkdtemp()})
     assert proc.stdout is not None
@@ -227,6 +235,38 @@ def _sandbox_process() -> tuple[subprocess.Popen[str], str]:
             return proc, m.group(1)
     proc.kill()
     raise RuntimeError("the sandbox did not start")
+
+
+def bench_c(contacts: int) -> None:
+    existing = contacts // 3
+    proc, url = _sandbox_process(limited=True)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            ctx = AppContext.open(Path(tmp))
+            try:
+                _connect(ctx, url)
+                _config(ctx)
+                _list(ctx, "Third", (_person(i) for i in range(existing)))
+                _, (first, _), _ = asyncio.run(_export(ctx, "Third"))
+                assert first.state == "finished", first.error
+                _list(ctx, "All", ({**_person(i), "job_title": "VP Sales"} for i in range(contacts)))
+                _, (result, calls), seconds = asyncio.run(_export(ctx, "All"))
+                assert result.state == "finished", result.error
+                counters = ctx.runs.get(result.run_id).counters
+                print(f"standalone_contacts: {contacts} records")
+                print(f"standalone_export_seconds: {seconds:.1f} s")
+                print(f"standalone_api_calls: {calls} calls")
+                print(f"http_429_count_standalone: {counters.get('throttled', 0)} responses")
+                print(f"retries_standalone: {counters.get('retries', 0)} requests")
+                print(f"waited_standalone: {counters.get('waited_ms', 0) / 1000:.1f} s")
+            finally:
+                ctx.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def bench_b(contacts: int, existing: int) -> None:
@@ -268,7 +308,7 @@ def main() -> None:
         pipedrive_main(sys.argv[1:])
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", choices=["a", "b"])
+    parser.add_argument("--only", choices=["a", "b", "c"])
     parser.add_argument("--contacts", type=int, default=10_000)
     parser.add_argument("--existing", type=int, default=3_000)
     parser.add_argument("--big", type=int, default=100_000)
@@ -279,6 +319,8 @@ def main() -> None:
         bench_a(args.contacts, args.existing)
     if args.only in (None, "b"):
         bench_b(args.big, args.big_existing)
+    if args.only in (None, "c"):
+        bench_c(args.contacts)
 
 
 if __name__ == "__main__":

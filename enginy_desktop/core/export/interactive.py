@@ -263,6 +263,10 @@ async def prepare_export(ctx: Any, list_id: int, record_ids: Sequence[int] | Non
         require_connected(ctx, crm)
     except CrmNotConnectedError as exc:
         return ExportSetup(**base, refusal=Refusal(str(exc), "not_connected", FIX_CONNECT))  # type: ignore[arg-type]
+    holder = ctx.runs.lease_holder(crm, info.id)
+    if holder is not None:  # one run per list and CRM: say who has it before anything is planned
+        return ExportSetup(**base, refusal=Refusal(  # type: ignore[arg-type]
+            f"{holder.describe()} Export again when it has ended (the Runs page follows it).", "busy"))
     try:
         adapter = open_crm_adapter(ctx, crm, transport=transport)
     except AdapterError as exc:

@@ -744,7 +744,7 @@ def _dead_url() -> str:
 def test_offline_works_from_the_cache_and_says_so(qtbot: Any, wizard: CrmWizard, hubspot: AppContext) -> None:
     fetched = wizard.state.snapshot.fetched_at
     wizard.close()
-    hubspot.integrations.save_connection("hubspot", {"base_url": _dead_url()})  # the CRM is out of reach
+    hubspot.integrations.save_connection("hubspot", {"token": DEFAULT_TOKEN, "base_url": _dead_url()})  # the CRM is out of reach
     again = open_wizard(qtbot, hubspot, load=False)
     result = asyncio.run(again.data.load(refresh=True))
     assert result.offline
@@ -765,7 +765,7 @@ def test_offline_works_from_the_cache_and_says_so(qtbot: Any, wizard: CrmWizard,
 
 
 def test_no_cache_and_no_crm_asks_before_saving_unchecked(qtbot: Any, hubspot: AppContext) -> None:
-    hubspot.integrations.save_connection("hubspot", {"base_url": _dead_url()})
+    hubspot.integrations.save_connection("hubspot", {"token": DEFAULT_TOKEN, "base_url": _dead_url()})
     wizard = open_wizard(qtbot, hubspot, load=False)
     asyncio.run(wizard.data.load())
     assert wizard.data.status == L.FAILED

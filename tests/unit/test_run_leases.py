@@ -101,3 +101,17 @@ def test_the_window_is_named_as_the_window(runs: RunService) -> None:
     assert "(run 1, started " in holder.describe()
     assert holder.describe().endswith("by this computer's window).")
     assert holder.describe().startswith("A sync of “Prospects” with HubSpot is already running")
+
+
+@pytest.mark.parametrize(
+    ("kind", "crm", "start"),
+    [("export", "hubspot", "An export of “Leads” to HubSpot"),
+     ("sync", "pipedrive", "A sync of “Leads” with Pipedrive"),
+     ("ai", "openai", "An AI column run of “Leads” with OpenAI"),
+     ("import", "theirstack", "An import of “Leads” from TheirStack")],
+)  # fmt: skip
+def test_refusals_name_the_kind_of_run(runs: RunService, kind: str, crm: str, start: str) -> None:
+    runs.create(kind, crm=crm, list_id=7, list_name="Leads", start=True)
+    with pytest.raises(RunBusyError) as busy:
+        runs.create(kind, crm=crm, list_id=7, list_name="Leads", start=True)
+    assert str(busy.value).startswith(start + " is already running (run 1, started ")

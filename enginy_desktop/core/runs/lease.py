@@ -57,8 +57,8 @@ def lease_key(crm: str | None, list_id: int | None) -> str | None:
 
 
 def _kind_words(kind: str) -> tuple[str, str]:
-    return {"export": ("An export", "to"), "sync": ("A sync", "with"),
-            "enrichment": ("An enrichment", "with")}.get(kind, (f"A {kind} run", "with"))
+    return {"export": ("An export", "to"), "sync": ("A sync", "with"), "enrichment": ("An enrichment", "with"),
+            "ai": ("An AI column run", "with"), "import": ("An import", "from")}.get(kind, (f"A {kind} run", "with"))
 
 
 def _target_name(crm: str | None) -> str:

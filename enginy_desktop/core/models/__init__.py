@@ -3,6 +3,7 @@
 from .ai import *  # noqa: F403  (re-exports the AI-column and import tables listed in its __all__)
 from .base import Base, utcnow
 from .crm import *  # noqa: F403  (re-exports the CRM tables listed in its __all__)
+from .enrichment import *  # noqa: F403  (re-exports the enrichment tables listed in its __all__)
 from .export import *  # noqa: F403  (re-exports the export journal's tables listed in its __all__)
 from .integrations import IntegrationState
 from .meta import *  # noqa: F403  (re-exports StoreMeta)

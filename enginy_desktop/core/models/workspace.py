@@ -111,6 +111,7 @@ class Company(Base):
     country: Mapped[str | None] = mapped_column(String(100))
     city: Mapped[str | None] = mapped_column(String(100))
     phone: Mapped[str | None] = mapped_column(String(50))
+    revenue: Mapped[str | None] = mapped_column(String(100))
     description: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str | None] = mapped_column(String(100))
     custom_fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
@@ -128,6 +129,8 @@ class Contact(Base):
     full_name: Mapped[str | None] = mapped_column(String(400))
     # Stored trimmed and lowercased; the list-internal dedupe key of an import.
     email: Mapped[str | None] = mapped_column(String(320), index=True)
+    # The e-mail's verification status, as the provider that checked it said it (valid, accept_all...).
+    email_status: Mapped[str | None] = mapped_column(String(40))
     phone: Mapped[str | None] = mapped_column(String(50))
     mobile: Mapped[str | None] = mapped_column(String(50))
     job_title: Mapped[str | None] = mapped_column(String(300))
@@ -138,6 +141,10 @@ class Contact(Base):
     company_name: Mapped[str | None] = mapped_column(String(300))
     company_domain: Mapped[str | None] = mapped_column(String(255))
     company_linkedin_url: Mapped[str | None] = mapped_column(String(500))
+    # The company's firmographics as enrichment found them for the contact (a contact may have no company record).
+    company_industry: Mapped[str | None] = mapped_column(String(200))
+    company_size: Mapped[str | None] = mapped_column(String(50))
+    company_revenue: Mapped[str | None] = mapped_column(String(100))
     location: Mapped[str | None] = mapped_column(String(300))
     city: Mapped[str | None] = mapped_column(String(100))
     country: Mapped[str | None] = mapped_column(String(100))

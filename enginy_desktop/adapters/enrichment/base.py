@@ -1,0 +1,271 @@
+"""The enrichment contract: what a data-enrichment provider can find, from what, at what price (DESIGN §13).
+
+A provider adapter declares its :class:`ProviderCapabilities` — the :class:`DataPoint` values it can find, the
+:class:`InputKind` it can start from, how many records one request takes, whether its flow is synchronous or
+asynchronous (submit, then poll), its rate limit and its :class:`Pricing` (credits per data point, in the
+provider's own unit) — and answers :meth:`EnrichmentAdapter.lookup` with one :class:`LookupResult` per input.
+
+Errors are the common ones of :mod:`enginy_desktop.adapters.base`:
+
+- a record the provider does not know is **not** an error: its result has ``found`` empty (``not_found``);
+- credits used up: :class:`~enginy_desktop.adapters.base.QuotaExhaustedError` (Apollo 422, Hunter 429,
+  Lusha 402, Dropcontact 403 — each vendor signals it its own way, the adapter translates);
+- throttled: :class:`~enginy_desktop.adapters.base.RateLimitedError` (Hunter's 403, the others' 429);
+- bad key: :class:`~enginy_desktop.adapters.base.AuthError`;
+- provider down: :class:`~enginy_desktop.adapters.base.TransientError` / ``NetworkError``.
+
+Adding a provider is an adapter module here, an emulator in ``sandbox/enrichment/`` and its key in
+:data:`ADAPTERS` (and the catalog's card text). This module imports neither httpx nor Qt.
+"""
+
+from __future__ import annotations
+
+import abc
+import importlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar, Self
+
+from ..base import Connection, RateLimit
+
+__all__ = [
+    "ADAPTERS",
+    "DATA_POINT_LABELS",
+    "CompanyInput",
+    "DataPoint",
+    "EnrichmentAdapter",
+    "Flow",
+    "Found",
+    "InputKind",
+    "LookupInput",
+    "LookupResult",
+    "Pricing",
+    "ProviderAccount",
+    "ProviderCapabilities",
+    "adapter_class",
+]
+
+
+class DataPoint(StrEnum):
+    EMAIL = "email"  # work e-mail
+    EMAIL_STATUS = "email_status"  # verification of the e-mail (entered or found)
+    PHONE = "phone"  # mobile or direct phone
+    JOB_TITLE = "job_title"
+    LINKEDIN_URL = "linkedin_url"
+    COMPANY_DOMAIN = "company_domain"
+    INDUSTRY = "industry"
+    SIZE = "size"
+    REVENUE = "revenue"
+    LOCATION = "location"
+
+
+DATA_POINT_LABELS: dict[DataPoint, str] = {
+    DataPoint.EMAIL: "Work e-mail",
+    DataPoint.EMAIL_STATUS: "E-mail verification",
+    DataPoint.PHONE: "Mobile / direct phone",
+    DataPoint.JOB_TITLE: "Job title",
+    DataPoint.LINKEDIN_URL: "LinkedIn URL",
+    DataPoint.COMPANY_DOMAIN: "Company domain",
+    DataPoint.INDUSTRY: "Industry",
+    DataPoint.SIZE: "Company size",
+    DataPoint.REVENUE: "Revenue",
+    DataPoint.LOCATION: "Location",
+}
+
+COMPANY_POINTS = frozenset({DataPoint.COMPANY_DOMAIN, DataPoint.INDUSTRY, DataPoint.SIZE, DataPoint.REVENUE,
+                            DataPoint.LOCATION})
+
+
+class InputKind(StrEnum):
+    NAME_AND_COMPANY = "name_company"  # first + last (or full) name and a company name
+    NAME_AND_DOMAIN = "name_domain"  # a name and the company's domain
+    LINKEDIN_URL = "linkedin_url"
+    EMAIL = "email"
+    COMPANY = "company"  # a company's name or domain (company lookups)
+
+
+class Flow(StrEnum):
+    SYNC = "sync"  # the answer comes with the request
+    ASYNC = "async"  # submit, then poll until done (Dropcontact)
+
+
+@dataclass(frozen=True, slots=True)
+class Pricing:
+    """Credits (in ``unit``) a record costs at most, by the data points asked.
+
+    ``groups`` are (points, credits): a request about a record costs the sum of the credits of every group one
+    of whose points was asked. Vendors charge only for what they find; this is the most a record can cost,
+    which is what an estimate shows.
+    """
+
+    unit: str
+    groups: tuple[tuple[frozenset[DataPoint], float], ...]
+    notes: str = ""
+
+    def cost(self, points: frozenset[DataPoint] | set[DataPoint]) -> float:
+        return sum(credits for group, credits in self.groups if group & points)
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderCapabilities:
+    finds: frozenset[DataPoint]
+    inputs: frozenset[InputKind]
+    batch_size: int
+    flow: Flow
+    pricing: Pricing
+    rate_limit: RateLimit
+    # Seconds between polls of an asynchronous job (the engine backs off from this up to ``poll_max``).
+    poll_every: float = 0.0
+    poll_max: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class LookupInput:
+    """What we know of one record. ``key`` is the caller's reference and comes back on the result."""
+
+    key: str
+    first_name: str = ""
+    last_name: str = ""
+    full_name: str = ""
+    company_name: str = ""
+    domain: str = ""
+    linkedin_url: str = ""
+    email: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.full_name or f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def names(self) -> tuple[str, str]:
+        """(first, last), split from the full name when only that is known."""
+        if self.first_name or self.last_name:
+            return self.first_name, self.last_name
+        parts = self.full_name.split()
+        if len(parts) >= 2:
+            return parts[0], " ".join(parts[1:])
+        return (parts[0] if parts else ""), ""
+
+    def kinds(self) -> frozenset[InputKind]:
+        """The input kinds this record can offer."""
+        out: set[InputKind] = set()
+        first, last = self.names
+        if first and last:
+            if self.company_name:
+                out.add(InputKind.NAME_AND_COMPANY)
+            if self.domain:
+                out.add(InputKind.NAME_AND_DOMAIN)
+        if self.linkedin_url:
+            out.add(InputKind.LINKEDIN_URL)
+        if self.email:
+            out.add(InputKind.EMAIL)
+        if self.company_name or self.domain:
+            out.add(InputKind.COMPANY)
+        return frozenset(out)
+
+    def identity(self) -> str:
+        """The normalised input, the key of the per-provider cache: the same person asked twice is one lookup."""
+        first, last = self.names
+        parts = (first, last, self.company_name, self.domain, self.linkedin_url, self.email)
+        return "|".join(" ".join(p.casefold().split()) for p in parts)
+
+
+CompanyInput = LookupInput  # a company is looked up by ``company_name`` and ``domain`` (``InputKind.COMPANY``)
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """One value a provider found, with what it said about it (its provenance)."""
+
+    value: str
+    confidence: str = ""  # the provider's score or grade ("95", "A+")
+    status: str = ""  # verification status ("valid", "verified", "nominative@pro", "accept_all"…)
+    detail: str = ""  # e.g. the phone's type ("mobile", "direct")
+
+
+@dataclass(slots=True)
+class LookupResult:
+    key: str
+    found: dict[DataPoint, Found] = field(default_factory=dict)
+    credits: float = 0.0  # what this record cost, as the provider charged it
+    error: str = ""  # a per-record refusal (invalid input, compliance…), not a whole-request failure
+
+    @property
+    def not_found(self) -> bool:
+        return not self.found and not self.error
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderAccount:
+    """What Test connection shows: who we are connected as and the credits left, where the API tells them."""
+
+    provider: str
+    account: str = ""
+    credits_left: float | None = None
+    details: str = ""
+
+
+class EnrichmentAdapter(abc.ABC):
+    """One enrichment provider. Async; one HTTP client per adapter, released by :meth:`aclose`.
+
+    Synchronous providers implement :meth:`lookup` (one request for at most ``batch_size`` records). Asynchronous
+    ones implement :meth:`submit` (returns the provider's job id, which the engine journals before it polls) and
+    :meth:`collect` (None while the job is not done); their :meth:`lookup` does both.
+    """
+
+    key: ClassVar[str]
+    name: ClassVar[str]
+    capabilities: ClassVar[ProviderCapabilities]
+
+    @classmethod
+    @abc.abstractmethod
+    def from_connection(cls, connection: Connection, *, transport: Any = None, **options: Any) -> Self: ...
+
+    @abc.abstractmethod
+    async def check(self) -> ProviderAccount: ...
+
+    @classmethod
+    def can_use(cls, record: LookupInput, points: frozenset[DataPoint]) -> bool:
+        """Whether this provider can look ``record`` up for ``points`` with the inputs it has."""
+        return bool(record.kinds() & cls.capabilities.inputs)
+
+    async def lookup(self, records: Sequence[LookupInput], points: frozenset[DataPoint]) -> list[LookupResult]:
+        """Look ``records`` (at most ``batch_size``) up for ``points``; one result per record, in order."""
+        raise NotImplementedError
+
+    async def submit(self, records: Sequence[LookupInput], points: frozenset[DataPoint]) -> str:
+        raise NotImplementedError
+
+    async def collect(self, job_id: str, records: Sequence[LookupInput],
+                      points: frozenset[DataPoint]) -> list[LookupResult] | None:
+        raise NotImplementedError
+
+    @property
+    def requests_sent(self) -> int:
+        return 0
+
+    @abc.abstractmethod
+    async def aclose(self) -> None: ...
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+# catalog key -> "module:Class" (imported on first use)
+ADAPTERS: Mapping[str, str] = {
+    "apollo": "enginy_desktop.adapters.enrichment.apollo:ApolloAdapter",
+    "hunter": "enginy_desktop.adapters.enrichment.hunter:HunterAdapter",
+    "lusha": "enginy_desktop.adapters.enrichment.lusha:LushaAdapter",
+    "dropcontact": "enginy_desktop.adapters.enrichment.dropcontact:DropcontactAdapter",
+}
+
+
+def adapter_class(key: str) -> type[EnrichmentAdapter]:
+    target = ADAPTERS[key]
+    module_name, _, class_name = target.partition(":")
+    cls: type[EnrichmentAdapter] = getattr(importlib.import_module(module_name), class_name)
+    return cls

@@ -1,0 +1,479 @@
+"""An enrichment run: the waterfall, journaled request by request (DESIGN §13).
+
+The records are taken a chunk at a time. For each record and each data point it misses, the next provider in that
+point's order is asked — only for what is still missing — until the point is found or every provider was asked.
+Before a provider is asked, the cache (per provider and input) answers what it already knows, free. Each request is
+journaled *in flight* before it is sent (an asynchronous provider's job id as soon as it is known), and recorded
+*done* with its answers — values written with their provenance, cache rows, credits — in one transaction. So:
+
+- **Cancel** stops between requests (the request in flight completes and is recorded);
+- **a crash or kill** leaves the run *interrupted*; resuming it fetches an asynchronous job that was submitted
+  (instead of paying for it again), asks the cache for everything already answered, and goes on with the records
+  not done. Only a synchronous request cut off between sending and recording its answer is asked again; the report
+  says how many (``reasked``) — at most one batch per provider;
+- **bad key, no credits, rate limit past the retries, provider down**: the run stops as *failed* with the
+  provider's own words and what to do; what was found is kept and resuming goes on where it stopped;
+- **the credit cap**: a request that could take the credits spent past the cap is not sent; the run stops as
+  *cancelled* (resume it with a higher cap).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from enginy_desktop.adapters.base import AdapterError, AuthError, QuotaExhaustedError, RateLimitedError
+from enginy_desktop.adapters.enrichment.base import (
+    DataPoint,
+    EnrichmentAdapter,
+    Flow,
+    Found,
+    LookupInput,
+    LookupResult,
+)
+from enginy_desktop.core.fields import RecordKind
+from enginy_desktop.core.models import (
+    Company,
+    Contact,
+    ContactList,
+    EnrichedValue,
+    EnrichmentCacheEntry,
+    EnrichmentRequest,
+    utcnow,
+)
+from enginy_desktop.core.runs import CancelToken, ProgressCallback, ProgressTracker, RunCancelled, RunInfo
+
+from . import points as P
+from .plan import (
+    CHUNK,
+    EnrichError,
+    EnrichOptions,
+    cached,
+    enriched_fields,
+    iter_rows,
+    list_kind,
+    user_identity,
+    validate,
+)
+
+log = logging.getLogger(__name__)
+
+__all__ = ["AdapterFactory", "CapReached", "open_adapter", "resume_enrichment", "run_enrichment", "start_enrichment"]
+
+AdapterFactory = Callable[[str], EnrichmentAdapter]
+CONCURRENCY = 4  # requests in flight per provider
+
+
+class CapReached(Exception):  # noqa: N818 - an outcome
+    pass
+
+
+class ProviderStopped(Exception):  # noqa: N818 - an outcome
+    def __init__(self, provider: str, error: AdapterError) -> None:
+        super().__init__(str(error))
+        self.provider = provider
+        self.error = error
+
+
+def open_adapter(ctx: Any, key: str, transport: Any = None, **options: Any) -> EnrichmentAdapter:
+    """The adapter of provider ``key`` on its saved connection."""
+    from enginy_desktop.adapters.enrichment.base import adapter_class
+    from enginy_desktop.adapters.registry import connection_for
+
+    return adapter_class(key).from_connection(connection_for(ctx, key), transport=transport, **options)
+
+
+def start_enrichment(ctx: Any, options: EnrichOptions) -> RunInfo:
+    """Create the run (its journal of records included); :func:`run_enrichment` carries it out."""
+    kind = validate(ctx, options)
+    _kind, name = list_kind(ctx, options.list_id)
+    info: RunInfo = ctx.runs.create("enrichment", crm=None, list_id=options.list_id, list_name=name,
+                                    options={"enrich": options.as_json(), "providers": options.providers_used()})
+    obj = kind.value
+    ids = (r["id"] for rows in iter_rows(ctx, kind, options.list_id, options.record_ids, chunk=5000) for r in rows)
+    total = ctx.runs.add_items(info.id, ((obj, rid, "enrich") for rid in ids))
+    return ctx.runs.set_counters(info.id, {"records": total})
+
+
+@dataclass
+class _Record:
+    row: dict[str, Any]
+    identity: str
+    missing: set[DataPoint]
+    tried: dict[DataPoint, set[str]] = field(default_factory=dict)
+
+    @property
+    def id(self) -> int:
+        return int(self.row["id"])
+
+
+@dataclass
+class _Totals:
+    credits: float = 0.0
+    found: int = 0
+    cached: int = 0
+    requests: int = 0
+
+
+class _Runner:
+    def __init__(self, ctx: Any, info: RunInfo, options: EnrichOptions, kind: RecordKind, factory: AdapterFactory,
+                 tracker: ProgressTracker, token: CancelToken) -> None:
+        self.ctx = ctx
+        self.run_id = info.id
+        self.options = options
+        self.kind = kind
+        self.factory = factory
+        self.tracker = tracker
+        self.token = token
+        self.adapters: dict[str, EnrichmentAdapter] = {}
+        self.sem: dict[str, asyncio.Semaphore] = {}
+        self.totals = _Totals(credits=float(info.counters.get("credits", 0.0) or 0.0))
+        self.cap = options.max_credits
+        self.reserved = 0.0  # the most the requests in flight can cost
+        self.order = {p: list(options.order.get(p, [])) for p in options.points}
+        self.classes = {k: _cls(k) for k in options.providers_used()}
+
+    def adapter(self, key: str) -> EnrichmentAdapter:
+        if key not in self.adapters:
+            self.adapters[key] = self.factory(key)
+            self.sem[key] = asyncio.Semaphore(CONCURRENCY)
+        return self.adapters[key]
+
+    async def close(self) -> None:
+        for a in self.adapters.values():
+            try:
+                await a.aclose()
+            except Exception:  # noqa: BLE001 - closing must not hide the run's own outcome
+                log.debug("closing %s failed", a.key, exc_info=True)
+
+    # -- the journal ---------------------------------------------------------------------------------------------
+    def journal_start(self, provider: str, records: Sequence[_Record], pts: frozenset[DataPoint]) -> int:
+        with self.ctx.store.write() as s:
+            row = EnrichmentRequest(run_id=self.run_id, provider=provider, record_ids=[r.id for r in records],
+                                    points=sorted(p.value for p in pts), state="in_flight", credits=0.0, found={},
+                                    asked={p.value: len(records) for p in pts})
+            s.add(row)
+            s.flush()
+            return int(row.id)
+
+    def journal_job(self, request_id: int, job_id: str) -> None:
+        with self.ctx.store.write() as s:
+            s.execute(update(EnrichmentRequest).where(EnrichmentRequest.id == request_id).values(job_id=job_id))
+
+    def journal_failed(self, request_id: int, error: str) -> None:
+        with self.ctx.store.write() as s:
+            s.execute(update(EnrichmentRequest).where(EnrichmentRequest.id == request_id)
+                      .values(state="failed", error=error, updated_at=utcnow()))
+
+    # -- applying answers ----------------------------------------------------------------------------------------
+    def apply(self, provider: str, records: Sequence[_Record], pts: frozenset[DataPoint],
+              results: Sequence[LookupResult], request_id: int | None) -> None:
+        """Record one request's answers (or the cache's) in one transaction: values, provenance, cache, journal."""
+        now = utcnow()
+        model: Any = Contact if self.kind is RecordKind.CONTACT else Company
+        found_counts: dict[str, int] = {}
+        credits = 0.0
+        cache_rows: list[dict[str, Any]] = []
+        prov_rows: list[dict[str, Any]] = []
+        updates: list[tuple[int, dict[str, str]]] = []
+        by_key = {r.key: r for r in results}
+        for rec in records:
+            res = by_key.get(str(rec.id)) or LookupResult(str(rec.id))
+            credits += res.credits
+            had_email = str(rec.row.get("email") or "").lower()
+            new_email = res.found.get(DataPoint.EMAIL)
+            for point in pts:
+                rec.tried.setdefault(point, set()).add(provider)
+                got = res.found.get(point)
+                if (point is DataPoint.EMAIL_STATUS and got is not None and had_email and new_email is not None
+                        and new_email.value.strip().lower() != had_email):
+                    got = None  # the status of another address than the record's
+                if request_id is not None:
+                    cache_rows.append({"provider": provider, "identity": rec.identity, "data_point": point.value,
+                                       "found": got is not None, "value": got.value if got else "",
+                                       "confidence": got.confidence if got else "",
+                                       "status": got.status if got else "", "detail": got.detail if got else "",
+                                       "fetched_at": now})
+                if got is None or point not in rec.missing:
+                    continue
+                values = P.stored_values(self.kind, point, got)
+                if not values:
+                    continue
+                rec.row.update(values)
+                rec.missing.discard(point)
+                found_counts[point.value] = found_counts.get(point.value, 0) + 1
+                updates.append((rec.id, values))
+                for fld, value in values.items():
+                    prov_rows.append({"record_kind": self.kind.value, "record_id": rec.id, "field": fld,
+                                      "data_point": point.value, "provider": provider, "value": value,
+                                      "confidence": got.confidence, "status": got.status, "detail": got.detail,
+                                      "found_at": now, "run_id": self.run_id})
+        with self.ctx.store.write() as s:
+            for rid, values in updates:
+                s.execute(update(model).where(model.id == rid).values(**values, updated_at=now))
+            if prov_rows:
+                stmt = sqlite_insert(EnrichedValue).values(prov_rows)
+                s.execute(stmt.on_conflict_do_update(
+                    index_elements=["record_kind", "record_id", "field"],
+                    set_={c: stmt.excluded[c] for c in ("data_point", "provider", "value", "confidence", "status",
+                                                         "detail", "found_at", "run_id")}))
+            if cache_rows:
+                stmt = sqlite_insert(EnrichmentCacheEntry).values(cache_rows)
+                s.execute(stmt.on_conflict_do_update(
+                    index_elements=["provider", "identity", "data_point"],
+                    set_={c: stmt.excluded[c] for c in ("found", "value", "confidence", "status", "detail",
+                                                         "fetched_at")}))
+            if request_id is not None:
+                s.execute(update(EnrichmentRequest).where(EnrichmentRequest.id == request_id).values(
+                    state="done", credits=credits, found=found_counts, updated_at=now))
+        n_found = sum(found_counts.values())
+        if request_id is None:
+            self.totals.cached += n_found
+        self.totals.found += n_found
+        self.totals.credits += credits
+
+    # -- asking ----------------------------------------------------------------------------------------------------
+    def inputs(self, rec: _Record) -> LookupInput:
+        return P.lookup_input(self.kind, rec.row, str(rec.id))
+
+    def next_provider(self, rec: _Record, point: DataPoint) -> str | None:
+        tried = rec.tried.setdefault(point, set())
+        for key in self.order.get(point, []):
+            if key in tried:
+                continue
+            if self.classes[key].can_use(self.inputs(rec), frozenset({point})):
+                return key
+            tried.add(key)
+        return None
+
+    async def ask(self, provider: str, records: list[_Record], pts: frozenset[DataPoint]) -> None:
+        """One request (journaled), or none when the cache knows every answer."""
+        cache = cached(self.ctx, list({r.identity for r in records}), [provider])
+        fresh: list[_Record] = []
+        hits: list[tuple[_Record, LookupResult]] = []
+        for rec in records:
+            entries = [cache.get((provider, rec.identity, p.value)) for p in pts]
+            if all(e is not None for e in entries):
+                res = LookupResult(str(rec.id))
+                for p, e in zip(pts, entries, strict=True):
+                    assert e is not None
+                    if e.found:
+                        res.found[p] = Found(e.value, e.confidence, e.status, e.detail)
+                hits.append((rec, res))
+            else:
+                fresh.append(rec)
+        if hits:
+            self.apply(provider, [h[0] for h in hits], pts, [h[1] for h in hits], None)
+        if not fresh:
+            return
+        adapter = self.adapter(provider)
+        most = adapter.capabilities.pricing.cost(set(pts)) * len(fresh)
+        async with self.sem[provider]:
+            self.token.raise_if_cancelled()
+            if self.cap is not None and self.totals.credits + self.reserved + most > self.cap + 1e-9:
+                raise CapReached()
+            self.reserved += most
+            request_id = self.journal_start(provider, fresh, pts)
+            job = ""
+            try:
+                inputs = [self.inputs(r) for r in fresh]
+                if adapter.capabilities.flow is Flow.ASYNC:
+                    job = await adapter.submit(inputs, pts)
+                    self.journal_job(request_id, job)
+                    results = await self.wait(adapter, job, inputs, pts)
+                else:
+                    results = await adapter.lookup(inputs, pts)
+            except AdapterError as exc:
+                if not job:  # a submitted job stays in flight: resuming fetches it instead of paying again
+                    self.journal_failed(request_id, str(exc))
+                raise ProviderStopped(provider, exc) from None
+            finally:
+                self.reserved -= most
+            self.totals.requests += 1
+            self.apply(provider, fresh, pts, results, request_id)
+
+    async def wait(self, adapter: EnrichmentAdapter, job: str, inputs: list[LookupInput],
+                   pts: frozenset[DataPoint]) -> list[LookupResult]:
+        caps = adapter.capabilities
+        delay = float(getattr(adapter, "poll_every", caps.poll_every) or 1.0)
+        top = float(getattr(adapter, "poll_max", caps.poll_max) or delay)
+        while True:
+            await asyncio.sleep(delay)
+            results = await adapter.collect(job, inputs, pts)
+            if results is not None:
+                return results
+            delay = min(top, delay * 1.5)
+
+    # -- recovering requests cut off by a crash -----------------------------------------------------------------
+    async def recover(self) -> int:
+        """Requests left in flight by the previous attempt: fetch submitted async jobs; count the others."""
+        with self.ctx.store.session() as s:
+            stuck = [(r.id, r.provider, list(r.record_ids), [DataPoint(p) for p in r.points], r.job_id)
+                     for r in s.scalars(select(EnrichmentRequest).where(
+                         EnrichmentRequest.run_id == self.run_id, EnrichmentRequest.state == "in_flight"))]
+        reasked = 0
+        for request_id, provider, ids, pts, job in stuck:
+            if job and provider in self.classes:
+                recs = self.load(ids)
+                adapter = self.adapter(provider)
+                inputs = [self.inputs(r) for r in recs]
+                try:
+                    results = await self.wait(adapter, job, inputs, frozenset(pts))
+                except AdapterError as exc:
+                    raise ProviderStopped(provider, exc) from None  # still in flight: the next resume fetches it
+                self.apply(provider, recs, frozenset(pts), results, request_id)
+            else:
+                reasked += len(ids)
+                self.journal_failed(request_id, "Enginy Desktop stopped before the answer to this request was "
+                                    "recorded; its records were asked again.")
+        return reasked
+
+    def load(self, ids: Sequence[int]) -> list[_Record]:
+        out: list[_Record] = []
+        for rows in iter_rows(self.ctx, self.kind, self.options.list_id, list(ids), chunk=CHUNK):
+            out.extend(self.records(rows))
+        return out
+
+    def records(self, rows: list[dict[str, Any]]) -> list[_Record]:
+        enriched = enriched_fields(self.ctx, self.kind, [r["id"] for r in rows])
+        out: list[_Record] = []
+        for row in rows:
+            missing = {p for p in self.options.points
+                       if self.options.replace or P.is_missing(self.kind, p, row)}
+            out.append(_Record(row, user_identity(self.kind, row, enriched.get(row["id"], set())), missing))
+        return out
+
+    # -- one chunk ---------------------------------------------------------------------------------------------
+    async def chunk(self, recs: list[_Record]) -> None:
+        while True:
+            self.token.raise_if_cancelled()
+            groups: dict[tuple[str, frozenset[DataPoint]], list[_Record]] = {}
+            for rec in recs:
+                wanted: dict[str, set[DataPoint]] = {}
+                for point in sorted(rec.missing, key=list(DataPoint).index):
+                    key = self.next_provider(rec, point)
+                    if key is not None:
+                        wanted.setdefault(key, set()).add(point)
+                for key, pts in wanted.items():
+                    groups.setdefault((key, frozenset(pts)), []).append(rec)
+            if not groups:
+                return
+            jobs = []
+            for (key, pts), members in groups.items():
+                size = max(1, self.classes[key].capabilities.batch_size)
+                for start in range(0, len(members), size):
+                    jobs.append(self.ask(key, members[start:start + size], pts))
+            results = await asyncio.gather(*jobs, return_exceptions=True)
+            for outcome in results:
+                if isinstance(outcome, BaseException):
+                    raise outcome
+
+    async def run(self) -> dict[str, Any]:
+        reasked = await self.recover()
+        pending_ids = [i.local_id for i in self.ctx.runs.items(self.run_id, state=["pending", "in_flight"])]
+        total = int(self.ctx.runs.get(self.run_id).counters.get("records", 0) or len(pending_ids))
+        done_before = total - len(pending_ids)
+        self.tracker.phase("Enriching", total=total, message="Asking the providers in the waterfall's order…")
+        self.tracker.advance(done_before)
+        for start in range(0, len(pending_ids), CHUNK):
+            ids = pending_ids[start:start + CHUNK]
+            recs = self.load(ids)
+            try:
+                await self.chunk(recs)
+            finally:
+                self.save_counters(reasked)
+            self.ctx.runs.set_items_state(self.run_id, self.kind.value, ids, "done")
+            self.tracker.advance(len(ids), message=f"{self.totals.found:,} values found, "
+                                 f"{_credits(self.totals.credits)} credits spent")
+        return {"reasked": reasked}
+
+    def save_counters(self, reasked: int) -> None:
+        self.ctx.runs.set_counters(self.run_id, {"credits": round(self.totals.credits, 2)})
+        self.ctx.runs.add_counters(self.run_id, {"found": self.totals.found, "cached": self.totals.cached,
+                                                 "requests": self.totals.requests, "reasked": reasked})
+        self.totals.found = self.totals.cached = self.totals.requests = 0
+        self.tracker.set_counters(**{k: int(v) for k, v in self.ctx.runs.get(self.run_id).counters.items()
+                                     if isinstance(v, int | float)})
+
+
+def _cls(key: str) -> Any:
+    from enginy_desktop.adapters.enrichment.base import adapter_class
+
+    return adapter_class(key)
+
+
+def _credits(value: float) -> str:
+    return f"{value:,.1f}".rstrip("0").rstrip(".")
+
+
+def describe(provider: str, error: AdapterError) -> str:
+    """The run's error line: what happened, what was kept, what to do."""
+    name = _cls(provider).name if provider else "The provider"
+    kept = " Everything found so far is kept, and resuming the run asks only for what is still missing."
+    if isinstance(error, AuthError):
+        return f"{error}{kept} Fix the key under Integrations → {name}, then resume."
+    if isinstance(error, QuotaExhaustedError):
+        return f"{error}{kept}"
+    if isinstance(error, RateLimitedError):
+        return f"{name} kept refusing requests (rate limit) after several waits: {error}.{kept} Resume later."
+    return f"{name} could not answer: {error}.{kept} Resume when {name} is back."
+
+
+async def run_enrichment(ctx: Any, run_id: int, *, factory: AdapterFactory | None = None,
+                         progress: ProgressCallback | None = None, token: CancelToken | None = None) -> RunInfo:
+    """Carry out (or resume) run ``run_id``; returns the run as it ended. Never raises for a provider's failure:
+    the run ends *failed* with the reason; Cancel and the cap end it *cancelled* (both resumable)."""
+    info = ctx.runs.get(run_id)
+    if info.state != "running":
+        info = ctx.runs.start(run_id)
+    options = EnrichOptions.from_json(info.options["enrich"])
+    kind, _ = list_kind(ctx, options.list_id)
+    tracker = ProgressTracker(progress, run_id=run_id)
+    runner = _Runner(ctx, info, options, kind, factory or (lambda key: open_adapter(ctx, key)), tracker,
+                     token or CancelToken())
+    try:
+        await runner.run()
+    except RunCancelled:
+        result = ctx.runs.finish(run_id, "cancelled", error="Cancelled. What was found so far is kept; resume "
+                                 "the run to go on.")
+    except CapReached:
+        result = ctx.runs.finish(run_id, "cancelled", error=f"Stopped before spending more than the cap of "
+                                 f"{_credits(options.max_credits or 0)} credits. What was found is kept; resume "
+                                 "with a higher cap to go on.")
+    except ProviderStopped as exc:
+        result = ctx.runs.finish(run_id, "failed", error=describe(exc.provider, exc.error))
+    except EnrichError as exc:
+        result = ctx.runs.finish(run_id, "failed", error=str(exc))
+    except Exception as exc:
+        log.exception("enrichment run %s failed", run_id)
+        result = ctx.runs.finish(run_id, "failed", error=f"The run stopped on an unexpected error: {exc}. What was "
+                                 "found is kept; resume to go on.")
+    else:
+        result = ctx.runs.finish(run_id, "finished")
+    finally:
+        await runner.close()
+        _touch_list(ctx, options.list_id)
+        tracker.flush()
+    return result
+
+
+async def resume_enrichment(ctx: Any, run_id: int, *, max_credits: float | None = None, **kw: Any) -> RunInfo:
+    info = ctx.runs.resume(run_id)
+    if max_credits is not None:
+        enrich = dict(info.options["enrich"])
+        enrich["max_credits"] = max_credits
+        ctx.runs.update_options(run_id, {"enrich": enrich})
+    return await run_enrichment(ctx, run_id, **kw)
+
+
+def _touch_list(ctx: Any, list_id: int) -> None:
+    with ctx.store.write() as s:
+        s.execute(update(ContactList).where(ContactList.id == list_id).values(updated_at=datetime.now(UTC)))
+

@@ -1,0 +1,1 @@
+"""Emulators of the data-enrichment providers, on the emulator kit (see ``common`` for the made-up world)."""

@@ -20,7 +20,7 @@ from enginy_desktop import APP_NAME, __version__
 
 # Command groups, in the order `--help` lists them. Each is a module of this package with `register()`.
 COMMAND_MODULES: list[str] = [
-    "integrations", "crm", "crm_config", "sandbox", "workspace", "sync", "export", "store", "ai",
+    "integrations", "crm", "crm_config", "sandbox", "workspace", "sync", "export", "store", "ai", "enrich",
 ]
 
 EXIT_OK = 0

@@ -237,6 +237,7 @@ def _events(rt: Runtime, path: Path, campaign: str | None, list_name: str | None
 
 @_user_errors
 def cmd_lists(args: argparse.Namespace, rt: Runtime) -> int:
+    from enginy_desktop.core.enrich.report import provenance
     from enginy_desktop.core.services.workspace import WorkspaceService
 
     service = WorkspaceService(rt.context().store)
@@ -265,7 +266,10 @@ def cmd_lists(args: argparse.Namespace, rt: Runtime) -> int:
         records = service.records(info.id, offset, min(PAGE, total - offset))
         if not records:
             break
+        found = provenance(rt.context(), info.kind.value, [r["id"] for r in records])  # enriched values' sources
         for record in records:
+            if record["id"] in found:
+                record["enrichment"] = found[record["id"]]
             rt.stdout.write(("\n  " if first else ",\n  ") + json.dumps(record, ensure_ascii=False, default=str))
             first = False
         offset += len(records)

@@ -12,7 +12,11 @@ import importlib
 from .kit.launch import EmulatorSpec
 
 EMULATORS: dict[str, str] = {
+    "apollo": "enginy_desktop.sandbox.enrichment.apollo:SPEC",
+    "dropcontact": "enginy_desktop.sandbox.enrichment.dropcontact:SPEC",
     "hubspot": "enginy_desktop.sandbox.hubspot:SPEC",
+    "hunter": "enginy_desktop.sandbox.enrichment.hunter:SPEC",
+    "lusha": "enginy_desktop.sandbox.enrichment.lusha:SPEC",
     "pipedrive": "enginy_desktop.sandbox.crm.pipedrive:SPEC",
     "slack": "enginy_desktop.sandbox.slack:SPEC",
 }

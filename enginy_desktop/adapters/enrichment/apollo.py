@@ -32,6 +32,7 @@ from .base import (
     Pricing,
     ProviderAccount,
     ProviderCapabilities,
+    with_partial,
 )
 
 DEFAULT_BASE_URL = "https://api.apollo.io/api/v1"
@@ -81,7 +82,7 @@ def _person_found(person: dict[str, Any], points: frozenset[DataPoint]) -> dict[
     if location:
         values[DataPoint.LOCATION] = Found(location)
     values.update(_org_found(org, with_location=False))
-    return {p: f for p, f in values.items() if p in points}
+    return values
 
 
 def _org_found(org: dict[str, Any], with_location: bool = True) -> dict[DataPoint, Found]:
@@ -170,7 +171,11 @@ class ApolloAdapter(EnrichmentAdapter):
         if people:
             by_key.update((res.key, res) for res in await self._people(people, points))
         if companies:
-            by_key.update((res.key, res) for res in await self._orgs(companies, points))
+            try:
+                answered = await self._orgs(companies, points)
+            except AdapterError as exc:
+                raise with_partial(exc, list(by_key.values())) from None
+            by_key.update((res.key, res) for res in answered)
         return [by_key[r.key] for r in records]
 
     async def _people(self, records: Sequence[LookupInput], points: frozenset[DataPoint]) -> list[LookupResult]:
@@ -179,7 +184,7 @@ class ApolloAdapter(EnrichmentAdapter):
             body = reply.json() or {}
             person = body.get("person") if isinstance(body, dict) else None
             found = _person_found(person, points) if isinstance(person, dict) else {}
-            return [LookupResult(records[0].key, found, credits=1.0 if person else 0.0)]
+            return [LookupResult(records[0].key, found, credits=1.0 if person else 0.0, covered=set(PERSON_POINTS))]
         body_in = {"details": [self._details(r) for r in records]}
         reply = await self.api.request("POST", "/people/bulk_match", json=body_in, idempotent=True)
         body = reply.json() or {}
@@ -189,7 +194,8 @@ class ApolloAdapter(EnrichmentAdapter):
         for i, r in enumerate(records):
             person = matches[i] if i < len(matches) else None
             found = _person_found(person, points) if isinstance(person, dict) else {}
-            out.append(LookupResult(r.key, found, credits=1.0 if isinstance(person, dict) else 0.0))
+            out.append(LookupResult(r.key, found, credits=1.0 if isinstance(person, dict) else 0.0,
+                                    covered=set(PERSON_POINTS)))
         return out
 
     async def _orgs(self, records: Sequence[LookupInput], points: frozenset[DataPoint]) -> list[LookupResult]:
@@ -197,8 +203,8 @@ class ApolloAdapter(EnrichmentAdapter):
             reply = await self.api.request("GET", "/organizations/enrich", params={"domain": records[0].domain})
             body = reply.json() or {}
             org = body.get("organization") if isinstance(body, dict) else None
-            found = {p: f for p, f in _org_found(org).items() if p in points} if isinstance(org, dict) and org else {}
-            return [LookupResult(records[0].key, found, credits=1.0 if found else 0.0)]
+            found = _org_found(org) if isinstance(org, dict) and org else {}
+            return [LookupResult(records[0].key, found, credits=1.0 if found else 0.0, covered=set(COMPANY_POINTS))]
         details = [{k: v for k, v in (("domain", r.domain), ("name", r.company_name)) if v} for r in records]
         reply = await self.api.request("POST", "/organizations/bulk_enrich", json={"details": details},
                                        idempotent=True)
@@ -213,6 +219,6 @@ class ApolloAdapter(EnrichmentAdapter):
         out: list[LookupResult] = []
         for r in records:
             org = by_domain.get(r.domain.lower()) if r.domain else by_name.get(r.company_name.casefold())
-            found = {p: f for p, f in _org_found(org).items() if p in points} if org else {}
-            out.append(LookupResult(r.key, found, credits=1.0 if org else 0.0))
+            found = _org_found(org) if org else {}
+            out.append(LookupResult(r.key, found, credits=1.0 if org else 0.0, covered=set(COMPANY_POINTS)))
         return out

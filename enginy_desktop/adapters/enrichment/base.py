@@ -44,6 +44,7 @@ __all__ = [
     "ProviderAccount",
     "ProviderCapabilities",
     "adapter_class",
+    "with_partial",
 ]
 
 
@@ -190,6 +191,9 @@ class LookupResult:
     found: dict[DataPoint, Found] = field(default_factory=dict)
     credits: float = 0.0  # what this record cost, as the provider charged it
     error: str = ""  # a per-record refusal (invalid input, compliance…), not a whole-request failure
+    # Every data point the calls made for this record answered, found or not (a person lookup answers the
+    # title and the company too): the engine caches them all, so the same lookup is never paid for again.
+    covered: set[DataPoint] = field(default_factory=set)
 
     @property
     def not_found(self) -> bool:
@@ -231,7 +235,11 @@ class EnrichmentAdapter(abc.ABC):
         return bool(record.kinds() & cls.capabilities.inputs)
 
     async def lookup(self, records: Sequence[LookupInput], points: frozenset[DataPoint]) -> list[LookupResult]:
-        """Look ``records`` (at most ``batch_size``) up for ``points``; one result per record, in order."""
+        """Look ``records`` (at most ``batch_size``) up for ``points``; one result per record, in order.
+
+        When a lookup needs several calls and one fails after others were answered (and charged), the
+        :class:`~enginy_desktop.adapters.base.AdapterError` raised carries those answers in ``partial`` (see
+        :func:`with_partial`), so they are recorded and never paid for again."""
         raise NotImplementedError
 
     async def submit(self, records: Sequence[LookupInput], points: frozenset[DataPoint]) -> str:
@@ -253,6 +261,14 @@ class EnrichmentAdapter(abc.ABC):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+def with_partial(error: Exception, results: Sequence[LookupResult]) -> Exception:
+    """``error`` carrying the results answered before it (``error.partial``); only results with answers count."""
+    kept = [r for r in results if r.covered or r.found or r.credits]
+    previous = list(getattr(error, "partial", []) or [])
+    error.partial = previous + kept  # type: ignore[attr-defined]
+    return error
 
 
 # catalog key -> "module:Class" (imported on first use)

@@ -147,7 +147,7 @@ class DropcontactAdapter(EnrichmentAdapter):
             credits = 1.0 if (DataPoint.EMAIL in found and not sent_email) else 0.0
             if sent_email:
                 credits = 1.0  # a verification is charged whatever comes of it
-            out.append(LookupResult(r.key, {p: f for p, f in found.items() if p in points}, credits=credits))
+            out.append(LookupResult(r.key, found, credits=credits, covered=set(FINDS)))
         return out
 
     async def lookup(self, records: Sequence[LookupInput], points: frozenset[DataPoint]) -> list[LookupResult]:

@@ -35,6 +35,7 @@ from .base import (
     Pricing,
     ProviderAccount,
     ProviderCapabilities,
+    with_partial,
 )
 
 DEFAULT_BASE_URL = "https://api.hunter.io/v2"
@@ -136,10 +137,17 @@ class HunterAdapter(EnrichmentAdapter):
         return bool(points & DOMAIN_POINTS and InputKind.COMPANY in kinds)
 
     async def lookup(self, records: Sequence[LookupInput], points: frozenset[DataPoint]) -> list[LookupResult]:
-        return [await self._one(r, points) for r in records]
+        done: list[LookupResult] = []
+        for r in records:
+            result = LookupResult(r.key)
+            try:
+                await self._one(r, points, result)
+            except AdapterError as exc:  # the calls already answered (and charged) are kept
+                raise with_partial(exc, [*done, result]) from None
+            done.append(result)
+        return done
 
-    async def _one(self, r: LookupInput, points: frozenset[DataPoint]) -> LookupResult:
-        result = LookupResult(r.key)
+    async def _one(self, r: LookupInput, points: frozenset[DataPoint], result: LookupResult) -> LookupResult:
         first, last = r.names
         if points & (FINDER_POINTS | {DataPoint.EMAIL_STATUS}) and not r.email and first and last and (
                 r.domain or r.company_name):
@@ -147,6 +155,7 @@ class HunterAdapter(EnrichmentAdapter):
             params.update({"domain": r.domain} if r.domain else {"company": r.company_name})
             data = ((await self._get("/email-finder", params)).json() or {}).get("data") or {}
             email = text(data.get("email"))
+            result.covered |= FINDER_POINTS | ({DataPoint.EMAIL_STATUS} if email else set())
             if email:
                 result.credits += 1.0
                 verification = data.get("verification") if isinstance(data.get("verification"), dict) else {}
@@ -163,12 +172,14 @@ class HunterAdapter(EnrichmentAdapter):
                     result.found[DataPoint.PHONE] = Found(text(data.get("phone_number")), detail="direct")
         if DataPoint.EMAIL_STATUS in points and r.email and DataPoint.EMAIL_STATUS not in result.found:
             status, score = await self._verify(r.email)
+            result.covered.add(DataPoint.EMAIL_STATUS)
             if status:
                 result.credits += 0.5
                 result.found[DataPoint.EMAIL_STATUS] = Found(status, confidence=score, status=status)
         if points & DOMAIN_POINTS and (r.domain or r.company_name):
             params = {"domain": r.domain} if r.domain else {"company": r.company_name}
             data = ((await self._get("/domain-search", {**params, "limit": 1})).json() or {}).get("data") or {}
+            result.covered |= DOMAIN_POINTS
             if text(data.get("domain")):
                 result.credits += 1.0
                 result.found[DataPoint.COMPANY_DOMAIN] = Found(text(data.get("domain")))
@@ -179,7 +190,6 @@ class HunterAdapter(EnrichmentAdapter):
                 location = join_location(data.get("city"), data.get("state"), data.get("country"))
                 if location:
                     result.found[DataPoint.LOCATION] = Found(location)
-        result.found = {p: f for p, f in result.found.items() if p in points}
         if DataPoint.SIZE in result.found:
             result.found[DataPoint.SIZE] = Found(size_band(result.found[DataPoint.SIZE].value.split("-")[-1]))
         return result

@@ -32,6 +32,7 @@ from .base import (
     Pricing,
     ProviderAccount,
     ProviderCapabilities,
+    with_partial,
 )
 
 DEFAULT_BASE_URL = "https://api.lusha.com"
@@ -196,20 +197,26 @@ class LushaAdapter(EnrichmentAdapter):
         if people:
             by_key.update((res.key, res) for res in await self._people(people, points))
         if companies:
-            by_key.update((res.key, res) for res in await self._companies(companies, points))
+            try:
+                answered = await self._companies(companies, points)
+            except AdapterError as exc:
+                raise with_partial(exc, list(by_key.values())) from None
+            by_key.update((res.key, res) for res in answered)
         return [by_key[r.key] for r in records]
 
     @staticmethod
     def _result(r: LookupInput, entry: Any, points: frozenset[DataPoint], companies: dict[str, Any]) -> LookupResult:
+        covered = set(PERSON_POINTS | ORG_POINTS)
         if not isinstance(entry, dict):
-            return LookupResult(r.key)
+            return LookupResult(r.key, covered=covered)
         data = entry.get("data") if isinstance(entry.get("data"), dict) else None
-        found = {p: f for p, f in _person_found(data, companies).items() if p in points} if data else {}
+        found = _person_found(data, companies) if data else {}
         error = entry.get("error") if isinstance(entry.get("error"), dict) else None
         why = ""
         if error and text(error.get("name")) not in ("EMPTY_DATA", "NOT_FOUND", ""):
             why = f"Lusha: {text(error.get('message')) or text(error.get('name'))}"
-        return LookupResult(r.key, found, credits=1.0 if entry.get("isCreditCharged") else 0.0, error=why)
+        return LookupResult(r.key, found, credits=1.0 if entry.get("isCreditCharged") else 0.0, error=why,
+                            covered=covered)
 
     async def _people(self, records: Sequence[LookupInput], points: frozenset[DataPoint]) -> list[LookupResult]:
         if len(records) == 1:
@@ -228,7 +235,6 @@ class LushaAdapter(EnrichmentAdapter):
         out: list[LookupResult] = []
         for i, r in enumerate(records):
             company = body.get(str(i)) if isinstance(body, dict) else None
-            found = {p: f for p, f in _company_found(company).items() if p in points} if isinstance(
-                company, dict) else {}
-            out.append(LookupResult(r.key, found, credits=1.0 if found else 0.0))
+            found = _company_found(company) if isinstance(company, dict) else {}
+            out.append(LookupResult(r.key, found, credits=1.0 if found else 0.0, covered=set(ORG_POINTS)))
         return out

@@ -284,11 +284,13 @@ def estimate(ctx: Any, options: EnrichOptions) -> Estimate:
         cache = cached(ctx, list(set(idents.values())), keys)
         for row in rows:
             record = P.lookup_input(kind, row, str(row["id"]))
-            # An e-mail the waterfall may find makes a verification possible: count it as if known.
-            may_have_email = bool(record.email) or DataPoint.EMAIL in options.points
+            # An e-mail the waterfall may still find makes a verification possible: count it as if known.
+            may_have_email = bool(record.email)
             asked: dict[str, set[DataPoint]] = {}
             from_cache: set[str] = set()
-            for point in options.points:
+            for point in sorted(options.points, key=list(DataPoint).index):
+                if point is DataPoint.EMAIL_STATUS and not may_have_email:
+                    continue
                 if not (options.replace or P.is_missing(kind, point, row)):
                     continue
                 est.missing[point.value] = est.missing.get(point.value, 0) + 1
@@ -305,9 +307,11 @@ def estimate(ctx: Any, options: EnrichOptions) -> Estimate:
                     if hit is not None:
                         from_cache.add(key)
                         if hit.found:
+                            may_have_email = may_have_email or point is DataPoint.EMAIL
                             break
                         continue
                     asked.setdefault(key, set()).add(point)
+                    may_have_email = may_have_email or point is DataPoint.EMAIL
                 if not reachable:
                     est.unreachable[point.value] = est.unreachable.get(point.value, 0) + 1
             for key, pts in asked.items():

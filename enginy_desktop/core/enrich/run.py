@@ -137,6 +137,7 @@ class _Runner:
         self.totals = _Totals(credits=float(info.counters.get("credits", 0.0) or 0.0))
         self.cap = options.max_credits
         self.reserved = 0.0  # the most the requests in flight can cost
+        self.stopped = False
         self.order = {p: list(options.order.get(p, [])) for p in options.points}
         self.classes = {k: _cls(k) for k in options.providers_used()}
 
@@ -184,12 +185,17 @@ class _Runner:
         prov_rows: list[dict[str, Any]] = []
         updates: list[tuple[int, dict[str, str]]] = []
         by_key = {r.key: r for r in results}
+        asked_counts: dict[str, int] = {}
+        finds = self.classes[provider].capabilities.finds
         for rec in records:
             res = by_key.get(str(rec.id)) or LookupResult(str(rec.id))
             credits += res.credits
             had_email = str(rec.row.get("email") or "").lower()
             new_email = res.found.get(DataPoint.EMAIL)
-            for point in pts:
+            # What this request answered: the points asked, and those its calls answered anyway (cached too, and
+            # written when the record misses them and this provider is in their waterfall).
+            answered = set(pts) | (set(res.covered) & finds)
+            for point in sorted(answered, key=list(DataPoint).index):
                 rec.tried.setdefault(point, set()).add(provider)
                 got = res.found.get(point)
                 if (point is DataPoint.EMAIL_STATUS and got is not None and had_email and new_email is not None
@@ -201,7 +207,10 @@ class _Runner:
                                        "confidence": got.confidence if got else "",
                                        "status": got.status if got else "", "detail": got.detail if got else "",
                                        "fetched_at": now})
-                if got is None or point not in rec.missing:
+                if point not in rec.missing or (point not in pts and provider not in self.order.get(point, [])):
+                    continue
+                asked_counts[point.value] = asked_counts.get(point.value, 0) + 1
+                if got is None:
                     continue
                 values = P.stored_values(self.kind, point, got)
                 if not values:
@@ -232,7 +241,7 @@ class _Runner:
                                                          "fetched_at")}))
             if request_id is not None:
                 s.execute(update(EnrichmentRequest).where(EnrichmentRequest.id == request_id).values(
-                    state="done", credits=credits, found=found_counts, updated_at=now))
+                    state="done", credits=credits, found=found_counts, asked=asked_counts, updated_at=now))
         n_found = sum(found_counts.values())
         if request_id is None:
             self.totals.cached += n_found
@@ -252,6 +261,40 @@ class _Runner:
                 return key
             tried.add(key)
         return None
+
+    def wanted(self, rec: _Record) -> dict[str, set[DataPoint]]:
+        """The providers to ask about ``rec`` in this round, each with the points it is next for.
+
+        A provider that is next for one point but comes later in another point's order (which the record also
+        misses) waits until the providers ahead of it there have answered: then it is asked once about the person
+        for everything still missing, instead of once per point — a person costs a per-person provider one
+        charge. When every candidate waits for another, the next provider of the first data point is asked.
+        """
+        nxt: dict[DataPoint, str] = {}
+        for point in sorted(rec.missing, key=list(DataPoint).index):
+            if point is DataPoint.EMAIL_STATUS and not rec.row.get("email"):
+                continue  # nothing to verify (yet): an e-mail found later brings its status, or is verified then
+            key = self.next_provider(rec, point)
+            if key is not None:
+                nxt[point] = key
+        candidates = set(nxt.values())
+        inputs = self.inputs(rec)
+
+        def waits(key: str) -> bool:
+            cls = self.classes[key]
+            return any(point in cls.capabilities.finds and key in self.order.get(point, [])
+                       and key not in rec.tried.get(point, set()) and other != key
+                       and cls.can_use(inputs, frozenset({point}))
+                       for point, other in nxt.items())
+
+        # Orders that contradict each other (Hunter first for e-mails, Apollo first for titles) make every
+        # candidate wait: then the first data point's next provider goes first.
+        ready = {k for k in candidates if not waits(k)} or {next(iter(nxt.values()))} if nxt else set()
+        out: dict[str, set[DataPoint]] = {}
+        for point, key in nxt.items():
+            if key in ready:
+                out.setdefault(key, set()).add(point)
+        return out
 
     async def ask(self, provider: str, records: list[_Record], pts: frozenset[DataPoint]) -> None:
         """One request (journaled), or none when the cache knows every answer."""
@@ -276,8 +319,11 @@ class _Runner:
         adapter = self.adapter(provider)
         most = adapter.capabilities.pricing.cost(set(pts)) * len(fresh)
         async with self.sem[provider]:
+            if self.stopped:
+                return  # a provider failed: the run stops; nothing more is sent
             self.token.raise_if_cancelled()
             if self.cap is not None and self.totals.credits + self.reserved + most > self.cap + 1e-9:
+                self.stopped = True
                 raise CapReached()
             self.reserved += most
             request_id = self.journal_start(provider, fresh, pts)
@@ -291,8 +337,13 @@ class _Runner:
                 else:
                     results = await adapter.lookup(inputs, pts)
             except AdapterError as exc:
+                partial = list(getattr(exc, "partial", []) or [])
+                if partial:  # answers (and charges) that came before the failure are kept and cached
+                    keys = {r.key for r in partial}
+                    self.apply(provider, [r for r in fresh if str(r.id) in keys], frozenset(), partial, request_id)
                 if not job:  # a submitted job stays in flight: resuming fetches it instead of paying again
                     self.journal_failed(request_id, str(exc))
+                self.stopped = True
                 raise ProviderStopped(provider, exc) from None
             finally:
                 self.reserved -= most
@@ -356,12 +407,7 @@ class _Runner:
             self.token.raise_if_cancelled()
             groups: dict[tuple[str, frozenset[DataPoint]], list[_Record]] = {}
             for rec in recs:
-                wanted: dict[str, set[DataPoint]] = {}
-                for point in sorted(rec.missing, key=list(DataPoint).index):
-                    key = self.next_provider(rec, point)
-                    if key is not None:
-                        wanted.setdefault(key, set()).add(point)
-                for key, pts in wanted.items():
+                for key, pts in self.wanted(rec).items():
                     groups.setdefault((key, frozenset(pts)), []).append(rec)
             if not groups:
                 return

@@ -1,0 +1,203 @@
+"""Enrichment runs against the four emulators: waterfall, estimate, cache, provenance, user values, failure modes
+(bad key, no credits, rate limit, provider down, the cap, Cancel) each ending resumable with nothing paid twice."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from enginy_desktop.adapters.enrichment.base import DataPoint as D
+from enginy_desktop.core.enrich import (
+    EnrichOptions,
+    default_order,
+    estimate,
+    provenance,
+    report,
+    resume_enrichment,
+    run_enrichment,
+    save_default_order,
+    start_enrichment,
+)
+from enginy_desktop.core.models import Contact
+from enginy_desktop.core.runs import CancelToken
+from tests.support.enrich_world import EnrichWorld
+
+POINTS = [D.EMAIL, D.EMAIL_STATUS, D.PHONE, D.JOB_TITLE, D.INDUSTRY]
+
+
+def contacts(ctx: Any) -> dict[int, Contact]:
+    with ctx.store.session() as s:
+        rows = list(s.scalars(select(Contact)))
+        for r in rows:
+            s.expunge(r)
+    return {r.id: r for r in rows}
+
+
+def run(ctx: Any, world: EnrichWorld, options: EnrichOptions, token: CancelToken | None = None) -> Any:
+    info = start_enrichment(ctx, options)
+    return asyncio.run(run_enrichment(ctx, info.id, factory=world.factory, token=token))
+
+
+def spent(world: EnrichWorld) -> dict[str, float]:
+    return {k: world.credits_spent(k) for k in world.apps}
+
+
+def test_waterfall_estimate_provenance_and_a_free_rerun(ctx: Any, tmp_path: Path) -> None:
+    world = EnrichWorld.make(ctx, tmp_path, contacts=60)
+    before = contacts(ctx)
+    order = default_order(ctx)
+    order[D.EMAIL] = ["hunter", "apollo", "dropcontact", "lusha"]
+    save_default_order(ctx, order)
+    assert default_order(ctx)[D.EMAIL][:2] == ["hunter", "apollo"]  # the order is saved as the default
+    options = EnrichOptions(world.list_id, POINTS, default_order(ctx))
+
+    est = estimate(ctx, options)
+    assert est.records == 60 and est.missing["email"] == 54  # 6 of the 60 have an e-mail already
+    result = run(ctx, world, options)
+    assert result.state == "finished", result.error
+
+    # The estimate is an upper bound of what each provider really charged; the report says what it charged.
+    rep = report(ctx, result.id)
+    by_provider = {p.provider: p for p in rep.providers}
+    for pe in est.providers:
+        assert world.credits_spent(pe.provider) <= pe.credits
+        assert by_provider[pe.provider].credits == pytest.approx(world.credits_spent(pe.provider))
+    assert rep.credits == pytest.approx(sum(spent(world).values()))
+    # Waterfall: Hunter (first for e-mail) is asked for every record missing one; Apollo only for Hunter's misses.
+    hunter, apollo = by_provider["hunter"].points["email"], by_provider["apollo"].points["email"]
+    assert hunter.asked == 54 and apollo.asked == hunter.asked - hunter.found
+    assert 0 < rep.found and rep.still_missing.get("email", 0) < 54
+
+    after = contacts(ctx)
+    sources = provenance(ctx, "contact", list(after))
+    for cid, c in after.items():
+        old = before[cid]
+        if old.email:  # a value the user entered is never replaced
+            assert c.email == old.email and "email" not in sources.get(cid, {})
+        if old.phone:
+            assert c.phone == old.phone
+        elif c.email and not old.email:
+            src = sources[cid]["email"]
+            assert src["provider"] in ("hunter", "apollo", "dropcontact", "lusha") and src["found_at"]
+    statuses = [sources[i]["email_status"]["status"] for i in sources if "email_status" in sources[i]]
+    assert statuses and all(statuses)
+
+    # Re-running costs nothing: the values are there, and what was not found is answered by the cache.
+    paid = spent(world)
+    again = estimate(ctx, options)
+    assert again.credits_at_most == 0
+    second = run(ctx, world, options)
+    assert second.state == "finished" and spent(world) == paid
+    assert float(second.counters.get("credits", 0)) == 0
+
+
+def test_replace_asks_again_only_when_asked_and_the_cache_answers(ctx: Any, tmp_path: Path) -> None:
+    world = EnrichWorld.make(ctx, tmp_path, contacts=20, providers=("apollo",))
+    options = EnrichOptions(world.list_id, [D.JOB_TITLE], {D.JOB_TITLE: ["apollo"]})
+    assert run(ctx, world, options).state == "finished"
+    paid = world.credits_spent("apollo")
+    titled = {i: c.job_title for i, c in contacts(ctx).items() if c.job_title}
+    with ctx.store.write() as s:  # the user types a title of their own in one record
+        first = next(iter(titled))
+        s.get(Contact, first).job_title = "My own title"
+    options.replace = True
+    assert run(ctx, world, options).state == "finished"
+    assert contacts(ctx)[first].job_title == titled[first]  # replaced, as asked, with the provider's value
+    assert world.credits_spent("apollo") == paid  # from the cache: the same lookup is not paid twice
+
+
+def _break(world: EnrichWorld, how: str) -> Any:
+    """Make one provider fail the way ``how`` says; returns a function that repairs it."""
+    if how == "bad_key":
+        world.ctx.integrations.save_connection("hunter", {"api_key": "wrong-key"})
+        return lambda: world.ctx.integrations.save_connection("hunter", {"api_key": "hunter-sandbox-key"})
+    if how == "no_credits":
+        em = world.emulator("lusha")
+        em.credits.set("lusha-sandbox-key", 3)
+        return lambda: em.credits.set("lusha-sandbox-key", 10_000)
+    if how == "rate_limit":
+        em = world.emulator("hunter")
+        em.set_faults({"error_rate": 0.0})
+        for w in em.windows:
+            w.try_hit  # noqa: B018 - the windows exist
+        from enginy_desktop.sandbox.kit import RateLimit, RollingWindow
+
+        em.windows = [RollingWindow(RateLimit(5, 3600.0))]
+        return lambda: setattr(em, "windows", [RollingWindow(RateLimit(1000, 1.0))])
+    if how == "down":
+        em = world.emulator("apollo")
+        em.set_faults({"error_rate": 1.0, "error_status": 503})
+        return lambda: em.set_faults({"error_rate": 0.0})
+    raise AssertionError(how)
+
+
+_CLEAN: dict[str, dict[str, float]] = {}
+
+
+def _clean_cost(tmp_path: Path, order: dict[D, list[str]]) -> dict[str, float]:
+    """What the whole run costs when nothing goes wrong: the same list enriched in another workspace (once)."""
+    if "cost" not in _CLEAN:
+        from enginy_desktop.core.context import AppContext
+
+        clean_dir = tmp_path / "clean"
+        clean_dir.mkdir()
+        clean_ctx = AppContext.open(clean_dir)
+        try:
+            clean = EnrichWorld.make(clean_ctx, clean_dir, contacts=30)
+            assert run(clean_ctx, clean, EnrichOptions(clean.list_id, POINTS, order)).state == "finished"
+            _CLEAN["cost"] = spent(clean)
+        finally:
+            clean_ctx.close()
+    return _CLEAN["cost"]
+
+
+@pytest.mark.parametrize(("how", "provider", "words"), [
+    ("bad_key", "hunter", "did not accept the API key"),
+    ("no_credits", "lusha", "no credits left"),
+    ("rate_limit", "hunter", "rate limit"),
+    ("down", "apollo", "could not answer"),
+])
+def test_failures_end_resumable_with_nothing_paid_twice(ctx: Any, tmp_path: Path, how: str, provider: str,
+                                                         words: str) -> None:
+    order = {p: ["apollo", "hunter", "lusha", "dropcontact"] for p in POINTS}
+    order = {p: [k for k in ks if k in default_order(ctx, ready_only=False)[p]] for p, ks in order.items()}
+    clean_cost = _clean_cost(tmp_path, order)
+    world = EnrichWorld.make(ctx, tmp_path, contacts=30)
+    repair = _break(world, how)
+    info = start_enrichment(ctx, EnrichOptions(world.list_id, POINTS, order))
+    failed = asyncio.run(run_enrichment(ctx, info.id, factory=world.factory))
+    assert failed.state == "failed" and failed.resumable
+    assert words in (failed.error or "") and "resum" in (failed.error or "")
+    assert "sandbox-key" not in (failed.error or "")  # no secret in the message
+    repair()
+    done = asyncio.run(resume_enrichment(ctx, info.id, factory=world.factory))
+    assert done.state == "finished", done.error
+    assert spent(world) == clean_cost  # nothing was paid twice
+    assert report(ctx, info.id).credits == pytest.approx(sum(clean_cost.values()))
+
+
+def test_the_cap_stops_before_spending_past_it_and_a_higher_cap_resumes(ctx: Any, tmp_path: Path) -> None:
+    world = EnrichWorld.make(ctx, tmp_path, contacts=40, providers=("hunter",))
+    options = EnrichOptions(world.list_id, [D.EMAIL], {D.EMAIL: ["hunter"]}, max_credits=10)
+    assert estimate(ctx, options).over_cap
+    stopped = run(ctx, world, options)
+    assert stopped.state == "cancelled" and "cap of 10 credits" in (stopped.error or "")
+    assert world.credits_spent("hunter") <= 10
+    done = asyncio.run(resume_enrichment(ctx, stopped.id, max_credits=1000, factory=world.factory))
+    assert done.state == "finished"
+    assert report(ctx, done.id).still_missing.get("email", 0) < 40
+
+
+def test_cancel_keeps_what_was_found_and_resume_finishes(ctx: Any, tmp_path: Path) -> None:
+    world = EnrichWorld.make(ctx, tmp_path, contacts=30, providers=("dropcontact",))
+    token = CancelToken()
+    token.cancel()
+    options = EnrichOptions(world.list_id, [D.EMAIL, D.PHONE], {D.EMAIL: ["dropcontact"], D.PHONE: ["dropcontact"]})
+    cancelled = run(ctx, world, options, token)
+    assert cancelled.state == "cancelled" and world.credits_spent("dropcontact") == 0
+    done = asyncio.run(resume_enrichment(ctx, cancelled.id, factory=world.factory))
+    assert done.state == "finished" and report(ctx, done.id).found > 0

@@ -255,7 +255,7 @@ def cmd_enrich(args: argparse.Namespace, rt: Runtime) -> int:
     if args.dry_run:
         rt.print("Dry run: nothing was asked, nothing was spent.")
         return EXIT_OK
-    if est.nothing_to_do:
+    if est.nothing_to_do and not args.json:
         rt.print("Nothing to ask: every record already has these values, or the cache answers them.")
     _confirm(rt, args.yes, f"Spend at most {_num(est.credits_at_most)} credits"
              + (f" (cap {_num(est.cap)})" if est.cap is not None else "") + "?")

@@ -324,9 +324,7 @@ def cmd_runs(args: argparse.Namespace, rt: Runtime) -> int:
     for r in runs:
         c = r.counters
         counts = ", ".join(f"{k} {int(c[k]):,}" for k in ("created", "updated", "unchanged", "failed", "matched",
-                                                            "new", "ambiguous", "found") if c.get(k))
-        if r.kind == "enrichment":
-            counts += f", credits {float(c.get('credits') or 0):g}"
+                                                            "new", "ambiguous") if c.get(k))
         when = r.created_at.astimezone().strftime("%Y-%m-%d %H:%M")
         rt.print(f"{r.id:>5}  {when}  {r.kind:<6} {r.state_label:<11} {r.list_name}  {counts}")
     rt.print(f"{len(runs)} run{'s' if len(runs) != 1 else ''}")

@@ -69,8 +69,10 @@ class DropcontactAdapter(EnrichmentAdapter):
                         "1 credit per record returned with a verified e-mail, or per e-mail sent for verification; "
                         "refunded when nothing is found."),
         rate_limit=RateLimit(60, 1.0),
-        poll_every=30.0,
-        poll_max=120.0,
+        # Dropcontact asks to poll every 30 seconds: the first poll comes after 2 s (a small batch is often done by
+        # then), later ones back off to 30 s.
+        poll_every=2.0,
+        poll_max=30.0,
     )
 
     def __init__(self, api: Any, poll_every: float, poll_max: float, max_wait: float) -> None:

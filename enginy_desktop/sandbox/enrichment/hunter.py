@@ -11,7 +11,8 @@ The key comes as the ``api_key`` query parameter or the ``X-API-KEY`` header (40
 otherwise). Hunter's own status codes: **403 = rate limit** (15/s and 500/min for finder and domain search, 10/s
 and 300/min for the verifier; no rate-limit headers), **429 = usage limit** (credits). Errors are
 ``{"errors": [{"id", "code", "details"}]}``. Credits: 1 per e-mail found, 0.5 per verification, 1 per domain
-search with a result. Coverage: 80 % of people, 60 % of their e-mails, 10 % of their phones, 85 % of companies.
+search with a result; asking again what was already charged in the billing period is free ("duplicate requests
+are not charged twice", http://help.hunter.io/en/articles/1911617). Coverage: 80 % of people, 60 % of their e-mails, 10 % of their phones, 85 % of companies.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class HunterEmulator(Emulator):
         self.windows = [RollingWindow(x) for x in config.rate_limits]
         self.verifier_windows = [RollingWindow(x) for x in config.verifier_limits]
         self.verifying: set[str] = set()
+        self.charged: set[tuple[str, str]] = set()  # (key, request) charged this billing period
 
     def authenticate(self, request: Any) -> Any:
         key = header_or_query(request, "x-api-key", "api_key")
@@ -91,6 +93,7 @@ class HunterEmulator(Emulator):
         super().reset(seed=seed)
         self.credits.reset()
         self.verifying.clear()
+        self.charged.clear()
         for w in (*self.windows, *self.verifier_windows):
             w.reset()
 
@@ -105,10 +108,14 @@ class HunterEmulator(Emulator):
                 self.credits.set(key, int(float(values["credits"]) * 2))
         return self.limits_json()
 
-    def charge(self, key: str, half_credits: int) -> None:
+    def charge(self, key: str, half_credits: int, request: str = "") -> None:
+        if request and (key, request) in self.charged:
+            return  # Hunter does not charge twice for the same request in a billing period
         if self.cfg.faults.credits_exhausted or not self.credits.spend(key, half_credits):
             raise HunterError(429, "too_many_requests", "You have reached your usage limit. Upgrade your plan or "
                               "wait for the reset to keep using the API.")
+        if request:
+            self.charged.add((key, request))
 
 
 def _em(request: Request) -> HunterEmulator:
@@ -134,7 +141,7 @@ async def email_finder(request: Request) -> Response:
                             "phone_number": None, "company": p.company.name if p else q.get("company"),
                             "sources": [], "verification": {"date": None, "status": None}}
     if p is not None and p.findable and covers("hunter", "person", p.key) and covers("hunter", "email", p.key):
-        em.charge(request.scope["sandbox.token"], 2)
+        em.charge(request.scope["sandbox.token"], 2, f"finder:{p.key}")
         status = email_status(p.email)
         data.update({"email": p.email, "score": 70 + int(p.key.__len__() % 30), "position": p.title,
                      "linkedin_url": p.linkedin_url,
@@ -151,7 +158,7 @@ async def email_verifier(request: Request) -> Response:
     if email not in em.verifying and (sum(map(ord, email)) % 100) < em.cfg.pending_share:
         em.verifying.add(email)
         return Response(status_code=202)
-    em.charge(request.scope["sandbox.token"], 1)
+    em.charge(request.scope["sandbox.token"], 1, f"verify:{email}")
     status = email_status(email)
     webmail = email.endswith(("@gmail.com", "@yahoo.com", "@hotmail.com", "@outlook.com"))
     if webmail:
@@ -174,7 +181,7 @@ async def domain_search(request: Request) -> Response:
         return ok({"data": {"domain": None, "disposable": False, "webmail": False, "accept_all": False,
                             "pattern": None, "organization": None, "emails": []},
                    "meta": {"results": 0, "limit": int(q.get("limit") or 10), "offset": 0}})
-    em.charge(request.scope["sandbox.token"], 2)
+    em.charge(request.scope["sandbox.token"], 2, f"domain:{c.domain}")
     low = [n for n in (1, 11, 51, 201, 501, 1001, 5001, 10001) if n <= c.employees][-1]
     high = {1: 10, 11: 50, 51: 200, 201: 500, 501: 1000, 1001: 5000, 5001: 10000}.get(low)
     return ok({"data": {"domain": c.domain, "disposable": False, "webmail": False, "accept_all": False,

@@ -1,0 +1,139 @@
+"""``enrich`` on the command line against the emulators served on loopback: the estimate, the confirmation (refused
+without a terminal unless --yes), the run and its report, enriched values with their sources in ``lists NAME
+--json``, the run in ``runs``, a free re-run; and a run killed with SIGKILL, then resumed, paying nothing twice."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import keyring
+import pytest
+
+from enginy_desktop.sandbox.kit.server import serve
+from tests.support.enrich_world import EnrichWorld
+
+
+@contextlib.contextmanager
+def served(ctx: Any, world: EnrichWorld) -> Iterator[dict[str, str]]:
+    """Serve the world's emulators on loopback and point the saved connections at them."""
+    with contextlib.ExitStack() as stack:
+        urls = {key: stack.enter_context(serve(app)) for key, app in world.apps.items()}
+        for key, url in urls.items():
+            ctx.integrations.save_connection(key, {"base_url": url})
+        yield urls
+
+
+def test_enrich_command_estimate_confirm_run_report(cli: Any, ctx: Any, tmp_path: Path) -> None:
+    world = EnrichWorld.make(ctx, tmp_path, contacts=30, providers=("hunter", "lusha"))
+    with served(ctx, world):
+        code, out, err = cli("enrich", "--list", "Leads", "--find", "email,phone", "--dry-run")
+        assert code == 0, err
+        assert "Estimate" in out and "Hunter" in out and "Lusha" in out and "Dry run" in out
+        assert world.credits_spent("hunter") == world.credits_spent("lusha") == 0
+
+        code, out, err = cli("enrich", "--list", "Leads", "--find", "email,phone")  # stdin is not a terminal
+        assert code == 1 and "--yes" in err and world.credits_spent("hunter") == 0
+
+        code, out, err = cli("enrich", "--list", "Leads", "--find", "nonsense")
+        assert code == 2 and "Choose among" in err
+
+        report_file = tmp_path / "report.json"
+        code, out, err = cli("enrich", "--list", "Leads", "--find", "email,phone", "--providers", "hunter,lusha",
+                             "--max-credits", "500", "--yes", "--report", str(report_file))
+        assert code == 0, err
+        assert "finished" in out and "credits spent" in out
+        rep = json.loads(report_file.read_text("utf-8"))
+        paid = world.credits_spent("hunter") + world.credits_spent("lusha")
+        assert rep["state"] == "finished" and rep["credits_spent"] == pytest.approx(paid) and paid > 0
+        assert {p["provider"] for p in rep["providers"]} == {"hunter", "lusha"}
+
+        code, out, _ = cli("lists", "Leads", "--json")
+        records = json.loads(out)
+        sourced = [r for r in records if r.get("enrichment")]
+        assert sourced and all(r["enrichment"][f]["provider"] in ("hunter", "lusha")
+                               for r in sourced for f in r["enrichment"])
+        assert any(r["email"] and "email" in r["enrichment"] for r in sourced)
+
+        code, out, _ = cli("runs")
+        assert "enrichment" in out and "found" in out
+
+        code, out, err = cli("enrich", "--list", "Leads", "--find", "email,phone", "--providers", "hunter,lusha",
+                             "--yes", "--json")
+        assert code == 0, err
+        assert json.loads(out)["credits_spent"] == 0
+        assert world.credits_spent("hunter") + world.credits_spent("lusha") == paid  # re-running costs nothing
+
+
+def _command(data_dir: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "enginy_desktop", "--data-dir", str(data_dir), *args]
+
+
+@pytest.mark.subprocess
+def test_killed_enrichment_resumes_without_paying_twice(ctx: Any, data_dir: Path, tmp_path: Path) -> None:
+    from enginy_desktop.core.context import AppContext
+    from enginy_desktop.core.enrich import EnrichOptions, run_enrichment, start_enrichment
+    from enginy_desktop.adapters.enrichment.base import DataPoint as D
+    from tests.support.memory_keyring import FileKeyring
+
+    keyring.set_keyring(FileKeyring())  # the child process reads the API keys from this file
+    points = [D.EMAIL, D.JOB_TITLE, D.PHONE]
+    order = {p: ["hunter", "dropcontact"] for p in points}  # what --providers hunter,dropcontact means
+
+    # What the run costs when nothing goes wrong (another workspace, same list).
+    clean_dir = tmp_path / "clean"
+    clean_dir.mkdir()
+    clean_ctx = AppContext.open(clean_dir)
+    try:
+        clean = EnrichWorld.make(clean_ctx, clean_dir, contacts=160, providers=("hunter", "dropcontact"))
+        import asyncio
+
+        info = start_enrichment(clean_ctx, EnrichOptions(clean.list_id, points, order))
+        assert asyncio.run(run_enrichment(clean_ctx, info.id, factory=clean.factory)).state == "finished"
+        clean_cost = {k: clean.credits_spent(k) for k in clean.apps}
+    finally:
+        clean_ctx.close()
+
+    world = EnrichWorld.make(ctx, tmp_path, contacts=160, providers=("hunter", "dropcontact"))
+    world.emulator("hunter").set_faults({"latency_ms": 25})
+    world.emulator("dropcontact").set_limits({"polls_until_ready": 0})
+    with served(ctx, world):
+        child = subprocess.Popen(_command(data_dir, "enrich", "--list", "Leads", "--find", "email,job_title,phone",
+                                          "--providers", "hunter,dropcontact", "--yes"),
+                                 env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:  # kill it part-way, requests in flight
+                if len(world.emulator("hunter").requests) >= 40 or child.poll() is not None:
+                    break
+                time.sleep(0.005)
+            assert child.poll() is None, child.stderr.read().decode() if child.stderr else ""
+            os.kill(child.pid, signal.SIGKILL)
+            child.wait(10)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait(10)
+        assert child.returncode == -signal.SIGKILL
+        run_id = ctx.runs.history(kind="enrichment")[0].id
+        assert ctx.runs.mark_interrupted() == [run_id]  # what the next start-up does
+        left = ctx.runs.item_counts(run_id)
+        assert left.get("pending", 0) > 0
+
+        result = subprocess.run(_command(data_dir, "enrich", "--resume", str(run_id), "--yes", "--json"),
+                                env=dict(os.environ), capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        rep = json.loads(result.stdout)
+        assert rep["state"] == "finished"
+        spent = {k: world.credits_spent(k) for k in world.apps}
+        assert spent == clean_cost  # nothing paid twice, nothing missed
+        assert rep["credits_spent"] == pytest.approx(sum(spent.values()))
+

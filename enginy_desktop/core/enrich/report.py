@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 
 from enginy_desktop.adapters.enrichment.base import DATA_POINT_LABELS, DataPoint
 from enginy_desktop.core import catalog
@@ -99,12 +99,22 @@ def report(ctx: Any, run_id: int) -> RunReport:
             rep.points.setdefault(point, PointOutcome()).found += int(n)
         if state == "failed" and error and error not in rep.errors:
             rep.errors.append(error)
-    # What the cache answered is counted with the values found (free) in the run's counters.
+    # The journal is the truth (counters of an attempt killed mid-chunk were never saved): values found are the
+    # provenance rows this run wrote, credits what its recorded requests cost; the rest came from the cache.
+    with ctx.store.session() as s:
+        found = int(s.scalar(select(func.count(func.distinct(EnrichedValue.record_id * 16 + _point_index())))
+                             .where(EnrichedValue.run_id == run_id)) or 0)
+    from_requests = sum(o.found for p in per.values() for o in p.points.values())
     still = _still_missing(ctx, info, enrich)
     return RunReport(run_id=run_id, state=info.state, list_name=info.list_name, error=info.error,
-                     records=info.counter("records"), found=info.counter("found"), cached=info.counter("cached"),
-                     credits=float(info.counters.get("credits", 0.0) or 0.0), reasked=info.counter("reasked"),
+                     records=info.counter("records"), found=found, cached=max(0, found - from_requests),
+                     credits=sum(p.credits for p in per.values()), reasked=info.counter("reasked"),
                      points=list(enrich.get("points") or []), providers=list(per.values()), still_missing=still)
+
+
+def _point_index() -> Any:
+    """A number per data point (for counting distinct record-and-point pairs in SQL)."""
+    return case({p.value: i for i, p in enumerate(DataPoint)}, value=EnrichedValue.data_point, else_=15)
 
 
 def _name(key: str) -> str:

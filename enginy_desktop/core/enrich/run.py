@@ -134,7 +134,7 @@ class _Runner:
         self.token = token
         self.adapters: dict[str, EnrichmentAdapter] = {}
         self.sem: dict[str, asyncio.Semaphore] = {}
-        self.totals = _Totals(credits=float(info.counters.get("credits", 0.0) or 0.0))
+        self.totals = _Totals(credits=_spent(ctx, info.id))
         self.cap = options.max_credits
         self.reserved = 0.0  # the most the requests in flight can cost
         self.stopped = False
@@ -441,12 +441,21 @@ class _Runner:
         return {"reasked": reasked}
 
     def save_counters(self, reasked: int) -> None:
-        self.ctx.runs.set_counters(self.run_id, {"credits": round(self.totals.credits, 2)})
+        self.ctx.runs.set_counters(self.run_id, {"credits": round(_spent(self.ctx, self.run_id), 2)})
         self.ctx.runs.add_counters(self.run_id, {"found": self.totals.found, "cached": self.totals.cached,
                                                  "requests": self.totals.requests, "reasked": reasked})
         self.totals.found = self.totals.cached = self.totals.requests = 0
         self.tracker.set_counters(**{k: int(v) for k, v in self.ctx.runs.get(self.run_id).counters.items()
                                      if isinstance(v, int | float)})
+
+
+def _spent(ctx: Any, run_id: int) -> float:
+    """What the run's recorded requests cost (the journal survives a kill; the counters of that attempt may not)."""
+    from sqlalchemy import func
+
+    with ctx.store.session() as s:
+        return float(s.scalar(select(func.sum(EnrichmentRequest.credits)).where(
+            EnrichmentRequest.run_id == run_id)) or 0.0)
 
 
 def _cls(key: str) -> Any:

@@ -175,3 +175,6 @@ from .sources.theirstack import check_theirstack_connection  # noqa: E402
 
 connection_test.register("openai", check_openai_connection)
 connection_test.register("theirstack", check_theirstack_connection)
+from .enrichment.base import register_testers as _enrichment_testers  # noqa: E402
+
+_enrichment_testers()

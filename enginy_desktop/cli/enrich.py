@@ -82,8 +82,8 @@ def _providers(rt: Runtime, ctx: Any, as_json: bool) -> int:
 
 def _options(ctx: Any, args: argparse.Namespace) -> Any:
     from enginy_desktop.core.enrich import EnrichOptions, default_order
-    from enginy_desktop.core.enrich.points import parse_points
     from enginy_desktop.core.enrich.plan import providers as all_providers
+    from enginy_desktop.core.enrich.points import parse_points
     from enginy_desktop.core.services.workspace import WorkspaceService
 
     if not args.list:

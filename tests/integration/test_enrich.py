@@ -56,7 +56,8 @@ def test_waterfall_estimate_provenance_and_a_free_rerun(ctx: Any, tmp_path: Path
     options = EnrichOptions(world.list_id, POINTS, default_order(ctx))
 
     est = estimate(ctx, options)
-    assert est.records == 60 and est.missing["email"] == 54  # 6 of the 60 have an e-mail already
+    assert est.records == 60
+    assert est.missing["email"] == 54  # 6 of the 60 have an e-mail already
     result = run(ctx, world, options)
     assert result.state == "finished", result.error
 
@@ -72,29 +73,35 @@ def test_waterfall_estimate_provenance_and_a_free_rerun(ctx: Any, tmp_path: Path
             assert counted == pytest.approx(world.credits_spent(pe.provider))
     # Waterfall: Hunter (first for e-mail) is asked for every record missing one; Apollo only for Hunter's misses.
     hunter, apollo = by_provider["hunter"].points["email"], by_provider["apollo"].points["email"]
-    assert hunter.asked == 54 and apollo.asked == hunter.asked - hunter.found
-    assert 0 < rep.found and rep.still_missing.get("email", 0) < 54
+    assert hunter.asked == 54
+    assert apollo.asked == hunter.asked - hunter.found
+    assert rep.found > 0
+    assert rep.still_missing.get("email", 0) < 54
 
     after = contacts(ctx)
     sources = provenance(ctx, "contact", list(after))
     for cid, c in after.items():
         old = before[cid]
         if old.email:  # a value the user entered is never replaced
-            assert c.email == old.email and "email" not in sources.get(cid, {})
+            assert c.email == old.email
+            assert "email" not in sources.get(cid, {})
         if old.phone:
             assert c.phone == old.phone
         elif c.email and not old.email:
             src = sources[cid]["email"]
-            assert src["provider"] in ("hunter", "apollo", "dropcontact", "lusha") and src["found_at"]
+            assert src["provider"] in ("hunter", "apollo", "dropcontact", "lusha")
+            assert src["found_at"]
     statuses = [sources[i]["email_status"]["status"] for i in sources if "email_status" in sources[i]]
-    assert statuses and all(statuses)
+    assert statuses
+    assert all(statuses)
 
     # Re-running costs nothing: the values are there, and what was not found is answered by the cache.
     paid = spent(world)
     again = estimate(ctx, options)
     assert again.credits_at_most == 0
     second = run(ctx, world, options)
-    assert second.state == "finished" and spent(world) == paid
+    assert second.state == "finished"
+    assert spent(world) == paid
     assert float(second.counters.get("credits", 0)) == 0
 
 
@@ -173,8 +180,10 @@ def test_failures_end_resumable_with_nothing_paid_twice(ctx: Any, tmp_path: Path
     repair = _break(world, how)
     info = start_enrichment(ctx, EnrichOptions(world.list_id, POINTS, order))
     failed = asyncio.run(run_enrichment(ctx, info.id, factory=world.factory))
-    assert failed.state == "failed" and failed.resumable
-    assert words in (failed.error or "") and "resum" in (failed.error or "")
+    assert failed.state == "failed"
+    assert failed.resumable
+    assert words in (failed.error or "")
+    assert "resum" in (failed.error or "")
     assert "sandbox-key" not in (failed.error or "")  # no secret in the message
     repair()
     done = asyncio.run(resume_enrichment(ctx, info.id, factory=world.factory))
@@ -188,7 +197,8 @@ def test_the_cap_stops_before_spending_past_it_and_a_higher_cap_resumes(ctx: Any
     options = EnrichOptions(world.list_id, [D.EMAIL], {D.EMAIL: ["hunter"]}, max_credits=10)
     assert estimate(ctx, options).over_cap
     stopped = run(ctx, world, options)
-    assert stopped.state == "cancelled" and "cap of 10 credits" in (stopped.error or "")
+    assert stopped.state == "cancelled"
+    assert "cap of 10 credits" in (stopped.error or "")
     assert world.credits_spent("hunter") <= 10
     done = asyncio.run(resume_enrichment(ctx, stopped.id, max_credits=1000, factory=world.factory))
     assert done.state == "finished"
@@ -201,6 +211,30 @@ def test_cancel_keeps_what_was_found_and_resume_finishes(ctx: Any, tmp_path: Pat
     token.cancel()
     options = EnrichOptions(world.list_id, [D.EMAIL, D.PHONE], {D.EMAIL: ["dropcontact"], D.PHONE: ["dropcontact"]})
     cancelled = run(ctx, world, options, token)
-    assert cancelled.state == "cancelled" and world.credits_spent("dropcontact") == 0
+    assert cancelled.state == "cancelled"
+    assert world.credits_spent("dropcontact") == 0
     done = asyncio.run(resume_enrichment(ctx, cancelled.id, factory=world.factory))
-    assert done.state == "finished" and report(ctx, done.id).found > 0
+    assert done.state == "finished"
+    assert report(ctx, done.id).found > 0
+
+
+@pytest.mark.parametrize("key", ["apollo", "hunter", "lusha", "dropcontact"])
+def test_test_connection_shows_the_account_and_credits_left(ctx: Any, tmp_path: Path, key: str) -> None:
+    import httpx
+
+    from enginy_desktop.adapters.enrichment.base import check_enrichment_connection
+    from enginy_desktop.core.services.connection_test import supports
+
+    world = EnrichWorld.make(ctx, tmp_path, contacts=2, providers=(key,), credits=1234)
+    assert supports(key)
+    ok = asyncio.run(check_enrichment_connection(ctx, key, transport=httpx.ASGITransport(world.apps[key])))
+    assert ok.ok, ok.message
+    if key != "apollo":  # Apollo's API does not report credits, and says so
+        assert "1,234" in ok.message
+    else:
+        assert "does not report the credits" in ok.message
+    ctx.integrations.save_connection(key, {"api_key": "not-the-key"})
+    bad = asyncio.run(check_enrichment_connection(ctx, key, transport=httpx.ASGITransport(world.apps[key])))
+    assert not bad.ok
+    assert "API key" in bad.message
+    assert "not-the-key" not in bad.message

@@ -37,34 +37,43 @@ def test_enrich_command_estimate_confirm_run_report(cli: Any, ctx: Any, tmp_path
     with served(ctx, world):
         code, out, err = cli("enrich", "--list", "Leads", "--find", "email,phone", "--dry-run")
         assert code == 0, err
-        assert "Estimate" in out and "Hunter" in out and "Lusha" in out and "Dry run" in out
+        assert "Estimate" in out
+        assert "Hunter" in out
+        assert "Lusha" in out
+        assert "Dry run" in out
         assert world.credits_spent("hunter") == world.credits_spent("lusha") == 0
 
         code, out, err = cli("enrich", "--list", "Leads", "--find", "email,phone")  # stdin is not a terminal
-        assert code == 1 and "--yes" in err and world.credits_spent("hunter") == 0
+        assert code == 1
+        assert "--yes" in err
+        assert world.credits_spent("hunter") == 0
 
         code, out, err = cli("enrich", "--list", "Leads", "--find", "nonsense")
-        assert code == 2 and "Choose among" in err
+        assert code == 2
+        assert "Choose among" in err
 
         report_file = tmp_path / "report.json"
         code, out, err = cli("enrich", "--list", "Leads", "--find", "email,phone", "--providers", "hunter,lusha",
                              "--max-credits", "500", "--yes", "--report", str(report_file))
         assert code == 0, err
-        assert "finished" in out and "credits spent" in out
+        assert "finished" in out
+        assert "credits spent" in out
         rep = json.loads(report_file.read_text("utf-8"))
         paid = world.credits_spent("hunter") + world.credits_spent("lusha")
-        assert rep["state"] == "finished" and rep["credits_spent"] >= paid > 0
+        assert rep["state"] == "finished"
+        assert rep["credits_spent"] >= paid > 0
         assert {p["provider"] for p in rep["providers"]} == {"hunter", "lusha"}
 
         code, out, _ = cli("lists", "Leads", "--json")
         records = json.loads(out)
         sourced = [r for r in records if r.get("enrichment")]
-        assert sourced and all(r["enrichment"][f]["provider"] in ("hunter", "lusha")
-                               for r in sourced for f in r["enrichment"])
+        assert sourced
+        assert all(r["enrichment"][f]["provider"] in ("hunter", "lusha") for r in sourced for f in r["enrichment"])
         assert any(r["email"] and "email" in r["enrichment"] for r in sourced)
 
         code, out, _ = cli("runs")
-        assert "enrichment" in out and "found" in out
+        assert "enrichment" in out
+        assert "found" in out
 
         code, out, err = cli("enrich", "--list", "Leads", "--find", "email,phone", "--providers", "hunter,lusha",
                              "--yes", "--json")
@@ -79,9 +88,9 @@ def _command(data_dir: Path, *args: str) -> list[str]:
 
 @pytest.mark.subprocess
 def test_killed_enrichment_resumes_without_paying_twice(ctx: Any, data_dir: Path, tmp_path: Path) -> None:
+    from enginy_desktop.adapters.enrichment.base import DataPoint as D
     from enginy_desktop.core.context import AppContext
     from enginy_desktop.core.enrich import EnrichOptions, run_enrichment, start_enrichment
-    from enginy_desktop.adapters.enrichment.base import DataPoint as D
     from tests.support.memory_keyring import FileKeyring
 
     keyring.set_keyring(FileKeyring())  # the child process reads the API keys from this file

@@ -92,3 +92,12 @@ def size_band(employees: Any) -> str:
 
 def join_location(*parts: Any) -> str:
     return ", ".join(p for p in (text(x) for x in parts) if p)
+
+
+def obj(value: Any) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else an empty one (vendors send null for missing objects)."""
+    return value if isinstance(value, dict) else {}
+
+
+def arr(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []

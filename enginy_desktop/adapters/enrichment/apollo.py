@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Self
 
 from ..base import AdapterError, AuthError, Connection, QuotaExhaustedError, RateLimit, RateLimitedError
 from ..http import Reply
-from ._common import api_key, join_location, minute_rate_info, open_client, size_band, text
+from ._common import api_key, join_location, minute_rate_info, obj, open_client, size_band, text
 from .base import (
     COMPANY_POINTS,
     DataPoint,
@@ -65,7 +65,7 @@ def _error_hook(reply: Reply, default: AdapterError) -> AdapterError:
 
 
 def _person_found(person: dict[str, Any], points: frozenset[DataPoint]) -> dict[DataPoint, Found]:
-    org = person.get("organization") if isinstance(person.get("organization"), dict) else {}
+    org = obj(person.get("organization"))
     assert isinstance(org, dict)
     values: dict[DataPoint, Found] = {}
     email = text(person.get("email"))

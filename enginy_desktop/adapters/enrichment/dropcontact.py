@@ -22,7 +22,7 @@ from typing import Any, ClassVar, Self
 
 from ..base import AdapterError, AuthError, Connection, QuotaExhaustedError, RateLimit, TransientError
 from ..http import Reply
-from ._common import api_key, open_client, size_band, text
+from ._common import api_key, arr, open_client, size_band, text
 from .base import (
     DataPoint,
     EnrichmentAdapter,
@@ -140,7 +140,7 @@ class DropcontactAdapter(EnrichmentAdapter):
         body = (await self.api.request("GET", f"/enrich/all/{job_id}")).json() or {}
         if not isinstance(body, dict) or not body.get("success"):
             return None  # not ready yet (Dropcontact answers the same for an unknown id)
-        data = body.get("data") if isinstance(body.get("data"), list) else []
+        data = arr(body.get("data"))
         out: list[LookupResult] = []
         for i, r in enumerate(records):
             item = data[i] if i < len(data) and isinstance(data[i], dict) else {}

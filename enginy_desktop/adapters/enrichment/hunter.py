@@ -23,7 +23,7 @@ from typing import Any, ClassVar, Self
 
 from ..base import AdapterError, AuthError, Connection, QuotaExhaustedError, RateLimit, RateLimitedError
 from ..http import Reply, SlidingWindowLimiter
-from ._common import api_key, join_location, open_client, size_band, text
+from ._common import api_key, join_location, obj, open_client, size_band, text
 from .base import (
     DataPoint,
     EnrichmentAdapter,
@@ -158,7 +158,7 @@ class HunterAdapter(EnrichmentAdapter):
             result.covered |= FINDER_POINTS | ({DataPoint.EMAIL_STATUS} if email else set())
             if email:
                 result.credits += 1.0
-                verification = data.get("verification") if isinstance(data.get("verification"), dict) else {}
+                verification = obj(data.get("verification"))
                 status = text(verification.get("status"))
                 result.found[DataPoint.EMAIL] = Found(email, confidence=text(data.get("score")), status=status)
                 if status:

@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Self
 
 from ..base import AdapterError, AuthError, Connection, QuotaExhaustedError, RateLimit, RateLimitedError
 from ..http import Reply
-from ._common import api_key, join_location, minute_rate_info, open_client, size_band, text
+from ._common import api_key, join_location, minute_rate_info, obj, open_client, size_band, text
 from .base import (
     COMPANY_POINTS,
     DataPoint,
@@ -97,13 +97,13 @@ def _person_found(data: dict[str, Any], companies: dict[str, Any]) -> dict[DataP
     phones.sort(key=lambda p: 0 if text(p.get("phoneType")).lower() == "mobile" else 1)
     if phones:
         out[DataPoint.PHONE] = Found(text(phones[0].get("number")), detail=text(phones[0].get("phoneType")).lower())
-    job = data.get("jobTitle") if isinstance(data.get("jobTitle"), dict) else {}
+    job = obj(data.get("jobTitle"))
     if text(job.get("title")):
         out[DataPoint.JOB_TITLE] = Found(text(job.get("title")))
-    social = data.get("socialLinks") if isinstance(data.get("socialLinks"), dict) else {}
+    social = obj(data.get("socialLinks"))
     if text(social.get("linkedin")):
         out[DataPoint.LINKEDIN_URL] = Found(text(social.get("linkedin")))
-    loc = data.get("location") if isinstance(data.get("location"), dict) else {}
+    loc = obj(data.get("location"))
     location = join_location(loc.get("city"), loc.get("state"), loc.get("country"))
     if location:
         out[DataPoint.LOCATION] = Found(location)
@@ -224,8 +224,8 @@ class LushaAdapter(EnrichmentAdapter):
             return [self._result(records[0], body.get("contact"), points, {})]
         payload = {"contacts": [self._contact(i, r) for i, r in enumerate(records)]}
         body = (await self.api.request("POST", "/v2/person", json=payload, idempotent=True)).json() or {}
-        contacts = body.get("contacts") if isinstance(body.get("contacts"), dict) else {}
-        companies = body.get("companies") if isinstance(body.get("companies"), dict) else {}
+        contacts = obj(body.get("contacts"))
+        companies = obj(body.get("companies"))
         return [self._result(r, contacts.get(str(i)), points, companies) for i, r in enumerate(records)]
 
     async def _companies(self, records: Sequence[LookupInput], points: frozenset[DataPoint]) -> list[LookupResult]:

@@ -21,8 +21,15 @@ from sqlalchemy import select
 from enginy_desktop.adapters.enrichment.base import ADAPTERS, DataPoint, EnrichmentAdapter, adapter_class
 from enginy_desktop.core import catalog
 from enginy_desktop.core.fields import RecordKind
-from enginy_desktop.core.models import Company, Contact, ContactList, EnrichedValue, EnrichmentCacheEntry, EnrichmentDefault
-from enginy_desktop.core.models import ListMembership
+from enginy_desktop.core.models import (
+    Company,
+    Contact,
+    ContactList,
+    EnrichedValue,
+    EnrichmentCacheEntry,
+    EnrichmentDefault,
+    ListMembership,
+)
 
 from . import points as P
 

@@ -10,14 +10,14 @@ from enginy_desktop.adapters.enrichment.base import COMPANY_POINTS, DATA_POINT_L
 from enginy_desktop.core.fields import FieldValueError, RecordKind, clean_domain, clean_email, clean_linkedin_url
 
 __all__ = [
-    "CONTACT_COLUMNS",
     "COMPANY_COLUMNS",
-    "parse_points",
-    "points_for",
-    "targets",
+    "CONTACT_COLUMNS",
     "is_missing",
     "lookup_input",
+    "parse_points",
+    "points_for",
     "stored_values",
+    "targets",
 ]
 
 # The fields of a record a lookup reads (its inputs) and the enrichment writes (its targets).

@@ -412,10 +412,10 @@ class _Runner:
             if not groups:
                 return
             jobs = []
-            for (key, pts), members in groups.items():
+            for (key, points), members in groups.items():
                 size = max(1, self.classes[key].capabilities.batch_size)
                 for start in range(0, len(members), size):
-                    jobs.append(self.ask(key, members[start:start + size], pts))
+                    jobs.append(self.ask(key, members[start:start + size], points))
             results = await asyncio.gather(*jobs, return_exceptions=True)
             for outcome in results:
                 if isinstance(outcome, BaseException):

@@ -17,7 +17,7 @@ webhook only).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import Request
@@ -25,8 +25,18 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..kit import Emulator, ErrorKind, RateLimit, RollingWindow, VendorError, build_app, ok, parse_json
-from ..kit.launch import EmulatorSpec, StartOptions, Started, connect_commands, take_options
-from .common import Company, Credits, EnrichmentSandboxConfig, Person, covers, email_status, int_option, person_for, stable_id
+from ..kit.launch import EmulatorSpec, Started, StartOptions, connect_commands, take_options
+from .common import (
+    Company,
+    Credits,
+    EnrichmentSandboxConfig,
+    Person,
+    covers,
+    email_status,
+    int_option,
+    person_for,
+    stable_id,
+)
 from .common import company_for as _company_for
 
 DEFAULT_KEY = "apollo-sandbox-key"
@@ -49,7 +59,7 @@ class ApolloError(VendorError):
 @dataclass
 class ApolloSandboxConfig(EnrichmentSandboxConfig):
     api_keys: tuple[str, ...] = (DEFAULT_KEY,)
-    rate_limit: RateLimit | None = RateLimit(100, 60.0)
+    rate_limit: RateLimit | None = field(default_factory=lambda: RateLimit(100, 60.0))
 
 
 class ApolloEmulator(Emulator):
@@ -264,7 +274,7 @@ def _start(options: StartOptions) -> Started:
                                  random_seed=options.random_seed, faults=options.faults,
                                  control_token=options.control_token)
     if options.rate_limit != "default":
-        config.rate_limit = options.rate_limit  # type: ignore[assignment]
+        config.rate_limit = options.rate_limit
     app = create_app(config)
     return Started(app=app, credentials={"API key": key},
                    summary=[f"Credits: {config.credits}; rate limit: {config.rate_limit or 'off'} per endpoint",

@@ -34,7 +34,8 @@ COVERAGE: dict[str, dict[str, int]] = {
 
 _TITLES = ("Head of Sales", "VP Marketing", "Sales Operations Manager", "Account Executive", "CTO", "Founder & CEO",
            "Revenue Operations Lead", "Growth Manager", "Customer Success Director", "Data Engineer")
-_INDUSTRIES = ("Computer Software", "Information Technology & Services", "Marketing & Advertising", "Financial Services",
+_INDUSTRIES = ("Computer Software", "Information Technology & Services", "Marketing & Advertising",
+               "Financial Services",
                "Hospital & Health Care", "Retail", "Logistics & Supply Chain", "Real Estate")
 _CITIES = (("San Francisco", "California", "United States"), ("New York", "New York", "United States"),
            ("London", "England", "United Kingdom"), ("Paris", "Île-de-France", "France"),
@@ -96,7 +97,8 @@ def company_for(name: str = "", domain: str = "") -> Company | None:
     h = _h("company", domain)
     city = _CITIES[h % len(_CITIES)]
     revenue, printed = _REVENUES[(h >> 8) % len(_REVENUES)]
-    return Company(name=name.strip() or base.capitalize(), domain=domain, industry=_INDUSTRIES[(h >> 4) % len(_INDUSTRIES)],
+    return Company(name=name.strip() or base.capitalize(), domain=domain,
+                   industry=_INDUSTRIES[(h >> 4) % len(_INDUSTRIES)],
                    employees=_SIZES[(h >> 12) % len(_SIZES)], revenue=revenue, revenue_printed=printed,
                    city=city[0], state=city[1], country=city[2])
 

@@ -28,7 +28,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..kit import Emulator, ErrorKind, RateLimit, RollingWindow, VendorError, build_app, ok, parse_json
-from ..kit.launch import EmulatorSpec, StartOptions, Started, connect_commands, take_options
+from ..kit.launch import EmulatorSpec, Started, StartOptions, connect_commands, take_options
 from .common import Credits, EnrichmentSandboxConfig, Person, covers, email_status, int_option, person_for
 
 DEFAULT_KEY = "dropcontact-sandbox-key"
@@ -122,7 +122,8 @@ class DropcontactEmulator(Emulator):
 
 
 def enrich_record(rec: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-    p: Person | None = person_for(first_name=str(rec.get("first_name") or ""), last_name=str(rec.get("last_name") or ""),
+    p: Person | None = person_for(first_name=str(rec.get("first_name") or ""),
+                                  last_name=str(rec.get("last_name") or ""),
                                   full_name=str(rec.get("full_name") or ""), company=str(rec.get("company") or ""),
                                   domain=str(rec.get("website") or "").split("://")[-1].split("/")[0],
                                   linkedin_url=str(rec.get("linkedin") or ""), email=str(rec.get("email") or ""))
@@ -214,7 +215,7 @@ def _start(options: StartOptions) -> Started:
                                       random_seed=options.random_seed, faults=options.faults,
                                       control_token=options.control_token)
     if options.rate_limit != "default":
-        config.rate_limit = options.rate_limit  # type: ignore[assignment]
+        config.rate_limit = options.rate_limit
     return Started(app=create_app(config), credentials={"API key": key},
                    summary=[f"Credits: {config.credits}; rate limit: {config.rate_limit or 'off'}; a batch is ready "
                             f"after {config.polls_until_ready} poll(s)",

@@ -12,7 +12,8 @@ otherwise). Hunter's own status codes: **403 = rate limit** (15/s and 500/min fo
 and 300/min for the verifier; no rate-limit headers), **429 = usage limit** (credits). Errors are
 ``{"errors": [{"id", "code", "details"}]}``. Credits: 1 per e-mail found, 0.5 per verification, 1 per domain
 search with a result; asking again what was already charged in the billing period is free ("duplicate requests
-are not charged twice", http://help.hunter.io/en/articles/1911617). Coverage: 80 % of people, 60 % of their e-mails, 10 % of their phones, 85 % of companies.
+are not charged twice", http://help.hunter.io/en/articles/1911617). Coverage: 80 % of people, 60 % of their
+e-mails, 10 % of their phones, 85 % of companies.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..kit import Emulator, ErrorKind, RateLimit, RollingWindow, VendorError, build_app, ok
-from ..kit.launch import EmulatorSpec, StartOptions, Started, connect_commands, take_options
+from ..kit.launch import EmulatorSpec, Started, StartOptions, connect_commands, take_options
 from .common import Credits, EnrichmentSandboxConfig, covers, email_status, header_or_query, int_option, person_for
 from .common import company_for as _company_for
 
@@ -222,7 +223,7 @@ def _start(options: StartOptions) -> Started:
                                  random_seed=options.random_seed, faults=options.faults,
                                  control_token=options.control_token)
     if options.rate_limit != "default":
-        config.rate_limits = (options.rate_limit,) if options.rate_limit else ()  # type: ignore[assignment]
+        config.rate_limits = (options.rate_limit,) if options.rate_limit else ()
     return Started(app=create_app(config), credentials={"API key": key},
                    summary=[f"Credits: {config.credits}; limits: "
                             f"{', '.join(map(str, config.rate_limits)) or 'off'} (403 past them, 429 without credits)",

@@ -111,13 +111,13 @@ class Company(Base):
     country: Mapped[str | None] = mapped_column(String(100))
     city: Mapped[str | None] = mapped_column(String(100))
     phone: Mapped[str | None] = mapped_column(String(50))
-    revenue: Mapped[str | None] = mapped_column(String(100))
     description: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str | None] = mapped_column(String(100))
     custom_fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("app_users.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    revenue: Mapped[str | None] = mapped_column(String(100))  # added by enrichment
 
 
 class Contact(Base):
@@ -129,8 +129,6 @@ class Contact(Base):
     full_name: Mapped[str | None] = mapped_column(String(400))
     # Stored trimmed and lowercased; the list-internal dedupe key of an import.
     email: Mapped[str | None] = mapped_column(String(320), index=True)
-    # The e-mail's verification status, as the provider that checked it said it (valid, accept_all...).
-    email_status: Mapped[str | None] = mapped_column(String(40))
     phone: Mapped[str | None] = mapped_column(String(50))
     mobile: Mapped[str | None] = mapped_column(String(50))
     job_title: Mapped[str | None] = mapped_column(String(300))
@@ -141,10 +139,6 @@ class Contact(Base):
     company_name: Mapped[str | None] = mapped_column(String(300))
     company_domain: Mapped[str | None] = mapped_column(String(255))
     company_linkedin_url: Mapped[str | None] = mapped_column(String(500))
-    # The company's firmographics as enrichment found them for the contact (a contact may have no company record).
-    company_industry: Mapped[str | None] = mapped_column(String(200))
-    company_size: Mapped[str | None] = mapped_column(String(50))
-    company_revenue: Mapped[str | None] = mapped_column(String(100))
     location: Mapped[str | None] = mapped_column(String(300))
     city: Mapped[str | None] = mapped_column(String(100))
     country: Mapped[str | None] = mapped_column(String(100))
@@ -158,6 +152,13 @@ class Contact(Base):
     )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    # Added by enrichment (last, as the migration adds them): the e-mail's verification status as the provider
+    # that checked it said it (valid, accept_all…), and the company's firmographics as found for the contact (a
+    # contact may have no company record).
+    email_status: Mapped[str | None] = mapped_column(String(40))
+    company_industry: Mapped[str | None] = mapped_column(String(200))
+    company_size: Mapped[str | None] = mapped_column(String(50))
+    company_revenue: Mapped[str | None] = mapped_column(String(100))
 
 
 class ContactList(Base):

@@ -259,7 +259,10 @@ def cmd_enrich(args: argparse.Namespace, rt: Runtime) -> int:
         rt.print("Nothing to ask: every record already has these values, or the cache answers them.")
     _confirm(rt, args.yes, f"Spend at most {_num(est.credits_at_most)} credits"
              + (f" (cap {_num(est.cap)})" if est.cap is not None else "") + "?")
-    info = start_enrichment(ctx, options)
+    try:
+        info = start_enrichment(ctx, options)
+    except (RunError, EnrichError) as exc:  # another enrichment of this list is running
+        raise CliError(str(exc)) from None
     print(f"Run {info.id} started.", file=rt.stderr, flush=True)
     _run(lambda token: run_enrichment(ctx, info.id, progress=progress, token=token))
     return _finish(rt, ctx, info.id, args)

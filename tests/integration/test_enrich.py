@@ -238,3 +238,16 @@ def test_test_connection_shows_the_account_and_credits_left(ctx: Any, tmp_path: 
     assert not bad.ok
     assert "API key" in bad.message
     assert "not-the-key" not in bad.message
+
+
+def test_one_enrichment_of_a_list_at_a_time(ctx: Any, tmp_path: Path) -> None:
+    from enginy_desktop.core.runs import RunBusyError
+
+    world = EnrichWorld.make(ctx, tmp_path, contacts=5, providers=("apollo",))
+    options = EnrichOptions(world.list_id, [D.JOB_TITLE], {D.JOB_TITLE: ["apollo"]})
+    first = start_enrichment(ctx, options)
+    ctx.runs.start(first.id)
+    with pytest.raises(RunBusyError, match="enrichment"):
+        start_enrichment(ctx, options)
+    assert asyncio.run(run_enrichment(ctx, first.id, factory=world.factory)).state == "finished"
+    assert run(ctx, world, options).state == "finished"  # the lease is given up when the run ends

@@ -19,7 +19,7 @@ import keyring
 import pytest
 
 from enginy_desktop.sandbox.kit.server import serve
-from tests.support.enrich_world import EnrichWorld
+from tests.support.enrich_world import MODULES, EnrichWorld
 
 
 @contextlib.contextmanager
@@ -27,8 +27,8 @@ def served(ctx: Any, world: EnrichWorld) -> Iterator[dict[str, str]]:
     """Serve the world's emulators on loopback and point the saved connections at them."""
     with contextlib.ExitStack() as stack:
         urls = {key: stack.enter_context(serve(app)) for key, app in world.apps.items()}
-        for key, url in urls.items():
-            ctx.integrations.save_connection(key, {"base_url": url})
+        for key, url in urls.items():  # a new address needs the key again (it is never sent elsewhere)
+            ctx.integrations.save_connection(key, {"base_url": url, "api_key": MODULES[key].DEFAULT_KEY})
         yield urls
 
 
@@ -115,22 +115,25 @@ def test_killed_enrichment_resumes_without_paying_twice(ctx: Any, data_dir: Path
     world.emulator("hunter").set_faults({"latency_ms": 25})
     world.emulator("dropcontact").set_limits({"polls_until_ready": 0})
     with served(ctx, world):
+        err_path = tmp_path / "child.err"
+        err_file = err_path.open("w")
         child = subprocess.Popen(_command(data_dir, "enrich", "--list", "Leads", "--find", "email,job_title,phone",
                                           "--providers", "hunter,dropcontact", "--yes"),
-                                 env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                 env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=err_file)
         try:
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:  # kill it part-way, requests in flight
                 if len(world.emulator("hunter").requests) >= 40 or child.poll() is not None:
                     break
                 time.sleep(0.005)
-            assert child.poll() is None, child.stderr.read().decode() if child.stderr else ""
+            assert child.poll() is None, err_path.read_text()
             os.kill(child.pid, signal.SIGKILL)
             child.wait(10)
         finally:
             if child.poll() is None:
                 child.kill()
                 child.wait(10)
+            err_file.close()
         assert child.returncode == -signal.SIGKILL
         run_id = ctx.runs.history(kind="enrichment")[0].id
         assert ctx.runs.mark_interrupted() == [run_id]  # what the next start-up does

@@ -48,7 +48,14 @@ from enginy_desktop.core.models import (
     EnrichmentRequest,
     utcnow,
 )
-from enginy_desktop.core.runs import CancelToken, ProgressCallback, ProgressTracker, RunCancelled, RunInfo
+from enginy_desktop.core.runs import (
+    CancelToken,
+    ProgressCallback,
+    ProgressTracker,
+    RunCancelled,
+    RunInfo,
+    lease_key,
+)
 
 from . import points as P
 from .plan import (
@@ -94,8 +101,10 @@ def start_enrichment(ctx: Any, options: EnrichOptions) -> RunInfo:
     """Create the run (its journal of records included); :func:`run_enrichment` carries it out."""
     kind = validate(ctx, options)
     _kind, name = list_kind(ctx, options.list_id)
+    # One enrichment of a list at a time, across the window and command lines (RunBusyError names who holds it).
     info: RunInfo = ctx.runs.create("enrichment", crm=None, list_id=options.list_id, list_name=name,
-                                    options={"enrich": options.as_json(), "providers": options.providers_used()})
+                                    options={"enrich": options.as_json(), "providers": options.providers_used()},
+                                    lease=lease_key("enrichment", options.list_id))
     obj = kind.value
     ids = (r["id"] for rows in iter_rows(ctx, kind, options.list_id, options.record_ids, chunk=5000) for r in rows)
     total = ctx.runs.add_items(info.id, ((obj, rid, "enrich") for rid in ids))

@@ -251,7 +251,7 @@ class PipedriveAdapter(CrmAdapter):
         )
         return cls(api, plan=plan, seats=seats, token_budget=budget, auth_kind=kind,
                    search_limiter=shared_limiter(account, wire.SEARCH_LIMIT, "Pipedrive search"),
-                   ledger=TokenLedger(f"{base_url}|{domain}|{connection.key}"))
+                   ledger=TokenLedger(account))
 
     @classmethod
     def oauth_provider(cls, connection: Connection) -> OAuthProvider:

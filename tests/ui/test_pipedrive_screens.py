@@ -1,6 +1,6 @@
 """Pipedrive in the window, against its emulator on loopback: the connection dialog (plan, seats, Test connection
-with the company and the daily token budget) and the four-step wizard on Pipedrive's fields (custom fields by
-label, options by id, one company per person)."""
+with the company and the daily token budget), the four-step wizard on Pipedrive's fields (custom fields by label,
+options by id, one company per person), and the wizard saving the same configuration on HubSpot and Pipedrive."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from enginy_desktop.sandbox.crm.pipedrive import DEFAULT_TOKEN, PipedriveSandbox
 from enginy_desktop.sandbox.kit.server import serve
 from enginy_desktop.views.connect_dialog import ConnectDialog
 from enginy_desktop.wizard import CrmWizard
+from tests.support.crm_world import CRMS
 
 
 @pytest.fixture(autouse=True)
@@ -75,3 +76,42 @@ def test_the_wizard_works_on_pipedrives_fields(qtbot: Any, ctx: AppContext, sand
     wizard.state.config.association_type = AssociationType.PRIMARY
     page.render_state()
     assert wizard.state.config.crm == "pipedrive"
+
+
+@pytest.mark.parametrize("crm", CRMS)
+def test_the_wizard_saves_the_same_configuration_on_either_crm(qtbot: Any, ctx: AppContext, crm: str) -> None:
+    from PySide6.QtWidgets import QWizard
+
+    from tests.support.crm_world import FIELDS, emulator, token_of
+
+    field, secret = token_of(crm)
+    with serve(emulator(crm)) as url:
+        ctx.integrations.save_connection(crm, {field: secret, "base_url": url})
+        ctx.integrations.enable(crm)
+        wizard = CrmWizard(ctx, crm)
+        qtbot.addWidget(wizard)
+        wizard.show()
+        result = asyncio.run(wizard.data.load())
+        assert not result.error, result.error
+        page = wizard.go_to(Step.EXPORT)
+        tab = page.tab_widgets[ObjectType.CONTACT]
+        page.tabs.setCurrentWidget(tab)
+        for source, role in (("first_name", "first_name"), ("email", "email"), ("job_title", "job_title")):
+            tab.sections[MappingKind.ENGINY].add.click()
+            row = tab.rows[-1]
+            row.enginy.set_value(source)
+            tab.rows[row.index].crm.set_value(FIELDS[crm][role])
+        tab.rows[-1].overwrite.click()
+        page.association_radios[AssociationType.PRIMARY].click()
+        users = wizard.go_to(Step.USERS)
+        users.owner.set_value(wizard.state.snapshot.users[0].id)
+        expected = wizard.state.config.to_dict()
+        with qtbot.waitSignal(wizard.saved, timeout=2000):
+            wizard.button(QWizard.WizardButton.FinishButton).click()
+        saved = ctx.crm_configs.load(crm)
+    assert saved.to_dict() == expected
+    assert [(m.source, m.crm_field, m.overwrite) for m in saved.contact_mappings] == [
+        ("first_name", FIELDS[crm]["first_name"], False), ("email", FIELDS[crm]["email"], False),
+        ("job_title", FIELDS[crm]["job_title"], True)]
+    assert saved.association_type is AssociationType.PRIMARY
+    assert saved.default_owner == wizard.state.snapshot.users[0].id

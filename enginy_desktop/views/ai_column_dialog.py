@@ -48,6 +48,7 @@ from enginy_desktop.core.ai.connection import ai_status
 from enginy_desktop.core.ai.outputs import OutputType
 from enginy_desktop.core.ai.template import Vocabulary
 from enginy_desktop.core.context import AppContext
+from enginy_desktop.core.export import interactive as ui  # imported with the dialog, not first when a run starts
 from enginy_desktop.core.redact import redact
 from enginy_desktop.core.runs import RunHandle, RunInfo
 
@@ -76,8 +77,6 @@ async def follow_run(ctx: AppContext, engine: Callable[[Any, Any], Awaitable[Any
                      parent: QWidget | None, summarize: Callable[[Any], str]) -> Any:
     """Run ``engine(progress, token)`` in a worker thread as a :class:`RunHandle` with the progress dialog open
     (closing it leaves the run going, followed in the status bar). Returns the engine's result."""
-    from enginy_desktop.core.export import interactive as ui
-
     handle = RunHandle(kind, title, verb=verb, target=target, unit=unit)
     window = _main_window(parent)
     show_progress(handle, parent=window or parent, counters=counters)
@@ -87,7 +86,8 @@ async def follow_run(ctx: AppContext, engine: Callable[[Any, Any], Awaitable[Any
     def work() -> Any:
         return engine(relay, token)
 
-    return await handle.run(ui.in_worker_thread(work, token=token, relay=relay, name=f"{kind}-run"), summarize)
+    return await handle.run(ui.in_worker_thread(work, token=token, relay=relay, name=f"{kind}-run", pause_gc=True),
+                            summarize)
 
 
 class AiColumnDialog(QDialog):
@@ -368,8 +368,23 @@ class AiColumnDialog(QDialog):
         self.error.setVisible(bool(message))
 
     # -- actions ----------------------------------------------------------------------------------------------------
-    def save(self) -> AiColumnInfo | None:
+    def _unchanged(self, d: dict[str, Any]) -> bool:
+        c = self.column
+        if c is None:
+            return False
+        try:
+            from enginy_desktop.core.ai.outputs import OutputSpec
+
+            spec = OutputSpec.build(d["output_type"], d["options"])
+        except ValueError:
+            return False
+        return (d["name"], d["prompt"], spec, d["model"], d["temperature"]) == (
+            c.name, c.prompt, c.output, c.model, c.temperature)
+
+    def save(self, *, estimate: bool = True) -> AiColumnInfo | None:
         d = self.definition()
+        if self._unchanged(d):
+            return self.column
         try:
             if self.column is None:
                 self.column = self.service.create(self.list_id, d["name"], d["prompt"], d["output_type"],
@@ -381,12 +396,12 @@ class AiColumnDialog(QDialog):
             return None
         self._show_error("")
         self.columnSaved.emit(self.column.id)
-        self.tasks.start(self.refresh_estimate())
+        if estimate:
+            self.tasks.start(self.refresh_estimate())
         return self.column
 
     async def refresh_estimate(self) -> None:
         from enginy_desktop.core.ai.run import estimate
-        from enginy_desktop.core.export import interactive as ui
 
         if self.column is None:
             return
@@ -415,7 +430,7 @@ class AiColumnDialog(QDialog):
     async def run_preview(self) -> list[Any]:
         from enginy_desktop.core.ai.run import preview
 
-        if self.save() is None or self.column is None:
+        if self.save(estimate=False) is None or self.column is None:
             return []
         self.preview_button.setEnabled(False)
         self.preview_button.setText("Asking…")
@@ -443,7 +458,7 @@ class AiColumnDialog(QDialog):
     async def run(self) -> Any:
         from enginy_desktop.core.ai.run import run_column, summary_text
 
-        column = self.save()
+        column = self.save(estimate=False)  # no estimate beside the run: two busy worker threads slow the window
         if column is None:
             return None
         self.hide()

@@ -154,14 +154,15 @@ class RateBudget:
     def limits(self) -> tuple[int | None, int | None]:
         return (int(self.requests.limit) if self.requests else None, int(self.tokens.limit) if self.tokens else None)
 
+    def probe_lock(self) -> asyncio.Lock:
+        """Held by the one request that discovers the limits; the others wait for its answer."""
+        if self._probe is None:
+            self._probe = asyncio.Lock()
+        return self._probe
+
     async def acquire(self, tokens: int) -> None:
         if self._lock is None:
-            self._lock, self._probe = asyncio.Lock(), asyncio.Lock()
-        if not self.discovered:
-            assert self._probe is not None
-            async with self._probe:  # one request discovers the limits; the others wait for its answer
-                if not self.discovered:
-                    return
+            self._lock = asyncio.Lock()
         async with self._lock:
             started = self._clock()
             while True:
@@ -349,21 +350,33 @@ class OpenAIAdapter:
         """One answer, paced by :attr:`budget`; raises the error tree (quota, auth, validation…) on failure."""
         estimate = max(1, req.estimated_tokens)
         async with self._in_flight:
+            if not self.budget.discovered:
+                async with self.budget.probe_lock():  # one request at a time until the limits are known
+                    if not self.budget.discovered:
+                        return self._settled(await self._send(req), req, estimate, drawn=0)
             await self.budget.acquire(estimate)
-            path = "/responses" if self.style == RESPONSES else "/chat/completions"
-            before = self.client.requests_sent
-            try:
-                reply = await self.client.request("POST", path, json=self.body(req), idempotent=True)
-            except RateLimitedError as exc:
-                self.budget.pause(exc.retry_after or 1.0)
-                raise
-            finally:
-                sent = self.client.requests_sent - before
-                self.requests_sent += sent
-                self.rate_limited += max(0, sent - 1)
-            self.budget.observe(reply.headers)
+            reply = await self._send(req)
+        return self._settled(reply, req, estimate, drawn=estimate)
+
+    async def _send(self, req: AiRequest) -> Reply:
+        path = "/responses" if self.style == RESPONSES else "/chat/completions"
+        before = self.client.requests_sent
+        try:
+            reply = await self.client.request("POST", path, json=self.body(req), idempotent=True)
+        except RateLimitedError as exc:
+            self.budget.pause(exc.retry_after or 1.0)
+            raise
+        finally:
+            sent = self.client.requests_sent - before
+            self.requests_sent += sent
+            self.rate_limited += max(0, sent - 1)
+        self.budget.observe(reply.headers)
+        return reply
+
+    def _settled(self, reply: Reply, req: AiRequest, estimate: int, drawn: int) -> AiCompletion:
         completion = self._parse(reply, req)
-        self.budget.settle(estimate, completion.total_tokens)
+        if drawn:
+            self.budget.settle(estimate, completion.total_tokens)
         return completion
 
     def _parse(self, reply: Reply, req: AiRequest) -> AiCompletion:

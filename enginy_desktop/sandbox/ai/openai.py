@@ -70,6 +70,7 @@ class OpenAISandboxConfig:
     fail_every: int = 0  # every Nth completion answers 500 (0: never)
     latency_ms: float = 0.0
     rate_headers: bool = True  # False: like Ollama / vLLM, no x-ratelimit-* headers
+    initial_fraction: float = 1.0  # how full the allowance is at the start (0: as right after a busy minute)
 
 
 @dataclass
@@ -233,6 +234,8 @@ class OpenAISandbox:
         b = self._buckets.get(key)
         if b is None:
             b = (_Bucket(self.config.rpm, self.clock), _Bucket(self.config.tpm, self.clock))
+            for bucket in b:
+                bucket.level = bucket.limit * max(0.0, min(1.0, self.config.initial_fraction))
             self._buckets[key] = b
         return b
 

@@ -6,8 +6,9 @@ on loopback (a child process) at a configured requests- and tokens-per-minute li
 
 The emulator starts with the account's allowance used up (as right after a busy minute), so the whole run is paced
 by the limits — no first-minute burst flatters the figure. Each run: a fresh data folder with ``--rows`` contacts
-(one in 50 without a job title), a yes/no column, the run started the way the dialog starts it (worker thread,
-progress dialog open) on the qasync loop — the AI column dialog open, then **Run** — and the same column run again. Printed, medians over the runs:
+(one in 50 without a job title), a yes/no column, the run started as a user starts it on the qasync loop — the AI
+column dialog open, then **Run** (worker thread, progress dialog open) — and the same column run again. Printed,
+medians over the runs:
 
 - ``rows_per_min_vs_ceiling``: rows answered per minute over the lower of the two ceilings — RPM, and TPM divided
   by the tokens a row used (≥ 0.9);
@@ -112,7 +113,9 @@ def one_run(rows: int, rpm: int, tpm: int) -> dict[str, float]:
             "with {{company.employee_count}} employees. Is it a B2B company?", "yes_no")
         guess = estimate(ctx, column.id)
 
-        app = QApplication.instance() or QApplication([])
+        app = QApplication.instance()
+        if not isinstance(app, QApplication):
+            app = QApplication([])
         theme.apply_theme(app, dark=False)
         window = QMainWindow()
         window.resize(1280, 800)

@@ -104,12 +104,14 @@ def test_cancel_then_resume_pays_each_company_once(ctx: Any) -> None:
     sandbox, transport = connect(ctx)
     token = CancelToken()
 
-    def progress(p: Any) -> None:
-        if p.counters.get("added", 0) >= 20:
-            token.cancel()
+    class CancelAfterTwoPages(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            response = await transport.handle_async_request(request)
+            if sandbox.stats.companies_returned >= 20:
+                token.cancel()  # the user presses Cancel while the second page is answered
+            return response
 
-    first = asyncio.run(run_import(ctx, PY, "Py", 60, transport=transport, page_size=10, token=token,
-                                   progress=progress))
+    first = asyncio.run(run_import(ctx, PY, "Py", 60, transport=CancelAfterTwoPages(), page_size=10, token=token))
     assert first.run.state == "cancelled"
     assert 20 <= first.counters["added"] < 60
     resumed = asyncio.run(run_import(ctx, run_id=first.run_id, transport=transport))

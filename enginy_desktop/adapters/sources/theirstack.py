@@ -22,6 +22,7 @@ Everything here is from TheirStack's own documentation:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -176,6 +177,14 @@ def _error_hook(reply: Reply, error: AdapterError) -> AdapterError:
     return error
 
 
+def _limiters(windows: Mapping[int, int]) -> dict[int, SlidingWindowLimiter]:
+    return {w: SlidingWindowLimiter(RateLimit(n, float(w)), name=f"theirstack {n}/{w}s")
+            for w, n in sorted(windows.items())}
+
+
+_SHARED: dict[tuple[str, str, str], dict[int, SlidingWindowLimiter]] = {}
+
+
 class TheirStackAdapter:
     key: ClassVar[str] = "theirstack"
     name: ClassVar[str] = "TheirStack"
@@ -184,8 +193,14 @@ class TheirStackAdapter:
                  retry: RetryPolicy | None = None, limits: Mapping[int, int] | None = None) -> None:
         self.plan = plan if plan in PLAN_LIMITS else "Free"
         windows = dict(limits or PLAN_LIMITS[self.plan])
-        self.limiters = {w: SlidingWindowLimiter(RateLimit(n, float(w)), name=f"theirstack {n}/{w}s")
-                         for w, n in sorted(windows.items())}
+        base = (base_url or DEFAULT_BASE_URL).rstrip("/")
+        if transport is None and limits is None:
+            # The limits are TheirStack's per key: every adapter of this key in the process (the free count, one
+            # import after another) shares them.
+            key = (base, self.plan, hashlib.sha256(api_key.encode()).hexdigest()[:16])
+            self.limiters = _SHARED.setdefault(key, _limiters(windows))
+        else:
+            self.limiters = _limiters(windows)
         first, *others = self.limiters.values()
         self._others = others
         self.client = ApiClient(

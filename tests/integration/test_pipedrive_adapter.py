@@ -619,3 +619,49 @@ def test_expiring_tokens_and_an_exhausted_budget_as_faults(ctx: Any) -> None:
     assert all(len(u) == 3 for u in users)
     assert len([r for r in sb.requests if r.path == "/oauth/token"]) >= 2  # renewed when the token stopped working
     assert left.remaining == 0
+
+
+def test_every_endpoint_of_the_emulator_answers_as_published(shared_dir: Any) -> None:
+    """Each route the emulator serves, called directly (also those the adapter does not use), with paging."""
+    from tests.support.openapi_contract import ContractRecorder
+
+    recorder = ContractRecorder.for_shared_dir(shared_dir, vendor="pipedrive")
+    app = create_app(PipedriveSandboxConfig(seed_persons=12, seed_organizations=3))
+    sb: PipedriveSandbox = app.state.sandbox
+    sb.create("organizations", {"name": "Acme", "address": {"value": "Main St 1, Tallinn"}})
+
+    async def go() -> list[int]:
+        async with httpx.AsyncClient(transport=recorder.wrap(asgi_transport(app)), base_url=API,
+                                     headers={"x-api-token": DEFAULT_TOKEN}) as c:
+            first = (await c.get("/api/v2/persons", params={"limit": 5})).json()
+            cursor = first["additional_data"]["next_cursor"]
+            statuses = [(await c.get("/api/v2/persons", params={"limit": 5, "cursor": cursor})).status_code]
+            fields = (await c.get("/api/v2/personFields", params={"limit": 5})).json()
+            statuses.append((await c.get("/api/v2/personFields", params={
+                "limit": 5, "cursor": fields["additional_data"]["next_cursor"]})).status_code)
+            activity = (await c.post("/api/v2/activities", json={"subject": "Call", "type": "call",
+                                                                 "person_id": 1, "done": True})).json()["data"]
+            for method, path, kw in (
+                ("GET", "/api/v2/persons/1", {}),
+                ("PATCH", "/api/v2/organizations/1", {"json": {"name": "Renamed", "employee_count": 5}}),
+                ("GET", "/api/v2/organizations/1", {}),
+                ("GET", "/api/v2/organizations", {"params": {"sort_by": "update_time", "sort_direction": "desc"}}),
+                ("GET", "/api/v2/organizationFields", {}),
+                ("GET", "/api/v2/organizations/search", {"params": {"term": "Tallinn", "fields": "address"}}),
+                ("GET", "/api/v2/persons/search", {"params": {"term": "sample", "organization_id": 1}}),
+                ("GET", f"/api/v2/activities/{activity['id']}", {}),
+                ("GET", "/api/v2/activities", {"params": {"person_id": 1}}),
+                ("POST", "/v1/notes", {"json": {"content": "Hello", "org_id": 1}}),
+                ("GET", "/v1/notes", {"params": {"org_id": 1, "start": 0, "limit": 10}}),
+                ("GET", "/v1/users/me", {}),
+                ("GET", "/v1/users", {}),
+                ("DELETE", "/api/v2/persons/2", {}),
+                ("DELETE", "/api/v2/organizations/2", {}),
+            ):
+                statuses.append((await c.request(method, path, **kw)).status_code)
+            return statuses
+
+    statuses = run(go())
+    assert set(statuses) == {200}, statuses
+    assert_follows_spec(recorder)
+    assert len(recorder.exchanges) == 20

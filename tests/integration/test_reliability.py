@@ -290,6 +290,7 @@ class _OneHang(httpx.AsyncBaseTransport):
         self.hung = False
         self.hanging = False
         self.answered_meanwhile = 0
+        self.given_up = False  # the client stopped waiting for the hung request
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         create = request.url.path.endswith("/contacts/batch/create")
@@ -297,6 +298,9 @@ class _OneHang(httpx.AsyncBaseTransport):
             self.hung = self.hanging = True
             try:
                 await asyncio.sleep(self.seconds)
+            except asyncio.CancelledError:
+                self.given_up = True
+                raise
             finally:
                 self.hanging = False
         response = await self.inner.handle_async_request(request)
@@ -321,4 +325,17 @@ def test_one_hung_request_never_holds_the_others(w: World, monkeypatch: pytest.M
     assert hang.answered_meanwhile >= 2  # with one request in flight, the others went on while it hung
     sent = emails(w)
     assert len(sent) == 500
+    assert set(sent.values()) == {1}
+
+
+def test_a_request_that_never_answers_is_given_up_and_its_creates_checked(w: World) -> None:
+    w.configure(list(CONTACT_BASICS))
+    w.contacts("Leads", leads(300))
+    run_id = start_export(w.ctx, run(plan_export(w.ctx, "Leads")))
+    hang = _OneHang(600.0)  # far longer than any client waits
+    result = run(execute(w.ctx, run_id, transport=hang, request_timeout=1.0))
+    assert hang.given_up
+    assert result.state == "finished"
+    sent = emails(w)
+    assert len(sent) == 300  # the hung batch was looked up, then sent again
     assert set(sent.values()) == {1}

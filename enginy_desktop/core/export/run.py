@@ -24,6 +24,7 @@ an error, a crash, ``kill -9`` — items are either untouched (``pending``), set
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import time
@@ -260,20 +261,44 @@ class _Executor:
             log.warning("Export run %s: %s has not answered for %.0f s (%s); pausing", self.run_id, self.crm_name,
                         silent, exc)
 
+    def _trouble(self) -> int:
+        """Retries and throttling answers so far: while they grow, the CRM is answering (slowly), not hung."""
+        t = self.adapter.traffic
+        return t.retries + t.throttled
+
     async def _call(self, coro: Any) -> Any:
-        """One adapter call with the run's per-request time-out (an answer that never comes is no answer)."""
+        """One adapter call with the run's per-request time-out: no answer at all within ``request_timeout``
+        seconds is an answer lost (a create is re-checked before it is sent again). A call that is slow because
+        the CRM throttles it or it is being retried is given more time, period by period."""
+        task = asyncio.ensure_future(coro)
+        seen = self._trouble()
         try:
-            result = await asyncio.wait_for(coro, timeout=self.request_timeout)
-        except TimeoutError:
-            error = TransientError(f"{self.crm_name} did not answer within {self.request_timeout:.0f} s.",
-                                   vendor=self.crm, maybe_applied=True)
-            self._no_answer(error)
-            raise error from None
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=self.request_timeout)
+                if done:
+                    break
+                now = self._trouble()
+                if now == seen:
+                    break  # hung: nothing came back in a whole period
+                seen = now
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+                lost = TransientError(f"{self.crm_name} did not answer within {self.request_timeout:.0f} s.",
+                                      vendor=self.crm, maybe_applied=True)
+                self._no_answer(lost)
+                raise lost
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        try:
+            result = task.result()
         except NetworkError as exc:
             self._no_answer(exc)
             raise
         except TransientError as exc:
-            if exc.status is None:  # time-out or a dropped connection: nothing came back
+            if exc.status is None:  # a time-out or a dropped connection: nothing came back
                 self._no_answer(exc)
             else:
                 self._answered()

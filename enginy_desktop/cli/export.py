@@ -255,6 +255,8 @@ def cmd_export(args: argparse.Namespace, rt: Runtime) -> int:
         except RunBusyError as exc:  # another run took the list while this one was planned
             if not args.wait:
                 raise CliError(f"{exc} {_WAIT_ADVICE}") from None
+    if args.pause_after is not None:  # a resume keeps the run's own patience unless told otherwise
+        ctx.runs.update_options(run_id, {"pause_after": args.pause_after})
     print(f"Run {run_id} started.", file=rt.stderr, flush=True)
     result = _run_with_cancel(lambda token: execute(ctx, run_id, progress=progress, cancel=token,
                                                     pause_after=args.pause_after))

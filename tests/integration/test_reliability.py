@@ -339,3 +339,24 @@ def test_a_request_that_never_answers_is_given_up_and_its_creates_checked(w: Wor
     sent = emails(w)
     assert len(sent) == 300  # the hung batch was looked up, then sent again
     assert set(sent.values()) == {1}
+
+
+def test_resume_from_the_command_line_pauses_on_a_dead_crm_then_finishes(w: World, cli: Cli) -> None:
+    from enginy_desktop.sandbox.hubspot import DEFAULT_TOKEN
+
+    w.configure(list(CONTACT_BASICS))
+    w.contacts("Leads", leads(120))
+    run_id = start_export(w.ctx, run(plan_export(w.ctx, "Leads")))
+    w.ctx.runs.finish(run_id, "interrupted")  # as a kill before anything was sent leaves it
+    w.ctx.integrations.save_connection("hubspot", {"base_url": "http://127.0.0.1:9", "token": DEFAULT_TOKEN})
+    code, out, err = cli("resume", str(run_id), "--pause-after", "0.5")
+    assert code == 1
+    paused = [line for line in out.splitlines() if "has not answered" in line]
+    assert len(paused) == 1
+    assert "the run is paused — 120 records not sent yet. Resume with: enginy-desktop resume" in paused[0]
+    assert "Resume it with" not in out  # said once
+    w.ctx.integrations.save_connection("hubspot", {"base_url": w.url, "token": DEFAULT_TOKEN})
+    code, out, err = cli("resume", str(run_id))
+    assert code == 0, out + err
+    assert "created 120" in out
+    assert len(emails(w)) == 120

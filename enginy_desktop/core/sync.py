@@ -50,7 +50,7 @@ from typing import Any, cast
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from enginy_desktop.adapters.base import AdapterError, CrmAdapter, CrmObject, CrmRecord
+from enginy_desktop.adapters.base import AdapterError, Capabilities, CrmAdapter, CrmObject, CrmRecord, Operation
 from enginy_desktop.core import catalog
 from enginy_desktop.core.matching.matcher import Columns, DuplicateRisk, MatchResult, Outcome, duplicate_risk, match
 from enginy_desktop.core.matching.normalize import Kind, normalize_column
@@ -316,9 +316,12 @@ def rule_signature(rule: Rule) -> str:
     return hashlib.sha256(text_.encode()).hexdigest()[:16]
 
 
-def _search_forms(kind: Kind, raw: Any, normalized: str) -> list[str]:
-    """The values a CRM may hold for one local value, lowercased (HubSpot compares them case-insensitively)."""
-    typed = " ".join(str(raw).split()).lower() if raw is not None else ""
+def _search_forms(kind: Kind, raw: Any, normalized: str, folds_case: bool = True) -> list[str]:
+    """The values a CRM may hold for one local value: the typed value, its normalized form and, for URLs, the
+    usual URL forms. A CRM whose search folds case gets them lowercased (one form per spelling); one that does
+    not gets the typed value as typed too. Accents: the normalized form has none, the typed one keeps them."""
+    spaced = " ".join(str(raw).split()) if raw is not None else ""
+    typed = spaced.lower()
     if kind is Kind.EMAIL:
         forms = [normalized]
     elif kind is Kind.LINKEDIN_URL:
@@ -327,6 +330,8 @@ def _search_forms(kind: Kind, raw: Any, normalized: str) -> list[str]:
         forms = [normalized, f"www.{normalized}", typed]
     else:
         forms = [typed, normalized]
+    if not folds_case:
+        forms.insert(0, spaced)
     return list(dict.fromkeys(f for f in forms if f))
 
 
@@ -408,10 +413,8 @@ def _plan_group(
     norm: Mapping[tuple[str, Kind], list[str | None]],
     positions: list[int],
     unique: frozenset[str],
-    caps: Any,
+    caps: Capabilities,
 ) -> _GroupPlan:
-    from enginy_desktop.adapters.base import Operation
-
     todo = [p for p in positions if _complete(group, norm, p)]
     read_batch = caps.batch(Operation.READ)
     per_in = caps.batch(Operation.SEARCH_IN_VALUES)
@@ -426,7 +429,10 @@ def _plan_group(
     finite = [c for c in group.conditions if weights[c] < math.inf]
     if not finite or not caps.search_in:
         return _GroupPlan(gi, "scan", list(group.conditions), math.inf, todo)
-    used = [c for c in finite if weights[c] <= MAX_FILTER_WEIGHT][:6] or [min(finite, key=lambda c: weights[c])]
+    # As many conditions in one filter group as the CRM takes (the others are checked locally).
+    per_group = min(caps.search_filters_per_group or len(finite), caps.search_filters_per_request or len(finite))
+    used = [c for c in finite if weights[c] <= MAX_FILTER_WEIGHT][:max(1, per_group)] or [
+        min(finite, key=lambda c: weights[c])]
     weight = max(weights[c] for c in used)
     # How common each value is in the list: a stand-in for how common it is in the CRM.
     n = max(1, len(local.ids))
@@ -458,7 +464,7 @@ def _plan_group(
         if key in seen:
             continue
         seen.add(key)
-        forms = {c.crm_field: _search_forms(c.kind, local.columns[c.local_field][p], key[i])
+        forms = {c.crm_field: _search_forms(c.kind, local.columns[c.local_field][p], key[i], caps.search_folds_case)
                  for i, c in enumerate(used)}
         fits = records < per_in and all(len(current.get(f, {}).keys() | set(v)) <= per_in for f, v in forms.items())
         if current and not fits:
@@ -475,7 +481,7 @@ def _plan_group(
 
 def _plan_lookups(
     rule: Rule, local: _Local, norm: Mapping[tuple[str, Kind], list[str | None]], positions: list[int],
-    unique: frozenset[str], caps: Any,
+    unique: frozenset[str], caps: Capabilities,
 ) -> list[_GroupPlan]:
     return [_plan_group(gi, g, rule, local, norm, positions, unique, caps) for gi, g in enumerate(rule.groups)]
 
@@ -530,7 +536,6 @@ class _Reader:
         await self._pages(self.adapter.scan(self.object, self.properties), True)
 
     async def read_ids(self, ids: Sequence[str]) -> None:
-        from enginy_desktop.adapters.base import Operation
 
         size = self.adapter.capabilities.batch(Operation.READ)
         for start in range(0, len(ids), size):
@@ -540,7 +545,6 @@ class _Reader:
             self.tracker.advance(len(chunk))
 
     async def read_unique(self, prop: str, values: Sequence[str]) -> None:
-        from enginy_desktop.adapters.base import Operation
 
         size = self.adapter.capabilities.batch(Operation.READ)
         for start in range(0, len(values), size):
@@ -593,7 +597,6 @@ async def _read_crm_side(
     use_cache: bool = True,
 ) -> _Side:
     """Plan (a scan, lookups, or cached links + lookups) by estimated calls, then read."""
-    from enginy_desktop.adapters.base import Operation
 
     crm_object = CRM_OBJECTS[object_]
     crm_name = catalog.get(crm).name

@@ -54,7 +54,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from enginy_desktop.adapters.base import AdapterError
+from enginy_desktop.adapters.base import AdapterError, Value
 from enginy_desktop.core.context import AppContext
 from enginy_desktop.core.crm_config import PRIMARY_REMOVE_WARNING
 from enginy_desktop.core.export import interactive as ui
@@ -158,7 +158,7 @@ class PlanRecordsModel(QAbstractTableModel):
     def label(self, obj: str, name: str) -> str:
         return self.labels.get((obj, name)) or self.crm_labels.field_label(obj, name)
 
-    def value(self, obj: str, name: str, value: str | None) -> str:
+    def value(self, obj: str, name: str, value: Value | None) -> str:
         """A value as the user reads it: picklist labels, owners' names, "(empty)"."""
         return _shown(self.crm_labels.value_label(obj, name, value))
 

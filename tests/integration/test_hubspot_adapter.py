@@ -575,3 +575,25 @@ def test_oauth_exchanges_follow_the_published_spec(ctx: Any, shared_dir: Any) ->
     assert forms[0]["grant_type"] == "authorization_code"
     assert len(forms[0]["code_verifier"]) >= 43
     assert forms[1]["grant_type"] == "refresh_token"
+
+
+def test_several_options_cross_the_contract_as_a_tuple() -> None:
+    """Canonical values in, canonical values out: HubSpot's ``a;b`` wire form stays inside the adapter."""
+    with target("in-process") as (sb, make):
+        sb.create_property("contacts", {
+            "name": "interests", "label": "Interests", "type": "enumeration", "fieldType": "checkbox",
+            "groupName": "contactinformation",
+            "options": [{"label": "Alpha", "value": "a"}, {"label": "Beta", "value": "b"}]})
+
+        async def go() -> Any:
+            async with make() as a:
+                await a.fields(CrmObject.CONTACTS)
+                created = await a.create(CrmObject.CONTACTS,
+                                         [RecordInput({"email": "multi@enginy.ai", "interests": ("a", "b")}, key="m")])
+                return created, await a.read(CrmObject.CONTACTS, [created[0].id], ["interests", "email"])
+
+        created, read = run(go())
+        assert created[0].ok
+        assert sb.get("contacts", created[0].id).props["interests"] == "a;b"
+        assert read[0].get("interests") == ("a", "b")
+        assert read[0].get("email") == "multi@enginy.ai"

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 
-from enginy_desktop.adapters.base import AdapterError
+from enginy_desktop.adapters.base import AdapterError, Value
 from enginy_desktop.adapters.registry import open_crm_adapter
 from enginy_desktop.core import catalog
 from enginy_desktop.core.crm_config import (
@@ -328,17 +328,18 @@ class CrmLabels:
     def field_label(self, obj: str, name: str) -> str:
         return self.fields.get((obj, name), name)
 
-    def value_label(self, obj: str, name: str, value: str | None) -> str | None:
-        """The label of a picklist value (each of a multi-picklist's ``a;b``) or of an owner id; else as is."""
-        if value in (None, ""):
-            return value
+    def value_label(self, obj: str, name: str, value: Value | list[str] | None) -> str | None:
+        """The label of a picklist value (each of several options, joined with commas) or of an owner id; else
+        the value as is."""
+        if value is None or value == "" or value == () or value == []:
+            return None if value is None else ""
+        options = self.options.get((obj, name), {})
+        if isinstance(value, list | tuple):
+            return ", ".join(options.get(str(part), str(part)) for part in value)
         text = str(value)
         if (obj, name) in self.owner_fields:
             return self.users.get(text, text)
-        options = self.options.get((obj, name))
-        if not options:
-            return text
-        return ";".join(options.get(part, part) for part in text.split(";"))
+        return options.get(text, text)
 
 
 def crm_labels(ctx: Any, crm: str | None) -> CrmLabels:

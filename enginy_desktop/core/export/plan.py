@@ -42,6 +42,7 @@ from enginy_desktop.adapters.base import (
     CrmObject,
     CrmUser,
     FieldType,
+    Value,
 )
 from enginy_desktop.core import fields as enginy_fields
 from enginy_desktop.core.campaigns import Event, EventType, Step, StepKind, derive_properties, ordinal
@@ -154,10 +155,10 @@ class PlanRecord:
     label: str
     action: str  # create | update | unchanged | merge | blocked
     crm_id: str | None = None
-    payload: dict[str, str] = field(default_factory=dict)  # CRM field -> value to send
+    payload: dict[str, Value] = field(default_factory=dict)  # CRM field -> canonical value to send
     # (CRM field, before, after, effect) for every mapped field with a value or a CRM value (update); on create
     # the payload is the change list.
-    changes: list[tuple[str, str | None, str | None, str]] = field(default_factory=list)
+    changes: list[tuple[str, Value | None, Value | None, str]] = field(default_factory=list)
     code: str = ""  # why blocked: ambiguous, unmatchable, invalid_value, not_found
     reason: str = ""
     leader: int | None = None  # merge: the local record it becomes one CRM record with
@@ -681,14 +682,14 @@ class _Planner:
                     continue
                 self.warnings.append(str(p))
 
-    def export_values(self, objects: Sequence[str]) -> dict[tuple[str, str], str | None]:
+    def export_values(self, objects: Sequence[str]) -> dict[tuple[str, str], Value | None]:
         """(object, CRM field) -> converted value of each Export field used."""
         wanted: dict[tuple[str, str], CrmField] = {}
         for obj in objects:
             for m in self.config.mappings(obj):
                 if m.kind is MappingKind.EXPORT and m.crm_field in self.fields[obj]:
                     wanted[(obj, m.crm_field)] = self.fields[obj][m.crm_field]
-        values: dict[tuple[str, str], str | None] = {}
+        values: dict[tuple[str, str], Value | None] = {}
         unknown = []
         for key, raw in self.options.export_values.items():
             prefix, dot, rest = key.partition(".")
@@ -901,7 +902,7 @@ async def _plan(ctx: Any, adapter: CrmAdapter, crm: str, crm_name: str, config: 
     user_ids = set(crm_users)
     owner_fields = {obj: owner_field(adapter, obj, p.fields[obj].values()) for obj in objects}
     records: dict[str, dict[int, PlanRecord]] = {}
-    wanted_values: dict[str, dict[int, dict[str, str]]] = {}
+    wanted_values: dict[str, dict[int, dict[str, Value]]] = {}
     overwrite: dict[str, dict[str, bool]] = {}
     for obj in objects:
         obj_fields = p.fields[obj]
@@ -915,7 +916,7 @@ async def _plan(ctx: Any, adapter: CrmAdapter, crm: str, crm_name: str, config: 
         wanted_values[obj] = {}
         for local_id in order[obj]:
             row = rows[obj][local_id]
-            values: dict[str, str] = {}
+            values: dict[str, Value] = {}
             problems: list[str] = []
 
             def put(crm_field: str, raw: Any) -> None:
@@ -1069,7 +1070,7 @@ async def _budget(plan: Plan, adapter: CrmAdapter) -> BudgetEstimate | None:
     return estimate
 
 
-def _convert(f: CrmField, raw: Any, users: set[str], values: dict[str, str], problems: list[str]) -> None:
+def _convert(f: CrmField, raw: Any, users: set[str], values: dict[str, Value], problems: list[str]) -> None:
     try:
         converted = to_crm(f, raw, users=users if f.type is FieldType.OWNER else None)
     except ConversionError as exc:
@@ -1079,25 +1080,26 @@ def _convert(f: CrmField, raw: Any, users: set[str], values: dict[str, str], pro
         values[f.name] = converted
 
 
-def _lookup(obj_fields: Mapping[str, CrmField], payload: Mapping[str, str]) -> dict[str, str]:
+def _lookup(unique: frozenset[str], payload: Mapping[str, Value]) -> dict[str, str]:
+    """A value of a field the CRM finds records by (``unique_fields``): how a create is re-checked."""
     for name, value in payload.items():
-        f = obj_fields.get(name)
-        if f is not None and f.unique and name != "hs_object_id" and value:
+        if name in unique and isinstance(value, str) and value:
             return {name: value}
     return {}
 
 
-def _decide(p: _Planner, obj: str, records: dict[int, PlanRecord], wanted: dict[int, dict[str, str]],
+def _decide(p: _Planner, obj: str, records: dict[int, PlanRecord], wanted: dict[int, dict[str, Value]],
             resolution: matching.Resolution, overwrite: Mapping[str, bool], owner: CrmField | None,
             options: ExportOptions, rule: Any) -> None:
     obj_fields = p.fields[obj]
+    unique = p.adapter.unique_fields(_crm_object(obj))
     leaders: dict[int, int] = {}
     position = {local_id: i for i, local_id in enumerate(records)}
     for local_id, rec in records.items():
         if rec.action == BLOCKED:
             continue
         values = wanted[local_id]
-        owner_value = values.get("\0owner")
+        owner_value = str(values.get("\0owner") or "")
         m = resolution.matches.get(local_id)
         outcome = m.outcome if m is not None else "new"
         if m is not None:
@@ -1116,8 +1118,8 @@ def _decide(p: _Planner, obj: str, records: dict[int, PlanRecord], wanted: dict[
         if outcome == "matched" and m is not None and m.crm_id:
             rec.crm_id = m.crm_id
             current = resolution.values.get(m.crm_id, {})
-            payload: dict[str, str] = {}
-            changes: list[tuple[str, str | None, str | None, str]] = []
+            payload: dict[str, Value] = {}
+            changes: list[tuple[str, Value | None, Value | None, str]] = []
             for name, value in values.items():
                 if name == "\0owner":
                     continue
@@ -1142,7 +1144,7 @@ def _decide(p: _Planner, obj: str, records: dict[int, PlanRecord], wanted: dict[
             payload[owner.name] = owner_value
         rec.payload = payload
         rec.action = CREATE
-        rec.lookup = _lookup(obj_fields, payload)
+        rec.lookup = _lookup(unique, payload)
         if m is not None and m.duplicates:
             group = sorted({local_id, *m.duplicates} & set(records), key=position.__getitem__)
             leader = leaders.setdefault(local_id, group[0])
@@ -1162,7 +1164,7 @@ def _decide(p: _Planner, obj: str, records: dict[int, PlanRecord], wanted: dict[
         rec.lookup = {}
     for rec in records.values():
         if rec.action == CREATE:
-            rec.lookup = _lookup(obj_fields, rec.payload)
+            rec.lookup = _lookup(unique, rec.payload)
 
 
 async def _association_ops(p: _Planner, config: CrmConfig, records: dict[str, dict[int, PlanRecord]]) -> list[PlanOp]:

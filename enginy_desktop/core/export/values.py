@@ -2,11 +2,12 @@
 
 Two jobs, both without I/O:
 
-- **Conversion** (:func:`to_crm`): an Enginy value (text, number, date…) becomes the string the CRM field takes
-  — numbers without thousands separators, booleans ``true``/``false``, dates ``YYYY-MM-DD``, date-times in UTC
-  with milliseconds, picklist labels turned into the option's internal value. A value that cannot be converted
-  raises :class:`ConversionError` with a sentence naming the field and the value; the export fails that record
-  before any request.
+- **Conversion** (:func:`to_crm`): an Enginy value (text, number, date…) becomes the canonical value of the CRM
+  field's type (:data:`~enginy_desktop.adapters.base.Value`) — numbers without thousands separators, booleans
+  ``true``/``false``, dates ``YYYY-MM-DD``, date-times in UTC with milliseconds, picklist labels turned into the
+  option's value, several options as a tuple. Each adapter turns canonical values into its own wire format. A
+  value that cannot be converted raises :class:`ConversionError` with a sentence naming the field and the
+  value; the export fails that record before any request.
 - **Rules** (:func:`decide`): what an export writes into one field of one record. On create every non-empty
   value is sent. On update, with **Overwrite** the Enginy value replaces the CRM value; without it the value is
   written only where the CRM field is empty. An empty Enginy value never blanks a CRM field. Fixed, export,
@@ -26,6 +27,8 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
+
+from enginy_desktop.adapters.base import Value, as_options
 
 __all__ = [
     "ConversionError",
@@ -75,8 +78,8 @@ class Effect(StrEnum):
 @dataclass(frozen=True, slots=True)
 class FieldDecision:
     effect: Effect
-    before: str | None  # the CRM's value (None on create, or when empty)
-    after: str | None  # the value sent, when ``effect.writes``; else what the CRM keeps
+    before: Value | None  # the CRM's value (None on create, or when empty)
+    after: Value | None  # the value sent, when ``effect.writes``; else what the CRM keeps
 
     @property
     def writes(self) -> bool:
@@ -205,7 +208,7 @@ def _parse_date_text(text: str) -> date | datetime | None:
     t = text.strip()
     if not t:
         return None
-    if re.fullmatch(r"-?\d{10,}", t):  # epoch milliseconds (what HubSpot returns for some dates)
+    if re.fullmatch(r"-?\d{10,}", t):  # epoch milliseconds (as some CRMs and spreadsheets export dates)
         try:
             return datetime.fromtimestamp(int(t) / 1000, UTC)
         except (OverflowError, OSError, ValueError):
@@ -316,8 +319,8 @@ def _split_multi(value: object) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
-def to_crm(field: Any, value: object, *, users: Collection[str] | None = None) -> str | None:
-    """The string to send for ``value`` into ``field``; None when the value is empty.
+def to_crm(field: Any, value: object, *, users: Collection[str] | None = None) -> Value | None:
+    """The canonical value to send for ``value`` into ``field``; None when the value is empty.
 
     Raises :class:`ConversionError` when the value cannot go into the field. ``users`` (CRM user ids) checks
     values for owner fields when given.
@@ -390,7 +393,7 @@ def to_crm(field: Any, value: object, *, users: Collection[str] | None = None) -
         if missing:
             names = ", ".join(f"“{display(m)}”" for m in missing)
             raise _fail(field, value, f"has no option {names}; its options are {_option_list(field)}.")
-        return ";".join(chosen) if chosen else None
+        return tuple(chosen) if chosen else None
     text = _text(value)
     if kind == "email":
         candidate = text.strip().lower()
@@ -437,18 +440,21 @@ def _text(value: object) -> str:
 # -- comparison ------------------------------------------------------------------------------------------------
 
 
-def same_value(field: Any, crm_value: object, value: str | None) -> bool:
+def same_value(field: Any, crm_value: object, value: Value | None) -> bool:
     """Whether the CRM's current value equals the converted ``value`` as the field's type sees it.
 
     Numbers compare as numbers (``5.0`` = ``5``), dates and date-times as moments, multi-picklists as sets,
     emails case-insensitively, text after trimming; an empty CRM value equals only an empty value.
     """
-    if is_empty(crm_value) or value is None:
-        return is_empty(crm_value) and value is None
+    if is_empty(crm_value) or is_empty(value):
+        return is_empty(crm_value) and is_empty(value)
+    kind = canonical_type(field)
+    if kind == "multi_picklist" or isinstance(value, tuple | list) or isinstance(crm_value, tuple | list):
+        return set(_split_multi(crm_value)) == set(_split_multi(value))
+    assert isinstance(value, str)
     current = str(crm_value)
     if current == value:
         return True
-    kind = canonical_type(field)
     try:
         if kind == "number":
             a, b = parse_number(current), parse_number(value)
@@ -457,8 +463,6 @@ def same_value(field: Any, crm_value: object, value: str | None) -> bool:
             return to_crm(field, current) == to_crm(field, value)
         if kind == "boolean":
             return to_crm(field, current) == to_crm(field, value)
-        if kind == "multi_picklist":
-            return set(_split_multi(current)) == set(_split_multi(value))
         if kind == "picklist":
             return current.strip().casefold() == value.strip().casefold()
     except ConversionError:
@@ -471,7 +475,7 @@ def same_value(field: Any, crm_value: object, value: str | None) -> bool:
 # -- the rules -------------------------------------------------------------------------------------------------
 
 
-def decide(field: Any, mode: Mode, value: str | None, current: object = None, *, overwrite: bool) -> FieldDecision:
+def decide(field: Any, mode: Mode, value: Value | None, current: object = None, *, overwrite: bool) -> FieldDecision:
     """What the export does to ``field`` of one record, given the converted Enginy ``value`` and the CRM's
     ``current`` value (ignored on create).
 
@@ -481,7 +485,7 @@ def decide(field: Any, mode: Mode, value: str | None, current: object = None, *,
     - update, same value: nothing to write;
     - update, another value: replaced with Overwrite, kept without.
     """
-    before = None if mode is Mode.CREATE or is_empty(current) else str(current)
+    before = None if mode is Mode.CREATE or is_empty(current) else _canonical(current)
     if value is None:
         return FieldDecision(Effect.EMPTY, before, before)
     if mode is Mode.CREATE:
@@ -493,6 +497,10 @@ def decide(field: Any, mode: Mode, value: str | None, current: object = None, *,
     if overwrite:
         return FieldDecision(Effect.OVERWRITE, before, value)
     return FieldDecision(Effect.KEEP, before, before)
+
+
+def _canonical(value: object) -> Value:
+    return as_options(value) if isinstance(value, list | tuple | set | frozenset) else str(value)
 
 
 def decide_owner(mode: Mode, owner: str | None, current: object = None) -> FieldDecision:

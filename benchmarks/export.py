@@ -126,10 +126,8 @@ def _list(ctx: AppContext, name: str, rows: Iterable[dict[str, Any]], companies:
 
 
 async def _export(ctx: AppContext, list_name: str, options: ExportOptions | None = None) -> tuple[Any, Any, float]:
-    from enginy_desktop.adapters.registry import open_crm_adapter
-
     started = time.monotonic()
-    adapter = open_crm_adapter(ctx, "hubspot")
+    adapter = ctx.adapters.crm("hubspot")
     try:
         plan = await plan_export(ctx, list_name, options, adapter=adapter)
         run_id = start_export(ctx, plan)

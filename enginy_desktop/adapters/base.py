@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Self
 
-from enginy_desktop.core.redact import redact
+from enginy_desktop.redact import redact
 
 # -- the error tree ------------------------------------------------------------------------------------------
 
@@ -605,8 +605,10 @@ class CrmAdapter(abc.ABC):
 
     @classmethod
     @abc.abstractmethod
-    def from_connection(cls, connection: Connection, *, transport: Any = None) -> Self:
-        """Build the adapter from saved settings and secrets; ``transport`` replaces the network in tests."""
+    def from_connection(cls, connection: Connection, *, transport: Any = None, retry: Any = None) -> Self:
+        """Build the adapter from saved settings and secrets; ``transport`` (an httpx transport) replaces the
+        network in tests, ``retry`` (an ``http.RetryPolicy``) the default retry policy. Only the application
+        context's adapter factory calls this."""
 
     @classmethod
     def oauth_provider(cls, connection: Connection) -> Any:

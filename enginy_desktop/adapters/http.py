@@ -34,7 +34,7 @@ from typing import Any
 import httpx
 
 from enginy_desktop import __version__
-from enginy_desktop.core.redact import RedactingFilter, redact, register_secret
+from enginy_desktop.redact import RedactingFilter, redact, register_secret
 
 from .base import (
     AdapterError,

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from enginy_desktop.core.redact import redact, register_secret
+from enginy_desktop.redact import redact, register_secret
 
 from .base import AuthError, TokenSet
 from .http import OAuthRefreshAuth, request_token

@@ -9,7 +9,7 @@
 Both go through :class:`~enginy_desktop.adapters.http.ApiClient` (time-outs, retries of 429, redaction) with a
 limiter of one message per second, Slack's posting rate. Every failure is an
 :class:`~enginy_desktop.adapters.base.AdapterError` whose ``code`` is Slack's own error code and whose message says
-what to do. **Test connection** is registered for the ``slack`` key (:func:`check_slack_connection`).
+what to do. **Test connection** for the ``slack`` key is in ``core.services.connection_test``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from enginy_desktop.core.redact import register_secret
+from enginy_desktop.redact import register_secret
 
 from .base import (
     AdapterError,
@@ -47,7 +47,6 @@ __all__ = [
     "SlackAdapter",
     "SlackIdentity",
     "SlackMessage",
-    "check_slack_connection",
     "describe_code",
 ]
 
@@ -295,37 +294,3 @@ class SlackAdapter:
         await self.post(test)
         return SlackIdentity("bot", team=str(info.get("team") or ""), user=str(info.get("user") or ""),
                              channel=self.channel)
-
-
-def open_slack(ctx: Any, transport: Any = None, retry: RetryPolicy | None = None) -> SlackAdapter:
-    """The Slack adapter on the saved connection (raises AuthError when it is incomplete)."""
-    from .registry import connection_for
-
-    return SlackAdapter.from_connection(connection_for(ctx, "slack"), transport=transport, retry=retry)
-
-
-async def check_slack_connection(ctx: Any, key: str = "slack", transport: Any = None) -> Any:
-    """Test connection for Slack: never raises for expected failures."""
-    from enginy_desktop.core.services.connection_test import ConnectionTestResult
-
-    try:
-        adapter = open_slack(ctx, transport=transport, retry=RetryPolicy(max_attempts=2, base_delay=0.5, max_wait=5))
-    except AdapterError as exc:
-        return ConnectionTestResult(False, str(exc))
-    try:
-        identity = await adapter.check()
-    except AdapterError as exc:
-        log.info("Slack connection test failed: %s", exc)
-        return ConnectionTestResult(False, str(exc))
-    finally:
-        await adapter.aclose()
-    return ConnectionTestResult(True, identity.details, account=identity.team, user=identity.user)
-
-
-def _register() -> None:
-    from enginy_desktop.core.services import connection_test
-
-    connection_test.register("slack", check_slack_connection)
-
-
-_register()

@@ -10,6 +10,7 @@ from .catalog import FieldKind
 from .models import IntegrationState
 from .runs.service import RunService
 from .secrets import FolderSecrets, RawSecretStore, SecretStore, SecretsUnavailableError, open_secrets
+from .services.adapters import AdapterFactory
 from .services.crm_configs import CrmConfigService
 from .services.integrations import IntegrationService
 from .store import Store
@@ -24,11 +25,14 @@ class AppContext:
     integrations: IntegrationService = field(init=False)
     crm_configs: CrmConfigService = field(init=False)
     runs: RunService = field(init=False)
+    # The one way to open an adapter on a saved connection; tests replace it (e.g. with a transport to an emulator).
+    adapters: AdapterFactory = field(init=False)
 
     def __post_init__(self) -> None:
         self.integrations = IntegrationService(self.store, self.secrets)
         self.crm_configs = CrmConfigService(self.store)
         self.runs = RunService(self.store)
+        self.adapters = AdapterFactory(self)
 
     @classmethod
     def open(cls, data_dir: Path, passphrase: str | None = None) -> AppContext:

@@ -889,7 +889,6 @@ async def sync_list(
     crm: str | None = None,
     progress: ProgressCallback | None = None,
     token: CancelToken | None = None,
-    transport: Any = None,
     use_cache: bool = True,
     on_run: Callable[[int], None] | None = None,
 ) -> SyncResult:
@@ -908,7 +907,7 @@ async def sync_list(
     crm_name = catalog.get(key).name
     started = time.monotonic()
 
-    async with crm_service.open_crm(ctx, key, transport) as adapter:
+    async with crm_service.open_crm(ctx, key) as adapter:
         rules = identifier_rules(ctx, key, adapter)
         options = {
             "signatures": {o: rule_signature(rules[o]) for o in objects},
@@ -1156,12 +1155,12 @@ def describe_record(record: CrmRecord, roles: Mapping[str, str], display: Sequen
 
 
 async def candidate_details(
-    ctx: Any, object: str, crm_ids: Sequence[str], *, crm: str | None = None, transport: Any = None,
+    ctx: Any, object: str, crm_ids: Sequence[str], *, crm: str | None = None,
 ) -> list[Candidate]:
     """The display fields of CRM records (an ambiguous record's candidates), read in one call."""
     key = crm or crm_service.active_crm_key(ctx)
     crm_object = CRM_OBJECTS[object]
-    async with crm_service.open_crm(ctx, key, transport) as adapter:
+    async with crm_service.open_crm(ctx, key) as adapter:
         roles = adapter.identifier_fields(crm_object)
         display = adapter.display_fields(crm_object)
         props = list(dict.fromkeys([*display, *roles.values()]))
@@ -1187,7 +1186,6 @@ async def check_duplicate_risk(
     object: str = "contact",
     rule: Rule | None = None,
     crm: str | None = None,
-    transport: Any = None,
     token: CancelToken | None = None,
     progress: ProgressCallback | None = None,
     use_cache: bool = True,
@@ -1207,7 +1205,7 @@ async def check_duplicate_risk(
         raise SyncError("This is a list of companies: check the Company Identifier instead.")
     crm_object = CRM_OBJECTS[object]
     tracker = ProgressTracker(progress)
-    async with crm_service.open_crm(ctx, key, transport) as adapter:
+    async with crm_service.open_crm(ctx, key) as adapter:
         rule = rule or identifier_rules(ctx, key, adapter)[object]
         role_fields = adapter.identifier_fields(crm_object)
         suggested = _suggest(rule, object, role_fields)

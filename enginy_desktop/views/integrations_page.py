@@ -314,7 +314,7 @@ class IntegrationsPage(QWidget):
         from enginy_desktop.wizard import CrmWizard
 
         try:
-            wizard = CrmWizard(self.ctx, key, self)
+            wizard = CrmWizard(self.ctx, key, self, connect_dialog=ConnectDialog)
         except CrmConfigFileError as exc:  # a saved configuration that cannot be read: say so, change nothing
             log.warning("The saved %s configuration cannot be read: %s", key, exc)
             box = MessageBox(self, "Configuration unreadable", str(exc), QMessageBox.Icon.Warning)

@@ -49,11 +49,10 @@ class CrmDataLoader(QObject):
     changed = Signal()
     riskChanged = Signal()
 
-    def __init__(self, ctx: Any, state: WizardState, parent: QObject | None = None, *, transport: Any = None) -> None:
+    def __init__(self, ctx: Any, state: WizardState, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
         self.state = state
-        self.transport = transport
         self.status = IDLE
         self.error = ""
         self.risk_checking: set[ObjectType] = set()  # identifiers whose duplicate-risk check is running
@@ -103,7 +102,7 @@ class CrmDataLoader(QObject):
         self.error = ""
         self.changed.emit()
         try:
-            result = await crm_setup.load_snapshot(self.ctx, self.state.crm, refresh=refresh, transport=self.transport)
+            result = await crm_setup.load_snapshot(self.ctx, self.state.crm, refresh=refresh)
         except asyncio.CancelledError:
             self.status = CACHED if self.state.snapshot is not None else IDLE
             raise
@@ -165,8 +164,7 @@ class CrmDataLoader(QObject):
                 key = state.rule_key(obj)
                 try:
                     report = await sync.check_duplicate_risk(self.ctx, chosen.id, object=obj.value,
-                                                             rule=state.current_rule(obj), crm=state.crm,
-                                                             transport=self.transport)  # fmt: skip
+                                                             rule=state.current_rule(obj), crm=state.crm)
                 except (sync.SyncError, *crm_setup.READ_ERRORS) as exc:
                     state.set_risk(obj, chosen.id, key, error=redact(str(exc)) or type(exc).__name__)
                 else:

@@ -11,6 +11,7 @@ discarding edits.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Signal
@@ -48,13 +49,17 @@ class CrmWizard(QWizard):
     saved = Signal(object)
     statusMessage = Signal(str)
 
-    def __init__(self, ctx: Any, key: str, parent: QWidget | None = None, *, transport: Any = None) -> None:
+    def __init__(self, ctx: Any, key: str, parent: QWidget | None = None, *,
+                 connect_dialog: Callable[[Any, Any, QWidget], Any]) -> None:
+        """``connect_dialog(ctx, spec, parent)`` makes the connection dialog the wizard opens when the CRM is not
+        connected (given by the window, so the wizard never imports the views)."""
         super().__init__(parent)
         self.ctx = ctx
+        self.connect_dialog = connect_dialog
         self.spec = catalog.get(key)
         self.state = WizardState(self.spec.key, ctx.crm_configs.load(self.spec.key), people=workspace_people(ctx),
                                  enginy_fields=field_registry.workspace_fields(ctx.store))
-        self.data = L.CrmDataLoader(ctx, self.state, self, transport=transport)
+        self.data = L.CrmDataLoader(ctx, self.state, self)
         self.data.use_cache()
         self.dialog: QWidget | None = None  # the confirmation or connection dialog open on top, if any
         self._started = False
@@ -176,9 +181,7 @@ class CrmWizard(QWizard):
             self.data.start(self.data.load(refresh=True))
 
     def open_connection(self) -> QWidget:
-        from enginy_desktop.views.connect_dialog import ConnectDialog
-
-        dialog = ConnectDialog(self.ctx, self.spec, self)
+        dialog = self.connect_dialog(self.ctx, self.spec, self)
         dialog.saved.connect(lambda _info: self.refresh())
         dialog.finished.connect(dialog.deleteLater)
         self.dialog = dialog

@@ -384,7 +384,6 @@ def test_injected_429_5xx_timeouts_and_drops_are_survived(ctx: Any) -> None:
     import httpx
 
     from enginy_desktop.adapters.http import RetryPolicy
-    from enginy_desktop.adapters.registry import open_crm_adapter
     from enginy_desktop.sandbox.faults import FaultConfig
     from enginy_desktop.sandbox.hubspot import DEFAULT_TOKEN, HubSpotSandboxConfig
     from enginy_desktop.sandbox.ratelimit import RateLimit as SandboxRate
@@ -403,7 +402,7 @@ def test_injected_429_5xx_timeouts_and_drops_are_survived(ctx: Any) -> None:
         rows += [jane(email=f"new{i}@acme.test", first_name=f"New{i}") for i in range(250)]
         w.contacts("Leads", rows)
         # Over loopback: requests really overlap, so the server's tighter limit refuses some with 429.
-        adapter = open_crm_adapter(ctx, "hubspot", retry=RetryPolicy(max_attempts=8, base_delay=0.01, max_delay=0.05))
+        adapter = ctx.adapters.crm("hubspot", retry=RetryPolicy(max_attempts=8, base_delay=0.01, max_delay=0.05))
 
         async def go() -> Any:
             try:

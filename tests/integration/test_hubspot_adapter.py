@@ -410,7 +410,7 @@ def _free_port() -> int:
 
 def test_oauth_sign_in_then_refresh_against_the_sandbox(ctx: Any) -> None:
     from enginy_desktop.adapters.oauth import TokenStore
-    from enginy_desktop.adapters.registry import open_crm_adapter, sign_in
+    from enginy_desktop.core.services.crm import sign_in_with_browser as sign_in
 
     app = create_app(HubSpotSandboxConfig(seed_contacts=5, oauth_clients={"my-app": "my-app-secret-123"}))
     sb: HubSpotSandbox = app.state.sandbox
@@ -431,7 +431,7 @@ def test_oauth_sign_in_then_refresh_against_the_sandbox(ctx: Any) -> None:
                 asyncio.get_running_loop().create_task(browser_visit(link))), redirect_port=_free_port(),
                 timeout=10)
             await asyncio.gather(*tasks)
-            async with open_crm_adapter(ctx, "hubspot") as a:
+            async with ctx.adapters.crm("hubspot") as a:
                 first = await a.check()
                 expired = sb.expire_tokens()
                 users = await a.users()  # 401 -> refresh -> retried
@@ -540,13 +540,14 @@ def test_every_exchange_follows_the_published_spec(kind: str, shared_dir: Any) -
 
 
 def test_oauth_exchanges_follow_the_published_spec(ctx: Any, shared_dir: Any) -> None:
-    from enginy_desktop.adapters.registry import open_crm_adapter, sign_in
+    from enginy_desktop.core.services.adapters import AdapterFactory
+    from enginy_desktop.core.services.crm import sign_in_with_browser as sign_in
     from tests.support.openapi_contract import ContractRecorder
 
     recorder = ContractRecorder.for_shared_dir(shared_dir)
     app = create_app(HubSpotSandboxConfig(oauth_clients={"my-app": "my-app-secret-123"}))
     sb: HubSpotSandbox = app.state.sandbox
-    transport = recorder.wrap(asgi_transport(app))
+    ctx.adapters = AdapterFactory(ctx, transport=recorder.wrap(asgi_transport(app)))  # every request recorded
     ctx.integrations.save_connection("hubspot", {"client_id": "my-app", "client_secret": "my-app-secret-123"})
 
     async def browser_visit(link: str) -> None:
@@ -558,11 +559,11 @@ def test_oauth_exchanges_follow_the_published_spec(ctx: Any, shared_dir: Any) ->
 
     async def go() -> None:
         tasks: list[asyncio.Task[None]] = []
-        await sign_in(ctx, "hubspot", transport=transport, redirect_port=_free_port(), timeout=10,
+        await sign_in(ctx, "hubspot", redirect_port=_free_port(), timeout=10,
                       open_browser=lambda link: tasks.append(asyncio.get_running_loop().create_task(
                           browser_visit(link))))
         await asyncio.gather(*tasks)
-        async with open_crm_adapter(ctx, "hubspot", transport=transport) as a:
+        async with ctx.adapters.crm("hubspot") as a:
             await a.check()
             sb.expire_tokens()
             await a.users()

@@ -332,16 +332,17 @@ def test_cli_sync_json_and_runs(cli: Cli, leads: Any, hubspot: Any) -> None:
 def test_every_sync_request_follows_the_published_spec(leads: Any, shared_dir: Path) -> None:
     import httpx
 
+    from enginy_desktop.core.services.adapters import AdapterFactory
     from tests.support.openapi_contract import ContractRecorder
 
     recorder = ContractRecorder.for_shared_dir(shared_dir)
-    transport = recorder.wrap(httpx.AsyncHTTPTransport())
-    run(sync.sync_list(leads, "Leads", transport=transport))
-    run(sync.sync_list(leads, "Leads", transport=transport))  # cached links: reads by id, changes since
+    leads.adapters = AdapterFactory(leads, transport=recorder.wrap(httpx.AsyncHTTPTransport()))
+    run(sync.sync_list(leads, "Leads"))
+    run(sync.sync_list(leads, "Leads"))  # cached links: reads by id, changes since
     set_identifiers(leads, contact=ContactIdentifier(ContactPreset.CUSTOM, Rule.of(
         Condition("email", "email", Kind.EMAIL))))
-    run(sync.sync_list(leads, "Leads", transport=transport))
-    run(sync.candidate_details(leads, "contact", ["1001"], transport=transport))
+    run(sync.sync_list(leads, "Leads"))
+    run(sync.candidate_details(leads, "contact", ["1001"]))
     recorder.assert_all_valid(requests_only=True)
     paths = {e.request.url.path for e in recorder.exchanges}
     assert "/crm/objects/2026-03/contacts/search" in paths

@@ -96,7 +96,7 @@ def hubspot(ctx: AppContext, sandbox: Any) -> AppContext:
 
 
 def open_wizard(qtbot: Any, ctx: AppContext, *, load: bool = True) -> CrmWizard:
-    wizard = CrmWizard(ctx, "hubspot")
+    wizard = CrmWizard(ctx, "hubspot", connect_dialog=ConnectDialog)
     qtbot.addWidget(wizard)
     wizard.resize(1280, 800)
     wizard.show()

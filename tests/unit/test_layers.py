@@ -51,3 +51,126 @@ def test_importing_every_qt_free_module_loads_no_qt() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
+
+
+# -- layer directions and cycles -------------------------------------------------------------------------------
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Every module of the package -> the package's modules it imports (at the top or inside a function)."""
+    paths = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in paths.items():
+        targets: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            found: list[str] = []
+            if isinstance(node, ast.Import):
+                found = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+                    for _ in range(node.level - 1):
+                        base = base.rsplit(".", 1)[0]
+                    module = f"{base}.{node.module}" if node.module else base
+                else:
+                    module = node.module or ""
+                found = [module, *(f"{module}.{a.name}" for a in node.names)]
+            for target in found:
+                while target not in paths and "." in target:
+                    target = target.rsplit(".", 1)[0]
+                if target in paths and target != name:
+                    targets.add(target)
+        graph[name] = targets
+    return graph
+
+
+def _layer(module: str) -> str:
+    """``core``, ``adapters``, ``sandbox``, ``views``, ``wizard``, ``cli`` or a top-level module's own name."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else module
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one node (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    counter = 0
+    for root in graph:
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph.get(root, ()))))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = counter
+                    counter += 1
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph.get(child, ())))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    found.append(sorted(component))
+    return found
+
+
+FORBIDDEN = {
+    # layer -> layers it must never import
+    "core": {"sandbox", "views", "wizard", "cli", "app", "__main__"},
+    "adapters": {"core", "sandbox", "views", "wizard", "cli", "app", "__main__"},
+    "sandbox": {"core", "views", "wizard", "cli", "app", "__main__"},
+    "wizard": {"views", "cli", "app", "__main__"},
+}
+
+
+def test_layers_import_only_downwards() -> None:
+    """core never imports the sandbox or the views, adapters never import core (its services open adapters, not
+    the other way round), the wizard never imports the views."""
+    wrong = sorted(f"{m} -> {t}" for m, targets in _import_graph().items() for t in targets
+                   if _layer(t) in FORBIDDEN.get(_layer(m), set()))
+    assert not wrong, "imports against the layer directions:\n" + "\n".join(wrong)
+
+
+def test_no_import_cycles_among_layers() -> None:
+    graph: dict[str, set[str]] = {}
+    for module, targets in _import_graph().items():
+        graph.setdefault(_layer(module), set()).update(_layer(t) for t in targets if _layer(t) != _layer(module))
+    assert _cycles(graph) == []
+
+
+def test_no_import_cycles_among_qt_free_modules() -> None:
+    graph = {m: {t for t in ts if _layer(t) in QT_FREE} for m, ts in _import_graph().items() if _layer(m) in QT_FREE}
+    assert _cycles(graph) == []
+
+
+def test_the_cycle_finder_finds_cycles() -> None:
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []

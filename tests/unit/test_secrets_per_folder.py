@@ -8,7 +8,6 @@ import keyring
 import pytest
 from keyring.backends import fail
 
-from enginy_desktop.adapters.registry import connection_for
 from enginy_desktop.core.context import AppContext
 from enginy_desktop.core.secrets import SERVICE, EncryptedFileSecrets, secrets_file
 from enginy_desktop.core.services.integrations import ConnectionInvalidError
@@ -24,7 +23,7 @@ def _open(folder: Path) -> AppContext:
 
 def _token_sent(ctx: AppContext) -> tuple[str | None, str]:
     """The token the HubSpot adapter would send, and where to."""
-    conn = connection_for(ctx, "hubspot")
+    conn = ctx.adapters.connection("hubspot")
     return conn.get_secret("token"), ctx.integrations.settings("hubspot").get("base_url", PRODUCTION)
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from enginy_desktop.adapters.base import AdapterError, AuthError, Connection, MissingScopeError, TransientError
 from enginy_desktop.adapters.http import RetryPolicy, asgi_transport
-from enginy_desktop.adapters.slack import SlackAdapter, SlackMessage, check_slack_connection, escape
+from enginy_desktop.adapters.slack import SlackAdapter, SlackMessage, escape
 from enginy_desktop.core.services import connection_test
 from enginy_desktop.sandbox.kit import server
 from enginy_desktop.sandbox.kit.limits import RateLimit as SandboxRate
@@ -170,13 +170,13 @@ def test_connection_test_registered_and_explains(ctx: Any) -> None:
 
         ctx.integrations.save_connection("slack", {"bot_token": DEFAULT_BOT_TOKEN, "channel": "general",
                                                    "base_url": url + "/api"})
-        result = run(check_slack_connection(ctx))
+        result = run(connection_test.run_connection_test(ctx, "slack"))
         assert not result.ok
         assert "not_in_channel" in result.message
         assert DEFAULT_BOT_TOKEN not in result.message
 
         ctx.integrations.save_connection("slack", {"channel": "#sales-ops"})
-        result = run(check_slack_connection(ctx))
+        result = run(connection_test.run_connection_test(ctx, "slack"))
         assert result.ok, result.message
         assert "Enginy Sandbox" in result.message
         assert "#sales-ops" in result.message

@@ -58,7 +58,6 @@ __all__ = [
     "AiRequest",
     "OpenAIAdapter",
     "RateBudget",
-    "check_openai_connection",
     "parse_duration",
 ]
 
@@ -404,19 +403,3 @@ class OpenAIAdapter:
             text = str(message.get("content") or "")
             refusal = str(message.get("refusal") or "")
         return AiCompletion(text, str(body.get("model") or req.model), prompt, completion, refusal)
-
-
-async def check_openai_connection(ctx: Any, key: str) -> Any:
-    """Test connection for the OpenAI card: lists the models of the key or the compatible server."""
-    from enginy_desktop.adapters.registry import connection_for, describe_failure
-    from enginy_desktop.core.services.connection_test import ConnectionTestResult
-
-    adapter = OpenAIAdapter.from_connection(connection_for(ctx, key),
-                                            retry=RetryPolicy(max_attempts=2, base_delay=0.5, max_wait=5))
-    try:
-        message = await adapter.check()
-    except AdapterError as exc:
-        return ConnectionTestResult(False, describe_failure("OpenAI", exc))
-    finally:
-        await adapter.aclose()
-    return ConnectionTestResult(True, message)

@@ -62,7 +62,6 @@ __all__ = [
     "CreditBalance",
     "SearchPage",
     "TheirStackAdapter",
-    "check_theirstack_connection",
     "parse_ratelimit",
 ]
 
@@ -280,21 +279,3 @@ class TheirStackAdapter:
     async def check(self) -> str:
         balance = await self.credit_balance()
         return f"Connected to TheirStack: {balance.available:,} API credits available ({self.plan} plan limits)."
-
-
-async def check_theirstack_connection(ctx: Any, key: str) -> Any:
-    from enginy_desktop.adapters.registry import connection_for, describe_failure
-    from enginy_desktop.core.services.connection_test import ConnectionTestResult
-
-    try:
-        adapter = TheirStackAdapter.from_connection(connection_for(ctx, key),
-                                                    retry=RetryPolicy(max_attempts=2, base_delay=0.5, max_wait=5))
-    except AdapterError as exc:
-        return ConnectionTestResult(False, describe_failure("TheirStack", exc))
-    try:
-        message = await adapter.check()
-    except AdapterError as exc:
-        return ConnectionTestResult(False, describe_failure("TheirStack", exc))
-    finally:
-        await adapter.aclose()
-    return ConnectionTestResult(True, message)

@@ -54,6 +54,5 @@ def open_ai_adapter(ctx: Any, transport: Any = None, **options: Any) -> OpenAIAd
     status = ai_status(ctx)
     if not status.ready:
         raise AiNotConnectedError(status.message)
-    from enginy_desktop.adapters.registry import connection_for
 
-    return OpenAIAdapter.from_connection(connection_for(ctx, "openai"), transport=transport, **options)
+    return OpenAIAdapter.from_connection(ctx.adapters.connection("openai"), transport=transport, **options)

@@ -26,7 +26,6 @@ from typing import Any, TypeVar
 from sqlalchemy import func, select
 
 from enginy_desktop.adapters.base import AdapterError, Value
-from enginy_desktop.adapters.registry import open_crm_adapter
 from enginy_desktop.core import catalog
 from enginy_desktop.core.crm_config import (
     FAQ_NO_EXPORT_MAPPING,
@@ -220,8 +219,7 @@ def _counts(ctx: Any, list_id: int, record_ids: Sequence[int] | None, contacts: 
         return n, companies_n, leads_n
 
 
-async def prepare_export(ctx: Any, list_id: int, record_ids: Sequence[int] | None = None, *,
-                         transport: Any = None) -> ExportSetup:
+async def prepare_export(ctx: Any, list_id: int, record_ids: Sequence[int] | None = None) -> ExportSetup:
     """What the export dialog shows for list ``list_id`` (or the selected ``record_ids`` of it).
 
     Local checks first (no CRM enabled, no list, not configured or no export mapping — FAQ Q2 —, not connected,
@@ -268,12 +266,12 @@ async def prepare_export(ctx: Any, list_id: int, record_ids: Sequence[int] | Non
         return ExportSetup(**base, refusal=Refusal(  # type: ignore[arg-type]
             f"{holder.describe()} Export again when it has ended (the Runs page follows it).", "busy"))
     try:
-        adapter = open_crm_adapter(ctx, crm, transport=transport)
+        adapter = ctx.adapters.crm(crm)
     except AdapterError as exc:
         return ExportSetup(**base, refusal=Refusal(str(exc), "missing_credentials", FIX_CONNECT))  # type: ignore[arg-type]
     await adapter.aclose()
 
-    loaded = await load_snapshot(ctx, crm, transport=transport)
+    loaded = await load_snapshot(ctx, crm)
     snapshot = loaded.snapshot
     note = ""
     if snapshot is None:

@@ -8,7 +8,7 @@ import logging
 from typing import Any
 
 from enginy_desktop.adapters.base import AdapterError
-from enginy_desktop.adapters.slack import SlackMessage, escape, open_slack
+from enginy_desktop.adapters.slack import SlackMessage, escape
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def summary_message(info: Any, failures: list[tuple[str, int]] | None = None) ->
     return SlackMessage(f"{title}. {line}.", tuple(blocks))
 
 
-async def post_run_summary(ctx: Any, run_id: int, *, transport: Any = None) -> bool:
+async def post_run_summary(ctx: Any, run_id: int) -> bool:
     """Post run ``run_id``'s summary when Slack is enabled and connected; True when posted. Never raises for a
     Slack problem: it is logged and recorded on the run as a warning."""
     try:
@@ -71,7 +71,7 @@ async def post_run_summary(ctx: Any, run_id: int, *, transport: Any = None) -> b
     info = ctx.runs.get(run_id)
     message = summary_message(info, [(g.reason, g.count) for g in failure_groups(ctx, run_id)])
     try:
-        adapter = open_slack(ctx, transport=transport)
+        adapter = ctx.adapters.slack()
         try:
             await adapter.post(message)
         finally:

@@ -725,7 +725,6 @@ async def plan_export(
     options: ExportOptions | None = None,
     *,
     adapter: CrmAdapter | None = None,
-    transport: Any = None,
     progress: Callable[[Any], None] | None = None,
     cancel: CancelToken | None = None,
     use_links: bool = True,
@@ -733,10 +732,9 @@ async def plan_export(
     """The plan of exporting list ``list_ref`` (name or id) to the enabled CRM with ``options``.
 
     Raises :class:`ExportRefused` with the product's explanation when the export cannot be done. ``adapter`` is
-    used as given (and left open); otherwise one is opened on the saved connection (``transport`` replaces the
-    network in tests) and closed at the end.
+    used as given (and left open); otherwise one is opened on the saved connection (``ctx.adapters``) and closed
+    at the end.
     """
-    from enginy_desktop.adapters.registry import open_crm_adapter
     from enginy_desktop.core import catalog
     from enginy_desktop.core.services.crm import (
         CrmNotConnectedError,
@@ -776,7 +774,7 @@ async def plan_export(
     own_adapter = adapter is None
     if adapter is None:
         try:
-            adapter = open_crm_adapter(ctx, crm, transport=transport)
+            adapter = ctx.adapters.crm(crm)
         except AdapterError as exc:
             raise ExportRefused(str(exc), "missing_credentials") from None
     tracker = ProgressTracker(progress) if progress is not None else None

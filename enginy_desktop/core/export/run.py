@@ -927,12 +927,10 @@ async def execute(
     run_id: int,
     *,
     adapter: CrmAdapter | None = None,
-    transport: Any = None,
     progress: Callable[[Any], None] | None = None,
     cancel: CancelToken | None = None,
     concurrency: int | None = None,
     notify: bool = True,
-    slack_transport: Any = None,
     pause_after: float | None = None,
     request_timeout: float | None = None,
 ) -> ExportResult:
@@ -943,8 +941,6 @@ async def execute(
     has not answered for ``pause_after`` seconds or the store cannot be written (a full disk). Failed records do
     not fail the run. :class:`~enginy_desktop.core.runs.RunBusyError` when another run holds the list.
     """
-    from enginy_desktop.adapters.registry import open_crm_adapter
-
     info = ctx.runs.get(run_id)
     if info.state == "queued":
         ctx.runs.start(run_id)
@@ -956,10 +952,10 @@ async def execute(
     own = adapter is None
     if adapter is None:
         try:
-            adapter = open_crm_adapter(ctx, str(info.crm), transport=transport)
+            adapter = ctx.adapters.crm(str(info.crm))
         except AdapterError as exc:
             result = _end(ctx, run_id, "failed", str(exc))
-            await _notify(ctx, run_id, notify, slack_transport)
+            await _notify(ctx, run_id, notify)
             return result
     ex = _Executor(ctx, run_id, adapter, progress=progress, cancel=cancel, concurrency=concurrency,
                    pause_after=pause_after, request_timeout=request_timeout)
@@ -1012,7 +1008,7 @@ async def execute(
         raise
     ex.tracker.phase({"finished": "Finished", "cancelled": "Cancelled", "failed": "Failed",
                       "interrupted": "Paused"}[state])
-    await _notify(ctx, run_id, notify, slack_transport)
+    await _notify(ctx, run_id, notify)
     return result
 
 
@@ -1097,12 +1093,12 @@ def _end(ctx: Any, run_id: int, state: str, error: str) -> ExportResult:
     return ExportResult(run_id, state, c, error)
 
 
-async def _notify(ctx: Any, run_id: int, notify: bool, transport: Any) -> None:
+async def _notify(ctx: Any, run_id: int, notify: bool) -> None:
     if not notify:
         return
     from .notify import post_run_summary
 
-    await post_run_summary(ctx, run_id, transport=transport)
+    await post_run_summary(ctx, run_id)
 
 
 async def export(
@@ -1110,21 +1106,18 @@ async def export(
     list_ref: str | int,
     options: ExportOptions | None = None,
     *,
-    transport: Any = None,
     progress: Callable[[Any], None] | None = None,
     cancel: CancelToken | None = None,
     confirm_removals: bool = False,
     concurrency: int | None = None,
     notify: bool = True,
-    slack_transport: Any = None,
 ) -> tuple[Plan, ExportResult]:
     """Plan, journal and run an export in one go (the command line without ``--dry-run``)."""
-    plan = await plan_export(ctx, list_ref, options, transport=transport, progress=progress, cancel=cancel)
+    plan = await plan_export(ctx, list_ref, options, progress=progress, cancel=cancel)
     if plan.needs_confirmation and not confirm_removals:
         raise ExportRefused(plan.confirmation_text + " Confirm to go on.", "needs_confirmation")
     run_id = start_export(ctx, plan)
-    result = await execute(ctx, run_id, transport=transport, progress=progress, cancel=cancel,
-                           concurrency=concurrency, notify=notify, slack_transport=slack_transport)
+    result = await execute(ctx, run_id, progress=progress, cancel=cancel, concurrency=concurrency, notify=notify)
     return plan, result
 
 
@@ -1139,7 +1132,7 @@ async def resume(ctx: Any, run_id: int, **kw: Any) -> ExportResult:
     return await execute(ctx, run_id, **kw)
 
 
-async def retry_failed(ctx: Any, run_id: int, *, transport: Any = None, **plan_kw: Any) -> Plan:
+async def retry_failed(ctx: Any, run_id: int, **plan_kw: Any) -> Plan:
     """A new plan for the records of ``run_id`` that failed (or whose associations or activities failed),
     with today's values and CRM state; journal it with ``start_export(ctx, plan, retry_of=run_id)``."""
     info = ctx.runs.get(run_id)
@@ -1168,19 +1161,17 @@ async def retry_failed(ctx: Any, run_id: int, *, transport: Any = None, **plan_k
     if not ids:
         raise ExportRefused(f"Run {run_id} has no failed records to retry.", "nothing_to_retry")
     options = ExportOptions.from_json({**info.options, "record_ids": ids})
-    return await plan_export(ctx, info.list_id, options, transport=transport, **plan_kw)
+    return await plan_export(ctx, info.list_id, options, **plan_kw)
 
 
-async def restore_removed_associations(ctx: Any, run_id: int, *, transport: Any = None,
+async def restore_removed_associations(ctx: Any, run_id: int, *,
                                        adapter: CrmAdapter | None = None) -> dict[str, int]:
     """Put back every association export run ``run_id`` removed (or was removing when it stopped).
 
-    Each comes back as an association of its kind as it was read before the removal; a company that was the
-    primary one comes back as an additional association (the run's new primary company stays primary).
-    Returns ``{"restored": n, "failed": m}``; each row records its own outcome.
+    Where a contact may have several companies, each comes back as an additional association (the run's new
+    primary company stays primary). Where it has one (the company is a field of the contact), the previous
+    company is put back in that field. Returns ``{"restored": n, "failed": m}``; each row records its own outcome.
     """
-    from enginy_desktop.adapters.registry import open_crm_adapter
-
     info = ctx.runs.get(run_id)
     with ctx.store.session() as s:
         rows = list(s.scalars(select(RemovedAssociation).where(
@@ -1192,14 +1183,16 @@ async def restore_removed_associations(ctx: Any, run_id: int, *, transport: Any 
         return {"restored": 0, "failed": 0}
     own = adapter is None
     if adapter is None:
-        adapter = open_crm_adapter(ctx, str(info.crm), transport=transport)
+        adapter = ctx.adapters.crm(str(info.crm))
     restored = failed = 0
     try:
-        size = adapter.capabilities.batch(Operation.ASSOCIATION_WRITE)
+        caps = adapter.capabilities
+        size = caps.batch(Operation.ASSOCIATION_WRITE)
+        kind = AssociationKind.ADDITIONAL if caps.multiple_companies else AssociationKind.PRIMARY
         for start in range(0, len(rows), size):
             chunk = rows[start:start + size]
             links = [AssociationInput(r.from_crm_id, r.to_crm_id, key=str(r.id)) for r in chunk]
-            results = {x.key: x for x in await adapter.associate(links, AssociationKind.ADDITIONAL)}
+            results = {x.key: x for x in await adapter.associate(links, kind)}
             now = utcnow()
             with ctx.store.write() as s:
                 for r in chunk:

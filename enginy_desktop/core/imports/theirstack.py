@@ -141,7 +141,6 @@ class TheirStackFilters:
 
 
 def open_theirstack(ctx: Any, transport: Any = None, **options: Any) -> TheirStackAdapter:
-    from enginy_desktop.adapters.registry import connection_for
 
     info = ctx.integrations.get("theirstack")
     if not info.connected:
@@ -150,7 +149,7 @@ def open_theirstack(ctx: Any, transport: Any = None, **options: Any) -> TheirSta
                            "TheirStack → Configure.")
     if not info.enabled:
         raise ImportError_("TheirStack is connected but turned off: turn it on in Integrations to import companies.")
-    return TheirStackAdapter.from_connection(connection_for(ctx, "theirstack"), transport=transport, **options)
+    return TheirStackAdapter.from_connection(ctx.adapters.connection("theirstack"), transport=transport, **options)
 
 
 def _norm(domain: str | None) -> str | None:

@@ -1,15 +1,30 @@
-"""Test connection: each integration that can check its credentials registers a tester here.
+"""Test connection: ask the integration's adapter who we are, and say what is wrong in one sentence.
 
-A tester is an async function ``(ctx, key) -> ConnectionTestResult`` that never raises for expected failures
-(bad credentials, missing scope, network, rate limit): it returns ``ok=False`` with a readable ``message``.
-Views show a **Test connection** button only for keys in :data:`TESTERS`.
+A test never raises for expected failures (bad credentials, missing scope, network, rate limit): it returns
+``ok=False`` with a readable ``message``. Views show a **Test connection** button only where :func:`supports` says
+so: every integration with an adapter (CRMs, Slack, OpenAI, TheirStack).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import logging
 from dataclasses import dataclass
 from typing import Any
+
+from enginy_desktop.adapters.base import (
+    AdapterError,
+    AuthError,
+    MissingScopeError,
+    NetworkError,
+    QuotaExhaustedError,
+    RateLimitedError,
+    TransientError,
+)
+from enginy_desktop.core import catalog
+
+from .adapters import AdapterFactory
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,32 +35,89 @@ class ConnectionTestResult:
     user: str = ""
 
 
-Tester = Callable[[Any, str], Awaitable[ConnectionTestResult]]
-
-TESTERS: dict[str, Tester] = {}
-
-
-def register(key: str, tester: Tester) -> None:
-    TESTERS[key] = tester
-
-
 def supports(key: str) -> bool:
-    _load_testers()
-    return key in TESTERS
+    return AdapterFactory.has_adapter(key)
+
+
+def _quick_retry() -> Any:
+    from enginy_desktop.adapters.http import RetryPolicy
+
+    return RetryPolicy(max_attempts=2, base_delay=0.5, max_wait=5)
+
+
+def describe_failure(name: str, exc: AdapterError) -> str:
+    """One sentence for the user: what went wrong and what to do."""
+    if isinstance(exc, MissingScopeError | AuthError | QuotaExhaustedError):
+        return str(exc)
+    if isinstance(exc, NetworkError):
+        return f"{name} could not be reached. {exc}"
+    if isinstance(exc, RateLimitedError):
+        wait = f" Try again in {exc.retry_after:.0f} seconds." if exc.retry_after else " Try again in a minute."
+        return f"{name} is limiting requests right now (rate limit).{wait}"
+    if isinstance(exc, TransientError):
+        return f"{name} had a temporary problem; try again in a moment. ({exc})"
+    return f"The {name} connection test failed: {exc}"
+
+
+async def check_crm_connection(ctx: Any, key: str) -> ConnectionTestResult:
+    """Run ``check()`` on the saved connection of CRM ``key``."""
+    name = catalog.get(key).name
+    try:
+        adapter = ctx.adapters.crm(key, retry=_quick_retry())
+    except AdapterError as exc:
+        return ConnectionTestResult(False, describe_failure(name, exc))
+    try:
+        identity = await adapter.check()
+    except AdapterError as exc:
+        log.info("%s connection test failed: %s", name, exc)
+        return ConnectionTestResult(False, describe_failure(name, exc))
+    finally:
+        await adapter.aclose()
+    message = identity.details or f"Connected to {name}."
+    return ConnectionTestResult(True, message, account=identity.account, user=identity.user)
+
+
+async def check_slack_connection(ctx: Any) -> ConnectionTestResult:
+    """Post a test message with the saved Slack connection."""
+    try:
+        adapter = ctx.adapters.slack(retry=_quick_retry())
+    except AdapterError as exc:
+        return ConnectionTestResult(False, str(exc))
+    try:
+        identity = await adapter.check()
+    except AdapterError as exc:
+        log.info("Slack connection test failed: %s", exc)
+        return ConnectionTestResult(False, str(exc))
+    finally:
+        await adapter.aclose()
+    return ConnectionTestResult(True, identity.details, account=identity.team, user=identity.user)
+
+
+async def check_other_connection(ctx: Any, key: str) -> ConnectionTestResult:
+    """An adapter whose ``check()`` answers one sentence (OpenAI, TheirStack)."""
+    name = catalog.get(key).name
+    try:
+        adapter = ctx.adapters.open(key, retry=_quick_retry())
+    except AdapterError as exc:
+        return ConnectionTestResult(False, describe_failure(name, exc))
+    try:
+        message = await adapter.check()
+    except AdapterError as exc:
+        log.info("%s connection test failed: %s", name, exc)
+        return ConnectionTestResult(False, describe_failure(name, exc))
+    finally:
+        await adapter.aclose()
+    return ConnectionTestResult(True, str(message))
 
 
 async def run_connection_test(ctx: Any, key: str) -> ConnectionTestResult:
-    _load_testers()
-    tester = TESTERS.get(key)
-    if tester is None:
-        return ConnectionTestResult(False, "This integration cannot be tested from Enginy Desktop yet.")
-    return await tester(ctx, key)
+    if key == "slack":
+        return await check_slack_connection(ctx)
+    if AdapterFactory.has_crm(key):
+        return await check_crm_connection(ctx, key)
+    if AdapterFactory.has_adapter(key):
+        return await check_other_connection(ctx, key)
+    return ConnectionTestResult(False, "This integration cannot be tested from Enginy Desktop yet.")
 
 
-def _load_testers() -> None:
-    """Import the adapter registry, whose modules register their testers (kept lazy for start-up time)."""
-    try:
-        import enginy_desktop.adapters.registry  # noqa: F401
-    except ModuleNotFoundError as exc:
-        if exc.name != "enginy_desktop.adapters.registry":
-            raise
+__all__ = ["ConnectionTestResult", "describe_failure", "run_connection_test", "supports"]

@@ -61,9 +61,9 @@ def cached_snapshot(ctx: Any, key: str) -> CrmSnapshot | None:
     return CrmSnapshotCache(ctx.data_dir).load(key)
 
 
-async def fetch_snapshot(ctx: Any, key: str, transport: Any = None) -> CrmSnapshot:
+async def fetch_snapshot(ctx: Any, key: str) -> CrmSnapshot:
     """Read fields (contacts and companies) and users from the CRM ``key`` and cache them."""
-    async with open_crm(ctx, key, transport) as adapter:
+    async with open_crm(ctx, key) as adapter:
         fields = [*await adapter.fields(CrmObject.CONTACTS), *await adapter.fields(CrmObject.COMPANIES)]
         users = await adapter.users()
         capabilities = adapter.capabilities
@@ -83,7 +83,7 @@ async def fetch_snapshot(ctx: Any, key: str, transport: Any = None) -> CrmSnapsh
 
 
 async def load_snapshot(
-    ctx: Any, key: str, *, refresh: bool = False, max_age: float = SNAPSHOT_MAX_AGE, transport: Any = None
+    ctx: Any, key: str, *, refresh: bool = False, max_age: float = SNAPSHOT_MAX_AGE
 ) -> SnapshotResult:
     """The CRM's fields and users: the cached copy when younger than ``max_age`` (unless ``refresh``), else
     fetched; on failure the cached copy (any age) with the reason."""
@@ -91,7 +91,7 @@ async def load_snapshot(
     if cached is not None and not refresh and cached.age_seconds() < max_age:
         return SnapshotResult(cached)
     try:
-        return SnapshotResult(await fetch_snapshot(ctx, key, transport), fetched=True)
+        return SnapshotResult(await fetch_snapshot(ctx, key), fetched=True)
     except READ_ERRORS as exc:
         name = catalog.get(key).name
         reason = redact(str(exc)) or type(exc).__name__

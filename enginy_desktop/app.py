@@ -101,9 +101,13 @@ def run_app(args: argparse.Namespace) -> int:
     previous = _remember_termination()
     try:
         if getattr(args, "demo", False):
-            from enginy_desktop.core.demo import start_demo
+            from enginy_desktop.demo import DEFAULT_CRM, DemoUnavailableError, start_demo
 
-            demo = start_demo()
+            try:
+                demo = start_demo(getattr(args, "demo_crm", None) or DEFAULT_CRM)
+            except DemoUnavailableError as exc:
+                print(f"enginy-desktop: {exc}", file=sys.stderr)
+                return 2
             data_dir = demo.data_dir
         else:
             try:

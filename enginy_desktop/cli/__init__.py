@@ -127,7 +127,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--demo",
         action="store_true",
-        help="open the window on a temporary sample workspace with HubSpot connected to a local sandbox",
+        help="open the window on a temporary sample workspace with a CRM connected to a local sandbox",
+    )
+    parser.add_argument(
+        "--crm",
+        dest="demo_crm",
+        metavar="KEY",
+        help="with --demo: the CRM the demo connects to (default: hubspot; any CRM with an adapter and a sandbox)",
     )
     parser.add_argument("--self-check", action="store_true", help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -1,4 +1,4 @@
-"""``crm-config export FILE.json`` and ``crm-config import FILE.json`` (docs/crm-config.md)."""
+"""``crm-config init``, ``crm-config export FILE.json`` and ``crm-config import FILE.json`` (docs/crm-config.md)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,15 @@ from . import EXIT_OK, CliError, Runtime
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("crm-config", help="export or import the CRM configuration (the wizard's four steps)")
+    p = sub.add_parser("crm-config", help="start, export or import the CRM configuration (the wizard's four steps)")
     csub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    init = csub.add_parser(
+        "init", help="write a starting configuration from the CRM's own fields (identifiers, obvious mappings)")
+    init.add_argument("--crm", metavar="KEY", help="which CRM (default: the enabled one)")
+    init.add_argument("--force", action="store_true", help="replace a configuration that is already saved")
+    init.add_argument("--file", type=Path, metavar="FILE.json",
+                      help="also write it to this JSON file (to review or edit, then `crm-config import`)")
+    init.set_defaults(handler=cmd_init)
     ex = csub.add_parser("export", help="write the saved configuration to a JSON file")
     ex.add_argument("file", type=Path)
     ex.add_argument("--crm", metavar="KEY", help="which CRM (default: the enabled one)")
@@ -66,4 +73,47 @@ def cmd_import(args: argparse.Namespace, rt: Runtime) -> int:
             f"{args.file} was not imported ({count} problem{'s' if count != 1 else ''}); nothing changed:\n{lines}"
         ) from None
     rt.print(f"The {key} configuration was imported from {args.file}.")
+    return EXIT_OK
+
+
+def cmd_init(args: argparse.Namespace, rt: Runtime) -> int:
+    import asyncio
+
+    from enginy_desktop.adapters.base import AdapterError
+    from enginy_desktop.core import catalog
+    from enginy_desktop.core.crm_config import CrmConfigFileError
+    from enginy_desktop.core.services.crm import require_connected
+    from enginy_desktop.core.services.crm_starter import starter_config
+    from enginy_desktop.core.services.integrations import IntegrationError
+
+    ctx = rt.context()
+    key = _crm(ctx, args.crm)
+    name = catalog.get(key).name
+    if ctx.crm_configs.has_saved(key) and not args.force:
+        raise CliError(f"{name} is already configured; nothing changed. Use --force to replace its configuration "
+                       f"(keep a copy first with `enginy-desktop crm-config export FILE.json --crm {key}`).")
+    try:
+        require_connected(ctx, key)
+        starter = asyncio.run(starter_config(ctx, key))
+    except (IntegrationError, AdapterError) as exc:
+        raise CliError(f"{exc} Nothing was saved.") from None
+    try:
+        ctx.crm_configs.save(starter.config, **starter.validation)
+    except CrmConfigFileError as exc:
+        lines = "\n".join(f"  - {p}" for p in exc.problems)
+        raise CliError(f"The starting configuration did not pass validation; nothing was saved:\n{lines}") from None
+    if args.file is not None:
+        try:
+            path = ctx.crm_configs.export_file(key, args.file)
+        except OSError as exc:
+            raise CliError(f"The configuration was saved, but {args.file} could not be written: "
+                           f"{exc.strerror or exc}.") from None
+        rt.print(f"A copy is in {path}.")
+    rt.print(f"Saved a starting {name} configuration from its fields:")
+    for line in starter.summary:
+        rt.print(f"  {line}")
+    for problem in starter.warnings:
+        rt.print(f"  Note: {problem}")
+    rt.print(f"Review it in the window (Configure on the {name} card) or with `enginy-desktop crm-config export`; "
+             "you can now sync and export.")
     return EXIT_OK

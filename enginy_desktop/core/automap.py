@@ -1,6 +1,6 @@
 """Mapping suggestions by name similarity (the wizard proposes them; the user confirms each one).
 
-Names differ between Enginy and each CRM (``job_title`` / HubSpot ``jobtitle`` / Salesforce ``Title``), and
+Names differ between Enginy and each CRM (``job_title`` / ``jobtitle`` / ``Title``), and
 labels differ too (``Employees`` / ``Number of Employees``). :func:`similarity` compares a pair of fields by
 their internal names and their labels, ignoring case, separators, vendor prefixes (``hs_``) and word order;
 the ``suggest_*`` functions pair fields one to one, best score first, and never propose what is already mapped.
@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Any
 
+from .catalog import integration_keys
+
 __all__ = [
     "DEFAULT_THRESHOLD",
     "Suggestion",
@@ -28,9 +30,11 @@ __all__ = [
 
 DEFAULT_THRESHOLD = 0.75
 
-# Vendor prefixes and filler words that say nothing about what a field holds.
-_PREFIXES = ("hs_", "hubspot_", "enginy_", "x_", "cf_", "custom_")
-_FILLER = {"the", "of", "a", "an", "field", "property", "c", "hs", "hubspot"}
+# Vendor prefixes (every integration's key, and the usual short forms) and filler words that say nothing about
+# what a field holds.
+_VENDORS = {*integration_keys(), "hs", "sf", "zoho", "msdyn", "pd", "enginy"}
+_PREFIXES = (*(f"{v}_" for v in sorted(_VENDORS)), "x_", "cf_", "custom_")
+_FILLER = {"the", "of", "a", "an", "field", "property", "c", *_VENDORS}
 
 # Whole names that mean the same thing, once compacted (see :func:`_compact`).
 _SYNONYMS = {

@@ -1,51 +1,37 @@
-"""Demo mode: a throw-away workspace with sample data and HubSpot connected to a local sandbox.
+"""Demo mode: a throw-away workspace with sample data and a CRM connected to a local emulator.
 
-``enginy-desktop --demo`` uses it so a newcomer can try the wizard, a sync and an export without any account.
-Everything lives in a temporary folder that is deleted when the demo ends; the sandbox runs on 127.0.0.1 inside
-the app's process and answers like HubSpot (rate limits included).
+``enginy-desktop --demo [--crm KEY]`` uses it so a newcomer can try the wizard, a sync and an export without any
+account. The caller starts the CRM's emulator (``enginy_desktop.demo``; the core never imports the sandbox) and
+passes its connection settings; this module builds the workspace in a temporary folder (deleted when the demo
+ends), connects the CRM, writes a starting configuration from the CRM's own fields and puts some of the sample
+people in the CRM through its adapter, so a sync finds matches. Nothing here knows which CRM it is.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import csv
 import logging
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from enginy_desktop.adapters.base import CrmAdapter, CrmObject, RecordInput
+
+from . import catalog
 from .context import AppContext
-from .crm_config import CrmConfig, FieldMapping, MappingKind, ObjectType
 from .store import Store
 
 log = logging.getLogger(__name__)
 
 DEMO_LIST = "Demo prospects"
 DEMO_CAMPAIGN = "Q4 Outreach"
-DEMO_PASSPHRASE = "enginy-demo-passphrase"  # protects only the sandbox's made-up token, in a temporary folder
-
-# Enginy field -> HubSpot property, with Overwrite, for the starter Export Mapping of the demo.
-_CONTACT_MAPPINGS = (
-    ("first_name", "firstname", False),
-    ("last_name", "lastname", False),
-    ("email", "email", False),
-    ("job_title", "jobtitle", True),
-    ("phone", "phone", False),
-    ("linkedin_url", "hs_linkedin_url", False),
-    ("company_name", "company", False),
-    ("city", "city", False),
-    ("country", "country", False),
-)
-_COMPANY_MAPPINGS = (
-    ("name", "name", False),
-    ("domain", "domain", False),
-    ("industry", "industry", False),
-    ("city", "city", False),
-    ("country", "country", False),
-)
+DEMO_PASSPHRASE = "enginy-demo-passphrase"  # protects only the emulator's made-up secret, in a temporary folder
 
 
 def _sample(name: str) -> Path:
@@ -54,72 +40,89 @@ def _sample(name: str) -> Path:
 
 @dataclass
 class DemoEnvironment:
-    """A running demo: its data folder, the sandbox's address, and how to stop it."""
+    """A running demo: its data folder, the CRM and its emulator's address, and how to stop it."""
 
     data_dir: Path
+    crm: str
     sandbox_url: str
-    token: str
     passphrase: str
     _stack: contextlib.ExitStack = field(repr=False)
     sandbox: Any = field(default=None, repr=False)
+
+    @property
+    def crm_name(self) -> str:
+        return catalog.get(self.crm).name
 
     def close(self) -> None:
         self._stack.close()
 
 
-def starter_config() -> CrmConfig:
-    """A sensible first configuration for the demo's HubSpot, so an export can be tried at once."""
-    config = CrmConfig(crm="hubspot")
-    for source, target, overwrite in _CONTACT_MAPPINGS:
-        config.add_mapping(
-            ObjectType.CONTACT, FieldMapping(MappingKind.ENGINY, target, source=source, overwrite=overwrite)
-        )
-    config.add_mapping(ObjectType.CONTACT, FieldMapping(MappingKind.FIXED, "hs_lead_status", value="NEW"))
-    for source, target, overwrite in _COMPANY_MAPPINGS:
-        config.add_mapping(
-            ObjectType.COMPANY, FieldMapping(MappingKind.ENGINY, target, source=source, overwrite=overwrite)
-        )
-    return config
-
-
-def _seed_crm(sandbox: Any, contacts_csv: Path) -> None:
-    """Put some of the sample people in the sandbox CRM already, so a sync finds matches, one of them twice."""
-    import csv
-
+async def _seed_crm(adapter: CrmAdapter, contacts_csv: Path, job_title_field: str | None) -> None:
+    """Put some of the sample people in the CRM already, so a sync finds matches, one of them twice. Fields are
+    the CRM's own (its identifier fields); a third have their e-mail, a quarter an older job title."""
+    roles = adapter.identifier_fields(CrmObject.CONTACTS)
     with contacts_csv.open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
-    for i, row in enumerate(rows[:24]):
-        props = {"firstname": row["First Name"], "lastname": row["Last Name"], "company": row["Company"]}
+
+    def props(row: Mapping[str, str], i: int) -> dict[str, str]:
+        values = {"first_name": row["First Name"], "last_name": row["Last Name"], "company_name": row["Company"]}
         if i % 3 == 0 and row["Email"]:
-            props["email"] = row["Email"]
-        if i % 4 == 1:
-            props["jobtitle"] = "Sales"  # an older title that Overwrite will replace
-        sandbox.create("contacts", props)
+            values["email"] = row["Email"]
+        out = {roles[r]: v for r, v in values.items() if r in roles and v}
+        if job_title_field and i % 4 == 1:
+            out[job_title_field] = "Sales"  # an older title that Overwrite will replace
+        return out
+
+    inputs = [RecordInput(props(row, i), key=str(i)) for i, row in enumerate(rows[:24])]
     duplicate = rows[5]
-    sandbox.create(
-        "contacts",
-        {"firstname": duplicate["First Name"], "lastname": duplicate["Last Name"], "company": duplicate["Company"]},
-    )
+    inputs.append(RecordInput(props({**duplicate, "Email": ""}, 2), key="duplicate"))
+    results = await adapter.create(CrmObject.CONTACTS, inputs)
+    failed = [r for r in results if not r.ok]
+    if failed:
+        log.warning("The demo CRM refused %d sample contacts: %s", len(failed), failed[0].error)
 
 
-def start_demo(base_dir: Path | None = None) -> DemoEnvironment:
-    """Create the demo folder, start the sandbox, import the sample workspace and connect HubSpot."""
-    from enginy_desktop.core.importers.campaign_import import import_definition, import_events
-    from enginy_desktop.core.importers.csv_import import import_csv
-    from enginy_desktop.core.services.workspace import WorkspaceService
-    from enginy_desktop.sandbox.hubspot import DEFAULT_TOKEN, HubSpotSandboxConfig, create_app
-    from enginy_desktop.sandbox.server import serve
+async def _configure(ctx: AppContext, crm: str) -> None:
+    """A starting configuration from the CRM's fields (as ``crm-config init``), then the sample people in it."""
+    from .crm_config import MappingKind, ObjectType
+    from .services.crm_starter import starter_config
 
-    stack = contextlib.ExitStack()
+    starter = await starter_config(ctx, crm)
+    config = starter.config
+    job_title = None
+    for m in config.mappings(ObjectType.CONTACT):
+        if m.kind is MappingKind.ENGINY and m.source == "job_title":
+            m.overwrite = True  # the demo shows an overwrite in the preview
+            job_title = m.crm_field
+    ctx.crm_configs.save(config, **starter.validation)
+    async with ctx.adapters.crm(crm) as adapter:
+        await _seed_crm(adapter, _sample("contacts.csv"), job_title)
+
+
+def start_demo(
+    crm: str,
+    settings: Mapping[str, str],
+    *,
+    base_dir: Path | None = None,
+    stack: contextlib.ExitStack | None = None,
+    sandbox: Any = None,
+    sandbox_url: str = "",
+    adapters: Callable[[AppContext], Any] | None = None,
+) -> DemoEnvironment:
+    """Create the demo folder, import the sample workspace, connect CRM ``crm`` with ``settings`` (its emulator's
+    address and made-up secret), configure it and seed it. ``stack`` holds what stops the emulator (closed with
+    the demo); ``adapters`` replaces the context's adapter factory (tests)."""
+    from .importers.campaign_import import import_definition, import_events
+    from .importers.csv_import import import_csv
+    from .services.workspace import WorkspaceService
+
+    stack = stack or contextlib.ExitStack()
     try:
         data_dir = Path(tempfile.mkdtemp(prefix="enginy-demo-", dir=base_dir))
         stack.callback(shutil.rmtree, data_dir, True)
-        app = create_app(HubSpotSandboxConfig(seed_contacts=200, seed_companies=40))
-        url = stack.enter_context(serve(app))
-        sandbox = app.state.sandbox
-        _seed_crm(sandbox, _sample("contacts.csv"))
-
         ctx = AppContext(data_dir=data_dir, store=Store.open(data_dir), secrets=None)
+        if adapters is not None:
+            ctx.adapters = adapters(ctx)
         try:
             workspace = WorkspaceService(ctx.store)
             workspace.create_user("Ana García", "ana@enginy-demo.example", make_current=True)
@@ -127,38 +130,23 @@ def start_demo(base_dir: Path | None = None) -> DemoEnvironment:
             import_csv(ctx.store, _sample("contacts.csv"), kind="contact", list_name=DEMO_LIST, source="demo")
             import_definition(ctx.store, _sample("campaign.csv"))
             import_events(ctx.store, _sample("campaign-events.csv"), report_path=data_dir / "demo-events-report.csv")
-            _connect(ctx, url, DEFAULT_TOKEN)
+            _connect(ctx, crm, settings)
+            asyncio.run(_configure(ctx, crm))
         finally:
             ctx.close()
-        log.info("Demo ready in %s with the HubSpot sandbox at %s", data_dir, url)
-        return DemoEnvironment(
-            data_dir=data_dir,
-            sandbox_url=url,
-            token=DEFAULT_TOKEN,
-            passphrase=DEMO_PASSPHRASE,
-            _stack=stack,
-            sandbox=sandbox,
-        )
+        log.info("Demo ready in %s with %s on a local emulator", data_dir, catalog.get(crm).name)
+        return DemoEnvironment(data_dir=data_dir, crm=crm, sandbox_url=sandbox_url, passphrase=DEMO_PASSPHRASE,
+                               _stack=stack, sandbox=sandbox)
     except BaseException:
         stack.close()
         raise
 
 
-def _connect(ctx: AppContext, url: str, token: str) -> None:
+def _connect(ctx: AppContext, crm: str, settings: Mapping[str, str]) -> None:
     from .secrets import EncryptedFileSecrets, secrets_file
 
-    # The demo never touches the system keyring (it could hold the user's real HubSpot token): its sandbox
-    # token lives in an encrypted file inside the demo folder, which is deleted with it.
+    # The demo never touches the system keyring (it could hold the user's real CRM credentials): the emulator's
+    # made-up secret lives in an encrypted file inside the demo folder, which is deleted with it.
     ctx.use_secrets(EncryptedFileSecrets.create(secrets_file(ctx.data_dir), DEMO_PASSPHRASE))
-    ctx.integrations.save_connection("hubspot", {"token": token, "base_url": url, "tier": "Professional"})
-    ctx.integrations.enable("hubspot")
-    ctx.crm_configs.save(starter_config())
-
-
-@contextlib.contextmanager
-def demo_environment(base_dir: Path | None = None) -> Iterator[DemoEnvironment]:
-    env = start_demo(base_dir)
-    try:
-        yield env
-    finally:
-        env.close()
+    ctx.integrations.save_connection(crm, dict(settings))
+    ctx.integrations.enable(crm)

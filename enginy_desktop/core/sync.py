@@ -7,11 +7,12 @@ contacts belong to) by the Company Identifier; a sync of a company list matches 
 1. **Local side**: the identifier fields of the records, read as columns from the workspace tables.
 2. **CRM side**, with the fewest API calls the CRM allows, chosen per AND-group of the identifier and counted:
 
-   * a group with an e-mail condition on a field the CRM keys records by (HubSpot contacts' ``email``) is read in
-     batches by that property (100 values per call);
-   * another group is searched with ``IN`` filters (one filter per condition, up to 100 values each, 200 results
-     per page; HubSpot allows 4 searches per second) on the forms the CRM may hold for each value (the typed
-     value and its normalized form; LinkedIn and domain URL forms);
+   * a group with an e-mail condition on a field the CRM keys records by (its ``unique_fields``) is read in
+     batches by that property (the CRM's read batch size per call);
+   * another group is searched with ``IN`` filters (one filter per condition, as many conditions per group and
+     values per filter as the CRM's capabilities say, within its search rate limit) on the forms the CRM may hold
+     for each value (the typed value and its normalized form, as typed too when its search does not fold case;
+     LinkedIn and domain URL forms);
    * or the CRM is listed page by page with the identifier properties only (a *scan*), when that costs fewer
      calls than the searches — a big list against a small CRM — or when a condition cannot be searched
      exactly (a domain with *Include any domain extension*, a phone number). Search is exact for e-mails and as

@@ -12,9 +12,9 @@ import pytest
 
 from enginy_desktop.core.campaigns import CampaignService
 from enginy_desktop.core.context import AppContext
-from enginy_desktop.core.demo import DEMO_CAMPAIGN, DEMO_LIST, start_demo
 from enginy_desktop.core.services import crm
 from enginy_desktop.core.services.workspace import WorkspaceService
+from enginy_desktop.demo import DEMO_CAMPAIGN, DEMO_LIST, start_demo
 
 
 def test_demo_has_data_a_connected_sandbox_and_cleans_up(memory_keyring) -> None:  # type: ignore[no-untyped-def]
@@ -44,6 +44,17 @@ def test_demo_has_data_a_connected_sandbox_and_cleans_up(memory_keyring) -> None
     assert not env.data_dir.exists()
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{env.sandbox_url}/__sandbox__/state", timeout=2)
+
+
+def test_demo_refuses_a_crm_without_adapter_or_sandbox(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from enginy_desktop.demo import DemoUnavailableError, demo_crms
+
+    assert "hubspot" in demo_crms()
+    base = tmp_path / "demo"
+    base.mkdir()
+    with pytest.raises(DemoUnavailableError, match=r"The demo cannot use Salesforce.*Choose one of: .*hubspot"):
+        start_demo("salesforce", base)
+    assert list(base.iterdir()) == []  # nothing started, nothing left behind
 
 
 @pytest.mark.subprocess

@@ -548,7 +548,7 @@ def test_runs_page_detail_of_an_export(qtbot, aloop, w: World) -> None:  # type:
 def test_the_whole_flow_in_the_demo(qtbot, aloop) -> None:  # type: ignore[no-untyped-def]
     """``enginy-desktop --demo``: its sample list goes through options, preview, run and report with no setup."""
     from enginy_desktop.core.context import AppContext
-    from enginy_desktop.core.demo import DEMO_LIST, start_demo
+    from enginy_desktop.demo import DEMO_LIST, start_demo
     from enginy_desktop.views.main_window import MainWindow
 
     env = start_demo()

@@ -47,7 +47,7 @@ def active_crm_key(ctx: Any) -> str:
     if spec is None:
         raise NoActiveCrmError(
             "No CRM is enabled. Enable one on the Integrations page (or run `enginy-desktop integrations enable "
-            "hubspot`) and connect it."
+            "KEY`) and connect it."
         )
     return str(spec.key)
 

@@ -1,0 +1,101 @@
+"""A starting configuration built from the CRM's own fields (``enginy-desktop crm-config init``, the demo).
+
+What the wizard would propose, chosen without a window: the identifiers of Step 1 whose fields this CRM has
+(LinkedIn OR first + last + company name when it has a LinkedIn field, else first + last + company name; the
+domain for companies, or the company name when it has no domain field), the Enginy fields paired by name with
+writable CRM fields in Step 2 (only pairs validation accepts), the association type this CRM can express, and
+Enginy users and identities paired with CRM users by e-mail in Step 4. Nothing vendor-specific: everything comes
+from the adapter's declarations and fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from enginy_desktop.core import catalog
+from enginy_desktop.core.crm_cache import CrmSnapshot
+from enginy_desktop.core.crm_config import (
+    AssociationType,
+    CompanyIdentifier,
+    ContactIdentifier,
+    CrmConfig,
+    ObjectType,
+    Problem,
+    Severity,
+    Step,
+    validate,
+)
+from enginy_desktop.core.crm_wizard import WizardState
+from enginy_desktop.core.matching.rules import CompanyPreset, ContactPreset
+
+from .crm_setup import fetch_snapshot, workspace_people
+
+
+@dataclass
+class StarterConfig:
+    """The configuration, what it holds in words (one line per step), and the warnings validation left."""
+
+    config: CrmConfig
+    summary: list[str] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    validation: dict[str, Any] = field(default_factory=dict)  # what CrmConfigService.save takes to validate it
+
+
+def _step_errors(config: CrmConfig, step: Step, kwargs: dict[str, Any]) -> list[Problem]:
+    return [p for p in validate(config, **kwargs) if p.location.step is step and p.severity is Severity.ERROR]
+
+
+def build_starter_config(key: str, snapshot: CrmSnapshot, people: Any = None) -> StarterConfig:
+    """The starting configuration of CRM ``key`` from its ``snapshot`` (fields, users, identifier fields)."""
+    state = WizardState(key, CrmConfig(crm=key), people=people)
+    state.snapshot = snapshot
+    config = state.config
+    kwargs = state.validation_kwargs()
+
+    # Step 1: the first preset, in the product's order of preference, whose fields this CRM has.
+    for contact in (ContactPreset.LINKEDIN_OR_FIRST_LAST_COMPANY, ContactPreset.FIRST_LAST_COMPANY):
+        config.contact_identifier = ContactIdentifier(contact)
+        if not [p for p in _step_errors(config, Step.SYNC, kwargs) if p.location.tab != ObjectType.COMPANY.tab]:
+            break
+    for company in (CompanyPreset.DOMAIN, CompanyPreset.DOMAIN_OR_NAME):
+        config.company_identifier = CompanyIdentifier(company)
+        if not [p for p in _step_errors(config, Step.SYNC, kwargs) if p.location.tab != ObjectType.CONTACT.tab]:
+            break
+
+    # Step 2: Enginy fields paired by name with writable CRM fields (only pairs validation accepts).
+    for obj in (ObjectType.CONTACT, ObjectType.COMPANY):
+        state.apply_suggestions(obj, state.export_suggestions(obj))
+
+    # The association type: "additional" where a contact may have several companies, else "primary".
+    if not snapshot.multiple_companies:
+        config.association_type = AssociationType.PRIMARY
+
+    # Step 4: Enginy users and identities paired with CRM users by e-mail (else a unique full name).
+    identities, users = state.user_suggestions()
+    for identity_id, crm_user in identities.items():
+        state.set_identity_user(identity_id, crm_user)
+    for user_id, crm_user in users.items():
+        state.set_app_user(user_id, crm_user)
+
+    problems = validate(config, **kwargs)
+    name = catalog.get(key).name
+    summary = [
+        f"Step 1: contacts matched by {config.contact_identifier.preset.label}; companies by "
+        f"{config.company_identifier.preset.label}.",
+        f"Step 2: {len(config.contact_mappings)} contact and {len(config.company_mappings)} company fields mapped "
+        f"to {name} fields of the same name; association type: {config.association_type.label}.",
+        f"Step 4: {len(config.user_mappings)} users and {len(config.identity_mappings)} identities mapped to "
+        f"{name} users by e-mail.",
+    ]
+    return StarterConfig(config, summary, [p for p in problems if p.severity is not Severity.ERROR], kwargs)
+
+
+async def starter_config(ctx: Any, key: str) -> StarterConfig:
+    """Read CRM ``key``'s fields and users (fresh) and build its starting configuration (nothing saved).
+    Raises what reading the CRM raises (not connected, credentials, network), each a readable sentence."""
+    snapshot = await fetch_snapshot(ctx, key)
+    return build_starter_config(key, snapshot, workspace_people(ctx))
+
+
+__all__ = ["StarterConfig", "build_starter_config", "starter_config"]

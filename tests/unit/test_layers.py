@@ -63,13 +63,27 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
+def _type_only(tree: ast.AST) -> set[int]:
+    """ids of the import nodes under ``if TYPE_CHECKING:`` (for annotations only: never run)."""
+    ids: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            ids |= {id(n) for child in node.body for n in ast.walk(child)}
+    return ids
+
+
 def _import_graph() -> dict[str, set[str]]:
-    """Every module of the package -> the package's modules it imports (at the top or inside a function)."""
+    """Every module of the package -> the package's modules it imports when run (at the top or inside a
+    function; imports for type annotations only are left out)."""
     paths = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
     graph: dict[str, set[str]] = {}
     for name, path in paths.items():
         targets: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+        tree = ast.parse(path.read_text("utf-8"))
+        skip = _type_only(tree)
+        for node in ast.walk(tree):
+            if id(node) in skip:
+                continue
             found: list[str] = []
             if isinstance(node, ast.Import):
                 found = [a.name for a in node.names]

@@ -8,7 +8,6 @@ when it has an adapter and an emulator (:func:`demo_crms`).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,24 +20,24 @@ DEFAULT_CRM = "hubspot"
 SEED_CONTACTS = 200  # sample records the emulator starts with, besides the demo's own
 
 
-def _hubspot(stack: contextlib.ExitStack) -> tuple[dict[str, str], str, Any]:
-    from enginy_desktop.sandbox.hubspot import DEFAULT_TOKEN, HubSpotSandboxConfig, create_app
-    from enginy_desktop.sandbox.server import serve
-
-    app = create_app(HubSpotSandboxConfig(seed_contacts=SEED_CONTACTS, seed_companies=SEED_CONTACTS // 5))
-    url = stack.enter_context(serve(app))
-    return {"token": DEFAULT_TOKEN, "base_url": url, "tier": "Professional"}, url, app.state.sandbox
-
-
-# CRM key -> starts its emulator inside ``stack`` and returns (connection settings, base URL, emulator state)
-EMULATORS: dict[str, Callable[[contextlib.ExitStack], tuple[dict[str, str], str, Any]]] = {
-    "hubspot": _hubspot,
-}
-
-
 def demo_crms() -> list[str]:
-    """The CRMs the demo can use: those with an adapter and an emulator."""
-    return [key for key in EMULATORS if AdapterFactory.has_crm(key)]
+    """The CRMs the demo can use: those with an adapter and an emulator that says how to connect to it."""
+    from enginy_desktop.sandbox.registry import EMULATORS, emulator_spec
+
+    return [key for key in sorted(EMULATORS) if AdapterFactory.has_crm(key) and emulator_spec(key).kind == "crm"]
+
+
+def _start_emulator(crm: str, stack: contextlib.ExitStack) -> tuple[dict[str, str], str, Any]:
+    """Start CRM ``crm``'s emulator on 127.0.0.1 inside ``stack``: (connection settings, base URL, its state)."""
+    from enginy_desktop.sandbox.kit.launch import StartOptions
+    from enginy_desktop.sandbox.kit.server import serve
+    from enginy_desktop.sandbox.registry import emulator_spec
+
+    started = emulator_spec(crm).start(StartOptions(seed=SEED_CONTACTS))
+    if started.settings is None:
+        raise DemoUnavailableError(f"The {catalog.get(crm).name} sandbox cannot be connected to automatically.")
+    url = stack.enter_context(serve(started.app))
+    return started.settings(url), url, getattr(started.app.state, "sandbox", None)
 
 
 class DemoUnavailableError(ValueError):
@@ -57,7 +56,7 @@ def start_demo(crm: str = DEFAULT_CRM, base_dir: Path | None = None) -> DemoEnvi
                                    f"Choose one of: {choices}.")
     stack = contextlib.ExitStack()
     try:
-        settings, url, sandbox = EMULATORS[crm](stack)
+        settings, url, sandbox = _start_emulator(crm, stack)
     except BaseException:
         stack.close()
         raise

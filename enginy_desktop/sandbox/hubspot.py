@@ -115,6 +115,7 @@ def _start(options: StartOptions) -> Started:
                  f"Rate limit: {config.rate_limit or 'off'}; search: {config.search_rate_limit or 'off'}; "
                  f"daily: {config.daily_limit or 'off'}"],
         connect=lambda base_url: connect_commands("hubspot", {"base_url": base_url}, "token", token),
+        settings=lambda base_url: {"base_url": base_url, "token": token},
     )
 
 

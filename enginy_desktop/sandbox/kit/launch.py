@@ -37,6 +37,9 @@ class Started:
     credentials: dict[str, str]  # label -> value, e.g. {"Token": "pat-…"}
     summary: list[str]  # a few lines: sample data, limits
     connect: Callable[[str], list[str]]  # base URL -> the shell commands that connect the app to it
+    # base URL -> the connection settings the app saves to use it, secrets included (what ``connect`` types);
+    # None when the emulator cannot be connected without a person (the demo then cannot use it)
+    settings: Callable[[str], dict[str, str]] | None = None
 
 
 @dataclass(frozen=True)

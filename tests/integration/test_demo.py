@@ -46,6 +46,29 @@ def test_demo_has_data_a_connected_sandbox_and_cleans_up(memory_keyring) -> None
         httpx.get(f"{env.sandbox_url}/__sandbox__/state", timeout=2)
 
 
+@pytest.mark.parametrize("key", ["hubspot", "pipedrive"])
+def test_every_crm_with_an_adapter_and_a_sandbox_has_a_demo(key: str, memory_keyring) -> None:  # type: ignore[no-untyped-def]
+    """``--demo --crm KEY``: connected, configured from the CRM's own fields, seeded so that a sync matches."""
+    from enginy_desktop.core import sync
+    from enginy_desktop.demo import demo_crms
+
+    assert key in demo_crms()
+    env = start_demo(key)
+    try:
+        assert env.crm_name in ("HubSpot", "Pipedrive")
+        ctx = AppContext.open(env.data_dir, passphrase=env.passphrase)
+        try:
+            assert ctx.integrations.active_crm().key == key
+            assert ctx.crm_configs.load(key).contact_mappings
+            result = asyncio.run(sync.sync_list(ctx, DEMO_LIST))
+            assert result.objects["contact"].matched > 0  # the sample people put in the CRM are found
+        finally:
+            ctx.close()
+    finally:
+        env.close()
+    assert not env.data_dir.exists()
+
+
 def test_demo_refuses_a_crm_without_adapter_or_sandbox(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from enginy_desktop.demo import DemoUnavailableError, demo_crms
 

@@ -431,7 +431,7 @@ def _free_port() -> int:
 
 def test_oauth_sign_in_then_refresh_against_the_sandbox(ctx: Any) -> None:
     from enginy_desktop.adapters.oauth import TokenStore
-    from enginy_desktop.adapters.registry import open_crm_adapter, sign_in
+    from enginy_desktop.core.services.crm import sign_in_with_browser as sign_in
 
     app = create_app(PipedriveSandboxConfig(seed_persons=2))
     sb: PipedriveSandbox = app.state.sandbox
@@ -451,7 +451,7 @@ def test_oauth_sign_in_then_refresh_against_the_sandbox(ctx: Any) -> None:
             tokens = await sign_in(ctx, "pipedrive", open_browser=lambda link: tasks.append(
                 asyncio.get_running_loop().create_task(browser_visit(link))), redirect_port=_free_port(), timeout=10)
             await asyncio.gather(*tasks)
-            async with open_crm_adapter(ctx, "pipedrive") as a:
+            async with ctx.adapters.crm("pipedrive") as a:
                 first = await a.check()
                 expired = sb.expire_tokens()
                 users = await a.users()  # 401 -> refresh (HTTP Basic client auth) -> retried

@@ -277,6 +277,14 @@ def _cond(role: Role, local: Mapping[Role, str], crm: Mapping[str, str] | None) 
     return Condition(local[role], crm_field, _ROLE_KINDS[role], ROLE_LABELS[role])
 
 
+def role_condition(
+    role: Role | str, crm_fields: Mapping[str, str] | None = None, *, company: bool = False
+) -> Condition:
+    """The condition comparing the local field of ``role`` with the CRM field playing it (``crm_fields``)."""
+    role = Role(role)
+    return _cond(role, LOCAL_COMPANY_FIELDS if company else LOCAL_CONTACT_FIELDS, crm_fields)
+
+
 def contact_rule(
     preset: ContactPreset | str,
     crm_fields: Mapping[str, str] | None = None,

@@ -27,7 +27,7 @@ from enginy_desktop.core.crm_config import (
     validate,
 )
 from enginy_desktop.core.crm_wizard import WizardState
-from enginy_desktop.core.matching.rules import CompanyPreset, ContactPreset
+from enginy_desktop.core.matching.rules import CompanyPreset, Condition, ContactPreset, Role, Rule, role_condition
 
 from .crm_setup import fetch_snapshot, workspace_people
 
@@ -42,8 +42,36 @@ class StarterConfig:
     validation: dict[str, Any] = field(default_factory=dict)  # what CrmConfigService.save takes to validate it
 
 
-def _step_errors(config: CrmConfig, step: Step, kwargs: dict[str, Any]) -> list[Problem]:
-    return [p for p in validate(config, **kwargs) if p.location.step is step and p.severity is Severity.ERROR]
+def _identifier_errors(config: CrmConfig, identifier: ContactIdentifier | CompanyIdentifier,
+                       kwargs: dict[str, Any]) -> list[Problem]:
+    """The errors of Step 1 with ``identifier`` in place (the other object's identifier as configured)."""
+    trial = config.copy()
+    if isinstance(identifier, ContactIdentifier):
+        trial.contact_identifier = identifier
+    else:
+        trial.company_identifier = identifier
+    problems = [p for p in validate(trial, **kwargs) if p.location.step is Step.SYNC and p.severity is Severity.ERROR]
+    other = ObjectType.COMPANY if isinstance(identifier, ContactIdentifier) else ObjectType.CONTACT
+    return [p for p in problems if not p.location.tab.lower().startswith(other.value)]
+
+
+def _custom_contact_rule(roles: dict[str, str]) -> Rule:
+    """The LinkedIn URL, OR the e-mail, OR first + last + company name — each where the CRM has the fields;
+    first + last name alone only when the CRM has none of the others."""
+    groups: list[tuple[Condition, ...]] = [(role_condition(r, roles),) for r in (Role.LINKEDIN_URL, Role.EMAIL)
+                                           if r in roles]
+    names = [Role.FIRST_NAME, Role.LAST_NAME, Role.COMPANY_NAME]
+    if all(r in roles for r in names):
+        groups.append(tuple(role_condition(r, roles) for r in names))
+    elif not groups and all(r in roles for r in names[:2]):
+        groups.append(tuple(role_condition(r, roles) for r in names[:2]))
+    return Rule.of(*groups)
+
+
+def _custom_company_rule(roles: dict[str, str]) -> Rule:
+    """The domain, OR the LinkedIn company page, OR the name — each where the CRM has the field."""
+    return Rule.of(*((role_condition(r, roles, company=True),) for r in (Role.DOMAIN, Role.LINKEDIN_URL, Role.NAME)
+                     if r in roles))
 
 
 def build_starter_config(key: str, snapshot: CrmSnapshot, people: Any = None) -> StarterConfig:
@@ -53,15 +81,17 @@ def build_starter_config(key: str, snapshot: CrmSnapshot, people: Any = None) ->
     config = state.config
     kwargs = state.validation_kwargs()
 
-    # Step 1: the first preset, in the product's order of preference, whose fields this CRM has.
-    for contact in (ContactPreset.LINKEDIN_OR_FIRST_LAST_COMPANY, ContactPreset.FIRST_LAST_COMPANY):
-        config.contact_identifier = ContactIdentifier(contact)
-        if not [p for p in _step_errors(config, Step.SYNC, kwargs) if p.location.tab != ObjectType.COMPANY.tab]:
-            break
-    for company in (CompanyPreset.DOMAIN, CompanyPreset.DOMAIN_OR_NAME):
-        config.company_identifier = CompanyIdentifier(company)
-        if not [p for p in _step_errors(config, Step.SYNC, kwargs) if p.location.tab != ObjectType.CONTACT.tab]:
-            break
+    # Step 1: the first preset, in the product's order of preference, whose fields this CRM has; else a custom
+    # rule of the identifier fields it has (e.g. a CRM whose contacts hold their company as a reference).
+    roles = {obj: snapshot.identifier_fields_of(obj) for obj in ObjectType}
+    config.contact_identifier = next(
+        (ContactIdentifier(p) for p in (ContactPreset.LINKEDIN_OR_FIRST_LAST_COMPANY, ContactPreset.FIRST_LAST_COMPANY)
+         if not _identifier_errors(config, ContactIdentifier(p), kwargs)),
+        ContactIdentifier(ContactPreset.CUSTOM, _custom_contact_rule(roles[ObjectType.CONTACT])))
+    config.company_identifier = next(
+        (CompanyIdentifier(p) for p in (CompanyPreset.DOMAIN, CompanyPreset.DOMAIN_OR_NAME)
+         if not _identifier_errors(config, CompanyIdentifier(p), kwargs)),
+        CompanyIdentifier(CompanyPreset.CUSTOM, custom=_custom_company_rule(roles[ObjectType.COMPANY])))
 
     # Step 2: Enginy fields paired by name with writable CRM fields (only pairs validation accepts).
     for obj in (ObjectType.CONTACT, ObjectType.COMPANY):
@@ -81,14 +111,20 @@ def build_starter_config(key: str, snapshot: CrmSnapshot, people: Any = None) ->
     problems = validate(config, **kwargs)
     name = catalog.get(key).name
     summary = [
-        f"Step 1: contacts matched by {config.contact_identifier.preset.label}; companies by "
-        f"{config.company_identifier.preset.label}.",
+        f"Step 1: contacts matched by {_identifier_text(config.contact_identifier, roles[ObjectType.CONTACT])}; "
+        f"companies by {_identifier_text(config.company_identifier, roles[ObjectType.COMPANY])}.",
         f"Step 2: {len(config.contact_mappings)} contact and {len(config.company_mappings)} company fields mapped "
         f"to {name} fields of the same name; association type: {config.association_type.label}.",
         f"Step 4: {len(config.user_mappings)} users and {len(config.identity_mappings)} identities mapped to "
         f"{name} users by e-mail.",
     ]
     return StarterConfig(config, summary, [p for p in problems if p.severity is not Severity.ERROR], kwargs)
+
+
+def _identifier_text(identifier: ContactIdentifier | CompanyIdentifier, roles: dict[str, str]) -> str:
+    if identifier.custom is not None and identifier.preset.value == "custom":
+        return identifier.rule(roles).display
+    return identifier.preset.label
 
 
 async def starter_config(ctx: Any, key: str) -> StarterConfig:

@@ -84,11 +84,14 @@ def _start(options: StartOptions) -> Started:
         f"OAuth app: client id {config.client_id}, client secret {config.client_secret}",
     ]
 
-    def connect(base_url: str) -> list[str]:
-        return connect_commands("pipedrive", {"base_url": base_url, "plan": plan, "seats": str(seats)},
-                                "api_token", DEFAULT_TOKEN)
+    def settings(base_url: str) -> dict[str, str]:
+        return {"base_url": base_url, "plan": plan, "seats": str(seats)}
 
-    return Started(app, {"API token": DEFAULT_TOKEN}, summary, connect)
+    def connect(base_url: str) -> list[str]:
+        return connect_commands("pipedrive", settings(base_url), "api_token", DEFAULT_TOKEN)
+
+    return Started(app, {"API token": DEFAULT_TOKEN}, summary, connect,
+                   settings=lambda base_url: {**settings(base_url), "api_token": DEFAULT_TOKEN})
 
 
 SPEC = EmulatorSpec(

@@ -55,4 +55,5 @@ def open_ai_adapter(ctx: Any, transport: Any = None, **options: Any) -> OpenAIAd
     if not status.ready:
         raise AiNotConnectedError(status.message)
 
-    return OpenAIAdapter.from_connection(ctx.adapters.connection("openai"), transport=transport, **options)
+    return OpenAIAdapter.from_connection(ctx.adapters.connection("openai"),
+                                         transport=transport or ctx.adapters.transport, **options)

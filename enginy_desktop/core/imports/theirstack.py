@@ -149,7 +149,8 @@ def open_theirstack(ctx: Any, transport: Any = None, **options: Any) -> TheirSta
                            "TheirStack → Configure.")
     if not info.enabled:
         raise ImportError_("TheirStack is connected but turned off: turn it on in Integrations to import companies.")
-    return TheirStackAdapter.from_connection(ctx.adapters.connection("theirstack"), transport=transport, **options)
+    return TheirStackAdapter.from_connection(ctx.adapters.connection("theirstack"),
+                                             transport=transport or ctx.adapters.transport, **options)
 
 
 def _norm(domain: str | None) -> str | None:

@@ -21,7 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from enginy_desktop.adapters.base import CrmAdapter, CrmObject, RecordInput
+from enginy_desktop.adapters.base import CrmAdapter, CrmObject, RecordInput, Value
 
 from . import catalog
 from .context import AppContext
@@ -60,16 +60,29 @@ class DemoEnvironment:
 async def _seed_crm(adapter: CrmAdapter, contacts_csv: Path, job_title_field: str | None) -> None:
     """Put some of the sample people in the CRM already, so a sync finds matches, one of them twice. Fields are
     the CRM's own (its identifier fields); a third have their e-mail, a quarter an older job title."""
-    roles = adapter.identifier_fields(CrmObject.CONTACTS)
+    writable = {f.name for f in await adapter.fields(CrmObject.CONTACTS) if not f.read_only}
+    roles = {r: name for r, name in adapter.identifier_fields(CrmObject.CONTACTS).items() if name in writable}
     with contacts_csv.open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
 
-    def props(row: Mapping[str, str], i: int) -> dict[str, str]:
+    # Where the contact's company is a reference (the CRM derives its name from the company record), the
+    # companies are created first and each contact points at its own.
+    caps = adapter.capabilities
+    company_ids: dict[str, str] = {}
+    company_name = adapter.identifier_fields(CrmObject.COMPANIES).get("name")
+    if "company_name" not in roles and caps.company_in_contact and caps.company_field and company_name:
+        names = list(dict.fromkeys(row["Company"] for row in rows[:24] if row["Company"]))
+        made = await adapter.create(CrmObject.COMPANIES, [RecordInput({company_name: n}, key=n) for n in names])
+        company_ids = {r.key: r.id for r in made if r.ok}
+
+    def props(row: Mapping[str, str], i: int) -> dict[str, Value]:
         values = {"first_name": row["First Name"], "last_name": row["Last Name"], "company_name": row["Company"]}
         if i % 3 == 0 and row["Email"]:
             values["email"] = row["Email"]
-        out = {roles[r]: v for r, v in values.items() if r in roles and v}
-        if job_title_field and i % 4 == 1:
+        out: dict[str, Value] = {roles[r]: v for r, v in values.items() if r in roles and v}
+        if row["Company"] in company_ids:
+            out[caps.company_field] = company_ids[row["Company"]]
+        if job_title_field in writable and i % 4 == 1:
             out[job_title_field] = "Sales"  # an older title that Overwrite will replace
         return out
 

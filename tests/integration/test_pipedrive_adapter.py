@@ -595,7 +595,6 @@ def test_expiring_tokens_and_an_exhausted_budget_as_faults(ctx: Any) -> None:
     "credits exhausted" fault is Pipedrive's spent daily budget (a QuotaExhaustedError, not retried)."""
     from enginy_desktop.adapters.base import TokenSet
     from enginy_desktop.adapters.oauth import TokenStore
-    from enginy_desktop.adapters.registry import open_crm_adapter
     from enginy_desktop.sandbox.kit.faults import FaultConfig
 
     app = create_app(PipedriveSandboxConfig(seed_persons=3, faults=FaultConfig(token_ttl_requests=2)))
@@ -608,7 +607,7 @@ def test_expiring_tokens_and_an_exhausted_budget_as_faults(ctx: Any) -> None:
                                                            time.time() + 3600))
 
         async def go() -> Any:
-            async with open_crm_adapter(ctx, "pipedrive") as a:
+            async with ctx.adapters.crm("pipedrive") as a:
                 users = [await a.users() for _ in range(5)]
                 sb.set_faults({"credits_exhausted": True, "token_ttl_requests": None})
                 with pytest.raises(QuotaExhaustedError):

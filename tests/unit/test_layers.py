@@ -104,7 +104,8 @@ def _import_graph(*, lazy: bool = True) -> dict[str, set[str]]:
                     module = f"{base}.{node.module}" if node.module else base
                 else:
                     module = node.module or ""
-                found = [module, *(f"{module}.{a.name}" for a in node.names)]
+                # ``from pkg import sub`` imports the module ``pkg.sub``; ``from pkg import name`` the package
+                found = [f"{module}.{a.name}" if f"{module}.{a.name}" in paths else module for a in node.names]
             for target in found:
                 while target not in paths and "." in target:
                     target = target.rsplit(".", 1)[0]
@@ -114,8 +115,16 @@ def _import_graph(*, lazy: bool = True) -> dict[str, set[str]]:
     return graph
 
 
+# The window's shared look (the theme, its guards, the message dialog): used by the views and the wizard alike,
+# importing neither.
+SHARED_LOOK = {"enginy_desktop.views.theme", "enginy_desktop.views.guards", "enginy_desktop.views.message"}
+
+
 def _layer(module: str) -> str:
-    """``core``, ``adapters``, ``sandbox``, ``views``, ``wizard``, ``cli`` or a top-level module's own name."""
+    """``core``, ``adapters``, ``sandbox``, ``views``, ``wizard``, ``cli``, ``look`` (:data:`SHARED_LOOK`) or a
+    top-level module's own name."""
+    if module in SHARED_LOOK:
+        return "look"
     parts = module.split(".")
     return parts[1] if len(parts) > 1 else module
 
@@ -171,6 +180,7 @@ FORBIDDEN = {
     "adapters": {"core", "sandbox", "views", "wizard", "cli", "app", "__main__"},
     "sandbox": {"core", "views", "wizard", "cli", "app", "__main__"},
     "wizard": {"views", "cli", "app", "__main__"},
+    "look": {"views", "wizard", "cli", "app", "__main__"},
 }
 
 

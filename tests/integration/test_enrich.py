@@ -222,19 +222,20 @@ def test_cancel_keeps_what_was_found_and_resume_finishes(ctx: Any, tmp_path: Pat
 def test_test_connection_shows_the_account_and_credits_left(ctx: Any, tmp_path: Path, key: str) -> None:
     import httpx
 
-    from enginy_desktop.adapters.enrichment.base import check_enrichment_connection
-    from enginy_desktop.core.services.connection_test import supports
+    from enginy_desktop.core.services.adapters import AdapterFactory
+    from enginy_desktop.core.services.connection_test import run_connection_test, supports
 
     world = EnrichWorld.make(ctx, tmp_path, contacts=2, providers=(key,), credits=1234)
     assert supports(key)
-    ok = asyncio.run(check_enrichment_connection(ctx, key, transport=httpx.ASGITransport(world.apps[key])))
+    ctx.adapters = AdapterFactory(ctx, transport=httpx.ASGITransport(world.apps[key]))
+    ok = asyncio.run(run_connection_test(ctx, key))
     assert ok.ok, ok.message
     if key != "apollo":  # Apollo's API does not report credits, and says so
         assert "1,234" in ok.message
     else:
         assert "does not report the credits" in ok.message
     ctx.integrations.save_connection(key, {"api_key": "not-the-key"})
-    bad = asyncio.run(check_enrichment_connection(ctx, key, transport=httpx.ASGITransport(world.apps[key])))
+    bad = asyncio.run(run_connection_test(ctx, key))
     assert not bad.ok
     assert "API key" in bad.message
     assert "not-the-key" not in bad.message

@@ -18,7 +18,6 @@ import httpx
 
 from enginy_desktop.adapters.enrichment.base import EnrichmentAdapter, adapter_class
 from enginy_desktop.adapters.http import RetryPolicy
-from enginy_desktop.adapters.registry import connection_for
 from enginy_desktop.sandbox.enrichment import apollo, dropcontact, hunter, lusha
 
 FIRST = ("Ada", "Alan", "Grace", "Linus", "Margaret", "Tim", "Barbara", "Ken", "Radia", "Edsger", "Frances", "Donald")
@@ -78,7 +77,7 @@ class EnrichWorld:
     def factory(self, key: str) -> EnrichmentAdapter:
         opts = {"retry": RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.05, max_wait=1.0),
                 **self.options.get(key, {})}
-        return adapter_class(key).from_connection(connection_for(self.ctx, key),
+        return adapter_class(key).from_connection(self.ctx.adapters.connection(key),
                                                   transport=httpx.ASGITransport(self.apps[key]), **opts)
 
     def emulator(self, key: str) -> Any:

@@ -286,35 +286,3 @@ def adapter_class(key: str) -> type[EnrichmentAdapter]:
     cls: type[EnrichmentAdapter] = getattr(importlib.import_module(module_name), class_name)
     return cls
 
-
-async def check_enrichment_connection(ctx: Any, key: str, transport: Any = None) -> Any:
-    """Test connection for an enrichment provider: the account and the credits left where the API tells them.
-    Never raises for expected failures (bad key, no credits, rate limit, network)."""
-    from enginy_desktop.core.services.connection_test import ConnectionTestResult
-
-    from ..base import AdapterError
-    from ..http import RetryPolicy
-    from ..registry import connection_for, describe_failure
-
-    cls = adapter_class(key)
-    try:
-        adapter = cls.from_connection(connection_for(ctx, key), transport=transport,
-                                      retry=RetryPolicy(max_attempts=2, base_delay=0.5, max_wait=5))
-    except AdapterError as exc:
-        return ConnectionTestResult(False, describe_failure(cls.name, exc))
-    try:
-        account = await adapter.check()
-    except AdapterError as exc:
-        return ConnectionTestResult(False, describe_failure(cls.name, exc))
-    finally:
-        await adapter.aclose()
-    credits = (f" Credits left: {account.credits_left:,.1f}".rstrip("0").rstrip(".") + "."
-               if account.credits_left is not None else "")
-    return ConnectionTestResult(True, f"{account.details}{credits}", account=account.account)
-
-
-def register_testers() -> None:
-    from enginy_desktop.core.services import connection_test
-
-    for key in ADAPTERS:
-        connection_test.register(key, check_enrichment_connection)

@@ -92,9 +92,8 @@ class ProviderStopped(Exception):  # noqa: N818 - an outcome
 def open_adapter(ctx: Any, key: str, transport: Any = None, **options: Any) -> EnrichmentAdapter:
     """The adapter of provider ``key`` on its saved connection."""
     from enginy_desktop.adapters.enrichment.base import adapter_class
-    from enginy_desktop.adapters.registry import connection_for
-
-    return adapter_class(key).from_connection(connection_for(ctx, key), transport=transport, **options)
+    return adapter_class(key).from_connection(ctx.adapters.connection(key),
+                                              transport=transport or ctx.adapters.transport, **options)
 
 
 def start_enrichment(ctx: Any, options: EnrichOptions) -> RunInfo:

@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from enginy_desktop.adapters import registry
 from enginy_desktop.adapters.base import (
     AdapterError,
     AuthError,
@@ -93,8 +94,15 @@ async def check_slack_connection(ctx: Any) -> ConnectionTestResult:
     return ConnectionTestResult(True, identity.details, account=identity.team, user=identity.user)
 
 
+def _enrichment_message(account: Any) -> ConnectionTestResult:
+    credits = (f" Credits left: {account.credits_left:,.1f}".rstrip("0").rstrip(".") + "."
+               if account.credits_left is not None else "")
+    return ConnectionTestResult(True, f"{account.details}{credits}", account=account.account)
+
+
 async def check_other_connection(ctx: Any, key: str) -> ConnectionTestResult:
-    """An adapter whose ``check()`` answers one sentence (OpenAI, TheirStack)."""
+    """An adapter whose ``check()`` answers one sentence (OpenAI, TheirStack) or a data-enrichment provider's
+    account (``ProviderAccount``: the account and the credits left where the API tells them)."""
     name = catalog.get(key).name
     try:
         adapter = ctx.adapters.open(key, retry=_quick_retry())
@@ -107,6 +115,8 @@ async def check_other_connection(ctx: Any, key: str) -> ConnectionTestResult:
         return ConnectionTestResult(False, describe_failure(name, exc))
     finally:
         await adapter.aclose()
+    if key in registry.enrichment_adapters():
+        return _enrichment_message(message)
     return ConnectionTestResult(True, str(message))
 
 

@@ -49,7 +49,7 @@ def test_init_then_sync_and_export_from_the_command_line(w: World, cli: Cli, tmp
 
     code, out, err = cli("sync", "--list", "Leads")
     assert code == 0, err
-    code, out, err = cli("export", "--list", "Leads")
+    code, out, err = cli("export", "--list", "Leads", "--yes")
     assert code == 0, err
     assert "created 1" in out
     assert "updated 1" in out

@@ -181,11 +181,11 @@ def cmd_import_records(args: argparse.Namespace, rt: Runtime) -> int:
         rt.print_json({**result.as_json(), "report": str(report) if report.exists() else None})
         return EXIT_OK
     rt.print(
-        f"{result.rows_read} rows read, {result.imported} imported, {result.updated} updated, "
-        f"{result.rejected} rejected ({result.warnings} warnings) into the list '{result.list_name}'."
+        f"{_count(result.rows_read, 'row')} read, {result.imported:,} imported, {result.updated:,} updated, "
+        f"{result.rejected:,} rejected ({_count(result.warnings, 'warning')}) into the list '{result.list_name}'."
     )
     if result.companies_created:
-        rt.print(f"{result.companies_created} companies created for the contacts' employers.")
+        rt.print(f"{_count(result.companies_created, 'company', 'companies')} created for the contacts' employers.")
     rt.print(note)
     return EXIT_OK
 
@@ -275,6 +275,11 @@ def cmd_lists(args: argparse.Namespace, rt: Runtime) -> int:
         offset += len(records)
     rt.stdout.write("]\n" if first else "\n]\n")
     return EXIT_OK
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    """``_count(1, "warning")`` -> "1 warning"; ``_count(1240, "row")`` -> "1,240 rows"."""
+    return f"{n:,} {one if n == 1 else (many or one + 's')}"
 
 
 # The columns `lists NAME` shows as a table (every field is in --json).

@@ -6,6 +6,7 @@ catalog is static data: whether an integration is enabled or connected lives in 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -88,6 +89,22 @@ class Integration:
     default_base_url: str = ""
     notice: str = ""
     monogram: str = ""
+    #: False while Enginy Desktop cannot do this integration's job (no adapter yet): its card and its connection
+    #: dialog say so before anything is entered. Set from :data:`NOT_READY_YET`.
+    ready: bool = True
+
+    @property
+    def not_ready_text(self) -> str:
+        """What the card and the connection dialog say while the integration is not :attr:`ready`."""
+        if self.ready:
+            return ""
+        if self.is_crm:
+            return (f"Not available yet: Enginy Desktop cannot sync or export with {self.name} yet. You can keep "
+                    "its connection details for when it can.")
+        if self.category is Category.DATA_ENRICHMENT:
+            return (f"Not available yet: Enginy Desktop cannot enrich with {self.name} yet. You can keep its "
+                    "connection details for when it can.")
+        return f"Not available yet: Enginy Desktop cannot use {self.name} yet."
 
     @property
     def is_crm(self) -> bool:
@@ -506,6 +523,13 @@ INTEGRATIONS: tuple[Integration, ...] = (
 
 CATEGORY_ORDER: tuple[Category, ...] = tuple(Category)
 
+#: Integrations Enginy Desktop cannot do the job of yet (no adapter behind them). Remove a key when its adapter
+#: lands: its card stops saying "Not available yet".
+NOT_READY_YET: frozenset[str] = frozenset({
+    "dynamics", "salesforce", "tribecrm", "zoho",
+    "apollo", "cognism", "datagma", "dropcontact", "hunter", "kaspr", "lusha", "zoominfo", "proxycurl",
+})
+INTEGRATIONS = tuple(dataclasses.replace(i, ready=False) if i.key in NOT_READY_YET else i for i in INTEGRATIONS)
 _BY_KEY = {i.key: i for i in INTEGRATIONS}
 
 

@@ -14,11 +14,11 @@ import asyncio
 import re
 import shutil
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QDateTime, QLocale, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -51,6 +51,7 @@ from enginy_desktop.core.importers.campaign_import import (
 from enginy_desktop.core.importers.rows import ImportFileError
 
 from . import theme
+from .formatting import when
 from .import_dialog import PickOpen, PickSave, save_file_dialog
 from .widgets import EmptyState, make_primary
 from .workspace_widgets import (
@@ -60,7 +61,6 @@ from .workspace_widgets import (
     count_text,
     divider,
     fit_height,
-    locale,
     number,
     page_header,
     set_state,
@@ -70,14 +70,6 @@ Index = QModelIndex | QPersistentModelIndex
 _ROOT = QModelIndex()
 IDENTITY_KINDS = {"email": "Email sender", "linkedin": "LinkedIn profile"}
 NUMBER_PROPERTIES = {"Campaign Opens", "Campaign Clicks"}
-
-
-def _when(at: datetime) -> str:
-    """A date and time in the user's locale and time zone (stored times are UTC)."""
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
-    moment = QDateTime.fromSecsSinceEpoch(int(at.timestamp()))
-    return locale().toString(moment, QLocale.FormatType.ShortFormat)
 
 
 class LeadsModel(QAbstractTableModel):
@@ -159,7 +151,7 @@ class LeadsModel(QAbstractTableModel):
             return None
         value = self.value(index.row(), column)
         if isinstance(value, datetime):
-            return _when(value)
+            return when(value)
         if isinstance(value, int):
             return number(value)
         text = str(value)

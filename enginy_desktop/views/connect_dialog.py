@@ -156,11 +156,12 @@ class ConnectDialog(QDialog):
         head.addLayout(titles, 1)
         root.addLayout(head)
 
-        if spec.notice:
-            notice = QLabel(spec.notice)
-            notice.setObjectName("notice")
-            notice.setWordWrap(True)
-            root.addWidget(notice)
+        for text in (spec.not_ready_text, spec.notice):
+            if text:
+                notice = QLabel(text)
+                notice.setObjectName("notice")
+                notice.setWordWrap(True)
+                root.addWidget(notice)
 
         self.sign_in_button: QPushButton | None = None
         if crm_service.supports_browser_sign_in(spec.key):

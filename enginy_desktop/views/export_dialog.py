@@ -66,6 +66,7 @@ from enginy_desktop.core.services.integrations import IntegrationError
 from enginy_desktop.wizard.widgets import ValueEditor
 
 from .export_report import ExportReportView, follow_export
+from .formatting import window_text
 from .message import MessageBox
 from .run_progress import CounterTiles, Spinner, format_duration, number
 from .toggle import ToggleSwitch
@@ -758,7 +759,7 @@ class ExportDialog(QDialog):
         self.refusal.setVisible(refusal is not None and self.stage() == "options")
         if refusal is None:
             return
-        self.refusal_text.setText(refusal.message)
+        self.refusal_text.setText(window_text(refusal.message))
         crm = self.setup.crm_name if self.setup is not None else "the CRM"
         label = FIX_LABELS.get(refusal.fix, "")
         self.fix_button.setText(label.format(crm=crm))

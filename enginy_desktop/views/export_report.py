@@ -17,6 +17,7 @@ Signals: ``retryRequested(int)`` — the run whose failed records to plan again 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,7 @@ from enginy_desktop.core.export.run import resume as resume_export
 from enginy_desktop.core.redact import redact
 from enginy_desktop.core.runs import RunHandle, RunInfo
 
+from .formatting import window_text
 from .message import MessageBox
 from .paged_model import PagedTableModel
 from .run_progress import EXPORT_COUNTERS, CounterTiles, number, show_progress
@@ -98,11 +100,29 @@ def outcome_label(r: RecordOutcome) -> str:
     return OUTCOME_LABELS.get(r.outcome, r.outcome.capitalize())
 
 
+_INTERNAL_NAME = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")  # hs_lead_status, enginy_ref
+
+
+def readable(text: str, labels: ui.CrmLabels | None, obj: str | None = None) -> str:
+    """A CRM's message with its internal field names replaced by their labels (“Enginy ref”, not enginy_ref)."""
+    if not labels or not labels.fields or not text:
+        return text
+
+    def label_of(m: re.Match[str]) -> str:
+        for o in (obj,) if obj else ("contact", "company"):
+            label = labels.fields.get((o, m.group(0)))
+            if label:
+                return f"“{label}”"
+        return m.group(0)
+
+    return _INTERNAL_NAME.sub(label_of, text)
+
+
 def detail_text(r: RecordOutcome, crm_name: str, labels: ui.CrmLabels | None = None) -> str:
     """What happened to one record, in a sentence or two (the table's tooltip and the pane under it)."""
     labels = labels or ui.CrmLabels()
     if r.error:
-        return r.error
+        return readable(window_text(r.error), labels, r.object)
     if r.outcome == "created":
         return f"Created in {crm_name} (ID {r.crm_id})." if r.crm_id else f"Created in {crm_name}."
     if r.outcome == "existed":
@@ -118,11 +138,11 @@ def detail_text(r: RecordOutcome, crm_name: str, labels: ui.CrmLabels | None = N
     return ""
 
 
-def _group_lines(groups: list[Any]) -> list[str]:
+def _group_lines(groups: list[Any], labels: ui.CrmLabels | None = None) -> list[str]:
     lines = []
     for g in groups[:8]:
         examples = f" — e.g. {', '.join(g.examples)}" if g.examples else ""
-        lines.append(f"{number(g.count)} × {g.reason}{examples}")
+        lines.append(f"{number(g.count)} × {readable(window_text(g.reason), labels)}{examples}")
     if len(groups) > 8:
         lines.append(f"… and {number(len(groups) - 8)} other causes")
     return lines
@@ -193,7 +213,7 @@ def _summarize(list_name: str, crm_name: str) -> Callable[[ExportResult], str]:
             parts.append(f"{number(int(c['failed']))} failed")
         verb = {"finished": "finished", "cancelled": "was cancelled", "failed": "failed"}.get(result.state,
                                                                                               result.state)
-        tail = f" — {result.error}" if result.error else ""
+        tail = f" — {window_text(result.error)}" if result.error else ""
         return f"Export of “{list_name}” to {crm_name} {verb}: {', '.join(parts)}.{tail}"
 
     return summarize
@@ -363,6 +383,8 @@ class ExportReportView(QWidget):
         self.filter = QComboBox()
         self.filter.setObjectName("reportFilter")
         self.filter.setAccessibleName("Show records")
+        # Its items arrive with the report: size to them then, not to the empty box first shown (it was cut).
+        self.filter.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.filter.currentIndexChanged.connect(lambda _i: self.reload_records())
         filters.addWidget(self.filter)
         self.caption = QLabel("")
@@ -457,11 +479,12 @@ class ExportReportView(QWidget):
 
         note = ""
         if run.state == "failed":
-            note = f"This export stopped: {run.error or 'no reason was recorded.'} Everything done before is kept."
+            reason = window_text(run.error) or "no reason was recorded."
+            note = f"This export stopped: {reason} Everything done before is kept."
         elif run.state == "cancelled":
             note = "This export was cancelled. What it did before it stopped is kept."
         elif run.state == "interrupted":
-            note = f"{run.error or 'This export was interrupted.'} What it did before is kept."
+            note = f"{window_text(run.error) or 'This export was interrupted.'} What it did before is kept."
         if note and s.can_resume and left:
             note += " Resume carries on from where it stopped, without sending anything twice."
         self.state_text.setText(note)
@@ -483,10 +506,10 @@ class ExportReportView(QWidget):
         self.warnings.setVisible(bool(warnings))
 
         failed = [g for g in s.failures if not g.blocked]
-        lines = _group_lines(failed)
+        lines = _group_lines(failed, self.model.labels)
         self.failure_list.setText("\n".join(lines))
         self.failures.setVisible(bool(lines))
-        blocked = _group_lines([g for g in s.failures if g.blocked])
+        blocked = _group_lines([g for g in s.failures if g.blocked], self.model.labels)
         self.blocked_box.setText("Blocked by the plan (not sent to the CRM)\n" + "\n".join(blocked) if blocked else "")
         self.blocked_box.setVisible(bool(blocked))
 

@@ -108,8 +108,13 @@ class IntegrationCard(QFrame):
         )
         self.status.setProperty("state", state)
         self.status_icon.setPixmap(theme.icon(icon).pixmap(16, 16))
-        self.notice.setText(self.spec.notice if self.spec.key == "proxycurl" else "")
+        # An integration that cannot do its job yet says so on its card, before anything is entered.
+        not_ready = self.spec.not_ready_text
+        self.notice.setText(not_ready.split(". ")[0] + "." if not_ready else (
+            self.spec.notice if self.spec.key == "proxycurl" else ""))
+        self.notice.setToolTip(not_ready)
         self.notice.setVisible(bool(self.notice.text()))
+        self.notice.setProperty("state", "notReady" if not self.spec.ready else "")
         for w in (self, self.status):
             w.style().unpolish(w)
             w.style().polish(w)

@@ -318,8 +318,8 @@ class IntegrationsPage(QWidget):
         except CrmConfigFileError as exc:  # a saved configuration that cannot be read: say so, change nothing
             log.warning("The saved %s configuration cannot be read: %s", key, exc)
             box = MessageBox(self, "Configuration unreadable", str(exc), QMessageBox.Icon.Warning)
-            box.setInformativeText("Import a configuration file with `enginy-desktop crm-config import`, or ask "
-                                   "support for help; the connection settings are unchanged.")
+            box.setInformativeText("Nothing was changed: the connection settings are kept. Import a configuration "
+                                   "file, or ask support for help.")
             return box
         wizard.statusMessage.connect(self.statusMessage)
         return wizard

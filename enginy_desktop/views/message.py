@@ -12,6 +12,7 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from . import theme
+from .formatting import window_text
 
 _ICONS = {
     QMessageBox.Icon.Information: "msg-info",
@@ -44,6 +45,12 @@ class MessageBox(QMessageBox):
             self.setInformativeText(text)
         if title:
             self.setWindowTitle(title)
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt naming
+        super().setText(window_text(text))
+
+    def setInformativeText(self, text: str) -> None:  # noqa: N802 - Qt naming
+        super().setInformativeText(window_text(text))
 
     def setIcon(self, icon: QMessageBox.Icon) -> None:  # noqa: N802 - Qt naming
         """Our icon for the tone (never the platform's)."""

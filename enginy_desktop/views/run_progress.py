@@ -24,7 +24,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from PySide6.QtCore import QLocale, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QPainter, QPaintEvent, QPen, QShowEvent
 from PySide6.QtWidgets import (
     QDialog,
@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
 
 from enginy_desktop.core.runs import Progress, RunCancelled, RunHandle, format_duration
 
+from .formatting import number as number  # re-exported: the run views import it from here
 from .message import MessageBox
 
 log = logging.getLogger(__name__)
@@ -71,20 +72,6 @@ EXPORT_COUNTERS: tuple[tuple[str, str, str], ...] = (
     ("unchanged", "Unchanged", ""),
     ("failed", "Failed", "danger"),
 )
-
-
-def _locale() -> QLocale:
-    """The user's locale; the C locale (no language set) formats like English, so 1240 reads 1,240."""
-    loc = QLocale()
-    if loc.language() == QLocale.Language.C:
-        return QLocale(QLocale.Language.English, QLocale.Country.UnitedStates)
-    return loc
-
-
-def number(n: int | float) -> str:
-    if isinstance(n, float):
-        return _locale().toString(n, "f", 0)
-    return _locale().toString(int(n))
 
 
 def _repolish(widget: QWidget) -> None:

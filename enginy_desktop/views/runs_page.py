@@ -14,10 +14,9 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QDateTime, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -38,7 +37,8 @@ from enginy_desktop.core import catalog
 from enginy_desktop.core.context import AppContext
 from enginy_desktop.core.runs import RunInfo, format_duration
 
-from .run_progress import EXPORT_COUNTERS, SYNC_COUNTERS, CounterTiles, _locale, number
+from .formatting import number, when, window_text
+from .run_progress import EXPORT_COUNTERS, SYNC_COUNTERS, CounterTiles
 from .widgets import EmptyState
 
 log = logging.getLogger(__name__)
@@ -98,14 +98,6 @@ def crm_name(key: str | None) -> str:
         return catalog.get(key).name
     except Exception:
         return key
-
-
-def when(moment: datetime | None) -> str:
-    """A moment in the user's time zone and locale, short form."""
-    if moment is None:
-        return ""
-    qt = QDateTime.fromSecsSinceEpoch(int(moment.timestamp())).toLocalTime()
-    return _locale().toString(qt, _locale().dateTimeFormat(_locale().FormatType.ShortFormat))
 
 
 def counts_text(run: RunInfo) -> str:
@@ -216,12 +208,13 @@ class RunSummary(QFrame):
         self.error: QLabel | None = None
         note = ""
         if run.state == "failed":
-            note = f"This run failed: {run.error or 'no reason was recorded.'} What was done before is kept."
+            reason = window_text(run.error) or "no reason was recorded."
+            note = f"This run failed: {reason} What was done before is kept."
         elif run.state == "cancelled":
             note = "This run was cancelled. What it did before it stopped is kept; run it again to finish."
         elif run.state == "interrupted":
-            note = (f"{run.error or 'This run was interrupted.'} What it did before is kept; run it again to "
-                    "finish.")
+            reason = window_text(run.error) or "This run was interrupted."
+            note = f"{reason} What it did before is kept; run it again to finish."
         if note:
             self.error = QLabel(note)
             self.error.setObjectName("runError" if run.state == "failed" else "runNote")

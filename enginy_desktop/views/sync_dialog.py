@@ -51,6 +51,7 @@ from enginy_desktop.core.services import crm as crm_service
 from enginy_desktop.core.services.integrations import IntegrationError
 from enginy_desktop.core.services.workspace import ListInfo, WorkspaceService
 
+from .formatting import window_text
 from .paged_model import PagedTableModel
 from .run_progress import SYNC_COUNTERS, CounterTiles, ProgressDialog, number, show_progress
 from .widgets import make_primary
@@ -264,6 +265,7 @@ class SyncResultView(QWidget):
         self.filter = QComboBox()
         self.filter.setObjectName("outcomeFilter")
         self.filter.setAccessibleName("Show")
+        self.filter.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         for label, _ in FILTERS:
             self.filter.addItem(label)
         self.filter.currentIndexChanged.connect(lambda _i: self.reload())
@@ -638,7 +640,7 @@ class SyncDialog(QDialog):
         self.title.setText(f"Sync a list with {name}")
         self.subtitle.setText(f"Enginy compares the list's records with {name}'s, using the identifiers of Step 1, "
                               f"and remembers which {name} record each one is. Nothing is written to {name}.")
-        self.refusal.setText(problem)
+        self.refusal.setText(window_text(problem))
         self.refusal.setVisible(bool(problem))
         self.start_button.setEnabled(not problem)
         self.list_box.setEnabled(bool(self.lists))

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Coroutine
 from typing import Any
 
-from PySide6.QtCore import QLocale, QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
 from PySide6.QtGui import QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import (
     QBoxLayout,
@@ -30,29 +30,13 @@ from PySide6.QtWidgets import (
 )
 
 from . import theme
+from .formatting import count_text as count_text  # re-exported for the workspace pages
+from .formatting import locale as locale
+from .formatting import number as number
 
 log = logging.getLogger(__name__)
 
 CAPTION_ROLE = Qt.ItemDataRole.UserRole + 1
-
-
-def locale() -> QLocale:
-    """The user's locale; the C locale (no language set) formats like English so 1000000 reads 1,000,000."""
-    loc = QLocale()
-    if loc.language() == QLocale.Language.C:
-        return QLocale(QLocale.Language.English, QLocale.Country.UnitedStates)
-    return loc
-
-
-def number(n: int | float) -> str:
-    if isinstance(n, float):
-        return locale().toString(n, "f", 0)
-    return locale().toString(int(n))
-
-
-def count_text(n: int, one: str, many: str) -> str:
-    """``count_text(1, "contact", "contacts")`` -> "1 contact"; 1000000 -> "1,000,000 contacts"."""
-    return f"{number(n)} {one if n == 1 else many}"
 
 
 class TaskKeeper:

@@ -11,26 +11,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine, Iterable
-from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import QDateTime, QLocale, QObject, QTimeZone, Signal
+from PySide6.QtCore import QObject, Signal
 
 from enginy_desktop.core.crm_config import ObjectType
 from enginy_desktop.core.crm_wizard import WizardState
 from enginy_desktop.core.redact import redact
 from enginy_desktop.core.services import crm_setup
+from enginy_desktop.views.formatting import when
 
 log = logging.getLogger(__name__)
 
 LOADING, READY, CACHED, OFFLINE, FAILED, IDLE = "loading", "ready", "cached", "offline", "failed", "idle"
 AUTO_CHECK_LIMIT = 2000  # records of a list checked without the user asking (a bigger list costs more requests)
-
-
-def local_time(moment: datetime) -> str:
-    """A moment in the user's locale and time zone (short format)."""
-    qdt = QDateTime.fromSecsSinceEpoch(int(moment.timestamp()), QTimeZone.systemTimeZone())
-    return QLocale().toString(qdt, QLocale.FormatType.ShortFormat)
 
 
 class CrmDataLoader(QObject):
@@ -122,17 +116,17 @@ class CrmDataLoader(QObject):
     def status_text(self) -> str:
         name = self.state.crm_name
         snap = self.state.snapshot
-        when = local_time(snap.fetched_at) if snap is not None else ""
+        fetched = when(snap.fetched_at) if snap is not None else ""
         if self.status == LOADING:
             if snap is not None:
-                return f"Refreshing the {name} fields and users… (showing the copy from {when})"
+                return f"Refreshing the {name} fields and users… (showing the copy from {fetched})"
             return f"Loading the {name} fields and users…"
         if self.status == READY:
             return f"{name} fields and users loaded just now."
         if self.status == CACHED and snap is not None:
-            return f"{name} fields and users as of {when}."
+            return f"{name} fields and users as of {fetched}."
         if self.status == OFFLINE:
-            return f"Working from the CRM fields saved on {when}: {name} could not be reached. {self.error}"
+            return f"Working from the CRM fields saved on {fetched}: {name} could not be reached. {self.error}"
         if self.status == FAILED:
             return (f"The {name} fields could not be loaded, so the field lists are empty. {self.error} "
                     "Check the connection, then press Retry.")  # fmt: skip

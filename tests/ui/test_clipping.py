@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractScrollArea,
     QApplication,
+    QComboBox,
     QLabel,
     QPushButton,
     QTabBar,
@@ -51,6 +52,11 @@ def cut_texts(root: QWidget) -> list[str]:
             need = w.minimumSizeHint().width()
             if w.width() < need - 1:
                 problems.append(f"{_name(w)}: {w.width()} px of {need}")
+        elif isinstance(w, QComboBox) and w.currentText() and not w.isEditable():
+            # The shown choice plus the drop-down arrow (24 px) and the padding (8 px a side) must fit.
+            need = w.fontMetrics().horizontalAdvance(w.currentText()) + 24 + 16
+            if w.width() < need - 1:
+                problems.append(f"{_name(w)} “{w.currentText()}”: {w.width()} px of {need}")
         elif isinstance(w, QTabBar):
             for i in range(w.count()):
                 rect, want = w.tabRect(i), w.tabSizeHint(i)

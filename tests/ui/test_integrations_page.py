@@ -215,3 +215,24 @@ def test_cards_reflow_with_window_width(window, qtbot) -> None:  # type: ignore[
     qtbot.waitUntil(lambda: page._columns == 2)
     window.resize(560, 600)
     qtbot.waitUntil(lambda: page._columns == 1)
+
+
+def test_a_card_that_cannot_work_yet_says_so_before_anything_is_entered(window) -> None:  # type: ignore[no-untyped-def]
+    from enginy_desktop.core import catalog
+
+    not_ready = [i for i in catalog.INTEGRATIONS if not i.ready]
+    ready = [i for i in catalog.INTEGRATIONS if i.ready]
+    assert not_ready  # until their adapters land
+    assert {"hubspot", "slack"} <= {i.key for i in ready}
+    for spec in not_ready:
+        card = window.findChild(object, f"card-{spec.key}")
+        assert card.notice.text().startswith("Not available yet")
+        assert not card.notice.isHidden()
+    hubspot = window.findChild(object, "card-hubspot")
+    assert hubspot.notice.isHidden()
+    from enginy_desktop.views.connect_dialog import ConnectDialog
+
+    dialog = ConnectDialog(window.ctx, catalog.get(not_ready[0].key), window)
+    texts = [label.text() for label in dialog.findChildren(type(hubspot.notice), "notice")]
+    assert any(t.startswith("Not available yet") for t in texts)
+    dialog.close()

@@ -163,3 +163,34 @@ def test_dialog_buttons_carry_no_icons(qtbot) -> None:  # type: ignore[no-untype
     box.show()
     qtbot.waitExposed(box)
     assert all(b.icon().isNull() for b in box.buttons())
+
+
+@pytest.mark.parametrize(
+    ("engine", "window"),
+    [
+        ("No CRM is enabled. Enable one on the Integrations page (or run `enginy-desktop integrations enable "
+         "hubspot`) and connect it.", "No CRM is enabled. Enable one on the Integrations page and connect it."),
+        ("HubSpot is not connected. Add its credentials on the Integrations page (Configure) or with "
+         "`enginy-desktop connect hubspot`.", "HubSpot is not connected. Add its credentials on the Integrations page "
+         "(Configure)."),
+        ("Disk full: stopped. Free some space, then resume with: enginy-desktop resume 12",
+         "Disk full: stopped. Free some space, then resume it from the Runs page."),
+        ("A plain message.", "A plain message."),
+    ],
+)
+def test_window_messages_never_quote_commands(engine: str, window: str) -> None:
+    from enginy_desktop.views.formatting import window_text
+
+    assert window_text(engine) == window
+
+
+def test_counts_and_report_texts_read_naturally() -> None:
+    from enginy_desktop.core.export.interactive import CrmLabels
+    from enginy_desktop.views.export_report import readable
+    from enginy_desktop.views.formatting import count_text
+
+    assert count_text(1, "warning") == "1 warning"
+    assert count_text(1240, "company", "companies") == "1,240 companies"
+    labels = CrmLabels(fields={("contact", "enginy_ref"): "Enginy ref"})
+    assert readable("A contact with enginy_ref taken already exists.", labels, "contact") == (
+        "A contact with “Enginy ref” taken already exists.")

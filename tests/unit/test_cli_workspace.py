@@ -30,8 +30,8 @@ def test_import_contacts_prints_counts_and_the_report(cli, tmp_path: Path, data_
     path = write(tmp_path, "contacts.csv", CONTACTS)
     code, out, err = cli("import", "contacts", str(path), "--list", "Leads")
     assert (code, err) == (0, "")
-    assert "4 rows read, 2 imported, 0 updated, 2 rejected (1 warnings) into the list 'Leads'." in out
-    assert "1 companies created" in out
+    assert "4 rows read, 2 imported, 0 updated, 2 rejected (1 warning) into the list 'Leads'." in out
+    assert "1 company created" in out
     reports = list((data_dir / "reports").glob("import-contacts-Leads-*.csv"))
     assert len(reports) == 1
     assert str(reports[0]) in out

@@ -151,8 +151,9 @@ class ImportResult:
     def summary(self) -> str:
         what = "contacts" if self.kind is RecordKind.CONTACT else "companies"
         head = (
-            f"{self.rows_read} rows read: {self.imported} imported, {self.updated} updated, "
-            f"{self.rejected} rejected ({self.warnings} warnings) into the {what} list '{self.list_name}'."
+            f"{self.rows_read:,} row{'s' if self.rows_read != 1 else ''} read: {self.imported:,} imported, "
+            f"{self.updated:,} updated, {self.rejected:,} rejected ({self.warnings:,} "
+            f"warning{'s' if self.warnings != 1 else ''}) into the {what} list '{self.list_name}'."
         )
         if self.cancelled:
             head += (

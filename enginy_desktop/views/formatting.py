@@ -1,0 +1,62 @@
+"""Numbers, counts and moments as the user reads them: one place, so every screen says "1,240 contacts",
+"1 warning" and the same short date and time.
+
+Numbers and dates follow the user's locale (1,240 / 1.240); Qt's "C" locale (no language set, e.g. in a bare
+container) formats like US English. Stored moments are UTC and are shown in the user's time zone.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from PySide6.QtCore import QDateTime, QLocale
+
+
+def locale() -> QLocale:
+    loc = QLocale()
+    if loc.language() == QLocale.Language.C:
+        return QLocale(QLocale.Language.English, QLocale.Country.UnitedStates)
+    return loc
+
+
+def number(n: int | float) -> str:
+    """1240 -> "1,240" (no decimals)."""
+    if isinstance(n, float):
+        return locale().toString(n, "f", 0)
+    return locale().toString(int(n))
+
+
+def count_text(n: int, one: str, many: str | None = None) -> str:
+    """``count_text(1, "warning")`` -> "1 warning"; ``(1240, "company", "companies")`` -> "1,240 companies"."""
+    return f"{number(n)} {one if n == 1 else (many or one + 's')}"
+
+
+def when(moment: datetime | None) -> str:
+    """A stored moment (UTC) in the user's time zone and locale, short form; "" for none."""
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    qt = QDateTime.fromSecsSinceEpoch(int(moment.timestamp())).toLocalTime()
+    loc = locale()
+    return loc.toString(qt, loc.dateTimeFormat(QLocale.FormatType.ShortFormat))
+
+
+# Engine messages are shared with the command line and may carry the command to type; the window names its own
+# buttons and pages instead, so those hints are rewritten or taken out of what it shows.
+_RESUME = re.compile(r"([Rr])esume (?:it )?with:?\s+`?enginy-desktop resume \d+`?")
+_CLI_HINTS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\s*\((?:or )?(?:run |use |type )?`enginy-desktop[^`]*`[^)]*\)"), ""),  # " (or run `…`)"
+    (re.compile(r",?\s+(?:or )?(?:with|run|use|type)\s+`enginy-desktop[^`]*`"), ""),  # " or with `…`"
+    (re.compile(r"\s*`enginy-desktop[^`]*`"), ""),
+)
+
+
+def window_text(message: str | None) -> str:
+    """``message`` without the command-line instructions it may carry (for the window's labels and dialogs)."""
+    text = _RESUME.sub(lambda m: f"{m.group(1)}esume it from the Runs page", message or "")
+    for pattern, replacement in _CLI_HINTS:
+        text = pattern.sub(replacement, text)
+    text = re.sub(r"\s+([,.;:)])", r"\1", text).strip()
+    return text + "." if text and text[-1].isalnum() else text

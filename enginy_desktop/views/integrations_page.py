@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMessageBox,
+    QPushButton,
     QScrollArea,
     QTabBar,
     QVBoxLayout,
@@ -54,6 +55,7 @@ class CategorySection(QWidget):
         title.setObjectName("categoryTitle")
         head.addWidget(title)
         head.addStretch(1)
+        self.head = head
         lay.addLayout(head)
         blurb = QLabel(category.blurb)
         blurb.setObjectName("categoryBlurb")
@@ -162,6 +164,12 @@ class IntegrationsPage(QWidget):
                 section.cards.append(card)
                 self.cards[spec.key] = card
             self.sections[category] = section
+            if category is Category.DATA_ENRICHMENT:  # the waterfall order of the enrichment providers
+                settings = QPushButton("Enrichment settings…")
+                settings.setObjectName("enrichmentSettingsButton")
+                settings.setToolTip("The order in which the enrichment providers are asked, per data point")
+                settings.clicked.connect(self.open_enrichment_settings)
+                section.head.addWidget(settings)
             self.content_layout.addWidget(section)
         self.empty = EmptyState("", "")
         self.content_layout.addWidget(self.empty)
@@ -299,6 +307,13 @@ class IntegrationsPage(QWidget):
         else:
             self.statusMessage.emit(f"{info.name} is on.")
         self.refresh()
+
+    def open_enrichment_settings(self) -> QWidget:
+        from .enrich_dialog import EnrichSettingsDialog
+
+        dialog = EnrichSettingsDialog(self.ctx, parent=self)
+        self._show(dialog)
+        return dialog
 
     def configure(self, key: str) -> None:
         """Configure: a CRM opens its four-step wizard (its connection stays reachable from inside it); any

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QItemSelection, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QResizeEvent, QShortcut, QShowEvent
@@ -197,6 +198,12 @@ class ListsPage(QWidget):
                                   "and estimate first)")
         self.ai_button.clicked.connect(lambda: self.tasks.start(self.open_ai_column()))
         actions.addWidget(self.ai_button, 0, Qt.AlignmentFlag.AlignTop)
+        self.enrich_button = QPushButton("Enrich…")
+        self.enrich_button.setObjectName("enrichButton")
+        self.enrich_button.setToolTip("Find missing e-mails, phones, titles… for the open list or the selected rows "
+                                      "with your enrichment providers (estimate first)")
+        self.enrich_button.clicked.connect(lambda: self.tasks.start(self.open_enrich()))
+        actions.addWidget(self.enrich_button, 0, Qt.AlignmentFlag.AlignTop)
         actions.addWidget(self.import_button, 0, Qt.AlignmentFlag.AlignTop)
         root.addLayout(self.header)
         root.addWidget(divider())
@@ -481,7 +488,7 @@ class ListsPage(QWidget):
         self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self._busy = ""
         for w in (self.rename_list_button, self.delete_list_button, self.search, self.columns_button, self.sync_button,
-                  self.export_button):
+                  self.export_button, self.enrich_button):
             w.setEnabled(info is not None)
         if info is None:
             self.model.load(None, RecordKind.CONTACT, [])
@@ -886,6 +893,21 @@ class ListsPage(QWidget):
         dialog = AiColumnDialog(self.ctx, info.id, record_ids=ids, parent=self)
         dialog.statusMessage.connect(self.statusMessage)
         dialog.finished.connect(lambda _r: self.tasks.start(self.reload(keep_position=True)))
+        self._show(dialog)
+        return dialog
+
+    async def open_enrich(self, factory: Any = None) -> QWidget | None:
+        """The Enrich dialog for the selected rows of the current list, or the whole list when none is selected."""
+        from .enrich_dialog import EnrichDialog
+
+        info = self.current
+        if info is None:
+            return None
+        ranges = self.selected_ranges() if self.model.total else []
+        ids = await asyncio.to_thread(self.model.record_ids, ranges) if ranges else None
+        dialog = EnrichDialog(self.ctx, info.id, record_ids=ids, parent=self, factory=factory)
+        dialog.statusMessage.connect(self.statusMessage)
+        dialog.runEnded.connect(lambda _id: self.tasks.start(self.reload(keep_position=True)))
         self._show(dialog)
         return dialog
 

@@ -53,6 +53,7 @@ DETAIL_WIDGETS: dict[str, DetailFactory | str] = {
     "export": "enginy_desktop.views.export_report:export_run_detail",
     "ai": "enginy_desktop.views.ai_column_dialog:ai_run_detail",
     "import": "enginy_desktop.views.theirstack_dialog:import_run_detail",
+    "enrichment": "enginy_desktop.views.enrich_dialog:enrich_run_detail",
 }
 
 KIND_LABELS = {"sync": "Sync", "export": "Export", "enrichment": "Enrichment", "ai": "AI column", "import": "Import"}
@@ -62,6 +63,8 @@ KIND_COUNTERS: dict[str, tuple[tuple[str, str, str], ...]] = {
     "export": EXPORT_COUNTERS,
     "ai": (("written", "Values written", "good"), ("cached", "From the cache", ""),
            ("skipped_empty", "Empty placeholders", "warning"), ("failed", "Failed", "danger")),
+    "enrichment": (("found", "Values found", "good"), ("cached", "From the cache", ""),
+                   ("requests", "Requests", ""), ("reasked", "Asked again", "warning")),
     "import": (("added", "Added", "good"), ("linked", "Already in workspace", ""),
                ("duplicates", "Duplicates skipped", "warning"), ("credits", "Credits spent", "")),
 }

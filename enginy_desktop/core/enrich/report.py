@@ -17,7 +17,7 @@ from enginy_desktop.adapters.enrichment.base import DATA_POINT_LABELS, DataPoint
 from enginy_desktop.core import catalog
 from enginy_desktop.core.models import EnrichedValue, EnrichmentRequest
 
-__all__ = ["PointOutcome", "ProviderReport", "RunReport", "provenance", "report"]
+__all__ = ["PointOutcome", "ProviderReport", "RunReport", "describe_source", "provenance", "report"]
 
 
 @dataclass
@@ -153,8 +153,22 @@ def point_label(point: str) -> str:
         return point
 
 
+def describe_source(info: dict[str, Any]) -> str:
+    """One line for a tooltip: "Found by Hunter on 2026-12-03 · status valid · confidence 95"."""
+    when = str(info.get("found_at") or "")[:10]
+    parts = [f"Found by {info.get('provider_name') or info.get('provider')}" + (f" on {when}" if when else "")]
+    if info.get("status"):
+        parts.append(f"status {info['status']}")
+    if info.get("confidence"):
+        parts.append(f"confidence {info['confidence']}")
+    if info.get("detail"):
+        parts.append(str(info["detail"]))
+    return " · ".join(parts)
+
+
 def provenance(ctx: Any, kind: str, record_ids: Sequence[int]) -> dict[int, dict[str, dict[str, Any]]]:
-    """record id -> field -> {provider, provider_name, found_at, confidence, status, detail, run}."""
+    """record id -> field -> {provider, provider_name, found_at, confidence, status, detail, run}. ``ctx`` is
+    anything with the ``store`` (the app context, a workspace service)."""
     out: dict[int, dict[str, dict[str, Any]]] = {}
     if not record_ids:
         return out

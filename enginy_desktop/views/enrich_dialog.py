@@ -1,0 +1,544 @@
+"""Enrich… (DESIGN §13): what to find, the providers and their order, the estimate against a cap, then the run with
+the shared progress dialog; the run's report on the Runs page; the Enrichment settings (default order per data
+point). The views only render core state and call :mod:`enginy_desktop.core.enrich` (in worker threads)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QDialog,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from enginy_desktop.adapters.enrichment.base import DATA_POINT_LABELS, DataPoint
+from enginy_desktop.core.context import AppContext
+from enginy_desktop.core.enrich import EnrichOptions, default_order, providers, save_default_order
+from enginy_desktop.core.enrich.points import points_for
+from enginy_desktop.core.fields import RecordKind
+from enginy_desktop.core.redact import redact
+from enginy_desktop.core.runs import RunHandle, RunInfo
+
+from .run_progress import _main_window, show_progress
+from .workspace_widgets import TaskKeeper
+
+log = logging.getLogger(__name__)
+
+__all__ = ["ENRICH_COUNTERS", "EnrichDialog", "EnrichSettingsDialog", "enrich_run_detail"]
+
+ENRICH_COUNTERS: tuple[tuple[str, str, str], ...] = (
+    ("found", "Values found", "good"),
+    ("cached", "From the cache", ""),
+    ("requests", "Requests", ""),
+    ("reasked", "Asked again", "warning"),
+)
+DEFAULT_POINTS = (DataPoint.EMAIL, DataPoint.PHONE, DataPoint.JOB_TITLE)
+
+
+def _num(x: float | None) -> str:
+    if x is None:
+        return "—"
+    return f"{x:,.1f}".rstrip("0").rstrip(".")
+
+
+def _item(text: str, align_right: bool = False) -> QTableWidgetItem:
+    item = QTableWidgetItem(text)
+    item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+    if align_right:
+        item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    return item
+
+
+class OrderList(QWidget):
+    """Providers in their order, each checkable (asked or not), with Up / Down."""
+
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None, *, checkable: bool = True) -> None:
+        super().__init__(parent)
+        self.checkable = checkable
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.list = QListWidget(self)
+        self.list.setObjectName("providerOrder")
+        self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.list.itemChanged.connect(lambda _i: self.changed.emit())
+        lay.addWidget(self.list, 1)
+        side = QVBoxLayout()
+        self.up = QPushButton("Up")
+        self.up.setObjectName("orderUp")
+        self.down = QPushButton("Down")
+        self.down.setObjectName("orderDown")
+        self.up.clicked.connect(lambda: self.shift(-1))
+        self.down.clicked.connect(lambda: self.shift(1))
+        side.addWidget(self.up)
+        side.addWidget(self.down)
+        side.addStretch(1)
+        lay.addLayout(side)
+
+    def set_providers(self, entries: Sequence[tuple[str, str, bool, bool, str]]) -> None:
+        """(key, label, checked, enabled, tooltip) in order."""
+        self.list.blockSignals(True)
+        self.list.clear()
+        for key, label, checked, enabled, tip in entries:
+            item = QListWidgetItem(label)
+            item.setData(Qt.ItemDataRole.UserRole, key)
+            flags = Qt.ItemFlag.ItemIsSelectable
+            if self.checkable:
+                flags |= Qt.ItemFlag.ItemIsUserCheckable
+            if enabled:
+                flags |= Qt.ItemFlag.ItemIsEnabled
+            item.setFlags(flags)
+            if self.checkable:
+                item.setCheckState(Qt.CheckState.Checked if checked and enabled else Qt.CheckState.Unchecked)
+            item.setToolTip(tip)
+            self.list.addItem(item)
+        self.list.blockSignals(False)
+        rows = max(3, min(6, self.list.count()))
+        self.list.setFixedHeight(rows * (self.list.sizeHintForRow(0) + 2) + 2 * self.list.frameWidth() + 8
+                                 if self.list.count() else 80)
+
+    def shift(self, step: int) -> None:
+        row = self.list.currentRow()
+        target = row + step
+        if row < 0 or not 0 <= target < self.list.count():
+            return
+        item = self.list.takeItem(row)
+        self.list.insertItem(target, item)
+        self.list.setCurrentRow(target)
+        self.changed.emit()
+
+    def keys(self, checked_only: bool = True) -> list[str]:
+        out = []
+        for i in range(self.list.count()):
+            item = self.list.item(i)
+            if checked_only and self.checkable and item.checkState() != Qt.CheckState.Checked:
+                continue
+            out.append(str(item.data(Qt.ItemDataRole.UserRole)))
+        return out
+
+
+class EnrichDialog(QDialog):
+    """What to find, the waterfall order, the estimate against a cap, Enrich."""
+
+    runStarted = Signal(int)
+    runEnded = Signal(int)
+    statusMessage = Signal(str)
+
+    def __init__(self, ctx: AppContext, list_id: int, *, record_ids: Sequence[int] | None = None,
+                 parent: QWidget | None = None, factory: Callable[[str], Any] | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("enrichDialog")
+        self.setWindowTitle("Enrich")
+        self.setMinimumWidth(640)
+        self.ctx = ctx
+        self.list_id = list_id
+        self.record_ids = list(record_ids) if record_ids else None
+        self.factory = factory  # tests: adapters on the emulators in-process
+        self.tasks = TaskKeeper()
+        self.estimate: Any = None
+        self.last_run: RunInfo | None = None
+        from enginy_desktop.core.enrich.plan import list_kind
+
+        self.kind, self.list_name = list_kind(ctx, list_id)
+        self.choices = {c.key: c for c in providers(ctx)}
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(200)
+        self._timer.timeout.connect(lambda: self.tasks.start(self.refresh_estimate()))
+
+        root = QVBoxLayout(self)
+        root.setContentsMargins(24, 20, 24, 20)
+        root.setSpacing(12)
+        title = QLabel(f"Enrich “{self.list_name}”")
+        title.setObjectName("dialogTitle")
+        root.addWidget(title)
+        scope = f"the {len(self.record_ids):,} selected records" if self.record_ids else "every record of the list"
+        sub = QLabel(f"Find what is missing in {scope}. Providers are asked in order: the next one only for what is "
+                     "still missing. Values you entered are kept.")
+        sub.setObjectName("dialogSubtitle")
+        sub.setWordWrap(True)
+        root.addWidget(sub)
+
+        self.notice = QLabel()
+        self.notice.setObjectName("enrichNotice")
+        self.notice.setWordWrap(True)
+        self.notice.setProperty("appMessage", True)
+        root.addWidget(self.notice)
+
+        form = QFormLayout()
+        form.setHorizontalSpacing(16)
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(16)
+        self.point_boxes: dict[DataPoint, QCheckBox] = {}
+        allowed = points_for(self.kind)
+        for i, point in enumerate(allowed):
+            box = QCheckBox(DATA_POINT_LABELS[point])
+            box.setObjectName(f"find_{point.value}")
+            box.setChecked(point in DEFAULT_POINTS or (self.kind is RecordKind.COMPANY and i < 3))
+            finders = [c.name for c in self.choices.values() if point in c.finds]
+            box.setToolTip(f"Found by {', '.join(finders)}" if finders else "No provider finds it")
+            box.toggled.connect(self._changed)
+            self.point_boxes[point] = box
+            grid.addWidget(box, i // 3, i % 3)
+        form.addRow("Find", grid)
+
+        self.order = OrderList(self)
+        self.order.changed.connect(self._changed)
+        form.addRow("Providers, in order", self.order)
+        self.save_default = QCheckBox("Save this order as the default (Enrichment settings)")
+        self.save_default.setObjectName("saveDefaultOrder")
+        form.addRow("", self.save_default)
+
+        cap_row = QHBoxLayout()
+        self.cap_on = QCheckBox("Spend at most")
+        self.cap_on.setObjectName("capOn")
+        self.cap_on.setChecked(True)
+        self.cap = QDoubleSpinBox()
+        self.cap.setObjectName("creditCap")
+        self.cap.setRange(0, 10_000_000)
+        self.cap.setDecimals(1)
+        self.cap.setValue(100)
+        self.cap.setSuffix(" credits")
+        self.cap_on.toggled.connect(self.cap.setEnabled)
+        self.cap_on.toggled.connect(self._changed)
+        self.cap.valueChanged.connect(self._changed)
+        cap_row.addWidget(self.cap_on)
+        cap_row.addWidget(self.cap)
+        cap_row.addStretch(1)
+        form.addRow("Cap", cap_row)
+        self.replace = QCheckBox("Also replace values that are already there")
+        self.replace.setObjectName("replaceValues")
+        self.replace.toggled.connect(self._changed)
+        form.addRow("", self.replace)
+        root.addLayout(form)
+
+        est_title = QLabel("Estimate before spending")
+        est_title.setObjectName("sectionTitle")
+        root.addWidget(est_title)
+        self.table = QTableWidget(0, 4, self)
+        self.table.setObjectName("enrichEstimate")
+        self.table.setHorizontalHeaderLabels(["Provider", "Records asked (at most)", "Credits (at most)", "From cache"])
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setColumnWidth(0, 150)
+        self.table.setColumnWidth(1, 170)
+        self.table.setColumnWidth(2, 150)
+        self.table.setMinimumHeight(130)
+        root.addWidget(self.table)
+        self.total = QLabel()
+        self.total.setObjectName("enrichTotal")
+        self.total.setWordWrap(True)
+        root.addWidget(self.total)
+
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        self.cancel_button = QPushButton("Close")
+        self.cancel_button.setObjectName("enrichClose")
+        self.cancel_button.clicked.connect(self.reject)
+        self.start_button = QPushButton("Enrich")
+        self.start_button.setObjectName("enrichStart")
+        self.start_button.setProperty("primary", True)
+        self.start_button.setEnabled(False)
+        self.start_button.clicked.connect(lambda: self.tasks.start(self.start()))
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.start_button)
+        root.addLayout(buttons)
+        self._fill_order()
+        self._changed()
+
+    # -- state -------------------------------------------------------------------------------------------------
+    def points(self) -> list[DataPoint]:
+        return [p for p, box in self.point_boxes.items() if box.isChecked()]
+
+    def _fill_order(self) -> None:
+        saved = default_order(self.ctx, ready_only=False)
+        ranked: list[str] = []
+        for point in DataPoint:  # the saved orders, e-mail's first
+            for key in saved.get(point, []):
+                if key not in ranked:
+                    ranked.append(key)
+        ranked += [k for k in self.choices if k not in ranked]
+        ranked.sort(key=lambda k: not self.choices[k].ready)  # the ready ones first, in their order
+        entries = []
+        for key in ranked:
+            c = self.choices[key]
+            state = "" if c.ready else (" — switched off" if not c.enabled else " — not connected")
+            tip = c.why_not() or f"Finds {', '.join(DATA_POINT_LABELS[p] for p in c.finds)}. {c.pricing}"
+            entries.append((key, f"{c.name}{state}", c.ready, c.ready, tip))
+        self.order.set_providers(entries)
+        if not any(c.ready for c in self.choices.values()):
+            self._notice("No enrichment provider is ready. Switch one on under Integrations → Data Enrichment "
+                         "and connect it, then open Enrich… again.", "warning")
+
+    def options(self) -> EnrichOptions:
+        keys = self.order.keys()
+        order = {p: [k for k in keys if p in self.choices[k].finds] for p in self.points()}
+        cap = self.cap.value() if self.cap_on.isChecked() else None
+        return EnrichOptions(self.list_id, self.points(), order, record_ids=self.record_ids, max_credits=cap,
+                             replace=self.replace.isChecked())
+
+    def _notice(self, text: str, tone: str = "") -> None:
+        self.notice.setText(text)
+        self.notice.setProperty("tone", tone)
+        self.notice.setVisible(bool(text))
+
+    def _changed(self, *_args: Any) -> None:
+        self.start_button.setEnabled(False)
+        self._timer.start()
+
+    async def refresh_estimate(self) -> None:
+        from enginy_desktop.core.enrich import EnrichError, estimate
+        from enginy_desktop.core.export import interactive as ui
+
+        options = self.options()
+        if not options.points:
+            self._show_estimate(None, "Choose at least one thing to find.")
+            return
+        if not any(options.order.get(p) for p in options.points):
+            self._show_estimate(None, "No provider in the list is ready and finds what you chose.")
+            return
+        try:
+            est = await ui.in_thread(lambda: estimate(self.ctx, options), name="enrich-estimate")
+        except EnrichError as exc:
+            self._show_estimate(None, str(exc))
+            return
+        except Exception as exc:  # noqa: BLE001 - shown, and the dialog stays usable
+            log.warning("enrichment estimate failed: %s", exc)
+            self._show_estimate(None, f"The estimate could not be made: {redact(exc)}")
+            return
+        self._show_estimate(est, "")
+
+    def _show_estimate(self, est: Any, problem: str) -> None:
+        self.estimate = est
+        self.table.setRowCount(0)
+        if est is None:
+            self.total.setText(problem)
+            self.start_button.setEnabled(False)
+            return
+        self.table.setRowCount(len(est.providers))
+        for row, pe in enumerate(est.providers):
+            self.table.setItem(row, 0, _item(pe.name))
+            self.table.setItem(row, 1, _item(f"{pe.records:,}", True))
+            self.table.setItem(row, 2, _item(f"{_num(pe.credits)}", True))
+            self.table.setItem(row, 3, _item(f"{pe.cached:,}" if pe.cached else "—", True))
+        missing = ", ".join(f"{DATA_POINT_LABELS[DataPoint(k)].lower()} {v:,}" for k, v in est.missing.items())
+        lines = [f"{est.records:,} records; missing: {missing or 'nothing'}.",
+                 f"At most {_num(est.credits_at_most)} credits in all"
+                 + (f", against a cap of {_num(est.cap)}." if est.cap is not None else " (no cap).")]
+        if est.over_cap:
+            lines.append("Over the cap: the run stops before spending past it; resume it later with a higher cap.")
+        if est.nothing_to_do:
+            lines.append("Nothing to ask: the records have these values, or the cache answers them for free.")
+        self.total.setText(" ".join(lines))
+        self.start_button.setEnabled(not est.nothing_to_do)
+
+    # -- the run -----------------------------------------------------------------------------------------------
+    async def start(self) -> RunInfo | None:
+        from enginy_desktop.core.enrich import EnrichError, run_enrichment, start_enrichment
+        from enginy_desktop.core.export import interactive as ui
+        from enginy_desktop.core.runs import RunError
+
+        options = self.options()
+        if self.save_default.isChecked():
+            order = default_order(self.ctx, ready_only=False)
+            order.update({p: ks for p, ks in options.order.items()})
+            save_default_order(self.ctx, order)
+        try:
+            info = start_enrichment(self.ctx, options)
+        except (EnrichError, RunError) as exc:
+            self._notice(str(exc), "danger")
+            return None
+        self.runStarted.emit(info.id)
+        handle = RunHandle("enrichment", f"Enriching “{self.list_name}”", verb="Enriching",
+                           target=f"“{self.list_name}”", unit="records")
+        handle.run_id = info.id
+        window = _main_window(self.parentWidget())
+        self.accept()
+        show_progress(handle, parent=window or self.parentWidget(), counters=ENRICH_COUNTERS)
+        relay = ui.ProgressRelay(handle.publish)
+        token = handle.token
+        factory = self.factory
+
+        async def work() -> RunInfo:
+            return await run_enrichment(self.ctx, info.id, factory=factory, progress=relay, token=token)
+
+        result: RunInfo = await handle.run(ui.in_worker_thread(work, token=token, relay=relay, name="enrich-run"),
+                                           lambda r: _summary(r))
+        self.last_run = result
+        self.runEnded.emit(result.id)
+        self.statusMessage.emit(_summary(result))
+        return result
+
+
+def _summary(run: RunInfo) -> str:
+    c = run.counters
+    text = f"Enrichment {run.state_label.lower()}: {int(c.get('found', 0) or 0):,} values found, " \
+           f"{_num(float(c.get('credits', 0) or 0))} credits spent."
+    return text if not run.error else f"{text} {run.error}"
+
+
+class EnrichSettingsDialog(QDialog):
+    """The default waterfall per data point (reachable from the enrichment cards)."""
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("enrichSettings")
+        self.setWindowTitle("Enrichment settings")
+        self.setMinimumWidth(560)
+        self.ctx = ctx
+        self.choices = {c.key: c for c in providers(ctx)}
+        self.saved = default_order(ctx, ready_only=False)
+        root = QVBoxLayout(self)
+        root.setContentsMargins(24, 20, 24, 20)
+        root.setSpacing(12)
+        title = QLabel("Enrichment settings")
+        title.setObjectName("dialogTitle")
+        root.addWidget(title)
+        sub = QLabel("For each data point, the order in which the providers are asked. Enrich… starts from it; "
+                     "providers that are switched off or not connected are skipped.")
+        sub.setObjectName("dialogSubtitle")
+        sub.setWordWrap(True)
+        root.addWidget(sub)
+        row = QHBoxLayout()
+        self.points = QListWidget(self)
+        self.points.setObjectName("settingsPoints")
+        self.points.setMaximumWidth(190)
+        for point in DataPoint:
+            item = QListWidgetItem(DATA_POINT_LABELS[point])
+            item.setData(Qt.ItemDataRole.UserRole, point.value)
+            self.points.addItem(item)
+        row.addWidget(self.points)
+        right = QVBoxLayout()
+        self.order = OrderList(self, checkable=False)
+        self.order.changed.connect(self._store)
+        right.addWidget(self.order)
+        self.pricing = QLabel()
+        self.pricing.setObjectName("fieldHelp")
+        self.pricing.setWordWrap(True)
+        right.addWidget(self.pricing)
+        row.addLayout(right, 1)
+        root.addLayout(row)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        close = QPushButton("Cancel")
+        close.clicked.connect(self.reject)
+        save = QPushButton("Save")
+        save.setObjectName("settingsSave")
+        save.setProperty("primary", True)
+        save.clicked.connect(self.save)
+        buttons.addWidget(close)
+        buttons.addWidget(save)
+        root.addLayout(buttons)
+        self.current: DataPoint | None = None
+        self.points.currentItemChanged.connect(self._show)
+        self.points.setCurrentRow(0)
+
+    def _show(self, item: QListWidgetItem | None, _prev: Any = None) -> None:
+        if item is None:
+            return
+        self.current = DataPoint(str(item.data(Qt.ItemDataRole.UserRole)))
+        keys = self.saved.get(self.current, [])
+        entries = []
+        for key in keys:
+            c = self.choices[key]
+            state = "" if c.ready else (" — switched off" if not c.enabled else " — not connected")
+            entries.append((key, f"{c.name}{state}", True, True, c.pricing))
+        self.order.set_providers(entries)
+        self.pricing.setText(" ".join(f"{self.choices[k].name}: {self.choices[k].pricing}" for k in keys)
+                             or "No provider finds this yet.")
+
+    def _store(self) -> None:
+        if self.current is not None:
+            self.saved[self.current] = self.order.keys(checked_only=False)
+
+    def save(self) -> None:
+        self._store()
+        save_default_order(self.ctx, self.saved)
+        self.accept()
+
+
+def enrich_run_detail(ctx: AppContext, run: RunInfo, parent: QWidget) -> QWidget:
+    """Under an enrichment run on the Runs page: per provider and data point, asked / found / not found / failed,
+    the credits, what is still missing, and Resume."""
+    from enginy_desktop.core.enrich import report
+    from enginy_desktop.core.enrich.report import point_label
+
+    rep = report(ctx, run.id)
+    w = QWidget(parent)
+    w.setObjectName("enrichRunDetail")
+    lay = QVBoxLayout(w)
+    lay.setContentsMargins(0, 0, 0, 0)
+    head = QLabel(f"{rep.found:,} values found ({rep.cached:,} from the cache, free); {_num(rep.credits)} credits "
+                  "spent." + (f" {rep.reasked:,} records were asked again after an interruption." if rep.reasked
+                              else ""))
+    head.setObjectName("fieldHelp")
+    head.setWordWrap(True)
+    lay.addWidget(head)
+    rows = [(p, point, o) for p in rep.providers for point, o in p.points.items()]
+    table = QTableWidget(len(rows), 7, w)
+    table.setObjectName("enrichReport")
+    table.setHorizontalHeaderLabels(["Provider", "Data point", "Asked", "Found", "Not found", "Failed", "Credits"])
+    table.verticalHeader().setVisible(False)
+    for i, (p, point, o) in enumerate(rows):
+        table.setItem(i, 0, _item(p.name))
+        table.setItem(i, 1, _item(point_label(point)))
+        for col, value in enumerate((o.asked, o.found, o.not_found, o.failed), start=2):
+            table.setItem(i, col, _item(f"{value:,}", True))
+        table.setItem(i, 6, _item(_num(p.credits) if point == next(iter(p.points)) else "", True))
+    table.resizeColumnsToContents()
+    table.horizontalHeader().setStretchLastSection(True)
+    table.setMinimumHeight(160)
+    lay.addWidget(table)
+    missing = ", ".join(f"{point_label(k)} {v:,}" for k, v in rep.still_missing.items() if v)
+    if missing:
+        left = QLabel(f"Still missing: {missing}.")
+        left.setObjectName("fieldHelp")
+        left.setWordWrap(True)
+        lay.addWidget(left)
+    for p in rep.providers:
+        for error in p.errors[:2]:
+            err = QLabel(f"{p.name}: {error}")
+            err.setObjectName("fieldHelp")
+            err.setWordWrap(True)
+            lay.addWidget(err)
+    if rep.resumable:
+        resume = QPushButton("Resume", w)
+        resume.setObjectName("enrichResume")
+        resume.setToolTip("Carry on where it stopped; lookups already answered are not paid again")
+
+        def go() -> None:
+            from enginy_desktop.core.enrich import resume_enrichment
+            from enginy_desktop.core.export import interactive as ui
+
+            handle = RunHandle("enrichment", f"Enriching “{run.list_name}”", verb="Enriching",
+                               target=f"“{run.list_name}”", unit="records")
+            handle.run_id = run.id
+            show_progress(handle, parent=_main_window(parent) or parent, counters=ENRICH_COUNTERS)
+            relay = ui.ProgressRelay(handle.publish)
+            token = handle.token
+
+            async def work() -> RunInfo:
+                return await resume_enrichment(ctx, run.id, progress=relay, token=token)
+
+            handle.start(ui.in_worker_thread(work, token=token, relay=relay, name="enrich-resume"), _summary)
+
+        resume.clicked.connect(go)
+        lay.addWidget(resume, 0, Qt.AlignmentFlag.AlignLeft)
+    return w

@@ -1,0 +1,114 @@
+"""Enrich… in the window: from the Lists page, what to find and the order, the estimate against the cap, the run
+with the progress dialog, the values' sources as tooltips in the list, the report on the Runs page, the
+Enrichment settings reachable from the Data Enrichment cards. ``ENGINY_SHOTS=DIR`` saves screenshots."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QPushButton, QTableWidget
+
+from enginy_desktop.adapters.enrichment.base import DataPoint as D
+from enginy_desktop.core.enrich import default_order
+from enginy_desktop.views.enrich_dialog import EnrichDialog, EnrichSettingsDialog, enrich_run_detail
+from tests.support.enrich_world import EnrichWorld
+from tests.ui.workspace_helpers import aloop  # noqa: F401
+
+SHOTS = os.environ.get("ENGINY_SHOTS", "")
+
+
+def shot(widget: Any, name: str) -> None:
+    if SHOTS:
+        QApplication.processEvents()
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        widget.grab().save(str(Path(SHOTS) / f"{name}.png"))
+
+
+def test_enrich_from_the_lists_page_with_estimate_run_sources_and_report(qtbot: Any, aloop: Any,  # noqa: F811
+                                                                          window: Any, ctx: Any,
+                                                                          tmp_path: Path) -> None:
+    world = EnrichWorld.make(ctx, tmp_path, contacts=40, providers=("hunter", "lusha"))
+    page = window.show_page("lists")
+    page.refresh_lists()
+    page.select_list("Leads")
+    aloop.run_until_complete(page.tasks.wait())
+    assert page.enrich_button.isEnabled()
+    dialog = aloop.run_until_complete(page.open_enrich(factory=world.factory))
+    assert isinstance(dialog, EnrichDialog)
+    qtbot.addWidget(dialog)
+    assert dialog.point_boxes[D.EMAIL].isChecked()
+    assert dialog.order.keys() == ["hunter", "lusha"]  # the ready providers, in the saved order
+    dialog.cap.setValue(5)
+    dialog._timer.stop()
+    aloop.run_until_complete(dialog.refresh_estimate())
+    assert dialog.table.rowCount() == 2
+    assert "Over the cap" in dialog.total.text()
+    dialog.cap.setValue(500)
+    dialog.save_default.setChecked(True)
+    rows = dialog.order.keys(checked_only=False)
+    dialog.order.list.setCurrentRow(rows.index("lusha"))
+    for _ in range(rows.index("lusha") - rows.index("hunter")):
+        dialog.order.shift(-1)  # Lusha before Hunter
+    dialog._timer.stop()
+    aloop.run_until_complete(dialog.refresh_estimate())
+    assert dialog.order.keys() == ["lusha", "hunter"]
+    assert dialog.start_button.isEnabled()
+    shot(dialog, "enrich-dialog")
+    result = aloop.run_until_complete(dialog.start())
+    assert result is not None
+    assert result.state == "finished"
+    assert default_order(ctx)[D.EMAIL][:2] == ["lusha", "hunter"]  # saved as the default
+    assert world.credits_spent("lusha") > 0
+    aloop.run_until_complete(page.tasks.wait())
+
+    # Each enriched value says where it came from.
+    email_col = page.model.column_index("email")
+    tips = [page.model.data(page.model.index(r, email_col), Qt.ItemDataRole.ToolTipRole)
+            for r in range(page.model.rowCount())]
+    assert any(t and t.startswith("Found by Lusha") for t in tips)
+    shot(window, "enrich-list-after")
+
+    runs = window.show_page("runs")
+    runs.refresh(select_id=result.id)
+    detail = enrich_run_detail(ctx, ctx.runs.get(result.id), runs)
+    qtbot.addWidget(detail)
+    table = detail.findChild(QTableWidget, "enrichReport")
+    assert table is not None
+    assert table.rowCount() >= 2
+    shot(runs, "enrich-runs-page")
+
+
+def test_enrichment_settings_from_the_cards_save_the_order(qtbot: Any, window: Any, ctx: Any,
+                                                          tmp_path: Path) -> None:
+    EnrichWorld.make(ctx, tmp_path, contacts=2, providers=("apollo", "hunter"))
+    page = window.show_page("integrations")
+    button = page.findChild(QPushButton, "enrichmentSettingsButton")
+    assert button is not None
+    dialog = page.open_enrichment_settings()
+    assert isinstance(dialog, EnrichSettingsDialog)
+    qtbot.addWidget(dialog)
+    dialog.points.setCurrentRow(0)  # Work e-mail
+    first = dialog.order.keys(checked_only=False)[0]
+    dialog.order.list.setCurrentRow(1)
+    dialog.order.shift(-1)
+    shot(dialog, "enrich-settings")
+    dialog.save()
+    assert default_order(ctx, ready_only=False)[D.EMAIL][1] == first
+
+
+def test_no_ready_provider_says_what_to_do(qtbot: Any, aloop: Any, ctx: Any, tmp_path: Path) -> None:  # noqa: F811
+    from enginy_desktop.core.services.workspace import WorkspaceService
+    from tests.support.enrich_world import write_csv
+
+    result = WorkspaceService(ctx.store).import_csv(write_csv(tmp_path / "x.csv", 3), "contact", "Leads")
+    dialog = EnrichDialog(ctx, int(result.list_id))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.notice.isVisible()
+    assert "Integrations" in dialog.notice.text()
+    dialog._timer.stop()
+    aloop.run_until_complete(dialog.refresh_estimate())
+    assert not dialog.start_button.isEnabled()

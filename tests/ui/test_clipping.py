@@ -76,7 +76,7 @@ def cut_texts(root: QWidget) -> list[str]:
 @pytest.fixture
 def demo_window(qtbot, tmp_path: Path) -> Iterator[object]:  # type: ignore[no-untyped-def]
     from enginy_desktop.core.context import AppContext
-    from enginy_desktop.core.demo import start_demo
+    from enginy_desktop.demo import start_demo
     from enginy_desktop.views.main_window import MainWindow
 
     env = start_demo(base_dir=tmp_path)

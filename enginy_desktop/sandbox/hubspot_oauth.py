@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from .hubspot_http import (
     no_content,
@@ -16,9 +16,11 @@ from .hubspot_state import (
     HubSpotError,
     HubSpotSandbox,
     TokenInfo,
+    hubspot_oauth_error,
     not_found,
     oauth_error,
 )
+from .kit.oauth import OAuthEndpoints
 
 
 class OAuthApi:
@@ -27,6 +29,7 @@ class OAuthApi:
 
     def __init__(self, sandbox: HubSpotSandbox) -> None:
         self.sb = sandbox
+        self.endpoints = OAuthEndpoints(sandbox.tokens, error=hubspot_oauth_error)
 
     async def _form(self, request: Request) -> dict[str, str]:
         raw = (await request.body()).decode("utf-8", "replace")
@@ -49,33 +52,8 @@ class OAuthApi:
         })
 
     async def token(self, request: Request) -> Response:
-        sb = self.sb
-        form = await self._form(request)
-        grant = form.get("grant_type", "")
-        client_id = form.get("client_id", "")
-        secret = form.get("client_secret") or None
-        if grant == "authorization_code":
-            code = sb.auth_codes.get(form.get("code", ""))
-            if code is None or code.used or code.expires_at < sb.config.clock():
-                raise oauth_error("BAD_AUTH_CODE", "missing or unknown auth code")
-            if client_id != code.client_id:
-                raise oauth_error("BAD_CLIENT_ID", "missing or unknown client id")
-            if form.get("redirect_uri", "") != code.redirect_uri:
-                raise oauth_error("BAD_REDIRECT_URI", "redirect_uri does not match the one used to authorize")
-            if code.code_challenge is not None:
-                verifier = form.get("code_verifier", "")
-                if not verifier or not sb.pkce_ok(verifier, code.code_challenge, code.code_challenge_method):
-                    raise oauth_error("BAD_AUTH_CODE", "code_verifier does not match the code_challenge")
-            sb.check_client(client_id, secret, secret_required=code.code_challenge is None)
-            code.used = True
-            return self._token_response(sb.issue_tokens(client_id, code.scopes))
-        if grant == "refresh_token":
-            refresh = sb.refresh_tokens.get(form.get("refresh_token", ""))
-            if refresh is None or refresh.revoked or refresh.client_id != client_id:
-                raise oauth_error("BAD_REFRESH_TOKEN", "missing or unknown refresh token")
-            sb.check_client(client_id, secret, secret_required=False)
-            return self._token_response(sb.issue_tokens(client_id, refresh.scopes, refresh.token))
-        raise oauth_error("BAD_GRANT_TYPE", f"grant_type must be authorization_code or refresh_token, got '{grant}'")
+        """Authorization code (with PKCE) and refresh grants, by the kit's rules, in HubSpot's shapes."""
+        return self._token_response(self.endpoints.grant(await self._form(request)))
 
     def _signed(self, info: TokenInfo) -> dict[str, Any]:
         cfg = self.sb.config
@@ -114,22 +92,8 @@ class OAuthApi:
 
     async def revoke(self, request: Request) -> Response:
         form = await self._form(request)
-        self._revoke(form.get("token", ""))
+        self.sb.tokens.revoke(form.get("token", ""))
         return no_content()
-
-    def _revoke(self, token: str) -> bool:
-        sb = self.sb
-        if token in sb.access_tokens:
-            sb.access_tokens[token].revoked = True
-            return True
-        refresh = sb.refresh_tokens.get(token)
-        if refresh is None:
-            return False
-        refresh.revoked = True
-        for info in sb.access_tokens.values():
-            if info.refresh_token == token:
-                info.revoked = True
-        return True
 
     async def access_token_info(self, request: Request) -> Response:
         sb = self.sb
@@ -152,23 +116,10 @@ class OAuthApi:
                    "user_id": refresh.user_id, "token_type": "refresh"})
 
     async def delete_refresh_token(self, request: Request) -> Response:
-        if not self._revoke(request.path_params["token"]):
+        if not self.sb.tokens.revoke(request.path_params["token"]):
             raise not_found("Token not found")
         return no_content()
 
     async def authorize(self, request: Request) -> Response:
         """The browser step (app.hubspot.com/oauth/authorize), approved at once: redirects with a code."""
-        q = request.query_params
-        client_id, redirect_uri = q.get("client_id", ""), q.get("redirect_uri", "")
-        clients = self.sb.config.oauth_clients
-        if not client_id or (clients is not None and client_id not in clients) or not redirect_uri:
-            raise oauth_error("BAD_CLIENT_ID", "missing or unknown client id, or no redirect_uri")
-        scopes = [s for s in (q.get("scope", "") + " " + q.get("optional_scope", "")).split() if s]
-        code = self.sb.issue_code(client_id, redirect_uri, scopes, q.get("code_challenge") or None,
-                                  q.get("code_challenge_method", "S256"))
-        params = {"code": code}
-        if q.get("state") is not None:
-            params["state"] = q["state"]
-        parts = urlsplit(redirect_uri)
-        query = "&".join(p for p in (parts.query, urlencode(params)) if p)
-        return RedirectResponse(urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment)), 302)
+        return self.endpoints.redirect_with_code(request)

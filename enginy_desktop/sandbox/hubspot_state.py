@@ -8,9 +8,7 @@ event loop; inspect the state from another thread only between requests (or use 
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
-import math
 import random
 import re
 import uuid
@@ -47,6 +45,10 @@ from .hubspot_data import (
 from .kit.emulator import Emulator, EmulatorConfig, GatewayRequest
 from .kit.errors import ErrorKind, VendorError
 from .kit.limits import Budget, RateLimit, RollingWindow
+from .kit.tokens import AuthCode, OAuthProblem, RefreshInfo, TokenInfo, TokenProblem, TokenStore, pkce_ok
+
+__all__ = ["DEFAULT_TOKEN", "AuthCode", "HubSpotError", "HubSpotSandbox", "HubSpotSandboxConfig", "Record",
+           "RefreshInfo", "TokenInfo", "iso", "not_found", "oauth_error", "parse_timestamp", "validation_error"]
 
 DEFAULT_TOKEN = "pat-sandbox-0000-enginy-local"
 SEED_EPOCH_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z: seeded records are created after it, a minute apart
@@ -208,43 +210,6 @@ class Record:
         self.archived_at: int | None = None
 
 
-@dataclass
-class TokenInfo:
-    token: str
-    kind: Literal["private_app", "oauth"]
-    issued_at: float
-    expires_at: float | None = None
-    client_id: str = ""
-    refresh_token: str = ""
-    scopes: tuple[str, ...] = ()
-    user_id: int = 0
-    first_used: float | None = None
-    uses: int = 0
-    used_up_at: float | None = None  # when a request-count TTL fault ran out
-    revoked: bool = False
-
-
-@dataclass
-class RefreshInfo:
-    token: str
-    client_id: str
-    scopes: tuple[str, ...]
-    user_id: int
-    revoked: bool = False
-
-
-@dataclass
-class AuthCode:
-    code: str
-    client_id: str
-    redirect_uri: str
-    scopes: tuple[str, ...]
-    code_challenge: str | None
-    code_challenge_method: str
-    expires_at: float
-    used: bool = False
-
-
 # --- the sandbox -------------------------------------------------------------------------------------------------
 
 
@@ -257,6 +222,12 @@ class HubSpotSandbox(Emulator):
 
     def __init__(self, config: HubSpotSandboxConfig | None = None) -> None:
         super().__init__(config or HubSpotSandboxConfig())
+        cfg = self.config
+        self.tokens = TokenStore(
+            static=cfg.tokens, static_kind="private_app", clock=cfg.clock, faults=lambda: self.config.faults,
+            access_lifetime_s=cfg.access_token_lifetime_s, default_scopes=cfg.oauth_scopes,
+            user_id=lambda: self.owners[0]["userId"] if self.owners else 0, clients=cfg.oauth_clients,
+            make_token=self.random_token)
         self.reset()
 
     # -- lifecycle ------------------------------------------------------------------------------------------------
@@ -287,10 +258,7 @@ class HubSpotSandbox(Emulator):
             t: {p.name: self._property_json(t, p) for p in seeds} for t, seeds in STANDARD_PROPERTIES.items()
         }
         self.archived_properties: dict[str, dict[str, dict[str, Any]]] = {t: {} for t in OBJECT_TYPE_IDS}
-        self._static_tokens: dict[str, TokenInfo] = {}
-        self.access_tokens: dict[str, TokenInfo] = {}
-        self.refresh_tokens: dict[str, RefreshInfo] = {}
-        self.auth_codes: dict[str, AuthCode] = {}
+        self.tokens.reset()
         self.interval_window = RollingWindow(cfg.rate_limit) if cfg.rate_limit else None
         self.search_window = RollingWindow(cfg.search_rate_limit) if cfg.search_rate_limit else None
         self.daily_budget = Budget(cfg.daily_limit or 0, "day", cfg.wall_clock)
@@ -966,18 +934,20 @@ class HubSpotSandbox(Emulator):
 
     # -- tokens ---------------------------------------------------------------------------------------------------
 
+    @property
+    def access_tokens(self) -> dict[str, TokenInfo]:
+        return self.tokens.access_tokens
+
+    @property
+    def refresh_tokens(self) -> dict[str, RefreshInfo]:
+        return self.tokens.refresh_tokens
+
+    @property
+    def auth_codes(self) -> dict[str, AuthCode]:
+        return self.tokens.auth_codes
+
     def token_info(self, token: str) -> TokenInfo | None:
-        info = self.access_tokens.get(token)
-        if info is not None:
-            return info
-        if token in self.config.tokens:
-            info = self._static_tokens.get(token)
-            if info is None:
-                info = self._static_tokens[token] = TokenInfo(
-                    token, "private_app", issued_at=self.config.clock(), scopes=self.config.oauth_scopes,
-                    user_id=self.owners[0]["userId"] if self.owners else 0)
-            return info
-        return None
+        return self.tokens.lookup(token)
 
     def authenticate(self, request: GatewayRequest) -> TokenInfo:
         return self.authenticate_header(request.headers.get("authorization"))
@@ -991,91 +961,43 @@ class HubSpotSandbox(Emulator):
                 401, "INVALID_AUTHENTICATION",
                 "Authentication credentials not found. This API supports OAuth 2.0 authentication and you can "
                 f"find more details at {AUTH_DOCS}")
-        info = self.token_info(token)
-        if info is None or info.revoked:
-            raise HubSpotError(
-                401, "INVALID_AUTHENTICATION",
-                "The access token provided is invalid, or belongs to a different HubSpot account. "
-                f"Authentication credentials not found. More details at {AUTH_DOCS}")
-        now = self.config.clock()
-        expired_for = self._expired_for(info, now)
-        if expired_for is not None:
-            what = "OAuth token" if info.kind == "oauth" else "access token"
+        try:
+            return self.tokens.use(token)
+        except TokenProblem as problem:
+            if problem.kind == "unknown" or problem.info is None:
+                raise HubSpotError(
+                    401, "INVALID_AUTHENTICATION",
+                    "The access token provided is invalid, or belongs to a different HubSpot account. "
+                    f"Authentication credentials not found. More details at {AUTH_DOCS}") from None
+            what = "OAuth token" if problem.info.kind == "oauth" else "access token"
             raise HubSpotError(
                 401, "EXPIRED_AUTHENTICATION",
-                f"The {what} used to make this call expired {_ago(expired_for)} ago.",
-                context={"expiredAt": [iso(int((self.config.wall_clock() - expired_for) * 1000))]})
-        if info.first_used is None:
-            info.first_used = now
-        info.uses += 1
-        ttl = self.config.faults.token_ttl_requests
-        if ttl is not None and info.uses >= ttl and info.used_up_at is None:
-            info.used_up_at = now
-        return info
-
-    def _expired_for(self, info: TokenInfo, now: float) -> float | None:
-        """Seconds since the token expired, or None while it is valid."""
-        faults = self.config.faults
-        ends: list[float] = []
-        if info.expires_at is not None:
-            ends.append(info.expires_at)
-        if faults.token_ttl_s is not None:
-            ends.append((info.first_used if info.first_used is not None else now) + faults.token_ttl_s)
-        if faults.token_ttl_requests is not None and info.uses >= faults.token_ttl_requests:
-            ends.append(info.used_up_at if info.used_up_at is not None else now)
-        past = [now - end for end in ends if end <= now]
-        return max(past) if past else None
+                f"The {what} used to make this call expired {_ago(problem.expired_for)} ago.",
+                context={"expiredAt": [iso(int((self.config.wall_clock() - problem.expired_for) * 1000))]},
+            ) from None
 
     def expire_tokens(self) -> int:
         """Make every OAuth access token expire now (refresh tokens keep working)."""
-        now = self.config.clock()
-        for info in self.access_tokens.values():
-            info.expires_at = min(info.expires_at or now, now)
-        return len(self.access_tokens)
+        return self.tokens.expire_all()
 
     def issue_code(self, client_id: str, redirect_uri: str, scopes: Iterable[str] = (),
                    code_challenge: str | None = None, method: str = "S256") -> str:
-        code = self.random_token("sbx-code-", 12)
-        self.auth_codes[code] = AuthCode(code, client_id, redirect_uri, tuple(scopes) or self.config.oauth_scopes,
-                                         code_challenge, method, self.config.clock() + 300)
-        return code
+        return self.tokens.issue_code(client_id, redirect_uri, scopes, code_challenge, method)
 
     def issue_tokens(self, client_id: str, scopes: Iterable[str] = (), refresh_token: str | None = None
                      ) -> TokenInfo:
-        scopes = tuple(scopes) or self.config.oauth_scopes
-        user_id = self.owners[0]["userId"] if self.owners else 0
-        if refresh_token is None:
-            refresh_token = self.random_token("sbx-refresh-")
-            self.refresh_tokens[refresh_token] = RefreshInfo(refresh_token, client_id, scopes, user_id)
-        now = self.config.clock()
-        info = TokenInfo(self.random_token("sbx-oauth-", 24), "oauth", issued_at=now,
-                         expires_at=now + self.config.access_token_lifetime_s, client_id=client_id,
-                         refresh_token=refresh_token, scopes=scopes, user_id=user_id)
-        self.access_tokens[info.token] = info
-        return info
+        return self.tokens.issue(client_id, scopes, refresh_token)
 
     def check_client(self, client_id: str, client_secret: str | None, *, secret_required: bool) -> None:
-        clients = self.config.oauth_clients
-        if clients is None:
-            if not client_id:
-                raise oauth_error("BAD_CLIENT_ID", "missing or unknown client id")
-            return
-        if client_id not in clients:
-            raise oauth_error("BAD_CLIENT_ID", "missing or unknown client id")
-        if (secret_required or client_secret) and client_secret != clients[client_id]:
-            raise oauth_error("BAD_CLIENT_SECRET", "missing or invalid client secret")
+        try:
+            self.tokens.check_client(client_id, client_secret, secret_required=secret_required)
+        except OAuthProblem as problem:
+            raise hubspot_oauth_error(problem) from None
 
-    @staticmethod
-    def pkce_ok(verifier: str, challenge: str, method: str) -> bool:
-        if method.upper() == "PLAIN":
-            return verifier == challenge
-        digest = hashlib.sha256(verifier.encode()).digest()
-        return base64.urlsafe_b64encode(digest).decode().rstrip("=") == challenge
+    pkce_ok = staticmethod(pkce_ok)
 
     def token_lifetime_left(self, info: TokenInfo) -> int:
-        if info.expires_at is None:
-            return 0
-        return max(0, math.ceil(info.expires_at - self.config.clock()))
+        return self.tokens.lifetime_left(info)
 
     # -- limits ---------------------------------------------------------------------------------------------------
 
@@ -1270,6 +1192,16 @@ class HubSpotSandbox(Emulator):
         self._ids[otype].append(rec.id)
         self._index_add(rec)
         return rec
+
+
+_OAUTH_CODES = {"bad_code": "BAD_AUTH_CODE", "bad_verifier": "BAD_AUTH_CODE", "bad_client_id": "BAD_CLIENT_ID",
+                "bad_client_secret": "BAD_CLIENT_SECRET", "bad_redirect_uri": "BAD_REDIRECT_URI",
+                "bad_refresh_token": "BAD_REFRESH_TOKEN", "bad_grant_type": "BAD_GRANT_TYPE"}
+
+
+def hubspot_oauth_error(problem: OAuthProblem) -> HubSpotError:
+    """The kit's OAuth refusal in HubSpot's words."""
+    return oauth_error(_OAUTH_CODES[problem.reason], problem.message)
 
 
 def oauth_error(status: str, message: str, http_status: int = 400) -> HubSpotError:

@@ -4,9 +4,12 @@ and a small emulator written on the kit the way docs/sandbox.md shows."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any, ClassVar
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
@@ -30,7 +33,9 @@ from enginy_desktop.sandbox.kit import (
     ok,
 )
 from enginy_desktop.sandbox.kit.http import json_too_deep, parse_json
+from enginy_desktop.sandbox.kit.oauth import OAuthEndpoints
 from enginy_desktop.sandbox.kit.server import serve
+from enginy_desktop.sandbox.kit.tokens import TokenProblem, TokenStore, pkce_ok
 from enginy_desktop.sandbox.registry import EMULATORS, emulator_spec
 from enginy_desktop.sandbox.slack import SlackSandboxConfig
 from enginy_desktop.sandbox.slack import create_app as slack_app
@@ -409,3 +414,121 @@ def test_sandbox_list_and_integration_flags(cli: Any) -> None:
     code, _, err = cli("sandbox", "--crm", "hubspot", "--daily-limit", "lots")
     assert code == 2
     assert "daily-limit" in err
+
+
+# --- tokens and OAuth -----------------------------------------------------------------------------------------------
+
+
+class OAuthSandbox(Emulator):
+    vendor = "Acme"
+    public_paths = ("/oauth/",)
+
+    def __init__(self, clock: Any) -> None:
+        super().__init__(EmulatorConfig(clock=clock))
+        self.tokens = TokenStore(static=("key-1",), clock=clock, faults=lambda: self.config.faults,
+                                 access_lifetime_s=3600, clients={"app-1": "secret-1"})
+
+    def authenticate(self, request: GatewayRequest) -> Any:
+        try:
+            return self.tokens.use(request.bearer())
+        except TokenProblem as problem:
+            raise KitError(401, "token_" + problem.kind, "Bad token.") from None
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_oauth_with_pkce_and_refresh_at_the_vendors_paths() -> None:
+    clock = Clock()
+    sb = OAuthSandbox(clock)
+    endpoints = OAuthEndpoints(sb.tokens, rotate_refresh=True)
+    app = build_app(sb, [*endpoints.routes(authorize="/oauth/authorize", token="/oauth/token",
+                                           revoke="/oauth/revoke"),
+                         Route("/v1/me", lambda request: ok({"me": True}))])
+    verifier = "v" * 50
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+    basic = "Basic " + base64.b64encode(b"app-1:secret-1").decode()
+
+    async def go() -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="https://acme.test") as c:
+            r = await c.get("/oauth/authorize", params={"client_id": "app-1", "redirect_uri": "http://127.0.0.1:5/cb",
+                                                         "state": "s1", "code_challenge": challenge,
+                                                         "code_challenge_method": "S256", "scope": "read write"})
+            out["redirect"] = r
+            query = dict(parse_qsl(urlsplit(r.headers["location"]).query))
+            form = {"grant_type": "authorization_code", "code": query["code"],
+                    "redirect_uri": "http://127.0.0.1:5/cb", "code_verifier": "wrong" * 10}
+            out["bad_verifier"] = await c.post("/oauth/token", data=form, headers={"Authorization": basic})
+            form["code_verifier"] = verifier
+            out["token"] = await c.post("/oauth/token", data=form, headers={"Authorization": basic})
+            out["reuse"] = await c.post("/oauth/token", data=form, headers={"Authorization": basic})
+            access = out["token"].json()["access_token"]
+            refresh = out["token"].json()["refresh_token"]
+            out["me"] = await c.get("/v1/me", headers={"Authorization": f"Bearer {access}"})
+            clock.now += 3601
+            out["expired"] = await c.get("/v1/me", headers={"Authorization": f"Bearer {access}"})
+            out["refreshed"] = await c.post("/oauth/token", json={"grant_type": "refresh_token",
+                                                                  "refresh_token": refresh, "client_id": "app-1",
+                                                                  "client_secret": "secret-1"})
+            out["old_refresh"] = await c.post("/oauth/token", data={"grant_type": "refresh_token",
+                                                                    "refresh_token": refresh, "client_id": "app-1"})
+            new = out["refreshed"].json()["access_token"]
+            out["me_again"] = await c.get("/v1/me", headers={"Authorization": f"Bearer {new}"})
+            out["revoke"] = await c.post("/oauth/revoke", data={"token": new})
+            out["revoked"] = await c.get("/v1/me", headers={"Authorization": f"Bearer {new}"})
+            out["bad_client"] = await c.post("/oauth/token", data={
+                "grant_type": "refresh_token", "refresh_token": out["refreshed"].json()["refresh_token"],
+                "client_id": "app-1", "client_secret": "wrong"})
+            out["bad_grant"] = await c.post("/oauth/token", data={"grant_type": "password", "client_id": "app-1"})
+        return out
+
+    out = run(go())
+    assert out["redirect"].status_code == 302
+    assert "state=s1" in out["redirect"].headers["location"]
+    assert out["bad_verifier"].status_code == 400
+    assert out["bad_verifier"].json()["error"] == "invalid_grant"
+    token = out["token"].json()
+    assert out["token"].status_code == 200
+    assert token["token_type"] == "bearer"
+    assert token["expires_in"] == 3600
+    assert token["scope"] == "read write"
+    assert out["reuse"].json()["error"] == "invalid_grant"  # a code works once
+    assert out["me"].status_code == 200
+    assert out["expired"].status_code == 401
+    assert out["expired"].json()["error"] == "token_expired"
+    assert out["refreshed"].status_code == 200
+    assert out["refreshed"].json()["refresh_token"] != token["refresh_token"]  # rotated
+    assert out["old_refresh"].json()["error"] == "invalid_grant"
+    assert out["me_again"].status_code == 200
+    assert out["revoke"].status_code == 204
+    assert out["revoked"].json()["error"] == "token_unknown"
+    assert out["bad_client"].status_code == 401
+    assert out["bad_client"].json()["error"] == "invalid_client"
+    assert out["bad_grant"].json()["error"] == "unsupported_grant_type"
+
+
+def test_token_ttl_faults_apply_to_static_tokens() -> None:
+    clock = Clock()
+    faults = FaultConfig(token_ttl_requests=2)
+    store = TokenStore(static=("key-1",), clock=clock, faults=faults)
+    assert store.use("key-1").uses == 1
+    assert store.use("key-1").uses == 2
+    with pytest.raises(TokenProblem) as info:
+        store.use("key-1")
+    assert info.value.kind == "expired"
+    faults.update({"token_ttl_requests": None, "token_ttl_s": 5})
+    fresh = TokenStore(static=("key-2",), clock=clock, faults=faults)
+    fresh.use("key-2")
+    clock.now += 6
+    with pytest.raises(TokenProblem, match="expired"):
+        fresh.use("key-2")
+    with pytest.raises(TokenProblem, match="unknown"):
+        fresh.use("nope")
+    assert pkce_ok("abc", "abc", "plain")
+    assert not pkce_ok("abc", "abd", "S256")

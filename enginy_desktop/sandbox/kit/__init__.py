@@ -22,6 +22,9 @@ The pieces:
 - :mod:`.faults` — :class:`FaultConfig` (latency, 5xx rate, hangs, drops, token TTL, exhausted credits, seed).
 - :mod:`.limits` — :class:`RateLimit` / :class:`RollingWindow` (windows and bursts), :class:`Budget` (daily or
   monthly allocations, per-operation costs, credits).
+- :mod:`.tokens` — :class:`TokenStore`: API keys and private-app tokens, OAuth access and refresh tokens,
+  authorization codes with PKCE, the token-lifetime faults.
+- :mod:`.oauth` — :class:`OAuthEndpoints`: authorize / token / revoke handlers to mount at the vendor's paths.
 - :mod:`.control` — the control API under ``/__sandbox__/``.
 - :mod:`.http` — JSON responses and parsing with a nesting limit.
 - :mod:`.server` — :func:`serve` (background thread) and :func:`run_forever` (the ``sandbox`` command).
@@ -37,6 +40,8 @@ from .errors import ControlError, ErrorKind, KitError, VendorError
 from .faults import FaultConfig, FaultInjector
 from .http import JSONBody, no_content, ok, parse_json
 from .limits import Budget, RateLimit, RollingWindow
+from .oauth import OAuthEndpoints, OAuthError
+from .tokens import OAuthProblem, TokenInfo, TokenProblem, TokenStore
 
 __all__ = [
     "LOOPBACK_HOSTS",
@@ -51,9 +56,15 @@ __all__ = [
     "GatewayRequest",
     "JSONBody",
     "KitError",
+    "OAuthEndpoints",
+    "OAuthError",
+    "OAuthProblem",
     "RateLimit",
     "RequestLogEntry",
     "RollingWindow",
+    "TokenInfo",
+    "TokenProblem",
+    "TokenStore",
     "VendorError",
     "build_app",
     "no_content",

@@ -127,6 +127,9 @@ def test_the_company_becomes_the_contacts_primary_one_and_restore_puts_the_previ
     assert plan.needs_confirmation
     _, result = run(export(w.ctx, "Leads", options, confirm_removals=True))
     assert result.state == "finished"
+    assert result.counters["associations_done"] == 2
+    if w.crm == "pipedrive":  # the new contact is created with its org_id: only Jane's link is a request of its own
+        assert sum(1 for r in w.sb.requests if r.method == "PATCH" and r.path.startswith("/api/v2/persons/")) == 1
     [acme_id] = w.crm_company_ids("acme.test")
     assert w.companies_of(contact) == {acme_id}
     assert w.primary_company(contact) == acme_id
@@ -218,15 +221,16 @@ def test_killed_export_resumes_with_no_duplicate_and_no_loss(crm: str, ctx: Any,
     slow = "/crm/objects/2026-03/contacts/batch" if crm == "hubspot" else "/api/v2/persons"
     faults = FaultConfig(latency_ms=150 if crm == "hubspot" else 15, path_prefix=slow)
     with crm_world(ctx, crm, faults=faults) as w:
-        w.configure([*w.basics(), w.mapping("job_title", "job_title", overwrite=True)])
+        w.configure([*w.basics(), w.mapping("job_title", "job_title", overwrite=True)], w.company_basics())
         for i in range(existing):
             w.add_contact(f"Lead{i}", "Test", f"lead{i}@acme.test", job_title="Old")
+        firms = [w.company(name=f"Firm {k}", domain=f"firm{k}.test") for k in range(5)]
         w.contacts("Leads", [{"first_name": f"Lead{i}", "last_name": "Test", "email": f"lead{i}@acme.test",
-                              "job_title": "CEO"} for i in range(total)])
+                              "job_title": "CEO", "company_id": firms[i % 5]} for i in range(total)])
         out_file = (tmp_path / "child.out").open("w")
         err_file = (tmp_path / "child.err").open("w")
-        child = subprocess.Popen(_command(data_dir, "export", "--list", "Leads", "--yes"), env=dict(os.environ),
-                                 stdout=out_file, stderr=err_file)
+        child = subprocess.Popen(_command(data_dir, "export", "--list", "Leads", "--associated-companies", "--yes"),
+                                 env=dict(os.environ), stdout=out_file, stderr=err_file)
         try:
             deadline = time.monotonic() + 90
             while time.monotonic() < deadline:
@@ -254,6 +258,11 @@ def test_killed_export_resumes_with_no_duplicate_and_no_loss(crm: str, ctx: Any,
         assert set(emails.values()) == {1}  # ...and none twice
         report = json.loads(report_path.read_text("utf-8"))
         assert report["run"]["state"] == "finished"
-        outcomes = Counter(r["outcome"] for r in report["records"])
-        assert (outcomes["created"], outcomes["updated"]) == (total - existing, existing)
+        contacts = [r for r in report["records"] if r.get("object", "contact") == "contact"]
+        assert Counter(r["outcome"] for r in contacts)["updated"] == existing
         assert {c["job_title"] for c in w.crm_contacts()} == {"CEO"}
+        firm_ids = {k: w.crm_company_ids(f"firm{k}.test") for k in range(5)}
+        assert all(len(ids) == 1 for ids in firm_ids.values())  # each company once
+        for c in w.crm_contacts():  # and every contact linked to its own
+            k = int(c["email"].removeprefix("lead").split("@")[0]) % 5
+            assert firm_ids[k][0] in w.companies_of(c["id"]), c

@@ -1041,6 +1041,9 @@ def budget_needed(plan: Plan, caps: Any) -> int:
         needed += budget.cost_of(Operation.UPDATE, math.ceil(c[UPDATE] / caps.batch(Operation.UPDATE)))
     ops = plan.op_counts()
     links = ops["associate"] + ops["primary"] + ops["remove"]
+    if caps.company_in_contact:  # the company goes with the contact's own create or update: no request of its own
+        written = {r.local_id for r in plan.records if r.object == "contact" and r.action in (CREATE, UPDATE)}
+        links -= sum(1 for o in plan.ops if o.kind in ("associate", "primary") and o.contact_id in written)
     needed += budget.cost_of(Operation.ASSOCIATION_WRITE, math.ceil(links / caps.batch(Operation.ASSOCIATION_WRITE)))
     if ops["remove"]:
         needed += budget.cost_of(Operation.ASSOCIATION_READ,

@@ -238,6 +238,9 @@ class _Executor:
         self.stop_error: AdapterError | None = None
         self.crash: BaseException | None = None  # a store problem (or a bug) in a batch: the run stops
         self._conflicts: list[tuple[_Item, str, str]] = []
+        # A CRM that keeps a contact's company in a field of the contact (Capabilities.company_in_contact): the
+        # company goes with the contact's own create or update, and its association op is done with it.
+        self._carry: dict[int, tuple[ExportOp, str]] | None = None  # local contact id -> (op, company's CRM id)
         self.pause_after = float(pause_after if pause_after is not None
                                  else info.options.get("pause_after") or DEFAULT_PAUSE_AFTER)
         self.request_timeout = float(request_timeout if request_timeout is not None
@@ -499,7 +502,11 @@ class _Executor:
             if not batch:
                 return
         self._mark_in_flight(batch)
-        inputs = [RecordInput(properties=i.payload, key=str(i.id), id=i.crm_id or "") for i in batch]
+        carried = self._carried(obj, batch)
+        company_field = self.adapter.capabilities.company_field
+        inputs = [RecordInput(properties={**i.payload, company_field: carried[i.local_id][1]}
+                              if i.local_id in carried else i.payload, key=str(i.id), id=i.crm_id or "")
+                  for i in batch]
         try:
             if action == CREATE:
                 results = await self._call(self.adapter.create(crm_object, inputs))
@@ -532,11 +539,46 @@ class _Executor:
             self._advance(failed=len(batch))
             return
         recheck = self._apply(obj, action, batch, {r.key: r for r in results})
+        if carried:
+            self._settle_carried(batch, carried, {r.key: r for r in results})
         if recheck:  # outcomes not reported: looked up before anything is sent again
             await self._recheck(obj, recheck)
         if self._conflicts:
             conflicts, self._conflicts = self._conflicts, []
             await self._resolve_conflicts(obj, conflicts)
+
+    def _carried(self, obj: str, batch: Sequence[_Item]) -> dict[int, tuple[ExportOp, str]]:
+        """The association ops that go with these contacts' writes (a CRM keeping the company in a field of the
+        contact): local contact id -> (op, the company's CRM id). Loaded once per run, when contacts are written
+        (companies are written first)."""
+        caps = self.adapter.capabilities
+        if obj != "contact" or not caps.company_in_contact or not caps.company_field:
+            return {}
+        if self._carry is None:
+            companies = self._crm_ids("company")
+            self._carry = {}
+            for o in self._ops(["associate", "primary"], ["pending"]):
+                target = companies.get(o.company_id or -1) or o.to_crm_id
+                if o.contact_id is not None and target:
+                    self._carry[o.contact_id] = (o, str(target))
+        return {i.local_id: self._carry[i.local_id] for i in batch if i.local_id in self._carry}
+
+    def _settle_carried(self, batch: Sequence[_Item], carried: Mapping[int, tuple[ExportOp, str]],
+                        results: Mapping[str, WriteResult]) -> None:
+        """The contacts written with their company: their association ops are done (no separate request)."""
+        assert self._carry is not None
+        done: list[tuple[ExportOp, str | None]] = []
+        for item in batch:
+            r = results.get(str(item.id))
+            if item.local_id in carried and r is not None and r.ok:
+                op, target = carried[item.local_id]
+                op.from_crm_id, op.to_crm_id = r.id or item.crm_id, target
+                done.append((op, None))
+                self._carry.pop(item.local_id, None)
+        if done:
+            self._ops_in_flight([o for o, _ in done])  # journals the ids the company went with
+            self._settle_ops(done)
+            self._advance(0, associated=len(done))
 
     def _apply(self, obj: str, action: str, batch: Sequence[_Item],
                results: Mapping[str, WriteResult]) -> list[_Item]:

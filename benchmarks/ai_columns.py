@@ -42,6 +42,9 @@ os.environ.setdefault("PYTHON_KEYRING_BACKEND", "tests.support.memory_keyring.Fi
 os.environ.setdefault("ENGINY_TEST_KEYRING_FILE", str(Path(tempfile.mkdtemp()) / "keyring.json"))
 
 
+CONTROL = "benchmark-control-token"  # the emulator's control API token (a made-up value)
+
+
 def serve_emulator(config: dict[str, Any]) -> None:
     """Child process: the emulator on a free loopback port; prints its URL, serves until stdin closes."""
     from enginy_desktop.sandbox.ai.openai import OpenAISandbox, OpenAISandboxConfig
@@ -63,7 +66,8 @@ class Emulator:
     def state(self) -> dict[str, Any]:
         import httpx
 
-        return httpx.get(self.url + "/__sandbox__/state").json()["stats"]
+        answer = httpx.get(self.url + "/__sandbox__/state", headers={"Authorization": f"Bearer {CONTROL}"})
+        return dict(answer.json()["counts"])
 
     def close(self) -> None:
         assert self.proc.stdin is not None
@@ -101,7 +105,7 @@ def one_run(rows: int, rpm: int, tpm: int) -> dict[str, float]:
     from enginy_desktop.views.ai_column_dialog import AiColumnDialog
     from tests.support.ai_world import contacts_list
 
-    emulator = Emulator({"rpm": rpm, "tpm": tpm, "initial_fraction": 0.0})
+    emulator = Emulator({"rpm": rpm, "tpm": tpm, "initial_fraction": 0.0, "control_token": CONTROL})
     data = Path(tempfile.mkdtemp(prefix="ai-bench-"))
     ctx = AppContext.open(data)
     try:

@@ -43,6 +43,9 @@ os.environ.setdefault("PYTHON_KEYRING_BACKEND", "tests.support.memory_keyring.Fi
 os.environ.setdefault("ENGINY_TEST_KEYRING_FILE", str(Path(tempfile.mkdtemp()) / "keyring.json"))
 
 
+CONTROL = "benchmark-control-token"  # the emulator's control API token (a made-up value)
+
+
 def serve_emulator(config: dict[str, Any]) -> None:
     from enginy_desktop.sandbox.server import serve
     from enginy_desktop.sandbox.sources.theirstack import TheirStackSandbox, TheirStackSandboxConfig
@@ -63,8 +66,8 @@ class Emulator:
     def state(self) -> dict[str, Any]:
         import httpx
 
-        data = httpx.get(self.url + "/__sandbox__/state").json()
-        return {**data["stats"], "used_credits": data["used_credits"]}
+        answer = httpx.get(self.url + "/__sandbox__/state", headers={"Authorization": f"Bearer {CONTROL}"})
+        return dict(answer.json()["counts"])
 
     def close(self) -> None:
         assert self.proc.stdin is not None
@@ -101,7 +104,7 @@ def one_run(companies: int, page: int) -> dict[str, float]:
     from enginy_desktop.core.imports.theirstack import TheirStackFilters, run_import
     from enginy_desktop.sandbox.sources.theirstack import SANDBOX_KEY
 
-    config = {"companies": companies * 12, "plan": "paid", "api_credits": 10_000_000}
+    config = {"companies": companies * 12, "plan": "paid", "api_credits": 10_000_000, "control_token": CONTROL}
     filters = TheirStackFilters(technologies=("python",))
     emulator = Emulator(config)
     ctx = AppContext.open(Path(tempfile.mkdtemp(prefix="ts-bench-")))

@@ -17,8 +17,10 @@ EMULATORS: dict[str, str] = {
     "hubspot": "enginy_desktop.sandbox.hubspot:SPEC",
     "hunter": "enginy_desktop.sandbox.enrichment.hunter:SPEC",
     "lusha": "enginy_desktop.sandbox.enrichment.lusha:SPEC",
+    "openai": "enginy_desktop.sandbox.ai.openai:SPEC",
     "pipedrive": "enginy_desktop.sandbox.crm.pipedrive:SPEC",
     "slack": "enginy_desktop.sandbox.slack:SPEC",
+    "theirstack": "enginy_desktop.sandbox.sources.theirstack:SPEC",
 }
 
 

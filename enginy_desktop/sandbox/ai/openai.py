@@ -15,7 +15,9 @@ Routes (shapes from the official ``specs/openai/openapi.yaml``; the contract tes
   answer in ``x-ratelimit-limit-*`` / ``-remaining-*`` / ``-reset-*``; over a limit, 429 ``rate_limit_exceeded``
   with ``retry-after``. A credit allowance in tokens: once spent, 429 ``insufficient_quota``.
 - Faults: a share of 500/503 answers (``fail_every``: every Nth completion fails), added latency.
-- Admin: ``GET /__sandbox__/state`` (requests, tokens, 429s by kind, completions), ``POST /__sandbox__/config``.
+- Built on the sandbox kit: the gateway's faults (latency, 5xx, hangs, drops, ``credits=exhausted``), request log and
+  control API (``/__sandbox__/state`` counts requests, completions, tokens and 429s; ``/__sandbox__/rate-limit``
+  changes ``rpm``, ``tpm``, ``credit_tokens``); ``enginy-desktop sandbox --integration openai``.
 """
 
 from __future__ import annotations
@@ -27,16 +29,19 @@ import math
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-__all__ = ["SANDBOX_KEY", "OpenAISandbox", "OpenAISandboxConfig", "count_tokens", "create_app"]
+from ..kit import Emulator, EmulatorApp, EmulatorConfig, ErrorKind, GatewayRequest, VendorError, build_app
+from ..kit.launch import EmulatorSpec, Started, StartOptions, connect_commands, take_options
+
+__all__ = ["SANDBOX_KEY", "SPEC", "OpenAIError", "OpenAISandbox", "OpenAISandboxConfig", "count_tokens",
+           "create_app"]
 
 SANDBOX_KEY = "sk-sandbox-enginy-local-0000"
 MODELS = ("gpt-4o-mini", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-4o", "gpt-4.1")
@@ -60,8 +65,20 @@ def count_tokens(text: str) -> int:
     return n
 
 
+class OpenAIError(VendorError):
+    """OpenAI's error envelope: ``{"error": {"message", "type", "param", "code"}}``."""
+
+    def __init__(self, status: int, message: str, type_: str, code: str | None = None, param: str | None = None,
+                 *, headers: dict[str, str] | None = None, limited_by: str | None = None) -> None:
+        super().__init__(status, message, headers=headers, limited_by=limited_by)
+        self.type, self.code, self.param = type_, code, param
+
+    def payload(self, emulator: Any) -> Any:
+        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+
+
 @dataclass
-class OpenAISandboxConfig:
+class OpenAISandboxConfig(EmulatorConfig):
     api_key: str = SANDBOX_KEY
     require_key: bool = True  # False: a local server that ignores keys
     rpm: int = 500
@@ -193,22 +210,78 @@ def _strict_problem(schema: Any, path: str = "()") -> str:
     return ""
 
 
-class OpenAISandbox:
-    def __init__(self, config: OpenAISandboxConfig | None = None, *, clock: Callable[[], float] = time.monotonic):
-        self.config = config or OpenAISandboxConfig()
-        self.clock = clock
+class OpenAISandbox(Emulator):
+    """The emulator, on the sandbox kit (gateway, faults, request log, control API). ``app`` is its ASGI app."""
+
+    vendor = "OpenAI"
+    config: OpenAISandboxConfig
+
+    def __init__(self, config: OpenAISandboxConfig | None = None) -> None:
+        super().__init__(config or OpenAISandboxConfig())
+        self.clock: Callable[[], float] = self.config.clock
         self.stats = _Stats()
         self._lock = threading.Lock()
         self._buckets: dict[str, tuple[_Bucket, _Bucket]] = {}
         self._serial = 0
-        self.app = Starlette(routes=[
+        self.app: EmulatorApp = build_app(self, [
             Route("/v1/models", self.models, methods=["GET"]),
             Route("/v1/chat/completions", self.chat, methods=["POST"]),
             Route("/v1/responses", self.responses, methods=["POST"]),
-            Route("/__sandbox__/state", self.state, methods=["GET"]),
-            Route("/__sandbox__/config", self.set_config, methods=["POST"]),
         ])
-        self.app.state.sandbox = self
+
+    # -- the kit's hooks ------------------------------------------------------------------------------------------
+    def authenticate(self, request: GatewayRequest) -> Any:
+        key = request.bearer() or ""
+        if not self.config.require_key:
+            return key or "local"
+        if not key:
+            raise OpenAIError(401, "You didn't provide an API key. You need to provide your API key in an "
+                                   "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+                              "invalid_request_error")
+        if key != self.config.api_key:
+            raise OpenAIError(401, f"Incorrect API key provided: {key[:3]}***{key[-4:]}.", "invalid_request_error",
+                              "invalid_api_key")
+        return key
+
+    def error(self, kind: ErrorKind, message: str, *, status: int | None = None) -> VendorError:
+        if kind == "credits_exhausted":
+            return OpenAIError(429, "You exceeded your current quota, please check your plan and billing details.",
+                               "insufficient_quota", "insufficient_quota")
+        if kind in ("rate_limited", "budget_exhausted"):
+            return OpenAIError(429, message, "requests", "rate_limit_exceeded")
+        if kind in ("unauthorized", "expired_token"):
+            return OpenAIError(401, message, "invalid_request_error", "invalid_api_key")
+        if kind == "server_error":
+            return OpenAIError(status or 500, "The server had an error while processing your request. Sorry about "
+                                              "that!", "server_error")
+        if kind == "gateway_timeout":
+            return OpenAIError(504, "The server timed out.", "server_error")
+        if kind == "not_found":
+            return OpenAIError(404, f"Invalid URL ({message}).", "invalid_request_error")
+        default = {"too_large": 413, "bad_request": 400, "method_not_allowed": 405}.get(kind, 400)
+        return OpenAIError(status or default, message, "invalid_request_error")
+
+    def counts(self) -> dict[str, int]:
+        return {**super().counts(), **{k: v for k, v in asdict(self.stats).items() if isinstance(v, int)}}
+
+    def reset(self, *, seed: bool = True) -> None:
+        super().reset(seed=seed)
+        self.stats = _Stats()
+        self._buckets.clear()
+        self._serial = 0
+
+    def limits_json(self) -> dict[str, Any]:
+        c = self.config
+        return {"rpm": c.rpm, "tpm": c.tpm, "credit_tokens": c.credit_tokens, "rate_headers": c.rate_headers}
+
+    def set_limits(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        for name in values:
+            if name not in ("rpm", "tpm", "credit_tokens", "rate_headers", "fail_every", "initial_fraction"):
+                raise ValueError(f"The OpenAI sandbox has no limit '{name}'.")
+        for name, value in values.items():
+            setattr(self.config, name, value)
+        self._buckets.clear()
+        return self.limits_json()
 
     # -- helpers --------------------------------------------------------------------------------------------------
     def _error(self, status: int, message: str, type_: str, code: str | None = None, param: str | None = None,
@@ -216,19 +289,10 @@ class OpenAISandbox:
         return JSONResponse({"error": {"message": message, "type": type_, "param": param, "code": code}},
                             status_code=status, headers=headers)
 
-    def _auth(self, request: Request) -> tuple[str, JSONResponse | None]:
+    def _key(self, request: Request) -> str:
         header = request.headers.get("authorization", "")
         key = header[7:].strip() if header.lower().startswith("bearer ") else ""
-        if not self.config.require_key:
-            return key or "local", None
-        if not key:
-            return "", self._error(401, "You didn't provide an API key. You need to provide your API key in an "
-                                        "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
-                                   "invalid_request_error")
-        if key != self.config.api_key:
-            return "", self._error(401, f"Incorrect API key provided: {key[:3]}***{key[-4:]}.",
-                                   "invalid_request_error", "invalid_api_key")
-        return key, None
+        return key or "local"
 
     def _buckets_for(self, key: str) -> tuple[_Bucket, _Bucket]:
         b = self._buckets.get(key)
@@ -258,21 +322,17 @@ class OpenAISandbox:
 
     # -- routes ---------------------------------------------------------------------------------------------------
     async def models(self, request: Request) -> Response:
-        key, err = self._auth(request)
-        if err is not None:
-            return err
+        key = self._key(request)
         self.stats.requests += 1
         data = [{"id": m, "object": "model", "created": 1715367049, "owned_by": "system"} for m in MODELS]
         return JSONResponse({"object": "list", "data": data}, headers=self._rate_headers(key))
 
     async def _complete(self, request: Request, style: str) -> Response:
-        key, err = self._auth(request)
+        key = self._key(request)
         path = request.url.path
         with self._lock:
             self.stats.requests += 1
             self.stats.by_path[path] = self.stats.by_path.get(path, 0) + 1
-        if err is not None:
-            return err
         try:
             body = await request.json()
         except ValueError:
@@ -324,7 +384,8 @@ class OpenAISandbox:
             req_b, tok_b = self._buckets_for(key)
             req_b.refill()
             tok_b.refill()
-            if self.config.credit_tokens is not None and self.config.credit_tokens < total:
+            if self.config.faults.credits_exhausted or (self.config.credit_tokens is not None
+                                                        and self.config.credit_tokens < total):
                 self.stats.insufficient_quota += 1
                 return self._error(429, "You exceeded your current quota, please check your plan and billing "
                                         "details. For more information on this error, read the docs: "
@@ -398,18 +459,35 @@ class OpenAISandbox:
     async def responses(self, request: Request) -> Response:
         return await self._complete(request, "responses")
 
-    async def state(self, request: Request) -> Response:
-        return JSONResponse({"stats": asdict(self.stats), "config": asdict(self.config)})
-
-    async def set_config(self, request: Request) -> Response:
-        body = await request.json()
-        for k, v in (body or {}).items():
-            if hasattr(self.config, k):
-                setattr(self.config, k, v)
-        self._buckets.clear()
-        return JSONResponse({"config": asdict(self.config)})
-
-
-def create_app(config: OpenAISandboxConfig | None = None) -> Starlette:
+def create_app(config: OpenAISandboxConfig | None = None) -> EmulatorApp:
     """The ASGI app (``app.state.sandbox`` is the :class:`OpenAISandbox`, for tests and benchmarks)."""
     return OpenAISandbox(config).app
+
+
+def _start(options: StartOptions) -> Started:
+    opts = take_options(SPEC, options.options)
+    config = OpenAISandboxConfig(random_seed=options.random_seed, faults=options.faults,
+                                 control_token=options.control_token, api_key=opts.get("key", SANDBOX_KEY))
+    for name in ("rpm", "tpm"):
+        if name in opts:
+            setattr(config, name, int(opts[name]))
+    if "credit-tokens" in opts:
+        config.credit_tokens = int(opts["credit-tokens"])
+    if options.rate_limit is None:  # --rate-limit off
+        config.rpm, config.tpm = 10_000_000, 10_000_000_000
+    sandbox = OpenAISandbox(config)
+    return Started(app=sandbox.app, credentials={"API key": config.api_key},
+                   summary=[f"Models: {', '.join(MODELS)}",
+                            f"Limits: {config.rpm:,} requests and {config.tpm:,} tokens per minute"
+                            + (f"; {config.credit_tokens:,} tokens of credit" if config.credit_tokens else "")],
+                   connect=lambda url: connect_commands("openai", {"base_url": url + "/v1"}, "api_key",
+                                                        config.api_key))
+
+
+SPEC = EmulatorSpec(key="openai", title="OpenAI", kind="ai",
+                    summary="OpenAI chat completions and responses with structured outputs, models, usage, "
+                            "x-ratelimit headers, 429 rate_limit_exceeded / insufficient_quota",
+                    start=_start,
+                    options={"key": "the API key it accepts", "rpm": "requests per minute (default 500)",
+                             "tpm": "tokens per minute (default 200000)",
+                             "credit-tokens": "tokens the account can pay for before insufficient_quota"})

@@ -16,7 +16,9 @@ pages):
   ``RateLimit`` / ``RateLimit-Policy`` (IETF draft) and ``RateLimit-Limit`` / ``-Remaining`` / ``-Reset`` headers,
   429 when exceeded.
 - Errors: ``{"request_id": …, "error": {"code": "E-…", "title": …, "description": …}}``.
-- Admin: ``GET /__sandbox__/state`` (requests, credits, 429s), ``POST /__sandbox__/config``.
+- Built on the sandbox kit: the gateway's faults (latency, 5xx, hangs, drops, ``credits=exhausted``), request log and
+  control API (``/__sandbox__/state`` counts searches, credits and 429s; ``/__sandbox__/rate-limit`` changes the
+  plan and the credits); ``enginy-desktop sandbox --integration theirstack``.
 
 The data set is deterministic (``seed``): ``companies`` made-up companies with domains, industries, countries,
 sizes, technologies and recent job posts.
@@ -26,20 +28,21 @@ from __future__ import annotations
 
 import hashlib
 import threading
-import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-__all__ = ["SANDBOX_KEY", "TheirStackSandbox", "TheirStackSandboxConfig", "create_app"]
+from ..kit import Emulator, EmulatorApp, EmulatorConfig, ErrorKind, GatewayRequest, VendorError, build_app
+from ..kit.launch import EmulatorSpec, Started, StartOptions, connect_commands, take_options
+
+__all__ = ["SANDBOX_KEY", "SPEC", "TheirStackError", "TheirStackSandbox", "TheirStackSandboxConfig", "create_app"]
 
 SANDBOX_KEY = "ts-sandbox-enginy-local-0000"
 CREDITS_PER_COMPANY = 3
@@ -61,8 +64,21 @@ SYLLABLES = ["ac", "me", "no", "va", "lu", "mi", "ra", "to", "zen", "qua", "bri"
 SUFFIXES = [".com", ".io", ".es", ".co", ".ai", ".de"]
 
 
+class TheirStackError(VendorError):
+    """TheirStack's error envelope: ``{"request_id", "error": {"code", "title", "description"}}``."""
+
+    def __init__(self, status: int, code: str, title: str, description: str, *,
+                 headers: dict[str, str] | None = None, limited_by: str | None = None) -> None:
+        super().__init__(status, description, headers=headers, limited_by=limited_by)
+        self.code, self.title = code, title
+
+    def payload(self, emulator: Any) -> Any:
+        return {"request_id": str(uuid.uuid4()),
+                "error": {"code": self.code, "title": self.title, "description": self.message}}
+
+
 @dataclass
-class TheirStackSandboxConfig:
+class TheirStackSandboxConfig(EmulatorConfig):
     api_key: str = SANDBOX_KEY
     companies: int = 2000
     seed: int = 7
@@ -127,23 +143,82 @@ def _blur(text: str) -> str:
     return "".join("*" if ch.isalnum() else ch for ch in text)
 
 
-class TheirStackSandbox:
+class TheirStackSandbox(Emulator):
+    """The emulator, on the sandbox kit (gateway, faults, request log, control API). ``app`` is its ASGI app."""
+
+    vendor = "TheirStack"
+    config: TheirStackSandboxConfig
+
     def __init__(self, config: TheirStackSandboxConfig | None = None, *,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.config = config or TheirStackSandboxConfig()
-        self.clock = clock
+                 clock: Callable[[], float] | None = None) -> None:
+        super().__init__(config or TheirStackSandboxConfig())
+        self.clock: Callable[[], float] = clock or self.config.clock
         self.stats = _Stats()
         self.companies = _dataset(self.config.companies, self.config.seed)
         self.used_credits = 0
         self._calls: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
-        self.app = Starlette(routes=[
+        self.app: EmulatorApp = build_app(self, [
             Route("/v1/companies/search", self.search, methods=["POST"]),
             Route("/v0/billing/credit-balance", self.balance, methods=["GET"]),
-            Route("/__sandbox__/state", self.state, methods=["GET"]),
-            Route("/__sandbox__/config", self.set_config, methods=["POST"]),
         ])
-        self.app.state.sandbox = self
+
+    # -- the kit's hooks ------------------------------------------------------------------------------------------
+    def authenticate(self, request: GatewayRequest) -> Any:
+        if request.bearer() != self.config.api_key:
+            raise TheirStackError(401, "E-001", "Unauthorized", "Invalid or missing API key.")
+        return request.bearer()
+
+    def limit(self, principal: Any, request: GatewayRequest) -> Mapping[str, str]:
+        """The search endpoints' sliding windows (TheirStack's rate-limit page); the RateLimit headers go on every
+        answer of them."""
+        if request.path != "/v1/companies/search":
+            return {}
+        with self._lock:
+            allowed, headers = self._admit(str(principal))
+        if not allowed:
+            self.stats.rate_limited += 1
+            window = next((n for n, r in _items(headers["RateLimit"]) if r == 0), "per-second")
+            raise TheirStackError(429, "E-002", "Too Many Requests", "Rate limit exceeded. Try again later.",
+                                  headers=headers, limited_by=window)
+        return headers
+
+    def error(self, kind: ErrorKind, message: str, *, status: int | None = None) -> VendorError:
+        if kind in ("unauthorized", "expired_token"):
+            return TheirStackError(401, "E-001", "Unauthorized", message)
+        if kind == "credits_exhausted":
+            return TheirStackError(402, "E-004", "Payment Required", "Not enough API credits.")
+        if kind in ("rate_limited", "budget_exhausted"):
+            return TheirStackError(429, "E-002", "Too Many Requests", message)
+        if kind in ("server_error", "gateway_timeout"):
+            code = status or (504 if kind == "gateway_timeout" else 503)
+            return TheirStackError(code, "E-500", "Service Unavailable", "Temporary problem; try again.")
+        default = {"too_large": 413, "bad_request": 422, "not_found": 404, "method_not_allowed": 405}.get(kind, 400)
+        return TheirStackError(status or default, "E-003", "Request refused", message)
+
+    def counts(self) -> dict[str, int]:
+        return {**super().counts(), **{k: v for k, v in asdict(self.stats).items() if isinstance(v, int)},
+                "companies": len(self.companies), "used_credits": self.used_credits}
+
+    def reset(self, *, seed: bool = True) -> None:
+        super().reset(seed=seed)
+        self.stats = _Stats()
+        self.used_credits = 0
+        self._calls.clear()
+
+    def limits_json(self) -> dict[str, Any]:
+        return {"plan": self.config.plan, "api_credits": self.config.api_credits,
+                "windows": [{"policy": n, "limit": q, "window_s": w} for w, q, n in self._windows()]}
+
+    def set_limits(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        for name, value in values.items():
+            if name == "plan" and value in PLAN_WINDOWS:
+                self.config.plan = value
+            elif name == "api_credits" and isinstance(value, int):
+                self.config.api_credits = value
+            else:
+                raise ValueError(f"The TheirStack sandbox has no limit '{name}' with that value.")
+        return self.limits_json()
 
     # -- plumbing -------------------------------------------------------------------------------------------------
     def _error(self, status: int, code: str, title: str, description: str,
@@ -152,11 +227,6 @@ class TheirStackSandbox:
                                                                         "description": description}},
                             status_code=status, headers=headers)
 
-    def _auth(self, request: Request) -> JSONResponse | None:
-        header = request.headers.get("authorization", "")
-        if not header.lower().startswith("bearer ") or header[7:].strip() != self.config.api_key:
-            return self._error(401, "E-001", "Unauthorized", "Invalid or missing API key.")
-        return None
 
     def _windows(self) -> tuple[tuple[int, int, str], ...]:
         return PLAN_WINDOWS.get(self.config.plan, PLAN_WINDOWS["paid"])
@@ -198,14 +268,7 @@ class TheirStackSandbox:
     # -- routes ---------------------------------------------------------------------------------------------------
     async def search(self, request: Request) -> Response:
         self.stats.requests += 1
-        err = self._auth(request)
-        if err is not None:
-            return err
-        with self._lock:
-            allowed, headers = self._admit(self.config.api_key)
-        if not allowed:
-            self.stats.rate_limited += 1
-            return self._error(429, "E-002", "Too Many Requests", "Rate limit exceeded. Try again later.", headers)
+        headers: dict[str, str] = {}  # the gateway adds the RateLimit headers
         try:
             body = await request.json()
         except ValueError:
@@ -234,7 +297,8 @@ class TheirStackSandbox:
         chosen = matches[offset:offset + limit]
         charge = 0 if blur else CREDITS_PER_COMPANY * len(chosen)
         with self._lock:
-            if charge and self.config.api_credits - self.used_credits < charge:
+            if charge and (self.config.faults.credits_exhausted
+                           or self.config.api_credits - self.used_credits < charge):
                 return self._error(402, "E-004", "Payment Required",
                                    f"Not enough API credits: this answer costs {charge}, "
                                    f"{max(0, self.config.api_credits - self.used_credits)} left.", headers)
@@ -308,25 +372,46 @@ class TheirStackSandbox:
         return out
 
     async def balance(self, request: Request) -> Response:
-        err = self._auth(request)
-        if err is not None:
-            return err
         return JSONResponse({"ui_credits": 0, "used_ui_credits": 0, "api_credits": self.config.api_credits,
                              "used_api_credits": self.used_credits})
 
-    async def state(self, request: Request) -> Response:
-        return JSONResponse({"stats": asdict(self.stats), "config": asdict(self.config),
-                             "used_credits": self.used_credits, "time": datetime.now(UTC).isoformat()})
-
-    async def set_config(self, request: Request) -> Response:
-        body = await request.json()
-        for k, v in (body or {}).items():
-            if hasattr(self.config, k):
-                setattr(self.config, k, v)
-        if "companies" in (body or {}) or "seed" in (body or {}):
-            self.companies = _dataset(self.config.companies, self.config.seed)
-        return JSONResponse({"config": asdict(self.config)})
+def _items(value: str) -> list[tuple[str, int]]:
+    out = []
+    for item in value.split(","):
+        parts = [p.strip() for p in item.split(";")]
+        remaining = next((int(p[2:]) for p in parts if p.startswith("r=")), 1)
+        out.append((parts[0].strip('"'), remaining))
+    return out
 
 
-def create_app(config: TheirStackSandboxConfig | None = None) -> Starlette:
+def create_app(config: TheirStackSandboxConfig | None = None) -> EmulatorApp:
+    """The ASGI app (``app.state.sandbox`` is the :class:`TheirStackSandbox`)."""
     return TheirStackSandbox(config).app
+
+
+def _start(options: StartOptions) -> Started:
+    opts = take_options(SPEC, options.options)
+    config = TheirStackSandboxConfig(random_seed=options.random_seed, faults=options.faults,
+                                     control_token=options.control_token, api_key=opts.get("key", SANDBOX_KEY),
+                                     companies=options.seed or int(opts.get("companies", 2000)),
+                                     plan=opts.get("plan", "paid"),
+                                     api_credits=int(opts.get("credits", 100_000)))
+    if config.plan not in PLAN_WINDOWS:
+        from ..kit.launch import OptionError
+
+        raise OptionError("plan must be free or paid")
+    sandbox = TheirStackSandbox(config)
+    windows = ", ".join(f"{q}/{n.removeprefix('per-')}" for _w, q, n in sandbox._windows())
+    return Started(app=sandbox.app, credentials={"API key": config.api_key},
+                   summary=[f"Companies: {config.companies:,}; API credits: {config.api_credits:,} (3 per company)",
+                            f"Plan: {config.plan} ({windows})"],
+                   connect=lambda url: connect_commands("theirstack", {"base_url": url}, "api_key", config.api_key))
+
+
+SPEC = EmulatorSpec(key="theirstack", title="TheirStack", kind="source",
+                    summary="TheirStack company search: filters, free count (blur preview), 3 credits per company, "
+                            "RateLimit headers",
+                    start=_start,
+                    options={"key": "the API key it accepts", "companies": "companies in the data set (default 2000)",
+                             "plan": "free (4/s, 10/min, 50/h, 400/day) or paid (4/s; default)",
+                             "credits": "API credits on the account (default 100000)"})

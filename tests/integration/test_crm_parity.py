@@ -168,9 +168,9 @@ def test_campaign_activities_are_logged_once_with_their_owner(w: CrmWorld) -> No
 
 # -- the command line ----------------------------------------------------------------------------------------------
 
-LEADS_CSV = """First name,Last name,Email,Company,Job title
-Jane,Doe,jane@acme.test,Acme,CEO
-Bob,Roe,bob@acme.test,Acme,CTO
+LEADS_CSV = """First name,Last name,Email,Company,Company domain,Job title
+Jane,Doe,jane@acme.test,Acme,acme.test,CEO
+Bob,Roe,bob@acme.test,Acme,acme.test,CTO
 """
 
 
@@ -266,3 +266,27 @@ def test_killed_export_resumes_with_no_duplicate_and_no_loss(crm: str, ctx: Any,
         for c in w.crm_contacts():  # and every contact linked to its own
             k = int(c["email"].removeprefix("lead").split("@")[0]) % 5
             assert firm_ids[k][0] in w.companies_of(c["id"]), c
+
+
+@pytest.mark.parametrize("crm", CRMS)
+def test_cli_only_user_inits_a_configuration_then_syncs_and_exports(crm: str, ctx: Any, cli: Cli,
+                                                                    tmp_path: Path) -> None:
+    """No window: connect, import, ``crm-config init`` from the CRM's own fields, sync, export — nothing blocked
+    (a starting configuration maps no field whose values might not convert)."""
+    with crm_world(ctx, crm, connect=False) as w:
+        field, secret = token_of(crm)
+        assert cli("connect", crm, "--set", f"base_url={w.url}", "--secret-stdin", field, stdin=secret + "\n")[0] == 0
+        assert cli("integrations", "enable", crm)[0] == 0
+        path = tmp_path / "leads.csv"
+        path.write_text(LEADS_CSV, encoding="utf-8")
+        assert cli("import", "contacts", str(path), "--list", "Leads")[0] == 0
+        code, out, err = cli("crm-config", "init")
+        assert code == 0, err
+        code, out, err = cli("sync", "--list", "Leads")
+        assert code == 0, err
+        code, out, err = cli("export", "--list", "Leads", "--associated-companies", "--yes")
+        assert code == 0, out + err
+        assert "created 3, updated 0, unchanged 0, failed 0, blocked 0" in out  # 2 contacts and their company
+        assert {c["email"] for c in w.crm_contacts()} == {"jane@acme.test", "bob@acme.test"}
+        assert {c["job_title"] for c in w.crm_contacts()} == {"CEO", "CTO"}
+        assert all(w.companies_of(c["id"]) for c in w.crm_contacts())  # each with its company

@@ -253,7 +253,8 @@ class BudgetEstimate:
     per_day: int | None
 
     def line(self, crm_name: str) -> str:
-        text = f"{crm_name}'s daily budget: this export needs about {self.needed:,} {self.unit}"
+        unit = self.unit.removesuffix("s") if self.needed == 1 else self.unit
+        text = f"{crm_name}'s daily budget: this export needs about {self.needed:,} {unit}"
         if self.remaining is not None:
             of = f" of {self.per_day:,}" if self.per_day else ""
             text += f"; {self.remaining:,}{of} are left today"

@@ -20,6 +20,8 @@ from enginy_desktop.core.crm_config import (
     CompanyIdentifier,
     ContactIdentifier,
     CrmConfig,
+    FieldMapping,
+    MappingKind,
     ObjectType,
     Problem,
     Severity,
@@ -93,9 +95,11 @@ def build_starter_config(key: str, snapshot: CrmSnapshot, people: Any = None) ->
          if not _identifier_errors(config, CompanyIdentifier(p), kwargs)),
         CompanyIdentifier(CompanyPreset.CUSTOM, custom=_custom_company_rule(roles[ObjectType.COMPANY])))
 
-    # Step 2: Enginy fields paired by name with writable CRM fields (only pairs validation accepts).
+    # Step 2: Enginy fields paired by name with writable CRM fields: only pairs validation accepts without a
+    # warning — nobody confirms them, and a pair whose values may not convert (free text into a picklist, e.g.
+    # Enginy's Source into a CRM's "Lead source") would block every record at export.
     for obj in (ObjectType.CONTACT, ObjectType.COMPANY):
-        state.apply_suggestions(obj, state.export_suggestions(obj))
+        state.apply_suggestions(obj, _without_warnings(key, obj, state.export_suggestions(obj), kwargs))
 
     # The association type: "additional" where a contact may have several companies, else "primary".
     if not snapshot.multiple_companies:
@@ -119,6 +123,17 @@ def build_starter_config(key: str, snapshot: CrmSnapshot, people: Any = None) ->
         f"{name} users by e-mail.",
     ]
     return StarterConfig(config, summary, [p for p in problems if p.severity is not Severity.ERROR], kwargs)
+
+
+def _without_warnings(key: str, obj: ObjectType, suggestions: list[Any], kwargs: dict[str, Any]) -> list[Any]:
+    """The suggestions whose mapping row draws no problem at all from validation (warnings included)."""
+    trial = CrmConfig(crm=key)
+    for s in suggestions:
+        trial.add_mapping(obj, FieldMapping(MappingKind.ENGINY, crm_field=s.target, source=s.source))
+    flagged = {p.location.row for p in validate(trial, **{**kwargs, "crm_users": None, "identities": None,
+                                                          "app_users": None})
+               if p.location.step is Step.EXPORT and p.location.tab == obj.tab}
+    return [s for i, s in enumerate(suggestions, 1) if i not in flagged]  # rows count from 1
 
 
 def _identifier_text(identifier: ContactIdentifier | CompanyIdentifier, roles: dict[str, str]) -> str:

@@ -12,11 +12,9 @@ import json
 import random
 import re
 import uuid
-from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import islice
 from typing import Any, Literal
 
 from .hubspot_data import (
@@ -45,6 +43,7 @@ from .hubspot_data import (
 from .kit.emulator import Emulator, EmulatorConfig, GatewayRequest
 from .kit.errors import ErrorKind, VendorError
 from .kit.limits import Budget, RateLimit, RollingWindow
+from .kit.store import Record, RecordStore
 from .kit.tokens import AuthCode, OAuthProblem, RefreshInfo, TokenInfo, TokenProblem, TokenStore, pkce_ok
 
 __all__ = ["DEFAULT_TOKEN", "AuthCode", "HubSpotError", "HubSpotSandbox", "HubSpotSandboxConfig", "Record",
@@ -197,19 +196,6 @@ class HubSpotSandboxConfig(EmulatorConfig):
 # --- records -----------------------------------------------------------------------------------------------------
 
 
-class Record:
-    __slots__ = ("archived", "archived_at", "created", "id", "props", "type", "updated")
-
-    def __init__(self, type_: str, id_: int, props: dict[str, str], created: int) -> None:
-        self.type = type_
-        self.id = id_
-        self.props = props
-        self.created = created
-        self.updated = created
-        self.archived = False
-        self.archived_at: int | None = None
-
-
 # --- the sandbox -------------------------------------------------------------------------------------------------
 
 
@@ -237,15 +223,11 @@ class HubSpotSandbox(Emulator):
         cfg = self.config
         self._rng = random.Random(cfg.random_seed)
         self.faults.reseed(cfg.random_seed + 1)
-        self._next_id = 1001
-        self.objects: dict[str, dict[int, Record]] = {t: {} for t in OBJECT_TYPE_IDS}
-        self._ids: dict[str, list[int]] = {t: [] for t in OBJECT_TYPE_IDS}
-        self._unique: dict[str, dict[str, dict[str, int]]] = {t: {} for t in OBJECT_TYPE_IDS}
-        self._lookup: dict[str, dict[str, dict[str, set[int]]]] = {
-            t: {} for t in OBJECT_TYPE_IDS
-        }
-        self._lookup["companies"] = {"domain": {}, "name": {}}
-        self._lookup["contacts"] = {"hs_linkedin_url": {}}
+        self.store = RecordStore(
+            OBJECT_TYPE_IDS, now_ms=self.now_ms, first_id=1001,
+            stamp=lambda rec, now, created: self._stamp(rec, now, created=created),
+            unique={"contacts": ("email",)},
+            lookups={"companies": ("domain", "name"), "contacts": ("hs_linkedin_url",)})
         self.associations: dict[tuple[str, int], dict[str, dict[int, set[int]]]] = {}
         self.association_types: dict[int, AssociationType] = {t.type_id: t for t in HUBSPOT_ASSOCIATION_TYPES}
         self._next_label_id = 501
@@ -265,6 +247,11 @@ class HubSpotSandbox(Emulator):
         self.requests.clear()
         if seed and (cfg.seed_contacts or cfg.seed_companies):
             self.seed(cfg.seed_contacts, cfg.seed_companies)
+
+    @property
+    def objects(self) -> dict[str, dict[int, Record]]:
+        """Records by object type and id (archived ones too)."""
+        return self.store.objects
 
     def counts(self) -> dict[str, int]:
         out = {t: sum(1 for r in recs.values() if not r.archived) for t, recs in self.objects.items()}
@@ -415,7 +402,7 @@ class HubSpotSandbox(Emulator):
                 prop[key] = str(body[key])
         self.properties[otype][name] = prop
         if prop["hasUniqueValue"]:
-            self._unique[otype][name] = {}
+            self.store.unique_index(otype, name)
         return prop
 
     def update_property(self, otype: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -443,7 +430,7 @@ class HubSpotSandbox(Emulator):
         del self.properties[otype][name]
         prop = dict(prop, archived=True, archivedAt=iso(self.now_ms()))
         self.archived_properties[otype][name] = prop
-        self._unique[otype].pop(name, None)
+        self.store.drop_unique(otype, name)
 
     @staticmethod
     def _options(raw: Any) -> list[dict[str, Any]]:
@@ -553,37 +540,6 @@ class HubSpotSandbox(Emulator):
 
     # -- indexes --------------------------------------------------------------------------------------------------
 
-    def _index_add(self, rec: Record) -> None:
-        for name, index in self._unique[rec.type].items():
-            v = rec.props.get(name)
-            if v is not None:
-                index[v.lower()] = rec.id
-        for name, lookup in self._lookup[rec.type].items():
-            v = rec.props.get(name)
-            if v is not None:
-                lookup.setdefault(v.lower(), set()).add(rec.id)
-
-    def _index_remove(self, rec: Record) -> None:
-        for name, index in self._unique[rec.type].items():
-            v = rec.props.get(name)
-            if v is not None and index.get(v.lower()) == rec.id:
-                del index[v.lower()]
-        for name, lookup in self._lookup[rec.type].items():
-            v = rec.props.get(name)
-            if v is not None:
-                ids = lookup.get(v.lower())
-                if ids:
-                    ids.discard(rec.id)
-
-    def _ensure_unique_index(self, otype: str, name: str) -> dict[str, int]:
-        index = self._unique[otype].get(name)
-        if index is None:
-            index = self._unique[otype][name] = {}
-            for rec in self.objects[otype].values():
-                if not rec.archived and rec.props.get(name) is not None:
-                    index[rec.props[name].lower()] = rec.id
-        return index
-
     def indexed_ids(self, otype: str, name: str, value: str) -> set[int] | None:
         """Ids of live records whose ``name`` equals ``value`` (case-insensitive), or None if not indexed."""
         if name == "hs_object_id":
@@ -593,24 +549,12 @@ class HubSpotSandbox(Emulator):
                 return set()
             rec = self.objects[otype].get(rid)
             return {rid} if rec and not rec.archived else set()
-        if name in self._unique[otype] or (otype == "contacts" and name == "email"):
-            found = self._ensure_unique_index(otype, name).get(value.lower())
-            return {found} if found is not None else set()
-        lookup = self._lookup[otype].get(name)
-        if lookup is not None:
-            return set(lookup.get(value.lower(), ()))
-        return None
+        return self.store.indexed_ids(otype, name, value)
 
     # -- records --------------------------------------------------------------------------------------------------
 
     def get(self, otype: str, rid: int | str, *, archived: bool = False) -> Record | None:
-        try:
-            rec = self.objects[otype].get(int(rid))
-        except (TypeError, ValueError):
-            return None
-        if rec is None or rec.archived != archived:
-            return None
-        return rec
+        return self.store.get(otype, rid, archived=archived)
 
     def find(self, otype: str, id_value: str, id_property: str | None) -> Record | None:
         """A live record by id, or by the value of a unique ``id_property`` (e.g. email)."""
@@ -620,46 +564,26 @@ class HubSpotSandbox(Emulator):
             raise validation_error(
                 f"{id_property} is not a unique property of {otype}; use hs_object_id or a property with "
                 "unique values.")
-        found = self._ensure_unique_index(otype, id_property).get(str(id_value).strip().lower())
-        return self.get(otype, found) if found is not None else None
+        return self.store.find_unique(otype, id_property, id_value)
 
     def live(self, otype: str) -> Iterator[Record]:
-        return (r for r in self.objects[otype].values() if not r.archived)
+        return self.store.live(otype)
 
     def page_ids(self, otype: str, after: int, limit: int, archived: bool) -> tuple[list[Record], int | None]:
         """Records with id > ``after`` in id order (one page), and the cursor of the next page."""
-        ids = self._ids[otype]
-        recs = self.objects[otype]
-        pos = bisect_right(ids, after)
-        out: list[Record] = []
-        while pos < len(ids) and len(out) < limit:
-            rec = recs[ids[pos]]
-            if rec.archived == archived:
-                out.append(rec)
-            pos += 1
-        more = any(recs[i].archived == archived for i in islice(ids, pos, None))
-        return out, (out[-1].id if out and more else None)
+        return self.store.page(otype, after, limit, archived)
 
     def check_unique(self, otype: str, changes: Mapping[str, str | None], own_id: int | None,
                      pending: dict[tuple[str, str], int] | None = None) -> None:
-        for name in self.unique_properties(otype):
-            value = changes.get(name)
-            if value is None:
-                continue
-            existing = self._ensure_unique_index(otype, name).get(value.lower())
-            if existing is None and pending is not None:
-                existing = pending.get((name, value.lower()))
-            if existing is not None and existing != own_id:
-                if otype == "contacts" and name == "email":
-                    message = f"Contact already exists. Existing ID: {existing}"
-                else:
-                    message = f"A {SINGULAR[otype]} with {name} {value} already exists. Existing ID: {existing}"
-                raise HubSpotError(409, "CONFLICT", message, context={"existingObjectId": [str(existing)]})
-
-    def _new_id(self) -> int:
-        rid = self._next_id
-        self._next_id += 1
-        return rid
+        clash = self.store.conflict(otype, changes, own_id, self.unique_properties(otype), pending)
+        if clash is None:
+            return
+        name, value, existing = clash
+        if otype == "contacts" and name == "email":
+            message = f"Contact already exists. Existing ID: {existing}"
+        else:
+            message = f"A {SINGULAR[otype]} with {name} {value} already exists. Existing ID: {existing}"
+        raise HubSpotError(409, "CONFLICT", message, context={"existingObjectId": [str(existing)]})
 
     def _stamp(self, rec: Record, now: int, *, created: bool) -> None:
         rec.props["hs_object_id"] = str(rec.id)
@@ -677,26 +601,11 @@ class HubSpotSandbox(Emulator):
 
     def insert(self, otype: str, props: Mapping[str, str | None], *, created: int | None = None) -> Record:
         """Store a new record from already-validated values (no checks)."""
-        now = self.now_ms() if created is None else created
-        rec = Record(otype, self._new_id(), {k: v for k, v in props.items() if v is not None}, now)
-        self._stamp(rec, now, created=True)
-        self.objects[otype][rec.id] = rec
-        self._ids[otype].append(rec.id)
-        self._index_add(rec)
-        return rec
+        return self.store.insert(otype, props, created=created)
 
     def apply(self, rec: Record, changes: Mapping[str, str | None]) -> None:
         """Write already-validated values to a record (None clears)."""
-        self._index_remove(rec)
-        for name, value in changes.items():
-            if value is None:
-                rec.props.pop(name, None)
-            else:
-                rec.props[name] = value
-        now = self.now_ms()
-        rec.updated = max(now, rec.updated)
-        self._stamp(rec, rec.updated, created=False)
-        self._index_add(rec)
+        self.store.apply(rec, changes)
 
     def create(self, otype: str, raw_props: Any, associations: Any = None,
                pending: dict[tuple[str, str], int] | None = None) -> Record:
@@ -718,12 +627,10 @@ class HubSpotSandbox(Emulator):
     def archive(self, rec: Record) -> None:
         if rec.archived:
             return
-        self._index_remove(rec)
         for to_type, by_id in list(self.associations.get((rec.type, rec.id), {}).items()):
             for to_id in list(by_id):
                 self.disassociate(rec.type, rec.id, to_type, to_id)
-        rec.archived = True
-        rec.archived_at = self.now_ms()
+        self.store.archive(rec)
 
     def render(self, rec: Record, props: Iterable[str] | None, *, associations: Iterable[str] = (),
                extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -1152,7 +1059,7 @@ class HubSpotSandbox(Emulator):
         if companies is None:
             companies = max(1, contacts // 10) if contacts else 0
         owner_ids = self.active_owner_ids()
-        seed = self.config.random_seed + len(self._ids["contacts"]) + len(self._ids["companies"])
+        seed = self.config.random_seed + len(self.store.ids["contacts"]) + len(self.store.ids["companies"])
         base = SEED_EPOCH_MS
         company_recs: list[Record] = []
         company_props: list[dict[str, str]] = []
@@ -1161,7 +1068,7 @@ class HubSpotSandbox(Emulator):
             company_recs.append(rec)
             company_props.append(rec.props)
         associated = 0
-        unique_email = self._ensure_unique_index("contacts", "email")
+        unique_email = self.store.unique_index("contacts", "email")
 
         def link(contact_id: int, company_id: int, type_id: int) -> None:
             self._link("contacts", contact_id, "companies", company_id, type_id)
@@ -1172,7 +1079,7 @@ class HubSpotSandbox(Emulator):
             props = sample.properties
             if props["email"] in unique_email:
                 local, _, domain = props["email"].partition("@")
-                props["email"] = f"{local}.{self._next_id}@{domain}"
+                props["email"] = f"{local}.{self.store.next_id}@{domain}"
             rec = self._seed_insert("contacts", props, base + i * 30_000)
             # A new contact has no associations yet, so the links are written directly (no primary to move).
             if sample.company_index is not None:
@@ -1186,12 +1093,7 @@ class HubSpotSandbox(Emulator):
         return {"contacts": contacts, "companies": companies, "associated": associated}
 
     def _seed_insert(self, otype: str, props: dict[str, str], created: int) -> Record:
-        rec = Record(otype, self._new_id(), props, created)
-        self._stamp(rec, created, created=True)
-        self.objects[otype][rec.id] = rec
-        self._ids[otype].append(rec.id)
-        self._index_add(rec)
-        return rec
+        return self.store.insert(otype, props, created=created, owned=True)
 
 
 _OAUTH_CODES = {"bad_code": "BAD_AUTH_CODE", "bad_verifier": "BAD_AUTH_CODE", "bad_client_id": "BAD_CLIENT_ID",

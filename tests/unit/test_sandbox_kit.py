@@ -35,6 +35,7 @@ from enginy_desktop.sandbox.kit import (
 from enginy_desktop.sandbox.kit.http import json_too_deep, parse_json
 from enginy_desktop.sandbox.kit.oauth import OAuthEndpoints
 from enginy_desktop.sandbox.kit.server import serve
+from enginy_desktop.sandbox.kit.store import RecordStore
 from enginy_desktop.sandbox.kit.tokens import TokenProblem, TokenStore, pkce_ok
 from enginy_desktop.sandbox.registry import EMULATORS, emulator_spec
 from enginy_desktop.sandbox.slack import SlackSandboxConfig
@@ -532,3 +533,52 @@ def test_token_ttl_faults_apply_to_static_tokens() -> None:
         fresh.use("nope")
     assert pkce_ok("abc", "abc", "plain")
     assert not pkce_ok("abc", "abd", "S256")
+
+
+# --- the record store -----------------------------------------------------------------------------------------------
+
+
+def test_record_store_ids_indexes_paging_and_archive() -> None:
+    now = [1_000]
+    stamped: list[tuple[int, int, bool]] = []
+    store = RecordStore(("persons", "orgs"), now_ms=lambda: now[0], first_id=10,
+                        stamp=lambda rec, t, created: stamped.append((rec.id, t, created)),
+                        unique={"persons": ("email",)}, lookups={"orgs": ("domain",)})
+    ana = store.insert("persons", {"email": "Ana@X.test", "name": "Ana", "phone": None})
+    org = store.insert("orgs", {"name": "X", "domain": "x.test"})
+    bob = store.insert("persons", {"email": "bob@x.test"}, created=500)
+    assert (ana.id, org.id, bob.id) == (10, 11, 12)  # one id sequence across types
+    assert "phone" not in ana.props
+    assert (bob.created, bob.updated) == (500, 500)
+    assert store.find_unique("persons", "email", " ana@x.TEST ") is ana  # case-insensitive
+    assert store.indexed_ids("orgs", "domain", "X.test") == {org.id}
+    assert store.indexed_ids("persons", "name", "Ana") is None  # not indexed: the caller scans
+    assert store.conflict("persons", {"email": "BOB@x.test"}, ana.id, ["email"]) == ("email", "BOB@x.test", bob.id)
+    assert store.conflict("persons", {"email": "bob@x.test"}, bob.id, ["email"]) is None  # its own value
+    assert store.conflict("persons", {"email": "new@x.test"}, None, ["email"],
+                          pending={("email", "new@x.test"): 99}) == ("email", "new@x.test", 99)
+    now[0] = 2_000
+    store.apply(ana, {"email": "ana@y.test", "name": None})
+    assert ana.updated == 2_000
+    assert "name" not in ana.props
+    assert store.find_unique("persons", "email", "ana@x.test") is None
+    assert store.find_unique("persons", "email", "ana@y.test") is ana
+    assert stamped[-1] == (ana.id, 2_000, False)
+    more = [store.insert("persons", {"email": f"p{i}@x.test"}) for i in range(5)]
+    assert store.archive(more[1])
+    assert not store.archive(more[1])
+    assert store.get("persons", more[1].id) is None
+    assert store.get("persons", more[1].id, archived=True) is more[1]
+    assert store.find_unique("persons", "email", "p1@x.test") is None  # archived records leave the indexes
+    page, cursor = store.page("persons", 0, 3)
+    assert [r.id for r in page] == [ana.id, bob.id, more[0].id]
+    page, cursor = store.page("persons", cursor or 0, 3)
+    assert [r.id for r in page] == [more[2].id, more[3].id, more[4].id]
+    assert cursor is None
+    assert store.page("persons", 0, 10, archived=True)[0] == [more[1]]
+    assert store.count("persons") == 6
+    store.unique_index("orgs", "name")  # a unique index added later is built from the records
+    assert store.find_unique("orgs", "name", "x") is org
+    store.clear()
+    assert store.count("persons") == 0
+    assert store.insert("orgs", {}).id == 10

@@ -22,6 +22,8 @@ The pieces:
 - :mod:`.faults` — :class:`FaultConfig` (latency, 5xx rate, hangs, drops, token TTL, exhausted credits, seed).
 - :mod:`.limits` — :class:`RateLimit` / :class:`RollingWindow` (windows and bursts), :class:`Budget` (daily or
   monthly allocations, per-operation costs, credits).
+- :mod:`.store` — :class:`RecordStore`: records by type with one id sequence, timestamps, unique and lookup
+  indexes (case-insensitive), paging by id, archiving.
 - :mod:`.tokens` — :class:`TokenStore`: API keys and private-app tokens, OAuth access and refresh tokens,
   authorization codes with PKCE, the token-lifetime faults.
 - :mod:`.oauth` — :class:`OAuthEndpoints`: authorize / token / revoke handlers to mount at the vendor's paths.
@@ -41,6 +43,7 @@ from .faults import FaultConfig, FaultInjector
 from .http import JSONBody, no_content, ok, parse_json
 from .limits import Budget, RateLimit, RollingWindow
 from .oauth import OAuthEndpoints, OAuthError
+from .store import Record, RecordStore
 from .tokens import OAuthProblem, TokenInfo, TokenProblem, TokenStore
 
 __all__ = [
@@ -60,6 +63,8 @@ __all__ = [
     "OAuthError",
     "OAuthProblem",
     "RateLimit",
+    "Record",
+    "RecordStore",
     "RequestLogEntry",
     "RollingWindow",
     "TokenInfo",

@@ -40,8 +40,8 @@ CATEGORY_BLURBS: dict[Category, str] = {
     "of choice. Only one CRM can be active at a time.",
     Category.DATA_ENRICHMENT: "Plug in your data-enrichment tools to optimize outreach, verify data, and "
     "qualify leads.",
-    Category.AI_ENRICHMENT: "Use your own AI subscription for AI variable outputs. Without one, Enginy's "
-    "built-in credits are used automatically.",
+    Category.AI_ENRICHMENT: "Use your own AI subscription for AI variable outputs. Enginy's built-in credits belong "
+    "to Enginy's online service: here, connect your own OpenAI key or an OpenAI-compatible server.",
     Category.IMPORT_SOURCES: "Bring company data into Enginy from external sources.",
     Category.COMMUNICATION: "Keep your team informed with notifications from Enginy.",
 }

@@ -110,8 +110,10 @@ class IntegrationCard(QFrame):
         self.status_icon.setPixmap(theme.icon(icon).pixmap(16, 16))
         # An integration that cannot do its job yet says so on its card, before anything is entered.
         not_ready = self.spec.not_ready_text
+        # OpenAI and TheirStack say, until connected, that Enginy's built-in credits are not available here.
+        credits_note = self.spec.key in ("openai", "theirstack") and not info.connected
         self.notice.setText(not_ready.split(". ")[0] + "." if not_ready else (
-            self.spec.notice if self.spec.key == "proxycurl" else ""))
+            self.spec.notice if self.spec.key == "proxycurl" or credits_note else ""))
         self.notice.setToolTip(not_ready)
         self.notice.setVisible(bool(self.notice.text()))
         self.notice.setProperty("state", "notReady" if not self.spec.ready else "")

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtWidgets import QTableWidget
+from PySide6.QtWidgets import QTableWidget, QWidget
 
 from enginy_desktop.core.ai.columns import AiColumnService
 from enginy_desktop.core.models import Company, Contact
@@ -111,6 +111,8 @@ def test_define_preview_estimate_and_run_an_ai_column(qtbot: Any, aloop: Any, ct
 
 
 def test_the_lists_page_opens_both_dialogs(qtbot: Any, aloop: Any, window: Any, ctx: Any) -> None:
+    for key in ("openai", "theirstack"):  # the cards say, until connected, that Enginy's credits are not here
+        assert "online service" in window.findChild(QWidget, f"card-{key}").notice.text()
     contacts_list(ctx, 3)
     page = window.show_page("lists")
     page.refresh_lists()

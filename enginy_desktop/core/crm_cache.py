@@ -20,7 +20,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from enginy_desktop.adapters.base import Capabilities
 
 from .crm_config import ObjectType
 
@@ -232,7 +235,7 @@ class CrmSnapshot:
         fields: Iterable[Any],
         users: Iterable[Any],
         *,
-        capabilities: Any = None,
+        capabilities: Capabilities | None = None,
         identifier_fields: Mapping[Any, Mapping[Any, str]] | None = None,
         fetched_at: datetime | None = None,
     ) -> CrmSnapshot:
@@ -254,8 +257,8 @@ class CrmSnapshot:
             crm=crm,
             fields=infos,
             users=tuple(CrmUserInfo.of(u) for u in users),
-            multiple_companies=bool(getattr(capabilities, "multiple_companies", True)),
-            primary_company=bool(getattr(capabilities, "primary_company", True)),
+            multiple_companies=capabilities.multiple_companies if capabilities is not None else True,
+            primary_company=capabilities.primary_company if capabilities is not None else True,
             identifier_fields=roles,
             identifier_fields_guessed=guessed,
             fetched_at=fetched_at or datetime.now(UTC),

@@ -740,13 +740,24 @@ def errors(problems: Iterable[Problem]) -> list[Problem]:
     return [p for p in problems if p.severity is Severity.ERROR]
 
 
-def association_note(association_type: AssociationType, capabilities: Any, crm_name: str = "This CRM") -> str | None:
+class CompanyModel(Protocol):
+    """How a CRM links contacts to companies: the adapter's ``Capabilities``, or the wizard's cached snapshot."""
+
+    @property
+    def multiple_companies(self) -> bool: ...
+
+    @property
+    def primary_company(self) -> bool: ...
+
+
+def association_note(association_type: AssociationType, capabilities: CompanyModel | None,
+                     crm_name: str = "This CRM") -> str | None:
     """What the wizard says when an association type is chosen that the CRM cannot express, or is risky.
 
-    ``capabilities`` has the adapters' ``multiple_companies`` and ``primary_company`` flags (None: unknown).
+    ``capabilities`` says whether a contact may have several companies and a primary one (None: unknown).
     """
-    multiple = getattr(capabilities, "multiple_companies", True)
-    primary = getattr(capabilities, "primary_company", True)
+    multiple = capabilities.multiple_companies if capabilities is not None else True
+    primary = capabilities.primary_company if capabilities is not None else True
     if not multiple:
         if association_type is AssociationType.ADDITIONAL:
             return (

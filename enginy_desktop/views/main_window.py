@@ -112,9 +112,6 @@ class MainWindow(QMainWindow):
         self.demo_badge = QLabel("Demo workspace")
         self.demo_badge.setObjectName("demoBadge")
         self.demo_badge.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.demo_badge.setToolTip(
-            "A temporary sample workspace: HubSpot is a local sandbox, and everything is deleted when you quit."
-        )
         self.demo_badge.setVisible(False)
         nav_lay.addWidget(self.demo_badge)
         self.nav = QListWidget()
@@ -166,6 +163,10 @@ class MainWindow(QMainWindow):
         """Mark the window as the demo's: a badge that stays in the navigation and the status bar, and the title."""
         self.demo = demo
         self.demo_badge.setVisible(demo)
+        active = self.ctx.integrations.active_crm() if demo else None
+        crm = active.name if active is not None else "the CRM"
+        self.demo_badge.setToolTip(
+            f"A temporary sample workspace: {crm} is a local sandbox, and everything is deleted when you quit.")
         self.setWindowTitle(f"{APP_NAME} — Demo" if demo else APP_NAME)
         if demo and self.findChild(QLabel, "demoStatus") is None:
             note = QLabel("Demo — nothing you do here is kept")

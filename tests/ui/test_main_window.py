@@ -24,3 +24,9 @@ def test_the_demo_badge_stays_visible(window, qtbot) -> None:  # type: ignore[no
     qtbot.wait(10)
     assert window.demo_badge.isVisible()
     assert window.findChild(type(window.demo_badge), "demoStatus").isVisible()
+
+
+def test_the_demo_badge_names_the_demos_crm(window) -> None:  # type: ignore[no-untyped-def]
+    window.ctx.integrations.enable("pipedrive")
+    window.set_demo(True)
+    assert "Pipedrive is a local sandbox" in window.demo_badge.toolTip()

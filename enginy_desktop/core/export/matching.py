@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -123,7 +123,29 @@ async def resolve(
             pending[local_id] = row
     if pending:
         await _fetch_and_match(ctx, adapter, crm, obj, rule, pending, properties, resolution, tracker, token)
+    _group_new_records(rule, records, resolution)
     return resolution
+
+
+def _group_new_records(rule: Rule, records: Mapping[int, Mapping[str, Any]], resolution: Resolution) -> None:
+    """Local records that match no CRM record but match each other become one CRM record (DESIGN §5).
+
+    The groups are found again over every new record, whichever way it was resolved: a sync's stored "new" links
+    carry no groups, and a record linked by an earlier sync may be the duplicate of one resolved just now. The
+    comparison is local (the matcher against an empty CRM side), so it costs no API call."""
+    new_ids = [local_id for local_id, m in resolution.matches.items() if m.outcome == "new"]
+    if len(new_ids) < 2:
+        return
+    columns = {f: [records[i].get(f) for i in new_ids] for f in rule.local_fields}
+    grouped = match(rule, Columns(new_ids, columns), {})
+    for m in grouped:
+        if m.outcome is not Outcome.NEW:
+            continue
+        local_id = int(m.local_id)  # type: ignore[call-overload]
+        duplicates = tuple(int(d) for d in m.duplicates)  # type: ignore[call-overload]
+        current = resolution.matches[local_id]
+        if duplicates != current.duplicates:
+            resolution.matches[local_id] = replace(current, duplicates=duplicates)
 
 
 async def _fetch_and_match(

@@ -94,15 +94,22 @@ class _Progress:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self.phase = ""
+        self.said = ""
         self.last = 0.0
 
     def __call__(self, p: Any) -> None:
         from enginy_desktop.core.runs import format_duration
 
         now = time.monotonic()
-        if p.phase == self.phase and now - self.last < 1.0:
+        said = p.message if p.message.startswith("No answer from") else ""
+        if p.phase == self.phase and said == self.said and now - self.last < 1.0:
             return
-        self.phase, self.last = p.phase, now
+        if said and said == self.said and now - self.last < 10.0:
+            return  # the same trouble: once every ten seconds is enough
+        self.phase, self.last, self.said = p.phase, now, said
+        if said:
+            print(said, file=self.rt.stderr, flush=True)
+            return
         parts = [p.phase]
         if p.total:
             parts.append(f"{p.done:,}/{p.total:,}")

@@ -355,8 +355,43 @@ def test_resume_from_the_command_line_pauses_on_a_dead_crm_then_finishes(w: Worl
     assert len(paused) == 1
     assert "the run is paused — 120 records not sent yet. Resume with: enginy-desktop resume" in paused[0]
     assert "Resume it with" not in out  # said once
+    assert "No answer from HubSpot for " in err  # said while it happens, not only at the end
+    assert "the run pauses after 1 second without an answer." in err
     w.ctx.integrations.save_connection("hubspot", {"base_url": w.url, "token": DEFAULT_TOKEN})
     code, out, err = cli("resume", str(run_id))
     assert code == 0, out + err
     assert "created 120" in out
     assert len(emails(w)) == 120
+
+
+class _Throttled(httpx.AsyncBaseTransport):
+    """The loopback connection, except that the first ``n`` batch creates are answered 429 (another app shares
+    the allowance): more than the client retries one request."""
+
+    def __init__(self, n: int) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.left = n
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/contacts/batch/create") and self.left > 0:
+            self.left -= 1
+            return httpx.Response(429, headers={"Retry-After": "0.05"},
+                                  json={"status": "error", "message": "You have reached your ten_secondly_rolling "
+                                        "limit.", "errorType": "RATE_LIMIT", "policyName": "TEN_SECONDLY_ROLLING"})
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def test_a_streak_of_429s_is_waited_out_not_a_failed_run(w: World) -> None:
+    w.configure(list(CONTACT_BASICS))
+    w.contacts("Leads", leads(150))
+    run_id = start_export(w.ctx, run(plan_export(w.ctx, "Leads")))
+    result = run(execute(w.ctx, run_id, transport=_Throttled(6), concurrency=1))
+    assert result.state == "finished", result.error
+    sent = emails(w)
+    assert len(sent) == 150
+    assert set(sent.values()) == {1}
+    traffic = load_report(w.ctx, run_id).traffic
+    assert traffic["throttled"] == 6  # and the report says so

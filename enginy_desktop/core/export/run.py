@@ -98,6 +98,9 @@ DEFAULT_REQUEST_TIMEOUT = 30.0  # seconds one write may take before it counts as
 SLOW_AFTER = 10.0  # a batch in flight longer than this (unthrottled) gives its place in the window up
 
 
+_NOT_ANSWERING = "No answer from"
+
+
 class CrmUnreachableError(AdapterError):
     """The CRM has not answered for the run's ``pause_after`` seconds: the run pauses, resumable."""
 
@@ -120,6 +123,12 @@ def _disk_problem(exc: BaseException) -> bool:
 
 
 _STOP_ERRORS = (AuthError, QuotaExhaustedError, RateLimitedError, CrmUnreachableError)
+LONG_THROTTLE = 120.0  # seconds: a CRM asking to wait longer stops the run (resumable), a shorter one is waited
+
+
+def _brief_throttle(exc: RateLimitedError) -> bool:
+    """A 429 the client gave up retrying but that asks for a short wait: the run waits and goes on."""
+    return exc.retry_after is None or exc.retry_after <= LONG_THROTTLE
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,11 +261,18 @@ class _Executor:
     def _answered(self) -> None:
         self.last_answer = time.monotonic()
         self.unanswered = False
+        if self.tracker.message.startswith(_NOT_ANSWERING):
+            self.tracker.message = ""
+            self.tracker.flush()
 
     def _no_answer(self, exc: BaseException) -> None:
-        """A request got no answer: after ``pause_after`` seconds of nothing, the run pauses."""
+        """A request got no answer: said at once in the progress; after ``pause_after`` seconds of nothing, the
+        run pauses."""
         self.unanswered = True
         silent = time.monotonic() - self.last_answer
+        self.tracker.message = (f"{_NOT_ANSWERING} {self.crm_name} for {_minutes(silent)}; retrying — the run "
+                                f"pauses after {_minutes(self.pause_after)} without an answer.")
+        self.tracker.flush()
         if silent >= self.pause_after and self.stop_error is None:
             self.stop_error = CrmUnreachableError(
                 f"{self.crm_name} has not answered for {_minutes(silent)}; the run is paused — {{left}} not sent "
@@ -530,6 +546,16 @@ class _Executor:
                 conflicts, self._conflicts = self._conflicts, []
                 await self._resolve_conflicts(obj, conflicts)
             return
+        except RateLimitedError as exc:
+            if action != CREATE:
+                self._settle(obj, [], pending=batch)
+            if not _brief_throttle(exc):
+                raise
+            # Throttled again and again for a moment (another app shares the allowance): the run goes on and this
+            # batch comes back next round — updates as pending, creates in flight (looked up before a resend).
+            log.info("Export run %s: a batch was throttled; it comes back next round (%s)", self.run_id, exc)
+            await asyncio.sleep(min(10.0, exc.retry_after or 1.0))
+            return
         except _STOP_ERRORS:
             if action != CREATE:
                 self._settle(obj, [], pending=batch)
@@ -652,7 +678,9 @@ class _Executor:
             return
         try:
             await self._recheck_now(obj, items)
-        except TransientError as exc:
+        except (TransientError, RateLimitedError) as exc:
+            if isinstance(exc, RateLimitedError) and not _brief_throttle(exc):
+                raise
             log.info("Export run %s: could not re-check %d record(s) yet: %s", self.run_id, len(items), exc)
 
     async def _recheck_now(self, obj: str, items: list[_Item]) -> None:
@@ -1125,8 +1153,10 @@ def counters(ctx: Any, run_id: int) -> dict[str, int]:
 
 def _minutes(seconds: float) -> str:
     if seconds < 90:
-        return f"{seconds:.0f} seconds"
-    return f"{seconds / 60:.0f} minutes"
+        n = max(1, round(seconds))
+        return f"{n} second{'s' if n != 1 else ''}"
+    m = round(seconds / 60)
+    return f"{m} minute{'s' if m != 1 else ''}"
 
 
 def _end(ctx: Any, run_id: int, state: str, error: str) -> ExportResult:

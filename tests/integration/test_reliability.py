@@ -47,6 +47,18 @@ def leads(n: int, start: int = 0, **extra: Any) -> list[dict[str, Any]]:
              "job_title": "CEO", **extra} for i in range(start, start + n)]
 
 
+async def execute_through(ctx: Any, run_id: int, transport: Any, **kw: Any) -> Any:
+    """``execute`` with every adapter of the run talking through ``transport`` (a dead or hanging network)."""
+    from enginy_desktop.core.services.adapters import AdapterFactory
+
+    saved = ctx.adapters
+    ctx.adapters = AdapterFactory(ctx, transport=transport)
+    try:
+        return await execute(ctx, run_id, **kw)
+    finally:
+        ctx.adapters = saved
+
+
 def emails(w: World) -> Counter[str]:
     return Counter(c["email"] for c in w.crm_contacts())
 
@@ -194,7 +206,7 @@ def test_a_dead_crm_pauses_the_run_and_resume_sends_what_was_never_sent(w: World
     w.add_crm_contact(email="lead0@acme.test", firstname="Old", lastname="Test")
     plan = run(plan_export(w.ctx, "Leads"))
     run_id = start_export(w.ctx, plan)
-    result = run(execute(w.ctx, run_id, transport=httpx.MockTransport(_unreachable), pause_after=0.5))
+    result = run(execute_through(w.ctx, run_id, httpx.MockTransport(_unreachable), pause_after=0.5))
     assert result.state == "interrupted"
     assert result.error.startswith("HubSpot has not answered for ")
     assert "the run is paused — 250 records not sent yet." in result.error
@@ -238,7 +250,7 @@ def test_failed_csv_holds_records_not_sent_yet(w: World, tmp_path: Path) -> None
     w.configure(list(CONTACT_BASICS))
     w.contacts("Leads", leads(4))
     run_id = start_export(w.ctx, run(plan_export(w.ctx, "Leads")))
-    result = run(execute(w.ctx, run_id, transport=httpx.MockTransport(_unreachable), pause_after=0.1))
+    result = run(execute_through(w.ctx, run_id, httpx.MockTransport(_unreachable), pause_after=0.1))
     assert result.state == "interrupted"
     path = tmp_path / "left.csv"
     assert write_failed_csv(w.ctx, run_id, path) == 4
@@ -320,7 +332,7 @@ def test_one_hung_request_never_holds_the_others(w: World, monkeypatch: pytest.M
     w.contacts("Leads", leads(500))
     run_id = start_export(w.ctx, run(plan_export(w.ctx, "Leads")))
     hang = _OneHang(4.0)
-    result = run(execute(w.ctx, run_id, transport=hang, concurrency=1))
+    result = run(execute_through(w.ctx, run_id, hang, concurrency=1))
     assert result.state == "finished"
     assert hang.answered_meanwhile >= 2  # with one request in flight, the others went on while it hung
     sent = emails(w)
@@ -333,7 +345,7 @@ def test_a_request_that_never_answers_is_given_up_and_its_creates_checked(w: Wor
     w.contacts("Leads", leads(300))
     run_id = start_export(w.ctx, run(plan_export(w.ctx, "Leads")))
     hang = _OneHang(600.0)  # far longer than any client waits
-    result = run(execute(w.ctx, run_id, transport=hang, request_timeout=1.0))
+    result = run(execute_through(w.ctx, run_id, hang, request_timeout=1.0))
     assert hang.given_up
     assert result.state == "finished"
     sent = emails(w)
@@ -388,7 +400,7 @@ def test_a_streak_of_429s_is_waited_out_not_a_failed_run(w: World) -> None:
     w.configure(list(CONTACT_BASICS))
     w.contacts("Leads", leads(150))
     run_id = start_export(w.ctx, run(plan_export(w.ctx, "Leads")))
-    result = run(execute(w.ctx, run_id, transport=_Throttled(6), concurrency=1))
+    result = run(execute_through(w.ctx, run_id, _Throttled(6), concurrency=1))
     assert result.state == "finished", result.error
     sent = emails(w)
     assert len(sent) == 150

@@ -46,7 +46,6 @@ from enginy_desktop.sandbox.crm.pipedrive import (
     create_app,
     custom_key,
 )
-from enginy_desktop.sandbox.crm.pipedrive.state import Principal
 from enginy_desktop.sandbox.kit import server
 from enginy_desktop.sandbox.kit.limits import RateLimit as SandboxRate
 
@@ -363,7 +362,9 @@ def test_the_burst_window_is_kept_on_the_server_and_429s_are_waited_out() -> Non
 
         # Another app spends the same token's window: Pipedrive's 429 (x-ratelimit-* headers) is waited out.
         sb.set_limits({"rate_limit": "5/2s"})
-        window = sb._window(Principal("api_token", DEFAULT_TOKEN))
+        token = sb.tokens.lookup(DEFAULT_TOKEN)
+        assert token is not None
+        window = sb._window(token)
         assert window is not None
         for _ in range(5):
             window.try_hit(DEFAULT_TOKEN, sb.config.clock())
@@ -599,12 +600,11 @@ def test_expiring_tokens_and_an_exhausted_budget_as_faults(ctx: Any) -> None:
 
     app = create_app(PipedriveSandboxConfig(seed_persons=3, faults=FaultConfig(token_ttl_requests=2)))
     sb: PipedriveSandbox = app.state.sandbox
-    issued = sb.issue_tokens()
+    issued = sb.tokens.issue(DEFAULT_CLIENT_ID)
     with server.serve(app) as url:
         ctx.integrations.save_connection("pipedrive", {"base_url": url, "client_id": DEFAULT_CLIENT_ID,
                                                        "client_secret": DEFAULT_CLIENT_SECRET})
-        TokenStore(ctx.secrets, "pipedrive").save(TokenSet(issued.access_token, issued.refresh_token,
-                                                           time.time() + 3600))
+        TokenStore(ctx.secrets, "pipedrive").save(TokenSet(issued.token, issued.refresh_token, time.time() + 3600))
 
         async def go() -> Any:
             async with ctx.adapters.crm("pipedrive") as a:

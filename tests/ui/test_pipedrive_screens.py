@@ -54,7 +54,7 @@ def test_connection_dialog_asks_for_plan_and_seats_and_tests_the_connection(
 def test_the_wizard_works_on_pipedrives_fields(qtbot: Any, ctx: AppContext, sandbox_url: str) -> None:
     ctx.integrations.save_connection("pipedrive", {"api_token": DEFAULT_TOKEN, "base_url": sandbox_url})
     ctx.integrations.enable("pipedrive")
-    wizard = CrmWizard(ctx, "pipedrive")
+    wizard = CrmWizard(ctx, "pipedrive", connect_dialog=ConnectDialog)
     qtbot.addWidget(wizard)
     wizard.resize(1280, 800)
     wizard.show()
@@ -88,7 +88,7 @@ def test_the_wizard_saves_the_same_configuration_on_either_crm(qtbot: Any, ctx: 
     with serve(emulator(crm)) as url:
         ctx.integrations.save_connection(crm, {field: secret, "base_url": url})
         ctx.integrations.enable(crm)
-        wizard = CrmWizard(ctx, crm)
+        wizard = CrmWizard(ctx, crm, connect_dialog=ConnectDialog)
         qtbot.addWidget(wizard)
         wizard.show()
         result = asyncio.run(wizard.data.load())

@@ -5,22 +5,17 @@ paging; v1: ``start``/``limit`` paging)."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ...kit import ok, parse_json
+from ...kit import OAuthEndpoints, OAuthProblem, TokenInfo, VendorError, ok, parse_json
 from .state import (
     PipedriveError,
     PipedriveSandbox,
-    Principal,
     bad_request,
     decode_cursor,
     encode_cursor,
@@ -227,7 +222,7 @@ class Api:
 
     async def me(self, request: Request) -> Response:
         principal = request.scope.get("sandbox.token")
-        uid = principal.user_id if isinstance(principal, Principal) else 1
+        uid = principal.user_id if isinstance(principal, TokenInfo) and principal.user_id else 1
         user = next(u for u in self.sb.users if u["id"] == uid)
         cfg = self.sb.config
         data = {**self._user(user), "company_id": 1, "company_name": cfg.company_name,
@@ -250,69 +245,26 @@ class Api:
 
     async def add_note(self, request: Request) -> Response:
         principal = request.scope.get("sandbox.token")
-        uid = principal.user_id if isinstance(principal, Principal) else 1
+        uid = principal.user_id if isinstance(principal, TokenInfo) and principal.user_id else 1
         return ok({"success": True, "data": self.sb.add_note(await _json(request), uid)})
 
-    # -- OAuth -------------------------------------------------------------------------------------------------------
-    async def authorize(self, request: Request) -> Response:
-        """The consent page, approved at once: back to ``redirect_uri`` with a code and the ``state``."""
-        q = request.query_params
-        if q.get("client_id") != self.sb.config.client_id:
-            return Response("Unknown client_id: register your app and use its client id.", status_code=400)
-        redirect = q.get("redirect_uri", "")
-        if not redirect.startswith(("http://localhost", "http://127.0.0.1")):
-            return Response("redirect_uri must be the loopback callback registered for the app.", status_code=400)
-        code = self.sb.issue_code(redirect, q.get("code_challenge", ""), q.get("code_challenge_method", ""))
-        params = {"code": code}
-        if q.get("state"):
-            params["state"] = q["state"]
-        return RedirectResponse(f"{redirect}{'&' if '?' in redirect else '?'}{urlencode(params)}", status_code=302)
-
-    def _client_ok(self, request: Request) -> bool:
-        scheme, _, value = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "basic":
-            return False
-        try:
-            client_id, _, secret = base64.b64decode(value.strip()).decode().partition(":")
-        except ValueError:
-            return False
-        cfg = self.sb.config
-        return hmac.compare_digest(client_id, cfg.client_id) and hmac.compare_digest(secret, cfg.client_secret)
-
-    async def token(self, request: Request) -> Response:
+    # -- OAuth: the kit's endpoints with Pipedrive's shapes -------------------------------------------------------
+    def oauth(self) -> OAuthEndpoints:
+        """``/oauth/authorize`` (approved at once) and ``/oauth/token`` (authorization code with PKCE, refresh;
+        the client authenticates with HTTP Basic), answering as oauth.pipedrive.com does: the tokens with
+        ``api_domain``, refusals as ``{"success": false, "error": …}``."""
         sb = self.sb
-        if not self._client_ok(request):
-            return ok({"success": False, "message": "Invalid client credentials", "error": "invalid_client"},
-                      status=401)
-        form = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
-        grant = form.get("grant_type", "")
-        if grant == "authorization_code":
-            code = sb.grants.get(form.get("code", ""))
-            if code is None or code.used or code.expires_at < sb.config.clock():
-                return ok({"error": "invalid_grant", "message": "Invalid or expired authorization code"}, status=400)
-            if form.get("redirect_uri") != code.redirect_uri:
-                return ok({"error": "invalid_grant", "message": "redirect_uri does not match"}, status=400)
-            if code.challenge:
-                verifier = form.get("code_verifier", "")
-                digest = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-                expected = digest if code.method == "S256" else verifier
-                if not verifier or not hmac.compare_digest(expected, code.challenge):
-                    return ok({"error": "invalid_grant", "message": "code_verifier does not match"}, status=400)
-            code.used = True
-        elif grant == "refresh_token":
-            old = sb.refresh.pop(form.get("refresh_token", ""), None)
-            if old is None:
-                return ok({"error": "invalid_grant", "message": "Invalid refresh token"}, status=400)
-            sb.access.pop(old.access_token, None)
-        else:
-            return ok({"error": "unsupported_grant_type", "message": f"Unsupported grant_type '{grant}'"},
-                      status=400)
-        issued = sb.issue_tokens()
-        host = request.headers.get("host", "127.0.0.1")
-        return ok({"access_token": issued.access_token, "token_type": "Bearer",
-                   "refresh_token": issued.refresh_token, "scope": "base,contacts:full,users:read,activities:full,"
-                   "search:read", "expires_in": int(sb.config.token_lifetime_s),
-                   "api_domain": f"http://{host}"})
+
+        def refused(problem: OAuthProblem) -> VendorError:
+            return PipedriveError(401 if problem.rfc_code == "invalid_client" else 400, problem.message,
+                                  code=problem.rfc_code)
+
+        def body(info: TokenInfo) -> dict[str, Any]:
+            return {"access_token": info.token, "token_type": "Bearer", "refresh_token": info.refresh_token,
+                    "scope": ",".join(info.scopes), "expires_in": sb.tokens.lifetime_left(info),
+                    "api_domain": f"https://{sb.config.company_domain}.pipedrive.com"}
+
+        return OAuthEndpoints(sb.tokens, error=refused, token_body=body)
 
 
 def build_routes(sb: PipedriveSandbox) -> list[BaseRoute]:
@@ -338,8 +290,7 @@ def build_routes(sb: PipedriveSandbox) -> list[BaseRoute]:
         Route("/v1/users/me", api.me, methods=["GET"]),
         Route("/v1/notes", api.notes, methods=["GET"]),
         Route("/v1/notes", api.add_note, methods=["POST"]),
-        Route("/oauth/authorize", api.authorize, methods=["GET"]),
-        Route("/oauth/token", api.token, methods=["POST"]),
+        *api.oauth().routes(authorize="/oauth/authorize", token="/oauth/token"),
     ]
     return routes
 

@@ -14,13 +14,23 @@ import hashlib
 import json
 import random
 import re
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ...kit import Budget, Emulator, EmulatorConfig, GatewayRequest, RateLimit, RollingWindow, VendorError
+from ...kit import (
+    Budget,
+    Emulator,
+    EmulatorConfig,
+    GatewayRequest,
+    RateLimit,
+    RollingWindow,
+    TokenInfo,
+    TokenProblem,
+    TokenStore,
+    VendorError,
+)
 from ...kit.errors import ErrorKind
 
 DEFAULT_TOKEN = "5b1a7c0e9d2f4a6b8c0d1e2f3a4b5c6d7e8f9a0b"  # a made-up API token (40 hex characters, like Pipedrive's)
@@ -125,29 +135,7 @@ class PipedriveSandboxConfig(EmulatorConfig):
         return self.daily_tokens if isinstance(self.daily_tokens, int) else None
 
 
-@dataclass
-class Principal:
-    kind: str  # "api_token" | "oauth"
-    token: str
-    user_id: int = 1
-
-
-@dataclass
-class OAuthGrant:
-    redirect_uri: str
-    challenge: str
-    method: str
-    expires_at: float
-    used: bool = False
-
-
-@dataclass
-class IssuedToken:
-    access_token: str
-    refresh_token: str
-    expires_at: float
-    first_used: float | None = None
-    uses: int = 0
+SCOPES = ("base", "contacts:full", "users:read", "activities:full", "search:read")
 
 
 # -- fields ------------------------------------------------------------------------------------------------------
@@ -247,9 +235,10 @@ class PipedriveSandbox(Emulator):
         budget = cfg.budget()
         self.budget = Budget(budget, "day", cfg.wall_clock) if budget is not None else None
         self.tokens_spent = 0
-        self.grants: dict[str, OAuthGrant] = {}
-        self.access: dict[str, IssuedToken] = {}
-        self.refresh: dict[str, IssuedToken] = {}
+        # API tokens (static) and OAuth tokens, codes with PKCE, refresh, and the token-lifetime faults: the kit's.
+        self.tokens = TokenStore(static=cfg.api_tokens, static_kind="api_token", clock=cfg.clock,
+                                 faults=lambda: self.config.faults, access_lifetime_s=cfg.token_lifetime_s,
+                                 default_scopes=SCOPES, user_id=1, clients={cfg.client_id: cfg.client_secret})
         self._init_data()
         self.seed(cfg.seed_persons, cfg.seed_organizations)
 
@@ -267,30 +256,21 @@ class PipedriveSandbox(Emulator):
         self.next_id: dict[str, int] = {"persons": 1, "organizations": 1, "activities": 1, "notes": 1}
 
     # -- hooks -------------------------------------------------------------------------------------------------
-    def authenticate(self, request: GatewayRequest) -> Principal:
+    def authenticate(self, request: GatewayRequest) -> TokenInfo:
+        """The API token in ``x-api-token`` (or the ``api_token`` query parameter), or an OAuth access token as
+        ``Authorization: Bearer``; anything else is Pipedrive's 401."""
         token = request.headers.get("x-api-token") or request.query_param("api_token")
-        if token:
-            if token in self.config.api_tokens:
-                return Principal("api_token", token)
-            raise PipedriveError(401, "unauthorized access")
         bearer = request.bearer()
-        if bearer:
-            issued = self.access.get(bearer)
-            if issued is None:
-                raise PipedriveError(401, "unauthorized access")
-            now = self.config.clock()
-            faults = self.config.faults
-            if issued.first_used is None:
-                issued.first_used = now
-            issued.uses += 1
-            if (issued.expires_at <= now
-                    or (faults.token_ttl_requests is not None and issued.uses > faults.token_ttl_requests)
-                    or (faults.token_ttl_s is not None and now - issued.first_used > faults.token_ttl_s)):
-                raise PipedriveError(401, "Access token expired")
-            return Principal("oauth", bearer)
-        raise PipedriveError(401, "unauthorized access")
+        try:
+            info = self.tokens.use(token or bearer)
+        except TokenProblem as problem:
+            raise PipedriveError(401, "Access token expired" if problem.kind == "expired" and not token
+                                 else "unauthorized access") from None
+        if (info.kind == "api_token") != bool(token):  # an API token as a bearer, or an OAuth token as api_token
+            raise PipedriveError(401, "unauthorized access")
+        return info
 
-    def _window(self, principal: Principal) -> RollingWindow | None:
+    def _window(self, principal: TokenInfo) -> RollingWindow | None:
         limit = self.config.burst_for(principal.kind == "oauth")
         if limit is None:
             return None
@@ -300,7 +280,7 @@ class PipedriveSandbox(Emulator):
         return window
 
     def limit(self, principal: Any, request: GatewayRequest) -> Mapping[str, str]:
-        assert isinstance(principal, Principal)
+        assert isinstance(principal, TokenInfo)
         now = self.config.clock()
         headers: dict[str, str] = {}
         window = self._window(principal)
@@ -403,9 +383,7 @@ class PipedriveSandbox(Emulator):
         if self.budget is not None:
             self.budget.reset()
         self.tokens_spent = 0
-        self.access.clear()
-        self.refresh.clear()
-        self.grants.clear()
+        self.tokens.reset()
         if seed:
             self.seed(self.config.seed_persons, self.config.seed_organizations)
 
@@ -417,14 +395,13 @@ class PipedriveSandbox(Emulator):
         return self.seed(persons, int(orgs) if orgs is not None else None)
 
     def expire_tokens(self) -> int:
-        now = self.config.clock()
-        for issued in self.access.values():
-            issued.expires_at = now
-        return len(self.access)
+        return self.tokens.expire_all()
 
     def issue_code_for_control(self, body: Mapping[str, Any]) -> str:
-        return self.issue_code(str(body.get("redirect_uri") or "http://localhost/callback"),
-                               str(body.get("code_challenge") or ""), str(body.get("code_challenge_method") or ""))
+        return self.tokens.issue_code(str(body.get("client_id") or self.config.client_id),
+                                      str(body.get("redirect_uri") or "http://localhost/callback"),
+                                      code_challenge=str(body.get("code_challenge") or "") or None,
+                                      method=str(body.get("code_challenge_method") or "S256"))
 
     # -- sample data ----------------------------------------------------------------------------------------------
     def seed(self, persons: int, organizations: int | None = None) -> dict[str, int]:
@@ -721,19 +698,6 @@ class PipedriveSandbox(Emulator):
                 "user_id": body.get("user_id") or user_id, "deal_id": None, "lead_id": None}
         self.notes[nid] = note
         return {k: v for k, v in note.items() if v is not None}
-
-    # -- OAuth -----------------------------------------------------------------------------------------------------
-    def issue_code(self, redirect_uri: str, challenge: str, method: str) -> str:
-        code = secrets.token_urlsafe(24)
-        self.grants[code] = OAuthGrant(redirect_uri, challenge, method or "plain", self.config.clock() + 300)
-        return code
-
-    def issue_tokens(self) -> IssuedToken:
-        issued = IssuedToken(secrets.token_urlsafe(32), secrets.token_urlsafe(32),
-                             self.config.clock() + self.config.token_lifetime_s)
-        self.access[issued.access_token] = issued
-        self.refresh[issued.refresh_token] = issued
-        return issued
 
 
 # -- cursors ---------------------------------------------------------------------------------------------------------

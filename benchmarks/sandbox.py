@@ -18,7 +18,7 @@ import time
 
 import httpx
 
-from enginy_desktop.sandbox.hubspot import DEFAULT_TOKEN, HubSpotSandboxConfig, create_app
+from enginy_desktop.sandbox.crm.hubspot import DEFAULT_TOKEN, HubSpotSandboxConfig, create_app
 from enginy_desktop.sandbox.kit.server import serve
 
 

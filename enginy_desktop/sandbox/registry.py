@@ -14,12 +14,12 @@ from .kit.launch import EmulatorSpec
 EMULATORS: dict[str, str] = {
     "apollo": "enginy_desktop.sandbox.enrichment.apollo:SPEC",
     "dropcontact": "enginy_desktop.sandbox.enrichment.dropcontact:SPEC",
-    "hubspot": "enginy_desktop.sandbox.hubspot:SPEC",
+    "hubspot": "enginy_desktop.sandbox.crm.hubspot:SPEC",
     "hunter": "enginy_desktop.sandbox.enrichment.hunter:SPEC",
     "lusha": "enginy_desktop.sandbox.enrichment.lusha:SPEC",
     "openai": "enginy_desktop.sandbox.ai.openai:SPEC",
     "pipedrive": "enginy_desktop.sandbox.crm.pipedrive:SPEC",
-    "slack": "enginy_desktop.sandbox.slack:SPEC",
+    "slack": "enginy_desktop.sandbox.notify.slack:SPEC",
     "theirstack": "enginy_desktop.sandbox.sources.theirstack:SPEC",
 }
 

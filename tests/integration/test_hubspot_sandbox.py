@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from enginy_desktop.sandbox.hubspot import DEFAULT_TOKEN, HubSpotSandbox, HubSpotSandboxConfig, create_app
+from enginy_desktop.sandbox.crm.hubspot import DEFAULT_TOKEN, HubSpotSandbox, HubSpotSandboxConfig, create_app
 from enginy_desktop.sandbox.kit.faults import FaultConfig
 from enginy_desktop.sandbox.kit.limits import RateLimit
 from enginy_desktop.sandbox.kit.server import serve

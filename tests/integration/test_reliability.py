@@ -26,7 +26,7 @@ from enginy_desktop.core.export.run import execute, resume, start_export
 from enginy_desktop.core.models import Contact, RunLease
 from enginy_desktop.core.runs import RunBusyError
 from enginy_desktop.sandbox.hubspot import HubSpotSandboxConfig
-from enginy_desktop.sandbox.hubspot_state import RateLimit
+from enginy_desktop.sandbox.kit.limits import RateLimit
 from tests.support.export_world import CONTACT_BASICS, World, enginy, world
 
 Cli = Callable[..., tuple[int, str, str]]

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from enginy_desktop.sandbox.hubspot import DEFAULT_TOKEN, HubSpotSandboxConfig, create_app
+from enginy_desktop.sandbox.crm.hubspot import DEFAULT_TOKEN, HubSpotSandboxConfig, create_app
 from enginy_desktop.sandbox.kit import (
     Budget,
     Emulator,
@@ -37,9 +37,9 @@ from enginy_desktop.sandbox.kit.oauth import OAuthEndpoints
 from enginy_desktop.sandbox.kit.server import serve
 from enginy_desktop.sandbox.kit.store import RecordStore
 from enginy_desktop.sandbox.kit.tokens import TokenProblem, TokenStore, pkce_ok
+from enginy_desktop.sandbox.notify.slack import SlackSandboxConfig
+from enginy_desktop.sandbox.notify.slack import create_app as slack_app
 from enginy_desktop.sandbox.registry import EMULATORS, emulator_spec
-from enginy_desktop.sandbox.slack import SlackSandboxConfig
-from enginy_desktop.sandbox.slack import create_app as slack_app
 
 API = "https://api.hubapi.com"
 LOCAL = "http://127.0.0.1:8765"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from enginy_desktop.sandbox.hubspot_search import contains_token
-from enginy_desktop.sandbox.hubspot_state import HubSpotError, HubSpotSandbox, iso, parse_timestamp
+from enginy_desktop.sandbox.crm.hubspot.search import contains_token
+from enginy_desktop.sandbox.crm.hubspot.state import HubSpotError, HubSpotSandbox, iso, parse_timestamp
 from enginy_desktop.sandbox.kit.faults import FaultConfig, FaultInjector, parse_duration
 from enginy_desktop.sandbox.kit.limits import RateLimit, RollingWindow
 from tests.support.openapi_contract import ContractValidator, hubspot_specs_dir

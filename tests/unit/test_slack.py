@@ -14,7 +14,7 @@ from enginy_desktop.adapters.slack import SlackAdapter, SlackMessage, escape
 from enginy_desktop.core.services import connection_test
 from enginy_desktop.sandbox.kit import server
 from enginy_desktop.sandbox.kit.limits import RateLimit as SandboxRate
-from enginy_desktop.sandbox.slack import (
+from enginy_desktop.sandbox.notify.slack import (
     DEFAULT_BOT_TOKEN,
     DEFAULT_WEBHOOK_PATH,
     SlackSandbox,

@@ -8,11 +8,12 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .hubspot_http import (
+from ...kit.oauth import OAuthEndpoints
+from .http import (
     no_content,
     ok,
 )
-from .hubspot_state import (
+from .state import (
     HubSpotError,
     HubSpotSandbox,
     TokenInfo,
@@ -20,7 +21,6 @@ from .hubspot_state import (
     not_found,
     oauth_error,
 )
-from .kit.oauth import OAuthEndpoints
 
 
 class OAuthApi:

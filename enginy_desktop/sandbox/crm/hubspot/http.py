@@ -7,9 +7,9 @@ from typing import Any
 
 from starlette.requests import Request
 
-from .hubspot_data import resolve_object_type
-from .hubspot_state import validation_error
-from .kit.http import JSONBody, no_content, ok
+from ...kit.http import JSONBody, no_content, ok
+from .data import resolve_object_type
+from .state import validation_error
 
 __all__ = ["JSONBody", "after_param", "batch_inputs", "bool_param", "int_param", "json_body", "list_param",
            "no_content", "object_type", "ok", "trace_context"]

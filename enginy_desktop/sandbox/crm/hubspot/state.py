@@ -1,6 +1,6 @@
 """The HubSpot sandbox's state: records, properties, owners, associations, tokens, limits and the request log.
 
-Everything the HTTP layer (:mod:`enginy_desktop.sandbox.hubspot_api`) does goes through
+Everything the HTTP layer (:mod:`enginy_desktop.sandbox.crm.hubspot.api`) does goes through
 :class:`HubSpotSandbox`, and tests may call it directly to arrange or inspect state. The HTTP layer runs on one
 event loop; inspect the state from another thread only between requests (or use the admin API).
 """
@@ -17,7 +17,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from .hubspot_data import (
+from ...kit.emulator import Emulator, EmulatorConfig, GatewayRequest
+from ...kit.errors import ErrorKind, VendorError
+from ...kit.limits import Budget, RateLimit, RollingWindow
+from ...kit.store import Record, RecordStore
+from ...kit.tokens import AuthCode, OAuthProblem, RefreshInfo, TokenInfo, TokenProblem, TokenStore, pkce_ok
+from .data import (
     CREATED_PROPERTY,
     DEFAULT_PROPERTIES,
     DEFAULT_TYPE,
@@ -40,11 +45,6 @@ from .hubspot_data import (
     sample_contacts,
     slug,
 )
-from .kit.emulator import Emulator, EmulatorConfig, GatewayRequest
-from .kit.errors import ErrorKind, VendorError
-from .kit.limits import Budget, RateLimit, RollingWindow
-from .kit.store import Record, RecordStore
-from .kit.tokens import AuthCode, OAuthProblem, RefreshInfo, TokenInfo, TokenProblem, TokenStore, pkce_ok
 
 __all__ = ["DEFAULT_TOKEN", "AuthCode", "HubSpotError", "HubSpotSandbox", "HubSpotSandboxConfig", "Record",
            "RefreshInfo", "TokenInfo", "iso", "not_found", "oauth_error", "parse_timestamp", "validation_error"]

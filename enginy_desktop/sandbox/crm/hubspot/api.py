@@ -16,14 +16,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from .hubspot_data import (
+from .data import (
     DEFAULT_PROPERTIES,
     DEFAULT_TYPE,
     OBJECT_TYPE_IDS,
     SINGULAR,
     resolve_object_type,
 )
-from .hubspot_http import (
+from .http import (
     after_param,
     batch_inputs,
     bool_param,
@@ -35,9 +35,9 @@ from .hubspot_http import (
     ok,
     trace_context,
 )
-from .hubspot_oauth import OAuthApi
-from .hubspot_search import Search
-from .hubspot_state import (
+from .oauth import OAuthApi
+from .search import Search
+from .state import (
     HubSpotError,
     HubSpotSandbox,
     Record,

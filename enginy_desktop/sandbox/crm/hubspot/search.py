@@ -7,12 +7,12 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .hubspot_data import (
+from .data import (
     QUERY_PROPERTIES,
     resolve_object_type,
 )
-from .hubspot_http import after_param
-from .hubspot_state import (
+from .http import after_param
+from .state import (
     CREATED_PROPERTY,
     MODIFIED_PROPERTY,
     HubSpotSandbox,

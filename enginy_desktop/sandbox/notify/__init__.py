@@ -1,0 +1,1 @@
+"""Emulators of notification APIs (Slack), on the kit."""

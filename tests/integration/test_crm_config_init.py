@@ -78,3 +78,23 @@ def test_init_refuses_a_crm_that_is_not_connected(ctx: Any, cli: Cli) -> None:
     assert "HubSpot is not connected" in err
     assert "Nothing was saved" in err
     assert not ctx.crm_configs.has_saved("hubspot")
+
+
+def test_init_on_a_crm_whose_contacts_hold_their_company_as_a_reference(ctx: Any, cli: Cli) -> None:
+    """Pipedrive: the presets' fields it has, its own field names, one company per contact."""
+    from tests.support.crm_world import crm_world
+
+    with crm_world(ctx, "pipedrive") as w:
+        w.contacts("Leads", [{"first_name": "Ada", "last_name": "Lovelace", "email": "ada@engines.test",
+                              "company_name": "Engines", "job_title": "CTO"}])
+        code, out, err = cli("crm-config", "init", "--crm", "pipedrive")
+        assert code == 0, err
+        assert "Saved a starting Pipedrive configuration" in out
+        config = ctx.crm_configs.load("pipedrive")
+        assert config.association_type is AssociationType.PRIMARY  # a person has one organization
+        mapped = {m.source: m.crm_field for m in config.contact_mappings if m.kind is MappingKind.ENGINY}
+        assert {"first_name": "first_name", "last_name": "last_name", "email": "email"}.items() <= mapped.items()
+        code, out, err = cli("export", "--list", "Leads", "--yes")
+        assert code == 0, err
+        assert "created 1" in out
+        assert w.crm_contact("ada@engines.test")["first_name"] == "Ada"

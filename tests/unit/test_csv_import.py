@@ -86,10 +86,10 @@ def test_latin1_fallback_when_bytes_are_undefined_in_windows_1252(store: Store, 
     assert result.imported == 1
 
 
-def test_undecodable_bytes_are_replaced_and_warned(
+def test_a_line_in_another_encoding_after_the_sample_is_read_in_its_own(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # UTF-8 in the sample the encoding is guessed from; a stray Latin-1 byte after it.
+    # UTF-8 in the sample the encoding is guessed from; a Windows-1252 line after it.
     monkeypatch.setattr("enginy_desktop.core.importers.sniff.SAMPLE_BYTES", 40)
     head = "Name,Email\n" + "".join(f"P{i},p{i}@x.com\n" for i in range(3))
     path = tmp_path / "mixed.csv"
@@ -99,8 +99,19 @@ def test_undecodable_bytes_are_replaced_and_warned(
     assert result.imported == 4
     warnings = [i for i in result.issues if i.status == "warning"]
     assert [w.line for w in warnings] == [5]
+    assert "written in Windows-1252" in warnings[0].reason
+    assert rows(store, "SELECT full_name FROM contacts WHERE email = 'rene@x.com'") == [("René",)]
+
+
+def test_undecodable_utf16_is_replaced_and_warned(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "u16.csv"
+    path.write_bytes(codecs.BOM_UTF16_LE + "Name,Email\nAna,a@x.com\n".encode("utf-16-le")
+                     + b"\x00\xd8" + ",b@x.com\n".encode("utf-16-le"))
+    result = import_csv(store, path, list_name="L")
+    check_counts(result)
+    warnings = [i for i in result.issues if i.status == "warning"]
+    assert [w.line for w in warnings] == [3]
     assert "could not be decoded" in warnings[0].reason
-    assert rows(store, "SELECT full_name FROM contacts WHERE email = 'rene@x.com'") == [("Ren\ufffd",)]
 
 
 @pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])

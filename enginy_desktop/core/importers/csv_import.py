@@ -12,8 +12,11 @@ The rules for bad rows (the user-facing version is in ``docs/import.md``):
   and a LinkedIn URL) is **rejected**;
 * a value that its field cannot hold (an invalid email, a malformed web or LinkedIn address, a domain that is
   not one, a number that is not a number) is **dropped with a warning**, and the row is imported without it;
-* bytes that cannot be decoded are replaced by U+FFFD and the row gets a **warning**;
-* a row the CSV reader cannot parse (for example a value longer than the reader's limit) is **rejected**.
+* a file mixing UTF-8 and Windows-1252 lines is decoded **line by line** (``rows.Lines``); each line in the other
+  encoding than the file's gets a **warning**; NUL bytes are removed with a **warning**; in a UTF-16 file, bytes
+  that cannot be decoded are replaced by U+FFFD and the row gets a **warning**;
+* a row the CSV reader cannot parse (for example a value longer than the reader's limit) is **rejected**; a line
+  longer than ``rows.MAX_LINE`` is skipped to its end as **one** rejected row that gives its size.
 
 Blank lines are not rows. Every row read is counted once: ``rows_read == imported + updated + rejected``.
 Every rejected row and every warning is reported with its line number and reason (:class:`RowIssue`), and is
@@ -47,9 +50,9 @@ from enginy_desktop.core.store import Store
 
 from .mapping import ColumnMapping, MappingError, load_mapping_specs
 from .report import ReportWriter, RowIssue
-from .rows import Chunk, ImportFileError, Parsed, Rows, iter_chunks, parse_worker, read_header
+from .rows import Chunk, ImportFileError, Lines, Parsed, Rows, iter_chunks, parse_worker, read_header
 from .rows import Plan as _Plan
-from .sniff import CsvFormat, open_text, sniff_file
+from .sniff import CsvFormat, sniff_file
 
 log = logging.getLogger(__name__)
 
@@ -230,9 +233,8 @@ def preview(
     path = Path(path)
     size = _check_file(path)
     fmt = fmt or sniff_file(path)
-    raw, text = open_text(path, fmt.encoding)
-    try:
-        rows = Rows(text, fmt.delimiter)
+    with Lines(path, fmt) as lines:
+        rows = Rows(lines, fmt.delimiter)
         headers = read_header(rows, path)
         shown: list[tuple[str, ...]] = []
         for _start, _end, record, _error in rows:
@@ -242,9 +244,6 @@ def preview(
             shown.append(tuple(padded))
             if len(shown) >= max_rows:
                 break
-    finally:
-        text.close()
-        raw.close()
     return Preview(path, fmt, headers, tuple(shown), _resolve_mapping(kind, headers, mapping), size)
 
 
@@ -645,12 +644,8 @@ def import_csv(
     # A damaged store is found before anything is written into it, not when a query reaches the bad page.
     store.check()
     result = ImportResult(path, kind, None, list_name, fmt, report_path=report_path)
-    raw, text = open_text(path, fmt.encoding)
-    try:
-        headers = read_header(Rows(text, fmt.delimiter), path)
-    finally:
-        text.close()
-        raw.close()
+    with Lines(path, fmt) as lines:
+        headers = read_header(Rows(lines, fmt.delimiter), path)
     resolved = _resolve_mapping(kind, headers, mapping)
     plan = _Plan.build(resolved)
     if parallel is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
-import functools
+import io
 import itertools
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
@@ -30,30 +30,142 @@ from enginy_desktop.core.fields import (
 
 from .mapping import ColumnMapping
 from .report import RowIssue
-from .sniff import CsvFormat, open_text
+from .sniff import CsvFormat
 
 Record = tuple[int, int, list[str] | None, str]
-MAX_LINE = 4 * 1024 * 1024  # characters; a CSV line of contacts is a few hundred
+MAX_LINE = 4 * 1024 * 1024  # bytes (characters for UTF-16 files); a CSV line of contacts is a few hundred
+_EIGHT_BIT = ("utf-8", "utf-8-sig", "cp1252", "latin-1")
+_LABELS = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "cp1252": "Windows-1252", "latin-1": "Latin-1 (ISO-8859-1)"}
 
 
 class ImportFileError(Exception):
     """The file cannot be imported at all (missing, empty, no header, wrong list kind); one line for the user."""
 
 
-# Decoding problems: TextIOWrapper decodes ahead of the CSV reader, so a counter cannot say which row held the
-# bad bytes; it says whether any replacement happened, and only then are rows scanned for U+FFFD.
-_replacements = 0
+def _size(n: int) -> str:
+    return f"{n / 1_000_000:,.1f} MB" if n >= 100_000 else f"{n:,} bytes"
 
 
-def _count_and_replace(exc: UnicodeError) -> tuple[str, int]:
-    global _replacements
-    _replacements += 1
-    if isinstance(exc, UnicodeDecodeError):
-        return "\ufffd", exc.end
-    raise exc
+class Lines:
+    """The text lines of a CSV file, one at a time, for the CSV reader.
 
+    * **Encodings, line by line.** A file in UTF-8, Windows-1252 or Latin-1 is decoded one line at a time: a line
+      that is valid UTF-8 is read as UTF-8, any other line as Windows-1252 (Latin-1 when it holds bytes
+      Windows-1252 leaves undefined). A file that mixes them (rows pasted from two exports) is therefore read
+      without mojibake, and each line written in another encoding than the file's gets a warning in
+      :attr:`notes`. UTF-16 files are decoded as a whole; bytes they cannot decode become U+FFFD, with a warning.
+    * **NUL bytes** are removed from the line, with a warning.
+    * **An oversized line** (longer than :data:`MAX_LINE`: a runaway cell, a binary file) is skipped to its end
+      and comes out as ONE ``csv.Error`` — one rejected row that says its size — instead of several pieces.
 
-codecs.register_error("enginy-import-replace", _count_and_replace)
+    :attr:`line` counts the lines returned so far; :attr:`skipped` the oversized ones, which the CSV reader's own
+    ``line_num`` does not count (the file's line number is the sum).
+    """
+
+    def __init__(self, path: Path, fmt: CsvFormat) -> None:
+        self.path = path
+        self.fmt = fmt
+        self.raw = open(path, "rb")  # noqa: SIM115 - closed by close()
+        self.notes: list[RowIssue] = []
+        self.line = 0
+        self.skipped = 0
+        self._limit = MAX_LINE
+        self._pending: list[bytes] = []
+        self._main_utf8 = fmt.encoding in ("utf-8", "utf-8-sig")
+        self._fallback = "latin-1" if fmt.encoding == "latin-1" else "cp1252"
+        self._label = _LABELS.get(fmt.encoding, fmt.encoding_label)
+        self._text: TextIO | None = None
+        if fmt.encoding not in _EIGHT_BIT:
+            self._text = io.TextIOWrapper(self.raw, encoding=fmt.encoding, errors="replace", newline="")
+        elif self.raw.read(3) != codecs.BOM_UTF8:
+            self.raw.seek(0)
+
+    def tell(self) -> int:
+        """Bytes of the file consumed so far (for progress)."""
+        return self.raw.tell() if not self.raw.closed else 0
+
+    def close(self) -> None:
+        if self._text is not None:
+            self._text.close()
+        self.raw.close()
+
+    def __enter__(self) -> Lines:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __iter__(self) -> Lines:
+        return self
+
+    def _note(self, reason: str) -> None:
+        self.notes.append(RowIssue(self.line + self.skipped, "warning", reason))
+
+    def _oversized(self, first: int, read_more: Callable[[int], Any]) -> csv.Error:
+        size = first
+        while True:
+            more = read_more(1 << 20)
+            if not more:
+                break
+            size += len(more)
+            if more[-1:] in ("\n", b"\n"):
+                break
+        self.skipped += 1
+        return csv.Error(
+            f"the line is {_size(size)} long, more than a row can be ({_size(self._limit)}), so it was skipped "
+            "(a runaway value, or a file that is not a CSV file)"
+        )
+
+    def __next__(self) -> str:
+        if self._text is not None:
+            return self._next_text(self._text)
+        if self._pending:
+            data = self._pending.pop()
+        else:
+            data = self.raw.readline(self._limit)
+            if not data:
+                raise StopIteration
+            if len(data) >= self._limit and data[-1:] != b"\n":
+                raise self._oversized(len(data), self.raw.readline)
+            cr = data.find(b"\r")
+            if cr >= 0 and cr != len(data) - 2 and cr != len(data) - 1:
+                # Lines ended by a lone CR (old Mac files): split them here, as a text reader would.
+                pieces = data.splitlines(keepends=True)
+                data = pieces[0]
+                self._pending = pieces[:0:-1]
+        self.line += 1
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            try:
+                text, label = data.decode(self._fallback), _LABELS[self._fallback]
+            except UnicodeDecodeError:
+                text, label = data.decode("latin-1"), _LABELS["latin-1"]
+            if self._main_utf8:
+                self._note(f"This line is written in {label}, unlike the rest of the file (UTF-8); it was read "
+                           f"as {label}.")
+        else:
+            if not self._main_utf8 and not data.isascii():
+                self._note(f"This line is written in UTF-8, unlike the rest of the file ({self._label}); it was "
+                           "read as UTF-8.")
+        if "\x00" in text:
+            self._note(f"The line held {text.count(chr(0))} NUL byte(s) (\\0), which were removed.")
+            text = text.replace("\x00", "")
+        return text
+
+    def _next_text(self, stream: TextIO) -> str:
+        text = stream.readline(self._limit)
+        if not text:
+            raise StopIteration
+        if len(text) >= self._limit and text[-1:] not in ("\n", "\r"):
+            raise self._oversized(len(text) * 2, stream.readline)
+        self.line += 1
+        if "\ufffd" in text:
+            self._note("Some characters could not be decoded and were replaced by '\ufffd'.")
+        if "\x00" in text:
+            self._note(f"The line held {text.count(chr(0))} NUL character(s) (\\0), which were removed.")
+            text = text.replace("\x00", "")
+        return text
 
 
 # -- records ------------------------------------------------------------------------------------------------------
@@ -92,34 +204,49 @@ class Batch:
 class Rows:
     """Reads a CSV text stream in batches; parse errors come out as records too."""
 
-    def __init__(self, text: TextIO, delimiter: str) -> None:
-        # Lines are read at most MAX_LINE characters at a time, so a file without line breaks (or a binary
-        # file) is never held in memory whole; the pieces of such a line come out as rejected rows.
-        self._reader = csv.reader(iter(functools.partial(text.readline, MAX_LINE), ""), delimiter=delimiter)
+    def __init__(self, lines: Lines, delimiter: str) -> None:
+        # Lines hold at most MAX_LINE bytes, so a file without line breaks (or a binary file) is never held in
+        # memory whole; such a line comes out as one rejected row.
+        self._lines = lines
+        self._reader = csv.reader(lines, delimiter=delimiter)
         self._last = 0
         self.exhausted = False
+
+    def _line(self) -> int:
+        """The file's line number of the CSV reader's position (its line_num misses skipped oversized lines)."""
+        return self._reader.line_num + self._lines.skipped
 
     def take(self, n: int) -> Batch:
         """The next ``n`` records (fewer only at the end of the file)."""
         batch = Batch(self._last, [], [], {})
         records, ends = batch.records, batch.ends
         add_record, add_end = records.append, ends.append
-        reader = self._reader
+        reader, lines = self._reader, self._lines
         k = 0
         while k < n and not self.exhausted:
             try:
-                for record in reader:
-                    add_record(record)
-                    add_end(reader.line_num)
-                    k += 1
-                    if k >= n:
-                        break
-                else:
-                    self.exhausted = True
+                if lines.skipped:
+                    for record in reader:
+                        add_record(record)
+                        add_end(reader.line_num + lines.skipped)
+                        k += 1
+                        if k >= n:
+                            break
+                    else:
+                        self.exhausted = True
+                else:  # the common case: no oversized line so far, the reader's count is the file's
+                    for record in reader:
+                        add_record(record)
+                        add_end(reader.line_num)
+                        k += 1
+                        if k >= n:
+                            break
+                    else:
+                        self.exhausted = True
             except csv.Error as exc:
                 batch.errors[k] = str(exc)
                 add_record(None)
-                add_end(reader.line_num)
+                add_end(self._line())
                 k += 1
         if ends:
             self._last = ends[-1]
@@ -277,7 +404,7 @@ class Parsed:
         return self.columns[position] if position >= 0 else None
 
 
-def parse_chunk(plan: Plan, batch: Batch, check_replacement: bool, issues: list[RowIssue]) -> Parsed:
+def parse_chunk(plan: Plan, batch: Batch, issues: list[RowIssue]) -> Parsed:
     """Clean a batch of records; rejected rows and warnings are appended to ``issues`` with their lines."""
     ncols, width = plan.ncols, len(plan.table_cols)
     records = batch.records
@@ -353,12 +480,6 @@ def parse_chunk(plan: Plan, batch: Batch, check_replacement: bool, issues: list[
     else:
         custom = ["{" + ",".join(p for p in parts if p) + "}" for parts in zip(*custom_parts, strict=False)]
 
-    if check_replacement:
-        for i, record in enumerate(good):
-            if any("\ufffd" in v for v in record):
-                warn(i, RowIssue(lines[i], "warning",
-                                 "Some characters could not be decoded and were replaced by '\ufffd'."))
-
     p = plan.pos
     if plan.kind is RecordKind.CONTACT:
         first, last, full = cols[p("first_name")], cols[p("last_name")], cols[p("full_name")]
@@ -412,11 +533,10 @@ def iter_chunks(
     path: Path, fmt: CsvFormat, mapping: ColumnMapping, chunk_rows: int
 ) -> Generator[Chunk, None, int]:
     """The file's rows after the header, cleaned, ``chunk_rows`` records at a time; returns the blank lines."""
-    before = _replacements  # the text reader decodes ahead: count from before the first byte
-    raw, text = open_text(path, fmt.encoding, errors="enginy-import-replace")
-    try:
-        records = Rows(text, fmt.delimiter)
+    with Lines(path, fmt) as lines:
+        records = Rows(lines, fmt.delimiter)
         read_header(records, path)
+        lines.notes.clear()  # the header's own notes are not about a row
         plan = Plan.build(mapping)
         blank = 0
         while not records.exhausted:
@@ -424,13 +544,14 @@ def iter_chunks(
             if not batch.records:
                 break
             issues: list[RowIssue] = []
-            parsed = parse_chunk(plan, batch, _replacements != before, issues)
+            parsed = parse_chunk(plan, batch, issues)
+            if lines.notes:  # line-level warnings (encoding, NUL bytes), with the rows' own
+                issues.extend(lines.notes)
+                lines.notes.clear()
+                issues.sort(key=lambda issue: issue.line)
             blank += parsed.blank
-            yield parsed.read, parsed, issues, raw.tell() if not raw.closed else 0
+            yield parsed.read, parsed, issues, lines.tell()
         return blank
-    finally:
-        text.close()
-        raw.close()
 
 
 def parse_worker(conn: Any, path: Path, fmt: CsvFormat, mapping: ColumnMapping, chunk_rows: int) -> None:

@@ -2,8 +2,9 @@
 
 Encodings, in the order they are tried: a byte-order mark decides (UTF-8, UTF-16 LE, UTF-16 BE); UTF-16 without a
 mark is recognised by its zero bytes; then UTF-8; then Windows-1252 (what Excel on Windows writes), or Latin-1
-when the sample holds bytes Windows-1252 leaves undefined (Latin-1 decodes every byte). A file that is UTF-8 at
-the start but not further on is read as UTF-8; the undecodable bytes become U+FFFD and those rows get a warning.
+when the sample holds bytes Windows-1252 leaves undefined (Latin-1 decodes every byte). The 8-bit encodings are
+then applied line by line (``rows.Lines``): a file that mixes UTF-8 and Windows-1252 lines is read without
+mojibake, the file's encoding being the one most of its lines use, and each line in the other one is reported.
 
 The delimiter is the one of ``,`` ``;`` tab ``|`` that splits the first records into the same number of columns
 most consistently (Spanish Excel writes ``;``).
@@ -65,10 +66,31 @@ def detect_encoding(sample: bytes) -> tuple[str, str]:
         # Not final: a multi-byte character cut by the end of the sample is fine.
         codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
     except UnicodeDecodeError:
-        if _CP1252_UNDEFINED.isdisjoint(sample):
-            return "cp1252", "Windows-1252"
-        return "latin-1", "Latin-1 (ISO-8859-1)"
+        fallback = ("cp1252", "Windows-1252") if _CP1252_UNDEFINED.isdisjoint(sample) else (
+            "latin-1", "Latin-1 (ISO-8859-1)")
+        # Lines are decoded one by one (rows.Lines): the file's encoding is the one most of its lines use.
+        utf8, other = _count_utf8_lines(sample)
+        if utf8 > other:
+            return "utf-8", f"UTF-8, with lines in {fallback[1]}"
+        if utf8:
+            return fallback[0], f"{fallback[1]}, with lines in UTF-8"
+        return fallback
     return "utf-8", "UTF-8"
+
+
+def _count_utf8_lines(sample: bytes) -> tuple[int, int]:
+    """(non-ASCII lines that are valid UTF-8, non-ASCII lines that are not) in the sample's complete lines."""
+    utf8 = other = 0
+    for line in sample.split(b"\n")[:-1]:
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            other += 1
+        else:
+            utf8 += 1
+    return utf8, other
 
 
 def sniff_delimiter(text: str) -> str:

@@ -99,3 +99,20 @@ def test_nul_bytes_are_removed_with_a_warning(store: Store, tmp_path: Path) -> N
     with store.session() as s:
         assert s.execute(text("SELECT count(*) FROM contacts WHERE instr(full_name || job_title, char(0)) > 0")
                          ).scalar() == 0
+
+
+@pytest.mark.parametrize("eol", ["\n", "\r\n", "\r"])
+def test_line_endings_and_line_breaks_inside_values(store: Store, tmp_path: Path, eol: str) -> None:
+    body = eol.join([
+        "Name,Email,Notes",
+        'Ana,ana@x.com,"two' + eol + 'lines"',
+        "Luis,luis@x.com,form\x0cfeed and\u2028separator",
+        "Eva,eva@x.com,plain",
+    ]) + eol
+    path = tmp_path / "eol.csv"
+    path.write_bytes(body.encode("utf-8"))
+    result = import_csv(store, path, list_name="E")
+    assert (result.imported, result.rejected, result.warnings) == (3, 0, 0)
+    with store.session() as s:
+        notes = [n for (n,) in s.execute(text("SELECT notes FROM contacts ORDER BY id"))]
+    assert notes == ["two" + eol + "lines", "form\x0cfeed and\u2028separator", "plain"]

@@ -198,9 +198,11 @@ def test_full_disk_during_an_import_is_one_line_and_keeps_what_was_there(
     event.listen(store.engine, "connect", lambda c, _r: c.execute(f"PRAGMA max_page_count = {pages + 8}"))
     store.engine.dispose()
     try:
+        report = data_dir / "reports" / "import-big.csv"
         with pytest.raises(DiskFullError, match="full") as err:
-            import_csv(store, _contacts_csv(tmp_path / "big.csv", 20_000), list_name="Big")
+            import_csv(store, _contacts_csv(tmp_path / "big.csv", 20_000), list_name="Big", report_path=report)
         assert "\n" not in str(err.value)
+        assert not report.exists()  # the import was undone as a whole, and so was its report
         logging.getLogger("enginy_desktop.test").warning("one more line for the full log")
         with store.session() as s:
             assert s.connection().exec_driver_sql("SELECT count(*) FROM contacts").scalar() == 200
@@ -216,6 +218,14 @@ def test_full_disk_during_an_import_is_one_line_and_keeps_what_was_there(
 def test_files_are_private_to_the_user(data_dir: Path, tmp_path: Path) -> None:
     if os.name != "posix":
         pytest.skip("file modes are POSIX")
+    previous_umask = os.umask(0o022)  # as a library user's process would have it (the CLI sets 077 itself)
+    try:
+        _check_files_are_private(data_dir, tmp_path)
+    finally:
+        os.umask(previous_umask)
+
+
+def _check_files_are_private(data_dir: Path, tmp_path: Path) -> None:
     # A folder as an older version left it: 0755 folders, 0644 files.
     Store.open(data_dir).close()
     (data_dir / "logs").mkdir(exist_ok=True)

@@ -718,6 +718,13 @@ def import_csv(
                 cur.execute("UPDATE lists SET updated_at = ? WHERE id = ?", (_now_text(), list_id))
             finally:
                 cur.execute(f"PRAGMA cache_size = {cache_before}")
+    except BaseException:
+        # The import was undone as a whole (a full disk, a damaged store, an interruption): so is its report.
+        if report is not None:
+            report.close()
+            with contextlib.suppress(OSError):
+                report.path.unlink()
+        raise
     finally:
         chunks.close()
         if report is not None:

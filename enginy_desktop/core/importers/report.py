@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from enginy_desktop.core.paths import FOLDER_MODE, open_private
+
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 REPORT_COLUMNS = ("line", "status", "column", "value", "reason")
 
@@ -47,8 +49,9 @@ class ReportWriter:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._file: TextIO = open(path, "w", encoding="utf-8-sig", newline="")  # noqa: SIM115 - closed in close()
+        path.parent.mkdir(parents=True, exist_ok=True, mode=FOLDER_MODE)
+        # Private to the user (it names contacts): 0600 whatever the process's umask.
+        self._file: TextIO = open_private(path, "w", encoding="utf-8-sig", newline="")  # type: ignore[assignment]
         self._writer = csv.writer(self._file)
         self._writer.writerow(REPORT_COLUMNS)
 

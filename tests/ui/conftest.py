@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,3 +27,7 @@ def window(qtbot, ctx: AppContext, data_dir: Path) -> Iterator[object]:  # type:
     qtbot.waitExposed(win)
     yield win
     win.close()
+    # Widgets caught in reference cycles (slots, tracebacks of a worker's exception) are collected here, on the GUI
+    # thread; left to the collector they may be destroyed later from whichever thread allocates next (a test's
+    # server thread), which Qt reports as "Timers cannot be stopped from another thread".
+    gc.collect()

@@ -89,6 +89,7 @@ class Lines:
         return self.raw.tell() if not self.raw.closed else 0
 
     def close(self) -> None:
+        self._iter = None  # the block generator refers back to this object: no cycle left for the collector
         if self._text is not None:
             self._text.close()
         self.raw.close()

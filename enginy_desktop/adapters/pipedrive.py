@@ -57,6 +57,7 @@ from .base import (
     RecordError,
     RecordInput,
     TokenSet,
+    Traffic,
     ValidationError,
     WriteResult,
     parse_datetime,
@@ -356,6 +357,10 @@ class PipedriveAdapter(CrmAdapter):
     @property
     def calls_made(self) -> int:
         return self.api.requests_sent
+
+    @property
+    def traffic(self) -> Traffic:
+        return self.api.traffic()
 
     async def budget_left(self) -> BudgetLeft:
         spent, exhausted = self.ledger.state()

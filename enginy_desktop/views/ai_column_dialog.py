@@ -498,7 +498,9 @@ def ai_run_detail(ctx: AppContext, run: RunInfo, parent: QWidget) -> QWidget:
     head.setObjectName("fieldHelp")
     head.setWordWrap(True)
     lay.addWidget(head)
-    problems = ctx.runs.items(run.id, state=("failed", "skipped"), limit=200)
+    from enginy_desktop.core.ai.run import problem_rows
+
+    problems = problem_rows(ctx, run.id)
     if problems:
         table = QTableWidget(len(problems), 2, w)
         table.setObjectName("aiRunProblems")
@@ -506,9 +508,10 @@ def ai_run_detail(ctx: AppContext, run: RunInfo, parent: QWidget) -> QWidget:
         table.verticalHeader().setVisible(False)
         table.horizontalHeader().setStretchLastSection(True)
         table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        for i, item in enumerate(problems):
-            table.setItem(i, 0, QTableWidgetItem(f"#{item.local_id}"))
-            table.setItem(i, 1, QTableWidgetItem(item.error or item.state))
+        for i, (label, why) in enumerate(problems):
+            table.setItem(i, 0, QTableWidgetItem(label))
+            table.setItem(i, 1, QTableWidgetItem(why))
+        table.setColumnWidth(0, 220)
         table.setMinimumHeight(160)
         lay.addWidget(table)
     if run.resumable:

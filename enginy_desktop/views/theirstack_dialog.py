@@ -279,16 +279,22 @@ def import_run_detail(ctx: AppContext, run: RunInfo, parent: QWidget) -> QWidget
     head.setWordWrap(True)
     lay.addWidget(head)
     pages = report_json(ctx, run.id)["pages"]
-    table = QTableWidget(len(pages), 5, w)
+    table = QTableWidget(len(pages), 6, w)
     table.setObjectName("importPages")
-    table.setHorizontalHeaderLabels(["From", "Returned", "Added", "Duplicates", "Credits"])
+    table.setHorizontalHeaderLabels(["From", "Returned", "Added", "Duplicates", "Credits", "Page"])
     table.verticalHeader().setVisible(False)
+    table.horizontalHeader().setStretchLastSection(True)
     table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+    states = {"done": "Written", "in_flight": "Asked, not written (asked again on Resume)"}
     for i, p in enumerate(pages):
         for col, value in enumerate((p["offset"] + 1, p["returned"], p["added"], p["duplicates"], p["credits"])):
             item = QTableWidgetItem(f"{value:,}")
             item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             table.setItem(i, col, item)
+        state = states.get(p["state"], f"Not imported: {p['error'] or p['state']}")
+        cell = QTableWidgetItem(state)
+        cell.setToolTip(state)
+        table.setItem(i, 5, cell)
     table.setMinimumHeight(140)
     lay.addWidget(table)
     if run.resumable:

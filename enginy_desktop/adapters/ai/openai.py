@@ -273,7 +273,7 @@ class OpenAIAdapter:
 
     def __init__(self, base_url: str = DEFAULT_BASE_URL, api_key: str = "", *, style: str = CHAT,
                  organization: str = "", transport: Any = None, retry: RetryPolicy | None = None,
-                 budget: RateBudget | None = None, max_in_flight: int = 32) -> None:
+                 budget: RateBudget | None = None, max_in_flight: int = 64) -> None:
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
         self.style = style if style in (CHAT, RESPONSES) else CHAT
         self.compatible = self.base_url != DEFAULT_BASE_URL

@@ -598,3 +598,16 @@ def _list_name(ctx: Any, list_id: int) -> str:
 
     with ctx.store.session() as s:
         return str(s.scalar(select(ContactList.name).where(ContactList.id == list_id)) or "")
+
+
+def problem_rows(ctx: Any, run_id: int, limit: int = 200) -> list[tuple[str, str]]:
+    """(record, why) of the rows of AI-column run ``run_id`` that got no value (skipped or failed), for the report."""
+    items = ctx.runs.items(run_id, state=("failed", "skipped"), limit=limit)
+    kind = RecordKind.CONTACT if any(i.object == "contact" for i in items) else RecordKind.COMPANY
+    rows = _load_rows(ctx, kind, [i.local_id for i in items]) if items else {}
+    out = []
+    for item in items:
+        row = rows.get(item.local_id)
+        label = _label(kind, row) if row is not None else f"Record {item.local_id} (deleted)"
+        out.append((label, item.error or item.state))
+    return out

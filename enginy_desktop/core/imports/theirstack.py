@@ -393,8 +393,7 @@ async def run_import(
         list_id = target_id
         info = ctx.runs.create("import", crm="theirstack", list_id=list_id, list_name=name, start=True,
                                options={"source": "theirstack", "filters": filters.as_json(),
-                                        "max_companies": max_companies, "page_size": page_size},
-                               counters={"max_companies": max_companies})
+                                        "max_companies": max_companies, "page_size": page_size})
     if on_start is not None:
         on_start(info.id)
     # What this run wrote, and the list's domains before it (the exclusions: the same on a resume, so the pages

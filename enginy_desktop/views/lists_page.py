@@ -191,20 +191,22 @@ class ListsPage(QWidget):
         self.theirstack_button.setToolTip("Import companies matching technologies, hiring and size filters "
                                           "(free count first)")
         self.theirstack_button.clicked.connect(lambda: self.open_theirstack())
-        actions.addWidget(self.theirstack_button, 0, Qt.AlignmentFlag.AlignTop)
         self.ai_button = QPushButton("Add AI column…")
         self.ai_button.setObjectName("addAiColumnButton")
         self.ai_button.setToolTip("A column the model fills for every row of the open list from a prompt (preview "
                                   "and estimate first)")
         self.ai_button.clicked.connect(lambda: self.tasks.start(self.open_ai_column()))
-        actions.addWidget(self.ai_button, 0, Qt.AlignmentFlag.AlignTop)
         self.enrich_button = QPushButton("Enrich…")
         self.enrich_button.setObjectName("enrichButton")
         self.enrich_button.setToolTip("Find missing e-mails, phones, titles… for the open list or the selected rows "
                                       "with your enrichment providers (estimate first)")
         self.enrich_button.clicked.connect(lambda: self.tasks.start(self.open_enrich()))
-        actions.addWidget(self.enrich_button, 0, Qt.AlignmentFlag.AlignTop)
-        actions.addWidget(self.import_button, 0, Qt.AlignmentFlag.AlignTop)
+        # The header's buttons never clip: in a narrow window the others go into a ⋯ menu, Import CSV stays.
+        self.header_buttons = OverflowRow()
+        for button in (self.theirstack_button, self.ai_button, self.enrich_button):
+            self.header_buttons.add(button)
+        self.header_buttons.add(self.import_button, keep=True)
+        actions.addWidget(self.header_buttons, 0, Qt.AlignmentFlag.AlignTop)
         root.addLayout(self.header)
         root.addWidget(divider())
 
@@ -333,6 +335,33 @@ class ListsPage(QWidget):
         self.delete_records_button.clicked.connect(self.confirm_delete_records)
         buttons_row.add(self.delete_records_button)
         content_lay.addLayout(toolbar)
+
+        # The next step after an import (export these records, or sync them first); hidden otherwise.
+        self._next_list = 0
+        self.next_step = QFrame()
+        self.next_step.setObjectName("nextStep")
+        next_lay = QHBoxLayout(self.next_step)
+        next_lay.setContentsMargins(12, 6, 6, 6)
+        next_lay.setSpacing(8)
+        self.next_step_text = QLabel()
+        self.next_step_text.setObjectName("nextStepText")
+        self.next_step_text.setWordWrap(True)
+        next_lay.addWidget(self.next_step_text, 1)
+        self.next_sync = QPushButton()
+        self.next_sync.setObjectName("nextSyncButton")
+        self.next_sync.clicked.connect(self._sync_next)
+        self.next_export = QPushButton()
+        self.next_export.setObjectName("nextExportButton")
+        self.next_export.setProperty("primary", True)
+        self.next_export.clicked.connect(lambda: self._export_list(self._next_list))
+        dismiss = QPushButton("Dismiss")
+        dismiss.setObjectName("dismissNextStep")
+        dismiss.setProperty("flat", True)
+        dismiss.clicked.connect(lambda: self.next_step.setVisible(False))
+        for b in (self.next_sync, self.next_export, dismiss):
+            next_lay.addWidget(b, 0, Qt.AlignmentFlag.AlignVCenter)
+        self.next_step.setVisible(False)
+        content_lay.addWidget(self.next_step)
 
         self.edit_error = QLabel()
         self.edit_error.setObjectName("editError")
@@ -861,14 +890,54 @@ class ListsPage(QWidget):
         self.current = None
         self.refresh_lists(select_id=list_id)
         self.statusMessage.emit(f"Imported into “{name}”.")
+        self.show_next_step(list_id, f"Imported into “{name}”.")
+
+    def show_next_step(self, list_id: int, done: str) -> None:
+        """After an import: say what comes next, with the buttons for it (sync, export to the enabled CRM)."""
+        info = next((i for i in self._lists if i.id == list_id), None)
+        spec = self.ctx.integrations.active_crm()
+        if info is None or not info.count:
+            self.next_step.setVisible(False)
+            return
+        if spec is None or not self.ctx.integrations.get(spec.key).connected:
+            self.next_step_text.setText(f"{done} Next: connect your CRM on the Integrations page to sync or "
+                                        "export this list.")
+            self.next_export.setVisible(False)
+            self.next_sync.setVisible(False)
+        else:
+            these = "this" if info.count == 1 else "these"
+            self.next_step_text.setText(f"{done} Next:")
+            self.next_export.setText(f"Export {these} {records_text(info.kind, info.count)} to {spec.name}…")
+            self.next_sync.setText(f"Sync with {spec.name} first…")
+            self.next_sync.setToolTip(f"See which of them {spec.name} already holds (writes nothing)")
+            self.next_export.setVisible(True)
+            self.next_sync.setVisible(True)
+        self._next_list = list_id
+        self.next_step.setVisible(True)
 
     def open_sync(self) -> QWidget:
         """The sync dialog for the current list (it says why when no CRM is enabled or connected)."""
         from .sync_dialog import SyncDialog
 
         dialog = SyncDialog(self.ctx, list_id=self.current.id if self.current else None, parent=self)
+        dialog.offer_export = True
+        dialog.exportRequested.connect(self._export_list)
         self._show(dialog)
         return dialog
+
+    def _sync_next(self) -> None:
+        self.next_step.setVisible(False)
+        if self.current is None or self.current.id != self._next_list:
+            self.refresh_lists(select_id=self._next_list)
+        self.open_sync()
+
+    def _export_list(self, list_id: int) -> None:
+        """The next step offered after an import or a sync: export that whole list."""
+        self.next_step.setVisible(False)
+        if self.current is None or self.current.id != list_id:
+            self.refresh_lists(select_id=list_id)
+        self.table.clearSelection()
+        self.tasks.start(self.open_export())
 
     async def open_export(self) -> QWidget | None:
         """The export dialog for the selected rows of the current list, or the whole list when none is selected."""

@@ -513,9 +513,13 @@ class SyncResultView(QWidget):
 
 
 class SyncDialog(QDialog):
-    """Start a sync of a list; follow it; see its result. Signals: ``runFinished(int)`` (the run id)."""
+    """Start a sync of a list; follow it; see its result. Signals: ``runFinished(int)`` (the run id);
+    ``exportRequested(int)`` — the next step after a sync, export the list (offered when ``offer_export``)."""
 
     runFinished = Signal(int)
+    exportRequested = Signal(int)
+    offer_export = False
+    _synced_list = 0
 
     def __init__(self, ctx: AppContext, list_id: int | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -599,7 +603,13 @@ class SyncDialog(QDialog):
         self.start_button.setObjectName("startSync")
         make_primary(self.start_button)
         self.start_button.clicked.connect(self.start_sync)
+        # The next step once the list is synced: export it (the page that opened the dialog does it).
+        self.export_button = QPushButton("")
+        self.export_button.setObjectName("exportAfterSync")
+        self.export_button.setVisible(False)
+        self.export_button.clicked.connect(self._export_next)
         buttons.addWidget(self.close_button)
+        buttons.addWidget(self.export_button)
         buttons.addWidget(self.start_button)
         root.addLayout(buttons)
 
@@ -758,12 +768,29 @@ class SyncDialog(QDialog):
         self.resize(max(self.width(), 1000), max(self.height(), 700))  # room for the records and the candidates
         self.start_button.setVisible(False)
         self.close_button.setText("Close")
-        make_primary(self.close_button)
+        primary = result.primary
+        self._synced_list = result.list_id
+        if self.offer_export and not result.cancelled and primary is not None and primary.total:
+            one, many = ("contact", "contacts") if primary.object == "contact" else ("company", "companies")
+            these = "this" if primary.total == 1 else "these"
+            self.export_button.setText(
+                f"Export {these} {number(primary.total)} {one if primary.total == 1 else many} to {crm_name}…"
+            )
+            self.export_button.setVisible(True)
+            make_primary(self.export_button)
+        else:
+            self.export_button.setVisible(False)
+            make_primary(self.close_button)
         self.show()
         return self.result_view
 
+    def _export_next(self) -> None:
+        self.accept()
+        self.exportRequested.emit(self._synced_list)
+
     def show_start(self) -> None:
         self.pages.setCurrentWidget(self.start_page)
+        self.export_button.setVisible(False)
         self.start_button.setVisible(True)
         self.close_button.setText("Cancel")
         make_primary(self.start_button)

@@ -130,6 +130,13 @@ class Banner(QFrame):
 def make_primary(button: QPushButton) -> QPushButton:
     """The dialog's one filled button: styled by the ``primary`` property (not by ``:default``, which Qt moves
     with keyboard focus), the button Enter presses, and never default just because it has focus."""
+    window = button.window()
+    for other in window.findChildren(QPushButton) if window is not button else []:
+        if other is not button and other.property("primary"):  # one primary button per dialog
+            other.setProperty("primary", False)
+            other.setDefault(False)
+            other.style().unpolish(other)
+            other.style().polish(other)
     button.setProperty("primary", True)
     button.setAutoDefault(False)
     button.setDefault(True)

@@ -331,3 +331,52 @@ def test_apply_query_keeps_only_the_latest_request(window, people: int, aloop) -
 
     aloop.run_until_complete(both())
     assert page.model.sort_column == "full_name"
+
+
+def test_after_an_import_the_next_step_is_offered(window, ctx: AppContext, people: int, qtbot, aloop) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    page = lists_page(window)
+    page._imported(people, "People")  # what a finished import does
+    assert page.next_step.isVisible()
+    assert "connect your CRM on the Integrations page" in page.next_step_text.text()  # no CRM yet
+    assert not page.next_export.isVisible()
+    ctx.integrations.save_connection("hubspot", {"token": "pat-na1-test"})
+    ctx.integrations.enable("hubspot")
+    page._imported(people, "People")
+    assert page.next_export.text() == f"Export these {N} contacts to HubSpot…"
+    assert page.next_sync.text() == "Sync with HubSpot first…"
+    assert page.next_export.property("primary")
+    opened = []
+
+    async def open_export() -> None:  # the export dialog itself is tested in test_export_ui.py
+        opened.append((page.current.id if page.current else None, page.selected_count()))
+
+    page.open_export = open_export  # type: ignore[method-assign]
+    page.table.selectRow(3)
+    page.next_export.click()  # the export of the whole list
+    settle(aloop, page)
+    assert not page.next_step.isVisible()
+    assert opened == [(people, 0)]
+
+
+def test_after_a_sync_the_dialog_offers_the_export(window, ctx: AppContext, people: int, qtbot) -> None:  # type: ignore[no-untyped-def]
+    from enginy_desktop.core.sync import ObjectSync, SyncResult
+
+    ctx.integrations.save_connection("hubspot", {"token": "pat-na1-test"})
+    ctx.integrations.enable("hubspot")
+    page = lists_page(window)
+    page.select_list("People")
+    dialog = page.open_sync()
+    assert dialog.offer_export
+    requested = []
+    dialog.exportRequested.disconnect()
+    dialog.exportRequested.connect(requested.append)
+    totals = {"matched": 150, "new": 50}
+    result = SyncResult(0, "hubspot", people, "People",
+                        {"contact": ObjectSync("contact", N, totals, "", 3, 150, 150, "Email")}, 3, 0.5)
+    dialog.show_result(result)
+    assert dialog.export_button.isVisible()
+    assert dialog.export_button.text() == f"Export these {N} contacts to HubSpot…"
+    primaries = [b for b in dialog.findChildren(QPushButton) if b.property("primary") and b.isVisible()]
+    assert primaries == [dialog.export_button]  # one primary button
+    dialog.export_button.click()
+    assert requested == [people]

@@ -53,7 +53,7 @@ from enginy_desktop.core.importers.rows import ImportFileError
 from . import theme
 from .formatting import when
 from .import_dialog import PickOpen, PickSave, save_file_dialog
-from .widgets import EmptyState, make_primary
+from .widgets import DialogHost, EmptyState, make_primary
 from .workspace_widgets import (
     CAPTION_ROLE,
     TaskKeeper,
@@ -451,7 +451,7 @@ class CampaignsPage(QWidget):
         self.tasks = TaskKeeper()
         self._campaigns: list[CampaignInfo] = []
         self.current: CampaignInfo | None = None
-        self._dialog: QWidget | None = None
+        self.dialogs = DialogHost()
         #: How the import dialog asks for files; tests replace it.
         self.pick_open_file: PickOpen | None = None
 
@@ -648,18 +648,12 @@ class CampaignsPage(QWidget):
             dialog.definition.pick = self.pick_open_file
             dialog.events.pick = self.pick_open_file
         dialog.imported.connect(self._imported)
-        self._dialog = dialog
-        dialog.finished.connect(lambda _result, d=dialog: self._dialog_closed(d))
-        dialog.open()
+        self.dialogs.open(dialog)
         return dialog
-
-    def _dialog_closed(self, dialog: QWidget) -> None:
-        if self._dialog is dialog:
-            self._dialog = None
 
     @property
     def current_dialog(self) -> QWidget | None:
-        return self._dialog
+        return self.dialogs.current
 
     def _imported(self, names: list[str]) -> None:
         self.refresh(select=names[0] if names else None)

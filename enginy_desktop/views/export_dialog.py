@@ -488,7 +488,7 @@ class ExportDialog(QDialog):
         lay.setSpacing(10)
         row = QHBoxLayout()
         row.setSpacing(8)
-        self.plan_spinner = Spinner(16)
+        self.plan_spinner = Spinner(size=16)
         row.addWidget(self.plan_spinner)
         self.plan_phase = QLabel("Preparing the preview…")
         self.plan_phase.setObjectName("progressPhase")

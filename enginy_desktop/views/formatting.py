@@ -55,8 +55,11 @@ _CLI_HINTS: tuple[tuple[re.Pattern[str], str], ...] = (
 
 def window_text(message: str | None) -> str:
     """``message`` without the command-line instructions it may carry (for the window's labels and dialogs)."""
-    text = _RESUME.sub(lambda m: f"{m.group(1)}esume it from the Runs page", message or "")
+    original = message or ""
+    text = _RESUME.sub(lambda m: f"{m.group(1)}esume it from the Runs page", original)
     for pattern, replacement in _CLI_HINTS:
         text = pattern.sub(replacement, text)
+    if text == original:
+        return original  # nothing to take out (a heading keeps its own punctuation)
     text = re.sub(r"\s+([,.;:)])", r"\1", text).strip()
     return text + "." if text and text[-1].isalnum() else text

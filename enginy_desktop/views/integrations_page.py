@@ -35,7 +35,7 @@ from . import theme
 from .connect_dialog import ConnectDialog, CrmConflictDialog, SecretsSetupDialog
 from .integration_card import IntegrationCard
 from .message import MessageBox, show_message
-from .widgets import Banner, EmptyState
+from .widgets import Banner, DialogHost, EmptyState
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ class IntegrationsPage(QWidget):
         self.setObjectName("integrationsPage")
         self._infos: dict[str, IntegrationInfo] = {}
         self._columns = 0
-        self._dialog: QWidget | None = None
+        self.dialogs = DialogHost(on_closed=self.refresh)
 
         self.root_layout = root = QVBoxLayout(self)
         root.setContentsMargins(32, 24, 32, 0)
@@ -347,13 +347,7 @@ class IntegrationsPage(QWidget):
         return dialog
 
     def _show(self, dialog: QWidget) -> None:
-        self._dialog = dialog
-        dialog.finished.connect(self._dialog_closed)  # type: ignore[attr-defined]
-        dialog.open()  # type: ignore[attr-defined]
-
-    def _dialog_closed(self) -> None:
-        self._dialog = None
-        self.refresh()
+        self.dialogs.open(dialog)
 
     def open_secrets_setup(self) -> None:
         dialog = SecretsSetupDialog(self.ctx, self)
@@ -362,4 +356,4 @@ class IntegrationsPage(QWidget):
 
     @property
     def current_dialog(self) -> QWidget | None:
-        return self._dialog
+        return self.dialogs.current

@@ -51,7 +51,7 @@ from .import_dialog import ImportDialog
 from .message import MessageBox
 from .record_model import RecordTableModel
 from .sync_dialog import sync_button_label
-from .widgets import EmptyState, OverflowRow, make_primary
+from .widgets import DialogHost, EmptyState, OverflowRow, make_primary
 from .workspace_widgets import (
     CAPTION_ROLE,
     TaskKeeper,
@@ -170,7 +170,7 @@ class ListsPage(QWidget):
         self.want_sort: str | None = None
         self.want_descending = False
         self._busy = ""
-        self._dialog: QWidget | None = None
+        self.dialogs = DialogHost()
         #: How the import dialog asks for files; tests replace them (see :class:`ImportDialog`).
         self.pick_open_file = None
         self.pick_save_file = None
@@ -993,17 +993,11 @@ class ListsPage(QWidget):
 
     # -- plumbing ------------------------------------------------------------------------------------------
     def _show(self, dialog: QWidget) -> None:
-        self._dialog = dialog
-        dialog.finished.connect(lambda _result, d=dialog: self._dialog_closed(d))  # type: ignore[attr-defined]
-        dialog.open()  # type: ignore[attr-defined]
-
-    def _dialog_closed(self, dialog: QWidget) -> None:
-        if self._dialog is dialog:  # a dialog opened by another one's answer stays the current one
-            self._dialog = None
+        self.dialogs.open(dialog)
 
     @property
     def current_dialog(self) -> QWidget | None:
-        return self._dialog
+        return self.dialogs.current
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt API
         super().showEvent(event)

@@ -39,7 +39,7 @@ from enginy_desktop.core.context import AppContext
 from enginy_desktop.core.services.workspace import IdentityInfo, UserInfo, WorkspaceError, WorkspaceService
 
 from .message import MessageBox, show_message
-from .widgets import make_primary
+from .widgets import DialogHost, make_primary
 from .workspace_widgets import divider, fit_height, page_header
 
 IDENTITY_KINDS = {"linkedin": "LinkedIn profile", "email": "Email sender"}
@@ -246,7 +246,7 @@ class TeamPage(QWidget):
         self.setObjectName("teamPage")
         self._users: list[UserInfo] = []
         self._identities: list[IdentityInfo] = []
-        self._dialog: QWidget | None = None
+        self.dialogs = DialogHost()
 
         self.root_layout = root = QVBoxLayout(self)
         root.setContentsMargins(32, 24, 32, 0)
@@ -520,17 +520,11 @@ class TeamPage(QWidget):
         return box
 
     def _show(self, dialog: QWidget) -> None:
-        self._dialog = dialog
-        dialog.finished.connect(lambda _result, d=dialog: self._dialog_closed(d))  # type: ignore[attr-defined]
-        dialog.open()  # type: ignore[attr-defined]
-
-    def _dialog_closed(self, dialog: QWidget) -> None:
-        if self._dialog is dialog:  # a dialog opened by another one's answer stays the current one
-            self._dialog = None
+        self.dialogs.open(dialog)
 
     @property
     def current_dialog(self) -> QWidget | None:
-        return self._dialog
+        return self.dialogs.current
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt API
         super().showEvent(event)

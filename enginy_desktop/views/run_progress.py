@@ -24,8 +24,8 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QPainter, QPaintEvent, QPen, QShowEvent
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QDialog,
     QFrame,
@@ -45,6 +45,7 @@ from enginy_desktop.core.runs import Progress, RunCancelled, RunHandle, format_d
 
 from .formatting import number as number  # re-exported: the run views import it from here
 from .message import MessageBox
+from .spinner import Spinner as Spinner  # re-exported: the run views import it from here
 
 log = logging.getLogger(__name__)
 
@@ -77,46 +78,6 @@ EXPORT_COUNTERS: tuple[tuple[str, str, str], ...] = (
 def _repolish(widget: QWidget) -> None:
     widget.style().unpolish(widget)
     widget.style().polish(widget)
-
-
-class Spinner(QWidget):
-    """A small turning arc, drawn in the palette's highlight (accent) colour; it turns only while shown."""
-
-    def __init__(self, size: int = 14, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("spinner")
-        self._size = size
-        self._angle = 0
-        self._timer = QTimer(self)
-        self._timer.setInterval(80)
-        self._timer.timeout.connect(self._turn)
-        self.setFixedSize(size, size)
-        self.setAccessibleName("Working")
-
-    def sizeHint(self) -> QSize:
-        return QSize(self._size, self._size)
-
-    def _turn(self) -> None:
-        self._angle = (self._angle + 30) % 360
-        self.update()
-
-    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt API
-        super().showEvent(event)
-        self._timer.start()
-
-    def hideEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
-        super().hideEvent(event)
-        self._timer.stop()
-
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt API
-        painter = QPainter(self)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        pen = QPen(self.palette().highlight().color(), 2)
-        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
-        painter.setPen(pen)
-        rect = QRectF(2, 2, self._size - 4, self._size - 4)
-        painter.drawArc(rect, -self._angle * 16, 270 * 16)
-        painter.end()
 
 
 class CounterTiles(QWidget):
@@ -202,7 +163,7 @@ class ProgressDialog(QDialog):
 
         phase_row = QHBoxLayout()
         phase_row.setSpacing(8)
-        self.spinner = Spinner(16)
+        self.spinner = Spinner(size=16)
         phase_row.addWidget(self.spinner)
         self.phase = QLabel("Starting…")
         self.phase.setObjectName("progressPhase")
@@ -416,7 +377,7 @@ class RunStatusIndicator(QWidget):
         lay = QHBoxLayout(self)
         lay.setContentsMargins(8, 0, 4, 0)
         lay.setSpacing(6)
-        self.spinner = Spinner(14)
+        self.spinner = Spinner(size=14)
         lay.addWidget(self.spinner)
         self.button = QPushButton("")
         self.button.setObjectName("runStatusButton")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QFontMetrics, QResizeEvent
 from PySide6.QtWidgets import (
@@ -253,3 +255,28 @@ class OverflowRow(QWidget):
                 action.triggered.connect(b.click)  # type: ignore[attr-defined]
             action.setEnabled(b.isEnabled())
             action.setToolTip(b.toolTip())
+
+
+class DialogHost:
+    """The one dialog a page has open: opened window-modal without a nested event loop (``open()``, never
+    ``exec()``), and known while it is open (``current``: tests and the page itself ask for it).
+
+    A dialog opened by another one's answer becomes the current one; the first one's closing does not forget it.
+    ``on_closed`` runs whenever one of the page's dialogs closes (e.g. to read the page's state again).
+    """
+
+    def __init__(self, on_closed: Callable[[], object] | None = None) -> None:
+        self.current: QWidget | None = None
+        self._on_closed = on_closed
+
+    def open(self, dialog: QWidget) -> QWidget:
+        self.current = dialog
+        dialog.finished.connect(lambda _result, d=dialog: self._closed(d))  # type: ignore[attr-defined]
+        dialog.open()  # type: ignore[attr-defined]
+        return dialog
+
+    def _closed(self, dialog: QWidget) -> None:
+        if self.current is dialog:
+            self.current = None
+        if self._on_closed is not None:
+            self._on_closed()

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import QDate, QDateTime, QRegularExpression, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QPainter, QPaintEvent, QPalette, QPen, QRegularExpressionValidator
+from PySide6.QtCore import QDate, QDateTime, QRegularExpression, Qt, Signal
+from PySide6.QtGui import QAction, QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QComboBox,
     QCompleter,
@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from enginy_desktop.core.crm_cache import CrmUserInfo
 from enginy_desktop.core.crm_wizard import EditorSpec, FieldChoice
+from enginy_desktop.views.spinner import Spinner as _Spinner
 
 NAME_ROLE = Qt.ItemDataRole.UserRole
 FOREIGN_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -85,54 +86,15 @@ def caption(text: str, name: str = "sectionHelp") -> QLabel:
     return label
 
 
-class Spinner(QWidget):
-    """A small busy indicator (an arc turning in the palette's highlight colour) while ``running``."""
-
-    def __init__(self, parent: QWidget | None = None, size: int = 16) -> None:
-        super().__init__(parent)
-        self._angle = 0
-        self._size = size
-        self._timer = QTimer(self)
-        self._timer.setInterval(80)
-        self._timer.timeout.connect(self._tick)
-        self.setFixedSize(size, size)
-        self.setAccessibleName("Loading")
-        self.setVisible(False)
-
-    def start(self) -> None:
-        self.setVisible(True)
-        self._timer.start()
-
-    def stop(self) -> None:
-        self._timer.stop()
-        self.setVisible(False)
-
-    @property
-    def running(self) -> bool:
-        return self._timer.isActive()
-
-    def _tick(self) -> None:
-        self._angle = (self._angle + 30) % 360
-        self.update()
-
-    def sizeHint(self) -> QSize:
-        return QSize(self._size, self._size)
-
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt API
-        painter = QPainter(self)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        pen = QPen(self.palette().color(QPalette.ColorRole.Highlight), 2)
-        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
-        painter.setPen(pen)
-        r = self.rect().adjusted(2, 2, -2, -2)
-        painter.drawArc(r, -self._angle * 16, 270 * 16)
-        painter.end()
+LABEL_ROLE = Qt.ItemDataRole.UserRole + 7  # a field entry's label, what the closed picker shows
 
 
 class FieldPicker(QComboBox):
     """A searchable field list: type any part of a label, internal name or type to filter it.
 
-    Each entry shows "Label · name · type" (:attr:`FieldChoice.text`). The other object's fields come after a
+    Each entry of the list shows "Label · name · type" (:attr:`FieldChoice.text`); the closed picker shows the
+    chosen field's label only (a narrow picker cut "Label · na" mid-word), the whole entry in its tooltip. The
+    other object's fields come after a
     separator, tagged, so a misplaced mapping can be recognised. ``none_text`` adds a first entry meaning
     "no field" (value ``""``).
 
@@ -192,18 +154,30 @@ class FieldPicker(QComboBox):
     def _add(self, choice: FieldChoice) -> None:
         self.addItem(choice.text, choice.name)
         i = self.count() - 1
+        self.setItemData(i, choice.label, LABEL_ROLE)
         self.setItemData(i, choice.foreign, FOREIGN_ROLE)
         tip = f"{choice.label} ({choice.name}), {choice.type}"
         if choice.foreign:
             tip += f" — a {choice.object.value} field"
         self.setItemData(i, tip, Qt.ItemDataRole.ToolTipRole)
 
+    def _shown_text(self, index: int) -> str:
+        """What the closed picker shows for entry ``index``: the field's label (the entry itself otherwise)."""
+        if index < 0:
+            return ""
+        label = self.itemData(index, LABEL_ROLE)
+        return str(label) if label else self.itemText(index)
+
+    def _show_choice(self) -> None:
+        index = self.currentIndex()
+        self.setEditText(self._shown_text(index))
+        self.setToolTip(self.itemText(index) if index >= 0 else "")
+        self._line().setCursorPosition(0)
+
     def _select(self, value: str) -> None:
         index = self.findData(value) if (value or self._none_text) else -1
         self.setCurrentIndex(index)
-        if index < 0:
-            self.setEditText("")
-        self._line().setCursorPosition(0)
+        self._show_choice()
 
     def value(self) -> str:
         data = self.currentData()
@@ -219,16 +193,13 @@ class FieldPicker(QComboBox):
         return bool(self.currentData(FOREIGN_ROLE))
 
     def _on_index(self, index: int) -> None:
-        self._line().setCursorPosition(0)  # show the start of "Label · name · type"
+        self._show_choice()
         if not self._loading and index >= 0:
             self.valueChanged.emit(self.value())
 
     def _restore_text(self) -> None:
-        # Typed text that is not an entry is search text, not a value: show the chosen entry again.
-        wanted = self.itemText(self.currentIndex()) if self.currentIndex() >= 0 else ""
-        if self.currentText() != wanted:
-            self.setEditText(wanted)
-        self._line().setCursorPosition(0)
+        # Typed text that is not an entry is search text, not a value: show the chosen field again.
+        self._show_choice()
 
 
 class UserPicker(QComboBox):
@@ -401,3 +372,8 @@ class ValueEditor(QWidget):
             editor.setDateTime(parsed if parsed.isValid() else _NO_DATE.startOfDay())
         elif isinstance(editor, QLineEdit):
             editor.setText(value)
+
+
+def Spinner(parent: QWidget | None = None, size: int = 16) -> _Spinner:  # noqa: N802 - reads as the class it makes
+    """The shared spinner, hidden until :meth:`~enginy_desktop.views.spinner.Spinner.start` (the wizard's use)."""
+    return _Spinner(parent, size, hidden=True)

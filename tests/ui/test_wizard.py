@@ -298,7 +298,8 @@ def test_searchable_pickers_show_label_name_and_type(qtbot: Any, wizard: CrmWiza
     assert dialog.draft.groups[0][0].crm_field == "jobtitle"
     qtbot.keyClicks(line, "zz")  # text that is no field is search text only: the choice stays
     line.editingFinished.emit()
-    assert picker.currentText() == "Job Title  ·  jobtitle  ·  text"
+    assert picker.currentText() == "Job Title"  # the label, never cut mid-word; the rest in the tooltip
+    assert picker.toolTip() == "Job Title  ·  jobtitle  ·  text"
     texts = [picker.itemText(i) for i in range(picker.count())]
     assert "Lifecycle Stage  ·  lifecyclestage  ·  picklist, 8 options" in texts
     completer = picker.completer()
@@ -744,13 +745,16 @@ def _dead_url() -> str:
 def test_offline_works_from_the_cache_and_says_so(qtbot: Any, wizard: CrmWizard, hubspot: AppContext) -> None:
     fetched = wizard.state.snapshot.fetched_at
     wizard.close()
-    hubspot.integrations.save_connection("hubspot", {"token": DEFAULT_TOKEN, "base_url": _dead_url()})  # the CRM is out of reach
+    # The CRM is out of reach:
+    hubspot.integrations.save_connection("hubspot", {"token": DEFAULT_TOKEN, "base_url": _dead_url()})
     again = open_wizard(qtbot, hubspot, load=False)
     result = asyncio.run(again.data.load(refresh=True))
     assert result.offline
     assert again.data.status == L.OFFLINE
     strip = again.page_of(Step.SYNC).strip
-    assert strip.label.text().startswith(f"Working from the CRM fields saved on {L.local_time(fetched)}")
+    from enginy_desktop.views.formatting import when
+
+    assert strip.label.text().startswith(f"Working from the CRM fields saved on {when(fetched)}")
     assert "could not be reached" in strip.label.text()
     assert strip.refresh_button.text() == "Retry"
     assert strip.connection_button.isVisible()

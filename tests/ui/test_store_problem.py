@@ -46,3 +46,49 @@ def test_without_a_backup_there_is_no_restore_button(qtbot, data_dir: Path) -> N
     QTimer.singleShot(0, box.quit_button.click)
     box.exec()
     assert box.choice() is Choice.QUIT
+
+
+def test_the_window_starts_on_the_restored_backup(qtbot, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """Start-up on a damaged store: the dialog's Restore puts the backup in place and the window opens on it."""
+    import argparse
+    import gc
+    import sys
+    import time
+
+    from PySide6.QtWidgets import QApplication
+
+    from enginy_desktop import app as app_module
+    from enginy_desktop.views import store_problem
+
+    store = Store.open(data_dir)
+    with store.write() as s:
+        s.connection().exec_driver_sql(
+            "INSERT INTO lists (name, kind, created_at, updated_at) VALUES ('Kept', 'contacts', "
+            "'2026-01-01 00:00:00.000000', '2026-01-01 00:00:00.000000')")
+    store.backup(reason="manual")
+    store.close()
+    (data_dir / "enginy.db").write_bytes(b"")  # cut short
+    asked: list[str] = []
+
+    def ask(exc: Exception, folder: Path) -> tuple[Choice, Path | None]:
+        asked.append(str(exc))
+        QTimer.singleShot(1500, QApplication.quit)  # the window opens, then the test closes it
+        return Choice.RESTORE, None
+
+    monkeypatch.setattr(store_problem, "ask", ask)
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    args = argparse.Namespace(self_check=False, data_dir=str(data_dir), demo=False)
+    try:
+        code = app_module._run_window(args, data_dir, time.monotonic(), None)
+    finally:
+        gc.unfreeze()
+    assert code == 0
+    assert len(asked) == 1
+    assert "0 bytes" in asked[0]
+    assert [p.stat().st_size for p in data_dir.glob("enginy.db.damaged-*")] == [0]  # kept, not deleted
+    reopened = Store.open(data_dir)
+    try:
+        with reopened.session() as s:
+            assert s.connection().exec_driver_sql("SELECT name FROM lists").scalars().all() == ["Kept"]
+    finally:
+        reopened.close()

@@ -238,7 +238,7 @@ def cmd_export(args: argparse.Namespace, rt: Runtime) -> int:
     progress = _Progress(rt)
     while True:
         if not args.dry_run:
-            _wait_for_list(rt, ctx, _target(ctx, args.list), args.wait)
+            wait_for_list(rt, ctx, target_of(ctx, args.list), args.wait)
         try:
             plan = _run_with_cancel(lambda token: plan_export(ctx, args.list, options, progress=progress,
                                                               cancel=token))
@@ -273,7 +273,7 @@ def cmd_export(args: argparse.Namespace, rt: Runtime) -> int:
 _WAIT_ADVICE = "Add --wait to start when it ends."
 
 
-def _target(ctx: Any, list_ref: str) -> tuple[str | None, int | None]:
+def target_of(ctx: Any, list_ref: str) -> tuple[str | None, int | None]:
     """The CRM and list an export of ``list_ref`` would take (None when the plan will refuse it anyway)."""
     from enginy_desktop.core.services.crm import active_crm_key
     from enginy_desktop.core.services.workspace import WorkspaceService
@@ -284,7 +284,7 @@ def _target(ctx: Any, list_ref: str) -> tuple[str | None, int | None]:
         return None, None
 
 
-def _wait_for_list(rt: Runtime, ctx: Any, target: tuple[str | None, int | None], wait: bool,
+def wait_for_list(rt: Runtime, ctx: Any, target: tuple[str | None, int | None], wait: bool,
                    run_id: int | None = None) -> None:
     """Refuse (or, with ``--wait``, wait) while another run holds the list; Ctrl+C stops waiting."""
     from enginy_desktop.core.runs import RunBusyError
@@ -313,7 +313,7 @@ def cmd_resume(args: argparse.Namespace, rt: Runtime) -> int:
         if info.active:
             raise CliError(f"Run {args.run_id} is still {info.state_label.lower()} in another process "
                            f"(pid {info.owner_pid}).")
-        _wait_for_list(rt, ctx, (info.crm, info.list_id), args.wait, run_id=args.run_id)
+        wait_for_list(rt, ctx, (info.crm, info.list_id), args.wait, run_id=args.run_id)
         progress = _Progress(rt)
         result = _run_with_cancel(lambda token: resume(ctx, args.run_id, progress=progress, cancel=token,
                                                        pause_after=args.pause_after))

@@ -32,6 +32,9 @@ def register(sub: Any) -> None:
     s.add_argument("--json", action="store_true", help="print the result and every record's outcome as JSON")
     s.add_argument("--full", action="store_true",
                    help="look every record up again instead of re-using the links of earlier syncs")
+    s.add_argument("--wait", action="store_true",
+                   help="when another run of the same list is going on (an export, a sync), wait for it to end "
+                        "and then sync (instead of refusing)")
     s.set_defaults(handler=cmd_sync)
 
     r = sub.add_parser("runs", help="the history of syncs, exports and enrichments, newest first")
@@ -77,7 +80,10 @@ def cmd_sync(args: argparse.Namespace, rt: Runtime) -> int:
     from enginy_desktop.core.runs import CancelToken
     from enginy_desktop.core.sync import OBJECT_LABELS, SyncError, link_rows, sync_list
 
+    from .export import target_of, wait_for_list
+
     ctx = rt.context()
+    wait_for_list(rt, ctx, target_of(ctx, args.list_name), args.wait)  # one run per list at a time
     token = CancelToken()
     progress = _StderrProgress(rt.stderr)
 

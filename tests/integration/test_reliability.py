@@ -193,6 +193,27 @@ def test_wait_queues_the_export_behind_the_running_one(w: World, cli: Cli) -> No
     assert emails(w) == Counter({f"lead{i}@acme.test": 1 for i in range(3)})
 
 
+def test_sync_wait_starts_once_the_export_holding_the_list_ends(w: World, cli: Cli) -> None:
+    w.configure(list(CONTACT_BASICS))
+    w.contacts("Leads", leads(2))
+    first = start_export(w.ctx, run(plan_export(w.ctx, "Leads")))
+    with w.ctx.store.write() as s:
+        s.execute(update(RunLease).values(owner_pid=os.getppid()))
+    code, _, err = cli("sync", "--list", "Leads")
+    assert code == 1
+    assert "Add --wait to start when it ends." in err
+    assert w.ctx.runs.history(kind="sync") == []
+    timer = threading.Timer(1.5, lambda: w.ctx.runs.finish(first, "cancelled"))
+    timer.start()
+    try:
+        code, _, err = cli("sync", "--list", "Leads", "--wait")
+    finally:
+        timer.join()
+    assert code == 0, err
+    assert "Waiting: An export of “Leads” to HubSpot is already running" in err
+    assert len(w.ctx.runs.history(kind="sync")) == 1
+
+
 # -- 3. a CRM that stops answering ----------------------------------------------------------------------------------
 
 

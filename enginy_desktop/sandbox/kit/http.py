@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Awaitable, Callable
+from itertools import accumulate
 from typing import Any
 
 from starlette.responses import JSONResponse, Response
@@ -13,7 +14,7 @@ Scope = dict[str, Any]
 ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
 
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024  # 10 MiB: far above any vendor's batch, far below a runaway upload
-DEFAULT_MAX_JSON_DEPTH = 64  # objects and arrays nested more deeply are refused before parsing
+DEFAULT_MAX_JSON_DEPTH = 512  # deeper objects and arrays are refused before parsing (Python's parser stops near 1,000)
 
 
 class JSONBody(JSONResponse):
@@ -30,25 +31,19 @@ def no_content() -> Response:
 
 def json_too_deep(raw: bytes, limit: int = DEFAULT_MAX_JSON_DEPTH) -> bool:
     """True when the JSON text nests objects/arrays more than ``limit`` levels deep (checked without parsing,
-    in a few passes over the bytes, so a 200,000-deep body costs milliseconds and never reaches the parser)."""
+    at C speed: strings are cut out, the brackets kept, and their running depth summed, so a 200,000-deep body
+    costs milliseconds and never reaches the parser)."""
     openers = raw.count(b"[") + raw.count(b"{")
     if openers <= limit:
         return False
     brackets = _strip_strings(raw).translate(None, _NOT_BRACKETS)
-    # Each round removes the innermost level of pairs; a valid body deeper than ``limit`` still has pairs after
-    # ``limit`` rounds. (An unbalanced body is left for the parser to reject with its own message.)
-    for _ in range(limit):
-        shorter = _INNERMOST.sub(b"", brackets)
-        if len(shorter) == len(brackets):
-            return False
-        brackets = shorter
-    return _INNERMOST.search(brackets) is not None
+    return max(accumulate(map(_DELTA.__getitem__, brackets)), default=0) > limit
 
 
-_INNERMOST = re.compile(rb"\[\]|\{\}")
 _NOT_BRACKETS = bytes(c for c in range(256) if c not in b"[]{}")
-
-
+_DELTA = [0] * 256
+_DELTA[ord("[")] = _DELTA[ord("{")] = 1
+_DELTA[ord("]")] = _DELTA[ord("}")] = -1
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 
 

@@ -328,7 +328,12 @@ INTEGRATIONS: tuple[Integration, ...] = (
         Category.DATA_ENRICHMENT,
         "Lead enrichment, email discovery, and engagement tracking to optimize outreach.",
         AuthKind.API_KEY,
-        (_api_key(help="Apollo → Settings → Integrations → API keys."), _base_url("https://api.apollo.io/api/v1")),
+        (_api_key(help="Apollo → Settings → Integrations → API keys (a master key, or one scoped to "
+                  "people/bulk_match and organizations/bulk_enrich). Enrich… finds work e-mails with their "
+                  "status, job titles, LinkedIn URLs and the company's domain, industry, size, revenue and "
+                  "location: 1 credit per person or "
+                  "company found, nothing when nothing is found. Phones: Apollo sends them only to a webhook."),
+         _base_url("https://api.apollo.io/api/v1")),
         default_base_url="https://api.apollo.io/api/v1",
         monogram="A",
     ),
@@ -361,7 +366,10 @@ INTEGRATIONS: tuple[Integration, ...] = (
         Category.DATA_ENRICHMENT,
         "Updates, enriches, and verifies contact and company data directly within CRMs.",
         AuthKind.API_KEY,
-        (_api_key(), _base_url("https://api.dropcontact.com/v1")),
+        (_api_key(help="Dropcontact → API. Enrich… finds verified work e-mails (nominative@pro…), phones, job "
+                  "titles, LinkedIn URLs and the company's website, industry and size, in batches of 250 "
+                  "(submitted, then fetched): 1 credit per record returned with an e-mail, 1 per e-mail sent for "
+                  "verification; refunded when nothing is found."), _base_url("https://api.dropcontact.com/v1")),
         default_base_url="https://api.dropcontact.com/v1",
         monogram="D",
     ),
@@ -371,7 +379,11 @@ INTEGRATIONS: tuple[Integration, ...] = (
         Category.DATA_ENRICHMENT,
         "Finds and verifies professional email addresses for B2B outreach campaigns.",
         AuthKind.API_KEY,
-        (_api_key(help="Hunter → API → API keys."), _base_url("https://api.hunter.io/v2")),
+        (_api_key(help="Hunter → API → API keys. Enrich… finds work e-mails (with job title and LinkedIn when Hunter "
+                  "has them), verifies e-mails (valid, accept-all, invalid…) and finds a company's domain, industry, "
+                  "size and location: 1 credit per e-mail found, 0.5 per verification, 1 per domain search; "
+                  "nothing when nothing is found."),
+         _base_url("https://api.hunter.io/v2")),
         default_base_url="https://api.hunter.io/v2",
         monogram="H",
     ),
@@ -391,7 +403,10 @@ INTEGRATIONS: tuple[Integration, ...] = (
         Category.DATA_ENRICHMENT,
         "Enriches contact data with verified emails, direct dials, and company details.",
         AuthKind.API_KEY,
-        (_api_key(), _base_url("https://api.lusha.com")),
+        (_api_key(help="Lusha → API (Premium and Scale plans). Enrich… finds work e-mails, mobile and direct "
+                  "phones, job titles, LinkedIn URLs, location and the company's domain, industry, size and revenue, "
+                  "up to 100 people per request: 1 credit per contact or company revealed; none when Lusha finds "
+                  "nothing."), _base_url("https://api.lusha.com")),
         default_base_url="https://api.lusha.com",
         monogram="L",
     ),
@@ -527,7 +542,7 @@ CATEGORY_ORDER: tuple[Category, ...] = tuple(Category)
 #: lands: its card stops saying "Not available yet".
 NOT_READY_YET: frozenset[str] = frozenset({
     "dynamics", "salesforce", "tribecrm", "zoho",
-    "apollo", "cognism", "datagma", "dropcontact", "hunter", "kaspr", "lusha", "zoominfo", "proxycurl",
+    "cognism", "datagma", "kaspr", "zoominfo", "proxycurl",
 })
 INTEGRATIONS = tuple(dataclasses.replace(i, ready=False) if i.key in NOT_READY_YET else i for i in INTEGRATIONS)
 _BY_KEY = {i.key: i for i in INTEGRATIONS}

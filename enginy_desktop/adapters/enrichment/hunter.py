@@ -137,15 +137,20 @@ class HunterAdapter(EnrichmentAdapter):
         return bool(points & DOMAIN_POINTS and InputKind.COMPANY in kinds)
 
     async def lookup(self, records: Sequence[LookupInput], points: frozenset[DataPoint]) -> list[LookupResult]:
-        done: list[LookupResult] = []
-        for r in records:
-            result = LookupResult(r.key)
-            try:
-                await self._one(r, points, result)
-            except AdapterError as exc:  # the calls already answered (and charged) are kept
-                raise with_partial(exc, [*done, result]) from None
-            done.append(result)
-        return done
+        """One request per record and call (Hunter has no batch call), a few records at once."""
+        results = [LookupResult(r.key) for r in records]
+
+        async def one(r: LookupInput, result: LookupResult) -> None:
+            await self._one(r, points, result)
+
+        outcomes = await asyncio.gather(*(one(r, res) for r, res in zip(records, results, strict=True)),
+                                        return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, AdapterError):  # the calls already answered (and charged) are kept
+                raise with_partial(outcome, results) from None
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return results
 
     async def _one(self, r: LookupInput, points: frozenset[DataPoint], result: LookupResult) -> LookupResult:
         first, last = r.names

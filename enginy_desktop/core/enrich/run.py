@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from enginy_desktop.adapters.base import AdapterError, AuthError, QuotaExhaustedError, RateLimitedError
@@ -76,6 +76,7 @@ __all__ = ["AdapterFactory", "CapReached", "open_adapter", "resume_enrichment", 
 
 AdapterFactory = Callable[[str], EnrichmentAdapter]
 CONCURRENCY = 4  # requests in flight per provider
+JOURNAL_STEP = 10  # records per journaled step for providers that take one record per request
 
 
 class CapReached(Exception):  # noqa: N818 - an outcome
@@ -232,21 +233,20 @@ class _Runner:
                                       "data_point": point.value, "provider": provider, "value": value,
                                       "confidence": got.confidence, "status": got.status, "detail": got.detail,
                                       "found_at": now, "run_id": self.run_id})
+        table = model.__table__
         with self.ctx.store.write() as s:
+            conn = s.connection()  # Core statements, compiled once and cached: a run sends thousands of them
+            by_fields: dict[tuple[str, ...], list[dict[str, Any]]] = {}
             for rid, values in updates:
-                s.execute(update(model).where(model.id == rid).values(**values, updated_at=now))
+                by_fields.setdefault(tuple(sorted(values)), []).append({"_id": rid, "_now": now, **values})
+            for fields, params in by_fields.items():
+                stmt = table.update().where(table.c.id == bindparam("_id")).values(
+                    {**{f: bindparam(f) for f in fields}, "updated_at": bindparam("_now")})
+                conn.execute(stmt, params)
             if prov_rows:
-                stmt = sqlite_insert(EnrichedValue).values(prov_rows)
-                s.execute(stmt.on_conflict_do_update(
-                    index_elements=["record_kind", "record_id", "field"],
-                    set_={c: stmt.excluded[c] for c in ("data_point", "provider", "value", "confidence", "status",
-                                                         "detail", "found_at", "run_id")}))
+                conn.execute(_PROVENANCE_UPSERT, prov_rows)
             if cache_rows:
-                stmt = sqlite_insert(EnrichmentCacheEntry).values(cache_rows)
-                s.execute(stmt.on_conflict_do_update(
-                    index_elements=["provider", "identity", "data_point"],
-                    set_={c: stmt.excluded[c] for c in ("found", "value", "confidence", "status", "detail",
-                                                         "fetched_at")}))
+                conn.execute(_CACHE_UPSERT, cache_rows)
             if request_id is not None:
                 s.execute(update(EnrichmentRequest).where(EnrichmentRequest.id == request_id).values(
                     state="done", credits=credits, found=found_counts, asked=asked_counts, updated_at=now))
@@ -421,7 +421,10 @@ class _Runner:
                 return
             jobs = []
             for (key, points), members in groups.items():
-                size = max(1, self.classes[key].capabilities.batch_size)
+                # A provider without a batch call (Hunter) gets ten records per journaled step (one request each):
+                # one transaction per ten answers instead of two per record.
+                size = self.classes[key].capabilities.batch_size
+                size = size if size > 1 else JOURNAL_STEP
                 for start in range(0, len(members), size):
                     jobs.append(self.ask(key, members[start:start + size], points))
             results = await asyncio.gather(*jobs, return_exceptions=True)
@@ -455,6 +458,17 @@ class _Runner:
         self.totals.found = self.totals.cached = self.totals.requests = 0
         self.tracker.set_counters(**{k: int(v) for k, v in self.ctx.runs.get(self.run_id).counters.items()
                                      if isinstance(v, int | float)})
+
+
+def _upsert(model: Any, keys: list[str], columns: list[str]) -> Any:
+    stmt = sqlite_insert(model.__table__)
+    return stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in columns})
+
+
+_PROVENANCE_UPSERT = _upsert(EnrichedValue, ["record_kind", "record_id", "field"],
+                             ["data_point", "provider", "value", "confidence", "status", "detail", "found_at", "run_id"])
+_CACHE_UPSERT = _upsert(EnrichmentCacheEntry, ["provider", "identity", "data_point"],
+                        ["found", "value", "confidence", "status", "detail", "fetched_at"])
 
 
 def _spent(ctx: Any, run_id: int) -> float:

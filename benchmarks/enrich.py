@@ -1,0 +1,229 @@
+"""Enrichment benchmark (DESIGN §12, §13): credits per value found with the waterfall against asking every enabled
+provider for every record, the cost of a re-run, and records/s against each provider's rate limit.
+
+    python benchmarks/enrich.py                    # 10,000 contacts, four emulators, rate part on 3,000 records
+    python benchmarks/enrich.py --contacts 2000 --rate-records 1500
+
+**Credits** (in-process emulators, no rate limit: limits do not change what is charged). A list of ``--contacts``
+made-up people (names and companies; one in ten with an e-mail, one in ten with a phone) is enriched for e-mail,
+phone, job title and industry:
+
+- the waterfall (Apollo, Hunter, Lusha, Dropcontact in that order for every point, each asked only for what is still
+  missing): ``credits_per_value_found``;
+- the naive way, in the same run: every provider asked for every record and every point (four workspaces, one
+  provider each); the values found are the union of what they found: ``naive_credits_per_value_found``, and
+  ``waterfall_vs_naive_ratio`` (lower is better);
+- ``credits_on_rerun``: the waterfall run again on the same list (0: values kept, misses cached).
+
+**Rate** (each emulator on loopback, at its documented limit scaled ten times faster in time — "500 a minute" becomes
+"500 per 6 s" — so a few windows pass in seconds; the ratio is what a real minute would give). Each provider alone on
+``--rate-records`` records: ``<provider>_records_per_s``, its ceiling (requests per second the limit allows × records
+per request) and ``<provider>_vs_ceiling`` — measured at steady state from the emulator's own arrival times (the
+first window's burst is not counted). Dropcontact's batches are paced by its processing (submit, then poll), not by
+its limit of 60 requests per second: its ratio is printed for what it is.
+
+``peak_rss_mb``: the process's peak memory. Credits are deterministic (same data, same answers); the rates are the
+median of ``--runs`` runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import keyring  # noqa: E402
+
+from tests.support.memory_keyring import MemoryKeyring  # noqa: E402
+
+keyring.set_keyring(MemoryKeyring())
+
+from enginy_desktop.adapters.base import RateLimit  # noqa: E402
+from enginy_desktop.adapters.enrichment.base import DataPoint as D  # noqa: E402
+from enginy_desktop.adapters.enrichment.base import adapter_class  # noqa: E402
+from enginy_desktop.adapters.http import RetryPolicy  # noqa: E402
+from enginy_desktop.core.context import AppContext  # noqa: E402
+from enginy_desktop.core.enrich import EnrichOptions, report, run_enrichment, start_enrichment  # noqa: E402
+from enginy_desktop.core.enrich.plan import iter_rows  # noqa: E402
+from enginy_desktop.core.enrich.points import is_missing  # noqa: E402
+from enginy_desktop.core.fields import RecordKind  # noqa: E402
+from enginy_desktop.sandbox.enrichment import apollo, dropcontact, hunter, lusha  # noqa: E402
+from enginy_desktop.sandbox.kit import RateLimit as EmuLimit  # noqa: E402
+from enginy_desktop.sandbox.kit.server import serve  # noqa: E402
+from tests.support.enrich_world import EnrichWorld  # noqa: E402
+
+PROVIDERS = ("apollo", "hunter", "lusha", "dropcontact")
+POINTS = [D.EMAIL, D.PHONE, D.JOB_TITLE, D.INDUSTRY]
+SCALE = 10.0  # limits run ten times faster in time
+
+
+def out(name: str, value: float, unit: str = "") -> None:
+    print(f"{name}: {value:.4g} {unit}".rstrip(), flush=True)
+
+
+def _world(tmp: Path, contacts: int, providers: tuple[str, ...]) -> tuple[AppContext, EnrichWorld]:
+    tmp.mkdir(parents=True, exist_ok=True)
+    ctx = AppContext.open(tmp)
+    world = EnrichWorld.make(ctx, tmp, contacts=contacts, providers=providers, credits=10_000_000)
+    for key in providers:  # the credit part: no rate limits
+        em = world.emulator(key)
+        if key == "hunter":
+            em.windows, em.verifier_windows = [], []
+        elif key in ("apollo", "lusha"):
+            em.cfg.rate_limit = None
+            if key == "lusha":
+                em.window = None
+        else:
+            em.window = None
+    world.options = {"dropcontact": {"poll_every": 0.01, "poll_max": 0.05},
+                     **{k: {"rate_limit": RateLimit(100_000, 1.0)} for k in ("apollo", "lusha")},
+                     "hunter": {"rate_limit": RateLimit(100_000, 1.0), "minute_limit": RateLimit(100_000, 1.0)}}
+    return ctx, world
+
+
+def _order(keys: tuple[str, ...]) -> dict[D, list[str]]:
+    return {p: [k for k in keys if p in adapter_class(k).capabilities.finds] for p in POINTS}
+
+
+def _run(ctx: AppContext, world: EnrichWorld, keys: tuple[str, ...]) -> Any:
+    info = start_enrichment(ctx, EnrichOptions(world.list_id, POINTS, _order(keys)))
+    return asyncio.run(run_enrichment(ctx, info.id, factory=world.factory))
+
+
+def _filled(ctx: AppContext, list_id: int) -> set[tuple[int, str]]:
+    found = set()
+    for rows in iter_rows(ctx, RecordKind.CONTACT, list_id, None, chunk=2000):
+        for row in rows:
+            for p in POINTS:
+                if not is_missing(RecordKind.CONTACT, p, row):
+                    found.add((row["id"], p.value))
+    return found
+
+
+def credits_part(base: Path, contacts: int) -> None:
+    ctx, world = _world(base / "waterfall", contacts, PROVIDERS)
+    before = _filled(ctx, world.list_id)
+    started = time.monotonic()
+    result = _run(ctx, world, PROVIDERS)
+    elapsed = time.monotonic() - started
+    rep = report(ctx, result.id)
+    spent = sum(world.credits_spent(k) for k in PROVIDERS)
+    found = len(_filled(ctx, world.list_id) - before)
+    _run(ctx, world, PROVIDERS)
+    rerun = sum(world.credits_spent(k) for k in PROVIDERS) - spent
+    ctx.close()
+
+    naive_credits, naive_found = 0.0, set()
+    for key in PROVIDERS:
+        nctx, nworld = _world(base / f"naive-{key}", contacts, (key,))
+        nbefore = _filled(nctx, nworld.list_id)
+        _run(nctx, nworld, (key,))
+        naive_credits += nworld.credits_spent(key)
+        naive_found |= _filled(nctx, nworld.list_id) - nbefore
+        nctx.close()
+    out("contacts", contacts)
+    out("values_found", found)
+    out("credits_spent", spent, "credits")
+    out("credits_per_value_found", spent / max(1, found), "credits")
+    out("naive_values_found", len(naive_found))
+    out("naive_credits_spent", naive_credits, "credits")
+    out("naive_credits_per_value_found", naive_credits / max(1, len(naive_found)), "credits")
+    out("waterfall_vs_naive_ratio", (spent / max(1, found)) / max(1e-9, naive_credits / max(1, len(naive_found))))
+    out("credits_on_rerun", rerun, "credits")
+    out("waterfall_records_per_s_unthrottled", contacts / elapsed, "records/s")
+    _ = rep
+
+
+LIMITS = {  # (emulator limits scaled in time, the client's matching limits, records per request)
+    "apollo": ((EmuLimit(100, 60 / SCALE),), {"rate_limit": RateLimit(100, 60 / SCALE)}, 10),
+    "hunter": ((EmuLimit(15, 1 / SCALE), EmuLimit(500, 60 / SCALE)),
+               {"rate_limit": RateLimit(15, 1 / SCALE), "minute_limit": RateLimit(500, 60 / SCALE)}, 1),
+    "lusha": ((EmuLimit(10, 60 / SCALE),), {"rate_limit": RateLimit(10, 60 / SCALE)}, 100),
+    "dropcontact": ((EmuLimit(60, 1.0),), {"rate_limit": RateLimit(60, 1.0), "poll_every": 0.2, "poll_max": 1.0},
+                    250),
+}
+
+
+def rate_part(base: Path, records: int, key: str) -> tuple[float, float]:
+    ctx, world = _world(base / f"rate-{key}", records, (key,))
+    emu_limits, client_opts, per_request = LIMITS[key]
+    em = world.emulator(key)
+    if key == "hunter":
+        em.windows = [hunter.RollingWindow(x) for x in emu_limits]
+    elif key == "apollo":
+        em.cfg.rate_limit = emu_limits[0]
+        em.windows = {}
+    elif key == "lusha":
+        em.cfg.rate_limit = emu_limits[0]
+        em.window = lusha.RollingWindow(emu_limits[0])
+    else:
+        em.window = dropcontact.RollingWindow(emu_limits[0])
+    with serve(world.apps[key]) as url:
+        ctx.integrations.save_connection(key, {"base_url": url, "api_key": EnrichWorld_key(key)})
+
+        def factory(k: str) -> Any:
+            return adapter_class(k).from_connection(
+                ctx.adapters.connection(k), retry=RetryPolicy(max_attempts=5, base_delay=0.2, max_wait=30),
+                **client_opts)
+
+        em.requests.clear()
+        info = start_enrichment(ctx, EnrichOptions(world.list_id, [D.EMAIL], {D.EMAIL: [key]}))
+        asyncio.run(run_enrichment(ctx, info.id, factory=factory))
+    arrivals = sorted(r.t for r in em.requests if r.status == 200 and not r.path.startswith("/enrich/all/"))
+    throttled = sum(1 for r in em.requests if r.limited_by)
+    ctx.close()
+    tightest = min(emu_limits, key=lambda x: x.max_requests / x.interval_s)
+    ceiling_req = tightest.max_requests / tightest.interval_s
+    burst = tightest.max_requests
+    if len(arrivals) > burst + 1:
+        steady = (len(arrivals) - burst) / (arrivals[-1] - arrivals[0])
+    else:
+        steady = len(arrivals) / max(1e-9, arrivals[-1] - arrivals[0]) if len(arrivals) > 1 else 0.0
+    if throttled:
+        print(f"# {key}: {throttled} requests were throttled", flush=True)
+    return steady * per_request, ceiling_req * per_request
+
+
+def EnrichWorld_key(key: str) -> str:  # noqa: N802 - the emulators' default keys
+    return {"apollo": apollo.DEFAULT_KEY, "hunter": hunter.DEFAULT_KEY, "lusha": lusha.DEFAULT_KEY,
+            "dropcontact": dropcontact.DEFAULT_KEY}[key]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--contacts", type=int, default=10_000)
+    parser.add_argument("--rate-records", type=int, default=3_000)
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--skip-rate", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="enginy-enrich-bench-") as tmp:
+        base = Path(tmp)
+        credits_part(base, args.contacts)
+        if not args.skip_rate:
+            for key in PROVIDERS:
+                ratios, rates = [], []
+                ceiling = 0.0
+                for i in range(args.runs):
+                    with contextlib.suppress(FileExistsError):
+                        (base / f"run{i}").mkdir()
+                    rate, ceiling = rate_part(base / f"run{i}", args.rate_records, key)
+                    rates.append(rate)
+                    ratios.append(rate / ceiling if ceiling else 0.0)
+                out(f"{key}_records_per_s", statistics.median(rates), "records/s")
+                out(f"{key}_ceiling_records_per_s", ceiling, "records/s")
+                out(f"{key}_vs_ceiling", statistics.median(ratios))
+    out("peak_rss_mb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "MB")
+
+
+if __name__ == "__main__":
+    main()

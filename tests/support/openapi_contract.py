@@ -53,7 +53,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
-from openapi_schema_validator import OAS30Validator, oas30_format_checker
+from openapi_schema_validator import OAS30Validator, OAS31Validator, oas30_format_checker, oas31_format_checker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
@@ -374,6 +374,8 @@ class ContractValidator:
 @functools.cache
 def _validator(cv: ContractValidator, spec_file: str, pointer: str) -> OAS30Validator:
     schema = {"$ref": f"{_uri(spec_file)}#{pointer}"}
+    if str(cv.docs[spec_file].get("openapi", "")).startswith("3.1"):  # Apollo's: JSON Schema 2020-12 types
+        return OAS31Validator(schema, registry=cv.registry, format_checker=oas31_format_checker)
     return OAS30Validator(schema, registry=cv.registry, format_checker=oas30_format_checker)
 
 

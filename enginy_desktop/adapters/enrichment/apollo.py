@@ -193,8 +193,9 @@ class ApolloAdapter(EnrichmentAdapter):
         out: list[LookupResult] = []
         for i, r in enumerate(records):
             person = matches[i] if i < len(matches) else None
-            found = _person_found(person, points) if isinstance(person, dict) else {}
-            out.append(LookupResult(r.key, found, credits=1.0 if isinstance(person, dict) else 0.0,
+            matched = isinstance(person, dict) and bool(person.get("id"))  # unmatched: null or {}
+            found = _person_found(person, points) if matched and isinstance(person, dict) else {}
+            out.append(LookupResult(r.key, found, credits=1.0 if matched else 0.0,
                                     covered=set(PERSON_POINTS)))
         return out
 

@@ -466,7 +466,8 @@ def _upsert(model: Any, keys: list[str], columns: list[str]) -> Any:
 
 
 _PROVENANCE_UPSERT = _upsert(EnrichedValue, ["record_kind", "record_id", "field"],
-                             ["data_point", "provider", "value", "confidence", "status", "detail", "found_at", "run_id"])
+                             ["data_point", "provider", "value", "confidence", "status", "detail", "found_at",
+                              "run_id"])
 _CACHE_UPSERT = _upsert(EnrichmentCacheEntry, ["provider", "identity", "data_point"],
                         ["found", "value", "confidence", "status", "detail", "fetched_at"])
 

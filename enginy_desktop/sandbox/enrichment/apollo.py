@@ -151,10 +151,9 @@ def person_json(p: Person) -> dict[str, Any]:
         "name": p.name, "linkedin_url": p.linkedin_url, "title": p.title,
         "email_status": (("verified" if email_status(p.email) == "valid" else "extrapolated") if with_email
                          else "unavailable"),
-        "email": p.email if with_email else None,
         "organization_id": org_json(p.company)["id"], "city": p.city, "state": p.state, "country": p.country,
         "organization": org_json(p.company),
-    }
+    } | ({"email": p.email} if with_email else {})  # the spec types it as a string: absent, not null
 
 
 def _em(request: Request) -> ApolloEmulator:
@@ -200,7 +199,8 @@ async def people_bulk_match(request: Request) -> Response:
     return ok({"status": "success", "error_code": None, "error_message": None,
                "total_requested_enrichments": len(details), "unique_enriched_records": found,
                "missing_records": len(details) - found, "credits_consumed": found,
-               "matches": [person_json(m) if m else None for m in matches]})
+               # Unmatched people: an empty object (the spec's items are objects; Apollo's guides show null).
+               "matches": [person_json(m) if m else {} for m in matches]})
 
 
 def _company(inputs: dict[str, str]) -> Company | None:

@@ -101,11 +101,21 @@ class LushaEmulator(Emulator):
             raise LushaError(402, "Insufficient credits to complete the request")
 
 
+_ISO2 = {"United States": "US", "United Kingdom": "GB", "France": "FR", "Germany": "DE", "Spain": "ES",
+         "Canada": "CA"}
+_CONTINENT = {"United States": "North America", "Canada": "North America"}
+
+
+def _location(city: str, state: str, country: str) -> dict[str, Any]:
+    return {"country": country, "countryIso2": _ISO2.get(country, ""), "continent": _CONTINENT.get(country, "Europe"),
+            "rawLocation": f"{city}, {state}, {country}", "region": state, "city": city}
+
+
 def company_json(c: Company) -> dict[str, Any]:
     return {"name": c.name, "fqdn": c.domain, "homepageUrl": f"https://www.{c.domain}",
             "companySize": [max(1, c.employees // 2), c.employees * 2],
             "revenueRange": [c.revenue // 2, c.revenue * 2], "industryPrimaryGroup": c.industry,
-            "location": {"country": c.country, "city": c.city, "region": c.state}}
+            "location": _location(c.city, c.state, c.country)}
 
 
 def contact_data(p: Person) -> dict[str, Any]:
@@ -113,7 +123,7 @@ def contact_data(p: Person) -> dict[str, Any]:
         "firstName": p.first_name, "lastName": p.last_name, "fullName": p.name,
         "companyId": stable_id(p.company.domain, 8),
         "emailAddresses": [], "phoneNumbers": [],
-        "location": {"country": p.country, "city": p.city, "region": p.state},
+        "location": _location(p.city, p.state, p.country),
         "jobTitle": {"title": p.title, "seniority": "Manager", "departments": ["Sales"]},
         "socialLinks": {"linkedin": p.linkedin_url},
     }
@@ -158,7 +168,7 @@ async def person_get(request: Request) -> Response:
         return ok({"contact": {"error": EMPTY, "isCreditCharged": False}})
     em.charge(request.scope["sandbox.token"], 1)
     data = contact_data(p) | {"company": company_json(p.company)}
-    return ok({"contact": {"error": None, "isCreditCharged": True, "data": data}})
+    return ok({"contact": {"error": {}, "isCreditCharged": True, "data": data}})
 
 
 async def person_bulk(request: Request) -> Response:
@@ -187,7 +197,8 @@ async def person_bulk(request: Request) -> Response:
             out_contacts[cid] = {"error": EMPTY, "isCreditCharged": False}
             continue
         data = contact_data(p)
-        out_contacts[cid] = {"error": None, "isCreditCharged": True, "data": data}
+        # "error" is an empty object on success: the spec requires an object (its example shows null)
+        out_contacts[cid] = {"error": {}, "isCreditCharged": True, "data": data}
         out_companies[str(data["companyId"])] = company_json(p.company)
     return ok({"contacts": out_contacts, "companies": out_companies})
 

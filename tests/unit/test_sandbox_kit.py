@@ -582,3 +582,20 @@ def test_record_store_ids_indexes_paging_and_archive() -> None:
     store.clear()
     assert store.count("persons") == 0
     assert store.insert("orgs", {}).id == 10
+
+
+def test_an_unexpected_failure_answers_the_vendors_500_not_plain_text() -> None:
+    def broken(request: Request) -> Response:
+        raise RuntimeError("bug")
+
+    app = build_app(AcmeSandbox(), [Route("/v2/broken", broken)])
+
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="https://api.acme.test") as c:
+            return await c.get("/v2/broken", headers={"X-Api-Key": "acme-key"})
+
+    r = run(go())
+    assert r.status_code == 500
+    assert r.headers["content-type"].startswith("application/json")
+    assert r.json()["errors"][0]["code"] == "server_error"

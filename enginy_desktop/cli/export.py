@@ -67,6 +67,7 @@ def register(sub: Any) -> None:
 
     a = sub.add_parser("restore-associations", help="put back the company associations an export removed")
     a.add_argument("run_id", type=int, metavar="RUN_ID")
+    a.add_argument("--yes", action="store_true", help="go ahead without asking (needed without a terminal)")
     a.set_defaults(handler=cmd_restore)
 
 
@@ -346,6 +347,8 @@ def cmd_restore(args: argparse.Namespace, rt: Runtime) -> int:
     from enginy_desktop.core.runs import RunError
 
     ctx = rt.context()
+    rt.confirm(f"Put back in the CRM the company associations export run {args.run_id} removed?", args.yes,
+               refused="nothing was written")
     try:
         done = asyncio.run(restore_removed_associations(ctx, args.run_id))
     except (AdapterError, RunError) as exc:

@@ -145,6 +145,7 @@ def cmd_runs(args: argparse.Namespace, rt: Runtime) -> int:
     if not runs:
         rt.print("No runs yet. Sync a list with `enginy-desktop sync --list NAME`.")
         return EXIT_OK
+    rt.print(f"{'RUN':<6} {'KIND':<10} {'LIST':<24} {'CRM':<10} {'STARTED':<16}  {'STATE':<11} COUNTS")
     for r in runs:
         crm = catalog.get(r.crm).name if r.crm else "—"
         started = (r.started_at or r.created_at).astimezone().strftime("%Y-%m-%d %H:%M")

@@ -101,7 +101,10 @@ def test_primary_and_remove_previous_needs_yes(w: World, cli: Cli) -> None:
     assert "associations removed 1" in out
     assert old not in w.company_links(contact)
     run_id = w.ctx.runs.history(kind="export")[0].id
-    code, out, _ = cli("restore-associations", str(run_id))
+    code, _, err = cli("restore-associations", str(run_id))  # it writes to the CRM: a script says --yes
+    assert code == 1
+    assert "--yes" in err
+    code, out, _ = cli("restore-associations", str(run_id), "--yes")
     assert code == 0
     assert "Restored 1" in out
     assert old in w.company_links(contact)

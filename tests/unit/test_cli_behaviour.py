@@ -81,3 +81,11 @@ def test_a_closed_pipe_ends_quietly(data_dir: Path, tmp_path: Path) -> None:
         assert err == ""
         assert lister.returncode == 0
         assert len(shown.decode().splitlines()) == 2
+
+
+def test_the_runs_table_has_a_header(cli, ctx) -> None:  # type: ignore[no-untyped-def]
+    ctx.runs.create("export", crm="hubspot", list_name="Leads", start=True)
+    code, out, _ = cli("runs")
+    assert code == 0
+    assert out.splitlines()[0].split() == ["RUN", "KIND", "LIST", "CRM", "STARTED", "STATE", "COUNTS"]
+    assert "Leads" in out.splitlines()[1]

@@ -192,7 +192,8 @@ def traffic_line(counters: Any, crm_name: str) -> str:
     t = traffic_of(counters)
     if not t["requests"]:
         return ""
-    return (f"{t['requests']:,} requests to {crm_name}; {t['retries']:,} retried, {t['throttled']:,} × too many "
+    plural = "" if t["requests"] == 1 else "s"
+    return (f"{t['requests']:,} request{plural} to {crm_name}; {t['retries']:,} retried, {t['throttled']:,} × too many "
             f"requests (429), {t['waited_s']:,.1f} s waited (rate limit, back-off).")
 
 

@@ -13,6 +13,7 @@ import errno
 import os
 import stat
 from pathlib import Path
+from typing import IO, Any
 
 import platformdirs
 
@@ -123,14 +124,14 @@ def private_umask() -> None:
         os.umask(0o077)
 
 
-def open_private(path: Path, mode: str = "w", **kwargs: object) -> object:
+def open_private(path: Path, mode: str = "w", **kwargs: Any) -> IO[Any]:
     """``open()`` for a new file of the data folder: created 0600 (POSIX), whatever the umask."""
     flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if "a" in mode else os.O_TRUNC)
     fd = os.open(path, flags, FILE_MODE)
     if POSIX_MODES:
         with contextlib.suppress(OSError):
             os.fchmod(fd, FILE_MODE)
-    return open(fd, mode, **kwargs)  # type: ignore[call-overload]  # noqa: SIM115 - the caller closes it
+    return open(fd, mode, **kwargs)  # noqa: SIM115 - the caller closes it
 
 
 def db_path(data_dir: Path) -> Path:

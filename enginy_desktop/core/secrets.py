@@ -78,6 +78,29 @@ def _username(integration: str, field: str) -> str:
     return f"{integration}/{field}"
 
 
+class _UnscopedNames:
+    """Access by (integration, field) to the entry ``integration/field``: the names older versions used. The app
+    goes through :class:`FolderSecrets`."""
+
+    def get_raw(self, name: str) -> str | None:
+        raise NotImplementedError
+
+    def set_raw(self, name: str, value: str) -> None:
+        raise NotImplementedError
+
+    def delete_raw(self, name: str) -> None:
+        raise NotImplementedError
+
+    def get(self, integration: str, field: str) -> str | None:
+        return self.get_raw(_username(integration, field))
+
+    def set(self, integration: str, field: str, value: str) -> None:
+        self.set_raw(_username(integration, field), value)
+
+    def delete(self, integration: str, field: str) -> None:
+        self.delete_raw(_username(integration, field))
+
+
 @dataclass(frozen=True)
 class KeyringStatus:
     usable: bool
@@ -106,7 +129,7 @@ def keyring_status() -> KeyringStatus:
     return KeyringStatus(True, name)
 
 
-class KeyringSecrets:
+class KeyringSecrets(_UnscopedNames):
     """Secrets in the OS keyring."""
 
     def __init__(self) -> None:
@@ -150,19 +173,9 @@ class KeyringSecrets:
                 f"The system keyring refused to remove a credential: {type(exc).__name__}."
             ) from None
 
-    # Unscoped access (entry ``integration/field``): the names older versions used; the app goes through
-    # :class:`FolderSecrets`.
-    def get(self, integration: str, field: str) -> str | None:
-        return self.get_raw(_username(integration, field))
-
-    def set(self, integration: str, field: str, value: str) -> None:
-        self.set_raw(_username(integration, field), value)
-
-    def delete(self, integration: str, field: str) -> None:
-        self.delete_raw(_username(integration, field))
 
 
-class EncryptedFileSecrets:
+class EncryptedFileSecrets(_UnscopedNames):
     """Secrets in one file encrypted with AES-GCM under a key derived from a passphrase (scrypt).
 
     The file is rewritten atomically on every change. A wrong passphrase is detected (authentication tag) and
@@ -252,15 +265,6 @@ class EncryptedFileSecrets:
         with self._lock:
             if self._data.pop(name, None) is not None:
                 self._save()
-
-    def get(self, integration: str, field: str) -> str | None:
-        return self.get_raw(_username(integration, field))
-
-    def set(self, integration: str, field: str, value: str) -> None:
-        self.set_raw(_username(integration, field), value)
-
-    def delete(self, integration: str, field: str) -> None:
-        self.delete_raw(_username(integration, field))
 
 
 def endpoint_tag(endpoint: str) -> str:

@@ -320,6 +320,20 @@ def _create_database(db_file: Path) -> None:
                 leftover.unlink()
 
 
+def _copy_database(source: Path, target: Path) -> None:
+    """Copy a database with SQLite's online backup API into the new file ``target`` (created 0600)."""
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    try:
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+        dst = sqlite3.connect(target)
+        try:
+            src.backup(dst)
+        finally:
+            dst.close()
+    finally:
+        src.close()
+
+
 def restore_latest_backup(data_dir: Path, backup: Path | None = None) -> tuple[Path, Path | None]:
     """Put ``backup`` (default: the latest) in place of ``enginy.db``; returns (backup used, where the replaced
     file was kept). The backup is checked first; the replaced file and its -wal/-shm are renamed, never deleted.
@@ -347,16 +361,7 @@ def restore_latest_backup(data_dir: Path, backup: Path | None = None) -> tuple[P
                 if side.exists():
                     os.replace(side, kept.with_name(kept.name + suffix))
         tmp = db_file.with_name(f"{db_file.name}.restoring-{uuid.uuid4().hex[:8]}")
-        src = sqlite3.connect(f"file:{backup}?mode=ro", uri=True)
-        try:
-            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
-            dst = sqlite3.connect(tmp)
-            try:
-                src.backup(dst)
-            finally:
-                dst.close()
-        finally:
-            src.close()
+        _copy_database(backup, tmp)
         os.replace(tmp, db_file)
     except OSError as exc:
         raise StoreError(describe_os_error(exc, data_dir), db_file) from None
@@ -555,16 +560,7 @@ class Store:
         while target.exists():
             n += 1
             target = self.path.with_name(f"{self.path.name}.backup-{stamp}-{reason}-{n}")
-        src = sqlite3.connect(self.path)
-        try:
-            os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
-            dst = sqlite3.connect(target)
-            try:
-                src.backup(dst)
-            finally:
-                dst.close()
-        finally:
-            src.close()
+        _copy_database(self.path, target)
         return target
 
     # -- sessions --------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import csv
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import IO, Any
 
 from enginy_desktop.core.paths import FOLDER_MODE, open_private
 
@@ -51,7 +51,7 @@ class ReportWriter:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True, mode=FOLDER_MODE)
         # Private to the user (it names contacts): 0600 whatever the process's umask.
-        self._file: TextIO = open_private(path, "w", encoding="utf-8-sig", newline="")  # type: ignore[assignment]
+        self._file: IO[Any] = open_private(path, "w", encoding="utf-8-sig", newline="")
         self._writer = csv.writer(self._file)
         self._writer.writerow(REPORT_COLUMNS)
 

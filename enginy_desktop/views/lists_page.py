@@ -340,13 +340,13 @@ class ListsPage(QWidget):
         self._next_list = 0
         self.next_step = QFrame()
         self.next_step.setObjectName("nextStep")
-        next_lay = QHBoxLayout(self.next_step)
-        next_lay.setContentsMargins(12, 6, 6, 6)
-        next_lay.setSpacing(8)
+        next_lay = QVBoxLayout(self.next_step)
+        next_lay.setContentsMargins(12, 8, 8, 8)
+        next_lay.setSpacing(6)
         self.next_step_text = QLabel()
         self.next_step_text.setObjectName("nextStepText")
         self.next_step_text.setWordWrap(True)
-        next_lay.addWidget(self.next_step_text, 1)
+        next_lay.addWidget(self.next_step_text)
         self.next_sync = QPushButton()
         self.next_sync.setObjectName("nextSyncButton")
         self.next_sync.clicked.connect(self._sync_next)
@@ -356,10 +356,12 @@ class ListsPage(QWidget):
         self.next_export.clicked.connect(lambda: self._export_list(self._next_list))
         dismiss = QPushButton("Dismiss")
         dismiss.setObjectName("dismissNextStep")
-        dismiss.setProperty("flat", True)
         dismiss.clicked.connect(lambda: self.next_step.setVisible(False))
-        for b in (self.next_sync, self.next_export, dismiss):
-            next_lay.addWidget(b, 0, Qt.AlignmentFlag.AlignVCenter)
+        self.next_buttons = OverflowRow()  # narrow: Sync and Dismiss go into ⋯, the export stays
+        self.next_buttons.add(dismiss)
+        self.next_buttons.add(self.next_sync)
+        self.next_buttons.add(self.next_export, keep=True)
+        next_lay.addWidget(self.next_buttons)
         self.next_step.setVisible(False)
         content_lay.addWidget(self.next_step)
 
@@ -902,18 +904,19 @@ class ListsPage(QWidget):
         if spec is None or not self.ctx.integrations.get(spec.key).connected:
             self.next_step_text.setText(f"{done} Next: connect your CRM on the Integrations page to sync or "
                                         "export this list.")
-            self.next_export.setVisible(False)
-            self.next_sync.setVisible(False)
+            self.next_buttons.set_available(self.next_export, False)
+            self.next_buttons.set_available(self.next_sync, False)
         else:
             these = "this" if info.count == 1 else "these"
-            self.next_step_text.setText(f"{done} Next:")
+            self.next_step_text.setText(f"{done} Next: export them, or see first which ones {spec.name} holds.")
             self.next_export.setText(f"Export {these} {records_text(info.kind, info.count)} to {spec.name}…")
             self.next_sync.setText(f"Sync with {spec.name} first…")
             self.next_sync.setToolTip(f"See which of them {spec.name} already holds (writes nothing)")
-            self.next_export.setVisible(True)
-            self.next_sync.setVisible(True)
+            self.next_buttons.set_available(self.next_export, True)
+            self.next_buttons.set_available(self.next_sync, True)
         self._next_list = list_id
         self.next_step.setVisible(True)
+        self.next_buttons.refresh()
 
     def open_sync(self) -> QWidget:
         """The sync dialog for the current list (it says why when no CRM is enabled or connected)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QFontMetrics, QResizeEvent
+from PySide6.QtGui import QFontMetrics, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -201,6 +201,16 @@ class OverflowRow(QWidget):
         self.updateGeometry()
         self._relayout(self.width())
 
+    def set_available(self, button: QWidget, available: bool) -> None:
+        """Show ``button`` in the row (or its menu) or leave it out altogether. The row decides each button's
+        visibility: never call ``setVisible`` on them."""
+        button.setProperty("unavailable", not available)
+        self.refresh()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        self._relayout(self.width())
+
     def overflowed(self) -> list[QWidget]:
         """The buttons shown in the More menu now."""
         return [b for b, _keep in self._buttons if b.property("overflowed")]
@@ -212,13 +222,14 @@ class OverflowRow(QWidget):
         return sum(w.sizeHint().width() for w in widgets) + spacing * (len(widgets) - 1)
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
-        shown = [b for b, _k in self._buttons]
+        shown = [b for b, _k in self._buttons if not b.property("unavailable")]
         height = max([b.sizeHint().height() for b in shown] + [self.more.sizeHint().height()])
         return QSize(self._width_of(shown), height)
 
     def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt API
-        kept = [b for b, keep in self._buttons if keep]
-        more = self.more.sizeHint().width() + self._lay.spacing() if len(kept) < len(self._buttons) else 0
+        available = [(b, keep) for b, keep in self._buttons if not b.property("unavailable")]
+        kept = [b for b, keep in available if keep]
+        more = self.more.sizeHint().width() + self._lay.spacing() if len(kept) < len(available) else 0
         return QSize(self._width_of(kept) + more, self.sizeHint().height())
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt API
@@ -226,8 +237,9 @@ class OverflowRow(QWidget):
         self._relayout(event.size().width())
 
     def _relayout(self, width: int) -> None:
-        visible = [b for b, _k in self._buttons]
-        movable = [b for b, keep in reversed(self._buttons) if not keep]
+        available = [(b, keep) for b, keep in self._buttons if not b.property("unavailable")]
+        visible = [b for b, _k in available]
+        movable = [b for b, keep in reversed(available) if not keep]
         movable.sort(key=lambda b: not b.property("overflowFirst"))
         overflow: list[QWidget] = []
         more = self.more.sizeHint().width() + self._lay.spacing()
@@ -237,7 +249,7 @@ class OverflowRow(QWidget):
             overflow.append(b)
         for b, _keep in self._buttons:
             b.setProperty("overflowed", b in overflow)
-            b.setVisible(b not in overflow)
+            b.setVisible(b in visible)
         self.more.setVisible(bool(overflow))
 
     def _fill_menu(self) -> None:

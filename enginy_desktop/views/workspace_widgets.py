@@ -136,6 +136,9 @@ def page_header(title: str, subtitle: str, parent: QWidget | None = None) -> tup
     subtitle_label = QLabel(subtitle, parent)
     subtitle_label.setObjectName("pageSubtitle")
     subtitle_label.setWordWrap(True)
+    # The subtitle keeps room to read (a few words a line at the least); buttons beside it give way first (an
+    # OverflowRow moves them into its ⋯ menu).
+    subtitle_label.setMinimumWidth(260)
     titles.addWidget(title_label)
     titles.addWidget(subtitle_label)
     header.addLayout(titles, 1)

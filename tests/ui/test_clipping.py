@@ -108,6 +108,7 @@ def test_no_text_is_cut_on_the_main_screens(demo_window, qtbot, qapp, dark: bool
             if key == "lists":
                 page = win.page("lists")
                 page.table.selectRow(1)  # the selection enables Delete selected…
+                page.show_next_step(page._lists[0].id, "Imported.")  # the bar offered after an import
             for _ in range(4):
                 qtbot.wait(5)
                 QApplication.processEvents()

@@ -38,41 +38,15 @@ from typing import Any
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from emulator_child import EmulatorChild  # noqa: E402
+
 os.environ.setdefault("PYTHON_KEYRING_BACKEND", "tests.support.memory_keyring.FileKeyring")
 os.environ.setdefault("ENGINY_TEST_KEYRING_FILE", str(Path(tempfile.mkdtemp()) / "keyring.json"))
 
 
-CONTROL = "benchmark-control-token"  # the emulator's control API token (a made-up value)
-
-
-def serve_emulator(config: dict[str, Any]) -> None:
-    """Child process: the emulator on a free loopback port; prints its URL, serves until stdin closes."""
-    from enginy_desktop.sandbox.ai.openai import OpenAISandbox, OpenAISandboxConfig
-    from enginy_desktop.sandbox.server import serve
-
-    sandbox = OpenAISandbox(OpenAISandboxConfig(**config))
-    with serve(sandbox.app) as url:
-        print(url, flush=True)
-        sys.stdin.read()
-
-
-class Emulator:
-    def __init__(self, config: dict[str, Any]) -> None:
-        self.proc = subprocess.Popen([sys.executable, __file__, "--serve", json.dumps(config)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        assert self.proc.stdout is not None
-        self.url = self.proc.stdout.readline().strip()
-
-    def state(self) -> dict[str, Any]:
-        import httpx
-
-        answer = httpx.get(self.url + "/__sandbox__/state", headers={"Authorization": f"Bearer {CONTROL}"})
-        return dict(answer.json()["counts"])
-
-    def close(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        self.proc.wait(10)
+def Emulator(config: dict[str, Any]) -> EmulatorChild:  # noqa: N802 - reads like the class it makes
+    return EmulatorChild("enginy_desktop.sandbox.ai.openai", "OpenAISandbox", "OpenAISandboxConfig", config)
 
 
 class Heartbeat:
@@ -105,7 +79,7 @@ def one_run(rows: int, rpm: int, tpm: int) -> dict[str, float]:
     from enginy_desktop.views.ai_column_dialog import AiColumnDialog
     from tests.support.ai_world import contacts_list
 
-    emulator = Emulator({"rpm": rpm, "tpm": tpm, "initial_fraction": 0.0, "control_token": CONTROL})
+    emulator = Emulator({"rpm": rpm, "tpm": tpm, "initial_fraction": 0.0})
     data = Path(tempfile.mkdtemp(prefix="ai-bench-"))
     ctx = AppContext.open(data)
     try:
@@ -183,12 +157,8 @@ def main() -> None:
     parser.add_argument("--rpm", type=int, default=6000)
     parser.add_argument("--tpm", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve:
-        serve_emulator(json.loads(args.serve))
-        return
     if args.one:
         print(json.dumps(one_run(args.rows, args.rpm, args.tpm)))
         return

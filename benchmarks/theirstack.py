@@ -39,40 +39,16 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from emulator_child import EmulatorChild  # noqa: E402
+
 os.environ.setdefault("PYTHON_KEYRING_BACKEND", "tests.support.memory_keyring.FileKeyring")
 os.environ.setdefault("ENGINY_TEST_KEYRING_FILE", str(Path(tempfile.mkdtemp()) / "keyring.json"))
 
 
-CONTROL = "benchmark-control-token"  # the emulator's control API token (a made-up value)
-
-
-def serve_emulator(config: dict[str, Any]) -> None:
-    from enginy_desktop.sandbox.server import serve
-    from enginy_desktop.sandbox.sources.theirstack import TheirStackSandbox, TheirStackSandboxConfig
-
-    sandbox = TheirStackSandbox(TheirStackSandboxConfig(**config))
-    with serve(sandbox.app) as url:
-        print(url, flush=True)
-        sys.stdin.read()
-
-
-class Emulator:
-    def __init__(self, config: dict[str, Any]) -> None:
-        self.proc = subprocess.Popen([sys.executable, __file__, "--serve", json.dumps(config)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        assert self.proc.stdout is not None
-        self.url = self.proc.stdout.readline().strip()
-
-    def state(self) -> dict[str, Any]:
-        import httpx
-
-        answer = httpx.get(self.url + "/__sandbox__/state", headers={"Authorization": f"Bearer {CONTROL}"})
-        return dict(answer.json()["counts"])
-
-    def close(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        self.proc.wait(10)
+def Emulator(config: dict[str, Any]) -> EmulatorChild:  # noqa: N802 - reads like the class it makes
+    return EmulatorChild("enginy_desktop.sandbox.sources.theirstack", "TheirStackSandbox", "TheirStackSandboxConfig",
+                         config)
 
 
 async def naive_import(url: str, body: dict[str, Any], known: set[str], wanted: int,
@@ -104,7 +80,7 @@ def one_run(companies: int, page: int) -> dict[str, float]:
     from enginy_desktop.core.imports.theirstack import TheirStackFilters, run_import
     from enginy_desktop.sandbox.sources.theirstack import SANDBOX_KEY
 
-    config = {"companies": companies * 12, "plan": "paid", "api_credits": 10_000_000, "control_token": CONTROL}
+    config = {"companies": companies * 12, "plan": "paid", "api_credits": 10_000_000}
     filters = TheirStackFilters(technologies=("python",))
     emulator = Emulator(config)
     ctx = AppContext.open(Path(tempfile.mkdtemp(prefix="ts-bench-")))
@@ -153,12 +129,8 @@ def main() -> None:
     parser.add_argument("--companies", type=int, default=3000)
     parser.add_argument("--page", type=int, default=100)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve:
-        serve_emulator(json.loads(args.serve))
-        return
     if args.one:
         print(json.dumps(one_run(args.companies, args.page)))
         return

@@ -17,7 +17,7 @@ Signals: ``columnSaved(int)`` (column id), ``runStarted(int)`` (the run's id, on
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -57,7 +57,7 @@ from .workspace_widgets import TaskKeeper
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AI_RUN_COUNTERS", "AiColumnDialog", "ai_run_detail", "follow_run"]
+__all__ = ["AI_RUN_COUNTERS", "AiColumnDialog", "ai_run_detail", "follow_run", "resume_button"]
 
 AI_RUN_COUNTERS: tuple[tuple[str, str, str], ...] = (
     ("written", "Values written", "good"),
@@ -88,6 +88,22 @@ async def follow_run(ctx: AppContext, engine: Callable[[Any, Any], Awaitable[Any
 
     return await handle.run(ui.in_worker_thread(work, token=token, relay=relay, name=f"{kind}-run", pause_gc=True),
                             summarize)
+
+
+def resume_button(owner: QWidget, name: str, tip: str, follow: Callable[[], Coroutine[Any, Any, Any]]) -> QPushButton:
+    """**Resume** under a run's details: starts ``follow()`` (the resumed run with its progress dialog) once."""
+    button = QPushButton("Resume", owner)
+    button.setObjectName(name)
+    button.setToolTip(tip)
+    tasks = TaskKeeper()
+    owner._resume_tasks = tasks  # type: ignore[attr-defined]  # kept as long as the details are shown
+
+    def go() -> None:
+        button.setEnabled(False)
+        tasks.start(follow())
+
+    button.clicked.connect(go)
+    return button
 
 
 class AiColumnDialog(QDialog):
@@ -515,25 +531,15 @@ def ai_run_detail(ctx: AppContext, run: RunInfo, parent: QWidget) -> QWidget:
         table.setMinimumHeight(160)
         lay.addWidget(table)
     if run.resumable:
-        resume = QPushButton("Resume", w)
-        resume.setObjectName("aiResume")
-        resume.setToolTip("Ask only the rows still missing; rows already written are never paid for again")
+        from enginy_desktop.core.ai.run import run_column, summary_text
 
-        def go() -> None:
-            from enginy_desktop.core.ai.run import run_column, summary_text
+        async def engine_coro(progress: Any, token: Any) -> Any:
+            return await run_column(ctx, run_id=run.id, progress=progress, token=token)
 
-            async def engine_coro(progress: Any, token: Any) -> Any:
-                return await run_column(ctx, run_id=run.id, progress=progress, token=token)
-
-            tasks = TaskKeeper()
-            w.setProperty("tasks", None)
-            w._tasks = tasks  # type: ignore[attr-defined]
-            tasks.start(follow_run(ctx, engine_coro, kind="ai", title=f"Resuming AI column run #{run.id}",
-                                   verb="Filling", target=f"“{opts.get('column', '')}”", unit="rows",
-                                   counters=AI_RUN_COUNTERS, parent=parent,
-                                   summarize=lambda r: summary_text(r.counters)))
-            resume.setEnabled(False)
-
-        resume.clicked.connect(go)
-        lay.addWidget(resume, 0, Qt.AlignmentFlag.AlignLeft)
+        lay.addWidget(resume_button(
+            w, "aiResume", "Ask only the rows still missing; rows already written are never paid for again",
+            lambda: follow_run(ctx, engine_coro, kind="ai", title=f"Resuming AI column run #{run.id}", verb="Filling",
+                               target=f"“{opts.get('column', '')}”", unit="rows", counters=AI_RUN_COUNTERS,
+                               parent=parent, summarize=lambda r: summary_text(r.counters))),
+            0, Qt.AlignmentFlag.AlignLeft)
     return w

@@ -35,7 +35,7 @@ from enginy_desktop.core.imports.theirstack import ImportPlan, TheirStackFilters
 from enginy_desktop.core.redact import redact
 from enginy_desktop.core.runs import RunInfo
 
-from .ai_column_dialog import follow_run
+from .ai_column_dialog import follow_run, resume_button
 from .workspace_widgets import TaskKeeper
 
 log = logging.getLogger(__name__)
@@ -298,24 +298,17 @@ def import_run_detail(ctx: AppContext, run: RunInfo, parent: QWidget) -> QWidget
     table.setMinimumHeight(140)
     lay.addWidget(table)
     if run.resumable:
-        resume = QPushButton("Resume", w)
-        resume.setObjectName("importResume")
-        resume.setToolTip("Carry on at the next page with the same exclusions; nothing already paid is bought again")
+        from enginy_desktop.core.imports.theirstack import run_import, summary_text
 
-        def go() -> None:
-            from enginy_desktop.core.imports.theirstack import run_import, summary_text
+        async def engine_coro(progress: Any, token: Any) -> Any:
+            return await run_import(ctx, run_id=run.id, progress=progress, token=token)
 
-            async def engine_coro(progress: Any, token: Any) -> Any:
-                return await run_import(ctx, run_id=run.id, progress=progress, token=token)
-
-            tasks = TaskKeeper()
-            w._tasks = tasks  # type: ignore[attr-defined]
-            tasks.start(follow_run(ctx, engine_coro, kind="import", title=f"Resuming import #{run.id}",
-                                   verb="Importing", target=f"into “{run.list_name}”", unit="companies",
-                                   counters=IMPORT_RUN_COUNTERS, parent=parent,
-                                   summarize=lambda r: summary_text(r.counters)))
-            resume.setEnabled(False)
-
-        resume.clicked.connect(go)
-        lay.addWidget(resume, 0, Qt.AlignmentFlag.AlignLeft)
+        lay.addWidget(resume_button(
+            w, "importResume", "Carry on at the next page with the same exclusions; nothing already paid is bought "
+            "again",
+            lambda: follow_run(ctx, engine_coro, kind="import", title=f"Resuming import #{run.id}",
+                               verb="Importing", target=f"into “{run.list_name}”", unit="companies",
+                               counters=IMPORT_RUN_COUNTERS, parent=parent,
+                               summarize=lambda r: summary_text(r.counters))),
+            0, Qt.AlignmentFlag.AlignLeft)
     return w

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtWidgets import QTableWidget, QWidget
+from PySide6.QtWidgets import QPushButton, QTableWidget, QWidget
 
 from enginy_desktop.core.ai.columns import AiColumnService
 from enginy_desktop.core.models import Company, Contact
@@ -180,3 +180,27 @@ def test_an_existing_column_opens_with_its_definition(qtbot: Any, aloop: Any, ct
     assert dialog.name.text() == "Segment"
     aloop.run_until_complete(dialog.tasks.wait())
     assert "3 of 3 rows to ask" in dialog.estimate_label.text()
+
+
+def test_a_failed_import_resumes_from_the_runs_page(qtbot: Any, aloop: Any, ctx: Any) -> None:
+    from enginy_desktop.core.imports.theirstack import TheirStackFilters, run_import
+    from enginy_desktop.sandbox.server import serve
+
+    sandbox = TheirStackSandbox(TheirStackSandboxConfig(companies=800, api_credits=60))
+    with serve(sandbox.app) as url:
+        ctx.integrations.save_connection("theirstack", {"api_key": TS_KEY, "plan": "Paid", "base_url": url})
+        ctx.integrations.enable("theirstack")
+        first = aloop.run_until_complete(run_import(ctx, TheirStackFilters(technologies=("python",)), "Py", 40,
+                                                    page_size=10))
+        assert first.run.state == "failed"
+        assert first.counters["added"] == 20
+        sandbox.config.api_credits = 1000
+        detail = import_run_detail(ctx, ctx.runs.get(first.run_id), QWidget())
+        qtbot.addWidget(detail)
+        button = detail.findChild(QPushButton, "importResume")
+        assert button is not None
+        button.click()
+        aloop.run_until_complete(detail._resume_tasks.wait())  # type: ignore[attr-defined]
+    assert ctx.runs.get(first.run_id).state == "finished"
+    assert ctx.runs.get(first.run_id).counters["added"] == 40
+    assert sandbox.used_credits == 120

@@ -16,11 +16,12 @@ phone, job title and industry:
 - ``credits_on_rerun``: the waterfall run again on the same list (0: values kept, misses cached).
 
 **Rate** (each emulator on loopback, at its documented limit scaled five times faster in time — "500 a minute"
-becomes "500 per 12 s" — so a few windows pass in seconds; the ratio is what a real minute would give). Each provider alone on
-``--rate-records`` records: ``<provider>_records_per_s``, its ceiling (requests per second the limit allows × records
-per request) and ``<provider>_vs_ceiling`` — measured from the emulator's own arrival times over whole windows (the
-requests sent before the last window opened, over the time until it opened: the last one is only partly used). Dropcontact's batches are paced by its processing (submit, then poll), not by
-its limit of 60 requests per second: its ratio is printed for what it is.
+becomes "500 per 12 s" — so a few windows pass in seconds; the ratio is what a real minute would give). Each
+provider alone on ``--rate-records`` records: ``<provider>_records_per_s``, its ceiling (requests per second the
+limit allows × records per request) and ``<provider>_vs_ceiling`` — measured from the emulator's own arrival times
+over whole windows (the requests sent before the last window opened, over the time until it opened: the last one is
+only partly used). Dropcontact's batches are paced by its processing (submit, then poll), not by its limit of 60
+requests per second: its ratio is printed for what it is.
 
 ``peak_rss_mb``: the process's peak memory. Credits are deterministic (same data, same answers); the rates are the
 median of ``--runs`` runs.

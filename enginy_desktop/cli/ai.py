@@ -228,6 +228,15 @@ def cmd_run(args: argparse.Namespace, rt: Runtime) -> int:
     return EXIT_ERROR
 
 
+def resume_other(rt: Runtime, kind: str, run_id: int) -> int:
+    """``resume RUN_ID`` for an AI-column run or a TheirStack import."""
+    if kind == "ai":
+        return cmd_run(argparse.Namespace(resume=run_id, json=False, yes=True, list_name=None, column=None), rt)
+    from .theirstack import cmd_import_theirstack
+
+    return cmd_import_theirstack(argparse.Namespace(resume=run_id, json=False), rt)
+
+
 def cmd_delete(args: argparse.Namespace, rt: Runtime) -> int:
     from enginy_desktop.core.ai.columns import AiColumnService
 

@@ -314,6 +314,10 @@ def cmd_resume(args: argparse.Namespace, rt: Runtime) -> int:
         if info.active:
             raise CliError(f"Run {args.run_id} is still {info.state_label.lower()} in another process "
                            f"(pid {info.owner_pid}).")
+        if info.kind in ("ai", "import"):  # AI-column runs and TheirStack imports carry on through their commands
+            from .ai import resume_other
+
+            return resume_other(rt, info.kind, args.run_id)
         wait_for_list(rt, ctx, (info.crm, info.list_id), args.wait, run_id=args.run_id)
         progress = _Progress(rt)
         result = _run_with_cancel(lambda token: resume(ctx, args.run_id, progress=progress, cancel=token,

@@ -864,7 +864,7 @@ def test_sandbox_command_refuses_unknown_crms_and_bad_faults(cli: Any) -> None:
 
 @pytest.mark.subprocess
 def test_sandbox_command_serves_until_interrupted(tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "ENGINY_SANDBOX_CONTROL_TOKEN": "ctl-test-456"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "enginy_desktop", "--data-dir", str(tmp_path), "sandbox", "--crm", "hubspot",
          "--port", "0", "--seed", "25", "--token", "pat-test-123", "--fault", "latency=1ms"],
@@ -873,17 +873,26 @@ def test_sandbox_command_serves_until_interrupted(tmp_path: Path) -> None:
         assert proc.stdout is not None
         lines: list[str] = []
         deadline = time.monotonic() + 20
-        while len(lines) < 8 and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
             line = proc.stdout.readline()
             if not line:
                 break
             lines.append(line.rstrip("\n"))
+            if line.startswith("Press Ctrl+C"):
+                break
         assert lines, proc.stderr.read() if proc.stderr else "no output"
         assert lines[0].startswith("HubSpot sandbox listening on http://127.0.0.1:"), lines
         base_url = lines[0].rsplit(" ", 1)[1]
         assert "Token: pat-test-123" in lines
         assert f"  echo pat-test-123 | enginy-desktop connect hubspot --set base_url={base_url} " \
                "--secret-stdin token" in lines
+        assert "  enginy-desktop integrations enable hubspot" in lines
+        assert "Control token: ctl-test-456" in lines
+        assert httpx.get(f"{base_url}/__sandbox__/state", timeout=10).status_code == 401
+        state = httpx.get(f"{base_url}/__sandbox__/state", headers={"Authorization": "Bearer ctl-test-456"},
+                          timeout=10)
+        assert state.json()["counts"]["contacts"] == 25
+        assert "pat-test-123" not in state.text
         r = httpx.get(f"{base_url}/crm/objects/2026-03/contacts", params={"limit": 100},
                       headers={"Authorization": "Bearer pat-test-123"}, timeout=10)
         assert r.status_code == 200

@@ -10,6 +10,7 @@ import random
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -77,10 +78,24 @@ def test_random_kills_never_lose_or_double_a_record(ctx: Any, data_dir: Path, tm
                               "company_name": "Acme"} for i in range(TOTAL)])
         env = dict(os.environ)
         log = tmp_path / "children.log"
-        # 1. Killed inside the transaction that journals the run (held open there for 5 s): nothing may remain.
-        killed_in_journal = _kill_after(_command(data_dir, "export", "--list", "Leads", "--yes"),
-                                        {**env, "ENGINY_PAUSE_AT": "journal=5"}, 2.0 + rng.random(), log)
-        assert killed_in_journal == -signal.SIGKILL, log.read_text()
+        # 1. Killed inside the transaction that journals the run (the command says when it is there, and waits).
+        mark = tmp_path / "reached"
+        with log.open("a") as out:
+            child = subprocess.Popen(_command(data_dir, "export", "--list", "Leads", "--yes"), stdout=out, stderr=out,
+                                     env={**env, "ENGINY_PAUSE_AT": "journal=60", "ENGINY_PAUSE_MARK": str(mark)})
+            try:
+                for _ in range(600):
+                    if mark.exists() or child.poll() is not None:
+                        break
+                    time.sleep(0.05)
+                time.sleep(rng.random() * 0.5)  # anywhere in the transaction
+                assert mark.read_text() == "journal\n", log.read_text()
+                os.kill(child.pid, signal.SIGKILL)
+            finally:
+                if child.poll() is None:
+                    child.kill()
+                child.wait(10)
+        assert child.returncode == -signal.SIGKILL, log.read_text()
         assert ctx.runs.history(kind="export") == []  # no half-journaled run to "finish" with nothing done
         # 2. Killed at random moments of an export, then of its resumes, until one is left to finish.
         _kill_after(_command(data_dir, "export", "--list", "Leads", "--yes"), env, 1.5 + rng.random() * 2.0, log)

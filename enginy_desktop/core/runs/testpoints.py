@@ -1,7 +1,8 @@
 """Named points where the reliability tests make a run wait, so a kill lands exactly there.
 
 ``ENGINY_PAUSE_AT="journal=2.5"`` makes :func:`pause_point("journal")` sleep 2.5 seconds (several points are
-separated by commas). Without the variable — always, outside those tests — a point costs one dictionary lookup.
+separated by commas); with ``ENGINY_PAUSE_MARK=FILE`` the point's name is appended to FILE first, so a test knows
+the process is there. Without the variables — always, outside those tests — a point costs one dictionary lookup.
 """
 
 from __future__ import annotations
@@ -32,4 +33,8 @@ def pause_point(name: str) -> None:
     """Sleep here when the environment asks for it (see the module's text)."""
     delay = _POINTS.get(name)
     if delay:
+        mark = os.environ.get("ENGINY_PAUSE_MARK")
+        if mark:
+            with open(mark, "a", encoding="utf-8") as fh:
+                fh.write(name + "\n")
         time.sleep(delay)

@@ -252,3 +252,26 @@ def test_one_enrichment_of_a_list_at_a_time(ctx: Any, tmp_path: Path) -> None:
         start_enrichment(ctx, options)
     assert asyncio.run(run_enrichment(ctx, first.id, factory=world.factory)).state == "finished"
     assert run(ctx, world, options).state == "finished"  # the lease is given up when the run ends
+
+
+def test_a_companies_list_gets_domain_industry_size_revenue_and_location(ctx: Any, tmp_path: Path) -> None:
+    from enginy_desktop.core.models import Company
+    from enginy_desktop.core.services.workspace import WorkspaceService
+
+    world = EnrichWorld.make(ctx, tmp_path, contacts=1, providers=("apollo", "lusha"))
+    csv_file = tmp_path / "accounts.csv"
+    csv_file.write_text("Name,Domain\nAcme,\nGlobex,globex.com\nInitech,\nHooli,hooli.com\nUmbrella,\n", "utf-8")
+    result = WorkspaceService(ctx.store).import_csv(csv_file, "company", "Accounts")
+    points = [D.COMPANY_DOMAIN, D.INDUSTRY, D.SIZE, D.REVENUE, D.LOCATION]
+    options = EnrichOptions(int(result.list_id), points, {p: ["apollo", "lusha"] for p in points})
+    assert estimate(ctx, options).missing["industry"] == 5
+    done = run(ctx, world, options)
+    assert done.state == "finished"
+    with ctx.store.session() as s:
+        rows = {c.name: c for c in s.scalars(select(Company))}
+    assert rows["Globex"].domain == "globex.com"  # entered: kept
+    filled = [c for c in rows.values() if c.industry and c.size and c.country]
+    assert len(filled) >= 3
+    assert any(c.revenue for c in rows.values())
+    sources = provenance(ctx, "company", [c.id for c in filled])
+    assert all("industry" in sources[c.id] for c in filled)

@@ -101,3 +101,15 @@ def obj(value: Any) -> dict[str, Any]:
 
 def arr(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
+
+
+def money(value: Any) -> str:
+    """1_000_000 -> "$1M", 2_500_000_000 -> "$2.5B" (a revenue figure as people read it)."""
+    try:
+        n = float(value)
+    except (TypeError, ValueError):
+        return text(value)
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if n >= size:
+            return f"${n / size:.1f}".rstrip("0").rstrip(".") + suffix
+    return f"${n:.0f}"

@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Self
 
 from ..base import AdapterError, AuthError, Connection, QuotaExhaustedError, RateLimit, RateLimitedError
 from ..http import Reply
-from ._common import api_key, join_location, minute_rate_info, obj, open_client, size_band, text
+from ._common import api_key, join_location, minute_rate_info, money, obj, open_client, size_band, text
 from .base import (
     COMPANY_POINTS,
     DataPoint,
@@ -80,8 +80,10 @@ def _company_found(company: dict[str, Any]) -> dict[DataPoint, Found]:
         upper = size[-1] if isinstance(size, list) else text(size).split("-")[-1].strip()
         out[DataPoint.SIZE] = Found(size_band(upper), detail=_range(size))
     revenue = company.get("revenueRange")
-    if revenue:
-        out[DataPoint.REVENUE] = Found(_range(revenue))
+    if isinstance(revenue, list) and revenue:
+        out[DataPoint.REVENUE] = Found("–".join(money(v) for v in revenue if v is not None), detail=_range(revenue))
+    elif revenue:
+        out[DataPoint.REVENUE] = Found(text(revenue))
     return out
 
 

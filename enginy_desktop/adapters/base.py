@@ -539,6 +539,7 @@ class TokenSet:
     expires_at: float | None = None
     token_type: str = "Bearer"  # noqa: S105 - a token type, not a password
     scope: str = ""
+    api_url: str = ""  # the API base URL the token answer names (Salesforce's ``instance_url``), when it does
 
     def expired(self, now: float, leeway: float = 60.0) -> bool:
         return self.expires_at is not None and now >= self.expires_at - leeway
@@ -551,6 +552,7 @@ class TokenSet:
                 "expires_at": self.expires_at,
                 "token_type": self.token_type,
                 "scope": self.scope,
+                **({"api_url": self.api_url} if self.api_url else {}),
             }
         )
 
@@ -566,6 +568,7 @@ class TokenSet:
             expires_at=float(expires) if expires is not None else None,
             token_type=str(data.get("token_type") or "Bearer"),
             scope=str(data.get("scope") or ""),
+            api_url=str(data.get("api_url") or ""),
         )
 
     def __repr__(self) -> str:  # never print tokens

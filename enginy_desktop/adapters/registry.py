@@ -17,6 +17,7 @@ from typing import Any
 CRM_ADAPTERS: dict[str, str] = {
     "hubspot": "enginy_desktop.adapters.hubspot:HubSpotAdapter",
     "pipedrive": "enginy_desktop.adapters.pipedrive:PipedriveAdapter",
+    "salesforce": "enginy_desktop.adapters.salesforce:SalesforceAdapter",
 }
 
 # Every other integration with an adapter (notification, AI, import source): catalog key -> "module:Class".

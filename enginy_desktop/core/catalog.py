@@ -270,8 +270,18 @@ INTEGRATIONS: tuple[Integration, ...] = (
         "Salesforce",
         Category.CRM,
         "Enterprise CRM platform.",
-        AuthKind.OAUTH,
+        AuthKind.TOKEN_OR_OAUTH,
         (
+            CredentialField(
+                "client_id",
+                "Consumer key (client ID)",
+                required=True,
+                group="oauth",
+                help="From your own connected app or external client app (OAuth scopes api and refresh_token, "
+                "callback http://localhost:1717/OauthRedirect, PKCE on); no shared app ships with Enginy Desktop.",
+            ),
+            CredentialField("client_secret", "Consumer secret", secret=True, group="oauth",
+                            help="Leave empty for an app that does not require the secret (PKCE is always sent)."),
             CredentialField(
                 "login_url",
                 "Login URL",
@@ -279,8 +289,23 @@ INTEGRATIONS: tuple[Integration, ...] = (
                 default="https://login.salesforce.com",
                 help="Use https://test.salesforce.com for a sandbox org, or your My Domain URL.",
             ),
-            CredentialField("client_id", "Consumer key (client ID)", required=True),
-            CredentialField("client_secret", "Consumer secret", secret=True),
+            CredentialField(
+                "access_token",
+                "Access token (session ID)",
+                secret=True,
+                required=True,
+                group="token",
+                advanced=True,
+                help="Instead of signing in: a session's access token, e.g. from `sf org display`. It stops working "
+                "when the session ends; signing in with Salesforce renews itself.",
+            ),
+            CredentialField(
+                "daily_api_requests",
+                "Daily API requests",
+                advanced=True,
+                placeholder="read from Salesforce",
+                help="The org's daily API request allocation, if Salesforce should not be asked for it.",
+            ),
             _base_url("https://yourdomain.my.salesforce.com"),
         ),
         monogram="S",
@@ -541,7 +566,7 @@ CATEGORY_ORDER: tuple[Category, ...] = tuple(Category)
 #: Integrations Enginy Desktop cannot do the job of yet (no adapter behind them). Remove a key when its adapter
 #: lands: its card stops saying "Not available yet".
 NOT_READY_YET: frozenset[str] = frozenset({
-    "dynamics", "salesforce", "tribecrm", "zoho",
+    "dynamics", "tribecrm", "zoho",
     "cognism", "datagma", "kaspr", "zoominfo", "proxycurl",
 })
 INTEGRATIONS = tuple(dataclasses.replace(i, ready=False) if i.key in NOT_READY_YET else i for i in INTEGRATIONS)

@@ -1,7 +1,7 @@
-"""Same guarantees on every CRM: one scenario, run against the HubSpot and the Pipedrive emulators (on loopback),
-with the same data in and the same outcomes out — sync outcomes, export outcomes and reports, owners, the
-contact's company (associations on HubSpot, ``org_id`` on Pipedrive), Restore, campaign activities logged once,
-the command line from CSV to export, and resume after the process was killed with SIGKILL."""
+"""Same guarantees on every CRM: one scenario, run against the HubSpot, Pipedrive and Salesforce emulators (on
+loopback), with the same data in and the same outcomes out — sync outcomes, export outcomes and reports, owners, the
+contact's company (associations on HubSpot, ``org_id`` on Pipedrive, ``AccountId`` on Salesforce), Restore, campaign
+activities logged once, the command line from CSV to export, and resume after the process was killed with SIGKILL."""
 
 from __future__ import annotations
 
@@ -130,6 +130,8 @@ def test_the_company_becomes_the_contacts_primary_one_and_restore_puts_the_previ
     assert result.counters["associations_done"] == 2
     if w.crm == "pipedrive":  # the new contact is created with its org_id: only Jane's link is a request of its own
         assert sum(1 for r in w.sb.requests if r.method == "PATCH" and r.path.startswith("/api/v2/persons/")) == 1
+    if w.crm == "salesforce":  # the same on Salesforce: Jane's AccountId is one collections update of its own
+        assert sum(1 for r in w.sb.requests if r.method == "PATCH" and r.path.endswith("/composite/sobjects")) == 1
     [acme_id] = w.crm_company_ids("acme.test")
     assert w.companies_of(contact) == {acme_id}
     assert w.primary_company(contact) == acme_id
@@ -140,8 +142,8 @@ def test_the_company_becomes_the_contacts_primary_one_and_restore_puts_the_previ
     restored = run(restore_removed_associations(w.ctx, result.run_id))
     assert restored == {"restored": 1, "failed": 0}
     assert old in w.companies_of(contact)  # the previous company is back
-    if w.crm == "pipedrive":
-        assert w.primary_company(contact) == old  # one organization per person: the previous one again
+    if w.crm in ("pipedrive", "salesforce"):
+        assert w.primary_company(contact) == old  # one company per contact: the previous one again
 
     # Exporting again creates no second company.
     again = run(plan_export(w.ctx, "Leads", ExportOptions(associated_companies=True)))
@@ -217,9 +219,11 @@ def test_killed_export_resumes_with_no_duplicate_and_no_loss(crm: str, ctx: Any,
     from tests.support.memory_keyring import FileKeyring
 
     keyring.set_keyring(FileKeyring())  # the child processes read the connection's token from this file
-    total, existing = 400, 40
-    slow = "/crm/objects/2026-03/contacts/batch" if crm == "hubspot" else "/api/v2/persons"
-    faults = FaultConfig(latency_ms=150 if crm == "hubspot" else 15, path_prefix=slow)
+    # Salesforce writes 200 records per request, four requests at a time: enough of them to be killed between.
+    total, existing = (1200 if crm == "salesforce" else 400), 40
+    slow = {"hubspot": "/crm/objects/2026-03/contacts/batch", "pipedrive": "/api/v2/persons",
+            "salesforce": "/services/data/v62.0/composite/sobjects"}[crm]
+    faults = FaultConfig(latency_ms={"hubspot": 150, "pipedrive": 15, "salesforce": 400}[crm], path_prefix=slow)
     with crm_world(ctx, crm, faults=faults) as w:
         w.configure([*w.basics(), w.mapping("job_title", "job_title", overwrite=True)], w.company_basics())
         for i in range(existing):

@@ -1,9 +1,11 @@
 """The same small world on every CRM emulator: a sandbox on loopback, the CRM connected and enabled, and neutral
-ways to put records in the CRM and read them back, so one test states one guarantee for HubSpot and Pipedrive.
+ways to put records in the CRM and read them back, so one test states one guarantee for HubSpot, Pipedrive and
+Salesforce.
 
 Fields are named by their role (``first_name``, ``email``, ``job_title``, ``owner``…); :attr:`CrmWorld.f` gives
 the CRM's own field for a role, for mappings. A contact's companies are read the CRM's way: HubSpot's
-associations (with the primary one), Pipedrive's ``org_id`` (one organization, primary by design).
+associations (with the primary one), Pipedrive's ``org_id`` and Salesforce's ``AccountId`` (one company, primary by
+design).
 """
 
 from __future__ import annotations
@@ -17,14 +19,17 @@ from enginy_desktop.core.crm_config import AssociationType, CrmConfig, FieldMapp
 from enginy_desktop.sandbox.kit.server import serve
 from tests.support.export_world import World
 
-CRMS = ("hubspot", "pipedrive")
+CRMS = ("hubspot", "pipedrive", "salesforce")
 
 FIELDS: dict[str, dict[str, str]] = {
     "hubspot": {"first_name": "firstname", "last_name": "lastname", "email": "email", "job_title": "jobtitle",
                 "phone": "phone", "owner": "hubspot_owner_id", "company.name": "name", "company.domain": "domain"},
     "pipedrive": {"first_name": "first_name", "last_name": "last_name", "email": "email", "job_title": "job_title",
                   "phone": "phone", "owner": "owner_id", "company.name": "name", "company.domain": "website"},
+    "salesforce": {"first_name": "FirstName", "last_name": "LastName", "email": "Email", "job_title": "Title",
+                   "phone": "Phone", "owner": "OwnerId", "company.name": "Name", "company.domain": "Website"},
 }
+SALESFORCE_SUBTYPES = {"email": "Email", "call": "Call", "note": "Task"}
 
 
 @dataclass
@@ -39,6 +44,10 @@ class CrmWorld(World):
         if self.crm == "hubspot":
             return [self._hubspot_contact(r.id, r.props) for r in self.sb.objects["contacts"].values()
                     if not r.archived]
+        if self.crm == "salesforce":
+            f = FIELDS["salesforce"]
+            return [{"id": r["Id"], **{role: r.get(name) for role, name in f.items() if "." not in role}}
+                    for r in list(self.sb.records["Contact"].values())]
         return [self._pipedrive_contact(r) for r in self.sb.live("persons")]
 
     def crm_contact(self, email: str) -> dict[str, Any]:
@@ -75,6 +84,15 @@ class CrmWorld(World):
             if company:
                 self.link(rid, company[0])
             return rid
+        if self.crm == "salesforce":
+            values: dict[str, Any] = {"FirstName": first, "LastName": last, "Email": email}
+            if company:
+                values["AccountId"] = company[0]
+            if job_title:
+                values["Title"] = job_title
+            if owner:
+                values["OwnerId"] = owner
+            return str(self.sb.insert("Contact", values)["Id"])
         body: dict[str, Any] = {"name": f"{first} {last}".strip(), "emails": [{"value": email, "primary": True}]}
         if company:
             body["org_id"] = int(company[0])
@@ -87,18 +105,25 @@ class CrmWorld(World):
     def add_company(self, name: str, domain: str) -> str:
         if self.crm == "hubspot":
             return str(self.sb.insert("companies", {"name": name, "domain": domain}).id)
+        if self.crm == "salesforce":
+            return str(self.sb.insert("Account", {"Name": name, "Website": f"https://{domain}"})["Id"])
         return str(self.sb.create("organizations", {"name": name, "website": f"https://{domain}"})["id"])
 
     def crm_company_ids(self, domain: str) -> list[str]:
         if self.crm == "hubspot":
             return [str(r.id) for r in self.sb.objects["companies"].values()
                     if not r.archived and r.props.get("domain") == domain]
+        if self.crm == "salesforce":
+            return [r["Id"] for r in list(self.sb.records["Account"].values())
+                    if domain in str(r.get("Website") or "")]
         return [str(r["id"]) for r in self.sb.live("organizations") if domain in str(r.get("website") or "")]
 
     def link(self, contact: str, company: str) -> None:
         """Make ``company`` the contact's (primary) company."""
         if self.crm == "hubspot":
             self.sb.associate("contacts", int(contact), "companies", int(company), [1, 279])
+        elif self.crm == "salesforce":
+            self.sb.modify("Contact", contact, {"AccountId": company})
         else:
             self.sb.update("persons", int(contact), {"org_id": int(company)})
 
@@ -106,6 +131,9 @@ class CrmWorld(World):
         if self.crm == "hubspot":
             by_type = self.sb.associations.get(("contacts", int(contact)), {}).get("companies", {})
             return {str(k) for k in by_type}
+        if self.crm == "salesforce":
+            account = self.sb.records["Contact"][contact].get("AccountId")
+            return {account} if account else set()
         org = self.sb.records["persons"][int(contact)].get("org_id")
         return {str(org)} if org else set()
 
@@ -114,6 +142,8 @@ class CrmWorld(World):
             by_type = self.sb.associations.get(("contacts", int(contact)), {}).get("companies", {})
             primary = [str(k) for k, types in by_type.items() if 1 in types]
             return primary[0] if primary else None
+        if self.crm == "salesforce":
+            return self.sb.records["Contact"][contact].get("AccountId")
         org = self.sb.records["persons"][int(contact)].get("org_id")
         return str(org) if org else None
 
@@ -121,6 +151,9 @@ class CrmWorld(World):
         if self.crm == "hubspot":
             return {kind: sum(1 for r in self.sb.objects[plural].values() if not r.archived)
                     for kind, plural in (("email", "emails"), ("call", "calls"), ("note", "notes"))}
+        if self.crm == "salesforce":
+            tasks = list(self.sb.records["Task"].values())
+            return {kind: sum(1 for t in tasks if t["TaskSubtype"] == sub) for kind, sub in SALESFORCE_SUBTYPES.items()}
         acts = [a for a in self.sb.activities.values() if not a["is_deleted"]]
         return {"email": sum(1 for a in acts if a["type"] == "email"),
                 "call": sum(1 for a in acts if a["type"] == "call"), "note": len(self.sb.notes)}
@@ -129,6 +162,8 @@ class CrmWorld(World):
         if self.crm == "hubspot":
             return {str(r.props.get("hubspot_owner_id")) for kind in ("emails", "calls", "notes")
                     for r in self.sb.objects[kind].values() if not r.archived}
+        if self.crm == "salesforce":
+            return {str(t["OwnerId"]) for t in self.sb.records["Task"].values()}
         return {str(a["owner_id"]) for a in self.sb.activities.values()} | {
             str(n["user_id"]) for n in self.sb.notes.values()}
 
@@ -179,6 +214,11 @@ def emulator(crm: str, **config: Any) -> Any:
 
         return hubspot_app(HubSpotSandboxConfig(**{"owners": 3, "rate_limit": None, "search_rate_limit": None,
                                                    **config}))
+    if crm == "salesforce":
+        from enginy_desktop.sandbox.crm.salesforce import SalesforceSandboxConfig
+        from enginy_desktop.sandbox.crm.salesforce import create_app as salesforce_app
+
+        return salesforce_app(SalesforceSandboxConfig(**{"daily_requests": None, **config}))
     from enginy_desktop.sandbox.crm.pipedrive import PipedriveSandboxConfig
     from enginy_desktop.sandbox.crm.pipedrive import create_app as pipedrive_app
 
@@ -192,6 +232,10 @@ def token_of(crm: str) -> tuple[str, str]:
         from enginy_desktop.sandbox.hubspot import DEFAULT_TOKEN
 
         return "token", DEFAULT_TOKEN
+    if crm == "salesforce":
+        from enginy_desktop.sandbox.crm.salesforce import DEFAULT_TOKEN as SALESFORCE_TOKEN
+
+        return "access_token", SALESFORCE_TOKEN
     from enginy_desktop.sandbox.crm.pipedrive import DEFAULT_TOKEN as PIPEDRIVE_TOKEN
 
     return "api_token", PIPEDRIVE_TOKEN
@@ -200,6 +244,8 @@ def token_of(crm: str) -> tuple[str, str]:
 def owners_of(crm: str, sb: Any) -> list[str]:
     if crm == "hubspot":
         return list(sb.active_owner_ids())
+    if crm == "salesforce":
+        return sb.user_ids()
     return [str(u["id"]) for u in sb.users if u["active_flag"]]
 
 

@@ -1,0 +1,658 @@
+"""Salesforce: the REST API (one version, :data:`.salesforce_wire.API_VERSION`) for Contacts, Accounts, Users and
+Tasks. (``apis/crm_apis.md`` §4; ``specs/salesforce``; wire details in :mod:`.salesforce_wire`.)
+
+- Sign-in: OAuth 2.0 web-server flow with PKCE from a desktop app (RFC 8252 loopback, the callback
+  ``http://localhost:1717/OauthRedirect``) against ``login.salesforce.com``, ``test.salesforce.com`` or the org's
+  My Domain, with the user's own connected app / external client app (client secret optional: public clients
+  omit it). API calls go to the ``instance_url`` of the token answer. Access tokens are renewed with the refresh
+  token after ``INVALID_SESSION_ID`` (once); a refused renewal says "sign in again".
+  https://help.salesforce.com/s/articleView?id=xcloud.remoteaccess_oauth_web_server_flow.htm
+- A contact's company is its ``AccountId`` (``CompanyLink.FIELD``), written in the contact's own write.
+- Reads and matching through SOQL (``IN`` lists chunked under the URI limit, ``nextRecordsUrl`` paging); writes
+  through sObject Collections, 200 records per request with ``allOrNone=false``; upsert on external-ID fields.
+- Activities are Tasks (``TaskSubtype`` Email / Call / Task for notes), completed, with ``WhoId``, ``WhatId``,
+  ``OwnerId`` and ``ActivityDate``.
+- The daily API request allocation: ``Sforce-Limit-Info`` on every answer, ``GET /limits`` before a run;
+  ``403 REQUEST_LIMIT_EXCEEDED`` stops a run resumably (:class:`QuotaExhaustedError`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Self
+
+from . import salesforce_wire as wire
+from .base import (
+    Activity,
+    ActivityKind,
+    ActivityLookup,
+    AdapterError,
+    Association,
+    AssociationInput,
+    AssociationKind,
+    AssociationType,
+    AuthError,
+    BudgetLeft,
+    BudgetUnit,
+    Capabilities,
+    CompanyLink,
+    Connection,
+    CrmAdapter,
+    CrmField,
+    CrmIdentity,
+    CrmObject,
+    CrmRecord,
+    CrmUser,
+    DailyBudget,
+    Direction,
+    FieldType,
+    Operation,
+    RateLimit,
+    RecordError,
+    RecordInput,
+    TokenSet,
+    Traffic,
+    WriteResult,
+    parse_datetime,
+)
+from .http import ApiClient, OAuthRefreshAuth, Reply, RetryPolicy, SlidingWindowLimiter, bearer_auth
+from .oauth import OAuthProvider
+
+log = logging.getLogger(__name__)
+
+# Salesforce has no short request window, only the daily allocation and 25 concurrent long requests; the limiter
+# keeps a run polite all the same.
+RATE_LIMIT = RateLimit(25, 1.0)
+ACCOUNT_NAME = "Account.Name"  # a relationship field of contacts, read for matching by company name
+IDENTIFIER_FIELDS: dict[CrmObject, dict[str, str]] = {
+    CrmObject.CONTACTS: {"first_name": "FirstName", "last_name": "LastName", "email": "Email",
+                         "company_name": ACCOUNT_NAME},
+    CrmObject.COMPANIES: {"name": "Name", "domain": "Website"},
+}
+DISPLAY_FIELDS: dict[CrmObject, tuple[str, ...]] = {
+    CrmObject.CONTACTS: ("FirstName", "LastName", "Email"),
+    CrmObject.COMPANIES: ("Name", "Website"),
+}
+SUBTYPES: dict[ActivityKind, str] = {ActivityKind.EMAIL: "Email", ActivityKind.CALL: "Call", ActivityKind.NOTE: "Task"}
+
+
+class SalesforceAdapter(CrmAdapter):
+    key = "salesforce"
+    name = "Salesforce"
+
+    def __init__(self, api: ApiClient, *, auth_kind: str = "oauth", daily_allocation: int | None = None,
+                 usage: list[tuple[int, int]] | None = None) -> None:
+        self.api = api
+        self._usage_box = usage if usage is not None else []  # the last Sforce-Limit-Info (used, allocation)
+        self.auth_kind = auth_kind
+        self._describe: dict[CrmObject, dict[str, CrmField]] = {}
+        self._describe_lock = asyncio.Lock()
+        self._usage: tuple[int, int] | None = None
+        self._daily = daily_allocation
+        self._exhausted = False
+
+    # -- opening ------------------------------------------------------------------------------------------------
+    @classmethod
+    def from_connection(cls, connection: Connection, *, transport: Any = None, retry: Any = None) -> Self:
+        session = connection.get_secret("access_token")
+        base_url = connection.setting("base_url").rstrip("/")
+        auth: Any
+        if session:
+            auth, kind = bearer_auth(session), "session"
+        else:
+            raw = connection.get_secret("oauth_token")
+            client_id = connection.setting("client_id")
+            if not raw or not client_id:
+                raise AuthError("Salesforce is not connected: enter your connected app's consumer key and sign in "
+                                "with Salesforce in the Salesforce connection.", vendor="salesforce")
+            try:
+                tokens = TokenSet.from_json(raw)
+            except ValueError:
+                raise AuthError("The saved Salesforce sign-in is unreadable. Sign in with Salesforce again.",
+                                vendor="salesforce") from None
+            base_url = tokens.api_url.rstrip("/") or base_url
+            auth = OAuthRefreshAuth(
+                tokens, token_url=f"{_login_url(connection)}/services/oauth2/token", client_id=client_id,
+                client_secret=connection.get_secret("client_secret") or "",
+                on_refresh=lambda t: connection.set_secret("oauth_token", t.to_json()))
+            kind = "oauth"
+        if not base_url:
+            raise AuthError("The Salesforce org's address is unknown: sign in with Salesforce again (or set the API "
+                            "base URL to your My Domain URL).", vendor="salesforce")
+        usage: list[tuple[int, int]] = []
+
+        def rate_info(reply: Reply) -> Any:
+            found = wire.api_usage(reply)
+            if found:
+                usage.append(found)
+                del usage[:-1]
+            return wire.rate_info(reply)
+
+        api = ApiClient("salesforce", base_url, vendor_name="Salesforce", auth=auth,
+                        limiter=SlidingWindowLimiter(RATE_LIMIT, name="Salesforce"),
+                        retry=retry if isinstance(retry, RetryPolicy) else None, transport=transport,
+                        error_hook=wire.salesforce_error, rate_info=rate_info)
+        daily = _positive(connection.setting("daily_api_requests"))
+        return cls(api, auth_kind=kind, daily_allocation=daily, usage=usage)
+
+    @classmethod
+    def oauth_provider(cls, connection: Connection) -> OAuthProvider:
+        client_id = connection.setting("client_id")
+        if not client_id:
+            raise AuthError("Enter the consumer key (client ID) of your Salesforce connected app or external client "
+                            "app before signing in.", vendor="salesforce")
+        login = _login_url(connection)
+        return OAuthProvider(
+            name="Salesforce",
+            authorize_url=f"{login}/services/oauth2/authorize",
+            token_url=f"{login}/services/oauth2/token",
+            client_id=client_id,
+            client_secret=connection.get_secret("client_secret") or "",
+            scopes=wire.SCOPES,
+            redirect_host="localhost",
+            redirect_port=wire.OAUTH_REDIRECT_PORT,
+            redirect_path=wire.OAUTH_REDIRECT_PATH,
+        )
+
+    @property
+    def capabilities(self) -> Capabilities:
+        upsert_keys = {obj: frozenset(f.name for f in fields.values() if f.vendor_type.endswith(":external_id"))
+                       for obj, fields in self._describe.items()}
+        per_day = self._per_day()
+        return Capabilities(
+            max_batch={
+                Operation.READ: wire.COLLECTION,
+                Operation.CREATE: wire.COLLECTION,
+                Operation.UPDATE: wire.COLLECTION,
+                Operation.UPSERT: wire.COLLECTION,
+                Operation.SEARCH_PAGE: 2000,
+                Operation.SEARCH_IN_VALUES: wire.COLLECTION,
+                Operation.SCAN_PAGE: 2000,
+                Operation.ASSOCIATION_READ: wire.COLLECTION,
+                Operation.ASSOCIATION_WRITE: wire.COLLECTION,
+                Operation.ACTIVITY: wire.COLLECTION,
+            },
+            upsert=True,
+            upsert_keys=upsert_keys,
+            multiple_companies=False,
+            primary_company=True,
+            search_in=True,
+            rate_limit=RATE_LIMIT,
+            daily_limit=per_day,
+            throttle_status=403,
+            company_link=CompanyLink.FIELD,
+            company_field="AccountId",
+            search_folds_case=True,
+            budget=DailyBudget(BudgetUnit.REQUESTS, per_day),
+            concurrency=4,
+        )
+
+    def _per_day(self) -> int:
+        usage = self._usage_box[-1] if self._usage_box else self._usage
+        if usage:
+            return usage[1]
+        return self._daily or wire.DEFAULT_DAILY
+
+    @property
+    def calls_made(self) -> int:
+        return self.api.requests_sent
+
+    @property
+    def traffic(self) -> Traffic:
+        return self.api.traffic()
+
+    async def aclose(self) -> None:
+        await self.api.aclose()
+
+    async def budget_left(self) -> BudgetLeft:
+        """``GET /limits`` (``DailyApiRequests``): the org's allocation and what is left of it now."""
+        data = await self._json("GET", f"{wire.DATA}/limits")
+        daily = (data or {}).get("DailyApiRequests") or {}
+        maximum, remaining = int(daily.get("Max") or self._per_day()), int(daily.get("Remaining") or 0)
+        self._usage = (maximum - remaining, maximum)
+        return BudgetLeft(BudgetUnit.REQUESTS, remaining, maximum, None)
+
+    # -- plumbing -----------------------------------------------------------------------------------------------
+    async def _json(self, method: str, path: str, **kw: Any) -> Any:
+        reply = await self.api.request(method, path, **kw)
+        return reply.json_or_none()
+
+    async def _query(self, soql: str) -> AsyncIterator[list[dict[str, Any]]]:
+        """Pages of a SOQL query's records (flattened), following ``nextRecordsUrl``."""
+        data = await self._json("GET", f"{wire.DATA}/query", params={"q": soql})
+        while True:
+            records = [wire.flatten(r) for r in (data or {}).get("records") or [] if isinstance(r, dict)]
+            if records:
+                yield records
+            following = (data or {}).get("nextRecordsUrl")
+            if (data or {}).get("done", True) or not following:
+                return
+            data = await self._json("GET", str(following))
+
+    # -- who am I, what is there ---------------------------------------------------------------------------------
+    async def check(self) -> CrmIdentity:
+        """The signed-in user (``/services/oauth2/userinfo``), the org's name and edition (SOQL on Organization),
+        and the daily API allocation (``/limits``)."""
+        me = await self._json("GET", "/services/oauth2/userinfo") or {}
+        org: dict[str, Any] = {}
+        async for page in self._query("SELECT Id, Name, OrganizationType, IsSandbox FROM Organization LIMIT 1"):
+            org = page[0]
+        await self._describe_of(CrmObject.CONTACTS)
+        left = await self.budget_left()
+        name = str(org.get("Name") or me.get("organization_id") or "Salesforce org")
+        edition = str(org.get("OrganizationType") or "")
+        user = str(me.get("preferred_username") or me.get("email") or me.get("name") or "")
+        how = "Salesforce sign-in (OAuth)" if self.auth_kind == "oauth" else "a session token"
+        details = (f"Connected to the Salesforce org {name}" + (f" ({edition}" + (", sandbox" if org.get("IsSandbox")
+                                                                               else "") + ")" if edition else "")
+                   + (f" as {user}" if user else "") + f" with {how}, on REST API {wire.API_VERSION}. Contacts, "
+                   f"Accounts and Users are readable. Daily API requests: {left.remaining:,} of "
+                   f"{left.per_day or 0:,} left.")
+        return CrmIdentity(crm=self.key, account_id=str(org.get("Id") or me.get("organization_id") or ""),
+                           account_name=name, user=user or how, details=details)
+
+    async def _describe_of(self, object: CrmObject) -> dict[str, CrmField]:
+        async with self._describe_lock:
+            if object not in self._describe:
+                data = await self._json("GET", f"{wire.DATA}/sobjects/{wire.OBJECTS[object]}/describe")
+                found: dict[str, CrmField] = {}
+                for item in (data or {}).get("fields") or []:
+                    f = wire.to_field(item, object) if isinstance(item, dict) else None
+                    if f is not None:
+                        found[f.name] = f
+                self._describe[object] = found
+            return self._describe[object]
+
+    async def fields(self, object: CrmObject) -> list[CrmField]:
+        found = dict(await self._describe_of(object))
+        if object is CrmObject.CONTACTS:
+            found[ACCOUNT_NAME] = CrmField(ACCOUNT_NAME, "Account name", FieldType.TEXT, object, read_only=True,
+                                           description="The name of the contact's account (read for matching).")
+        return sorted(found.values(), key=lambda f: f.label.casefold())
+
+    async def users(self) -> list[CrmUser]:
+        users: list[CrmUser] = []
+        async for page in self._query("SELECT Id, Username, Email, FirstName, LastName, IsActive FROM User "
+                                      "WHERE IsActive = true ORDER BY Id"):
+            for u in page:
+                users.append(CrmUser(id=str(u.get("Id")), email=str(u.get("Email") or u.get("Username") or ""),
+                                     first_name=str(u.get("FirstName") or ""), last_name=str(u.get("LastName") or ""),
+                                     active=bool(u.get("IsActive", True))))
+        return users
+
+    # -- declarations -------------------------------------------------------------------------------------------
+    def identifier_fields(self, object: CrmObject) -> dict[str, str]:
+        return dict(IDENTIFIER_FIELDS[object])
+
+    def display_fields(self, object: CrmObject) -> tuple[str, ...]:
+        return DISPLAY_FIELDS[object]
+
+    def owner_field(self, object: CrmObject) -> str | None:
+        return "OwnerId"
+
+    def unique_fields(self, object: CrmObject) -> frozenset[str]:
+        return frozenset(f.name for f in (self._describe.get(object) or {}).values()
+                         if f.vendor_type.endswith(":external_id"))
+
+    # -- reading ------------------------------------------------------------------------------------------------
+    def _select(self, object: CrmObject, properties: Sequence[str]) -> str:
+        known = self._describe.get(object) or {}
+        names = ["Id", "CreatedDate", "LastModifiedDate"]
+        for p in properties:
+            if p in known or p == ACCOUNT_NAME:
+                names.append(wire.field_name(p))
+        # Names come from describe (checked by wire.field_name); values are quoted by wire.quote.
+        return f"SELECT {', '.join(dict.fromkeys(names))} FROM {wire.OBJECTS[object]}"  # noqa: S608
+
+    def _record(self, item: Mapping[str, Any], object: CrmObject) -> CrmRecord:
+        known = self._describe.get(object) or {}
+        props: dict[str, Any] = {}
+        for name, value in item.items():
+            if name in ("Id", "CreatedDate", "LastModifiedDate"):
+                continue
+            f = known.get(name)
+            props[name] = wire.from_wire(f.type if f else FieldType.TEXT, value)
+        return CrmRecord(id=str(item.get("Id")), object=object, properties=props,
+                         created_at=parse_datetime(_iso(item.get("CreatedDate"))),
+                         updated_at=parse_datetime(_iso(item.get("LastModifiedDate"))))
+
+    async def _where_in(self, object: CrmObject, name: str, values: Sequence[str], properties: Sequence[str],
+                        extra: str = "") -> AsyncIterator[list[CrmRecord]]:
+        await self._describe_of(object)
+        head = f"{self._select(object, properties)} WHERE {extra}"
+        for soql in wire.in_chunks(head, wire.field_name(name), [str(v) for v in values if str(v)]):
+            async for page in self._query(soql):
+                yield [self._record(i, object) for i in page]
+
+    async def read(self, object: CrmObject, ids: Sequence[str], properties: Sequence[str]) -> list[CrmRecord]:
+        records: list[CrmRecord] = []
+        async for page in self._where_in(object, "Id", [i for i in ids if _is_id(i)], properties):
+            records.extend(page)
+        return records
+
+    async def read_by_unique(self, object: CrmObject, id_property: str, values: Sequence[str],
+                             properties: Sequence[str]) -> list[CrmRecord]:
+        records: list[CrmRecord] = []
+        async for page in self.search_in(object, id_property, values, properties):
+            records.extend(page)
+        return records
+
+    async def search_in(self, object: CrmObject, property: str, values: Sequence[str],
+                        properties: Sequence[str]) -> AsyncIterator[list[CrmRecord]]:
+        async for page in self.search_all(object, {property: values}, properties):
+            yield page
+
+    async def search_all(self, object: CrmObject, filters: Mapping[str, Sequence[str]],
+                         properties: Sequence[str]) -> AsyncIterator[list[CrmRecord]]:
+        """``first IN (…) AND other IN (…)…`` (SOQL ``=`` on text ignores case); URL fields are asked in the
+        spellings websites are typed with (``https://``, ``www.``, a trailing slash)."""
+        known = await self._describe_of(object)
+        items = list(filters.items())
+        wanted = list(dict.fromkeys([*properties, *filters]))
+        conditions = []
+        for name, values in items[1:]:
+            spelled = _spellings(known.get(name), values)
+            if spelled:
+                conditions.append(next(wire.in_chunks("", wire.field_name(name), spelled, max_values=10_000,
+                                                      max_chars=100_000)))
+        extra = "".join(f"{c} AND " for c in conditions)
+        first, values = items[0]
+        async for page in self._where_in(object, first, _spellings(known.get(first), values), wanted, extra):
+            yield page
+
+    async def scan(self, object: CrmObject, properties: Sequence[str]) -> AsyncIterator[list[CrmRecord]]:
+        await self._describe_of(object)
+        async for page in self._query(f"{self._select(object, properties)} ORDER BY Id"):
+            yield [self._record(i, object) for i in page]
+
+    async def changed_since(self, object: CrmObject, since: datetime,
+                            properties: Sequence[str]) -> AsyncIterator[list[CrmRecord]]:
+        await self._describe_of(object)
+        moment = (since if since.tzinfo else since.replace(tzinfo=UTC)).astimezone(UTC)
+        soql = f"{self._select(object, properties)} WHERE LastModifiedDate >= {moment:%Y-%m-%dT%H:%M:%SZ} ORDER BY Id"
+        async for page in self._query(soql):
+            yield [self._record(i, object) for i in page]
+
+    async def count(self, object: CrmObject) -> int | None:
+        soql = f"SELECT COUNT() FROM {wire.OBJECTS[object]}"  # noqa: S608 - a fixed object name
+        data = await self._json("GET", f"{wire.DATA}/query", params={"q": soql})
+        return int((data or {}).get("totalSize") or 0)
+
+    # -- writes -------------------------------------------------------------------------------------------------
+    def _body(self, object: CrmObject, props: Mapping[str, Any]) -> dict[str, Any]:
+        known = self._describe.get(object) or {}
+        body: dict[str, Any] = {"attributes": {"type": wire.OBJECTS[object]}}
+        for name, value in props.items():
+            f = known.get(name)
+            if f is None:
+                raise ValueError(f"Salesforce {wire.OBJECTS[object]}s have no field “{name}” (or this user cannot see "
+                                 "it: field-level security)")
+            if f.read_only:
+                raise ValueError(f"{f.label} ({name}) cannot be written in Salesforce")
+            body[name] = wire.to_wire(f.type, value)
+        return body
+
+    async def _collection(self, method: str, path: str, inputs: Sequence[tuple[str, str, dict[str, Any] | None]],
+                          *, created: bool | None, idempotent: bool) -> list[WriteResult]:
+        """One sObject Collections request per 200 bodies; ``inputs`` are (key, id, body or None when the body
+        could not be made: its failure is already decided)."""
+        results: list[WriteResult] = []
+        try:
+            for start in range(0, len(inputs), wire.COLLECTION):
+                chunk = inputs[start:start + wire.COLLECTION]
+                sendable = [(k, i, b) for k, i, b in chunk if b is not None]
+                answers: list[Any] = []
+                if sendable:
+                    data = await self._json(method, path, json={"allOrNone": False,
+                                                                "records": [b for _k, _i, b in sendable]},
+                                            idempotent=idempotent)
+                    answers = data if isinstance(data, list) else []
+                it = iter(answers)
+                for key, rid, body in chunk:
+                    if body is None:
+                        continue
+                    answer = next(it, None)
+                    if not isinstance(answer, dict):
+                        results.append(WriteResult.failure(key, RecordError("Salesforce gave no answer for this "
+                                                                            "record.", code="NO_RESULT"), id=rid))
+                    elif answer.get("success"):
+                        made = answer.get("created") if created is None else created
+                        results.append(WriteResult.success(key, str(answer.get("id") or rid), created=made))
+                    else:
+                        errors = answer.get("errors") or []
+                        error = wire.record_error(errors[0]) if errors else RecordError("Salesforce refused it.")
+                        results.append(WriteResult.failure(key, error, id=rid))
+        except AdapterError as exc:
+            exc.completed = results + exc.completed
+            raise
+        return results
+
+    def _prepared(self, object: CrmObject, records: Sequence[RecordInput], with_id: bool
+                  ) -> tuple[list[tuple[str, str, dict[str, Any] | None]], dict[str, WriteResult]]:
+        inputs: list[tuple[str, str, dict[str, Any] | None]] = []
+        refused: dict[str, WriteResult] = {}
+        for n, r in enumerate(records):
+            key = r.key or str(n)
+            try:
+                body = self._body(object, r.properties)
+                if with_id:
+                    if not _is_id(r.id) or r.id_property:
+                        raise ValueError("Salesforce updates records by their 15- or 18-character id")
+                    body["Id"] = r.id
+            except ValueError as exc:
+                refused[key] = WriteResult.failure(r.key, RecordError(str(exc), code="INVALID_VALUE"), id=r.id)
+                inputs.append((key, r.id, None))
+                continue
+            inputs.append((key, r.id, body))
+        return inputs, refused
+
+    @staticmethod
+    def _in_order(inputs: Sequence[tuple[str, str, Any]], sent: list[WriteResult],
+                  refused: Mapping[str, WriteResult]) -> list[WriteResult]:
+        it = iter(sent)
+        out = []
+        for key, _rid, body in inputs:
+            out.append(refused[key] if body is None else next(it))
+        return out
+
+    async def create(self, object: CrmObject, records: Sequence[RecordInput]) -> list[WriteResult]:
+        await self._describe_of(object)
+        inputs, refused = self._prepared(object, records, with_id=False)
+        sent = await self._collection("POST", f"{wire.DATA}/composite/sobjects", inputs, created=True,
+                                      idempotent=False)
+        return self._in_order(inputs, sent, refused)
+
+    async def update(self, object: CrmObject, records: Sequence[RecordInput]) -> list[WriteResult]:
+        await self._describe_of(object)
+        inputs, refused = self._prepared(object, records, with_id=True)
+        sent = await self._collection("PATCH", f"{wire.DATA}/composite/sobjects", inputs, created=False,
+                                      idempotent=True)
+        return self._in_order(inputs, sent, refused)
+
+    async def upsert(self, object: CrmObject, records: Sequence[RecordInput], id_property: str
+                     ) -> list[WriteResult]:
+        """``PATCH composite/sobjects/{SObject}/{ExternalIdField}`` (each input's ``id`` holds the value)."""
+        known = await self._describe_of(object)
+        f = known.get(id_property)
+        if f is None or not f.vendor_type.endswith(":external_id"):
+            return [WriteResult.failure(r.key, RecordError(f"{id_property} is not an external ID field in Salesforce "
+                                                           "(upsert needs one).", code="NOT_EXTERNAL_ID"))
+                    for r in records]
+        inputs: list[tuple[str, str, dict[str, Any] | None]] = []
+        refused: dict[str, WriteResult] = {}
+        for n, r in enumerate(records):
+            key = r.key or str(n)
+            try:
+                body = self._body(object, {k: v for k, v in r.properties.items() if k != id_property})
+                body[id_property] = r.id or str(r.properties.get(id_property) or "")
+            except ValueError as exc:
+                refused[key] = WriteResult.failure(r.key, RecordError(str(exc), code="INVALID_VALUE"))
+                inputs.append((key, "", None))
+                continue
+            inputs.append((key, "", body))
+        sent = await self._collection(
+            "PATCH", f"{wire.DATA}/composite/sobjects/{wire.OBJECTS[object]}/{wire.field_name(id_property)}",
+            inputs, created=None, idempotent=True)
+        return self._in_order(inputs, sent, refused)
+
+    # -- the company of a contact (its AccountId) ------------------------------------------------------------------
+    async def associations(self, ids: Sequence[str], from_object: CrmObject = CrmObject.CONTACTS,
+                           to_object: CrmObject = CrmObject.COMPANIES) -> dict[str, list[Association]]:
+        found: dict[str, list[Association]] = {str(i): [] for i in ids}
+        if (from_object, to_object) != (CrmObject.CONTACTS, CrmObject.COMPANIES):
+            return found
+        primary = (AssociationType("AccountId", "FIELD", "Account", primary=True),)
+        for rec in await self.read(CrmObject.CONTACTS, list(found), ["AccountId"]):
+            account = rec.get("AccountId")
+            if account:
+                found[rec.id] = [Association(from_object, rec.id, to_object, str(account), primary)]
+        return found
+
+    async def _set_accounts(self, links: Sequence[AssociationInput], accounts: Sequence[str | None]
+                            ) -> list[WriteResult]:
+        inputs: list[tuple[str, str, dict[str, Any] | None]] = []
+        refused: dict[str, WriteResult] = {}
+        for n, (link, account) in enumerate(zip(links, accounts, strict=True)):
+            key = link.key or str(n)
+            if not _is_id(link.from_id) or (account is not None and not _is_id(account)):
+                refused[key] = WriteResult.failure(link.key, RecordError("Not a Salesforce id.", code="INVALID_ID"),
+                                                   id=link.to_id)
+                inputs.append((key, link.to_id, None))
+            else:
+                inputs.append((key, link.to_id, {"attributes": {"type": "Contact"}, "Id": link.from_id,
+                                                 "AccountId": account}))
+        sent = await self._collection("PATCH", f"{wire.DATA}/composite/sobjects", inputs, created=False,
+                                      idempotent=True)
+        return self._in_order(inputs, sent, refused)
+
+    async def associate(self, links: Sequence[AssociationInput], kind: AssociationKind = AssociationKind.ADDITIONAL,
+                        from_object: CrmObject = CrmObject.CONTACTS,
+                        to_object: CrmObject = CrmObject.COMPANIES) -> list[WriteResult]:
+        """Sets each contact's ``AccountId`` (one account per contact: it replaces the previous one)."""
+        results = await self._set_accounts(links, [link.to_id for link in links])
+        return [WriteResult.success(r.key, link.to_id) if r.ok else r for r, link in zip(results, links, strict=True)]
+
+    async def remove_associations(self, links: Sequence[AssociationInput],
+                                  from_object: CrmObject = CrmObject.CONTACTS,
+                                  to_object: CrmObject = CrmObject.COMPANIES) -> list[WriteResult]:
+        """Clears ``AccountId`` where it still names that account (a contact moved meanwhile keeps its new one)."""
+        current = await self.associations([link.from_id for link in links])
+        todo = [link for link in links if any(a.to_id == link.to_id for a in current.get(link.from_id, []))]
+        done = {id(link): r for link, r in zip(todo, await self._set_accounts(todo, [None] * len(todo)),
+                                                strict=True)}
+        out = []
+        for link in links:
+            r = done.get(id(link))
+            out.append(r if r is not None and not r.ok else WriteResult.success(link.key, link.to_id))
+        return out
+
+    # -- activities (Tasks) ----------------------------------------------------------------------------------------
+    def _task(self, a: Activity) -> dict[str, Any]:
+        moment = (a.timestamp if a.timestamp.tzinfo else a.timestamp.replace(tzinfo=UTC)).astimezone(UTC)
+        inbound = a.direction is Direction.INBOUND
+        default = {ActivityKind.EMAIL: "Email received" if inbound else "Email sent",
+                   ActivityKind.CALL: "Inbound call" if inbound else "Call", ActivityKind.NOTE: "Note"}[a.kind]
+        task: dict[str, Any] = {"attributes": {"type": "Task"}, "Subject": (a.subject or default)[:255],
+                                "TaskSubtype": SUBTYPES[a.kind], "Status": "Completed",
+                                "ActivityDate": moment.strftime("%Y-%m-%d")}
+        if a.body:
+            task["Description"] = a.body[:32_000]
+        if a.contact_ids and _is_id(a.contact_ids[0]):
+            task["WhoId"] = a.contact_ids[0]
+        if a.company_ids and _is_id(a.company_ids[0]):
+            task["WhatId"] = a.company_ids[0]
+        if _is_id(a.owner_id):
+            task["OwnerId"] = a.owner_id
+        if a.kind is ActivityKind.CALL:
+            task["CallType"] = "Inbound" if inbound else "Outbound"
+            if a.duration_seconds is not None:
+                task["CallDurationInSeconds"] = max(0, int(a.duration_seconds))
+        task.update(a.properties)
+        return task
+
+    async def log_activities(self, activities: Sequence[Activity]) -> list[WriteResult]:
+        inputs = [(a.key or str(n), "", self._task(a)) for n, a in enumerate(activities)]
+        sent = await self._collection("POST", f"{wire.DATA}/composite/sobjects", inputs, created=True,
+                                      idempotent=False)
+        return [WriteResult(key=a.key, ok=r.ok, id=r.id, created=r.created, error=r.error)
+                for a, r in zip(activities, sent, strict=True)]
+
+    async def find_activities(self, lookups: Sequence[ActivityLookup]) -> dict[str, str]:
+        """Tasks of the lookups' contacts (one SOQL per 200 contacts); the one of the same subtype on the same day
+        whose subject starts with the lookup's subject is the same."""
+        who = [lookup.contact_id for lookup in lookups if _is_id(lookup.contact_id)]
+        tasks: list[dict[str, Any]] = []
+        head = "SELECT Id, WhoId, Subject, TaskSubtype, ActivityDate FROM Task WHERE "
+        for soql in wire.in_chunks(head, "WhoId", who):
+            async for page in self._query(soql):
+                tasks.extend(page)
+        found: dict[str, str] = {}
+        taken: set[str] = set()
+        for lookup in lookups:
+            moment = (lookup.timestamp if lookup.timestamp.tzinfo
+                      else lookup.timestamp.replace(tzinfo=UTC)).astimezone(UTC)
+            for t in tasks:
+                tid = str(t.get("Id"))
+                if (tid not in taken and _same_id(str(t.get("WhoId") or ""), lookup.contact_id)
+                        and t.get("TaskSubtype") == SUBTYPES[lookup.kind]
+                        and str(t.get("ActivityDate") or "") == moment.strftime("%Y-%m-%d")
+                        and (not lookup.subject or str(t.get("Subject") or "").startswith(lookup.subject[:255]))):
+                    found[lookup.key] = tid
+                    taken.add(tid)
+                    break
+        return found
+
+
+# -- helpers --------------------------------------------------------------------------------------------------------
+
+
+def _login_url(connection: Connection) -> str:
+    login = connection.setting("login_url", wire.LOGIN_URL).rstrip("/")
+    if not login.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+        login = "https://" + login.removeprefix("http://")
+    return login
+
+
+def _positive(text: str) -> int | None:
+    try:
+        value = int(str(text).replace(",", "").strip())
+    except ValueError:
+        return None
+    return value if value > 0 else None
+
+
+def _is_id(value: object) -> bool:
+    text = str(value or "")
+    return len(text) in (15, 18) and text.isalnum()
+
+
+def _same_id(a: str, b: str) -> bool:
+    return a[:15] == b[:15] and bool(a)
+
+
+def _iso(value: object) -> object:
+    """Salesforce's ``2025-01-31T09:00:00.000+0000`` in a form ``datetime.fromisoformat`` reads."""
+    if isinstance(value, str) and len(value) > 5 and value[-5] in "+-" and value[-3] != ":":
+        return value[:-2] + ":" + value[-2:]
+    return value
+
+
+def _spellings(f: CrmField | None, values: Sequence[str]) -> list[str]:
+    """Values as they may be typed in a URL field (``acme.com``, ``https://acme.com``, ``www.acme.com``…); other
+    fields' values as they are."""
+    out = [str(v).strip() for v in values if str(v).strip()]
+    if f is None or f.type is not FieldType.URL:
+        return out
+    spelled: list[str] = []
+    for v in out:
+        bare = v.removeprefix("https://").removeprefix("http://").removeprefix("www.").rstrip("/")
+        for host in (bare, f"www.{bare}"):
+            spelled += [host, f"https://{host}", f"http://{host}", f"https://{host}/", f"http://{host}/"]
+        spelled.append(v)
+    return list(dict.fromkeys(spelled))
+
+
+__all__ = ["SalesforceAdapter"]

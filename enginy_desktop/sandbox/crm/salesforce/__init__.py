@@ -1,0 +1,79 @@
+"""Local emulator of Salesforce's REST API (v62.0), on the emulator kit.
+
+``create_app(config)`` returns the ASGI app; its state is a :class:`SalesforceSandbox` (``app.state.sandbox``)::
+
+    from enginy_desktop.sandbox.crm.salesforce import DEFAULT_TOKEN, SalesforceSandboxConfig, create_app
+
+    app = create_app(SalesforceSandboxConfig(seed_contacts=100))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="https://x.my.salesforce.com",
+                                 headers={"Authorization": f"Bearer {DEFAULT_TOKEN}"}) as client:
+        await client.get("/services/data/v62.0/query", params={"q": "SELECT Id FROM Contact"})
+
+``enginy-desktop sandbox --crm salesforce`` serves it on loopback (options: ``daily-requests``,
+``duplicate-rules``). What it emulates and what differs from the real service: ``docs/sandbox.md``.
+"""
+
+from __future__ import annotations
+
+from ...kit import EmulatorApp, build_app
+from ...kit.launch import EmulatorSpec, OptionError, Started, StartOptions, connect_commands, take_options
+from .api import build_routes
+from .state import DEFAULT_CLIENT_ID, DEFAULT_TOKEN, SalesforceError, SalesforceSandbox, SalesforceSandboxConfig
+
+__all__ = ["DEFAULT_CLIENT_ID", "DEFAULT_TOKEN", "SPEC", "SalesforceError", "SalesforceSandbox",
+           "SalesforceSandboxConfig", "create_app"]
+
+
+def create_app(config: SalesforceSandboxConfig | None = None, *, sandbox: SalesforceSandbox | None = None
+               ) -> EmulatorApp:
+    sb = sandbox or SalesforceSandbox(config)
+    return build_app(sb, build_routes(sb))
+
+
+def _start(options: StartOptions) -> Started:
+    opts = take_options(SPEC, options.options)
+    raw = opts.get("daily-requests", "100000").strip().lower()
+    daily: int | None
+    if raw in ("off", "none"):
+        daily = None
+    elif raw.isdigit() and int(raw) > 0:
+        daily = int(raw)
+    else:
+        raise OptionError("daily-requests must be a positive number or 'off'")
+    dup = opts.get("duplicate-rules", "off").strip().lower()
+    if dup not in ("on", "off"):
+        raise OptionError("duplicate-rules must be on or off")
+    config = SalesforceSandboxConfig(daily_requests=daily, duplicate_rules=dup == "on",
+                                     seed_contacts=options.seed, random_seed=options.random_seed,
+                                     faults=options.faults, control_token=options.control_token)
+    app = create_app(config)
+    sb: SalesforceSandbox = app.state.sandbox
+    counts = sb.counts()
+    summary = [
+        f"Contacts: {counts['contacts']}, accounts: {counts['accounts']}, users: {counts['users']}",
+        f"Daily API requests: {daily or 'no limit'}; duplicate rules: {dup}",
+        f"Connected app: consumer key {config.client_id} (any key is accepted; PKCE checked)",
+    ]
+
+    def settings(base_url: str) -> dict[str, str]:
+        return {"base_url": base_url, "login_url": base_url}
+
+    def connect(base_url: str) -> list[str]:
+        return connect_commands("salesforce", settings(base_url), "access_token", DEFAULT_TOKEN)
+
+    return Started(app, {"Access token (session ID)": DEFAULT_TOKEN}, summary, connect,
+                   settings=lambda base_url: {**settings(base_url), "access_token": DEFAULT_TOKEN})
+
+
+SPEC = EmulatorSpec(
+    key="salesforce",
+    title="Salesforce",
+    kind="crm",
+    summary="Salesforce REST API v62.0: describe, SOQL, sObject Collections, Contacts, Accounts, Users, Tasks; "
+    "the daily API request allocation, duplicate rules and OAuth with PKCE",
+    start=_start,
+    options={
+        "daily-requests": "the org's daily API request allocation (default 100000, or 'off')",
+        "duplicate-rules": "'on' makes the standard contact duplicate rule (same e-mail) block creates",
+    },
+)

@@ -86,8 +86,15 @@ async def follow_run(ctx: AppContext, engine: Callable[[Any, Any], Awaitable[Any
     def work() -> Any:
         return engine(relay, token)
 
-    return await handle.run(ui.in_worker_thread(work, token=token, relay=relay, name=f"{kind}-run", pause_gc=True),
-                            summarize)
+    # The garbage collector stays off while the run goes (the window's heap frozen too): a full collection of what
+    # a long run allocates holds the GIL for 50–150 ms, a pause of the window. Reference counting still frees
+    # nearly everything; the collector catches up when the run ends.
+    gc_hold = ui.GcPause()
+    gc_hold.hold(pause=True)
+    try:
+        return await handle.run(ui.in_worker_thread(work, token=token, relay=relay, name=f"{kind}-run"), summarize)
+    finally:
+        gc_hold.release()
 
 
 def resume_button(owner: QWidget, name: str, tip: str, follow: Callable[[], Coroutine[Any, Any, Any]]) -> QPushButton:

@@ -115,3 +115,24 @@ def test_refusals_name_the_kind_of_run(runs: RunService, kind: str, crm: str, st
     with pytest.raises(RunBusyError) as busy:
         runs.create(kind, crm=crm, list_id=7, list_name="Leads", start=True)
     assert str(busy.value).startswith(start + " is already running (run 1, started ")
+
+
+def test_a_process_holding_a_lease_beats_by_itself_and_stops_when_it_ends(runs: RunService,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    import enginy_desktop.core.runs.service as service
+
+    monkeypatch.setattr(service, "HEARTBEAT_EVERY", 0.05)
+    a = runs.create("export", crm="hubspot", list_id=7, list_name="Leads", start=True)
+    old = utcnow() - timedelta(seconds=STALE_AFTER - 1)
+    with runs.store.write() as s:
+        s.execute(update(RunLease).values(heartbeat_at=old))
+    deadline = time.monotonic() + 10
+    while _lease(runs).heartbeat_at.replace(tzinfo=None) <= old.replace(tzinfo=None):
+        assert time.monotonic() < deadline, "the heartbeat never came"
+        time.sleep(0.02)
+    runs.finish(a.id, "finished")
+    while runs._beating is not None and runs._beating.is_alive():  # nothing held: the thread ends
+        assert time.monotonic() < deadline, "the heartbeat thread did not stop"
+        time.sleep(0.02)

@@ -162,6 +162,9 @@ class SalesforceSandboxConfig(EmulatorConfig):
     edition: str = "Developer Edition"
     token_lifetime_s: float = 7200.0
     page_size: int = 2000  # records per query page (Salesforce's default batch)
+    # Field-level security changed after a client read describe: "Contact.Title" refuses writes of Title with
+    # INVALID_FIELD_FOR_INSERT_UPDATE although describe still says it is writable.
+    locked_fields: tuple[str, ...] = ()
 
 
 class SalesforceSandbox(Emulator):
@@ -261,7 +264,7 @@ class SalesforceSandbox(Emulator):
             f = defs.get(name)
             if f is None:
                 raise RecordProblem("INVALID_FIELD", f"No such column '{name}' on sobject of type {obj}", [name])
-            if not (f["createable"] if creating else f["updateable"]):
+            if not (f["createable"] if creating else f["updateable"]) or f"{obj}.{name}" in self.config.locked_fields:
                 raise RecordProblem("INVALID_FIELD_FOR_INSERT_UPDATE", f"Unable to {'create' if creating else 'update'}"
                                     f"/update fields: {name}. Please check the security settings of this field and "
                                     "verify that it is read/write for your profile or permission set.", [name])

@@ -44,13 +44,13 @@ from PySide6.QtWidgets import (
 )
 
 from enginy_desktop.core.ai.columns import DEFAULT_MODEL, AiColumnError, AiColumnInfo, AiColumnService
-from enginy_desktop.core.ai.connection import ai_status
+from enginy_desktop.core.ai.connection import AiNotConnectedError, ai_status
 from enginy_desktop.core.ai.outputs import OutputType
 from enginy_desktop.core.ai.template import Vocabulary
 from enginy_desktop.core.context import AppContext
 from enginy_desktop.core.export import interactive as ui  # imported with the dialog, not first when a run starts
 from enginy_desktop.core.redact import redact
-from enginy_desktop.core.runs import RunHandle, RunInfo
+from enginy_desktop.core.runs import RunError, RunHandle, RunInfo
 
 from .run_progress import _main_window, show_progress
 from .workspace_widgets import TaskKeeper
@@ -491,10 +491,15 @@ class AiColumnDialog(QDialog):
         async def engine_coro(progress: Any, token: Any) -> Any:
             return await run_column(ctx, column_id, progress=progress, token=token, transport=transport)
 
-        result = await follow_run(
-            ctx, engine_coro, kind="ai", title=f"AI column “{column.name}” on “{list_name}”", verb="Filling",
-            target=f"“{column.name}”", unit="rows", counters=AI_RUN_COUNTERS,
-            parent=self.parentWidget(), summarize=lambda r: f"“{column.name}”: {summary_text(r.counters)}")
+        try:
+            result = await follow_run(
+                ctx, engine_coro, kind="ai", title=f"AI column “{column.name}” on “{list_name}”", verb="Filling",
+                target=f"“{column.name}”", unit="rows", counters=AI_RUN_COUNTERS,
+                parent=self.parentWidget(), summarize=lambda r: f"“{column.name}”: {summary_text(r.counters)}")
+        except (RunError, AiNotConnectedError) as exc:  # another run holds the list; the connection went away
+            self.show()
+            self._show_error(str(redact(exc)))
+            return None
         self.last_result = result
         self.runStarted.emit(result.run_id)
         self.statusMessage.emit(f"AI column “{column.name}”: {result.message}")

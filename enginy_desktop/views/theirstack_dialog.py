@@ -31,9 +31,9 @@ from PySide6.QtWidgets import (
 )
 
 from enginy_desktop.core.context import AppContext
-from enginy_desktop.core.imports.theirstack import ImportPlan, TheirStackFilters
+from enginy_desktop.core.imports.theirstack import ImportError_, ImportPlan, TheirStackFilters
 from enginy_desktop.core.redact import redact
-from enginy_desktop.core.runs import RunInfo
+from enginy_desktop.core.runs import RunError, RunInfo
 
 from .ai_column_dialog import follow_run, resume_button
 from .workspace_widgets import TaskKeeper
@@ -253,10 +253,15 @@ class TheirStackDialog(QDialog):
             return await run_import(ctx, filters, list_name, max_companies, progress=progress, token=token,
                                     transport=transport)
 
-        result = await follow_run(
-            ctx, engine_coro, kind="import", title=f"Importing from TheirStack into “{list_name}”",
-            verb="Importing", target=f"into “{list_name}”", unit="companies", counters=IMPORT_RUN_COUNTERS,
-            parent=self.parentWidget(), summarize=lambda r: summary_text(r.counters))
+        try:
+            result = await follow_run(
+                ctx, engine_coro, kind="import", title=f"Importing from TheirStack into “{list_name}”",
+                verb="Importing", target=f"into “{list_name}”", unit="companies", counters=IMPORT_RUN_COUNTERS,
+                parent=self.parentWidget(), summarize=lambda r: summary_text(r.counters))
+        except (RunError, ImportError_) as exc:  # another run holds the list; the connection went away
+            self.show()
+            self._show_error(str(redact(exc)))
+            return None
         self.last_result = result
         if result.run.list_id is not None:
             self.imported.emit(result.run.list_id, list_name)

@@ -195,8 +195,9 @@ def test_a_failed_import_resumes_from_the_runs_page(qtbot: Any, aloop: Any, ctx:
         assert first.run.state == "failed"
         assert first.counters["added"] == 20
         sandbox.config.api_credits = 1000
-        detail = import_run_detail(ctx, ctx.runs.get(first.run_id), QWidget())
-        qtbot.addWidget(detail)
+        host = QWidget()  # the Runs page's details pane
+        qtbot.addWidget(host)
+        detail = import_run_detail(ctx, ctx.runs.get(first.run_id), host)
         button = detail.findChild(QPushButton, "importResume")
         assert button is not None
         button.click()
@@ -204,3 +205,17 @@ def test_a_failed_import_resumes_from_the_runs_page(qtbot: Any, aloop: Any, ctx:
     assert ctx.runs.get(first.run_id).state == "finished"
     assert ctx.runs.get(first.run_id).counters["added"] == 40
     assert sandbox.used_credits == 120
+
+
+def test_a_run_refused_because_the_list_is_busy_says_so(qtbot: Any, aloop: Any, ctx: Any) -> None:
+    list_id, _ids = contacts_list(ctx, 4)
+    _sandbox, transport = openai_sandbox(ctx)
+    column = AiColumnService(ctx.store).create(list_id, "B2B", "Is {{company_name}} B2B?", "yes_no")
+    busy = ctx.runs.create("ai", crm="openai", list_id=list_id, list_name="Leads", start=True)  # another run
+    dialog = AiColumnDialog(ctx, list_id, column_id=column.id, transport=transport)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert aloop.run_until_complete(dialog.run()) is None
+    assert dialog.isVisible()
+    assert "already running" in dialog.error.text()
+    ctx.runs.finish(busy.id, "cancelled")

@@ -285,7 +285,15 @@ class SalesforceAdapter(CrmAdapter):
 
     # -- declarations -------------------------------------------------------------------------------------------
     def identifier_fields(self, object: CrmObject) -> dict[str, str]:
-        return dict(IDENTIFIER_FIELDS[object])
+        """Standard fields for names, e-mail, the account's name and website; LinkedIn is no standard field, so the
+        org's own URL or text field labelled LinkedIn plays that role once describe has been read."""
+        roles = dict(IDENTIFIER_FIELDS[object])
+        linkedin = [f for f in (self._describe.get(object) or {}).values()
+                    if "linkedin" in f.label.casefold() and f.type in (FieldType.URL, FieldType.TEXT)
+                    and not f.read_only]
+        if linkedin:
+            roles["linkedin_url"] = linkedin[0].name
+        return roles
 
     def display_fields(self, object: CrmObject) -> tuple[str, ...]:
         return DISPLAY_FIELDS[object]

@@ -295,7 +295,6 @@ INTEGRATIONS: tuple[Integration, ...] = (
                 secret=True,
                 required=True,
                 group="token",
-                advanced=True,
                 help="Instead of signing in: a session's access token, e.g. from `sf org display`. It stops working "
                 "when the session ends; signing in with Salesforce renews itself.",
             ),

@@ -96,6 +96,28 @@ SEARCH_WEIGHT: dict[Kind, float] = {
     Kind.PHONE: math.inf,
 }
 MAX_FILTER_WEIGHT = 2.0  # conditions searched together in one filter group (the others are checked locally)
+
+
+def search_is_exact(kind: Kind, caps: Capabilities) -> bool:
+    """Whether a search by the values :func:`_search_forms` sends finds *every* CRM record whose value normalizes
+    to the local record's — the condition for a search to give the same outcome as listing every record.
+
+    Only e-mails qualify, and only where the CRM's search folds case: their normalized form is the trimmed,
+    lowercased address. A name's normalized form drops accents, apostrophes, periods and legal forms, which a
+    search comparing the stored text cannot undo (``Ines`` never finds ``Inés``, ``ONeill`` never finds
+    ``O'Neill``, whatever forms are asked for); LinkedIn URLs and domains have unbounded stored variants
+    (country subdomains, query strings, paths, sub-domains). Such conditions are never sent as search filters:
+    a filter group ANDs its filters, so one that misses a form loses the match. A group with no exact condition
+    is read by listing the CRM's identifier fields, and the normalized comparison decides locally."""
+    return kind is Kind.EMAIL and caps.search_folds_case
+
+
+def _inexact_reason(group: AndGroup) -> str:
+    kinds = {c.kind for c in group.conditions}
+    words = [w for k, w in ((Kind.PERSON_NAME, "names"), (Kind.COMPANY_NAME, "company names"),
+                            (Kind.LINKEDIN_URL, "LinkedIn URLs"), (Kind.DOMAIN, "domains"),
+                            (Kind.PHONE, "phone numbers"), (Kind.TEXT, "text")) if k in kinds]
+    return ", ".join(words) or "these fields"
 CHANGE_MARGIN = timedelta(minutes=10)  # search indexes lag behind writes, clocks differ: look back further
 SAVE_BATCH = 1000
 CHAIN_RUNS = 20  # how many earlier syncs with the same identifier may provide cached links
@@ -371,11 +393,14 @@ class _Plan:
     calls: int
     reverify: list[str] = field(default_factory=list)  # cached mode: CRM ids to read again
     since: datetime | None = None  # cached mode: changes since
+    why_scan: str = ""  # the fields no search of this CRM finds exactly, when that forced the scan
 
     def describe(self, crm_name: str, crm_total: int | None) -> str:
         if self.mode == "scan":
             total = f" ({crm_total:,} records)" if crm_total is not None else ""
-            return f"listed every {crm_name} record's identifier fields{total}"
+            why = (f": {crm_name}'s search compares {self.why_scan} as stored (accents, apostrophes, legal forms, "
+                   "URL variants), so only a full listing finds every match" if self.why_scan else "")
+            return f"listed every {crm_name} record's identifier fields{total}{why}"
         parts = []
         if self.since is not None:
             parts.append(f"re-read {len(self.reverify):,} linked records by id and the records changed since "
@@ -427,6 +452,8 @@ def _plan_group(
     weights = {c: SEARCH_WEIGHT.get(c.kind, math.inf) for c in group.conditions}
     if rule.include_any_extension:
         weights = {c: (math.inf if c.kind is Kind.DOMAIN else w) for c, w in weights.items()}
+    # Only conditions a search finds exactly may filter: the others are compared locally after the read.
+    weights = {c: (w if search_is_exact(c.kind, caps) else math.inf) for c, w in weights.items()}
     finite = [c for c in group.conditions if weights[c] < math.inf]
     if not finite or not caps.search_in:
         return _GroupPlan(gi, "scan", list(group.conditions), math.inf, todo)
@@ -643,7 +670,11 @@ async def _read_crm_side(
         scan_calls = math.ceil(crm_total / caps.batch(Operation.SCAN_PAGE)) if crm_total is not None else None
         if scan_calls is not None or full_cost == math.inf:
             cost = float(scan_calls) if scan_calls is not None else 1e12
-            options.append((cost, _Plan("scan", [], cost, scan_calls or 0)))
+            why = ""
+            if full_cost == math.inf:
+                why = " and ".join(dict.fromkeys(_inexact_reason(rule.groups[g.index]) for g in full
+                                                 if g.how == "scan" and g.positions))
+            options.append((cost, _Plan("scan", [], cost, scan_calls or 0, why_scan=why)))
         if cached and since is not None:
             part_cost, part_calls = _lookup_cost(partial, crm_total)
             if part_cost < math.inf:

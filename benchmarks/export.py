@@ -7,6 +7,8 @@ Run from the project root:
     python benchmarks/export.py --only b --big 100000
     python benchmarks/export.py --crm pipedrive       # Pipedrive: the app against a naive per-record script
                                                      # (benchmarks/export_pipedrive.py says what it measures)
+    python benchmarks/export.py --crm salesforce      # Salesforce: the app (with and without companies) against a
+                                                     # naive per-record script (benchmarks/export_salesforce.py)
 
 (a) The sandbox runs in this process (a uvicorn thread) at HubSpot's Professional limit (190 requests per 10 s,
     search 4 per second). The CRM holds 10,000 contacts, 3,000 of which are in the list (their job title differs,
@@ -304,6 +306,11 @@ def main() -> None:
         from benchmarks.export_pipedrive import main as pipedrive_main  # see its docstring
 
         pipedrive_main(sys.argv[1:])
+        return
+    if "--crm" in sys.argv and sys.argv[sys.argv.index("--crm") + 1:][:1] == ["salesforce"]:
+        from benchmarks.export_salesforce import main as salesforce_main  # see its docstring
+
+        salesforce_main(sys.argv[1:])
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", choices=["a", "b", "c"])

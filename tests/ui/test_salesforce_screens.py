@@ -53,7 +53,8 @@ def test_connection_dialog_signs_in_or_takes_a_session_and_shows_the_org(
     result = asyncio.run(dialog.run_test())
     assert result.ok, result.message
     assert "Sandbox Org (Developer Edition)" in result.message
-    assert "Daily API requests:" in result.message and "of 15,000 left" in result.message
+    assert "Daily API requests:" in result.message
+    assert "of 15,000 left" in result.message
     assert DEFAULT_TOKEN not in dialog.test_result.text()
     _grab(dialog, "salesforce_connect_tested.png")
 

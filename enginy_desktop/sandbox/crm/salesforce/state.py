@@ -21,7 +21,7 @@ from ...kit.errors import ErrorKind
 
 API_VERSION = "v62.0"
 DATA = f"/services/data/{API_VERSION}"
-DEFAULT_TOKEN = "00DSANDBOX0000000001!AQsandbox.session.enginy.local"  # a made-up session id, Salesforce-shaped
+DEFAULT_TOKEN = "00DSANDBOX0000000001.AQsandbox.session.enginy.local"  # made up; no "!" (shell history)
 DEFAULT_CLIENT_ID = "3MVG9sandbox.enginy.local.consumer.key"
 PREFIXES = {"Account": "001", "Contact": "003", "Task": "00T", "User": "005", "Organization": "00D"}
 ORG_ID = "00D000000000001AAA"

@@ -737,6 +737,7 @@ class OAuthRefreshAuth(httpx.Auth):
         clock: Callable[[], float] = time.time,
         leeway: float = 60.0,
         basic_client_auth: bool = False,
+        scheme: str = "Bearer",
     ) -> None:
         register_secret(tokens.access_token)
         register_secret(tokens.refresh_token)
@@ -749,6 +750,7 @@ class OAuthRefreshAuth(httpx.Auth):
         self.clock = clock
         self.leeway = leeway
         self.basic_client_auth = basic_client_auth
+        self.scheme = scheme  # the Authorization scheme (Zoho sends ``Zoho-oauthtoken``)
         self.refreshes = 0
         self._lock: asyncio.Lock | None = None
 
@@ -795,7 +797,7 @@ class OAuthRefreshAuth(httpx.Auth):
                     self._apply_refresh(response)
                     refreshed = True
         used = self.tokens.access_token
-        request.headers["Authorization"] = f"Bearer {used}"
+        request.headers["Authorization"] = f"{self.scheme} {used}"
         response = yield request
         if response.status_code == 401 and not refreshed and self.tokens.refresh_token:
             async with self._lock:
@@ -803,5 +805,5 @@ class OAuthRefreshAuth(httpx.Auth):
                     refresh = yield self._refresh_request()
                     await refresh.aread()
                     self._apply_refresh(refresh)
-            request.headers["Authorization"] = f"Bearer {self.tokens.access_token}"
+            request.headers["Authorization"] = f"{self.scheme} {self.tokens.access_token}"
             yield request

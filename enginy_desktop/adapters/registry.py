@@ -18,6 +18,7 @@ CRM_ADAPTERS: dict[str, str] = {
     "hubspot": "enginy_desktop.adapters.hubspot:HubSpotAdapter",
     "pipedrive": "enginy_desktop.adapters.pipedrive:PipedriveAdapter",
     "salesforce": "enginy_desktop.adapters.salesforce:SalesforceAdapter",
+    "zoho": "enginy_desktop.adapters.zoho:ZohoAdapter",
 }
 
 # Every other integration with an adapter (notification, AI, import source): catalog key -> "module:Class".

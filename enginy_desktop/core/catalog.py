@@ -328,18 +328,35 @@ INTEGRATIONS: tuple[Integration, ...] = (
         "Zoho",
         Category.CRM,
         "CRM suite with sales automation and analytics.",
-        AuthKind.OAUTH,
+        AuthKind.TOKEN_OR_OAUTH,
         (
             CredentialField(
                 "region",
-                "Data center",
+                "Data centre",
                 kind=FieldKind.CHOICE,
                 choices=("US (zoho.com)", "EU (zoho.eu)", "IN (zoho.in)", "AU (zoho.com.au)", "JP (zoho.jp)",
-                         "CA (zohocloud.ca)", "SA (zoho.sa)", "CN (zoho.com.cn)"),
+                         "CA (zohocloud.ca)", "SA (zoho.sa)", "UK (zoho.uk)", "CN (zoho.com.cn)"),
                 default="US (zoho.com)",
+                help="Where your Zoho organisation lives (the domain you sign in to Zoho on).",
             ),
-            CredentialField("client_id", "Client ID", required=True),
-            CredentialField("client_secret", "Client secret", secret=True, required=True),
+            CredentialField("client_id", "Client ID", required=True, group="oauth",
+                            help="A server-based client in the Zoho API console (api-console.zoho.com) with the "
+                            "redirect URI http://localhost:53682/oauth-callback."),
+            CredentialField("client_secret", "Client secret", secret=True, group="oauth"),
+            CredentialField("access_token", "Access token", secret=True, required=True, group="token",
+                            advanced=True,
+                            help="Instead of signing in: an access token made with a Self Client in the Zoho API "
+                            "console (scopes ZohoCRM.modules.ALL, ZohoCRM.settings.ALL, ZohoCRM.users.READ, "
+                            "ZohoCRM.coql.READ). It lasts one hour."),
+            CredentialField("edition", "Zoho CRM edition", kind=FieldKind.CHOICE,
+                            choices=("Free", "Standard", "Professional", "Enterprise", "Ultimate"),
+                            default="Enterprise",
+                            help="Sets the API credits per 24 hours and the concurrent requests Enginy keeps to."),
+            CredentialField("user_licences", "User licences", default="1",
+                            help="Credits grow with the user licences (e.g. Enterprise: 50,000 + 1,000 per user)."),
+            CredentialField("daily_credits", "API credits per 24 h", advanced=True,
+                            placeholder="from the edition",
+                            help="Your organisation's figure (Setup > APIs and SDKs > API usage), add-ons included."),
             _base_url("https://www.zohoapis.com"),
         ),
         default_base_url="https://www.zohoapis.com",
@@ -565,7 +582,7 @@ CATEGORY_ORDER: tuple[Category, ...] = tuple(Category)
 #: Integrations Enginy Desktop cannot do the job of yet (no adapter behind them). Remove a key when its adapter
 #: lands: its card stops saying "Not available yet".
 NOT_READY_YET: frozenset[str] = frozenset({
-    "dynamics", "tribecrm", "zoho",
+    "dynamics", "tribecrm",
     "cognism", "datagma", "kaspr", "zoominfo", "proxycurl",
 })
 INTEGRATIONS = tuple(dataclasses.replace(i, ready=False) if i.key in NOT_READY_YET else i for i in INTEGRATIONS)

@@ -22,6 +22,7 @@ EMULATORS: dict[str, str] = {
     "salesforce": "enginy_desktop.sandbox.crm.salesforce:SPEC",
     "slack": "enginy_desktop.sandbox.notify.slack:SPEC",
     "theirstack": "enginy_desktop.sandbox.sources.theirstack:SPEC",
+    "zoho": "enginy_desktop.sandbox.crm.zoho:SPEC",
 }
 
 

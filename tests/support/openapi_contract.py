@@ -59,7 +59,7 @@ from referencing.jsonschema import DRAFT4
 
 SHARED_DIR = Path(__file__).resolve().parents[2].parent / "shared"
 HUBSPOT_SPECS = ("specs", "hubspot")
-VENDOR_NAMES = {"hubspot": "HubSpot", "pipedrive": "Pipedrive"}
+VENDOR_NAMES = {"hubspot": "HubSpot", "pipedrive": "Pipedrive", "zoho": "Zoho CRM"}
 
 # Path prefix -> why it is not validated.
 EXEMPT: dict[str, str] = {
@@ -146,11 +146,12 @@ class ContractValidator:
         for file in sorted(files):
             rel = file.relative_to(specs_root).as_posix()
             doc = _load(file)
+            if isinstance(doc, dict):  # every file can be a $ref target (Zoho's common.json has no paths)
+                resources.append((_uri(rel), Resource.from_contents(doc, default_specification=DRAFT4)))
             if not isinstance(doc, dict) or "paths" not in doc:
                 continue
             self.docs[rel] = doc
             self.prefixes[rel] = _server_path(doc)
-            resources.append((_uri(rel), Resource.from_contents(doc, default_specification=DRAFT4)))
         if not self.docs:
             raise FileNotFoundError(f"No OpenAPI files under {specs_root}")
         self.registry: Registry[Any] = Registry().with_resources(resources)
@@ -380,7 +381,8 @@ def _validator(cv: ContractValidator, spec_file: str, pointer: str) -> OAS30Vali
 
 
 def _uri(rel: str) -> str:
-    return f"urn:hubspot-spec:{rel}"
+    # A hierarchical URI, so that a file's relative $refs to its siblings (``./users.json#/…``) resolve.
+    return f"https://specs.invalid/{rel}"
 
 
 def _esc(segment: str) -> str:

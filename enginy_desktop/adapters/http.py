@@ -659,8 +659,10 @@ def token_set_from_json(
         expires_at=current + float(expires_in) if expires_in is not None else None,
         token_type=str(payload.get("token_type") or "Bearer"),
         scope=str(scope or (previous.scope if previous else "")),
-        # Salesforce names the org's API host in every token answer (``instance_url``).
-        api_url=str(payload.get("instance_url") or (previous.api_url if previous else "")),
+        # Salesforce names the org's API host in every token answer (``instance_url``), Zoho its data centre's
+        # (``api_domain``).
+        api_url=str(payload.get("instance_url") or payload.get("api_domain")
+                    or (previous.api_url if previous else "")),
     )
     register_secret(tokens.access_token)
     register_secret(tokens.refresh_token)

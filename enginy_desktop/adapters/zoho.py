@@ -158,6 +158,8 @@ class ZohoAdapter(CrmAdapter):
             except ValueError:
                 raise AuthError("The saved Zoho sign-in is unreadable. Sign in with Zoho again.",
                                 vendor="zoho") from None
+            if tokens.api_url and not connection.setting("base_url"):
+                base_url = tokens.api_url.rstrip("/")  # the token answer's api_domain: the organisation's host
             auth = OAuthRefreshAuth(
                 tokens, token_url=_token_url(connection, accounts), client_id=client_id,
                 client_secret=connection.get_secret("client_secret") or "",

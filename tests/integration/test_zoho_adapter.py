@@ -304,7 +304,10 @@ def test_oauth_sign_in_and_refresh_against_the_emulator() -> None:
 
         users = run(go())
     assert len(users) == 3
-    assert TokenSet.from_json(saved["oauth_token"]).access_token  # renewed and saved after the 401
+    renewed = TokenSet.from_json(saved["oauth_token"])  # renewed and saved after the 401
+    assert renewed.api_url == url  # the token answer's api_domain: where the API calls go
+    without_base = Connection("zoho", {"client_id": DEFAULT_CLIENT_ID}, saved.get)
+    assert ZohoAdapter.from_connection(without_base).api.base_url == url
 
 
 # -- contract: what the adapter sends and gets follows Zoho's published v8 OpenAPI files ------------------------

@@ -609,6 +609,7 @@ class _Side:
     strategy: str
     calls: int
     cached_positions: set[int]
+    properties: frozenset[str] = frozenset()  # the properties every record read carries (absent: empty)
 
 
 async def _read_crm_side(
@@ -623,8 +624,11 @@ async def _read_crm_side(
     *,
     exclude_run: int | None = None,
     use_cache: bool = True,
+    properties: Sequence[str] = (),
 ) -> _Side:
-    """Plan (a scan, lookups, or cached links + lookups) by estimated calls, then read."""
+    """Plan (a scan, lookups, or cached links + lookups) by estimated calls, then read. ``properties`` are read
+    along with the identifier fields (an export's mapped fields: their current values come with the match read,
+    at no extra call)."""
 
     crm_object = CRM_OBJECTS[object_]
     crm_name = catalog.get(crm).name
@@ -687,7 +691,8 @@ async def _read_crm_side(
              " with cached links" if plan.since else "", plan.calls, crm_total,
              [(round(c, 1), p.mode, p.since is not None) for c, p in options])
 
-    reader = _Reader(adapter, crm_object, _crm_properties(rule), token, tracker)
+    wanted = list(dict.fromkeys([*_crm_properties(rule), *properties]))
+    reader = _Reader(adapter, crm_object, wanted, token, tracker)
     if plan.mode == "scan":
         tracker.phase(f"Reading {crm_name} {noun}", crm_total, message="Listing every record's identifier fields")
         await reader.scan()
@@ -710,7 +715,8 @@ async def _read_crm_side(
     made = adapter.calls_made
     calls = made - calls_before if made is not None and calls_before is not None else reader.pages
     used_cache = plan.mode != "scan" and plan.since is not None
-    return _Side(reader.records, plan.describe(crm_name, crm_total), calls, cached if used_cache else set())
+    return _Side(reader.records, plan.describe(crm_name, crm_total), calls, cached if used_cache else set(),
+                 frozenset(wanted))
 
 
 def _cached_positions(

@@ -551,3 +551,19 @@ def test_company_list_export(w: World) -> None:
     assert by_domain["acme.test"]["id"] == existing
     assert by_domain["acme.test"]["description"] == "Software"
     assert by_domain["beta.test"]["name"] == "Beta"
+
+
+def test_current_values_come_with_the_match_read(w: World) -> None:
+    """Planning reads each CRM record once: the match read carries the mapped fields' current values, so there
+    is no second read of the matched records by id."""
+    w.configure([*CONTACT_BASICS, enginy("job_title", "jobtitle", overwrite=True)])
+    for i in range(3):
+        w.add_crm_contact(email=f"p{i}@acme.test", firstname=f"P{i}", lastname="Roe", company="Acme", jobtitle="CTO")
+    w.contacts("Leads", [{"first_name": f"P{i}", "last_name": "Roe", "email": f"p{i}@acme.test",
+                          "company_name": "Acme", "job_title": "CEO"} for i in range(3)] + [jane()])
+    since = len(w.sb.requests)
+    plan = run(plan_export(w.ctx, "Leads"))
+    assert plan.counts("contact")["update"] == 3
+    assert {f: (b, a) for f, b, a, _ in plan.records[0].changes}.get("jobtitle") == ("CTO", "CEO")
+    by_id = [r for r in w.sb.requests[since:] if r.path.endswith("/contacts/batch/read")]
+    assert by_id == []  # the identifier (LinkedIn OR name) is read by a scan that carried jobtitle already

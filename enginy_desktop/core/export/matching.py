@@ -163,8 +163,8 @@ async def _fetch_and_match(
     """Read the CRM side of ``records`` the way a sync does (:mod:`enginy_desktop.core.sync`: batch reads by a
     unique field, ``IN`` searches, or a scan — whichever costs fewest calls — plus its cached links) and match.
 
-    The sync reads the identifier fields only; the current values of ``properties`` of the matched records are
-    read afterwards by id, in batches (:func:`read_values`)."""
+    The same read carries the current values of ``properties`` (one read, not two): a matched record's values
+    are taken from it."""
     from enginy_desktop.core import sync
 
     ids = list(records)
@@ -172,7 +172,8 @@ async def _fetch_and_match(
     local = sync._Local(obj, ids, {f: [records[i].get(f) for i in ids] for f in fields},
                         [_aware(records[i].get("updated_at")) for i in ids])
     side = await sync._read_crm_side(ctx, adapter, crm, obj, rule, local, token or CancelToken(),
-                                     tracker or ProgressTracker(None))
+                                     tracker or ProgressTracker(None), properties=properties)
+    complete = set(properties) <= side.properties
     result = match(rule, Columns(local.ids, local.columns), cast(Mapping[Hashable, Any], side.records))
     for m in result:
         local_id = int(m.local_id)  # type: ignore[call-overload]
@@ -183,7 +184,7 @@ async def _fetch_and_match(
         )
         if m.outcome is Outcome.MATCHED and crm_id is not None and properties:
             rec = side.records.get(crm_id)
-            if rec is not None and all(p in rec.properties for p in properties):
+            if rec is not None and (complete or all(p in rec.properties for p in properties)):
                 resolution.values[crm_id] = {p: rec.get(p) for p in properties}
 
 

@@ -84,8 +84,10 @@ class SalesforceAdapter(CrmAdapter):
     name = "Salesforce"
 
     def __init__(self, api: ApiClient, *, auth_kind: str = "oauth", daily_allocation: int | None = None,
-                 usage: list[tuple[int, int]] | None = None) -> None:
+                 usage: list[tuple[int, int]] | None = None, leads: bool = False) -> None:
         self.api = api
+        # People go in as Leads (their company as the Lead's Company text) instead of Contacts with an Account.
+        self.leads = leads
         self._usage_box = usage if usage is not None else []  # the last Sforce-Limit-Info (used, allocation)
         self.auth_kind = auth_kind
         self._describe: dict[CrmObject, dict[str, CrmField]] = {}
@@ -136,7 +138,11 @@ class SalesforceAdapter(CrmAdapter):
                         retry=retry if isinstance(retry, RetryPolicy) else None, transport=transport,
                         error_hook=wire.salesforce_error, rate_info=rate_info)
         daily = _positive(connection.setting("daily_api_requests"))
-        return cls(api, auth_kind=kind, daily_allocation=daily, usage=usage)
+        leads = connection.setting("contact_object", "Contacts").casefold() in ("leads", "lead")
+        return cls(api, auth_kind=kind, daily_allocation=daily, usage=usage, leads=leads)
+
+    def _sobject(self, object: CrmObject) -> str:
+        return "Lead" if self.leads and object is CrmObject.CONTACTS else wire.OBJECTS[object]
 
     @classmethod
     def oauth_provider(cls, connection: Connection) -> OAuthProvider:
@@ -184,7 +190,7 @@ class SalesforceAdapter(CrmAdapter):
             daily_limit=per_day,
             throttle_status=403,
             company_link=CompanyLink.FIELD,
-            company_field="AccountId",
+            company_field="" if self.leads else "AccountId",  # a Lead's company is its Company text
             search_folds_case=True,
             budget=DailyBudget(BudgetUnit.REQUESTS, per_day),
             concurrency=4,
@@ -257,7 +263,7 @@ class SalesforceAdapter(CrmAdapter):
     async def _describe_of(self, object: CrmObject) -> dict[str, CrmField]:
         async with self._describe_lock:
             if object not in self._describe:
-                data = await self._json("GET", f"{wire.DATA}/sobjects/{wire.OBJECTS[object]}/describe")
+                data = await self._json("GET", f"{wire.DATA}/sobjects/{self._sobject(object)}/describe")
                 found: dict[str, CrmField] = {}
                 for item in (data or {}).get("fields") or []:
                     f = wire.to_field(item, object) if isinstance(item, dict) else None
@@ -268,7 +274,7 @@ class SalesforceAdapter(CrmAdapter):
 
     async def fields(self, object: CrmObject) -> list[CrmField]:
         found = dict(await self._describe_of(object))
-        if object is CrmObject.CONTACTS:
+        if object is CrmObject.CONTACTS and not self.leads:
             found[ACCOUNT_NAME] = CrmField(ACCOUNT_NAME, "Account name", FieldType.TEXT, object, read_only=True,
                                            description="The name of the contact's account (read for matching).")
         return sorted(found.values(), key=lambda f: f.label.casefold())
@@ -288,6 +294,8 @@ class SalesforceAdapter(CrmAdapter):
         """Standard fields for names, e-mail, the account's name and website; LinkedIn is no standard field, so the
         org's own URL or text field labelled LinkedIn plays that role once describe has been read."""
         roles = dict(IDENTIFIER_FIELDS[object])
+        if self.leads and object is CrmObject.CONTACTS:
+            roles["company_name"] = "Company"
         linkedin = [f for f in (self._describe.get(object) or {}).values()
                     if "linkedin" in f.label.casefold() and f.type in (FieldType.URL, FieldType.TEXT)
                     and not f.read_only]
@@ -310,10 +318,10 @@ class SalesforceAdapter(CrmAdapter):
         known = self._describe.get(object) or {}
         names = ["Id", "CreatedDate", "LastModifiedDate"]
         for p in properties:
-            if p in known or p == ACCOUNT_NAME:
+            if p in known or (p == ACCOUNT_NAME and not (self.leads and object is CrmObject.CONTACTS)):
                 names.append(wire.field_name(p))
         # Names come from describe (checked by wire.field_name); values are quoted by wire.quote.
-        return f"SELECT {', '.join(dict.fromkeys(names))} FROM {wire.OBJECTS[object]}"  # noqa: S608
+        return f"SELECT {', '.join(dict.fromkeys(names))} FROM {self._sobject(object)}"  # noqa: S608
 
     def _record(self, item: Mapping[str, Any], object: CrmObject) -> CrmRecord:
         known = self._describe.get(object) or {}
@@ -385,18 +393,18 @@ class SalesforceAdapter(CrmAdapter):
             yield [self._record(i, object) for i in page]
 
     async def count(self, object: CrmObject) -> int | None:
-        soql = f"SELECT COUNT() FROM {wire.OBJECTS[object]}"  # noqa: S608 - a fixed object name
+        soql = f"SELECT COUNT() FROM {self._sobject(object)}"  # noqa: S608 - a fixed object name
         data = await self._json("GET", f"{wire.DATA}/query", params={"q": soql})
         return int((data or {}).get("totalSize") or 0)
 
     # -- writes -------------------------------------------------------------------------------------------------
     def _body(self, object: CrmObject, props: Mapping[str, Any]) -> dict[str, Any]:
         known = self._describe.get(object) or {}
-        body: dict[str, Any] = {"attributes": {"type": wire.OBJECTS[object]}}
+        body: dict[str, Any] = {"attributes": {"type": self._sobject(object)}}
         for name, value in props.items():
             f = known.get(name)
             if f is None:
-                raise ValueError(f"Salesforce {wire.OBJECTS[object]}s have no field “{name}” (or this user cannot see "
+                raise ValueError(f"Salesforce {self._sobject(object)}s have no field “{name}” (or this user cannot see "
                                  "it: field-level security)")
             if f.read_only:
                 raise ValueError(f"{f.label} ({name}) cannot be written in Salesforce")
@@ -502,7 +510,7 @@ class SalesforceAdapter(CrmAdapter):
                 continue
             inputs.append((key, "", body))
         sent = await self._collection(
-            "PATCH", f"{wire.DATA}/composite/sobjects/{wire.OBJECTS[object]}/{wire.field_name(id_property)}",
+            "PATCH", f"{wire.DATA}/composite/sobjects/{self._sobject(object)}/{wire.field_name(id_property)}",
             inputs, created=None, idempotent=True)
         return self._in_order(inputs, sent, refused)
 
@@ -510,8 +518,8 @@ class SalesforceAdapter(CrmAdapter):
     async def associations(self, ids: Sequence[str], from_object: CrmObject = CrmObject.CONTACTS,
                            to_object: CrmObject = CrmObject.COMPANIES) -> dict[str, list[Association]]:
         found: dict[str, list[Association]] = {str(i): [] for i in ids}
-        if (from_object, to_object) != (CrmObject.CONTACTS, CrmObject.COMPANIES):
-            return found
+        if (from_object, to_object) != (CrmObject.CONTACTS, CrmObject.COMPANIES) or self.leads:
+            return found  # a Lead has no account: its company is the Company text
         primary = (AssociationType("AccountId", "FIELD", "Account", primary=True),)
         for rec in await self.read(CrmObject.CONTACTS, list(found), ["AccountId"]):
             account = rec.get("AccountId")
@@ -521,6 +529,11 @@ class SalesforceAdapter(CrmAdapter):
 
     async def _set_accounts(self, links: Sequence[AssociationInput], accounts: Sequence[str | None]
                             ) -> list[WriteResult]:
+        if self.leads:
+            return [WriteResult.failure(link.key, RecordError(
+                "Leads have no account in Salesforce: their company is the Lead's Company field (map the company "
+                "name to it), so export Leads without associated companies.", code="LEAD_HAS_NO_ACCOUNT"),
+                id=link.to_id) for link in links]
         inputs: list[tuple[str, str, dict[str, Any] | None]] = []
         refused: dict[str, WriteResult] = {}
         for n, (link, account) in enumerate(zip(links, accounts, strict=True)):
@@ -570,7 +583,7 @@ class SalesforceAdapter(CrmAdapter):
             task["Description"] = a.body[:32_000]
         if a.contact_ids and _is_id(a.contact_ids[0]):
             task["WhoId"] = a.contact_ids[0]
-        if a.company_ids and _is_id(a.company_ids[0]):
+        if a.company_ids and _is_id(a.company_ids[0]) and not self.leads:  # no WhatId with a Lead as WhoId
             task["WhatId"] = a.company_ids[0]
         if _is_id(a.owner_id):
             task["OwnerId"] = a.owner_id

@@ -299,6 +299,15 @@ INTEGRATIONS: tuple[Integration, ...] = (
                 "when the session ends; signing in with Salesforce renews itself.",
             ),
             CredentialField(
+                "contact_object",
+                "Export people as",
+                kind=FieldKind.CHOICE,
+                choices=("Contacts", "Leads"),
+                default="Contacts",
+                help="Contacts with their Account, or Leads (the company's name goes in the Lead's Company field; "
+                "new prospects often start as Leads).",
+            ),
+            CredentialField(
                 "daily_api_requests",
                 "Daily API requests",
                 advanced=True,

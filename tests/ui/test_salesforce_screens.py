@@ -45,7 +45,8 @@ def test_connection_dialog_signs_in_or_takes_a_session_and_shows_the_org(
     qtbot.addWidget(dialog)
     dialog.resize(640, 720)
     dialog.show()
-    assert {"client_id", "client_secret", "login_url", "access_token", "daily_api_requests"} <= set(dialog.rows)
+    assert {"client_id", "client_secret", "login_url", "access_token", "contact_object",
+            "daily_api_requests"} <= set(dialog.rows)
     _grab(dialog, "salesforce_connect.png")
     dialog.rows["access_token"].editor.setText(DEFAULT_TOKEN)
     dialog.rows["base_url"].editor.setText(sandbox_url)

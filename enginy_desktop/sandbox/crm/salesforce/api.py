@@ -29,7 +29,7 @@ from .state import DATA, DESCRIBE, ORG_ID, PREFIXES, RecordProblem, SalesforceEr
 
 Handler = Callable[[Request], Awaitable[Response]]
 COLLECTION_MAX = 200
-QUERYABLE = ("Account", "Contact", "Task", "User", "Organization")
+QUERYABLE = ("Account", "Contact", "Lead", "Task", "User", "Organization")
 
 
 async def _json(request: Request) -> Any:

@@ -23,7 +23,7 @@ API_VERSION = "v62.0"
 DATA = f"/services/data/{API_VERSION}"
 DEFAULT_TOKEN = "00DSANDBOX0000000001.AQsandbox.session.enginy.local"  # made up; no "!" (shell history)
 DEFAULT_CLIENT_ID = "3MVG9sandbox.enginy.local.consumer.key"
-PREFIXES = {"Account": "001", "Contact": "003", "Task": "00T", "User": "005", "Organization": "00D"}
+PREFIXES = {"Account": "001", "Contact": "003", "Lead": "00Q", "Task": "00T", "User": "005", "Organization": "00D"}
 ORG_ID = "00D000000000001AAA"
 
 
@@ -112,6 +112,24 @@ DESCRIBE: dict[str, list[dict[str, Any]]] = {
                 _f("HasOptedOutOfEmail", "Email Opt Out", "boolean", nillable=False, defaulted=True),
                 _f("LinkedIn_URL__c", "LinkedIn URL", "url", custom=True),
                 _f("Enginy_Id__c", "Enginy ID", "string", custom=True, external=True)],
+    "Lead": [*SYSTEM,
+             _f("FirstName", "First Name", "string", length=40),
+             _f("LastName", "Last Name", "string", nillable=False, length=80),
+             _f("Name", "Full Name", "string", create=False, update=False),
+             _f("Company", "Company", "string", nillable=False),
+             _f("Email", "Email", "email", length=80),
+             _f("Phone", "Phone", "phone"),
+             _f("Title", "Title", "string", length=128),
+             _f("Website", "Website", "url"),
+             _f("Status", "Lead Status", "picklist", nillable=False, defaulted=True,
+                options=("Open - Not Contacted", "Working - Contacted", "Closed - Converted",
+                         "Closed - Not Converted")),
+             _f("LeadSource", "Lead Source", "picklist",
+                options=("Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other")),
+             _f("OwnerId", "Owner ID", "reference", refs=("User", "Group"), nillable=False, defaulted=True),
+             _f("Description", "Description", "textarea", length=32000),
+             _f("LinkedIn_URL__c", "LinkedIn URL", "url", custom=True),
+             _f("Enginy_Id__c", "Enginy ID", "string", custom=True, external=True)],
     "Account": [*SYSTEM,
                 _f("Name", "Account Name", "string", nillable=False),
                 _f("Website", "Website", "url"),
@@ -146,7 +164,8 @@ DESCRIBE: dict[str, list[dict[str, Any]]] = {
              _f("IsActive", "Active", "boolean", nillable=False),
              _f("UserType", "User Type", "picklist", create=False, update=False, options=("Standard",))],
 }
-REQUIRED = {"Contact": ("LastName",), "Account": ("Name",), "Task": (), "User": ()}
+REQUIRED = {"Contact": ("LastName",), "Lead": ("LastName", "Company"), "Account": ("Name",), "Task": (),
+            "User": ()}
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -184,7 +203,8 @@ class SalesforceSandbox(Emulator):
         self.seed(cfg.seed_contacts, cfg.seed_accounts)
 
     def _init_data(self) -> None:
-        self.records: dict[str, dict[str, dict[str, Any]]] = {k: {} for k in ("Account", "Contact", "Task", "User")}
+        self.records: dict[str, dict[str, dict[str, Any]]] = {k: {} for k in ("Account", "Contact", "Lead", "Task",
+                                                                                "User")}
         self.next_n: dict[str, int] = dict.fromkeys(PREFIXES, 1)
         self.cursors: dict[str, list[dict[str, Any]]] = {}
         for first, last, active in (("Sandra", "Sandbox", True), ("Oscar", "Owner", True), ("Fiona", "Former", False)):
@@ -296,6 +316,8 @@ class SalesforceSandbox(Emulator):
             record["OwnerId"] = owner or self.user_ids()[0]
         if obj == "Contact":
             record["HasOptedOutOfEmail"] = False
+        if obj == "Lead":
+            record["Status"] = "Open - Not Contacted"
         if obj == "Task":
             record["Status"] = "Not Started"
             record["TaskSubtype"] = "Task"
@@ -326,7 +348,7 @@ class SalesforceSandbox(Emulator):
 
     @staticmethod
     def _derive(obj: str, record: dict[str, Any]) -> None:
-        if obj == "Contact":
+        if obj in ("Contact", "Lead"):
             record["Name"] = " ".join(p for p in (record.get("FirstName"), record.get("LastName")) if p)
 
     def upsert_one(self, obj: str, key: str, values: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
@@ -418,6 +440,7 @@ class SalesforceSandbox(Emulator):
     def counts(self) -> dict[str, int]:
         out = super().counts()
         out.update(accounts=len(self.records["Account"]), contacts=len(self.records["Contact"]),
+                   leads=len(self.records["Lead"]),
                    tasks=len(self.records["Task"]), users=len(self.records["User"]),
                    api_requests_used=self.requests_used)
         if self.allocation is not None:

@@ -1,0 +1,79 @@
+"""People exported as Salesforce Leads (the connection's "Export people as: Leads"): sync and export against the
+emulator, the company's name in the Lead's Company field, activities as Tasks on the Lead, and associated
+companies refused per record with what to do."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from enginy_desktop.core import sync
+from enginy_desktop.core.crm_config import FieldMapping, MappingKind
+from enginy_desktop.core.export.plan import ExportOptions
+from enginy_desktop.core.export.run import export
+from enginy_desktop.sandbox.crm.salesforce import DEFAULT_TOKEN
+from enginy_desktop.sandbox.kit.server import serve
+from tests.support.crm_world import CrmWorld, emulator
+
+
+def _world(ctx: Any, url: str, app: Any) -> CrmWorld:
+    ctx.integrations.save_connection("salesforce", {"base_url": url, "access_token": DEFAULT_TOKEN,
+                                                    "contact_object": "Leads"})
+    ctx.integrations.enable("salesforce")
+    sb = app.state.sandbox
+    return CrmWorld(ctx, url, sb, app, owners=sb.user_ids(), crm="salesforce")
+
+
+def test_people_go_in_as_leads_with_their_company_name(ctx: Any) -> None:
+    app = emulator("salesforce")
+    sb = app.state.sandbox
+    with serve(app) as url:
+        w = _world(ctx, url, app)
+        bob = sb.insert("Lead", {"LastName": "Roe", "Email": "bob@acme.test", "Company": "Acme", "Title": "Old"})["Id"]
+        sb.insert("Contact", {"LastName": "Roe", "Email": "jane@acme.test"})  # a Contact: not what Leads match
+        w.configure([*w.basics(), w.mapping("job_title", "job_title", overwrite=True),
+                     FieldMapping(MappingKind.ENGINY, "Company", source="company_name")])
+        camp, _identity, steps = w.campaign("Spring", "Sam Sender", ["email"])
+        ids = w.contacts("Leads", [
+            {"first_name": "Jane", "last_name": "Doe", "email": "jane@acme.test", "company_name": "Acme",
+             "job_title": "CEO"},
+            {"first_name": "Bob", "last_name": "Roe", "email": "bob@acme.test", "company_name": "Acme",
+             "job_title": "CTO"}])
+        w.lead(camp, ids[0], [(None, "added", datetime(2025, 3, 1, 9, tzinfo=UTC)),
+                              (steps[0], "sent", datetime(2025, 3, 2, 9, tzinfo=UTC))])
+        result = asyncio.run(sync.sync_list(ctx, "Leads"))
+        counts = result.objects["contact"].counts
+        assert (counts.get("matched", 0), counts.get("new", 0)) == (1, 1)
+        _, done = asyncio.run(export(ctx, "Leads"))
+        assert done.state == "finished"
+        leads = {r["Email"]: r for r in sb.records["Lead"].values()}
+        assert set(leads) == {"jane@acme.test", "bob@acme.test"}
+        assert leads["jane@acme.test"]["Company"] == "Acme"
+        assert leads["jane@acme.test"]["Title"] == "CEO"
+        assert leads["bob@acme.test"]["Id"] == bob
+        assert leads["bob@acme.test"]["Title"] == "CTO"
+        assert len(sb.records["Contact"]) == 1  # no Contact made
+        tasks = list(sb.records["Task"].values())
+        assert [(t["TaskSubtype"], t["WhoId"], t["WhatId"]) for t in tasks if t["TaskSubtype"] == "Email"] == [
+            ("Email", leads["jane@acme.test"]["Id"], None)]
+
+
+def test_associated_companies_are_refused_per_record_for_leads(ctx: Any) -> None:
+    app = emulator("salesforce")
+    sb = app.state.sandbox
+    with serve(app) as url:
+        w = _world(ctx, url, app)
+        w.configure([*w.basics(), FieldMapping(MappingKind.ENGINY, "Company", source="company_name")],
+                    w.company_basics())
+        acme = w.company(name="Acme", domain="acme.test")
+        w.contacts("Leads", [{"first_name": "Jane", "last_name": "Doe", "email": "jane@acme.test",
+                              "company_name": "Acme", "company_id": acme}])
+        _, done = asyncio.run(export(ctx, "Leads", ExportOptions(associated_companies=True)))
+        assert [r["Email"] for r in sb.records["Lead"].values()] == ["jane@acme.test"]
+        from enginy_desktop.core.export.report import load_report
+
+        report = load_report(ctx, done.run_id)
+        reasons = " ".join(str(o.error) for o in report.ops if o.kind in ("associate", "primary"))
+        assert "Leads have no account" in reasons, report.ops
+        assert any("Leads have no account" in f.reason for f in report.failures)

@@ -14,6 +14,7 @@ from .kit.launch import EmulatorSpec
 EMULATORS: dict[str, str] = {
     "apollo": "enginy_desktop.sandbox.enrichment.apollo:SPEC",
     "dropcontact": "enginy_desktop.sandbox.enrichment.dropcontact:SPEC",
+    "dynamics": "enginy_desktop.sandbox.crm.dynamics:SPEC",
     "hubspot": "enginy_desktop.sandbox.crm.hubspot:SPEC",
     "hunter": "enginy_desktop.sandbox.enrichment.hunter:SPEC",
     "lusha": "enginy_desktop.sandbox.enrichment.lusha:SPEC",

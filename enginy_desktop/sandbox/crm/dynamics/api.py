@@ -1,0 +1,266 @@
+"""The Dynamics emulator's endpoints under ``/api/data/v9.2``: ``$metadata``, ``WhoAmI``, entity sets (query with
+``$select`` / ``$filter`` / ``$orderby`` / ``$top``, ``Prefer: odata.maxpagesize`` and ``@odata.nextLink``), one
+record by id or by alternate key (GET, PATCH as update or upsert, DELETE), create (``OData-EntityId``, or the record
+with ``Prefer: return=representation``), and the table definitions (``EntityDefinitions(LogicalName='…')`` with
+``Attributes``, the picklist cast with its ``OptionSet``, and ``Keys``).
+
+Shapes from Microsoft's Web API documentation:
+query https://learn.microsoft.com/en-us/power-apps/developer/data-platform/webapi/query/overview,
+paging https://learn.microsoft.com/en-us/power-apps/developer/data-platform/webapi/query/page-results,
+create https://learn.microsoft.com/en-us/power-apps/developer/data-platform/webapi/create-entity-web-api,
+update and upsert https://learn.microsoft.com/en-us/power-apps/developer/data-platform/webapi/update-delete-entities-using-web-api,
+table definitions https://learn.microsoft.com/en-us/power-apps/developer/data-platform/webapi/query-metadata-web-api,
+WhoAmI https://learn.microsoft.com/en-us/power-apps/developer/data-platform/webapi/reference/whoami.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from ...kit import parse_json
+from ...kit.http import ok
+from .filter import FilterError, parse_filter
+from .metadata import BY_SET, LOOKUP_KINDS, TABLES, csdl, property_name
+from .state import API, BUSINESS_UNIT, ORG_ID, DynamicsSandbox, bad, missing
+
+_ONE = re.compile(r"^([a-z_]+)\((.+)\)$")
+_DEFS = re.compile(r"^EntityDefinitions\(LogicalName='([a-z_]+)'\)(?:/(Attributes|Keys)"
+                   r"(?:/Microsoft\.Dynamics\.CRM\.(PicklistAttributeMetadata|BooleanAttributeMetadata))?)?$")
+_KEYPART = re.compile(r"([a-z_0-9]+)=('(?:[^']|'')*'|[^,]+)")
+_HEADERS = {"OData-Version": "4.0"}
+
+
+def _label(text: str) -> dict[str, Any]:
+    return {"LocalizedLabels": [{"Label": text, "LanguageCode": 1033}],
+            "UserLocalizedLabel": {"Label": text, "LanguageCode": 1033}}
+
+
+def _attribute(c: Any, table: str) -> dict[str, Any]:
+    odata = {"String": "StringAttributeMetadata", "Memo": "MemoAttributeMetadata",
+             "Integer": "IntegerAttributeMetadata", "Money": "MoneyAttributeMetadata",
+             "Decimal": "DecimalAttributeMetadata", "Boolean": "BooleanAttributeMetadata",
+             "DateTime": "DateTimeAttributeMetadata", "Picklist": "PicklistAttributeMetadata",
+             "Lookup": "LookupAttributeMetadata", "Customer": "LookupAttributeMetadata",
+             "Owner": "LookupAttributeMetadata", "Uniqueidentifier": "UniqueIdentifierAttributeMetadata"}[c.kind]
+    out: dict[str, Any] = {
+        "@odata.type": f"#Microsoft.Dynamics.CRM.{odata}", "LogicalName": c.name, "SchemaName": c.name,
+        "EntityLogicalName": table, "AttributeType": c.kind, "DisplayName": _label(c.label),
+        "IsValidForCreate": c.create, "IsValidForUpdate": c.update, "IsValidForRead": True,
+        "IsPrimaryId": c.name == TABLES[table].primary_id, "IsPrimaryName": c.name == TABLES[table].primary_name,
+        "IsCustomAttribute": False, "RequiredLevel": {"Value": c.required, "CanBeChanged": True},
+        "AttributeOf": None}
+    if c.kind in ("String", "Memo"):
+        out["MaxLength"] = c.max_length
+        out["Format"] = c.format or "Text"
+    if c.kind in LOOKUP_KINDS:
+        out["Targets"] = list(c.targets)
+    if c.kind == "DateTime":
+        out["Format"] = "DateOnly" if c.date_only else "DateAndTime"
+    return out
+
+
+class Api:
+    def __init__(self, sandbox: DynamicsSandbox) -> None:
+        self.sb = sandbox
+
+    async def dispatch(self, request: Request) -> Response:
+        rest = request.path_params["rest"]
+        method = request.method
+        if rest == "$metadata" and method == "GET":
+            return Response(csdl(), media_type="application/xml", headers=_HEADERS)
+        if rest == "WhoAmI" and method == "GET":
+            principal = request.scope.get("sandbox.token")
+            users = self.sb.user_ids()
+            n = getattr(principal, "user_id", 1) or 1
+            return ok({"@odata.context": f"{request.base_url}{API.lstrip('/')}/$metadata#Microsoft.Dynamics.CRM."
+                       "WhoAmIResponse", "BusinessUnitId": BUSINESS_UNIT, "UserId": users[min(n, len(users)) - 1],
+                       "OrganizationId": ORG_ID}, headers=_HEADERS)
+        if rest == "organizations" and method == "GET":
+            return ok({"value": [{"organizationid": ORG_ID, "name": self.sb.config.org_name}]}, headers=_HEADERS)
+        m = _DEFS.match(rest)
+        if m and method == "GET":
+            return self.definitions(m.group(1), m.group(2), m.group(3))
+        if rest in BY_SET:
+            if method == "GET":
+                return self.query(request, rest)
+            if method == "POST":
+                return await self.create(request, rest)
+        m = _ONE.match(rest)
+        if m and m.group(1) in BY_SET:
+            table = BY_SET[m.group(1)].name
+            if method == "GET":
+                return self.get_one(request, table, m.group(2))
+            if method == "PATCH":
+                return await self.patch(request, table, m.group(2))
+            if method == "DELETE":
+                record = self._locate(table, m.group(2))
+                if record is None:
+                    raise missing(table, m.group(2))
+                self.sb.delete(table, record[TABLES[table].primary_id])
+                return Response(status_code=204, headers=_HEADERS)
+        raise bad(f"Resource not found for the segment '{rest.split('(')[0]}'.", "0x80060888", 404)
+
+    # -- metadata ------------------------------------------------------------------------------------------------
+    def definitions(self, table: str, part: str | None, cast: str | None) -> Response:
+        t = TABLES.get(table)
+        if t is None:
+            raise bad(f"Could not find an entity with LogicalName = {table}.", "0x80040217", 404)
+        if part is None:
+            return ok({"LogicalName": t.name, "EntitySetName": t.entity_set, "PrimaryIdAttribute": t.primary_id,
+                       "PrimaryNameAttribute": t.primary_name, "DisplayName": _label(t.name.title())},
+                      headers=_HEADERS)
+        if part == "Keys":
+            key = self.sb.config.alternate_keys.get(table)
+            keys = [{"LogicalName": f"{table}_{'_'.join(key)}_key", "KeyAttributes": list(key),
+                     "EntityKeyIndexStatus": "Active"}] if key else []
+            return ok({"value": keys}, headers=_HEADERS)
+        if cast == "PicklistAttributeMetadata":
+            return ok({"value": [{"LogicalName": c.name, "OptionSet": {"Options": [
+                {"Value": v, "Label": _label(label)} for v, label in c.options]}}
+                for c in t.columns if c.kind == "Picklist"]}, headers=_HEADERS)
+        if cast == "BooleanAttributeMetadata":
+            return ok({"value": [{"LogicalName": c.name, "OptionSet": {
+                "FalseOption": {"Value": 0, "Label": _label(c.options[0][1] if c.options else "No")},
+                "TrueOption": {"Value": 1, "Label": _label(c.options[1][1] if c.options else "Yes")}}}
+                for c in t.columns if c.kind == "Boolean"]}, headers=_HEADERS)
+        return ok({"value": [_attribute(c, table) for c in t.columns]}, headers=_HEADERS)
+
+    # -- reading ---------------------------------------------------------------------------------------------------
+    def _select(self, table: str, raw: str | None) -> list[str] | None:
+        if not raw:
+            return None
+        known = {property_name(c) for c in TABLES[table].columns}
+        names = [n.strip() for n in raw.split(",") if n.strip()]
+        for n in names:
+            if n not in known:
+                raise bad(f"Could not find a property named '{n}' on type 'Microsoft.Dynamics.CRM.{table}'.",
+                          "0x80060888")
+        return names
+
+    def query(self, request: Request, entity_set: str) -> Response:
+        t = BY_SET[entity_set]
+        q = request.query_params
+        select = self._select(t.name, q.get("$select"))
+        rows = list(self.sb.records[t.name].values())
+        known = {property_name(c) for c in t.columns}
+        if q.get("$filter"):
+            try:
+                pred, _names = parse_filter(q["$filter"], lambda n: n in known)
+            except FilterError as exc:
+                raise bad(str(exc).replace("entity'", f"{t.name}'"), "0x80060888") from None
+            rows = [r for r in rows if pred(r.get)]
+        order = q.get("$orderby")
+        if order:
+            prop, _, direction = order.strip().partition(" ")
+            if prop not in known:
+                raise bad(f"Could not find a property named '{prop}' on type 'Microsoft.Dynamics.CRM.{t.name}'.",
+                          "0x80060888")
+            rows.sort(key=lambda r: (r.get(prop) is None, str(r.get(prop) or "")), reverse=direction == "desc")
+        else:
+            rows.sort(key=lambda r: str(r[t.primary_id]))
+        if q.get("$top"):
+            rows = rows[:int(q["$top"])]
+        size = self.sb.config.page_size
+        prefer = request.headers.get("prefer", "")
+        m = re.search(r"odata\.maxpagesize=(\d+)", prefer)
+        if m:
+            size = max(1, min(size, int(m.group(1))))
+        start = int(q.get("$skiptoken") or 0)
+        chunk = rows[start:start + size]
+        base = f"{str(request.base_url).rstrip('/')}{API}"
+        body: dict[str, Any] = {"@odata.context": f"{base}/$metadata#{entity_set}",
+                                "value": [self.sb.view(t.name, r, select) for r in chunk]}
+        if q.get("$count") == "true":
+            body["@odata.count"] = len(rows)
+        if start + size < len(rows):
+            params = {k: v for k, v in q.items() if k != "$skiptoken"}
+            params["$skiptoken"] = str(start + size)
+            body["@odata.nextLink"] = f"{base}/{entity_set}?{urlencode(params)}"
+        return ok(body, headers={**_HEADERS, **({"Preference-Applied": f"odata.maxpagesize={size}"} if m else {})})
+
+    def _keys(self, raw: str) -> dict[str, Any] | str:
+        if re.fullmatch(r"[0-9a-fA-F-]{36}", raw):
+            return raw.lower()
+        parts = {}
+        for name, value in _KEYPART.findall(raw):
+            parts[name] = value[1:-1].replace("''", "'") if value.startswith("'") else value
+        if not parts:
+            raise bad(f"Bad Request - Error in query syntax: '{raw}' is not a key.", "0x80060888")
+        return parts
+
+    def _locate(self, table: str, raw: str) -> dict[str, Any] | None:
+        keys = self._keys(raw)
+        if isinstance(keys, str):
+            return self.sb.find(table, keys)
+        return self.sb.by_alternate_key(table, keys)
+
+    def get_one(self, request: Request, table: str, raw: str) -> Response:
+        record = self._locate(table, raw)
+        if record is None:
+            raise missing(table, raw)
+        return ok(self.sb.view(table, record, self._select(table, request.query_params.get("$select"))),
+                  headers=_HEADERS)
+
+    # -- writing -----------------------------------------------------------------------------------------------
+    async def _body(self, request: Request) -> dict[str, Any]:
+        raw = await request.body()
+        try:
+            body = parse_json(raw) if raw.strip() else None
+        except ValueError as exc:
+            raise bad(f"Invalid JSON. {exc}", "0x80040216") from None
+        if not isinstance(body, dict):
+            raise bad("The request body must be a JSON object.", "0x80040216")
+        return body
+
+    def _written(self, request: Request, table: str, record: dict[str, Any], created: bool) -> Response:
+        t = TABLES[table]
+        rid = record[t.primary_id]
+        entity_id = f"{str(request.base_url).rstrip('/')}{API}/{t.entity_set}({rid})"
+        headers = {**_HEADERS, "OData-EntityId": entity_id}
+        if "return=representation" in request.headers.get("prefer", ""):
+            return ok(self.sb.view(table, record, None), status=201 if created else 200, headers=headers)
+        return Response(status_code=204, headers=headers)
+
+    async def create(self, request: Request, entity_set: str) -> Response:
+        table = BY_SET[entity_set].name
+        if table in ("systemuser", "organization"):
+            raise bad(f"Creating {entity_set} is not supported here.", "0x80040216", 405)
+        body = await self._body(request)
+        record = self.sb.insert(table, body)
+        return self._written(request, table, record, True)
+
+    async def patch(self, request: Request, table: str, raw: str) -> Response:
+        """Update, or upsert: a PATCH that finds no record creates one unless ``If-Match: *``; with
+        ``If-None-Match: *`` it only creates."""
+        body = await self._body(request)
+        keys = self._keys(raw)
+        record = self._locate(table, raw)
+        if request.headers.get("if-none-match") == "*" and record is not None:
+            raise bad("A record with matching key values already exists.", "0x80040237", 412)
+        if record is not None:
+            return self._written(request, table, self.sb.modify(table, record[TABLES[table].primary_id], body),
+                                 False)
+        if request.headers.get("if-match") == "*":
+            raise missing(table, raw)
+        if isinstance(keys, dict):
+            for k in keys:
+                if k in body:
+                    raise bad(f"The key attribute '{k}' must not be repeated in the body of an upsert.", "0x80060888")
+            made = self.sb.insert(table, {**body, **keys})
+        else:
+            made = self.sb.insert(table, body, rid=keys)
+        return self._written(request, table, made, True)
+
+
+def build_routes(sb: DynamicsSandbox) -> list[BaseRoute]:
+    api = Api(sb)
+    return [Route(f"{API}/{{rest:path}}", api.dispatch, methods=["GET", "POST", "PATCH", "DELETE"])]
+
+
+__all__ = ["build_routes"]

@@ -70,7 +70,8 @@ from .oauth import OAuthProvider
 log = logging.getLogger(__name__)
 
 IDENTIFIER_FIELDS: dict[CrmObject, dict[str, str]] = {
-    CrmObject.CONTACTS: {"first_name": "First_Name", "last_name": "Last_Name", "email": "Email"},
+    CrmObject.CONTACTS: {"first_name": "First_Name", "last_name": "Last_Name", "email": "Email",
+                         "company_name": "Account_Name.Account_Name"},
     CrmObject.COMPANIES: {"name": "Account_Name", "domain": "Website"},
 }
 DISPLAY_FIELDS: dict[CrmObject, tuple[str, ...]] = {
@@ -78,7 +79,10 @@ DISPLAY_FIELDS: dict[CrmObject, tuple[str, ...]] = {
     CrmObject.COMPANIES: ("Account_Name", "Website"),
 }
 COMPANY_FIELD = "Account_Name"
-_API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+# The name of a contact's account, read from its Account_Name lookup ({id, name}) for matching by company name
+# (COQL's dot notation for a lookup's field); read-only.
+ACCOUNT_NAME = "Account_Name.Account_Name"
+_API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)?$")  # a field, or a lookup's field
 
 
 class CreditLedger:
@@ -293,6 +297,9 @@ class ZohoAdapter(CrmAdapter):
                 f = wire.to_field(item, object) if isinstance(item, dict) else None
                 if f is not None:
                     found[f.name] = f
+            if object is CrmObject.CONTACTS and COMPANY_FIELD in found:
+                found[ACCOUNT_NAME] = CrmField(ACCOUNT_NAME, "Account name (of the contact's account)",
+                                               FieldType.TEXT, object, read_only=True, vendor_type="lookup.name")
             self._fields[object] = found
         return self._fields[object]
 
@@ -331,13 +338,18 @@ class ZohoAdapter(CrmAdapter):
         fields = await self._field_map(object)
         props: dict[str, Any] = {}
         for name in properties:
+            if name == ACCOUNT_NAME:
+                account = item.get(COMPANY_FIELD)
+                props[name] = str(account.get("name") or "") or None if isinstance(account, dict) else None
+                continue
             f = fields.get(name)
             props[name] = wire.from_wire(f.type if f else FieldType.TEXT, item.get(name))
         return CrmRecord(str(item.get("id")), object, props, parse_datetime(item.get("Created_Time")),
                          parse_datetime(item.get("Modified_Time")))
 
     def _columns(self, properties: Sequence[str]) -> list[str]:
-        return list(dict.fromkeys(["Created_Time", "Modified_Time", *(_name(p) for p in properties)]))
+        names = (COMPANY_FIELD if p == ACCOUNT_NAME else _name(p) for p in properties)
+        return list(dict.fromkeys(["Created_Time", "Modified_Time", *names]))
 
     async def read(self, object: CrmObject, ids: Sequence[str], properties: Sequence[str]) -> list[CrmRecord]:
         wanted = [i for i in dict.fromkeys(str(i) for i in ids) if i.isdigit()]

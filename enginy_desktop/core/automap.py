@@ -55,6 +55,7 @@ _SYNONYMS = {
     "mail": "email",
     "emailaddress": "email",
     "companydomainname": "companydomain",
+    "accountname": "name",  # a company's name where companies are accounts (Zoho, Salesforce, Dynamics)
     "linkedinprofileurl": "linkedinurl",
     "linkedinprofile": "linkedinurl",
 }

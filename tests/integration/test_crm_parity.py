@@ -1,7 +1,8 @@
-"""Same guarantees on every CRM: one scenario, run against the HubSpot, Pipedrive and Salesforce emulators (on
+"""Same guarantees on every CRM: one scenario, run against the HubSpot, Pipedrive, Salesforce and Zoho emulators (on
 loopback), with the same data in and the same outcomes out — sync outcomes, export outcomes and reports, owners, the
-contact's company (associations on HubSpot, ``org_id`` on Pipedrive, ``AccountId`` on Salesforce), Restore, campaign
-activities logged once, the command line from CSV to export, and resume after the process was killed with SIGKILL."""
+contact's company (associations on HubSpot, ``org_id`` on Pipedrive, ``AccountId`` on Salesforce, ``Account_Name`` on
+Zoho), Restore, campaign activities logged once, the command line from CSV to export, and resume after the process
+was killed with SIGKILL."""
 
 from __future__ import annotations
 
@@ -130,6 +131,8 @@ def test_the_company_becomes_the_contacts_primary_one_and_restore_puts_the_previ
     assert result.counters["associations_done"] == 2
     if w.crm == "pipedrive":  # the new contact is created with its org_id: only Jane's link is a request of its own
         assert sum(1 for r in w.sb.requests if r.method == "PATCH" and r.path.startswith("/api/v2/persons/")) == 1
+    if w.crm == "zoho":  # the same on Zoho: Jane's Account_Name is one update of its own
+        assert sum(1 for r in w.sb.requests if r.method == "PUT" and r.path == "/crm/v8/Contacts") == 1
     if w.crm == "salesforce":  # the same on Salesforce: Jane's AccountId is one collections update of its own
         assert sum(1 for r in w.sb.requests if r.method == "PATCH" and r.path.endswith("/composite/sobjects")) == 1
     [acme_id] = w.crm_company_ids("acme.test")
@@ -142,7 +145,7 @@ def test_the_company_becomes_the_contacts_primary_one_and_restore_puts_the_previ
     restored = run(restore_removed_associations(w.ctx, result.run_id))
     assert restored == {"restored": 1, "failed": 0}
     assert old in w.companies_of(contact)  # the previous company is back
-    if w.crm in ("pipedrive", "salesforce"):
+    if w.crm in ("pipedrive", "salesforce", "zoho"):
         assert w.primary_company(contact) == old  # one company per contact: the previous one again
 
     # Exporting again creates no second company.
@@ -220,10 +223,12 @@ def test_killed_export_resumes_with_no_duplicate_and_no_loss(crm: str, ctx: Any,
 
     keyring.set_keyring(FileKeyring())  # the child processes read the connection's token from this file
     # Salesforce writes 200 records per request, four requests at a time: enough of them to be killed between.
-    total, existing = (1200 if crm == "salesforce" else 400), 40
+    # Zoho writes 100 records per request, ten at a time: the same reasoning.
+    total, existing = (1200 if crm in ("salesforce", "zoho") else 400), 40
     slow = {"hubspot": "/crm/objects/2026-03/contacts/batch", "pipedrive": "/api/v2/persons",
-            "salesforce": "/services/data/v62.0/composite/sobjects"}[crm]
-    faults = FaultConfig(latency_ms={"hubspot": 150, "pipedrive": 15, "salesforce": 400}[crm], path_prefix=slow)
+            "salesforce": "/services/data/v62.0/composite/sobjects", "zoho": "/crm/v8/Contacts"}[crm]
+    faults = FaultConfig(latency_ms={"hubspot": 150, "pipedrive": 15, "salesforce": 400, "zoho": 400}[crm],
+                         path_prefix=slow)
     with crm_world(ctx, crm, faults=faults) as w:
         w.configure([*w.basics(), w.mapping("job_title", "job_title", overwrite=True)], w.company_basics())
         for i in range(existing):

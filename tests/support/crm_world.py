@@ -19,16 +19,26 @@ from enginy_desktop.core.crm_config import AssociationType, CrmConfig, FieldMapp
 from enginy_desktop.sandbox.kit.server import serve
 from tests.support.export_world import World
 
-CRMS = ("hubspot", "pipedrive", "salesforce")
+CRMS = ("hubspot", "pipedrive", "salesforce", "zoho")
 
 FIELDS: dict[str, dict[str, str]] = {
     "hubspot": {"first_name": "firstname", "last_name": "lastname", "email": "email", "job_title": "jobtitle",
                 "phone": "phone", "owner": "hubspot_owner_id", "company.name": "name", "company.domain": "domain"},
     "pipedrive": {"first_name": "first_name", "last_name": "last_name", "email": "email", "job_title": "job_title",
                   "phone": "phone", "owner": "owner_id", "company.name": "name", "company.domain": "website"},
+    "zoho": {"first_name": "First_Name", "last_name": "Last_Name", "email": "Email", "job_title": "Title",
+             "phone": "Phone", "owner": "Owner", "company.name": "Account_Name", "company.domain": "Website"},
     "salesforce": {"first_name": "FirstName", "last_name": "LastName", "email": "Email", "job_title": "Title",
                    "phone": "Phone", "owner": "OwnerId", "company.name": "Name", "company.domain": "Website"},
 }
+ZOHO_MODULES = {"email": "Tasks", "call": "Calls", "note": "Notes"}  # e-mails are logged as completed tasks
+
+
+def _zoho_value(value: Any) -> Any:
+    """A Zoho value as a role holds it: a lookup ({id, name}) as its id."""
+    return str(value["id"]) if isinstance(value, dict) else value
+
+
 SALESFORCE_SUBTYPES = {"email": "Email", "call": "Call", "note": "Task"}
 
 
@@ -44,6 +54,10 @@ class CrmWorld(World):
         if self.crm == "hubspot":
             return [self._hubspot_contact(r.id, r.props) for r in self.sb.objects["contacts"].values()
                     if not r.archived]
+        if self.crm == "zoho":
+            f = FIELDS["zoho"]
+            return [{"id": r["id"], **{role: _zoho_value(r.get(name)) for role, name in f.items() if "." not in role}}
+                    for r in list(self.sb.records["Contacts"].values())]
         if self.crm == "salesforce":
             f = FIELDS["salesforce"]
             return [{"id": r["Id"], **{role: r.get(name) for role, name in f.items() if "." not in role}}
@@ -84,6 +98,15 @@ class CrmWorld(World):
             if company:
                 self.link(rid, company[0])
             return rid
+        if self.crm == "zoho":
+            zoho: dict[str, Any] = {"First_Name": first, "Last_Name": last, "Email": email}
+            if company:
+                zoho["Account_Name"] = {"id": company[0]}
+            if job_title:
+                zoho["Title"] = job_title
+            if owner:
+                zoho["Owner"] = {"id": owner}
+            return str(self.sb.insert("Contacts", zoho)["id"])
         if self.crm == "salesforce":
             values: dict[str, Any] = {"FirstName": first, "LastName": last, "Email": email}
             if company:
@@ -105,6 +128,8 @@ class CrmWorld(World):
     def add_company(self, name: str, domain: str) -> str:
         if self.crm == "hubspot":
             return str(self.sb.insert("companies", {"name": name, "domain": domain}).id)
+        if self.crm == "zoho":
+            return str(self.sb.insert("Accounts", {"Account_Name": name, "Website": f"https://{domain}"})["id"])
         if self.crm == "salesforce":
             return str(self.sb.insert("Account", {"Name": name, "Website": f"https://{domain}"})["Id"])
         return str(self.sb.create("organizations", {"name": name, "website": f"https://{domain}"})["id"])
@@ -113,6 +138,9 @@ class CrmWorld(World):
         if self.crm == "hubspot":
             return [str(r.id) for r in self.sb.objects["companies"].values()
                     if not r.archived and r.props.get("domain") == domain]
+        if self.crm == "zoho":
+            return [r["id"] for r in list(self.sb.records["Accounts"].values())
+                    if domain in str(r.get("Website") or "")]
         if self.crm == "salesforce":
             return [r["Id"] for r in list(self.sb.records["Account"].values())
                     if domain in str(r.get("Website") or "")]
@@ -124,6 +152,8 @@ class CrmWorld(World):
             self.sb.associate("contacts", int(contact), "companies", int(company), [1, 279])
         elif self.crm == "salesforce":
             self.sb.modify("Contact", contact, {"AccountId": company})
+        elif self.crm == "zoho":
+            self.sb.modify("Contacts", contact, {"Account_Name": {"id": company}})
         else:
             self.sb.update("persons", int(contact), {"org_id": int(company)})
 
@@ -133,6 +163,9 @@ class CrmWorld(World):
             return {str(k) for k in by_type}
         if self.crm == "salesforce":
             account = self.sb.records["Contact"][contact].get("AccountId")
+            return {account} if account else set()
+        if self.crm == "zoho":
+            account = _zoho_value(self.sb.records["Contacts"][contact].get("Account_Name"))
             return {account} if account else set()
         org = self.sb.records["persons"][int(contact)].get("org_id")
         return {str(org)} if org else set()
@@ -144,6 +177,8 @@ class CrmWorld(World):
             return primary[0] if primary else None
         if self.crm == "salesforce":
             return self.sb.records["Contact"][contact].get("AccountId")
+        if self.crm == "zoho":
+            return _zoho_value(self.sb.records["Contacts"][contact].get("Account_Name"))
         org = self.sb.records["persons"][int(contact)].get("org_id")
         return str(org) if org else None
 
@@ -151,6 +186,8 @@ class CrmWorld(World):
         if self.crm == "hubspot":
             return {kind: sum(1 for r in self.sb.objects[plural].values() if not r.archived)
                     for kind, plural in (("email", "emails"), ("call", "calls"), ("note", "notes"))}
+        if self.crm == "zoho":
+            return {kind: len(self.sb.records[module]) for kind, module in ZOHO_MODULES.items()}
         if self.crm == "salesforce":
             tasks = list(self.sb.records["Task"].values())
             return {kind: sum(1 for t in tasks if t["TaskSubtype"] == sub) for kind, sub in SALESFORCE_SUBTYPES.items()}
@@ -164,6 +201,9 @@ class CrmWorld(World):
                     for r in self.sb.objects[kind].values() if not r.archived}
         if self.crm == "salesforce":
             return {str(t["OwnerId"]) for t in self.sb.records["Task"].values()}
+        if self.crm == "zoho":
+            return {str(_zoho_value(r.get("Owner"))) for module in ZOHO_MODULES.values()
+                    for r in self.sb.records[module].values()}
         return {str(a["owner_id"]) for a in self.sb.activities.values()} | {
             str(n["user_id"]) for n in self.sb.notes.values()}
 
@@ -214,6 +254,11 @@ def emulator(crm: str, **config: Any) -> Any:
 
         return hubspot_app(HubSpotSandboxConfig(**{"owners": 3, "rate_limit": None, "search_rate_limit": None,
                                                    **config}))
+    if crm == "zoho":
+        from enginy_desktop.sandbox.crm.zoho import ZohoSandboxConfig
+        from enginy_desktop.sandbox.crm.zoho import create_app as zoho_app
+
+        return zoho_app(ZohoSandboxConfig(**{"daily_credits": None, "concurrency": None, **config}))
     if crm == "salesforce":
         from enginy_desktop.sandbox.crm.salesforce import SalesforceSandboxConfig
         from enginy_desktop.sandbox.crm.salesforce import create_app as salesforce_app
@@ -232,6 +277,10 @@ def token_of(crm: str) -> tuple[str, str]:
         from enginy_desktop.sandbox.hubspot import DEFAULT_TOKEN
 
         return "token", DEFAULT_TOKEN
+    if crm == "zoho":
+        from enginy_desktop.sandbox.crm.zoho import DEFAULT_TOKEN as ZOHO_TOKEN
+
+        return "access_token", ZOHO_TOKEN
     if crm == "salesforce":
         from enginy_desktop.sandbox.crm.salesforce import DEFAULT_TOKEN as SALESFORCE_TOKEN
 
@@ -246,6 +295,8 @@ def owners_of(crm: str, sb: Any) -> list[str]:
         return list(sb.active_owner_ids())
     if crm == "salesforce":
         return sb.user_ids()
+    if crm == "zoho":
+        return list(sb.active_user_ids())
     return [str(u["id"]) for u in sb.users if u["active_flag"]]
 
 

@@ -20,7 +20,7 @@ from .state import BATCH, FIELDS, MODULES, ZohoError, ZohoSandbox, invalid
 
 Handler = Callable[[Request], Awaitable[Response]]
 _COQL = re.compile(
-    r"^\s*select\s+(?P<cols>.+?)\s+from\s+(?P<module>\w+)\s+where\s+(?P<field>\w+)\s*"
+    r"^\s*select\s+(?P<cols>.+?)\s+from\s+(?P<module>\w+)\s+where\s+(?P<field>\w+(?:\.\w+)?)\s*"
     r"(?:(?P<eq>=)\s*(?P<value>'(?:[^'\\]|\\.)*')|in\s*\((?P<values>.*)\))"
     r"(?:\s+order\s+by\s+id(?:\s+asc)?)?\s+limit\s+(?P<offset>\d+)\s*,\s*(?P<limit>\d+)\s*$", re.I | re.S)
 _LITERAL = re.compile(r"'((?:[^'\\]|\\.)*)'")
@@ -213,8 +213,12 @@ class Api:
         if limit > 2000:
             raise ZohoError(400, "LIMIT_EXCEEDED", "limit exceeds 2000", details={"clause": "limit"})
 
+        lookup, _, sub = field.partition(".")
+
         def value_of(r: dict[str, Any]) -> str:
-            v = r.get(field)
+            v = r.get(lookup)
+            if sub and isinstance(v, dict):  # a lookup's field: the looked-up record's name
+                return str(v.get("name") or "").lower()
             if isinstance(v, dict):
                 return str(v.get("id") or "").lower()
             return str(v or "").lower()

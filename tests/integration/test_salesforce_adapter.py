@@ -425,3 +425,33 @@ def test_every_exchange_follows_salesforces_description_and_documented_shapes(ki
     by = {c.by for c in recorder.checked}
     assert "sObjects OpenAPI" in by
     assert any(c.response.status_code == 400 for c in recorder.checked)
+
+
+def test_the_emulators_composite_control_api_and_limit_header() -> None:
+    app = create_app(SalesforceSandboxConfig(daily_requests=50))
+    sb: SalesforceSandbox = app.state.sandbox
+    control = {"Authorization": f"Bearer {app.control_token}"}
+
+    async def go() -> list[httpx.Response]:
+        async with httpx.AsyncClient(transport=asgi_transport(app), base_url="http://127.0.0.1:8767") as c:
+            auth = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
+            switched = await c.post("/__sandbox__/rate-limit", json={"duplicate_rules": True}, headers=control)
+            composite = await c.post("/services/data/v62.0/composite", headers=auth, json={"compositeRequest": [
+                {"method": "POST", "url": "/services/data/v62.0/sobjects/Contact", "referenceId": "a",
+                 "body": {"LastName": "One", "Email": "one@x.test"}},
+                {"method": "POST", "url": "/services/data/v62.0/sobjects/Contact", "referenceId": "b",
+                 "body": {"LastName": "Two", "Email": "ONE@x.test"}},
+                {"method": "GET", "url": "/services/data/v62.0/query?q=SELECT+Id+FROM+Contact", "referenceId": "c"}]})
+            state = await c.get("/__sandbox__/state", headers=control)
+            return [switched, composite, state]
+
+    switched, composite, state = run(go())
+    assert switched.json()["duplicate_rules"] is True
+    answers = {a["referenceId"]: a for a in composite.json()["compositeResponse"]}
+    assert answers["a"]["httpStatusCode"] == 201
+    assert answers["b"]["httpStatusCode"] == 400
+    assert answers["b"]["body"][0]["errorCode"] == "DUPLICATES_DETECTED"
+    assert answers["c"]["body"]["totalSize"] == 1
+    assert composite.headers["sforce-limit-info"] == "api-usage=1/50"  # one request of the allocation
+    assert state.json()["counts"]["api_requests_left"] == 49
+    assert len(sb.records["Contact"]) == 1

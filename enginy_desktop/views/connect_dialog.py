@@ -286,7 +286,10 @@ class ConnectDialog(QDialog):
         order = [g for g in ("token", "webhook", "openai", "oauth", "bot", "server") if g in named]
         out: list[tuple[str, list[CredentialField]]] = []
         for g in order:
-            out.append((titles.get(g, g), [f for f in basic if f.group == g]))
+            title = titles.get(g, g)
+            if len(order) == 1:  # the other option is under Advanced settings: no "Option 2" without an Option 1
+                title = title.split(" · ", 1)[-1]
+            out.append((title, [f for f in basic if f.group == g]))
         shared = [f for f in basic if not f.group]
         if shared:
             out.append(("Settings", shared))

@@ -195,7 +195,8 @@ def _finish(rt: Runtime, ctx: Any, run_id: int, args: argparse.Namespace) -> int
         for pr in rep.providers:
             if not pr.requests:
                 continue
-            rt.print(f"  {pr.name}: {pr.requests:,} requests, {_num(pr.credits)} credits")
+            requests = f"{pr.requests:,} request{'' if pr.requests == 1 else 's'}"
+            rt.print(f"  {pr.name}: {requests}, {_num(pr.credits)} credits")
             for point, o in pr.points.items():
                 failed = f", failed {o.failed:,}" if o.failed else ""
                 rt.print(f"    {point_label(point)}: asked {o.asked:,}, found {o.found:,}, not found "
@@ -257,8 +258,9 @@ def cmd_enrich(args: argparse.Namespace, rt: Runtime) -> int:
         return EXIT_OK
     if est.nothing_to_do and not args.json:
         rt.print("Nothing to ask: every record already has these values, or the cache answers them.")
-    _confirm(rt, args.yes, f"Spend at most {_num(est.credits_at_most)} credits"
-             + (f" (cap {_num(est.cap)})" if est.cap is not None else "") + "?")
+    if not est.nothing_to_do:  # nothing to ask costs nothing: no question (the cache's answers are still applied)
+        _confirm(rt, args.yes, f"Spend at most {_num(est.credits_at_most)} credits"
+                 + (f" (cap {_num(est.cap)})" if est.cap is not None else "") + "?")
     try:
         info = start_enrichment(ctx, options)
     except (RunError, EnrichError) as exc:  # another enrichment of this list is running

@@ -81,6 +81,13 @@ def test_enrich_command_estimate_confirm_run_report(cli: Any, ctx: Any, tmp_path
         assert json.loads(out)["credits_spent"] == 0
         assert world.credits_spent("hunter") + world.credits_spent("lusha") == paid  # re-running costs nothing
 
+        # nothing left to pay for: no question to answer, even without a terminal and without --yes
+        code, out, err = cli("enrich", "--list", "Leads", "--find", "email,phone", "--providers", "hunter,lusha")
+        assert code == 0, err
+        assert "Nothing to ask" in out
+        assert "credits spent" in out
+        assert world.credits_spent("hunter") + world.credits_spent("lusha") == paid
+
 
 def _command(data_dir: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "enginy_desktop", "--data-dir", str(data_dir), *args]

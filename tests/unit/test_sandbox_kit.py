@@ -599,3 +599,26 @@ def test_an_unexpected_failure_answers_the_vendors_500_not_plain_text() -> None:
     assert r.status_code == 500
     assert r.headers["content-type"].startswith("application/json")
     assert r.json()["errors"][0]["code"] == "server_error"
+
+
+def test_printed_connect_lines_paste_into_a_shell_as_they_are() -> None:
+    """The line a user pastes gives the connect command the exact secret: a Salesforce session id's '!' is
+    single-quoted (an interactive bash would otherwise expand it as a history event and refuse the line)."""
+    import shlex
+
+    from enginy_desktop.sandbox.kit.launch import StartOptions
+
+    for key in EMULATORS:
+        started = emulator_spec(key).start(StartOptions(control_token="ctl"))
+        for line in started.connect("http://127.0.0.1:9999"):
+            if not line.startswith("echo "):
+                continue
+            echo, _, command = line.partition(" | ")
+            words = shlex.split(echo)
+            assert words[0] == "echo"
+            assert len(words) == 2
+            assert words[1] in started.credentials.values() or words[1].startswith("http://127.0.0.1:9999")
+            if "!" in words[1]:
+                assert shlex.quote(words[1]).startswith("'")
+                assert shlex.quote(words[1]) in echo
+            assert shlex.split(command)[:3] == ["enginy-desktop", "connect", key]

@@ -8,6 +8,7 @@ exact commands that point Enginy Desktop at it.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -67,9 +68,11 @@ def take_options(spec: EmulatorSpec, options: Mapping[str, str]) -> dict[str, st
 
 def connect_commands(key: str, settings: Mapping[str, str], secret_field: str, secret: str) -> list[str]:
     """The two commands that point Enginy Desktop at an emulator: ``connect`` (the secret through stdin, never
-    on the command line of the app) and ``integrations enable``."""
-    sets = " ".join(f"--set {name}={value}" for name, value in settings.items())
+    on the command line of the app) and ``integrations enable``. Values are quoted for a POSIX shell where they
+    need it (a Salesforce session id holds a ``!``, which an interactive bash would expand)."""
+    sets = " ".join(f"--set {shlex.quote(f'{name}={value}')}" for name, value in settings.items())
     return [
-        f"echo {secret} | enginy-desktop connect {key} {sets} --secret-stdin {secret_field}".replace("  ", " "),
+        f"echo {shlex.quote(secret)} | enginy-desktop connect {key} {sets} --secret-stdin {secret_field}"
+        .replace("  ", " "),
         f"enginy-desktop integrations enable {key}",
     ]

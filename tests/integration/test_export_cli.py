@@ -66,6 +66,14 @@ def test_dry_run_then_export_with_report(w: World, cli: Cli, tmp_path: Path) -> 
     assert code == 0
     assert "export" in out
 
+    code, out, _ = cli("runs", "--json")
+    run_id = next(r["id"] for r in json.loads(out) if r["kind"] == "export")
+    code, _, err = cli("resume", str(run_id))  # a finished run: what to do instead, in words the command line knows
+    assert code == 1
+    assert "nothing is left to resume" in err
+    assert "export the list again" in err
+    assert err.count("\n") == 1
+
 
 def test_cli_refusals_are_one_line(w: World, cli: Cli) -> None:
     w.contacts("Leads", leads(1))

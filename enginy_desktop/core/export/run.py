@@ -1197,10 +1197,13 @@ async def resume(ctx: Any, run_id: int, **kw: Any) -> ExportResult:
     """Carry on an interrupted, cancelled or failed export run from its journal."""
     info = ctx.runs.get(run_id)
     if info.kind != "export":
-        raise ExportRefused(f"Run {run_id} is a {info.kind} run, not an export.", "not_export")
+        article = "an" if info.kind[:1] in ("a", "e", "i", "o", "u") else "a"
+        hint = {"enrichment": f" Carry it on with `enginy-desktop enrich --resume {run_id}`.",
+                "sync": " A sync writes nothing; sync the list again to refresh it."}.get(info.kind, "")
+        raise ExportRefused(f"Run {run_id} is {article} {info.kind} run, not an export.{hint}", "not_export")
     if info.state == "finished":
-        raise ExportRefused(f"Run {run_id} has already finished; use Retry failed for its failed records.",
-                            "finished")
+        raise ExportRefused(f"Run {run_id} has already finished: nothing is left to resume. To write its failed "
+                            "records again, export the list again (or Retry failed in the run's report).", "finished")
     return await execute(ctx, run_id, **kw)
 
 

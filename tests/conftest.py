@@ -33,6 +33,16 @@ def memory_keyring(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[
 
 
 @pytest.fixture(autouse=True)
+def fresh_limiters() -> Iterator[None]:
+    """Each test is a process of its own for the per-connection limiters (adapters.http.shared_limiter)."""
+    from enginy_desktop.adapters.http import forget_limiters
+
+    forget_limiters()
+    yield
+    forget_limiters()
+
+
+@pytest.fixture(autouse=True)
 def data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     path = tmp_path / "data"
     path.mkdir()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import hashlib
 import json as jsonlib
 import logging
 import math
@@ -315,6 +316,38 @@ class SlidingWindowLimiter:
             ours = sum(1 for s in self._slots if s.end > horizon)
             if ours < self.limit.requests:
                 self.pause(info.interval_seconds)
+
+
+# -- one limiter per connection, for the whole process ------------------------------------------------------------
+
+_SHARED: dict[tuple[str, str], tuple[RateLimit, SlidingWindowLimiter]] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def connection_account(base_url: str, credential: str) -> str:
+    """Names one connection's allowance (the API base URL and a hash of its credential, never the credential)."""
+    return f"{base_url.rstrip('/')}|{hashlib.sha256(credential.encode()).hexdigest()[:16]}"
+
+
+def shared_limiter(account: str, limit: RateLimit, name: str) -> SlidingWindowLimiter:
+    """The limiter of one connection's window, the same object for every adapter of the process: the plan of an
+    export, its run, its retries, a resume and the wizard each open their own adapter, and together they never
+    send more than the window allows (a fresh limiter per adapter would start with an empty window while the
+    vendor still counts the previous adapter's calls: 429s at every hand-over). ``account`` comes from
+    :func:`connection_account`. What the vendor's headers taught the limiter (a lower maximum, a pause) stays
+    with it; a different configured ``limit`` (another plan or tier) starts a new one."""
+    with _SHARED_LOCK:
+        key = (account, name)
+        found = _SHARED.get(key)
+        if found is None or found[0] != limit:
+            found = _SHARED[key] = (limit, SlidingWindowLimiter(limit, name=name))
+        return found[1]
+
+
+def forget_limiters() -> None:
+    """Drop every shared limiter (a test standing for a fresh process)."""
+    with _SHARED_LOCK:
+        _SHARED.clear()
 
 
 @dataclass(frozen=True, slots=True)

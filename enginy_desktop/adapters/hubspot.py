@@ -71,7 +71,9 @@ from .http import (
     RetryPolicy,
     SlidingWindowLimiter,
     bearer_auth,
+    connection_account,
     parse_retry_after,
+    shared_limiter,
 )
 from .oauth import OAuthProvider
 
@@ -497,7 +499,9 @@ class HubSpotAdapter(CrmAdapter):
                 on_refresh=lambda t: connection.set_secret("oauth_token", t.to_json()),
             )
             kind = "oauth"
-        limiter = SlidingWindowLimiter(TIER_LIMITS[tier], name=f"HubSpot {tier}")
+        # One window per connection for the whole process (plan, run, retries, resume, wizard).
+        account = connection_account(base_url, token or connection.setting("client_id"))
+        limiter = shared_limiter(account, TIER_LIMITS[tier], f"HubSpot {tier}")
         api = ApiClient(
             "hubspot",
             base_url,
@@ -509,7 +513,8 @@ class HubSpotAdapter(CrmAdapter):
             error_hook=hubspot_error,
             rate_info=_rate_info,
         )
-        return cls(api, tier=tier, granted_scopes=granted, auth_kind=kind)
+        return cls(api, tier=tier, granted_scopes=granted, auth_kind=kind,
+                   search_limiter=shared_limiter(account, SEARCH_LIMIT, "HubSpot search"))
 
     @classmethod
     def oauth_provider(cls, connection: Connection) -> OAuthProvider:

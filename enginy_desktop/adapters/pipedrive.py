@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
@@ -62,7 +61,16 @@ from .base import (
     WriteResult,
     parse_datetime,
 )
-from .http import ApiClient, OAuthRefreshAuth, Reply, RetryPolicy, SlidingWindowLimiter, header_auth
+from .http import (
+    ApiClient,
+    OAuthRefreshAuth,
+    Reply,
+    RetryPolicy,
+    SlidingWindowLimiter,
+    connection_account,
+    header_auth,
+    shared_limiter,
+)
 from .oauth import OAuthProvider
 
 log = logging.getLogger(__name__)
@@ -144,26 +152,11 @@ class TokenLedger:
             cls._days.clear()
 
 
-# -- limiters, per token, shared by every adapter of the process ---------------------------------------------------
-
-_LIMITERS: dict[tuple[str, str], SlidingWindowLimiter] = {}
-_LIMITERS_LOCK = threading.Lock()
-
-
-def shared_limiter(account: str, limit: RateLimit, name: str) -> SlidingWindowLimiter:
-    """The limiter of one token's window (Pipedrive counts per token): the same object for every adapter of the
-    process, so the plan of an export and its run (each with its own adapter) never add up to more than the
-    window allows. ``account`` identifies the token without holding it."""
-    with _LIMITERS_LOCK:
-        key = (account, name)
-        limiter = _LIMITERS.get(key)
-        if limiter is None or limiter.limit != limit:
-            limiter = _LIMITERS[key] = SlidingWindowLimiter(limit, name=name)
-        return limiter
+# -- limiters, per token, shared by every adapter of the process (adapters.http.shared_limiter) ----------------
 
 
 def _account(base_url: str, credential: str) -> str:
-    return f"{base_url}|{hashlib.sha256(credential.encode()).hexdigest()[:16]}"
+    return connection_account(base_url, credential)
 
 
 # -- the adapter ------------------------------------------------------------------------------------------------------

@@ -598,3 +598,20 @@ def test_several_options_cross_the_contract_as_a_tuple() -> None:
         assert sb.get("contacts", created[0].id).props["interests"] == "a;b"
         assert read[0].get("interests") == ("a", "b")
         assert read[0].get("email") == "multi@enginy.ai"
+
+
+def test_one_limiter_per_connection_for_the_whole_process() -> None:
+    """The plan, the run, a retry and the wizard each open an adapter: on one connection they share one window
+    (a fresh window at each hand-over would let a burst through while HubSpot still counts the earlier calls)."""
+    from enginy_desktop.adapters.base import Connection
+    from enginy_desktop.adapters.hubspot import HubSpotAdapter
+
+    def open_(token: str, url: str = "https://api.hubapi.com") -> HubSpotAdapter:
+        return HubSpotAdapter.from_connection(Connection("hubspot", {"base_url": url}, lambda _n: token))
+
+    plan, run_, other_token, other_portal = open_("pat-1"), open_("pat-1"), open_("pat-2"), open_("pat-1", "http://x")
+    assert plan.api.limiter is run_.api.limiter
+    assert plan.search_limiter is run_.search_limiter
+    assert plan.api.limiter is not other_token.api.limiter
+    assert plan.api.limiter is not other_portal.api.limiter
+    assert "pat-1" not in plan.api.limiter.name

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from enginy_desktop.adapters.base import Connection, CrmObject
-from enginy_desktop.adapters.http import RetryPolicy
+from enginy_desktop.adapters.http import RetryPolicy, forget_limiters
 from enginy_desktop.adapters.hubspot import HubSpotAdapter
 from enginy_desktop.core import sync
 from enginy_desktop.core.matching.matcher import Columns, match
@@ -133,6 +133,7 @@ async def _both(app: Any, rule: Rule, local: Any) -> tuple[Any, Any, str]:
     rule_name=st.sampled_from(sorted(RULES)),
 )
 def test_scan_and_lookups_give_the_same_outcomes(crm: list[Any], local: list[Any], rule_name: str) -> None:
+    forget_limiters()  # each example stands for a fresh process
     app = create_app(HubSpotSandboxConfig(rate_limit=None, search_rate_limit=None, daily_limit=None))
     sb = app.state.sandbox
     emails: set[str] = set()

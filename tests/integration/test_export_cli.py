@@ -54,6 +54,7 @@ def test_dry_run_then_export_with_report(w: World, cli: Cli, tmp_path: Path) -> 
                          "--yes")
     assert code == 0, err
     assert "created 3" in out
+    assert "s waited in all by requests in parallel" in out  # a sum over parallel requests, not the run's time
     assert "Creating contacts in HubSpot" in err  # progress on stderr
     report = json.loads(report_path.read_text("utf-8"))
     assert report["format"] == "enginy-export-report"

@@ -188,13 +188,14 @@ def traffic_of(counters: Any) -> dict[str, Any]:
 
 
 def traffic_line(counters: Any, crm_name: str) -> str:
-    """One line for people: "412 requests to HubSpot; 3 retried, 2 × too many requests (429), 4.1 s waited"."""
+    """One line for people: "412 requests to HubSpot; 3 retried, 2 × too many requests (429), 4.1 s waited in all
+    (requests in parallel wait at the same time, so it can exceed the run's duration)"."""
     t = traffic_of(counters)
     if not t["requests"]:
         return ""
     plural = "" if t["requests"] == 1 else "s"
     return (f"{t['requests']:,} request{plural} to {crm_name}; {t['retries']:,} retried, {t['throttled']:,} × too many "
-            f"requests (429), {t['waited_s']:,.1f} s waited (rate limit, back-off).")
+            f"requests (429), {t['waited_s']:,.1f} s waited in all by requests in parallel (rate limit, back-off).")
 
 
 def _atomic_write(path: Path, text: str, newline: str | None = None) -> Path:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import signal
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from . import EXIT_OK, CliError, Runtime
@@ -135,6 +136,35 @@ def cmd_sync(args: argparse.Namespace, rt: Runtime) -> int:
     return EXIT_OK
 
 
+# Counter names as people read them; the plan's own counts (planned_*) repeat the outcome and are left out.
+_COUNT_LABELS = {"api_calls": ("API call", "API calls"), "requests": ("request", "requests"),
+                 "retries": ("retry", "retries"), "throttled": ("× 429", "× 429"), "pages": ("page", "pages"),
+                 "associations_done": ("association", "associations"), "credits": ("credit", "credits")}
+
+
+def runs_counts_text(counters: Mapping[str, object]) -> str:
+    """A run's counters for the ``runs`` table: "80 created, 80 contacts created, 81 requests, 9.4 s waited"."""
+    parts = []
+    for key, value in counters.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value:
+            continue
+        if key in ("total", "companies_total") or key.startswith("planned_"):
+            continue
+        if key == "waited_ms":
+            parts.append(f"{value / 1000:,.1f} s waited")
+            continue
+        one, many = _COUNT_LABELS.get(key, ("", ""))
+        if not many:
+            label = key.replace("_", " ")
+            for obj, plural in (("contact ", "contacts "), ("company ", "companies ")):
+                if label.startswith(obj):
+                    label = plural + label[len(obj):]
+            one = many = label
+        shown = f"{value:,}" if isinstance(value, int) else f"{value:,.1f}".rstrip("0").rstrip(".")
+        parts.append(f"{shown} {one if value == 1 else many}")
+    return ", ".join(parts)
+
+
 def cmd_runs(args: argparse.Namespace, rt: Runtime) -> int:
     from enginy_desktop.core import catalog
 
@@ -149,8 +179,7 @@ def cmd_runs(args: argparse.Namespace, rt: Runtime) -> int:
     for r in runs:
         crm = catalog.get(r.crm).name if r.crm else "—"
         started = (r.started_at or r.created_at).astimezone().strftime("%Y-%m-%d %H:%M")
-        counts = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in r.counters.items()
-                           if isinstance(v, int) and v and k not in ("total", "companies_total"))
+        counts = runs_counts_text(r.counters)
         rt.print(f"#{r.id:<5} {r.kind:<10} {r.list_name or '—':<24.24} {crm:<10} {started}  {r.state_label:<11} "
                  f"{counts}")
         if r.error and r.state in ("failed", "interrupted", "cancelled"):

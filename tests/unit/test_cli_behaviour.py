@@ -89,3 +89,16 @@ def test_the_runs_table_has_a_header(cli, ctx) -> None:  # type: ignore[no-untyp
     assert code == 0
     assert out.splitlines()[0].split() == ["RUN", "KIND", "LIST", "CRM", "STARTED", "STATE", "COUNTS"]
     assert "Leads" in out.splitlines()[1]
+
+
+def test_the_runs_table_counts_read_as_words(cli, ctx) -> None:  # type: ignore[no-untyped-def]
+    run = ctx.runs.create("export", crm="pipedrive", list_name="Leads", start=True)
+    ctx.runs.add_counters(run.id, {"planned_create": 92, "requests": 94, "waited_ms": 15604, "created": 92,
+                                   "company_created": 12, "contact_created": 80, "associations_done": 80,
+                                   "pages": 1})
+    code, out, _ = cli("runs")
+    assert code == 0
+    row = out.splitlines()[1]
+    assert row.endswith("94 requests, 15.6 s waited, 92 created, 12 companies created, 80 contacts created, "
+                        "80 associations, 1 page")
+    assert "planned" not in row

@@ -96,8 +96,10 @@ TABLES: dict[CrmObject, tuple[str, str, str]] = {  # logical name, entity set, p
 COMPANY_FIELD = "parentcustomerid"
 COMPANY_BIND = "parentcustomerid_account"
 OWNER_FIELD = "ownerid"
+COMPANY_NAME = "parentcustomerid_account.name"  # the contact's account's name, read with $expand (for matching)
 IDENTIFIER_FIELDS: dict[CrmObject, dict[str, str]] = {
-    CrmObject.CONTACTS: {"first_name": "firstname", "last_name": "lastname", "email": "emailaddress1"},
+    CrmObject.CONTACTS: {"first_name": "firstname", "last_name": "lastname", "email": "emailaddress1",
+                         "company_name": COMPANY_NAME},
     CrmObject.COMPANIES: {"name": "name", "domain": "websiteurl"},
 }
 DISPLAY_FIELDS: dict[CrmObject, tuple[str, ...]] = {
@@ -327,6 +329,9 @@ class DynamicsAdapter(CrmAdapter):
         keys = set(self._keys.get(object, ()))
         out = [CrmField(f.name, f.label, f.type, f.object, f.options, f.read_only, True, f.required, f.group,
                         f.description, f.vendor_type) if f.name in keys else f for f in found.values()]
+        if object is CrmObject.CONTACTS:
+            out.append(CrmField(COMPANY_NAME, "Company name (account)", FieldType.TEXT, object, read_only=True,
+                                description="The name of the contact's account (read for matching)."))
         return sorted(out, key=lambda f: f.label.casefold())
 
     async def users(self) -> list[CrmUser]:
@@ -363,6 +368,9 @@ class DynamicsAdapter(CrmAdapter):
 
     def _record(self, item: Mapping[str, Any], object: CrmObject) -> CrmRecord:
         props: dict[str, Any] = {}
+        if object is CrmObject.CONTACTS and COMPANY_BIND in item:
+            account = item.get(COMPANY_BIND)
+            props[COMPANY_NAME] = str(account.get("name") or "") or None if isinstance(account, dict) else None
         for f in (self._fields.get(object) or {}).values():
             prop = _property(f)
             if prop in item and prop not in (TABLES[object][2], "createdon", "modifiedon"):
@@ -375,6 +383,8 @@ class DynamicsAdapter(CrmAdapter):
                      ) -> AsyncIterator[list[CrmRecord]]:
         await self._describe(object)
         params = {"$select": self._select(object, properties)}
+        if object is CrmObject.CONTACTS and COMPANY_NAME in properties:
+            params["$expand"] = f"{COMPANY_BIND}($select=name)"
         if filter:
             params["$filter"] = filter
         if order:
@@ -416,15 +426,20 @@ class DynamicsAdapter(CrmAdapter):
         asked in the spellings they are typed with."""
         known = await self._describe(object)
         items = [(n, v) for n, v in filters.items() if n in known]
+        wanted = list(dict.fromkeys([*properties, *filters]))
+        # The account's name is compared here, on what comes back (it is not a column of the contact).
+        names = {str(v).casefold() for v in filters.get(COMPANY_NAME, ())} if COMPANY_NAME in filters else None
         if not items:
             return
-        wanted = list(dict.fromkeys([*properties, *filters]))
         extra = odata.all_of(*(odata.dataverse_in(_property(known[n]), _spellings(known[n], v))
                                for n, v in items[1:] if v))
         first, values = items[0]
         async for page in self._where_in(object, _property(known[first]), _spellings(known[first], values), wanted,
                                          extra):
-            yield page
+            kept = page if names is None else [r for r in page
+                                                if str(r.get(COMPANY_NAME) or "").casefold() in names]
+            if kept:
+                yield kept
 
     async def scan(self, object: CrmObject, properties: Sequence[str]) -> AsyncIterator[list[CrmRecord]]:
         async for page in self._query(object, properties, order=True):

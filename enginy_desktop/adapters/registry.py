@@ -16,6 +16,7 @@ from typing import Any
 # CRMs: catalog key -> "module:Class" of a CrmAdapter
 CRM_ADAPTERS: dict[str, str] = {
     "hubspot": "enginy_desktop.adapters.hubspot:HubSpotAdapter",
+    "dynamics": "enginy_desktop.adapters.dynamics:DynamicsAdapter",
     "pipedrive": "enginy_desktop.adapters.pipedrive:PipedriveAdapter",
     "salesforce": "enginy_desktop.adapters.salesforce:SalesforceAdapter",
     "zoho": "enginy_desktop.adapters.zoho:ZohoAdapter",

@@ -203,17 +203,34 @@ INTEGRATIONS: tuple[Integration, ...] = (
         "Dynamics",
         Category.CRM,
         "Microsoft Dynamics 365 CRM.",
-        AuthKind.OAUTH,
+        AuthKind.TOKEN_OR_OAUTH,
         (
             CredentialField(
                 "org_url",
-                "Organization URL",
-                required=True,
+                "Environment URL",
                 kind=FieldKind.URL,
                 placeholder="https://yourorg.crm.dynamics.com",
+                help="Power Platform admin center → Environments → your environment → Environment URL.",
             ),
-            CredentialField("tenant_id", "Directory (tenant) ID", placeholder="organizations"),
-            CredentialField("client_id", "Application (client) ID", required=True),
+            CredentialField(
+                "client_id",
+                "Application (client) ID",
+                required=True,
+                group="oauth",
+                help="Your own Microsoft Entra app registration: a public client (mobile and desktop) with the "
+                "redirect URI http://localhost and the Dynamics CRM user_impersonation permission.",
+            ),
+            CredentialField("tenant_id", "Directory (tenant) ID", placeholder="organizations", group="oauth",
+                            help="Leave empty for any work or school account's directory."),
+            CredentialField(
+                "access_token",
+                "Access token",
+                secret=True,
+                required=True,
+                group="token",
+                help="Instead of signing in: a bearer token for the environment, e.g. from `az account "
+                "get-access-token --resource https://yourorg.crm.dynamics.com`. It expires after about an hour.",
+            ),
             _base_url("https://yourorg.crm.dynamics.com/api/data/v9.2"),
         ),
         monogram="D",
@@ -591,7 +608,7 @@ CATEGORY_ORDER: tuple[Category, ...] = tuple(Category)
 #: Integrations Enginy Desktop cannot do the job of yet (no adapter behind them). Remove a key when its adapter
 #: lands: its card stops saying "Not available yet".
 NOT_READY_YET: frozenset[str] = frozenset({
-    "dynamics", "tribecrm",
+    "tribecrm",
     "cognism", "datagma", "kaspr", "zoominfo", "proxycurl",
 })
 INTEGRATIONS = tuple(dataclasses.replace(i, ready=False) if i.key in NOT_READY_YET else i for i in INTEGRATIONS)

@@ -1,8 +1,8 @@
-"""Same guarantees on every CRM: one scenario, run against the HubSpot, Pipedrive, Salesforce and Zoho emulators (on
-loopback), with the same data in and the same outcomes out — sync outcomes, export outcomes and reports, owners, the
-contact's company (associations on HubSpot, ``org_id`` on Pipedrive, ``AccountId`` on Salesforce, ``Account_Name`` on
-Zoho), Restore, campaign activities logged once, the command line from CSV to export, and resume after the process
-was killed with SIGKILL."""
+"""Same guarantees on every CRM: one scenario, run against the HubSpot, Pipedrive, Salesforce, Zoho and Dynamics
+365 emulators (on loopback), with the same data in and the same outcomes out — sync outcomes, export outcomes and
+reports, owners, the contact's company (associations on HubSpot, ``org_id`` on Pipedrive, ``AccountId`` on
+Salesforce, ``Account_Name`` on Zoho, ``parentcustomerid`` on Dynamics 365), Restore, campaign activities logged
+once, the command line from CSV to export, and resume after the process was killed with SIGKILL."""
 
 from __future__ import annotations
 
@@ -135,6 +135,9 @@ def test_the_company_becomes_the_contacts_primary_one_and_restore_puts_the_previ
         assert sum(1 for r in w.sb.requests if r.method == "PUT" and r.path == "/crm/v8/Contacts") == 1
     if w.crm == "salesforce":  # the same on Salesforce: Jane's AccountId is one collections update of its own
         assert sum(1 for r in w.sb.requests if r.method == "PATCH" and r.path.endswith("/composite/sobjects")) == 1
+    if w.crm == "dynamics":  # and on Dynamics: Jane's parentcustomerid is one PATCH of its own
+        assert sum(1 for r in w.sb.requests if r.method == "PATCH" and r.path.startswith("/api/data/v9.2/contacts(")
+                   ) == 1
     [acme_id] = w.crm_company_ids("acme.test")
     assert w.companies_of(contact) == {acme_id}
     assert w.primary_company(contact) == acme_id
@@ -145,7 +148,7 @@ def test_the_company_becomes_the_contacts_primary_one_and_restore_puts_the_previ
     restored = run(restore_removed_associations(w.ctx, result.run_id))
     assert restored == {"restored": 1, "failed": 0}
     assert old in w.companies_of(contact)  # the previous company is back
-    if w.crm in ("pipedrive", "salesforce", "zoho"):
+    if w.crm in ("pipedrive", "salesforce", "zoho", "dynamics"):
         assert w.primary_company(contact) == old  # one company per contact: the previous one again
 
     # Exporting again creates no second company.
@@ -226,9 +229,10 @@ def test_killed_export_resumes_with_no_duplicate_and_no_loss(crm: str, ctx: Any,
     # Zoho writes 100 records per request, ten at a time: the same reasoning.
     total, existing = (1200 if crm in ("salesforce", "zoho") else 400), 40
     slow = {"hubspot": "/crm/objects/2026-03/contacts/batch", "pipedrive": "/api/v2/persons",
-            "salesforce": "/services/data/v62.0/composite/sobjects", "zoho": "/crm/v8/Contacts"}[crm]
-    faults = FaultConfig(latency_ms={"hubspot": 150, "pipedrive": 15, "salesforce": 400, "zoho": 400}[crm],
-                         path_prefix=slow)
+            "salesforce": "/services/data/v62.0/composite/sobjects", "zoho": "/crm/v8/Contacts",
+            "dynamics": "/api/data/v9.2/contacts"}[crm]
+    latency = {"hubspot": 150, "pipedrive": 15, "salesforce": 400, "zoho": 400, "dynamics": 15}[crm]
+    faults = FaultConfig(latency_ms=latency, path_prefix=slow)
     with crm_world(ctx, crm, faults=faults) as w:
         w.configure([*w.basics(), w.mapping("job_title", "job_title", overwrite=True)], w.company_basics())
         for i in range(existing):

@@ -19,7 +19,7 @@ from enginy_desktop.core.crm_config import AssociationType, CrmConfig, FieldMapp
 from enginy_desktop.sandbox.kit.server import serve
 from tests.support.export_world import World
 
-CRMS = ("hubspot", "pipedrive", "salesforce", "zoho")
+CRMS = ("hubspot", "pipedrive", "salesforce", "zoho", "dynamics")
 
 FIELDS: dict[str, dict[str, str]] = {
     "hubspot": {"first_name": "firstname", "last_name": "lastname", "email": "email", "job_title": "jobtitle",
@@ -40,6 +40,10 @@ def _zoho_value(value: Any) -> Any:
 
 
 SALESFORCE_SUBTYPES = {"email": "Email", "call": "Call", "note": "Task"}
+FIELDS["dynamics"] = {"first_name": "firstname", "last_name": "lastname", "email": "emailaddress1",
+                      "job_title": "jobtitle", "phone": "telephone1", "owner": "ownerid", "company.name": "name",
+                      "company.domain": "websiteurl"}
+DYNAMICS_ACTIVITIES = {"email": "email", "call": "phonecall", "note": "annotation"}
 
 
 @dataclass
@@ -51,6 +55,11 @@ class CrmWorld(World):
 
     # -- the CRM side, by role ------------------------------------------------------------------------------------
     def crm_contacts(self) -> list[dict[str, Any]]:
+        if self.crm == "dynamics":
+            f = FIELDS["dynamics"]
+            return [{"id": r["contactid"], **{role: r.get("_ownerid_value" if name == "ownerid" else name)
+                                              for role, name in f.items() if "." not in role}}
+                    for r in list(self.sb.records["contact"].values())]
         if self.crm == "hubspot":
             return [self._hubspot_contact(r.id, r.props) for r in self.sb.objects["contacts"].values()
                     if not r.archived]
@@ -86,6 +95,15 @@ class CrmWorld(World):
                     owner: str | None = None, company: tuple[str, str] | None = None) -> str:
         """``company``: (CRM id, name) of the contact's company — HubSpot keeps its name in the contact's
         ``company`` property and the link as an association; Pipedrive only the ``org_id``."""
+        if self.crm == "dynamics":
+            row: dict[str, Any] = {"firstname": first, "lastname": last, "emailaddress1": email}
+            if company:
+                row["parentcustomerid_account@odata.bind"] = f"/accounts({company[0]})"
+            if job_title:
+                row["jobtitle"] = job_title
+            if owner:
+                row["ownerid@odata.bind"] = f"/systemusers({owner})"
+            return str(self.sb.insert("contact", row)["contactid"])
         if self.crm == "hubspot":
             props = {"firstname": first, "lastname": last, "email": email}
             if company:
@@ -126,6 +144,8 @@ class CrmWorld(World):
         return str(self.sb.create("persons", body)["id"])
 
     def add_company(self, name: str, domain: str) -> str:
+        if self.crm == "dynamics":
+            return str(self.sb.insert("account", {"name": name, "websiteurl": f"https://{domain}"})["accountid"])
         if self.crm == "hubspot":
             return str(self.sb.insert("companies", {"name": name, "domain": domain}).id)
         if self.crm == "zoho":
@@ -135,6 +155,9 @@ class CrmWorld(World):
         return str(self.sb.create("organizations", {"name": name, "website": f"https://{domain}"})["id"])
 
     def crm_company_ids(self, domain: str) -> list[str]:
+        if self.crm == "dynamics":
+            return [r["accountid"] for r in list(self.sb.records["account"].values())
+                    if domain in str(r.get("websiteurl") or "")]
         if self.crm == "hubspot":
             return [str(r.id) for r in self.sb.objects["companies"].values()
                     if not r.archived and r.props.get("domain") == domain]
@@ -148,6 +171,9 @@ class CrmWorld(World):
 
     def link(self, contact: str, company: str) -> None:
         """Make ``company`` the contact's (primary) company."""
+        if self.crm == "dynamics":
+            self.sb.modify("contact", contact, {"parentcustomerid_account@odata.bind": f"/accounts({company})"})
+            return
         if self.crm == "hubspot":
             self.sb.associate("contacts", int(contact), "companies", int(company), [1, 279])
         elif self.crm == "salesforce":
@@ -158,6 +184,9 @@ class CrmWorld(World):
             self.sb.update("persons", int(contact), {"org_id": int(company)})
 
     def companies_of(self, contact: str) -> set[str]:
+        if self.crm == "dynamics":
+            account = self.sb.records["contact"][contact].get("_parentcustomerid_value")
+            return {account} if account else set()
         if self.crm == "hubspot":
             by_type = self.sb.associations.get(("contacts", int(contact)), {}).get("companies", {})
             return {str(k) for k in by_type}
@@ -171,6 +200,8 @@ class CrmWorld(World):
         return {str(org)} if org else set()
 
     def primary_company(self, contact: str) -> str | None:
+        if self.crm == "dynamics":
+            return self.sb.records["contact"][contact].get("_parentcustomerid_value")
         if self.crm == "hubspot":
             by_type = self.sb.associations.get(("contacts", int(contact)), {}).get("companies", {})
             primary = [str(k) for k, types in by_type.items() if 1 in types]
@@ -183,6 +214,8 @@ class CrmWorld(World):
         return str(org) if org else None
 
     def activity_counts(self) -> dict[str, int]:
+        if self.crm == "dynamics":
+            return {kind: len(self.sb.records[table]) for kind, table in DYNAMICS_ACTIVITIES.items()}
         if self.crm == "hubspot":
             return {kind: sum(1 for r in self.sb.objects[plural].values() if not r.archived)
                     for kind, plural in (("email", "emails"), ("call", "calls"), ("note", "notes"))}
@@ -196,6 +229,9 @@ class CrmWorld(World):
                 "call": sum(1 for a in acts if a["type"] == "call"), "note": len(self.sb.notes)}
 
     def activity_owners(self) -> set[str]:
+        if self.crm == "dynamics":
+            return {str(r["_ownerid_value"]) for table in DYNAMICS_ACTIVITIES.values()
+                    for r in self.sb.records[table].values()}
         if self.crm == "hubspot":
             return {str(r.props.get("hubspot_owner_id")) for kind in ("emails", "calls", "notes")
                     for r in self.sb.objects[kind].values() if not r.archived}
@@ -248,6 +284,11 @@ class CrmWorld(World):
 
 def emulator(crm: str, **config: Any) -> Any:
     """The app of ``crm``'s emulator without rate limits (tests of behaviour, not of speed)."""
+    if crm == "dynamics":
+        from enginy_desktop.sandbox.crm.dynamics import DynamicsSandboxConfig
+        from enginy_desktop.sandbox.crm.dynamics import create_app as dynamics_app
+
+        return dynamics_app(DynamicsSandboxConfig(**{"requests_per_window": None, **config}))
     if crm == "hubspot":
         from enginy_desktop.sandbox.hubspot import HubSpotSandboxConfig
         from enginy_desktop.sandbox.hubspot import create_app as hubspot_app
@@ -273,6 +314,10 @@ def emulator(crm: str, **config: Any) -> Any:
 
 def token_of(crm: str) -> tuple[str, str]:
     """(secret field, the emulator's credential)."""
+    if crm == "dynamics":
+        from enginy_desktop.sandbox.crm.dynamics import DEFAULT_TOKEN as DYNAMICS_TOKEN
+
+        return "access_token", DYNAMICS_TOKEN
     if crm == "hubspot":
         from enginy_desktop.sandbox.hubspot import DEFAULT_TOKEN
 
@@ -291,6 +336,8 @@ def token_of(crm: str) -> tuple[str, str]:
 
 
 def owners_of(crm: str, sb: Any) -> list[str]:
+    if crm == "dynamics":
+        return list(sb.user_ids())
     if crm == "hubspot":
         return list(sb.active_owner_ids())
     if crm == "salesforce":

@@ -78,6 +78,10 @@ def check_exchange(meta: Metadata, request: httpx.Request, status: int, content:
     order = (query.get("$orderby") or "").split(" ")[0]
     if order and order not in props:
         problems.append(f"{where}: $orderby {order!r} is not a property")
+    nav_all = meta.navigation(entity_set)
+    for nav in re.findall(r"(?:^|,)([A-Za-z_]+)", re.sub(r"\([^)]*\)", "", query.get("$expand") or "")):
+        if nav not in nav_all:
+            problems.append(f"{where}: $expand {nav!r} is not a navigation property of {entity_set}")
     if request.method in ("POST", "PATCH") and request.content:
         body = json.loads(request.content)
         nav = meta.navigation(entity_set)
@@ -99,6 +103,6 @@ def check_exchange(meta: Metadata, request: httpx.Request, status: int, content:
         rows = data.get("value") if isinstance(data, dict) and "value" in data else [data]
         for row in rows or []:
             for k in row:
-                if "@" not in k and k not in props:
+                if "@" not in k and k not in props and k not in nav_all:
                     problems.append(f"{where}: the answer holds {k!r}, not a property of {entity_set}")
     return problems

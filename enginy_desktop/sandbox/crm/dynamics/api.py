@@ -174,8 +174,9 @@ class Api:
         start = int(q.get("$skiptoken") or 0)
         chunk = rows[start:start + size]
         base = f"{str(request.base_url).rstrip('/')}{API}"
+        expand = self._expand(t.name, q.get("$expand"))
         body: dict[str, Any] = {"@odata.context": f"{base}/$metadata#{entity_set}",
-                                "value": [self.sb.view(t.name, r, select) for r in chunk]}
+                                "value": [{**self.sb.view(t.name, r, select), **expand(r)} for r in chunk]}
         if q.get("$count") == "true":
             body["@odata.count"] = len(rows)
         if start + size < len(rows):
@@ -183,6 +184,28 @@ class Api:
             params["$skiptoken"] = str(start + size)
             body["@odata.nextLink"] = f"{base}/{entity_set}?{urlencode(params)}"
         return ok(body, headers={**_HEADERS, **({"Preference-Applied": f"odata.maxpagesize={size}"} if m else {})})
+
+    def _expand(self, table: str, raw: str | None) -> Any:
+        """``$expand`` of single-valued navigation properties, with an inner ``$select``."""
+        wanted: list[tuple[str, str, str, list[str] | None]] = []
+        for part in re.findall(r"([a-z_]+)(?:\(\$select=([a-z_,]+)\))?(?:,|$)", raw or ""):
+            nav, inner = part
+            if nav not in TABLES[table].navigation:
+                raise bad(f"Could not find a property named '{nav}' on type 'Microsoft.Dynamics.CRM.{table}'.",
+                          "0x80060888")
+            column, target = TABLES[table].navigation[nav]
+            wanted.append((nav, column, target, self._select(target, inner) if inner else None))
+
+        def expand(record: dict[str, Any]) -> dict[str, Any]:
+            out: dict[str, Any] = {}
+            for nav, column, target, select in wanted:
+                rid = record.get(f"_{column}_value")
+                kind = record.get(f"_{column}_value@Microsoft.Dynamics.CRM.lookuplogicalname")
+                found = self.sb.find(target, rid) if rid and kind in (None, target) else None
+                out[nav] = self.sb.view(target, found, select) if found else None
+            return out
+
+        return expand
 
     def _keys(self, raw: str) -> dict[str, Any] | str:
         if re.fullmatch(r"[0-9a-fA-F-]{36}", raw):

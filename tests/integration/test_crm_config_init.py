@@ -90,6 +90,8 @@ def test_init_on_a_crm_whose_contacts_hold_their_company_as_a_reference(ctx: Any
         code, out, err = cli("crm-config", "init", "--crm", "pipedrive")
         assert code == 0, err
         assert "Saved a starting Pipedrive configuration" in out
+        assert "Pipedrive links a contact to one company only" in out  # its note names the CRM
+        assert "This CRM" not in out
         config = ctx.crm_configs.load("pipedrive")
         assert config.association_type is AssociationType.PRIMARY  # a person has one organization
         mapped = {m.source: m.crm_field for m in config.contact_mappings if m.kind is MappingKind.ENGINY}

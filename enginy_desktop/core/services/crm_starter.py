@@ -112,8 +112,8 @@ def build_starter_config(key: str, snapshot: CrmSnapshot, people: Any = None) ->
     for user_id, crm_user in users.items():
         state.set_app_user(user_id, crm_user)
 
-    problems = validate(config, **kwargs)
     name = catalog.get(key).name
+    problems = validate(config, crm_name=name, **kwargs)  # notes name the CRM, as the wizard's and export's do
     summary = [
         f"Step 1: contacts matched by {_identifier_text(config.contact_identifier, roles[ObjectType.CONTACT])}; "
         f"companies by {_identifier_text(config.company_identifier, roles[ObjectType.COMPANY])}.",

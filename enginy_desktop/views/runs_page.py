@@ -245,7 +245,9 @@ class RunsPage(QWidget):
         titles.setSpacing(4)
         title = QLabel("Runs")
         title.setObjectName("pageTitle")
-        subtitle = QLabel("Every sync, export and enrichment, newest first. Select one to see what it did.")
+        subtitle = QLabel(
+            "Every sync, export, enrichment, AI column and import, newest first. Select one to see what it did."
+        )
         subtitle.setObjectName("pageSubtitle")
         subtitle.setWordWrap(True)
         titles.addWidget(title)
@@ -268,7 +270,8 @@ class RunsPage(QWidget):
         self.stack = QStackedWidget()
         self.empty = EmptyState(
             "No runs yet",
-            "Sync a list with your CRM to see which records it already holds; syncs and exports appear here.",
+            "Sync a list with your CRM to see which records it already holds; syncs, exports, enrichments, AI columns "
+            "and imports appear here.",
         )
         empty_host = QWidget()
         empty_lay = QVBoxLayout(empty_host)

@@ -48,6 +48,7 @@ def test_empty_state(qtbot, window) -> None:  # type: ignore[no-untyped-def]
     assert isinstance(page, RunsPage)
     assert page.empty.isVisible()
     assert page.empty.title.text() == "No runs yet"
+    assert "AI columns and imports appear here" in page.empty.text.text()  # every kind the page lists, named
     assert [window.nav.item(i).text() for i in range(window.nav.count())].count("Runs") == 1
 
 

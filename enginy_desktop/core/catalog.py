@@ -498,20 +498,24 @@ INTEGRATIONS: tuple[Integration, ...] = (
         "Provides APIs for detailed contact and company profile enrichment.",
         AuthKind.API_KEY,
         (
-            _api_key(help="A key for a Proxycurl-compatible API (for example Enrich Layer)."),
+            _api_key(help="Proxycurl's own API closed in July 2025: paste the key of a Proxycurl-compatible service "
+                     "(Enrich Layer by default: its dashboard shows the key). Enrich… finds a person's LinkedIn URL, "
+                     "job title and location from a name and company (3 credits, 2 even when nothing matches; 1 "
+                     "from a LinkedIn URL), work e-mails (3 credits), phones (1 credit per number) and the company's "
+                     "domain, industry and size (3 credits); nothing for what is not found (HTTP 404)."),
             CredentialField(
                 "base_url",
                 "API base URL",
                 kind=FieldKind.URL,
                 required=True,
                 default="https://enrichlayer.com/api/v2",
-                help="Proxycurl's own API closed in July 2025. Enter the base URL of a "
-                "Proxycurl-compatible service.",
+                help="Proxycurl's own API closed in July 2025. Enrich Layer (the default) serves the same "
+                "endpoints; enter another Proxycurl-compatible service's base URL to use that one instead.",
             ),
         ),
         default_base_url="https://enrichlayer.com/api/v2",
-        notice="Proxycurl's original API closed in July 2025. Connect a Proxycurl-compatible service "
-        "by setting its API base URL.",
+        notice="Proxycurl's original API closed in July 2025. This card connects to Enrich Layer, a "
+        "Proxycurl-compatible service, by default, or to any compatible base URL you enter.",
         monogram="P",
     ),
     # --- AI enrichment ---------------------------------------------------------------------------------------
@@ -609,7 +613,7 @@ CATEGORY_ORDER: tuple[Category, ...] = tuple(Category)
 #: lands: its card stops saying "Not available yet".
 NOT_READY_YET: frozenset[str] = frozenset({
     "tribecrm",
-    "cognism", "datagma", "kaspr", "zoominfo", "proxycurl",
+    "cognism", "datagma", "kaspr", "zoominfo",
 })
 INTEGRATIONS = tuple(dataclasses.replace(i, ready=False) if i.key in NOT_READY_YET else i for i in INTEGRATIONS)
 _BY_KEY = {i.key: i for i in INTEGRATIONS}

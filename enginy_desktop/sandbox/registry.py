@@ -20,6 +20,7 @@ EMULATORS: dict[str, str] = {
     "lusha": "enginy_desktop.sandbox.enrichment.lusha:SPEC",
     "openai": "enginy_desktop.sandbox.ai.openai:SPEC",
     "pipedrive": "enginy_desktop.sandbox.crm.pipedrive:SPEC",
+    "proxycurl": "enginy_desktop.sandbox.enrichment.proxycurl:SPEC",
     "salesforce": "enginy_desktop.sandbox.crm.salesforce:SPEC",
     "slack": "enginy_desktop.sandbox.notify.slack:SPEC",
     "theirstack": "enginy_desktop.sandbox.sources.theirstack:SPEC",

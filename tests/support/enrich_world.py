@@ -18,14 +18,17 @@ import httpx
 
 from enginy_desktop.adapters.enrichment.base import EnrichmentAdapter, adapter_class
 from enginy_desktop.adapters.http import RetryPolicy
-from enginy_desktop.sandbox.enrichment import apollo, dropcontact, hunter, lusha
+from enginy_desktop.sandbox.enrichment import apollo, dropcontact, hunter, lusha, proxycurl
 
 FIRST = ("Ada", "Alan", "Grace", "Linus", "Margaret", "Tim", "Barbara", "Ken", "Radia", "Edsger", "Frances", "Donald")
 LAST = ("Lovelace", "Turing", "Hopper", "Torvalds", "Hamilton", "Berners", "Liskov", "Thompson", "Perlman",
         "Dijkstra", "Allen", "Knuth", "Ritchie", "Kay", "Wirth")
 COMPANIES = ("Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark Industries", "Wayne Enterprises", "Soylent",
              "Tyrell", "Cyberdyne")
-MODULES = {"apollo": apollo, "hunter": hunter, "lusha": lusha, "dropcontact": dropcontact}
+MODULES = {"apollo": apollo, "hunter": hunter, "lusha": lusha, "dropcontact": dropcontact, "proxycurl": proxycurl}
+CONFIGS = {"apollo": apollo.ApolloSandboxConfig, "hunter": hunter.HunterSandboxConfig,
+           "lusha": lusha.LushaSandboxConfig, "dropcontact": dropcontact.DropcontactSandboxConfig,
+           "proxycurl": proxycurl.ProxycurlSandboxConfig}
 
 
 def people(n: int) -> list[dict[str, str]]:
@@ -65,9 +68,7 @@ class EnrichWorld:
         apps: dict[str, Any] = {}
         for key in providers:
             module = MODULES[key]
-            config_cls = {"apollo": apollo.ApolloSandboxConfig, "hunter": hunter.HunterSandboxConfig,
-                          "lusha": lusha.LushaSandboxConfig, "dropcontact": dropcontact.DropcontactSandboxConfig}[key]
-            apps[key] = module.create_app(config_cls(credits=credits))
+            apps[key] = module.create_app(CONFIGS[key](credits=credits))
             ctx.integrations.save_connection(key, {"api_key": module.DEFAULT_KEY, "base_url": f"https://{key}.test"})
             ctx.integrations.enable(key)
         world = cls(ctx, list_id, apps)

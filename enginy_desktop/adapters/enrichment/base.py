@@ -277,6 +277,7 @@ ADAPTERS: Mapping[str, str] = {
     "hunter": "enginy_desktop.adapters.enrichment.hunter:HunterAdapter",
     "lusha": "enginy_desktop.adapters.enrichment.lusha:LushaAdapter",
     "dropcontact": "enginy_desktop.adapters.enrichment.dropcontact:DropcontactAdapter",
+    "proxycurl": "enginy_desktop.adapters.enrichment.proxycurl:ProxycurlAdapter",
 }
 
 

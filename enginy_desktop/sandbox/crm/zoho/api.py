@@ -6,6 +6,7 @@ of the edition's concurrent slots while it runs (past them: 429 ``TOO_MANY_REQUE
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
 from collections.abc import Awaitable, Callable
@@ -44,6 +45,8 @@ class Api:
             sb.in_flight += 1
             sb.max_in_flight_seen = max(sb.max_in_flight_seen, sb.in_flight)
             try:
+                if sb.config.processing_ms:
+                    await asyncio.sleep(sb.config.processing_ms / 1000)
                 return await handler(request)
             finally:
                 sb.in_flight -= 1

@@ -98,6 +98,7 @@ class ZohoSandboxConfig(EmulatorConfig):
     client_id: str = DEFAULT_CLIENT_ID
     client_secret: str = DEFAULT_CLIENT_SECRET
     token_lifetime_s: float = 3600.0
+    processing_ms: float = 0.0  # time each API request spends in Zoho (holding its concurrent slot)
     org_name: str = "Sandbox Organisation"
 
     def credits(self) -> int | None:

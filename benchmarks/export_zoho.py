@@ -1,0 +1,237 @@
+"""Export benchmark against the Zoho CRM emulator: ``python benchmarks/export.py --crm zoho``.
+
+The emulator runs in this process (a uvicorn thread on loopback) at an edition's limits (``--edition``, default
+Enterprise, and ``--users``, default 5: 55,000 API credits per 24 h and 20 concurrent requests) with
+``--latency-ms`` (default 30) on every answer. The organisation holds ``--existing`` contacts of the list (their
+title differs, Overwrite on: updated) and as many others; the rest of the list is new. Contacts are identified by
+e-mail.
+
+Three kinds of run, each on a fresh emulator (medians printed):
+
+- **the app** (``app_*``, ``--runs`` times): the whole export (plan + run) as the window and the command line do
+  it: COQL ``in`` lookups of 50 e-mails, inserts and updates of 100 records, at the adapter's concurrency;
+- **the app with companies** (``companies_*``): the same list with one of ``--companies`` accounts each
+  (``--associated-companies``: accounts matched or created, each contact's ``Account_Name`` written with it);
+- **a naive per-record script** (``naive_*``, ``--naive-runs`` times, default once): for each record, a COQL query
+  by e-mail, then ``POST /crm/v8/Contacts`` or ``PUT /crm/v8/Contacts`` with that one record.
+
+Figures: ``api_calls_per_1000_contacts`` (requests sent), ``credits_per_1000_contacts`` (what the emulator
+deducted), ``share_of_daily_credits_per_1000_contacts`` (percent), ``records_per_s``, ``seconds``,
+``max_concurrent_requests`` and ``concurrency_used_of_limit`` (the most requests the emulator saw in flight, over the
+edition's limit), ``throttled`` (429 answers); ``naive_to_app_*`` ratios compare the naive script with the app.
+Prints ``name: value unit`` lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("PYTHON_KEYRING_BACKEND", "tests.support.memory_keyring.FileKeyring")
+os.environ.setdefault("ENGINY_TEST_KEYRING_FILE", str(Path(tempfile.mkdtemp()) / "keyring.json"))
+
+import httpx  # noqa: E402
+
+from enginy_desktop.core.context import AppContext  # noqa: E402
+from enginy_desktop.core.crm_config import ContactIdentifier, CrmConfig, FieldMapping, MappingKind  # noqa: E402
+from enginy_desktop.core.matching.normalize import Kind  # noqa: E402
+from enginy_desktop.core.matching.rules import Condition, ContactPreset, Rule  # noqa: E402
+from enginy_desktop.sandbox.crm.zoho import DEFAULT_TOKEN, ZohoSandbox, ZohoSandboxConfig, create_app  # noqa: E402
+from enginy_desktop.sandbox.kit.server import serve  # noqa: E402
+
+DATA = "/crm/v8"
+MAPPED = (("first_name", "First_Name", False), ("last_name", "Last_Name", False), ("email", "Email", False),
+          ("job_title", "Title", True), ("phone", "Phone", False))
+EDITION: list[Any] = ["Enterprise", 5]
+
+
+def _row(i: int, prefix: str = "p") -> dict[str, Any]:
+    return {"first_name": f"Ana{i}", "last_name": "Bosch", "email": f"{prefix}{i}@corp{i % 97}.example",
+            "job_title": "Head of Sales", "phone": f"+34 600 {i:06d}"}
+
+
+LATENCY_MS = [30]  # every answer waits this long (--latency-ms): a nearby instance rather than loopback
+
+
+def _emulator(contacts: int, existing: int) -> Any:
+    # The latency is time spent in Zoho, holding one of the edition's concurrent slots.
+    app = create_app(ZohoSandboxConfig(edition=str(EDITION[0]), user_licences=int(EDITION[1]),
+                                       processing_ms=LATENCY_MS[0]))
+    sb: ZohoSandbox = app.state.sandbox
+    for i in range(existing):  # in the list, with another title: updated
+        r = _row(i)
+        sb.insert("Contacts", {"First_Name": r["first_name"], "Last_Name": r["last_name"], "Email": r["email"],
+                               "Title": "Sales"})
+    for i in range(contacts, contacts + existing):  # other contacts, not in the list
+        r = _row(i, "x")
+        sb.insert("Contacts", {"First_Name": r["first_name"], "Last_Name": r["last_name"], "Email": r["email"]})
+    return app
+
+
+def _figures(sb: ZohoSandbox, since: int, used_before: int, seconds: float, contacts: int) -> dict[str, float]:
+    log = [e for e in sb.requests[since:] if not e.path.startswith("/__sandbox__")]
+    credits = sb.credits.used("org") - used_before
+    daily = sb.config.credits() or 1
+    limit = sb.config.max_in_flight() or 1
+    return {
+        "seconds": seconds,
+        "records_per_s": contacts / seconds,
+        "api_calls_per_1000_contacts": len(log) * 1000 / contacts,
+        "credits_per_1000_contacts": credits * 1000 / contacts,
+        "share_of_daily_credits_per_1000_contacts": 100.0 * credits * 1000 / contacts / daily,
+        "max_concurrent_requests": float(sb.max_in_flight_seen),
+        "concurrency_used_of_limit": sb.max_in_flight_seen / limit,
+        "throttled": float(sum(1 for e in log if e.status == 429)),
+    }
+
+
+async def _app_export(ctx: AppContext, companies: bool) -> Any:
+    from enginy_desktop.core.export.plan import ExportOptions, plan_export
+    from enginy_desktop.core.export.run import execute, start_export
+
+    plan = await plan_export(ctx, "Bench", ExportOptions(associated_companies=companies))
+    run_id = start_export(ctx, plan)
+    del plan
+    return await execute(ctx, run_id, notify=False)
+
+
+def run_app(contacts: int, existing: int, companies: int = 0) -> dict[str, float]:
+    from sqlalchemy import insert
+
+    from enginy_desktop.core.models import Company, Contact, ContactList, ListMembership, utcnow
+
+    app = _emulator(contacts, existing)
+    sb: ZohoSandbox = app.state.sandbox
+    with tempfile.TemporaryDirectory() as tmp, serve(app) as url:
+        ctx = AppContext.open(Path(tmp))
+        try:
+            ctx.integrations.save_connection("zoho", {"base_url": url, "access_token": DEFAULT_TOKEN,
+                                                      "edition": str(EDITION[0]), "user_licences": str(EDITION[1])})
+            ctx.integrations.enable("zoho")
+            config = CrmConfig(crm="zoho")
+            for source, crm_field, overwrite in MAPPED:
+                config.add_mapping("contact", FieldMapping(MappingKind.ENGINY, crm_field, source=source,
+                                                           overwrite=overwrite))
+            for source, crm_field in (("name", "Account_Name"), ("domain", "Website")):
+                config.add_mapping("company", FieldMapping(MappingKind.ENGINY, crm_field, source=source))
+            config.contact_identifier = ContactIdentifier(
+                ContactPreset.CUSTOM, Rule.of(Condition("email", "Email", Kind.EMAIL, "Email")))
+            ctx.crm_configs.save(config)
+            now = utcnow()
+            with ctx.store.write() as s:
+                company_ids: list[int] = []
+                if companies:
+                    company_ids = list(s.execute(insert(Company).returning(Company.id, sort_by_parameter_order=True), [
+                        {"name": f"Firm {k}", "domain": f"firm{k}.example", "created_at": now, "updated_at": now,
+                         "custom_fields": {}} for k in range(companies)]).scalars().all())
+                lst = ContactList(name="Bench", kind="contacts")
+                s.add(lst)
+                s.flush()
+                ids = s.execute(insert(Contact).returning(Contact.id, sort_by_parameter_order=True), [
+                    {**_row(i), "created_at": now, "updated_at": now, "custom_fields": {},
+                     **({"company_id": company_ids[i % companies]} if companies else {})}
+                    for i in range(contacts)]).scalars().all()
+                s.execute(insert(ListMembership), [{"list_id": lst.id, "record_id": rid, "position": i}
+                                                   for i, rid in enumerate(ids)])
+            since, used = len(sb.requests), sb.credits.used("org")
+            sb.max_in_flight_seen = 0
+            started = time.monotonic()
+            result = asyncio.run(_app_export(ctx, bool(companies)))
+            seconds = time.monotonic() - started
+            assert result.state == "finished", result.error
+            assert result.counters.get("updated", 0) == existing, result.counters
+            if companies:
+                assert len(sb.records["Accounts"]) == companies
+                assert all(c.get("Account_Name") for c in sb.records["Contacts"].values()
+                           if c.get("Title") == "Head of Sales")
+            return _figures(sb, since, used, seconds, contacts)
+        finally:
+            ctx.close()
+
+
+def run_naive(contacts: int, existing: int) -> dict[str, float]:
+    """A COQL query by e-mail, then an insert or an update of that one record, record after record."""
+    app = _emulator(contacts, existing)
+    sb: ZohoSandbox = app.state.sandbox
+    with serve(app) as url, httpx.Client(base_url=url, headers={"Authorization": f"Zoho-oauthtoken {DEFAULT_TOKEN}"},
+                                         timeout=30) as c:
+        since, used = len(sb.requests), sb.credits.used("org")
+        sb.max_in_flight_seen = 0
+        started = time.monotonic()
+        created = updated = 0
+        for i in range(contacts):
+            r = _row(i)
+            query = f"select id from Contacts where Email = '{r['email']}' limit 0, 1"  # noqa: S608 - made-up values
+            answer = c.post(f"{DATA}/coql", json={"select_query": query}).raise_for_status()
+            found = answer.json()["data"] if answer.status_code == 200 else []
+            if found:
+                c.put(f"{DATA}/Contacts", json={"data": [{"id": found[0]["id"], "Title": r["job_title"],
+                                                          "Phone": r["phone"]}]}).raise_for_status()
+                updated += 1
+            else:
+                c.post(f"{DATA}/Contacts", json={"data": [{
+                    "First_Name": r["first_name"], "Last_Name": r["last_name"], "Email": r["email"],
+                    "Title": r["job_title"], "Phone": r["phone"]}]}).raise_for_status()
+                created += 1
+        seconds = time.monotonic() - started
+        assert (created, updated) == (contacts - existing, existing)
+        return _figures(sb, since, used, seconds, contacts)
+
+
+UNITS = {"seconds": "s", "records_per_s": "records/s", "api_calls_per_1000_contacts": "calls",
+         "credits_per_1000_contacts": "credits", "share_of_daily_credits_per_1000_contacts": "%",
+         "max_concurrent_requests": "requests", "concurrency_used_of_limit": "ratio", "throttled": "responses"}
+
+
+def _medians(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+
+
+def _print(prefix: str, figures: dict[str, float]) -> None:
+    for name, value in figures.items():
+        digits = 3 if name.startswith("share") or name.endswith("of_limit") else 1
+        print(f"{prefix}{name}: {value:.{digits}f} {UNITS[name]}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Export benchmark against the Zoho CRM emulator")
+    parser.add_argument("--crm", default="zoho")
+    parser.add_argument("--edition", default="Enterprise", choices=["Free", "Standard", "Professional",
+                                                                    "Enterprise", "Ultimate"])
+    parser.add_argument("--users", type=int, default=5, help="user licences (credits grow with them)")
+    parser.add_argument("--contacts", type=int, default=1000)
+    parser.add_argument("--existing", type=int, default=300)
+    parser.add_argument("--companies", type=int, default=100)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--naive-runs", type=int, default=1, help="the naive script is slow: default 1")
+    parser.add_argument("--latency-ms", type=int, default=30, help="latency of every answer (default 30 ms)")
+    args = parser.parse_args(argv)
+    LATENCY_MS[0] = args.latency_ms
+    EDITION[:] = [args.edition, args.users]
+    app = _medians([run_app(args.contacts, args.existing) for _ in range(args.runs)])
+    firms = _medians([run_app(args.contacts, args.existing, args.companies) for _ in range(args.runs)])
+    naive = _medians([run_naive(args.contacts, args.existing) for _ in range(args.naive_runs)])
+    limits = ZohoSandboxConfig(edition=args.edition, user_licences=args.users)
+    print(f"edition: {args.edition}, {args.users} user licences: {limits.credits()} credits per 24 h, "
+          f"{limits.max_in_flight()} concurrent requests; latency {args.latency_ms} ms per answer")
+    print(f"contacts: {args.contacts} records ({args.existing} updated, {args.contacts - args.existing} created); "
+          f"with companies: {args.companies} accounts")
+    print(f"runs: {args.runs} app, {args.runs} with companies, {args.naive_runs} naive (medians)")
+    _print("app_", app)
+    _print("companies_", firms)
+    _print("naive_", naive)
+    for name in ("seconds", "api_calls_per_1000_contacts", "credits_per_1000_contacts"):
+        print(f"naive_to_app_{name.removesuffix('_per_1000_contacts')}_ratio: {naive[name] / app[name]:.1f} ratio")
+
+
+if __name__ == "__main__":
+    main()

@@ -77,6 +77,12 @@ def resolve_data_dir(cli_value: str | os.PathLike[str] | None = None) -> Path:
     if not path.is_dir():
         try:
             path.mkdir(parents=True, exist_ok=True, mode=FOLDER_MODE)
+        except (FileExistsError, NotADirectoryError):
+            raise DataDirError(
+                f"{path} cannot be the data folder: a file stands where it (or a folder above it) should be. "
+                "Choose a folder with --data-dir (or ENGINY_DATA_DIR); the file is left untouched.",
+                path,
+            ) from None
         except OSError as exc:
             raise DataDirError(describe_os_error(exc, path), path) from None
     return path

@@ -102,3 +102,14 @@ def test_the_runs_table_counts_read_as_words(cli, ctx) -> None:  # type: ignore[
     assert row.endswith("94 requests, 15.6 s waited, 92 created, 12 companies created, 80 contacts created, "
                         "80 associations, 1 page")
     assert "planned" not in row
+
+
+@pytest.mark.parametrize("below", ["", "sub"])
+def test_a_file_given_as_the_data_folder_is_one_clear_line(cli, tmp_path: Path, below: str) -> None:  # type: ignore[no-untyped-def]
+    afile = tmp_path / "notes.txt"
+    afile.write_text("mine", "utf-8")
+    code, _out, err = cli("lists", "--data-dir", str(afile / below) if below else str(afile))
+    assert code == 1
+    assert "cannot be the data folder: a file stands where it" in err
+    assert err.count("\n") == 1
+    assert afile.read_text("utf-8") == "mine"

@@ -23,6 +23,12 @@ Run from the project root:
     - ``api_calls_per_1000_contacts_with_companies``: the same export of another list with Export associated
       companies (one company per ten contacts, Association Type "additional"), measured without rate limit.
 
+(peer) Run before (a), or alone with ``--only peer``: HubSpot's own SDK, ``hubspot-api-client``
+    (``pip install -e ".[bench]"``), batch-upserting the same contacts by e-mail, 100 per call, against its own
+    copy of the same emulator at the same 190 requests / 10 s (retrying 429s with its urllib3 retry policy).
+    Prints ``peer_records_per_s``, ``peer_api_calls_per_1000_contacts`` and ``peer_http_429_count``. Compare
+    with (a)'s ``records_per_s``: the app plans (it reads the CRM to show before → after), the peer does not.
+
 (c) ``--only c``: the way a user runs it — the HubSpot sandbox as its own process (``enginy-desktop sandbox``) at
     190 requests per 10 s and search 4 per second; a first export puts a third of the list in the CRM, then the
     whole list (10,000: a third updated, the rest created) is exported. Prints ``http_429_count_standalone``: the
@@ -195,6 +201,51 @@ def bench_a(contacts: int, existing: int) -> None:
     bench_companies(contacts, existing)
 
 
+def bench_peer(contacts: int, existing: int) -> None:
+    """The peer: HubSpot's own SDK (``hubspot-api-client``, ``pip install -e ".[bench]"``) batch-upserting the same
+    contacts by e-mail (100 per call, ``/crm/v3/objects/contacts/batch/upsert``) against its own copy of the same
+    emulator at the same 190 requests / 10 s, retrying 429s as its urllib3 retry policy does (Retry-After
+    honoured). It reads nothing: an upsert cannot tell what it changed."""
+    try:
+        from hubspot import HubSpot
+        from hubspot.crm.contacts import (
+            BatchInputSimplePublicObjectBatchInputUpsert,
+            SimplePublicObjectBatchInputUpsert,
+        )
+        from urllib3.util.retry import Retry
+    except ImportError:
+        print("peer_records_per_s: skipped (pip install -e \".[bench]\" installs hubspot-api-client)")
+        return
+    app = create_app(HubSpotSandboxConfig(seed_contacts=0, owners=3, rate_limit=RateLimit(190, 10.0),
+                                          search_rate_limit=RateLimit(4, 1.0), daily_limit=None))
+    sb = app.state.sandbox
+    rows = [_person(i) for i in range(contacts)]
+    for i in range(existing):
+        sb.insert("contacts", _crm_props(rows[i], "Sales"))
+    for i in range(contacts, contacts + (contacts - existing)):
+        sb.insert("contacts", _crm_props(_person(i, "x"), "Other"))
+    with serve(app) as url:
+        retry = Retry(total=20, status_forcelist=[429], allowed_methods=None, backoff_factor=0.2,
+                      respect_retry_after_header=True)
+        client = HubSpot(access_token=DEFAULT_TOKEN, host=url, retry=retry)
+        before = len(sb.requests)
+        started = time.monotonic()
+        for start in range(0, contacts, 100):
+            inputs = [SimplePublicObjectBatchInputUpsert(id=r["email"], id_property="email", properties={
+                "firstname": r["first_name"], "lastname": r["last_name"], "email": r["email"],
+                "company": r["company_name"], "jobtitle": r["job_title"], "phone": r["phone"],
+                "hs_linkedin_url": r["linkedin_url"], "city": r["city"], "lifecyclestage": "lead"})
+                for r in rows[start:start + 100]]
+            client.crm.contacts.batch_api.upsert(BatchInputSimplePublicObjectBatchInputUpsert(inputs=inputs))
+        seconds = time.monotonic() - started
+        log = sb.requests[before:]
+    print(f"peer_contacts: {contacts} records")
+    print(f"peer_seconds: {seconds:.1f} s")
+    print(f"peer_records_per_s: {contacts / seconds:.0f} records/s")
+    print(f"peer_api_calls_per_1000_contacts: {len(log) * 1000 / contacts:.1f} calls")
+    print(f"peer_http_429_count: {sum(1 for e in log if e.status == 429)} responses")
+
+
 def bench_companies(contacts: int, existing: int) -> None:
     """The same shape with Export associated companies (one company per ten contacts, all new, "additional"),
     without rate limit: only the calls per 1,000 contacts are measured."""
@@ -319,13 +370,15 @@ def main() -> None:
         salesforce_main(sys.argv[1:])
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", choices=["a", "b", "c"])
+    parser.add_argument("--only", choices=["a", "b", "c", "peer"])
     parser.add_argument("--contacts", type=int, default=10_000)
     parser.add_argument("--existing", type=int, default=3_000)
     parser.add_argument("--big", type=int, default=100_000)
     parser.add_argument("--big-existing", type=int, default=20_000)
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
+    if args.only in (None, "a", "peer"):
+        bench_peer(args.contacts, args.existing)
     if args.only in (None, "a"):
         bench_a(args.contacts, args.existing)
     if args.only in (None, "b"):

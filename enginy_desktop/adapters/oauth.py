@@ -70,6 +70,9 @@ class OAuthProvider:
     scope_separator: str = " "
     extra_authorize_params: Mapping[str, str] = field(default_factory=dict)
     client_auth: str = "body"  # "body" (client_id/secret in the form) or "basic" (HTTP Basic)
+    # The token endpoint named by the authorization redirect (Zoho's ``accounts-server`` of the user's data
+    # centre), or None to keep ``token_url``; the function must accept only the vendor's own servers.
+    token_url_from_callback: Callable[[Mapping[str, str]], str | None] | None = None
 
     def __post_init__(self) -> None:
         register_secret(self.client_secret)
@@ -145,6 +148,7 @@ class CallbackResult:
     code: str = ""
     error: str = ""
     error_description: str = ""
+    params: Mapping[str, str] = field(default_factory=dict)  # every parameter of the redirect
 
 
 class LoopbackListener:
@@ -256,7 +260,7 @@ class LoopbackListener:
             True,
             "You're signed in",
             f"Enginy Desktop is now connected to {name}. You can close this tab and go back to the app.",
-            CallbackResult(code=code),
+            CallbackResult(code=code, params=dict(query)),
         )
 
     @staticmethod
@@ -328,7 +332,10 @@ async def sign_in(
         form["client_id"] = provider.client_id
         if provider.client_secret:
             form["client_secret"] = provider.client_secret
-    tokens = await request_token(provider.token_url, form, transport=transport, basic_auth=basic,
+    token_url = provider.token_url
+    if provider.token_url_from_callback is not None:
+        token_url = provider.token_url_from_callback(result.params) or token_url
+    tokens = await request_token(token_url, form, transport=transport, basic_auth=basic,
                                  what=f"the {provider.name} sign-in")
     log.info("Signed in to %s (scopes: %s)", provider.name, redact(tokens.scope) or "not stated")
     return tokens

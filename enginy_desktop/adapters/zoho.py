@@ -164,6 +164,8 @@ class ZohoAdapter(CrmAdapter):
                                 vendor="zoho") from None
             if tokens.api_url and not connection.setting("base_url"):
                 base_url = tokens.api_url.rstrip("/")  # the token answer's api_domain: the organisation's host
+                # Renew at the accounts server of that data centre (the sign-in may have gone to another one).
+                accounts = wire.accounts_for_api_host(base_url) or accounts
             auth = OAuthRefreshAuth(
                 tokens, token_url=_token_url(connection, accounts), client_id=client_id,
                 client_secret=connection.get_secret("client_secret") or "",
@@ -199,6 +201,9 @@ class ZohoAdapter(CrmAdapter):
             redirect_port=wire.OAUTH_REDIRECT_PORT,
             redirect_path=wire.OAUTH_REDIRECT_PATH,
             extra_authorize_params={"access_type": "offline", "prompt": "consent"},
+            # The organisation may live in another data centre than the one chosen: Zoho's redirect names its
+            # accounts server, where the code must be exchanged.
+            token_url_from_callback=None if base_url else wire.token_url_from_callback,
         )
 
     @property

@@ -80,6 +80,25 @@ def data_centre(choice: str) -> tuple[str, str]:
     return DATA_CENTRES[DEFAULT_DC]
 
 
+def token_url_from_callback(params: Mapping[str, str]) -> str | None:
+    """The token endpoint of the data centre the authorization redirect names (``accounts-server``, else
+    ``location``), when it is one of Zoho's accounts servers; None otherwise (the chosen data centre's is kept).
+    https://www.zoho.com/accounts/protocol/oauth/multi-dc.html"""
+    server = str(params.get("accounts-server") or "").strip().rstrip("/").lower()
+    known = {hosts[0] for hosts in DATA_CENTRES.values()}
+    if server in known:
+        return f"{server}/oauth/v2/token"
+    location = str(params.get("location") or "").strip().lower()
+    codes = {label.split(" ")[0].lower(): hosts[0] for label, hosts in DATA_CENTRES.items()}
+    return f"{codes[location]}/oauth/v2/token" if location in codes else None
+
+
+def accounts_for_api_host(api_url: str) -> str | None:
+    """The accounts server of the data centre whose API host is ``api_url`` (the token answer's ``api_domain``)."""
+    wanted = api_url.strip().rstrip("/").lower()
+    return next((hosts[0] for hosts in DATA_CENTRES.values() if hosts[1] == wanted), None)
+
+
 # -- editions: credits per 24 h and concurrency (Kaizen #93) -------------------------------------------------------
 
 EDITIONS = ("Free", "Standard", "Professional", "Enterprise", "Ultimate")

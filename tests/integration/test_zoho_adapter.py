@@ -36,7 +36,7 @@ from enginy_desktop.adapters.base import (
     RecordInput,
     TokenSet,
 )
-from enginy_desktop.adapters.http import RetryPolicy, asgi_transport
+from enginy_desktop.adapters.http import OAuthRefreshAuth, RetryPolicy, asgi_transport
 from enginy_desktop.adapters.zoho import CreditLedger, ZohoAdapter
 from enginy_desktop.sandbox.crm.zoho import (
     DEFAULT_CLIENT_ID,
@@ -276,6 +276,28 @@ def test_data_centres_pick_the_accounts_server_and_the_api_host() -> None:
     signed = Connection("zoho", {"region": "UK (zoho.uk)", "client_id": "id"},
                         lambda n: tokens if n == "oauth_token" else None)
     assert ZohoAdapter.from_connection(signed).api.base_url == "https://www.zohoapis.uk"
+
+
+def test_the_data_centre_named_by_the_sign_in_wins() -> None:
+    """Signed in on accounts.zoho.com by a user whose organisation is in the EU: the code goes to the EU accounts
+    server the redirect names (nothing else is accepted), and the API host and renewals follow the token's
+    api_domain."""
+    pick = zoho_wire.token_url_from_callback
+    assert pick({"accounts-server": "https://accounts.zoho.eu", "location": "eu"}) == \
+        "https://accounts.zoho.eu/oauth/v2/token"
+    assert pick({"location": "in"}) == "https://accounts.zoho.in/oauth/v2/token"
+    assert pick({"accounts-server": "https://accounts.evil.example"}) is None  # never a stranger's server
+    assert pick({}) is None
+    conn = Connection("zoho", {"client_id": "id"}, lambda _n: None)
+    assert ZohoAdapter.oauth_provider(conn).token_url_from_callback is pick
+    tokens = TokenSet("1000.a", "1000.r", expires_at=None, api_url="https://www.zohoapis.eu").to_json()
+    signed = Connection("zoho", {"region": "US (zoho.com)", "client_id": "id"},
+                        lambda n: tokens if n == "oauth_token" else None)
+    adapter = ZohoAdapter.from_connection(signed)
+    assert adapter.api.base_url == "https://www.zohoapis.eu"
+    auth = adapter.api._client.auth
+    assert isinstance(auth, OAuthRefreshAuth)
+    assert auth.token_url == "https://accounts.zoho.eu/oauth/v2/token"
 
 
 def test_oauth_sign_in_and_refresh_against_the_emulator() -> None:

@@ -11,6 +11,7 @@ import base64
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -281,9 +282,16 @@ def build_routes(sb: ZohoSandbox, base_url: Callable[[Request], str] | None = No
             return ok({"error": exc.code})
         return ok({**token_body(info), "api_domain": str(request.base_url).rstrip("/")})
 
+    async def authorize(request: Request) -> Response:
+        # Zoho's redirect names the user's data centre: ``location`` and ``accounts-server`` (here: this emulator).
+        answer = oauth.redirect_with_code(request)
+        server = urlencode({"location": "us", "accounts-server": str(request.base_url).rstrip("/")})
+        answer.headers["location"] = f"{answer.headers['location']}&{server}"
+        return answer
+
     s = api.slot
     return [
-        Route("/oauth/v2/auth", oauth.authorize, methods=["GET"]),
+        Route("/oauth/v2/auth", authorize, methods=["GET"]),
         Route("/oauth/v2/token", token, methods=["POST"]),
         Route("/crm/v8/coql", s(api.coql), methods=["POST"]),
         Route("/crm/v8/settings/fields", s(api.fields), methods=["GET"]),

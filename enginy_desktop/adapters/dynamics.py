@@ -17,8 +17,11 @@ on the shared OData layer (:mod:`.odata`).
   https://learn.microsoft.com/en-us/power-apps/developer/data-platform/webapi/query-metadata-web-api
 - Owners are ``systemusers``; the owner is written as ``ownerid@odata.bind``.
 - Matching with ``$filter`` and ``Microsoft.Dynamics.CRM.In``; ``@odata.nextLink`` paging.
-- Writes are one record per request (``POST`` create, ``PATCH`` with ``If-Match: *`` update), sent concurrently
-  by the engine; upsert is a ``PATCH`` on an alternate key where the table defines one:
+- Writes go through ``$batch``, 100 operations per request, each its own change set (so each succeeds or fails
+  alone) with ``Prefer: odata.continue-on-error``, one result per record in input order (``POST`` create, ``PATCH``
+  with ``If-Match: *`` update):
+  https://learn.microsoft.com/en-us/power-apps/developer/data-platform/webapi/execute-batch-operations-using-web-api
+  Upsert is a ``PATCH`` on an alternate key where the table defines one:
   https://learn.microsoft.com/en-us/power-apps/developer/data-platform/use-upsert-insert-update-record
 - Service protection limits, per user over a 5-minute sliding window: 6,000 requests, 1,200 s of execution time,
   52 concurrent requests; a 429 carries ``Retry-After``, which is waited:
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import math
 import re
+import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -57,7 +61,6 @@ from .base import (
     Direction,
     FieldOption,
     FieldType,
-    NotFoundError,
     Operation,
     RateLimit,
     RateLimitedError,
@@ -65,7 +68,6 @@ from .base import (
     RecordInput,
     TokenSet,
     Traffic,
-    ValidationError,
     WriteResult,
     parse_datetime,
 )
@@ -86,6 +88,7 @@ LOGIN = "https://login.microsoftonline.com"
 RATE_LIMIT = RateLimit(6000, 300.0)
 CONCURRENCY = 8
 READ_CHUNK = 100  # ids or values per $filter (well under the 32 KB URL limit)
+BATCH = 100  # operations per $batch (Dataverse takes up to 1,000; smaller batches answer well within time-outs)
 PAGE = 5000  # Prefer: odata.maxpagesize
 THROTTLE_CODES = {"0x80072322": "number of requests", "0x80072321": "combined execution time",
                   "0x80072326": "concurrent requests"}
@@ -226,15 +229,15 @@ class DynamicsAdapter(CrmAdapter):
         return Capabilities(
             max_batch={
                 Operation.READ: READ_CHUNK,
-                Operation.CREATE: 1,
-                Operation.UPDATE: 1,
-                Operation.UPSERT: 1,
+                Operation.CREATE: BATCH,
+                Operation.UPDATE: BATCH,
+                Operation.UPSERT: BATCH,
                 Operation.SEARCH_PAGE: PAGE,
                 Operation.SEARCH_IN_VALUES: READ_CHUNK,
                 Operation.SCAN_PAGE: PAGE,
                 Operation.ASSOCIATION_READ: READ_CHUNK,
-                Operation.ASSOCIATION_WRITE: 1,
-                Operation.ACTIVITY: 1,
+                Operation.ASSOCIATION_WRITE: BATCH,
+                Operation.ACTIVITY: BATCH,
             },
             upsert=any(self._keys.values()),
             upsert_keys={obj: frozenset(k) for obj, k in self._keys.items() if k},
@@ -468,41 +471,77 @@ class DynamicsAdapter(CrmAdapter):
                 body[name] = _to_wire(f, value)
         return body
 
-    async def _send(self, key: str, method: str, path: str, body: dict[str, Any], *, rid: str = "",
-                    headers: Mapping[str, str] | None = None, idempotent: bool) -> WriteResult:
-        """One write; a refusal of this record is its failure, anything else is raised."""
-        try:
-            reply = await self.api.request(method, path, json=body, headers=dict(headers or {}),
-                                           idempotent=idempotent)
-        except ValidationError as exc:
-            details = exc.details or [RecordError(str(exc), code="INVALID")]
-            return WriteResult.failure(key, details[0], id=rid)
-        except NotFoundError as exc:
-            return WriteResult.failure(key, RecordError(f"The record is not in Dynamics 365 any more ({exc}).",
-                                                        code="0x80040217"), id=rid)
-        made = _entity_id(reply.header("odata-entityid")) or rid
-        if method == "POST":
-            return WriteResult.success(key, made, created=True)
-        if "return=representation" in (headers or {}).get("Prefer", ""):  # an upsert: 201 created, 200 updated
-            return WriteResult.success(key, made, created=reply.status == 201)
-        return WriteResult.success(key, made, created=False)
-
-    async def _each(self, object: CrmObject, records: Sequence[RecordInput], make: Any) -> list[WriteResult]:
-        await self._describe(object)
+    async def _batch(self, items: Sequence[tuple[str, str, odata.BatchOperation | None, WriteResult | None]]
+                     ) -> list[WriteResult]:
+        """Writes through ``$batch``, :data:`BATCH` operations per request, each in its own change set with
+        ``Prefer: odata.continue-on-error``: one result per item, in order. ``items`` are (key, id, operation, or
+        None with the item's failure already decided)."""
         results: list[WriteResult] = []
         try:
-            for n, r in enumerate(records):
-                key = r.key or str(n)
-                try:
-                    call = make(r)
-                except ValueError as exc:
-                    results.append(WriteResult.failure(key, RecordError(str(exc), code="INVALID_VALUE"), id=r.id))
-                    continue
-                results.append(await self._send(key, *call[:3], rid=r.id, headers=call[3], idempotent=call[4]))
+            for start in range(0, len(items), BATCH):
+                chunk = items[start:start + BATCH]
+                sendable = [op for _k, _i, op, _f in chunk if op is not None]
+                answers: dict[int, odata.BatchAnswer] = {}
+                if sendable:
+                    boundary = uuid.uuid4().hex
+                    body = odata.batch_body(API_PATH, sendable, boundary)
+                    # Each operation of a batch counts against the service protection limit: the limiter holds
+                    # one slot for each, not one for the request.
+                    limiter = self.api.limiter
+                    extra = [await limiter.acquire() for _ in range(len(sendable) - 1)] if limiter else []
+                    try:
+                        reply = await self.api.request(
+                            "POST", "/$batch", content=body, idempotent=all(op.method == "PATCH" for op in sendable),
+                            headers={"Content-Type": f"multipart/mixed; boundary=batch_{boundary}",
+                                     "Prefer": "odata.continue-on-error"})
+                    finally:
+                        for slot in extra:
+                            limiter.release(slot)  # type: ignore[union-attr]
+                    answers = odata.batch_answers(reply.header("content-type"), reply.content)
+                n = 0
+                for key, rid, op, failure in chunk:
+                    if op is None:
+                        results.append(failure or WriteResult.failure(key, RecordError("Not sent."), id=rid))
+                        continue
+                    n += 1
+                    results.append(self._result(key, rid, op, answers.get(n)))
         except AdapterError as exc:
             exc.completed = results + exc.completed
             raise
         return results
+
+    @staticmethod
+    def _result(key: str, rid: str, op: odata.BatchOperation, answer: odata.BatchAnswer | None) -> WriteResult:
+        if answer is None:
+            return WriteResult.failure(key, RecordError("Dynamics 365 did not run this operation (the batch stopped "
+                                                        "before it).", code="NOT_RUN", retriable=True), id=rid)
+        if answer.status >= 400:
+            error = odata.record_error(answer.body, answer.status)
+            if answer.status == 404:
+                error = RecordError(f"The record is not in Dynamics 365 any more ({error.reason}).", code=error.code)
+            return WriteResult.failure(key, error, id=rid)
+        made = _entity_id(answer.headers.get("odata-entityid", "")) or rid
+        if isinstance(answer.body, dict):
+            made = made or str(answer.body.get("contactid") or answer.body.get("accountid") or "")
+        if op.method == "POST":
+            return WriteResult.success(key, made, created=True)
+        if "return=representation" in op.headers.get("Prefer", ""):  # an upsert: 201 created, 200 updated
+            return WriteResult.success(key, made, created=answer.status == 201)
+        return WriteResult.success(key, made, created=False)
+
+    async def _each(self, object: CrmObject, records: Sequence[RecordInput], make: Any) -> list[WriteResult]:
+        await self._describe(object)
+        items: list[tuple[str, str, odata.BatchOperation | None, WriteResult | None]] = []
+        for n, r in enumerate(records):
+            key = r.key or str(n)
+            try:
+                method, path, body, headers, _idempotent = make(r)
+            except ValueError as exc:
+                items.append((key, r.id, None, WriteResult.failure(key, RecordError(str(exc), code="INVALID_VALUE"),
+                                                                   id=r.id)))
+                continue
+            items.append((key, r.id, odata.BatchOperation(method, path, body, headers), None))
+        return await self._batch(items)
 
     async def create(self, object: CrmObject, records: Sequence[RecordInput]) -> list[WriteResult]:
         entity_set = TABLES[object][1]
@@ -554,22 +593,18 @@ class DynamicsAdapter(CrmAdapter):
 
     async def _set_company(self, links: Sequence[AssociationInput], accounts: Sequence[str | None]
                            ) -> list[WriteResult]:
-        results: list[WriteResult] = []
-        try:
-            for n, (link, account) in enumerate(zip(links, accounts, strict=True)):
-                key = link.key or str(n)
-                if not odata.is_guid(link.from_id) or (account is not None and not odata.is_guid(account)):
-                    results.append(WriteResult.failure(key, RecordError("Not a Dynamics 365 id.", code="INVALID_ID"),
-                                                       id=link.to_id))
-                    continue
-                r = await self._send(key, "PATCH", f"/contacts({link.from_id})",
-                                     {f"{COMPANY_BIND}@odata.bind": _bind("accounts", account)},
-                                     rid=link.to_id, headers={"If-Match": "*"}, idempotent=True)
-                results.append(WriteResult.success(key, link.to_id) if r.ok else r)
-        except AdapterError as exc:
-            exc.completed = results + exc.completed
-            raise
-        return results
+        items: list[tuple[str, str, odata.BatchOperation | None, WriteResult | None]] = []
+        for n, (link, account) in enumerate(zip(links, accounts, strict=True)):
+            key = link.key or str(n)
+            if not odata.is_guid(link.from_id) or (account is not None and not odata.is_guid(account)):
+                items.append((key, link.to_id, None, WriteResult.failure(
+                    key, RecordError("Not a Dynamics 365 id.", code="INVALID_ID"), id=link.to_id)))
+                continue
+            items.append((key, link.to_id, odata.BatchOperation(
+                "PATCH", f"/contacts({link.from_id})", {f"{COMPANY_BIND}@odata.bind": _bind("accounts", account)},
+                {"If-Match": "*"}), None))
+        results = await self._batch(items)
+        return [WriteResult.success(r.key, link.to_id) if r.ok else r for r, link in zip(results, links, strict=True)]
 
     async def associate(self, links: Sequence[AssociationInput], kind: AssociationKind = AssociationKind.ADDITIONAL,
                         from_object: CrmObject = CrmObject.CONTACTS,
@@ -614,16 +649,13 @@ class DynamicsAdapter(CrmAdapter):
         return entity_set, body
 
     async def log_activities(self, activities: Sequence[Activity]) -> list[WriteResult]:
-        results: list[WriteResult] = []
-        try:
-            for n, a in enumerate(activities):
-                entity_set, body = self._activity(a)
-                r = await self._send(a.key or str(n), "POST", f"/{entity_set}", body, idempotent=False)
-                results.append(WriteResult(key=a.key, ok=r.ok, id=r.id, created=r.created, error=r.error))
-        except AdapterError as exc:
-            exc.completed = results + exc.completed
-            raise
-        return results
+        items: list[tuple[str, str, odata.BatchOperation | None, WriteResult | None]] = []
+        for n, a in enumerate(activities):
+            entity_set, body = self._activity(a)
+            items.append((a.key or str(n), "", odata.BatchOperation("POST", f"/{entity_set}", body), None))
+        results = await self._batch(items)
+        return [WriteResult(key=a.key, ok=r.ok, id=r.id, created=r.created, error=r.error)
+                for a, r in zip(activities, results, strict=True)]
 
     async def find_activities(self, lookups: Sequence[ActivityLookup]) -> dict[str, str]:
         """Activities regarding the lookups' contacts: the one of the same kind whose subject starts with the

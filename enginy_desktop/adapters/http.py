@@ -534,6 +534,7 @@ class ApiClient:
         params: Any = None,
         json: Any = None,
         data: Mapping[str, str] | None = None,
+        content: bytes | None = None,  # a raw body (e.g. OData's multipart $batch), with its Content-Type header
         headers: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
         extra_limiters: Sequence[SlidingWindowLimiter] = (),
@@ -563,7 +564,7 @@ class ApiClient:
                     self.waited += started - asked
                     self.requests_sent += 1
                     response = await self._client.request(
-                        method, path, params=params, json=json, data=data, headers=headers
+                        method, path, params=params, json=json, data=data, content=content, headers=headers
                     )
                     elapsed = time.monotonic() - started
             except AdapterError:

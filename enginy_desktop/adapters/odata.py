@@ -268,5 +268,119 @@ def read_metadata(xml: bytes | str) -> Metadata:
     return Metadata(namespace, types, sets)
 
 
-__all__ = ["EntityType", "Metadata", "Property", "all_of", "any_of", "classify", "dataverse_in", "eq", "error_of",
-           "ge", "in_list", "is_guid", "key_segment", "literal", "name", "pages", "read_metadata", "record_error"]
+__all__ = [
+    "BatchAnswer",
+    "BatchOperation",
+    "EntityType",
+    "Metadata",
+    "Property",
+    "all_of",
+    "any_of",
+    "batch_answers",
+    "batch_body",
+    "classify",
+    "dataverse_in",
+    "eq",
+    "error_of",
+    "ge",
+    "in_list",
+    "is_guid",
+    "key_segment",
+    "literal",
+    "name",
+    "pages",
+    "read_metadata",
+    "record_error",
+]
+
+
+# -- $batch (multipart/mixed, one change set per operation) ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BatchOperation:
+    method: str
+    url: str  # the path under the service root, e.g. ``/contacts(…)``
+    body: Mapping[str, Any] | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BatchAnswer:
+    status: int
+    headers: Mapping[str, str]
+    body: Any
+
+
+def batch_body(root_path: str, operations: Sequence[BatchOperation], boundary: str) -> bytes:
+    """A ``$batch`` request body where every operation is its own change set, so each one succeeds or fails alone
+    and, with ``Prefer: odata.continue-on-error``, the others go on (OData v4.01 Part 1 §11.7;
+    https://learn.microsoft.com/en-us/power-apps/developer/data-platform/webapi/execute-batch-operations-using-web-api)."""
+    import json as jsonlib
+
+    lines: list[str] = []
+    for n, op in enumerate(operations, start=1):
+        changeset = f"changeset_{boundary}_{n}"
+        lines += [f"--batch_{boundary}", f"Content-Type: multipart/mixed; boundary={changeset}", "",
+                  f"--{changeset}", "Content-Type: application/http", "Content-Transfer-Encoding: binary",
+                  f"Content-ID: {n}", "", f"{op.method} {root_path}{op.url} HTTP/1.1",
+                  "Content-Type: application/json; type=entry"]
+        lines += [f"{k}: {v}" for k, v in op.headers.items()]
+        lines += ["", jsonlib.dumps(op.body if op.body is not None else {}, separators=(",", ":")),
+                  f"--{changeset}--"]
+    lines.append(f"--batch_{boundary}--")
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def _boundary(content_type: str) -> str:
+    m = re.search(r'boundary="?([^";]+)"?', content_type or "")
+    return m.group(1) if m else ""
+
+
+def _parts(raw: str, boundary: str) -> list[str]:
+    chunks = raw.split(f"--{boundary}")
+    return [c.strip("\r\n") for c in chunks[1:] if not c.startswith("--")]
+
+
+def _split_head(text: str) -> tuple[dict[str, str], str]:
+    head, _, rest = text.replace("\r\n", "\n").partition("\n\n")
+    headers = {}
+    for line in head.split("\n"):
+        k, sep, v = line.partition(":")
+        if sep:
+            headers[k.strip().lower()] = v.strip()
+    return headers, rest
+
+
+def batch_answers(content_type: str, content: bytes) -> dict[int, BatchAnswer]:
+    """The answers of a ``$batch`` response by ``Content-ID`` (an operation with no answer was not executed)."""
+    import json as jsonlib
+
+    out: dict[int, BatchAnswer] = {}
+    raw = content.decode("utf-8", errors="replace")
+    order = 0
+
+    def answer(part: str) -> None:
+        nonlocal order
+        headers, rest = _split_head(part)
+        if headers.get("content-type", "").startswith("multipart/mixed"):
+            for inner in _parts(rest, _boundary(headers["content-type"])):
+                answer(inner)
+            return
+        order += 1
+        cid = int(headers["content-id"]) if headers.get("content-id", "").isdigit() else order
+        status_line, _, after = rest.replace("\r\n", "\n").partition("\n")
+        m = re.match(r"HTTP/1\.1 (\d{3})", status_line)
+        inner_headers, body_text = _split_head(after) if "\n\n" in after or after.endswith("\n") else (
+            _split_head(after + "\n\n"))
+        body: Any = None
+        if body_text.strip():
+            try:
+                body = jsonlib.loads(body_text.strip())
+            except ValueError:
+                body = body_text.strip()
+        out[cid] = BatchAnswer(int(m.group(1)) if m else 500, inner_headers, body)
+
+    for part in _parts(raw, _boundary(content_type)):
+        answer(part)
+    return out

@@ -135,9 +135,8 @@ def test_the_company_becomes_the_contacts_primary_one_and_restore_puts_the_previ
         assert sum(1 for r in w.sb.requests if r.method == "PUT" and r.path == "/crm/v8/Contacts") == 1
     if w.crm == "salesforce":  # the same on Salesforce: Jane's AccountId is one collections update of its own
         assert sum(1 for r in w.sb.requests if r.method == "PATCH" and r.path.endswith("/composite/sobjects")) == 1
-    if w.crm == "dynamics":  # and on Dynamics: Jane's parentcustomerid is one PATCH of its own
-        assert sum(1 for r in w.sb.requests if r.method == "PATCH" and r.path.startswith("/api/data/v9.2/contacts(")
-                   ) == 1
+    if w.crm == "dynamics":  # and on Dynamics: Jane's parentcustomerid is one $batch of its own
+        assert sum(1 for r in w.sb.requests if r.path == "/api/data/v9.2/$batch") == 3  # companies, contacts, Jane
     [acme_id] = w.crm_company_ids("acme.test")
     assert w.companies_of(contact) == {acme_id}
     assert w.primary_company(contact) == acme_id
@@ -226,12 +225,12 @@ def test_killed_export_resumes_with_no_duplicate_and_no_loss(crm: str, ctx: Any,
 
     keyring.set_keyring(FileKeyring())  # the child processes read the connection's token from this file
     # Salesforce writes 200 records per request, four requests at a time: enough of them to be killed between.
-    # Zoho writes 100 records per request, ten at a time: the same reasoning.
-    total, existing = (1200 if crm in ("salesforce", "zoho") else 400), 40
+    # Zoho writes 100 records per request, ten at a time, Dynamics 365 100 per $batch, eight at a time: the same.
+    total, existing = (1200 if crm in ("salesforce", "zoho", "dynamics") else 400), 40
     slow = {"hubspot": "/crm/objects/2026-03/contacts/batch", "pipedrive": "/api/v2/persons",
             "salesforce": "/services/data/v62.0/composite/sobjects", "zoho": "/crm/v8/Contacts",
-            "dynamics": "/api/data/v9.2/contacts"}[crm]
-    latency = {"hubspot": 150, "pipedrive": 15, "salesforce": 400, "zoho": 400, "dynamics": 15}[crm]
+            "dynamics": "/api/data/v9.2/$batch"}[crm]
+    latency = {"hubspot": 150, "pipedrive": 15, "salesforce": 400, "zoho": 400, "dynamics": 400}[crm]
     faults = FaultConfig(latency_ms=latency, path_prefix=slow)
     with crm_world(ctx, crm, faults=faults) as w:
         w.configure([*w.basics(), w.mapping("job_title", "job_title", overwrite=True)], w.company_basics())

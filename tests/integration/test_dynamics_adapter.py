@@ -200,6 +200,7 @@ def test_writes_reads_and_matching(kind: str) -> None:
         assert len(scanned) == 7  # three pages of three: @odata.nextLink followed
         assert [f.id for f in firms] == [acme]  # the website as typed with https://www. and a slash
         assert sum(1 for r in sb.requests if "skiptoken" in r.query) >= 2
+        assert [r.method for r in sb.requests if r.path.endswith("/$batch")] == ["POST", "POST"]  # creates, updates
 
 
 @pytest.mark.parametrize("with_key", [True, False])
@@ -358,6 +359,39 @@ def test_the_emulator_is_registered_with_its_connection_settings() -> None:
 def test_operation_sizes_are_declared() -> None:
     a = DynamicsAdapter.from_connection(connection(ORG), transport=httpx.MockTransport(lambda r: httpx.Response(500)))
     caps = a.capabilities
-    assert caps.batch(Operation.CREATE) == 1
+    assert caps.batch(Operation.CREATE) == 100
     assert caps.batch(Operation.READ) == 100
     run(a.aclose())
+
+
+def test_batch_change_sets_are_atomic_and_stop_without_continue_on_error() -> None:
+    """The emulator's ``$batch``: a change set of two where the second fails leaves nothing; without
+    ``Prefer: odata.continue-on-error`` the operations after a failure are not run (and have no answer)."""
+    app = create_app(DynamicsSandboxConfig())
+    sb: DynamicsSandbox = app.state.sandbox
+    boundary = "b1"
+    ops = [odata.BatchOperation("POST", "/contacts", {"lastname": "Kept"}),
+           odata.BatchOperation("POST", "/contacts", {"lastname": "x" * 51}),
+           odata.BatchOperation("POST", "/contacts", {"lastname": "Never"})]
+    single = odata.batch_body("/api/data/v9.2", ops, boundary).decode()
+    # Put the first two in one change set: drop the boundary between them.
+    between = (f"--changeset_{boundary}_1--\r\n--batch_{boundary}\r\nContent-Type: multipart/mixed; "
+               f"boundary=changeset_{boundary}_2\r\n\r\n--changeset_{boundary}_2")
+    pair = single.replace(between, f"--changeset_{boundary}_1").replace(f"--changeset_{boundary}_2--",
+                                                                         f"--changeset_{boundary}_1--")
+
+    async def go(body: str, prefer: str) -> dict[int, odata.BatchAnswer]:
+        async with httpx.AsyncClient(transport=asgi_transport(app), base_url=ORG,
+                                     headers={"Authorization": f"Bearer {DEFAULT_TOKEN}"}) as client:
+            r = await client.post("/api/data/v9.2/$batch", content=body.encode(), headers={
+                "Content-Type": f"multipart/mixed; boundary=batch_{boundary}", "Prefer": prefer})
+            assert r.status_code == 200
+            return odata.batch_answers(r.headers["content-type"], r.content)
+
+    answers = run(go(pair, ""))
+    assert [a.status for a in answers.values()] == [400]  # the change set failed as a whole...
+    assert "maximum allowed length" in answers[2].body["error"]["message"]
+    assert not sb.records["contact"]  # ...and "Kept" was rolled back; "Never" was not run
+    answers = run(go(single, "odata.continue-on-error"))
+    assert [answers[n].status for n in (1, 2, 3)] == [204, 400, 204]
+    assert sorted(r["lastname"] for r in sb.records["contact"].values()) == ["Kept", "Never"]

@@ -17,6 +17,7 @@ from enginy_desktop.adapters.odata import Metadata
 
 COMPARISON = re.compile(r"([A-Za-z_][A-Za-z0-9_]*) (?:eq|ne|gt|ge|lt|le) ")
 IN_NAME = re.compile(r"PropertyName='([^']+)'")
+BATCH_OP = re.compile(r"^(GET|POST|PATCH|DELETE) (\S+) HTTP/1\.1\n(?:[^\n]+\n)*\n(.*?)\n--changeset", re.M | re.S)
 SET_AND_KEY = re.compile(r"^([A-Za-z_]+)(?:\((.*)\))?$")
 
 
@@ -56,6 +57,16 @@ def check_exchange(meta: Metadata, request: httpx.Request, status: int, content:
     rest = path[len(api_path) + 1:]
     if rest in ("$metadata", "WhoAmI") or rest.startswith("EntityDefinitions("):
         return []
+    if rest == "$batch":  # every operation of the batch, checked as if it had been sent alone
+        found: list[str] = []
+        text = request.content.decode().replace("\r\n", "\n")
+        for found_op in BATCH_OP.finditer(text):
+            op = httpx.Request(found_op.group(1), f"{parts.scheme}://{parts.netloc}{found_op.group(2)}",
+                               content=found_op.group(3).strip().encode())
+            found += check_exchange(meta, op, 0, b"", api_path)
+        if not found and not BATCH_OP.search(text):
+            found.append("POST $batch: no operation in the batch")
+        return found
     m = SET_AND_KEY.match(rest)
     where = f"{request.method} {rest}"
     if not m or m.group(1) not in meta.entity_sets:

@@ -15,7 +15,10 @@ WhoAmI https://learn.microsoft.com/en-us/power-apps/developer/data-platform/weba
 
 from __future__ import annotations
 
+import copy
+import json
 import re
+import uuid
 from typing import Any
 from urllib.parse import urlencode
 
@@ -27,7 +30,7 @@ from ...kit import parse_json
 from ...kit.http import ok
 from .filter import FilterError, parse_filter
 from .metadata import BY_SET, LOOKUP_KINDS, TABLES, csdl, property_name
-from .state import API, BUSINESS_UNIT, ORG_ID, DynamicsSandbox, bad, missing
+from .state import API, BUSINESS_UNIT, ORG_ID, DynamicsError, DynamicsSandbox, bad, missing
 
 _ONE = re.compile(r"^([a-z_]+)\((.+)\)$")
 _DEFS = re.compile(r"^EntityDefinitions\(LogicalName='([a-z_]+)'\)(?:/(Attributes|Keys)"
@@ -69,11 +72,16 @@ class Api:
     def __init__(self, sandbox: DynamicsSandbox) -> None:
         self.sb = sandbox
 
+    async def batch(self, request: Request) -> Response:
+        return await batch(self, request)
+
     async def dispatch(self, request: Request) -> Response:
         rest = request.path_params["rest"]
         method = request.method
         if rest == "$metadata" and method == "GET":
             return Response(csdl(), media_type="application/xml", headers=_HEADERS)
+        if rest == "$batch" and method == "POST":
+            return await self.batch(request)
         if rest == "WhoAmI" and method == "GET":
             principal = request.scope.get("sandbox.token")
             users = self.sb.user_ids()
@@ -279,6 +287,131 @@ class Api:
         else:
             made = self.sb.insert(table, body, rid=keys)
         return self._written(request, table, made, True)
+
+
+async def _run_one(api: Api, outer: Request, method: str, target: str, headers: dict[str, str], body: bytes
+                   ) -> tuple[int, dict[str, str], bytes]:
+    """One operation of a ``$batch``, answered as if it had been sent alone."""
+    path, _, query = target.partition("?")
+    if not path.startswith(API + "/"):
+        return 400, {}, json.dumps({"error": {"code": "0x80060888", "message": f"Bad request URL {path}"}}).encode()
+    scope = dict(outer.scope)
+    scope.update(method=method, path=path, raw_path=path.encode(), query_string=query.encode(),
+                 headers=[(k.lower().encode(), v.encode()) for k, v in headers.items()],
+                 path_params={"rest": path[len(API) + 1:]})
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    try:
+        response = await api.dispatch(Request(scope, receive))
+    except DynamicsError as exc:
+        return exc.status, {}, json.dumps(exc.payload(api.sb)).encode()
+    return response.status_code, {k: v for k, v in response.headers.items() if k.lower() != "content-length"}, \
+        bytes(response.body)
+
+
+def _parse_parts(raw: str, boundary: str) -> list[tuple[dict[str, str], str]]:
+    out = []
+    for chunk in raw.split(f"--{boundary}")[1:]:
+        if chunk.startswith("--"):
+            break
+        head, _, rest = chunk.strip("\r\n").replace("\r\n", "\n").partition("\n\n")
+        headers = {}
+        for line in head.split("\n"):
+            k, sep, v = line.partition(":")
+            if sep:
+                headers[k.strip().lower()] = v.strip()
+        out.append((headers, rest))
+    return out
+
+
+def _boundary(content_type: str) -> str:
+    m = re.search(r'boundary="?([^";]+)"?', content_type)
+    if not m:
+        raise bad("The $batch request needs a multipart/mixed content type with a boundary.", "0x80040216")
+    return m.group(1)
+
+
+async def batch(api: Api, request: Request) -> Response:
+    """``$batch``: parts and change sets executed in order; a change set is atomic (rolled back when one of its
+    operations fails); without ``Prefer: odata.continue-on-error`` the batch stops at the first failure. At most
+    1,000 operations; each counts against the service protection limit."""
+    boundary = _boundary(request.headers.get("content-type", ""))
+    raw = (await request.body()).decode("utf-8", errors="replace")
+    go_on = "odata.continue-on-error" in request.headers.get("prefer", "")
+    parts = _parse_parts(raw, boundary)
+    groups: list[tuple[bool, list[tuple[dict[str, str], str]]]] = []
+    for headers, rest in parts:
+        if headers.get("content-type", "").startswith("multipart/mixed"):
+            groups.append((True, _parse_parts(rest, _boundary(headers["content-type"]))))
+        else:
+            groups.append((False, [(headers, rest)]))
+    if sum(len(g) for _c, g in groups) > 1000:
+        raise bad("The number of requests in a batch exceeds the limit of 1000.", "0x8004e003")
+    out_id = f"batchresponse_{uuid.uuid4()}"
+    lines: list[str] = []
+    failed = False
+    for is_changeset, ops in groups:
+        if failed and not go_on:
+            break
+        snapshot = copy.deepcopy(api.sb.records) if is_changeset and len(ops) > 1 else None
+        answers: list[tuple[str, int, dict[str, str], bytes]] = []
+        for headers, rest in ops:
+            request_line, _, after = rest.partition("\n")
+            inner_head, _, body = after.partition("\n\n")
+            inner_headers = {}
+            for line in inner_head.split("\n"):
+                k, sep, v = line.partition(":")
+                if sep:
+                    inner_headers[k.strip()] = v.strip()
+            method, target, *_ = [*request_line.split(" "), "", ""]
+            if api.sb.window is not None and len(answers) + len(lines) > 0:
+                allowed, _left = api.sb.window.try_hit(str(getattr(request.scope.get("sandbox.token"), "user_id",
+                                                                   "") or "user"), api.sb.config.clock())
+                if not allowed:
+                    answers.append((headers.get("content-id", ""), 429, {"Retry-After": "5"}, json.dumps(
+                        {"error": {"code": "0x80072322", "message": "Number of requests exceeded the limit."}})
+                        .encode()))
+                    break
+            host = request.headers.get("host", "")
+            target = re.sub(rf"^https?://{re.escape(host)}", "", target) if host else target
+            status, rh, rb = await _run_one(api, request, method.upper(), target, inner_headers, body.strip().encode())
+            answers.append((headers.get("content-id", ""), status, rh, rb))
+            if status >= 400:
+                break
+        bad_answer = any(a[1] >= 400 for a in answers)
+        if bad_answer:
+            failed = True
+            if snapshot is not None:
+                api.sb.records = snapshot
+                answers = [a for a in answers if a[1] >= 400]
+        inner_id = f"changesetresponse_{uuid.uuid4()}"
+        if is_changeset:
+            lines += [f"--{out_id}", f"Content-Type: multipart/mixed; boundary={inner_id}", ""]
+        for cid, status, rh, rb in answers:
+            lines += [f"--{inner_id}" if is_changeset else f"--{out_id}", "Content-Type: application/http",
+                      "Content-Transfer-Encoding: binary"] + ([f"Content-ID: {cid}"] if cid else []) + [
+                      "", f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}"]
+            lines += [f"{k}: {v}" for k, v in rh.items() if k.lower() not in ("content-type",)]
+            if rb:
+                lines += ["Content-Type: application/json; odata.metadata=minimal", "", rb.decode()]
+            else:
+                lines.append("")
+        if is_changeset:
+            lines.append(f"--{inner_id}--")
+    lines.append(f"--{out_id}--")
+    return Response(("\r\n".join(lines) + "\r\n").encode(), status_code=200,
+                    media_type=f"multipart/mixed; boundary={out_id}", headers=_HEADERS)
+
+
+_REASONS = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 404: "Not Found",
+            412: "Precondition Failed", 429: "Too Many Requests", 500: "Internal Server Error"}
 
 
 def build_routes(sb: DynamicsSandbox) -> list[BaseRoute]:

@@ -476,16 +476,31 @@ class ZohoAdapter(CrmAdapter):
         return await self._batch(object, records, "POST", f"/{wire.MODULES[object]}", {}, prepare)
 
     async def update(self, object: CrmObject, records: Sequence[RecordInput]) -> list[WriteResult]:
-        by_id = [r for r in records if not r.id_property]
-        if len(by_id) != len(records):  # by a unique property: an upsert on it that must not create
-            return await self.upsert(object, records, records[0].id_property)
+        if any(r.id_property for r in records):  # by a unique property: find the ids first, never create
+            records = await self._ids_of(object, records)
 
         async def prepare(r: RecordInput) -> dict[str, Any]:
             if not r.id.isdigit():
-                raise ValueError("Not a Zoho CRM record id.")
+                raise ValueError("No Zoho CRM record has this id (or unique value).")
             return {"id": r.id, **await self._body(object, r.properties)}
 
         return await self._batch(object, records, "PUT", f"/{wire.MODULES[object]}", {}, prepare)
+
+    async def _ids_of(self, object: CrmObject, records: Sequence[RecordInput]) -> list[RecordInput]:
+        """Inputs keyed by a unique property turned into inputs keyed by id (an unknown value keeps no id, so its
+        update fails as "Not a Zoho CRM record id")."""
+        out: list[RecordInput] = list(records)
+        by_property: dict[str, list[int]] = {}
+        for i, r in enumerate(records):
+            if r.id_property:
+                by_property.setdefault(r.id_property, []).append(i)
+        for prop, positions in by_property.items():
+            found = await self.read_by_unique(object, prop, [records[i].id for i in positions], [prop])
+            ids = {str(rec.get(prop) or "").casefold(): rec.id for rec in found}
+            for i in positions:
+                r = records[i]
+                out[i] = RecordInput(r.properties, key=r.key, id=ids.get(r.id.casefold(), ""))
+        return out
 
     async def upsert(self, object: CrmObject, records: Sequence[RecordInput], id_property: str
                      ) -> list[WriteResult]:

@@ -146,9 +146,12 @@ def test_writes_of_100_with_per_record_results_upsert_and_matching(kind: str) ->
                                                ["Last_Name", "Email", "Account_Name", "Interests"])
                 dup = await a.create(CrmObject.CONTACTS, [RecordInput({"Last_Name": "D", "Email": "p3@x.test"},
                                                                       key="d")])
-                return company, created, again, found, dup, a.calls_made
+                by_email = await a.update(CrmObject.CONTACTS, [
+                    RecordInput({"Title": "CFO"}, key="e1", id="P4@x.test", id_property="Email"),
+                    RecordInput({"Title": "CFO"}, key="e2", id="nobody@x.test", id_property="Email")])
+                return company, created, again, found, dup, by_email
 
-        company, created, again, found, dup, _calls = run(go())
+        company, created, again, found, dup, by_email = run(go())
     assert company.ok
     assert [r.key for r in created] == [str(i) for i in range(150)]
     assert sum(r.ok for r in created) == 148
@@ -163,6 +166,8 @@ def test_writes_of_100_with_per_record_results_upsert_and_matching(kind: str) ->
     assert dup[0].error is not None
     assert dup[0].error.code == "DUPLICATE_DATA"
     assert dup[0].error.existing_id
+    assert [(r.key, r.ok) for r in by_email] == [("e1", True), ("e2", False)]  # an update never creates
+    assert [c["Title"] for c in sb.records["Contacts"].values() if c.get("Email") == "p4@x.test"] == ["CFO"]
     contact_posts = [r for r in sb.requests if r.method == "POST" and r.path == "/crm/v8/Contacts"]
     assert len(contact_posts) == 3  # 150 records in two calls (100 + 50), then the duplicate
 

@@ -112,12 +112,23 @@ def search_is_exact(kind: Kind, caps: Capabilities) -> bool:
     return kind is Kind.EMAIL and caps.search_folds_case
 
 
-def _inexact_reason(group: AndGroup) -> str:
-    kinds = {c.kind for c in group.conditions}
-    words = [w for k, w in ((Kind.PERSON_NAME, "names"), (Kind.COMPANY_NAME, "company names"),
-                            (Kind.LINKEDIN_URL, "LinkedIn URLs"), (Kind.DOMAIN, "domains"),
-                            (Kind.PHONE, "phone numbers"), (Kind.TEXT, "text")) if k in kinds]
-    return ", ".join(words) or "these fields"
+_INEXACT = {  # what a search comparing stored text cannot see through, by kind
+    Kind.PERSON_NAME: ("names", "accents, apostrophes, periods"),
+    Kind.COMPANY_NAME: ("company names", "accents, punctuation, legal forms"),
+    Kind.LINKEDIN_URL: ("LinkedIn URLs", "URL variants"),
+    Kind.DOMAIN: ("domains", "URL variants, sub-domains"),
+    Kind.PHONE: ("phone numbers", "number formats"),
+    Kind.TEXT: ("text", "spacing"),
+}
+
+
+def _inexact_reason(groups: Iterable[AndGroup]) -> str:
+    kinds = {c.kind for g in groups for c in g.conditions}
+    found = [_INEXACT[k] for k in _INEXACT if k in kinds]
+    if not found:
+        return ""
+    details = ", ".join(dict.fromkeys(part for _, d in found for part in d.split(", ")))
+    return f"{', '.join(w for w, _ in found)} as stored ({details})"
 CHANGE_MARGIN = timedelta(minutes=10)  # search indexes lag behind writes, clocks differ: look back further
 SAVE_BATCH = 1000
 CHAIN_RUNS = 20  # how many earlier syncs with the same identifier may provide cached links
@@ -398,8 +409,8 @@ class _Plan:
     def describe(self, crm_name: str, crm_total: int | None) -> str:
         if self.mode == "scan":
             total = f" ({crm_total:,} records)" if crm_total is not None else ""
-            why = (f": {crm_name}'s search compares {self.why_scan} as stored (accents, apostrophes, legal forms, "
-                   "URL variants), so only a full listing finds every match" if self.why_scan else "")
+            why = (f": {crm_name}'s search compares {self.why_scan}, so only a full listing finds every match"
+                   if self.why_scan else "")
             return f"listed every {crm_name} record's identifier fields{total}{why}"
         parts = []
         if self.since is not None:
@@ -676,8 +687,7 @@ async def _read_crm_side(
             cost = float(scan_calls) if scan_calls is not None else 1e12
             why = ""
             if full_cost == math.inf:
-                why = " and ".join(dict.fromkeys(_inexact_reason(rule.groups[g.index]) for g in full
-                                                 if g.how == "scan" and g.positions))
+                why = _inexact_reason(rule.groups[g.index] for g in full if g.how == "scan" and g.positions)
             options.append((cost, _Plan("scan", [], cost, scan_calls or 0, why_scan=why)))
         if cached and since is not None:
             part_cost, part_calls = _lookup_cost(partial, crm_total)

@@ -103,9 +103,7 @@ def _break(world: EnrichWorld, key: str, how: str) -> Any:
     raise AssertionError(how)
 
 
-@pytest.mark.parametrize("how", ["bad_key", pytest.param("no_credits", marks=pytest.mark.xfail(
-    strict=True, reason="known defect: a run stopped by Enrich Layer's 403 pays a few credits (4 of 134) again "
-    "when resumed; being investigated")), "rate_limit", "down"])
+@pytest.mark.parametrize("how", ["bad_key", "no_credits", "rate_limit", "down"])
 @pytest.mark.parametrize("key", NEW)
 def test_failures_end_resumable_with_nothing_paid_twice(ctx: Any, tmp_path: Path, key: str, how: str) -> None:
     order = {p: [key] for p in POINTS}

@@ -307,23 +307,26 @@ class _Runner:
     async def ask(self, provider: str, records: list[_Record], pts: frozenset[DataPoint]) -> None:
         """One request (journaled), or none when the cache knows every answer."""
         cache = cached(self.ctx, list({r.identity for r in records}), [provider])
-        fresh: list[_Record] = []
-        hits: list[tuple[_Record, LookupResult]] = []
+        fresh: dict[frozenset[DataPoint], list[_Record]] = {}
+        hits: dict[frozenset[DataPoint], list[tuple[_Record, LookupResult]]] = {}
         for rec in records:
-            entries = [cache.get((provider, rec.identity, p.value)) for p in pts]
-            if all(e is not None for e in entries):
+            known = {p: e for p in pts if (e := cache.get((provider, rec.identity, p.value))) is not None}
+            if known:  # what the cache answers is not asked again (a lookup cut short by a failure is part-cached)
                 res = LookupResult(str(rec.id))
-                for p, e in zip(pts, entries, strict=True):
-                    assert e is not None
+                for p, e in known.items():
                     if e.found:
                         res.found[p] = Found(e.value, e.confidence, e.status, e.detail)
-                hits.append((rec, res))
-            else:
-                fresh.append(rec)
-        if hits:
-            self.apply(provider, [h[0] for h in hits], pts, [h[1] for h in hits], None)
-        if not fresh:
-            return
+                hits.setdefault(frozenset(known), []).append((rec, res))
+            rest = frozenset(pts - set(known))
+            if rest:
+                fresh.setdefault(rest, []).append(rec)
+        for answered, pairs in hits.items():
+            self.apply(provider, [h[0] for h in pairs], answered, [h[1] for h in pairs], None)
+        for rest, group in fresh.items():
+            await self.request(provider, group, rest)
+
+    async def request(self, provider: str, fresh: list[_Record], pts: frozenset[DataPoint]) -> None:
+        """One journaled request to ``provider`` about ``fresh`` for ``pts``."""
         adapter = self.adapter(provider)
         most = adapter.capabilities.pricing.cost(set(pts)) * len(fresh)
         async with self.sem[provider]:

@@ -254,8 +254,9 @@ class SalesforceAdapter(CrmAdapter):
         how = "Salesforce sign-in (OAuth)" if self.auth_kind == "oauth" else "a session token"
         details = (f"Connected to the Salesforce org {name}" + (f" ({edition}" + (", sandbox" if org.get("IsSandbox")
                                                                                else "") + ")" if edition else "")
-                   + (f" as {user}" if user else "") + f" with {how}, on REST API {wire.API_VERSION}. Contacts, "
-                   f"Accounts and Users are readable. Daily API requests: {left.remaining:,} of "
+                   + (f" as {user}" if user else "") + f" with {how}, on REST API {wire.API_VERSION}. "
+                   f"{'Leads' if self.leads else 'Contacts'}, Accounts and Users are readable. Daily API requests: "
+                   f"{left.remaining:,} of "
                    f"{left.per_day or 0:,} left.")
         return CrmIdentity(crm=self.key, account_id=str(org.get("Id") or me.get("organization_id") or ""),
                            account_name=name, user=user or how, details=details)

@@ -77,3 +77,12 @@ def test_associated_companies_are_refused_per_record_for_leads(ctx: Any) -> None
         reasons = " ".join(str(o.error) for o in report.ops if o.kind in ("associate", "primary"))
         assert "Leads have no account" in reasons, report.ops
         assert any("Leads have no account" in f.reason for f in report.failures)
+
+
+def test_check_names_leads_as_what_it_reads(ctx: Any, cli: Any) -> None:
+    app = emulator("salesforce")
+    with serve(app) as url:
+        _world(ctx, url, app)
+        code, out, err = cli("check", "salesforce")
+    assert code == 0, err
+    assert "Leads, Accounts and Users are readable" in out

@@ -10,6 +10,7 @@ Run from the project root:
     python benchmarks/export.py --crm salesforce      # Salesforce: the app (with and without companies) against a
                                                      # naive per-record script (benchmarks/export_salesforce.py)
     python benchmarks/export.py --crm zoho            # Zoho CRM: the same three runs (benchmarks/export_zoho.py)
+    python benchmarks/export.py --crm dynamics        # Dynamics 365: the same (benchmarks/export_dynamics.py)
 
 (a) The sandbox runs in this process (a uvicorn thread) at HubSpot's Professional limit (190 requests per 10 s,
     search 4 per second). The CRM holds 10,000 contacts, 3,000 of which are in the list (their job title differs,
@@ -363,6 +364,11 @@ def main() -> None:
         from benchmarks.export_zoho import main as zoho_main  # see its docstring
 
         zoho_main(sys.argv[1:])
+        return
+    if "--crm" in sys.argv and sys.argv[sys.argv.index("--crm") + 1:][:1] == ["dynamics"]:
+        from benchmarks.export_dynamics import main as dynamics_main  # see its docstring
+
+        dynamics_main(sys.argv[1:])
         return
     if "--crm" in sys.argv and sys.argv[sys.argv.index("--crm") + 1:][:1] == ["salesforce"]:
         from benchmarks.export_salesforce import main as salesforce_main  # see its docstring

@@ -371,6 +371,8 @@ async def batch(api: Api, request: Request) -> Response:
                 if sep:
                     inner_headers[k.strip()] = v.strip()
             method, target, *_ = [*request_line.split(" "), "", ""]
+            if len(answers) + len(lines) > 0:
+                api.sb.requests_used += 1  # every operation after the first counts (the first is the request)
             if api.sb.window is not None and len(answers) + len(lines) > 0:
                 allowed, _left = api.sb.window.try_hit(str(getattr(request.scope.get("sandbox.token"), "user_id",
                                                                    "") or "user"), api.sb.config.clock())

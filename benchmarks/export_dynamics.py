@@ -1,0 +1,229 @@
+"""Export benchmark against the Dynamics 365 (Dataverse) emulator: ``python benchmarks/export.py --crm dynamics``.
+
+The emulator runs in this process (a uvicorn thread on loopback) with the service protection limit (``--daily`` is
+the requests per user per 5 minutes here, default 6,000) and ``--latency-ms`` (default 30) on every answer. The
+environment holds ``--existing`` contacts of the list (their job title differs, Overwrite on: updated) and as many
+others; the rest of the list is new. Contacts are identified by e-mail.
+
+Three kinds of run, each on a fresh emulator (medians printed):
+
+- **the app** (``app_*``, ``--runs`` times): the whole export (plan + run) as the window and the command line do
+  it: ``Microsoft.Dynamics.CRM.In`` lookups, ``$batch`` writes of 100, at the adapter's concurrency;
+- **the app with companies** (``companies_*``): the same list with one of ``--companies`` accounts each
+  (``--associated-companies``: accounts matched or created, each contact's ``parentcustomerid`` written with it);
+- **a naive per-record script** (``naive_*``, ``--naive-runs`` times, default once), the way Web API scripts are
+  commonly written: for each record, ``GET contacts?$filter=emailaddress1 eq '…'``, then ``POST contacts`` or
+  ``PATCH contacts(id)``.
+
+Figures: ``api_calls_per_1000_contacts`` (HTTP requests sent), ``service_protection_units_per_1000_contacts``
+(requests the emulator counted against the service protection limit: each operation of a ``$batch`` counts),
+``share_of_5min_window_per_1000_contacts`` (percent of one 5-minute window),
+``records_per_s`` and ``seconds``; ``naive_to_app_*`` ratios compare the naive script with the app. Prints
+``name: value unit`` lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("PYTHON_KEYRING_BACKEND", "tests.support.memory_keyring.FileKeyring")
+os.environ.setdefault("ENGINY_TEST_KEYRING_FILE", str(Path(tempfile.mkdtemp()) / "keyring.json"))
+
+import httpx  # noqa: E402
+
+from enginy_desktop.core.context import AppContext  # noqa: E402
+from enginy_desktop.core.crm_config import ContactIdentifier, CrmConfig, FieldMapping, MappingKind  # noqa: E402
+from enginy_desktop.core.matching.normalize import Kind  # noqa: E402
+from enginy_desktop.core.matching.rules import Condition, ContactPreset, Rule  # noqa: E402
+from enginy_desktop.sandbox.crm.dynamics import (  # noqa: E402
+    DEFAULT_TOKEN,
+    DynamicsSandbox,
+    DynamicsSandboxConfig,
+    create_app,
+)
+from enginy_desktop.sandbox.kit.server import serve  # noqa: E402
+
+DATA = "/api/data/v9.2"
+MAPPED = (("first_name", "firstname", False), ("last_name", "lastname", False), ("email", "emailaddress1", False),
+          ("job_title", "jobtitle", True), ("phone", "telephone1", False))
+
+
+def _row(i: int, prefix: str = "p") -> dict[str, Any]:
+    return {"first_name": f"Ana{i}", "last_name": "Bosch", "email": f"{prefix}{i}@corp{i % 97}.example",
+            "job_title": "Head of Sales", "phone": f"+34 600 {i:06d}"}
+
+
+LATENCY_MS = [30]  # every answer waits this long (--latency-ms): a nearby instance rather than loopback
+
+
+def _emulator(daily: int, contacts: int, existing: int) -> Any:
+    from enginy_desktop.sandbox.kit.faults import FaultConfig
+
+    app = create_app(DynamicsSandboxConfig(requests_per_window=daily, faults=FaultConfig(latency_ms=LATENCY_MS[0])))
+    sb: DynamicsSandbox = app.state.sandbox
+    for i in range(existing):  # in the list, with another title: updated
+        r = _row(i)
+        sb.insert("contact", {"firstname": r["first_name"], "lastname": r["last_name"], "emailaddress1": r["email"],
+                              "jobtitle": "Sales"})
+    for i in range(contacts, contacts + existing):  # other contacts, not in the list
+        r = _row(i, "x")
+        sb.insert("contact", {"firstname": r["first_name"], "lastname": r["last_name"], "emailaddress1": r["email"]})
+    return app
+
+
+def _figures(sb: DynamicsSandbox, since: int, used_before: int, seconds: float, contacts: int,
+             daily: int) -> dict[str, float]:
+    log = [e for e in sb.requests[since:] if not e.path.startswith("/__sandbox__")]
+    assert not [e for e in log if e.status == 429], "throttled"
+    units = sb.requests_used - used_before
+    return {
+        "seconds": seconds,
+        "records_per_s": contacts / seconds,
+        "api_calls_per_1000_contacts": len(log) * 1000 / contacts,
+        "service_protection_units_per_1000_contacts": units * 1000 / contacts,
+        "share_of_5min_window_per_1000_contacts": 100.0 * units * 1000 / contacts / daily,
+    }
+
+
+async def _app_export(ctx: AppContext, companies: bool) -> Any:
+    from enginy_desktop.core.export.plan import ExportOptions, plan_export
+    from enginy_desktop.core.export.run import execute, start_export
+
+    plan = await plan_export(ctx, "Bench", ExportOptions(associated_companies=companies))
+    run_id = start_export(ctx, plan)
+    del plan
+    return await execute(ctx, run_id, notify=False)
+
+
+def run_app(daily: int, contacts: int, existing: int, companies: int = 0) -> dict[str, float]:
+    from sqlalchemy import insert
+
+    from enginy_desktop.core.models import Company, Contact, ContactList, ListMembership, utcnow
+
+    app = _emulator(daily, contacts, existing)
+    sb: DynamicsSandbox = app.state.sandbox
+    with tempfile.TemporaryDirectory() as tmp, serve(app) as url:
+        ctx = AppContext.open(Path(tmp))
+        try:
+            ctx.integrations.save_connection("dynamics", {"org_url": url, "access_token": DEFAULT_TOKEN})
+            ctx.integrations.enable("dynamics")
+            config = CrmConfig(crm="dynamics")
+            for source, crm_field, overwrite in MAPPED:
+                config.add_mapping("contact", FieldMapping(MappingKind.ENGINY, crm_field, source=source,
+                                                           overwrite=overwrite))
+            for source, crm_field in (("name", "name"), ("domain", "websiteurl")):
+                config.add_mapping("company", FieldMapping(MappingKind.ENGINY, crm_field, source=source))
+            config.contact_identifier = ContactIdentifier(
+                ContactPreset.CUSTOM, Rule.of(Condition("email", "emailaddress1", Kind.EMAIL, "Email")))
+            ctx.crm_configs.save(config)
+            now = utcnow()
+            with ctx.store.write() as s:
+                company_ids: list[int] = []
+                if companies:
+                    company_ids = list(s.execute(insert(Company).returning(Company.id, sort_by_parameter_order=True), [
+                        {"name": f"Firm {k}", "domain": f"firm{k}.example", "created_at": now, "updated_at": now,
+                         "custom_fields": {}} for k in range(companies)]).scalars().all())
+                lst = ContactList(name="Bench", kind="contacts")
+                s.add(lst)
+                s.flush()
+                ids = s.execute(insert(Contact).returning(Contact.id, sort_by_parameter_order=True), [
+                    {**_row(i), "created_at": now, "updated_at": now, "custom_fields": {},
+                     **({"company_id": company_ids[i % companies]} if companies else {})}
+                    for i in range(contacts)]).scalars().all()
+                s.execute(insert(ListMembership), [{"list_id": lst.id, "record_id": rid, "position": i}
+                                                   for i, rid in enumerate(ids)])
+            since, used = len(sb.requests), sb.requests_used
+            started = time.monotonic()
+            result = asyncio.run(_app_export(ctx, bool(companies)))
+            seconds = time.monotonic() - started
+            assert result.state == "finished", result.error
+            assert result.counters.get("updated", 0) == existing, result.counters
+            if companies:
+                assert len(sb.records["account"]) == companies
+                assert all(c["_parentcustomerid_value"] for c in sb.records["contact"].values()
+                           if c["jobtitle"] == "Head of Sales")
+            return _figures(sb, since, used, seconds, contacts, daily)
+        finally:
+            ctx.close()
+
+
+def run_naive(daily: int, contacts: int, existing: int) -> dict[str, float]:
+    """Look up by e-mail, then create or update, record after record."""
+    app = _emulator(daily, contacts, existing)
+    sb: DynamicsSandbox = app.state.sandbox
+    with serve(app) as url, httpx.Client(base_url=url, headers={"Authorization": f"Bearer {DEFAULT_TOKEN}"},
+                                         timeout=30) as c:
+        since, used = len(sb.requests), sb.requests_used
+        started = time.monotonic()
+        created = updated = 0
+        for i in range(contacts):
+            r = _row(i)
+            found = c.get(f"{DATA}/contacts", params={"$select": "contactid", "$filter": f"emailaddress1 eq "
+                                                      f"'{r['email']}'"}).raise_for_status().json()["value"]
+            if found:
+                c.patch(f"{DATA}/contacts({found[0]['contactid']})",
+                        json={"jobtitle": r["job_title"], "telephone1": r["phone"]}).raise_for_status()
+                updated += 1
+            else:
+                c.post(f"{DATA}/contacts", json={
+                    "firstname": r["first_name"], "lastname": r["last_name"], "emailaddress1": r["email"],
+                    "jobtitle": r["job_title"], "telephone1": r["phone"]}).raise_for_status()
+                created += 1
+        seconds = time.monotonic() - started
+        assert (created, updated) == (contacts - existing, existing)
+        return _figures(sb, since, used, seconds, contacts, daily)
+
+
+UNITS = {"seconds": "s", "records_per_s": "records/s", "api_calls_per_1000_contacts": "calls",
+         "service_protection_units_per_1000_contacts": "requests", "share_of_5min_window_per_1000_contacts": "%"}
+
+
+def _medians(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+
+
+def _print(prefix: str, figures: dict[str, float]) -> None:
+    for name, value in figures.items():
+        digits = 3 if name.startswith("share") else 1
+        print(f"{prefix}{name}: {value:.{digits}f} {UNITS[name]}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Export benchmark against the Dynamics 365 emulator")
+    parser.add_argument("--crm", default="dynamics")
+    parser.add_argument("--daily", type=int, default=6_000,
+                        help="service protection: requests per user per 5 minutes")
+    parser.add_argument("--contacts", type=int, default=1000)
+    parser.add_argument("--existing", type=int, default=300)
+    parser.add_argument("--companies", type=int, default=100)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--naive-runs", type=int, default=1, help="the naive script is slow: default 1")
+    parser.add_argument("--latency-ms", type=int, default=30, help="latency of every answer (default 30 ms)")
+    args = parser.parse_args(argv)
+    LATENCY_MS[0] = args.latency_ms
+    app = _medians([run_app(args.daily, args.contacts, args.existing) for _ in range(args.runs)])
+    firms = _medians([run_app(args.daily, args.contacts, args.existing, args.companies) for _ in range(args.runs)])
+    naive = _medians([run_naive(args.daily, args.contacts, args.existing) for _ in range(args.naive_runs)])
+    print(f"service protection: {args.daily} requests per 5 minutes; latency {args.latency_ms} ms per answer")
+    print(f"contacts: {args.contacts} records ({args.existing} updated, {args.contacts - args.existing} created); "
+          f"with companies: {args.companies} accounts")
+    print(f"runs: {args.runs} app, {args.runs} with companies, {args.naive_runs} naive (medians)")
+    _print("app_", app)
+    _print("companies_", firms)
+    _print("naive_", naive)
+    for name in ("seconds", "api_calls_per_1000_contacts", "service_protection_units_per_1000_contacts"):
+        print(f"naive_to_app_{name.removesuffix('_per_1000_contacts')}_ratio: {naive[name] / app[name]:.1f} ratio")
+
+
+if __name__ == "__main__":
+    main()

@@ -184,5 +184,9 @@ def cmd_runs(args: argparse.Namespace, rt: Runtime) -> int:
                  f"{counts}")
         if r.error and r.state in ("failed", "interrupted", "cancelled"):
             rt.print(f"        {r.error}")
+        resume = {"export": "resume", "ai": "resume", "import": "resume", "enrichment": "enrich --resume"}
+        if r.state in ("failed", "interrupted", "cancelled") and r.kind in resume \
+                and f"resume {r.id}" not in (r.error or ""):
+            rt.print(f"        Carry it on with `enginy-desktop {resume[r.kind]} {r.id}`.")
     return EXIT_OK
 

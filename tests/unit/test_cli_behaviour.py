@@ -113,3 +113,14 @@ def test_a_file_given_as_the_data_folder_is_one_clear_line(cli, tmp_path: Path, 
     assert "cannot be the data folder: a file stands where it" in err
     assert err.count("\n") == 1
     assert afile.read_text("utf-8") == "mine"
+
+
+def test_the_runs_table_says_how_to_carry_on_an_interrupted_run(cli, ctx) -> None:  # type: ignore[no-untyped-def]
+    export = ctx.runs.create("export", crm="hubspot", list_name="Leads", start=True)
+    enrichment = ctx.runs.create("enrichment", list_name="Leads", start=True)
+    for run in (export, enrichment):
+        ctx.runs.set_state(run.id, "interrupted")
+    code, out, _ = cli("runs")
+    assert code == 0
+    assert f"Carry it on with `enginy-desktop resume {export.id}`." in out
+    assert f"Carry it on with `enginy-desktop enrich --resume {enrichment.id}`." in out

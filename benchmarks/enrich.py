@@ -58,12 +58,12 @@ from enginy_desktop.core.enrich import EnrichOptions, report, run_enrichment, st
 from enginy_desktop.core.enrich.plan import iter_rows  # noqa: E402
 from enginy_desktop.core.enrich.points import is_missing  # noqa: E402
 from enginy_desktop.core.fields import RecordKind  # noqa: E402
-from enginy_desktop.sandbox.enrichment import apollo, dropcontact, hunter, lusha  # noqa: E402
+from enginy_desktop.sandbox.enrichment import apollo, dropcontact, hunter, lusha, proxycurl  # noqa: E402
 from enginy_desktop.sandbox.kit import RateLimit as EmuLimit  # noqa: E402
 from enginy_desktop.sandbox.kit.server import serve  # noqa: E402
 from tests.support.enrich_world import EnrichWorld  # noqa: E402
 
-PROVIDERS = ("apollo", "hunter", "lusha", "dropcontact")
+PROVIDERS = ("apollo", "hunter", "lusha", "dropcontact", "proxycurl")
 POINTS = [D.EMAIL, D.PHONE, D.JOB_TITLE, D.INDUSTRY]
 SCALE = 5.0  # limits run five times faster in time
 
@@ -84,10 +84,12 @@ def _world(tmp: Path, contacts: int, providers: tuple[str, ...]) -> tuple[AppCon
             em.cfg.rate_limit = None
             if key == "lusha":
                 em.window = None
+        elif key == "proxycurl":
+            em.windows = []
         else:
             em.window = None
     world.options = {"dropcontact": {"poll_every": 0.01, "poll_max": 0.05},
-                     **{k: {"rate_limit": RateLimit(100_000, 1.0)} for k in ("apollo", "lusha")},
+                     **{k: {"rate_limit": RateLimit(100_000, 1.0)} for k in ("apollo", "lusha", "proxycurl")},
                      "hunter": {"rate_limit": RateLimit(100_000, 1.0), "minute_limit": RateLimit(100_000, 1.0)}}
     return ctx, world
 
@@ -152,6 +154,9 @@ LIMITS = {  # (emulator limits scaled in time, the client's matching limits, rec
     "lusha": ((EmuLimit(10, 60 / SCALE),), {"rate_limit": RateLimit(10, 60 / SCALE)}, 100),
     "dropcontact": ((EmuLimit(60, 1.0),), {"rate_limit": RateLimit(60, 1.0), "poll_every": 0.2, "poll_max": 1.0},
                     250),
+    # Enrich Layer: 300 requests/min; one record costs a person lookup and an e-mail lookup when it is matched, so
+    # its records per request are measured (0 here).
+    "proxycurl": ((EmuLimit(300, 60 / SCALE),), {"rate_limit": RateLimit(300, 60 / SCALE)}, 0),
 }
 
 
@@ -167,6 +172,8 @@ def rate_part(base: Path, records: int, key: str) -> tuple[float, float]:
     elif key == "lusha":
         em.cfg.rate_limit = emu_limits[0]
         em.window = lusha.RollingWindow(emu_limits[0])
+    elif key == "proxycurl":
+        em.windows = [proxycurl.RollingWindow(x) for x in emu_limits]
     else:
         em.window = dropcontact.RollingWindow(emu_limits[0])
     with serve(world.apps[key]) as url:
@@ -180,7 +187,8 @@ def rate_part(base: Path, records: int, key: str) -> tuple[float, float]:
         em.requests.clear()
         info = start_enrichment(ctx, EnrichOptions(world.list_id, [D.EMAIL], {D.EMAIL: [key]}))
         asyncio.run(run_enrichment(ctx, info.id, factory=factory))
-    arrivals = sorted(r.t for r in em.requests if r.status == 200 and not r.path.startswith("/enrich/all/"))
+    answered = (200, 404) if key == "proxycurl" else (200,)  # Enrich Layer's "not found" is a 404 that counts
+    arrivals = sorted(r.t for r in em.requests if r.status in answered and not r.path.startswith("/enrich/all/"))
     throttled = sum(1 for r in em.requests if r.limited_by)
     ctx.close()
     tightest = min(emu_limits, key=lambda x: x.max_requests / x.interval_s)
@@ -196,12 +204,14 @@ def rate_part(base: Path, records: int, key: str) -> tuple[float, float]:
         steady = len(arrivals) / max(1e-9, arrivals[-1] - arrivals[0]) if len(arrivals) > 1 else 0.0
     if throttled:
         print(f"# {key}: {throttled} requests were throttled", flush=True)
+    if not per_request:  # several requests per record: the records each request stands for, as measured
+        per_request = records / max(1, len(arrivals))
     return steady * per_request, ceiling_req * per_request
 
 
 def EnrichWorld_key(key: str) -> str:  # noqa: N802 - the emulators' default keys
     return {"apollo": apollo.DEFAULT_KEY, "hunter": hunter.DEFAULT_KEY, "lusha": lusha.DEFAULT_KEY,
-            "dropcontact": dropcontact.DEFAULT_KEY}[key]
+            "dropcontact": dropcontact.DEFAULT_KEY, "proxycurl": proxycurl.DEFAULT_KEY}[key]
 
 
 def main() -> None:
@@ -211,13 +221,15 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--skip-rate", action="store_true")
     parser.add_argument("--skip-credits", action="store_true")
+    parser.add_argument("--rate-providers", default=",".join(PROVIDERS),
+                        help="the providers whose records/s are measured (comma-separated)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="enginy-enrich-bench-") as tmp:
         base = Path(tmp)
         if not args.skip_credits:
             credits_part(base, args.contacts)
         if not args.skip_rate:
-            for key in PROVIDERS:
+            for key in [k for k in args.rate_providers.split(",") if k]:
                 ratios, rates = [], []
                 ceiling = 0.0
                 for i in range(args.runs):

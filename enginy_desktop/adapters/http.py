@@ -27,7 +27,7 @@ import random
 import ssl
 import threading
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
@@ -539,7 +539,10 @@ class ApiClient:
         idempotent: bool | None = None,
         extra_limiters: Sequence[SlidingWindowLimiter] = (),
         retry: RetryPolicy | None = None,
+        accept: Collection[int] = (),
     ) -> Reply:
+        """``accept``: error statuses that are answers for this call (a vendor's 404 for "not found"), returned as
+        replies instead of raised."""
         method = method.upper()
         if idempotent is None:
             idempotent = method in _IDEMPOTENT_METHODS
@@ -594,7 +597,7 @@ class ApiClient:
                 reply = _reply(response, elapsed)
                 self._observe(reply, limiters)
                 log.debug("%s -> %d in %.0f ms", shown, reply.status, elapsed * 1000)
-                if reply.status < 400:
+                if reply.status < 400 or reply.status in accept:
                     return reply
                 error = self._classify(reply)
                 if isinstance(error, TransientError) and not idempotent:

@@ -28,7 +28,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any, ClassVar, Self
 
-from ..base import AdapterError, AuthError, Connection, NotFoundError, QuotaExhaustedError, RateLimit, RateLimitedError
+from ..base import AdapterError, AuthError, Connection, QuotaExhaustedError, RateLimit, RateLimitedError
 from ..http import Reply, bearer_auth, parse_retry_after
 from ._common import api_key, arr, join_location, obj, open_client, size_band, text
 from .base import (
@@ -118,11 +118,8 @@ class ProxycurlAdapter(EnrichmentAdapter):
 
     async def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any] | None:
         """The JSON answer, or None for a 404 (not found, not charged)."""
-        try:
-            reply: Reply = await self.api.request("GET", path, params=params)
-        except NotFoundError:
-            return None
-        return obj(reply.json())
+        reply: Reply = await self.api.request("GET", path, params=params, accept=(404,))
+        return None if reply.status == 404 else obj(reply.json())
 
     async def check(self) -> ProviderAccount:
         body = await self._get("/credit-balance", {}) or {}

@@ -43,6 +43,16 @@ def fresh_limiters() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def process_label() -> Iterator[None]:
+    """Each test starts as a command line for run leases (a window test labels the process "window")."""
+    from enginy_desktop.core.runs import set_process_label
+
+    set_process_label("command line")
+    yield
+    set_process_label("command line")
+
+
+@pytest.fixture(autouse=True)
 def data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     path = tmp_path / "data"
     path.mkdir()

@@ -498,8 +498,8 @@ INTEGRATIONS: tuple[Integration, ...] = (
         "Provides APIs for detailed contact and company profile enrichment.",
         AuthKind.API_KEY,
         (
-            _api_key(help="Proxycurl's own API closed in July 2025: paste the key of a Proxycurl-compatible service "
-                     "(Enrich Layer by default: its dashboard shows the key). Enrich… finds a person's LinkedIn URL, "
+            _api_key(help="The key of your Proxycurl-compatible service (Enrich Layer: its dashboard shows it). "
+                     "Enrich… finds a person's LinkedIn URL, "
                      "job title and location from a name and company (3 credits, 2 even when nothing matches; 1 "
                      "from a LinkedIn URL), work e-mails (3 credits), phones (1 credit per number) and the company's "
                      "domain, industry and size (3 credits); nothing for what is not found (HTTP 404)."),
@@ -509,8 +509,8 @@ INTEGRATIONS: tuple[Integration, ...] = (
                 kind=FieldKind.URL,
                 required=True,
                 default="https://enrichlayer.com/api/v2",
-                help="Proxycurl's own API closed in July 2025. Enrich Layer (the default) serves the same "
-                "endpoints; enter another Proxycurl-compatible service's base URL to use that one instead.",
+                help="Enrich Layer (the default) serves Proxycurl's endpoints; enter another compatible "
+                "service's base URL to use that one instead.",
             ),
         ),
         default_base_url="https://enrichlayer.com/api/v2",

@@ -52,6 +52,8 @@ def _key(key: str) -> str:
 
 
 def cmd_list(args: argparse.Namespace, rt: Runtime) -> int:
+    from enginy_desktop.core import catalog
+
     infos = rt.context().integrations.list()
     if args.json:
         rt.print_json([i.as_json() for i in infos])
@@ -63,15 +65,19 @@ def cmd_list(args: argparse.Namespace, rt: Runtime) -> int:
             rt.print(f"\n{info.category.heading}")
         state = "enabled " if info.enabled else "disabled"
         conn = "connected" if info.connected else "not connected"
-        rt.print(f"  {info.key:<12} {info.name:<12} {state}  {conn}")
+        later = "  (not available yet)" if not catalog.get(info.key).ready else ""
+        rt.print(f"  {info.key:<12} {info.name:<12} {state}  {conn}{later}")
     return EXIT_OK
 
 
 def cmd_enable(args: argparse.Namespace, rt: Runtime) -> int:
+    from enginy_desktop.core import catalog
+
     key = _key(args.key)
     info = rt.context().integrations.enable(key)
     note = "" if info.connected else f" It is not connected yet: run `enginy-desktop connect {key}`."
-    rt.print(f"{info.name} is enabled.{note}")
+    not_ready = catalog.get(key).not_ready_text  # a card without a connector behind it says so here too
+    rt.print(f"{info.name} is enabled. {not_ready}" if not_ready else f"{info.name} is enabled.{note}")
     return EXIT_OK
 
 

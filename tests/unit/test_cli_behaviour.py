@@ -124,3 +124,19 @@ def test_the_runs_table_says_how_to_carry_on_an_interrupted_run(cli, ctx) -> Non
     assert code == 0
     assert f"Carry it on with `enginy-desktop resume {export.id}`." in out
     assert f"Carry it on with `enginy-desktop enrich --resume {enrichment.id}`." in out
+
+
+def test_an_integration_without_a_connector_says_so_on_the_command_line(cli) -> None:  # type: ignore[no-untyped-def]
+    from enginy_desktop.core import catalog
+
+    later = next(i for i in catalog.INTEGRATIONS if not i.ready)
+    ready = catalog.get("hunter")
+    code, out, _ = cli("integrations", "enable", later.key)
+    assert code == 0
+    assert later.not_ready_text in out
+    assert "enginy-desktop connect" not in out  # no nudge to connect what cannot be used yet
+    code, out, _ = cli("integrations", "list")
+    assert code == 0
+    rows = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ")}
+    assert rows[later.key].endswith("(not available yet)")
+    assert "not available yet" not in rows[ready.key]

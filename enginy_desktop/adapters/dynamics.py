@@ -215,7 +215,7 @@ class DynamicsAdapter(CrmAdapter):
         tenant = _tenant(connection)
         return OAuthProvider(
             name="Microsoft",
-            authorize_url=f"{LOGIN}/{tenant}/oauth2/v2.0/authorize",
+            authorize_url=f"{_login(connection)}/{tenant}/oauth2/v2.0/authorize",
             token_url=_token_url(connection),
             client_id=client_id,
             scopes=(f"{env}/.default", "offline_access"),
@@ -699,8 +699,16 @@ def _tenant(connection: Connection) -> str:
     return tenant
 
 
+def _login(connection: Connection) -> str:
+    """Entra's sign-in host: the public cloud's, or the one set (a national cloud, e.g. login.microsoftonline.us)."""
+    login = (connection.setting("login_url") or LOGIN).strip().rstrip("/")
+    if not login.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+        login = "https://" + login.removeprefix("http://")
+    return login
+
+
 def _token_url(connection: Connection) -> str:
-    return f"{LOGIN}/{_tenant(connection)}/oauth2/v2.0/token"
+    return f"{_login(connection)}/{_tenant(connection)}/oauth2/v2.0/token"
 
 
 def _label(label: Any) -> str:

@@ -231,6 +231,15 @@ INTEGRATIONS: tuple[Integration, ...] = (
                 help="Instead of signing in: a bearer token for the environment, e.g. from `az account "
                 "get-access-token --resource https://yourorg.crm.dynamics.com`. It expires after about an hour.",
             ),
+            CredentialField(
+                "login_url",
+                "Sign-in URL",
+                kind=FieldKind.URL,
+                advanced=True,
+                placeholder="https://login.microsoftonline.com",
+                help="Leave empty for Microsoft's public cloud; a national cloud has its own (e.g. "
+                "https://login.microsoftonline.us).",
+            ),
             _base_url("https://yourorg.crm.dynamics.com/api/data/v9.2"),
         ),
         monogram="D",

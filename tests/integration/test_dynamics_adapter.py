@@ -395,3 +395,58 @@ def test_batch_change_sets_are_atomic_and_stop_without_continue_on_error() -> No
     answers = run(go(single, "odata.continue-on-error"))
     assert [answers[n].status for n in (1, 2, 3)] == [204, 400, 204]
     assert sorted(r["lastname"] for r in sb.records["contact"].values()) == ["Kept", "Never"]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_microsoft_sign_in_with_pkce_then_one_refresh_then_sign_in_again(ctx: Any) -> None:
+    from enginy_desktop.adapters.oauth import TokenStore
+    from enginy_desktop.core.services.crm import sign_in_with_browser as sign_in
+    from enginy_desktop.sandbox.crm.dynamics import DEFAULT_CLIENT_ID
+
+    app = create_app(DynamicsSandboxConfig(seed_contacts=2))
+    sb: DynamicsSandbox = app.state.sandbox
+    with server.serve(app) as url:
+        ctx.integrations.save_connection("dynamics", {"org_url": url, "login_url": url,
+                                                      "client_id": DEFAULT_CLIENT_ID})
+        visits: list[str] = []
+
+        async def browser_visit(link: str) -> None:
+            visits.append(link)
+            async with httpx.AsyncClient(timeout=10) as client:
+                hop = await client.get(link)
+                assert hop.status_code == 302, hop.text
+                await client.get(hop.headers["location"])
+
+        async def go() -> Any:
+            tasks: list[asyncio.Task[None]] = []
+            await sign_in(ctx, "dynamics", open_browser=lambda link: tasks.append(
+                asyncio.get_running_loop().create_task(browser_visit(link))), redirect_port=_free_port(), timeout=10)
+            await asyncio.gather(*tasks)
+            async with ctx.adapters.crm("dynamics") as a:
+                first = await a.check()
+                sb.expire_tokens()
+                users = await a.users()  # 401 -> one refresh -> retried
+            for refresh in list(sb.tokens.refresh_tokens):
+                sb.tokens.revoke(refresh)
+            sb.expire_tokens()
+            async with ctx.adapters.crm("dynamics") as a:
+                with pytest.raises(AuthError) as caught:
+                    await a.users()
+            return first, users, caught.value
+
+        first, users, refused = run(go())
+    assert visits[0].startswith(f"{url}/organizations/oauth2/v2.0/authorize?")
+    assert "code_challenge=" in visits[0]
+    assert f"scope={url.replace(':', '%3A').replace('/', '%2F')}%2F.default+offline_access" in visits[0]
+    assert "Microsoft sign-in (OAuth)" in first.details
+    assert len(users) == 2
+    assert TokenStore(ctx.secrets, "dynamics").load() is not None
+    assert len([r for r in sb.requests if r.path == "/organizations/oauth2/v2.0/token"]) == 3  # code, refresh, refused
+    assert "sign in" in str(refused).lower()

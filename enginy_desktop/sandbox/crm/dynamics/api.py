@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ...kit import parse_json
+from ...kit import OAuthEndpoints, parse_json
 from ...kit.http import ok
 from .filter import FilterError, parse_filter
 from .metadata import BY_SET, LOOKUP_KINDS, TABLES, csdl, property_name
@@ -418,7 +418,13 @@ _REASONS = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 40
 
 def build_routes(sb: DynamicsSandbox) -> list[BaseRoute]:
     api = Api(sb)
-    return [Route(f"{API}/{{rest:path}}", api.dispatch, methods=["GET", "POST", "PATCH", "DELETE"])]
+    # Microsoft Entra's v2.0 endpoints (authorization code with PKCE, refresh), under any tenant segment the
+    # gateway treats as public: https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow
+    oauth = OAuthEndpoints(sb.tokens)
+    routes: list[BaseRoute] = [Route(f"{API}/{{rest:path}}", api.dispatch, methods=["GET", "POST", "PATCH", "DELETE"])]
+    for tenant in ("common", "organizations", "sandbox-tenant"):
+        routes += oauth.routes(authorize=f"/{tenant}/oauth2/v2.0/authorize", token=f"/{tenant}/oauth2/v2.0/token")
+    return routes
 
 
 __all__ = ["build_routes"]

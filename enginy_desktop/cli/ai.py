@@ -132,6 +132,17 @@ def cmd_columns(args: argparse.Namespace, rt: Runtime) -> int:
     return EXIT_OK
 
 
+def _cli_text(exc: Exception) -> str:
+    """The error's text; when no AI is connected, also how to connect one from the command line."""
+    from enginy_desktop.core.ai.connection import AiNotConnectedError
+
+    if isinstance(exc, AiNotConnectedError):
+        return (f"{exc} From the command line: `enginy-desktop connect openai --secret-stdin api_key` (the key on "
+                "standard input; add --set base_url=URL for a compatible server), then "
+                "`enginy-desktop integrations enable openai`.")
+    return str(exc)
+
+
 def cmd_models(args: argparse.Namespace, rt: Runtime) -> int:
     from enginy_desktop.adapters.base import AdapterError
     from enginy_desktop.core.ai.connection import AiNotConnectedError, open_ai_adapter
@@ -146,7 +157,7 @@ def cmd_models(args: argparse.Namespace, rt: Runtime) -> int:
         for m in asyncio.run(go()):
             rt.print(m)
     except (AiNotConnectedError, AdapterError) as exc:
-        raise CliError(str(exc)) from None
+        raise CliError(_cli_text(exc)) from None
     return EXIT_OK
 
 
@@ -173,7 +184,7 @@ def cmd_preview(args: argparse.Namespace, rt: Runtime) -> int:
     try:
         rows = asyncio.run(preview(ctx, column.id, ids))
     except (AiNotConnectedError, AdapterError) as exc:
-        raise CliError(str(exc)) from None
+        raise CliError(_cli_text(exc)) from None
     for r in rows:
         rt.print(f"{r.label}: {r.value if not r.error else r.error}")
         rt.print(f"    prompt: {r.prompt}")
@@ -213,7 +224,7 @@ def cmd_run(args: argparse.Namespace, rt: Runtime) -> int:
                                             on_start=lambda rid: print(f"Run {rid} started.", file=rt.stderr,
                                                                        flush=True)))
     except (AiNotConnectedError, AdapterError, RunError) as exc:
-        raise CliError(str(exc)) from None
+        raise CliError(_cli_text(exc)) from None
     if args.json:
         rt.print_json({**result.run.as_json(), "summary": result.message})
     else:

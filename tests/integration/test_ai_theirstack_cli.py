@@ -25,6 +25,8 @@ def test_ai_column_from_the_command_line(cli: Any, ctx: Any) -> None:
     code, out, err = cli("ai", "run", "--list", "Leads", "--column", "B2B", "--yes")
     assert code != 0
     assert "built-in" in err
+    assert "`enginy-desktop connect openai --secret-stdin api_key`" in err  # how, in the command line's words
+    assert err.count("\n") == 1
     sandbox = OpenAISandbox()
     with serve(sandbox.app) as url:
         code, _o, err = cli("connect", "openai", "--set", f"base_url={url}/v1", "--secret-stdin", "api_key",

@@ -119,7 +119,7 @@ class AiColumnDialog(QDialog):
     statusMessage = Signal(str)
 
     def __init__(self, ctx: AppContext, list_id: int, *, record_ids: Sequence[int] | None = None,
-                 column_id: int | None = None, parent: QWidget | None = None, transport: Any = None) -> None:
+                 column_id: int | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("aiColumnDialog")
         self.setWindowTitle("AI column")
@@ -127,7 +127,6 @@ class AiColumnDialog(QDialog):
         self.ctx = ctx
         self.list_id = list_id
         self.record_ids = list(record_ids or [])[:5]
-        self.transport = transport  # tests: the emulator in-process
         self.service = AiColumnService(ctx.store)
         self.tasks = TaskKeeper()
         self.column: AiColumnInfo | None = self.service.get(column_id) if column_id is not None else None
@@ -438,7 +437,7 @@ class AiColumnDialog(QDialog):
 
         self.load_models.setEnabled(False)
         try:
-            async with open_ai_adapter(self.ctx, transport=self.transport) as ai:
+            async with open_ai_adapter(self.ctx) as ai:
                 models = await ai.models()
         except AdapterError as exc:
             self._show_error(f"Could not read the models: {redact(exc)}")
@@ -458,7 +457,7 @@ class AiColumnDialog(QDialog):
         self.preview_button.setEnabled(False)
         self.preview_button.setText("Asking…")
         try:
-            rows = await preview(self.ctx, self.column.id, self.record_ids, transport=self.transport)
+            rows = await preview(self.ctx, self.column.id, self.record_ids)
         except Exception as exc:
             self._show_error(f"The preview failed: {redact(exc)}")
             return []
@@ -485,11 +484,11 @@ class AiColumnDialog(QDialog):
         if column is None:
             return None
         self.hide()
-        ctx, transport, column_id = self.ctx, self.transport, column.id
+        ctx, column_id = self.ctx, column.id
         list_name = _list_name(ctx, self.list_id)
 
         async def engine_coro(progress: Any, token: Any) -> Any:
-            return await run_column(ctx, column_id, progress=progress, token=token, transport=transport)
+            return await run_column(ctx, column_id, progress=progress, token=token)
 
         try:
             result = await follow_run(

@@ -58,14 +58,12 @@ class TheirStackDialog(QDialog):
     imported = Signal(int, str)
     statusMessage = Signal(str)
 
-    def __init__(self, ctx: AppContext, *, list_name: str = "", parent: QWidget | None = None,
-                 transport: Any = None) -> None:
+    def __init__(self, ctx: AppContext, *, list_name: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("theirstackDialog")
         self.setWindowTitle("Import from TheirStack")
         self.setMinimumWidth(660)
         self.ctx = ctx
-        self.transport = transport
         self.tasks = TaskKeeper()
         self.plan: ImportPlan | None = None
         self.last_result: Any = None
@@ -225,7 +223,7 @@ class TheirStackDialog(QDialog):
         self.plan_label.setText("Counting on TheirStack (free)…")
         try:
             plan = await plan_import(self.ctx, self.filters(), self.list_name.currentText(),
-                                     self.max_companies.value(), transport=self.transport)
+                                     self.max_companies.value())
         except (ImportError_, AdapterError) as exc:
             self.plan_label.setText("")
             self._show_error(str(redact(exc)))
@@ -246,12 +244,11 @@ class TheirStackDialog(QDialog):
         if plan is None:
             return None
         self.hide()
-        ctx, transport, filters = self.ctx, self.transport, plan.filters
+        ctx, filters = self.ctx, plan.filters
         list_name, max_companies = plan.list_name, plan.max_companies
 
         async def engine_coro(progress: Any, token: Any) -> Any:
-            return await run_import(ctx, filters, list_name, max_companies, progress=progress, token=token,
-                                    transport=transport)
+            return await run_import(ctx, filters, list_name, max_companies, progress=progress, token=token)
 
         try:
             result = await follow_run(

@@ -24,15 +24,17 @@ def test_an_ai_column_is_mapped_in_step_2_and_exported(ctx: Any) -> None:
              "job_title": "CEO"} for i in range(6)])
         w.text_property("enginy_opener", "Enginy opener")
         list_id = WorkspaceService(ctx.store).get_list("Leads").id
-        _sandbox, transport = openai_sandbox(ctx)
+        crm_adapters = ctx.adapters  # the world's HubSpot over loopback
+        _sandbox, _transport = openai_sandbox(ctx)  # OpenAI in-process, for the AI column's run
         column = AiColumnService(ctx.store).create(list_id, "Opener", "Opener for {{first_name}} at {{company_name}}",
                                                    "text", {"max_length": 80})
         state = WizardState("hubspot", ctx.crm_configs.load("hubspot"), enginy_fields=workspace_fields(ctx.store))
         offered = {f.name: f.label for f in state.enginy_choices_fields(ObjectType.CONTACT)}
         assert offered["custom:Opener"] == "Opener (AI)"
         w.configure([*CONTACT_BASICS, enginy("custom:Opener", "enginy_opener", overwrite=True)])
-        result = asyncio.run(run_column(ctx, column.id, transport=transport))
+        result = asyncio.run(run_column(ctx, column.id))
         assert result.counters["written"] == 6
+        ctx.adapters = crm_adapters
         _plan, outcome = asyncio.run(export(ctx, "Leads"))
         assert outcome.state == "finished"
         assert outcome.counters["created"] == 6

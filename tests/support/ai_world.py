@@ -10,6 +10,7 @@ import httpx
 from sqlalchemy import select
 
 from enginy_desktop.core.models import Company, Contact, ContactList, ListMembership
+from enginy_desktop.core.services.adapters import AdapterFactory
 from enginy_desktop.sandbox.ai.openai import SANDBOX_KEY, OpenAISandbox, OpenAISandboxConfig
 
 INDUSTRIES = ["Software", "Logistics", "Retail", "Banking", "Healthcare", "Education"]
@@ -52,7 +53,9 @@ def openai_sandbox(ctx: Any, config: OpenAISandboxConfig | None = None, *, style
         values["base_url"] = base_url
     ctx.integrations.save_connection("openai", values)
     ctx.integrations.enable("openai")
-    return sandbox, httpx.ASGITransport(app=sandbox.app)
+    transport = httpx.ASGITransport(app=sandbox.app)
+    ctx.adapters = AdapterFactory(ctx, transport=transport)  # every adapter the engines open talks to the emulator
+    return sandbox, transport
 
 
 def custom_values(ctx: Any, model: Any, ids: Sequence[int], name: str) -> dict[int, Any]:

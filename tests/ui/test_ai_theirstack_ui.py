@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QPushButton, QTableWidget, QWidget
 
 from enginy_desktop.core.ai.columns import AiColumnService
 from enginy_desktop.core.models import Company, Contact
+from enginy_desktop.core.services.adapters import AdapterFactory
 from enginy_desktop.sandbox.sources.theirstack import SANDBOX_KEY as TS_KEY
 from enginy_desktop.sandbox.sources.theirstack import TheirStackSandbox, TheirStackSandboxConfig
 from enginy_desktop.views.ai_column_dialog import AiColumnDialog, ai_run_detail
@@ -68,8 +69,8 @@ def test_without_a_connection_the_dialog_says_so_and_cannot_run(qtbot: Any, aloo
 
 def test_define_preview_estimate_and_run_an_ai_column(qtbot: Any, aloop: Any, ctx: Any) -> None:
     list_id, ids = contacts_list(ctx, 30, empty_titles=[4])
-    sandbox, transport = openai_sandbox(ctx)
-    dialog = AiColumnDialog(ctx, list_id, record_ids=ids[:5], transport=transport)
+    sandbox, _transport = openai_sandbox(ctx)
+    dialog = AiColumnDialog(ctx, list_id, record_ids=ids[:5])
     qtbot.addWidget(dialog)
     dialog.resize(760, 640)
     dialog.show()
@@ -138,7 +139,8 @@ def test_theirstack_count_first_then_import(qtbot: Any, aloop: Any, ctx: Any) ->
     sandbox = TheirStackSandbox(TheirStackSandboxConfig(companies=1500))
     ctx.integrations.save_connection("theirstack", {"api_key": TS_KEY, "plan": "Paid"})
     ctx.integrations.enable("theirstack")
-    dialog = TheirStackDialog(ctx, transport=httpx.ASGITransport(app=sandbox.app))
+    ctx.adapters = AdapterFactory(ctx, transport=httpx.ASGITransport(app=sandbox.app))
+    dialog = TheirStackDialog(ctx)
     qtbot.addWidget(dialog)
     dialog.show()
     assert not dialog.import_button.isEnabled()  # the free count comes first
@@ -209,10 +211,10 @@ def test_a_failed_import_resumes_from_the_runs_page(qtbot: Any, aloop: Any, ctx:
 
 def test_a_run_refused_because_the_list_is_busy_says_so(qtbot: Any, aloop: Any, ctx: Any) -> None:
     list_id, _ids = contacts_list(ctx, 4)
-    _sandbox, transport = openai_sandbox(ctx)
+    _sandbox, _transport = openai_sandbox(ctx)
     column = AiColumnService(ctx.store).create(list_id, "B2B", "Is {{company_name}} B2B?", "yes_no")
     busy = ctx.runs.create("ai", crm="openai", list_id=list_id, list_name="Leads", start=True)  # another run
-    dialog = AiColumnDialog(ctx, list_id, column_id=column.id, transport=transport)
+    dialog = AiColumnDialog(ctx, list_id, column_id=column.id)
     qtbot.addWidget(dialog)
     dialog.show()
     assert aloop.run_until_complete(dialog.run()) is None

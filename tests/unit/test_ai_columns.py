@@ -73,15 +73,15 @@ def test_without_a_connection_nothing_is_faked(ctx: Any) -> None:
 @pytest.mark.parametrize("style", ["Chat Completions", "Responses"])
 def test_run_writes_values_with_their_prompt_version_skips_empty_rows_and_reruns_free(ctx: Any, style: str) -> None:
     list_id, ids = contacts_list(ctx, 24, empty_titles=[5, 9])
-    sandbox, transport = openai_sandbox(ctx, style=style)
+    sandbox, _transport = openai_sandbox(ctx, style=style)
     service = AiColumnService(ctx.store)
     column = service.create(list_id, "B2B", B2B, "yes_no")
 
-    shown = asyncio.run(preview(ctx, column.id, ids[:5], transport=transport))
+    shown = asyncio.run(preview(ctx, column.id, ids[:5]))
     assert [r.value in ("Yes", "No") for r in shown] == [True] * 5
     assert custom_values(ctx, Contact, ids[:5], "B2B") == dict.fromkeys(ids[:5])  # a preview writes nothing
 
-    result = asyncio.run(run_column(ctx, column.id, transport=transport))
+    result = asyncio.run(run_column(ctx, column.id))
     assert result.run.state == "finished"
     c = result.counters
     assert (c["written"], c["skipped_empty"], c["cached"]) == (22, 2, 5)
@@ -96,14 +96,14 @@ def test_run_writes_values_with_their_prompt_version_skips_empty_rows_and_reruns
     with ctx.store.session() as s:
         assert {r.version for r in s.query(AiResult).filter_by(column_id=column.id)} == {1}
 
-    again = asyncio.run(run_column(ctx, column.id, transport=transport))
+    again = asyncio.run(run_column(ctx, column.id))
     assert again.counters.get("requests", 0) == 0
     assert again.counters["already_done"] == 22
     assert sandbox.stats.completions == 22
 
     service.update(column.id, prompt=B2B + " Be strict.")
     assert service.get(column.id).version == 2
-    third = asyncio.run(run_column(ctx, column.id, transport=transport))
+    third = asyncio.run(run_column(ctx, column.id))
     assert third.counters["requests"] == 22
     assert "custom:B2B" in {f.name for f in ai_fields(ctx.store)}
 
@@ -116,22 +116,22 @@ def test_run_writes_values_with_their_prompt_version_skips_empty_rows_and_reruns
 def test_estimate_is_within_15_percent_of_what_the_run_reports(ctx: Any, otype: str, options: Any,
                                                                prompt: str) -> None:
     list_id, _ = contacts_list(ctx, 60)
-    _sandbox, transport = openai_sandbox(ctx)
+    _sandbox, _transport = openai_sandbox(ctx)
     column = AiColumnService(ctx.store).create(list_id, "Col", prompt, otype, options)
     guess = estimate(ctx, column.id)
     assert guess.to_ask == 60
     assert guess.cost is not None
     assert guess.cost > 0
-    result = asyncio.run(run_column(ctx, column.id, transport=transport))
+    result = asyncio.run(run_column(ctx, column.id))
     actual = result.counters["prompt_tokens"] + result.counters["completion_tokens"]
     assert abs(guess.tokens - actual) / actual <= 0.15, (guess.tokens, actual)
 
 
 def test_quota_exhausted_stops_the_run_and_resume_does_not_pay_twice(ctx: Any) -> None:
     list_id, ids = contacts_list(ctx, 30)
-    sandbox, transport = openai_sandbox(ctx, OpenAISandboxConfig(credit_tokens=1500))
+    sandbox, _transport = openai_sandbox(ctx, OpenAISandboxConfig(credit_tokens=1500))
     column = AiColumnService(ctx.store).create(list_id, "B2B", B2B, "yes_no")
-    first = asyncio.run(run_column(ctx, column.id, transport=transport, chunk=5))
+    first = asyncio.run(run_column(ctx, column.id, chunk=5))
     assert first.run.state == "failed"
     assert "insufficient_quota" in (first.run.error or "")
     paid = sandbox.stats.completions
@@ -139,7 +139,7 @@ def test_quota_exhausted_stops_the_run_and_resume_does_not_pay_twice(ctx: Any) -
     assert sandbox.stats.insufficient_quota >= 1
     assert sandbox.stats.insufficient_quota <= 5  # not retried: no storm
     sandbox.config.credit_tokens = None
-    resumed = asyncio.run(run_column(ctx, run_id=first.run_id, transport=transport, chunk=5))
+    resumed = asyncio.run(run_column(ctx, run_id=first.run_id, chunk=5))
     assert resumed.run.state == "finished"
     assert sandbox.stats.completions == 30  # the rows paid before the stop were not asked again
     assert all(v in ("Yes", "No") for v in custom_values(ctx, Contact, ids, "B2B").values())
@@ -147,7 +147,7 @@ def test_quota_exhausted_stops_the_run_and_resume_does_not_pay_twice(ctx: Any) -
 
 def test_429_and_5xx_are_retried_and_cancel_then_resume_finishes(ctx: Any) -> None:
     list_id, _ids = contacts_list(ctx, 20)
-    sandbox, transport = openai_sandbox(ctx, OpenAISandboxConfig(fail_every=4))
+    sandbox, _transport = openai_sandbox(ctx, OpenAISandboxConfig(fail_every=4))
     column = AiColumnService(ctx.store).create(list_id, "B2B", B2B, "yes_no")
     token = CancelToken()
     seen: list[int] = []
@@ -157,11 +157,11 @@ def test_429_and_5xx_are_retried_and_cancel_then_resume_finishes(ctx: Any) -> No
         if p.counters.get("written", 0) >= 5:
             token.cancel()
 
-    first = asyncio.run(run_column(ctx, column.id, transport=transport, chunk=5, token=token, progress=progress))
+    first = asyncio.run(run_column(ctx, column.id, chunk=5, token=token, progress=progress))
     assert first.run.state == "cancelled"
     assert 5 <= first.counters["written"] < 20
     done = sandbox.stats.completions
-    resumed = asyncio.run(run_column(ctx, run_id=first.run_id, transport=transport, chunk=5))
+    resumed = asyncio.run(run_column(ctx, run_id=first.run_id, chunk=5))
     assert resumed.run.state == "finished"
     assert resumed.counters["failed"] == 0
     assert resumed.counters["written"] == 20
@@ -199,11 +199,11 @@ def test_the_budget_follows_the_rate_limit_headers() -> None:
 
 def test_json_output_keeps_the_users_schema(ctx: Any) -> None:
     list_id, ids = contacts_list(ctx, 4)
-    _sandbox, transport = openai_sandbox(ctx)
+    _sandbox, _transport = openai_sandbox(ctx)
     schema = {"type": "object", "properties": {"segment": {"type": "string", "enum": ["a", "b"]},
                                                "score": {"type": "integer"}}}
     column = AiColumnService(ctx.store).create(list_id, "Fit", OPENER, "json", {"schema": json.dumps(schema)})
-    result = asyncio.run(run_column(ctx, column.id, transport=transport))
+    result = asyncio.run(run_column(ctx, column.id))
     assert result.counters["written"] == 4
     value = json.loads(custom_values(ctx, Contact, ids[:1], "Fit")[ids[0]])
     assert set(value) == {"segment", "score"}

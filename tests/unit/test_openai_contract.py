@@ -17,6 +17,7 @@ import pytest
 
 from enginy_desktop.core.ai.columns import AiColumnService
 from enginy_desktop.core.ai.run import preview, run_column
+from enginy_desktop.core.services.adapters import AdapterFactory
 from enginy_desktop.sandbox.ai.openai import OpenAISandboxConfig
 from tests.support.ai_world import contacts_list, openai_sandbox
 
@@ -88,19 +89,20 @@ def test_requests_and_answers_follow_the_official_spec(ctx: Any, openai_api: Any
     list_id, ids = contacts_list(ctx, 6)
     sandbox, transport = openai_sandbox(ctx, OpenAISandboxConfig(fail_every=5), style=style)
     rec = Recorder(transport)
+    ctx.adapters = AdapterFactory(ctx, transport=rec)  # every request the engines send is recorded
     service = AiColumnService(ctx.store)
     yes_no = service.create(list_id, "B2B", "{{first_name}} at {{company_name}}: B2B?", "yes_no")
     text = service.create(list_id, "Opener", "Opener for {{first_name}}, {{job_title}}", "text", {"max_length": 90})
     label = service.create(list_id, "Seg", "Segment of {{company_name}} ({{first_name}})", "label",
                            {"labels": ["SMB", "Enterprise"]})
-    asyncio.run(preview(ctx, yes_no.id, ids[:2], transport=rec))
+    asyncio.run(preview(ctx, yes_no.id, ids[:2]))
     for column in (yes_no, text, label):
-        assert asyncio.run(run_column(ctx, column.id, transport=rec)).run.state == "finished"
+        assert asyncio.run(run_column(ctx, column.id)).run.state == "finished"
 
     async def models() -> None:
         from enginy_desktop.core.ai.connection import open_ai_adapter
 
-        async with open_ai_adapter(ctx, transport=rec) as ai:
+        async with open_ai_adapter(ctx) as ai:
             assert "gpt-4o-mini" in await ai.models()
 
     asyncio.run(models())

@@ -18,6 +18,7 @@ from enginy_desktop.core.imports.theirstack import (
 )
 from enginy_desktop.core.models import Company, ContactList, ListMembership
 from enginy_desktop.core.runs import CancelToken
+from enginy_desktop.core.services.adapters import AdapterFactory
 from enginy_desktop.sandbox.sources.theirstack import SANDBOX_KEY, TheirStackSandbox, TheirStackSandboxConfig
 from tests.support.ai_world import add_list
 
@@ -29,7 +30,9 @@ def connect(ctx: Any, config: TheirStackSandboxConfig | None = None,
     sandbox = TheirStackSandbox(config or TheirStackSandboxConfig(companies=600))
     ctx.integrations.save_connection("theirstack", {"api_key": SANDBOX_KEY, "plan": plan})
     ctx.integrations.enable("theirstack")
-    return sandbox, httpx.ASGITransport(app=sandbox.app)
+    transport = httpx.ASGITransport(app=sandbox.app)
+    ctx.adapters = AdapterFactory(ctx, transport=transport)  # every adapter the engines open talks to the emulator
+    return sandbox, transport
 
 
 def list_domains(ctx: Any, name: str) -> list[str]:
@@ -41,8 +44,8 @@ def list_domains(ctx: Any, name: str) -> list[str]:
 
 
 def test_the_free_count_costs_nothing_and_the_plan_says_the_credits(ctx: Any) -> None:
-    sandbox, transport = connect(ctx)
-    plan = asyncio.run(plan_import(ctx, PY, "Python shops", 50, transport=transport))
+    sandbox, _transport = connect(ctx)
+    plan = asyncio.run(plan_import(ctx, PY, "Python shops", 50))
     expected = len(sandbox._filter({"company_technology_slug_or": ["python"]}))
     assert plan.matching == expected > 50
     assert (plan.to_import, plan.credits) == (50, 150)
@@ -51,13 +54,13 @@ def test_the_free_count_costs_nothing_and_the_plan_says_the_credits(ctx: Any) ->
     assert "150 API credits" in plan.text
     assert "free count" in plan.text
     with pytest.raises(ImportError_, match="at least one filter"):
-        asyncio.run(plan_import(ctx, TheirStackFilters(), "X", 10, transport=transport))
+        asyncio.run(plan_import(ctx, TheirStackFilters(), "X", 10))
     with pytest.raises(ImportError_, match="two-letter"):
-        asyncio.run(plan_import(ctx, TheirStackFilters(countries=("Spain",)), "X", 10, transport=transport))
+        asyncio.run(plan_import(ctx, TheirStackFilters(countries=("Spain",)), "X", 10))
 
 
 def test_import_pages_into_a_list_never_paying_for_a_known_domain(ctx: Any) -> None:
-    sandbox, transport = connect(ctx, TheirStackSandboxConfig(companies=3000))
+    sandbox, _transport = connect(ctx, TheirStackSandboxConfig(companies=3000))
     matches = sandbox._filter({"company_technology_slug_or": ["python"], "company_country_code_or": ["ES"]})
     assert len(matches) > 50
     known = matches[:3]
@@ -65,7 +68,7 @@ def test_import_pages_into_a_list_never_paying_for_a_known_domain(ctx: Any) -> N
     elsewhere = matches[3]
     add_list(ctx, "Other", "companies", Company, [{"name": elsewhere["name"], "domain": elsewhere["domain"]}])
     filters = TheirStackFilters(technologies=("python",), countries=("es",))
-    result = asyncio.run(run_import(ctx, filters, "Spain", 40, transport=transport, page_size=15))
+    result = asyncio.run(run_import(ctx, filters, "Spain", 40, page_size=15))
     c = result.counters
     assert result.run.state == "finished", result.message
     assert c["added"] + c["linked"] == 40
@@ -85,9 +88,9 @@ def test_import_pages_into_a_list_never_paying_for_a_known_domain(ctx: Any) -> N
 
 
 def test_hiring_signals_are_kept_and_a_contacts_list_is_refused(ctx: Any) -> None:
-    _sandbox, transport = connect(ctx)
+    _sandbox, _transport = connect(ctx)
     filters = TheirStackFilters(job_titles=("engineer",), posted_within_days=30)
-    result = asyncio.run(run_import(ctx, filters, "Hiring", 10, transport=transport))
+    result = asyncio.run(run_import(ctx, filters, "Hiring", 10))
     assert result.counters["added"] == 10
     with ctx.store.session() as s:
         hiring = [c.custom_fields.get("Hiring for", "") for c in s.scalars(select(Company).where(
@@ -97,7 +100,7 @@ def test_hiring_signals_are_kept_and_a_contacts_list_is_refused(ctx: Any) -> Non
 
     add_list(ctx, "People", "contacts", Contact, [{"first_name": "A"}])
     with pytest.raises(ImportError_, match="list of contacts"):
-        asyncio.run(run_import(ctx, PY, "People", 5, transport=transport))
+        asyncio.run(run_import(ctx, PY, "People", 5))
 
 
 def test_cancel_then_resume_pays_each_company_once(ctx: Any) -> None:
@@ -111,10 +114,12 @@ def test_cancel_then_resume_pays_each_company_once(ctx: Any) -> None:
                 token.cancel()  # the user presses Cancel while the second page is answered
             return response
 
-    first = asyncio.run(run_import(ctx, PY, "Py", 60, transport=CancelAfterTwoPages(), page_size=10, token=token))
+    ctx.adapters = AdapterFactory(ctx, transport=CancelAfterTwoPages())
+    first = asyncio.run(run_import(ctx, PY, "Py", 60, page_size=10, token=token))
     assert first.run.state == "cancelled"
     assert 20 <= first.counters["added"] < 60
-    resumed = asyncio.run(run_import(ctx, run_id=first.run_id, transport=transport))
+    ctx.adapters = AdapterFactory(ctx, transport=transport)
+    resumed = asyncio.run(run_import(ctx, run_id=first.run_id))
     assert resumed.run.state == "finished"
     assert resumed.counters["added"] == 60
     assert sandbox.stats.credits_charged == 180
@@ -122,13 +127,13 @@ def test_cancel_then_resume_pays_each_company_once(ctx: Any) -> None:
 
 
 def test_credits_running_out_stops_the_import_and_keeps_what_was_paid(ctx: Any) -> None:
-    sandbox, transport = connect(ctx, TheirStackSandboxConfig(companies=600, api_credits=75))
-    result = asyncio.run(run_import(ctx, PY, "Py", 60, transport=transport, page_size=10))
+    sandbox, _transport = connect(ctx, TheirStackSandboxConfig(companies=600, api_credits=75))
+    result = asyncio.run(run_import(ctx, PY, "Py", 60, page_size=10))
     assert result.run.state == "failed"
     assert "credits" in result.message
     assert result.counters["added"] == 20
     assert sandbox.used_credits == 60
-    plan = asyncio.run(plan_import(ctx, PY, "Py", 60, transport=transport))
+    plan = asyncio.run(plan_import(ctx, PY, "Py", 60))
     assert plan.balance == 15
     assert not plan.enough_credits
 
@@ -198,8 +203,9 @@ def test_contract_requests_and_answers_match_the_schemas_written_from_the_docs(c
     _sandbox, transport = connect(ctx, TheirStackSandboxConfig(companies=600, api_credits=120, fail_every=4))
     rec = _Recorder(transport)
     add_list(ctx, "Py", "companies", Company, [{"name": "Known", "domain": "known.example"}])
-    asyncio.run(plan_import(ctx, PY, "Py", 50, transport=rec))
-    asyncio.run(run_import(ctx, PY, "Py", 50, transport=rec, page_size=20))  # runs out of credits at 40
+    ctx.adapters = AdapterFactory(ctx, transport=rec)
+    asyncio.run(plan_import(ctx, PY, "Py", 50))
+    asyncio.run(run_import(ctx, PY, "Py", 50, page_size=20))  # runs out of credits at 40
     seen = set()
     for request, body, response, content in rec.exchanges:
         answer = json.loads(content)

@@ -50,10 +50,11 @@ def ai_status(ctx: Any) -> AiStatus:
     return AiStatus(True, f"AI columns run on {where}.", own_server, where)
 
 
-def open_ai_adapter(ctx: Any, transport: Any = None, **options: Any) -> OpenAIAdapter:
+def open_ai_adapter(ctx: Any, **options: Any) -> OpenAIAdapter:
+    """The OpenAI (or compatible) adapter of ``ctx``, opened through its adapter factory (tests replace it)."""
     status = ai_status(ctx)
     if not status.ready:
         raise AiNotConnectedError(status.message)
 
     return OpenAIAdapter.from_connection(ctx.adapters.connection("openai"),
-                                         transport=transport or ctx.adapters.transport, **options)
+                                         transport=ctx.adapters.transport, **options)

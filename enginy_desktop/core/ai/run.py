@@ -278,8 +278,8 @@ def _remember(ctx: Any, key: str, model: str, completion: AiCompletion) -> None:
                    "c": completion.completion_tokens})
 
 
-async def preview(ctx: Any, column_id: int, record_ids: Sequence[int], *, adapter: OpenAIAdapter | None = None,
-                  transport: Any = None) -> list[PreviewRow]:
+async def preview(ctx: Any, column_id: int, record_ids: Sequence[int], *,
+                  adapter: OpenAIAdapter | None = None) -> list[PreviewRow]:
     """Ask for up to 5 rows and show their answers (cached, not written to the list)."""
     column = AiColumnService(ctx.store).get(column_id)
     asker = _Asker(column, vocabulary_for(ctx.store, column.list_id, exclude=column.name))
@@ -288,7 +288,7 @@ async def preview(ctx: Any, column_id: int, record_ids: Sequence[int], *, adapte
         ids = _list_ids(ctx, column.list_id)[:PREVIEW_ROWS]
     jobs = asker.jobs(ctx, ids)
     own = adapter is None
-    ai = adapter or open_ai_adapter(ctx, transport=transport)
+    ai = adapter or open_ai_adapter(ctx)
     out: list[PreviewRow] = []
     try:
         cache = _cached(ctx, (j.key for j in jobs))
@@ -411,7 +411,6 @@ async def run_column(
     record_ids: Sequence[int] | None = None,
     run_id: int | None = None,
     adapter: OpenAIAdapter | None = None,
-    transport: Any = None,
     progress: ProgressCallback | None = None,
     token: CancelToken | None = None,
     chunk: int = 200,
@@ -497,7 +496,7 @@ async def run_column(
                   message=f"{column.name}: {len(pending):,} rows")
     writer = _Writer(ctx, column, info.id)
     own = adapter is None
-    ai = adapter or open_ai_adapter(ctx, transport=transport)
+    ai = adapter or open_ai_adapter(ctx)
     stop_error: AdapterError | None = None
     try:
         for start in range(0, len(pending), chunk):

@@ -140,7 +140,7 @@ class TheirStackFilters:
         return "Companies " + " ".join(parts) if parts else "All companies"
 
 
-def open_theirstack(ctx: Any, transport: Any = None, **options: Any) -> TheirStackAdapter:
+def open_theirstack(ctx: Any, **options: Any) -> TheirStackAdapter:
 
     info = ctx.integrations.get("theirstack")
     if not info.connected:
@@ -150,7 +150,7 @@ def open_theirstack(ctx: Any, transport: Any = None, **options: Any) -> TheirSta
     if not info.enabled:
         raise ImportError_("TheirStack is connected but turned off: turn it on in Integrations to import companies.")
     return TheirStackAdapter.from_connection(ctx.adapters.connection("theirstack"),
-                                             transport=transport or ctx.adapters.transport, **options)
+                                             transport=ctx.adapters.transport, **options)
 
 
 def _norm(domain: str | None) -> str | None:
@@ -233,7 +233,7 @@ class ImportPlan:
 
 
 async def plan_import(ctx: Any, filters: TheirStackFilters, list_name: str, max_companies: int = DEFAULT_MAX, *,
-                      adapter: TheirStackAdapter | None = None, transport: Any = None) -> ImportPlan:
+                      adapter: TheirStackAdapter | None = None) -> ImportPlan:
     """The free count and the credits an import would spend; nothing is paid."""
     problems = filters.problems()
     if max_companies < 1:
@@ -242,7 +242,7 @@ async def plan_import(ctx: Any, filters: TheirStackFilters, list_name: str, max_
         raise ImportError_(" ".join(problems))
     list_id, name = _target(ctx, list_name, create=False)
     own = adapter is None
-    ts = adapter or open_theirstack(ctx, transport=transport)
+    ts = adapter or open_theirstack(ctx)
     try:
         matching = await ts.count(filters.body())
         try:
@@ -360,7 +360,6 @@ async def run_import(
     *,
     run_id: int | None = None,
     adapter: TheirStackAdapter | None = None,
-    transport: Any = None,
     progress: ProgressCallback | None = None,
     token: CancelToken | None = None,
     page_size: int = PAGE_SIZE,
@@ -417,7 +416,7 @@ async def run_import(
                   message=f"{filters.summary}; {len(exclude):,} known domains excluded")
     tracker.done = imported
     own = adapter is None
-    ts = adapter or open_theirstack(ctx, transport=transport)
+    ts = adapter or open_theirstack(ctx)
     try:
         while imported < max_companies and not exhausted:
             token.raise_if_cancelled()

@@ -469,7 +469,11 @@ INTEGRATIONS: tuple[Integration, ...] = (
         Category.DATA_ENRICHMENT,
         "Retrieves contact data (emails and phone numbers) from LinkedIn for prospecting.",
         AuthKind.API_KEY,
-        (_api_key(), _base_url("https://api.developers.kaspr.io")),
+        (_api_key(help="Kaspr → Settings → API (paid plans). Enrich… finds work e-mails, phones and job titles of "
+                  "contacts with a LinkedIn profile URL: 1 work-e-mail credit per e-mail and 1 phone credit per "
+                  "phone found, plus 1 export credit per lead revealed; each lead is paid once; nothing when "
+                  "nothing is found. Your plan's daily limit of leads applies."),
+         _base_url("https://api.developers.kaspr.io")),
         default_base_url="https://api.developers.kaspr.io",
         monogram="K",
     ),
@@ -622,7 +626,7 @@ CATEGORY_ORDER: tuple[Category, ...] = tuple(Category)
 #: lands: its card stops saying "Not available yet".
 NOT_READY_YET: frozenset[str] = frozenset({
     "tribecrm",
-    "cognism", "datagma", "kaspr", "zoominfo",
+    "cognism", "datagma", "zoominfo",
 })
 INTEGRATIONS = tuple(dataclasses.replace(i, ready=False) if i.key in NOT_READY_YET else i for i in INTEGRATIONS)
 _BY_KEY = {i.key: i for i in INTEGRATIONS}

@@ -17,6 +17,7 @@ EMULATORS: dict[str, str] = {
     "dynamics": "enginy_desktop.sandbox.crm.dynamics:SPEC",
     "hubspot": "enginy_desktop.sandbox.crm.hubspot:SPEC",
     "hunter": "enginy_desktop.sandbox.enrichment.hunter:SPEC",
+    "kaspr": "enginy_desktop.sandbox.enrichment.kaspr:SPEC",
     "lusha": "enginy_desktop.sandbox.enrichment.lusha:SPEC",
     "openai": "enginy_desktop.sandbox.ai.openai:SPEC",
     "pipedrive": "enginy_desktop.sandbox.crm.pipedrive:SPEC",

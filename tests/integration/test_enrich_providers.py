@@ -32,10 +32,13 @@ from tests.support.enrich_world import MODULES, EnrichWorld
 
 POINTS = [D.EMAIL, D.PHONE, D.JOB_TITLE, D.LINKEDIN_URL, D.INDUSTRY]
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
-NEW = ["proxycurl"]
+NEW = ["proxycurl", "kaspr"]
+LINKEDIN = {"kaspr": True}  # Kaspr starts from a LinkedIn profile URL: those lists have one per row
 # How each provider says "no credits" and "slow down" (the words the run's error carries).
 WORDS = {"proxycurl": {"bad_key": "did not accept the API key", "no_credits": "no credits left",
-                       "rate_limit": "limiting requests", "down": "temporary problem"}}
+                       "rate_limit": "limiting requests", "down": "temporary problem"},
+         "kaspr": {"bad_key": "did not accept the API key", "no_credits": "no credits left",
+                   "rate_limit": "limiting requests", "down": "temporary problem"}}
 
 
 def _run(ctx: Any, world: EnrichWorld, options: EnrichOptions) -> Any:
@@ -50,7 +53,8 @@ def _clean_cost(tmp_path: Path, key: str, order: dict[D, list[str]]) -> float:
     clean_dir.mkdir()
     clean_ctx = AppContext.open(clean_dir)
     try:
-        clean = EnrichWorld.make(clean_ctx, clean_dir, contacts=20, providers=(key,))
+        clean = EnrichWorld.make(clean_ctx, clean_dir, contacts=20, providers=(key,),
+                                 linkedin=LINKEDIN.get(key, False))
         assert _run(clean_ctx, clean, EnrichOptions(clean.list_id, POINTS, order)).state == "finished"
         return clean.credits_spent(key)
     finally:
@@ -59,7 +63,7 @@ def _clean_cost(tmp_path: Path, key: str, order: dict[D, list[str]]) -> float:
 
 @pytest.mark.parametrize("key", NEW)
 def test_alone_and_second_in_a_waterfall(ctx: Any, tmp_path: Path, key: str) -> None:
-    world = EnrichWorld.make(ctx, tmp_path, contacts=40, providers=("hunter", key))
+    world = EnrichWorld.make(ctx, tmp_path, contacts=40, providers=("hunter", key), linkedin=LINKEDIN.get(key, False))
     order = {p: [key] for p in POINTS}
     order[D.EMAIL] = ["hunter", key]
     options = EnrichOptions(world.list_id, POINTS, order)
@@ -108,7 +112,7 @@ def _break(world: EnrichWorld, key: str, how: str) -> Any:
 def test_failures_end_resumable_with_nothing_paid_twice(ctx: Any, tmp_path: Path, key: str, how: str) -> None:
     order = {p: [key] for p in POINTS}
     clean = _clean_cost(tmp_path, key, order)
-    world = EnrichWorld.make(ctx, tmp_path, contacts=20, providers=(key,))
+    world = EnrichWorld.make(ctx, tmp_path, contacts=20, providers=(key,), linkedin=LINKEDIN.get(key, False))
     repair = _break(world, key, how)
     info = start_enrichment(ctx, EnrichOptions(world.list_id, POINTS, order))
     failed = asyncio.run(run_enrichment(ctx, info.id, factory=world.factory))
@@ -226,3 +230,59 @@ def test_proxycurl_traffic_matches_enrich_layers_docs_and_its_status_codes() -> 
     asyncio.run(go())
     assert not recorder.problems, "\n".join(recorder.problems)
     assert set(_PROXYCURL_NAMES.values()) | {"error", "request"} <= recorder.seen
+
+
+def _kaspr(request: httpx.Request, response: httpx.Response) -> list[tuple[str, Any]]:
+    assert request.headers["authorization"].startswith("Bearer ")
+    assert request.headers["accept-version"] == "v2.0"
+    out: list[tuple[str, Any]] = []
+    if request.method == "POST":
+        out.append(("profile-request", json.loads(request.content)))
+    if response.status_code >= 400:
+        return [*out, ("error", response.json())]
+    name = "profile-response" if request.method == "POST" else "remaining-credits"
+    return [*out, (name, response.json())]
+
+
+def test_kaspr_traffic_matches_its_docs_credit_kinds_and_daily_limit() -> None:
+    from enginy_desktop.adapters.base import AuthError
+    from enginy_desktop.sandbox.enrichment import kaspr
+
+    app = kaspr.create_app(kaspr.KasprSandboxConfig(daily_leads=3))
+    em = app.state.sandbox
+    recorder = SchemaRecorder(httpx.ASGITransport(app), "kaspr", _kaspr)
+    names = [(f, last) for f in ("ada", "alan", "grace", "linus", "ken") for last in ("lovelace", "turing", "hopper",
+                                                                                 "perlman", "liskov")]
+    people = [LookupInput(str(i), full_name=f"{f} {last}", linkedin_url=f"https://www.linkedin.com/in/{f}-{last}-{i}/")
+              for i, (f, last) in enumerate(names)]
+
+    def adapter(api_key: str = kaspr.DEFAULT_KEY) -> Any:
+        conn = Connection("kaspr", {"base_url": "https://kaspr.test"}, lambda _n: api_key)
+        return adapter_class("kaspr").from_connection(conn, transport=recorder, retry=RetryPolicy(max_attempts=1))
+
+    async def each(a: Any, batch: list[LookupInput], points: frozenset[D], found: list[Any]) -> None:
+        for p in batch:
+            found += await a.lookup([p], points)
+
+    async def go() -> None:
+        found: list[Any] = []
+        async with adapter() as a:
+            assert (await a.check()).credits_left == 10_000
+            with pytest.raises(RateLimitedError, match="HTTP 429"):  # the daily limit of 3 leads
+                await each(a, people, frozenset({D.EMAIL, D.PHONE, D.JOB_TITLE}), found)
+        revealed = [r for r in found if D.EMAIL in r.found or D.PHONE in r.found]
+        assert len(revealed) == 3
+        assert sum(r.credits for r in found) == em.spent()  # work e-mail + phone + one export per lead
+        assert em.balances["export"].spent_total == 3
+        em.cfg.daily_leads = 100
+        em.balances["phone"].set(kaspr.DEFAULT_KEY, 0)
+        async with adapter() as a:
+            with pytest.raises(QuotaExhaustedError, match="HTTP 402"):
+                await each(a, people[len(found):], frozenset({D.PHONE}), [])
+        async with adapter("not-the-key") as bad:
+            with pytest.raises(AuthError, match="API key"):
+                await bad.check()
+
+    asyncio.run(go())
+    assert not recorder.problems, "\n".join(recorder.problems)
+    assert {"profile-request", "profile-response", "remaining-credits", "error"} <= recorder.seen

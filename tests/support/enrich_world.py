@@ -18,20 +18,21 @@ import httpx
 
 from enginy_desktop.adapters.enrichment.base import EnrichmentAdapter, adapter_class
 from enginy_desktop.adapters.http import RetryPolicy
-from enginy_desktop.sandbox.enrichment import apollo, dropcontact, hunter, lusha, proxycurl
+from enginy_desktop.sandbox.enrichment import apollo, dropcontact, hunter, kaspr, lusha, proxycurl
 
 FIRST = ("Ada", "Alan", "Grace", "Linus", "Margaret", "Tim", "Barbara", "Ken", "Radia", "Edsger", "Frances", "Donald")
 LAST = ("Lovelace", "Turing", "Hopper", "Torvalds", "Hamilton", "Berners", "Liskov", "Thompson", "Perlman",
         "Dijkstra", "Allen", "Knuth", "Ritchie", "Kay", "Wirth")
 COMPANIES = ("Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark Industries", "Wayne Enterprises", "Soylent",
              "Tyrell", "Cyberdyne")
-MODULES = {"apollo": apollo, "hunter": hunter, "lusha": lusha, "dropcontact": dropcontact, "proxycurl": proxycurl}
+MODULES = {"apollo": apollo, "hunter": hunter, "lusha": lusha, "dropcontact": dropcontact, "proxycurl": proxycurl,
+           "kaspr": kaspr}
 CONFIGS = {"apollo": apollo.ApolloSandboxConfig, "hunter": hunter.HunterSandboxConfig,
            "lusha": lusha.LushaSandboxConfig, "dropcontact": dropcontact.DropcontactSandboxConfig,
-           "proxycurl": proxycurl.ProxycurlSandboxConfig}
+           "proxycurl": proxycurl.ProxycurlSandboxConfig, "kaspr": kaspr.KasprSandboxConfig}
 
 
-def people(n: int) -> list[dict[str, str]]:
+def people(n: int, linkedin: bool = False) -> list[dict[str, str]]:
     rows = []
     for i in range(n):
         first, last = FIRST[i % len(FIRST)], LAST[(i // len(FIRST)) % len(LAST)] + (str(i // 180) if i >= 180 else "")
@@ -39,11 +40,13 @@ def people(n: int) -> list[dict[str, str]]:
         rows.append({"First name": first, "Last name": last, "Company": company,
                      "Email": f"{first.lower()}.{last.lower()}@mine.example" if i % 10 == 3 else "",
                      "Phone": "+34 600 000 000" if i % 10 == 4 else ""})
+        if linkedin:  # a LinkedIn profile URL on every row (the providers that start from one)
+            rows[-1]["LinkedIn URL"] = f"https://www.linkedin.com/in/{first.lower()}-{last.lower()}-{1000 + i}"
     return rows
 
 
-def write_csv(path: Path, n: int) -> Path:
-    rows = people(n)
+def write_csv(path: Path, n: int, linkedin: bool = False) -> Path:
+    rows = people(n, linkedin)
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
@@ -60,10 +63,11 @@ class EnrichWorld:
 
     @classmethod
     def make(cls, ctx: Any, tmp: Path, contacts: int = 40, providers: tuple[str, ...] = ("apollo", "hunter", "lusha",
-             "dropcontact"), credits: int = 10_000, name: str = "Leads") -> EnrichWorld:
+             "dropcontact"), credits: int = 10_000, name: str = "Leads", linkedin: bool = False) -> EnrichWorld:
         from enginy_desktop.core.services.workspace import WorkspaceService
 
-        result = WorkspaceService(ctx.store).import_csv(write_csv(tmp / f"{name}.csv", contacts), "contact", name)
+        result = WorkspaceService(ctx.store).import_csv(write_csv(tmp / f"{name}.csv", contacts, linkedin), "contact",
+                                                                  name)
         list_id = int(getattr(result, "list_id", 0) or WorkspaceService(ctx.store).get_list(name).id)
         apps: dict[str, Any] = {}
         for key in providers:
@@ -86,5 +90,5 @@ class EnrichWorld:
 
     def credits_spent(self, key: str) -> float:
         em = self.emulator(key)
-        spent = em.credits.spent_total
+        spent = em.spent() if hasattr(em, "spent") else em.credits.spent_total  # Kaspr: its four credit kinds
         return spent / 2 if key == "hunter" else float(spent)

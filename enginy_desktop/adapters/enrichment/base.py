@@ -278,6 +278,7 @@ ADAPTERS: Mapping[str, str] = {
     "lusha": "enginy_desktop.adapters.enrichment.lusha:LushaAdapter",
     "dropcontact": "enginy_desktop.adapters.enrichment.dropcontact:DropcontactAdapter",
     "proxycurl": "enginy_desktop.adapters.enrichment.proxycurl:ProxycurlAdapter",
+    "kaspr": "enginy_desktop.adapters.enrichment.kaspr:KasprAdapter",
 }
 
 

@@ -31,6 +31,7 @@ COVERAGE: dict[str, dict[str, int]] = {
     "lusha": {"person": 75, "email": 65, "phone": 55, "company": 80},
     "dropcontact": {"person": 80, "email": 60, "phone": 30, "company": 75},
     "proxycurl": {"person": 80, "email": 55, "phone": 35, "company": 85},
+    "kaspr": {"person": 75, "email": 55, "phone": 60, "company": 0},
 }
 
 _TITLES = ("Head of Sales", "VP Marketing", "Sales Operations Manager", "Account Executive", "CTO", "Founder & CEO",

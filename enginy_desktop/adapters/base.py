@@ -583,6 +583,11 @@ class Connection:
     settings: Mapping[str, Any]
     get_secret: Callable[[str], str | None]
     set_secret: Callable[[str, str], None] = field(default=lambda _name, _value: None)
+    # Small non-secret facts an adapter keeps between runs of the program in this data folder (e.g. a daily
+    # budget already spent). ``None`` where nothing is kept between runs (e.g. an adapter opened on its own).
+    # Never secrets: they go through ``set_secret``.
+    load_state: Callable[[str], str | None] | None = None
+    save_state: Callable[[str, str], None] | None = None
 
     def setting(self, name: str, default: str = "") -> str:
         value = self.settings.get(name)

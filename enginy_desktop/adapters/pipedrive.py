@@ -17,6 +17,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
@@ -111,16 +113,54 @@ class _Day:
 
 
 class TokenLedger:
-    """Tokens this process spent today on one Pipedrive company (the budget is per company and resets at
-    midnight UTC). Pipedrive does not say how much other apps and its own window spent, so what is left is at
-    most ``per_day - spent``; a 429 for the budget marks the day as used up."""
+    """Tokens spent today on one Pipedrive company (the budget is per company and resets at midnight UTC).
+
+    Pipedrive does not say how much other apps and its own window spent, so what is left is at most
+    ``per_day - spent``; a 429 for the budget marks the day as used up. With ``load``/``save`` (the connection's
+    kept state) what every command and window of this data folder spent adds up: each process adds only what it
+    spent itself since its last save, so two at once never overwrite each other's figures."""
 
     _lock: ClassVar[threading.Lock] = threading.Lock()
     _days: ClassVar[dict[str, _Day]] = {}
+    SAVE_EVERY: ClassVar[int] = 25  # requests between two saves (a kill forgets at most these)
 
-    def __init__(self, account: str, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(self, account: str, clock: Callable[[], datetime] = lambda: datetime.now(UTC), *,
+                 load: Callable[[str], str | None] | None = None,
+                 save: Callable[[str, str], None] | None = None) -> None:
         self.account = account
         self.clock = clock
+        self._load, self._save = load, save
+        self._unsaved = 0
+        self._unsaved_calls = 0
+        self._state_name = "token-ledger-" + hashlib.sha256(account.encode()).hexdigest()[:16]
+
+    def _kept(self) -> tuple[int, bool]:
+        """What the data folder's earlier commands recorded for today."""
+        if self._load is None:
+            return 0, False
+        try:
+            data = json.loads(self._load(self._state_name) or "{}")
+        except (ValueError, OSError, RuntimeError):
+            return 0, False
+        if not isinstance(data, dict) or data.get("day") != self.clock().date().isoformat():
+            return 0, False
+        return int(data.get("spent") or 0), bool(data.get("exhausted"))
+
+    def flush(self) -> None:
+        """Add what this process spent since its last save to the kept figure (a failing store loses nothing
+        here: the figure is only an estimate, and the process keeps counting)."""
+        if self._save is None:
+            return
+        with self._lock:
+            unsaved, exhausted = self._unsaved, self._today().exhausted
+            self._unsaved = self._unsaved_calls = 0
+        kept, kept_exhausted = self._kept()
+        try:
+            self._save(self._state_name, json.dumps({"day": self.clock().date().isoformat(),
+                                                     "spent": kept + unsaved,
+                                                     "exhausted": exhausted or kept_exhausted}))
+        except (OSError, RuntimeError, ValueError) as exc:  # e.g. a full disk: keep counting in memory
+            log.warning("Could not keep Pipedrive's token count: %s", exc)
 
     def _today(self) -> _Day:
         today = self.clock().date()
@@ -132,12 +172,23 @@ class TokenLedger:
     def spend(self, tokens: int) -> None:
         with self._lock:
             self._today().spent += tokens
+            self._unsaved += tokens
+            self._unsaved_calls += 1
+            due = self._unsaved_calls >= self.SAVE_EVERY
+        if due:
+            self.flush()
 
     def mark_exhausted(self) -> None:
         with self._lock:
             self._today().exhausted = True
+        self.flush()
 
     def state(self) -> tuple[int, bool]:
+        """Tokens spent today and whether Pipedrive said the budget is used up: this process's figures, or
+        the data folder's (every command and window) when they are kept."""
+        if self._save is not None:
+            self.flush()
+            return self._kept()
         with self._lock:
             entry = self._today()
             return entry.spent, entry.exhausted
@@ -245,7 +296,7 @@ class PipedriveAdapter(CrmAdapter):
         )
         return cls(api, plan=plan, seats=seats, token_budget=budget, auth_kind=kind,
                    search_limiter=shared_limiter(account, wire.SEARCH_LIMIT, "Pipedrive search"),
-                   ledger=TokenLedger(account))
+                   ledger=TokenLedger(account, load=connection.load_state, save=connection.save_state))
 
     @classmethod
     def oauth_provider(cls, connection: Connection) -> OAuthProvider:
@@ -305,6 +356,7 @@ class PipedriveAdapter(CrmAdapter):
         )
 
     async def aclose(self) -> None:
+        self.ledger.flush()
         await self.api.aclose()
 
     # -- requests ---------------------------------------------------------------------------------------------

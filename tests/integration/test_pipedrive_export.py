@@ -68,3 +68,20 @@ def test_a_budget_spent_by_others_stops_the_run_resumably(ctx: Any) -> None:
         assert again.state == "finished"
         emails = [c["email"] for c in w.crm_contacts()]
         assert sorted(emails) == sorted(f"lead{i}@acme.test" for i in range(30))
+
+
+def test_what_earlier_commands_spent_today_counts_in_the_next_ones_budget(ctx: Any) -> None:
+    with crm_world(ctx, "pipedrive", daily_tokens=1_000) as w:
+        ctx.integrations.save_connection("pipedrive", {"daily_token_budget": "1000"})
+        w.configure(w.basics())
+        w.contacts("Leads", leads(20))
+        w.contacts("More", leads(4))
+        plan = run(plan_export(ctx, "Leads"))
+        run_id = start_export(ctx, plan)
+        assert run(execute(ctx, run_id)).state == "finished"
+        TokenLedger.forget()  # the next command is another process: nothing of the first one in memory
+        later = run(plan_export(ctx, "More"))
+        assert later.budget is not None
+        # 20 persons created at 5 tokens each (and the reads before them) were spent by the first command.
+        assert later.budget.remaining is not None
+        assert later.budget.remaining <= 1_000 - 20 * 5

@@ -80,7 +80,17 @@ class AdapterFactory:
             if store is not None:
                 store.set(key, name, value)
 
-        return Connection(key=key, settings=settings, get_secret=get_secret, set_secret=set_secret)
+        data = self.ctx.store
+
+        def load_state(name: str) -> str | None:
+            value: str | None = data.meta(f"adapter:{key}:{name}")
+            return value
+
+        def save_state(name: str, value: str) -> None:
+            data.set_meta(f"adapter:{key}:{name}", value)
+
+        return Connection(key=key, settings=settings, get_secret=get_secret, set_secret=set_secret,
+                          load_state=load_state, save_state=save_state)
 
     def crm(self, key: str, *, retry: Any = None) -> CrmAdapter:
         """The adapter of CRM ``key`` on its saved connection (close it with ``aclose`` or ``async with``)."""

@@ -347,11 +347,20 @@ def cmd_runs(args: argparse.Namespace, rt: Runtime) -> int:
 
 def cmd_restore(args: argparse.Namespace, rt: Runtime) -> int:
     from enginy_desktop.adapters.base import AdapterError
-    from enginy_desktop.core.export.run import restore_removed_associations
+    from enginy_desktop.core.export.run import associations_to_restore, restore_removed_associations
     from enginy_desktop.core.runs import RunError
 
     ctx = rt.context()
-    rt.confirm(f"Put back in the CRM the company associations export run {args.run_id} removed?", args.yes,
+    try:
+        pending = associations_to_restore(ctx, args.run_id)
+    except RunError as exc:
+        raise CliError(str(exc)) from None
+    if not pending:
+        rt.print(f"Export run {args.run_id} removed no company association that is not back already: "
+                 "nothing to restore.")
+        return EXIT_OK
+    noun = "association" if pending == 1 else "associations"
+    rt.confirm(f"Put back in the CRM the {pending:,} company {noun} export run {args.run_id} removed?", args.yes,
                refused="nothing was written")
     try:
         done = asyncio.run(restore_removed_associations(ctx, args.run_id))

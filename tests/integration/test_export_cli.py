@@ -117,6 +117,9 @@ def test_primary_and_remove_previous_needs_yes(w: World, cli: Cli) -> None:
     assert code == 0
     assert "Restored 1" in out
     assert old in w.company_links(contact)
+    code, out, err = cli("restore-associations", str(run_id))  # all back: nothing to ask, nothing to write
+    assert code == 0, err
+    assert "nothing to restore" in out
 
 
 # -- kill -9 in the middle, then resume ------------------------------------------------------------------------

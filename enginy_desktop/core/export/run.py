@@ -1239,6 +1239,15 @@ async def retry_failed(ctx: Any, run_id: int, **plan_kw: Any) -> Plan:
     return await plan_export(ctx, info.list_id, options, **plan_kw)
 
 
+def associations_to_restore(ctx: Any, run_id: int) -> int:
+    """How many associations export run ``run_id`` removed (or was removing) that are not back yet."""
+    ctx.runs.get(run_id)  # an unknown run is refused with the run service's message
+    with ctx.store.session() as s:
+        return int(s.scalar(select(func.count()).select_from(RemovedAssociation).where(
+            RemovedAssociation.run_id == run_id,
+            RemovedAssociation.state.in_(["removing", "removed", "restore_failed"]))) or 0)
+
+
 async def restore_removed_associations(ctx: Any, run_id: int, *,
                                        adapter: CrmAdapter | None = None) -> dict[str, int]:
     """Put back every association export run ``run_id`` removed (or was removing when it stopped).

@@ -58,7 +58,7 @@ from enginy_desktop.core.enrich import EnrichOptions, report, run_enrichment, st
 from enginy_desktop.core.enrich.plan import iter_rows  # noqa: E402
 from enginy_desktop.core.enrich.points import is_missing  # noqa: E402
 from enginy_desktop.core.fields import RecordKind  # noqa: E402
-from enginy_desktop.sandbox.enrichment import apollo, dropcontact, hunter, lusha, proxycurl  # noqa: E402
+from enginy_desktop.sandbox.enrichment import apollo, dropcontact, hunter, kaspr, lusha, proxycurl  # noqa: E402
 from enginy_desktop.sandbox.kit import RateLimit as EmuLimit  # noqa: E402
 from enginy_desktop.sandbox.kit.server import serve  # noqa: E402
 from tests.support.enrich_world import EnrichWorld  # noqa: E402
@@ -75,7 +75,9 @@ def out(name: str, value: float, unit: str = "") -> None:
 def _world(tmp: Path, contacts: int, providers: tuple[str, ...]) -> tuple[AppContext, EnrichWorld]:
     tmp.mkdir(parents=True, exist_ok=True)
     ctx = AppContext.open(tmp)
-    world = EnrichWorld.make(ctx, tmp, contacts=contacts, providers=providers, credits=10_000_000)
+    # Kaspr starts from LinkedIn profile URLs: its list has one per row (the waterfall's list has none).
+    world = EnrichWorld.make(ctx, tmp, contacts=contacts, providers=providers, credits=10_000_000,
+                             linkedin="kaspr" in providers)
     for key in providers:  # the credit part: no rate limits
         em = world.emulator(key)
         if key == "hunter":
@@ -84,8 +86,10 @@ def _world(tmp: Path, contacts: int, providers: tuple[str, ...]) -> tuple[AppCon
             em.cfg.rate_limit = None
             if key == "lusha":
                 em.window = None
-        elif key == "proxycurl":
+        elif key in ("proxycurl", "kaspr"):
             em.windows = []
+            if key == "kaspr":
+                em.cfg.daily_leads = 10_000_000
         else:
             em.window = None
     world.options = {"dropcontact": {"poll_every": 0.01, "poll_max": 0.05},
@@ -157,6 +161,8 @@ LIMITS = {  # (emulator limits scaled in time, the client's matching limits, rec
     # Enrich Layer: 300 requests/min; one record costs a person lookup and an e-mail lookup when it is matched, so
     # its records per request are measured (0 here).
     "proxycurl": ((EmuLimit(300, 60 / SCALE),), {"rate_limit": RateLimit(300, 60 / SCALE)}, 0),
+    # Kaspr: 60 requests/min (the emulator's; Kaspr's plan limits are not published), one profile per request.
+    "kaspr": ((EmuLimit(60, 60 / SCALE),), {"rate_limit": RateLimit(60, 60 / SCALE)}, 1),
 }
 
 
@@ -172,7 +178,7 @@ def rate_part(base: Path, records: int, key: str) -> tuple[float, float]:
     elif key == "lusha":
         em.cfg.rate_limit = emu_limits[0]
         em.window = lusha.RollingWindow(emu_limits[0])
-    elif key == "proxycurl":
+    elif key in ("proxycurl", "kaspr"):
         em.windows = [proxycurl.RollingWindow(x) for x in emu_limits]
     else:
         em.window = dropcontact.RollingWindow(emu_limits[0])
@@ -187,7 +193,7 @@ def rate_part(base: Path, records: int, key: str) -> tuple[float, float]:
         em.requests.clear()
         info = start_enrichment(ctx, EnrichOptions(world.list_id, [D.EMAIL], {D.EMAIL: [key]}))
         asyncio.run(run_enrichment(ctx, info.id, factory=factory))
-    answered = (200, 404) if key == "proxycurl" else (200,)  # Enrich Layer's "not found" is a 404 that counts
+    answered = (200, 404) if key in ("proxycurl", "kaspr") else (200,)  # their 404 (not found) counts
     arrivals = sorted(r.t for r in em.requests if r.status in answered and not r.path.startswith("/enrich/all/"))
     throttled = sum(1 for r in em.requests if r.limited_by)
     ctx.close()
@@ -211,7 +217,8 @@ def rate_part(base: Path, records: int, key: str) -> tuple[float, float]:
 
 def EnrichWorld_key(key: str) -> str:  # noqa: N802 - the emulators' default keys
     return {"apollo": apollo.DEFAULT_KEY, "hunter": hunter.DEFAULT_KEY, "lusha": lusha.DEFAULT_KEY,
-            "dropcontact": dropcontact.DEFAULT_KEY, "proxycurl": proxycurl.DEFAULT_KEY}[key]
+            "dropcontact": dropcontact.DEFAULT_KEY, "proxycurl": proxycurl.DEFAULT_KEY,
+            "kaspr": kaspr.DEFAULT_KEY}[key]
 
 
 def main() -> None:
@@ -221,7 +228,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--skip-rate", action="store_true")
     parser.add_argument("--skip-credits", action="store_true")
-    parser.add_argument("--rate-providers", default=",".join(PROVIDERS),
+    parser.add_argument("--rate-providers", default=",".join((*PROVIDERS, "kaspr")),
                         help="the providers whose records/s are measured (comma-separated)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="enginy-enrich-bench-") as tmp:

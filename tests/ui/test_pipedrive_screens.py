@@ -93,6 +93,12 @@ def test_the_wizard_saves_the_same_configuration_on_either_crm(qtbot: Any, ctx: 
         wizard.show()
         result = asyncio.run(wizard.data.load())
         assert not result.error, result.error
+        if any("LinkedIn" in str(p) for p in wizard.state.problems()):
+            # This CRM has no LinkedIn field for contacts (Zoho, Dynamics): the name-and-company identifier.
+            from enginy_desktop.core.matching.rules import ContactPreset
+
+            wizard.go_to(Step.SYNC)
+            wizard.state.set_contact_preset(ContactPreset.FIRST_LAST_COMPANY)
         page = wizard.go_to(Step.EXPORT)
         tab = page.tab_widgets[ObjectType.CONTACT]
         page.tabs.setCurrentWidget(tab)

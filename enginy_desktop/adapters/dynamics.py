@@ -81,6 +81,7 @@ from .http import (
     parse_retry_after,
 )
 from .oauth import OAuthProvider
+from .spellings import spellings
 
 API_PATH = "/api/data/v9.2"
 LOGIN = "https://login.microsoftonline.com"
@@ -434,10 +435,10 @@ class DynamicsAdapter(CrmAdapter):
         names = {str(v).casefold() for v in filters.get(COMPANY_NAME, ())} if COMPANY_NAME in filters else None
         if not items:
             return
-        extra = odata.all_of(*(odata.dataverse_in(_property(known[n]), _spellings(known[n], v))
+        extra = odata.all_of(*(odata.dataverse_in(_property(known[n]), spellings(known[n], v))
                                for n, v in items[1:] if v))
         first, values = items[0]
-        async for page in self._where_in(object, _property(known[first]), _spellings(known[first], values), wanted,
+        async for page in self._where_in(object, _property(known[first]), spellings(known[first], values), wanted,
                                          extra):
             kept = page if names is None else [r for r in page
                                                 if str(r.get(COMPANY_NAME) or "").casefold() in names]
@@ -819,20 +820,6 @@ def _from_wire(f: CrmField, value: Any) -> Any:
     if f.vendor_type in LOOKUPS:
         return str(value).lower()
     return str(value)
-
-
-def _spellings(f: CrmField, values: Sequence[str]) -> list[str]:
-    """Values as they may be typed in a URL column (``acme.com``, ``https://acme.com``, ``www.acme.com``…)."""
-    out = [str(v).strip() for v in values if str(v).strip()]
-    if f.type is not FieldType.URL:
-        return out
-    spelled: list[str] = []
-    for v in out:
-        bare = v.removeprefix("https://").removeprefix("http://").removeprefix("www.").rstrip("/")
-        for host in (bare, f"www.{bare}"):
-            spelled += [host, f"https://{host}", f"http://{host}", f"https://{host}/", f"http://{host}/"]
-        spelled.append(v)
-    return list(dict.fromkeys(spelled))
 
 
 __all__ = ["DynamicsAdapter", "api_root", "dynamics_error", "environment_url"]

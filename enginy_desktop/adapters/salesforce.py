@@ -60,6 +60,7 @@ from .base import (
 )
 from .http import ApiClient, OAuthRefreshAuth, Reply, RetryPolicy, SlidingWindowLimiter, bearer_auth
 from .oauth import OAuthProvider
+from .spellings import spellings
 
 log = logging.getLogger(__name__)
 
@@ -371,13 +372,13 @@ class SalesforceAdapter(CrmAdapter):
         wanted = list(dict.fromkeys([*properties, *filters]))
         conditions = []
         for name, values in items[1:]:
-            spelled = _spellings(known.get(name), values)
+            spelled = spellings(known.get(name), values)
             if spelled:
                 conditions.append(next(wire.in_chunks("", wire.field_name(name), spelled, max_values=10_000,
                                                       max_chars=100_000)))
         extra = "".join(f"{c} AND " for c in conditions)
         first, values = items[0]
-        async for page in self._where_in(object, first, _spellings(known.get(first), values), wanted, extra):
+        async for page in self._where_in(object, first, spellings(known.get(first), values), wanted, extra):
             yield page
 
     async def scan(self, object: CrmObject, properties: Sequence[str]) -> AsyncIterator[list[CrmRecord]]:
@@ -660,21 +661,6 @@ def _iso(value: object) -> object:
     if isinstance(value, str) and len(value) > 5 and value[-5] in "+-" and value[-3] != ":":
         return value[:-2] + ":" + value[-2:]
     return value
-
-
-def _spellings(f: CrmField | None, values: Sequence[str]) -> list[str]:
-    """Values as they may be typed in a URL field (``acme.com``, ``https://acme.com``, ``www.acme.com``…); other
-    fields' values as they are."""
-    out = [str(v).strip() for v in values if str(v).strip()]
-    if f is None or f.type is not FieldType.URL:
-        return out
-    spelled: list[str] = []
-    for v in out:
-        bare = v.removeprefix("https://").removeprefix("http://").removeprefix("www.").rstrip("/")
-        for host in (bare, f"www.{bare}"):
-            spelled += [host, f"https://{host}", f"http://{host}", f"https://{host}/", f"http://{host}/"]
-        spelled.append(v)
-    return list(dict.fromkeys(spelled))
 
 
 __all__ = ["SalesforceAdapter"]

@@ -8,7 +8,7 @@
 
 A run's life, as a kind of run implements it::
 
-    info = runs.create("sync", crm="hubspot", list_id=7, list_name="Leads", options={...}, start=True)
+    info = runs.create("sync", crm="pipedrive", list_id=7, list_name="Leads", options={...}, start=True)
     tracker = ProgressTracker(handle.publish, run_id=info.id)
     try:
         tracker.phase("Reading HubSpot", total=n)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -213,13 +212,8 @@ def cmd_run(args: argparse.Namespace, rt: Runtime) -> int:
             guess = estimate(ctx, column.id)
             if not args.json:
                 rt.print(guess.text)
-            if guess.to_ask and not args.yes:
-                interactive = getattr(rt.stdin, "isatty", lambda: False)() and rt.stdin is sys.stdin
-                if not interactive:
-                    raise CliError("Add --yes to run the column.")
-                print("Type yes to run: ", end="", file=rt.stderr, flush=True)
-                if rt.stdin.readline().strip().lower() != "yes":
-                    raise CliError("Not run: nothing was sent.")
+            if guess.to_ask:
+                rt.confirm(f"Run the AI column “{column.name}”?", args.yes, refused="nothing was sent")
             result = asyncio.run(run_column(ctx, column.id, progress=progress,
                                             on_start=lambda rid: print(f"Run {rid} started.", file=rt.stderr,
                                                                        flush=True)))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 from typing import Any
 
 from . import EXIT_ERROR, EXIT_OK, CliError, Runtime
@@ -50,17 +49,6 @@ class _Progress:
             print(f"  {p.done:,} / {p.total:,} companies", file=self.rt.stderr, flush=True)
 
 
-def _confirm(rt: Runtime, text: str, yes: bool) -> None:
-    if yes:
-        return
-    interactive = getattr(rt.stdin, "isatty", lambda: False)() and rt.stdin is sys.stdin
-    if not interactive:
-        raise CliError(f"{text} Add --yes to import.")
-    print(f"{text} Type yes to import: ", end="", file=rt.stderr, flush=True)
-    if rt.stdin.readline().strip().lower() != "yes":
-        raise CliError("Import cancelled: no credit was spent.")
-
-
 def cmd_import_theirstack(args: argparse.Namespace, rt: Runtime) -> int:
     from enginy_desktop.adapters.base import AdapterError
     from enginy_desktop.core.imports.theirstack import ImportError_, TheirStackFilters, plan_import, run_import
@@ -91,8 +79,8 @@ def cmd_import_theirstack(args: argparse.Namespace, rt: Runtime) -> int:
             if not plan.enough_credits:
                 raise CliError(f"Not enough API credits: the import needs up to {plan.credits:,}, the account has "
                                f"{plan.balance:,}. Lower --max-companies.")
-            _confirm(rt, f"Import up to {plan.to_import:,} companies into “{plan.list_name}” for up to "
-                         f"{plan.credits:,} credits?", args.yes)
+            rt.confirm(f"Import up to {plan.to_import:,} companies into “{plan.list_name}” for up to "
+                       f"{plan.credits:,} credits?", args.yes, refused="no credit was spent")
             result = asyncio.run(run_import(ctx, filters, args.list_name, args.max_companies, progress=progress,
                                             on_start=lambda rid: print(f"Run {rid} started.", file=rt.stderr,
                                                                        flush=True)))

@@ -43,6 +43,7 @@ def test_ai_column_from_the_command_line(cli: Any, ctx: Any) -> None:
         code, out, err = cli("ai", "run", "--list", "Leads", "--column", "B2B")
         assert code != 0
         assert "--yes" in err
+        assert "Run the AI column “B2B”? Not confirmed, nothing was sent" in err  # the shared refusal
         code, out, err = cli("ai", "run", "--list", "Leads", "--column", "B2B", "--yes")
         assert code == 0, err
         assert "11 values written" in out
@@ -73,6 +74,7 @@ def test_theirstack_import_from_the_command_line(cli: Any) -> None:
         code, out, err = cli(*args)
         assert code != 0
         assert "--yes" in err
+        assert "Not confirmed, no credit was spent" in err
         assert sandbox.used_credits == 0
         code, out, err = cli(*args, "--yes")
         assert code == 0, err

@@ -606,6 +606,9 @@ class CrmAdapter(abc.ABC):
 
     key: ClassVar[str]
     name: ClassVar[str]
+    #: How the CRM says "too many requests", as reports and the command line name it (the status of
+    #: ``Capabilities.throttle_status`` and, where the status alone is ambiguous, the vendor's error code).
+    throttle_signal: ClassVar[str] = "429"
 
     @property
     @abc.abstractmethod

@@ -49,6 +49,7 @@ from .base import (
     DailyBudget,
     Direction,
     FieldType,
+    MissingScopeError,
     Operation,
     RateLimit,
     RecordError,
@@ -83,6 +84,7 @@ SUBTYPES: dict[ActivityKind, str] = {ActivityKind.EMAIL: "Email", ActivityKind.C
 class SalesforceAdapter(CrmAdapter):
     key = "salesforce"
     name = "Salesforce"
+    throttle_signal = "403 REQUEST_LIMIT_EXCEEDED"  # Salesforce throttles with a 403, never a 429
 
     def __init__(self, api: ApiClient, *, auth_kind: str = "oauth", daily_allocation: int | None = None,
                  usage: list[tuple[int, int]] | None = None, leads: bool = False) -> None:
@@ -109,12 +111,15 @@ class SalesforceAdapter(CrmAdapter):
             raw = connection.get_secret("oauth_token")
             client_id = connection.setting("client_id")
             if not raw or not client_id:
-                raise AuthError("Salesforce is not connected: enter your connected app's consumer key and sign in "
-                                "with Salesforce in the Salesforce connection.", vendor="salesforce")
+                raise AuthError("Salesforce is not connected: in the window, enter your connected app's consumer key "
+                                "and sign in with Salesforce (Integrations → Salesforce); on the command line, save "
+                                "a session: run `sf org display --target-org YOUR_ORG` and pass its Access Token to "
+                                "`enginy-desktop connect salesforce --secret-stdin access_token`.",
+                                vendor="salesforce")
             try:
                 tokens = TokenSet.from_json(raw)
             except ValueError:
-                raise AuthError("The saved Salesforce sign-in is unreadable. Sign in with Salesforce again.",
+                raise AuthError("The saved Salesforce sign-in is unreadable. " + wire.sign_in_again("oauth"),
                                 vendor="salesforce") from None
             base_url = tokens.api_url.rstrip("/") or base_url
             auth = OAuthRefreshAuth(
@@ -224,7 +229,16 @@ class SalesforceAdapter(CrmAdapter):
 
     # -- plumbing -----------------------------------------------------------------------------------------------
     async def _json(self, method: str, path: str, **kw: Any) -> Any:
-        reply = await self.api.request(method, path, **kw)
+        try:
+            reply = await self.api.request(method, path, **kw)
+        except AuthError as exc:
+            gone = exc.status == 401 or "INVALID_SESSION_ID" in exc.message or "sign in" in exc.message.lower() \
+                or "sign-in" in exc.message.lower()
+            if gone and not isinstance(exc, MissingScopeError) and "enginy-desktop connect" not in exc.message:
+                # An expired or revoked sign-in: say what to do, in the window and on the command line.
+                exc.message = f"{exc.message} {wire.sign_in_again(self.auth_kind)}"
+                exc.args = (exc.message,)
+            raise
         return reply.json_or_none()
 
     async def _query(self, soql: str) -> AsyncIterator[list[dict[str, Any]]]:

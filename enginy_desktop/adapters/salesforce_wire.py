@@ -212,6 +212,18 @@ def rate_info(reply: Reply) -> RateInfo:
 # -- errors -------------------------------------------------------------------------------------------------------
 
 
+def sign_in_again(kind: str) -> str:
+    """What to do when the sign-in is gone, in the window and on the command line (``kind``: ``oauth`` for the
+    browser sign-in, ``session`` for a saved access token)."""
+    cli = ("on the command line, save a fresh session: run `sf org display --target-org YOUR_ORG` and pass its "
+           "Access Token to `enginy-desktop connect salesforce --secret-stdin access_token`")
+    if kind == "session":
+        return (f"The saved access token no longer works: {cli}; or, in the window, paste it in the Salesforce "
+                "connection or sign in with Salesforce there (Integrations → Salesforce).")
+    return ("Sign in with Salesforce again in the window (Integrations → Salesforce → Sign in with Salesforce); "
+            f"or, {cli}.")
+
+
 def errors_of(body: Any) -> list[dict[str, Any]]:
     if isinstance(body, list):
         return [e for e in body if isinstance(e, dict)]
@@ -262,8 +274,7 @@ def salesforce_error(reply: Reply, error: AdapterError) -> AdapterError:
             f"free up as older ones age out (all of them by {latest:%Y-%m-%d %H:%M} UTC). What was exported is "
             "kept; resume the run later.", resets_at=latest, **kw)
     if code == "INVALID_SESSION_ID" or reply.status == 401:
-        return AuthError("The Salesforce session has expired or was revoked (INVALID_SESSION_ID). Sign in with "
-                         "Salesforce again in the Salesforce connection.", **kw)
+        return AuthError("The Salesforce session has expired or was revoked (INVALID_SESSION_ID).", **kw)
     if code in ("API_DISABLED_FOR_ORG", "API_CURRENTLY_DISABLED"):
         return MissingScopeError("The Salesforce user cannot use the API: turn on “API Enabled” in its profile or "
                                  f"a permission set ({message}).", scopes=("api",), **kw)

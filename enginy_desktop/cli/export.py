@@ -181,7 +181,7 @@ def _print_result(rt: Runtime, result: Any, crm_name: str) -> None:
 
 
 def _finish(rt: Runtime, ctx: Any, result: Any, args: argparse.Namespace, crm_name: str) -> int:
-    from enginy_desktop.core.export.report import load_report, traffic_line, write_failed_csv
+    from enginy_desktop.core.export.report import load_report, throttle_signal, traffic_line, write_failed_csv
 
     report = load_report(ctx, result.run_id)
     if getattr(args, "report", None):
@@ -197,7 +197,7 @@ def _finish(rt: Runtime, ctx: Any, result: Any, args: argparse.Namespace, crm_na
         _print_result(rt, result, crm_name)
         for g in report.failures[:10]:
             rt.print(f"  {g.heading} ({g.count:,}): {g.reason}")
-        line = traffic_line(report.run.counters, crm_name)
+        line = traffic_line(report.run.counters, crm_name, throttle_signal(str(report.run.crm or "")))
         if line:
             rt.print(f"  {line}")
         for warning in report.warnings:

@@ -142,8 +142,9 @@ _COUNT_LABELS = {"api_calls": ("API call", "API calls"), "requests": ("request",
                  "associations_done": ("association", "associations"), "credits": ("credit", "credits")}
 
 
-def runs_counts_text(counters: Mapping[str, object]) -> str:
-    """A run's counters for the ``runs`` table: "80 created, 80 contacts created, 81 requests, 9.4 s waited"."""
+def runs_counts_text(counters: Mapping[str, object], throttle: str = "429") -> str:
+    """A run's counters for the ``runs`` table: "80 created, 80 contacts created, 81 requests, 9.4 s waited";
+    ``throttle`` is how the run's CRM says too many requests ("× 429", "× 403 REQUEST_LIMIT_EXCEEDED")."""
     parts = []
     for key, value in counters.items():
         if isinstance(value, bool) or not isinstance(value, int | float) or not value:
@@ -154,6 +155,8 @@ def runs_counts_text(counters: Mapping[str, object]) -> str:
             parts.append(f"{value / 1000:,.1f} s waited")
             continue
         one, many = _COUNT_LABELS.get(key, ("", ""))
+        if key == "throttled":
+            one = many = f"× {throttle}"
         if not many:
             label = key.replace("_", " ")
             for obj, plural in (("contact ", "contacts "), ("company ", "companies ")):
@@ -167,6 +170,7 @@ def runs_counts_text(counters: Mapping[str, object]) -> str:
 
 def cmd_runs(args: argparse.Namespace, rt: Runtime) -> int:
     from enginy_desktop.core import catalog
+    from enginy_desktop.core.export.report import throttle_signal
 
     runs = rt.context().runs.history(limit=max(1, args.limit))
     if args.json:
@@ -179,7 +183,7 @@ def cmd_runs(args: argparse.Namespace, rt: Runtime) -> int:
     for r in runs:
         crm = catalog.get(r.crm).name if r.crm else "—"
         started = (r.started_at or r.created_at).astimezone().strftime("%Y-%m-%d %H:%M")
-        counts = runs_counts_text(r.counters)
+        counts = runs_counts_text(r.counters, throttle_signal(r.crm) if r.crm else "429")
         rt.print(f"#{r.id:<5} {r.kind:<10} {r.list_name or '—':<24.24} {crm:<10} {started}  {r.state_label:<11} "
                  f"{counts}")
         if r.error and r.state in ("failed", "interrupted", "cancelled"):

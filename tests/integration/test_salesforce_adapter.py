@@ -293,7 +293,8 @@ def test_a_wrong_session_says_sign_in_again() -> None:
             async with make(token="00Dwrong!session") as a:
                 await a.users()
 
-        with pytest.raises(AuthError, match=r"INVALID_SESSION_ID.*Sign in with Salesforce again"):
+        with pytest.raises(AuthError, match=r"INVALID_SESSION_ID.*sf org display.*enginy-desktop connect salesforce "
+                           r"--secret-stdin access_token.*sign in with Salesforce there"):
             run(go())
 
 

@@ -33,6 +33,7 @@ __all__ = [
     "csv_safe",
     "failure_groups",
     "load_report",
+    "throttle_signal",
     "traffic_line",
     "traffic_of",
     "write_failed_csv",
@@ -154,8 +155,9 @@ class Report:
 
     @property
     def traffic(self) -> dict[str, Any]:
-        """What the run cost with the CRM: requests, retries, throttling answers (429) and seconds waited."""
-        return traffic_of(self.run.counters)
+        """What the run cost with the CRM: requests, retries, throttling answers (the CRM's "too many requests")
+        and seconds waited; ``throttle_signal`` says how this CRM says too many requests)."""
+        return {**traffic_of(self.run.counters), "throttle_signal": throttle_signal(str(self.run.crm or ""))}
 
     def as_json(self) -> dict[str, Any]:
         run = self.run
@@ -187,15 +189,27 @@ def traffic_of(counters: Any) -> dict[str, Any]:
             "waited_s": round(n("waited_ms") / 1000, 1)}
 
 
-def traffic_line(counters: Any, crm_name: str) -> str:
+def throttle_signal(crm: str) -> str:
+    """How CRM ``crm`` says "too many requests" (its adapter's ``throttle_signal``: ``429`` for most, Salesforce's
+    ``403 REQUEST_LIMIT_EXCEEDED``); ``429`` for a key without an adapter."""
+    from enginy_desktop.adapters import registry
+
+    if crm not in registry.CRM_ADAPTERS:
+        return "429"
+    return str(getattr(registry.adapter_class(crm), "throttle_signal", "429") or "429")
+
+
+def traffic_line(counters: Any, crm_name: str, signal: str = "429") -> str:
     """One line for people: "412 requests to HubSpot; 3 retried, 2 × too many requests (429), 4.1 s waited in all
-    (requests in parallel wait at the same time, so it can exceed the run's duration)"."""
+    (requests in parallel wait at the same time, so it can exceed the run's duration)"; ``signal`` is how the CRM
+    says too many requests (:func:`throttle_signal`)."""
     t = traffic_of(counters)
     if not t["requests"]:
         return ""
     plural = "" if t["requests"] == 1 else "s"
     return (f"{t['requests']:,} request{plural} to {crm_name}; {t['retries']:,} retried, {t['throttled']:,} × too many "
-            f"requests (429), {t['waited_s']:,.1f} s waited in all by requests in parallel (rate limit, back-off).")
+            f"requests ({signal}), {t['waited_s']:,.1f} s waited in all by requests in parallel (rate limit, "
+            "back-off).")
 
 
 def _atomic_write(path: Path, text: str, newline: str | None = None) -> Path:

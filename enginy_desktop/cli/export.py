@@ -39,6 +39,9 @@ def register(sub: Any) -> None:
     e.add_argument("--no-activities", action="store_true", help="do not log campaign events as CRM activities")
     e.add_argument("--create-unmatchable", action="store_true",
                    help="create records the identifier cannot compare (none of its fields filled) as new")
+    e.add_argument("--read-first", action="store_true",
+                   help="read the CRM's current values first even where a blind upsert is possible (the plan shows "
+                        "before -> after and the report keeps what was replaced; slower)")
     e.add_argument("--report", metavar="FILE.json", help="write every record's outcome to this JSON file")
     e.add_argument("--failed-csv", metavar="FILE.csv", help="write the failed records to this CSV file")
     e.add_argument("--yes", action="store_true",
@@ -211,7 +214,7 @@ def _finish(rt: Runtime, ctx: Any, result: Any, args: argparse.Namespace, crm_na
 def _confirm(rt: Runtime, plan: Any, yes: bool) -> None:
     """Writing to the CRM is confirmed first (the plan is printed above): yes at a terminal, or --yes."""
     counts = plan.counts()
-    writes = sum(counts.get(a, 0) for a in ("create", "update", "merge"))
+    writes = sum(counts.get(a, 0) for a in ("create", "update", "upsert", "merge"))
     if not writes and not plan.needs_confirmation:
         return  # nothing to write
     if plan.needs_confirmation:
@@ -235,6 +238,7 @@ def cmd_export(args: argparse.Namespace, rt: Runtime) -> int:
         activities=not args.no_activities,
         export_values=_parse_sets(args.set),
         unmatchable_as_new=args.create_unmatchable,
+        read_current=args.read_first,
     )
     progress = _Progress(rt)
     while True:

@@ -76,18 +76,26 @@ log = logging.getLogger(__name__)
 
 __all__ = ["ChangesModel", "ExportDialog", "PlanRecordsModel", "export_button_label", "open_retry"]
 
-ACTION_LABELS = {"create": "Create", "update": "Update", "unchanged": "Unchanged", "merge": "Merge",
-                 "blocked": "Blocked"}
+ACTION_LABELS = {"create": "Create", "update": "Update", "upsert": "Create or update", "unchanged": "Unchanged",
+                 "merge": "Merge", "blocked": "Blocked"}
 EFFECT_LABELS = {
     "set": "Set (new record)",
     "fill": "Filled — it was empty",
     "overwrite": "Overwritten",
     "keep": "Kept — Overwrite is off",
+    "write": "Written — replaces any value",
 }
 PLAN_COUNTERS: tuple[tuple[str, str, str], ...] = (
     ("create", "Create", "good"),
     ("update", "Update", "good"),
     ("unchanged", "Unchanged", ""),
+    ("blocked", "Blocked", "warning"),
+)
+# A blind upsert plan: the CRM decides create or update when it is written (the report says which).
+BLIND_COUNTERS: tuple[tuple[str, str, str], ...] = (
+    ("upsert", "Create or update", "good"),
+    ("create", "Create (no key)", "good"),
+    ("merge", "Merged", ""),
     ("blocked", "Blocked", "warning"),
 )
 RECORD_FILTERS: tuple[tuple[str, str | None], ...] = (
@@ -97,6 +105,7 @@ RECORD_FILTERS: tuple[tuple[str, str | None], ...] = (
     ("Unchanged", "unchanged"),
     ("Blocked", "blocked"),
     ("Merged (local duplicates)", "merge"),
+    ("Created or updated (not read first)", "upsert"),
 )
 FIX_LABELS = {
     ui.FIX_INTEGRATIONS: "Open Integrations",
@@ -166,11 +175,12 @@ class PlanRecordsModel(QAbstractTableModel):
     def summary(self, r: PlanRecord) -> str:
         if r.action == "blocked" or r.action == "merge":
             return r.reason
-        if r.action == "create":
+        if r.action in ("create", "upsert"):
             names = [self.label(r.object, n) for n in r.payload]
             head = ", ".join(names[:4])
             more = f" and {number(len(names) - 4)} more" if len(names) > 4 else ""
-            return f"{_plural(len(names), 'field', 'fields')} set: {head}{more}" if names else "No values to send"
+            verb = "set" if r.action == "create" else "written"
+            return f"{_plural(len(names), 'field', 'fields')} {verb}: {head}{more}" if names else "No values to send"
         if r.action == "update":
             parts = [f"{self.label(r.object, f)}: {self.value(r.object, f, b)} → {self.value(r.object, f, a)}"
                      for f, b, a, e in r.changes if e in ("fill", "overwrite")]
@@ -235,6 +245,9 @@ class ChangesModel(QAbstractTableModel):
             o = r.object
             if r.action == "create":
                 rows = [(model.label(o, n), "—", model.value(o, n, v), EFFECT_LABELS["set"])
+                        for n, v in r.payload.items()]
+            elif r.action == "upsert":  # not read first: what the CRM holds now is not known
+                rows = [(model.label(o, n), "Not read", model.value(o, n, v), EFFECT_LABELS["write"])
                         for n, v in r.payload.items()]
             else:
                 rows = [(model.label(o, f), model.value(o, f, b), model.value(o, f, a), EFFECT_LABELS.get(e, e))
@@ -341,6 +354,7 @@ class ExportDialog(QDialog):
         self.ctx = ctx
         self.list_id = list_id
         self.record_ids = tuple(record_ids) if record_ids is not None else None
+        self.read_current = False  # the user asked to read the CRM first (no blind upsert)
         self.setObjectName("exportDialog")
         self.setWindowTitle("Export to your CRM")
         self.setModal(False)
@@ -527,12 +541,18 @@ class ExportDialog(QDialog):
         self.contact_tiles = CounterTiles(PLAN_COUNTERS)
         self.contact_tiles.setObjectName("contactPlanTiles")
         lay.addWidget(self.contact_tiles)
+        self.contact_blind_tiles = CounterTiles(BLIND_COUNTERS)
+        self.contact_blind_tiles.setObjectName("contactBlindTiles")
+        lay.addWidget(self.contact_blind_tiles)
         self.company_heading = QLabel("Companies")
         self.company_heading.setObjectName("sectionTitle")
         lay.addWidget(self.company_heading)
         self.company_tiles = CounterTiles(PLAN_COUNTERS)
         self.company_tiles.setObjectName("companyPlanTiles")
         lay.addWidget(self.company_tiles)
+        self.company_blind_tiles = CounterTiles(BLIND_COUNTERS)
+        self.company_blind_tiles.setObjectName("companyBlindTiles")
+        lay.addWidget(self.company_blind_tiles)
 
         self.changes_frame, ch_lay = _section("What would change", "previewSummary")
         self.summary_list = QLabel("")
@@ -540,6 +560,17 @@ class ExportDialog(QDialog):
         self.summary_list.setWordWrap(True)
         self.summary_list.setTextFormat(Qt.TextFormat.PlainText)
         ch_lay.addWidget(self.summary_list)
+        # A blind upsert: the CRM is not read first; this plans again, reading it (before -> after, slower).
+        self.read_first_button = QPushButton("Read the CRM first")
+        self.read_first_button.setObjectName("readFirstButton")
+        self.read_first_button.setToolTip("Plan again, reading each record's current values first: the preview "
+                                          "shows before → after and the report keeps what was replaced.")
+        self.read_first_button.clicked.connect(self._read_first)
+        self.read_first_button.setVisible(False)
+        read_row = QHBoxLayout()
+        read_row.addWidget(self.read_first_button)
+        read_row.addStretch(1)
+        ch_lay.addLayout(read_row)
         lay.addWidget(self.changes_frame)
 
         self.assoc_frame, as_lay = _section("Company associations", "associationChanges")
@@ -778,6 +809,7 @@ class ExportDialog(QDialog):
             activities=contacts and self.activities_switch.switch.isChecked(),
             export_values=values,
             record_ids=self.record_ids,
+            read_current=self.read_current,
         )
 
     def fix(self) -> QWidget | None:
@@ -806,6 +838,11 @@ class ExportDialog(QDialog):
         return opened
 
     # -- planning ------------------------------------------------------------------------------------------------
+    def _read_first(self) -> None:
+        """Plan again reading the CRM first (the blind upsert preview's button)."""
+        self.read_current = True
+        self.tasks.start(self.make_plan())
+
     async def make_plan(self, factory: Callable[[Callable[[Progress], None], CancelToken],
                                                 Coroutine[Any, Any, Plan]] | None = None) -> Plan | None:
         """Plan the export with the chosen options in a worker thread, with its phase and Cancel; then show the
@@ -892,13 +929,19 @@ class ExportDialog(QDialog):
         self.plan, self.preview = plan, preview
         objects: list[str] = [o for o in ("contact", "company") if o in preview.counts]
         main = "contact" if plan.list_kind == "contacts" else "company"
-        empty = {a: 0 for a in ("create", "update", "unchanged", "merge", "blocked")}
-        for obj, heading, tiles in (("contact", self.contact_heading, self.contact_tiles),
-                                    ("company", self.company_heading, self.company_tiles)):
+        empty = {a: 0 for a in ("create", "update", "upsert", "unchanged", "merge", "blocked")}
+        blind = plan.blind.keys if plan.blind is not None else {}
+        for obj, heading, tiles, blind_tiles in (
+                ("contact", self.contact_heading, self.contact_tiles, self.contact_blind_tiles),
+                ("company", self.company_heading, self.company_tiles, self.company_blind_tiles)):
             shown = obj in objects or obj == main
             heading.setVisible(shown and len(objects) > 1)
-            tiles.setVisible(shown)
+            tiles.setVisible(shown and obj not in blind)
+            blind_tiles.setVisible(shown and obj in blind)
             tiles.set_counts(preview.counts.get(obj, empty))
+            blind_tiles.set_counts(preview.counts.get(obj, empty))
+        self.read_first_button.setText(f"Read {plan.crm_name} first")
+        self.read_first_button.setVisible(bool(blind) and self.retry_of is None)
         if self.retry_of is not None:
             self.title.setText(f"Retry the failed records of run {self.retry_of}: “{plan.list_name}” to "
                                f"{plan.crm_name}")
@@ -906,7 +949,8 @@ class ExportDialog(QDialog):
         self.subtitle.setText(f"The preview of {_plural(total, 'record', 'records')}: nothing has been written to "
                               f"{plan.crm_name} yet. {_plural(plan.api_calls, 'request', 'requests')} to plan it.")
         lines = [line for line in preview.summary if not line.startswith("Blocked (")]
-        field_lines = [line for line in lines if "would be overwritten" in line or "are kept" in line]
+        field_lines = [line for line in lines if "would be overwritten" in line or "are kept" in line
+                       or line in plan.blind_lines()]
         other = [line for line in lines if line not in field_lines and "association" not in line]
         blocked = [f"{number(n)} blocked: {reason}" for reason, n in preview.blocked[:5]]
         text = [*other, *field_lines, *blocked]
@@ -980,6 +1024,8 @@ class ExportDialog(QDialog):
         head = f"{r.label} — {ACTION_LABELS.get(r.action, r.action)}{where}"
         if r.reason:
             head += f"\n{r.reason}"
+        elif r.action == "upsert":
+            head += f" by {r.why} ({crm} says which when it is written)"
         elif r.why:
             head += f" · matched by {r.why}"
         self.record_title.setText(head)

@@ -388,8 +388,8 @@ class PlanPreview:
 
     @property
     def to_send(self) -> int:
-        """Records the run writes (created, updated, merged)."""
-        return sum(c["create"] + c["update"] + c["merge"] for c in self.counts.values())
+        """Records the run writes (created, updated, created-or-updated, merged)."""
+        return sum(c["create"] + c["update"] + c["upsert"] + c["merge"] for c in self.counts.values())
 
     @property
     def anything(self) -> bool:

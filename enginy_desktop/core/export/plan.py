@@ -59,6 +59,7 @@ from enginy_desktop.core.crm_config import (
     Severity,
     validate,
 )
+from enginy_desktop.core.matching.normalize import normalizer_for
 from enginy_desktop.core.models import (
     ActivityLink,
     AppUser,
@@ -88,9 +89,10 @@ __all__ = [
     "plan_export",
 ]
 
-# Actions of a record.
-CREATE, UPDATE, UNCHANGED, BLOCKED, MERGE = "create", "update", "unchanged", "blocked", "merge"
-ACTIONS = (CREATE, UPDATE, UNCHANGED, MERGE, BLOCKED)
+# Actions of a record. UPSERT: written by a unique key without reading the CRM first (a blind upsert plan); the
+# CRM creates the record or updates the one holding that key, and says which when it answers.
+CREATE, UPDATE, UNCHANGED, BLOCKED, MERGE, UPSERT = "create", "update", "unchanged", "blocked", "merge", "upsert"
+ACTIONS = (CREATE, UPDATE, UPSERT, UNCHANGED, MERGE, BLOCKED)
 
 
 class ExportRefused(Exception):
@@ -111,6 +113,8 @@ class ExportOptions:
     ``export_values`` gives the Export fields' values: keys are a CRM field's name or label, optionally prefixed
     with ``contact.`` or ``company.``. ``record_ids`` restricts the export to a selection of the list.
     ``unmatchable_as_new`` is the user's confirmation that records the identifier cannot compare are created.
+    ``read_current`` asks for the CRM's current values (before -> after in the preview) even where the
+    configuration allows a blind upsert (:meth:`Plan.blind`), at the cost of the reads.
     """
 
     associated_companies: bool = False
@@ -120,6 +124,7 @@ class ExportOptions:
     record_ids: tuple[int, ...] | None = None
     unmatchable_as_new: bool = False
     exporter_id: int | None = None  # the Enginy user exporting (default: the current user)
+    read_current: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -130,6 +135,7 @@ class ExportOptions:
             "record_ids": list(self.record_ids) if self.record_ids is not None else None,
             "unmatchable_as_new": self.unmatchable_as_new,
             "exporter_id": self.exporter_id,
+            "read_current": self.read_current,
         }
 
     @classmethod
@@ -143,6 +149,7 @@ class ExportOptions:
             record_ids=tuple(int(i) for i in ids) if ids is not None else None,
             unmatchable_as_new=bool(data.get("unmatchable_as_new")),
             exporter_id=data.get("exporter_id"),
+            read_current=bool(data.get("read_current")),
         )
 
 
@@ -172,7 +179,7 @@ class PlanRecord:
             "object": self.object, "id": self.local_id, "label": self.label, "action": self.action,
             "crm_id": self.crm_id,
         }  # fmt: skip
-        if self.action == CREATE:
+        if self.action in (CREATE, UPSERT):
             data["values"] = dict(self.payload)
         elif self.changes:
             data["changes"] = [
@@ -261,6 +268,24 @@ class BudgetEstimate:
         return text + "."
 
 
+@dataclass(frozen=True)
+class BlindUpsert:
+    """A plan that writes without reading (DESIGN §6 and §12): each object's records are upserted by a unique
+    field the CRM creates-or-updates on (``keys``: object -> (CRM field, its label)).
+
+    Allowed only when reading could not change what is written: the identifier is that one unique field, every
+    mapped field has Overwrite on (an update writes exactly what a create would), no owner is set (an owner is
+    written on update only where the CRM's is empty) and no association is changed (that needs the current
+    associations). The price: no before -> after, and the previous values are never known, so nothing can put
+    them back."""
+
+    keys: Mapping[str, tuple[str, str]]
+
+    def key_label(self, obj: str) -> str:
+        name, label = self.keys[obj]
+        return label or name
+
+
 @dataclass
 class Plan:
     """What an export would do; the preview renders it and :func:`.run.start_export` carries it out."""
@@ -279,12 +304,15 @@ class Plan:
     api_calls: int = 0
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     budget: BudgetEstimate | None = None  # the CRM's daily budget (requests, tokens, credits) against this run
+    blind: BlindUpsert | None = None  # written by upsert, without reading the CRM (see BlindUpsert)
+    why_read: str = ""  # why a plan that reads could not be a blind upsert ("" when it is one, or not asked)
 
     # -- counts -------------------------------------------------------------------------------------------------
     def counts(self, obj: str | None = None) -> dict[str, int]:
-        """Records per action (create, update, unchanged, merge, blocked), for one object or all."""
+        """Records per action (create, update, unchanged, merge, blocked — and upsert in a blind upsert plan),
+        for one object or all."""
         c = Counter(r.action for r in self.records if obj is None or r.object == obj)
-        return {a: c.get(a, 0) for a in ACTIONS}
+        return {a: c.get(a, 0) for a in ACTIONS if a != UPSERT or self.blind is not None}
 
     def op_counts(self) -> dict[str, int]:
         c = Counter(o.kind for o in self.ops)
@@ -339,13 +367,20 @@ class Plan:
             if not any(c.values()):
                 continue
             noun, plural = ("company", "companies") if obj == "company" else ("contact", "contacts")
-            parts = [f"{c[CREATE]:,} created", f"{c[UPDATE]:,} updated", f"{c[UNCHANGED]:,} unchanged"]
+            if self.blind is not None and obj in self.blind.keys:
+                parts = [f"{c.get(UPSERT, 0):,} created or updated by {self.blind.key_label(obj)}"]
+                if c[CREATE]:
+                    parts.append(f"{c[CREATE]:,} created (no {self.blind.key_label(obj)})")
+            else:
+                parts = [f"{c[CREATE]:,} created", f"{c[UPDATE]:,} updated", f"{c[UNCHANGED]:,} unchanged"]
             if c[MERGE]:
                 parts.append(f"{c[MERGE]:,} merged into another record (local duplicates)")
             if c[BLOCKED]:
                 parts.append(f"{c[BLOCKED]:,} blocked")
             total = sum(c.values())
             lines.append(f"{_count(total, noun, plural).capitalize()}: " + ", ".join(parts) + ".")
+        if self.blind is not None:
+            lines.extend(self.blind_lines())
         for stat in self.field_stats():
             if stat.overwrite:
                 lines.append(f"{stat.overwrite:,} {_plural(stat.label) if stat.overwrite != 1 else stat.label.lower()}"
@@ -367,6 +402,23 @@ class Plan:
         for reason, n in sorted(self.blocked_reasons.items(), key=lambda kv: -kv[1]):
             lines.append(f"Blocked ({n:,}): {reason}")
         return lines
+
+    def blind_lines(self) -> list[str]:
+        """What a blind upsert cannot do, said before the user confirms (empty for a plan that reads)."""
+        if self.blind is None:
+            return []
+        keys = " and ".join(sorted({self.blind.key_label(o) for o in self.blind.keys}))
+        return [
+            f"Written without reading {self.crm_name} first: every mapped field has Overwrite on and records are "
+            f"identified by {keys}, a field {self.crm_name} can create or update by, so each batch is one "
+            f"create-or-update request. {self.crm_name} says which records it created and which it updated; the "
+            "report counts them.",
+            f"Before → after cannot be shown: {self.crm_name}'s current values are not read. Every non-empty mapped "
+            "value replaces what is there; an empty Enginy value never blanks a field.",
+            f"The values this export replaces are not kept: the report lists what was written, and nothing can put "
+            f"the previous values back. To see and keep them, choose “Read {self.crm_name} first” (on the command "
+            "line: --read-first), a slower export that reads every record before writing.",
+        ]
 
     def rows(self, obj: str | None = None, action: str | None = None, offset: int = 0,
              limit: int | None = None) -> list[PlanRecord]:
@@ -406,7 +458,11 @@ class Plan:
             "summary": self.summary_lines(),
             "warnings": list(self.warnings),
             "api_calls": self.api_calls,
+            "blind_upsert": ({obj: name for obj, (name, _label) in self.blind.keys.items()}
+                             if self.blind is not None else None),
         }
+        if self.why_read:
+            data["why_read"] = self.why_read
         if records:
             data["records"] = [r.as_json() for r in self.records]
             data["ops"] = [o.as_json() for o in self.ops]
@@ -957,8 +1013,18 @@ async def _plan(ctx: Any, adapter: CrmAdapter, crm: str, crm_name: str, config: 
             if p.tracker is not None:
                 p.tracker.advance(1)
 
+    # -- a blind upsert, when reading could not change what is written ---------------------------------------------
+    blind, why_read = _blind_upsert(p, config, objects, rules, overwrite, wanted_values, options)
+    if blind is not None:
+        for obj, key_field in blind.keys.items():
+            _decide_blind(p, obj, records[obj], wanted_values[obj], rows[obj], rules[obj], key_field[0], options)
+            wanted_values[obj] = {}
+            rows[obj] = {}
+
     # -- matching and current values -------------------------------------------------------------------------------
     for obj in objects:
+        if blind is not None and obj in blind.keys:
+            continue
         p.phase(f"Finding the {ObjectType(obj).plural} in {crm_name}", len(order[obj]))
         obj_fields = p.fields[obj]
         props = sorted({name for v in wanted_values[obj].values() for name in v if name != "\0owner"}
@@ -1021,7 +1087,7 @@ async def _plan(ctx: Any, adapter: CrmAdapter, crm: str, crm_name: str, config: 
     plan = Plan(
         crm=crm, crm_name=crm_name, list_id=info.id, list_name=info.name, list_kind=list_kind, options=options,
         association_type=config.association_type, records=ordered, ops=ops, warnings=p.warnings,
-        labels=p.labels, api_calls=_calls(adapter) - calls_before,
+        labels=p.labels, api_calls=_calls(adapter) - calls_before, blind=blind, why_read=why_read,
     )
     plan.budget = await _budget(plan, adapter)
     if tracker is not None:
@@ -1040,6 +1106,7 @@ def budget_needed(plan: Plan, caps: Any) -> int:
         c = plan.counts(obj)
         needed += budget.cost_of(Operation.CREATE, math.ceil(c[CREATE] / caps.batch(Operation.CREATE)))
         needed += budget.cost_of(Operation.UPDATE, math.ceil(c[UPDATE] / caps.batch(Operation.UPDATE)))
+        needed += budget.cost_of(Operation.UPSERT, math.ceil(c.get(UPSERT, 0) / caps.batch(Operation.UPSERT)))
     ops = plan.op_counts()
     links = ops["associate"] + ops["primary"] + ops["remove"]
     if caps.company_in_contact:  # the company goes with the contact's own create or update: no request of its own
@@ -1088,6 +1155,80 @@ def _lookup(unique: frozenset[str], payload: Mapping[str, Value]) -> dict[str, s
         if name in unique and isinstance(value, str) and value:
             return {name: value}
     return {}
+
+
+def _blind_upsert(p: _Planner, config: CrmConfig, objects: Sequence[str], rules: Mapping[str, Any],
+                  overwrite: Mapping[str, Mapping[str, bool]], wanted: Mapping[str, Mapping[int, Mapping[str, Value]]],
+                  options: ExportOptions) -> tuple[BlindUpsert | None, str]:
+    """The blind upsert this export may be (:class:`BlindUpsert`), or None and why it reads the CRM first.
+
+    A contract question, not a vendor's: the adapter declares upsert and its keys (``Capabilities.can_upsert``)."""
+    if options.read_current:
+        return None, ""
+    caps = p.adapter.capabilities
+    if "company" in objects and "contact" in objects:
+        return None, ("Export associated companies is on: the contacts' current company associations are read to "
+                      "change only what differs.")
+    keys: dict[str, tuple[str, str]] = {}
+    for obj in objects:
+        rule = rules[obj]
+        nouns = ObjectType(obj).plural
+        conditions = [c for g in rule.groups for c in g.conditions]
+        if len(rule.groups) != 1 or len(conditions) != 1:
+            return None, f"{nouns.capitalize()} are identified by more than one field (Step 1)."
+        key = conditions[0].crm_field
+        label = p.labels.get((obj, key), key)
+        if not caps.can_upsert(_crm_object(obj), key):
+            return None, f"{p.crm_name} cannot create-or-update {nouns} by {label}."
+        kept = sorted(p.labels.get((obj, name), name) for name, on in overwrite[obj].items() if not on)
+        if kept:
+            return None, (f"Overwrite is off for {', '.join(kept[:3])}{' …' if len(kept) > 3 else ''}: "
+                          f"{p.crm_name}'s current values decide what is written.")
+        if any("\0owner" in values for values in wanted[obj].values()):
+            return None, (f"Records get an owner (Step 4), which is written on update only where {p.crm_name}'s is "
+                          "empty.")
+        keys[obj] = (key, label)
+    return BlindUpsert(keys), ""
+
+
+def _decide_blind(p: _Planner, obj: str, records: dict[int, PlanRecord], wanted: dict[int, dict[str, Value]],
+                  rows: Mapping[int, Any], rule: Any, key: str, options: ExportOptions) -> None:
+    """Every record that is not blocked is upserted by its ``key`` value (the identifier's own normalized form);
+    local records with the same key are one CRM record (the first, which takes the others' values where it has
+    none); records without a key are unmatchable (created only when the user confirms they are new)."""
+    cond = rule.groups[0].conditions[0]
+    leaders: dict[str, PlanRecord] = {}
+    for local_id, rec in records.items():
+        if rec.action == BLOCKED:
+            continue
+        values = wanted[local_id]
+        values.pop("\0owner", None)
+        raw = rows[local_id].get(cond.local_field) if local_id in rows else None
+        normalized = normalizer_for(cond.kind)(raw)
+        if not normalized:
+            if not options.unmatchable_as_new:
+                rec.action, rec.code = BLOCKED, "unmatchable"
+                rec.reason = (f"Cannot be compared with {p.crm_name}: none of the identifier's fields "
+                              f"({rule.display}) is filled. Confirm that it is new to create it.")
+                continue
+            rec.action, rec.payload = CREATE, values
+            rec.lookup = {}
+            continue
+        lead = leaders.get(normalized)
+        if lead is not None:
+            for name, value in values.items():
+                lead.payload.setdefault(name, value)
+            rec.action, rec.leader, rec.why = MERGE, lead.local_id, f"same {cond.display} as {lead.label}"
+            rec.reason = f"Same record as {lead.label} (local duplicate): exported as one {p.crm_name} record."
+            continue
+        # The key as the CRM is sent it: the mapped value (already in the CRM field's canonical form), else the
+        # local value as typed; the normalized form only groups local duplicates.
+        mapped = values.get(key)
+        values[key] = mapped if isinstance(mapped, str) and mapped else str(raw).strip()
+        rec.action, rec.payload = UPSERT, values
+        rec.lookup = {key: str(values[key])}
+        rec.why = cond.display
+        leaders[normalized] = rec
 
 
 def _decide(p: _Planner, obj: str, records: dict[int, PlanRecord], wanted: dict[int, dict[str, Value]],
@@ -1220,4 +1361,4 @@ def iter_chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 
 
 __all__ += ["ACTIONS", "BLOCKED", "CREATE", "MERGE", "TROUBLESHOOTING_CROSS_OBJECT", "UNCHANGED", "UPDATE",
-            "owner_field"]
+            "UPSERT", "BlindUpsert", "owner_field"]

@@ -75,7 +75,7 @@ from enginy_desktop.core.runs import CancelToken, ProgressTracker, RunCancelled
 from enginy_desktop.core.runs.testpoints import pause_point
 
 from . import matching
-from .plan import BLOCKED, CREATE, MERGE, UNCHANGED, UPDATE, ExportOptions, ExportRefused, Plan, plan_export
+from .plan import BLOCKED, CREATE, MERGE, UNCHANGED, UPDATE, UPSERT, ExportOptions, ExportRefused, Plan, plan_export
 
 log = logging.getLogger(__name__)
 
@@ -146,8 +146,12 @@ def _table(model: Any) -> Table:
     return cast(Table, model.__table__)
 
 
+_OPERATION = {CREATE: Operation.CREATE, UPDATE: Operation.UPDATE, UPSERT: Operation.UPSERT}
+
+
 def _initial(action: str) -> str:
-    return {CREATE: "pending", UPDATE: "pending", MERGE: "pending", UNCHANGED: "done", BLOCKED: "skipped"}[action]
+    return {CREATE: "pending", UPDATE: "pending", UPSERT: "pending", MERGE: "pending", UNCHANGED: "done",
+            BLOCKED: "skipped"}[action]
 
 
 def start_export(ctx: Any, plan: Plan, *, retry_of: int | None = None) -> int:
@@ -490,18 +494,18 @@ class _Executor:
             round_start = time.monotonic()
             await self.reconcile(obj)
             sent = False
-            for action in (CREATE, UPDATE):
+            for action in (CREATE, UPDATE, UPSERT):
                 pending = self._item_ids(obj, [action], ["pending"])
                 if not pending:
                     continue
                 sent = True
-                verb = "Creating" if action == CREATE else "Updating"
+                verb = {CREATE: "Creating", UPDATE: "Updating", UPSERT: "Writing"}[action]
                 self.tracker.phase(f"{verb} {noun} in {self.crm_name}", len(pending))
-                size = self.batch[Operation.CREATE if action == CREATE else Operation.UPDATE]
+                size = self.batch[_OPERATION[action]]
                 batches = (pending[i:i + size] for i in range(0, len(pending), size))
                 await self._pool(batches, functools.partial(self._write_ids, obj, crm_object, action))
             # Items put back to pending or left in flight (an answer lost, an unknown outcome): another round.
-            if not sent and not self._items(obj, [CREATE, UPDATE], ["in_flight"]):
+            if not sent and not self._items(obj, [CREATE, UPDATE, UPSERT], ["in_flight"]):
                 return
 
     async def _write_ids(self, obj: str, crm_object: CrmObject, action: str, ids: list[int]) -> None:
@@ -520,12 +524,19 @@ class _Executor:
         self._mark_in_flight(batch)
         carried = self._carried(obj, batch)
         company_field = self.adapter.capabilities.company_field
-        inputs = [RecordInput(properties={**i.payload, company_field: carried[i.local_id][1]}
-                              if i.local_id in carried else i.payload, key=str(i.id), id=i.crm_id or "")
-                  for i in batch]
+        if action == UPSERT:  # by the unique key the plan chose: its value is the record's id for the CRM
+            id_property = next(iter(batch[0].lookup))
+            inputs = [RecordInput(properties=i.payload, key=str(i.id), id=str(i.lookup[id_property]))
+                      for i in batch]
+        else:
+            inputs = [RecordInput(properties={**i.payload, company_field: carried[i.local_id][1]}
+                                  if i.local_id in carried else i.payload, key=str(i.id), id=i.crm_id or "")
+                      for i in batch]
         try:
             if action == CREATE:
                 results = await self._call(self.adapter.create(crm_object, inputs))
+            elif action == UPSERT:
+                results = await self._call(self.adapter.upsert(crm_object, inputs, id_property))
             else:
                 results = await self._call(self.adapter.update(crm_object, inputs))
         except TransientError as exc:
@@ -618,7 +629,10 @@ class _Executor:
             if r is None:
                 (recheck if action == CREATE else pending).append(item)
             elif r.ok:
-                done.append((item, r.id or item.crm_id or "", "created" if action == CREATE else "updated"))
+                # An upsert is counted as the CRM says (created or updated); one whose earlier answer was lost and
+                # that is sent again is reported "updated" by then, since the record exists.
+                made = action == CREATE or (action == UPSERT and bool(r.created))
+                done.append((item, r.id or item.crm_id or "", "created" if made else "updated"))
             elif r.error is not None and r.error.existing_id and action == CREATE and item.lookup:
                 self._conflicts.append((item, r.error.reason, r.error.existing_id))
             elif r.error is not None and r.error.retriable:
@@ -660,7 +674,7 @@ class _Executor:
     # -- re-checking creates whose answer was lost ---------------------------------------------------------------
     async def reconcile(self, obj: str) -> None:
         """Settle this object's in-flight items of an earlier attempt (resume)."""
-        in_flight = self._items(obj, [CREATE, UPDATE, MERGE], ["in_flight"])
+        in_flight = self._items(obj, [CREATE, UPDATE, UPSERT, MERGE], ["in_flight"])
         if not in_flight:
             return
         self.tracker.phase(f"Checking {len(in_flight):,} records sent before the interruption", len(in_flight))
@@ -745,8 +759,8 @@ class _Executor:
         items = self._items(obj, [MERGE], ["pending", "in_flight"])
         if not items:
             return
-        leaders = {i.local_id: i for i in self._items(obj, [CREATE], ["done", "failed", "skipped", "pending",
-                                                                       "in_flight"])}
+        leaders = {i.local_id: i for i in self._items(obj, [CREATE, UPSERT], ["done", "failed", "skipped", "pending",
+                                                                               "in_flight"])}
         done, failed = [], []
         for i in items:
             lead = leaders.get(i.leader or -1)

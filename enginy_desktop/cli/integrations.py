@@ -26,7 +26,9 @@ def register(sub: Any) -> None:
         "connect",
         help="save an integration's connection settings and credentials",
         description="Save connection settings. Secret fields are read from standard input (--secret-stdin) or "
-        "an environment variable (--secret-env), never from arguments.",
+        "an environment variable (--secret-env), never from arguments. With --oauth, sign in with the "
+        "integration in the browser (your own app's client ID, e.g. --set client_id=…): the browser comes back "
+        "to this computer and the sign-in is kept in the keyring.",
     )
     c.add_argument("key")
     c.add_argument("--set", dest="sets", action="append", default=[], metavar="FIELD=VALUE",
@@ -35,6 +37,16 @@ def register(sub: Any) -> None:
                    help="read this secret field from standard input (one line per field, in order)")
     c.add_argument("--secret-env", action="append", default=[], metavar="FIELD=VARIABLE",
                    help="read this secret field from an environment variable")
+    c.add_argument("--oauth", action="store_true",
+                   help="sign in in the browser (OAuth with PKCE) after saving the settings given")
+    c.add_argument("--no-browser", action="store_true",
+                   help="with --oauth: print the sign-in address instead of opening a browser (open it on this "
+                   "computer: the browser must come back to it)")
+    c.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS",
+                   help="with --oauth: how long to wait for the sign-in in the browser (default 300)")
+    c.add_argument("--redirect-port", type=int, metavar="PORT",
+                   help="with --oauth: the port of the redirect address registered in your app, when it is not "
+                   "the one Enginy Desktop uses by default")
     c.set_defaults(handler=cmd_connect)
 
     d = sub.add_parser("disconnect", help="remove an integration's stored credentials")
@@ -138,9 +150,69 @@ def cmd_connect(args: argparse.Namespace, rt: Runtime) -> int:
             f"{ctx.secrets_problem} Set ENGINY_SECRETS_PASSPHRASE to keep credentials in an encrypted file "
             "protected by that passphrase, or open Enginy Desktop to set it up."
         )
+    if args.oauth:
+        return _sign_in(args, rt, key, values)
+    if args.no_browser or args.redirect_port is not None:
+        raise CliError("--no-browser and --redirect-port go with --oauth (sign in in the browser).", 2)
     info = ctx.integrations.save_connection(key, values)
     where = ctx.secrets.description if ctx.secrets else "the store"
     rt.print(f"{info.name} connection saved (credentials in the {where}).")
+    if not info.enabled:
+        rt.print(f"Next: turn it on with `enginy-desktop integrations enable {key}`.")
+    return EXIT_OK
+
+
+def _sign_in(args: argparse.Namespace, rt: Runtime, key: str, values: dict[str, str]) -> int:
+    """``connect KEY --oauth``: the browser sign-in of the window (loopback redirect, PKCE, state checked),
+    through the same core service. Prints the address to open, never a token."""
+    import asyncio
+    import webbrowser
+
+    from enginy_desktop.adapters.base import AdapterError
+    from enginy_desktop.core import catalog
+    from enginy_desktop.core.services import crm as crm_service
+
+    spec = catalog.get(key)
+    if not crm_service.supports_browser_sign_in(key):
+        secrets = " ".join(f"--secret-stdin {f.name}" for f in spec.secret_fields)
+        how = (f"{spec.name} signs in with its app's credentials, without a browser" if spec.auth
+               is catalog.AuthKind.OAUTH else f"{spec.name} connects with its credentials, not a browser sign-in")
+        raise CliError(f"{how}: run `enginy-desktop connect {key} {secrets}`.".replace("  ", " "), 2)
+    if args.timeout <= 0:
+        raise CliError("--timeout must be a positive number of seconds.", 2)
+    ctx = rt.context()
+    if ctx.secrets is None:
+        raise CliError(
+            f"{ctx.secrets_problem} The sign-in needs a safe place: set ENGINY_SECRETS_PASSPHRASE to keep it in an "
+            "encrypted file protected by that passphrase, or open Enginy Desktop to set it up.")
+    if values:
+        ctx.integrations.save_connection(key, values)
+    if not ctx.integrations.settings(key).get("client_id"):
+        raise CliError(f"Signing in to {spec.name} needs the client ID of your own {spec.name} app: add "
+                       f"--set client_id=YOUR_CLIENT_ID (and --secret-stdin client_secret when the app has a "
+                       "secret). docs/crm-adapters.md says which redirect address to register.", 2)
+
+    def show(url: str) -> None:
+        if args.no_browser:
+            rt.print(f"Open this address in a browser on this computer to sign in to {spec.name}:")
+        else:
+            rt.print(f"Opening your browser to sign in to {spec.name}. If it does not open, open this address "
+                     "on this computer:")
+        rt.print(f"  {url}")
+        rt.print(f"Waiting for the sign-in (up to {args.timeout:g} seconds; Ctrl+C to stop)…")
+        rt.stdout.flush()
+
+    def open_browser(url: str) -> bool:
+        return False if args.no_browser else bool(webbrowser.open(url))
+
+    try:
+        asyncio.run(crm_service.sign_in_with_browser(ctx, key, open_browser=open_browser, on_url=show,
+                                                     timeout=args.timeout, redirect_port=args.redirect_port))
+    except AdapterError as exc:
+        raise CliError(str(exc)) from None
+    info = ctx.integrations.get(key)
+    rt.print(f"Signed in to {spec.name}; the sign-in is kept in the {ctx.secrets.description}.")
+    rt.print(f"Test it with `enginy-desktop check {key}`.")
     if not info.enabled:
         rt.print(f"Next: turn it on with `enginy-desktop integrations enable {key}`.")
     return EXIT_OK

@@ -23,6 +23,7 @@ import hashlib
 import json as jsonlib
 import logging
 import math
+import os
 import random
 import ssl
 import threading
@@ -83,6 +84,7 @@ __all__ = [
     "Timeouts",
     "TransientError",
     "ValidationError",
+    "WindowKeeper",
     "bearer_auth",
     "make_client",
     "parse_retry_after",
@@ -222,7 +224,14 @@ class SlidingWindowLimiter:
     served in order (one lock), so a burst of tasks cannot starve one of them.
 
     The vendor's own rate-limit headers feed back through :meth:`observe`: a lower published maximum lowers
-    ours, and "0 remaining" pauses us (other apps may share the same allowance).
+    ours, calls the vendor counts in its window that are not ours (another command of this data folder a moment
+    ago, another app on the same token) take slots too, and "0 remaining" pauses us.
+
+    Across processes: :meth:`recent` gives the window's calls as wall-clock times for the connection's kept
+    state, and :meth:`seed` takes those of the command that ran just before (:class:`WindowKeeper`), so a
+    command started right after another does not begin with an empty window while the vendor still counts the
+    other's calls. With ``probe``, a fresh limiter sends one call and reads the vendor's headers before sending
+    more (the window may hold calls nothing told us about).
     """
 
     def __init__(
@@ -231,10 +240,13 @@ class SlidingWindowLimiter:
         *,
         name: str = "",
         clock: Callable[[], float] = time.monotonic,
+        probe: bool = False,
     ) -> None:
         self.limit = limit
         self.name = name or str(limit)
         self._clock = clock
+        self._probing = probe
+        self.seeded: set[str] = set()  # the kept windows of other commands already taken (WindowKeeper.load)
         self._slots: list[_Slot] = []
         self._paused_until = 0.0
         self._lock: asyncio.Lock | None = None
@@ -265,7 +277,8 @@ class SlidingWindowLimiter:
                     await asyncio.sleep(self._paused_until - now)
                     continue
                 self._prune(now)
-                if len(self._slots) < self.limit.requests:
+                probing = self._probing and any(s.end == math.inf for s in self._slots)
+                if len(self._slots) < self.limit.requests and not probing:
                     slot = _Slot(start=now)
                     self._slots.append(slot)
                     self.calls += 1
@@ -279,8 +292,28 @@ class SlidingWindowLimiter:
 
     def release(self, slot: _Slot) -> None:
         slot.end = self._clock()
+        # The first answer is in (its headers are observed before another task runs): stop probing.
+        self._probing = False
         if self._released is not None:
             self._released.set()
+
+    def recent(self, wall: Callable[[], float] = time.time) -> list[float]:
+        """The calls still counting in the window, as the wall-clock moments their slots end (a call in flight
+        ends now), for another process to :meth:`seed` from."""
+        now = self._clock()
+        offset = wall() - now
+        self._prune(now)
+        return sorted(round(min(s.end, now) + offset, 3) for s in self._slots)
+
+    def seed(self, ends: Sequence[float], wall: Callable[[], float] = time.time) -> int:
+        """Take slots for calls another process made (their ends as wall-clock moments, from :meth:`recent`):
+        each holds its place until ``per_seconds`` after its end, as our own calls do. Returns how many count."""
+        now = self._clock()
+        offset = wall() - now
+        horizon = now - self.limit.per_seconds
+        taken = [t for t in (min(now, float(e) - offset) for e in ends) if t > horizon][-self.limit.requests:]
+        self._slots.extend(_Slot(start=t, end=t) for t in taken)
+        return len(taken)
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
@@ -307,6 +340,17 @@ class SlidingWindowLimiter:
                 self.name, info.maximum, info.interval_seconds, self.limit.requests,
             )
             self.limit = RateLimit(info.maximum, self.limit.per_seconds)
+        if same_window and info.maximum and info.remaining is not None:
+            # The vendor counts more calls in its window than we hold slots for (ours are counted back a little
+            # further, so our own calls are all among them): the others are someone else's. They take slots
+            # from now on, freed a window later, as if they had just been answered.
+            now = self._clock()
+            horizon = now - self.limit.per_seconds - _OBSERVE_SLACK
+            ours = sum(1 for s in self._slots if s.end > horizon)
+            others = min(self.limit.requests, info.maximum - info.remaining) - ours
+            if others > 0:
+                log.info("%s: %d calls of others in the window; taking them into account", self.name, others)
+                self._slots.extend(_Slot(start=now, end=now) for _ in range(others))
         if info.remaining == 0 and info.interval_seconds:
             # "0 remaining" while our own window is full is just us at the limit: the window frees slots one by
             # one, and pausing a whole interval would waste most of it. Pause only when others use the allowance.
@@ -329,19 +373,63 @@ def connection_account(base_url: str, credential: str) -> str:
     return f"{base_url.rstrip('/')}|{hashlib.sha256(credential.encode()).hexdigest()[:16]}"
 
 
-def shared_limiter(account: str, limit: RateLimit, name: str) -> SlidingWindowLimiter:
+def shared_limiter(account: str, limit: RateLimit, name: str, *, probe: bool = False) -> SlidingWindowLimiter:
     """The limiter of one connection's window, the same object for every adapter of the process: the plan of an
     export, its run, its retries, a resume and the wizard each open their own adapter, and together they never
     send more than the window allows (a fresh limiter per adapter would start with an empty window while the
     vendor still counts the previous adapter's calls: 429s at every hand-over). ``account`` comes from
     :func:`connection_account`. What the vendor's headers taught the limiter (a lower maximum, a pause) stays
-    with it; a different configured ``limit`` (another plan or tier) starts a new one."""
+    with it; a different configured ``limit`` (another plan or tier) starts a new one. ``probe``: a new limiter
+    reads the vendor's headers on one call before sending more (see :class:`SlidingWindowLimiter`)."""
     with _SHARED_LOCK:
         key = (account, name)
         found = _SHARED.get(key)
         if found is None or found[0] != limit:
-            found = _SHARED[key] = (limit, SlidingWindowLimiter(limit, name=name))
+            found = _SHARED[key] = (limit, SlidingWindowLimiter(limit, name=name, probe=probe))
         return found[1]
+
+
+# A process's name in kept state: its pid and start time (a pid alone may come back in a later command).
+_PROCESS_ID = f"{os.getpid()}-{time.time():.3f}"
+
+
+class WindowKeeper:
+    """Carries one connection's recent window from a command to the next through the connection's kept state
+    (``Connection.load_state``/``save_state``, the data folder's store): :meth:`load` seeds the limiter with the
+    calls the previous command (another process) made in the last window, :meth:`save` keeps this process's.
+    A process never seeds from its own figures (its limiter already holds them), nor twice from the same save."""
+
+    def __init__(self, limiter: SlidingWindowLimiter, account: str,
+                 load: Callable[[str], str | None] | None, save: Callable[[str, str], None] | None) -> None:
+        self.limiter = limiter
+        self._load, self._save = load, save
+        self._name = "rate-window-" + hashlib.sha256(f"{account}|{limiter.name}".encode()).hexdigest()[:16]
+
+    def load(self) -> int:
+        """Seed the limiter from the window another command kept; returns the calls taken."""
+        if self._load is None:
+            return 0
+        try:
+            data = jsonlib.loads(self._load(self._name) or "{}")
+        except (ValueError, OSError, RuntimeError):
+            return 0
+        if not isinstance(data, dict) or data.get("pid") == _PROCESS_ID:
+            return 0
+        stamp = f"{data.get('pid')}@{data.get('at')}"
+        if stamp in self.limiter.seeded:
+            return 0
+        self.limiter.seeded.add(stamp)
+        ends = [e for e in data.get("ends") or [] if isinstance(e, int | float)]
+        return self.limiter.seed(ends)
+
+    def save(self) -> None:
+        if self._save is None:
+            return
+        try:
+            self._save(self._name, jsonlib.dumps({"pid": _PROCESS_ID, "at": round(time.time(), 3),
+                                                  "ends": self.limiter.recent()}))
+        except (OSError, RuntimeError, ValueError) as exc:  # the store is busy or full: the next probe covers it
+            log.warning("Could not keep the rate-limit window of %s: %s", self.limiter.name, exc)
 
 
 def forget_limiters() -> None:

@@ -69,6 +69,7 @@ from .http import (
     Reply,
     RetryPolicy,
     SlidingWindowLimiter,
+    WindowKeeper,
     connection_account,
     header_auth,
     shared_limiter,
@@ -227,6 +228,7 @@ class PipedriveAdapter(CrmAdapter):
         auth_kind: str = "token",
         search_limiter: SlidingWindowLimiter | None = None,
         ledger: TokenLedger | None = None,
+        windows: Sequence[WindowKeeper] = (),
     ) -> None:
         self.api = api
         self.plan = plan if plan in wire.PLANS else wire.DEFAULT_PLAN
@@ -235,6 +237,10 @@ class PipedriveAdapter(CrmAdapter):
         self.per_day = token_budget or wire.daily_budget(self.plan, self.seats)
         self.search_limiter = search_limiter or SlidingWindowLimiter(wire.SEARCH_LIMIT, name="Pipedrive search")
         self.ledger = ledger or TokenLedger(api.base_url)
+        # The burst and search windows carried from the previous command of this data folder and to the next.
+        self.windows = list(windows)
+        for keeper in self.windows:
+            keeper.load()
         self.tokens_spent = 0
         self._fields: dict[CrmObject, dict[str, CrmField]] = {}
         self._fields_lock = asyncio.Lock()
@@ -283,20 +289,24 @@ class PipedriveAdapter(CrmAdapter):
             kind = "oauth"
         limit = wire.burst_limit(plan, kind == "oauth")
         account = _account(base_url, token or connection.setting("client_id"))
+        # A new process reads the window's headers on its first call before sending more (probe).
+        burst = shared_limiter(account, limit, f"Pipedrive {plan}", probe=True)
+        search = shared_limiter(account, wire.SEARCH_LIMIT, "Pipedrive search")
         api = ApiClient(
             "pipedrive",
             base_url,
             vendor_name="Pipedrive",
             auth=auth,
-            limiter=shared_limiter(account, limit, f"Pipedrive {plan}"),
+            limiter=burst,
             retry=retry if isinstance(retry, RetryPolicy) else None,
             transport=transport,
             error_hook=wire.pipedrive_error,
             rate_info=wire.rate_info,
         )
-        return cls(api, plan=plan, seats=seats, token_budget=budget, auth_kind=kind,
-                   search_limiter=shared_limiter(account, wire.SEARCH_LIMIT, "Pipedrive search"),
-                   ledger=TokenLedger(account, load=connection.load_state, save=connection.save_state))
+        return cls(api, plan=plan, seats=seats, token_budget=budget, auth_kind=kind, search_limiter=search,
+                   ledger=TokenLedger(account, load=connection.load_state, save=connection.save_state),
+                   windows=[WindowKeeper(lim, account, connection.load_state, connection.save_state)
+                            for lim in (burst, search)])
 
     @classmethod
     def oauth_provider(cls, connection: Connection) -> OAuthProvider:
@@ -357,6 +367,8 @@ class PipedriveAdapter(CrmAdapter):
 
     async def aclose(self) -> None:
         self.ledger.flush()
+        for keeper in self.windows:
+            keeper.save()
         await self.api.aclose()
 
     # -- requests ---------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from email.utils import formatdate
 import httpx
 import pytest
 
+from enginy_desktop.adapters import http as http_module
 from enginy_desktop.adapters.base import (
     AdapterError,
     AuthError,
@@ -31,6 +32,7 @@ from enginy_desktop.adapters.http import (
     Reply,
     RetryPolicy,
     SlidingWindowLimiter,
+    WindowKeeper,
     bearer_auth,
     parse_retry_after,
 )
@@ -347,6 +349,65 @@ def test_limiter_follows_vendor_headers() -> None:
         return time.monotonic() - t0
 
     assert run(go()) >= 0.19
+
+
+def test_a_window_kept_by_one_process_is_taken_by_the_next() -> None:
+    """``WindowKeeper``: the calls of the last window, kept through the connection's state, seed the next
+    process's limiter (as wall-clock moments); the process that saved them never takes them twice."""
+    kept: dict[str, str] = {}
+    first = SlidingWindowLimiter(RateLimit(5, 0.5), name="w")
+
+    async def fill() -> None:
+        for _ in range(5):
+            async with first.slot():
+                pass
+
+    run(fill())
+    WindowKeeper(first, "acct", kept.get, kept.__setitem__).save()
+    assert WindowKeeper(first, "acct", kept.get, kept.__setitem__).load() == 0  # its own figures
+
+    second = SlidingWindowLimiter(RateLimit(5, 0.5), name="w")
+    keeper = WindowKeeper(second, "acct", kept.get, kept.__setitem__)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(http_module, "_PROCESS_ID", "another-process")
+        assert keeper.load() == 5
+        assert keeper.load() == 0  # the same save is taken once
+
+    async def one_more() -> float:
+        t0 = time.monotonic()
+        async with second.slot():
+            pass
+        return time.monotonic() - t0
+
+    assert run(one_more()) >= 0.4  # it waits for the first process's calls to leave the window
+    stale = SlidingWindowLimiter(RateLimit(5, 0.5), name="w")
+    assert stale.seed([time.time() - 5.0] * 5) == 0  # calls older than the window no longer count
+
+
+def test_a_fresh_limiter_probes_then_counts_the_calls_of_others() -> None:
+    """With ``probe``, one call goes out first; its headers say how full the vendor's window is, and the calls
+    that are not ours take slots before the rest go out together."""
+    limiter = SlidingWindowLimiter(RateLimit(4, 0.4), probe=True)
+    in_flight: list[int] = []
+    current = [0]
+
+    async def one(first: bool) -> None:
+        async with limiter.slot():
+            current[0] += 1
+            in_flight.append(current[0])
+            await asyncio.sleep(0.01)
+            current[0] -= 1
+        if first:  # the vendor counted 3 calls before ours: 4 - 0 remaining
+            limiter.observe(RateInfo(maximum=4, remaining=0, interval_seconds=0.4))
+
+    async def go() -> float:
+        t0 = time.monotonic()
+        await asyncio.gather(one(True), *(one(False) for _ in range(3)))
+        return time.monotonic() - t0
+
+    elapsed = run(go())
+    assert in_flight[0] == 1
+    assert elapsed >= 0.39  # the others' 3 calls held the window: the next 3 waited for it
 
 
 # -- OAuth refresh flow ------------------------------------------------------------------------------------------------

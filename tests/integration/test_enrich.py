@@ -192,17 +192,54 @@ def test_failures_end_resumable_with_nothing_paid_twice(ctx: Any, tmp_path: Path
     assert report(ctx, info.id).credits >= sum(clean_cost.values()) - 1e-9
 
 
-def test_the_cap_stops_before_spending_past_it_and_a_higher_cap_resumes(ctx: Any, tmp_path: Path) -> None:
-    world = EnrichWorld.make(ctx, tmp_path, contacts=40, providers=("hunter",))
-    options = EnrichOptions(world.list_id, [D.EMAIL], {D.EMAIL: ["hunter"]}, max_credits=10)
+@pytest.mark.parametrize(("provider", "cap"), [("hunter", 10), ("lusha", 5), ("apollo", 3)])
+def test_the_cap_splits_the_last_request_stops_and_a_higher_cap_resumes(ctx: Any, tmp_path: Path, provider: str,
+                                                                         cap: int) -> None:
+    """A cap smaller than one bulk request (Lusha's 100, Apollo's 10) still spends up to it: the last request is
+    split to fit, and the run says how many records it left for lack of credit."""
+    world = EnrichWorld.make(ctx, tmp_path, contacts=40, providers=(provider,))
+    options = EnrichOptions(world.list_id, [D.EMAIL], {D.EMAIL: [provider]}, max_credits=cap)
     assert estimate(ctx, options).over_cap
     stopped = run(ctx, world, options)
     assert stopped.state == "cancelled"
-    assert "cap of 10 credits" in (stopped.error or "")
-    assert world.credits_spent("hunter") <= 10
+    assert f"cap of {cap} credits" in (stopped.error or "")
+    assert 0 < world.credits_spent(provider) <= cap
+    rep = report(ctx, stopped.id)
+    assert 0 < rep.left_by_cap < 40
+    assert f"{rep.left_by_cap} records left unasked for lack of credit" in (stopped.error or "")
+    assert rep.as_json()["records_left_for_lack_of_credit"] == rep.left_by_cap
     done = asyncio.run(resume_enrichment(ctx, stopped.id, max_credits=1000, factory=world.factory))
     assert done.state == "finished"
+    assert report(ctx, done.id).left_by_cap == 0
     assert report(ctx, done.id).still_missing.get("email", 0) < 40
+
+
+@pytest.mark.parametrize(("provider", "asked_again"), [("hunter", True), ("proxycurl", False)])
+def test_a_request_cut_off_by_a_crash_is_asked_again_only_where_a_repeat_is_free(
+        ctx: Any, tmp_path: Path, provider: str, asked_again: bool) -> None:
+    """Hunter does not charge a repeated request: its cut-off records are asked again. Enrich Layer charges every
+    call: its cut-off records are not asked again in this run (nothing paid twice) and the report says so."""
+    from enginy_desktop.core.models import EnrichmentRequest
+
+    world = EnrichWorld.make(ctx, tmp_path, contacts=12, providers=(provider,), linkedin=True)
+    options = EnrichOptions(world.list_id, [D.EMAIL], {D.EMAIL: [provider]})
+    info = start_enrichment(ctx, options)
+    cut = sorted(contacts(ctx))[:3]
+    with ctx.store.write() as s:  # what a kill between sending a request and recording its answer leaves
+        s.add(EnrichmentRequest(run_id=info.id, provider=provider, record_ids=cut, points=["email"],
+                                state="in_flight", credits=0.0, found={}, asked={"email": 3}))
+    done = asyncio.run(run_enrichment(ctx, info.id, factory=world.factory))
+    assert done.state == "finished", done.error
+    rep = report(ctx, info.id)
+    log = " ".join(f"{r.path}?{r.query}" for r in world.emulator(provider).requests)
+    people = [contacts(ctx)[i] for i in cut]  # Hunter is asked by name, Enrich Layer by LinkedIn URL
+    assert all((f"first_name={c.first_name}" in log or str(c.linkedin_url).rstrip("/").rsplit("/", 1)[-1] in log)
+               is asked_again for c in people)
+    assert (rep.reasked, rep.not_reasked) == ((3, 0) if asked_again else (0, 3))
+    pr = next(p for p in rep.providers if p.provider == provider)
+    assert pr.repeat == ("free" if asked_again else "charged")
+    assert "http" in pr.repeat_note  # the vendor's page that says so
+    assert pr.points["email"].asked > pr.points["email"].found
 
 
 def test_cancel_keeps_what_was_found_and_resume_finishes(ctx: Any, tmp_path: Path) -> None:

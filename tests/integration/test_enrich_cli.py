@@ -156,3 +156,77 @@ def test_killed_enrichment_resumes_without_paying_twice(ctx: Any, data_dir: Path
         assert spent == clean_cost  # nothing paid twice, nothing missed
         assert rep["credits_spent"] >= sum(spent.values()) - 1e-9  # Hunter's repeated requests are free
 
+
+
+@pytest.mark.subprocess
+def test_killed_mid_bulk_request_apollo_and_lusha_charge_nothing_twice(ctx: Any, data_dir: Path,
+                                                                       tmp_path: Path) -> None:
+    """SIGKILL while Apollo answers a bulk match it has just charged (the answer never reaches the run's journal),
+    with Lusha's bulk requests going on: resuming asks those people again, and neither vendor charges again for a
+    record the account already revealed (Apollo's net-new rule, Lusha's 30 days) — credits equal a clean run's."""
+    import asyncio
+
+    from enginy_desktop.adapters.enrichment.base import DataPoint as D
+    from enginy_desktop.core.context import AppContext
+    from enginy_desktop.core.enrich import EnrichOptions, run_enrichment, start_enrichment
+    from tests.support.memory_keyring import FileKeyring
+
+    keyring.set_keyring(FileKeyring())
+    points = [D.EMAIL, D.JOB_TITLE, D.PHONE]
+    providers = ("apollo", "lusha")
+    order = {p: [k for k in providers if not (k == "apollo" and p is D.PHONE)] for p in points}
+
+    clean_dir = tmp_path / "clean"
+    clean_dir.mkdir()
+    clean_ctx = AppContext.open(clean_dir)
+    try:
+        clean = EnrichWorld.make(clean_ctx, clean_dir, contacts=120, providers=providers)
+        info = start_enrichment(clean_ctx, EnrichOptions(clean.list_id, points, order))
+        assert asyncio.run(run_enrichment(clean_ctx, info.id, factory=clean.factory)).state == "finished"
+        clean_cost = {k: clean.credits_spent(k) for k in providers}
+    finally:
+        clean_ctx.close()
+    assert all(clean_cost.values())
+
+    world = EnrichWorld.make(ctx, tmp_path, contacts=120, providers=providers)
+    apollo_em = world.emulator("apollo")
+    child: dict[str, Any] = {}
+    reveal = apollo_em.reveal
+    calls = {"n": 0}
+
+    def reveal_then_die(key: str, items: list[str]) -> int:  # charged, then the client dies before the answer
+        charged = reveal(key, items)
+        calls["n"] += 1
+        if calls["n"] == 3 and "proc" in child:
+            os.kill(child["proc"].pid, signal.SIGKILL)
+            child["proc"].wait(10)
+        return charged
+
+    apollo_em.reveal = reveal_then_die
+    with served(ctx, world):
+        err_path = tmp_path / "child.err"
+        with err_path.open("w") as err_file:
+            proc = subprocess.Popen(_command(data_dir, "enrich", "--list", "Leads", "--find", "email,job_title,phone",
+                                             "--providers", "apollo,lusha", "--yes"),
+                                    env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=err_file)
+            child["proc"] = proc
+            try:
+                proc.wait(90)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait(10)
+        assert proc.returncode == -signal.SIGKILL, err_path.read_text()
+        apollo_em.reveal = reveal
+        run_id = ctx.runs.history(kind="enrichment")[0].id
+        assert ctx.runs.mark_interrupted() == [run_id]
+        assert world.credits_spent("apollo") > 0
+        result = subprocess.run(_command(data_dir, "enrich", "--resume", str(run_id), "--yes", "--json"),
+                                env=dict(os.environ), capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        rep = json.loads(result.stdout)
+        assert rep["state"] == "finished"
+        assert rep["records_asked_again_after_a_crash"] >= 10  # at least the bulk match cut off
+        assert rep["records_not_asked_again_after_a_crash"] == 0  # both vendors' repeats are free
+        assert {k: world.credits_spent(k) for k in providers} == clean_cost  # nothing paid twice, nothing missed
+        assert {p["provider"]: p["repeated_lookup"] for p in rep["providers"]} == {"apollo": "free", "lusha": "free"}

@@ -103,9 +103,12 @@ def test_apollo_and_lusha_traffic_matches_their_openapi(shared_dir: Path, key: s
 async def _expect_error(key: str, module: Any, transport: Any, base_url: str, words: str) -> None:
     adapter = adapter_class(key).from_connection(_connection(key, module.DEFAULT_KEY, base_url), transport=transport,
                                                  retry=RetryPolicy(max_attempts=1))
+    # People this account has not paid for yet: neither vendor charges again for someone already revealed.
+    fresh = [LookupInput(f"n{i}", first_name=f, last_name="Newcomer", company_name="Vandelay")
+             for i, f in enumerate(("Ann", "Bob", "Cy", "Di", "Ed", "Flo"))]
     async with adapter:
         with pytest.raises(Exception, match=words):
-            await adapter.lookup(PEOPLE[:3], ALL)
+            await adapter.lookup(fresh, ALL)
 
 
 def _schema(vendor: str, name: str) -> Draft202012Validator:

@@ -32,6 +32,7 @@ from .base import (
     Pricing,
     ProviderAccount,
     ProviderCapabilities,
+    RepeatCharge,
     with_partial,
 )
 
@@ -117,6 +118,10 @@ class ApolloAdapter(EnrichmentAdapter):
         # people/bulk_match: 1/10 of people/match's 600 per hour... per minute figures depend on the plan; the
         # headers Apollo sends lower this when the plan allows less.
         rate_limit=RateLimit(100, 60.0),
+        repeat=RepeatCharge.FREE,
+        repeat_note=("Apollo charges only for net-new e-mails: asking again about a person the account already "
+                     "revealed is not charged again "
+                     "(https://knowledge.apollo.io/hc/en-us/articles/9527776320781-What-Are-Credits)."),
     )
 
     def __init__(self, api: Any) -> None:

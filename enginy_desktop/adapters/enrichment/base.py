@@ -43,6 +43,7 @@ __all__ = [
     "Pricing",
     "ProviderAccount",
     "ProviderCapabilities",
+    "RepeatCharge",
     "adapter_class",
     "with_partial",
 ]
@@ -108,6 +109,18 @@ class Pricing:
         return sum(credits for group, credits in self.groups if group & points)
 
 
+class RepeatCharge(StrEnum):
+    """What the vendor charges when the same account asks again about a record it was already charged for.
+
+    It decides what resuming a run does with a request cut off by a crash (sent, perhaps charged, its answer never
+    recorded): a provider that does not charge a repeat is asked again (free); one that does is not — nothing is
+    paid twice, and the records are counted as *not asked again* in the report.
+    """
+
+    FREE = "free"  # a repeated lookup of a record the account already paid for is not charged (see repeat_note)
+    CHARGED = "charged"  # a repeated lookup is charged again (or the vendor does not say it is not)
+
+
 @dataclass(frozen=True, slots=True)
 class ProviderCapabilities:
     finds: frozenset[DataPoint]
@@ -116,9 +129,14 @@ class ProviderCapabilities:
     flow: Flow
     pricing: Pricing
     rate_limit: RateLimit
-    # Seconds between polls of an asynchronous job (the engine backs off from this up to ``poll_max``).
+    # Seconds before the first poll of an asynchronous job; the engine backs off from it up to ``poll_max``
+    # (an adapter instance may poll faster or slower: :meth:`EnrichmentAdapter.poll_delays`).
     poll_every: float = 0.0
     poll_max: float = 0.0
+    # Whether asking again about a record already paid for costs again, and the vendor's own words (with the page).
+    # The safe default for a vendor whose docs say nothing: it does.
+    repeat: RepeatCharge = RepeatCharge.CHARGED
+    repeat_note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +239,10 @@ class EnrichmentAdapter(abc.ABC):
     key: ClassVar[str]
     name: ClassVar[str]
     capabilities: ClassVar[ProviderCapabilities]
+    # An asynchronous adapter's own poll delays (seconds; 0 = the capabilities'): set per instance, e.g. from the
+    # ``poll_every`` / ``poll_max`` connection options (tests poll fast).
+    poll_every: float = 0.0
+    poll_max: float = 0.0
 
     @classmethod
     @abc.abstractmethod
@@ -248,6 +270,12 @@ class EnrichmentAdapter(abc.ABC):
     async def collect(self, job_id: str, records: Sequence[LookupInput],
                       points: frozenset[DataPoint]) -> list[LookupResult] | None:
         raise NotImplementedError
+
+    def poll_delays(self) -> tuple[float, float]:
+        """(first delay, longest delay) between polls of an asynchronous job, in seconds."""
+        caps = self.capabilities
+        first = self.poll_every or caps.poll_every or 1.0
+        return first, max(first, self.poll_max or caps.poll_max or first)
 
     @property
     def requests_sent(self) -> int:

@@ -34,6 +34,7 @@ from .base import (
     Pricing,
     ProviderAccount,
     ProviderCapabilities,
+    RepeatCharge,
 )
 
 DEFAULT_BASE_URL = "https://api.dropcontact.com/v1"
@@ -73,6 +74,11 @@ class DropcontactAdapter(EnrichmentAdapter):
         # then), later ones back off to 30 s.
         poll_every=2.0,
         poll_max=30.0,
+        repeat=RepeatCharge.CHARGED,
+        repeat_note=("Dropcontact takes the credits when a batch is sent "
+                     "(https://developer.dropcontact.com/en/credits/): a batch sent again is charged again. Its "
+                     "batch id is recorded as soon as Dropcontact answers, and a resumed run fetches that batch "
+                     "instead of sending it again."),
     )
 
     def __init__(self, api: Any, poll_every: float, poll_max: float, max_wait: float) -> None:

@@ -35,6 +35,7 @@ from .base import (
     Pricing,
     ProviderAccount,
     ProviderCapabilities,
+    RepeatCharge,
     with_partial,
 )
 
@@ -81,6 +82,9 @@ class HunterAdapter(EnrichmentAdapter):
                                            (DOMAIN_POINTS, 1.0)),
                         "1 credit per e-mail found, 0.5 per verification, 1 per domain search with a result."),
         rate_limit=RateLimit(15, 1.0),
+        repeat=RepeatCharge.FREE,
+        repeat_note=("Hunter does not charge a request repeated in the same billing period "
+                     "(http://help.hunter.io/en/articles/1911617-hunter-s-credit-system)."),
     )
 
     def __init__(self, api: Any, key: str, minute: RateLimit, verifier: tuple[RateLimit, RateLimit]) -> None:

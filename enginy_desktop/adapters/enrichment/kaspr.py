@@ -34,6 +34,7 @@ from .base import (
     Pricing,
     ProviderAccount,
     ProviderCapabilities,
+    RepeatCharge,
     with_partial,
 )
 
@@ -83,6 +84,9 @@ class KasprAdapter(EnrichmentAdapter):
                         "1 work-e-mail credit per e-mail found, 1 phone credit per phone, 1 export credit per lead "
                         "revealed; once per lead."),
         rate_limit=RateLimit(60, 60.0),
+        repeat=RepeatCharge.FREE,
+        repeat_note=("Kaspr spends credits once per lead: a lead already revealed by the account is not charged "
+                     "again (https://help.kaspr.io/en/articles/8865905-what-are-credits)."),
     )
 
     def __init__(self, api: Any) -> None:

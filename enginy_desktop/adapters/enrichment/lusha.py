@@ -32,6 +32,7 @@ from .base import (
     Pricing,
     ProviderAccount,
     ProviderCapabilities,
+    RepeatCharge,
     with_partial,
 )
 
@@ -128,6 +129,10 @@ class LushaAdapter(EnrichmentAdapter):
         pricing=Pricing("Lusha credits", ((PERSON_POINTS | ORG_POINTS, 1.0),),
                         "1 credit per contact or company revealed; none when Lusha finds nothing."),
         rate_limit=RateLimit(300, 60.0),  # Premium and Scale: 300 a minute; the headers lower it for other plans
+        repeat=RepeatCharge.FREE,
+        repeat_note=("Lusha counts a unique request once every 30 days: asking again about the same contact "
+                     "within 30 days is free "
+                     "(https://info.lusha.com/en/articles/3453060-what-counts-as-an-api-request)."),
     )
 
     def __init__(self, api: Any) -> None:

@@ -42,6 +42,7 @@ from .base import (
     Pricing,
     ProviderAccount,
     ProviderCapabilities,
+    RepeatCharge,
     with_partial,
 )
 
@@ -96,6 +97,10 @@ class ProxycurlAdapter(EnrichmentAdapter):
                         "Finding a person from a name costs 3 credits (2 even when nothing matches), 1 from a LinkedIn "
                         "URL; a work e-mail 3; a phone 1; a company 3."),
         rate_limit=RateLimit(300, 60.0),
+        repeat=RepeatCharge.CHARGED,
+        repeat_note=("Enrich Layer charges every successful call "
+                     "(https://enrichlayer.com/docs/knowledge-base/billing/understanding-credits): a lookup "
+                     "sent again is charged again."),
     )
 
     def __init__(self, api: Any) -> None:

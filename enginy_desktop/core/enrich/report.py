@@ -1,7 +1,9 @@
 """The report of an enrichment run and the provenance of enriched values (read by the Runs page, the list, the CLI).
 
 - :func:`report` — per provider and data point: records asked, values found, not found, failed; credits spent;
-  values answered by the cache; requests asked again after a crash; the run's state and error.
+  values answered by the cache; records asked again after a crash (a provider that does not charge a repeated
+  lookup) and records not asked again (one that does); records left for lack of credit under the cap; what each
+  provider charges for a repeated lookup; the run's state and error.
 - :func:`provenance` — for records of a list: field -> (provider, when, confidence, status).
 """
 
@@ -42,11 +44,15 @@ class ProviderReport:
     credits: float = 0.0
     points: dict[str, PointOutcome] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    not_reasked: int = 0  # records of requests cut off by a crash, not asked again (the provider charges repeats)
+    repeat: str = ""  # "free" or "charged": what the provider charges for a repeated lookup
+    repeat_note: str = ""
 
     def as_json(self) -> dict[str, Any]:
         return {"provider": self.provider, "name": self.name, "requests": self.requests,
                 "credits": round(self.credits, 2), "points": {k: v.as_json() for k, v in self.points.items()},
-                "errors": list(self.errors)}
+                "errors": list(self.errors), "records_not_asked_again_after_a_crash": self.not_reasked,
+                "repeated_lookup": self.repeat, "repeated_lookup_note": self.repeat_note}
 
 
 @dataclass
@@ -60,6 +66,8 @@ class RunReport:
     cached: int
     credits: float
     reasked: int
+    not_reasked: int
+    left_by_cap: int
     points: list[str]
     providers: list[ProviderReport]
     still_missing: dict[str, int]
@@ -72,6 +80,8 @@ class RunReport:
         return {"run": self.run_id, "state": self.state, "list": self.list_name, "error": self.error,
                 "records": self.records, "values_found": self.found, "values_from_cache": self.cached,
                 "credits_spent": round(self.credits, 2), "records_asked_again_after_a_crash": self.reasked,
+                "records_not_asked_again_after_a_crash": self.not_reasked,
+                "records_left_for_lack_of_credit": self.left_by_cap,
                 "points": list(self.points), "providers": [p.as_json() for p in self.providers],
                 "still_missing": dict(self.still_missing)}
 
@@ -81,23 +91,26 @@ def report(ctx: Any, run_id: int) -> RunReport:
     enrich = dict(info.options.get("enrich") or {})
     per: dict[str, ProviderReport] = {}
     for key in info.options.get("providers") or []:
-        per[key] = ProviderReport(key, _name(key))
+        per[key] = _provider(key)
     with ctx.store.session() as s:
         rows = s.execute(select(EnrichmentRequest.provider, EnrichmentRequest.state, EnrichmentRequest.asked,
-                                EnrichmentRequest.found, EnrichmentRequest.credits, EnrichmentRequest.error)
+                                EnrichmentRequest.found, EnrichmentRequest.credits, EnrichmentRequest.error,
+                                EnrichmentRequest.record_ids)
                          .where(EnrichmentRequest.run_id == run_id)).all()
-    for provider, state, asked, found, credits, error in rows:
-        rep = per.setdefault(provider, ProviderReport(provider, _name(provider)))
+    for provider, state, asked, found, credits, error, record_ids in rows:
+        rep = per.get(provider) or per.setdefault(provider, _provider(provider))
         rep.requests += 1
         rep.credits += float(credits or 0.0)
+        if state == "lost":
+            rep.not_reasked += len(record_ids or [])
         for point, n in dict(asked or {}).items():
             outcome = rep.points.setdefault(point, PointOutcome())
             outcome.asked += int(n)
-            if state == "failed":
+            if state in ("failed", "lost"):
                 outcome.failed += int(n)
         for point, n in dict(found or {}).items():
             rep.points.setdefault(point, PointOutcome()).found += int(n)
-        if state == "failed" and error and error not in rep.errors:
+        if state in ("failed", "lost") and error and error not in rep.errors:
             rep.errors.append(error)
     # The journal is the truth (counters of an attempt killed mid-chunk were never saved): values found are the
     # provenance rows this run wrote, credits what its recorded requests cost; the rest came from the cache.
@@ -109,12 +122,25 @@ def report(ctx: Any, run_id: int) -> RunReport:
     return RunReport(run_id=run_id, state=info.state, list_name=info.list_name, error=info.error,
                      records=info.counter("records"), found=found, cached=max(0, found - from_requests),
                      credits=sum(p.credits for p in per.values()), reasked=info.counter("reasked"),
+                     not_reasked=sum(p.not_reasked for p in per.values()), left_by_cap=info.counter("left_by_cap"),
                      points=list(enrich.get("points") or []), providers=list(per.values()), still_missing=still)
 
 
 def _point_index() -> Any:
     """A number per data point (for counting distinct record-and-point pairs in SQL)."""
     return case({p.value: i for i, p in enumerate(DataPoint)}, value=EnrichedValue.data_point, else_=15)
+
+
+def _provider(key: str) -> ProviderReport:
+    from enginy_desktop.adapters.enrichment.base import adapter_class
+
+    rep = ProviderReport(key, _name(key))
+    try:
+        caps = adapter_class(key).capabilities
+    except KeyError:
+        return rep
+    rep.repeat, rep.repeat_note = caps.repeat.value, caps.repeat_note
+    return rep
 
 
 def _name(key: str) -> str:

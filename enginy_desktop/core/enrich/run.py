@@ -9,12 +9,17 @@ journaled *in flight* before it is sent (an asynchronous provider's job id as so
 - **Cancel** stops between requests (the request in flight completes and is recorded);
 - **a crash or kill** leaves the run *interrupted*; resuming it fetches an asynchronous job that was submitted
   (instead of paying for it again), asks the cache for everything already answered, and goes on with the records
-  not done. Only a synchronous request cut off between sending and recording its answer is asked again; the report
-  says how many (``reasked``) — at most one batch per provider;
+  not done. A request cut off between sending and recording its answer (it may have been charged) is asked again
+  only of a provider that does not charge a repeated lookup (:class:`RepeatCharge`: Apollo, Hunter, Lusha, Kaspr);
+  the report counts these records (``reasked``). A provider that charges a repeat is not asked again about them in
+  this run (``not_reasked``): nothing is paid twice, the waterfall goes on with the next provider, and enriching the
+  list again asks them. Such providers' one-record requests are journaled one by one, so a kill leaves at most the
+  requests in flight (``CONCURRENCY``) unanswered;
 - **bad key, no credits, rate limit past the retries, provider down**: the run stops as *failed* with the
   provider's own words and what to do; what was found is kept and resuming goes on where it stopped;
-- **the credit cap**: a request that could take the credits spent past the cap is not sent; the run stops as
-  *cancelled* (resume it with a higher cap).
+- **the credit cap**: a request is sent only for as many records as the credits left under the cap pay for at most
+  (the last request is split to fit); then the run stops as *cancelled*, saying how many records were left for lack
+  of credit (``left_by_cap``); resume it with a higher cap.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from enginy_desktop.adapters.enrichment.base import (
     Found,
     LookupInput,
     LookupResult,
+    RepeatCharge,
 )
 from enginy_desktop.core.fields import RecordKind
 from enginy_desktop.core.models import (
@@ -76,7 +82,7 @@ __all__ = ["AdapterFactory", "CapReached", "open_adapter", "resume_enrichment", 
 
 AdapterFactory = Callable[[str], EnrichmentAdapter]
 CONCURRENCY = 4  # requests in flight per provider
-JOURNAL_STEP = 10  # records per journaled step for providers that take one record per request
+JOURNAL_STEP = 10  # records per journaled step for one-record providers that do not charge a repeated lookup
 
 
 class CapReached(Exception):  # noqa: N818 - an outcome
@@ -149,6 +155,9 @@ class _Runner:
         self.stopped = False
         self.order = {p: list(options.order.get(p, [])) for p in options.points}
         self.classes = {k: _cls(k) for k in options.providers_used()}
+        # provider -> records whose request was cut off by a crash and that this run does not ask it again
+        self.lost: dict[str, set[int]] = {}
+        self.left_by_cap = 0  # records left without asking when the cap was reached
 
     def adapter(self, key: str) -> EnrichmentAdapter:
         if key not in self.adapters:
@@ -177,10 +186,16 @@ class _Runner:
         with self.ctx.store.write() as s:
             s.execute(update(EnrichmentRequest).where(EnrichmentRequest.id == request_id).values(job_id=job_id))
 
-    def journal_failed(self, request_id: int, error: str) -> None:
+    def journal_failed(self, request_id: int, error: str, state: str = "failed") -> None:
         with self.ctx.store.write() as s:
             s.execute(update(EnrichmentRequest).where(EnrichmentRequest.id == request_id)
-                      .values(state="failed", error=error, updated_at=utcnow()))
+                      .values(state=state, error=error, updated_at=utcnow()))
+
+    def load_lost(self) -> None:
+        with self.ctx.store.session() as s:
+            for provider, ids in s.execute(select(EnrichmentRequest.provider, EnrichmentRequest.record_ids).where(
+                    EnrichmentRequest.run_id == self.run_id, EnrichmentRequest.state == "lost")):
+                self.lost.setdefault(provider, set()).update(int(i) for i in ids or [])
 
     # -- applying answers ----------------------------------------------------------------------------------------
     def apply(self, provider: str, records: Sequence[_Record], pts: frozenset[DataPoint],
@@ -265,7 +280,8 @@ class _Runner:
         for key in self.order.get(point, []):
             if key in tried:
                 continue
-            if self.classes[key].can_use(self.inputs(rec), frozenset({point})):
+            if rec.id not in self.lost.get(key, ()) and self.classes[key].can_use(self.inputs(rec),
+                                                                                 frozenset({point})):
                 return key
             tried.add(key)
         return None
@@ -328,14 +344,22 @@ class _Runner:
     async def request(self, provider: str, fresh: list[_Record], pts: frozenset[DataPoint]) -> None:
         """One journaled request to ``provider`` about ``fresh`` for ``pts``."""
         adapter = self.adapter(provider)
-        most = adapter.capabilities.pricing.cost(set(pts)) * len(fresh)
+        each = adapter.capabilities.pricing.cost(set(pts))
         async with self.sem[provider]:
             if self.stopped:
                 return  # a provider failed: the run stops; nothing more is sent
             self.token.raise_if_cancelled()
-            if self.cap is not None and self.totals.credits + self.reserved + most > self.cap + 1e-9:
+            fits = len(fresh)
+            if self.cap is not None and each > 0:
+                room = self.cap - self.totals.credits - self.reserved + 1e-9
+                fits = min(len(fresh), max(0, int(room // each)))
+            capped = fits < len(fresh)
+            if capped:  # the cap: ask only about the records the credits left pay for at most, then stop
                 self.stopped = True
-                raise CapReached()
+                if fits == 0:
+                    raise CapReached()
+                fresh = fresh[:fits]
+            most = each * len(fresh)
             self.reserved += most
             request_id = self.journal_start(provider, fresh, pts)
             job = ""
@@ -360,12 +384,12 @@ class _Runner:
                 self.reserved -= most
             self.totals.requests += 1
             self.apply(provider, fresh, pts, results, request_id)
+            if capped:
+                raise CapReached()
 
     async def wait(self, adapter: EnrichmentAdapter, job: str, inputs: list[LookupInput],
                    pts: frozenset[DataPoint]) -> list[LookupResult]:
-        caps = adapter.capabilities
-        delay = float(getattr(adapter, "poll_every", caps.poll_every) or 1.0)
-        top = float(getattr(adapter, "poll_max", caps.poll_max) or delay)
+        delay, top = adapter.poll_delays()
         while True:
             await asyncio.sleep(delay)
             results = await adapter.collect(job, inputs, pts)
@@ -374,13 +398,15 @@ class _Runner:
             delay = min(top, delay * 1.5)
 
     # -- recovering requests cut off by a crash -----------------------------------------------------------------
-    async def recover(self) -> int:
-        """Requests left in flight by the previous attempt: fetch submitted async jobs; count the others."""
+    async def recover(self) -> tuple[int, int]:
+        """Requests left in flight by the previous attempt: fetch submitted async jobs; the others are asked again
+        of a provider that does not charge a repeated lookup, and not of one that does. Returns (records asked
+        again, records not asked again)."""
         with self.ctx.store.session() as s:
             stuck = [(r.id, r.provider, list(r.record_ids), [DataPoint(p) for p in r.points], r.job_id)
                      for r in s.scalars(select(EnrichmentRequest).where(
                          EnrichmentRequest.run_id == self.run_id, EnrichmentRequest.state == "in_flight"))]
-        reasked = 0
+        reasked = lost = 0
         for request_id, provider, ids, pts, job in stuck:
             if job and provider in self.classes:
                 recs = self.load(ids)
@@ -391,11 +417,18 @@ class _Runner:
                 except AdapterError as exc:
                     raise ProviderStopped(provider, exc) from None  # still in flight: the next resume fetches it
                 self.apply(provider, recs, frozenset(pts), results, request_id)
-            else:
+            elif _repeat_is_free(provider):
                 reasked += len(ids)
                 self.journal_failed(request_id, "Enginy Desktop stopped before the answer to this request was "
-                                    "recorded; its records were asked again.")
-        return reasked
+                                    f"recorded; its records were asked again ({_name(provider)} does not charge a "
+                                    "repeated lookup).")
+            else:
+                lost += len(ids)
+                self.journal_failed(request_id, "Enginy Desktop stopped before the answer to this request was "
+                                    f"recorded; {_name(provider)} may have charged it and charges a repeated lookup, "
+                                    "so these records were not asked again in this run (enrich the list again to "
+                                    "ask them).", state="lost")
+        return reasked, lost
 
     def load(self, ids: Sequence[int]) -> list[_Record]:
         out: list[_Record] = []
@@ -425,9 +458,11 @@ class _Runner:
             jobs = []
             for (key, points), members in groups.items():
                 # A provider without a batch call (Hunter) gets ten records per journaled step (one request each):
-                # one transaction per ten answers instead of two per record.
-                size = self.classes[key].capabilities.batch_size
-                size = size if size > 1 else JOURNAL_STEP
+                # one transaction per ten answers instead of two per record — when a repeated lookup is free; one
+                # that charges it has each request journaled on its own, so a kill loses as few answers as can be.
+                caps = self.classes[key].capabilities
+                size = caps.batch_size if caps.batch_size > 1 else (
+                    JOURNAL_STEP if caps.repeat is RepeatCharge.FREE else 1)
                 for start in range(0, len(members), size):
                     jobs.append(self.ask(key, members[start:start + size], points))
             results = await asyncio.gather(*jobs, return_exceptions=True)
@@ -436,7 +471,8 @@ class _Runner:
                     raise outcome
 
     async def run(self) -> dict[str, Any]:
-        reasked = await self.recover()
+        reasked, lost = await self.recover()
+        self.load_lost()
         pending_ids = [i.local_id for i in self.ctx.runs.items(self.run_id, state=["pending", "in_flight"])]
         total = int(self.ctx.runs.get(self.run_id).counters.get("records", 0) or len(pending_ids))
         done_before = total - len(pending_ids)
@@ -447,17 +483,32 @@ class _Runner:
             recs = self.load(ids)
             try:
                 await self.chunk(recs)
+            except CapReached:
+                self.left_by_cap = self.still_to_ask(recs, pending_ids[start + CHUNK:])
+                self.ctx.runs.set_counters(self.run_id, {"left_by_cap": self.left_by_cap})
+                raise
             finally:
-                self.save_counters(reasked)
+                self.save_counters(reasked, lost)
+                reasked = lost = 0
             self.ctx.runs.set_items_state(self.run_id, self.kind.value, ids, "done")
             self.tracker.advance(len(ids), message=f"{self.totals.found:,} values found, "
                                  f"{_credits(self.totals.credits)} credits spent")
-        return {"reasked": reasked}
+        self.ctx.runs.set_counters(self.run_id, {"left_by_cap": 0})
+        return {}
 
-    def save_counters(self, reasked: int) -> None:
+    def still_to_ask(self, current: list[_Record], later_ids: Sequence[int]) -> int:
+        """Records the run stopped before asking about (the cap): those of the current chunk a provider is still
+        to be asked about, and those of the later chunks that miss something a provider can be asked for."""
+        left = sum(1 for rec in current if self.wanted(rec))
+        for start in range(0, len(later_ids), CHUNK):
+            left += sum(1 for rec in self.load(later_ids[start:start + CHUNK]) if self.wanted(rec))
+        return left
+
+    def save_counters(self, reasked: int = 0, lost: int = 0) -> None:
         self.ctx.runs.set_counters(self.run_id, {"credits": round(_spent(self.ctx, self.run_id), 2)})
         self.ctx.runs.add_counters(self.run_id, {"found": self.totals.found, "cached": self.totals.cached,
-                                                 "requests": self.totals.requests, "reasked": reasked})
+                                                 "requests": self.totals.requests, "reasked": reasked,
+                                                 "not_reasked": lost})
         self.totals.found = self.totals.cached = self.totals.requests = 0
         self.tracker.set_counters(**{k: int(v) for k, v in self.ctx.runs.get(self.run_id).counters.items()
                                      if isinstance(v, int | float)})
@@ -488,6 +539,20 @@ def _cls(key: str) -> Any:
     from enginy_desktop.adapters.enrichment.base import adapter_class
 
     return adapter_class(key)
+
+
+def _repeat_is_free(provider: str) -> bool:
+    try:
+        return bool(_cls(provider).capabilities.repeat is RepeatCharge.FREE)
+    except KeyError:  # a provider Enginy no longer knows: do not ask it anything
+        return False
+
+
+def _name(provider: str) -> str:
+    try:
+        return str(_cls(provider).name)
+    except KeyError:
+        return provider
 
 
 def _credits(value: float) -> str:
@@ -525,9 +590,11 @@ async def run_enrichment(ctx: Any, run_id: int, *, factory: AdapterFactory | Non
         result = ctx.runs.finish(run_id, "cancelled", error="Cancelled. What was found so far is kept; resume "
                                  "the run to go on.")
     except CapReached:
-        result = ctx.runs.finish(run_id, "cancelled", error=f"Stopped before spending more than the cap of "
-                                 f"{_credits(options.max_credits or 0)} credits. What was found is kept; resume "
-                                 "with a higher cap to go on.")
+        left = runner.left_by_cap
+        records = f"{left:,} record{'' if left == 1 else 's'}"
+        result = ctx.runs.finish(run_id, "cancelled", error=f"Stopped at the cap of "
+                                 f"{_credits(options.max_credits or 0)} credits: {records} left unasked for lack of "
+                                 "credit. What was found is kept; resume with a higher cap to go on.")
     except ProviderStopped as exc:
         result = ctx.runs.finish(run_id, "failed", error=describe(exc.provider, exc.error))
     except EnrichError as exc:

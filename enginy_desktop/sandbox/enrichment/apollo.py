@@ -11,8 +11,9 @@ endpoint (``--rate-limit``, default 100/60s), with ``x-rate-limit-minute``, ``x-
 ``x-minute-usage`` on every answer and Apollo's 429 JSON ``{"message": "The maximum number of api calls allowed for
 api/v1/… is N times per minute…"}``. Credits: 1 per person or company found (0 when nothing is found); a request
 whose matches need more credits than are left answers **422** ``{"error": "Insufficient credits…"}`` and charges
-nothing. Coverage: 75 % of people, 70 % of their e-mails, 90 % of companies; no phones (Apollo delivers them to a
-webhook only).
+nothing. A person or company the key already paid for is not charged again (Apollo "only charges you for verified,
+net-new emails", https://knowledge.apollo.io/hc/en-us/articles/9527776320781-What-Are-Credits). Coverage: 75 % of
+people, 70 % of their e-mails, 90 % of companies; no phones (Apollo delivers them to a webhook only).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from .common import (
     Credits,
     EnrichmentSandboxConfig,
     Person,
+    Revealed,
     covers,
     email_status,
     int_option,
@@ -69,6 +71,7 @@ class ApolloEmulator(Emulator):
         super().__init__(config)
         self.cfg = config
         self.credits = Credits(config.credits)
+        self.revealed = Revealed(None, config.wall_clock)  # net-new only: what the account already paid for is free
         self.windows: dict[str, RollingWindow] = {}
 
     # -- gateway hooks -----------------------------------------------------------------------------------------
@@ -109,6 +112,7 @@ class ApolloEmulator(Emulator):
     def reset(self, *, seed: bool = True) -> None:
         super().reset(seed=seed)
         self.credits.reset()
+        self.revealed.clear()
         self.windows.clear()
 
     def limits_json(self) -> dict[str, Any]:
@@ -125,6 +129,13 @@ class ApolloEmulator(Emulator):
     def charge(self, key: str, units: int) -> None:
         if units and (self.cfg.faults.credits_exhausted or not self.credits.spend(key, units)):
             raise ApolloError(422, {"error": "Insufficient credits. Please upgrade your plan."})
+
+    def reveal(self, key: str, items: list[str]) -> int:
+        """Charge 1 credit per item the key has not paid for yet (all or nothing); the credits charged."""
+        fresh = self.revealed.fresh(key, items)
+        self.charge(key, len(fresh))
+        self.revealed.mark(key, fresh)
+        return len(fresh)
 
     def find(self, inputs: dict[str, str]) -> Person | None:
         p = person_for(first_name=inputs.get("first_name", ""), last_name=inputs.get("last_name", ""),
@@ -179,7 +190,7 @@ async def people_match(request: Request) -> Response:
     p = em.find(dict(request.query_params))
     if p is None:
         return ok({"person": None})
-    em.charge(request.scope["sandbox.token"], 1)
+    em.reveal(request.scope["sandbox.token"], [f"person:{p.key}"])
     return ok({"person": person_json(p)})
 
 
@@ -195,10 +206,10 @@ async def people_bulk_match(request: Request) -> Response:
                                 "error_message": f"You can only enrich up to {BULK_MAX} records at a time"})
     matches = [em.find({k: str(v) for k, v in d.items()}) if isinstance(d, dict) else None for d in details]
     found = sum(1 for m in matches if m is not None)
-    em.charge(request.scope["sandbox.token"], found)
+    consumed = em.reveal(request.scope["sandbox.token"], [f"person:{m.key}" for m in matches if m is not None])
     return ok({"status": "success", "error_code": None, "error_message": None,
                "total_requested_enrichments": len(details), "unique_enriched_records": found,
-               "missing_records": len(details) - found, "credits_consumed": found,
+               "missing_records": len(details) - found, "credits_consumed": consumed,
                # Unmatched people: an empty object (the spec's items are objects; Apollo's guides show null).
                "matches": [person_json(m) if m else {} for m in matches]})
 
@@ -217,7 +228,7 @@ async def organization_enrich(request: Request) -> Response:
     c = _company(dict(request.query_params))
     if c is None:
         return ok({"organization": {}})
-    em.charge(request.scope["sandbox.token"], 1)
+    em.reveal(request.scope["sandbox.token"], [f"org:{c.domain}"])
     return ok({"organization": org_json(c)})
 
 
@@ -234,7 +245,7 @@ async def organization_bulk_enrich(request: Request) -> Response:
         raise ApolloError(400, {"status": "failed", "error_code": "RECORD_LIMIT_EXCEEDED",
                                 "error_message": f"You can only enrich up to {BULK_MAX} records at a time"})
     orgs = [c for c in (_company({k: str(v) for k, v in d.items()}) for d in details if isinstance(d, dict)) if c]
-    em.charge(request.scope["sandbox.token"], len(orgs))
+    em.reveal(request.scope["sandbox.token"], [f"org:{c.domain}" for c in orgs])
     return ok({"status": "success", "error_code": None, "error_message": None, "total_requested_domains": len(details),
                "unique_domains": len(details), "unique_enriched_records": len(orgs),
                "missing_records": len(details) - len(orgs), "organizations": [org_json(c) for c in orgs]})

@@ -13,7 +13,8 @@ each a different 60–70 % — which is why asking a second provider for what th
 starting with ``Nobody`` is never found by anyone (for tests).
 
 **Credits.** :class:`Credits` is a balance that never refills (``--option credits=N``), counted in the vendor's
-smallest unit (Hunter's half credits are counted as 1 = 0.5 credit).
+smallest unit (Hunter's half credits are counted as 1 = 0.5 credit). :class:`Revealed` remembers what an account
+already paid for, for the vendors that do not charge a repeated lookup (Apollo's net-new rule, Lusha's 30 days).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from ..kit import EmulatorConfig, GatewayRequest
@@ -198,6 +201,38 @@ class Credits:
         with self._lock:
             self._left.clear()
             self.spent_total = 0
+
+
+class Revealed:
+    """What each API key already paid for: a vendor that does not charge a repeated lookup of the same record
+    within ``window`` seconds (None: ever) charges only :meth:`fresh` records, then :meth:`mark` s them."""
+
+    def __init__(self, window: float | None = None, clock: Callable[[], float] = time.time) -> None:
+        self.window = window
+        self.clock = clock
+        self._paid: dict[tuple[str, str], float] = {}
+        self._lock = threading.Lock()
+
+    def fresh(self, key: str, items: Iterable[str]) -> list[str]:
+        """The items (in order, without repeats) not paid for by ``key`` within the window."""
+        now = self.clock()
+        out: list[str] = []
+        with self._lock:
+            for item in items:
+                when = self._paid.get((key, item))
+                if item not in out and (when is None or (self.window is not None and now - when > self.window)):
+                    out.append(item)
+        return out
+
+    def mark(self, key: str, items: Iterable[str]) -> None:
+        now = self.clock()
+        with self._lock:
+            for item in items:
+                self._paid[(key, item)] = now
+
+    def clear(self) -> None:
+        with self._lock:
+            self._paid.clear()
 
 
 @dataclass

@@ -11,6 +11,8 @@ Auth: the ``api_key`` header (401 ``{"statusCode": 401, "message": "Invalid API 
 (``--rate-limit``, default 300/60s, the Premium plan's) with ``x-rate-limit-minute``, ``x-minute-requests-left``
 and ``x-minute-usage``; 429 past it. Credits: 1 per contact or company revealed; a request whose reveals need more
 credits than are left answers **402**. A contact not found: ``error {code: 3, name: "EMPTY_DATA"}``, not charged.
+A contact or company the key revealed in the last 30 days is not charged again (``isCreditCharged: false``): "unique
+requests are only counted once every 30 days" (https://info.lusha.com/en/articles/3453060-what-counts-as-an-api-request).
 Coverage: 75 % of people, 65 % of e-mails, 55 % of phones, 80 % of companies.
 """
 
@@ -25,8 +27,20 @@ from starlette.routing import Route
 
 from ..kit import Emulator, ErrorKind, RateLimit, RollingWindow, VendorError, build_app, ok, parse_json
 from ..kit.launch import EmulatorSpec, Started, StartOptions, connect_commands, take_options
-from .common import Company, Credits, EnrichmentSandboxConfig, Person, covers, int_option, person_for, stable_id
+from .common import (
+    Company,
+    Credits,
+    EnrichmentSandboxConfig,
+    Person,
+    Revealed,
+    covers,
+    int_option,
+    person_for,
+    stable_id,
+)
 from .common import company_for as _company_for
+
+REPEAT_WINDOW = 30 * 24 * 3600.0  # a contact revealed again within 30 days is not charged again
 
 DEFAULT_KEY = "lusha-sandbox-key"
 BULK_MAX = 100
@@ -51,6 +65,7 @@ class LushaEmulator(Emulator):
         super().__init__(config)
         self.cfg = config
         self.credits = Credits(config.credits)
+        self.revealed = Revealed(REPEAT_WINDOW, config.wall_clock)
         self.window = RollingWindow(config.rate_limit) if config.rate_limit else None
 
     def authenticate(self, request: Any) -> Any:
@@ -83,6 +98,7 @@ class LushaEmulator(Emulator):
     def reset(self, *, seed: bool = True) -> None:
         super().reset(seed=seed)
         self.credits.reset()
+        self.revealed.clear()
         if self.window:
             self.window.reset()
 
@@ -99,6 +115,15 @@ class LushaEmulator(Emulator):
     def charge(self, key: str, units: int) -> None:
         if units and (self.cfg.faults.credits_exhausted or not self.credits.spend(key, units)):
             raise LushaError(402, "Insufficient credits to complete the request")
+
+    def reveal(self, key: str, items: list[str]) -> set[str]:
+        """Charge 1 credit per item not revealed by this key in the last 30 days (all or nothing); the items charged.
+        "Unique requests are only counted once every 30 days"
+        (https://info.lusha.com/en/articles/3453060-what-counts-as-an-api-request)."""
+        fresh = self.revealed.fresh(key, items)
+        self.charge(key, len(fresh))
+        self.revealed.mark(key, fresh)
+        return set(fresh)
 
 
 _ISO2 = {"United States": "US", "United Kingdom": "GB", "France": "FR", "Germany": "DE", "Spain": "ES",
@@ -166,9 +191,9 @@ async def person_get(request: Request) -> Response:
               q.get("companyDomain", ""), q.get("linkedinUrl", ""), q.get("email", ""))
     if p is None:
         return ok({"contact": {"error": EMPTY, "isCreditCharged": False}})
-    em.charge(request.scope["sandbox.token"], 1)
+    charged = em.reveal(request.scope["sandbox.token"], [f"person:{p.key}"])
     data = contact_data(p) | {"company": company_json(p.company)}
-    return ok({"contact": {"error": {}, "isCreditCharged": True, "data": data}})
+    return ok({"contact": {"error": {}, "isCreditCharged": bool(charged), "data": data}})
 
 
 async def person_bulk(request: Request) -> Response:
@@ -189,7 +214,7 @@ async def person_bulk(request: Request) -> Response:
                                            company=str(first_company.get("name") or ""),
                                            domain=str(first_company.get("domain") or ""),
                                            linkedin=str(c.get("linkedinUrl") or ""), email=str(c.get("email") or ""))
-    em.charge(request.scope["sandbox.token"], sum(1 for p in found.values() if p))
+    charged = em.reveal(request.scope["sandbox.token"], [f"person:{p.key}" for p in found.values() if p])
     out_contacts: dict[str, Any] = {}
     out_companies: dict[str, Any] = {}
     for cid, p in found.items():
@@ -198,7 +223,7 @@ async def person_bulk(request: Request) -> Response:
             continue
         data = contact_data(p)
         # "error" is an empty object on success: the spec requires an object (its example shows null)
-        out_contacts[cid] = {"error": {}, "isCreditCharged": True, "data": data}
+        out_contacts[cid] = {"error": {}, "isCreditCharged": f"person:{p.key}" in charged, "data": data}
         out_companies[str(data["companyId"])] = company_json(p.company)
     return ok({"contacts": out_contacts, "companies": out_companies})
 
@@ -217,7 +242,7 @@ async def company_get(request: Request) -> Response:
     c = _company(q.get("company", ""), q.get("domain", ""))
     if c is None:
         raise LushaError(404, "Company not found")
-    em.charge(request.scope["sandbox.token"], 1)
+    em.reveal(request.scope["sandbox.token"], [f"company:{c.domain}"])
     return ok({"data": {"id": stable_id(c.domain, 8), "name": c.name, "domain": c.domain,
                         "employees": f"{max(1, c.employees // 2)} - {c.employees * 2}",
                         "mainIndustry": c.industry, "fqdn": f"www.{c.domain}"}})
@@ -232,16 +257,18 @@ async def company_bulk(request: Request) -> Response:
     if len(companies) > BULK_MAX:
         raise LushaError(400, f"companies must contain no more than {BULK_MAX} elements")
     out: dict[str, Any] = {}
+    domains: list[str] = []
     for item in companies:
         if not isinstance(item, dict) or not item.get("id"):
             raise LushaError(400, "each company needs an id")
         c = _company(str(item.get("name") or ""), str(item.get("domain") or ""))
         if c is not None:
+            domains.append(f"company:{c.domain}")
             out[str(item["id"])] = {"id": stable_id(c.domain, 8), "name": c.name,
                                     "companySize": [max(1, c.employees // 2), c.employees * 2],
                                     "emailDomain": c.domain, "industryPrimaryGroup": c.industry,
                                     "revenueRange": [c.revenue // 2, c.revenue * 2]}
-    em.charge(request.scope["sandbox.token"], len(out))
+    em.reveal(request.scope["sandbox.token"], domains)
     return ok(out)
 
 

@@ -432,7 +432,11 @@ INTEGRATIONS: tuple[Integration, ...] = (
         Category.DATA_ENRICHMENT,
         "AI-based platform to enrich business insights and help qualify leads effectively.",
         AuthKind.API_KEY,
-        (_api_key(help="Datagma → API → Key & DOC."), _base_url("https://gateway.datagma.net/api/ingress")),
+        (_api_key(help="Datagma → API → Key & DOC. Enrich… finds verified work e-mails (1 credit each), job titles, "
+                  "LinkedIn URLs, locations and company data (2 credits per person or company enriched) and "
+                  "mobile phones (30 credits each, not for prospects in the EU), from a name and company, a "
+                  "LinkedIn URL or an e-mail; nothing is charged when nothing is found, nor for a catch-all "
+                  "address."), _base_url("https://gateway.datagma.net/api/ingress")),
         default_base_url="https://gateway.datagma.net/api/ingress",
         monogram="D",
     ),
@@ -626,7 +630,7 @@ CATEGORY_ORDER: tuple[Category, ...] = tuple(Category)
 #: lands: its card stops saying "Not available yet".
 NOT_READY_YET: frozenset[str] = frozenset({
     "tribecrm",
-    "cognism", "datagma", "zoominfo",
+    "cognism", "zoominfo",
 })
 INTEGRATIONS = tuple(dataclasses.replace(i, ready=False) if i.key in NOT_READY_YET else i for i in INTEGRATIONS)
 _BY_KEY = {i.key: i for i in INTEGRATIONS}

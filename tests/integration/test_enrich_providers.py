@@ -32,13 +32,15 @@ from tests.support.enrich_world import MODULES, EnrichWorld
 
 POINTS = [D.EMAIL, D.PHONE, D.JOB_TITLE, D.LINKEDIN_URL, D.INDUSTRY]
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
-NEW = ["proxycurl", "kaspr"]
+NEW = ["proxycurl", "kaspr", "datagma"]
 LINKEDIN = {"kaspr": True}  # Kaspr starts from a LinkedIn profile URL: those lists have one per row
 # How each provider says "no credits" and "slow down" (the words the run's error carries).
 WORDS = {"proxycurl": {"bad_key": "did not accept the API key", "no_credits": "no credits left",
                        "rate_limit": "limiting requests", "down": "temporary problem"},
          "kaspr": {"bad_key": "did not accept the API key", "no_credits": "no credits left",
-                   "rate_limit": "limiting requests", "down": "temporary problem"}}
+                   "rate_limit": "limiting requests", "down": "temporary problem"},
+         "datagma": {"bad_key": "did not accept the API key", "no_credits": "no credits left",
+                     "rate_limit": "limiting requests", "down": "temporary problem"}}
 
 
 def _run(ctx: Any, world: EnrichWorld, options: EnrichOptions) -> Any:
@@ -80,7 +82,8 @@ def test_alone_and_second_in_a_waterfall(ctx: Any, tmp_path: Path, key: str) -> 
     assert mine.points["email"].asked == hunter.asked - hunter.found  # asked only for the first one's misses
     assert mine.points["email"].found > 0
     sources = provenance(ctx, "contact", list(range(1, 41)))
-    assert any(s.get("phone", {}).get("provider") == key for s in sources.values())
+    assert any(key in (s.get("phone", {}).get("provider"), s.get("mobile", {}).get("provider"))  # direct or mobile
+               for s in sources.values())
     assert any(s.get("job_title", {}).get("provider") == key for s in sources.values())
     # Again: nothing new is paid for (the values are there, the misses are in the cache).
     assert estimate(ctx, options).credits_at_most == 0
@@ -286,3 +289,65 @@ def test_kaspr_traffic_matches_its_docs_credit_kinds_and_daily_limit() -> None:
     asyncio.run(go())
     assert not recorder.problems, "\n".join(recorder.problems)
     assert {"profile-request", "profile-response", "remaining-credits", "error"} <= recorder.seen
+
+
+_DATAGMA_NAMES = {"/v8/findEmail": "find-email", "/v2/full": "full", "/v1/search": "search", "/v1/mine": "mine"}
+
+
+def _datagma(request: httpx.Request, response: httpx.Response) -> list[tuple[str, Any]]:
+    assert "authorization" not in request.headers  # the key travels as apiId only
+    out: list[tuple[str, Any]] = [("request", dict(request.url.params))]
+    out.append(("error" if response.status_code >= 400 else _DATAGMA_NAMES[request.url.path], response.json()))
+    return out
+
+
+def test_datagma_traffic_matches_its_docs_and_charges_only_at_success() -> None:
+    from enginy_desktop.sandbox.enrichment import datagma
+
+    app = datagma.create_app()
+    em = app.state.sandbox
+    recorder = SchemaRecorder(httpx.ASGITransport(app), "datagma", _datagma)
+
+    def adapter(api_key: str = datagma.DEFAULT_KEY) -> Any:
+        conn = Connection("datagma", {"base_url": "https://datagma.test"}, lambda _n: api_key)
+        return adapter_class("datagma").from_connection(conn, transport=recorder, retry=RetryPolicy(max_attempts=1))
+
+    async def go() -> None:
+        async with adapter() as a:
+            assert (await a.check()).credits_left == 10_000
+            more = [LookupInput(f"m{i}", first_name=f, last_name=last, company_name=c)
+                    for i, (f, last, c) in enumerate([("Grace", "Hopper", "Initech"), ("Ken", "Thompson", "Soylent"),
+                                                      ("Radia", "Perlman", "Tyrell"), ("Edsger", "Dijkstra", "Hooli"),
+                                                      ("Frances", "Allen", "Umbrella"), ("Donald", "Knuth", "Acme")])]
+            more += [LookupInput(f"l{i}", linkedin_url=f"https://www.linkedin.com/in/{who}-{i}")
+                     for i, who in enumerate(["tim-berners", "barbara-liskov", "alan-kay", "niklaus-wirth",
+                                              "dennis-ritchie", "margaret-hamilton", "john-backus"])]
+            results = await a.lookup(PEOPLE + more, frozenset(D))
+            nobody = next(r for r in results if r.key == "4")
+            assert nobody.not_found
+            assert nobody.credits == 0  # nothing found, nothing charged
+            assert any(D.EMAIL in r.found for r in results)
+            assert any(D.PHONE in r.found for r in results)
+            assert any(D.JOB_TITLE in r.found and D.INDUSTRY in r.found for r in results)
+            companies = await a.lookup(COMPANIES, frozenset({D.COMPANY_DOMAIN, D.INDUSTRY, D.SIZE, D.REVENUE}))
+            assert any(D.REVENUE in r.found for r in companies)
+            assert sum(r.credits for r in results + companies) == em.credits.spent_total
+            for r in results:  # each record cost what its answers said: 1 per e-mail, 2 per person, 30 per phone
+                assert r.credits <= 1 + 2 + 30
+            again = await a.lookup(PEOPLE[:2], frozenset(D))  # asking again is free ("creditBurn": "0")
+            assert sum(r.credits for r in again) == 0
+            em.windows = [RollingWindow(RateLimit(1, 3600.0))]
+            with pytest.raises(RateLimitedError, match="HTTP 429"):
+                await a.lookup(PEOPLE[6:], frozenset({D.EMAIL, D.JOB_TITLE}))  # two calls: one too many
+            em.windows = []
+            em.credits.set(datagma.DEFAULT_KEY, 0)
+            with pytest.raises(QuotaExhaustedError, match="no credits left"):
+                await a.lookup([LookupInput("9", first_name="Barbara", last_name="Liskov", domain="initech.com")],
+                               frozenset({D.JOB_TITLE}))
+        async with adapter("not-the-key") as bad:
+            with pytest.raises(Exception, match="API key"):
+                await bad.check()
+
+    asyncio.run(go())
+    assert not recorder.problems, "\n".join(recorder.problems)
+    assert set(_DATAGMA_NAMES.values()) | {"error", "request"} <= recorder.seen

@@ -16,9 +16,10 @@ from typing import Any
 
 import httpx
 
+from enginy_desktop.adapters.base import RateLimit
 from enginy_desktop.adapters.enrichment.base import EnrichmentAdapter, adapter_class
 from enginy_desktop.adapters.http import RetryPolicy
-from enginy_desktop.sandbox.enrichment import apollo, dropcontact, hunter, kaspr, lusha, proxycurl
+from enginy_desktop.sandbox.enrichment import apollo, datagma, dropcontact, hunter, kaspr, lusha, proxycurl
 
 FIRST = ("Ada", "Alan", "Grace", "Linus", "Margaret", "Tim", "Barbara", "Ken", "Radia", "Edsger", "Frances", "Donald")
 LAST = ("Lovelace", "Turing", "Hopper", "Torvalds", "Hamilton", "Berners", "Liskov", "Thompson", "Perlman",
@@ -26,10 +27,11 @@ LAST = ("Lovelace", "Turing", "Hopper", "Torvalds", "Hamilton", "Berners", "Lisk
 COMPANIES = ("Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark Industries", "Wayne Enterprises", "Soylent",
              "Tyrell", "Cyberdyne")
 MODULES = {"apollo": apollo, "hunter": hunter, "lusha": lusha, "dropcontact": dropcontact, "proxycurl": proxycurl,
-           "kaspr": kaspr}
+           "kaspr": kaspr, "datagma": datagma}
 CONFIGS = {"apollo": apollo.ApolloSandboxConfig, "hunter": hunter.HunterSandboxConfig,
            "lusha": lusha.LushaSandboxConfig, "dropcontact": dropcontact.DropcontactSandboxConfig,
-           "proxycurl": proxycurl.ProxycurlSandboxConfig, "kaspr": kaspr.KasprSandboxConfig}
+           "proxycurl": proxycurl.ProxycurlSandboxConfig, "kaspr": kaspr.KasprSandboxConfig,
+           "datagma": datagma.DatagmaSandboxConfig}
 
 
 def people(n: int, linkedin: bool = False) -> list[dict[str, str]]:
@@ -77,6 +79,9 @@ class EnrichWorld:
             ctx.integrations.enable(key)
         world = cls(ctx, list_id, apps)
         world.options = {"dropcontact": {"poll_every": 0.01, "poll_max": 0.05}}
+        if "datagma" in apps:  # its 10 requests a second would make every run here last seconds (tests set windows)
+            apps["datagma"].state.sandbox.windows = []
+            world.options["datagma"] = {"rate_limit": RateLimit(10_000, 1.0)}
         return world
 
     def factory(self, key: str) -> EnrichmentAdapter:

@@ -307,6 +307,7 @@ ADAPTERS: Mapping[str, str] = {
     "dropcontact": "enginy_desktop.adapters.enrichment.dropcontact:DropcontactAdapter",
     "proxycurl": "enginy_desktop.adapters.enrichment.proxycurl:ProxycurlAdapter",
     "kaspr": "enginy_desktop.adapters.enrichment.kaspr:KasprAdapter",
+    "datagma": "enginy_desktop.adapters.enrichment.datagma:DatagmaAdapter",
 }
 
 

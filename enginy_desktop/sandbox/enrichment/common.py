@@ -35,6 +35,8 @@ COVERAGE: dict[str, dict[str, int]] = {
     "dropcontact": {"person": 80, "email": 60, "phone": 30, "company": 75},
     "proxycurl": {"person": 80, "email": 55, "phone": 35, "company": 85},
     "kaspr": {"person": 75, "email": 55, "phone": 60, "company": 0},
+    "datagma": {"person": 75, "email": 60, "phone": 45, "company": 85},
+    "cognism": {"person": 80, "email": 70, "phone": 60, "company": 90},
 }
 
 _TITLES = ("Head of Sales", "VP Marketing", "Sales Operations Manager", "Account Executive", "CTO", "Founder & CEO",

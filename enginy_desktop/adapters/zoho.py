@@ -15,17 +15,21 @@
   ``{code, details, message, status}`` per record becomes a WriteResult / RecordError.
 - Activities: notes (``Notes``), calls (``Calls``) and e-mails as completed tasks (``Tasks``), 100 per call.
 - Limits: the edition's API credits per 24 h (``Capabilities.budget``; :meth:`budget_left`) and its concurrency
-  (requests in flight are held to it by the adapter itself).
+  (requests in flight are held to it by the adapter itself). The edition and the user licences come from the
+  organisation's ``license_details`` (``GET /crm/v8/org``), read by :meth:`ZohoAdapter.check` and kept in the
+  connection's state; the connection settings are the fallback until Zoho has said
+  (https://www.zoho.com/crm/developer/docs/api/v8/get-org-data.html).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import re
 import threading
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Self
 
@@ -132,10 +136,15 @@ class ZohoAdapter(CrmAdapter):
     name = "Zoho CRM"
 
     def __init__(self, api: ApiClient, *, edition: str = wire.DEFAULT_EDITION, users: int = 1,
-                 credits: int | None = None, ledger: CreditLedger | None = None) -> None:
+                 credits: int | None = None, ledger: CreditLedger | None = None,
+                 licence_from_zoho: bool = False, save_state: Callable[[str], None] | None = None) -> None:
         self.api = api
         self.edition = edition if edition in wire.EDITIONS else wire.DEFAULT_EDITION
-        self.per_day = credits or wire.daily_credits(self.edition, users)
+        self.user_licences = max(1, users)
+        self.credits_override = credits
+        self.per_day = credits or wire.daily_credits(self.edition, self.user_licences)
+        self.licence_from_zoho = licence_from_zoho  # edition and users as Zoho reported them (else the settings)
+        self._save_state = save_state
         self.ledger = ledger or CreditLedger(api.base_url)
         self.credits_spent = 0
         self._gate = asyncio.Semaphore(wire.concurrency(self.edition))
@@ -176,10 +185,16 @@ class ZohoAdapter(CrmAdapter):
         users = _positive(connection.setting("user_licences"), 1)
         credits = _positive(connection.setting("daily_credits"), 0) or None
         account = f"{base_url}|{hashlib.sha256(credential.encode()).hexdigest()[:16]}"
+        kept = _kept_licence(connection, account)
         api = ApiClient("zoho", base_url, vendor_name="Zoho CRM", auth=auth,
                         retry=retry if isinstance(retry, RetryPolicy) else None, transport=transport,
                         error_hook=wire.zoho_error, secrets=[token] if token else ())
-        return cls(api, edition=edition, users=users, credits=credits, ledger=CreditLedger(account))
+        save = None
+        if connection.save_state is not None:
+            store, name = connection.save_state, _licence_state_name(account)
+            save = lambda value: store(name, value)  # noqa: E731
+        return cls(api, edition=kept[0] if kept else edition, users=kept[1] if kept else users, credits=credits,
+                   ledger=CreditLedger(account), licence_from_zoho=kept is not None, save_state=save)
 
     @classmethod
     def oauth_provider(cls, connection: Connection) -> OAuthProvider:
@@ -288,11 +303,35 @@ class ZohoAdapter(CrmAdapter):
         me = users[0] if isinstance(users[0], dict) else {}
         org = await self._json("GET", "/org")
         info = (org.get("org") or [{}])[0] if isinstance(org.get("org"), list) else {}
+        if not isinstance(info, dict):
+            info = {}
+        self._take_licence(info.get("license_details"))
+        left = await self.budget_left()
+        source = "as Zoho reports it" if self.licence_from_zoho else "as set in the connection"
+        n = self.user_licences
+        licences = f"{n:,} user licence{'s' if n != 1 else ''}"
+        remaining = f" ({left.remaining:,} left by Enginy's count)" if left is not None else ""
         return CrmIdentity(
             crm=self.key, account_id=str(info.get("id") or ""), account_name=str(info.get("company_name") or ""),
             user=str(me.get("email") or ""),
-            details=f"{self.edition} edition: {self.per_day:,} API credits per 24 hours, "
-                    f"{wire.concurrency(self.edition)} concurrent requests")
+            details=f"{self.edition} edition, {licences} ({source}): {self.per_day:,} API credits per 24 hours"
+                    f"{remaining}, {wire.concurrency(self.edition)} concurrent requests")
+
+    def _take_licence(self, licence: Any) -> None:
+        """Use the edition and user licences the organisation's ``license_details`` name, and keep them for the
+        next commands (an organisation on a trial counts as its trial edition)."""
+        found = wire.edition_from_licence(licence)
+        if found is None:
+            return
+        self.edition, self.user_licences = found
+        self.licence_from_zoho = True
+        self.per_day = self.credits_override or wire.daily_credits(self.edition, self.user_licences)
+        self._gate = asyncio.Semaphore(wire.concurrency(self.edition))  # no request is in flight here
+        if self._save_state is not None:
+            try:
+                self._save_state(json.dumps({"edition": self.edition, "users": self.user_licences}))
+            except (OSError, RuntimeError, ValueError) as exc:  # e.g. a full disk: the settings stay the fallback
+                log.warning("Could not keep the Zoho edition: %s", exc)
 
     async def _field_map(self, object: CrmObject) -> dict[str, CrmField]:
         if object not in self._fields:
@@ -655,6 +694,24 @@ def _name(field: str) -> str:
     if not _API_NAME.match(field):
         raise ValueError(f"“{field}” is not a Zoho CRM field name")
     return field
+
+
+def _licence_state_name(account: str) -> str:
+    return "zoho-licence-" + hashlib.sha256(account.encode()).hexdigest()[:16]
+
+
+def _kept_licence(connection: Connection, account: str) -> tuple[str, int] | None:
+    """The edition and user licences an earlier connection test read from Zoho for this organisation."""
+    if connection.load_state is None:
+        return None
+    try:
+        data = json.loads(connection.load_state(_licence_state_name(account)) or "{}")
+    except (ValueError, OSError, RuntimeError):
+        return None
+    if not isinstance(data, dict) or data.get("edition") not in wire.EDITIONS:
+        return None
+    users = data.get("users")
+    return str(data["edition"]), users if isinstance(users, int) and users > 0 else 1
 
 
 def _positive(text: str, default: int) -> int:

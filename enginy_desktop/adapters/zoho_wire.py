@@ -120,6 +120,21 @@ def daily_credits(edition: str, users: int) -> int:
     return min(total, maximum) if maximum is not None else total
 
 
+def edition_from_licence(licence: Any) -> tuple[str, int] | None:
+    """(edition, user licences) from an organisation's ``license_details`` (``paid_type`` such as ``"enterprise"``,
+    or ``trial_type`` while the organisation is on a trial), or ``None`` when it names no edition we know."""
+    if not isinstance(licence, dict):
+        return None
+    names = {e.lower(): e for e in EDITIONS}
+    kind = str(licence.get("paid_type") or "").lower() if licence.get("paid") else ""
+    kind = kind or str(licence.get("trial_type") or "").lower() or str(licence.get("paid_type") or "").lower()
+    edition = names.get(kind)
+    if edition is None:
+        return None
+    users = licence.get("users_license_purchased")
+    return edition, users if isinstance(users, int) and users > 0 else 1
+
+
 def concurrency(edition: str) -> int:
     return CONCURRENCY.get(edition, CONCURRENCY[DEFAULT_EDITION])
 

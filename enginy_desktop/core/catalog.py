@@ -386,7 +386,9 @@ INTEGRATIONS: tuple[Integration, ...] = (
             CredentialField("edition", "Zoho CRM edition", kind=FieldKind.CHOICE,
                             choices=("Free", "Standard", "Professional", "Enterprise", "Ultimate"),
                             default="Enterprise",
-                            help="Sets the API credits per 24 hours and the concurrent requests Enginy keeps to."),
+                            help="Sets the API credits per 24 hours and the concurrent requests Enginy keeps to. "
+                            "Test connection reads your organisation's edition and user licences from Zoho and uses "
+                            "those from then on; this choice is used until then."),
             CredentialField("user_licences", "User licences", default="1",
                             help="Credits grow with the user licences (e.g. Enterprise: 50,000 + 1,000 per user)."),
             CredentialField("daily_credits", "API credits per 24 h", advanced=True,

@@ -93,15 +93,19 @@ def target(kind: str, config: ZohoSandboxConfig | None = None) -> Iterator[tuple
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_check_fields_users_and_capabilities(kind: str) -> None:
-    with target(kind) as (_sb, make):
+    # The connection's settings say Free; the organisation's licence (GET /org) says Professional with 4 users.
+    with target(kind, ZohoSandboxConfig(edition="Professional", user_licences=4)) as (_sb, make):
         async def go() -> Any:
-            async with make(settings={"edition": "Professional", "user_licences": "4"}) as a:
+            async with make(settings={"edition": "Free", "user_licences": "1"}) as a:
                 return (await a.check(), await a.fields(CrmObject.CONTACTS), await a.users(), a.capabilities,
                         await a.budget_left())
 
         identity, fields, users, caps, left = run(go())
     assert identity.account_name == "Sandbox Organisation"
-    assert "Professional edition: 52,000 API credits per 24 hours, 15 concurrent requests" in identity.details
+    assert ("Professional edition, 4 user licences (as Zoho reports it): 52,000 API credits per 24 hours"
+            in identity.details)
+    assert identity.details.endswith("left by Enginy's count), 15 concurrent requests")
+    assert left.per_day == 52_000
     by_name = {f.name: f for f in fields}
     assert by_name["Lead_Source"].type is FieldType.PICKLIST
     assert "Enginy" in [o.value for o in by_name["Lead_Source"].options]
@@ -234,6 +238,29 @@ def test_credits_are_spent_and_their_end_stops_the_run_resumably() -> None:
         left = run(go())
     assert left is not None
     assert left.remaining == 0
+
+
+def test_the_edition_zoho_reports_is_kept_for_the_next_commands() -> None:
+    """A connection test reads the licence once; the next command's adapter (a new process: only the connection's
+    kept state in common) plans with Zoho's edition, not the settings' guess."""
+    kept: dict[str, str] = {}
+    app = create_app(ZohoSandboxConfig(edition="Ultimate", user_licences=3))
+
+    def open_adapter() -> ZohoAdapter:
+        conn = Connection("zoho", {"base_url": API, "edition": "Standard"}, {"access_token": DEFAULT_TOKEN}.get,
+                          load_state=kept.get, save_state=kept.__setitem__)
+        return ZohoAdapter.from_connection(conn, transport=asgi_transport(app), retry=FAST_RETRY)
+
+    async def go() -> tuple[Any, Any]:
+        async with open_adapter() as before:
+            guessed = await before.budget_left()  # nothing asked of Zoho yet: the settings' Standard edition
+            await before.check()
+        async with open_adapter() as after:
+            return guessed, await after.budget_left()
+
+    guessed, left = run(go())
+    assert guessed.per_day == 50_000 + 250  # Standard, 1 licence (the settings)
+    assert left.per_day == 50_000 + 2_000 * 3  # Ultimate, 3 licences (Zoho's licence)
 
 
 def test_concurrency_is_held_to_the_edition() -> None:

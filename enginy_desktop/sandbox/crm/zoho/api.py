@@ -252,8 +252,13 @@ class Api:
                                             "more_records": False}})
 
     async def org(self, request: Request) -> Response:
-        return ok({"org": [{"id": "5725767000000000000", "company_name": self.sb.config.org_name,
-                            "domain_name": "org5725767", "country_code": "US", "time_zone": "UTC"}]})
+        c = self.sb.config
+        licence = {"paid_expiry": None, "users_license_purchased": c.user_licences, "trial_type": None,
+                   "trial_expiry": None, "paid": c.edition != "Free", "paid_type": c.edition.lower(),
+                   "trial_action": None}
+        return ok({"org": [{"id": "5725767000000000000", "company_name": c.org_name,
+                            "domain_name": "org5725767", "country_code": "US", "time_zone": "UTC",
+                            "license_details": licence}]})
 
 
 def build_routes(sb: ZohoSandbox, base_url: Callable[[Request], str] | None = None) -> list[BaseRoute]:

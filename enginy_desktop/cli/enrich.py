@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import json
 import signal
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -101,7 +100,7 @@ def _options(ctx: Any, args: argparse.Namespace) -> Any:
             if k not in known:
                 raise CliError(f"'{k}' is not an enrichment provider. Known: {', '.join(known)}.", EXIT_USAGE)
             if not known[k].ready:
-                raise CliError(known[k].why_not())
+                raise CliError(known[k].why_not("cli"))
         order = {p: [k for k in keys if p in known[k].finds] for p in points}
     order = {p: order.get(p, []) for p in points}
     return EnrichOptions(info.id, points, order, max_credits=args.max_credits, replace=args.replace)
@@ -126,8 +125,8 @@ def _print_estimate(rt: Runtime, est: Any, options: Any) -> None:
         rt.print(f"  {n:,} records cannot be looked up for {point} (they lack a name and company, a LinkedIn URL or "
                  "an e-mail).")
     if est.over_cap:
-        rt.print("  The estimate is over the cap: the run stops before spending past it (resume it with a higher "
-                 "cap).")
+        rt.print("  The estimate is over the cap: the run asks only what the cap pays for at most (the last request "
+                 "is split to fit), then stops; resume it with a higher cap.")
 
 
 def _num(x: float | None) -> str:
@@ -137,14 +136,7 @@ def _num(x: float | None) -> str:
 
 
 def _confirm(rt: Runtime, yes: bool, what: str) -> None:
-    if yes:
-        return
-    interactive = getattr(rt.stdin, "isatty", lambda: False)() and rt.stdin is sys.stdin
-    if not interactive:
-        raise CliError(f"{what} needs a confirmation: run it from a terminal, or add --yes.")
-    print(f"{what} Type yes to start: ", end="", file=rt.stderr, flush=True)
-    if rt.stdin.readline().strip().lower() not in ("y", "yes"):
-        raise CliError("Enrichment cancelled: nothing was asked, nothing was spent.")
+    rt.confirm(what, yes, refused="nothing was asked, no credit was spent")
 
 
 class _Progress:
@@ -206,7 +198,13 @@ def _finish(rt: Runtime, ctx: Any, run_id: int, args: argparse.Namespace) -> int
             rt.print(f"  Still missing: {missing}.")
         if rep.reasked:
             rt.print(f"  {rep.reasked:,} records were asked again: their request was cut off by the interruption "
-                     "before its answer was recorded.")
+                     "before its answer was recorded (their provider does not charge a repeated lookup).")
+        if rep.not_reasked:
+            rt.print(f"  {rep.not_reasked:,} records were not asked again: their request was cut off by the "
+                     "interruption and their provider charges a repeated lookup (nothing was paid twice). Enrich "
+                     "the list again to ask them.")
+        if rep.left_by_cap:
+            rt.print(f"  {rep.left_by_cap:,} records were left unasked for lack of credit under the cap.")
         if rep.error:
             rt.print(f"  {rep.error}")
         if rep.resumable:
@@ -240,14 +238,16 @@ def cmd_enrich(args: argparse.Namespace, rt: Runtime) -> int:
         try:
             _run(lambda token: resume_enrichment(ctx, args.resume, max_credits=args.max_credits, progress=progress,
                                                  token=token))
-        except (RunError, EnrichError) as exc:
+        except RunError as exc:
             raise CliError(str(exc)) from None
+        except EnrichError as exc:
+            raise CliError(exc.for_surface("cli")) from None
         return _finish(rt, ctx, args.resume, args)
     try:
         options = _options(ctx, args)
         est = estimate(ctx, options)
     except EnrichError as exc:
-        raise CliError(str(exc)) from None
+        raise CliError(exc.for_surface("cli")) from None
     if args.json and args.dry_run:
         rt.print_json(est.as_json())
         return EXIT_OK
@@ -263,8 +263,10 @@ def cmd_enrich(args: argparse.Namespace, rt: Runtime) -> int:
                  + (f" (cap {_num(est.cap)})" if est.cap is not None else "") + "?")
     try:
         info = start_enrichment(ctx, options)
-    except (RunError, EnrichError) as exc:  # another enrichment of this list is running
+    except RunError as exc:  # another enrichment of this list is running
         raise CliError(str(exc)) from None
+    except EnrichError as exc:
+        raise CliError(exc.for_surface("cli")) from None
     print(f"Run {info.id} started.", file=rt.stderr, flush=True)
     _run(lambda token: run_enrichment(ctx, info.id, progress=progress, token=token))
     return _finish(rt, ctx, info.id, args)

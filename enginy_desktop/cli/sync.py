@@ -139,7 +139,12 @@ def cmd_sync(args: argparse.Namespace, rt: Runtime) -> int:
 # Counter names as people read them; the plan's own counts (planned_*) repeat the outcome and are left out.
 _COUNT_LABELS = {"api_calls": ("API call", "API calls"), "requests": ("request", "requests"),
                  "retries": ("retry", "retries"), "throttled": ("× 429", "× 429"), "pages": ("page", "pages"),
-                 "associations_done": ("association", "associations"), "credits": ("credit", "credits")}
+                 "associations_done": ("association", "associations"), "credits": ("credit", "credits"),
+                 # enrichment runs
+                 "found": ("value found", "values found"), "cached": ("from the cache", "from the cache"),
+                 "reasked": ("asked again after a crash", "asked again after a crash"),
+                 "not_reasked": ("not asked again after a crash", "not asked again after a crash"),
+                 "left_by_cap": ("left for lack of credit", "left for lack of credit")}
 
 
 def runs_counts_text(counters: Mapping[str, object], throttle: str = "429") -> str:

@@ -37,7 +37,7 @@ from enginy_desktop.core import catalog
 from enginy_desktop.core.context import AppContext
 from enginy_desktop.core.runs import RunInfo, format_duration
 
-from .formatting import number, when, window_text
+from .formatting import locale, number, when, window_text
 from .run_progress import EXPORT_COUNTERS, SYNC_COUNTERS, CounterTiles
 from .widgets import EmptyState
 
@@ -64,7 +64,10 @@ KIND_COUNTERS: dict[str, tuple[tuple[str, str, str], ...]] = {
     "ai": (("written", "Values written", "good"), ("cached", "From the cache", ""),
            ("skipped_empty", "Empty placeholders", "warning"), ("failed", "Failed", "danger")),
     "enrichment": (("found", "Values found", "good"), ("cached", "From the cache", ""),
-                   ("requests", "Requests", ""), ("reasked", "Asked again", "warning")),
+                   ("credits", "Credits spent", ""), ("requests", "Requests", ""),
+                   ("reasked", "Asked again after a crash", "warning"),
+                   ("not_reasked", "Not asked again after a crash", "warning"),
+                   ("left_by_cap", "Left for lack of credit", "warning")),
     "import": (("added", "Added", "good"), ("linked", "Already in workspace", ""),
                ("duplicates", "Duplicates skipped", "warning"), ("credits", "Credits spent", "")),
 }
@@ -108,9 +111,18 @@ def counts_text(run: RunInfo) -> str:
     spec = KIND_COUNTERS.get(run.kind, ())
     keys = [k for k, _, _ in spec] + sorted(k for k in run.counters if k not in {s[0] for s in spec})
     labels = {k: label.lower() for k, label, _ in spec}
-    parts = [f"{number(run.counter(k))} {labels.get(k, k.replace('_', ' '))}"
-             for k in keys if not _hidden(k) and run.counter(k)]
+    parts = [f"{_amount(run.counters.get(k))} {labels.get(k, k.replace('_', ' '))}"
+             for k in keys if not _hidden(k) and _amount(run.counters.get(k))]
     return " · ".join(parts) or "—"
+
+
+def _amount(value: object) -> str:
+    """A counter as shown: "1,240"; a decimal one (an enrichment's credits) keeps its decimals: "12.5"; "" for 0."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value:
+        return ""
+    if isinstance(value, float) and not value.is_integer():
+        return locale().toString(value, "f", 2).rstrip("0").rstrip(locale().decimalPoint())
+    return number(int(value))
 
 
 def run_title(run: RunInfo) -> str:

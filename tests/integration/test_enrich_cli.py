@@ -89,6 +89,23 @@ def test_enrich_command_estimate_confirm_run_report(cli: Any, ctx: Any, tmp_path
         assert world.credits_spent("hunter") + world.credits_spent("lusha") == paid
 
 
+def test_enrich_command_says_the_commands_to_run_not_the_windows_menus(cli: Any, ctx: Any, tmp_path: Path) -> None:
+    from tests.support.enrich_world import write_csv
+
+    code, _, err = cli("import", "contacts", str(write_csv(tmp_path / "leads.csv", 5)), "--list", "Leads")
+    assert code == 0, err
+    code, _, err = cli("enrich", "--list", "Leads", "--find", "email", "--dry-run")
+    assert code == 1
+    assert "enginy-desktop integrations enable KEY" in err
+    assert "enginy-desktop connect KEY --secret-stdin api_key" in err
+    assert "Integrations →" not in err
+    ctx.integrations.enable("hunter")  # switched on, no key saved
+    code, _, err = cli("enrich", "--list", "Leads", "--find", "email", "--providers", "hunter", "--dry-run")
+    assert code == 1
+    assert "enginy-desktop connect hunter --secret-stdin api_key" in err
+    assert "Integrations →" not in err
+
+
 def _command(data_dir: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "enginy_desktop", "--data-dir", str(data_dir), *args]
 

@@ -112,3 +112,24 @@ def test_no_ready_provider_says_what_to_do(qtbot: Any, aloop: Any, ctx: Any, tmp
     dialog._timer.stop()
     aloop.run_until_complete(dialog.refresh_estimate())
     assert not dialog.start_button.isEnabled()
+
+
+def test_enrichment_credits_show_with_their_decimals_in_runs(qtbot: Any) -> None:
+    """Hunter's verifications cost half a credit: the Runs page and `runs` show 12.5 credits, and 0.5 is not 0."""
+    from datetime import UTC, datetime
+
+    from enginy_desktop.cli.sync import runs_counts_text
+    from enginy_desktop.core.runs import RunInfo
+    from enginy_desktop.views.runs_page import counts_text
+
+    def run(credits: float) -> RunInfo:
+        return RunInfo(id=1, kind="enrichment", crm=None, list_id=1, list_name="Leads", state="finished",
+                       options={}, counters={"records": 40, "found": 25, "credits": credits, "not_reasked": 3},
+                       created_at=datetime.now(UTC), started_at=None, finished_at=None, error=None)
+
+    assert "12.5 credits spent" in counts_text(run(12.5))
+    assert "0.5 credits spent" in counts_text(run(0.5))
+    assert "3 not asked again after a crash" in counts_text(run(0.5))
+    assert "12.5 credits" in runs_counts_text(run(12.5).counters)
+    assert "0.5 credits" in runs_counts_text(run(0.5).counters)
+    assert "3 not asked again after a crash" in runs_counts_text(run(0.5).counters)

@@ -14,7 +14,8 @@ def api_key(connection: Connection, vendor_name: str) -> str:
     key = (connection.get_secret("api_key") or "").strip()
     if not key:
         raise AuthError(f"No {vendor_name} API key is saved. Open Integrations → {vendor_name} → Connect and paste "
-                        "your API key.", vendor=connection.key)
+                        f"your API key (on the command line: `enginy-desktop connect {connection.key} --secret-stdin "
+                        "api_key`).", vendor=connection.key)
     return key
 
 

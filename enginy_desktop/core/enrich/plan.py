@@ -50,7 +50,17 @@ CHUNK = 500
 
 
 class EnrichError(Exception):
-    """A readable refusal: no such list, nothing to find, no provider ready…"""
+    """A readable refusal: no such list, nothing to find, no provider ready…
+
+    ``command`` is the same refusal for the command line where the window's wording ("Integrations → …") does
+    not apply: what to run instead."""
+
+    def __init__(self, message: str, *, command: str = "") -> None:
+        super().__init__(message)
+        self.command = command or message
+
+    def for_surface(self, surface: str) -> str:
+        return self.command if surface == "cli" else str(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +79,17 @@ class ProviderChoice:
     def ready(self) -> bool:
         return self.enabled and self.connected
 
-    def why_not(self) -> str:
+    def why_not(self, surface: str = "window") -> str:
+        """Why the provider cannot be asked, and what to do — in the window's words or the command line's."""
+        cli = surface == "cli"
         if not self.enabled:
+            if cli:
+                return f"{self.name} is switched off: turn it on with `enginy-desktop integrations enable {self.key}`."
             return f"{self.name} is switched off (Integrations → Data Enrichment)."
         if not self.connected:
+            if cli:
+                return (f"{self.name} is not connected: save its API key with `enginy-desktop connect {self.key} "
+                        "--secret-stdin api_key` (the key on standard input).")
             return f"{self.name} is not connected (Integrations → {self.name} → Connect)."
         return ""
 
@@ -265,11 +282,16 @@ def validate(ctx: Any, options: EnrichOptions) -> RecordKind:
             if key not in ready:
                 raise EnrichError(f"'{key}' is not an enrichment provider Enginy can ask.")
             if not ready[key].ready:
-                raise EnrichError(ready[key].why_not())
+                raise EnrichError(ready[key].why_not(), command=ready[key].why_not("cli"))
     if not any(options.order.get(p) for p in options.points):
         names = ", ".join(c.name for c in ready.values())
+        keys = ", ".join(c.key for c in ready.values())
         raise EnrichError(f"No enrichment provider is switched on and connected for this. Turn one on under "
-                          f"Integrations → Data Enrichment ({names}) and connect it.")
+                          f"Integrations → Data Enrichment ({names}) and connect it.",
+                          command="No enrichment provider is switched on and connected for this. Turn one on with "
+                          "`enginy-desktop integrations enable KEY` and save its API key with `enginy-desktop "
+                          f"connect KEY --secret-stdin api_key` (KEY: {keys}); `enginy-desktop enrich "
+                          "--providers-list` shows which are ready.")
     if options.max_credits is not None and options.max_credits < 0:
         raise EnrichError("The credit cap cannot be negative.")
     return kind

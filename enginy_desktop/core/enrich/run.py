@@ -564,7 +564,8 @@ def describe(provider: str, error: AdapterError) -> str:
     name = _cls(provider).name if provider else "The provider"
     kept = " Everything found so far is kept, and resuming the run asks only for what is still missing."
     if isinstance(error, AuthError):
-        return f"{error}{kept} Fix the key under Integrations → {name}, then resume."
+        return (f"{error}{kept} Fix the key (Integrations → {name} in the window, or `enginy-desktop connect "
+                f"{provider} --secret-stdin api_key`), then resume.")
     if isinstance(error, QuotaExhaustedError):
         return f"{error}{kept}"
     if isinstance(error, RateLimitedError):

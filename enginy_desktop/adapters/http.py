@@ -581,6 +581,7 @@ class ApiClient:
         error_hook: ErrorHook | None = None,
         rate_info: RateInfoHook | None = None,
         secrets: Sequence[str] = (),
+        pacers: Sequence[SlidingWindowLimiter] = (),
     ) -> None:
         for s in secrets:
             register_secret(s)
@@ -588,6 +589,8 @@ class ApiClient:
         self.vendor_name = vendor_name or vendor
         self.base_url = base_url.rstrip("/")
         self.limiter = limiter
+        # Limiters every request also passes (e.g. a one-second window that spreads a per-minute allowance evenly).
+        self.pacers = tuple(pacers)
         self.retry = retry or RetryPolicy()
         self._error_hook = error_hook
         self._rate_info = rate_info
@@ -635,7 +638,7 @@ class ApiClient:
         if idempotent is None:
             idempotent = method in _IDEMPOTENT_METHODS
         policy = retry or self.retry
-        limiters = [lim for lim in (self.limiter, *extra_limiters) if lim is not None]
+        limiters = [lim for lim in (self.limiter, *self.pacers, *extra_limiters) if lim is not None]
         shown = redact(f"{method} {self.base_url}{path}")
         attempt = 0
         while True:

@@ -1,6 +1,7 @@
 """A small OData v4 layer shared by the CRMs that speak it (Dynamics 365 / Dataverse, TribeCRM): ``$filter``
-building with proper quoting, ``@odata.nextLink`` paging, the OData error body as our error tree, and reading a
-``$metadata`` (CSDL) document.
+building with proper quoting (``in`` lists, Dataverse's ``In`` function, or ``eq … or eq …`` chains for services
+without ``in``), ``@odata.nextLink`` paging and ``$top``/``$skip`` paging, the OData error body as our error tree,
+and reading a ``$metadata`` (CSDL) document (with the ``Core.Computed`` and ``Core.Description`` annotations).
 
 - Literals and ``$filter`` syntax: OData v4.01 URL Conventions §5.1.1 (string literals in single quotes, a quote
   inside doubled), https://docs.oasis-open.org/odata/odata/v4.01/odata-v4.01-part2-url-conventions.html
@@ -97,6 +98,31 @@ def dataverse_in(prop: str, values: Sequence[Any]) -> str:
     return f"Microsoft.Dynamics.CRM.In(PropertyName={literal(name(prop))},PropertyValues=[{items}])"
 
 
+def eq_any(prop: str, values: Sequence[Any]) -> str:
+    """``(p eq 'a' or p eq 'b')``: one of several values, for services without ``in`` (TribeCRM)."""
+    parts = [f"{name(prop)} eq {literal(v)}" for v in values]
+    if not parts:
+        raise ValueError("no values")
+    return parts[0] if len(parts) == 1 else "(" + " or ".join(parts) + ")"
+
+
+def chunks_by_length(values: Sequence[Any], prop: str, *, most: int, max_chars: int = 3000) -> list[list[Any]]:
+    """``values`` in groups of at most ``most`` whose ``eq`` chain stays under ``max_chars`` (URLs stay short)."""
+    out: list[list[Any]] = []
+    current: list[Any] = []
+    size = 0
+    for v in values:
+        cost = len(prop) + len(literal(v)) + 8
+        if current and (len(current) >= most or size + cost > max_chars):
+            out.append(current)
+            current, size = [], 0
+        current.append(v)
+        size += cost
+    if current:
+        out.append(current)
+    return out
+
+
 def all_of(*conditions: str) -> str:
     parts = [c for c in conditions if c]
     return " and ".join(f"({c})" if " or " in c else c for c in parts)
@@ -130,6 +156,34 @@ async def pages(api: ApiClient, path: str, params: Mapping[str, str] | None = No
         if not following:
             return
         reply = await api.request("GET", str(following), headers=dict(headers or {}))
+
+
+async def skip_pages(api: ApiClient, path: str, params: Mapping[str, str] | None = None, *, page_size: int,
+                     headers: Mapping[str, str] | None = None) -> AsyncIterator[list[dict[str, Any]]]:
+    """Pages of a collection asked ``page_size`` at a time with ``$top`` and ``$skip`` (for services that cap a
+    page and give no ``@odata.nextLink``; when one is given, the service pages itself and its links are followed
+    to the end). A short page is the last."""
+    skip = 0
+    while True:
+        query = {**dict(params or {}), "$top": str(page_size), **({"$skip": str(skip)} if skip else {})}
+        reply = await api.request("GET", path, params=query, headers=dict(headers or {}))
+        data = reply.json_or_none() or {}
+        rows = [r for r in data.get("value") or [] if isinstance(r, dict)]
+        if rows:
+            yield rows
+        following = data.get("@odata.nextLink")
+        if following:
+            while following:
+                reply = await api.request("GET", str(following), headers=dict(headers or {}))
+                data = reply.json_or_none() or {}
+                more = [r for r in data.get("value") or [] if isinstance(r, dict)]
+                if more:
+                    yield more
+                following = data.get("@odata.nextLink")
+            return
+        if len(rows) < page_size:
+            return
+        skip += page_size
 
 
 # -- errors ------------------------------------------------------------------------------------------------------------
@@ -184,6 +238,8 @@ class Property:
     type: str  # Edm.String, Edm.Guid, Edm.Int32…
     nullable: bool = True
     max_length: int | None = None
+    computed: bool = False  # Org.OData.Core.V1.Computed: the service sets it (read-only)
+    description: str = ""  # Org.OData.Core.V1.Description (a custom field's label, for instance)
 
 
 @dataclass(frozen=True)
@@ -253,9 +309,14 @@ def read_metadata(xml: bytes | str) -> Metadata:
             props = {}
             for p in et.findall(f"{EDM}Property"):
                 length = p.get("MaxLength")
+                notes = {(a.get("Term") or "").rsplit(".", 1)[-1]: a for a in p.findall(f"{EDM}Annotation")}
+                computed = notes.get("Computed")
+                described = notes.get("Description")
                 props[p.get("Name") or ""] = Property(
                     p.get("Name") or "", p.get("Type") or "Edm.String", p.get("Nullable", "true") != "false",
-                    int(length) if length and length.isdigit() else None)
+                    int(length) if length and length.isdigit() else None,
+                    computed=computed is not None and computed.get("Bool", "true") != "false",
+                    description=(described.get("String") or "") if described is not None else "")
             nav = {n.get("Name") or "": qualify((n.get("Type") or "").removeprefix("Collection(").rstrip(")"))
                    for n in et.findall(f"{EDM}NavigationProperty")}
             base = qualify(et.get("BaseType") or "")
@@ -278,9 +339,11 @@ __all__ = [
     "any_of",
     "batch_answers",
     "batch_body",
+    "chunks_by_length",
     "classify",
     "dataverse_in",
     "eq",
+    "eq_any",
     "error_of",
     "ge",
     "in_list",
@@ -291,6 +354,7 @@ __all__ = [
     "pages",
     "read_metadata",
     "record_error",
+    "skip_pages",
 ]
 
 

@@ -19,6 +19,7 @@ CRM_ADAPTERS: dict[str, str] = {
     "dynamics": "enginy_desktop.adapters.dynamics:DynamicsAdapter",
     "pipedrive": "enginy_desktop.adapters.pipedrive:PipedriveAdapter",
     "salesforce": "enginy_desktop.adapters.salesforce:SalesforceAdapter",
+    "tribecrm": "enginy_desktop.adapters.tribecrm:TribeCrmAdapter",
     "zoho": "enginy_desktop.adapters.zoho:ZohoAdapter",
 }
 

@@ -349,10 +349,37 @@ INTEGRATIONS: tuple[Integration, ...] = (
         "TribeCRM",
         Category.CRM,
         "CRM designed for relationship-driven sales teams.",
-        AuthKind.OAUTH,
+        AuthKind.TOKEN_OR_OAUTH,
         (
-            CredentialField("client_id", "OAuth client ID", required=True),
-            CredentialField("client_secret", "OAuth client secret", secret=True, required=True),
+            CredentialField(
+                "client_id",
+                "Client ID",
+                required=True,
+                group="oauth",
+                help="From your own application in TribeCRM: Configuration → Applications → Authorization Code → "
+                "Create New Application, with the redirect URL http://localhost:53682/oauth-callback. Enginy "
+                "Desktop asks for the scopes read, write and offline.",
+            ),
+            CredentialField("client_secret", "Client secret", secret=True, group="oauth",
+                            help="The application's secret, shown when you create it in TribeCRM."),
+            CredentialField(
+                "access_token",
+                "Access token",
+                secret=True,
+                required=True,
+                group="token",
+                advanced=True,
+                help="Instead of signing in: an access token from a Quick Setup or Client Credentials application "
+                "in TribeCRM. It stops working when it expires; signing in with TribeCRM renews itself.",
+            ),
+            CredentialField(
+                "auth_url",
+                "Authorization server",
+                kind=FieldKind.URL,
+                advanced=True,
+                default="https://auth.tribecrm.nl",
+                help="Use https://auth-staging.tribecrm.nl for TribeCRM's staging environment.",
+            ),
             _base_url("https://api.tribecrm.nl"),
         ),
         default_base_url="https://api.tribecrm.nl",
@@ -631,7 +658,6 @@ CATEGORY_ORDER: tuple[Category, ...] = tuple(Category)
 #: Integrations Enginy Desktop cannot do the job of yet (no adapter behind them). Remove a key when its adapter
 #: lands: its card stops saying "Not available yet".
 NOT_READY_YET: frozenset[str] = frozenset({
-    "tribecrm",
     "cognism", "zoominfo",
 })
 INTEGRATIONS = tuple(dataclasses.replace(i, ready=False) if i.key in NOT_READY_YET else i for i in INTEGRATIONS)

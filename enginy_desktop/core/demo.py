@@ -21,7 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from enginy_desktop.adapters.base import CrmAdapter, CrmObject, RecordInput, Value
+from enginy_desktop.adapters.base import AssociationInput, CompanyLink, CrmAdapter, CrmObject, RecordInput, Value
 
 from . import catalog
 from .context import AppContext
@@ -66,11 +66,14 @@ async def _seed_crm(adapter: CrmAdapter, contacts_csv: Path, job_title_field: st
         rows = list(csv.DictReader(fh))
 
     # Where the contact's company is a reference (the CRM derives its name from the company record), the
-    # companies are created first and each contact points at its own.
+    # companies are created first and each contact points at its own; where it is an association of its own
+    # (the contact has no company text), the contacts are associated with them once created.
     caps = adapter.capabilities
     company_ids: dict[str, str] = {}
     company_name = adapter.identifier_fields(CrmObject.COMPANIES).get("name")
-    if "company_name" not in roles and caps.company_in_contact and caps.company_field and company_name:
+    by_reference = caps.company_in_contact and bool(caps.company_field)
+    by_association = caps.company_link is CompanyLink.ASSOCIATIONS
+    if "company_name" not in roles and (by_reference or by_association) and company_name:
         names = list(dict.fromkeys(row["Company"] for row in rows[:24] if row["Company"]))
         made = await adapter.create(CrmObject.COMPANIES, [RecordInput({company_name: n}, key=n) for n in names])
         company_ids = {r.key: r.id for r in made if r.ok}
@@ -80,7 +83,7 @@ async def _seed_crm(adapter: CrmAdapter, contacts_csv: Path, job_title_field: st
         if i % 3 == 0 and row["Email"]:
             values["email"] = row["Email"]
         out: dict[str, Value] = {roles[r]: v for r, v in values.items() if r in roles and v}
-        if row["Company"] in company_ids:
+        if row["Company"] in company_ids and by_reference:
             out[caps.company_field] = company_ids[row["Company"]]
         if job_title_field in writable and i % 4 == 1:
             out[job_title_field] = "Sales"  # an older title that Overwrite will replace
@@ -90,6 +93,11 @@ async def _seed_crm(adapter: CrmAdapter, contacts_csv: Path, job_title_field: st
     duplicate = rows[5]
     inputs.append(RecordInput(props({**duplicate, "Email": ""}, 2), key="duplicate"))
     results = await adapter.create(CrmObject.CONTACTS, inputs)
+    if company_ids and not by_reference:
+        companies = [rows[5]["Company"] if r.key == "duplicate" else rows[int(r.key)]["Company"] for r in results]
+        links = [AssociationInput(r.id, company_ids[c], key=r.key) for r, c in zip(results, companies, strict=True)
+                 if r.ok and c in company_ids]
+        await adapter.associate(links)
     failed = [r for r in results if not r.ok]
     if failed:
         log.warning("The demo CRM refused %d sample contacts: %s", len(failed), failed[0].error)

@@ -26,6 +26,7 @@ EMULATORS: dict[str, str] = {
     "salesforce": "enginy_desktop.sandbox.crm.salesforce:SPEC",
     "slack": "enginy_desktop.sandbox.notify.slack:SPEC",
     "theirstack": "enginy_desktop.sandbox.sources.theirstack:SPEC",
+    "tribecrm": "enginy_desktop.sandbox.crm.tribecrm:SPEC",
     "zoho": "enginy_desktop.sandbox.crm.zoho:SPEC",
 }
 

@@ -46,7 +46,7 @@ def test_demo_has_data_a_connected_sandbox_and_cleans_up(memory_keyring) -> None
         httpx.get(f"{env.sandbox_url}/__sandbox__/state", timeout=2)
 
 
-@pytest.mark.parametrize("key", ["hubspot", "pipedrive", "salesforce", "zoho", "dynamics"])
+@pytest.mark.parametrize("key", ["hubspot", "pipedrive", "salesforce", "zoho", "dynamics", "tribecrm"])
 def test_every_crm_with_an_adapter_and_a_sandbox_has_a_demo(key: str, memory_keyring) -> None:  # type: ignore[no-untyped-def]
     """``--demo --crm KEY``: connected, configured from the CRM's own fields, seeded so that a sync matches."""
     from enginy_desktop.core import sync
@@ -55,7 +55,7 @@ def test_every_crm_with_an_adapter_and_a_sandbox_has_a_demo(key: str, memory_key
     assert key in demo_crms()
     env = start_demo(key)
     try:
-        assert env.crm_name in ("HubSpot", "Pipedrive", "Salesforce", "Zoho", "Dynamics")
+        assert env.crm_name in ("HubSpot", "Pipedrive", "Salesforce", "Zoho", "Dynamics", "TribeCRM")
         ctx = AppContext.open(env.data_dir, passphrase=env.passphrase)
         try:
             assert ctx.integrations.active_crm().key == key
@@ -69,14 +69,14 @@ def test_every_crm_with_an_adapter_and_a_sandbox_has_a_demo(key: str, memory_key
     assert not env.data_dir.exists()
 
 
-def test_demo_refuses_a_crm_without_adapter_or_sandbox(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_demo_refuses_what_is_not_a_crm_with_a_sandbox(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from enginy_desktop.demo import DemoUnavailableError, demo_crms
 
-    assert "hubspot" in demo_crms()
+    assert {"hubspot", "tribecrm"} <= set(demo_crms())
     base = tmp_path / "demo"
     base.mkdir()
-    with pytest.raises(DemoUnavailableError, match=r"The demo cannot use TribeCRM.*Choose one of: .*hubspot"):
-        start_demo("tribecrm", base)
+    with pytest.raises(DemoUnavailableError, match=r"The demo cannot use Apollo.*Choose one of: .*hubspot"):
+        start_demo("apollo", base)
     assert list(base.iterdir()) == []  # nothing started, nothing left behind
 
 

@@ -1,6 +1,6 @@
 """The same small world on every CRM emulator: a sandbox on loopback, the CRM connected and enabled, and neutral
-ways to put records in the CRM and read them back, so one test states one guarantee for HubSpot, Pipedrive and
-Salesforce.
+ways to put records in the CRM and read them back, so one test states one guarantee for HubSpot, Pipedrive,
+Salesforce, Zoho, Dynamics 365 and TribeCRM.
 
 Fields are named by their role (``first_name``, ``email``, ``job_title``, ``owner``…); :attr:`CrmWorld.f` gives
 the CRM's own field for a role, for mappings. A contact's companies are read the CRM's way: HubSpot's
@@ -19,7 +19,7 @@ from enginy_desktop.core.crm_config import AssociationType, CrmConfig, FieldMapp
 from enginy_desktop.sandbox.kit.server import serve
 from tests.support.export_world import World
 
-CRMS = ("hubspot", "pipedrive", "salesforce", "zoho", "dynamics")
+CRMS = ("hubspot", "pipedrive", "salesforce", "zoho", "dynamics", "tribecrm")
 
 FIELDS: dict[str, dict[str, str]] = {
     "hubspot": {"first_name": "firstname", "last_name": "lastname", "email": "email", "job_title": "jobtitle",
@@ -44,6 +44,10 @@ FIELDS["dynamics"] = {"first_name": "firstname", "last_name": "lastname", "email
                       "job_title": "jobtitle", "phone": "telephone1", "owner": "ownerid", "company.name": "name",
                       "company.domain": "websiteurl"}
 DYNAMICS_ACTIVITIES = {"email": "email", "call": "phonecall", "note": "annotation"}
+FIELDS["tribecrm"] = {"first_name": "FirstName", "last_name": "LastName", "email": "EmailAddress",
+                      "job_title": "JobTitle", "phone": "PhoneNumber", "owner": "AccountManager",
+                      "company.name": "Name", "company.domain": "Website"}
+TRIBE_TASKS = {"email": ("E-mail sent", "E-mail received"), "call": ("Call", "Inbound call")}
 
 
 @dataclass
@@ -55,6 +59,11 @@ class CrmWorld(World):
 
     # -- the CRM side, by role ------------------------------------------------------------------------------------
     def crm_contacts(self) -> list[dict[str, Any]]:
+        if self.crm == "tribecrm":  # persons, without the employees' own
+            f = FIELDS["tribecrm"]
+            staff = {e["Person"] for e in self.sb.records["Relationship_Person_Contact_Employee"].values()}
+            return [{"id": r["ID"], **{role: r.get(name) for role, name in f.items() if "." not in role}}
+                    for r in list(self.sb.records["Relation_Person"].values()) if r["ID"] not in staff]
         if self.crm == "dynamics":
             f = FIELDS["dynamics"]
             return [{"id": r["contactid"], **{role: r.get("_ownerid_value" if name == "ownerid" else name)
@@ -95,6 +104,16 @@ class CrmWorld(World):
                     owner: str | None = None, company: tuple[str, str] | None = None) -> str:
         """``company``: (CRM id, name) of the contact's company — HubSpot keeps its name in the contact's
         ``company`` property and the link as an association; Pipedrive only the ``org_id``."""
+        if self.crm == "tribecrm":
+            tribe: dict[str, Any] = {"FirstName": first, "LastName": last, "EmailAddress": email}
+            if job_title:
+                tribe["JobTitle"] = job_title
+            if owner:
+                tribe["AccountManager"] = {"ID": owner}
+            rid = str(self.sb.insert("Relation_Person", tribe)["ID"])
+            if company:
+                self.link(rid, company[0])
+            return rid
         if self.crm == "dynamics":
             row: dict[str, Any] = {"firstname": first, "lastname": last, "emailaddress1": email}
             if company:
@@ -144,6 +163,8 @@ class CrmWorld(World):
         return str(self.sb.create("persons", body)["id"])
 
     def add_company(self, name: str, domain: str) -> str:
+        if self.crm == "tribecrm":
+            return str(self.sb.insert("Relation_Organization", {"Name": name, "Website": f"https://{domain}"})["ID"])
         if self.crm == "dynamics":
             return str(self.sb.insert("account", {"name": name, "websiteurl": f"https://{domain}"})["accountid"])
         if self.crm == "hubspot":
@@ -155,6 +176,9 @@ class CrmWorld(World):
         return str(self.sb.create("organizations", {"name": name, "website": f"https://{domain}"})["id"])
 
     def crm_company_ids(self, domain: str) -> list[str]:
+        if self.crm == "tribecrm":
+            return [r["ID"] for r in list(self.sb.records["Relation_Organization"].values())
+                    if domain in str(r.get("Website") or "")]
         if self.crm == "dynamics":
             return [r["accountid"] for r in list(self.sb.records["account"].values())
                     if domain in str(r.get("websiteurl") or "")]
@@ -171,6 +195,10 @@ class CrmWorld(World):
 
     def link(self, contact: str, company: str) -> None:
         """Make ``company`` the contact's (primary) company."""
+        if self.crm == "tribecrm":  # a contact relationship (TribeCRM has no primary one)
+            self.sb.insert("Relationship_Person_Contact_Standard", {"Person": {"ID": contact},
+                                                                    "Relation": {"ID": company}})
+            return
         if self.crm == "dynamics":
             self.sb.modify("contact", contact, {"parentcustomerid_account@odata.bind": f"/accounts({company})"})
             return
@@ -184,6 +212,8 @@ class CrmWorld(World):
             self.sb.update("persons", int(contact), {"org_id": int(company)})
 
     def companies_of(self, contact: str) -> set[str]:
+        if self.crm == "tribecrm":
+            return set(self.sb.companies_of(contact))
         if self.crm == "dynamics":
             account = self.sb.records["contact"][contact].get("_parentcustomerid_value")
             return {account} if account else set()
@@ -200,6 +230,9 @@ class CrmWorld(World):
         return {str(org)} if org else set()
 
     def primary_company(self, contact: str) -> str | None:
+        if self.crm == "tribecrm":  # no primary in TribeCRM: the newest contact relationship
+            linked = self.sb.companies_of(contact)
+            return linked[-1] if linked else None
         if self.crm == "dynamics":
             return self.sb.records["contact"][contact].get("_parentcustomerid_value")
         if self.crm == "hubspot":
@@ -214,6 +247,10 @@ class CrmWorld(World):
         return str(org) if org else None
 
     def activity_counts(self) -> dict[str, int]:
+        if self.crm == "tribecrm":  # e-mails and calls are completed tasks, notes are notes
+            tasks = [str(t["Subject"]) for t in self.sb.records["Activity_Task"].values()]
+            return {**{kind: sum(1 for t in tasks if t.split(":")[0] in leads) for kind, leads in TRIBE_TASKS.items()},
+                    "note": len(self.sb.records["Note"])}
         if self.crm == "dynamics":
             return {kind: len(self.sb.records[table]) for kind, table in DYNAMICS_ACTIVITIES.items()}
         if self.crm == "hubspot":
@@ -229,6 +266,9 @@ class CrmWorld(World):
                 "call": sum(1 for a in acts if a["type"] == "call"), "note": len(self.sb.notes)}
 
     def activity_owners(self) -> set[str]:
+        if self.crm == "tribecrm":
+            return {str(t["Assignee"]) for t in self.sb.records["Activity_Task"].values()} | {
+                str(n["Owner"]) for n in self.sb.records["Note"].values()}
         if self.crm == "dynamics":
             return {str(r["_ownerid_value"]) for table in DYNAMICS_ACTIVITIES.values()
                     for r in self.sb.records[table].values()}
@@ -284,6 +324,11 @@ class CrmWorld(World):
 
 def emulator(crm: str, **config: Any) -> Any:
     """The app of ``crm``'s emulator without rate limits (tests of behaviour, not of speed)."""
+    if crm == "tribecrm":
+        from enginy_desktop.sandbox.crm.tribecrm import TribeSandboxConfig
+        from enginy_desktop.sandbox.crm.tribecrm import create_app as tribe_app
+
+        return tribe_app(TribeSandboxConfig(**{"calls_per_minute": None, **config}))
     if crm == "dynamics":
         from enginy_desktop.sandbox.crm.dynamics import DynamicsSandboxConfig
         from enginy_desktop.sandbox.crm.dynamics import create_app as dynamics_app
@@ -314,6 +359,10 @@ def emulator(crm: str, **config: Any) -> Any:
 
 def token_of(crm: str) -> tuple[str, str]:
     """(secret field, the emulator's credential)."""
+    if crm == "tribecrm":
+        from enginy_desktop.sandbox.crm.tribecrm import DEFAULT_TOKEN as TRIBE_TOKEN
+
+        return "access_token", TRIBE_TOKEN
     if crm == "dynamics":
         from enginy_desktop.sandbox.crm.dynamics import DEFAULT_TOKEN as DYNAMICS_TOKEN
 
@@ -336,6 +385,8 @@ def token_of(crm: str) -> tuple[str, str]:
 
 
 def owners_of(crm: str, sb: Any) -> list[str]:
+    if crm == "tribecrm":
+        return list(sb.employee_ids())
     if crm == "dynamics":
         return list(sb.user_ids())
     if crm == "hubspot":

@@ -1,7 +1,8 @@
 """Every exchange with an OData service checked against the service's own ``$metadata``: the entity sets named in
-paths, the properties in ``$select`` / ``$filter`` / ``$orderby`` and alternate keys, the properties and
-``nav@odata.bind`` annotations of request bodies (the navigation property exists on the entity type and the bound
-record's entity set has the navigation's target type), and the properties of the records that come back."""
+paths, the properties in ``$select`` / ``$filter`` (navigation paths such as ``Person/ID`` included) /
+``$orderby`` and alternate keys, the properties and references of request bodies (Dataverse's
+``nav@odata.bind`` — the navigation property exists and the bound record's entity set has its target type — and
+TribeCRM's ``{"Nav": {"ID": …}}``), and the properties of the records that come back (expanded ones too)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import httpx
 
 from enginy_desktop.adapters.odata import Metadata
 
-COMPARISON = re.compile(r"([A-Za-z_][A-Za-z0-9_]*) (?:eq|ne|gt|ge|lt|le) ")
+COMPARISON = re.compile(r"([A-Za-z_][A-Za-z0-9_]*(?:/[A-Za-z_][A-Za-z0-9_]*)?) (?:eq|ne|gt|ge|lt|le) ")
 IN_NAME = re.compile(r"PropertyName='([^']+)'")
 BATCH_OP = re.compile(r"^(GET|POST|PATCH|DELETE) (\S+) HTTP/1\.1\n(?:[^\n]+\n)*\n(.*?)\n--changeset", re.M | re.S)
 SET_AND_KEY = re.compile(r"^([A-Za-z_]+)(?:\((.*)\))?$")
@@ -57,6 +58,8 @@ def check_exchange(meta: Metadata, request: httpx.Request, status: int, content:
     rest = path[len(api_path) + 1:]
     if rest in ("$metadata", "WhoAmI") or rest.startswith("EntityDefinitions("):
         return []
+    if rest.endswith("()"):  # a function import (TribeCRM's GetCurrentEmployee()): declared in the container
+        return []
     if rest == "$batch":  # every operation of the batch, checked as if it had been sent alone
         found: list[str] = []
         text = request.content.decode().replace("\r\n", "\n")
@@ -83,13 +86,18 @@ def check_exchange(meta: Metadata, request: httpx.Request, status: int, content:
         if name and name not in props:
             problems.append(f"{where}: $select {name!r} is not a property of {entity_set}")
     text = query.get("$filter") or ""
+    nav_all = meta.navigation(entity_set)
     for name in COMPARISON.findall(re.sub(r"'(?:[^']|'')*'", "''", text)) + IN_NAME.findall(text):
-        if name not in props:
+        if "/" in name:
+            nav_name, _, inner = name.partition("/")
+            target = meta.entity_types.get(nav_all.get(nav_name, ""))
+            if target is None or inner not in _type_properties(meta, target.name):
+                problems.append(f"{where}: $filter on {name!r}, not a navigation path of {entity_set}")
+        elif name not in props:
             problems.append(f"{where}: $filter on {name!r}, not a property of {entity_set}")
     order = (query.get("$orderby") or "").split(" ")[0]
     if order and order not in props:
         problems.append(f"{where}: $orderby {order!r} is not a property")
-    nav_all = meta.navigation(entity_set)
     for nav in re.findall(r"(?:^|,)([A-Za-z_]+)", re.sub(r"\([^)]*\)", "", query.get("$expand") or "")):
         if nav not in nav_all:
             problems.append(f"{where}: $expand {nav!r} is not a navigation property of {entity_set}")
@@ -107,13 +115,34 @@ def check_exchange(meta: Metadata, request: httpx.Request, status: int, content:
                         problems.append(f"{where}: {k} = {v!r} names no entity set")
                     elif meta.entity_sets[bm.group(1)] != nav[name] and nav[name] != f"{meta.namespace}.principal":
                         problems.append(f"{where}: {k} binds {bm.group(1)}, not a {nav[name]}")
-            elif k not in props or k.startswith("_"):
+            elif k in nav and (v is None or (isinstance(v, dict) and set(v) == {"ID"})):
+                continue  # a reference written as {"ID": …} (TribeCRM), or cleared with null
+            elif k not in props or (k.startswith("_") and not _custom(k)) or meta.properties(entity_set)[k].computed:
                 problems.append(f"{where}: body property {k!r} is not a writable property of {entity_set}")
     if request.method == "GET" and 200 <= status < 300 and content:
         data: Any = json.loads(content)
         rows = data.get("value") if isinstance(data, dict) and "value" in data else [data]
         for row in rows or []:
-            for k in row:
+            for k, v in row.items():
                 if "@" not in k and k not in props and k not in nav_all:
                     problems.append(f"{where}: the answer holds {k!r}, not a property of {entity_set}")
+                elif k in nav_all and isinstance(v, dict):
+                    inner_props = _type_properties(meta, nav_all[k])
+                    problems += [f"{where}: the expanded {k} holds {x!r}, not a property of {nav_all[k]}"
+                                 for x in v if "@" not in x and x not in inner_props]
     return problems
+
+
+def _type_properties(meta: Metadata, qualified: str) -> set[str]:
+    """Every property of an entity type, its base types' included."""
+    out: set[str] = set()
+    t = meta.entity_types.get(qualified)
+    while t is not None:
+        out |= set(t.properties)
+        t = meta.entity_types.get(t.base) if t.base else None
+    return out
+
+
+def _custom(name: str) -> bool:
+    """TribeCRM's custom fields: ``_`` and a UUID with ``-`` as ``__``."""
+    return re.fullmatch(r"_[0-9a-f]{8}(__[0-9a-f]{4}){3}__[0-9a-f]{12}", name) is not None

@@ -3,6 +3,9 @@ parentheses, ``contains`` / ``startswith`` / ``endswith``, and Dataverse's
 ``Microsoft.Dynamics.CRM.In(PropertyName='p',PropertyValues=['a','b'])``
 (https://learn.microsoft.com/en-us/power-apps/developer/data-platform/webapi/reference/in). String comparisons
 ignore case, as Dataverse's default collation does. Literals: OData v4.01 URL Conventions §5.1.1.
+
+The TribeCRM emulator uses it too, without ``Microsoft.Dynamics.CRM.In`` (TribeCRM supports neither ``in`` nor
+``has``) and with navigation paths such as ``Person/ID eq …`` (``dataverse_in=False``).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ _TOKEN = re.compile(r"""\s*(?:
   | (?P<guid>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})
   | (?P<date>\d{4}-\d{2}-\d{2}T[0-9:.]+(?:Z|[+-]\d{2}:\d{2}))
   | (?P<num>-?\d+(?:\.\d+)?)
-  | (?P<name>[A-Za-z_][A-Za-z0-9_.]*)
+  | (?P<name>[A-Za-z_][A-Za-z0-9_.]*(?:/[A-Za-z_][A-Za-z0-9_]*)*)
   | (?P<sym>[(),\[\]=])
 )""", re.VERBOSE)
 
@@ -73,10 +76,13 @@ def _compare(op: str, left: Any, right: Any) -> bool:
 
 
 class _Parser:
-    def __init__(self, text: str, known: Callable[[str], bool]) -> None:
+    def __init__(self, text: str, known: Callable[[str], bool], type_name: str = "Microsoft.Dynamics.CRM.entity",
+                 dataverse_in: bool = True) -> None:
         self.toks = _tokens(text)
         self.i = 0
         self.known = known
+        self.type_name = type_name
+        self.dataverse_in = dataverse_in
         self.names: list[str] = []
 
     def peek(self) -> tuple[str, Any]:
@@ -91,7 +97,7 @@ class _Parser:
 
     def prop(self, name: str) -> str:
         if not self.known(name):
-            raise FilterError(f"Could not find a property named '{name}' on type 'Microsoft.Dynamics.CRM.entity'.")
+            raise FilterError(f"Could not find a property named '{name}' on type '{self.type_name}'.")
         self.names.append(name)
         return name
 
@@ -128,13 +134,15 @@ class _Parser:
         kind, value = self.peek()
         if kind != "name":
             raise FilterError(f"Syntax error: unexpected '{value}'.")
-        if value == "Microsoft.Dynamics.CRM.In":
+        if value == "Microsoft.Dynamics.CRM.In" and self.dataverse_in:
             return self.in_function()
         if value in ("contains", "startswith", "endswith"):
             return self.text_function(value)
         self.i += 1
         prop = self.prop(value)
         op = self.take("name")
+        if op in ("in", "has"):
+            raise FilterError(f"The '{op}' operator is not supported.")
         if op not in ("eq", "ne", "gt", "ge", "lt", "le"):
             raise FilterError(f"Syntax error: '{op}' is not a comparison operator.")
         right = self.take("lit")
@@ -181,7 +189,8 @@ class _Parser:
         return lambda g: g(prop) is not None and _norm(str(g(prop))) in wanted
 
 
-def parse_filter(text: str, known: Callable[[str], bool]) -> tuple[Predicate, list[str]]:
+def parse_filter(text: str, known: Callable[[str], bool], *, type_name: str = "Microsoft.Dynamics.CRM.entity",
+                 dataverse_in: bool = True) -> tuple[Predicate, list[str]]:
     """A predicate over a record getter, and the property names the filter used."""
-    parser = _Parser(text, known)
+    parser = _Parser(text, known, type_name, dataverse_in)
     return parser.parse(), parser.names

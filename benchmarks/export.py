@@ -1,9 +1,9 @@
-"""Export benchmark (issue 7, DESIGN §12) against the HubSpot sandbox on loopback.
+"""Export benchmark (DESIGN §12) against the HubSpot sandbox on loopback, beside HubSpot's own SDK.
 
-Run from the project root:
+Run from the project root (``pip install -e ".[bench]"`` installs the peer, ``hubspot-api-client``):
 
-    python benchmarks/export.py                     # (a) 10,000 contacts at 190/10 s, with companies, and (b)
-    python benchmarks/export.py --only a --contacts 10000
+    python benchmarks/export.py                      # peer, blind upsert and reading export, 20,000 contacts, 3 runs
+    python benchmarks/export.py --repeat 5 --contacts 30000 --existing 9000
     python benchmarks/export.py --only b --big 100000
     python benchmarks/export.py --crm pipedrive       # Pipedrive: the app against a naive per-record script
                                                      # (benchmarks/export_pipedrive.py says what it measures)
@@ -12,23 +12,30 @@ Run from the project root:
     python benchmarks/export.py --crm zoho            # Zoho CRM: the same three runs (benchmarks/export_zoho.py)
     python benchmarks/export.py --crm dynamics        # Dynamics 365: the same (benchmarks/export_dynamics.py)
 
-(a) The sandbox runs in this process (a uvicorn thread) at HubSpot's Professional limit (190 requests per 10 s,
-    search 4 per second). The CRM holds 10,000 contacts, 3,000 of which are in the list (their job title differs,
-    Overwrite on: they are updated); the other 7,000 of the list are new. The export (plan + run, the whole
-    command) prints:
+(a) Each run gets three fresh copies of the same emulator at HubSpot's Professional limit (190 requests per 10 s,
+    search 4 per second), each holding 20,000 contacts, 6,000 of which are in the list of 20,000 (their job title
+    differs: updated); the other 14,000 of the list are new. On them, in the same run:
 
-    - ``throughput_vs_ceiling``: records/s achieved over the records/s the limit allows for the calls the run
-      needed (``calls × 10 / 190`` seconds, or the search limit when searches dominate); budget ≥ 0.95;
-    - ``api_calls_per_1000_contacts``: every HTTP request (matching, reading, writing, retries); budget ≤ 40;
-    - ``http_429_count``: requests the sandbox refused with 429 during the export; budget 0;
-    - ``api_calls_per_1000_contacts_with_companies``: the same export of another list with Export associated
-      companies (one company per ten contacts, Association Type "additional"), measured without rate limit.
+    - the peer: HubSpot's own SDK batch-upserting the list by e-mail (100 per call, ``batch/upsert``), retrying its
+      429s as its urllib3 retry policy does (``Retry-After`` honoured). It reads nothing: an upsert cannot tell
+      what it changed. Prints ``peer_records_per_s``, ``peer_api_calls_per_1000_contacts``,
+      ``peer_http_429_count``;
+    - the app's **blind upsert**: e-mail identifier, every mapped field Overwrite on (the same fields the peer
+      sends), the whole export — plan, journal and run — timed: ``upsert_records_per_s`` (and
+      ``upsert_run_records_per_s`` from the run's start, after the preview), ``upsert_api_calls_per_1000_contacts``,
+      ``upsert_http_429_count``, and ``vs_peer`` (blind upsert over the peer; budget ≥ 1.0);
+    - the app's **reading** export: the same identifier, Overwrite off on most fields (the current values decide
+      what is written, so the plan reads them and shows before → after): ``api_calls_per_1000_contacts`` (every
+      request: matching with the current values, writes, retries; budget ≤ 16), ``records_per_s``,
+      ``throughput_vs_window_ceiling`` (records/s over what the limits allow for the very requests the run sent,
+      in their order: a simulation of the 190-per-10-s rolling window and the 4-per-second search window with
+      answers taking no time; budget ≥ 0.95) and ``http_429_count`` (budget 0).
 
-(peer) Run before (a), or alone with ``--only peer``: HubSpot's own SDK, ``hubspot-api-client``
-    (``pip install -e ".[bench]"``), batch-upserting the same contacts by e-mail, 100 per call, against its own
-    copy of the same emulator at the same 190 requests / 10 s (retrying 429s with its urllib3 retry policy).
-    Prints ``peer_records_per_s``, ``peer_api_calls_per_1000_contacts`` and ``peer_http_429_count``. Compare
-    with (a)'s ``records_per_s``: the app plans (it reads the CRM to show before → after), the peer does not.
+    The parent prints the median of each figure over ``--repeat`` runs (default 3), each run's figures as comments.
+    Then, once and without rate limit: ``api_calls_per_1000_contacts_with_companies`` (Export associated companies,
+    one company per ten contacts) and ``api_calls_per_1000_contacts_name_identifier`` (the default identifier,
+    LinkedIn URL or first name + last name + company: HubSpot's search compares stored text, so the CRM's
+    identifier fields are listed — the figure depends on the CRM's size, 20,000 here).
 
 (c) ``--only c``: the way a user runs it — the HubSpot sandbox as its own process (``enginy-desktop sandbox``) at
     190 requests per 10 s and search 4 per second; a first export puts a third of the list in the CRM, then the
@@ -52,6 +59,7 @@ import logging
 import os
 import re
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -68,9 +76,17 @@ os.environ.setdefault("ENGINY_TEST_KEYRING_FILE", str(Path(tempfile.mkdtemp()) /
 from sqlalchemy import insert  # noqa: E402
 
 from enginy_desktop.core.context import AppContext  # noqa: E402
-from enginy_desktop.core.crm_config import AssociationType, CrmConfig, FieldMapping, MappingKind  # noqa: E402
+from enginy_desktop.core.crm_config import (  # noqa: E402
+    AssociationType,
+    ContactIdentifier,
+    CrmConfig,
+    FieldMapping,
+    MappingKind,
+)
 from enginy_desktop.core.export.plan import ExportOptions, plan_export  # noqa: E402
 from enginy_desktop.core.export.run import execute, start_export  # noqa: E402
+from enginy_desktop.core.matching.normalize import Kind  # noqa: E402
+from enginy_desktop.core.matching.rules import Condition, ContactPreset, Rule  # noqa: E402
 from enginy_desktop.core.models import Company, Contact, ContactList, ListMembership, utcnow  # noqa: E402
 from enginy_desktop.sandbox.hubspot import DEFAULT_TOKEN, HubSpotSandboxConfig, RateLimit, create_app  # noqa: E402
 from enginy_desktop.sandbox.server import serve  # noqa: E402
@@ -93,14 +109,22 @@ def _crm_props(row: dict[str, Any], job: str) -> dict[str, str]:
             "company": row["company_name"], "jobtitle": job, "hs_linkedin_url": row["linkedin_url"]}
 
 
-def _config(ctx: AppContext, association: AssociationType = AssociationType.ADDITIONAL) -> None:
+def _config(ctx: AppContext, association: AssociationType = AssociationType.ADDITIONAL, *, by_email: bool = False,
+            overwrite_all: bool = False) -> None:
+    """The benchmark's Export Mapping. ``by_email``: contacts identified by their e-mail (else the default
+    identifier); ``overwrite_all``: Overwrite on for every field (with ``by_email``, a blind upsert)."""
     config = CrmConfig(crm="hubspot")
+    if by_email:
+        email = Rule.of(Condition("email", "email", Kind.EMAIL, "Email"))
+        config.contact_identifier = ContactIdentifier(ContactPreset.CUSTOM, email)
     for source, crm_field, overwrite in (("first_name", "firstname", False), ("last_name", "lastname", False),
                                          ("email", "email", False), ("company_name", "company", False),
                                          ("job_title", "jobtitle", True), ("phone", "phone", False),
                                          ("linkedin_url", "hs_linkedin_url", False), ("city", "city", False)):
-        config.add_mapping("contact", FieldMapping(MappingKind.ENGINY, crm_field, source=source, overwrite=overwrite))
-    config.add_mapping("contact", FieldMapping(MappingKind.FIXED, "lifecyclestage", value="Lead"))
+        config.add_mapping("contact", FieldMapping(MappingKind.ENGINY, crm_field, source=source,
+                                                   overwrite=overwrite or overwrite_all))
+    config.add_mapping("contact", FieldMapping(MappingKind.FIXED, "lifecyclestage", value="Lead",
+                                               overwrite=overwrite_all))
     for source, crm_field in (("name", "name"), ("domain", "domain")):
         config.add_mapping("company", FieldMapping(MappingKind.ENGINY, crm_field, source=source))
     config.association_type = association
@@ -135,15 +159,22 @@ def _list(ctx: AppContext, name: str, rows: Iterable[dict[str, Any]], companies:
             start += len(chunk)
 
 
+LAST_RUN_SECONDS: list[float] = []  # the latest export's run alone (Export to the end, after the preview)
+LAST_BLIND: list[bool] = []  # whether the latest export's plan was a blind upsert
+
+
 async def _export(ctx: AppContext, list_name: str, options: ExportOptions | None = None) -> tuple[Any, Any, float]:
     started = time.monotonic()
     adapter = ctx.adapters.crm("hubspot")
     try:
         plan = await plan_export(ctx, list_name, options, adapter=adapter)
+        LAST_BLIND[:] = [plan.blind is not None]
         run_id = start_export(ctx, plan)
         plan_calls = plan.api_calls
         del plan  # the journal holds it now
+        run_started = time.monotonic()
         result = await execute(ctx, run_id, adapter=adapter, notify=False)
+        LAST_RUN_SECONDS[:] = [time.monotonic() - run_started]
         calls = adapter.calls_made
     finally:
         await adapter.aclose()
@@ -155,76 +186,120 @@ def _connect(ctx: AppContext, url: str, tier: str = "Professional") -> None:
     ctx.integrations.enable("hubspot")
 
 
-def bench_a(contacts: int, existing: int) -> None:
-    app = create_app(HubSpotSandboxConfig(seed_contacts=0, owners=3, rate_limit=RateLimit(190, 10.0),
-                                          search_rate_limit=RateLimit(4, 1.0), daily_limit=None))
+LIMIT, SEARCH_LIMIT = RateLimit(190, 10.0), RateLimit(4, 1.0)
+
+
+def _limited_crm(contacts: int, existing: int) -> tuple[Any, list[dict[str, Any]]]:
+    """A fresh emulator at the Professional limit holding ``existing`` of the list's contacts (another job title)
+    and ``contacts - existing`` others; and the list's rows."""
+    app = create_app(HubSpotSandboxConfig(seed_contacts=0, owners=3, rate_limit=LIMIT, search_rate_limit=SEARCH_LIMIT,
+                                          daily_limit=None))
+    sb = app.state.sandbox
+    rows = [_person(i) for i in range(contacts)]
+    for i in range(existing):  # in the CRM with another job title: updated (Overwrite on)
+        sb.insert("contacts", _crm_props(rows[i], "Sales"))
+    for i in range(contacts, contacts + (contacts - existing)):  # other CRM contacts, not in the list
+        sb.insert("contacts", _crm_props(_person(i, "x"), "Other"))
+    return app, rows
+
+
+def window_ceiling_seconds(log: list[Any]) -> float:
+    """The least time the requests of ``log`` (in their order) could take under the emulator's limits, answers
+    taking no time: each request starts as soon as both the 10-second rolling window (190 requests; searches do
+    not count in it, as in HubSpot) and, for a search, the 1-second search window (4) allow it."""
+    starts: list[float] = []
+    windowed: list[float] = []
+    searches: list[float] = []
+    for e in log:
+        t = starts[-1] if starts else 0.0
+        is_search = e.path.endswith("/search")
+        if is_search:
+            if len(searches) >= SEARCH_LIMIT.max_requests:
+                t = max(t, searches[-SEARCH_LIMIT.max_requests] + SEARCH_LIMIT.interval_s)
+            searches.append(t)
+        else:
+            if len(windowed) >= LIMIT.max_requests:
+                t = max(t, windowed[-LIMIT.max_requests] + LIMIT.interval_s)
+            windowed.append(t)
+        starts.append(t)
+    return starts[-1] if starts else 0.0
+
+
+def bench_a(contacts: int, existing: int) -> dict[str, float]:
+    """The reading export: e-mail identifier, Overwrite off on most fields (the current values decide)."""
+    app, rows = _limited_crm(contacts, existing)
     sb = app.state.sandbox
     with tempfile.TemporaryDirectory() as tmp, serve(app) as url:
         ctx = AppContext.open(Path(tmp))
         try:
             _connect(ctx, url)
-            _config(ctx)
-            rows = [_person(i) for i in range(contacts)]
-            for i in range(existing):  # in the CRM with another job title: updated (Overwrite on)
-                sb.insert("contacts", _crm_props(rows[i], "Sales"))
-            for i in range(contacts, contacts + (contacts - existing)):  # other CRM contacts, not in the list
-                sb.insert("contacts", _crm_props(_person(i, "x"), "Other"))
+            _config(ctx, by_email=True)
             _list(ctx, "Bench", rows)
             before = len(sb.requests)
             plan, (result, calls), seconds = asyncio.run(_export(ctx, "Bench"))
-            log = sb.requests[before:]
-            http_429 = sum(1 for e in log if e.status == 429)
-            searches = sum(1 for e in log if e.path.endswith("/search"))
+            assert not LAST_BLIND[0]
+            log = [e for e in sb.requests[before:] if not e.path.startswith("/__sandbox__")]
             assert result.state == "finished", result.error
             c = result.counters
-            # The ceiling: the calls this run needed, at 190 per 10 s (and searches at 4 per second).
-            ceiling_seconds = max(calls * 10 / 190, searches / 4)
-            print(f"contacts: {contacts} records")
-            print(f"created: {c.get('created', 0)} records")
-            print(f"updated: {c.get('updated', 0)} records")
-            print(f"failed: {c.get('failed', 0)} records")
-            print(f"export_seconds: {seconds:.1f} s")
-            print(f"records_per_s: {contacts / seconds:.0f} records/s")
-            print(f"ceiling_records_per_s: {contacts / ceiling_seconds:.0f} records/s")
-            print(f"throughput_vs_ceiling: {ceiling_seconds / seconds:.3f} ratio")
-            # Stricter: a rolling window lets the first 190 calls go at once and each later one 10 s after an
-            # earlier one, so N calls need at least 10 * floor((N - 1) / 190) seconds (latency aside).
-            window_seconds = max(10 * ((calls - 1) // 190), searches / 4)
-            if window_seconds:
-                print(f"throughput_vs_window_ceiling: {window_seconds / seconds:.3f} ratio")
-            print(f"api_calls: {calls} calls")
-            print(f"api_calls_plan: {plan} calls")
-            print(f"api_calls_per_1000_contacts: {calls * 1000 / contacts:.1f} calls")
-            print(f"http_429_count: {http_429} responses")
-
+            assert c.get("created", 0) == contacts - existing, c
+            assert c.get("updated", 0) == existing, c
+            ceiling = window_ceiling_seconds(log)
+            return {
+                "records_per_s": contacts / seconds,
+                "ceiling_records_per_s": contacts / ceiling,
+                "throughput_vs_window_ceiling": ceiling / seconds,
+                "api_calls_per_1000_contacts": calls * 1000 / contacts,
+                "api_calls_plan_per_1000_contacts": plan * 1000 / contacts,
+                "http_429_count": float(sum(1 for e in log if e.status == 429)),
+                "searches": float(sum(1 for e in log if e.path.endswith("/search"))),
+            }
         finally:
             ctx.close()
-    bench_companies(contacts, existing)
 
 
-def bench_peer(contacts: int, existing: int) -> None:
+def bench_upsert(contacts: int, existing: int) -> dict[str, float]:
+    """The blind upsert: e-mail identifier, every mapped field Overwrite on; nothing read first."""
+    app, rows = _limited_crm(contacts, existing)
+    sb = app.state.sandbox
+    with tempfile.TemporaryDirectory() as tmp, serve(app) as url:
+        ctx = AppContext.open(Path(tmp))
+        try:
+            _connect(ctx, url)
+            _config(ctx, by_email=True, overwrite_all=True)
+            _list(ctx, "Bench", rows)
+            before = len(sb.requests)
+            _plan, (result, calls), seconds = asyncio.run(_export(ctx, "Bench"))
+            assert LAST_BLIND[0]
+            log = [e for e in sb.requests[before:] if not e.path.startswith("/__sandbox__")]
+            assert result.state == "finished", result.error
+            c = result.counters
+            assert c.get("created", 0) == contacts - existing, c
+            assert c.get("updated", 0) == existing, c
+            return {
+                "upsert_records_per_s": contacts / seconds,
+                "upsert_run_records_per_s": contacts / LAST_RUN_SECONDS[0],
+                "upsert_api_calls_per_1000_contacts": calls * 1000 / contacts,
+                "upsert_http_429_count": float(sum(1 for e in log if e.status == 429)),
+                "upsert_vs_window_ceiling": window_ceiling_seconds(log) / seconds,
+            }
+        finally:
+            ctx.close()
+
+
+def bench_peer(contacts: int, existing: int) -> dict[str, float]:
     """The peer: HubSpot's own SDK (``hubspot-api-client``, ``pip install -e ".[bench]"``) batch-upserting the same
     contacts by e-mail (100 per call, ``/crm/v3/objects/contacts/batch/upsert``) against its own copy of the same
     emulator at the same 190 requests / 10 s, retrying 429s as its urllib3 retry policy does (Retry-After
     honoured). It reads nothing: an upsert cannot tell what it changed."""
-    try:
-        from hubspot import HubSpot
-        from hubspot.crm.contacts import (
-            BatchInputSimplePublicObjectBatchInputUpsert,
-            SimplePublicObjectBatchInputUpsert,
-        )
-        from urllib3.util.retry import Retry
-    except ImportError:
-        print("peer_records_per_s: skipped (pip install -e \".[bench]\" installs hubspot-api-client)")
-        return
-    app = create_app(HubSpotSandboxConfig(seed_contacts=0, owners=3, rate_limit=RateLimit(190, 10.0),
-                                          search_rate_limit=RateLimit(4, 1.0), daily_limit=None))
+    from hubspot import HubSpot
+    from hubspot.crm.contacts import (
+        BatchInputSimplePublicObjectBatchInputUpsert,
+        SimplePublicObjectBatchInputUpsert,
+    )
+    from urllib3.util.retry import Retry
+
+    app, rows = _limited_crm(contacts, existing)
     sb = app.state.sandbox
-    rows = [_person(i) for i in range(contacts)]
-    for i in range(existing):
-        sb.insert("contacts", _crm_props(rows[i], "Sales"))
-    for i in range(contacts, contacts + (contacts - existing)):
-        sb.insert("contacts", _crm_props(_person(i, "x"), "Other"))
     with serve(app) as url:
         retry = Retry(total=20, status_forcelist=[429], allowed_methods=None, backoff_factor=0.2,
                       respect_retry_after_header=True)
@@ -240,16 +315,46 @@ def bench_peer(contacts: int, existing: int) -> None:
             client.crm.contacts.batch_api.upsert(BatchInputSimplePublicObjectBatchInputUpsert(inputs=inputs))
         seconds = time.monotonic() - started
         log = sb.requests[before:]
-    print(f"peer_contacts: {contacts} records")
-    print(f"peer_seconds: {seconds:.1f} s")
-    print(f"peer_records_per_s: {contacts / seconds:.0f} records/s")
-    print(f"peer_api_calls_per_1000_contacts: {len(log) * 1000 / contacts:.1f} calls")
-    print(f"peer_http_429_count: {sum(1 for e in log if e.status == 429)} responses")
+    return {
+        "peer_records_per_s": contacts / seconds,
+        "peer_api_calls_per_1000_contacts": len(log) * 1000 / contacts,
+        "peer_http_429_count": float(sum(1 for e in log if e.status == 429)),
+    }
 
 
-def bench_companies(contacts: int, existing: int) -> None:
-    """The same shape with Export associated companies (one company per ten contacts, all new, "additional"),
-    without rate limit: only the calls per 1,000 contacts are measured."""
+UNITS = {"per_s": "records/s", "per_1000_contacts": "calls", "count": "responses", "searches": "calls"}
+
+
+def _unit(name: str) -> str:
+    return next((u for k, u in UNITS.items() if name.endswith(k)), "ratio")
+
+
+def bench_side_by_side(contacts: int, existing: int, repeat: int) -> None:
+    try:
+        import hubspot  # noqa: F401
+    except ImportError:
+        raise SystemExit('the peer is missing: pip install -e ".[bench]" installs hubspot-api-client') from None
+    runs: list[dict[str, float]] = []
+    for i in range(repeat):
+        figures = {**bench_peer(contacts, existing), **bench_upsert(contacts, existing), **bench_a(contacts, existing)}
+        figures["vs_peer"] = figures["upsert_records_per_s"] / figures["peer_records_per_s"]
+        runs.append(figures)
+        print(f"# run {i + 1}: " + ", ".join(f"{k}={v:.3f}" if v < 10 else f"{k}={v:.0f}" for k, v in figures.items()),
+              flush=True)
+    print(f"contacts: {contacts} records")
+    print(f"existing: {existing} records")
+    print(f"runs: {len(runs)} runs")
+    for name in runs[0]:
+        value = statistics.median(r[name] for r in runs)
+        text = f"{value:.0f}" if name.endswith("per_s") else (f"{value:.1f}" if "per_1000" in name or name.endswith(
+            ("count", "searches")) else f"{value:.3f}")
+        print(f"{name}: {text} {_unit(name)}")
+
+
+def bench_unlimited(contacts: int, existing: int, *, companies: bool) -> None:
+    """Calls only, without rate limit: with Export associated companies (one company per ten contacts, all new,
+    "additional", e-mail identifier), or without companies by the default identifier (LinkedIn URL, or first name
+    + last name + company)."""
     app = create_app(HubSpotSandboxConfig(seed_contacts=0, owners=3, rate_limit=None, search_rate_limit=None,
                                           daily_limit=None))
     sb = app.state.sandbox
@@ -257,17 +362,18 @@ def bench_companies(contacts: int, existing: int) -> None:
         ctx = AppContext.open(Path(tmp))
         try:
             _connect(ctx, url, tier="API add-on")
-            _config(ctx)
+            _config(ctx, by_email=companies)
             rows = [_person(i, "c") for i in range(contacts)]
             for i in range(existing):
                 sb.insert("contacts", _crm_props(rows[i], "Sales"))
             for i in range(contacts, contacts + (contacts - existing)):
                 sb.insert("contacts", _crm_props(_person(i, "x"), "Other"))
-            _list(ctx, "Bench companies", rows, companies=True)
-            _, (result, calls), _ = asyncio.run(_export(ctx, "Bench companies",
-                                                         ExportOptions(associated_companies=True)))
+            _list(ctx, "Bench unlimited", rows, companies=companies)
+            _, (result, calls), _ = asyncio.run(_export(ctx, "Bench unlimited",
+                                                         ExportOptions(associated_companies=companies)))
             assert result.state == "finished", result.error
-            print(f"api_calls_per_1000_contacts_with_companies: {calls * 1000 / contacts:.1f} calls")
+            name = "with_companies" if companies else "name_identifier"
+            print(f"api_calls_per_1000_contacts_{name}: {calls * 1000 / contacts:.1f} calls")
         finally:
             ctx.close()
 
@@ -376,21 +482,22 @@ def main() -> None:
         salesforce_main(sys.argv[1:])
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", choices=["a", "b", "c", "peer"])
-    parser.add_argument("--contacts", type=int, default=10_000)
-    parser.add_argument("--existing", type=int, default=3_000)
+    parser.add_argument("--only", choices=["a", "b", "c"])
+    parser.add_argument("--contacts", type=int, default=20_000)
+    parser.add_argument("--existing", type=int, default=6_000)
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--big", type=int, default=100_000)
     parser.add_argument("--big-existing", type=int, default=20_000)
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
-    if args.only in (None, "a", "peer"):
-        bench_peer(args.contacts, args.existing)
     if args.only in (None, "a"):
-        bench_a(args.contacts, args.existing)
+        bench_side_by_side(args.contacts, args.existing, args.repeat)
+        bench_unlimited(args.contacts, args.existing, companies=True)
+        bench_unlimited(args.contacts, args.existing, companies=False)
     if args.only in (None, "b"):
         bench_b(args.big, args.big_existing)
     if args.only in (None, "c"):
-        bench_c(args.contacts)
+        bench_c(min(args.contacts, 10_000))
 
 
 if __name__ == "__main__":

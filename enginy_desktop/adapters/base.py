@@ -221,7 +221,9 @@ class Capabilities:
     - ``upsert`` / ``upsert_keys``: whether create-or-update exists, and on which unique fields per object.
     - ``company_link``: the company as separate associations or as ``company_field`` of the contact;
       ``multiple_companies`` (a contact may belong to several) and ``primary_company`` (one can be primary).
-    - search: ``search_in`` (an ``IN`` filter), ``search_filters_per_request`` / ``search_filters_per_group``
+    - search: ``search_in`` (an ``IN`` filter; ``search_in_groups`` of them ORed in one request, so one search
+      asks for up to ``batch(SEARCH_IN_VALUES) × search_in_groups`` values), ``search_filters_per_request`` /
+      ``search_filters_per_group``
       (None: no limit), ``search_folds_case`` / ``search_folds_accents`` (whether search finds ``JOSÉ`` for
       ``jose``; when it does not the reader asks for several spellings), ``max_search_results``.
     - limits: ``rate_limit`` (a rolling window, enforced by the client-side limiter for this connection,
@@ -247,6 +249,7 @@ class Capabilities:
     search_filters_per_group: int | None = None
     search_folds_case: bool = True
     search_folds_accents: bool = False
+    search_in_groups: int = 1
     budget: DailyBudget | None = None
     concurrency: int = 3
 

@@ -142,6 +142,10 @@ OWNER_FIELD = "hubspot_owner_id"
 # Search: at most 5 filter groups of at most 6 filters, 18 filters in all; matching folds case, not accents.
 SEARCH_FILTERS_PER_GROUP = 6
 SEARCH_FILTERS_PER_REQUEST = 18
+# Filter groups are ORed, at most five per request (https://developers.hubspot.com/changelog/breaking-change-
+# expanded-filtering-capabilities-and-error-messaging-in-hubspots-search-api): one search by e-mail asks for
+# 5 × 100 addresses, where a batch read by e-mail takes 100.
+SEARCH_FILTER_GROUPS = 5
 
 # HUBSPOT_DEFINED association type ids, used when the labels endpoint cannot be asked.
 PRIMARY_CONTACT_TO_COMPANY = 1
@@ -566,6 +570,7 @@ class HubSpotAdapter(CrmAdapter):
             search_filters_per_group=SEARCH_FILTERS_PER_GROUP,
             search_folds_case=True,
             search_folds_accents=False,
+            search_in_groups=SEARCH_FILTER_GROUPS,
             budget=DailyBudget(BudgetUnit.REQUESTS, TIER_DAILY[self.tier]) if TIER_DAILY[self.tier] else None,
             concurrency=3,  # enough to keep the 10-second window busy, no more
         )
@@ -679,9 +684,10 @@ class HubSpotAdapter(CrmAdapter):
 
     async def search_in(self, object: CrmObject, property: str, values: Sequence[str],
                         properties: Sequence[str]) -> AsyncIterator[list[CrmRecord]]:
+        """Up to five filter groups of one ``IN`` filter of 100 values each, ORed: 500 values per request."""
         wanted = list(dict.fromkeys([*properties, property]))
         unique = list(dict.fromkeys(v for v in values if v))
-        for chunk in _chunks(unique, SEARCH_IN_VALUES):
+        for chunk in _chunks(unique, SEARCH_IN_VALUES * SEARCH_FILTER_GROUPS):
             async for page in self._search_chunk(object, property, chunk, wanted):
                 yield page
 
@@ -691,7 +697,8 @@ class HubSpotAdapter(CrmAdapter):
         seen = 0
         while True:
             body = {
-                "filterGroups": [{"filters": [{"propertyName": property, "operator": "IN", "values": values}]}],
+                "filterGroups": [{"filters": [{"propertyName": property, "operator": "IN", "values": part}]}
+                                 for part in _chunks(values, SEARCH_IN_VALUES)],
                 "properties": properties,
                 "sorts": [],
                 "limit": SEARCH_PAGE,
@@ -764,6 +771,10 @@ class HubSpotAdapter(CrmAdapter):
             return
         wanted = list(dict.fromkeys([*properties, *chosen]))
         first, first_values = next(iter(chosen.items()))
+        if len(chosen) == 1:  # one property: several filter groups ORed in each request
+            async for page in self.search_in(object, first, first_values, wanted):
+                yield page
+            return
         others = {k: v for k, v in chosen.items() if k != first}
         if any(len(v) > SEARCH_IN_VALUES for v in others.values()):
             raise ValueError(f"Only the first filter may hold more than {SEARCH_IN_VALUES} values.")

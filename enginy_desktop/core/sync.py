@@ -381,14 +381,18 @@ class _GroupPlan:
     values: list[str] = field(default_factory=list)  # read: distinct unique values
     read_batch: int = 100
     page: int = 200
+    unique: bool = False  # search by a unique field: each value finds at most one record
 
     def calls(self, crm_total: int | None) -> int:
         """Estimated calls. A search's results are estimated from how common its values are in the list (a
-        chunk of common last names finds much of the CRM); without the CRM's size, one page per chunk."""
+        chunk of common last names finds much of the CRM); without the CRM's size, one page per chunk. A search by
+        a unique field counts the pages it would need if every value were found (an upper bound)."""
         if not self.positions:
             return 0
         if self.how == "read":
             return math.ceil(len(self.values) / self.read_batch)
+        if self.how == "search" and self.unique:
+            return sum(max(1, math.ceil(sum(len(v) for v in c.values()) / self.page)) for c in self.chunks)
         if self.how == "search":
             if crm_total is None:
                 return len(self.chunks)
@@ -458,8 +462,17 @@ def _plan_group(
     page = caps.batch(Operation.SEARCH_PAGE)
     for cond in group.conditions:
         if cond.kind is Kind.EMAIL and cond.crm_field in unique:
-            values = list(dict.fromkeys(norm[(cond.local_field, cond.kind)][p] for p in todo))
-            return _GroupPlan(gi, "read", [cond], 1.0, todo, values=[v for v in values if v], read_batch=read_batch)
+            values = [v for v in dict.fromkeys(norm[(cond.local_field, cond.kind)][p] for p in todo) if v]
+            read = _GroupPlan(gi, "read", [cond], 1.0, todo, values=values, read_batch=read_batch)
+            # A search that ORs several IN filters asks for more addresses per call than a batch read: taken when,
+            # even if every address were found (one result each), it needs fewer calls.
+            wide = per_in * max(1, caps.search_in_groups)
+            if caps.search_in and search_is_exact(cond.kind, caps) and wide > read_batch and values:
+                wide_chunks = [{cond.crm_field: values[i:i + wide]} for i in range(0, len(values), wide)]
+                search = _GroupPlan(gi, "search", [cond], 1.0, todo, chunks=wide_chunks, page=page, unique=True)
+                if search.calls(None) < read.calls(None):
+                    return search
+            return read
     weights = {c: SEARCH_WEIGHT.get(c.kind, math.inf) for c in group.conditions}
     if rule.include_any_extension:
         weights = {c: (math.inf if c.kind is Kind.DOMAIN else w) for c, w in weights.items()}

@@ -110,9 +110,12 @@ class OrderList(QWidget):
             item.setToolTip(tip)
             self.list.addItem(item)
         self.list.blockSignals(False)
-        rows = max(3, min(6, self.list.count()))
-        self.list.setFixedHeight(rows * (self.list.sizeHintForRow(0) + 2) + 2 * self.list.frameWidth() + 8
-                                 if self.list.count() else 80)
+        self.list.setFixedHeight(self.height_for(max(4, min(7, self.list.count()))))
+
+    def height_for(self, rows: int) -> int:
+        """The list's height to show ``rows`` providers without scrolling."""
+        row = max(self.list.sizeHintForRow(0) if self.list.count() else 0, self.fontMetrics().height() + 6)
+        return rows * (row + 2) + 2 * self.list.frameWidth() + 8
 
     def shift(self, step: int) -> None:
         row = self.list.currentRow()
@@ -134,6 +137,125 @@ class OrderList(QWidget):
         return out
 
 
+class WaterfallEditor(QWidget):
+    """The waterfall per data point: the data points on the left, the providers that find the selected one on the
+    right, in their order (Up / Down), checkable (asked or not) when ``checkable``; "Use this order for every data
+    point" copies it to the others. ``order`` is the list of the data point shown."""
+
+    changed = Signal()
+
+    def __init__(self, choices: dict[str, Any], orders: dict[DataPoint, list[tuple[str, bool]]], *,
+                 checkable: bool, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.choices = choices
+        self.orders = {p: list(v) for p, v in orders.items()}  # point -> [(provider key, asked)]
+        self.current: DataPoint | None = None
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(12)
+        self.points = QListWidget(self)
+        self.points.setObjectName("waterfallPoints")
+        self.points.setAccessibleName("Data points")
+        self.points.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        widest = max(self.points.fontMetrics().horizontalAdvance(label) for label in DATA_POINT_LABELS.values())
+        self.points.setFixedWidth(widest + 40)
+        lay.addWidget(self.points)
+        right = QVBoxLayout()
+        right.setSpacing(6)
+        self.heading = QLabel()
+        self.heading.setObjectName("fieldHelp")
+        self.heading.setWordWrap(True)
+        right.addWidget(self.heading)
+        self.order = OrderList(self, checkable=checkable)
+        self.order.list.setAccessibleName("Providers, in the order they are asked")
+        self.order.changed.connect(self._store)
+        right.addWidget(self.order)
+        self.copy_all = QPushButton("Use this order for every data point")
+        self.copy_all.setObjectName("waterfallCopyAll")
+        self.copy_all.setToolTip("Ask the providers in this order for every data point they can find")
+        self.copy_all.clicked.connect(self.apply_to_all)
+        right.addWidget(self.copy_all, 0, Qt.AlignmentFlag.AlignLeft)
+        lay.addLayout(right, 1)
+        self.points.currentItemChanged.connect(self._show)
+
+    def set_points(self, points: Sequence[DataPoint]) -> None:
+        """Show these data points (the others keep their order, hidden)."""
+        keep = self.current
+        self.points.blockSignals(True)
+        self.points.clear()
+        for point in points:
+            item = QListWidgetItem(DATA_POINT_LABELS[point])
+            item.setData(Qt.ItemDataRole.UserRole, point.value)
+            self.points.addItem(item)
+        self.points.blockSignals(False)
+        rows = [p for p in points]
+        self.points.setCurrentRow(rows.index(keep) if keep in rows else 0)
+        self.points.setFixedHeight(max(self.order.height_for(7), self.points.sizeHintForRow(0) * len(rows) + 12
+                                       if rows else 0))
+        if not rows:
+            self.current = None
+            self.order.set_providers([])
+            self.heading.setText("Choose what to find to order its providers.")
+        self._label_points()
+
+    def select(self, point: DataPoint) -> None:
+        for i in range(self.points.count()):
+            if self.points.item(i).data(Qt.ItemDataRole.UserRole) == point.value:
+                self.points.setCurrentRow(i)
+                return
+
+    def _show(self, item: QListWidgetItem | None, _prev: Any = None) -> None:
+        if item is None:
+            return
+        self.current = DataPoint(str(item.data(Qt.ItemDataRole.UserRole)))
+        entries = []
+        for key, asked in self.orders.get(self.current, []):
+            c = self.choices[key]
+            state = "" if c.ready else (" — switched off" if not c.enabled else " — not connected")
+            tip = c.why_not() or f"{c.name}: {c.pricing}"
+            entries.append((key, f"{c.name}{state}", asked, c.ready or not self.order.checkable, tip))
+        self.order.set_providers(entries)
+        label = DATA_POINT_LABELS[self.current]
+        self.heading.setText(f"{label}: asked in this order, the next one only when the one before found nothing."
+                             if entries else f"No provider Enginy can ask finds {label.lower()}.")
+        self.copy_all.setEnabled(len(entries) > 1)
+
+    def _store(self) -> None:
+        if self.current is None:
+            return
+        keys = self.order.keys(checked_only=False)
+        asked = set(self.order.keys())
+        self.orders[self.current] = [(k, k in asked) for k in keys]
+        self._label_points()
+        self.changed.emit()
+
+    def apply_to_all(self) -> None:
+        """The order shown, for every other data point (each keeps only the providers that find it)."""
+        if self.current is None:
+            return
+        rank = {k: i for i, (k, _a) in enumerate(self.orders.get(self.current, []))}
+        asked = dict(self.orders.get(self.current, []))
+        for point, entries in self.orders.items():
+            if point is self.current:
+                continue
+            entries.sort(key=lambda e: rank.get(e[0], len(rank)))
+            self.orders[point] = [(k, asked.get(k, a)) for k, a in entries]
+        self._label_points()
+        self.changed.emit()
+
+    def keys(self, point: DataPoint, asked_only: bool = True) -> list[str]:
+        return [k for k, a in self.orders.get(point, []) if a or not asked_only]
+
+    def _label_points(self) -> None:
+        """Each data point says its waterfall: "Work e-mail — Hunter → Lusha"."""
+        for i in range(self.points.count()):
+            item = self.points.item(i)
+            point = DataPoint(str(item.data(Qt.ItemDataRole.UserRole)))
+            names = [self.choices[k].name for k in self.keys(point, asked_only=self.order.checkable)
+                     if self.choices[k].ready or not self.order.checkable]
+            item.setToolTip(f"{DATA_POINT_LABELS[point]}: {' → '.join(names) if names else 'no provider'}")
+
+
 class EnrichDialog(QDialog):
     """What to find, the waterfall order, the estimate against a cap, Enrich."""
 
@@ -146,7 +268,7 @@ class EnrichDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("enrichDialog")
         self.setWindowTitle("Enrich")
-        self.setMinimumWidth(640)
+        self.setMinimumWidth(720)
         self.ctx = ctx
         self.list_id = list_id
         self.record_ids = list(record_ids) if record_ids else None
@@ -194,15 +316,17 @@ class EnrichDialog(QDialog):
             box.setChecked(point in DEFAULT_POINTS or (self.kind is RecordKind.COMPANY and i < 3))
             finders = [c.name for c in self.choices.values() if point in c.finds]
             box.setToolTip(f"Found by {', '.join(finders)}" if finders else "No provider finds it")
-            box.toggled.connect(self._changed)
+            box.toggled.connect(self._points_changed)
             self.point_boxes[point] = box
             grid.addWidget(box, i // 3, i % 3)
         form.addRow("Find", grid)
 
-        self.order = OrderList(self)
-        self.order.changed.connect(self._changed)
-        form.addRow("Providers, in order", self.order)
-        self.save_default = QCheckBox("Save this order as the default (Enrichment settings)")
+        self.waterfall = WaterfallEditor(self.choices, self._initial_orders(), checkable=True, parent=self)
+        self.waterfall.setObjectName("enrichWaterfall")
+        self.waterfall.changed.connect(self._changed)
+        self.order = self.waterfall.order  # the providers of the data point selected
+        form.addRow("Providers, per data point", self.waterfall)
+        self.save_default = QCheckBox("Save these orders as the default (Enrichment settings)")
         self.save_default.setObjectName("saveDefaultOrder")
         form.addRow("", self.save_default)
 
@@ -240,7 +364,7 @@ class EnrichDialog(QDialog):
         self.table.setColumnWidth(0, 150)
         self.table.setColumnWidth(1, 170)
         self.table.setColumnWidth(2, 150)
-        self.table.setMinimumHeight(130)
+        self.table.setMinimumHeight(100)
         root.addWidget(self.table)
         self.total = QLabel()
         self.total.setObjectName("enrichTotal")
@@ -267,29 +391,29 @@ class EnrichDialog(QDialog):
     def points(self) -> list[DataPoint]:
         return [p for p, box in self.point_boxes.items() if box.isChecked()]
 
-    def _fill_order(self) -> None:
+    def _initial_orders(self) -> dict[DataPoint, list[tuple[str, bool]]]:
+        """Each data point's saved waterfall, the ready providers first (asked), then the others (greyed)."""
         saved = default_order(self.ctx, ready_only=False)
-        ranked: list[str] = []
-        for point in DataPoint:  # the saved orders, e-mail's first
-            for key in saved.get(point, []):
-                if key not in ranked:
-                    ranked.append(key)
-        ranked += [k for k in self.choices if k not in ranked]
-        ranked.sort(key=lambda k: not self.choices[k].ready)  # the ready ones first, in their order
-        entries = []
-        for key in ranked:
-            c = self.choices[key]
-            state = "" if c.ready else (" — switched off" if not c.enabled else " — not connected")
-            tip = c.why_not() or f"Finds {', '.join(DATA_POINT_LABELS[p] for p in c.finds)}. {c.pricing}"
-            entries.append((key, f"{c.name}{state}", c.ready, c.ready, tip))
-        self.order.set_providers(entries)
+        out: dict[DataPoint, list[tuple[str, bool]]] = {}
+        for point in DataPoint:
+            keys = [k for k in saved.get(point, []) if k in self.choices]
+            keys.sort(key=lambda k: not self.choices[k].ready)  # stable: the saved order among the ready ones
+            out[point] = [(k, self.choices[k].ready) for k in keys]
+        return out
+
+    def _points_changed(self, *_args: Any) -> None:
+        self.waterfall.set_points(self.points())
+        self._changed()
+
+    def _fill_order(self) -> None:
+        self.waterfall.set_points(self.points())
         if not any(c.ready for c in self.choices.values()):
             self._notice("No enrichment provider is ready. Switch one on under Integrations → Data Enrichment "
                          "and connect it, then open Enrich… again.", "warning")
 
     def options(self) -> EnrichOptions:
-        keys = self.order.keys()
-        order = {p: [k for k in keys if p in self.choices[k].finds] for p in self.points()}
+        order = {p: [k for k in self.waterfall.keys(p) if self.choices[k].ready and p in self.choices[k].finds]
+                 for p in self.points()}
         cap = self.cap.value() if self.cap_on.isChecked() else None
         return EnrichOptions(self.list_id, self.points(), order, record_ids=self.record_ids, max_credits=cap,
                              replace=self.replace.isChecked())
@@ -356,10 +480,8 @@ class EnrichDialog(QDialog):
         from enginy_desktop.core.runs import RunError
 
         options = self.options()
-        if self.save_default.isChecked():
-            order = default_order(self.ctx, ready_only=False)
-            order.update({p: ks for p, ks in options.order.items()})
-            save_default_order(self.ctx, order)
+        if self.save_default.isChecked():  # every data point's order as shown (unchecked ones keep their place)
+            save_default_order(self.ctx, {p: self.waterfall.keys(p, asked_only=False) for p in DataPoint})
         try:
             info = start_enrichment(self.ctx, options)
         except (EnrichError, RunError) as exc:
@@ -395,46 +517,39 @@ def _summary(run: RunInfo) -> str:
 
 
 class EnrichSettingsDialog(QDialog):
-    """The default waterfall per data point (reachable from the enrichment cards)."""
+    """Enrichment settings: the default waterfall per data point (reachable from the Data Enrichment cards)."""
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("enrichSettings")
         self.setWindowTitle("Enrichment settings")
-        self.setMinimumWidth(560)
+        self.setMinimumWidth(640)
         self.ctx = ctx
         self.choices = {c.key: c for c in providers(ctx)}
-        self.saved = default_order(ctx, ready_only=False)
+        saved = default_order(ctx, ready_only=False)
         root = QVBoxLayout(self)
         root.setContentsMargins(24, 20, 24, 20)
         root.setSpacing(12)
         title = QLabel("Enrichment settings")
         title.setObjectName("dialogTitle")
         root.addWidget(title)
-        sub = QLabel("For each data point, the order in which the providers are asked. Enrich… starts from it; "
-                     "providers that are switched off or not connected are skipped.")
+        sub = QLabel("For each data point, the order in which the providers are asked: the next one only for what "
+                     "the ones before did not find. Enrich… starts from these orders; providers that are switched "
+                     "off or not connected are skipped. On the command line, --providers sets one order for "
+                     "every data point instead.")
         sub.setObjectName("dialogSubtitle")
         sub.setWordWrap(True)
         root.addWidget(sub)
-        row = QHBoxLayout()
-        self.points = QListWidget(self)
-        self.points.setObjectName("settingsPoints")
-        self.points.setMaximumWidth(190)
-        for point in DataPoint:
-            item = QListWidgetItem(DATA_POINT_LABELS[point])
-            item.setData(Qt.ItemDataRole.UserRole, point.value)
-            self.points.addItem(item)
-        row.addWidget(self.points)
-        right = QVBoxLayout()
-        self.order = OrderList(self, checkable=False)
-        self.order.changed.connect(self._store)
-        right.addWidget(self.order)
+        orders = {p: [(k, True) for k in saved.get(p, []) if k in self.choices] for p in DataPoint}
+        self.waterfall = WaterfallEditor(self.choices, orders, checkable=False, parent=self)
+        self.waterfall.setObjectName("settingsWaterfall")
+        self.points = self.waterfall.points
+        self.order = self.waterfall.order
+        root.addWidget(self.waterfall, 1)
         self.pricing = QLabel()
         self.pricing.setObjectName("fieldHelp")
         self.pricing.setWordWrap(True)
-        right.addWidget(self.pricing)
-        row.addLayout(right, 1)
-        root.addLayout(row)
+        root.addWidget(self.pricing)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         close = QPushButton("Cancel")
@@ -446,31 +561,20 @@ class EnrichSettingsDialog(QDialog):
         buttons.addWidget(close)
         buttons.addWidget(save)
         root.addLayout(buttons)
-        self.current: DataPoint | None = None
-        self.points.currentItemChanged.connect(self._show)
-        self.points.setCurrentRow(0)
+        self.order.list.currentRowChanged.connect(lambda *_: self._pricing())
+        self.waterfall.set_points(list(DataPoint))
+        self.order.list.setCurrentRow(0)
+        self._pricing()
 
-    def _show(self, item: QListWidgetItem | None, _prev: Any = None) -> None:
-        if item is None:
-            return
-        self.current = DataPoint(str(item.data(Qt.ItemDataRole.UserRole)))
-        keys = self.saved.get(self.current, [])
-        entries = []
-        for key in keys:
-            c = self.choices[key]
-            state = "" if c.ready else (" — switched off" if not c.enabled else " — not connected")
-            entries.append((key, f"{c.name}{state}", True, True, c.pricing))
-        self.order.set_providers(entries)
-        self.pricing.setText(" ".join(f"{self.choices[k].name}: {self.choices[k].pricing}" for k in keys)
-                             or "No provider finds this yet.")
-
-    def _store(self) -> None:
-        if self.current is not None:
-            self.saved[self.current] = self.order.keys(checked_only=False)
+    def _pricing(self) -> None:
+        """What the selected provider costs (the one being moved)."""
+        item = self.order.list.currentItem()
+        key = str(item.data(Qt.ItemDataRole.UserRole)) if item is not None else ""
+        c = self.choices.get(key)
+        self.pricing.setText(f"{c.name}: {c.pricing} {c.why_not()}".strip() if c else "")
 
     def save(self) -> None:
-        self._store()
-        save_default_order(self.ctx, self.saved)
+        save_default_order(self.ctx, {p: self.waterfall.keys(p, asked_only=False) for p in DataPoint})
         self.accept()
 
 

@@ -133,3 +133,45 @@ def test_enrichment_credits_show_with_their_decimals_in_runs(qtbot: Any) -> None
     assert "12.5 credits" in runs_counts_text(run(12.5).counters)
     assert "0.5 credits" in runs_counts_text(run(0.5).counters)
     assert "3 not asked again after a crash" in runs_counts_text(run(0.5).counters)
+
+
+def test_the_waterfall_is_ordered_per_data_point_in_the_enrich_dialog(qtbot: Any, aloop: Any,  # noqa: F811
+                                                                      ctx: Any, tmp_path: Path) -> None:
+    world = EnrichWorld.make(ctx, tmp_path, contacts=6, providers=("hunter", "lusha"))
+    dialog = EnrichDialog(ctx, world.list_id, factory=world.factory)
+    qtbot.addWidget(dialog)
+    dialog._timer.stop()
+    wf = dialog.waterfall
+    assert [wf.points.item(i).text() for i in range(wf.points.count())] == ["Work e-mail", "Mobile / direct phone",
+                                                                            "Job title"]  # what the dialog finds
+    wf.select(D.PHONE)
+    keys = wf.order.keys()
+    assert keys[:2] == ["hunter", "lusha"]
+    wf.order.list.setCurrentRow(1)
+    wf.order.shift(-1)  # Lusha first, for phones only
+    wf.select(D.JOB_TITLE)
+    wf.order.list.item(wf.order.keys(checked_only=False).index("hunter")).setCheckState(Qt.CheckState.Unchecked)
+    order = dialog.options().order
+    assert order[D.EMAIL] == ["hunter", "lusha"]
+    assert order[D.PHONE] == ["lusha", "hunter"]
+    assert order[D.JOB_TITLE] == ["lusha"]  # Hunter is not asked for titles
+    assert "Lusha → Hunter" in wf.points.item(1).toolTip()
+    dialog.point_boxes[D.INDUSTRY].setChecked(True)  # a new data point gets its own list, the others keep theirs
+    assert wf.points.count() == 4
+    assert dialog.options().order[D.PHONE] == ["lusha", "hunter"]
+    dialog.point_boxes[D.INDUSTRY].setChecked(False)
+    dialog.save_default.setChecked(True)
+    dialog._timer.stop()
+    aloop.run_until_complete(dialog.refresh_estimate())
+    result = aloop.run_until_complete(dialog.start())
+    assert result is not None and result.state == "finished"
+    saved = default_order(ctx)
+    assert saved[D.EMAIL][:2] == ["hunter", "lusha"]
+    assert saved[D.PHONE][:2] == ["lusha", "hunter"]
+
+    again = EnrichDialog(ctx, world.list_id, factory=world.factory)  # the saved orders come back, per data point
+    qtbot.addWidget(again)
+    again._timer.stop()
+    again.waterfall.select(D.PHONE)
+    again.waterfall.copy_all.click()  # this order for every data point
+    assert again.options().order[D.EMAIL] == ["lusha", "hunter"]

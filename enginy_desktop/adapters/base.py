@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import abc
 import json
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -252,6 +252,9 @@ class Capabilities:
     search_in_groups: int = 1
     budget: DailyBudget | None = None
     concurrency: int = 3
+    # Why a contact has one company only (or none) in this account, when it depends on the account's own settings
+    # (e.g. a feature the CRM's admin can turn on): the wizard adds it to its Association Type notes.
+    companies_note: str = ""
 
     def batch(self, op: Operation) -> int:
         return max(1, int(self.max_batch.get(op, 1)))
@@ -681,6 +684,11 @@ class CrmAdapter(abc.ABC):
     def unique_fields(self, object: CrmObject) -> frozenset[str]:
         """Fields :meth:`read_by_unique` accepts (their values identify one record); empty when none."""
         return frozenset()
+
+    def opening_requests(self, objects: Collection[CrmObject]) -> int:
+        """Requests a newly opened connection sends once before it writes records of ``objects`` (e.g. reading
+        their fields); a run's estimate counts them. 0 by default."""
+        return 0
 
     @property
     @abc.abstractmethod

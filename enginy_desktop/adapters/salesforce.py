@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Self
 
@@ -68,6 +68,9 @@ log = logging.getLogger(__name__)
 # Salesforce has no short request window, only the daily allocation and 25 concurrent long requests; the limiter
 # keeps a run polite all the same.
 RATE_LIMIT = RateLimit(25, 1.0)
+RELATIONS_STATE = "account_contact_relations"  # "on" / "off": what the Contact describe said last
+PRIMARY = AssociationType("AccountId", "FIELD", "Primary account", primary=True)
+RELATED = AssociationType("AccountContactRelation", "RELATION", "Related account (indirect)")
 ACCOUNT_NAME = "Account.Name"  # a relationship field of contacts, read for matching by company name
 IDENTIFIER_FIELDS: dict[CrmObject, dict[str, str]] = {
     CrmObject.CONTACTS: {"first_name": "FirstName", "last_name": "LastName", "email": "Email",
@@ -87,8 +90,13 @@ class SalesforceAdapter(CrmAdapter):
     throttle_signal = "403 REQUEST_LIMIT_EXCEEDED"  # Salesforce throttles with a 403, never a 429
 
     def __init__(self, api: ApiClient, *, auth_kind: str = "oauth", daily_allocation: int | None = None,
-                 usage: list[tuple[int, int]] | None = None, leads: bool = False) -> None:
+                 usage: list[tuple[int, int]] | None = None, leads: bool = False, relations: bool | None = None,
+                 remember: Callable[[str, str], None] | None = None) -> None:
         self.api = api
+        # Contacts to Multiple Accounts (AccountContactRelation): seen in the Contact describe's child
+        # relationships, and remembered between runs of the program (a run knows it before its first request).
+        self._relations = relations
+        self._remember = remember
         # People go in as Leads (their company as the Lead's Company text) instead of Contacts with an Account.
         self.leads = leads
         self._usage_box = usage if usage is not None else []  # the last Sforce-Limit-Info (used, allocation)
@@ -145,7 +153,9 @@ class SalesforceAdapter(CrmAdapter):
                         error_hook=wire.salesforce_error, rate_info=rate_info)
         daily = _positive(connection.setting("daily_api_requests"))
         leads = connection.setting("contact_object", "Contacts").casefold() in ("leads", "lead")
-        return cls(api, auth_kind=kind, daily_allocation=daily, usage=usage, leads=leads)
+        known = connection.load_state(RELATIONS_STATE) if connection.load_state is not None else None
+        return cls(api, auth_kind=kind, daily_allocation=daily, usage=usage, leads=leads,
+                   relations={"on": True, "off": False}.get(str(known or "")), remember=connection.save_state)
 
     def _sobject(self, object: CrmObject) -> str:
         return "Lead" if self.leads and object is CrmObject.CONTACTS else wire.OBJECTS[object]
@@ -189,8 +199,9 @@ class SalesforceAdapter(CrmAdapter):
             },
             upsert=True,
             upsert_keys=upsert_keys,
-            multiple_companies=False,
+            multiple_companies=self.relations,
             primary_company=True,
+            companies_note=self._companies_note(),
             search_in=True,
             rate_limit=RATE_LIMIT,
             daily_limit=per_day,
@@ -201,6 +212,24 @@ class SalesforceAdapter(CrmAdapter):
             budget=DailyBudget(BudgetUnit.REQUESTS, per_day),
             concurrency=4,
         )
+
+    @property
+    def relations(self) -> bool:
+        """Whether contacts may be related to accounts besides their primary one (AccountContactRelation)."""
+        return bool(self._relations) and not self.leads
+
+    def _companies_note(self) -> str:
+        if self.leads:
+            return ("People go in as Leads, whose company is the Lead's Company text: a Lead has no account to "
+                    "associate.")
+        if self._relations is False:
+            return ("“Contacts to Multiple Accounts” is off in this Salesforce org (Setup → Account Settings → Allow "
+                    "users to relate a contact to multiple accounts), so a contact has its primary account only.")
+        return ""
+
+    def opening_requests(self, objects: Collection[CrmObject]) -> int:
+        """A newly opened connection reads each object's describe once before writing it."""
+        return len(set(objects))
 
     def _per_day(self) -> int:
         usage = self._usage_box[-1] if self._usage_box else self._usage
@@ -280,6 +309,8 @@ class SalesforceAdapter(CrmAdapter):
         async with self._describe_lock:
             if object not in self._describe:
                 data = await self._json("GET", f"{wire.DATA}/sobjects/{self._sobject(object)}/describe")
+                if object is CrmObject.CONTACTS and not self.leads:
+                    self._seen_relations(data)
                 found: dict[str, CrmField] = {}
                 for item in (data or {}).get("fields") or []:
                     f = wire.to_field(item, object) if isinstance(item, dict) else None
@@ -287,6 +318,23 @@ class SalesforceAdapter(CrmAdapter):
                         found[f.name] = f
                 self._describe[object] = found
             return self._describe[object]
+
+    def _seen_relations(self, describe: Any) -> None:
+        """Contacts to Multiple Accounts is on where the Contact describe lists AccountContactRelation among its
+        child relationships (the object exists only then)."""
+        children = (describe or {}).get("childRelationships") or []
+        on = any(isinstance(c, dict) and c.get("childSObject") == wire.RELATION for c in children)
+        if on != self._relations and self._remember is not None:
+            try:
+                self._remember(RELATIONS_STATE, "on" if on else "off")
+            except Exception:  # a fact kept for later: failing to keep it must not fail the call
+                log.warning("Could not keep whether Salesforce relates contacts to several accounts", exc_info=True)
+        self._relations = on
+
+    async def _relations_known(self) -> bool:
+        if self._relations is None and not self.leads:
+            await self._describe_of(CrmObject.CONTACTS)
+        return self.relations
 
     async def fields(self, object: CrmObject) -> list[CrmField]:
         found = dict(await self._describe_of(object))
@@ -530,26 +578,58 @@ class SalesforceAdapter(CrmAdapter):
             inputs, created=None, idempotent=True)
         return self._in_order(inputs, sent, refused)
 
-    # -- the company of a contact (its AccountId) ------------------------------------------------------------------
+    # -- the companies of a contact: its AccountId, and AccountContactRelation where the org has it -------------------
     async def associations(self, ids: Sequence[str], from_object: CrmObject = CrmObject.CONTACTS,
                            to_object: CrmObject = CrmObject.COMPANIES) -> dict[str, list[Association]]:
+        """The primary account (``AccountId``, the direct relation) and, with Contacts to Multiple Accounts, the
+        indirect ``AccountContactRelation`` accounts: one SOQL query per 200 contacts."""
         found: dict[str, list[Association]] = {str(i): [] for i in ids}
         if (from_object, to_object) != (CrmObject.CONTACTS, CrmObject.COMPANIES) or self.leads:
             return found  # a Lead has no account: its company is the Company text
-        primary = (AssociationType("AccountId", "FIELD", "Account", primary=True),)
-        for rec in await self.read(CrmObject.CONTACTS, list(found), ["AccountId"]):
-            account = rec.get("AccountId")
-            if account:
-                found[rec.id] = [Association(from_object, rec.id, to_object, str(account), primary)]
+        contacts = [i for i in found if _is_id(i)]
+        if await self._relations_known():
+            for rel in await self._relation_rows(contacts):
+                contact = self._key_of(found, str(rel.get("ContactId") or ""))
+                if contact is not None and rel.get("AccountId"):
+                    kind = PRIMARY if rel.get("IsDirect") else RELATED
+                    found[contact].append(Association(from_object, contact, to_object, str(rel["AccountId"]),
+                                                      (kind,)))
+            for links in found.values():
+                links.sort(key=lambda a: not a.primary)
+            return found
+        for soql in wire.in_chunks("SELECT Id, AccountId FROM Contact WHERE ", "Id", contacts):
+            async for page in self._query(soql):
+                for rec in page:
+                    contact = self._key_of(found, str(rec.get("Id") or ""))
+                    if contact is not None and rec.get("AccountId"):
+                        found[contact] = [Association(from_object, contact, to_object, str(rec["AccountId"]),
+                                                      (PRIMARY,))]
         return found
+
+    @staticmethod
+    def _key_of(found: Mapping[str, Any], rid: str) -> str | None:
+        if rid in found:
+            return rid
+        return next((k for k in found if _same_id(k, rid)), None)
+
+    async def _relation_rows(self, contacts: Sequence[str]) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        head = f"SELECT Id, AccountId, ContactId, IsDirect FROM {wire.RELATION} WHERE "  # noqa: S608 - fixed names
+        for soql in wire.in_chunks(head, "ContactId", contacts):
+            async for page in self._query(soql):
+                rows.extend(page)
+        return rows
+
+    def _refused_for_leads(self, links: Sequence[AssociationInput]) -> list[WriteResult]:
+        return [WriteResult.failure(link.key, RecordError(
+            "Leads have no account in Salesforce: their company is the Lead's Company field (map the company "
+            "name to it), so export Leads without associated companies.", code="LEAD_HAS_NO_ACCOUNT"),
+            id=link.to_id) for link in links]
 
     async def _set_accounts(self, links: Sequence[AssociationInput], accounts: Sequence[str | None]
                             ) -> list[WriteResult]:
         if self.leads:
-            return [WriteResult.failure(link.key, RecordError(
-                "Leads have no account in Salesforce: their company is the Lead's Company field (map the company "
-                "name to it), so export Leads without associated companies.", code="LEAD_HAS_NO_ACCOUNT"),
-                id=link.to_id) for link in links]
+            return self._refused_for_leads(links)
         inputs: list[tuple[str, str, dict[str, Any] | None]] = []
         refused: dict[str, WriteResult] = {}
         for n, (link, account) in enumerate(zip(links, accounts, strict=True)):
@@ -568,22 +648,98 @@ class SalesforceAdapter(CrmAdapter):
     async def associate(self, links: Sequence[AssociationInput], kind: AssociationKind = AssociationKind.ADDITIONAL,
                         from_object: CrmObject = CrmObject.CONTACTS,
                         to_object: CrmObject = CrmObject.COMPANIES) -> list[WriteResult]:
-        """Sets each contact's ``AccountId`` (one account per contact: it replaces the previous one)."""
-        results = await self._set_accounts(links, [link.to_id for link in links])
-        return [WriteResult.success(r.key, link.to_id) if r.ok else r for r, link in zip(results, links, strict=True)]
+        """``PRIMARY`` (or an org without Contacts to Multiple Accounts): sets each contact's ``AccountId``, its
+        primary account (Salesforce keeps the previous one as an indirect relation where the org relates contacts
+        to several accounts). ``ADDITIONAL``: an ``AccountContactRelation`` per link (sObject Collections, 200 a
+        request); a contact without any account gets the account as its primary one instead (Salesforce relates
+        no other account to a private contact)."""
+        if self.leads:
+            return self._refused_for_leads(links)
+        if kind is AssociationKind.PRIMARY or not await self._relations_known():
+            results = await self._set_accounts(links, [link.to_id for link in links])
+            return [WriteResult.success(r.key, link.to_id) if r.ok else r
+                    for r, link in zip(results, links, strict=True)]
+        inputs: list[tuple[str, str, dict[str, Any] | None]] = []
+        refused: dict[str, WriteResult] = {}
+        for n, link in enumerate(links):
+            key = link.key or str(n)
+            if not _is_id(link.from_id) or not _is_id(link.to_id):
+                refused[key] = WriteResult.failure(link.key, RecordError("Not a Salesforce id.", code="INVALID_ID"),
+                                                   id=link.to_id)
+                inputs.append((key, link.to_id, None))
+            else:
+                inputs.append((key, link.to_id, {"attributes": {"type": wire.RELATION}, "AccountId": link.to_id,
+                                                 "ContactId": link.from_id}))
+        sent = self._in_order(inputs, await self._collection("POST", f"{wire.DATA}/composite/sobjects", inputs,
+                                                             created=True, idempotent=False), refused)
+        out: list[WriteResult] = []
+        private: list[int] = []
+        for n, (r, link) in enumerate(zip(sent, links, strict=True)):
+            code = r.error.code if r.error is not None else ""
+            if r.ok or code == "DUPLICATE_VALUE":  # made now, or related already
+                out.append(WriteResult.success(r.key, link.to_id))
+            else:
+                if code == "FIELD_INTEGRITY_EXCEPTION":
+                    private.append(n)
+                out.append(r)
+        if private:
+            primary = await self._set_accounts([links[n] for n in private], [links[n].to_id for n in private])
+            for n, r in zip(private, primary, strict=True):
+                out[n] = WriteResult.success(r.key, links[n].to_id) if r.ok else r
+        return out
 
     async def remove_associations(self, links: Sequence[AssociationInput],
                                   from_object: CrmObject = CrmObject.CONTACTS,
                                   to_object: CrmObject = CrmObject.COMPANIES) -> list[WriteResult]:
-        """Clears ``AccountId`` where it still names that account (a contact moved meanwhile keeps its new one)."""
-        current = await self.associations([link.from_id for link in links])
-        todo = [link for link in links if any(a.to_id == link.to_id for a in current.get(link.from_id, []))]
-        done = {id(link): r for link, r in zip(todo, await self._set_accounts(todo, [None] * len(todo)),
-                                                strict=True)}
-        out = []
+        """An indirect relation is deleted (``DELETE composite/sobjects?ids=…``); the primary account is cleared
+        from ``AccountId`` where it still names that account (a contact moved meanwhile keeps its new one). One
+        SOQL query per 200 links says which is which."""
+        if self.leads:
+            return self._refused_for_leads(links)
+        primary: list[AssociationInput] = []
+        related: dict[str, AssociationInput] = {}  # relation id -> link
+        contacts = list(dict.fromkeys(link.from_id for link in links if _is_id(link.from_id)))
+        if await self._relations_known():
+            rows = {(str(r.get("ContactId"))[:15], str(r.get("AccountId"))[:15]): r
+                    for r in await self._relation_rows(contacts)}
+            for link in links:
+                row = rows.get((link.from_id[:15], link.to_id[:15]))
+                if row is not None and row.get("IsDirect"):
+                    primary.append(link)
+                elif row is not None:
+                    related[str(row.get("Id"))] = link
+        else:
+            current = await self.associations(contacts)
+            primary = [link for link in links
+                       if any(_same_id(a.to_id, link.to_id) for a in current.get(link.from_id, []))]
+        done: dict[int, WriteResult] = {}
+        if primary:
+            for link, r in zip(primary, await self._set_accounts(primary, [None] * len(primary)), strict=True):
+                done[id(link)] = r
+        for start in range(0, len(related), wire.COLLECTION):
+            chunk = list(related.items())[start:start + wire.COLLECTION]
+            try:
+                data = await self._json("DELETE", f"{wire.DATA}/composite/sobjects",
+                                        params={"ids": ",".join(rid for rid, _l in chunk), "allOrNone": "false"},
+                                        idempotent=True)
+            except AdapterError as exc:
+                exc.completed = [r for r in done.values()] + exc.completed
+                raise
+            answers = {str(a.get("id") or ""): a for a in data if isinstance(a, dict)} if isinstance(data, list) \
+                else {}
+            for rid, link in chunk:
+                answer = answers.get(rid) or {}
+                errors = answer.get("errors") or []
+                if answer.get("success") or (errors and errors[0].get("statusCode") == "ENTITY_IS_DELETED"):
+                    done[id(link)] = WriteResult.success(link.key, link.to_id)
+                else:
+                    error = wire.record_error(errors[0]) if errors else RecordError(
+                        "Salesforce gave no answer for this relation.", code="NO_RESULT")
+                    done[id(link)] = WriteResult.failure(link.key, error, id=link.to_id)
+        out: list[WriteResult] = []
         for link in links:
-            r = done.get(id(link))
-            out.append(r if r is not None and not r.ok else WriteResult.success(link.key, link.to_id))
+            result = done.get(id(link))
+            out.append(result if result is not None and not result.ok else WriteResult.success(link.key, link.to_id))
         return out
 
     # -- activities (Tasks) ----------------------------------------------------------------------------------------

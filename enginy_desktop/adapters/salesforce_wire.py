@@ -51,6 +51,9 @@ MAX_QUERY_CHARS = 8_000  # well under the 16,384-character URI limit once encode
 DEFAULT_DAILY = 100_000  # the base of a production org's daily allocation (plus per-licence additions)
 
 OBJECTS: dict[CrmObject, str] = {CrmObject.CONTACTS: "Contact", CrmObject.COMPANIES: "Account"}
+# A contact's accounts besides its primary one, where the org has "Contacts to Multiple Accounts":
+# https://developer.salesforce.com/docs/atlas.en-us.264.0.object_reference.meta/object_reference/sforce_api_objects_accountcontactrelation.htm
+RELATION = "AccountContactRelation"
 
 # describe's ``type`` -> our canonical type (Field types: https://developer.salesforce.com/docs/atlas.en-us.api.meta/
 # api/field_types.htm).

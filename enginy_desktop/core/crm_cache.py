@@ -128,6 +128,7 @@ class CrmSnapshot:
     users: tuple[CrmUserInfo, ...] = ()
     multiple_companies: bool = True
     primary_company: bool = True
+    companies_note: str = ""  # why a contact has one company only in this account (Capabilities.companies_note)
     identifier_fields: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     identifier_fields_guessed: bool = False
     fetched_at: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -167,6 +168,7 @@ class CrmSnapshot:
             "fetched_at": self.fetched_at.astimezone(UTC).isoformat(),
             "multiple_companies": self.multiple_companies,
             "primary_company": self.primary_company,
+            "companies_note": self.companies_note,
             "identifier_fields": {k: dict(v) for k, v in self.identifier_fields.items()},
             "identifier_fields_guessed": self.identifier_fields_guessed,
             "fields": [
@@ -221,6 +223,7 @@ class CrmSnapshot:
             ),
             multiple_companies=bool(data.get("multiple_companies", True)),
             primary_company=bool(data.get("primary_company", True)),
+            companies_note=str(data.get("companies_note") or ""),
             identifier_fields={
                 str(k): {str(r): str(n) for r, n in v.items()} for k, v in (data.get("identifier_fields") or {}).items()
             },
@@ -259,6 +262,7 @@ class CrmSnapshot:
             users=tuple(CrmUserInfo.of(u) for u in users),
             multiple_companies=capabilities.multiple_companies if capabilities is not None else True,
             primary_company=capabilities.primary_company if capabilities is not None else True,
+            companies_note=str(getattr(capabilities, "companies_note", "") or ""),
             identifier_fields=roles,
             identifier_fields_guessed=guessed,
             fetched_at=fetched_at or datetime.now(UTC),

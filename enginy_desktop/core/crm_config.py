@@ -758,16 +758,17 @@ def association_note(association_type: AssociationType, capabilities: CompanyMod
     """
     multiple = capabilities.multiple_companies if capabilities is not None else True
     primary = capabilities.primary_company if capabilities is not None else True
+    why = str(getattr(capabilities, "companies_note", "") or "")  # the account's own reason, when it has one
     if not multiple:
         if association_type is AssociationType.ADDITIONAL:
             return (
                 f"{crm_name} links a contact to one company only: exporting a contact's company replaces the "
-                "company it had, as if it were made primary."
+                "company it had, as if it were made primary." + (f" {why}" if why else "")
             )
         if association_type is AssociationType.PRIMARY:
             return (
                 f"{crm_name} links a contact to one company only: the new company replaces the previous one, "
-                "which does not stay associated."
+                "which does not stay associated." + (f" {why}" if why else "")
             )
     elif not primary and association_type is not AssociationType.ADDITIONAL:
         return f"{crm_name} has no primary company: the company is added as an additional association" + (

@@ -1,7 +1,7 @@
 """Check Salesforce exchanges: ``/sobjects…`` traffic against Salesforce's generated sObjects OpenAPI description
-(``../shared/specs/salesforce``, whose paths have no ``/services/data/vXX.X`` prefix), and the query, collections,
-composite, limits and error traffic against the JSON Schemas below, written from Salesforce's REST API Developer
-Guide (each schema cites its page in ``$comment``).
+(``../shared/specs/salesforce``, whose paths have no ``/services/data/vXX.X`` prefix), and the query, collections
+(create, update, upsert, delete), composite, limits and error traffic against the JSON Schemas below, written from
+Salesforce's REST API Developer Guide (each schema cites its page in ``$comment``).
 
     recorder = SalesforceRecorder.for_shared_dir(shared_dir)
     transport = recorder.wrap(httpx.ASGITransport(app))
@@ -66,6 +66,41 @@ SAVE_RESULTS = {
               "properties": {"id": {"type": ["string", "null"]}, "success": {"type": "boolean"},
                              "created": {"type": "boolean"}, "errors": {"type": "array", "items": SAVE_ERROR}}},
 }
+DELETE_RESULTS = {
+    "$comment": "https://developer.salesforce.com/docs/platform/api-rest/guide/resources-composite-sobjects-"
+                "collections-delete.html (DELETE composite/sobjects?ids=…: up to 200 ids; 200 OK with one "
+                "DeleteResult per id, in the order of the ids: id, success, errors[])",
+    "type": "array", "minItems": 1, "maxItems": 200,
+    "items": {"type": "object", "required": ["id", "success", "errors"],
+              "properties": {"id": {"type": ["string", "null"]}, "success": {"type": "boolean"},
+                             "errors": {"type": "array", "items": SAVE_ERROR}}},
+}
+COMPOSITE_REQUEST = {
+    "$comment": "https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_composite_"
+                "composite.htm (compositeRequest: up to 25 subrequests, each with method, url, referenceId and an "
+                "optional body; allOrNone and collateSubrequests optional)",
+    "type": "object", "required": ["compositeRequest"],
+    "properties": {
+        "allOrNone": {"type": "boolean"}, "collateSubrequests": {"type": "boolean"},
+        "compositeRequest": {"type": "array", "minItems": 1, "maxItems": 25, "items": {
+            "type": "object", "required": ["method", "url", "referenceId"], "additionalProperties": False,
+            "properties": {"method": {"enum": ["GET", "POST", "PATCH", "PUT", "DELETE", "HEAD"]},
+                           "url": {"type": "string", "pattern": r"^/services/data/v\d+\.\d+/"},
+                           "referenceId": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_]*$"},
+                           "body": {}, "httpHeaders": {"type": "object"}}}}},
+}
+COMPOSITE_RESPONSE = {
+    "$comment": "https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_composite_"
+                "composite.htm (compositeResponse: one result per subrequest with body, httpHeaders, "
+                "httpStatusCode and referenceId; a failed subrequest's body is the error array)",
+    "type": "object", "required": ["compositeResponse"], "additionalProperties": False,
+    "properties": {"compositeResponse": {"type": "array", "items": {
+        "type": "object", "required": ["body", "httpHeaders", "httpStatusCode", "referenceId"],
+        "properties": {"httpHeaders": {"type": "object"}, "httpStatusCode": {"type": "integer"},
+                       "referenceId": {"type": "string"}},
+        "if": {"properties": {"httpStatusCode": {"minimum": 400}}}, "then": {"properties": {"body": ERROR_ARRAY}},
+    }}},
+}
 LIMITS = {
     "$comment": "https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_limits.htm "
                 "(each limit as {Max, Remaining}; DailyApiRequests is the daily API request allocation)",
@@ -100,6 +135,8 @@ SCHEMAS: list[tuple[str, re.Pattern[str], dict[str, Any] | None, dict[str, Any] 
     ("POST", re.compile(r"^/composite/sobjects$"), COLLECTION_REQUEST, SAVE_RESULTS),
     ("PATCH", re.compile(r"^/composite/sobjects$"), COLLECTION_REQUEST, SAVE_RESULTS),
     ("PATCH", re.compile(r"^/composite/sobjects/[A-Za-z_]+/[A-Za-z_]+$"), COLLECTION_REQUEST, SAVE_RESULTS),
+    ("DELETE", re.compile(r"^/composite/sobjects$"), None, DELETE_RESULTS),
+    ("POST", re.compile(r"^/composite$"), COMPOSITE_REQUEST, COMPOSITE_RESPONSE),
     ("GET", re.compile(r"^/limits$"), None, LIMITS),
     ("GET", re.compile(r"^/sobjects/[A-Za-z_]+/describe$"), None, DESCRIBE),
 ]

@@ -1108,11 +1108,13 @@ def budget_needed(plan: Plan, caps: Any) -> int:
         needed += budget.cost_of(Operation.UPDATE, math.ceil(c[UPDATE] / caps.batch(Operation.UPDATE)))
         needed += budget.cost_of(Operation.UPSERT, math.ceil(c.get(UPSERT, 0) / caps.batch(Operation.UPSERT)))
     ops = plan.op_counts()
-    links = ops["associate"] + ops["primary"] + ops["remove"]
+    primary = ops["primary"]
     if caps.company_in_contact:  # the company goes with the contact's own create or update: no request of its own
         written = {r.local_id for r in plan.records if r.object == "contact" and r.action in (CREATE, UPDATE)}
-        links -= sum(1 for o in plan.ops if o.kind in ("associate", "primary") and o.contact_id in written)
-    needed += budget.cost_of(Operation.ASSOCIATION_WRITE, math.ceil(links / caps.batch(Operation.ASSOCIATION_WRITE)))
+        primary -= sum(1 for o in plan.ops if o.kind == "primary" and o.contact_id in written)
+    size = caps.batch(Operation.ASSOCIATION_WRITE)
+    for links in (primary, ops["associate"], ops["remove"]):  # each kind is sent in requests of its own
+        needed += budget.cost_of(Operation.ASSOCIATION_WRITE, math.ceil(links / size))
     if ops["remove"]:
         needed += budget.cost_of(Operation.ASSOCIATION_READ,
                                  math.ceil(ops["remove"] / caps.batch(Operation.ASSOCIATION_READ)))
@@ -1127,7 +1129,12 @@ async def _budget(plan: Plan, adapter: CrmAdapter) -> BudgetEstimate | None:
     if caps.budget is None:
         return None
     left = await adapter.budget_left()
-    estimate = BudgetEstimate(str(caps.budget.unit), budget_needed(plan, caps),
+    from enginy_desktop.adapters.base import Operation
+
+    # A run opens its own connection: what it reads once before writing (e.g. the objects' fields) counts too.
+    written = {_crm_object(r.object) for r in plan.records if r.action in (CREATE, UPDATE)}
+    opening = caps.budget.cost_of(Operation.READ, adapter.opening_requests(written)) if written else 0
+    estimate = BudgetEstimate(str(caps.budget.unit), budget_needed(plan, caps) + opening,
                               left.remaining if left is not None else None,
                               (left.per_day if left is not None else None) or caps.budget.per_day)
     if estimate.remaining is not None and estimate.needed > estimate.remaining:
@@ -1339,7 +1346,11 @@ async def _association_ops(p: _Planner, config: CrmConfig, records: dict[str, di
         if linked is not None and (linked.primary or not primary_wanted):
             pass  # already as wanted
         else:
-            op_kind = "primary" if primary_wanted or not caps.multiple_companies else "associate"
+            # A contact without a company (or a new one) whose company is a field of the contact: its first
+            # company is its primary one, written with the contact (Salesforce relates no other account to a
+            # contact without its primary account).
+            first = caps.company_in_contact and not assocs
+            op_kind = "primary" if primary_wanted or not caps.multiple_companies or first else "associate"
             ops.append(PlanOp(op_kind, rec.local_id, company_id=company.local_id, from_crm_id=rec.crm_id,
                               to_crm_id=target))
         if kind is AssociationType.PRIMARY_REMOVE_PREVIOUS:

@@ -594,7 +594,7 @@ class _Executor:
         if self._carry is None:
             companies = self._crm_ids("company")
             self._carry = {}
-            for o in self._ops(["associate", "primary"], ["pending"]):
+            for o in self._ops(["primary"], ["pending"]):  # an additional company keeps the contact's primary one
                 target = companies.get(o.company_id or -1) or o.to_crm_id
                 if o.contact_id is not None and target:
                     self._carry[o.contact_id] = (o, str(target))

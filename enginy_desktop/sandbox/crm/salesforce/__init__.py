@@ -10,7 +10,8 @@
         await client.get("/services/data/v62.0/query", params={"q": "SELECT Id FROM Contact"})
 
 ``enginy-desktop sandbox --crm salesforce`` serves it on loopback (options: ``daily-requests``,
-``duplicate-rules``). What it emulates and what differs from the real service: ``docs/sandbox.md``.
+``duplicate-rules``, ``account-contact-relations``).
+What it emulates and what differs from the real service: ``docs/sandbox.md``.
 """
 
 from __future__ import annotations
@@ -43,7 +44,11 @@ def _start(options: StartOptions) -> Started:
     dup = opts.get("duplicate-rules", "off").strip().lower()
     if dup not in ("on", "off"):
         raise OptionError("duplicate-rules must be on or off")
+    acr = opts.get("account-contact-relations", "off").strip().lower()
+    if acr not in ("on", "off"):
+        raise OptionError("account-contact-relations must be on or off")
     config = SalesforceSandboxConfig(daily_requests=daily, duplicate_rules=dup == "on",
+                                     account_contact_relations=acr == "on",
                                      seed_contacts=options.seed, random_seed=options.random_seed,
                                      faults=options.faults, control_token=options.control_token)
     app = create_app(config)
@@ -51,7 +56,8 @@ def _start(options: StartOptions) -> Started:
     counts = sb.counts()
     summary = [
         f"Contacts: {counts['contacts']}, accounts: {counts['accounts']}, users: {counts['users']}",
-        f"Daily API requests: {daily or 'no limit'}; duplicate rules: {dup}",
+        f"Daily API requests: {daily or 'no limit'}; duplicate rules: {dup}; contacts to multiple accounts "
+        f"(AccountContactRelation): {acr}",
         f"Connected app: consumer key {config.client_id} (any key is accepted; PKCE checked)",
     ]
 
@@ -69,11 +75,14 @@ SPEC = EmulatorSpec(
     key="salesforce",
     title="Salesforce",
     kind="crm",
-    summary="Salesforce REST API v62.0: describe, SOQL, sObject Collections, Contacts, Accounts, Users, Tasks; "
+    summary="Salesforce REST API v62.0: describe, SOQL, sObject Collections, Contacts, Accounts, Users, Tasks, "
+    "account-contact relations; "
     "the daily API request allocation, duplicate rules and OAuth with PKCE",
     start=_start,
     options={
         "daily-requests": "the org's daily API request allocation (default 100000, or 'off')",
         "duplicate-rules": "'on' makes the standard contact duplicate rule (same e-mail) block creates",
+        "account-contact-relations": "'on' turns on Contacts to Multiple Accounts (AccountContactRelation: a contact "
+        "related to accounts besides its primary one)",
     },
 )

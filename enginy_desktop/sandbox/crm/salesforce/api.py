@@ -25,11 +25,11 @@ from starlette.routing import BaseRoute, Route
 from ...kit import OAuthEndpoints, OAuthError, OAuthProblem, TokenInfo, ok, parse_json
 from ...kit.oauth import read_form
 from .soql import SoqlError, parse
-from .state import DATA, DESCRIBE, ORG_ID, PREFIXES, RecordProblem, SalesforceError, SalesforceSandbox, bad
+from .state import ACR, DATA, DESCRIBE, ORG_ID, PREFIXES, RecordProblem, SalesforceError, SalesforceSandbox, bad
 
 Handler = Callable[[Request], Awaitable[Response]]
 COLLECTION_MAX = 200
-QUERYABLE = ("Account", "Contact", "Lead", "Task", "User", "Organization")
+QUERYABLE = ("Account", "Contact", "Lead", "Task", "User", "Organization", ACR)
 
 
 async def _json(request: Request) -> Any:
@@ -42,16 +42,15 @@ async def _json(request: Request) -> Any:
         raise bad("JSON_PARSER_ERROR", f"Invalid JSON: {exc}") from None
 
 
-def _object(name: str) -> str:
-    if name not in DESCRIBE:
-        raise bad("NOT_FOUND", f"The requested resource does not exist: sObject type '{name}' is not supported.",
-                  status=404)
-    return name
-
-
 class Api:
     def __init__(self, sandbox: SalesforceSandbox) -> None:
         self.sb = sandbox
+
+    def _object(self, name: str) -> str:
+        if not self.sb.visible(name):
+            raise bad("NOT_FOUND", f"The requested resource does not exist: sObject type '{name}' is not supported.",
+                      status=404)
+        return name
 
     # -- describe -------------------------------------------------------------------------------------------------
     async def sobjects(self, request: Request) -> Response:
@@ -59,12 +58,13 @@ class Api:
             {"name": o, "label": o, "keyPrefix": PREFIXES[o], "createable": True, "updateable": True,
              "queryable": True, "custom": False, "urls": {"sobject": f"{DATA}/sobjects/{o}",
                                                            "describe": f"{DATA}/sobjects/{o}/describe"}}
-            for o in DESCRIBE]})
+            for o in DESCRIBE if self.sb.visible(o)]})
 
     async def describe(self, request: Request) -> Response:
-        obj = _object(request.path_params["object"])
+        obj = self._object(request.path_params["object"])
         return ok({"name": obj, "label": obj, "keyPrefix": PREFIXES[obj], "createable": True, "updateable": True,
                    "queryable": True, "custom": False, "fields": DESCRIBE[obj],
+                   "childRelationships": self.sb.child_relationships(obj),
                    "urls": {"sobject": f"{DATA}/sobjects/{obj}"}})
 
     # -- SOQL -------------------------------------------------------------------------------------------------------
@@ -73,7 +73,7 @@ class Api:
             q = parse(soql)
         except SoqlError as exc:
             raise bad("MALFORMED_QUERY", str(exc)) from None
-        if q.object not in QUERYABLE:
+        if q.object not in QUERYABLE or (q.object != "Organization" and not self.sb.visible(q.object)):
             raise bad("INVALID_TYPE", f"sObject type '{q.object}' is not supported.")
         if q.object == "Organization":
             rows = [self.sb.organization()]
@@ -84,7 +84,7 @@ class Api:
         for name in [*q.fields, *q.filter_fields, *([q.order_by] if q.order_by else [])]:
             if "." in name:
                 relation = name.split(".")[0]
-                if relation not in ("Account", "Owner", "Who", "What") or q.object == "Organization":
+                if relation not in ("Account", "Contact", "Owner", "Who", "What") or q.object == "Organization":
                     raise bad("INVALID_FIELD", f"Didn't understand relationship '{relation}' in field path.")
             elif name not in defs:
                 raise bad("INVALID_FIELD", f"No such column '{name}' on entity '{q.object}'. If you are attempting "
@@ -136,7 +136,7 @@ class Api:
         return SalesforceError(400, problem.code, problem.message, fields=problem.fields)
 
     async def create_one(self, request: Request) -> Response:
-        obj = _object(request.path_params["object"])
+        obj = self._object(request.path_params["object"])
         try:
             record = self.sb.insert(obj, await _json(request))
         except RecordProblem as problem:
@@ -144,7 +144,7 @@ class Api:
         return ok({"id": record["Id"], "success": True, "errors": []}, status=201)
 
     async def get_one(self, request: Request) -> Response:
-        obj = _object(request.path_params["object"])
+        obj = self._object(request.path_params["object"])
         record = self.sb.find(obj, request.path_params["id"])
         if record is None:
             raise bad("NOT_FOUND", "The requested resource does not exist", status=404)
@@ -152,7 +152,7 @@ class Api:
         return ok(self.sb.view(obj, record, [f.strip() for f in fields.split(",")] if fields else None))
 
     async def update_one(self, request: Request) -> Response:
-        obj = _object(request.path_params["object"])
+        obj = self._object(request.path_params["object"])
         if self.sb.find(obj, request.path_params["id"]) is None:
             raise bad("NOT_FOUND", "The requested resource does not exist", status=404)
         try:
@@ -162,7 +162,10 @@ class Api:
         return Response(status_code=204)
 
     async def delete_one(self, request: Request) -> Response:
-        self.sb.delete(_object(request.path_params["object"]), request.path_params["id"])
+        try:
+            self.sb.delete(self._object(request.path_params["object"]), request.path_params["id"])
+        except RecordProblem as problem:
+            raise self._problem(problem) from None
         return Response(status_code=204)
 
     # -- sObject Collections ------------------------------------------------------------------------------------------
@@ -211,7 +214,7 @@ class Api:
             if item.get("Id"):
                 raise RecordProblem("INVALID_FIELD", "cannot specify Id in an insert call", ["Id"])
             obj = str(item["attributes"].get("type") or "")
-            if obj not in DESCRIBE or obj == "User":
+            if not self.sb.visible(obj) or obj == "User":
                 raise RecordProblem("INVALID_TYPE", f"sObject type '{obj}' is not supported.")
             record = self.sb.insert(obj, item)
             return {"id": record["Id"], "success": True, "errors": []}
@@ -224,7 +227,7 @@ class Api:
         def one(item: dict[str, Any]) -> dict[str, Any]:
             obj = str(item["attributes"].get("type") or "")
             rid = str(item.get("Id") or "")
-            if obj not in DESCRIBE or obj == "User":
+            if not self.sb.visible(obj) or obj == "User":
                 raise RecordProblem("INVALID_TYPE", f"sObject type '{obj}' is not supported.")
             if not rid:
                 raise RecordProblem("MISSING_ARGUMENT", "Id not specified in an update call", ["Id"])
@@ -236,7 +239,7 @@ class Api:
         return ok(self._each(records, all_or_none, one))
 
     async def collection_upsert(self, request: Request) -> Response:
-        obj = _object(request.path_params["object"])
+        obj = self._object(request.path_params["object"])
         key = request.path_params["field"]
         f = self.sb.field_defs(obj).get(key)
         if f is None or not (f["externalId"] or key == "Id"):
@@ -250,6 +253,36 @@ class Api:
             return {"id": record["Id"], "success": True, "errors": [], "created": created}
 
         return ok(self._each(records, all_or_none, one))
+
+    async def collection_delete(self, request: Request) -> Response:
+        """``DELETE composite/sobjects?ids=…&allOrNone=…``: up to 200 records of any type, one result each in
+        order (https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_composite_sobjects_collections_delete.htm)."""
+        ids = [i for i in (request.query_params.get("ids") or "").split(",") if i]
+        if not ids:
+            raise bad("MISSING_ARGUMENT", "ids parameter is required", ["ids"])
+        if len(ids) > COLLECTION_MAX:
+            raise bad("EXCEEDED_ID_LIMIT", f"record limit reached. cannot submit more than {COLLECTION_MAX} records "
+                      "into this call")
+        all_or_none = (request.query_params.get("allOrNone") or "false").lower() == "true"
+        snapshot = {o: dict(t) for o, t in self.sb.records.items()} if all_or_none else None
+        results: list[dict[str, Any]] = []
+        for rid in ids:
+            obj = self.sb.object_of(rid)
+            try:
+                if obj is None or not self.sb.visible(obj) or self.sb.find(obj, rid) is None:
+                    raise RecordProblem("ENTITY_IS_DELETED", "entity is deleted")
+                self.sb.delete(obj, rid)
+                results.append({"id": rid, "success": True, "errors": []})
+            except (RecordProblem, SalesforceError) as exc:
+                code = getattr(exc, "code", "ENTITY_IS_DELETED")
+                results.append({"id": rid, "success": False, "errors": [
+                    {"statusCode": code, "message": getattr(exc, "message", str(exc)), "fields": []}]})
+        if all_or_none and snapshot is not None and not all(r["success"] for r in results):
+            self.sb.records.update(snapshot)
+            results = [r if not r["success"] else {"id": r["id"], "success": False, "errors": [{
+                "statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK", "message": "Record rolled back because not all "
+                "records were valid and the request was using AllOrNone header", "fields": []}]} for r in results]
+        return ok(results)
 
     # -- composite (a few subrequests in one call) ------------------------------------------------------------------
     async def composite(self, request: Request) -> Response:
@@ -271,13 +304,16 @@ class Api:
                     rows, total, _ = self._run(dict(parse_qsl(parts.query)).get("q", ""))
                     answer = {"totalSize": total, "done": True, "records": rows}
                 elif bits[:1] == ["sobjects"] and len(bits) == 2 and method == "POST":
-                    record = self.sb.insert(_object(bits[1]), sub.get("body") or {})
+                    record = self.sb.insert(self._object(bits[1]), sub.get("body") or {})
                     status, answer = 201, {"id": record["Id"], "success": True, "errors": []}
                 elif bits[:1] == ["sobjects"] and len(bits) == 3 and method == "PATCH":
-                    self.sb.modify(_object(bits[1]), bits[2], sub.get("body") or {})
+                    self.sb.modify(self._object(bits[1]), bits[2], sub.get("body") or {})
+                    status = 204
+                elif bits[:1] == ["sobjects"] and len(bits) == 3 and method == "DELETE":
+                    self.sb.delete(self._object(bits[1]), bits[2])
                     status = 204
                 elif bits[:1] == ["sobjects"] and len(bits) == 3 and method == "GET":
-                    found = self.sb.find(_object(bits[1]), bits[2])
+                    found = self.sb.find(self._object(bits[1]), bits[2])
                     if found is None:
                         raise bad("NOT_FOUND", "The requested resource does not exist", status=404)
                     answer = self.sb.view(bits[1], found)
@@ -356,6 +392,7 @@ def build_routes(sb: SalesforceSandbox) -> list[BaseRoute]:
         Route(f"{DATA}/query/{{locator}}", api.query_more, methods=["GET"]),
         Route(f"{DATA}/composite/sobjects", api.collection_create, methods=["POST"]),
         Route(f"{DATA}/composite/sobjects", api.collection_update, methods=["PATCH"]),
+        Route(f"{DATA}/composite/sobjects", api.collection_delete, methods=["DELETE"]),
         Route(f"{DATA}/composite/sobjects/{{object}}/{{field}}", api.collection_upsert, methods=["PATCH"]),
         Route(f"{DATA}/composite", api.composite, methods=["POST"]),
         Route(f"{DATA}/limits", api.limits, methods=["GET"]),

@@ -23,7 +23,9 @@ API_VERSION = "v62.0"
 DATA = f"/services/data/{API_VERSION}"
 DEFAULT_TOKEN = "00DSANDBOX0000000001.AQsandbox.session.enginy.local"  # made up; no "!" (shell history)
 DEFAULT_CLIENT_ID = "3MVG9sandbox.enginy.local.consumer.key"
-PREFIXES = {"Account": "001", "Contact": "003", "Lead": "00Q", "Task": "00T", "User": "005", "Organization": "00D"}
+PREFIXES = {"Account": "001", "Contact": "003", "Lead": "00Q", "Task": "00T", "User": "005", "Organization": "00D",
+            "AccountContactRelation": "07k"}
+ACR = "AccountContactRelation"
 ORG_ID = "00D000000000001AAA"
 
 
@@ -156,6 +158,18 @@ DESCRIBE: dict[str, list[dict[str, Any]]] = {
              _f("Description", "Description", "textarea", length=32000),
              _f("CallType", "Call Type", "picklist", options=("Internal", "Inbound", "Outbound")),
              _f("CallDurationInSeconds", "Call Duration", "int")],
+    # Contacts to Multiple Accounts (the org's switch): a contact's primary account is its direct relation
+    # (IsDirect, kept in step with Contact.AccountId), other accounts are indirect relations. Fields:
+    # https://developer.salesforce.com/docs/atlas.en-us.264.0.object_reference.meta/object_reference/sforce_api_objects_accountcontactrelation.htm
+    ACR: [*SYSTEM,
+          _f("AccountId", "Account ID", "reference", refs=("Account",), update=False, nillable=False),
+          _f("ContactId", "Contact ID", "reference", refs=("Contact",), update=False, nillable=False),
+          _f("IsDirect", "Direct", "boolean", create=False, update=False, nillable=False, defaulted=True),
+          _f("IsActive", "Active", "boolean", nillable=False, defaulted=True),
+          _f("Roles", "Roles", "multipicklist", options=("Business User", "Decision Maker", "Economic Buyer",
+                                                         "Evaluator", "Executive Sponsor", "Influencer", "Other")),
+          _f("StartDate", "Start Date", "date"),
+          _f("EndDate", "End Date", "date")],
     "User": [*SYSTEM,
              _f("Username", "Username", "string", nillable=False),
              _f("Email", "Email", "email", nillable=False),
@@ -165,7 +179,7 @@ DESCRIBE: dict[str, list[dict[str, Any]]] = {
              _f("UserType", "User Type", "picklist", create=False, update=False, options=("Standard",))],
 }
 REQUIRED = {"Contact": ("LastName",), "Lead": ("LastName", "Company"), "Account": ("Name",), "Task": (),
-            "User": ()}
+            "User": (), ACR: ("AccountId", "ContactId")}
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -175,6 +189,9 @@ class SalesforceSandboxConfig(EmulatorConfig):
     client_id: str = DEFAULT_CLIENT_ID
     daily_requests: int | None = 100_000  # the org's daily API request allocation; None: no limit
     duplicate_rules: bool = False  # the standard contact duplicate rule (same e-mail) blocks creates
+    # "Contacts to Multiple Accounts" (Setup → Account Settings): AccountContactRelation is there, and a contact
+    # may be related to accounts besides its primary one. Off (as in a new org): the object does not exist.
+    account_contact_relations: bool = False
     seed_contacts: int = 0
     seed_accounts: int | None = None  # default: a tenth of the contacts
     org_name: str = "Sandbox Org"
@@ -204,7 +221,7 @@ class SalesforceSandbox(Emulator):
 
     def _init_data(self) -> None:
         self.records: dict[str, dict[str, dict[str, Any]]] = {k: {} for k in ("Account", "Contact", "Lead", "Task",
-                                                                                "User")}
+                                                                                "User", ACR)}
         self.next_n: dict[str, int] = dict.fromkeys(PREFIXES, 1)
         self.cursors: dict[str, list[dict[str, Any]]] = {}
         for first, last, active in (("Sandra", "Sandbox", True), ("Oscar", "Owner", True), ("Fiona", "Former", False)):
@@ -230,6 +247,20 @@ class SalesforceSandbox(Emulator):
 
     def object_of(self, rid: str) -> str | None:
         return next((o for o, p in PREFIXES.items() if rid.startswith(p) and o in self.records), None)
+
+    def visible(self, obj: str) -> bool:
+        """Whether sObject ``obj`` exists in this org (AccountContactRelation only with its switch on)."""
+        return obj in DESCRIBE and (obj != ACR or self.config.account_contact_relations)
+
+    def child_relationships(self, obj: str) -> list[dict[str, Any]]:
+        """describe's ``childRelationships`` (the ones the emulator has)."""
+        children = {"Account": [("Contact", "AccountId", "Contacts"), ("Task", "WhatId", "Tasks"),
+                                (ACR, "AccountId", "AccountContactRelations")],
+                    "Contact": [("Task", "WhoId", "Tasks"), (ACR, "ContactId", "AccountContactRelations")],
+                    "Lead": [("Task", "WhoId", "Tasks")]}.get(obj, [])
+        return [{"childSObject": child, "field": name, "relationshipName": rel, "cascadeDelete": child == ACR,
+                 "deprecatedAndHidden": False, "restrictedDelete": False}
+                for child, name, rel in children if self.visible(child)]
 
     def field_defs(self, obj: str) -> dict[str, dict[str, Any]]:
         return {f["name"]: f for f in DESCRIBE[obj]}
@@ -322,8 +353,13 @@ class SalesforceSandbox(Emulator):
             record["Status"] = "Not Started"
             record["TaskSubtype"] = "Task"
         record.update({k: v for k, v in clean.items() if v is not None or k not in ("OwnerId",)})
+        if obj == ACR and check:
+            self._check_relation(record)
+            record["IsDirect"], record["IsActive"] = False, record.get("IsActive") is not False
         self._derive(obj, record)
         self.records[obj][rid] = record
+        if obj == "Contact":
+            self._direct_relation(record)
         return record
 
     def modify(self, obj: str, rid: str, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -338,13 +374,64 @@ class SalesforceSandbox(Emulator):
         record.update(clean)
         record["LastModifiedDate"] = self.now()
         self._derive(obj, record)
+        if obj == "Contact":
+            self._direct_relation(record)
         return record
 
     def delete(self, obj: str, rid: str) -> None:
         record = self.find(obj, rid)
         if record is None:
             raise bad("ENTITY_IS_DELETED", "entity is deleted", status=404)
+        if obj == ACR and record["IsDirect"]:
+            raise RecordProblem("INVALID_OPERATION", "You can't remove the direct relationship between a contact and "
+                                "its primary account. Change the contact's primary account or delete the contact.")
         del self.records[obj][record["Id"]]
+        if obj == "Contact":
+            for relation in [r for r in self.records[ACR].values() if r["ContactId"] == record["Id"]]:
+                del self.records[ACR][relation["Id"]]
+
+    # -- account-contact relations ----------------------------------------------------------------------------------
+    def relations_of(self, contact: str) -> list[dict[str, Any]]:
+        return [r for r in self.records[ACR].values() if r["ContactId"] == contact]
+
+    def _check_relation(self, record: Mapping[str, Any]) -> None:
+        contact = self.find("Contact", str(record.get("ContactId") or ""))
+        if contact is None:
+            raise RecordProblem("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", ["ContactId"])
+        if not contact.get("AccountId"):
+            raise RecordProblem("FIELD_INTEGRITY_EXCEPTION", "You can't associate a private contact with an account.",
+                                ["ContactId"])
+        if any(r["AccountId"] == record.get("AccountId") for r in self.relations_of(contact["Id"])):
+            raise RecordProblem("DUPLICATE_VALUE", "duplicate value found: <unknown> duplicates value on record "
+                                "with id: <unknown>", [])
+
+    def _direct_relation(self, contact: Mapping[str, Any]) -> None:
+        """Keep the direct relation in step with the contact's primary account: a new primary account's relation
+        becomes the direct one and the previous primary account stays related, indirectly (Salesforce's default
+        when a contact's primary account changes)."""
+        account = contact.get("AccountId")
+        relations = self.relations_of(contact["Id"])
+        for r in relations:
+            if r["IsDirect"] and r["AccountId"] != account:
+                r["IsDirect"] = False
+                if not account:  # a private contact again: it keeps no relation
+                    del self.records[ACR][r["Id"]]
+        if not account:
+            return
+        same = next((r for r in relations if r["AccountId"] == account), None)
+        if same is not None:
+            same["IsDirect"] = True
+            return
+        self.insert(ACR, {"AccountId": account, "ContactId": contact["Id"], "IsDirect": True, "IsActive": True,
+                          "Roles": None, "StartDate": None, "EndDate": None}, check=False)
+
+    def set_relations(self, on: bool) -> None:
+        """The org's "Contacts to Multiple Accounts" switch; turning it off deletes every indirect relation (as
+        Salesforce does), direct ones stay with their contacts."""
+        self.config.account_contact_relations = on
+        if not on:
+            for rid in [k for k, r in self.records[ACR].items() if not r["IsDirect"]]:
+                del self.records[ACR][rid]
 
     @staticmethod
     def _derive(obj: str, record: dict[str, Any]) -> None:
@@ -442,6 +529,7 @@ class SalesforceSandbox(Emulator):
         out.update(accounts=len(self.records["Account"]), contacts=len(self.records["Contact"]),
                    leads=len(self.records["Lead"]),
                    tasks=len(self.records["Task"]), users=len(self.records["User"]),
+                   account_contact_relations=len(self.records[ACR]),
                    api_requests_used=self.requests_used)
         if self.allocation is not None:
             out["api_requests_left"] = self.allocation.remaining("org")
@@ -450,7 +538,8 @@ class SalesforceSandbox(Emulator):
     def limits_json(self) -> dict[str, Any]:
         return {"daily_requests": self.allocation.limit if self.allocation else None,
                 "requests_left": self.allocation.remaining("org") if self.allocation else None,
-                "duplicate_rules": self.config.duplicate_rules}
+                "duplicate_rules": self.config.duplicate_rules,
+                "account_contact_relations": self.config.account_contact_relations}
 
     def set_limits(self, values: Mapping[str, Any]) -> dict[str, Any]:
         for name, value in values.items():
@@ -468,8 +557,11 @@ class SalesforceSandbox(Emulator):
                 self.allocation.spend("org", max(0, self.allocation.limit - int(value)))
             elif name == "duplicate_rules":
                 self.config.duplicate_rules = bool(value)
+            elif name == "account_contact_relations":
+                self.set_relations(bool(value))
             else:
-                raise ValueError(f"unknown limit '{name}' (daily_requests, requests_left, duplicate_rules)")
+                raise ValueError(f"unknown limit '{name}' (daily_requests, requests_left, duplicate_rules, "
+                                 "account_contact_relations)")
         return self.limits_json()
 
     def reset(self, *, seed: bool = True) -> None:
@@ -518,4 +610,5 @@ class SalesforceSandbox(Emulator):
         return {"contacts": contacts, "accounts": n_accounts}
 
 
-__all__ = ["DEFAULT_CLIENT_ID", "DEFAULT_TOKEN", "SalesforceError", "SalesforceSandbox", "SalesforceSandboxConfig"]
+__all__ = ["ACR", "DEFAULT_CLIENT_ID", "DEFAULT_TOKEN", "SalesforceError", "SalesforceSandbox",
+           "SalesforceSandboxConfig"]

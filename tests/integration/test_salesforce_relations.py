@@ -1,0 +1,267 @@
+"""Contacts to Multiple Accounts on Salesforce: where the org has it (``AccountContactRelation``, detected from the
+Contact describe; the emulator's ``account_contact_relations`` switch), an *additional* company is an indirect
+relation and the contact keeps its primary account; *primary and remove previous* moves the primary account and
+deletes the other relations; Restore puts them back as relations. Where the org does not have it, the Association
+Type notes say why a contact has one account. The preview's request estimate is what the run sends."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+
+from enginy_desktop.adapters.base import AssociationInput, AssociationKind, CrmObject
+from enginy_desktop.adapters.http import RetryPolicy, asgi_transport
+from enginy_desktop.adapters.salesforce import SalesforceAdapter
+from enginy_desktop.core.crm_cache import CrmSnapshot
+from enginy_desktop.core.crm_config import AssociationType, association_note
+from enginy_desktop.core.export.plan import ExportOptions, plan_export
+from enginy_desktop.core.export.report import load_report
+from enginy_desktop.core.export.run import execute, restore_removed_associations, start_export
+from enginy_desktop.sandbox.crm.salesforce import DEFAULT_TOKEN, SalesforceSandbox, SalesforceSandboxConfig, create_app
+from enginy_desktop.sandbox.crm.salesforce.state import ACR, RecordProblem
+from tests.support.crm_world import CrmWorld, crm_world
+
+OPTIONS = ExportOptions(associated_companies=True)
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def relations(sb: Any, contact: str) -> dict[str, bool]:
+    """Account id -> direct (the primary account) for each relation of ``contact``."""
+    return {r["AccountId"]: r["IsDirect"] for r in sb.records[ACR].values() if r["ContactId"] == contact}
+
+
+def person(first: str, last: str, email: str, company_id: int) -> dict[str, Any]:
+    return {"first_name": first, "last_name": last, "email": email, "company_name": "Acme", "company_id": company_id}
+
+
+def exported(w: CrmWorld, options: ExportOptions = OPTIONS, **kw: Any) -> tuple[Any, Any, int]:
+    """Plan, run, and the API requests the run sent (counted by the emulator)."""
+    plan = run(plan_export(w.ctx, "Leads", options))
+    before = w.api_requests()
+    result = run(execute(w.ctx, start_export(w.ctx, plan), **kw))
+    return plan, result, w.api_requests() - before
+
+
+def test_an_additional_company_is_a_relation_and_the_estimate_is_what_the_run_sends(ctx: Any) -> None:
+    with crm_world(ctx, "salesforce", account_contact_relations=True, daily_requests=100_000) as w:
+        sb: Any = w.sb
+        old = w.add_company("Old Corp", "old.test")
+        jane = w.add_contact("Jane", "Doe", "jane@acme.test")
+        w.link(jane, old)
+        bob = w.add_contact("Bob", "Roe", "bob@acme.test")  # no account yet: a private contact
+        w.configure(w.basics(), w.company_basics(), association=AssociationType.ADDITIONAL)
+        acme = w.company(name="Acme", domain="acme.test")
+        w.contacts("Leads", [person("Jane", "Doe", "jane@acme.test", acme),
+                             person("Bob", "Roe", "bob@acme.test", acme),
+                             person("Carl", "New", "carl@acme.test", acme)])
+        plan, result, sent = exported(w)
+        assert result.state == "finished", result.error
+        assert plan.budget is not None
+        assert plan.budget.needed == sent  # describe of each object written, writes, the relation: nothing else
+        [acme_id] = w.crm_company_ids("acme.test")
+        assert sb.records["Contact"][jane]["AccountId"] == old  # Jane keeps her primary account…
+        assert relations(sb, jane) == {old: True, acme_id: False}  # …and is related to Acme as well
+        assert relations(sb, bob) == {acme_id: True}  # Bob had none: Acme is his primary account
+        carl = w.crm_contact("carl@acme.test")["id"]
+        assert relations(sb, carl) == {acme_id: True}
+        assert sum(1 for r in sb.requests if r.method == "POST" and r.path.endswith("/composite/sobjects")
+                   and r.status == 200) == 3  # the account, Carl, Jane's relation (Bob's account went with Bob)
+
+        # Exporting again changes nothing: the relations are read back as they are.
+        again, result, sent = exported(w)
+        assert result.state == "finished"
+        assert again.op_counts()["associate"] + again.op_counts()["primary"] == 0
+        assert again.budget is not None
+        assert again.budget.needed == sent
+
+
+def test_the_estimate_is_what_the_run_sends_without_relations_too(ctx: Any) -> None:
+    from datetime import UTC, datetime
+
+    with crm_world(ctx, "salesforce", daily_requests=100_000) as w:
+        old = w.add_company("Old Corp", "old.test")
+        jane = w.add_contact("Jane", "Doe", "jane@acme.test")
+        w.link(jane, old)
+        w.configure([*w.basics(), w.mapping("job_title", "job_title", overwrite=True)], w.company_basics())
+        camp, _identity, steps = w.campaign("Spring", "Sam Sender", ["email"])
+        acme = w.company(name="Acme", domain="acme.test")
+        ids = w.contacts("Leads", [{**person("Jane", "Doe", "jane@acme.test", acme), "job_title": "CEO"},
+                                   person("Carl", "New", "carl@acme.test", acme)])
+        w.lead(camp, ids[0], [(None, "added", datetime(2025, 3, 1, 9, tzinfo=UTC)),
+                              (steps[0], "sent", datetime(2025, 3, 2, 9, tzinfo=UTC))])
+        plan, result, sent = exported(w)
+        assert result.state == "finished", result.error
+        assert plan.budget is not None
+        # describe Account and Contact, create the account, create Carl, update Jane (with her account), the Task
+        assert plan.budget.needed == sent == 6
+        [acme_id] = w.crm_company_ids("acme.test")
+        assert w.primary_company(jane) == acme_id  # one account per contact here: Acme replaces Old Corp
+        assert w.activity_counts()["email"] == 1
+
+
+def test_primary_and_remove_previous_then_restore_puts_the_relations_back(ctx: Any) -> None:
+    with crm_world(ctx, "salesforce", account_contact_relations=True, daily_requests=100_000) as w:
+        sb: Any = w.sb
+        old = w.add_company("Old Corp", "old.test")
+        other = w.add_company("Other Corp", "other.test")
+        jane = w.add_contact("Jane", "Doe", "jane@acme.test")
+        w.link(jane, old)
+        sb.insert(ACR, {"AccountId": other, "ContactId": jane})  # an indirect relation of her own
+        w.configure(w.basics(), w.company_basics(), association=AssociationType.PRIMARY_REMOVE_PREVIOUS)
+        acme = w.company(name="Acme", domain="acme.test")
+        w.contacts("Leads", [person("Jane", "Doe", "jane@acme.test", acme)])
+        plan = run(plan_export(w.ctx, "Leads", OPTIONS))
+        assert plan.removals == 2
+        plan, result, sent = exported(w)  # the removals were confirmed (the plan said how many)
+        assert result.state == "finished", result.error
+        assert plan.budget is not None
+        assert plan.budget.needed == sent
+        [acme_id] = w.crm_company_ids("acme.test")
+        assert sb.records["Contact"][jane]["AccountId"] == acme_id
+        assert relations(sb, jane) == {acme_id: True}
+        assert {r["company_crm_id"] for r in load_report(w.ctx, result.run_id).removed} == {old, other}
+
+        restored = run(restore_removed_associations(w.ctx, result.run_id))
+        assert restored == {"restored": 2, "failed": 0}
+        assert sb.records["Contact"][jane]["AccountId"] == acme_id  # the run's primary account stays primary
+        assert relations(sb, jane) == {acme_id: True, old: False, other: False}
+
+
+def _adapter(app: Any, state: dict[str, str] | None = None) -> SalesforceAdapter:
+    from enginy_desktop.adapters.base import Connection
+
+    kept = state if state is not None else {}
+    connection = Connection("salesforce", {"base_url": "https://sandbox.my.salesforce.com"},
+                            lambda name: DEFAULT_TOKEN if name == "access_token" else None,
+                            load_state=kept.get, save_state=kept.__setitem__)
+    return SalesforceAdapter.from_connection(connection, transport=asgi_transport(app),
+                                             retry=RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.02))
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_detected_from_describe_remembered_and_said_in_the_association_notes(on: bool) -> None:
+    app = create_app(SalesforceSandboxConfig(account_contact_relations=on))
+    state: dict[str, str] = {}
+
+    async def go() -> Any:
+        async with _adapter(app, state) as a:
+            fields = await a.fields(CrmObject.CONTACTS)
+            return a.capabilities, CrmSnapshot.build("salesforce", fields, await a.users(),
+                                                     capabilities=a.capabilities)
+
+    caps, snapshot = run(go())
+    assert caps.multiple_companies is on
+    assert state == {"account_contact_relations": "on" if on else "off"}
+    assert _adapter(app, state).capabilities.multiple_companies is on  # a run knows before its first request
+    note = association_note(AssociationType.ADDITIONAL, CrmSnapshot.from_dict(snapshot.to_dict()), "Salesforce")
+    if on:
+        assert note is None
+    else:
+        assert note is not None
+        assert "one company only" in note
+        assert "“Contacts to Multiple Accounts” is off" in note
+        assert "Setup → Account Settings" in note
+
+
+def test_the_emulators_switch_and_relation_rules() -> None:
+    app = create_app(SalesforceSandboxConfig(account_contact_relations=True))
+    sb: SalesforceSandbox = app.state.sandbox
+    acme, other = (sb.insert("Account", {"Name": n})["Id"] for n in ("Acme", "Other"))
+    jane = sb.insert("Contact", {"LastName": "Doe", "AccountId": acme})["Id"]
+    private = sb.insert("Contact", {"LastName": "Solo"})["Id"]
+
+    async def go() -> Any:
+        async with _adapter(app) as a:
+            made = await a.associate([AssociationInput(jane, other, "j"), AssociationInput(jane, acme, "again"),
+                                      AssociationInput(private, other, "p")], AssociationKind.ADDITIONAL)
+            read = await a.associations([jane, private])
+            moved = await a.associate([AssociationInput(jane, other, "m")], AssociationKind.PRIMARY)
+            after = await a.associations([jane])
+            removed = await a.remove_associations([AssociationInput(jane, acme, "r")])
+            return made, read, moved, after, removed
+
+    made, read, moved, after, removed = run(go())
+    assert [r.ok for r in made] == [True, True, True]  # related, related already, made primary (was private)
+    assert {(x.to_id, x.primary) for x in read[jane]} == {(acme, True), (other, False)}
+    assert read[private][0].to_id == other
+    assert read[private][0].primary
+    assert moved[0].ok
+    assert {(x.to_id, x.primary) for x in after[jane]} == {(other, True), (acme, False)}  # the old one stays
+    assert removed[0].ok
+    assert relations(sb, jane) == {other: True}
+    sb.insert(ACR, {"AccountId": acme, "ContactId": jane})
+    sb.set_limits({"account_contact_relations": False})  # turning it off deletes indirect relations (as Salesforce)
+    assert relations(sb, jane) == {other: True}
+
+    async def hidden() -> list[httpx.Response]:
+        async with httpx.AsyncClient(transport=asgi_transport(app), base_url="https://x.my.salesforce.com",
+                                     headers={"Authorization": f"Bearer {DEFAULT_TOKEN}"}) as c:
+            return [await c.get(f"/services/data/v62.0/sobjects/{ACR}/describe"),
+                    await c.get("/services/data/v62.0/query", params={"q": "SELECT Id FROM AccountContactRelation"}),
+                    await c.get("/services/data/v62.0/sobjects/Contact/describe")]
+
+    describe, query, contact = run(hidden())
+    assert (describe.status_code, describe.json()[0]["errorCode"]) == (404, "NOT_FOUND")
+    assert (query.status_code, query.json()[0]["errorCode"]) == (400, "INVALID_TYPE")
+    assert ACR not in {c["childSObject"] for c in contact.json()["childRelationships"]}
+
+    sb.set_limits({"account_contact_relations": True})
+    solo = sb.insert("Contact", {"LastName": "Solo"})["Id"]
+    with pytest.raises(RecordProblem, match="private contact"):
+        sb.insert(ACR, {"AccountId": acme, "ContactId": solo})
+    with pytest.raises(RecordProblem, match="duplicate value"):
+        sb.insert(ACR, {"AccountId": other, "ContactId": jane})
+    direct = next(r["Id"] for r in sb.records[ACR].values() if r["ContactId"] == jane and r["IsDirect"])
+    with pytest.raises(RecordProblem, match="direct relationship"):
+        sb.delete(ACR, direct)
+
+
+def test_relation_traffic_follows_the_documented_shapes(shared_dir: Any) -> None:
+    from tests.support.salesforce_contract import SalesforceRecorder
+
+    recorder = SalesforceRecorder.for_shared_dir(shared_dir)
+    app = create_app(SalesforceSandboxConfig(account_contact_relations=True))
+    sb: SalesforceSandbox = app.state.sandbox
+    acme, other = (sb.insert("Account", {"Name": n})["Id"] for n in ("Acme", "Other"))
+    jane = sb.insert("Contact", {"LastName": "Doe", "AccountId": acme})["Id"]
+    connection_state: dict[str, str] = {}
+
+    async def go() -> None:
+        from enginy_desktop.adapters.base import Connection
+
+        connection = Connection("salesforce", {"base_url": "https://sandbox.my.salesforce.com"},
+                                lambda name: DEFAULT_TOKEN if name == "access_token" else None,
+                                load_state=connection_state.get, save_state=connection_state.__setitem__)
+        async with SalesforceAdapter.from_connection(connection, transport=recorder.wrap(asgi_transport(app))) as a:
+            await a.associate([AssociationInput(jane, other, "a")], AssociationKind.ADDITIONAL)
+            await a.associations([jane])
+            gone = AssociationInput(jane, "001000000000999AAA", "gone")  # no such relation: nothing to remove
+            await a.remove_associations([AssociationInput(jane, other, "r"), gone])
+            client = a.api._client
+        async with httpx.AsyncClient(transport=recorder.wrap(asgi_transport(app)), base_url=str(client.base_url),
+                                     headers={"Authorization": f"Bearer {DEFAULT_TOKEN}"}) as raw:
+            await raw.post("/services/data/v62.0/composite", json={"compositeRequest": [
+                {"method": "POST", "url": f"/services/data/v62.0/sobjects/{ACR}", "referenceId": "rel",
+                 "body": {"AccountId": other, "ContactId": jane}},
+                {"method": "POST", "url": f"/services/data/v62.0/sobjects/{ACR}", "referenceId": "twice",
+                 "body": {"AccountId": other, "ContactId": jane}},
+                {"method": "GET", "url": "/services/data/v62.0/query?q=SELECT+Id,IsDirect+FROM+AccountContactRelation",
+                 "referenceId": "all"}]})
+            ids = ",".join(r["Id"] for r in sb.records[ACR].values())
+            await raw.delete("/services/data/v62.0/composite/sobjects", params={"ids": ids, "allOrNone": "false"})
+
+    run(go())
+    recorder.assert_all_valid()
+    ops = recorder.operations()
+    for expected in ("GET /sobjects/Contact/describe", "POST /composite/sobjects", "DELETE /composite/sobjects",
+                     "POST /composite", "GET /query"):
+        assert expected in ops, (expected, sorted(ops))
+    deleted = [c for c in recorder.checked if c.request.method == "DELETE"]
+    answers = [a["success"] for a in deleted[-1].response.json()]
+    assert answers.count(False) == 1  # the direct relation cannot be deleted; the indirect one can

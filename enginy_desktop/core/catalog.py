@@ -449,7 +449,10 @@ INTEGRATIONS: tuple[Integration, ...] = (
         "Lead generation platform with global databases to identify and connect with prospects.",
         AuthKind.API_KEY,
         (
-            _api_key(help="Cognism → Settings → Tokens and API. Keys expire after six months."),
+            _api_key(help="Cognism → Settings → Tokens and API (keys expire after six months). Enrich… matches "
+                     "contacts by e-mail, LinkedIn URL or name and company for free and redeems only those whose "
+                     "preview shows the e-mail, phone, LinkedIn URL or location you miss: 1 credit per contact "
+                     "redeemed, once; job titles and company data (domain, industry, size, revenue) are free."),
             _base_url("https://app.cognism.com/api"),
         ),
         default_base_url="https://app.cognism.com/api",
@@ -658,7 +661,7 @@ CATEGORY_ORDER: tuple[Category, ...] = tuple(Category)
 #: Integrations Enginy Desktop cannot do the job of yet (no adapter behind them). Remove a key when its adapter
 #: lands: its card stops saying "Not available yet".
 NOT_READY_YET: frozenset[str] = frozenset({
-    "cognism", "zoominfo",
+    "zoominfo",
 })
 INTEGRATIONS = tuple(dataclasses.replace(i, ready=False) if i.key in NOT_READY_YET else i for i in INTEGRATIONS)
 _BY_KEY = {i.key: i for i in INTEGRATIONS}

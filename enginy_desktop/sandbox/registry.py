@@ -13,6 +13,7 @@ from .kit.launch import EmulatorSpec
 
 EMULATORS: dict[str, str] = {
     "apollo": "enginy_desktop.sandbox.enrichment.apollo:SPEC",
+    "cognism": "enginy_desktop.sandbox.enrichment.cognism:SPEC",
     "datagma": "enginy_desktop.sandbox.enrichment.datagma:SPEC",
     "dropcontact": "enginy_desktop.sandbox.enrichment.dropcontact:SPEC",
     "dynamics": "enginy_desktop.sandbox.crm.dynamics:SPEC",

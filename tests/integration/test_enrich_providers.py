@@ -32,7 +32,8 @@ from tests.support.enrich_world import MODULES, EnrichWorld
 
 POINTS = [D.EMAIL, D.PHONE, D.JOB_TITLE, D.LINKEDIN_URL, D.INDUSTRY]
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
-NEW = ["proxycurl", "kaspr", "datagma"]
+NEW = ["proxycurl", "kaspr", "datagma", "cognism"]
+NO_BALANCE = {"cognism"}  # Cognism's API does not tell the credits left
 LINKEDIN = {"kaspr": True}  # Kaspr starts from a LinkedIn profile URL: those lists have one per row
 # How each provider says "no credits" and "slow down" (the words the run's error carries).
 WORDS = {"proxycurl": {"bad_key": "did not accept the API key", "no_credits": "no credits left",
@@ -40,6 +41,8 @@ WORDS = {"proxycurl": {"bad_key": "did not accept the API key", "no_credits": "n
          "kaspr": {"bad_key": "did not accept the API key", "no_credits": "no credits left",
                    "rate_limit": "limiting requests", "down": "temporary problem"},
          "datagma": {"bad_key": "did not accept the API key", "no_credits": "no credits left",
+                     "rate_limit": "limiting requests", "down": "temporary problem"},
+         "cognism": {"bad_key": "did not accept the API key", "no_credits": "no credits",
                      "rate_limit": "limiting requests", "down": "temporary problem"}}
 
 
@@ -139,7 +142,7 @@ def test_test_connection_shows_credits_and_refuses_a_bad_key(ctx: Any, tmp_path:
     ctx.adapters = AdapterFactory(ctx, transport=httpx.ASGITransport(world.apps[key]))
     good = asyncio.run(run_connection_test(ctx, key))
     assert good.ok, good.message
-    assert "1,234" in good.message
+    assert ("does not tell the credits" if key in NO_BALANCE else "1,234") in good.message
     ctx.integrations.save_connection(key, {"api_key": "not-the-key", "base_url": f"https://{key}.test"})
     bad = asyncio.run(run_connection_test(ctx, key))
     assert not bad.ok
@@ -351,3 +354,165 @@ def test_datagma_traffic_matches_its_docs_and_charges_only_at_success() -> None:
     asyncio.run(go())
     assert not recorder.problems, "\n".join(recorder.problems)
     assert set(_DATAGMA_NAMES.values()) | {"error", "request"} <= recorder.seen
+
+
+_COGNISM_NAMES = {"/search/contact/enrich": "contact-enrich", "/search/account/enrich": "account-enrich",
+                  "/search/contact/search": "search", "/search/contact/redeem": "contact-redeem",
+                  "/search/account/redeem": "account-redeem"}
+
+
+def _cognism(request: httpx.Request, response: httpx.Response) -> list[tuple[str, Any]]:
+    assert request.headers["authorization"].startswith("Bearer ")
+    out: list[tuple[str, Any]] = []
+    name = _COGNISM_NAMES.get(request.url.path, "entitlement")
+    if request.method == "POST":
+        body = json.loads(request.content)
+        out.append(("redeem-request" if name.endswith("redeem") else f"{name}-request", body))
+        if name == "search":
+            out.append(("search-query", dict(request.url.params)))
+    if response.status_code >= 400:
+        return [*out, ("error", response.json())]
+    return [*out, (name if name == "entitlement" else f"{name}-response", response.json())]
+
+
+def test_cognism_previews_free_redeems_only_what_fills_a_gap_and_matches_its_docs() -> None:
+    from enginy_desktop.adapters.base import AuthError
+    from enginy_desktop.sandbox.enrichment import cognism
+
+    app = cognism.create_app()
+    em = app.state.sandbox
+    recorder = SchemaRecorder(httpx.ASGITransport(app), "cognism", _cognism)
+    names = [(f, last, c) for f in ("Ada", "Alan", "Grace", "Ken") for last, c in
+             (("Lovelace", "Acme"), ("Turing", "Hooli"), ("Hopper", "Initech"), ("Perlman", "Tyrell"))]
+    people = [LookupInput(str(i), first_name=f, last_name=last, company_name=c) for i, (f, last, c) in enumerate(names)]
+    people.append(LookupInput("li", linkedin_url="https://www.linkedin.com/in/grace-hopper-1234"))
+
+    def adapter(api_key: str = cognism.DEFAULT_KEY) -> Any:
+        conn = Connection("cognism", {"base_url": "https://cognism.test"}, lambda _n: api_key)
+        return adapter_class("cognism").from_connection(conn, transport=recorder, retry=RetryPolicy(max_attempts=1))
+
+    async def go() -> None:
+        async with adapter() as a:
+            assert "e-mails" in (await a.check()).details
+            # Job titles and companies only: previews and accounts, not one credit.
+            free = await a.lookup(people, frozenset({D.JOB_TITLE, D.INDUSTRY, D.SIZE}))
+            assert em.credits.spent_total == 0
+            assert sum(1 for r in free if D.JOB_TITLE in r.found) >= 8
+            assert sum(1 for r in free if D.INDUSTRY in r.found) >= 8
+            # E-mails: only contacts whose preview shows one are redeemed, in one call of at most 20 ids.
+            token = json.loads(await a.submit(people, frozenset({D.EMAIL})))
+            redeem = [k for k, plan in token["r"].items() if plan.get("c")]
+            found = await a.collect(json.dumps(token), people, frozenset({D.EMAIL}))
+            assert em.credits.spent_total == len(redeem) == sum(r.credits for r in found)
+            assert all(D.EMAIL in r.found for r in found if r.key in redeem)
+            unmatched_or_no_email = [r for r in found if r.key not in redeem]
+            assert unmatched_or_no_email  # some matched contacts have no e-mail in their preview: not paid for
+            assert all(D.EMAIL not in r.found and r.credits == 0 for r in unmatched_or_no_email)
+            # Redeeming the same ids again (a resumed run) costs nothing more.
+            await a.collect(json.dumps(token), people, frozenset({D.EMAIL}))
+            assert em.credits.spent_total == len(redeem)
+            companies = await a.lookup(COMPANIES, frozenset({D.COMPANY_DOMAIN, D.INDUSTRY, D.LOCATION}))
+            assert all(D.LOCATION in r.found and r.credits == 0 for r in companies)
+            em.credits.set(cognism.DEFAULT_KEY, 0)
+            with pytest.raises(QuotaExhaustedError, match="HTTP 402"):
+                await a.lookup([LookupInput("x", first_name="Linus", last_name="Torvalds", domain="globex.com",
+                                            email="linus.torvalds@globex.com")], frozenset({D.EMAIL, D.PHONE}))
+            em.credits.set(cognism.DEFAULT_KEY, 10_000)
+            em.windows = [RollingWindow(RateLimit(1, 3600.0))]
+            with pytest.raises(RateLimitedError, match="HTTP 429"):
+                await a.lookup(people[:2], frozenset({D.JOB_TITLE}))
+            em.windows = []
+        async with adapter("not-the-key") as bad:
+            with pytest.raises(AuthError, match="API key"):
+                await bad.check()
+
+    asyncio.run(go())
+    assert not recorder.problems, "\n".join(recorder.problems)
+    assert {"contact-enrich-request", "contact-enrich-response", "account-enrich-response", "search-request",
+            "search-response", "search-query", "redeem-request", "contact-redeem-response",
+            "account-redeem-response", "entitlement", "error"} <= recorder.seen
+
+
+def test_cognism_search_reads_its_cursor_forward_only() -> None:
+    from enginy_desktop.sandbox.enrichment import cognism
+
+    app = cognism.create_app()
+
+    async def go() -> None:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="https://cognism.test",
+                                     headers={"Authorization": f"Bearer {cognism.DEFAULT_KEY}"}) as client:
+            # A name with many namesakes at its company: pages of 20, each after the previous one's last key.
+            for first, last, company in (("Ada", "Lovelace", "Acme"), ("Alan", "Turing", "Hooli"),
+                                         ("Grace", "Hopper", "Initech"), ("Ken", "Thompson", "Soylent"),
+                                         ("Radia", "Perlman", "Tyrell"), ("Linus", "Torvalds", "Globex")):
+                body = {"firstName": first, "lastName": last, "account": {"names": [company]}}
+                first_page = (await client.post("/search/contact/search", json=body,
+                                                params={"indexSize": 20, "lastReturnedKey": ""})).json()
+                if first_page["totalResults"] > 20:
+                    break
+            else:
+                raise AssertionError("no name with two pages of namesakes")
+            seen: list[str] = []
+            key, total = "", None
+            while True:
+                page = (await client.post("/search/contact/search", json=body,
+                                          params={"indexSize": 20, "lastReturnedKey": key})).json()
+                total = page["totalResults"]
+                seen += [r["id"] for r in page["results"]]
+                if len(page["results"]) < 20:
+                    break
+                key = page["lastReturnedKey"]
+            assert len(seen) == len(set(seen)) == total
+            jump = await client.post("/search/contact/search", json=body,
+                                     params={"indexSize": 20, "lastReturnedKey": seen[5]})
+            assert jump.status_code == 400  # not the end of a page handed out: pages cannot be skipped
+            assert jump.json()[0]["key"] == "InvalidRequest"
+
+    asyncio.run(go())
+
+
+class _Crash(BaseException):
+    """Stands for the process dying: not an Exception, so nothing records the run's end."""
+
+
+def test_cognism_crash_between_preview_and_redeem_resumes_without_paying_twice(ctx: Any, tmp_path: Path) -> None:
+    from enginy_desktop.core.models import EnrichmentRequest
+
+    order = {p: ["cognism"] for p in POINTS}
+    clean = _clean_cost(tmp_path, "cognism", order)
+    world = EnrichWorld.make(ctx, tmp_path, contacts=20, providers=("cognism",))
+    em = world.emulator("cognism")
+
+    class CrashAfterRedeem:
+        """The real adapter, except the process 'dies' once the first redeem was answered (and paid for)."""
+
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.inner, name)
+
+        async def collect(self, *args: Any) -> Any:
+            await self.inner.collect(*args)
+            raise _Crash()
+
+    info = start_enrichment(ctx, EnrichOptions(world.list_id, POINTS, order))
+    with pytest.raises(_Crash):
+        asyncio.run(run_enrichment(ctx, info.id, factory=lambda key: CrashAfterRedeem(world.factory(key))))
+    paid_before = em.credits.spent_total
+    assert paid_before > 0  # the redeem was answered and charged, its answer never recorded
+    with ctx.store.session() as s:
+        stuck = [r for r in s.query(EnrichmentRequest).filter_by(run_id=info.id, state="in_flight")]
+    assert stuck  # the request cut off between its two phases stays in flight, with what it was about to redeem
+    assert any(r.job_id and any(plan.get("c") for plan in json.loads(r.job_id)["r"].values()) for r in stuck)
+    redeems_before = sum(1 for e in em.requests if e.path == "/search/contact/redeem")
+    enrich_before = sum(1 for e in em.requests if e.path == "/search/contact/enrich")
+    ctx.runs.finish(info.id, "interrupted", error="Enginy Desktop stopped.")  # what start-up does after a crash
+    done = asyncio.run(resume_enrichment(ctx, info.id, factory=world.factory))
+    assert done.state == "finished", done.error
+    assert world.credits_spent("cognism") == clean  # the journaled ids were redeemed again, free
+    # The interrupted request was redeemed from its journaled token, not matched again.
+    assert sum(1 for e in em.requests if e.path == "/search/contact/redeem") > redeems_before
+    rep = report(ctx, info.id)
+    assert next(p for p in rep.providers if p.provider == "cognism").credits == pytest.approx(clean)
+    assert enrich_before > 0

@@ -19,7 +19,7 @@ import httpx
 from enginy_desktop.adapters.base import RateLimit
 from enginy_desktop.adapters.enrichment.base import EnrichmentAdapter, adapter_class
 from enginy_desktop.adapters.http import RetryPolicy
-from enginy_desktop.sandbox.enrichment import apollo, datagma, dropcontact, hunter, kaspr, lusha, proxycurl
+from enginy_desktop.sandbox.enrichment import apollo, cognism, datagma, dropcontact, hunter, kaspr, lusha, proxycurl
 
 FIRST = ("Ada", "Alan", "Grace", "Linus", "Margaret", "Tim", "Barbara", "Ken", "Radia", "Edsger", "Frances", "Donald")
 LAST = ("Lovelace", "Turing", "Hopper", "Torvalds", "Hamilton", "Berners", "Liskov", "Thompson", "Perlman",
@@ -27,11 +27,11 @@ LAST = ("Lovelace", "Turing", "Hopper", "Torvalds", "Hamilton", "Berners", "Lisk
 COMPANIES = ("Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark Industries", "Wayne Enterprises", "Soylent",
              "Tyrell", "Cyberdyne")
 MODULES = {"apollo": apollo, "hunter": hunter, "lusha": lusha, "dropcontact": dropcontact, "proxycurl": proxycurl,
-           "kaspr": kaspr, "datagma": datagma}
+           "kaspr": kaspr, "datagma": datagma, "cognism": cognism}
 CONFIGS = {"apollo": apollo.ApolloSandboxConfig, "hunter": hunter.HunterSandboxConfig,
            "lusha": lusha.LushaSandboxConfig, "dropcontact": dropcontact.DropcontactSandboxConfig,
            "proxycurl": proxycurl.ProxycurlSandboxConfig, "kaspr": kaspr.KasprSandboxConfig,
-           "datagma": datagma.DatagmaSandboxConfig}
+           "datagma": datagma.DatagmaSandboxConfig, "cognism": cognism.CognismSandboxConfig}
 
 
 def people(n: int, linkedin: bool = False) -> list[dict[str, str]]:

@@ -90,6 +90,11 @@ class InputKind(StrEnum):
 class Flow(StrEnum):
     SYNC = "sync"  # the answer comes with the request
     ASYNC = "async"  # submit, then poll until done (Dropcontact)
+    # A free first call that matches (and previews) the records, then the call that pays for what the preview
+    # shows is worth it (Cognism's enrich, then redeem). Like ASYNC, ``submit`` returns a token — here what will
+    # be paid for — that the engine journals before ``collect`` pays: a run resumed after a crash between the two
+    # calls pays for the journaled token instead of matching (and paying) again. ``collect`` is called at once.
+    TWO_PHASE = "two_phase"
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,7 +238,8 @@ class EnrichmentAdapter(abc.ABC):
 
     Synchronous providers implement :meth:`lookup` (one request for at most ``batch_size`` records). Asynchronous
     ones implement :meth:`submit` (returns the provider's job id, which the engine journals before it polls) and
-    :meth:`collect` (None while the job is not done); their :meth:`lookup` does both.
+    :meth:`collect` (None while the job is not done); their :meth:`lookup` does both. Two-phase providers
+    (:attr:`Flow.TWO_PHASE`) implement the same pair: ``submit`` is the free match, ``collect`` the paid call.
     """
 
     key: ClassVar[str]
@@ -308,6 +314,7 @@ ADAPTERS: Mapping[str, str] = {
     "proxycurl": "enginy_desktop.adapters.enrichment.proxycurl:ProxycurlAdapter",
     "kaspr": "enginy_desktop.adapters.enrichment.kaspr:KasprAdapter",
     "datagma": "enginy_desktop.adapters.enrichment.datagma:DatagmaAdapter",
+    "cognism": "enginy_desktop.adapters.enrichment.cognism:CognismAdapter",
 }
 
 

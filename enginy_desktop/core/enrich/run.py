@@ -365,7 +365,7 @@ class _Runner:
             job = ""
             try:
                 inputs = [self.inputs(r) for r in fresh]
-                if adapter.capabilities.flow is Flow.ASYNC:
+                if adapter.capabilities.flow in (Flow.ASYNC, Flow.TWO_PHASE):
                     job = await adapter.submit(inputs, pts)
                     self.journal_job(request_id, job)
                     results = await self.wait(adapter, job, inputs, pts)
@@ -389,6 +389,10 @@ class _Runner:
 
     async def wait(self, adapter: EnrichmentAdapter, job: str, inputs: list[LookupInput],
                    pts: frozenset[DataPoint]) -> list[LookupResult]:
+        if adapter.capabilities.flow is Flow.TWO_PHASE:  # the paying call is made at once, not polled
+            first = await adapter.collect(job, inputs, pts)
+            if first is not None:
+                return first
         delay, top = adapter.poll_delays()
         while True:
             await asyncio.sleep(delay)

@@ -66,7 +66,7 @@ class EnrichmentRequest(Base):
     record_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     points: Mapped[list[str]] = mapped_column(JSON, default=list)
     state: Mapped[str] = mapped_column(String(12), default="in_flight")  # in_flight | done | failed
-    job_id: Mapped[str | None] = mapped_column(String(200))
+    job_id: Mapped[str | None] = mapped_column(Text)  # an async job id, or a two-phase provider's token
     credits: Mapped[float] = mapped_column(Float, default=0.0)
     found: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # data point -> values found
     asked: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # data point -> records asked

@@ -11,6 +11,7 @@ Run from the project root (``pip install -e ".[bench]"`` installs the peer, ``hu
                                                      # naive per-record script (benchmarks/export_salesforce.py)
     python benchmarks/export.py --crm zoho            # Zoho CRM: the same three runs (benchmarks/export_zoho.py)
     python benchmarks/export.py --crm dynamics        # Dynamics 365: the same (benchmarks/export_dynamics.py)
+    python benchmarks/export.py --crm tribecrm        # TribeCRM: the same, against its 1,000 calls per minute
 
 (a) Each run gets three fresh copies of the same emulator at HubSpot's Professional limit (190 requests per 10 s,
     search 4 per second), each holding 20,000 contacts, 6,000 of which are in the list of 20,000 (their job title
@@ -475,6 +476,11 @@ def main() -> None:
         from benchmarks.export_dynamics import main as dynamics_main  # see its docstring
 
         dynamics_main(sys.argv[1:])
+        return
+    if "--crm" in sys.argv and sys.argv[sys.argv.index("--crm") + 1:][:1] == ["tribecrm"]:
+        from benchmarks.export_tribecrm import main as tribecrm_main  # see its docstring
+
+        tribecrm_main(sys.argv[1:])
         return
     if "--crm" in sys.argv and sys.argv[sys.argv.index("--crm") + 1:][:1] == ["salesforce"]:
         from benchmarks.export_salesforce import main as salesforce_main  # see its docstring

@@ -25,7 +25,6 @@ Figures: ``api_calls_per_1000_contacts`` (HTTP requests sent), ``service_protect
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import statistics
 import sys
@@ -41,10 +40,8 @@ os.environ.setdefault("ENGINY_TEST_KEYRING_FILE", str(Path(tempfile.mkdtemp()) /
 
 import httpx  # noqa: E402
 
-from enginy_desktop.core.context import AppContext  # noqa: E402
-from enginy_desktop.core.crm_config import ContactIdentifier, CrmConfig, FieldMapping, MappingKind  # noqa: E402
-from enginy_desktop.core.matching.normalize import Kind  # noqa: E402
-from enginy_desktop.core.matching.rules import Condition, ContactPreset, Rule  # noqa: E402
+from benchmarks.export_harness import CrmBench  # noqa: E402
+from benchmarks.export_harness import run_app as harness_run_app  # noqa: E402
 from enginy_desktop.sandbox.crm.dynamics import (  # noqa: E402
     DEFAULT_TOKEN,
     DynamicsSandbox,
@@ -95,66 +92,22 @@ def _figures(sb: DynamicsSandbox, since: int, used_before: int, seconds: float, 
     }
 
 
-async def _app_export(ctx: AppContext, companies: bool) -> Any:
-    from enginy_desktop.core.export.plan import ExportOptions, plan_export
-    from enginy_desktop.core.export.run import execute, start_export
-
-    plan = await plan_export(ctx, "Bench", ExportOptions(associated_companies=companies))
-    run_id = start_export(ctx, plan)
-    del plan
-    return await execute(ctx, run_id, notify=False)
+def _check(sb: DynamicsSandbox, existing: int, companies: int) -> None:
+    if companies:
+        assert len(sb.records["account"]) == companies
+        assert all(c["_parentcustomerid_value"] for c in sb.records["contact"].values()
+                   if c["jobtitle"] == "Head of Sales")
 
 
 def run_app(daily: int, contacts: int, existing: int, companies: int = 0) -> dict[str, float]:
-    from sqlalchemy import insert
-
-    from enginy_desktop.core.models import Company, Contact, ContactList, ListMembership, utcnow
-
-    app = _emulator(daily, contacts, existing)
-    sb: DynamicsSandbox = app.state.sandbox
-    with tempfile.TemporaryDirectory() as tmp, serve(app) as url:
-        ctx = AppContext.open(Path(tmp))
-        try:
-            ctx.integrations.save_connection("dynamics", {"org_url": url, "access_token": DEFAULT_TOKEN})
-            ctx.integrations.enable("dynamics")
-            config = CrmConfig(crm="dynamics")
-            for source, crm_field, overwrite in MAPPED:
-                config.add_mapping("contact", FieldMapping(MappingKind.ENGINY, crm_field, source=source,
-                                                           overwrite=overwrite))
-            for source, crm_field in (("name", "name"), ("domain", "websiteurl")):
-                config.add_mapping("company", FieldMapping(MappingKind.ENGINY, crm_field, source=source))
-            config.contact_identifier = ContactIdentifier(
-                ContactPreset.CUSTOM, Rule.of(Condition("email", "emailaddress1", Kind.EMAIL, "Email")))
-            ctx.crm_configs.save(config)
-            now = utcnow()
-            with ctx.store.write() as s:
-                company_ids: list[int] = []
-                if companies:
-                    company_ids = list(s.execute(insert(Company).returning(Company.id, sort_by_parameter_order=True), [
-                        {"name": f"Firm {k}", "domain": f"firm{k}.example", "created_at": now, "updated_at": now,
-                         "custom_fields": {}} for k in range(companies)]).scalars().all())
-                lst = ContactList(name="Bench", kind="contacts")
-                s.add(lst)
-                s.flush()
-                ids = s.execute(insert(Contact).returning(Contact.id, sort_by_parameter_order=True), [
-                    {**_row(i), "created_at": now, "updated_at": now, "custom_fields": {},
-                     **({"company_id": company_ids[i % companies]} if companies else {})}
-                    for i in range(contacts)]).scalars().all()
-                s.execute(insert(ListMembership), [{"list_id": lst.id, "record_id": rid, "position": i}
-                                                   for i, rid in enumerate(ids)])
-            since, used = len(sb.requests), sb.requests_used
-            started = time.monotonic()
-            result = asyncio.run(_app_export(ctx, bool(companies)))
-            seconds = time.monotonic() - started
-            assert result.state == "finished", result.error
-            assert result.counters.get("updated", 0) == existing, result.counters
-            if companies:
-                assert len(sb.records["account"]) == companies
-                assert all(c["_parentcustomerid_value"] for c in sb.records["contact"].values()
-                           if c["jobtitle"] == "Head of Sales")
-            return _figures(sb, since, used, seconds, contacts, daily)
-        finally:
-            ctx.close()
+    """The whole export through the shared harness (``benchmarks/export_harness.py``)."""
+    bench = CrmBench(
+        crm="dynamics", contact_fields=MAPPED, company_fields=(("name", "name"), ("domain", "websiteurl")),
+        email_field="emailaddress1", make_app=lambda n, e: _emulator(daily, n, e),
+        settings=lambda url: {"org_url": url, "access_token": DEFAULT_TOKEN}, check=_check,
+        before=lambda sb: sb.requests_used)
+    done = harness_run_app(bench, contacts, existing, companies)
+    return _figures(done.sandbox, done.since, done.before, done.seconds, contacts, daily)
 
 
 def run_naive(daily: int, contacts: int, existing: int) -> dict[str, float]:

@@ -23,7 +23,6 @@ window — over the seconds it took), ``api_calls_per_1000_contacts``, ``tokens_
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import statistics
 import sys
@@ -39,10 +38,8 @@ os.environ.setdefault("ENGINY_TEST_KEYRING_FILE", str(Path(tempfile.mkdtemp()) /
 
 import httpx  # noqa: E402
 
-from enginy_desktop.core.context import AppContext  # noqa: E402
-from enginy_desktop.core.crm_config import ContactIdentifier, CrmConfig, FieldMapping, MappingKind  # noqa: E402
-from enginy_desktop.core.matching.normalize import Kind  # noqa: E402
-from enginy_desktop.core.matching.rules import Condition, ContactPreset, Rule  # noqa: E402
+from benchmarks.export_harness import CrmBench  # noqa: E402
+from benchmarks.export_harness import run_app as harness_run_app  # noqa: E402
 from enginy_desktop.sandbox.crm.pipedrive import DEFAULT_TOKEN, PipedriveSandbox, PipedriveSandboxConfig, create_app  # noqa: E402
 from enginy_desktop.sandbox.crm.pipedrive.state import BURST_API_TOKEN, SEARCH_LIMIT  # noqa: E402
 from enginy_desktop.sandbox.kit.server import serve  # noqa: E402
@@ -94,56 +91,16 @@ def _figures(sb: PipedriveSandbox, since: int, tokens_before: int, seconds: floa
     }
 
 
-async def _app_export(ctx: AppContext) -> Any:
-    from enginy_desktop.core.export.plan import plan_export
-    from enginy_desktop.core.export.run import execute, start_export
-
-    plan = await plan_export(ctx, "Bench")
-    run_id = start_export(ctx, plan)
-    del plan
-    return await execute(ctx, run_id, notify=False)
-
-
 def run_app(plan: str, contacts: int, existing: int) -> dict[str, float]:
-    from sqlalchemy import insert
-
-    from enginy_desktop.core.models import Contact, ContactList, ListMembership, utcnow
-
-    app = _emulator(plan, contacts, existing)
-    sb: PipedriveSandbox = app.state.sandbox
-    with tempfile.TemporaryDirectory() as tmp, serve(app) as url:
-        ctx = AppContext.open(Path(tmp))
-        try:
-            ctx.integrations.save_connection("pipedrive", {"base_url": url, "api_token": DEFAULT_TOKEN,
-                                                           "plan": plan, "seats": "3"})
-            ctx.integrations.enable("pipedrive")
-            config = CrmConfig(crm="pipedrive")
-            for source, crm_field, overwrite in MAPPED:
-                config.add_mapping("contact", FieldMapping(MappingKind.ENGINY, crm_field, source=source,
-                                                           overwrite=overwrite))
-            config.contact_identifier = ContactIdentifier(
-                ContactPreset.CUSTOM, Rule.of(Condition("email", "email", Kind.EMAIL, "Email")))
-            ctx.crm_configs.save(config)
-            now = utcnow()
-            with ctx.store.write() as s:
-                lst = ContactList(name="Bench", kind="contacts")
-                s.add(lst)
-                s.flush()
-                ids = s.execute(insert(Contact).returning(Contact.id, sort_by_parameter_order=True), [
-                    {**_row(i), "created_at": now, "updated_at": now, "custom_fields": {}}
-                    for i in range(contacts)]).scalars().all()
-                s.execute(insert(ListMembership), [{"list_id": lst.id, "record_id": rid, "position": i}
-                                                   for i, rid in enumerate(ids)])
-            since, tokens = len(sb.requests), sb.tokens_spent
-            started = time.monotonic()
-            result = asyncio.run(_app_export(ctx))
-            seconds = time.monotonic() - started
-            assert result.state == "finished", result.error
-            assert result.counters.get("created", 0) == contacts - existing, result.counters
-            assert result.counters.get("updated", 0) == existing, result.counters
-            return _figures(sb, since, tokens, seconds, contacts, BURST_API_TOKEN[plan])
-        finally:
-            ctx.close()
+    """The whole export through the shared harness (``benchmarks/export_harness.py``)."""
+    bench = CrmBench(
+        crm="pipedrive", contact_fields=MAPPED, company_fields=(), email_field="email",
+        make_app=lambda n, e: _emulator(plan, n, e),
+        settings=lambda url: {"base_url": url, "api_token": DEFAULT_TOKEN, "plan": plan, "seats": "3"},
+        before=lambda sb: sb.tokens_spent)
+    done = harness_run_app(bench, contacts, existing)
+    assert done.counters.get("created", 0) == contacts - existing, done.counters
+    return _figures(done.sandbox, done.since, done.before, done.seconds, contacts, BURST_API_TOKEN[plan])
 
 
 def run_naive(plan: str, contacts: int, existing: int) -> dict[str, float]:

@@ -25,7 +25,6 @@ Prints ``name: value unit`` lines.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import statistics
 import sys
@@ -41,10 +40,8 @@ os.environ.setdefault("ENGINY_TEST_KEYRING_FILE", str(Path(tempfile.mkdtemp()) /
 
 import httpx  # noqa: E402
 
-from enginy_desktop.core.context import AppContext  # noqa: E402
-from enginy_desktop.core.crm_config import ContactIdentifier, CrmConfig, FieldMapping, MappingKind  # noqa: E402
-from enginy_desktop.core.matching.normalize import Kind  # noqa: E402
-from enginy_desktop.core.matching.rules import Condition, ContactPreset, Rule  # noqa: E402
+from benchmarks.export_harness import CrmBench  # noqa: E402
+from benchmarks.export_harness import run_app as harness_run_app  # noqa: E402
 from enginy_desktop.sandbox.crm.zoho import DEFAULT_TOKEN, ZohoSandbox, ZohoSandboxConfig, create_app  # noqa: E402
 from enginy_desktop.sandbox.kit.server import serve  # noqa: E402
 
@@ -94,68 +91,27 @@ def _figures(sb: ZohoSandbox, since: int, used_before: int, seconds: float, cont
     }
 
 
-async def _app_export(ctx: AppContext, companies: bool) -> Any:
-    from enginy_desktop.core.export.plan import ExportOptions, plan_export
-    from enginy_desktop.core.export.run import execute, start_export
+def _check(sb: ZohoSandbox, existing: int, companies: int) -> None:
+    if companies:
+        assert len(sb.records["Accounts"]) == companies
+        assert all(c.get("Account_Name") for c in sb.records["Contacts"].values() if c.get("Title") == "Head of Sales")
 
-    plan = await plan_export(ctx, "Bench", ExportOptions(associated_companies=companies))
-    run_id = start_export(ctx, plan)
-    del plan
-    return await execute(ctx, run_id, notify=False)
+
+def _before(sb: ZohoSandbox) -> int:
+    sb.max_in_flight_seen = 0
+    return int(sb.credits.used("org"))
 
 
 def run_app(contacts: int, existing: int, companies: int = 0) -> dict[str, float]:
-    from sqlalchemy import insert
-
-    from enginy_desktop.core.models import Company, Contact, ContactList, ListMembership, utcnow
-
-    app = _emulator(contacts, existing)
-    sb: ZohoSandbox = app.state.sandbox
-    with tempfile.TemporaryDirectory() as tmp, serve(app) as url:
-        ctx = AppContext.open(Path(tmp))
-        try:
-            ctx.integrations.save_connection("zoho", {"base_url": url, "access_token": DEFAULT_TOKEN,
-                                                      "edition": str(EDITION[0]), "user_licences": str(EDITION[1])})
-            ctx.integrations.enable("zoho")
-            config = CrmConfig(crm="zoho")
-            for source, crm_field, overwrite in MAPPED:
-                config.add_mapping("contact", FieldMapping(MappingKind.ENGINY, crm_field, source=source,
-                                                           overwrite=overwrite))
-            for source, crm_field in (("name", "Account_Name"), ("domain", "Website")):
-                config.add_mapping("company", FieldMapping(MappingKind.ENGINY, crm_field, source=source))
-            config.contact_identifier = ContactIdentifier(
-                ContactPreset.CUSTOM, Rule.of(Condition("email", "Email", Kind.EMAIL, "Email")))
-            ctx.crm_configs.save(config)
-            now = utcnow()
-            with ctx.store.write() as s:
-                company_ids: list[int] = []
-                if companies:
-                    company_ids = list(s.execute(insert(Company).returning(Company.id, sort_by_parameter_order=True), [
-                        {"name": f"Firm {k}", "domain": f"firm{k}.example", "created_at": now, "updated_at": now,
-                         "custom_fields": {}} for k in range(companies)]).scalars().all())
-                lst = ContactList(name="Bench", kind="contacts")
-                s.add(lst)
-                s.flush()
-                ids = s.execute(insert(Contact).returning(Contact.id, sort_by_parameter_order=True), [
-                    {**_row(i), "created_at": now, "updated_at": now, "custom_fields": {},
-                     **({"company_id": company_ids[i % companies]} if companies else {})}
-                    for i in range(contacts)]).scalars().all()
-                s.execute(insert(ListMembership), [{"list_id": lst.id, "record_id": rid, "position": i}
-                                                   for i, rid in enumerate(ids)])
-            since, used = len(sb.requests), sb.credits.used("org")
-            sb.max_in_flight_seen = 0
-            started = time.monotonic()
-            result = asyncio.run(_app_export(ctx, bool(companies)))
-            seconds = time.monotonic() - started
-            assert result.state == "finished", result.error
-            assert result.counters.get("updated", 0) == existing, result.counters
-            if companies:
-                assert len(sb.records["Accounts"]) == companies
-                assert all(c.get("Account_Name") for c in sb.records["Contacts"].values()
-                           if c.get("Title") == "Head of Sales")
-            return _figures(sb, since, used, seconds, contacts)
-        finally:
-            ctx.close()
+    """The whole export through the shared harness (``benchmarks/export_harness.py``)."""
+    bench = CrmBench(
+        crm="zoho", contact_fields=MAPPED, company_fields=(("name", "Account_Name"), ("domain", "Website")),
+        email_field="Email", make_app=_emulator,
+        settings=lambda url: {"base_url": url, "access_token": DEFAULT_TOKEN, "edition": str(EDITION[0]),
+                              "user_licences": str(EDITION[1])},
+        check=_check, before=_before)
+    done = harness_run_app(bench, contacts, existing, companies)
+    return _figures(done.sandbox, done.since, done.before, done.seconds, contacts)
 
 
 def run_naive(contacts: int, existing: int) -> dict[str, float]:

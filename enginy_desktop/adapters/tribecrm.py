@@ -281,7 +281,7 @@ class TribeCrmAdapter(CrmAdapter):
         details = (f"Connected to TribeCRM ({host})" + (f" as {who}" if who else "") + f" with {how}, on the OData "
                    "API v1. Persons, organisations and employees are readable. Limits: 1,000 calls per minute per "
                    "application, 100 records per read, one record per write.")
-        return CrmIdentity(crm=self.key, account_id=str(me.get("ID") or ""), account_name=f"TribeCRM ({host})",
+        return CrmIdentity(crm=self.key, account_name=f"TribeCRM ({host})",
                            user=who or how, details=details)
 
     async def _describe(self, object: CrmObject) -> dict[str, CrmField]:

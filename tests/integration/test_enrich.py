@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from enginy_desktop.adapters.enrichment.base import DataPoint as D
+from enginy_desktop.adapters.http import RetryPolicy
 from enginy_desktop.core.enrich import (
     EnrichOptions,
     default_order,
@@ -120,6 +121,9 @@ def test_replace_asks_again_only_when_asked_and_the_cache_answers(ctx: Any, tmp_
     assert world.credits_spent("apollo") == paid  # from the cache: the same lookup is not paid twice
 
 
+NO_WAIT = RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.02, max_wait=0.5)
+
+
 def _break(world: EnrichWorld, how: str) -> Any:
     """Make one provider fail the way ``how`` says; returns a function that repairs it."""
     if how == "bad_key":
@@ -137,7 +141,14 @@ def _break(world: EnrichWorld, how: str) -> Any:
         from enginy_desktop.sandbox.kit import RateLimit, RollingWindow
 
         em.windows = [RollingWindow(RateLimit(5, 3600.0))]
-        return lambda: setattr(em, "windows", [RollingWindow(RateLimit(1000, 1.0))])
+        # A caller that will not wait the second Hunter asks for: the run fails at the first refusal instead of
+        # after every record's retries (the waiting itself is tested elsewhere).
+        world.options["hunter"] = {"retry": NO_WAIT}
+
+        def repair() -> None:
+            em.windows = [RollingWindow(RateLimit(1000, 1.0))]
+            world.options.pop("hunter")
+        return repair
     if how == "down":
         em = world.emulator("apollo")
         em.set_faults({"error_rate": 1.0, "error_status": 503})

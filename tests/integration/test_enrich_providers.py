@@ -94,6 +94,9 @@ def test_alone_and_second_in_a_waterfall(ctx: Any, tmp_path: Path, key: str) -> 
     assert world.credits_spent(key) == charged
 
 
+NO_WAIT = RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.02, max_wait=0.5)
+
+
 def _break(world: EnrichWorld, key: str, how: str) -> Any:
     em = world.emulator(key)
     module = MODULES[key]
@@ -106,7 +109,18 @@ def _break(world: EnrichWorld, key: str, how: str) -> Any:
         return lambda: em.credits.set(module.DEFAULT_KEY, 10_000)
     if how == "rate_limit":
         em.windows = [RollingWindow(RateLimit(6, 3600.0))]
-        return lambda: setattr(em, "windows", [])
+        # A caller that will not wait the second the emulator asks for: the run fails at the first refusal
+        # instead of after every record's retries (waiting a 429 out is tested elsewhere).
+        kept = world.options.get(key)
+        world.options[key] = {**(kept or {}), "retry": NO_WAIT}
+
+        def repair() -> None:
+            em.windows = []
+            if kept is None:
+                world.options.pop(key)
+            else:
+                world.options[key] = kept
+        return repair
     if how == "down":
         em.set_faults({"error_rate": 1.0, "error_status": 503})
         return lambda: em.set_faults({"error_rate": 0.0})

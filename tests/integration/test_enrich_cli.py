@@ -126,7 +126,7 @@ def test_killed_enrichment_resumes_without_paying_twice(ctx: Any, data_dir: Path
     clean_dir.mkdir()
     clean_ctx = AppContext.open(clean_dir)
     try:
-        clean = EnrichWorld.make(clean_ctx, clean_dir, contacts=160, providers=("hunter", "dropcontact"))
+        clean = EnrichWorld.make(clean_ctx, clean_dir, contacts=50, providers=("hunter", "dropcontact"))
         import asyncio
 
         info = start_enrichment(clean_ctx, EnrichOptions(clean.list_id, points, order))
@@ -135,7 +135,7 @@ def test_killed_enrichment_resumes_without_paying_twice(ctx: Any, data_dir: Path
     finally:
         clean_ctx.close()
 
-    world = EnrichWorld.make(ctx, tmp_path, contacts=160, providers=("hunter", "dropcontact"))
+    world = EnrichWorld.make(ctx, tmp_path, contacts=50, providers=("hunter", "dropcontact"))
     world.emulator("hunter").set_faults({"latency_ms": 25})
     world.emulator("dropcontact").set_limits({"polls_until_ready": 0})
     with served(ctx, world):
@@ -147,7 +147,7 @@ def test_killed_enrichment_resumes_without_paying_twice(ctx: Any, data_dir: Path
         try:
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:  # kill it part-way, requests in flight
-                if len(world.emulator("hunter").requests) >= 40 or child.poll() is not None:
+                if len(world.emulator("hunter").requests) >= 15 or child.poll() is not None:
                     break
                 time.sleep(0.005)
             assert child.poll() is None, err_path.read_text()

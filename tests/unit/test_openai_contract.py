@@ -33,8 +33,15 @@ def openai_api(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from openapi_core import Config, OpenAPI
 
     out = tmp_path_factory.mktemp("openai-spec") / "openapi.json"
-    subprocess.run([sys.executable, str(SPEC_DIR / "patch_for_validators.py"), str(SPEC_DIR / "openapi.yaml"),
-                    str(out)], check=True)
+    # The description's own patch script, with PyYAML's C loader in place of the pure-Python one it calls (the
+    # same document, four times faster on its 3 MB).
+    runner = ("import runpy, sys, yaml\n"
+              "fast = getattr(yaml, 'CSafeLoader', yaml.SafeLoader)\n"
+              "yaml.safe_load = lambda stream: yaml.load(stream, Loader=fast)\n"
+              "sys.argv = sys.argv[1:]\n"
+              "runpy.run_path(sys.argv[0], run_name='__main__')\n")
+    subprocess.run([sys.executable, "-c", runner, str(SPEC_DIR / "patch_for_validators.py"),
+                    str(SPEC_DIR / "openapi.yaml"), str(out)], check=True)
     # The whole-document check trips on a 3.0-style ``exclusiveMinimum: true`` in a fine-tuning schema we never
     # use; validating requests and responses does not need it.
     spec = json.loads(out.read_text())

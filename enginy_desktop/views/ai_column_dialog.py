@@ -53,7 +53,7 @@ from enginy_desktop.core.redact import redact
 from enginy_desktop.core.runs import RunError, RunHandle, RunInfo
 
 from .run_progress import _main_window, show_progress
-from .workspace_widgets import TaskKeeper
+from .tasks import TaskKeeper
 
 log = logging.getLogger(__name__)
 

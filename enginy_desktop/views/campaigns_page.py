@@ -14,11 +14,12 @@ import asyncio
 import re
 import shutil
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -53,10 +54,11 @@ from enginy_desktop.core.importers.rows import ImportFileError
 from . import theme
 from .formatting import when
 from .import_dialog import PickOpen, PickSave, save_file_dialog
+from .table_model import PagedTableModel
+from .tasks import TaskKeeper
 from .widgets import DialogHost, EmptyState, make_primary
 from .workspace_widgets import (
     CAPTION_ROLE,
-    TaskKeeper,
     TwoLineDelegate,
     count_text,
     divider,
@@ -72,62 +74,43 @@ IDENTITY_KINDS = {"email": "Email sender", "linkedin": "LinkedIn profile"}
 NUMBER_PROPERTIES = {"Campaign Opens", "Campaign Clicks"}
 
 
-class LeadsModel(QAbstractTableModel):
+class LeadsModel(PagedTableModel[LeadInfo]):
     """A campaign's leads with their eight properties, read in batches as the view scrolls (``fetchMore``)."""
 
-    BATCH = 200
     # The properties that differ from lead to lead first; the sequence (the same for every lead) last.
     HEADERS = ("Lead", "Email or LinkedIn", *PROPERTY_NAMES[1:], "Added", PROPERTY_NAMES[0])
+    COLUMNS = HEADERS
+    ROW_NUMBERS = True
 
     def __init__(self, service: CampaignService, parent: Any = None) -> None:
-        super().__init__(parent)
+        super().__init__(lambda _offset, _limit: [], 0, parent)
         self.service = service
         self.campaign: CampaignInfo | None = None
-        self._leads: list[LeadInfo] = []
-        self._total = 0
 
     def load(self, campaign: CampaignInfo | None) -> None:
-        self.beginResetModel()
         self.campaign = campaign
-        self._leads = []
-        self._total = campaign.lead_count if campaign else 0
-        self.endResetModel()
+        self.reset(self._leads_of(campaign), campaign.lead_count if campaign else 0)
         if self.canFetchMore(_ROOT):
             self.fetchMore(_ROOT)
 
-    @property
-    def total(self) -> int:
-        return self._total
+    def _leads_of(self, campaign: CampaignInfo | None) -> Callable[[int, int], list[LeadInfo]]:
+        def fetch(offset: int, limit: int) -> list[LeadInfo]:
+            if campaign is None:
+                return []
+            try:
+                return self.service.leads(campaign.id, offset=offset, limit=limit)
+            except CampaignError:
+                return []  # the campaign changed meanwhile: the table ends here
+
+        return fetch
 
     def lead(self, row: int) -> LeadInfo:
-        return self._leads[row]
-
-    def canFetchMore(self, parent: Index) -> bool:  # noqa: N802 - Qt API
-        return not parent.isValid() and len(self._leads) < self._total
-
-    def fetchMore(self, parent: Index) -> None:  # noqa: N802 - Qt API
-        if parent.isValid() or self.campaign is None:
-            return
-        try:
-            batch = self.service.leads(self.campaign.id, offset=len(self._leads), limit=self.BATCH)
-        except CampaignError:
-            batch = []
-        if not batch:
-            self._total = len(self._leads)  # the campaign changed meanwhile: stop asking
-            return
-        first = len(self._leads)
-        self.beginInsertRows(_ROOT, first, first + len(batch) - 1)
-        self._leads.extend(batch)
-        self.endInsertRows()
-
-    def rowCount(self, parent: Index = _ROOT) -> int:  # noqa: N802 - Qt API
-        return 0 if parent.isValid() else len(self._leads)
-
-    def columnCount(self, parent: Index = _ROOT) -> int:  # noqa: N802 - Qt API
-        return 0 if parent.isValid() else len(self.HEADERS)
+        return self.rows[row]
 
     def value(self, row: int, column: int) -> Any:
-        lead = self._leads[row]
+        return self._value(self.rows[row], column)
+
+    def _value(self, lead: LeadInfo, column: int) -> Any:
         header = self.HEADERS[column]
         if header == "Lead":
             return lead.name
@@ -137,47 +120,25 @@ class LeadsModel(QAbstractTableModel):
             return lead.added_at
         return lead.properties.as_dict()[header]
 
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._leads):
-            return None
-        column = index.column()
-        if not 0 <= column < len(self.HEADERS):
-            return None
-        header = self.HEADERS[column]
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            align = Qt.AlignmentFlag.AlignRight if header in NUMBER_PROPERTIES else Qt.AlignmentFlag.AlignLeft
-            return int(align | Qt.AlignmentFlag.AlignVCenter)
-        if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
-            return None
-        value = self.value(index.row(), column)
+    def text(self, lead: LeadInfo, column: int) -> Any:
+        value = self._value(lead, column)
         if isinstance(value, datetime):
             return when(value)
         if isinstance(value, int):
             return number(value)
-        text = str(value)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return text if len(text) > 28 else None
-        return text
+        return str(value)
 
-    def headerData(  # noqa: N802 - Qt API
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and 0 <= section < len(self.HEADERS):
-            if role == Qt.ItemDataRole.DisplayRole:
-                return self.HEADERS[section]
-            if role == Qt.ItemDataRole.TextAlignmentRole and self.HEADERS[section] in NUMBER_PROPERTIES:
-                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            if role == Qt.ItemDataRole.ToolTipRole and self.HEADERS[section] in PROPERTY_NAMES:
-                return f"{self.HEADERS[section]}: a campaign property Step 3 of the CRM configuration exports"
-            return None
-        if orientation == Qt.Orientation.Vertical and role == Qt.ItemDataRole.DisplayRole:
-            return number(section + 1) if 0 <= section < len(self._leads) else None
+    def tooltip(self, lead: LeadInfo, column: int) -> str | None:
+        text = self.text(lead, column)
+        return text if len(text) > 28 else None
+
+    def align_right(self, column: int) -> bool:
+        return self.HEADERS[column] in NUMBER_PROPERTIES
+
+    def header_tooltip(self, section: int) -> str | None:
+        if self.HEADERS[section] in PROPERTY_NAMES:
+            return f"{self.HEADERS[section]}: a campaign property Step 3 of the CRM configuration exports"
         return None
-
-    def flags(self, index: Index) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
 
 
 def _open_csv_dialog(title: str) -> PickOpen:

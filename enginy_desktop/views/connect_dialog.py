@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -42,6 +41,7 @@ from enginy_desktop.core.services.integrations import (
 
 from . import theme
 from .message import MessageBox
+from .tasks import TaskKeeper
 from .widgets import make_primary
 
 log = logging.getLogger(__name__)
@@ -134,7 +134,7 @@ class ConnectDialog(QDialog):
         self.setWindowTitle(f"Connect {spec.name}")
         self.setModal(True)
         self.setFixedWidth(self.WIDTH)
-        self._task: asyncio.Task[Any] | None = None
+        self.tasks = TaskKeeper()  # the connection test or browser sign-in going on
         info = ctx.integrations.get(spec.key)
         settings = info.settings
 
@@ -363,7 +363,7 @@ class ConnectDialog(QDialog):
         self.saved.emit(info)
         self._set_test_state("busy", "Testing the connection…")
         self.test_button.setEnabled(False)
-        self._task = asyncio.ensure_future(self.run_test())
+        self.tasks.start(self.run_test())
 
     async def run_test(self) -> connection_test.ConnectionTestResult:
         try:
@@ -390,7 +390,7 @@ class ConnectDialog(QDialog):
         assert self.sign_in_button is not None
         self.sign_in_button.setEnabled(False)
         self._set_test_state("busy", "Finish signing in in your browser… (this window waits up to 5 minutes)")
-        self._task = asyncio.ensure_future(self.run_sign_in())
+        self.tasks.start(self.run_sign_in())
 
     async def run_sign_in(self) -> bool:
         from enginy_desktop.adapters.base import AdapterError
@@ -445,8 +445,7 @@ class ConnectDialog(QDialog):
         self.accept()
 
     def done(self, result: int) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
+        self.tasks.cancel_all()
         super().done(result)
 
 

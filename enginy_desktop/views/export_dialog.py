@@ -30,7 +30,7 @@ import logging
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -69,8 +69,9 @@ from .export_report import ExportReportView, follow_export
 from .formatting import window_text
 from .message import MessageBox
 from .run_progress import CounterTiles, Spinner, format_duration, number
+from .table_model import TableModel
+from .tasks import TaskKeeper
 from .toggle import ToggleSwitch
-from .workspace_widgets import TaskKeeper
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +146,7 @@ def _shown(value: str | None) -> str:
     return "(empty)" if value in (None, "") else str(value)
 
 
-class PlanRecordsModel(QAbstractTableModel):
+class PlanRecordsModel(TableModel[PlanRecord]):
     """The plan's records of one object (and action): label, action, CRM id, a one-line summary of the changes.
 
     Virtualized by the view (uniform rows); the model holds references to the plan's records only.
@@ -155,15 +156,16 @@ class PlanRecordsModel(QAbstractTableModel):
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
-        self.records: list[PlanRecord] = []
         self.labels: dict[tuple[str, str], str] = {}
         self.crm_labels = ui.CrmLabels()
 
+    @property
+    def records(self) -> list[PlanRecord]:
+        return self.rows
+
     def set_records(self, records: list[PlanRecord], labels: dict[tuple[str, str], str]) -> None:
-        self.beginResetModel()
-        self.records = records
         self.labels = labels
-        self.endResetModel()
+        self.set_rows(records)
 
     def label(self, obj: str, name: str) -> str:
         return self.labels.get((obj, name)) or self.crm_labels.field_label(obj, name)
@@ -193,53 +195,36 @@ class PlanRecordsModel(QAbstractTableModel):
         return f"Up to date ({_plural(kept, 'different value', 'different values')} kept: Overwrite is off)" if kept \
             else "Already up to date"
 
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(self.records)
+    def text(self, r: PlanRecord, column: int) -> Any:
+        if column == 0:
+            return r.label
+        if column == 1:
+            return ACTION_LABELS.get(r.action, r.action)
+        if column == 2:
+            return r.crm_id or "—"
+        return self.summary(r)
 
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(self.COLUMNS)
+    def tooltip(self, r: PlanRecord, column: int) -> str | None:
+        return f"{r.label}\n{self.summary(r)}"
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return self.COLUMNS[section]
-        return None
-
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not (0 <= index.row() < len(self.records)):
-            return None
-        r = self.records[index.row()]
-        col = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            if col == 0:
-                return r.label
-            if col == 1:
-                return ACTION_LABELS.get(r.action, r.action)
-            if col == 2:
-                return r.crm_id or "—"
-            if col == 3:
-                return self.summary(r)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{r.label}\n{self.summary(r)}"
-        if role == Qt.ItemDataRole.UserRole:
-            return r.local_id
-        return None
+    def key(self, r: PlanRecord) -> Any:
+        return r.local_id
 
     def record_at(self, row: int) -> PlanRecord | None:
-        return self.records[row] if 0 <= row < len(self.records) else None
+        return self.row_at(row)
 
 
-class ChangesModel(QAbstractTableModel):
+class ChangesModel(TableModel[tuple[str, str, str, str]]):
     """One record's fields: in the CRM now → after the export, and what happens (set, filled, overwritten, kept)."""
 
     COLUMNS = ("Field", "In the CRM now", "After the export", "What happens")
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
-        self.rows: list[tuple[str, str, str, str]] = []
+        self.columns = self.COLUMNS  # "In HubSpot now" once a record of a CRM is shown
 
     def show_record(self, r: PlanRecord | None, model: PlanRecordsModel, crm_name: str) -> None:
-        self.beginResetModel()
-        self.COLUMNS = ("Field", f"In {crm_name} now", "After the export", "What happens")
+        self.columns = ("Field", f"In {crm_name} now", "After the export", "What happens")
         rows: list[tuple[str, str, str, str]] = []
         if r is not None:
             o = r.object
@@ -252,26 +237,13 @@ class ChangesModel(QAbstractTableModel):
             else:
                 rows = [(model.label(o, f), model.value(o, f, b), model.value(o, f, a), EFFECT_LABELS.get(e, e))
                         for f, b, a, e in r.changes]
-        self.rows = rows
-        self.endResetModel()
+        self.set_rows(rows)
 
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(self.rows)
+    def headers(self) -> tuple[str, ...]:
+        return self.columns
 
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return self.COLUMNS[section]
-        return None
-
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not (0 <= index.row() < len(self.rows)):
-            return None
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
-            return self.rows[index.row()][index.column()]
-        return None
+    def text(self, row: tuple[str, str, str, str], column: int) -> Any:
+        return row[column]
 
 
 def _table(name: str, model: QAbstractTableModel, accessible: str) -> QTableView:

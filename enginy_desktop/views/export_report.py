@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -51,9 +51,9 @@ from enginy_desktop.core.runs import RunHandle, RunInfo
 
 from .formatting import window_text
 from .message import MessageBox
-from .paged_model import PagedTableModel
 from .run_progress import EXPORT_COUNTERS, CounterTiles, number, show_progress
-from .workspace_widgets import TaskKeeper
+from .table_model import PagedTableModel
+from .tasks import TaskKeeper
 
 log = logging.getLogger(__name__)
 
@@ -159,29 +159,24 @@ class ReportRecordsModel(PagedTableModel[RecordOutcome]):
         self.crm_name = crm_name
         self.labels = ui.CrmLabels()
 
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not (0 <= index.row() < len(self.rows)):
-            return None
-        r = self.rows[index.row()]
-        col = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            if col == 0:
-                return r.label
-            if col == 1:
-                label = outcome_label(r)
-                return f"{label} · company" if r.object == "company" else label
-            if col == 2:
-                return r.crm_id or "—"
-            if col == 3:
-                return detail_text(r, self.crm_name, self.labels).replace("\n", " ")
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{r.label}\n{detail_text(r, self.crm_name, self.labels)}".strip()
-        if role == Qt.ItemDataRole.UserRole:
-            return r.local_id
-        return None
+    def text(self, row: RecordOutcome, column: int) -> Any:
+        if column == 0:
+            return row.label
+        if column == 1:
+            label = outcome_label(row)
+            return f"{label} · company" if row.object == "company" else label
+        if column == 2:
+            return row.crm_id or "—"
+        return detail_text(row, self.crm_name, self.labels).replace("\n", " ")
+
+    def tooltip(self, row: RecordOutcome, column: int) -> str | None:
+        return f"{row.label}\n{detail_text(row, self.crm_name, self.labels)}".strip()
+
+    def key(self, row: RecordOutcome) -> Any:
+        return row.local_id
 
     def record_at(self, row: int) -> RecordOutcome | None:
-        return self.rows[row] if 0 <= row < len(self.rows) else None
+        return self.row_at(row)
 
 
 def save_file_dialog(parent: QWidget, suggested: str, done: Callable[[Path], object]) -> None:

@@ -71,8 +71,9 @@ from enginy_desktop.core.services.workspace import WorkspaceError, WorkspaceServ
 
 from . import theme
 from .message import MessageBox
+from .tasks import TaskKeeper
 from .widgets import make_primary
-from .workspace_widgets import TaskKeeper, count_text, number, set_state
+from .workspace_widgets import count_text, number, set_state
 
 PickOpen = Callable[[QWidget, Callable[[Path], object]], None]
 PickSave = Callable[[QWidget, str, Callable[[Path], object]], None]

@@ -51,10 +51,10 @@ from .import_dialog import ImportDialog
 from .message import MessageBox
 from .record_model import RecordTableModel
 from .sync_dialog import sync_button_label
+from .tasks import TaskKeeper
 from .widgets import DialogHost, EmptyState, OverflowRow, make_primary
 from .workspace_widgets import (
     CAPTION_ROLE,
-    TaskKeeper,
     TwoLineDelegate,
     count_text,
     divider,

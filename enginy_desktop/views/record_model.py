@@ -24,11 +24,12 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
 
 from enginy_desktop.core.fields import FieldType, RecordKind
 from enginy_desktop.core.services.workspace import Column, WorkspaceError, WorkspaceService
 
+from .table_model import TableModel
 from .workspace_widgets import number
 
 log = logging.getLogger(__name__)
@@ -38,8 +39,11 @@ Index = QModelIndex | QPersistentModelIndex
 _ROOT = QModelIndex()
 
 
-class RecordTableModel(QAbstractTableModel):
+class RecordTableModel(TableModel[list[Any]]):
     PAGE_ROWS = 200
+    ROW_NUMBERS = True
+    EDITABLE = True
+    ROLES = TableModel.ROLES | {Qt.ItemDataRole.EditRole, RECORD_ID_ROLE}
     MAX_PAGES = 64
 
     editFailed = Signal(str)
@@ -172,47 +176,50 @@ class RecordTableModel(QAbstractTableModel):
                 offset += limit
         return ids
 
-    # -- Qt model API --------------------------------------------------------------------------------------
-    def rowCount(self, parent: Index = _ROOT) -> int:  # noqa: N802 - Qt API
-        return 0 if parent.isValid() else self._count
+    # -- what the table shows (TableModel) ---------------------------------------------------------------------
+    def headers(self) -> list[str]:
+        return [c.label for c in self.columns]
 
-    def columnCount(self, parent: Index = _ROOT) -> int:  # noqa: N802 - Qt API
-        return 0 if parent.isValid() else len(self.columns)
+    def row_count(self) -> int:
+        return self._count
 
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.column() < len(self.columns):
-            return None
-        column = self.columns[index.column()]
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            if column.type is FieldType.INTEGER:
-                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            return int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        if role not in (
-            Qt.ItemDataRole.DisplayRole,
-            Qt.ItemDataRole.EditRole,
-            Qt.ItemDataRole.ToolTipRole,
-            RECORD_ID_ROLE,
-        ):
-            return None
-        values = self._row(index.row())
-        if values is None:
-            return None
-        if role == RECORD_ID_ROLE:
-            return int(values[0])
-        value = values[index.column() + 1]
+    def row_at(self, row: int) -> list[Any] | None:
+        return self._row(row)
+
+    def align_right(self, column: int) -> bool:
+        return self.columns[column].type is FieldType.INTEGER
+
+    def header_tooltip(self, section: int) -> str | None:
+        column = self.columns[section]
+        kind = "Custom field" if column.is_custom else "Enginy field"
+        return f"{column.label} ({kind}). Click to sort."
+
+    def text(self, values: list[Any], column: int) -> Any:
+        value = values[column + 1]
         if value is None:
-            return "" if role != Qt.ItemDataRole.ToolTipRole else None
-        if role == Qt.ItemDataRole.EditRole:
-            return str(value)
+            return ""
         if isinstance(value, int) and not isinstance(value, bool):
             return number(value)
         text = str(value)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            source = self.source(int(values[0]), column.name)
-            if source:  # where an enriched value came from (its provenance)
-                return f"{text}\n{source}" if len(text) > 40 else source
-            return text if len(text) > 40 or "\n" in text else None
         return " ".join(text.split()) if "\n" in text else text
+
+    def tooltip(self, values: list[Any], column: int) -> str | None:
+        value = values[column + 1]
+        if value is None:
+            return None
+        if isinstance(value, int) and not isinstance(value, bool):
+            return number(value)
+        text = str(value)
+        source = self.source(int(values[0]), self.columns[column].name)
+        if source:  # where an enriched value came from (its provenance)
+            return f"{text}\n{source}" if len(text) > 40 else source
+        return text if len(text) > 40 or "\n" in text else None
+
+    def role_data(self, values: list[Any], column: int, role: int) -> Any:
+        if role == RECORD_ID_ROLE:
+            return int(values[0])
+        value = values[column + 1]  # the edit role: the value as stored
+        return "" if value is None else str(value)
 
     def source(self, record_id: int, field: str) -> str:
         """"Found by Hunter on 3 Dec 2026 · status valid · confidence 95" for an enriched value, else ""."""
@@ -227,35 +234,6 @@ class RecordTableModel(QAbstractTableModel):
             while len(self._sources) > 2000:
                 self._sources.popitem(last=False)
         return str(self._sources[record_id].get(field, ""))
-
-    def headerData(  # noqa: N802 - Qt API
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal:
-            if not 0 <= section < len(self.columns):
-                return None
-            column = self.columns[section]
-            if role == Qt.ItemDataRole.DisplayRole:
-                return column.label
-            if role == Qt.ItemDataRole.TextAlignmentRole and column.type is FieldType.INTEGER:
-                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            if role == Qt.ItemDataRole.ToolTipRole:
-                kind = "Custom field" if column.is_custom else "Enginy field"
-                return f"{column.label} ({kind}). Click to sort."
-            return None
-        if role == Qt.ItemDataRole.DisplayRole and 0 <= section < self._count:
-            return number(section + 1)
-        return None
-
-    def flags(self, index: Index) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return (
-            Qt.ItemFlag.ItemIsEnabled
-            | Qt.ItemFlag.ItemIsSelectable
-            | Qt.ItemFlag.ItemIsEditable
-            | Qt.ItemFlag.ItemNeverHasChildren
-        )
 
     def setData(self, index: Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:  # noqa: N802
         if role != Qt.ItemDataRole.EditRole or not index.isValid():

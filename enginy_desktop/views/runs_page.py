@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -39,6 +39,7 @@ from enginy_desktop.core.runs import RunInfo, format_duration
 
 from .formatting import locale, number, when, window_text
 from .run_progress import EXPORT_COUNTERS, SYNC_COUNTERS, CounterTiles
+from .table_model import TableModel
 from .widgets import EmptyState
 
 log = logging.getLogger(__name__)
@@ -133,50 +134,24 @@ def run_title(run: RunInfo) -> str:
     return f"{kind}{list_part}" + (f" {prep} {target}" if target else "")
 
 
-class RunsTableModel(QAbstractTableModel):
+class RunsTableModel(TableModel[RunInfo]):
     COLUMNS = ("Run", "List", "CRM", "Started", "State", "Results")
 
-    def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self.runs: list[RunInfo] = []
+    def text(self, run: RunInfo, column: int) -> Any:
+        if column == 0:
+            return f"{KIND_LABELS.get(run.kind, run.kind)} #{run.id}"
+        if column == 1:
+            return run.list_name or "—"
+        if column == 2:
+            return crm_name(run.crm) or "—"
+        if column == 3:
+            return when(run.started_at or run.created_at)
+        if column == 4:
+            return run.state_label
+        return counts_text(run)
 
-    def set_runs(self, runs: list[RunInfo]) -> None:
-        self.beginResetModel()
-        self.runs = list(runs)
-        self.endResetModel()
-
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(self.runs)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return self.COLUMNS[section]
-        return None
-
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not (0 <= index.row() < len(self.runs)):
-            return None
-        run = self.runs[index.row()]
-        col = index.column()
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
-            if col == 0:
-                return f"{KIND_LABELS.get(run.kind, run.kind)} #{run.id}"
-            if col == 1:
-                return run.list_name or "—"
-            if col == 2:
-                return crm_name(run.crm) or "—"
-            if col == 3:
-                return when(run.started_at or run.created_at)
-            if col == 4:
-                return run.state_label
-            if col == 5:
-                return counts_text(run)
-        if role == Qt.ItemDataRole.UserRole:
-            return run.id
-        return None
+    def key(self, run: RunInfo) -> Any:
+        return run.id
 
 
 class RunSummary(QFrame):
@@ -354,7 +329,7 @@ class RunsPage(QWidget):
     def refresh(self, select_id: int | None = None) -> None:
         keep = select_id if select_id is not None else self._selected
         runs = self.ctx.runs.history(limit=500)
-        self.model.set_runs(runs)
+        self.model.set_rows(runs)
         self.stack.setCurrentWidget(self.splitter if runs else self.empty_host)
         row = next((i for i, r in enumerate(runs) if r.id == keep), 0 if runs else -1)
         if row >= 0:
@@ -372,12 +347,10 @@ class RunsPage(QWidget):
         if not self.isVisible():
             return
         runs = self.ctx.runs.history(limit=500)
-        if [r.id for r in runs] != [r.id for r in self.model.runs]:
+        if [r.id for r in runs] != [r.id for r in self.model.rows]:
             self.refresh()
             return
-        self.model.runs = runs
-        last = self.model.index(len(runs) - 1, len(self.model.COLUMNS) - 1)
-        self.model.dataChanged.emit(self.model.index(0, 0), last)
+        self.model.update_rows(runs)
         current = next((r for r in runs if r.id == self._selected), None)
         previous = self.summary.run if self.summary is not None else None
         if current is not None and previous is not None and (current.state, current.counters) != (
@@ -388,14 +361,14 @@ class RunsPage(QWidget):
             self._timer.stop()
 
     def selected_run(self) -> RunInfo | None:
-        return next((r for r in self.model.runs if r.id == self._selected), None)
+        return next((r for r in self.model.rows if r.id == self._selected), None)
 
     def select_run(self, run_id: int) -> None:
         self.refresh(select_id=run_id)
 
     def _on_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if current.isValid():
-            self._show(self.model.runs[current.row()])
+            self._show(self.model.rows[current.row()])
 
     def _clear_detail(self) -> None:
         while self.detail_layout.count():

@@ -17,12 +17,11 @@ user settled an ambiguous record.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -52,8 +51,9 @@ from enginy_desktop.core.services.integrations import IntegrationError
 from enginy_desktop.core.services.workspace import ListInfo, WorkspaceService
 
 from .formatting import window_text
-from .paged_model import PagedTableModel
 from .run_progress import SYNC_COUNTERS, CounterTiles, ProgressDialog, number, show_progress
+from .table_model import PagedTableModel
+from .tasks import TaskKeeper
 from .widgets import make_primary
 
 log = logging.getLogger(__name__)
@@ -80,20 +80,6 @@ FILTERS: list[tuple[str, list[str] | None]] = [
     ("Unmatchable", ["unmatchable"]),
 ]
 PAGE = 200
-
-
-def spawn(coro: Any, keep: set[asyncio.Task[Any]]) -> asyncio.Task[Any] | None:
-    """Run ``coro`` as a task on the running loop (qasync's, in the window), referenced in ``keep`` until it
-    ends. Without a running loop (a test rendering a widget), the coroutine is dropped: tests await it."""
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        coro.close()
-        return None
-    task = loop.create_task(coro)
-    keep.add(task)
-    task.add_done_callback(keep.discard)
-    return task
 
 
 def _crm_display(key: str) -> str:
@@ -125,28 +111,25 @@ class LinksModel(PagedTableModel[sync.LinkRow]):
         super().__init__(fetch, total, parent)
         self.crm_name = crm_name
 
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not (0 <= index.row() < len(self.rows)):
-            return None
-        row = self.rows[index.row()]
-        col = index.column()
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
-            if col == 0:
-                if role == Qt.ItemDataRole.ToolTipRole and row.detail:
-                    return f"{row.name}\n{row.detail}"
-                return row.name
-            if col == 1:
-                label = OUTCOME_LABELS.get(row.outcome, row.outcome)
-                return f"{label} · {len(row.candidates)}" if row.outcome == "ambiguous" else label
-            if col == 2:
-                if row.crm_id:
-                    return row.crm_id
-                return ", ".join(row.candidates) if row.candidates else "—"
-            if col == 3:
-                return _why_text(row, self.crm_name)
-        if role == Qt.ItemDataRole.UserRole:
-            return row.local_id
-        return None
+    def text(self, row: sync.LinkRow, column: int) -> Any:
+        if column == 0:
+            return row.name
+        if column == 1:
+            label = OUTCOME_LABELS.get(row.outcome, row.outcome)
+            return f"{label} · {len(row.candidates)}" if row.outcome == "ambiguous" else label
+        if column == 2:
+            if row.crm_id:
+                return row.crm_id
+            return ", ".join(row.candidates) if row.candidates else "—"
+        return _why_text(row, self.crm_name)
+
+    def tooltip(self, row: sync.LinkRow, column: int) -> str | None:
+        if column == 0 and row.detail:
+            return f"{row.name}\n{row.detail}"
+        return str(self.text(row, column))
+
+    def key(self, row: sync.LinkRow) -> Any:
+        return row.local_id
 
     def row_of(self, local_id: int) -> int:
         return next((i for i, r in enumerate(self.rows) if r.local_id == local_id), -1)
@@ -214,7 +197,7 @@ class SyncResultView(QWidget):
         self.crm = crm
         self.crm_name = _crm_display(crm)
         self.result = result
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.tasks = TaskKeeper()
         self._candidates: dict[str, sync.Candidate] = {}
         self._current: sync.LinkRow | None = None
         info = WorkspaceService(ctx.store).get_list(list_id)
@@ -397,7 +380,7 @@ class SyncResultView(QWidget):
             self.resolve.setVisible(False)
 
     def _start(self, coro: Any) -> None:
-        spawn(coro, self._tasks)
+        self.tasks.start(coro)
 
     # -- ambiguous records -----------------------------------------------------------------------------------------
     def _show_resolve(self, row: sync.LinkRow) -> None:
@@ -536,7 +519,7 @@ class SyncDialog(QDialog):
         self.result_view: SyncResultView | None = None
         self.result_scroll: QScrollArea | None = None
         self._backgrounded = False
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.tasks = TaskKeeper()
         self.crm: str | None = None
 
         root = QVBoxLayout(self)
@@ -677,7 +660,7 @@ class SyncDialog(QDialog):
     def start_sync(self) -> None:
         if self.refresh_state():
             return
-        spawn(self.run_sync(), self._tasks)
+        self.tasks.start(self.run_sync())
 
     async def run_sync(self) -> sync.SyncResult | None:
         """Run the sync of the selected list with its progress dialog, then show the result (or the failure)."""

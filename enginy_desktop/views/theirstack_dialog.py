@@ -36,7 +36,7 @@ from enginy_desktop.core.redact import redact
 from enginy_desktop.core.runs import RunError, RunInfo
 
 from .ai_column_dialog import follow_run, resume_button
-from .workspace_widgets import TaskKeeper
+from .tasks import TaskKeeper
 
 log = logging.getLogger(__name__)
 

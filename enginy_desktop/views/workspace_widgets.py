@@ -1,19 +1,14 @@
 """Pieces the workspace screens (Lists, Campaigns, Team & identities) share.
 
 * :func:`number` and :func:`count_text` format counts for the user's locale ("1,000,000 contacts").
-* :class:`TaskKeeper` starts coroutines from slots on the running asyncio loop (qasync) and keeps a reference to
-  each task until it ends; an error in one goes to ``sys.excepthook`` (the application's error dialog).
+* :class:`~enginy_desktop.views.tasks.TaskKeeper` (re-exported) starts the screens' background work.
 * :class:`TwoLineDelegate` draws a name with a caption under it (lists and campaigns in the side panels).
 * :func:`page_header` is the title, subtitle and action buttons at the top of a page.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import sys
-from collections.abc import Coroutine
-from typing import Any
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
 from PySide6.QtGui import QFont, QFontMetrics, QPainter
@@ -33,44 +28,11 @@ from . import theme
 from .formatting import count_text as count_text  # re-exported for the workspace pages
 from .formatting import locale as locale
 from .formatting import number as number
+from .tasks import TaskKeeper as TaskKeeper  # re-exported for the screens
 
 log = logging.getLogger(__name__)
 
 CAPTION_ROLE = Qt.ItemDataRole.UserRole + 1
-
-
-class TaskKeeper:
-    """Coroutines started from slots, referenced until they end (the loop itself keeps only weak references)."""
-
-    def __init__(self) -> None:
-        self._tasks: set[asyncio.Task[Any]] = set()
-
-    def start(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-        return task
-
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if task.cancelled():
-            return
-        exc = task.exception()
-        if exc is not None:
-            sys.excepthook(type(exc), exc, exc.__traceback__)
-
-    @property
-    def busy(self) -> bool:
-        return any(not t.done() for t in self._tasks)
-
-    async def wait(self) -> None:
-        """Until every task started so far (and any they start) has ended."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
-    def cancel_all(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
 
 
 class TwoLineDelegate(QStyledItemDelegate):

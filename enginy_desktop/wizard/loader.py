@@ -1,16 +1,16 @@
 """Background loading of the CRM's fields and users, and Step 1's duplicate-risk check.
 
 :class:`CrmDataLoader` runs coroutines of :mod:`enginy_desktop.core.services.crm_setup` and the duplicate-risk
-check of :mod:`enginy_desktop.core.sync` as asyncio tasks on the running loop (qasync's in the app), keeping a
-reference to each task until it ends. Tests await its coroutines (:meth:`CrmDataLoader.load`,
-:meth:`CrmDataLoader.check_risk`) directly.
+check of :mod:`enginy_desktop.core.sync` as tasks of its :class:`~enginy_desktop.views.tasks.TaskKeeper`
+(``loader.tasks``). Tests await its coroutines (:meth:`CrmDataLoader.load`, :meth:`CrmDataLoader.check_risk`)
+directly.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
@@ -20,6 +20,7 @@ from enginy_desktop.core.crm_wizard import WizardState
 from enginy_desktop.core.redact import redact
 from enginy_desktop.core.services import crm_setup
 from enginy_desktop.views.formatting import when
+from enginy_desktop.views.tasks import TaskKeeper
 
 log = logging.getLogger(__name__)
 
@@ -50,25 +51,7 @@ class CrmDataLoader(QObject):
         self.status = IDLE
         self.error = ""
         self.risk_checking: set[ObjectType] = set()  # identifiers whose duplicate-risk check is running
-        self._tasks: set[asyncio.Task[Any]] = set()
-
-    # -- running -----------------------------------------------------------------------------------------------
-    def start(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any] | None:
-        """Run ``coro`` as a task on the running loop, keeping a reference until it ends; without a running
-        loop (a test building the wizard) the coroutine is dropped and None returned."""
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            coro.close()
-            return None
-        task = loop.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
-    def cancel(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
+        self.tasks = TaskKeeper()  # the loads and checks running in the background
 
     @property
     def busy(self) -> bool:

@@ -277,7 +277,7 @@ class SyncPage(StepPage):
         """Run the duplicate-risk check in the background (see :meth:`CrmDataLoader.check_risk`)."""
         objects = [o for o in (objects or list(ObjectType)) if o not in self.data.risk_checking]
         if objects:
-            self.data.start(self.data.check_risk(objects, force=force))
+            self.data.tasks.start(self.data.check_risk(objects, force=force))
         self._render_risk()
 
     # -- the pop-up ----------------------------------------------------------------------------------------------

@@ -172,13 +172,13 @@ class CrmWizard(QWizard):
         if not self._started:
             self._started = True
             if self.data.needs_fetch():
-                self.data.start(self.data.load())
+                self.data.tasks.start(self.data.load())
             elif self.state.snapshot is not None:
                 self.pages[Step.SYNC].initializePage()
 
     def refresh(self) -> None:
         if not self.data.busy:
-            self.data.start(self.data.load(refresh=True))
+            self.data.tasks.start(self.data.load(refresh=True))
 
     def open_connection(self) -> QWidget:
         dialog = self.connect_dialog(self.ctx, self.spec, self)
@@ -289,6 +289,6 @@ class CrmWizard(QWizard):
         return box
 
     def done(self, result: int) -> None:
-        self.data.cancel()
+        self.data.tasks.cancel_all()
         super().done(result)
 

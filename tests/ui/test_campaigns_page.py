@@ -174,7 +174,7 @@ def test_the_leads_model_passes_the_model_tester(ctx: AppContext, files: tuple[P
     import_events(ctx.store, files[1])
     service = CampaignService(ctx.store)
     model = LeadsModel(service)
-    model.BATCH = 2  # fetchMore in two steps
+    model.PAGE = 2  # fetchMore in two steps
     model.load(service.get("Q3 Outreach"))
     assert model.rowCount() == 2
     assert model.canFetchMore(model.index(-1, -1))

@@ -134,5 +134,5 @@ def test_counts_text_and_table_model(qtmodeltester) -> None:  # type: ignore[no-
     run = RunInfo(1, "sync", "hubspot", None, "L", "finished", {}, counters, datetime.now(UTC), None, None, None)
     assert counts_text(run) == "1,200 matched · 2 ambiguous"
     model = RunsTableModel()
-    model.set_runs([run])
+    model.set_rows([run])
     qtmodeltester.check(model)

@@ -190,14 +190,14 @@ def test_loading_shows_a_spinner_and_retry_runs_in_the_background(qtbot: Any, hu
         await task
         assert not strip.spinner.running
         click(qtbot, strip.refresh_button)  # Refresh: a task on the running loop, referenced until done
-        tasks = list(wizard.data._tasks)  # the refresh (and the risk check the first load started)
+        tasks = list(wizard.data.tasks.running())  # the refresh (and the risk check the first load started)
         assert any(t.get_coro().__name__ == "load" for t in tasks)
         await asyncio.gather(*tasks)
         await asyncio.sleep(0)
 
     asyncio.run(go())
     assert wizard.data.status == L.READY
-    assert not wizard.data._tasks
+    assert not wizard.data.tasks.running()
 
 
 # -- Step 1 ---------------------------------------------------------------------------------------------------------
@@ -333,7 +333,7 @@ def test_duplicate_risk_check_on_the_current_data(qtbot: Any, wizard: CrmWizard,
         await asyncio.sleep(0)
         assert contact.risk_spinner.running
         assert "Comparing “Prospects” with HubSpot" in contact.risk_text.text()
-        await asyncio.gather(*wizard.data._tasks)
+        await asyncio.gather(*wizard.data.tasks.running())
 
     asyncio.run(check())
     assert contact.risk_box.property("state") == "ok"

@@ -118,7 +118,7 @@ def _import_graph(*, lazy: bool = True) -> dict[str, set[str]]:
 # The window's shared look (the theme, its guards, the message dialog): used by the views and the wizard alike,
 # importing neither.
 SHARED_LOOK = {"enginy_desktop.views.theme", "enginy_desktop.views.guards", "enginy_desktop.views.message",
-               "enginy_desktop.views.formatting", "enginy_desktop.views.spinner"}
+               "enginy_desktop.views.formatting", "enginy_desktop.views.spinner", "enginy_desktop.views.tasks"}
 
 
 def _layer(module: str) -> str:

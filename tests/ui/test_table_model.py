@@ -38,7 +38,8 @@ def test_a_table_of_rows_answers_every_role_the_window_reads(qtmodeltester) -> N
     qtmodeltester.check(model)
     model.set_rows([1, 2, 1200])
     qtmodeltester.check(model)
-    assert model.rowCount() == 3 and model.columnCount() == 3
+    assert model.rowCount() == 3
+    assert model.columnCount() == 3
     cell = model.index(2, 1)
     assert model.data(cell) == "1,440,000"
     assert model.data(cell, Qt.ItemDataRole.ToolTipRole) == "1,440,000"  # a cut cell can be read in full
@@ -51,7 +52,8 @@ def test_a_table_of_rows_answers_every_role_the_window_reads(qtmodeltester) -> N
     assert model.headerData(2, Qt.Orientation.Vertical) == "3"  # row numbers
     assert model.headerData(3, Qt.Orientation.Vertical) is None
     assert not model.flags(cell) & Qt.ItemFlag.ItemIsEditable
-    assert model.row_at(5) is None and model.data(model.index(5, 0)) is None
+    assert model.row_at(5) is None
+    assert model.data(model.index(5, 0)) is None
     model.set_rows([])
     assert model.rowCount() == 0
 

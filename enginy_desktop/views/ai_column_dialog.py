@@ -231,6 +231,7 @@ class AiColumnDialog(QDialog):
         self.load_models.setEnabled(self.status.ready)
         self.load_models.clicked.connect(lambda: self.tasks.start(self.fetch_models()))
         model_row.addWidget(self.load_models)
+        model_row.addSpacing(12)
         model_row.addWidget(QLabel("Temperature"))
         self.temperature = QDoubleSpinBox()
         self.temperature.setObjectName("aiTemperature")

@@ -155,6 +155,7 @@ class ConnectDialog(QDialog):
         titles.addWidget(sub)
         head.addLayout(titles, 1)
         root.addLayout(head)
+        root.addSpacing(4)  # the header stands apart from the first section
 
         for text in (spec.not_ready_text, spec.notice):
             if text:

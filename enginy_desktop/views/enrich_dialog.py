@@ -362,7 +362,7 @@ class EnrichDialog(QDialog):
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setColumnWidth(0, 150)
-        self.table.setColumnWidth(1, 170)
+        self.table.setColumnWidth(1, 190)
         self.table.setColumnWidth(2, 150)
         self.table.setMinimumHeight(100)
         root.addWidget(self.table)

@@ -5,12 +5,24 @@
   scrolling area underneath instead, so the page still scrolls.
 - Push buttons are never "auto-default": Qt would otherwise make whichever button has focus the one Enter
   presses (and the default moves with Tab). Each dialog names its one default button (``make_primary``).
+- Table headers read like the cells under them: left-aligned (a number column's header says otherwise through
+  its model), not centred over a left-aligned column.
+- A dialog never gets shorter than its content at its narrowest: Qt's minimum size of a layout leaves out the
+  extra lines of word-wrapped text, so a dialog resized to its minimum squashed its fields and cut their text.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QCoreApplication, QEvent, QObject
-from PySide6.QtWidgets import QAbstractScrollArea, QAbstractSpinBox, QComboBox, QPushButton, QWidget
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt
+from PySide6.QtWidgets import (
+    QAbstractScrollArea,
+    QAbstractSpinBox,
+    QComboBox,
+    QDialog,
+    QHeaderView,
+    QPushButton,
+    QWidget,
+)
 
 _GUARDED = (QComboBox, QAbstractSpinBox)
 
@@ -39,7 +51,26 @@ class InputGuard(QObject):
                 return True  # swallowed: the unfocused field keeps its value
         elif kind == QEvent.Type.Polish and isinstance(obj, QPushButton):
             obj.setAutoDefault(False)  # explicit: "auto" would turn on once the button is in a dialog
+        elif kind == QEvent.Type.Polish and isinstance(obj, QHeaderView) and not obj.property("alignedOnce"):
+            obj.setProperty("alignedOnce", True)  # once: a view may choose another alignment afterwards
+            if obj.orientation() == Qt.Orientation.Horizontal:
+                obj.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        elif kind == QEvent.Type.Show and isinstance(obj, QDialog):
+            keep_text_readable(obj)
         return False
+
+
+def keep_text_readable(dialog: QDialog) -> None:
+    """Raise ``dialog``'s minimum height to what its content needs at its minimum width (word-wrapped text
+    included), so no resize squashes a field; a dialog of a fixed height sizes itself."""
+    layout = dialog.layout()
+    if layout is None or dialog.minimumHeight() == dialog.maximumHeight() or not layout.hasHeightForWidth():
+        return
+    layout.activate()
+    narrowest = max(dialog.minimumWidth(), layout.totalMinimumSize().width())
+    need = layout.totalHeightForWidth(narrowest)
+    if need > dialog.minimumHeight():
+        dialog.setMinimumHeight(min(need, dialog.maximumHeight()))
 
 
 def _popup_open(widget: QWidget) -> bool:

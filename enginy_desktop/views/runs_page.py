@@ -134,6 +134,14 @@ def run_title(run: RunInfo) -> str:
     return f"{kind}{list_part}" + (f" {prep} {target}" if target else "")
 
 
+def _drop(layout: QVBoxLayout, widget: QWidget) -> None:
+    """Take ``widget`` out of ``layout`` for good: hidden at once (never drawn again at a stale place while it
+    waits to be deleted), then deleted."""
+    layout.removeWidget(widget)
+    widget.hide()
+    widget.deleteLater()
+
+
 class RunsTableModel(TableModel[RunInfo]):
     COLUMNS = ("Run", "List", "CRM", "Started", "State", "Results")
 
@@ -375,7 +383,7 @@ class RunsPage(QWidget):
             item = self.detail_layout.takeAt(0)
             widget = item.widget() if item is not None else None
             if widget is not None:
-                widget.deleteLater()
+                _drop(self.detail_layout, widget)
         self.detail = None
         self.summary = None
         self._selected = None
@@ -386,20 +394,18 @@ class RunsPage(QWidget):
         same_run = run.id == self._selected and self.detail is not None
         old_summary = self.summary
         if old_summary is not None:
-            self.detail_layout.removeWidget(old_summary)
-            old_summary.deleteLater()
+            _drop(self.detail_layout, old_summary)
         self.summary = RunSummary(run, self.detail_host)
         self.detail_layout.insertWidget(0, self.summary)
         if not same_run:
             if self.detail is not None:
-                self.detail_layout.removeWidget(self.detail)
-                self.detail.deleteLater()
+                _drop(self.detail_layout, self.detail)
                 self.detail = None
             while self.detail_layout.count() > 1:  # the stretch
                 item = self.detail_layout.takeAt(1)
                 widget = item.widget() if item is not None else None
                 if widget is not None:
-                    widget.deleteLater()
+                    _drop(self.detail_layout, widget)
             factory = _detail_factory(run.kind)
             if factory is not None:
                 try:

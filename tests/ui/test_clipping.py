@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractScrollArea,
@@ -44,6 +45,9 @@ def cut_texts(root: QWidget) -> list[str]:
     for w in root.findChildren(QWidget):
         if not w.isVisible() or w.width() <= 0 or w.window() is not root.window():
             continue
+        if isinstance(w, QToolButton) and w.toolButtonStyle() == Qt.ToolButtonStyle.ToolButtonIconOnly \
+                and not w.icon().isNull():
+            continue  # an icon button (a field's "Show" eye): its text is for screen readers, never drawn
         if isinstance(w, QAbstractButton) and isinstance(w, QPushButton | QToolButton) and w.text():
             need = w.sizeHint().width()
             if w.width() < need - 1:

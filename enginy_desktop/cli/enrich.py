@@ -211,6 +211,10 @@ def _finish(rt: Runtime, ctx: Any, run_id: int, args: argparse.Namespace) -> int
             rt.print(f"  Resume it with: enginy-desktop enrich --resume {rep.run_id}")
         if args.report:
             rt.print(f"  Report written to {args.report}")
+        if rep.state == "finished" and rep.found:
+            from .next_step import print_next_step
+
+            print_next_step(rt, ctx, ctx.runs.get(run_id).list_name)
     if rep.state == "finished":
         return EXIT_OK
     return EXIT_PARTIAL if rep.state in ("cancelled", "failed", "interrupted") else EXIT_ERROR

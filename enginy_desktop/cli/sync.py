@@ -130,6 +130,10 @@ def cmd_sync(args: argparse.Namespace, rt: Runtime) -> int:
         if ambiguous:
             rt.print(f"{ambiguous:,} record{'s' if ambiguous != 1 else ''} matched several CRM records: choose the "
                      "right one (or Create new) in the window's sync results, or tighten the identifier in Step 1.")
+        if not result.cancelled:
+            from .next_step import print_next_step
+
+            print_next_step(rt, ctx, result.list_name, synced=True)
     if result.cancelled:
         print(f"enginy-desktop: {result.message}", file=rt.stderr)
         return EXIT_CANCELLED

@@ -187,6 +187,10 @@ def cmd_import_records(args: argparse.Namespace, rt: Runtime) -> int:
     if result.companies_created:
         rt.print(f"{_count(result.companies_created, 'company', 'companies')} created for the contacts' employers.")
     rt.print(note)
+    if result.imported or result.updated:
+        from .next_step import print_next_step
+
+        print_next_step(rt, ctx, result.list_name)
     return EXIT_OK
 
 

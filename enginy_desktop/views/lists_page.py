@@ -615,7 +615,7 @@ class ListsPage(QWidget):
         self._sync_sort_indicator(self.want_sort, self.want_descending)
         self.tasks.start(self.apply_query())
 
-    def sort_by(self, column: str | None, descending: bool = False) -> asyncio.Task[None]:
+    def sort_by(self, column: str | None, descending: bool = False) -> asyncio.Task[Any] | None:
         """Sort as a click on the column's header does (None: the list's own order)."""
         self.want_sort, self.want_descending = column, descending
         self._sync_sort_indicator(column, descending)
@@ -895,7 +895,8 @@ class ListsPage(QWidget):
         self.show_next_step(list_id, f"Imported into “{name}”.")
 
     def show_next_step(self, list_id: int, done: str) -> None:
-        """After an import: say what comes next, with the buttons for it (sync, export to the enabled CRM)."""
+        """After an import or an enrichment: say what comes next, with the buttons for it (sync, export to the
+        enabled CRM)."""
         info = next((i for i in self._lists if i.id == list_id), None)
         spec = self.ctx.integrations.active_crm()
         if info is None or not info.count:
@@ -980,8 +981,16 @@ class ListsPage(QWidget):
         dialog = EnrichDialog(self.ctx, info.id, record_ids=ids, parent=self, factory=factory)
         dialog.statusMessage.connect(self.statusMessage)
         dialog.runEnded.connect(lambda _id: self.tasks.start(self.reload(keep_position=True)))
+        dialog.runEnded.connect(lambda run_id: self._enriched(info.id, info.name, run_id))
         self._show(dialog)
         return dialog
+
+    def _enriched(self, list_id: int, name: str, run_id: int) -> None:
+        """After an enrichment that found values: the next step (sync or export the list), as after an import."""
+        run = self.ctx.runs.get(run_id)
+        found = run.counter("found")
+        if run.state == "finished" and found:
+            self.show_next_step(list_id, f"Enriched “{name}”: {count_text(found, 'value', 'values')} found.")
 
     def open_theirstack(self) -> QWidget:
         """The TheirStack import dialog (into the current company list by default)."""

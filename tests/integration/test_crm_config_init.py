@@ -49,6 +49,7 @@ def test_init_then_sync_and_export_from_the_command_line(w: World, cli: Cli, tmp
 
     code, out, err = cli("sync", "--list", "Leads")
     assert code == 0, err
+    assert "Next: enginy-desktop export --list Leads (the plan first" in out  # the step after a sync
     code, out, err = cli("export", "--list", "Leads", "--yes")
     assert code == 0, err
     assert "created 1" in out

@@ -63,6 +63,8 @@ def test_enrich_from_the_lists_page_with_estimate_run_sources_and_report(qtbot: 
     assert default_order(ctx)[D.EMAIL][:2] == ["lusha", "hunter"]  # saved as the default
     assert world.credits_spent("lusha") > 0
     aloop.run_until_complete(page.tasks.wait())
+    assert page.next_step.isVisible()  # the next step, as after an import
+    assert page.next_step_text.text().startswith("Enriched “Leads”:")
 
     # Each enriched value says where it came from.
     email_col = page.model.column_index("email")

@@ -54,6 +54,19 @@ def test_clean_import_writes_no_report(cli, tmp_path: Path, data_dir: Path) -> N
     assert not list((data_dir / "reports").glob("*.csv"))
 
 
+def test_an_import_says_what_to_run_next(cli, ctx, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = write(tmp_path, "ok.csv", "Email\na@x.com\n")
+    _, out, _ = cli("import", "contacts", str(path), "--list", "Q3 leads")
+    assert "Next: connect and enable your CRM (enginy-desktop connect KEY" in out  # no CRM yet
+    ctx.integrations.enable("hubspot")
+    _, out, _ = cli("import", "contacts", str(path), "--list", "Q3 leads")
+    assert "Next: connect HubSpot (enginy-desktop connect hubspot …)" in out
+    ctx.integrations.save_connection("hubspot", {"token": "pat-na1-x"})
+    _, out, _ = cli("import", "contacts", str(path), "--list", "Q3 leads")
+    assert "Next: enginy-desktop crm-config init (a starting HubSpot configuration" in out
+    assert "export --list 'Q3 leads'" in out  # quoted as a shell needs it
+
+
 def test_import_companies_with_a_mapping_file(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     path = write(tmp_path, "acc.csv", "Org;Web;Headcount;Internal\nAcme;acme.com;12;x\nGlobex;globex.io;5;y\n")
     mapping = write(tmp_path, "m.json", json.dumps({

@@ -40,7 +40,7 @@ from enginy_desktop.core.runs import RunInfo, format_duration
 from .formatting import locale, number, when, window_text
 from .run_progress import EXPORT_COUNTERS, SYNC_COUNTERS, CounterTiles
 from .table_model import TableModel
-from .widgets import EmptyState
+from .widgets import DialogHost, EmptyState
 
 log = logging.getLogger(__name__)
 
@@ -229,7 +229,7 @@ class RunsPage(QWidget):
         super().__init__(parent)
         self.ctx = ctx
         self.setObjectName("runsPage")
-        self._dialogs: list[QWidget] = []
+        self.dialogs = DialogHost()
         root = QVBoxLayout(self)
         root.setContentsMargins(32, 24, 32, 16)
         root.setSpacing(12)
@@ -427,10 +427,7 @@ class RunsPage(QWidget):
 
         dialog = SyncDialog(self.ctx, list_id=list_id, parent=self)
         dialog.runFinished.connect(lambda run_id: self.refresh(select_id=run_id))
-        dialog.finished.connect(lambda _code: self._dialogs.remove(dialog) if dialog in self._dialogs else None)
-        self._dialogs.append(dialog)
-        dialog.open()
-        return dialog
+        return self.dialogs.open(dialog)
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt API
         super().showEvent(event)

@@ -245,7 +245,13 @@ def _run_window(args: argparse.Namespace, data_dir: Any, started: float, demo_pa
             try:
                 restore_latest_backup(data_dir)
             except StoreError as problem:
-                QMessageBox(QMessageBox.Icon.Critical, "Cannot restore the backup", str(problem)).exec()
+                from .views.message import MessageBox
+
+                box = MessageBox(None, "The backup could not be put in place", f"{problem} Nothing was deleted; "
+                                 "next, you can choose another data folder.", QMessageBox.Icon.Critical,
+                                 title="Cannot restore the backup")
+                box.addButton(QMessageBox.StandardButton.Ok)
+                box.exec()
 
     from .views.main_window import MainWindow
 

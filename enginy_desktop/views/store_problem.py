@@ -7,12 +7,16 @@ the window's start-up carries it out (``app.py``), through the store's own funct
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from enginy_desktop.core.store import CorruptDatabaseError, latest_backup
+
+from .formatting import when
+from .message import MessageBox
+from .widgets import make_primary
 
 
 class Choice(enum.Enum):
@@ -21,24 +25,23 @@ class Choice(enum.Enum):
     QUIT = "quit"
 
 
-class StoreProblemDialog(QMessageBox):
+class StoreProblemDialog(MessageBox):
     """"Cannot open your data" with Restore the latest backup (for a damaged file that has one), Open another
     folder…, and Quit."""
 
     def __init__(self, message: str, data_dir: Path, damaged: bool, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        if str(data_dir) not in message:
+            message = f"The data folder {data_dir}: {message}"
+        super().__init__(parent, "Enginy Desktop cannot open your data", message, QMessageBox.Icon.Critical,
+                         title="Cannot open your data")
         self.setObjectName("storeProblemDialog")
-        self.setIcon(QMessageBox.Icon.Critical)
-        self.setWindowTitle("Cannot open your data")
-        self.setText("Enginy Desktop cannot open the data folder " + str(data_dir) + ".")
-        self.setInformativeText(message)
         self.backup = latest_backup(data_dir) if damaged else None
         self.restore_button = None
         if self.backup is not None:
-            when = datetime.fromtimestamp(self.backup.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
+            saved = when(datetime.fromtimestamp(self.backup.stat().st_mtime, UTC))
             self.setInformativeText(
-                f"{message}\n\nRestore the latest backup puts {self.backup.name} (saved {when}) in its place; "
-                "the damaged file is kept beside it, never deleted."
+                f"{message}\n\nRestore the latest backup puts {self.backup.name} "
+                f"(saved {saved}) in its place; the damaged file is kept beside it, never deleted."
             )
             self.restore_button = self.addButton("Restore the latest backup", QMessageBox.ButtonRole.AcceptRole)
             self.restore_button.setObjectName("restoreBackup")
@@ -49,6 +52,7 @@ class StoreProblemDialog(QMessageBox):
         self.folder_button.setObjectName("otherFolder")
         self.quit_button = self.addButton("Quit", QMessageBox.ButtonRole.RejectRole)
         self.quit_button.setObjectName("quit")
+        make_primary(self.restore_button or self.folder_button)
         self.setDefaultButton(self.restore_button or self.folder_button)
         self.setEscapeButton(self.quit_button)
 

@@ -31,6 +31,9 @@ def test_damaged_database_offers_its_backup_another_folder_or_quit(qtbot, data_d
     assert box.restore_button is not None
     assert box.backup is not None
     assert box.defaultButton() is box.restore_button
+    assert box.restore_button.property("primary")  # the one filled button
+    assert box.property("appMessage")  # the app's message dialog: a heading and our icon, not a stock box
+    assert box.text() == "Enginy Desktop cannot open your data"
     assert "0 bytes" in box.informativeText()
     box.show()
     box.grab().save(str(data_dir.parent / "store-problem.png"))

@@ -35,6 +35,7 @@ from enginy_desktop.core.fields import RecordKind
 from enginy_desktop.core.redact import redact
 from enginy_desktop.core.runs import RunHandle, RunInfo
 
+from .formatting import decimal, number
 from .run_progress import _main_window, show_progress
 from .workspace_widgets import TaskKeeper
 
@@ -54,7 +55,7 @@ DEFAULT_POINTS = (DataPoint.EMAIL, DataPoint.PHONE, DataPoint.JOB_TITLE)
 def _num(x: float | None) -> str:
     if x is None:
         return "—"
-    return f"{x:,.1f}".rstrip("0").rstrip(".")
+    return decimal(x)
 
 
 def _item(text: str, align_right: bool = False) -> QTableWidgetItem:
@@ -291,7 +292,8 @@ class EnrichDialog(QDialog):
         title = QLabel(f"Enrich “{self.list_name}”")
         title.setObjectName("dialogTitle")
         root.addWidget(title)
-        scope = f"the {len(self.record_ids):,} selected records" if self.record_ids else "every record of the list"
+        scope = (f"the {number(len(self.record_ids))} selected records" if self.record_ids
+                 else "every record of the list")
         sub = QLabel(f"Find what is missing in {scope}. Providers are asked in order: the next one only for what is "
                      "still missing. Values you entered are kept.")
         sub.setObjectName("dialogSubtitle")
@@ -459,11 +461,12 @@ class EnrichDialog(QDialog):
         self.table.setRowCount(len(est.providers))
         for row, pe in enumerate(est.providers):
             self.table.setItem(row, 0, _item(pe.name))
-            self.table.setItem(row, 1, _item(f"{pe.records:,}", True))
+            self.table.setItem(row, 1, _item(f"{number(pe.records)}", True))
             self.table.setItem(row, 2, _item(f"{_num(pe.credits)}", True))
-            self.table.setItem(row, 3, _item(f"{pe.cached:,}" if pe.cached else "—", True))
-        missing = ", ".join(f"{DATA_POINT_LABELS[DataPoint(k)].lower()} {v:,}" for k, v in est.missing.items())
-        lines = [f"{est.records:,} records; missing: {missing or 'nothing'}.",
+            self.table.setItem(row, 3, _item(f"{number(pe.cached)}" if pe.cached else "—", True))
+        missing = ", ".join(f"{DATA_POINT_LABELS[DataPoint(k)].lower()} {number(v)}"
+                            for k, v in est.missing.items())
+        lines = [f"{number(est.records)} records; missing: {missing or 'nothing'}.",
                  f"At most {_num(est.credits_at_most)} credits in all"
                  + (f", against a cap of {_num(est.cap)}." if est.cap is not None else " (no cap).")]
         if est.over_cap:
@@ -511,7 +514,7 @@ class EnrichDialog(QDialog):
 
 def _summary(run: RunInfo) -> str:
     c = run.counters
-    text = f"Enrichment {run.state_label.lower()}: {int(c.get('found', 0) or 0):,} values found, " \
+    text = f"Enrichment {run.state_label.lower()}: {number(int(c.get('found', 0) or 0))} values found, " \
            f"{_num(float(c.get('credits', 0) or 0))} credits spent."
     return text if not run.error else f"{text} {run.error}"
 
@@ -589,8 +592,9 @@ def enrich_run_detail(ctx: AppContext, run: RunInfo, parent: QWidget) -> QWidget
     w.setObjectName("enrichRunDetail")
     lay = QVBoxLayout(w)
     lay.setContentsMargins(0, 0, 0, 0)
-    head = QLabel(f"{rep.found:,} values found ({rep.cached:,} from the cache, free); {_num(rep.credits)} credits "
-                  "spent." + (f" {rep.reasked:,} records were asked again after an interruption." if rep.reasked
+    head = QLabel(f"{number(rep.found)} values found ({number(rep.cached)} from the cache, free); "
+                  f"{_num(rep.credits)} credits "
+                  "spent." + (f" {number(rep.reasked)} records were asked again after an interruption." if rep.reasked
                               else ""))
     head.setObjectName("fieldHelp")
     head.setWordWrap(True)
@@ -604,13 +608,13 @@ def enrich_run_detail(ctx: AppContext, run: RunInfo, parent: QWidget) -> QWidget
         table.setItem(i, 0, _item(p.name))
         table.setItem(i, 1, _item(point_label(point)))
         for col, value in enumerate((o.asked, o.found, o.not_found, o.failed), start=2):
-            table.setItem(i, col, _item(f"{value:,}", True))
+            table.setItem(i, col, _item(f"{number(value)}", True))
         table.setItem(i, 6, _item(_num(p.credits) if point == next(iter(p.points)) else "", True))
     table.resizeColumnsToContents()
     table.horizontalHeader().setStretchLastSection(True)
     table.setMinimumHeight(160)
     lay.addWidget(table)
-    missing = ", ".join(f"{point_label(k)} {v:,}" for k, v in rep.still_missing.items() if v)
+    missing = ", ".join(f"{point_label(k)} {number(v)}" for k, v in rep.still_missing.items() if v)
     if missing:
         left = QLabel(f"Still missing: {missing}.")
         left.setObjectName("fieldHelp")

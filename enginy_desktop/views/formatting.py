@@ -27,6 +27,16 @@ def number(n: int | float) -> str:
     return locale().toString(int(n))
 
 
+def decimal(x: float, places: int = 1) -> str:
+    """2.5 -> "2.5", 2.0 -> "2", 1234.5 -> "1,234.5" (at most ``places`` decimals, none when whole)."""
+    loc = locale()
+    text = loc.toString(float(x), "f", places)
+    point = loc.decimalPoint()
+    if point in text:
+        text = text.rstrip("0").rstrip(point)
+    return text
+
+
 def count_text(n: int, one: str, many: str | None = None) -> str:
     """``count_text(1, "warning")`` -> "1 warning"; ``(1240, "company", "companies")`` -> "1,240 companies"."""
     return f"{number(n)} {one if n == 1 else (many or one + 's')}"

@@ -36,6 +36,7 @@ from enginy_desktop.core.redact import redact
 from enginy_desktop.core.runs import RunError, RunInfo
 
 from .ai_column_dialog import follow_run, resume_button
+from .formatting import number
 from .tasks import TaskKeeper
 
 log = logging.getLogger(__name__)
@@ -234,7 +235,8 @@ class TheirStackDialog(QDialog):
         self.plan_label.setText(plan.text)
         can = plan.matching > 0 and plan.enough_credits
         self.import_button.setEnabled(can)
-        self.import_button.setText(f"Import {plan.to_import:,} for ≤ {plan.credits:,} credits…" if can else "Import…")
+        self.import_button.setText(f"Import {number(plan.to_import)} for ≤ {number(plan.credits)} credits…" if can
+                                   else "Import…")
         return plan
 
     async def run(self) -> Any:
@@ -276,7 +278,7 @@ def import_run_detail(ctx: AppContext, run: RunInfo, parent: QWidget) -> QWidget
     lay = QVBoxLayout(w)
     lay.setContentsMargins(0, 0, 0, 0)
     filters = TheirStackFilters.from_json(run.options.get("filters") or {})
-    head = QLabel(f"{filters.summary}; at most {int(run.options.get('max_companies', 0)):,} companies.")
+    head = QLabel(f"{filters.summary}; at most {number(int(run.options.get('max_companies', 0)))} companies.")
     head.setObjectName("fieldHelp")
     head.setWordWrap(True)
     lay.addWidget(head)
@@ -290,7 +292,7 @@ def import_run_detail(ctx: AppContext, run: RunInfo, parent: QWidget) -> QWidget
     states = {"done": "Written", "in_flight": "Asked, not written (asked again on Resume)"}
     for i, p in enumerate(pages):
         for col, value in enumerate((p["offset"] + 1, p["returned"], p["added"], p["duplicates"], p["credits"])):
-            item = QTableWidgetItem(f"{value:,}")
+            item = QTableWidgetItem(f"{number(value)}")
             item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             table.setItem(i, col, item)
         state = states.get(p["state"], f"Not imported: {p['error'] or p['state']}")

@@ -187,10 +187,11 @@ def test_window_messages_never_quote_commands(engine: str, window: str) -> None:
 def test_counts_and_report_texts_read_naturally() -> None:
     from enginy_desktop.core.export.interactive import CrmLabels
     from enginy_desktop.views.export_report import readable
-    from enginy_desktop.views.formatting import count_text
+    from enginy_desktop.views.formatting import count_text, decimal
 
     assert count_text(1, "warning") == "1 warning"
     assert count_text(1240, "company", "companies") == "1,240 companies"
+    assert (decimal(0.5), decimal(2.0), decimal(1234.5)) == ("0.5", "2", "1,234.5")  # credits: 0.5 is not 0
     labels = CrmLabels(fields={("contact", "enginy_ref"): "Enginy ref"})
     assert readable("A contact with enginy_ref taken already exists.", labels, "contact") == (
         "A contact with “Enginy ref” taken already exists.")

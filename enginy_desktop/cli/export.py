@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
+import shlex
 import signal
 import time
 from pathlib import Path
@@ -42,6 +44,10 @@ def register(sub: Any) -> None:
     e.add_argument("--read-first", action="store_true",
                    help="read the CRM's current values first even where a blind upsert is possible (the plan shows "
                         "before -> after and the report keeps what was replaced; slower)")
+    e.add_argument("--split", action="store_true",
+                   help="when the CRM's daily budget (Pipedrive's tokens, Zoho's credits…) has not enough left for "
+                        "the whole export: export the first records of the list that fit now; export the list "
+                        "again after the budget resets for the rest (what was written is then unchanged)")
     e.add_argument("--report", metavar="FILE.json", help="write every record's outcome to this JSON file")
     e.add_argument("--failed-csv", metavar="FILE.csv", help="write the failed records to this CSV file")
     e.add_argument("--yes", action="store_true",
@@ -241,12 +247,27 @@ def cmd_export(args: argparse.Namespace, rt: Runtime) -> int:
         read_current=args.read_first,
     )
     progress = _Progress(rt)
+    split_note = ""
     while True:
         if not args.dry_run:
             wait_for_list(rt, ctx, target_of(ctx, args.list), args.wait)
         try:
-            plan = _run_with_cancel(lambda token: plan_export(ctx, args.list, options, progress=progress,
-                                                              cancel=token))
+            try:
+                plan = _run_with_cancel(lambda token, o=options: plan_export(ctx, args.list, o, progress=progress,
+                                                                  cancel=token))
+            except ExportRefused as exc:
+                if exc.code != "budget" or not args.split or not exc.split:
+                    how = " Add --split to export the first part now." if exc.code == "budget" and exc.split else ""
+                    raise CliError(str(exc) + how) from None
+                # The first records that fit in what is left today; the rest when the budget has reset.
+                total = _list_size(ctx, args.list, options)
+                options = dataclasses.replace(options, record_ids=exc.split)
+                split_note = (f"Split: the first {len(exc.split):,} of {total:,} records fit in what is left of the "
+                              f"daily budget (about {exc.split_units:,}). The other {total - len(exc.split):,} are "
+                              f"left for after the reset: run `enginy-desktop export --list {_quoted(args.list)} "
+                              "--split` again then (what this run writes is unchanged by then and costs no write).")
+                plan = _run_with_cancel(lambda token, o=options: plan_export(ctx, args.list, o, progress=progress,
+                                                                  cancel=token))
         except ExportRefused as exc:
             raise CliError(str(exc)) from None
         except RunCancelled:
@@ -258,6 +279,8 @@ def cmd_export(args: argparse.Namespace, rt: Runtime) -> int:
             return EXIT_OK
         if not args.json:
             _print_plan(rt, plan)
+            if split_note:
+                rt.print(split_note)
         if args.dry_run:
             return EXIT_OK
         _confirm(rt, plan, args.yes)
@@ -276,6 +299,19 @@ def cmd_export(args: argparse.Namespace, rt: Runtime) -> int:
 
 
 _WAIT_ADVICE = "Add --wait to start when it ends."
+
+
+def _list_size(ctx: Any, list_ref: str, options: Any) -> int:
+    """How many of the list's records an export of it covers (its selection, else the whole list)."""
+    from enginy_desktop.core.services.workspace import WorkspaceService
+
+    if options.record_ids is not None:
+        return len(options.record_ids)
+    return int(WorkspaceService(ctx.store).get_list(list_ref).count)
+
+
+def _quoted(name: str) -> str:
+    return shlex.quote(name)
 
 
 def target_of(ctx: Any, list_ref: str) -> tuple[str | None, int | None]:

@@ -112,6 +112,7 @@ FIX_LABELS = {
     ui.FIX_INTEGRATIONS: "Open Integrations",
     ui.FIX_CONFIGURE: "Configure {crm}",
     ui.FIX_CONNECT: "Connect {crm}",
+    ui.FIX_SPLIT: "Export the first {n} now",
 }
 
 
@@ -765,7 +766,7 @@ class ExportDialog(QDialog):
         self.refusal_text.setText(window_text(refusal.message))
         crm = self.setup.crm_name if self.setup is not None else "the CRM"
         label = FIX_LABELS.get(refusal.fix, "")
-        self.fix_button.setText(label.format(crm=crm))
+        self.fix_button.setText(label.format(crm=crm, n=number(len(refusal.split))))
         self.fix_button.setVisible(bool(label))
         self.next_button.setEnabled(False)
 
@@ -790,6 +791,12 @@ class ExportDialog(QDialog):
         if refusal is None:
             return None
         crm = self.setup.crm if self.setup is not None else ""
+        if refusal.fix == ui.FIX_SPLIT:  # the first records that fit in today's budget; the rest after the reset
+            self.record_ids = refusal.split
+            self._show_refusal(None)
+            self.next_button.setEnabled(True)
+            self.tasks.start(self.make_plan())
+            return None
         window = _main_window(self)
         opened: QWidget | None = None
         if refusal.fix == ui.FIX_CONNECT and crm:

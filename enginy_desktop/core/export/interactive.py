@@ -82,6 +82,7 @@ T = TypeVar("T")
 FIX_INTEGRATIONS = "integrations"  # enable a CRM
 FIX_CONFIGURE = "configure"  # the CRM's four-step configuration
 FIX_CONNECT = "connect"  # the CRM's connection (credentials)
+FIX_SPLIT = "split"  # not enough of the CRM's daily budget left: export the first records that fit now
 
 _FIX_OF_CODE = {
     "no_crm": FIX_INTEGRATIONS,
@@ -101,6 +102,7 @@ class Refusal:
     message: str
     code: str
     fix: str = ""
+    split: tuple[int, ...] = ()  # FIX_SPLIT: the list's first records that fit in the budget left today
 
 
 def refusal_of(exc: ExportRefused) -> Refusal:
@@ -109,6 +111,8 @@ def refusal_of(exc: ExportRefused) -> Refusal:
     text = str(exc)
     if exc.code == "crm_error" and ("credential" in text.lower() or "token" in text.lower()):
         fix = FIX_CONNECT
+    if exc.code == "budget" and exc.split:
+        return Refusal(text, exc.code, FIX_SPLIT, exc.split)
     return Refusal(text, exc.code, fix)
 
 

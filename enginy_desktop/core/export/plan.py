@@ -100,10 +100,15 @@ class ExportRefused(Exception):
     ``no_crm``, ``not_connected``, ``missing_credentials``, ``no_export_mapping``, ``cross_object``,
     ``invalid_config``, ``no_list``, ``empty``, ``export_value``, ``crm_error``."""
 
-    def __init__(self, message: str, code: str, problems: Sequence[str] = ()) -> None:
+    def __init__(self, message: str, code: str, problems: Sequence[str] = (), *, split: Sequence[int] = (),
+                 split_units: int = 0) -> None:
         super().__init__(message)
         self.code = code
         self.problems = list(problems)
+        # ``budget``: the beginning of the list that fits in what is left today (ExportOptions.record_ids for
+        # "export the first N now, the rest after the reset") and what it needs; empty when nothing fits.
+        self.split = tuple(split)
+        self.split_units = split_units
 
 
 @dataclass(frozen=True)
@@ -1138,11 +1143,23 @@ async def _budget(plan: Plan, adapter: CrmAdapter) -> BudgetEstimate | None:
                               left.remaining if left is not None else None,
                               (left.per_day if left is not None else None) or caps.budget.per_day)
     if estimate.remaining is not None and estimate.needed > estimate.remaining:
+        from enginy_desktop.core.services.budget import export_split, read_cost
+
         resets = " (it resets at midnight UTC)" if left is not None and left.resets_at is not None else ""
+        # What fits: what is left, less what planning that first part reads again.
+        available = estimate.remaining - read_cost(caps, plan.api_calls)
+        split, units = export_split(plan, caps, available) if available > 0 else ((), 0)
+        main = "contact" if plan.list_kind == "contacts" else "company"
+        total = sum(1 for r in plan.records if r.object == main)
+        noun = "contacts" if main == "contact" else "companies"
+        part = (f"Split it: export the first {len(split):,} of the {total:,} {noun} now (about {units:,} "
+                f"{estimate.unit}) and the other {total - len(split):,} after the budget resets — exporting the list "
+                "again then writes only what is still missing — or run it all after the reset."
+                if split else "Run it after the budget resets.")
         raise ExportRefused(
             f"This export needs about {estimate.needed:,} {estimate.unit} of {plan.crm_name}'s daily budget, but "
             f"only {estimate.remaining:,} of {estimate.per_day or 0:,} are left today{resets}. Nothing was written. "
-            "Export part of the list (select the records first), or run it after the budget resets.", "budget")
+            + part, "budget", split=split, split_units=units)
     return estimate
 
 

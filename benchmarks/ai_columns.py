@@ -18,7 +18,9 @@ medians over the runs:
 - ``estimate_error_pct``: the offline estimate against the tokens the run reported (within ±15);
 - ``requests_on_rerun``: requests the second run sent (0: every row is already done or cached);
 - ``max_event_loop_stall_ms``: the longest the window's event loop went without turning from **Run** in the dialog to
-  the end of the run, progress dialog open (≤ 50); ``stall_at_s``: when it happened, from Run.
+  the end of the run, progress dialog open (≤ 50); ``stall_at_s``: when it happened, from Run;
+- ``idle_process_stall_ms`` (the peer): the same heartbeat in an idle process started beside the run, for the
+  same time — what the machine's own scheduling costs any process (on a loaded machine, most of the figure above).
 """
 
 from __future__ import annotations
@@ -47,6 +49,19 @@ os.environ.setdefault("ENGINY_TEST_KEYRING_FILE", str(Path(tempfile.mkdtemp()) /
 
 def Emulator(config: dict[str, Any]) -> EmulatorChild:  # noqa: N802 - reads like the class it makes
     return EmulatorChild("enginy_desktop.sandbox.ai.openai", "OpenAISandbox", "OpenAISandboxConfig", config)
+
+
+IDLE_BEAT = """
+import asyncio, sys, time
+async def main(seconds):
+    worst, last, end = 0.0, time.perf_counter(), time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        await asyncio.sleep(0.002)
+        now = time.perf_counter()
+        worst, last = max(worst, now - last - 0.002), now
+    print(worst * 1000)
+asyncio.run(main(float(sys.argv[1])))
+"""
 
 
 class Heartbeat:
@@ -110,12 +125,17 @@ def one_run(rows: int, rpm: int, tpm: int) -> dict[str, float]:
             await dialog.tasks.wait()
             await asyncio.sleep(0.2)
             beat.worst = 0.0
+            # The peer: an idle process's heartbeat for about as long as the run takes (rows / RPM).
+            idle = subprocess.Popen([sys.executable, "-c", IDLE_BEAT, str(rows / max(1, rpm) * 60)],
+                                    stdout=subprocess.PIPE, text=True)
             started = beat.origin = time.perf_counter()
             result = await dialog.run()
             elapsed = time.perf_counter() - started
             beat.task.cancel()
+            idle_ms.append(float(idle.communicate(timeout=120)[0].strip() or "nan"))
             return result, elapsed
 
+        idle_ms: list[float] = []
         result, elapsed = loop.run_until_complete(main())
         stats = emulator.state()
         c = result.counters
@@ -138,6 +158,7 @@ def one_run(rows: int, rpm: int, tpm: int) -> dict[str, float]:
             "requests_on_rerun": float(after - before),
             "max_event_loop_stall_ms": beat.worst * 1000,
             "stall_at_s": beat.worst_at,
+            "idle_process_stall_ms": idle_ms[0],
             "rows_asked": float(asked),
             "run_seconds": elapsed,
         }
@@ -148,7 +169,8 @@ def one_run(rows: int, rpm: int, tpm: int) -> dict[str, float]:
 
 UNITS = {"rows_per_min_vs_ceiling": "ratio", "requests_per_row": "requests", "tokens_per_row": "tokens",
          "rate_limited_429": "answers", "estimate_error_pct": "%", "requests_on_rerun": "requests",
-         "max_event_loop_stall_ms": "ms", "stall_at_s": "s", "rows_asked": "rows", "run_seconds": "s"}
+         "max_event_loop_stall_ms": "ms", "stall_at_s": "s", "idle_process_stall_ms": "ms", "rows_asked": "rows",
+         "run_seconds": "s"}
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ were empty, so a row whose placeholders are empty is skipped and counted instead
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -62,13 +63,14 @@ class Vocabulary:
     custom: tuple[str, ...] = ()
 
     def entries(self) -> list[Placeholder]:
-        out = [Placeholder("record", f.name, f.label) for f in F.fields_for(self.kind)]
-        if self.kind is RecordKind.CONTACT:
-            out += [Placeholder("company", f.name, f"Company: {f.label}") for f in F.fields_for(RecordKind.COMPANY)]
-        out += [Placeholder("custom", n, n) for n in self.custom]
-        return out
+        return list(_entries(self))
 
     def resolve(self, text: str) -> Placeholder | None:
+        # A run renders the same few placeholders for thousands of rows: each is resolved once per vocabulary
+        # (in a worker thread, a pure-Python loop over every field per row would hold the GIL the window needs).
+        return _resolve(self, text)
+
+    def _resolve(self, text: str) -> Placeholder | None:
         wanted = text.strip()
         folded = wanted.casefold()
         if folded.startswith(CUSTOM_PREFIX):
@@ -89,6 +91,21 @@ class Vocabulary:
     def suggestions(self, text: str, n: int = 3) -> list[str]:
         names = [e.key for e in self.entries()] + [e.label for e in self.entries()]
         return difflib.get_close_matches(text.strip(), names, n=n, cutoff=0.6)
+
+
+@functools.lru_cache(maxsize=64)
+def _entries(vocabulary: Vocabulary) -> tuple[Placeholder, ...]:
+    kind = vocabulary.kind
+    out = [Placeholder("record", f.name, f.label) for f in F.fields_for(kind)]
+    if kind is RecordKind.CONTACT:
+        out += [Placeholder("company", f.name, f"Company: {f.label}") for f in F.fields_for(RecordKind.COMPANY)]
+    out += [Placeholder("custom", n, n) for n in vocabulary.custom]
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=4096)
+def _resolve(vocabulary: Vocabulary, text: str) -> Placeholder | None:
+    return vocabulary._resolve(text)
 
 
 @dataclass(frozen=True)

@@ -134,6 +134,24 @@ class _Progress:
         print(" · ".join(parts), file=self.rt.stderr, flush=True)
 
 
+def _command_line_refusal(ctx: Any, exc: Any) -> str:
+    """The refusal as the command line says it: a CRM that is not configured yet is set up with a command here,
+    not with the window's Configure button."""
+    from enginy_desktop.core import catalog
+    from enginy_desktop.core.services.crm import active_crm_key
+
+    if exc.code != "no_export_mapping":
+        return str(exc)
+    key = active_crm_key(ctx)
+    if ctx.crm_configs.has_saved(key):  # configured, without a mapping for these records: the message says which
+        return str(exc)
+    name = catalog.get(key).name
+    return (f"{name} is not configured yet, so the export does not know which fields to send: run "
+            f"'enginy-desktop crm-config init' for a starting configuration from {name}'s fields (or "
+            "'enginy-desktop crm-config import FILE.json'; the window's Configure does the same). Nothing was "
+            "written.")
+
+
 def _parse_sets(items: list[str]) -> dict[str, str]:
     values = {}
     for item in items:
@@ -269,7 +287,7 @@ def cmd_export(args: argparse.Namespace, rt: Runtime) -> int:
                 plan = _run_with_cancel(lambda token, o=options: plan_export(ctx, args.list, o, progress=progress,
                                                                   cancel=token))
         except ExportRefused as exc:
-            raise CliError(str(exc)) from None
+            raise CliError(_command_line_refusal(ctx, exc)) from None
         except RunCancelled:
             raise CliError("Export cancelled while preparing: nothing was written.") from None
         except AdapterError as exc:

@@ -30,6 +30,11 @@ def test_init_then_sync_and_export_from_the_command_line(w: World, cli: Cli, tmp
                           "company_name": "Bletchley", "job_title": "Researcher"}])
     existing = w.add_crm_contact(firstname="Ada", lastname="Lovelace", company="Engines", jobtitle="Analyst")
 
+    code, _, err = cli("export", "--list", "Leads", "--yes")  # not configured yet: the command that does it
+    assert code == 1
+    assert "run 'enginy-desktop crm-config init'" in err
+    assert "Configure on its card" not in err
+
     copy = tmp_path / "hubspot.json"
     code, out, err = cli("crm-config", "init", "--file", str(copy))
     assert code == 0, err

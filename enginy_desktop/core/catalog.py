@@ -89,6 +89,11 @@ class Integration:
     default_base_url: str = ""
     notice: str = ""
     monogram: str = ""
+    #: A CRM that keeps people in one of several objects: (value, what it means, what to mind when chosen), the
+    #: first being the default.
+    #: Chosen in Step 2 of the CRM wizard (``CrmConfig.people_object``); the adapter reads it as the connection
+    #: setting ``contact_object``.
+    people_objects: tuple[tuple[str, str, str], ...] = ()
     #: False while Enginy Desktop cannot do this integration's job (no adapter yet): its card and its connection
     #: dialog say so before anything is entered. Set from :data:`NOT_READY_YET`.
     ready: bool = True
@@ -325,15 +330,6 @@ INTEGRATIONS: tuple[Integration, ...] = (
                 "when the session ends; signing in with Salesforce renews itself.",
             ),
             CredentialField(
-                "contact_object",
-                "Export people as",
-                kind=FieldKind.CHOICE,
-                choices=("Contacts", "Leads"),
-                default="Contacts",
-                help="Contacts with their Account, or Leads (the company's name goes in the Lead's Company field; "
-                "new prospects often start as Leads).",
-            ),
-            CredentialField(
                 "daily_api_requests",
                 "Daily API requests",
                 advanced=True,
@@ -343,6 +339,14 @@ INTEGRATIONS: tuple[Integration, ...] = (
             _base_url("https://yourdomain.my.salesforce.com"),
         ),
         monogram="S",
+        people_objects=(
+            ("Contacts", "Contacts, each with its Account (its company, matched or created when you export "
+             "associated companies).", ""),
+            ("Leads", "Leads, with the company's name in the Lead's Company field (new prospects often start as "
+             "Leads).", "Leads have no account: map the company's name to the Lead's Company field (Salesforce "
+             "requires it) and export without associated companies. Matching, owners and activities work the "
+             "same."),
+        ),
     ),
     Integration(
         "tribecrm",

@@ -129,6 +129,7 @@ class CrmSnapshot:
     multiple_companies: bool = True
     primary_company: bool = True
     companies_note: str = ""  # why a contact has one company only in this account (Capabilities.companies_note)
+    people_object: str = ""  # the object people go in, where the CRM offers several (CrmConfig.people_object)
     identifier_fields: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     identifier_fields_guessed: bool = False
     fetched_at: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -169,6 +170,7 @@ class CrmSnapshot:
             "multiple_companies": self.multiple_companies,
             "primary_company": self.primary_company,
             "companies_note": self.companies_note,
+            "people_object": self.people_object,
             "identifier_fields": {k: dict(v) for k, v in self.identifier_fields.items()},
             "identifier_fields_guessed": self.identifier_fields_guessed,
             "fields": [
@@ -224,6 +226,7 @@ class CrmSnapshot:
             multiple_companies=bool(data.get("multiple_companies", True)),
             primary_company=bool(data.get("primary_company", True)),
             companies_note=str(data.get("companies_note") or ""),
+            people_object=str(data.get("people_object") or ""),
             identifier_fields={
                 str(k): {str(r): str(n) for r, n in v.items()} for k, v in (data.get("identifier_fields") or {}).items()
             },
@@ -241,6 +244,7 @@ class CrmSnapshot:
         capabilities: Capabilities | None = None,
         identifier_fields: Mapping[Any, Mapping[Any, str]] | None = None,
         fetched_at: datetime | None = None,
+        people_object: str = "",
     ) -> CrmSnapshot:
         """From what an adapter returns. ``identifier_fields`` is what the adapter says per object; an object it
         says nothing about has its roles guessed from the field names (see :func:`guess_identifier_fields`)."""
@@ -263,6 +267,7 @@ class CrmSnapshot:
             multiple_companies=capabilities.multiple_companies if capabilities is not None else True,
             primary_company=capabilities.primary_company if capabilities is not None else True,
             companies_note=str(getattr(capabilities, "companies_note", "") or ""),
+            people_object=people_object,
             identifier_fields=roles,
             identifier_fields_guessed=guessed,
             fetched_at=fetched_at or datetime.now(UTC),

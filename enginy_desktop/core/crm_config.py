@@ -379,6 +379,9 @@ class CrmConfig:
     identity_mappings: dict[str, str] = field(default_factory=dict)  # Enginy identity id -> CRM user id
     user_mappings: dict[str, str] = field(default_factory=dict)  # Enginy user id -> CRM user id
     default_owner: str = ""  # CRM user id for records and activities of unmapped users and identities
+    # Where people go in a CRM that offers a choice (catalog ``people_objects``, e.g. Salesforce Contacts or Leads);
+    # "" is the CRM's default.
+    people_object: str = ""
 
     # -- editing (what wizard pages call) ---------------------------------------------------------------------
 
@@ -470,6 +473,7 @@ class CrmConfig:
             "identity_mappings": dict(sorted(self.identity_mappings.items())),
             "user_mappings": dict(sorted(self.user_mappings.items())),
             "default_owner": self.default_owner or None,
+            **({"people_object": self.people_object} if self.people_object else {}),
         }
 
     def to_json(self) -> str:
@@ -518,7 +522,7 @@ class NewerConfigVersionError(CrmConfigFileError):
 
 _TOP_KEYS = {
     "format", "version", "crm", "identifiers", "export_mappings", "association_type", "campaign_mappings",
-    "identity_mappings", "user_mappings", "default_owner", "exported_at", "app_version",
+    "identity_mappings", "user_mappings", "default_owner", "exported_at", "app_version", "people_object",
 }  # fmt: skip
 _ROW_KEYS = {"kind", "crm_field", "source", "value", "overwrite", "position"}
 
@@ -570,9 +574,25 @@ class _Reader:
             self.problems.append('"default_owner" must be a CRM user id or null.')
             owner = None
         config.default_owner = "" if owner is None else str(owner)
+        config.people_object = self._people_object(data, crm)
         if self.problems:
             raise CrmConfigFileError(self.problems)
         return config
+
+    def _people_object(self, data: Mapping[str, Any], crm: str) -> str:
+        from . import catalog
+
+        value = self._text(data, "people_object", "people_object")
+        try:
+            choices = [v for v, *_rest in catalog.get(crm).people_objects] if crm else []
+        except catalog.UnknownIntegrationError:
+            choices = []
+        if value and value not in choices:
+            allowed = " or ".join(f'"{c}"' for c in choices)
+            self.problems.append(f'"people_object" is "{value}"; ' + (
+                f"it must be {allowed}." if choices else "this CRM keeps people in one object only (leave it out)."))
+            return ""
+        return value
 
     def _text(self, data: Mapping[str, Any], key: str, where: str, *, required: bool = False) -> str:
         value = data.get(key, "")

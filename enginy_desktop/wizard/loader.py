@@ -70,7 +70,8 @@ class CrmDataLoader(QObject):
 
     def needs_fetch(self) -> bool:
         snap = self.state.snapshot
-        return snap is None or snap.age_seconds() >= crm_setup.SNAPSHOT_MAX_AGE
+        return (snap is None or snap.age_seconds() >= crm_setup.SNAPSHOT_MAX_AGE
+                or snap.people_object != self.state.config.people_object)  # read for another people object
 
     async def load(self, refresh: bool = False) -> crm_setup.SnapshotResult:
         """Read the fields and users (from the recent cache unless ``refresh``); never raises for a CRM that
@@ -79,7 +80,8 @@ class CrmDataLoader(QObject):
         self.error = ""
         self.changed.emit()
         try:
-            result = await crm_setup.load_snapshot(self.ctx, self.state.crm, refresh=refresh)
+            result = await crm_setup.load_snapshot(self.ctx, self.state.crm, refresh=refresh,
+                                                   people=self.state.config.people_object)
         except asyncio.CancelledError:
             self.status = CACHED if self.state.snapshot is not None else IDLE
             raise

@@ -3,6 +3,7 @@ Association Type (with its confirmation for "Associate as Primary and remove pre
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from itertools import pairwise
 
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from enginy_desktop.core import catalog
 from enginy_desktop.core.automap import Suggestion
 from enginy_desktop.core.crm_config import (
     PRIMARY_REMOVE_WARNING,
@@ -54,6 +56,8 @@ INTRO = (
     "This step configures which Enginy fields map to which CRM fields when exporting data. The setup is split "
     "into two tabs — Contacts and Companies — and the mapping configuration works the same way in both."
 )
+PEOPLE_HELP = ("Where the contacts you export go in the CRM. The Contacts tab below lists the fields of the object "
+               "you choose; Step 1 matches against it too.")
 # Codes of a row that is still being filled in: said softly, not in red.
 _FILLING_IN = ("missing_source", "missing_crm_field", "missing_value")
 _ADD_TEXT = {
@@ -408,6 +412,10 @@ class ExportPage(StepPage):
         super().__init__(state, data, "Step 2: Export Mapping", INTRO)
         warning = caption("⚠ " + CROSS_OBJECT_WARNING, "notice")
         self.body.addWidget(warning)
+        self.people_radios: dict[str, QRadioButton] = {}
+        self.people_note: QLabel | None = None
+        if catalog.get(state.crm).people_objects:  # a CRM that keeps people in one of several objects
+            self.body.addWidget(self._people_section())
         self.tabs = QTabWidget()
         self.tabs.setObjectName("exportTabs")
         self.tab_widgets = {obj: MappingTab(self, obj) for obj in ObjectType}
@@ -417,6 +425,61 @@ class ExportPage(StepPage):
         self.body.addWidget(self._association_section())
         self.body.addStretch(1)
         self.dialog: QDialog | None = None
+
+    def _people_section(self) -> QFrame:
+        """Where people go in this CRM (e.g. Salesforce Contacts or Leads): the Contacts tab's fields follow."""
+        frame = QFrame()
+        frame.setObjectName("peopleObject")
+        frame.setProperty("section", "true")
+        lay = QVBoxLayout(frame)
+        lay.setContentsMargins(16, 14, 16, 14)
+        lay.setSpacing(6)
+        title = QLabel(f"Export people to {self.state.crm_name} as")
+        title.setObjectName("sectionTitle")
+        lay.addWidget(title)
+        lay.addWidget(caption(PEOPLE_HELP))
+        group = QButtonGroup(frame)
+        for value, meaning, _note in catalog.get(self.state.crm).people_objects:
+            radio = QRadioButton(value)
+            radio.setObjectName(f"people-{value.casefold()}")
+            radio.setAccessibleDescription(meaning)
+            radio.toggled.connect(functools.partial(self._people_toggled, value))
+            group.addButton(radio)
+            self.people_radios[value] = radio
+            lay.addWidget(radio)
+            lay.addWidget(caption(meaning, "optionHelp"))
+        self.people_note = message_label("peopleNote")
+        lay.addWidget(self.people_note)
+        return frame
+
+    def _people_object(self) -> str:
+        options = catalog.get(self.state.crm).people_objects
+        return self.state.config.people_object or (options[0][0] if options else "")
+
+    def _render_people(self) -> None:
+        chosen = self._people_object()
+        radio = self.people_radios.get(chosen)
+        if radio is not None and not radio.isChecked():
+            radio.blockSignals(True)
+            radio.setChecked(True)
+            radio.blockSignals(False)
+        if self.people_note is not None:
+            note = next((n for v, _m, n in catalog.get(self.state.crm).people_objects if v == chosen), "")
+            self.people_note.setText(note)
+            self.people_note.setVisible(bool(note))
+            set_state(self.people_note, "severity", "hint" if note else "")
+
+    def _people_toggled(self, value: str, on: bool) -> None:
+        if on:
+            self._on_people(value)
+
+    def _on_people(self, value: str) -> None:
+        if value == self._people_object():
+            return
+        self.state.config.people_object = value
+        self._render_people()
+        self.edited()
+        self.data.tasks.start(self.data.load())  # the Contacts tab's fields are the chosen object's
 
     def _association_section(self) -> QFrame:
         frame = QFrame()
@@ -448,6 +511,7 @@ class ExportPage(StepPage):
 
     # -- rendering ---------------------------------------------------------------------------------------------
     def render_state(self) -> None:
+        self._render_people()
         for tab in self.tab_widgets.values():
             tab.rebuild()
         self._render_association()

@@ -1,6 +1,7 @@
-"""People exported as Salesforce Leads (the connection's "Export people as: Leads"): sync and export against the
-emulator, the company's name in the Lead's Company field, activities as Tasks on the Lead, and associated
-companies refused per record with what to do."""
+"""People exported as Salesforce Leads (Step 2's choice, or the connection setting "Export people as: Leads" of
+earlier versions, read until the configuration is saved with a choice): sync and export against the emulator, the
+company's name in the Lead's Company field, activities as Tasks on the Lead, and associated companies refused per
+record with what to do."""
 
 from __future__ import annotations
 
@@ -12,24 +13,37 @@ from enginy_desktop.core import sync
 from enginy_desktop.core.crm_config import FieldMapping, MappingKind
 from enginy_desktop.core.export.plan import ExportOptions
 from enginy_desktop.core.export.run import export
+from enginy_desktop.core.models import IntegrationState
 from enginy_desktop.sandbox.crm.salesforce import DEFAULT_TOKEN
 from enginy_desktop.sandbox.kit.server import serve
 from tests.support.crm_world import CrmWorld, emulator
 
 
-def _world(ctx: Any, url: str, app: Any) -> CrmWorld:
-    ctx.integrations.save_connection("salesforce", {"base_url": url, "access_token": DEFAULT_TOKEN,
-                                                    "contact_object": "Leads"})
+def _world(ctx: Any, url: str, app: Any, *, former_setting: bool = False) -> CrmWorld:
+    """Salesforce connected; ``former_setting``: people go in as Leads by the connection setting of earlier
+    versions ("Export people as: Leads"), which the configuration reads until it is saved with a choice."""
+    ctx.integrations.save_connection("salesforce", {"base_url": url, "access_token": DEFAULT_TOKEN})
     ctx.integrations.enable("salesforce")
+    if former_setting:
+        with ctx.store.write() as s:
+            row = s.get(IntegrationState, "salesforce")
+            row.settings = {**(row.settings or {}), "contact_object": "Leads"}
     sb = app.state.sandbox
     return CrmWorld(ctx, url, sb, app, owners=sb.user_ids(), crm="salesforce")
+
+
+def as_leads(ctx: Any) -> None:
+    """Step 2's choice: people go in as Leads."""
+    config = ctx.crm_configs.load("salesforce")
+    config.people_object = "Leads"
+    ctx.crm_configs.save(config)
 
 
 def test_people_go_in_as_leads_with_their_company_name(ctx: Any) -> None:
     app = emulator("salesforce")
     sb = app.state.sandbox
     with serve(app) as url:
-        w = _world(ctx, url, app)
+        w = _world(ctx, url, app, former_setting=True)
         bob = sb.insert("Lead", {"LastName": "Roe", "Email": "bob@acme.test", "Company": "Acme", "Title": "Old"})["Id"]
         sb.insert("Contact", {"LastName": "Roe", "Email": "jane@acme.test"})  # a Contact: not what Leads match
         w.configure([*w.basics(), w.mapping("job_title", "job_title", overwrite=True),
@@ -66,6 +80,7 @@ def test_associated_companies_are_refused_per_record_for_leads(ctx: Any) -> None
         w = _world(ctx, url, app)
         w.configure([*w.basics(), FieldMapping(MappingKind.ENGINY, "Company", source="company_name")],
                     w.company_basics())
+        as_leads(ctx)
         acme = w.company(name="Acme", domain="acme.test")
         w.contacts("Leads", [{"first_name": "Jane", "last_name": "Doe", "email": "jane@acme.test",
                               "company_name": "Acme", "company_id": acme}])
@@ -83,6 +98,7 @@ def test_check_names_leads_as_what_it_reads(ctx: Any, cli: Any) -> None:
     app = emulator("salesforce")
     with serve(app) as url:
         _world(ctx, url, app)
+        as_leads(ctx)
         code, out, err = cli("check", "salesforce")
     assert code == 0, err
     assert "Leads, Accounts and Users are readable" in out

@@ -45,7 +45,7 @@ def test_connection_dialog_signs_in_or_takes_a_session_and_shows_the_org(
     qtbot.addWidget(dialog)
     dialog.resize(640, 720)
     dialog.show()
-    assert {"client_id", "client_secret", "login_url", "access_token", "contact_object",
+    assert {"client_id", "client_secret", "login_url", "access_token",
             "daily_api_requests"} <= set(dialog.rows)
     _grab(dialog, "salesforce_connect.png")
     dialog.rows["access_token"].editor.setText(DEFAULT_TOKEN)
@@ -83,3 +83,51 @@ def test_the_wizard_works_on_salesforces_fields(qtbot: Any, ctx: AppContext, san
     assert "one company only" in page.association_note.text()
     _grab(wizard, "salesforce_wizard_export.png")
     assert wizard.state.config.crm == "salesforce"
+
+
+def test_step_2_chooses_contacts_or_leads_and_the_field_lists_follow(
+        qtbot: Any, ctx: AppContext, sandbox_url: str) -> None:
+    ctx.integrations.save_connection("salesforce", {"access_token": DEFAULT_TOKEN, "base_url": sandbox_url})
+    ctx.integrations.enable("salesforce")
+    assert "contact_object" not in {f.name for f in catalog.get("salesforce").fields}  # no longer a connection field
+    wizard = CrmWizard(ctx, "salesforce", connect_dialog=ConnectDialog)
+    qtbot.addWidget(wizard)
+    wizard.resize(1280, 860)
+    wizard.show()
+    assert not asyncio.run(wizard.data.load()).error
+    page = wizard.go_to(Step.EXPORT)
+    assert list(page.people_radios) == ["Contacts", "Leads"]
+    assert page.people_radios["Contacts"].isChecked()  # the default
+    assert page.people_note is not None
+    assert not page.people_note.isVisible()
+
+    def contact_fields() -> set[str]:
+        snapshot = wizard.state.snapshot
+        assert snapshot is not None
+        return {f.name for f in snapshot.fields_of(ObjectType.CONTACT)}
+
+    assert "AccountId" in contact_fields()
+    assert "Company" not in contact_fields()
+
+    page.people_radios["Leads"].setChecked(True)
+    assert wizard.state.config.people_object == "Leads"
+    assert wizard.data.needs_fetch()  # the fields shown are the Contact object's until read again
+    assert not asyncio.run(wizard.data.load()).error
+    assert "Company" in contact_fields()  # a Lead's company is its Company text…
+    assert "AccountId" not in contact_fields()  # …it has no account
+    assert wizard.state.snapshot is not None
+    assert wizard.state.snapshot.identifier_fields_of(ObjectType.CONTACT)["company_name"] == "Company"
+    assert page.people_note.isVisible()
+    assert "Leads have no account" in page.people_note.text()
+    tab = page.tab_widgets[ObjectType.CONTACT]
+    tab.sections[MappingKind.ENGINY].add.click()
+    row = tab.rows[-1]
+    row.enginy.set_value("company_name")
+    tab.rows[row.index].crm.set_value("Company")
+    QCoreApplication.processEvents()
+    _grab(wizard, "salesforce_wizard_leads.png")
+    assert wizard.save()
+    assert ctx.crm_configs.load("salesforce").people_object == "Leads"
+    adapter = ctx.adapters.crm("salesforce")  # every later sync, export and check works on Leads
+    assert getattr(adapter, "leads", False)
+    asyncio.run(adapter.aclose())

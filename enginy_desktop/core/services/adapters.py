@@ -8,6 +8,7 @@ engines takes a ``transport``.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from enginy_desktop.adapters import registry
@@ -92,10 +93,26 @@ class AdapterFactory:
         return Connection(key=key, settings=settings, get_secret=get_secret, set_secret=set_secret,
                           load_state=load_state, save_state=save_state)
 
-    def crm(self, key: str, *, retry: Any = None) -> CrmAdapter:
-        """The adapter of CRM ``key`` on its saved connection (close it with ``aclose`` or ``async with``)."""
+    def crm(self, key: str, *, retry: Any = None, people_object: str | None = None) -> CrmAdapter:
+        """The adapter of CRM ``key`` on its saved connection (close it with ``aclose`` or ``async with``).
+
+        Where the CRM keeps people in one of several objects (catalog ``people_objects``), the adapter works on
+        ``people_object``, by default the one the CRM configuration chose (Step 2 of the wizard)."""
         cls = self.crm_class(key)
-        return cls.from_connection(self.connection(key), transport=self.transport, retry=retry or self.retry)
+        connection = self.connection(key)
+        if catalog.get(key).people_objects:
+            chosen = people_object if people_object is not None else self._people_object(key)
+            connection = dataclasses.replace(connection, settings={**connection.settings, "contact_object": chosen})
+        return cls.from_connection(connection, transport=self.transport, retry=retry or self.retry)
+
+    def _people_object(self, key: str) -> str:
+        from enginy_desktop.core.crm_config import CrmConfigFileError
+
+        try:
+            chosen: str = self.ctx.crm_configs.load(key).people_object
+        except CrmConfigFileError:  # an unreadable configuration is said where it is used; people go by default
+            return ""
+        return chosen
 
     def open(self, key: str, *, retry: Any = None, **options: Any) -> Any:
         """The adapter of any integration ``key`` that has one (a CRM, Slack, OpenAI, TheirStack…) on its saved

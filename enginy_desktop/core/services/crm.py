@@ -64,11 +64,13 @@ def require_connected(ctx: Any, key: str) -> None:
 
 
 @asynccontextmanager
-async def open_crm(ctx: Any, key: str | None = None) -> AsyncIterator[CrmAdapter]:
-    """The adapter of ``key`` (default: the enabled CRM) on its saved connection, closed on exit."""
+async def open_crm(ctx: Any, key: str | None = None, *, people_object: str | None = None
+                   ) -> AsyncIterator[CrmAdapter]:
+    """The adapter of ``key`` (default: the enabled CRM) on its saved connection, closed on exit
+    (``people_object``: see ``AdapterFactory.crm``)."""
     key = key or active_crm_key(ctx)
     require_connected(ctx, key)
-    adapter = ctx.adapters.crm(key)
+    adapter = ctx.adapters.crm(key) if people_object is None else ctx.adapters.crm(key, people_object=people_object)
     try:
         yield adapter
     finally:

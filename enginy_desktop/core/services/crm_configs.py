@@ -43,9 +43,21 @@ class CrmConfigService:
         with self.store.session() as s:
             row = s.get(CrmConfigRecord, key)
             document = dict(row.document) if row is not None else None
-        if document is None:
-            return CrmConfig(crm=key)
-        return CrmConfig.from_dict(document, expected_crm=key)
+        config = CrmConfig(crm=key) if document is None else CrmConfig.from_dict(document, expected_crm=key)
+        if not config.people_object and catalog.get(key).people_objects:
+            config.people_object = self._former_people_object(key)
+        return config
+
+    def _former_people_object(self, key: str) -> str:
+        """Where people went before the wizard's Step 2 asked: the connection setting ``contact_object`` of
+        earlier versions (kept in the integration's settings), until the configuration is saved with a choice."""
+        from enginy_desktop.core.models import IntegrationState
+
+        with self.store.session() as s:
+            row = s.get(IntegrationState, key)
+            former = str((row.settings or {}).get("contact_object") or "") if row is not None else ""
+        choices = {v.casefold(): v for v, *_rest in catalog.get(key).people_objects}
+        return choices.get(former.strip().casefold(), "")
 
     def save(self, config: CrmConfig, **validation: Any) -> CrmConfig:
         """Validate (``validation`` goes to :func:`crm_config.validate`) and replace the saved configuration.

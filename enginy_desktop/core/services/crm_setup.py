@@ -31,6 +31,7 @@ __all__ = [
     "cached_snapshot",
     "fetch_snapshot",
     "load_snapshot",
+    "people_object",
     "risk_lists",
     "workspace_people",
 ]
@@ -61,9 +62,25 @@ def cached_snapshot(ctx: Any, key: str) -> CrmSnapshot | None:
     return CrmSnapshotCache(ctx.data_dir).load(key)
 
 
-async def fetch_snapshot(ctx: Any, key: str) -> CrmSnapshot:
-    """Read fields (contacts and companies) and users from the CRM ``key`` and cache them."""
-    async with open_crm(ctx, key) as adapter:
+def people_object(ctx: Any, key: str) -> str:
+    """Where people go in CRM ``key`` as its saved configuration says ("" for its default, or a CRM without a
+    choice)."""
+    from enginy_desktop.core.crm_config import CrmConfigFileError
+
+    if not catalog.get(key).people_objects:
+        return ""
+    try:
+        chosen: str = ctx.crm_configs.load(key).people_object
+    except CrmConfigFileError:
+        return ""
+    return chosen
+
+
+async def fetch_snapshot(ctx: Any, key: str, *, people: str | None = None) -> CrmSnapshot:
+    """Read fields (contacts and companies) and users from the CRM ``key`` and cache them; ``people``: the object
+    people go in (default: the saved configuration's)."""
+    chosen = people_object(ctx, key) if people is None else people
+    async with open_crm(ctx, key, people_object=chosen if catalog.get(key).people_objects else None) as adapter:
         fields = [*await adapter.fields(CrmObject.CONTACTS), *await adapter.fields(CrmObject.COMPANIES)]
         users = await adapter.users()
         capabilities = adapter.capabilities
@@ -74,7 +91,8 @@ async def fetch_snapshot(ctx: Any, key: str) -> CrmSnapshot:
             answer = adapter.identifier_fields(obj)
             if answer:
                 said[obj.singular] = {str(r): str(n) for r, n in answer.items()}
-    snapshot = CrmSnapshot.build(key, fields, users, capabilities=capabilities, identifier_fields=said)
+    snapshot = CrmSnapshot.build(key, fields, users, capabilities=capabilities, identifier_fields=said,
+                                 people_object=chosen)
     try:
         CrmSnapshotCache(ctx.data_dir).save(snapshot)
     except OSError as exc:  # a cache that cannot be written only costs a fetch next time
@@ -83,15 +101,17 @@ async def fetch_snapshot(ctx: Any, key: str) -> CrmSnapshot:
 
 
 async def load_snapshot(
-    ctx: Any, key: str, *, refresh: bool = False, max_age: float = SNAPSHOT_MAX_AGE
+    ctx: Any, key: str, *, refresh: bool = False, max_age: float = SNAPSHOT_MAX_AGE, people: str | None = None
 ) -> SnapshotResult:
-    """The CRM's fields and users: the cached copy when younger than ``max_age`` (unless ``refresh``), else
-    fetched; on failure the cached copy (any age) with the reason."""
+    """The CRM's fields and users: the cached copy when younger than ``max_age`` (unless ``refresh``, or it was
+    read for another people object than ``people``), else fetched; on failure the cached copy (any age) with the
+    reason."""
+    chosen = people_object(ctx, key) if people is None else people
     cached = cached_snapshot(ctx, key)
-    if cached is not None and not refresh and cached.age_seconds() < max_age:
+    if cached is not None and not refresh and cached.age_seconds() < max_age and cached.people_object == chosen:
         return SnapshotResult(cached)
     try:
-        return SnapshotResult(await fetch_snapshot(ctx, key), fetched=True)
+        return SnapshotResult(await fetch_snapshot(ctx, key, people=chosen), fetched=True)
     except READ_ERRORS as exc:
         name = catalog.get(key).name
         reason = redact(str(exc)) or type(exc).__name__

@@ -276,7 +276,7 @@ def cmd_export(args: argparse.Namespace, rt: Runtime) -> int:
             except ExportRefused as exc:
                 if exc.code != "budget" or not args.split or not exc.split:
                     how = " Add --split to export the first part now." if exc.code == "budget" and exc.split else ""
-                    raise CliError(str(exc) + how) from None
+                    raise CliError(_command_line_refusal(ctx, exc) + how) from None
                 # The first records that fit in what is left today; the rest when the budget has reset.
                 total = _list_size(ctx, args.list, options)
                 options = dataclasses.replace(options, record_ids=exc.split)

@@ -13,7 +13,8 @@ Run from the project root (``pip install -e ".[bench]"`` installs the peer, ``hu
     python benchmarks/export.py --crm dynamics        # Dynamics 365: the same (benchmarks/export_dynamics.py)
     python benchmarks/export.py --crm tribecrm        # TribeCRM: the same, against its 1,000 calls per minute
 
-(a) Each run gets three fresh copies of the same emulator at HubSpot's Professional limit (190 requests per 10 s,
+(a) Each run gets three fresh copies of the same emulator, each in its own process (so neither the app nor the
+    peer shares an interpreter with it), at HubSpot's Professional limit (190 requests per 10 s,
     search 4 per second), each holding 20,000 contacts, 6,000 of which are in the list of 20,000 (their job title
     differs: updated); the other 14,000 of the list are new. On them, in the same run:
 
@@ -190,18 +191,54 @@ def _connect(ctx: AppContext, url: str, tier: str = "Professional") -> None:
 LIMIT, SEARCH_LIMIT = RateLimit(190, 10.0), RateLimit(4, 1.0)
 
 
-def _limited_crm(contacts: int, existing: int) -> tuple[Any, list[dict[str, Any]]]:
-    """A fresh emulator at the Professional limit holding ``existing`` of the list's contacts (another job title)
-    and ``contacts - existing`` others; and the list's rows."""
-    app = create_app(HubSpotSandboxConfig(seed_contacts=0, owners=3, rate_limit=LIMIT, search_rate_limit=SEARCH_LIMIT,
-                                          daily_limit=None))
-    sb = app.state.sandbox
-    rows = [_person(i) for i in range(contacts)]
-    for i in range(existing):  # in the CRM with another job title: updated (Overwrite on)
-        sb.insert("contacts", _crm_props(rows[i], "Sales"))
-    for i in range(contacts, contacts + (contacts - existing)):  # other CRM contacts, not in the list
-        sb.insert("contacts", _crm_props(_person(i, "x"), "Other"))
-    return app, rows
+CONTROL_TOKEN = "bench-control-token"  # noqa: S105 - the benchmark's own emulator's control API
+
+
+class ChildCrm:
+    """A fresh HubSpot emulator in its own process (so neither the app nor the peer shares an interpreter with
+    it), seeded with ``existing`` of the list's contacts (another job title) and ``contacts - existing`` others,
+    then set to the Professional limit; its request log is read through the control API."""
+
+    def __init__(self, contacts: int, existing: int) -> None:
+        import httpx
+
+        self.rows = [_person(i) for i in range(contacts)]
+        os.environ["ENGINY_SANDBOX_CONTROL_TOKEN"] = CONTROL_TOKEN
+        self.proc, self.url = _sandbox_process()
+        self.http = httpx.Client(base_url=self.url, timeout=60)
+        seed = [_crm_props(self.rows[i], "Sales") for i in range(existing)]
+        seed += [_crm_props(_person(i, "x"), "Other") for i in range(contacts, contacts + (contacts - existing))]
+        auth = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
+        for start in range(0, len(seed), 100):
+            reply = self.http.post("/crm/v3/objects/contacts/batch/create", headers=auth,
+                                   json={"inputs": [{"properties": p} for p in seed[start:start + 100]]})
+            reply.raise_for_status()
+        self._control("POST", "/__sandbox__/limits", json={"rate_limit": "190/10s", "search_rate_limit": "4/1s"})
+        self.mark = self.total()
+
+    def _control(self, method: str, path: str, **kw: Any) -> Any:
+        reply = self.http.request(method, path, headers={"Authorization": f"Bearer {CONTROL_TOKEN}"}, **kw)
+        reply.raise_for_status()
+        return reply.json()
+
+    def total(self) -> int:
+        return int(self._control("GET", "/__sandbox__/requests", params={"since": 10**9})["total"])
+
+    def log(self) -> list[Any]:
+        """The requests since the emulator was seeded and limited (control requests left out)."""
+        from types import SimpleNamespace
+
+        entries = self._control("GET", "/__sandbox__/requests", params={"since": self.mark})["results"]
+        return [SimpleNamespace(path=e["path"], status=e["status"]) for e in entries
+                if not e["path"].startswith("/__sandbox__")]
+
+    def close(self) -> None:
+        self.http.close()
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
 
 
 def window_ceiling_seconds(log: list[Any]) -> float:
@@ -228,63 +265,65 @@ def window_ceiling_seconds(log: list[Any]) -> float:
 
 def bench_a(contacts: int, existing: int) -> dict[str, float]:
     """The reading export: e-mail identifier, Overwrite off on most fields (the current values decide)."""
-    app, rows = _limited_crm(contacts, existing)
-    sb = app.state.sandbox
-    with tempfile.TemporaryDirectory() as tmp, serve(app) as url:
-        ctx = AppContext.open(Path(tmp))
-        try:
-            _connect(ctx, url)
-            _config(ctx, by_email=True)
-            _list(ctx, "Bench", rows)
-            before = len(sb.requests)
-            plan, (result, calls), seconds = asyncio.run(_export(ctx, "Bench"))
-            assert not LAST_BLIND[0]
-            log = [e for e in sb.requests[before:] if not e.path.startswith("/__sandbox__")]
-            assert result.state == "finished", result.error
-            c = result.counters
-            assert c.get("created", 0) == contacts - existing, c
-            assert c.get("updated", 0) == existing, c
-            ceiling = window_ceiling_seconds(log)
-            return {
-                "records_per_s": contacts / seconds,
-                "ceiling_records_per_s": contacts / ceiling,
-                "throughput_vs_window_ceiling": ceiling / seconds,
-                "api_calls_per_1000_contacts": calls * 1000 / contacts,
-                "api_calls_plan_per_1000_contacts": plan * 1000 / contacts,
-                "http_429_count": float(sum(1 for e in log if e.status == 429)),
-                "searches": float(sum(1 for e in log if e.path.endswith("/search"))),
-            }
-        finally:
-            ctx.close()
+    crm = ChildCrm(contacts, existing)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            ctx = AppContext.open(Path(tmp))
+            try:
+                _connect(ctx, crm.url)
+                _config(ctx, by_email=True)
+                _list(ctx, "Bench", crm.rows)
+                plan, (result, calls), seconds = asyncio.run(_export(ctx, "Bench"))
+            finally:
+                ctx.close()
+        assert not LAST_BLIND[0]
+        log = crm.log()
+    finally:
+        crm.close()
+    assert result.state == "finished", result.error
+    c = result.counters
+    assert c.get("created", 0) == contacts - existing, c
+    assert c.get("updated", 0) == existing, c
+    ceiling = window_ceiling_seconds(log)
+    return {
+        "records_per_s": contacts / seconds,
+        "ceiling_records_per_s": contacts / ceiling,
+        "throughput_vs_window_ceiling": ceiling / seconds,
+        "api_calls_per_1000_contacts": calls * 1000 / contacts,
+        "api_calls_plan_per_1000_contacts": plan * 1000 / contacts,
+        "http_429_count": float(sum(1 for e in log if e.status == 429)),
+        "searches": float(sum(1 for e in log if e.path.endswith("/search"))),
+    }
 
 
 def bench_upsert(contacts: int, existing: int) -> dict[str, float]:
     """The blind upsert: e-mail identifier, every mapped field Overwrite on; nothing read first."""
-    app, rows = _limited_crm(contacts, existing)
-    sb = app.state.sandbox
-    with tempfile.TemporaryDirectory() as tmp, serve(app) as url:
-        ctx = AppContext.open(Path(tmp))
-        try:
-            _connect(ctx, url)
-            _config(ctx, by_email=True, overwrite_all=True)
-            _list(ctx, "Bench", rows)
-            before = len(sb.requests)
-            _plan, (result, calls), seconds = asyncio.run(_export(ctx, "Bench"))
-            assert LAST_BLIND[0]
-            log = [e for e in sb.requests[before:] if not e.path.startswith("/__sandbox__")]
-            assert result.state == "finished", result.error
-            c = result.counters
-            assert c.get("created", 0) == contacts - existing, c
-            assert c.get("updated", 0) == existing, c
-            return {
-                "upsert_records_per_s": contacts / seconds,
-                "upsert_run_records_per_s": contacts / LAST_RUN_SECONDS[0],
-                "upsert_api_calls_per_1000_contacts": calls * 1000 / contacts,
-                "upsert_http_429_count": float(sum(1 for e in log if e.status == 429)),
-                "upsert_vs_window_ceiling": window_ceiling_seconds(log) / seconds,
-            }
-        finally:
-            ctx.close()
+    crm = ChildCrm(contacts, existing)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            ctx = AppContext.open(Path(tmp))
+            try:
+                _connect(ctx, crm.url)
+                _config(ctx, by_email=True, overwrite_all=True)
+                _list(ctx, "Bench", crm.rows)
+                _plan, (result, calls), seconds = asyncio.run(_export(ctx, "Bench"))
+            finally:
+                ctx.close()
+        assert LAST_BLIND[0]
+        log = crm.log()
+    finally:
+        crm.close()
+    assert result.state == "finished", result.error
+    c = result.counters
+    assert c.get("created", 0) == contacts - existing, c
+    assert c.get("updated", 0) == existing, c
+    return {
+        "upsert_records_per_s": contacts / seconds,
+        "upsert_run_records_per_s": contacts / LAST_RUN_SECONDS[0],
+        "upsert_api_calls_per_1000_contacts": calls * 1000 / contacts,
+        "upsert_http_429_count": float(sum(1 for e in log if e.status == 429)),
+        "upsert_vs_window_ceiling": window_ceiling_seconds(log) / seconds,
+    }
 
 
 def bench_peer(contacts: int, existing: int) -> dict[str, float]:
@@ -299,13 +338,12 @@ def bench_peer(contacts: int, existing: int) -> dict[str, float]:
     )
     from urllib3.util.retry import Retry
 
-    app, rows = _limited_crm(contacts, existing)
-    sb = app.state.sandbox
-    with serve(app) as url:
+    crm = ChildCrm(contacts, existing)
+    try:
         retry = Retry(total=20, status_forcelist=[429], allowed_methods=None, backoff_factor=0.2,
                       respect_retry_after_header=True)
-        client = HubSpot(access_token=DEFAULT_TOKEN, host=url, retry=retry)
-        before = len(sb.requests)
+        client = HubSpot(access_token=DEFAULT_TOKEN, host=crm.url, retry=retry)
+        rows = crm.rows
         started = time.monotonic()
         for start in range(0, contacts, 100):
             inputs = [SimplePublicObjectBatchInputUpsert(id=r["email"], id_property="email", properties={
@@ -315,11 +353,14 @@ def bench_peer(contacts: int, existing: int) -> dict[str, float]:
                 for r in rows[start:start + 100]]
             client.crm.contacts.batch_api.upsert(BatchInputSimplePublicObjectBatchInputUpsert(inputs=inputs))
         seconds = time.monotonic() - started
-        log = sb.requests[before:]
+        log = crm.log()
+    finally:
+        crm.close()
     return {
         "peer_records_per_s": contacts / seconds,
         "peer_api_calls_per_1000_contacts": len(log) * 1000 / contacts,
         "peer_http_429_count": float(sum(1 for e in log if e.status == 429)),
+        "peer_vs_window_ceiling": window_ceiling_seconds(log) / seconds,
     }
 
 

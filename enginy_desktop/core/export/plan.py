@@ -974,6 +974,14 @@ async def _plan(ctx: Any, adapter: CrmAdapter, crm: str, crm_name: str, config: 
                     overwrite[obj][crm_field] = True  # campaign properties always carry the latest state
         records[obj] = {}
         wanted_values[obj] = {}
+        # A fixed value is the same for every record: converted once (its problem, if any, blocks each record).
+        fixed: dict[str, tuple[dict[str, Value], list[str]]] = {}
+        for m in mappings:
+            if m.kind is MappingKind.FIXED:
+                fixed_values: dict[str, Value] = {}
+                fixed_problems: list[str] = []
+                _convert(obj_fields[m.crm_field], m.value, user_ids, fixed_values, fixed_problems)
+                fixed[m.crm_field] = (fixed_values, fixed_problems)
         for local_id in order[obj]:
             row = rows[obj][local_id]
             values: dict[str, Value] = {}
@@ -986,7 +994,9 @@ async def _plan(ctx: Any, adapter: CrmAdapter, crm: str, crm_name: str, config: 
                 if m.kind is MappingKind.ENGINY:
                     put(m.crm_field, row.get(m.source))
                 elif m.kind is MappingKind.FIXED:
-                    put(m.crm_field, m.value)
+                    converted, fixed_problems = fixed[m.crm_field]
+                    values.update(converted)
+                    problems.extend(fixed_problems)
                 elif m.kind is MappingKind.EXPORT:
                     value = export_values.get((obj, m.crm_field))
                     if value is not None:

@@ -19,6 +19,7 @@ or its value), ``options`` (objects with ``value`` and ``label``) — the adapte
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Collection, Iterable, Sequence
@@ -97,7 +98,12 @@ _TYPE_NAMES = {
 
 def canonical_type(field: Any) -> str:
     """The field's type as one of the adapters' ``FieldType`` values (``other`` when unknown)."""
-    raw = str(getattr(field.type, "value", field.type) or "").strip().lower()
+    return _canonical_of(field.type)
+
+
+@functools.lru_cache(maxsize=256)
+def _canonical_of(type_: Any) -> str:  # called for every value of an export: once per type is enough
+    raw = str(getattr(type_, "value", type_) or "").strip().lower()
     return _TYPE_NAMES.get(raw, "other")
 
 

@@ -1,15 +1,16 @@
 """Enrichment benchmark (DESIGN §12, §13): credits per value found with the waterfall against asking every enabled
 provider for every record, the cost of a re-run, and records/s against each provider's rate limit.
 
-    python benchmarks/enrich.py                    # 10,000 contacts, four emulators, rate part on 3,000 records
-    python benchmarks/enrich.py --contacts 2000 --rate-records 1500
+    python benchmarks/enrich.py                    # 10,000 contacts, the four emulators, rate part on 3,000 records
+    python benchmarks/enrich.py --contacts 2000 --rate-records 1500 --runs 3
+    python benchmarks/enrich.py --providers all    # every provider with an emulator in the waterfall
 
 **Credits** (in-process emulators, no rate limit: limits do not change what is charged). A list of ``--contacts``
 made-up people (names and companies; one in ten with an e-mail, one in ten with a phone) is enriched for e-mail,
 phone, job title and industry:
 
-- the waterfall (Apollo, Hunter, Lusha, Dropcontact in that order for every point, each asked only for what is still
-  missing): ``credits_per_value_found``;
+- the waterfall (``--providers``, by default Apollo, Hunter, Lusha, Dropcontact in that order for every point, each
+  asked only for what is still missing): ``credits_per_value_found``;
 - the naive way, in the same run: every provider asked for every record and every point (four workspaces, one
   provider each); the values found are the union of what they found: ``naive_credits_per_value_found``, and
   ``waterfall_vs_naive_ratio`` (lower is better);
@@ -23,8 +24,11 @@ over whole windows (the requests sent before the last window opened, over the ti
 only partly used). Dropcontact's batches are paced by its processing (submit, then poll), not by its limit of 60
 requests per second: its ratio is printed for what it is.
 
-``peak_rss_mb``: the process's peak memory. Credits are deterministic (same data, same answers); the rates are the
+``peak_memory_mb``: the process's peak memory. Credits are deterministic (same data, same answers); the rates are the
 median of ``--runs`` runs.
+
+A provider is benchmarked when it has an adapter (``ADAPTERS``) and an emulator (``tests/support/enrich_world.py``);
+its rate is measured when :data:`LIMITS` has its line (the emulator's documented limit): add yours there.
 """
 
 from __future__ import annotations
@@ -50,20 +54,20 @@ from tests.support.memory_keyring import MemoryKeyring  # noqa: E402
 keyring.set_keyring(MemoryKeyring())
 
 from enginy_desktop.adapters.base import RateLimit  # noqa: E402
+from enginy_desktop.adapters.enrichment.base import ADAPTERS, adapter_class  # noqa: E402
 from enginy_desktop.adapters.enrichment.base import DataPoint as D  # noqa: E402
-from enginy_desktop.adapters.enrichment.base import adapter_class  # noqa: E402
 from enginy_desktop.adapters.http import RetryPolicy  # noqa: E402
 from enginy_desktop.core.context import AppContext  # noqa: E402
 from enginy_desktop.core.enrich import EnrichOptions, report, run_enrichment, start_enrichment  # noqa: E402
 from enginy_desktop.core.enrich.plan import iter_rows  # noqa: E402
 from enginy_desktop.core.enrich.points import is_missing  # noqa: E402
 from enginy_desktop.core.fields import RecordKind  # noqa: E402
-from enginy_desktop.sandbox.enrichment import apollo, dropcontact, hunter, kaspr, lusha, proxycurl  # noqa: E402
 from enginy_desktop.sandbox.kit import RateLimit as EmuLimit  # noqa: E402
+from enginy_desktop.sandbox.kit import RollingWindow  # noqa: E402
 from enginy_desktop.sandbox.kit.server import serve  # noqa: E402
-from tests.support.enrich_world import EnrichWorld  # noqa: E402
+from tests.support.enrich_world import MODULES, EnrichWorld  # noqa: E402
 
-PROVIDERS = ("apollo", "hunter", "lusha", "dropcontact", "proxycurl")
+FOUR = ("apollo", "hunter", "lusha", "dropcontact")  # the waterfall the figures are quoted for
 POINTS = [D.EMAIL, D.PHONE, D.JOB_TITLE, D.INDUSTRY]
 SCALE = 5.0  # limits run five times faster in time
 
@@ -78,24 +82,38 @@ def _world(tmp: Path, contacts: int, providers: tuple[str, ...]) -> tuple[AppCon
     # Kaspr starts from LinkedIn profile URLs: its list has one per row (the waterfall's list has none).
     world = EnrichWorld.make(ctx, tmp, contacts=contacts, providers=providers, credits=10_000_000,
                              linkedin="kaspr" in providers)
-    for key in providers:  # the credit part: no rate limits
-        em = world.emulator(key)
-        if key == "hunter":
-            em.windows, em.verifier_windows = [], []
-        elif key in ("apollo", "lusha"):
-            em.cfg.rate_limit = None
-            if key == "lusha":
-                em.window = None
-        elif key in ("proxycurl", "kaspr"):
-            em.windows = []
-            if key == "kaspr":
-                em.cfg.daily_leads = 10_000_000
-        else:
-            em.window = None
-    world.options = {"dropcontact": {"poll_every": 0.01, "poll_max": 0.05},
-                     **{k: {"rate_limit": RateLimit(100_000, 1.0)} for k in ("apollo", "lusha", "proxycurl")},
-                     "hunter": {"rate_limit": RateLimit(100_000, 1.0), "minute_limit": RateLimit(100_000, 1.0)}}
+    for key in providers:  # the credit part: no rate limits (they do not change what is charged)
+        _unlimit(world.emulator(key))
+    fast = RateLimit(100_000, 1.0)
+    world.options = {k: {"rate_limit": fast} for k in providers}
+    world.options.setdefault("hunter", {})["minute_limit"] = fast
+    world.options.setdefault("dropcontact", {}).update(poll_every=0.01, poll_max=0.05)
     return ctx, world
+
+
+def _unlimit(em: Any) -> None:
+    """An emulator without its rate limits or daily caps, whichever way it keeps them."""
+    if hasattr(em.cfg, "rate_limit"):
+        em.cfg.rate_limit = None
+    for name in ("windows", "verifier_windows"):
+        if isinstance(getattr(em, name, None), list):
+            setattr(em, name, [])
+    if hasattr(em, "window"):
+        em.window = None
+    if hasattr(em.cfg, "daily_leads"):
+        em.cfg.daily_leads = 10_000_000
+
+
+def _limit(em: Any, limits: tuple[EmuLimit, ...]) -> None:
+    """An emulator at these limits (the credit part's ``_unlimit`` undone, scaled)."""
+    if isinstance(getattr(em, "windows", None), list):
+        em.windows = [RollingWindow(x) for x in limits]
+    elif isinstance(getattr(em, "windows", None), dict):  # one window per endpoint, made on first use
+        em.windows = {}
+    if hasattr(em.cfg, "rate_limit"):
+        em.cfg.rate_limit = limits[0]
+    if hasattr(em, "window"):
+        em.window = RollingWindow(limits[0])
 
 
 def _order(keys: tuple[str, ...]) -> dict[D, list[str]]:
@@ -117,28 +135,32 @@ def _filled(ctx: AppContext, list_id: int) -> set[tuple[int, str]]:
     return found
 
 
-def credits_part(base: Path, contacts: int) -> None:
-    ctx, world = _world(base / "waterfall", contacts, PROVIDERS)
+def credits_part(base: Path, contacts: int, providers: tuple[str, ...]) -> None:
+    ctx, world = _world(base / "waterfall", contacts, providers)
     before = _filled(ctx, world.list_id)
     started = time.monotonic()
-    result = _run(ctx, world, PROVIDERS)
+    result = _run(ctx, world, providers)
     elapsed = time.monotonic() - started
     rep = report(ctx, result.id)
-    spent = sum(world.credits_spent(k) for k in PROVIDERS)
+    spent = sum(world.credits_spent(k) for k in providers)
+    by_provider = {k: world.credits_spent(k) for k in providers}
     found = len(_filled(ctx, world.list_id) - before)
-    _run(ctx, world, PROVIDERS)
-    rerun = sum(world.credits_spent(k) for k in PROVIDERS) - spent
+    _run(ctx, world, providers)
+    rerun = sum(world.credits_spent(k) for k in providers) - spent
     ctx.close()
 
     naive_credits, naive_found = 0.0, set()
-    for key in PROVIDERS:
+    for key in providers:
         nctx, nworld = _world(base / f"naive-{key}", contacts, (key,))
         nbefore = _filled(nctx, nworld.list_id)
         _run(nctx, nworld, (key,))
         naive_credits += nworld.credits_spent(key)
         naive_found |= _filled(nctx, nworld.list_id) - nbefore
         nctx.close()
+    print(f"# waterfall: {' > '.join(providers)}", flush=True)
     out("contacts", contacts)
+    for key, credits in by_provider.items():
+        out(f"{key}_credits_spent", credits, "credits")
     out("values_found", found)
     out("credits_spent", spent, "credits")
     out("credits_per_value_found", spent / max(1, found), "credits")
@@ -148,10 +170,11 @@ def credits_part(base: Path, contacts: int) -> None:
     out("waterfall_vs_naive_ratio", (spent / max(1, found)) / max(1e-9, naive_credits / max(1, len(naive_found))))
     out("credits_on_rerun", rerun, "credits")
     out("waterfall_records_per_s_unthrottled", contacts / elapsed, "records/s")
-    _ = rep
+    assert rep.state == "finished", rep.error
 
 
-LIMITS = {  # (emulator limits scaled in time, the client's matching limits, records per request)
+LIMITS: dict[str, tuple[tuple[EmuLimit, ...], dict[str, Any], float]] = {  # (emulator limits scaled in
+    # time, the client's matching limits, records per request)
     "apollo": ((EmuLimit(100, 60 / SCALE),), {"rate_limit": RateLimit(100, 60 / SCALE)}, 10),
     "hunter": ((EmuLimit(15, 1 / SCALE), EmuLimit(500, 60 / SCALE)),
                {"rate_limit": RateLimit(15, 1 / SCALE), "minute_limit": RateLimit(500, 60 / SCALE)}, 1),
@@ -170,20 +193,9 @@ def rate_part(base: Path, records: int, key: str) -> tuple[float, float]:
     ctx, world = _world(base / f"rate-{key}", records, (key,))
     emu_limits, client_opts, per_request = LIMITS[key]
     em = world.emulator(key)
-    if key == "hunter":
-        em.windows = [hunter.RollingWindow(x) for x in emu_limits]
-    elif key == "apollo":
-        em.cfg.rate_limit = emu_limits[0]
-        em.windows = {}
-    elif key == "lusha":
-        em.cfg.rate_limit = emu_limits[0]
-        em.window = lusha.RollingWindow(emu_limits[0])
-    elif key in ("proxycurl", "kaspr"):
-        em.windows = [proxycurl.RollingWindow(x) for x in emu_limits]
-    else:
-        em.window = dropcontact.RollingWindow(emu_limits[0])
+    _limit(em, emu_limits)
     with serve(world.apps[key]) as url:
-        ctx.integrations.save_connection(key, {"base_url": url, "api_key": EnrichWorld_key(key)})
+        ctx.integrations.save_connection(key, {"base_url": url, "api_key": MODULES[key].DEFAULT_KEY})
 
         def factory(k: str) -> Any:
             return adapter_class(k).from_connection(
@@ -208,6 +220,8 @@ def rate_part(base: Path, records: int, key: str) -> tuple[float, float]:
         steady = last / (arrivals[last] - arrivals[0])
     else:  # the limit was never reached: no pause, the rate of the whole run
         steady = len(arrivals) / max(1e-9, arrivals[-1] - arrivals[0]) if len(arrivals) > 1 else 0.0
+        print(f"# {key}: its limit was never reached ({len(arrivals)} requests): the rate says nothing of the "
+              "ceiling; measure more --rate-records", flush=True)
     if throttled:
         print(f"# {key}: {throttled} requests were throttled", flush=True)
     if not per_request:  # several requests per record: the records each request stands for, as measured
@@ -215,28 +229,39 @@ def rate_part(base: Path, records: int, key: str) -> tuple[float, float]:
     return steady * per_request, ceiling_req * per_request
 
 
-def EnrichWorld_key(key: str) -> str:  # noqa: N802 - the emulators' default keys
-    return {"apollo": apollo.DEFAULT_KEY, "hunter": hunter.DEFAULT_KEY, "lusha": lusha.DEFAULT_KEY,
-            "dropcontact": dropcontact.DEFAULT_KEY, "proxycurl": proxycurl.DEFAULT_KEY,
-            "kaspr": kaspr.DEFAULT_KEY}[key]
+def _providers(text: str) -> tuple[str, ...]:
+    able = [k for k in ADAPTERS if k in MODULES]  # an adapter and an emulator
+    if text == "all":
+        return tuple(able)
+    keys = tuple(k.strip() for k in text.split(",") if k.strip())
+    unknown = [k for k in keys if k not in able]
+    if unknown:
+        raise SystemExit(f"No adapter or emulator for {', '.join(unknown)}; known: {', '.join(able)}")
+    return keys
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--contacts", type=int, default=10_000)
     parser.add_argument("--rate-records", type=int, default=3_000)
-    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--runs", type=int, default=3, help="runs of the rate part; the median is printed")
     parser.add_argument("--skip-rate", action="store_true")
     parser.add_argument("--skip-credits", action="store_true")
-    parser.add_argument("--rate-providers", default=",".join((*PROVIDERS, "kaspr")),
-                        help="the providers whose records/s are measured (comma-separated)")
+    parser.add_argument("--providers", default=",".join(FOUR),
+                        help="the waterfall, in order, for every data point (comma-separated, or 'all')")
+    parser.add_argument("--rate-providers", default="",
+                        help="the providers whose records/s are measured (default: those of --providers)")
     args = parser.parse_args()
+    providers = _providers(args.providers)
     with tempfile.TemporaryDirectory(prefix="enginy-enrich-bench-") as tmp:
         base = Path(tmp)
         if not args.skip_credits:
-            credits_part(base, args.contacts)
+            credits_part(base, args.contacts, providers)
         if not args.skip_rate:
-            for key in [k for k in args.rate_providers.split(",") if k]:
+            for key in _providers(args.rate_providers) if args.rate_providers else providers:
+                if key not in LIMITS:
+                    print(f"# {key}: no rate limit line in LIMITS; its records/s are not measured", flush=True)
+                    continue
                 ratios, rates = [], []
                 ceiling = 0.0
                 for i in range(args.runs):
@@ -248,7 +273,7 @@ def main() -> None:
                 out(f"{key}_records_per_s", statistics.median(rates), "records/s")
                 out(f"{key}_ceiling_records_per_s", ceiling, "records/s")
                 out(f"{key}_vs_ceiling", statistics.median(ratios))
-    out("peak_rss_mb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "MB")
+    out("peak_memory_mb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "MB")
 
 
 if __name__ == "__main__":

@@ -204,7 +204,8 @@ def _finish(rt: Runtime, ctx: Any, run_id: int, args: argparse.Namespace) -> int
                      "interruption and their provider charges a repeated lookup (nothing was paid twice). Enrich "
                      "the list again to ask them.")
         if rep.left_by_cap:
-            rt.print(f"  {rep.left_by_cap:,} records were left unasked for lack of credit under the cap.")
+            rt.print(f"  {rep.left_by_cap:,} records still had a provider to ask, left for lack of credit under the "
+                     "cap.")
         if rep.error:
             rt.print(f"  {rep.error}")
         if rep.resumable:

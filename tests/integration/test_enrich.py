@@ -217,7 +217,7 @@ def test_the_cap_splits_the_last_request_stops_and_a_higher_cap_resumes(ctx: Any
     assert 0 < world.credits_spent(provider) <= cap
     rep = report(ctx, stopped.id)
     assert 0 < rep.left_by_cap < 40
-    assert f"{rep.left_by_cap} records left unasked for lack of credit" in (stopped.error or "")
+    assert f"{rep.left_by_cap} records still had a provider to ask, left for lack of credit" in (stopped.error or "")
     assert rep.as_json()["records_left_for_lack_of_credit"] == rep.left_by_cap
     done = asyncio.run(resume_enrichment(ctx, stopped.id, max_credits=1000, factory=world.factory))
     assert done.state == "finished"

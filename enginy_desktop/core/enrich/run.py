@@ -597,9 +597,10 @@ async def run_enrichment(ctx: Any, run_id: int, *, factory: AdapterFactory | Non
     except CapReached:
         left = runner.left_by_cap
         records = f"{left:,} record{'' if left == 1 else 's'}"
-        result = ctx.runs.finish(run_id, "cancelled", error=f"Stopped at the cap of "
-                                 f"{_credits(options.max_credits or 0)} credits: {records} left unasked for lack of "
-                                 "credit. What was found is kept; resume with a higher cap to go on.")
+        cap = _credits(options.max_credits or 0)
+        result = ctx.runs.finish(run_id, "cancelled", error=f"Stopped at the cap of {cap} credits: {records} still "
+                                 "had a provider to ask, left for lack of credit. What was found is kept; resume "
+                                 "with a higher cap to go on.")
     except ProviderStopped as exc:
         result = ctx.runs.finish(run_id, "failed", error=describe(exc.provider, exc.error))
     except EnrichError as exc:

@@ -223,8 +223,9 @@ class SalesforceAdapter(CrmAdapter):
             return ("People go in as Leads, whose company is the Lead's Company text: a Lead has no account to "
                     "associate.")
         if self._relations is False:
-            return ("“Contacts to Multiple Accounts” is off in this Salesforce org (Setup → Account Settings → Allow "
-                    "users to relate a contact to multiple accounts), so a contact has its primary account only.")
+            return ("Why: “Contacts to Multiple Accounts” is off in this Salesforce org. An admin can turn it on in "
+                    "Setup → Account Settings (Allow users to relate a contact to multiple accounts); then Refresh "
+                    "here, and additional companies become related accounts.")
         return ""
 
     def opening_requests(self, objects: Collection[CrmObject]) -> int:

@@ -218,10 +218,11 @@ def rate_part(base: Path, records: int, key: str) -> tuple[float, float]:
     if starts:
         last = starts[-1]
         steady = last / (arrivals[last] - arrivals[0])
-    else:  # the limit was never reached: no pause, the rate of the whole run
+    else:  # no pause (the client spreads its calls evenly, or the limit was never reached): the whole run's rate
         steady = len(arrivals) / max(1e-9, arrivals[-1] - arrivals[0]) if len(arrivals) > 1 else 0.0
-        print(f"# {key}: its limit was never reached ({len(arrivals)} requests): the rate says nothing of the "
-              "ceiling; measure more --rate-records", flush=True)
+        if len(arrivals) <= tightest.max_requests:
+            print(f"# {key}: {len(arrivals)} requests fit in one window of its limit: the rate says nothing of the "
+                  "ceiling; measure more --rate-records", flush=True)
     if throttled:
         print(f"# {key}: {throttled} requests were throttled", flush=True)
     if not per_request:  # several requests per record: the records each request stands for, as measured

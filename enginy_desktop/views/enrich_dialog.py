@@ -592,10 +592,19 @@ def enrich_run_detail(ctx: AppContext, run: RunInfo, parent: QWidget) -> QWidget
     w.setObjectName("enrichRunDetail")
     lay = QVBoxLayout(w)
     lay.setContentsMargins(0, 0, 0, 0)
+    notes = []
+    if rep.reasked:
+        notes.append(f"{number(rep.reasked)} records were asked again after an interruption (their provider does "
+                     "not charge a repeated lookup).")
+    if rep.not_reasked:
+        notes.append(f"{number(rep.not_reasked)} records were not asked again after an interruption: their "
+                     "provider charges a repeated lookup, so nothing was paid twice; enrich the list again to ask "
+                     "them.")
+    if rep.left_by_cap:
+        notes.append(f"{number(rep.left_by_cap)} records still had a provider to ask, left for lack of credit under "
+                     "the cap.")
     head = QLabel(f"{number(rep.found)} values found ({number(rep.cached)} from the cache, free); "
-                  f"{_num(rep.credits)} credits "
-                  "spent." + (f" {number(rep.reasked)} records were asked again after an interruption." if rep.reasked
-                              else ""))
+                  f"{_num(rep.credits)} credits spent." + "".join(f" {n}" for n in notes))
     head.setObjectName("fieldHelp")
     head.setWordWrap(True)
     lay.addWidget(head)
@@ -605,7 +614,9 @@ def enrich_run_detail(ctx: AppContext, run: RunInfo, parent: QWidget) -> QWidget
     table.setHorizontalHeaderLabels(["Provider", "Data point", "Asked", "Found", "Not found", "Failed", "Credits"])
     table.verticalHeader().setVisible(False)
     for i, (p, point, o) in enumerate(rows):
-        table.setItem(i, 0, _item(p.name))
+        name = _item(p.name)
+        name.setToolTip(p.repeat_note)  # what the vendor charges for asking again (what a resumed run relies on)
+        table.setItem(i, 0, name)
         table.setItem(i, 1, _item(point_label(point)))
         for col, value in enumerate((o.asked, o.found, o.not_found, o.failed), start=2):
             table.setItem(i, col, _item(f"{number(value)}", True))

@@ -73,7 +73,8 @@ SCALE = 5.0  # limits run five times faster in time
 
 
 def out(name: str, value: float, unit: str = "") -> None:
-    print(f"{name}: {value:.4g} {unit}".rstrip(), flush=True)
+    shown = f"{int(value)}" if float(value).is_integer() else f"{value:.4g}"
+    print(f"{name}: {shown} {unit}".rstrip(), flush=True)
 
 
 def _world(tmp: Path, contacts: int, providers: tuple[str, ...]) -> tuple[AppContext, EnrichWorld]:

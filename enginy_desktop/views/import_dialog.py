@@ -550,8 +550,8 @@ class ImportDialog(QDialog):
         for w in (self.target_box, self.tabs, self.import_button):
             w.setEnabled(loaded)
         self.choose_button.setText("Choose another file…" if loaded else "Choose file…")
-        self.choose_button.setProperty("primary", not loaded)
-        set_state(self.choose_button, "primary", "true" if not loaded else "false")
+        # The one primary button is the next thing to do: choose a file, then import it.
+        make_primary(self.import_button if loaded else self.choose_button)
         if not loaded:
             self.mapping_table.setRowCount(0)
             self.preview_table.setRowCount(0)

@@ -554,9 +554,9 @@ class SyncDialog(QDialog):
         self.list_box.setAccessibleName("List to sync")
         self.list_box.currentIndexChanged.connect(lambda _i: self._update_identifiers())
         sp.addWidget(self.list_box)
-        ident = QLabel("Identifiers (Step 1 of the CRM configuration)")
-        ident.setObjectName("sectionTitle")
-        sp.addWidget(ident)
+        self.identifiers_title = QLabel("Identifiers (Step 1 of the CRM configuration)")
+        self.identifiers_title.setObjectName("sectionTitle")
+        sp.addWidget(self.identifiers_title)
         self.identifiers = QLabel("")
         self.identifiers.setObjectName("fieldHelp")
         self.identifiers.setWordWrap(True)
@@ -641,6 +641,7 @@ class SyncDialog(QDialog):
         return problem
 
     def _update_identifiers(self) -> None:
+        self.identifiers_title.setVisible(self.crm is not None)  # no CRM: no heading over nothing
         if self.crm is None:
             self.identifiers.setText("")
             return

@@ -69,12 +69,34 @@ def _theirstack(ctx: AppContext, _list_id: int) -> QDialog:
     return TheirStackDialog(ctx, list_name="Leads")
 
 
+def _sync(ctx: AppContext, list_id: int) -> QDialog:
+    from enginy_desktop.views.sync_dialog import SyncDialog
+
+    return SyncDialog(ctx, list_id=list_id)
+
+
+def _export(ctx: AppContext, list_id: int) -> QDialog:
+    from enginy_desktop.views.export_dialog import ExportDialog
+
+    return ExportDialog(ctx, list_id)
+
+
+def _import(ctx: AppContext, _list_id: int) -> QDialog:
+    from enginy_desktop.core.services.workspace import WorkspaceService
+    from enginy_desktop.views.import_dialog import ImportDialog
+
+    return ImportDialog(WorkspaceService(ctx.store), reports_dir=ctx.data_dir / "reports")
+
+
 DIALOGS: dict[str, Callable[[AppContext, int], QDialog]] = {
     **{f"connect-{key}": _connect(key) for key in CONNECT if key in catalog.integration_keys()},
     "enrich": _enrich,
     "enrich-settings": _enrich_settings,
     "ai-column": _ai_column,
     "theirstack": _theirstack,
+    "sync": _sync,
+    "export": _export,
+    "import-csv": _import,
 }
 
 

@@ -5,6 +5,7 @@ Pages are registered in :data:`PAGES` (key, title, icon, factory); later feature
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,6 +142,8 @@ class MainWindow(QMainWindow):
         self.nav.setCurrentRow(0)
 
         where = ctx.secrets.description if ctx.secrets else "no credential store unlocked"
+        # A file inside the data folder is named by its name alone: the line fits a narrow window's status bar.
+        where = where.replace(os.path.join(str(ctx.data_dir), ""), "")
         self.statusBar().showMessage(f"Data folder: {ctx.data_dir} · Credentials: {where}", 10000)
         QShortcut(QKeySequence.StandardKey.Find, self, self._focus_search)
         self.quit_action = QAction("&Quit", self)

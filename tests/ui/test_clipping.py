@@ -154,3 +154,10 @@ def test_the_lists_toolbar_moves_what_does_not_fit_into_more(demo_window, qtbot)
         row._fill_menu()
         texts = [a.text() for a in row.menu.actions()]
         assert all(b.text() in texts for b in hidden)
+
+
+def test_the_start_up_status_line_names_the_data_folder_once(demo_window) -> None:  # type: ignore[no-untyped-def]
+    message = demo_window.statusBar().currentMessage()
+    folder = str(demo_window.ctx.data_dir)
+    assert message.count(folder) == 1, message  # the credentials file in it is named by its name: a shorter line
+    assert message.endswith("Credentials: encrypted file secrets.enc"), message

@@ -52,6 +52,18 @@ class Resolution:
     values: dict[str, dict[str, Value | None]] = field(default_factory=dict)  # CRM id -> field -> value
 
 
+def drain(container: Any) -> None:
+    """Empty a big dict or list an item at a time, so that freeing it never holds the interpreter lock long (the
+    window's event loop keeps turning while a worker thread plans)."""
+    if isinstance(container, dict):
+        pop = container.popitem
+        while container:
+            pop()
+    elif isinstance(container, list):
+        while container:
+            del container[-64:]
+
+
 def identifier_fields(adapter: CrmAdapter) -> dict[str, dict[str, str]]:
     """Per object (``contact``/``company``), the CRM field playing each Step 1 role, as the adapter declares."""
     return {obj: {str(k): str(v) for k, v in adapter.identifier_fields(crm_object).items()}
@@ -186,6 +198,11 @@ async def _fetch_and_match(
             rec = side.records.get(crm_id)
             if rec is not None and (complete or all(p in rec.properties for p in properties)):
                 resolution.values[crm_id] = {p: rec.get(p) for p in properties}
+    # What was read and compared is freed an item at a time (one C call freeing 100,000 results would hold the
+    # interpreter lock long enough to pause the window's event loop).
+    drain(side.records)
+    for column in local.columns.values():
+        drain(column)
 
 
 async def read_values(adapter: CrmAdapter, obj: str, ids: Sequence[str], properties: Sequence[str],

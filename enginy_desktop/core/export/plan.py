@@ -1027,14 +1027,21 @@ async def _plan(ctx: Any, adapter: CrmAdapter, crm: str, crm_name: str, config: 
             records[obj][local_id] = rec
             if p.tracker is not None:
                 p.tracker.advance(1)
+        # From here on only the identifier's fields are needed (matching): the rest of each row is let go before
+        # the CRM side is read, the plan's highest point in memory.
+        keep = ["id", "updated_at", *rules[obj].local_fields]
+        narrow = _row_type(keep)
+        loaded = rows[obj]
+        rows[obj] = {local_id: narrow(tuple(row.get(c) for c in keep)) for local_id, row in loaded.items()}
+        matching.drain(loaded)
 
     # -- a blind upsert, when reading could not change what is written ---------------------------------------------
     blind, why_read = _blind_upsert(p, config, objects, rules, overwrite, wanted_values, options)
     if blind is not None:
         for obj, key_field in blind.keys.items():
             _decide_blind(p, obj, records[obj], wanted_values[obj], rows[obj], rules[obj], key_field[0], options)
-            wanted_values[obj] = {}
-            rows[obj] = {}
+            matching.drain(wanted_values[obj])
+            matching.drain(rows[obj])
 
     # -- matching and current values -------------------------------------------------------------------------------
     for obj in objects:
@@ -1069,9 +1076,12 @@ async def _plan(ctx: Any, adapter: CrmAdapter, crm: str, crm_name: str, config: 
         _decide(p, obj, records[obj], wanted_values[obj], resolution, overwrite[obj], owner_fields[obj],
                 options, rules[obj])
         # What matching needed is no longer needed: keep the peak memory of a 100,000-record plan low.
+        matching.drain(resolution.values)
+        matching.drain(resolution.matches)
+        matching.drain(valid)
+        matching.drain(wanted_values[obj])
+        matching.drain(rows[obj])
         del resolution, valid
-        wanted_values[obj] = {}
-        rows[obj] = {}
 
     # -- associations ---------------------------------------------------------------------------------------------
     ops: list[PlanOp] = []

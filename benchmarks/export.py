@@ -25,7 +25,8 @@ Run from the project root (``pip install -e ".[bench]"`` installs the peer, ``hu
     - the app's **blind upsert**: e-mail identifier, every mapped field Overwrite on (the same fields the peer
       sends), the whole export — plan, journal and run — timed: ``upsert_records_per_s`` (and
       ``upsert_run_records_per_s`` from the run's start, after the preview), ``upsert_api_calls_per_1000_contacts``,
-      ``upsert_http_429_count``, and ``vs_peer`` (blind upsert over the peer; budget ≥ 1.0);
+      ``upsert_http_429_count``, and ``vs_peer`` (blind upsert over the peer, the whole export; budget ≥ 1.0) and
+      ``vs_peer_run`` (the same from Export, after the preview: the plan is what the user confirms);
     - the app's **reading** export: the same identifier, Overwrite off on most fields (the current values decide
       what is written, so the plan reads them and shows before → after): ``api_calls_per_1000_contacts`` (every
       request: matching with the current values, writes, retries; budget ≤ 16), ``records_per_s``,
@@ -380,6 +381,7 @@ def bench_side_by_side(contacts: int, existing: int, repeat: int) -> None:
     for i in range(repeat):
         figures = {**bench_peer(contacts, existing), **bench_upsert(contacts, existing), **bench_a(contacts, existing)}
         figures["vs_peer"] = figures["upsert_records_per_s"] / figures["peer_records_per_s"]
+        figures["vs_peer_run"] = figures["upsert_run_records_per_s"] / figures["peer_records_per_s"]
         runs.append(figures)
         print(f"# run {i + 1}: " + ", ".join(f"{k}={v:.3f}" if v < 10 else f"{k}={v:.0f}" for k, v in figures.items()),
               flush=True)

@@ -149,6 +149,27 @@ def steady_rate(log: Sequence[Any], trim: float = 0.1) -> float:
     return (hi - lo) / span if span > 0 else 0.0
 
 
+def window_rate(log: Sequence[Any], seconds: float) -> float:
+    """The calls per ``seconds`` at steady state: the mean count of the windows of ``seconds`` that start at a
+    request and end before the last one (what a vendor counting a sliding window sees; the tail of a run, when the
+    last calls trickle out, is not a window of its own). Falls back to the whole run's rate for a run shorter than
+    one window."""
+    times = sorted(e.t for e in log)
+    if len(times) < 2:
+        return 0.0
+    if times[-1] - times[0] <= seconds:
+        return (len(times) - 1) / (times[-1] - times[0]) * seconds if times[-1] > times[0] else 0.0
+    counts = []
+    end = 0
+    for start, t in enumerate(times):
+        if t + seconds > times[-1]:
+            break
+        while end < len(times) and times[end] < t + seconds:
+            end += 1
+        counts.append(end - start)
+    return sum(counts) / len(counts)
+
+
 def busiest_window(log: Sequence[Any], seconds: float) -> int:
     """The most requests the emulator saw arrive in any window of ``seconds``."""
     times = sorted(e.t for e in log)
@@ -172,4 +193,4 @@ def print_figures(prefix: str, figures: dict[str, float], units: dict[str, str],
 
 
 __all__ = ["AppRun", "CrmBench", "api_log", "busiest_window", "medians", "print_figures", "row", "run_app",
-           "steady_rate"]
+           "steady_rate", "window_rate"]

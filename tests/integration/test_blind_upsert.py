@@ -138,9 +138,10 @@ def test_the_plan_reads_first_whenever_reading_could_change_what_is_written(ctx:
         assert config is not None
 
 
-@pytest.mark.parametrize("crm", ["pipedrive", "salesforce"])
+@pytest.mark.parametrize("crm", ["pipedrive", "salesforce", "tribecrm"])
 def test_a_crm_that_cannot_upsert_by_that_key_is_read_first(crm: str, ctx: Any) -> None:
-    """Pipedrive has no upsert; Salesforce upserts only by external-ID fields (its e-mail is not one)."""
+    """Pipedrive and TribeCRM have no upsert; Salesforce upserts only by external-ID fields (its e-mail is not
+    one)."""
     with crm_world(ctx, crm) as w:
         w.add_contact("Lead0", "Test", "lead0@acme.test", job_title="Old")
         w.contacts("Leads", _people(2))

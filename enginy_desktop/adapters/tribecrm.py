@@ -243,7 +243,8 @@ class TribeCrmAdapter(CrmAdapter):
             rate_limit=RATE_LIMIT,
             throttle_status=429,
             company_link=CompanyLink.ASSOCIATIONS,
-            search_folds_case=True,  # TribeCRM compares text without case
+            # TribeCRM documents its string functions as case-insensitive, not ``eq``: values are also asked as typed.
+            search_folds_case=False,
             concurrency=CONCURRENCY,
         )
 

@@ -10,7 +10,7 @@ Three kinds of run, each on a fresh emulator (medians printed):
 
 - **the app** (``app_*``, ``--runs`` times): the whole export (plan + run) as the window and the command line do
   it: ``EmailAddress eq … or eq …`` lookups of 25 values, reads of 100, single writes at the adapter's concurrency,
-  paced at 18 calls per second so the minute's allowance is spread evenly;
+  paced at 16.5 calls per second so the minute's allowance is spread evenly;
 - **the app with companies** (``companies_*``, ``--company-runs`` times): the same list with one of ``--companies``
   organisations each: organisations matched or created, each person made a contact of its own
   (``Relationship_Person_Contact_Standard``, one call each, after one read per 25 persons of the pairs already

@@ -11,6 +11,9 @@ Three kinds of run, each on a fresh emulator (medians printed):
   it: SOQL ``IN`` lookups, sObject Collections writes of 200, at the adapter's concurrency;
 - **the app with companies** (``companies_*``): the same list with one of ``--companies`` accounts each
   (``--associated-companies``: accounts matched or created, each contact's ``AccountId`` written with it);
+- **the app with companies as related accounts** (``relations_*``): the same, on an org with Contacts to Multiple
+  Accounts where the ``--existing`` contacts already have another primary account: their company becomes an
+  ``AccountContactRelation`` (sObject Collections, 200 a request), the new contacts get it as ``AccountId``;
 - **a naive per-record script** (``naive_*``, ``--naive-runs`` times, default once), the way ``simple-salesforce``
   users commonly write it: for each record, a SOQL query by e-mail, then ``POST sobjects/Contact`` or
   ``PATCH sobjects/Contact/{id}``.
@@ -62,15 +65,19 @@ def _row(i: int, prefix: str = "p") -> dict[str, Any]:
 LATENCY_MS = [30]  # every answer waits this long (--latency-ms): a nearby instance rather than loopback
 
 
-def _emulator(daily: int, contacts: int, existing: int) -> Any:
+def _emulator(daily: int, contacts: int, existing: int, relations: bool = False) -> Any:
+    """``relations``: the org has Contacts to Multiple Accounts and the existing contacts already have a primary
+    account ("Old Corp"): their list company becomes an additional, related account."""
     from enginy_desktop.sandbox.kit.faults import FaultConfig
 
-    app = create_app(SalesforceSandboxConfig(daily_requests=daily, faults=FaultConfig(latency_ms=LATENCY_MS[0])))
+    app = create_app(SalesforceSandboxConfig(daily_requests=daily, faults=FaultConfig(latency_ms=LATENCY_MS[0]),
+                                             account_contact_relations=relations))
     sb: SalesforceSandbox = app.state.sandbox
+    old = sb.insert("Account", {"Name": "Old Corp"})["Id"] if relations else None
     for i in range(existing):  # in the list, with another title: updated
         r = _row(i)
         sb.insert("Contact", {"FirstName": r["first_name"], "LastName": r["last_name"], "Email": r["email"],
-                              "Title": "Sales"})
+                              "Title": "Sales", **({"AccountId": old} if old else {})})
     for i in range(contacts, contacts + existing):  # other contacts, not in the list
         r = _row(i, "x")
         sb.insert("Contact", {"FirstName": r["first_name"], "LastName": r["last_name"], "Email": r["email"]})
@@ -96,13 +103,24 @@ def _check(sb: SalesforceSandbox, existing: int, companies: int) -> None:
         assert all(c["AccountId"] for c in sb.records["Contact"].values() if c["Title"] == "Head of Sales")
 
 
-def run_app(daily: int, contacts: int, existing: int, companies: int = 0) -> dict[str, float]:
+def _check_relations(sb: SalesforceSandbox, existing: int, companies: int) -> None:
+    """Existing contacts keep Old Corp as their primary account and are related to their company too."""
+    old = next(a["Id"] for a in sb.records["Account"].values() if a["Name"] == "Old Corp")
+    assert len(sb.records["Account"]) == companies + 1
+    updated = [c for c in sb.records["Contact"].values() if c["Title"] == "Head of Sales" and c["AccountId"] == old]
+    assert len(updated) == existing
+    indirect = {r["ContactId"] for r in sb.records["AccountContactRelation"].values() if not r["IsDirect"]}
+    assert {c["Id"] for c in updated} <= indirect
+
+
+def run_app(daily: int, contacts: int, existing: int, companies: int = 0, relations: bool = False
+            ) -> dict[str, float]:
     """The whole export through the shared harness (``benchmarks/export_harness.py``)."""
     bench = CrmBench(
         crm="salesforce", contact_fields=MAPPED, company_fields=(("name", "Name"), ("domain", "Website")),
-        email_field="Email", make_app=lambda n, e: _emulator(daily, n, e),
-        settings=lambda url: {"base_url": url, "access_token": DEFAULT_TOKEN}, check=_check,
-        before=lambda sb: sb.requests_used)
+        email_field="Email", make_app=lambda n, e: _emulator(daily, n, e, relations),
+        settings=lambda url: {"base_url": url, "access_token": DEFAULT_TOKEN},
+        check=_check_relations if relations else _check, before=lambda sb: sb.requests_used)
     done = harness_run_app(bench, contacts, existing, companies)
     return _figures(done.sandbox, done.since, done.before, done.seconds, contacts, daily)
 
@@ -162,13 +180,17 @@ def main(argv: list[str] | None = None) -> None:
     LATENCY_MS[0] = args.latency_ms
     app = _medians([run_app(args.daily, args.contacts, args.existing) for _ in range(args.runs)])
     firms = _medians([run_app(args.daily, args.contacts, args.existing, args.companies) for _ in range(args.runs)])
+    related = _medians([run_app(args.daily, args.contacts, args.existing, args.companies, relations=True)
+                        for _ in range(args.runs)])
     naive = _medians([run_naive(args.daily, args.contacts, args.existing) for _ in range(args.naive_runs)])
     print(f"daily allocation: {args.daily} requests; latency {args.latency_ms} ms per answer")
     print(f"contacts: {args.contacts} records ({args.existing} updated, {args.contacts - args.existing} created); "
           f"with companies: {args.companies} accounts")
-    print(f"runs: {args.runs} app, {args.runs} with companies, {args.naive_runs} naive (medians)")
+    print(f"runs: {args.runs} app, {args.runs} with companies, {args.runs} with companies as related accounts, "
+          f"{args.naive_runs} naive (medians)")
     _print("app_", app)
     _print("companies_", firms)
+    _print("relations_", related)
     _print("naive_", naive)
     for name in ("seconds", "api_calls_per_1000_contacts", "allocation_units_per_1000_contacts"):
         print(f"naive_to_app_{name.removesuffix('_per_1000_contacts')}_ratio: {naive[name] / app[name]:.1f} ratio")

@@ -300,7 +300,11 @@ class SalesforceAdapter(CrmAdapter):
         details = (f"Connected to the Salesforce org {name}" + (f" ({edition}" + (", sandbox" if org.get("IsSandbox")
                                                                                else "") + ")" if edition else "")
                    + (f" as {user}" if user else "") + f" with {how}, on REST API {wire.API_VERSION}. "
-                   f"{'Leads' if self.leads else 'Contacts'}, Accounts and Users are readable. Daily API requests: "
+                   f"{'Leads' if self.leads else 'Contacts'}, Accounts and Users are readable. "
+                   + ("" if self.leads else "Contacts to Multiple Accounts: " + (
+                       "on (additional companies become related accounts). " if self.relations
+                       else "off (one account per contact). "))
+                   + "Daily API requests: "
                    f"{left.remaining:,} of "
                    f"{left.per_day or 0:,} left.")
         return CrmIdentity(crm=self.key, account_id=str(org.get("Id") or me.get("organization_id") or ""),

@@ -153,9 +153,10 @@ def test_detected_from_describe_remembered_and_said_in_the_association_notes(on:
         async with _adapter(app, state) as a:
             fields = await a.fields(CrmObject.CONTACTS)
             return a.capabilities, CrmSnapshot.build("salesforce", fields, await a.users(),
-                                                     capabilities=a.capabilities)
+                                                     capabilities=a.capabilities), await a.check()
 
-    caps, snapshot = run(go())
+    caps, snapshot, identity = run(go())
+    assert f"Contacts to Multiple Accounts: {'on' if on else 'off'}" in identity.details  # Test connection says
     assert caps.multiple_companies is on
     assert state == {"account_contact_relations": "on" if on else "off"}
     assert _adapter(app, state).capabilities.multiple_companies is on  # a run knows before its first request
@@ -166,6 +167,7 @@ def test_detected_from_describe_remembered_and_said_in_the_association_notes(on:
         assert note is not None
         assert "one company only" in note
         assert "“Contacts to Multiple Accounts” is off" in note
+        assert "Refresh" in note
         assert "Setup → Account Settings" in note
 
 

@@ -77,12 +77,13 @@ def out(name: str, value: float, unit: str = "") -> None:
     print(f"{name}: {shown} {unit}".rstrip(), flush=True)
 
 
-def _world(tmp: Path, contacts: int, providers: tuple[str, ...]) -> tuple[AppContext, EnrichWorld]:
+def _world(tmp: Path, contacts: int, providers: tuple[str, ...],
+           linkedin: bool = False) -> tuple[AppContext, EnrichWorld]:
     tmp.mkdir(parents=True, exist_ok=True)
     ctx = AppContext.open(tmp)
     # Kaspr starts from LinkedIn profile URLs: its list has one per row (the waterfall's list has none).
     world = EnrichWorld.make(ctx, tmp, contacts=contacts, providers=providers, credits=10_000_000,
-                             linkedin="kaspr" in providers)
+                             linkedin=linkedin or "kaspr" in providers)
     for key in providers:  # the credit part: no rate limits (they do not change what is charged)
         _unlimit(world.emulator(key))
     fast = RateLimit(100_000, 1.0)
@@ -103,6 +104,8 @@ def _unlimit(em: Any) -> None:
         em.window = None
     if hasattr(em.cfg, "daily_leads"):
         em.cfg.daily_leads = 10_000_000
+    if isinstance(getattr(em, "record_windows", None), dict):  # Cognism: search results and redeemed ids a minute
+        em.record_windows = {api: [] for api in em.record_windows}
 
 
 def _limit(em: Any, limits: tuple[EmuLimit, ...]) -> None:
@@ -115,6 +118,8 @@ def _limit(em: Any, limits: tuple[EmuLimit, ...]) -> None:
         em.cfg.rate_limit = limits[0]
     if hasattr(em, "window"):
         em.window = RollingWindow(limits[0])
+    if isinstance(getattr(em, "record_windows", None), dict):
+        em.record_windows = {api: [RollingWindow(x) for x in limits] for api in em.record_windows}
 
 
 def _order(keys: tuple[str, ...]) -> dict[D, list[str]]:
@@ -187,11 +192,18 @@ LIMITS: dict[str, tuple[tuple[EmuLimit, ...], dict[str, Any], float]] = {  # (em
     "proxycurl": ((EmuLimit(300, 60 / SCALE),), {"rate_limit": RateLimit(300, 60 / SCALE)}, 0),
     # Kaspr: 60 requests/min (the emulator's; Kaspr's plan limits are not published), one profile per request.
     "kaspr": ((EmuLimit(60, 60 / SCALE),), {"rate_limit": RateLimit(60, 60 / SCALE)}, 1),
+    # Datagma: 10 requests/s (a per-second limit, not scaled, like Dropcontact's); an e-mail is one /v8/findEmail call
+    # per record.
+    "datagma": ((EmuLimit(10, 1.0),), {"rate_limit": RateLimit(10, 1.0)}, 1),
+    # Cognism: 1,000 records a minute (its rate list has LinkedIn URLs: one free enrich call per record, then a redeem
+    # of up to 20 ids); the records per request are measured. Not scaled: five times 1,000 a minute is faster than the
+    # app and the emulator together go in one process here, which would measure the machine, not the pacing.
+    "cognism": ((EmuLimit(1000, 60.0),), {"rate_limit": RateLimit(1000, 60.0)}, 0),
 }
 
 
 def rate_part(base: Path, records: int, key: str) -> tuple[float, float]:
-    ctx, world = _world(base / f"rate-{key}", records, (key,))
+    ctx, world = _world(base / f"rate-{key}", records, (key,), linkedin=key == "cognism")
     emu_limits, client_opts, per_request = LIMITS[key]
     em = world.emulator(key)
     _limit(em, emu_limits)
@@ -206,7 +218,7 @@ def rate_part(base: Path, records: int, key: str) -> tuple[float, float]:
         em.requests.clear()
         info = start_enrichment(ctx, EnrichOptions(world.list_id, [D.EMAIL], {D.EMAIL: [key]}))
         asyncio.run(run_enrichment(ctx, info.id, factory=factory))
-    answered = (200, 404) if key in ("proxycurl", "kaspr") else (200,)  # their 404 (not found) counts
+    answered = (200, 404) if key in ("proxycurl", "kaspr", "datagma") else (200,)  # their 404 (not found) counts
     arrivals = sorted(r.t for r in em.requests if r.status in answered and not r.path.startswith("/enrich/all/"))
     throttled = sum(1 for r in em.requests if r.limited_by)
     ctx.close()

@@ -8,7 +8,7 @@ Two phases, **preview then redeem** (:attr:`Flow.TWO_PHASE`):
    ``lastName`` + ``accountName`` / ``accountWebsite``) → ``matchScore`` and ``results[]``: previews with the job
    title, ``has*`` flags (``hasEmail``, ``hasMobilePhoneNumbers``, ``hasDirectPhoneNumbers``, ``hasLinkedinUrl``…),
    the account's ``id`` and flags, and a ``redeemId``. No match is a 200 with no results. When a name and a company
-   match nobody (the enrich API matches best with an e-mail, a LinkedIn URL or a job title), ``POST
+   (and no e-mail or LinkedIn URL) match nobody (the enrich API matches best with those or a job title), ``POST
    /search/contact/search?indexSize=20&lastReturnedKey=`` looks the name up at that company, walking its
    **forward-only cursor** (``lastReturnedKey`` of the previous page; pages cannot be skipped) for a few pages;
    companies: ``POST /search/account/enrich`` (``domain`` / ``website`` / ``name``). Previews cost no credits; they
@@ -127,10 +127,15 @@ class CognismAdapter(EnrichmentAdapter):
                     "(https://developers.cognism.com, \"Credits\").",
     )
 
-    def __init__(self, api: Any) -> None:
+    def __init__(self, api: Any, limit: RateLimit | None = None) -> None:
         self.api = api
-        # 1,000 redeemed records a minute, at most 20 per call: 50 full redeem calls a minute.
-        self._redeem_limiter = SlidingWindowLimiter(RateLimit(1000 // REDEEM_MAX, 60.0), name="Cognism redeem")
+        # 1,000 redeemed records a minute, at most 20 per call: 50 full redeem calls a minute; the search's pages of
+        # 20 results: 50 pages a minute (the same share of a limit set for a tier or a test).
+        limit = limit or self.capabilities.rate_limit
+        self._redeem_limiter = SlidingWindowLimiter(RateLimit(max(1, limit.requests // REDEEM_MAX), limit.per_seconds),
+                                                    name="Cognism redeem")
+        self._search_limiter = SlidingWindowLimiter(RateLimit(max(1, limit.requests // SEARCH_PAGE),
+                                                              limit.per_seconds), name="Cognism search")
 
     @classmethod
     def from_connection(cls, connection: Connection, *, transport: Any = None, **options: Any) -> Self:
@@ -138,7 +143,7 @@ class CognismAdapter(EnrichmentAdapter):
         api = open_client(connection, vendor_name=cls.name, default_base_url=DEFAULT_BASE_URL,
                           rate_limit=cls.capabilities.rate_limit, transport=transport, auth=bearer_auth(key),
                           error_hook=_error_hook, secret=key, options=options)
-        return cls(api)
+        return cls(api, options.get("rate_limit"))
 
     @property
     def requests_sent(self) -> int:
@@ -148,9 +153,9 @@ class CognismAdapter(EnrichmentAdapter):
         await self.api.aclose()
 
     async def _post(self, path: str, body: dict[str, Any], params: dict[str, Any] | None = None, *,
-                    redeem: bool = False) -> Any:
+                    limiter: SlidingWindowLimiter | None = None) -> Any:
         reply: Reply = await self.api.request("POST", path, json=body, params=params, idempotent=True,
-                                              extra_limiters=(self._redeem_limiter,) if redeem else ())
+                                              extra_limiters=(limiter,) if limiter else ())
         return reply.json()
 
     async def check(self) -> ProviderAccount:
@@ -232,7 +237,9 @@ class CognismAdapter(EnrichmentAdapter):
         results = [obj(x) for x in arr(obj(await self._post("/search/contact/enrich", body)).get("results"))]
         if results:
             return results[0]
-        if first and last and (r.domain or r.company_name):
+        if first and last and (r.domain or r.company_name) and not (r.email or r.linkedin_url):
+            # Only a name and a company (the enrich API matches best with a unique identifier or a job title):
+            # look the name up at the company. Cognism not knowing an e-mail or a LinkedIn URL is an answer.
             return await self._search_contact(first, last, r)
         return None
 
@@ -243,7 +250,8 @@ class CognismAdapter(EnrichmentAdapter):
         cursor = ""
         for _page in range(SEARCH_PAGES):
             page = obj(await self._post("/search/contact/search", body,
-                                        {"indexSize": SEARCH_PAGE, "lastReturnedKey": cursor}))
+                                        {"indexSize": SEARCH_PAGE, "lastReturnedKey": cursor},
+                                        limiter=self._search_limiter))
             results = [obj(x) for x in arr(page.get("results"))]
             for hit in results:
                 if (_norm(text(hit.get("firstName"))), _norm(text(hit.get("lastName")))) == (_norm(first),
@@ -269,7 +277,7 @@ class CognismAdapter(EnrichmentAdapter):
         redeemed: dict[str, dict[str, Any]] = {}
         if contacts:
             body = await self._post("/search/contact/redeem", {"redeemIds": [c[0] for c in contacts.values()]},
-                                    redeem=True)
+                                    limiter=self._redeem_limiter)
             full = [obj(x) for x in arr(obj(body).get("results"))]
             by_redeem = {text(c.get("redeemId")): c for c in full}
             by_id = {text(c.get("id")): c for c in full}
@@ -281,7 +289,7 @@ class CognismAdapter(EnrichmentAdapter):
         companies: dict[str, dict[str, Any]] = {}
         if accounts:
             body = await self._post("/search/account/redeem", {"redeemIds": sorted(set(accounts.values()))},
-                                    redeem=True)
+                                    limiter=self._redeem_limiter)
             by_account = {text(obj(a).get("id")): obj(a) for a in arr(obj(body).get("result"))}
             companies = {key: by_account[aid] for key, aid in accounts.items() if aid in by_account}
         for r in records:

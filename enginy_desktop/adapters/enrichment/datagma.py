@@ -143,8 +143,7 @@ class DatagmaAdapter(EnrichmentAdapter):
         body = await self._get("/v1/mine", {}) or {}
         left = body.get("currentCredit")
         credits = float(left) if isinstance(left, int | float) and not isinstance(left, bool) else None
-        shown = f" ({credits:,.0f} credits left)" if credits is not None else ""
-        return ProviderAccount("datagma", credits_left=credits, details=f"Datagma accepted the API key{shown}.")
+        return ProviderAccount("datagma", credits_left=credits, details="Datagma accepted the API key.")
 
     @classmethod
     def can_use(cls, record: LookupInput, points: frozenset[DataPoint]) -> bool:

@@ -21,10 +21,11 @@ Routes, relative to the base URL (``https://app.cognism.com/api``), ``Authorizat
 
 Previews are free but count against the preview allowance: credits × 10 (enrich −1 per result, search −1 per result
 returned). Errors are Cognism's array ``[{"key", "code", "msg"}]``: 401 ``MissingCredentials``; 400; 429 without
-Retry-After past **1,000 records a minute** (requests of every kind; redeemed ids and search results counted one
-record each). Cognism does not document its out-of-credits answer: here **402** ``InsufficientCredits`` (redeem)
-and ``PreviewLimitExceeded`` (enrich, search). Coverage: 80 % of people, 70 % of their e-mails, 60 % of phones, 90 %
-of companies.
+Retry-After past **1,000 records a minute** — search results and redeemed ids (contacts and accounts) each count
+one record against their API's window; every request also counts against a window of 1,000 requests a minute
+(Cognism documents no separate enrich limit: the emulator assumes the same ceiling). Cognism does not document its
+out-of-credits answer: here **402** ``InsufficientCredits`` (redeem) and ``PreviewLimitExceeded`` (enrich, search).
+Coverage: 80 % of people, 70 % of their e-mails, 60 % of phones, 90 % of companies.
 """
 
 from __future__ import annotations
@@ -105,7 +106,9 @@ class CognismEmulator(Emulator):
         super().__init__(config)
         self.cfg = config
         self.credits = Credits(config.credits)
-        self.windows = [RollingWindow(x) for x in config.rate_limits]
+        self.windows = [RollingWindow(x) for x in config.rate_limits]  # requests of every kind
+        # Search results and redeemed ids: 1,000 records a minute each (the Search and Redeem APIs' own limits).
+        self.record_windows = {api: [RollingWindow(x) for x in config.rate_limits] for api in ("search", "redeem")}
         self.previews: dict[str, int] = {}  # key -> previews used
         self.redeemed: dict[str, set[str]] = {}  # key -> contacts already redeemed (free again)
         self.accounts: dict[str, Company] = {}  # account id -> company
@@ -118,15 +121,16 @@ class CognismEmulator(Emulator):
         return key
 
     def limit(self, principal: Any, request: Any) -> dict[str, str]:
-        self.hit(str(principal), 1)
+        self.hit(str(principal), 1, self.windows)
         return {}
 
-    def hit(self, key: str, records: int) -> None:
-        """Count ``records`` against the records-a-minute windows (429 past them, no Retry-After: none is sent)."""
+    def hit(self, key: str, records: int, windows: list[RollingWindow] | None = None, api: str = "") -> None:
+        """Count ``records`` against a records-a-minute window (429 past it; Cognism sends no Retry-After)."""
         now = self.cfg.clock()
-        if any(w.remaining(key, now) < records for w in self.windows):
-            raise CognismError(429, "Rate limit exceeded", limited_by="records per minute")
-        for w in self.windows:
+        windows = self.record_windows.get(api, []) if windows is None else windows
+        if any(w.remaining(key, now) < records for w in windows):
+            raise CognismError(429, "Rate limit exceeded", limited_by=f"{api or 'requests'} per minute")
+        for w in windows:
             for _ in range(records):
                 w.try_hit(key, now)
 
@@ -145,7 +149,7 @@ class CognismEmulator(Emulator):
         self.previews.clear()
         self.redeemed.clear()
         self.pages.clear()
-        for w in self.windows:
+        for w in [*self.windows, *self.record_windows["search"], *self.record_windows["redeem"]]:
             w.reset()
 
     def limits_json(self) -> dict[str, Any]:
@@ -299,7 +303,7 @@ async def contact_search(request: Request) -> Response:
                                "forward, from the first)")
         start = ids.index(cursor) + 1
     page = everyone[start:start + size]
-    em.hit(key, max(0, len(page) - 1))  # the request counted one record already
+    em.hit(key, len(page), api="search")
     em.preview(key, len(page))
     results = [_contact_preview(em, x) for x in page]
     last_key = results[-1]["id"] if results else ""
@@ -336,7 +340,7 @@ async def contact_redeem(request: Request) -> Response:
     people = [(rid, _person_of(rid)) for rid in ids]
     if any(p is None for _rid, p in people):
         raise CognismError(400, "Invalid redeem id: use the redeemId of a Search or Enrich result verbatim")
-    em.hit(key, len(ids) - 1)
+    em.hit(key, len(ids), api="redeem")
     done = em.redeemed.setdefault(key, set())
     new = {p.key for _rid, p in people if p is not None and p.key not in done}
     if new and (em.cfg.faults.credits_exhausted or not em.credits.spend(key, len(new))):
@@ -349,7 +353,7 @@ async def contact_redeem(request: Request) -> Response:
 async def account_redeem(request: Request) -> Response:
     em, key = _em(request), request.scope["sandbox.token"]
     ids = _redeem_ids(await _body(request))
-    em.hit(key, len(ids) - 1)
+    em.hit(key, len(ids), api="redeem")
     result = [_account_full(em, em.accounts[i]) for i in ids if i in em.accounts]
     return ok({"total": len(result), "result": result})
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -103,26 +104,52 @@ class Stepper(QFrame):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(4)
         self.labels: dict[Step, QLabel] = {}
+        self.separators: list[QLabel] = []
+        self._current, self._blocked = 0, set[Step]()
         for i, (step, name) in enumerate(STEP_NAMES.items()):
             if i:
                 sep = QLabel("›")
                 sep.setObjectName("stepperSeparator")
+                self.separators.append(sep)
                 lay.addWidget(sep)
             label = QLabel(f"{int(step)}  {name}")
             label.setObjectName("stepperItem")
+            # A narrow window never widens the page for the stepper: the other steps show their numbers only
+            # (:meth:`_fit`), their names in the tooltips.
             label.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Preferred)
-            label.setMinimumWidth(40)  # a narrow window cuts the names rather than widening the page
+            label.setMinimumWidth(24)
             self.labels[step] = label
             lay.addWidget(label)
         lay.addStretch(1)
 
     def render_state(self, current: int, blocked: set[Step]) -> None:
+        self._current, self._blocked = current, set(blocked)
         for step, label in self.labels.items():
             name = STEP_NAMES[step]
-            label.setText(f"{int(step)}  {name}" + ("  ⚠" if step in blocked else ""))
             label.setToolTip(f"Step {int(step)}: {name}" + (" — has problems to fix" if step in blocked else ""))
             state = "current" if int(step) == current else ("done" if int(step) < current else "")
             set_state(label, "state", state)
+        self._fit()
+
+    def _fit(self) -> None:
+        """Every step's name when they all fit; in a narrower window the current step's name and the others'
+        numbers (a cut name reads as a different word)."""
+        warn = {step: "  ⚠" if step in self._blocked else "" for step in self.labels}
+        for step, label in self.labels.items():
+            label.setText(f"{int(step)}  {STEP_NAMES[step]}{warn[step]}")
+        lay = self.layout()
+        spacing = lay.spacing() if lay is not None else 0
+        parts = [*self.labels.values(), *self.separators]
+        need = sum(w.sizeHint().width() for w in parts) + spacing * (len(parts) - 1)
+        if need > self.width():
+            for step, label in self.labels.items():
+                if int(step) != self._current:
+                    label.setText(f"{int(step)}{warn[step]}")
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(event)
+        if event.size().width() != event.oldSize().width():
+            self._fit()
 
 
 class StepPage(QWizardPage):

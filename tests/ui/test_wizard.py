@@ -848,3 +848,25 @@ def test_the_problems_banner_does_not_move_the_rows(qtbot: Any, wizard: CrmWizar
     qtbot.wait(10)
     assert page.banner.isVisible()
     assert page.scroll_area.mapTo(wizard, QPoint(0, 0)).y() == top
+
+
+def test_no_step_cuts_a_word_at_1280_or_at_the_minimum_size(qtbot: Any, wizard: CrmWizard) -> None:
+    """At the wizard's minimum width the stepper shows the current step's name and the others' numbers (their
+    names in tooltips) instead of cutting all four names mid-word."""
+    from tests.ui.test_clipping import cut_texts
+
+    problems = []
+    for step in Step:
+        to_step(wizard, step)
+        for size in ((1280, 800), (wizard.minimumWidth(), wizard.minimumHeight())):
+            wizard.resize(*size)
+            for _ in range(3):
+                QCoreApplication.processEvents()
+            problems += [f"step {int(step)} at {size[0]}×{size[1]}: {p}" for p in cut_texts(wizard)]
+            stepper = wizard.currentPage().stepper
+            current = stepper.labels[step].text()
+            assert current.startswith(f"{int(step)}  "), current  # the current step is always named
+    assert not problems, "\n".join(problems)
+    stepper = wizard.currentPage().stepper
+    assert [label.text() for label in stepper.labels.values()][:3] == ["1", "2", "3"]  # narrow: numbers
+    assert stepper.labels[Step.EXPORT].toolTip() == "Step 2: Export Mapping"

@@ -236,6 +236,20 @@ class ConnectDialog(QDialog):
         self.test_result.setVisible(False)
         root.addWidget(self.test_result)
 
+        if spec.category is catalog.Category.DATA_ENRICHMENT:  # the waterfall, reachable from every enrichment card
+            order_row = QHBoxLayout()
+            order_text = QLabel(f"When {spec.name} is asked, per data point, among the enrichment providers:")
+            order_text.setObjectName("fieldHelp")
+            order_text.setWordWrap(True)
+            order_row.addWidget(order_text, 1)
+            self.enrichment_settings_button = QPushButton("Enrichment settings…")
+            self.enrichment_settings_button.setObjectName("enrichmentSettingsFromCard")
+            self.enrichment_settings_button.setAutoDefault(False)
+            self.enrichment_settings_button.setToolTip("The order in which the providers are asked, per data point")
+            self.enrichment_settings_button.clicked.connect(self.open_enrichment_settings)
+            order_row.addWidget(self.enrichment_settings_button)
+            root.addLayout(order_row)
+
         line = QFrame()
         line.setObjectName("pageDivider")
         root.addWidget(line)
@@ -264,6 +278,14 @@ class ConnectDialog(QDialog):
         buttons.addWidget(box)
         root.addLayout(buttons)
         self._fit_height()
+
+    def open_enrichment_settings(self) -> QDialog:
+        from .enrich_dialog import EnrichSettingsDialog
+
+        dialog = EnrichSettingsDialog(self.ctx, parent=self)
+        dialog.setModal(True)
+        dialog.show()
+        return dialog
 
     def _fit_height(self) -> None:
         """Size to the content: wrapped help texts need the height that goes with the fixed width."""

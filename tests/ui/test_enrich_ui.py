@@ -100,6 +100,19 @@ def test_enrichment_settings_from_the_cards_save_the_order(qtbot: Any, window: A
     dialog.save()
     assert default_order(ctx, ready_only=False)[D.EMAIL][1] == first
 
+    from enginy_desktop.core import catalog
+    from enginy_desktop.views.connect_dialog import ConnectDialog
+
+    card = ConnectDialog(ctx, catalog.get("hunter"), parent=page)  # each enrichment card's Configure dialog
+    qtbot.addWidget(card)
+    button = card.findChild(QPushButton, "enrichmentSettingsFromCard")
+    assert button is not None
+    shot(card, "enrich-card-configure")
+    settings = card.open_enrichment_settings()
+    assert isinstance(settings, EnrichSettingsDialog)
+    assert settings.isVisible()
+    settings.reject()
+
 
 def test_no_ready_provider_says_what_to_do(qtbot: Any, aloop: Any, ctx: Any, tmp_path: Path) -> None:  # noqa: F811
     from enginy_desktop.core.services.workspace import WorkspaceService
@@ -166,7 +179,8 @@ def test_the_waterfall_is_ordered_per_data_point_in_the_enrich_dialog(qtbot: Any
     dialog._timer.stop()
     aloop.run_until_complete(dialog.refresh_estimate())
     result = aloop.run_until_complete(dialog.start())
-    assert result is not None and result.state == "finished"
+    assert result is not None
+    assert result.state == "finished"
     saved = default_order(ctx)
     assert saved[D.EMAIL][:2] == ["hunter", "lusha"]
     assert saved[D.PHONE][:2] == ["lusha", "hunter"]

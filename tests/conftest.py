@@ -43,6 +43,15 @@ def fresh_limiters() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def quick_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Clients opened without a retry policy back off in milliseconds here, not the half-second-and-doubling of a
+    real network (same attempts, same ``Retry-After`` handling): a test of a dead server does not wait seconds."""
+    from enginy_desktop.adapters import http
+
+    monkeypatch.setattr(http, "default_retry", lambda: http.RetryPolicy(base_delay=0.01, max_delay=0.05))
+
+
+@pytest.fixture(autouse=True)
 def process_label() -> Iterator[None]:
     """Each test starts as a command line for run leases (a window test labels the process "window")."""
     from enginy_desktop.core.runs import set_process_label

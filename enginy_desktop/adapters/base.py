@@ -34,7 +34,9 @@ class AdapterError(Exception):
     ``retriable`` says whether the same call may succeed later unchanged; ``status`` is the HTTP status when
     there was one; ``request_id`` is the vendor's correlation id for a support ticket. A batch method that
     fails part-way (after some of its requests succeeded) raises with ``completed`` holding the results of the
-    inputs already processed, so nothing that was written is forgotten.
+    inputs already processed, so nothing that was written is forgotten. An enrichment lookup that fails after some
+    of its calls were answered (and charged) raises with ``partial`` holding those answers (the enrichment
+    contract's ``LookupResult`` objects, see ``adapters/enrichment/base.with_partial``).
     """
 
     retriable: ClassVar[bool] = False
@@ -52,6 +54,7 @@ class AdapterError(Exception):
         self.status = status
         self.request_id = request_id
         self.completed: list[WriteResult] = []
+        self.partial: list[Any] = []
         super().__init__(self.message)
 
     def __str__(self) -> str:

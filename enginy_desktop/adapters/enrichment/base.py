@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar, Self
 
-from ..base import Connection, RateLimit
+from ..base import AdapterError, Connection, RateLimit
 
 __all__ = [
     "ADAPTERS",
@@ -300,8 +300,10 @@ class EnrichmentAdapter(abc.ABC):
 def with_partial(error: Exception, results: Sequence[LookupResult]) -> Exception:
     """``error`` carrying the results answered before it (``error.partial``); only results with answers count."""
     kept = [r for r in results if r.covered or r.found or r.credits]
-    previous = list(getattr(error, "partial", []) or [])
-    error.partial = previous + kept  # type: ignore[attr-defined]
+    if isinstance(error, AdapterError):
+        error.partial = [*error.partial, *kept]
+    else:  # not an adapter failure: nothing the engine would record; it stops the run as it is
+        error.add_note(f"{len(kept)} answers came before this error")
     return error
 
 

@@ -372,7 +372,7 @@ class _Runner:
                 else:
                     results = await adapter.lookup(inputs, pts)
             except AdapterError as exc:
-                partial = list(getattr(exc, "partial", []) or [])
+                partial = list(exc.partial)
                 if partial:  # answers (and charges) that came before the failure are kept and cached
                     keys = {r.key for r in partial}
                     self.apply(provider, [r for r in fresh if str(r.id) in keys], frozenset(), partial, request_id)

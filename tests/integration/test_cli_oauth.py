@@ -45,6 +45,11 @@ def _world(crm: str) -> tuple[Any, Callable[[str], dict[str, str]], str]:
         from enginy_desktop.sandbox.crm.salesforce import DEFAULT_CLIENT_ID, create_app
 
         return create_app(), lambda url: {"login_url": url, "client_id": DEFAULT_CLIENT_ID}, ""
+    if crm == "tribecrm":
+        from enginy_desktop.sandbox.crm.tribecrm import DEFAULT_CLIENT_ID, create_app
+
+        return (create_app(), lambda url: {"base_url": url, "auth_url": url, "client_id": DEFAULT_CLIENT_ID},
+                "sandbox-tribe-secret")
     from enginy_desktop.sandbox.crm.dynamics import DEFAULT_CLIENT_ID, create_app
 
     return create_app(), lambda url: {"org_url": url, "login_url": url, "client_id": DEFAULT_CLIENT_ID}, ""
@@ -74,7 +79,7 @@ def _play_browser(link: str) -> httpx.Response:
         return client.get(hop.headers["location"])
 
 
-@pytest.mark.parametrize("crm", ["hubspot", "pipedrive", "salesforce", "zoho", "dynamics"])
+@pytest.mark.parametrize("crm", ["hubspot", "pipedrive", "salesforce", "zoho", "dynamics", "tribecrm"])
 def test_sign_in_from_the_command_line_with_no_browser(crm: str, data_dir: Path, cli: Any) -> None:
     app, settings, secret = _world(crm)
     with server.serve(app) as url:

@@ -7,6 +7,8 @@
   presses (and the default moves with Tab). Each dialog names its one default button (``make_primary``).
 - Table headers read like the cells under them: left-aligned (a number column's header says otherwise through
   its model), not centred over a left-aligned column.
+- A table cell cut by its column's width shows its whole text as a tooltip (when its model gives none), in
+  every table of the app, report tables included.
 - A dialog never gets shorter than its content at its narrowest: Qt's minimum size of a layout leaves out the
   extra lines of word-wrapped text, so a dialog resized to its minimum squashed its fields and cut their text.
 """
@@ -14,13 +16,16 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt
+from PySide6.QtGui import QHelpEvent
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QAbstractScrollArea,
     QAbstractSpinBox,
     QComboBox,
     QDialog,
     QHeaderView,
     QPushButton,
+    QToolTip,
     QWidget,
 )
 
@@ -57,6 +62,10 @@ class InputGuard(QObject):
                 obj.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         elif kind == QEvent.Type.Show and isinstance(obj, QDialog):
             keep_text_readable(obj)
+        elif kind == QEvent.Type.ToolTip and isinstance(event, QHelpEvent) and isinstance(obj, QWidget):
+            view = obj.parentWidget()
+            if isinstance(view, QAbstractItemView) and obj is view.viewport():
+                return show_cut_cell_text(view, event)
         return False
 
 
@@ -71,6 +80,24 @@ def keep_text_readable(dialog: QDialog) -> None:
     need = layout.totalHeightForWidth(narrowest)
     if need > dialog.minimumHeight():
         dialog.setMinimumHeight(min(need, dialog.maximumHeight()))
+
+
+def show_cut_cell_text(view: QAbstractItemView, event: QHelpEvent) -> bool:
+    """Show the whole text of the cell under the mouse when its column cuts it and its model has no tooltip for
+    it; True when shown (the event is handled)."""
+    index = view.indexAt(event.pos())
+    if not index.isValid() or index.data(Qt.ItemDataRole.ToolTipRole):
+        return False  # nothing there, or the model's own tooltip (the view shows it)
+    text = index.data(Qt.ItemDataRole.DisplayRole)
+    if text in (None, ""):
+        return False
+    text = str(text)
+    rect = view.visualRect(index)
+    padding = 16  # the cell's padding on both sides (style.qss)
+    if "\n" not in text and view.fontMetrics().horizontalAdvance(text) + padding <= rect.width():
+        return False  # the whole text shows
+    QToolTip.showText(event.globalPos(), text, view.viewport(), rect)
+    return True
 
 
 def _popup_open(widget: QWidget) -> bool:

@@ -165,6 +165,33 @@ def test_dialog_buttons_carry_no_icons(qtbot) -> None:  # type: ignore[no-untype
     assert all(b.icon().isNull() for b in box.buttons())
 
 
+def test_a_cut_table_cell_shows_its_whole_text_as_a_tooltip(qtbot) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtCore import QEvent
+    from PySide6.QtGui import QHelpEvent
+    from PySide6.QtWidgets import QApplication, QTableWidget, QTableWidgetItem, QToolTip
+
+    long = "The placeholder {{job_title}} is empty for this row, so it was skipped and not sent"
+    table = QTableWidget(2, 2)
+    qtbot.addWidget(table)
+    table.setItem(0, 0, QTableWidgetItem(long))
+    table.setItem(1, 0, QTableWidgetItem("Yes"))
+    table.setColumnWidth(0, 120)
+    table.show()
+    qtbot.waitExposed(table)
+
+    from enginy_desktop.views.guards import show_cut_cell_text
+
+    def help_at(row: int) -> QHelpEvent:
+        pos = table.visualRect(table.model().index(row, 0)).center()
+        return QHelpEvent(QEvent.Type.ToolTip, pos, table.viewport().mapToGlobal(pos))
+
+    assert not show_cut_cell_text(table, help_at(1))  # shown whole: no tooltip
+    QApplication.sendEvent(table.viewport(), help_at(0))  # as the mouse resting on the cell
+    assert QToolTip.isVisible()
+    assert QToolTip.text() == long  # cut by its column: the whole text
+    QToolTip.hideText()
+
+
 @pytest.mark.parametrize(
     ("engine", "window"),
     [

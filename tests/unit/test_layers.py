@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import subprocess
 import sys
 from pathlib import Path
@@ -18,13 +19,8 @@ def _modules() -> list[Path]:
 def test_no_pyside_import_statement_in_qt_free_layers() -> None:
     offenders = []
     for path in _modules():
-        tree = ast.parse(path.read_text("utf-8"))
-        for node in ast.walk(tree):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
+        for node, _in_function, _type_only in _imports(path):  # type-only and lazy imports count here too
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
             if any(n.split(".")[0] in ("PySide6", "shiboken6", "qasync", "enginy_desktop.views") for n in names):
                 offenders.append(str(path.relative_to(PACKAGE)))
             outer = ("enginy_desktop.views", "enginy_desktop.wizard", "enginy_desktop.app")
@@ -63,24 +59,33 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-def _type_only(tree: ast.AST) -> set[int]:
-    """ids of the import nodes under ``if TYPE_CHECKING:`` (for annotations only: never run)."""
-    ids: set[int] = set()
-    for node in ast.walk(tree):
+@functools.cache
+def _imports(path: Path) -> tuple[tuple[ast.Import | ast.ImportFrom, bool, bool], ...]:
+    """The module's import statements, each with whether it sits inside a function (made when the function is
+    called, not when the module is imported) and under ``if TYPE_CHECKING:`` (for annotations only: never run).
+    One walk of the tree, parsed once for all the tests of this file."""
+    found: list[tuple[ast.Import | ast.ImportFrom, bool, bool]] = []
+
+    def visit(node: ast.AST, in_function: bool, type_only: bool) -> None:
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            found.append((node, in_function, type_only))
+            return
         if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            ids |= {id(n) for child in node.body for n in ast.walk(child)}
-    return ids
+            for child in node.body:
+                visit(child, in_function, True)
+            for child in node.orelse:
+                visit(child, in_function, type_only)
+            return
+        inner = in_function or isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        for sub in ast.iter_child_nodes(node):
+            if isinstance(sub, ast.stmt | ast.ExceptHandler | ast.match_case):  # imports are statements
+                visit(sub, inner, type_only)
+
+    visit(ast.parse(path.read_text("utf-8")), False, False)
+    return tuple(found)
 
 
-def _in_functions(tree: ast.AST) -> set[int]:
-    """ids of the nodes inside functions (imported when called, not when the module is imported)."""
-    ids: set[int] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            ids |= {id(n) for child in node.body for n in ast.walk(child)}
-    return ids
-
-
+@functools.cache
 def _import_graph(*, lazy: bool = True) -> dict[str, set[str]]:
     """Every module of the package -> the package's modules it imports when run (at the top or, with ``lazy``,
     inside a function; imports for type annotations only are left out)."""
@@ -88,15 +93,13 @@ def _import_graph(*, lazy: bool = True) -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {}
     for name, path in paths.items():
         targets: set[str] = set()
-        tree = ast.parse(path.read_text("utf-8"))
-        skip = _type_only(tree) | (set() if lazy else _in_functions(tree))
-        for node in ast.walk(tree):
-            if id(node) in skip:
+        for node, in_function, type_only in _imports(path):
+            if type_only or (in_function and not lazy):
                 continue
             found: list[str] = []
             if isinstance(node, ast.Import):
                 found = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom):
+            else:
                 if node.level:
                     base = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
                     for _ in range(node.level - 1):

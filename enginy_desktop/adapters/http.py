@@ -71,6 +71,7 @@ __all__ = [
     "ApiClient",
     "AuthError",
     "FatalError",
+    "FetchedTokenAuth",
     "MissingScopeError",
     "NetworkError",
     "NotFoundError",
@@ -82,6 +83,7 @@ __all__ = [
     "RetryPolicy",
     "SlidingWindowLimiter",
     "Timeouts",
+    "TokenRequest",
     "TransientError",
     "ValidationError",
     "WindowKeeper",
@@ -941,4 +943,108 @@ class OAuthRefreshAuth(httpx.Auth):
                     await refresh.aread()
                     self._apply_refresh(refresh)
             request.headers["Authorization"] = f"{self.scheme} {self.tokens.access_token}"
+            yield request
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRequest:
+    """How to ask for an access token: a form (OAuth's token endpoint) or a JSON body (a vendor's login endpoint),
+    with the client's credentials as HTTP Basic when ``basic`` is given."""
+
+    url: str
+    form: Mapping[str, str] | None = None
+    json: Any = None
+    basic: tuple[str, str] | None = None
+
+
+class FetchedTokenAuth(httpx.Auth):
+    """Bearer auth with a token the adapter obtains by one request of its own (OAuth client credentials, a vendor's
+    ``/authenticate``): fetched on first use, fetched again before it expires (``leeway`` seconds early) and once
+    after a 401, through the same client and transport as the API calls. Concurrent requests share one fetch.
+
+    ``parse(reply)`` turns the answer into ``(token, expires_at)`` (a UNIX time, or None when it does not expire)
+    or raises the vendor's :class:`AdapterError`; ``on_token(token, expires_at)`` may keep it (in the keyring) so the
+    next process reuses it; ``token``/``expires_at`` start from such a kept one.
+    """
+
+    def __init__(
+        self,
+        make_request: Callable[[], TokenRequest],
+        parse: Callable[[Reply], tuple[str, float | None]],
+        *,
+        token: str = "",
+        expires_at: float | None = None,
+        on_token: Callable[[str, float | None], None] | None = None,
+        clock: Callable[[], float] = time.time,
+        leeway: float = 60.0,
+        scheme: str = "Bearer",
+    ) -> None:
+        register_secret(token)
+        self.make_request = make_request
+        self.parse = parse
+        self.token = token
+        self.expires_at = expires_at
+        self.on_token = on_token
+        self.clock = clock
+        self.leeway = leeway
+        self.scheme = scheme
+        self.fetches = 0  # tokens asked for by this auth
+        self._lock: asyncio.Lock | None = None
+
+    def __repr__(self) -> str:
+        return "FetchedTokenAuth(***)"
+
+    def sync_auth_flow(self, request: httpx.Request) -> Any:
+        raise RuntimeError("FetchedTokenAuth works with httpx.AsyncClient only")
+
+    def _stale(self) -> bool:
+        return not self.token or (self.expires_at is not None and self.clock() >= self.expires_at - self.leeway)
+
+    def _token_request(self) -> httpx.Request:
+        spec = self.make_request()
+        for value in (spec.form or {}).values():
+            register_secret(value)
+        if isinstance(spec.json, Mapping):
+            for value in spec.json.values():
+                register_secret(str(value))
+        headers = {"Accept": "application/json"}
+        if spec.form is not None:
+            request = httpx.Request("POST", spec.url, data=dict(spec.form), headers=headers)
+        else:
+            request = httpx.Request("POST", spec.url, json=spec.json, headers=headers)
+        if spec.basic is not None:
+            register_secret(spec.basic[1])
+            request = next(httpx.BasicAuth(*spec.basic).auth_flow(request))
+        return request
+
+    def _apply(self, response: httpx.Response) -> None:
+        token, expires_at = self.parse(_reply(response, 0.0))
+        register_secret(token)
+        self.token, self.expires_at = token, expires_at
+        self.fetches += 1
+        if self.on_token is not None:
+            self.on_token(token, expires_at)
+
+    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        fetched = False
+        if self._stale():
+            async with self._lock:
+                if self._stale():
+                    response = yield self._token_request()
+                    await response.aread()
+                    self._apply(response)
+                    fetched = True
+        used = self.token
+        request.headers["Authorization"] = f"{self.scheme} {used}"
+        response = yield request
+        if response.status_code == 401 and not fetched:
+            async with self._lock:
+                if self.token == used:  # nobody fetched a new one meanwhile
+                    self.token = ""
+                    fresh = yield self._token_request()
+                    await fresh.aread()
+                    self._apply(fresh)
+            request.headers["Authorization"] = f"{self.scheme} {self.token}"
             yield request

@@ -537,8 +537,38 @@ INTEGRATIONS: tuple[Integration, ...] = (
         "Business intelligence tool that offers comprehensive databases to find and qualify leads.",
         AuthKind.OAUTH,
         (
-            CredentialField("client_id", "OAuth client ID", required=True),
-            CredentialField("client_secret", "OAuth client secret", secret=True),
+            CredentialField(
+                "client_id",
+                "Client ID",
+                required=True,
+                group="client_credentials",
+                help="Pick this option: ZoomInfo's current API (GTM Data API). From ZoomInfo's Developer Portal → "
+                "your app (a Client Credentials app, approved by ZoomInfo or in its two-week trial, with the "
+                "api:data:contact and api:data:company scopes).",
+            ),
+            CredentialField("client_secret", "Client secret", secret=True, required=True, group="client_credentials"),
+            CredentialField(
+                "username",
+                "Username",
+                required=True,
+                group="password",
+                help="Only for accounts still on ZoomInfo's legacy Enterprise API without a Developer Portal app: "
+                "the ZoomInfo user with API access. When both options are filled in, the client ID and secret "
+                "are used.",
+            ),
+            CredentialField("password", "Password", secret=True, required=True, group="password"),
+            CredentialField(
+                "package",
+                "ZoomInfo API package",
+                kind=FieldKind.CHOICE,
+                choices=("Builder", "Standard", "Scaling"),
+                default="Builder",
+                help="Sets how fast Enginy may call ZoomInfo (5, 25 or 35 requests a second; ZoomInfo's answers "
+                "lower it if your account allows less). Enrich… finds work e-mails, mobile and direct phones, job "
+                "titles, LinkedIn URLs, location and the company's domain, industry, size and revenue, 25 people "
+                "a request: 1 credit per contact or company returned; nothing when ZoomInfo finds nothing or the "
+                "record was already paid for.",
+            ),
             _base_url("https://api.zoominfo.com/gtm"),
         ),
         default_base_url="https://api.zoominfo.com/gtm",
@@ -664,9 +694,7 @@ CATEGORY_ORDER: tuple[Category, ...] = tuple(Category)
 
 #: Integrations Enginy Desktop cannot do the job of yet (no adapter behind them). Remove a key when its adapter
 #: lands: its card stops saying "Not available yet".
-NOT_READY_YET: frozenset[str] = frozenset({
-    "zoominfo",
-})
+NOT_READY_YET: frozenset[str] = frozenset()
 INTEGRATIONS = tuple(dataclasses.replace(i, ready=False) if i.key in NOT_READY_YET else i for i in INTEGRATIONS)
 _BY_KEY = {i.key: i for i in INTEGRATIONS}
 

@@ -29,6 +29,7 @@ EMULATORS: dict[str, str] = {
     "theirstack": "enginy_desktop.sandbox.sources.theirstack:SPEC",
     "tribecrm": "enginy_desktop.sandbox.crm.tribecrm:SPEC",
     "zoho": "enginy_desktop.sandbox.crm.zoho:SPEC",
+    "zoominfo": "enginy_desktop.sandbox.enrichment.zoominfo:SPEC",
 }
 
 

@@ -305,8 +305,11 @@ class ConnectDialog(QDialog):
             "bot": "Option 2 · Bot token",
             "openai": "Option 1 · Your OpenAI API key",
             "server": "Option 2 · An OpenAI-compatible server",
+            "client_credentials": "Option 1 · Client ID and secret (GTM Data API — pick this one)",
+            "password": "Option 2 · Username and password (legacy Enterprise API)",
         }
-        order = [g for g in ("token", "webhook", "openai", "oauth", "bot", "server") if g in named]
+        order = [g for g in ("token", "webhook", "openai", "client_credentials", "oauth", "bot", "server", "password")
+                 if g in named]
         out: list[tuple[str, list[CredentialField]]] = []
         for g in order:
             title = titles.get(g, g)

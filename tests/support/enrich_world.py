@@ -19,7 +19,17 @@ import httpx
 from enginy_desktop.adapters.base import RateLimit
 from enginy_desktop.adapters.enrichment.base import EnrichmentAdapter, adapter_class
 from enginy_desktop.adapters.http import RetryPolicy
-from enginy_desktop.sandbox.enrichment import apollo, cognism, datagma, dropcontact, hunter, kaspr, lusha, proxycurl
+from enginy_desktop.sandbox.enrichment import (
+    apollo,
+    cognism,
+    datagma,
+    dropcontact,
+    hunter,
+    kaspr,
+    lusha,
+    proxycurl,
+    zoominfo,
+)
 
 FIRST = ("Ada", "Alan", "Grace", "Linus", "Margaret", "Tim", "Barbara", "Ken", "Radia", "Edsger", "Frances", "Donald")
 LAST = ("Lovelace", "Turing", "Hopper", "Torvalds", "Hamilton", "Berners", "Liskov", "Thompson", "Perlman",
@@ -27,11 +37,13 @@ LAST = ("Lovelace", "Turing", "Hopper", "Torvalds", "Hamilton", "Berners", "Lisk
 COMPANIES = ("Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark Industries", "Wayne Enterprises", "Soylent",
              "Tyrell", "Cyberdyne")
 MODULES = {"apollo": apollo, "hunter": hunter, "lusha": lusha, "dropcontact": dropcontact, "proxycurl": proxycurl,
-           "kaspr": kaspr, "datagma": datagma, "cognism": cognism}
+           "kaspr": kaspr, "datagma": datagma, "cognism": cognism,
+           "zoominfo": zoominfo}
 CONFIGS = {"apollo": apollo.ApolloSandboxConfig, "hunter": hunter.HunterSandboxConfig,
            "lusha": lusha.LushaSandboxConfig, "dropcontact": dropcontact.DropcontactSandboxConfig,
            "proxycurl": proxycurl.ProxycurlSandboxConfig, "kaspr": kaspr.KasprSandboxConfig,
-           "datagma": datagma.DatagmaSandboxConfig, "cognism": cognism.CognismSandboxConfig}
+           "datagma": datagma.DatagmaSandboxConfig, "cognism": cognism.CognismSandboxConfig,
+           "zoominfo": zoominfo.ZoomInfoSandboxConfig}
 
 
 def people(n: int, linkedin: bool = False) -> list[dict[str, str]]:
@@ -75,7 +87,10 @@ class EnrichWorld:
         for key in providers:
             module = MODULES[key]
             apps[key] = module.create_app(CONFIGS[key](credits=credits))
-            ctx.integrations.save_connection(key, {"api_key": module.DEFAULT_KEY, "base_url": f"https://{key}.test"})
+            connect_values = getattr(module, "connect_values", None)  # providers signed in with more than a key
+            values = (connect_values(f"https://{key}.test") if connect_values else
+                      {"api_key": module.DEFAULT_KEY, "base_url": f"https://{key}.test"})
+            ctx.integrations.save_connection(key, values)
             ctx.integrations.enable(key)
         world = cls(ctx, list_id, apps)
         world.options = {"dropcontact": {"poll_every": 0.01, "poll_max": 0.05}}

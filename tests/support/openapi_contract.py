@@ -59,7 +59,7 @@ from referencing.jsonschema import DRAFT4
 
 SHARED_DIR = Path(__file__).resolve().parents[2].parent / "shared"
 HUBSPOT_SPECS = ("specs", "hubspot")
-VENDOR_NAMES = {"hubspot": "HubSpot", "pipedrive": "Pipedrive", "zoho": "Zoho CRM"}
+VENDOR_NAMES = {"hubspot": "HubSpot", "pipedrive": "Pipedrive", "zoho": "Zoho CRM", "zoominfo": "ZoomInfo"}
 
 # Path prefix -> why it is not validated.
 EXEMPT: dict[str, str] = {
@@ -67,6 +67,7 @@ EXEMPT: dict[str, str] = {
     "/oauth/authorize": "the OAuth consent step is a browser page, not an API operation",
     "/oauth/token": "Pipedrive's token endpoint (oauth.pipedrive.com) is not part of its API description",
     "/__sandbox__/": "the sandbox's own admin API",
+    "/gtm/oauth/v1/token": "ZoomInfo's token endpoint is not part of the GTM Data API description",
 }
 _METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 

@@ -317,6 +317,7 @@ ADAPTERS: Mapping[str, str] = {
     "kaspr": "enginy_desktop.adapters.enrichment.kaspr:KasprAdapter",
     "datagma": "enginy_desktop.adapters.enrichment.datagma:DatagmaAdapter",
     "cognism": "enginy_desktop.adapters.enrichment.cognism:CognismAdapter",
+    "zoominfo": "enginy_desktop.adapters.enrichment.zoominfo:ZoomInfoAdapter",
 }
 
 

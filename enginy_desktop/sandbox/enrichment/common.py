@@ -37,6 +37,7 @@ COVERAGE: dict[str, dict[str, int]] = {
     "kaspr": {"person": 75, "email": 55, "phone": 60, "company": 0},
     "datagma": {"person": 75, "email": 60, "phone": 45, "company": 85},
     "cognism": {"person": 80, "email": 70, "phone": 60, "company": 90},
+    "zoominfo": {"person": 85, "email": 75, "phone": 65, "company": 90},
 }
 
 _TITLES = ("Head of Sales", "VP Marketing", "Sales Operations Manager", "Account Executive", "CTO", "Founder & CEO",

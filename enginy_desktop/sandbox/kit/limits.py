@@ -73,6 +73,13 @@ class RollingWindow:
     def remaining(self, key: str, now: float) -> int:
         return self.limit.max_requests - len(self._window(key, now))
 
+    def wait_s(self, key: str, now: float) -> float:
+        """Seconds until this window accepts a hit again (0 when it would now): a ``Retry-After``."""
+        hits = self._window(key, now)
+        if len(hits) < self.limit.max_requests:
+            return 0.0
+        return max(0.0, hits[0] + self.limit.interval_s - now)
+
     def reset(self) -> None:
         self._hits.clear()
 

@@ -16,6 +16,9 @@ def register(sub: Any) -> None:
         "init", help="write a starting configuration from the CRM's own fields (identifiers, obvious mappings)")
     init.add_argument("--crm", metavar="KEY", help="which CRM (default: the enabled one)")
     init.add_argument("--force", action="store_true", help="replace a configuration that is already saved")
+    init.add_argument("--people", metavar="OBJECT",
+                      help="where people go, for a CRM that offers a choice (Salesforce: Contacts or Leads; "
+                      "the wizard's Step 2 choice; default Contacts)")
     init.add_argument("--file", type=Path, metavar="FILE.json",
                       help="also write it to this JSON file (to review or edit, then `crm-config import`)")
     init.set_defaults(handler=cmd_init)
@@ -92,9 +95,18 @@ def cmd_init(args: argparse.Namespace, rt: Runtime) -> int:
     if ctx.crm_configs.has_saved(key) and not args.force:
         raise CliError(f"{name} is already configured; nothing changed. Use --force to replace its configuration "
                        f"(keep a copy first with `enginy-desktop crm-config export FILE.json --crm {key}`).")
+    people = None
+    if args.people:
+        choices = {value.casefold(): value for value, *_rest in catalog.get(key).people_objects}
+        if not choices:
+            raise CliError(f"{name} keeps people in one place: --people applies to CRMs that offer a choice "
+                           "(Salesforce). Nothing was saved.")
+        people = choices.get(args.people.strip().casefold())
+        if people is None:
+            raise CliError(f"--people must be one of {', '.join(choices.values())} for {name}. Nothing was saved.")
     try:
         require_connected(ctx, key)
-        starter = asyncio.run(starter_config(ctx, key))
+        starter = asyncio.run(starter_config(ctx, key, people=people))
     except (IntegrationError, AdapterError) as exc:
         raise CliError(f"{exc} Nothing was saved.") from None
     try:

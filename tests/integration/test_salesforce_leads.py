@@ -102,3 +102,38 @@ def test_check_names_leads_as_what_it_reads(ctx: Any, cli: Any) -> None:
         code, out, err = cli("check", "salesforce")
     assert code == 0, err
     assert "Leads, Accounts and Users are readable" in out
+
+
+def test_crm_config_init_people_leads_starts_a_leads_configuration(ctx: Any, cli: Any) -> None:
+    """A command-line user makes Step 2's choice with ``crm-config init --people Leads``: the starting
+    configuration is read from, and maps to, the Lead's fields (its Company field, not AccountId)."""
+    app = emulator("salesforce")
+    with serve(app) as url:
+        _world(ctx, url, app)
+        code, _, err = cli("crm-config", "init", "--people", "Prospects")
+        assert code == 1
+        assert "--people must be one of Contacts, Leads for Salesforce. Nothing was saved." in err
+        assert not ctx.crm_configs.has_saved("salesforce")
+        code, out, err = cli("crm-config", "init", "--people", "leads")
+        assert code == 0, err
+        assert "Step 1: contacts into Leads matched by" in out
+        config = ctx.crm_configs.load("salesforce")
+        assert config.people_object == "Leads"
+        mapped = {m.crm_field for m in config.contact_mappings}
+        assert "Email" in mapped
+        assert "AccountId" not in mapped
+        code, out, err = cli("check", "salesforce")
+    assert code == 0, err
+    assert "Leads, Accounts and Users are readable" in out
+
+
+def test_people_applies_only_to_a_crm_that_offers_a_choice(ctx: Any, cli: Any) -> None:
+    app = emulator("hubspot")
+    with serve(app) as url:
+        from enginy_desktop.sandbox.hubspot import DEFAULT_TOKEN as HUBSPOT_TOKEN
+
+        ctx.integrations.save_connection("hubspot", {"base_url": url, "token": HUBSPOT_TOKEN})
+        ctx.integrations.enable("hubspot")
+        code, _, err = cli("crm-config", "init", "--people", "Leads")
+    assert code == 1
+    assert "HubSpot keeps people in one place" in err

@@ -81,6 +81,8 @@ def build_starter_config(key: str, snapshot: CrmSnapshot, people: Any = None) ->
     state = WizardState(key, CrmConfig(crm=key), people=people)
     state.snapshot = snapshot
     config = state.config
+    if catalog.get(key).people_objects and snapshot.people_object:  # Step 2's choice: the object people go in
+        config.people_object = snapshot.people_object
     kwargs = state.validation_kwargs()
 
     # Step 1: the first preset, in the product's order of preference, whose fields this CRM has; else a custom
@@ -114,8 +116,9 @@ def build_starter_config(key: str, snapshot: CrmSnapshot, people: Any = None) ->
 
     name = catalog.get(key).name
     problems = validate(config, crm_name=name, **kwargs)  # notes name the CRM, as the wizard's and export's do
+    into = f" into {config.people_object}" if config.people_object else ""
     summary = [
-        f"Step 1: contacts matched by {_identifier_text(config.contact_identifier, roles[ObjectType.CONTACT])}; "
+        f"Step 1: contacts{into} matched by {_identifier_text(config.contact_identifier, roles[ObjectType.CONTACT])}; "
         f"companies by {_identifier_text(config.company_identifier, roles[ObjectType.COMPANY])}.",
         f"Step 2: {len(config.contact_mappings)} contact and {len(config.company_mappings)} company fields mapped "
         f"to {name} fields of the same name; association type: {config.association_type.label}.",
@@ -142,10 +145,11 @@ def _identifier_text(identifier: ContactIdentifier | CompanyIdentifier, roles: d
     return identifier.preset.label
 
 
-async def starter_config(ctx: Any, key: str) -> StarterConfig:
-    """Read CRM ``key``'s fields and users (fresh) and build its starting configuration (nothing saved).
+async def starter_config(ctx: Any, key: str, *, people: str | None = None) -> StarterConfig:
+    """Read CRM ``key``'s fields and users (fresh) and build its starting configuration (nothing saved);
+    ``people``: the object people go in, for a CRM that offers several (Salesforce: Contacts or Leads).
     Raises what reading the CRM raises (not connected, credentials, network), each a readable sentence."""
-    snapshot = await fetch_snapshot(ctx, key)
+    snapshot = await fetch_snapshot(ctx, key, people=people)
     return build_starter_config(key, snapshot, workspace_people(ctx))
 
 

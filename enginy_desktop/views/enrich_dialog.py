@@ -470,7 +470,8 @@ class EnrichDialog(QDialog):
                  f"At most {_num(est.credits_at_most)} credits in all"
                  + (f", against a cap of {_num(est.cap)}." if est.cap is not None else " (no cap).")]
         if est.over_cap:
-            lines.append("Over the cap: the run stops before spending past it; resume it later with a higher cap.")
+            lines.append("Over the cap: the run asks only what the cap pays for at most (the last request is split "
+                         "to fit), then stops; resume it later with a higher cap.")
         if est.nothing_to_do:
             lines.append("Nothing to ask: the records have these values, or the cache answers them for free.")
         self.total.setText(" ".join(lines))

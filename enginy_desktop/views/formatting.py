@@ -37,6 +37,14 @@ def decimal(x: float, places: int = 1) -> str:
     return text
 
 
+def amount(n: int | float) -> str:
+    """1240 -> "1,240"; a fractional one keeps up to two decimals: 12.5 -> "12.5" (an enrichment's credits)."""
+    if isinstance(n, float) and not n.is_integer():
+        loc = locale()
+        return loc.toString(n, "f", 2).rstrip("0").rstrip(loc.decimalPoint())
+    return number(int(n))
+
+
 def count_text(n: int, one: str, many: str | None = None) -> str:
     """``count_text(1, "warning")`` -> "1 warning"; ``(1240, "company", "companies")`` -> "1,240 companies"."""
     return f"{number(n)} {one if n == 1 else (many or one + 's')}"

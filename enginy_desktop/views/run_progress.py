@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
 
 from enginy_desktop.core.runs import Progress, RunCancelled, RunHandle, format_duration
 
+from .formatting import amount
 from .formatting import number as number  # re-exported: the run views import it from here
 from .message import MessageBox
 from .spinner import Spinner as Spinner  # re-exported: the run views import it from here
@@ -116,8 +117,9 @@ class CounterTiles(QWidget):
 
     def set_counts(self, counts: Any) -> None:
         for key, label in self.values.items():
-            n = int(counts.get(key, 0) or 0)
-            label.setText(number(n))
+            raw = counts.get(key, 0) or 0
+            n = raw if isinstance(raw, float) and not raw.is_integer() else int(raw)  # credits keep decimals
+            label.setText(amount(n))
             tile = self.tiles[key]
             if tile.property("zero") != (n == 0):
                 tile.setProperty("zero", n == 0)

@@ -37,7 +37,7 @@ from enginy_desktop.core import catalog
 from enginy_desktop.core.context import AppContext
 from enginy_desktop.core.runs import RunInfo, format_duration
 
-from .formatting import locale, number, when, window_text
+from .formatting import amount, number, when, window_text
 from .run_progress import EXPORT_COUNTERS, SYNC_COUNTERS, CounterTiles
 from .table_model import TableModel
 from .widgets import DialogHost, EmptyState
@@ -121,9 +121,7 @@ def _amount(value: object) -> str:
     """A counter as shown: "1,240"; a decimal one (an enrichment's credits) keeps its decimals: "12.5"; "" for 0."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not value:
         return ""
-    if isinstance(value, float) and not value.is_integer():
-        return locale().toString(value, "f", 2).rstrip("0").rstrip(locale().decimalPoint())
-    return number(int(value))
+    return amount(value)
 
 
 def run_title(run: RunInfo) -> str:
@@ -199,6 +197,8 @@ class RunSummary(QFrame):
         spec = KIND_COUNTERS.get(run.kind) or tuple(
             (k, k.replace("_", " ").capitalize(), "") for k in run.counters if not _hidden(k)
         )
+        if run.kind == "enrichment":  # its crash and cap counters are news only when something happened
+            spec = tuple(t for t in spec if t[2] != "warning" or run.counters.get(t[0]))
         self.tiles = CounterTiles(spec)
         self.tiles.set_counts(run.counters)
         self.tiles.setVisible(bool(spec))

@@ -149,6 +149,14 @@ def test_enrichment_credits_show_with_their_decimals_in_runs(qtbot: Any) -> None
     assert "0.5 credits" in runs_counts_text(run(0.5).counters)
     assert "3 not asked again after a crash" in runs_counts_text(run(0.5).counters)
 
+    from enginy_desktop.views.run_progress import CounterTiles
+
+    tiles = CounterTiles((("credits", "Credits spent", ""), ("found", "Values found", "good")))
+    qtbot.addWidget(tiles)
+    tiles.set_counts({"credits": 12.5, "found": 25})
+    assert tiles.values["credits"].text() == "12.5"  # the run's detail tile too
+    assert tiles.values["found"].text() == "25"
+
 
 def test_the_waterfall_is_ordered_per_data_point_in_the_enrich_dialog(qtbot: Any, aloop: Any,  # noqa: F811
                                                                       ctx: Any, tmp_path: Path) -> None:

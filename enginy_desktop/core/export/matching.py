@@ -197,7 +197,9 @@ async def _fetch_and_match(
         if m.outcome is Outcome.MATCHED and crm_id is not None and properties:
             rec = side.records.get(crm_id)
             if rec is not None and (complete or all(p in rec.properties for p in properties)):
-                resolution.values[crm_id] = {p: rec.get(p) for p in properties}
+                # The record's own values (it holds the identifier's fields too): no copy per matched record.
+                props = rec.properties
+                resolution.values[crm_id] = props if isinstance(props, dict) else {p: rec.get(p) for p in properties}
     # What was read and compared is freed an item at a time (one C call freeing 100,000 results would hold the
     # interpreter lock long enough to pause the window's event loop).
     drain(side.records)

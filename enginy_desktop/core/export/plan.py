@@ -158,6 +158,10 @@ class ExportOptions:
         )
 
 
+_NO_CHANGES: list[Any] = []  # shared by the records that have none; replaced, never appended to
+_NO_LOOKUP: dict[str, str] = {}
+
+
 @dataclass(slots=True)
 class PlanRecord:
     """One contact or company and what the export does to it."""
@@ -1013,11 +1017,14 @@ async def _plan(ctx: Any, adapter: CrmAdapter, crm: str, crm_name: str, config: 
                     for prop, crm_field in config.campaign_mappings.items():
                         if crm_field in obj_fields:
                             put(crm_field, lead.properties.get(prop))
-            rec = PlanRecord(obj, local_id, _label(obj, row), CREATE,
-                             company_id=row.get("company_id") if obj == "contact" else None)
+            # One shared empty change list and lookup until the record gets its own (never changed in place):
+            # 100,000 records would otherwise hold 100,000 empty containers each.
+            rec = PlanRecord(obj, local_id, _label(obj, row), CREATE, payload=values, changes=_NO_CHANGES,
+                             lookup=_NO_LOOKUP, company_id=row.get("company_id") if obj == "contact" else None)
             if problems:
                 rec.action, rec.code = BLOCKED, "invalid_value"
                 rec.reason = " ".join(problems)
+                rec.payload = {}  # nothing of it is sent
             owner = owner_fields[obj]
             if owner is not None and owner.name not in values:
                 who = owner_for(row)

@@ -403,6 +403,8 @@ def to_crm(field: Any, value: object, *, users: Collection[str] | None = None) -
     text = _text(value)
     if kind == "email":
         candidate = text.strip().lower()
+        if candidate == text:
+            candidate = text  # the same string, not a copy of it (100,000 addresses are a lot of copies)
         if candidate.startswith("mailto:"):
             candidate = candidate[7:]
         if not _EMAIL.fullmatch(candidate):

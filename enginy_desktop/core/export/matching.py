@@ -124,17 +124,17 @@ async def resolve(
     """Match ``records`` (local id -> its fields, including ``updated_at``) of ``obj`` (``contact``/``company``)."""
     now = now or datetime.now(UTC)
     resolution = Resolution()
-    pending: dict[int, Mapping[str, Any]] = {}
     links = _links(ctx, crm, obj, list(records)) if use_links else {}
-    for local_id, row in records.items():
-        link = links.get(local_id)
-        trusted = _trusted(link, row.get("updated_at"), now, max_age) if link is not None else None
+    for local_id, link in links.items():
+        row = records.get(local_id)
+        trusted = _trusted(link, row.get("updated_at"), now, max_age) if row is not None else None
         if trusted is not None:
             resolution.matches[local_id] = trusted
-        else:
-            pending[local_id] = row
+    drain(links)  # the stored links (whole rows) are not needed while the CRM is read: the plan's highest point
+    pending = [local_id for local_id in records if local_id not in resolution.matches]
     if pending:
-        await _fetch_and_match(ctx, adapter, crm, obj, rule, pending, properties, resolution, tracker, token)
+        await _fetch_and_match(ctx, adapter, crm, obj, rule, records, pending, properties, resolution, tracker,
+                               token)
     _group_new_records(rule, records, resolution)
     return resolution
 
@@ -167,19 +167,20 @@ async def _fetch_and_match(
     obj: str,
     rule: Rule,
     records: Mapping[int, Mapping[str, Any]],
+    ids: list[int],
     properties: Sequence[str],
     resolution: Resolution,
     tracker: ProgressTracker | None,
     token: CancelToken | None,
 ) -> None:
-    """Read the CRM side of ``records`` the way a sync does (:mod:`enginy_desktop.core.sync`: batch reads by a
-    unique field, ``IN`` searches, or a scan — whichever costs fewest calls — plus its cached links) and match.
+    """Read the CRM side of the ``records`` of ``ids`` the way a sync does (:mod:`enginy_desktop.core.sync`: batch
+    reads by a unique field, ``IN`` searches, or a scan — whichever costs fewest calls — plus its cached links) and
+    match.
 
     The same read carries the current values of ``properties`` (one read, not two): a matched record's values
     are taken from it."""
     from enginy_desktop.core import sync
 
-    ids = list(records)
     fields = list(rule.local_fields)
     local = sync._Local(obj, ids, {f: [records[i].get(f) for i in ids] for f in fields},
                         [_aware(records[i].get("updated_at")) for i in ids])

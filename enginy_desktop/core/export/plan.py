@@ -1060,7 +1060,9 @@ async def _plan(ctx: Any, adapter: CrmAdapter, crm: str, crm_name: str, config: 
                        | {m.crm_field for m in config.mappings(obj) if m.crm_field in obj_fields})
         if owner_fields[obj] is not None:
             props.append(owner_fields[obj].name)  # type: ignore[union-attr]
-        valid = {i: rows[obj][i] for i in order[obj] if records[obj][i].action != BLOCKED}
+        valid = rows[obj]  # the records to find: all but the blocked ones (whose rows are not needed any more)
+        for i in [i for i, r in records[obj].items() if r.action == BLOCKED]:
+            valid.pop(i, None)
         resolution = await matching.resolve(ctx, adapter, crm, obj, rules[obj], valid, props, use_links=use_links,
                                             tracker=p.tracker, token=p.cancel)
         missing = [m.crm_id for m in resolution.matches.values()

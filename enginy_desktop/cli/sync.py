@@ -87,13 +87,23 @@ def cmd_sync(args: argparse.Namespace, rt: Runtime) -> int:
     wait_for_list(rt, ctx, target_of(ctx, args.list_name), args.wait)  # one run per list at a time
     token = CancelToken()
     progress = _StderrProgress(rt.stderr)
+    budgets: list[Any] = []
+
+    def show_budget(budget: Any) -> None:
+        """The CRM's daily budget against this sync, before anything is read (a refusal says it itself)."""
+        budgets.append(budget)
+        if budget.check.fits and not args.json:
+            key = ctx.integrations.active_crm()
+            rt.print(budget.line(catalog.get(key.key).name if key is not None else "The CRM"))
+            rt.stdout.flush()
 
     async def go() -> Any:
         loop = asyncio.get_running_loop()
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signal.SIGINT, token.cancel)  # Ctrl+C: stop after the call in flight
         try:
-            return await sync_list(ctx, args.list_name, progress=progress, token=token, use_cache=not args.full)
+            return await sync_list(ctx, args.list_name, progress=progress, token=token, use_cache=not args.full,
+                                   on_budget=show_budget)
         finally:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(signal.SIGINT)
@@ -107,6 +117,7 @@ def cmd_sync(args: argparse.Namespace, rt: Runtime) -> int:
     crm_name = catalog.get(result.crm).name
     if args.json:
         doc = result.as_json()
+        doc["budget"] = budgets[0].as_json() if budgets else None
         doc["records"] = [
             row.as_json() for object_ in result.objects
             for row in link_rows(ctx, result.list_id, object=object_, crm=result.crm)

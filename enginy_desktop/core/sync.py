@@ -60,6 +60,7 @@ from enginy_desktop.core.models import Company, Contact, CrmLink, ListMembership
 from enginy_desktop.core.models import ContactList as ListRow
 from enginy_desktop.core.runs import CancelToken, ProgressCallback, ProgressTracker, RunCancelled, RunInfo
 from enginy_desktop.core.services import crm as crm_service
+from enginy_desktop.core.services.budget import BudgetCheck
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +70,15 @@ __all__ = [
     "LinkRow",
     "ObjectSync",
     "RiskReport",
+    "SyncBudget",
     "SyncError",
+    "SyncRefused",
     "SyncResult",
     "candidate_details",
     "check_duplicate_risk",
     "choose",
     "create_new",
+    "estimate_sync",
     "link_counts",
     "link_rows",
     "sync_list",
@@ -137,6 +141,15 @@ CHAIN_RUNS = 20  # how many earlier syncs with the same identifier may provide c
 
 class SyncError(Exception):
     """A readable refusal (no such list, an identifier that cannot be used…)."""
+
+
+class SyncRefused(SyncError):
+    """The sync was refused before anything was read or stored (``budget``: not enough of the CRM's daily budget
+    left today; :class:`SyncBudget` has the numbers)."""
+
+    def __init__(self, message: str, budget: SyncBudget | None = None) -> None:
+        super().__init__(message)
+        self.budget = budget
 
 
 # -- results -------------------------------------------------------------------------------------------------------
@@ -636,6 +649,15 @@ class _Side:
     properties: frozenset[str] = frozenset()  # the properties every record read carries (absent: empty)
 
 
+@dataclass
+class _Planned:
+    """How the CRM side of one object will be read, before any record is."""
+
+    plan: _Plan
+    crm_total: int | None
+    cached: set[int]
+
+
 async def _read_crm_side(
     ctx: Any,
     adapter: CrmAdapter,
@@ -649,15 +671,25 @@ async def _read_crm_side(
     exclude_run: int | None = None,
     use_cache: bool = True,
     properties: Sequence[str] = (),
+    planned: _Planned | None = None,
 ) -> _Side:
     """Plan (a scan, lookups, or cached links + lookups) by estimated calls, then read. ``properties`` are read
     along with the identifier fields (an export's mapped fields: their current values come with the match read,
-    at no extra call)."""
-
-    crm_object = CRM_OBJECTS[object_]
-    crm_name = catalog.get(crm).name
-    noun = OBJECT_LABELS[object_][1]
+    at no extra call). ``planned``: the plan made already (a sync that showed its budget first)."""
     calls_before = adapter.calls_made
+    if planned is None:
+        planned = await _plan_crm_side(ctx, adapter, crm, object_, rule, local, token, exclude_run=exclude_run,
+                                       use_cache=use_cache)
+    return await _read_planned(adapter, ctx, crm, object_, rule, token, tracker, properties, planned.plan,
+                               planned.crm_total, planned.cached, calls_before)
+
+
+async def _plan_crm_side(ctx: Any, adapter: CrmAdapter, crm: str, object_: str, rule: Rule, local: _Local,
+                         token: CancelToken, *, exclude_run: int | None = None, use_cache: bool = True) -> _Planned:
+    """The cheapest way to read the CRM side of ``object_`` (a scan, lookups, or cached links + lookups), by
+    estimated calls; may ask the CRM its size (one call)."""
+    crm_object = CRM_OBJECTS[object_]
+    noun = OBJECT_LABELS[object_][1]
     caps = adapter.capabilities
     unique = adapter.unique_fields(crm_object)
     cache_ok = use_cache and _cache_supported(adapter)
@@ -713,12 +745,21 @@ async def _read_crm_side(
     log.info("Sync %s %s: %s%s, about %s calls (CRM holds %s; options %s)", crm, noun, plan.mode,
              " with cached links" if plan.since else "", plan.calls, crm_total,
              [(round(c, 1), p.mode, p.since is not None) for c, p in options])
+    return _Planned(plan, crm_total, cached)
 
+
+async def _read_planned(adapter: CrmAdapter, ctx: Any, crm: str, object_: str, rule: Rule, token: CancelToken,
+                        tracker: ProgressTracker, properties: Sequence[str], plan: _Plan, crm_total: int | None,
+                        cached: set[int], calls_before: int | None) -> _Side:
+    crm_object = CRM_OBJECTS[object_]
+    crm_name = catalog.get(crm).name
+    noun = OBJECT_LABELS[object_][1]
     wanted = list(dict.fromkeys([*_crm_properties(rule), *properties]))
     reader = _Reader(adapter, crm_object, wanted, token, tracker)
     if plan.mode == "scan":
         tracker.phase(f"Reading {crm_name} {noun}", crm_total, message="Listing every record's identifier fields")
         await reader.scan()
+        _remember_size(ctx, crm, object_, len(reader.records))
     else:
         total = len(plan.reverify) + sum(len(g.positions) for g in plan.groups if g.how != "scan")
         tracker.phase(f"Looking up {noun} in {crm_name}", total or None)
@@ -740,6 +781,127 @@ async def _read_crm_side(
     used_cache = plan.mode != "scan" and plan.since is not None
     return _Side(reader.records, plan.describe(crm_name, crm_total), calls, cached if used_cache else set(),
                  frozenset(wanted))
+
+
+# -- the CRM's daily budget against a sync ----------------------------------------------------------------------------
+
+
+def _size_key(crm: str, object_: str) -> str:
+    return f"sync:crm-size:{crm}:{object_}"
+
+
+def _remember_size(ctx: Any, crm: str, object_: str, n: int) -> None:
+    """How many records the last full listing of the CRM found: what the next sync's budget estimate counts with
+    when the CRM cannot say its size (Pipedrive)."""
+    try:
+        ctx.store.set_meta(_size_key(crm, object_), str(n))
+    except Exception as exc:  # a read-only or full store: the estimate is only less precise
+        log.warning("Could not keep the size of %s %s: %s", crm, object_, exc)
+
+
+def _known_size(ctx: Any, crm: str, object_: str) -> int | None:
+    raw = ctx.store.meta(_size_key(crm, object_))
+    return int(raw) if raw and raw.isdigit() else None
+
+
+def _plan_units(ctx: Any, crm: str, object_: str, planned: _Planned, caps: Capabilities) -> tuple[int, bool]:
+    """Units of ``caps.budget`` reading the CRM side as ``planned`` costs, and whether that is only a lower bound
+    (a listing of a CRM whose size is not known yet)."""
+    budget = caps.budget
+    assert budget is not None
+    plan = planned.plan
+    if plan.mode == "scan":
+        size = planned.crm_total if planned.crm_total is not None else _known_size(ctx, crm, object_)
+        pages = max(1, math.ceil((size or 0) / caps.batch(Operation.SCAN_PAGE)))
+        return budget.cost_of(Operation.SCAN_PAGE, pages), size is None
+    units = 0
+    if plan.since is not None:
+        units += budget.cost_of(Operation.READ, math.ceil(len(plan.reverify) / caps.batch(Operation.READ)))
+        units += budget.cost_of(Operation.SCAN_PAGE, 1)  # the records changed since, usually one page
+    for g in plan.groups:
+        if g.positions and g.how == "read":
+            units += budget.cost_of(Operation.READ, g.calls(planned.crm_total))
+        elif g.positions and g.how == "search":
+            units += budget.cost_of(Operation.SEARCH_PAGE, g.calls(planned.crm_total))
+    return units, False
+
+
+@dataclass(frozen=True)
+class SyncBudget:
+    """What a sync would spend of the CRM's daily budget and what is left today (``check``), and whether the
+    figure is a lower bound (``at_least``: the CRM's size is not known before a first listing)."""
+
+    check: BudgetCheck
+    at_least: bool = False
+    lists_everything: bool = False  # the sync lists every CRM record: its cost does not shrink with the list
+
+    def line(self, crm_name: str) -> str:
+        text = self.check.line(crm_name, "sync")
+        if self.at_least:
+            text = text.replace("needs about", "needs at least", 1)
+        return text
+
+    def refusal(self, crm_name: str) -> str:
+        text = self.check.refusal(crm_name, "sync") + " Nothing was read or stored."
+        if self.at_least:
+            text = text.replace("needs about", "needs at least", 1)
+        if self.lists_everything:
+            return text + (f" The sync lists every {crm_name} record whatever the size of the list, so a smaller "
+                           "list would cost the same: sync after the budget resets.")
+        return text + " Sync a smaller list, or sync after the budget resets."
+
+    def as_json(self) -> dict[str, Any]:
+        c = self.check
+        return {"unit": c.unit, "needed": c.needed, "at_least": self.at_least, "remaining": c.remaining,
+                "per_day": c.per_day, "fits": c.fits}
+
+
+async def _sync_budget(ctx: Any, adapter: CrmAdapter, crm: str, planned: Mapping[str, _Planned]) -> SyncBudget | None:
+    caps = adapter.capabilities
+    if caps.budget is None:
+        return None
+    needed, at_least = 0, False
+    for object_, p in planned.items():
+        units, lower = _plan_units(ctx, crm, object_, p, caps)
+        needed += units
+        at_least = at_least or lower
+    check = BudgetCheck.of(caps, needed, await adapter.budget_left())
+    assert check is not None
+    return SyncBudget(check, at_least, any(p.plan.mode == "scan" for p in planned.values()))
+
+
+async def _plan_all(ctx: Any, adapter: CrmAdapter, crm: str, list_id: int, list_kind: str, objects: Sequence[str],
+                    rules: Mapping[str, Rule], token: CancelToken, tracker: ProgressTracker, *, use_cache: bool,
+                    exclude_run: int | None = None) -> tuple[dict[str, _Local], dict[str, _Planned]]:
+    locals_: dict[str, _Local] = {}
+    planned: dict[str, _Planned] = {}
+    for object_ in objects:
+        many = OBJECT_LABELS[object_][1]
+        tracker.phase(f"Reading the list's {many}")
+        rule = rules[object_]
+        locals_[object_] = await asyncio.to_thread(_load_local, ctx.store, list_id, object_, rule.local_fields,
+                                                   object_ == "company" and list_kind == "contacts")
+        token.raise_if_cancelled()
+        planned[object_] = await _plan_crm_side(ctx, adapter, crm, object_, rule, locals_[object_], token,
+                                                exclude_run=exclude_run, use_cache=use_cache)
+    return locals_, planned
+
+
+async def estimate_sync(ctx: Any, list_ref: str | int, *, crm: str | None = None,
+                        use_cache: bool = True) -> SyncBudget | None:
+    """What a sync of the list would spend of the CRM's daily budget, and what is left (None when the CRM has no
+    daily budget). Plans as the sync would (it may ask the CRM its size: one call); reads no record."""
+    key = crm or crm_service.active_crm_key(ctx)
+    crm_service.require_connected(ctx, key)
+    list_id, _name, list_kind = _find_list(ctx, list_ref)
+    objects = ["contact", "company"] if list_kind == "contacts" else ["company"]
+    async with crm_service.open_crm(ctx, key) as adapter:
+        if adapter.capabilities.budget is None:
+            return None
+        rules = identifier_rules(ctx, key, adapter)
+        _locals, planned = await _plan_all(ctx, adapter, key, list_id, list_kind, objects, rules, CancelToken(),
+                                           ProgressTracker(None), use_cache=use_cache)
+        return await _sync_budget(ctx, adapter, key, planned)
 
 
 def _cached_positions(
@@ -952,6 +1114,7 @@ async def sync_list(
     token: CancelToken | None = None,
     use_cache: bool = True,
     on_run: Callable[[int], None] | None = None,
+    on_budget: Callable[[SyncBudget], None] | None = None,
 ) -> SyncResult:
     """Sync a list with the enabled CRM (or ``crm``): match, store the links, and return what happened.
 
@@ -959,6 +1122,10 @@ async def sync_list(
     before any run is recorded. A CRM failure during the run marks the run failed (links stored before stay)
     and raises the ``AdapterError``. Cancelling (``token``) stops between API calls or storage batches; the
     result then has ``cancelled`` set and says what was kept. ``on_run(run_id)`` is called once the run exists.
+
+    On a CRM with a daily budget (``Capabilities.budget``) the sync is planned first and ``on_budget`` gets what
+    it needs and what is left today; a sync that needs more is refused (:class:`SyncError`, with the numbers)
+    before anything is read or stored.
     """
     token = token or CancelToken()
     key = crm or crm_service.active_crm_key(ctx)
@@ -970,17 +1137,33 @@ async def sync_list(
 
     async with crm_service.open_crm(ctx, key) as adapter:
         rules = identifier_rules(ctx, key, adapter)
+        calls_start = adapter.calls_made or 0
+        tracker = ProgressTracker(progress)
+        locals_: dict[str, _Local] = {}
+        planned: dict[str, _Planned] = {}
+        budget: SyncBudget | None = None
+        if adapter.capabilities.budget is not None:  # what it costs is known before anything is read
+            # (A Cancel meanwhile is seen as the run starts, so the run says what it kept.)
+            locals_, planned = await _plan_all(ctx, adapter, key, list_id, list_kind, objects, rules, CancelToken(),
+                                               tracker, use_cache=use_cache)
+            budget = await _sync_budget(ctx, adapter, key, planned)
+            if budget is not None:
+                if on_budget is not None:
+                    on_budget(budget)
+                if not budget.check.fits:
+                    raise SyncRefused(budget.refusal(crm_name), budget)
         options = {
             "signatures": {o: rule_signature(rules[o]) for o in objects},
             "identifiers": {o: rules[o].display for o in objects},
             "include_any_extension": rules["company"].include_any_extension,
             "objects": objects,
         }
+        if budget is not None:
+            options["budget"] = budget.as_json()
         run = ctx.runs.create("sync", crm=key, list_id=list_id, list_name=list_name, options=options, start=True)
         if on_run is not None:
             on_run(run.id)
-        tracker = ProgressTracker(progress, run_id=run.id)
-        calls_start = adapter.calls_made or 0
+        tracker.run_id = run.id
         done: dict[str, ObjectSync] = {}
         stage = "starting"
         try:
@@ -989,15 +1172,17 @@ async def sync_list(
                 rule = rules[object_]
                 one, many = OBJECT_LABELS[object_]
                 stage = f"reading the {many}"
-                tracker.phase(f"Reading the list's {many}")
-                local = await asyncio.to_thread(_load_local, ctx.store, list_id, object_, rule.local_fields,
-                                                object_ == "company" and list_kind == "contacts")
+                local = locals_.get(object_)
+                if local is None:
+                    tracker.phase(f"Reading the list's {many}")
+                    local = await asyncio.to_thread(_load_local, ctx.store, list_id, object_, rule.local_fields,
+                                                    object_ == "company" and list_kind == "contacts")
                 ctx.runs.add_counters(run.id, {f"{prefix}total": len(local.ids)})
                 token.raise_if_cancelled()
                 previous = await asyncio.to_thread(_load_links, ctx.store, key, object_, local.ids)
                 stage = f"reading {crm_name}"
                 side = await _read_crm_side(ctx, adapter, key, object_, rule, local, token, tracker,
-                                            exclude_run=run.id, use_cache=use_cache)
+                                            exclude_run=run.id, use_cache=use_cache, planned=planned.get(object_))
                 stage = f"matching the {many}"
                 tracker.phase(f"Matching {many}", len(local.ids))
                 local_cols = Columns(local.ids, local.columns)

@@ -17,6 +17,7 @@ user settled an ambiguous record.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -44,6 +45,7 @@ from PySide6.QtWidgets import (
 from enginy_desktop.adapters.base import AdapterError
 from enginy_desktop.core import catalog, sync
 from enginy_desktop.core.context import AppContext
+from enginy_desktop.core.export.interactive import in_worker_thread
 from enginy_desktop.core.redact import redact
 from enginy_desktop.core.runs import RunBusyError, RunHandle, RunInfo
 from enginy_desktop.core.services import crm as crm_service
@@ -521,6 +523,8 @@ class SyncDialog(QDialog):
         self._backgrounded = False
         self.tasks = TaskKeeper()
         self.crm: str | None = None
+        self._budget_refused = False
+        self._starting = False
 
         root = QVBoxLayout(self)
         root.setContentsMargins(24, 20, 24, 20)
@@ -562,6 +566,12 @@ class SyncDialog(QDialog):
         self.identifiers.setWordWrap(True)
         self.identifiers.setTextFormat(Qt.TextFormat.PlainText)
         sp.addWidget(self.identifiers)
+        # What the sync needs of the CRM's daily budget and what is left today (CRMs that have one).
+        self.budget_line = QLabel("")
+        self.budget_line.setObjectName("syncBudget")
+        self.budget_line.setWordWrap(True)
+        self.budget_line.setVisible(False)
+        sp.addWidget(self.budget_line)
         sp.addStretch(1)
         self.pages.addWidget(self.start_page)
 
@@ -656,6 +666,49 @@ class SyncDialog(QDialog):
                      + (" — the companies of the list's contacts" if info is not None and
                         info.kind.value == "contact" else ""))
         self.identifiers.setText("\n".join(lines))
+        if self._starting:  # the sync itself checks the budget as it starts
+            return
+        try:  # on the window's running loop only (a screen built in a test without its loop checks on demand)
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self.tasks.start(self.check_budget())
+
+    async def check_budget(self) -> sync.SyncBudget | None:
+        """Show what a sync of the selected list needs of the CRM's daily budget and what is left today; a sync
+        that needs more is refused here already, with the numbers."""
+        info, crm = self.selected_list(), self.crm
+        if self._budget_refused:  # the list changed: its own budget check decides
+            self._budget_refused = False
+            self.refusal.setVisible(False)
+            self.start_button.setEnabled(True)
+        if info is None or crm is None or self.refusal.isVisible():
+            self.budget_line.setVisible(False)
+            return None
+        name = _crm_display(crm)
+        self.budget_line.setText(f"Checking {name}'s daily budget…")
+        self.budget_line.setVisible(True)
+        try:
+            # On its own loop in a worker thread, as the export's plan is (see ui.in_worker_thread).
+            budget = await in_worker_thread(lambda: sync.estimate_sync(self.ctx, info.id, crm=crm),
+                                            name="sync-budget")
+        except (AdapterError, IntegrationError, sync.SyncError) as exc:
+            self.budget_line.setText(f"{name}'s daily budget could not be checked: {window_text(str(redact(exc)))}")
+            return None
+        if self.selected_list() is not info:  # another list was chosen meanwhile: its own check says
+            return None
+        if budget is None:
+            self.budget_line.setVisible(False)
+            return None
+        if budget.check.fits:
+            self.budget_line.setText(budget.line(name))
+            return budget
+        self.budget_line.setVisible(False)
+        self.refusal.setText(window_text(budget.refusal(name)))
+        self.refusal.setVisible(True)
+        self.start_button.setEnabled(False)
+        self._budget_refused = True
+        return budget
 
     # -- running ---------------------------------------------------------------------------------------------------
     def start_sync(self) -> None:
@@ -666,8 +719,12 @@ class SyncDialog(QDialog):
     async def run_sync(self) -> sync.SyncResult | None:
         """Run the sync of the selected list with its progress dialog, then show the result (or the failure)."""
         info = self.selected_list()
-        if info is None or self.refresh_state() or self.crm is None:
-            return None
+        self._starting = True
+        try:
+            if info is None or self.refresh_state() or self.crm is None:
+                return None
+        finally:
+            self._starting = False
         crm_name = _crm_display(self.crm)
         unit = "contacts" if info.kind.value == "contact" else "companies"
         handle = RunHandle("sync", f"Syncing “{info.name}” with {crm_name}", verb="Syncing",
@@ -691,6 +748,9 @@ class SyncDialog(QDialog):
                                                      token=handle.token), summarize)
         except RunBusyError as exc:  # another run of this list (an export, a sync in a command line...)
             self._show_failure(str(redact(exc)), started=False)
+            return None
+        except sync.SyncRefused as exc:  # e.g. the CRM's daily budget: nothing was read or stored
+            self._show_failure(str(redact(exc)), started=False, refused=True)
             return None
         except (AdapterError, IntegrationError, sync.SyncError) as exc:
             self._show_failure(str(redact(exc)))
@@ -716,9 +776,11 @@ class SyncDialog(QDialog):
             widget = widget.parentWidget()
         return None
 
-    def _show_failure(self, message: str, *, started: bool = True) -> None:
+    def _show_failure(self, message: str, *, started: bool = True, refused: bool = False) -> None:
         self.pages.setCurrentWidget(self.start_page)
-        if started:
+        if refused:
+            self.refusal.setText(f"The sync did not start: {message}")
+        elif started:
             self.refusal.setText(f"The sync failed: {message} Links stored before the failure are kept; you can "
                                  "start the sync again.")
         else:

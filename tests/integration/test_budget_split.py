@@ -62,3 +62,50 @@ def test_an_export_beyond_the_budget_is_split_at_the_users_choice(ctx: Any, cli:
         assert "Split:" not in out
         assert sorted(c["email"] for c in w.crm_contacts()) == sorted(f"lead{i}@acme.test" for i in range(80))
         assert f"{first} unchanged" in out
+
+
+def test_a_sync_shows_its_budget_first_and_one_beyond_it_is_refused(ctx: Any, cli: Any) -> None:
+    from enginy_desktop.core import sync
+
+    with crm_world(ctx, "pipedrive", seed_persons=1200) as w:
+        ctx.integrations.save_connection("pipedrive", {"daily_token_budget": "1000"})
+        w.configure(w.basics())
+        w.contacts("Leads", leads(30))
+        # Pipedrive cannot say how many persons it holds before a first listing: a lower bound then.
+        first = asyncio.run(sync.estimate_sync(ctx, "Leads"))
+        assert first is not None
+        assert first.at_least
+        assert first.line("Pipedrive").startswith("Pipedrive's daily budget: this sync needs at least 10 tokens;")
+        code, out, err = cli("sync", "--list", "Leads")
+        assert code == 0, err
+        assert "Pipedrive's daily budget: this sync needs at least 10 tokens;" in out
+        # A second sync re-checks the links of the first and lists what changed since: one page.
+        cached = asyncio.run(sync.estimate_sync(ctx, "Leads"))
+        assert cached is not None
+        assert cached.check.needed == 10
+        # Listing everything again: now it knows, 1,200 persons are 3 pages of 500 at 10 tokens each.
+        again = asyncio.run(sync.estimate_sync(ctx, "Leads", use_cache=False))
+        assert again is not None
+        assert not again.at_least
+        assert again.check.needed == 30
+        assert again.check.remaining is not None
+        assert again.check.remaining < 1000  # the first sync's listing was spent
+        code, out, err = cli("sync", "--list", "Leads", "--full", "--json")
+        assert code == 0, err
+        assert '"needed": 30' in out
+        again = asyncio.run(sync.estimate_sync(ctx, "Leads", use_cache=False))
+        assert again is not None
+        assert again.check.remaining is not None
+
+        spent = 1000 - again.check.remaining
+        ctx.integrations.save_connection("pipedrive", {"daily_token_budget": str(spent + 20)})  # 20 left
+        runs_before = len(ctx.runs.history(kind="sync"))
+        code, out, err = cli("sync", "--list", "Leads", "--full")
+        assert code == 1
+        assert "This sync needs about 30 tokens of Pipedrive's daily budget, but only" in err
+        assert "Nothing was read or stored" in err
+        assert "a smaller list would cost the same" in err  # it lists every person, whatever the list's size
+        assert len(ctx.runs.history(kind="sync")) == runs_before  # refused before any run
+        code, out, err = cli("sync", "--list", "Leads")  # with the links kept: 10 tokens, it fits
+        assert code == 0, err
+        assert "this sync needs about 10 tokens" in out

@@ -542,9 +542,9 @@ INTEGRATIONS: tuple[Integration, ...] = (
                 "Client ID",
                 required=True,
                 group="client_credentials",
-                help="Pick this option: ZoomInfo's current API (GTM Data API). From ZoomInfo's Developer Portal → "
-                "your app (a Client Credentials app, approved by ZoomInfo or in its two-week trial, with the "
-                "api:data:contact and api:data:company scopes).",
+                help="ZoomInfo's current API. From ZoomInfo's Developer Portal → your app: a Client Credentials "
+                "app (approved by ZoomInfo, or in its two-week trial) with the api:data:contact and "
+                "api:data:company scopes.",
             ),
             CredentialField("client_secret", "Client secret", secret=True, required=True, group="client_credentials"),
             CredentialField(

@@ -66,6 +66,7 @@ from .base import (
     Pricing,
     ProviderAccount,
     ProviderCapabilities,
+    RepeatCharge,
     with_partial,
 )
 
@@ -351,6 +352,11 @@ class ZoomInfoAdapter(EnrichmentAdapter):
                         "1 credit per contact or company returned (its e-mail, phones, title and company together); "
                         "nothing for a record that is not found or was already paid for."),
         rate_limit=RateLimit(PACKAGES["Builder"], 1.0),
+        repeat=RepeatCharge.FREE,
+        repeat_note=("ZoomInfo charges a credit per record returned \"unless that record is already under management\" "
+                     "(Enrich Contacts / Enrich Companies in its API reference, "
+                     "https://docs.zoominfo.com/reference/enrichinterface_enrichcontact): asking again about a "
+                     "record the account already paid for costs nothing."),
     )
 
     def __init__(self, api: Any, auth: FetchedTokenAuth, mode: str, *, who: str, gate: _Gate | None = None) -> None:

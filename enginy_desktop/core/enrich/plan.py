@@ -88,10 +88,25 @@ class ProviderChoice:
             return f"{self.name} is switched off (Integrations → Data Enrichment)."
         if not self.connected:
             if cli:
-                return (f"{self.name} is not connected: save its API key with `enginy-desktop connect {self.key} "
-                        "--secret-stdin api_key` (the key on standard input).")
+                return f"{self.name} is not connected: {_connect_hint(self.key)}"
             return f"{self.name} is not connected (Integrations → {self.name} → Connect)."
         return ""
+
+
+def _connect_hint(key: str) -> str:
+    """How to connect ``key`` on the command line: its first set of credentials (an API key for most providers;
+    ZoomInfo's client ID and secret)."""
+    spec = catalog.get(key)
+    group = next(iter(spec.required_groups), ())
+    secret = next((f for f in group if f.secret), None)
+    if secret is None or secret.name == "api_key":
+        return (f"save its API key with `enginy-desktop connect {key} --secret-stdin api_key` (the key on standard "
+                "input).")
+    sets = " ".join(f"--set {f.name}=…" for f in group if not f.secret)
+    labels = [f.label[:1].lower() + f.label[1:] for f in group]
+    return (f"save its {' and '.join(labels)} with `enginy-desktop connect {key} "
+            f"{sets + ' ' if sets else ''}--secret-stdin {secret.name}` (the {labels[group.index(secret)]} on standard "
+            "input).")
 
 
 def providers(ctx: Any) -> list[ProviderChoice]:

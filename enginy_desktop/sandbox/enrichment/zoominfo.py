@@ -543,7 +543,7 @@ def _start(options: StartOptions) -> Started:
         app=create_app(config),
         credentials={"Client ID": client_id, "Client secret": secret, "Legacy username": DEFAULT_USERNAME,
                      "Legacy password": DEFAULT_PASSWORD},
-        summary=[f"GTM Data API at <url>/gtm (OAuth client credentials), legacy Enterprise API at the root; credits: "
+        summary=[f"GTM Data API under /gtm (OAuth client credentials), legacy Enterprise API at the root; credits: "
                  f"{config.credits} (1 per record returned, none for a no-match or a record already paid for)",
                  f"Limits ({package.capitalize()} package): {second}/s, {hour:,}/h, {day:,}/day (429 + Retry-After); "
                  "finds 85 % of people, 75 % of e-mails, 65 % of phones, 90 % of companies."],

@@ -38,9 +38,10 @@ def contacts(ctx: Any) -> dict[int, Contact]:
     return {r.id: r for r in rows}
 
 
-def run(ctx: Any, world: EnrichWorld, options: EnrichOptions, token: CancelToken | None = None) -> Any:
+def run(ctx: Any, world: EnrichWorld, options: EnrichOptions, token: CancelToken | None = None,
+        progress: Any = None) -> Any:
     info = start_enrichment(ctx, options)
-    return asyncio.run(run_enrichment(ctx, info.id, factory=world.factory, token=token))
+    return asyncio.run(run_enrichment(ctx, info.id, factory=world.factory, token=token, progress=progress))
 
 
 def spent(world: EnrichWorld) -> dict[str, float]:
@@ -59,8 +60,11 @@ def test_waterfall_estimate_provenance_and_a_free_rerun(ctx: Any, tmp_path: Path
     est = estimate(ctx, options)
     assert est.records == 60
     assert est.missing["email"] == 54  # 6 of the 60 have an e-mail already
-    result = run(ctx, world, options)
+    lines: list[str] = []
+    result = run(ctx, world, options, progress=lambda p: lines.append(p.message))
     assert result.state == "finished", result.error
+    # The progress line (the window's progress dialog, the command line's stderr) counts what was found so far.
+    assert lines[-1].startswith(f"{int(result.counters['found']):,} values found, "), lines[-1]
 
     # The estimate is an upper bound of what each provider really charged; the report says what it charged.
     rep = report(ctx, result.id)
@@ -282,6 +286,9 @@ def test_test_connection_shows_the_account_and_credits_left(ctx: Any, tmp_path: 
         assert "1,234" in ok.message
     else:
         assert "does not report the credits" in ok.message
+    if key == "lusha":  # Lusha's usage key in words, not as its API spells it
+        assert "bulk credits: 0 used of 1,234" in ok.message
+        assert "bulkCredits" not in ok.message
     ctx.integrations.save_connection(key, {"api_key": "not-the-key"})
     bad = asyncio.run(run_connection_test(ctx, key))
     assert not bad.ok

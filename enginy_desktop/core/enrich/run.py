@@ -495,7 +495,10 @@ class _Runner:
                 self.save_counters(reasked, lost)
                 reasked = lost = 0
             self.ctx.runs.set_items_state(self.run_id, self.kind.value, ids, "done")
-            self.tracker.advance(len(ids), message=f"{self.totals.found:,} values found, "
+            # save_counters moved this chunk's finds into the run's counters (and zeroed them here): the run's
+            # counters hold every value found so far, this run and the ones it resumes.
+            found = int(self.ctx.runs.get(self.run_id).counters.get("found", 0) or 0)
+            self.tracker.advance(len(ids), message=f"{found:,} values found, "
                                  f"{_credits(self.totals.credits)} credits spent")
         self.ctx.runs.set_counters(self.run_id, {"left_by_cap": 0})
         return {}

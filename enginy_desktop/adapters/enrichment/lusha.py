@@ -14,6 +14,7 @@ Auth: the ``api_key`` header. A contact Lusha cannot find comes back in a 200 wi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any, ClassVar, Self
 
@@ -162,7 +163,7 @@ class LushaAdapter(EnrichmentAdapter):
             name, stats = next(iter(usage.items()))
             if isinstance(stats, dict) and stats.get("remaining") is not None:
                 left = float(stats["remaining"])
-                details = f"Lusha {name}: {stats.get('used')} used of {stats.get('total')}."
+                details = f"Lusha {_words(name)}: {_number(stats.get('used'))} used of {_number(stats.get('total'))}."
         return ProviderAccount("lusha", account="Lusha API key", credits_left=left, details=details)
 
     @classmethod
@@ -245,3 +246,12 @@ class LushaAdapter(EnrichmentAdapter):
             found = _company_found(company) if isinstance(company, dict) else {}
             out.append(LookupResult(r.key, found, credits=1.0 if found else 0.0, covered=set(ORG_POINTS)))
         return out
+
+
+def _words(name: str) -> str:
+    """Lusha's usage keys (``bulkCredits``) as words a user reads ("bulk credits")."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", str(name)).replace("_", " ").lower()
+
+
+def _number(value: Any) -> str:
+    return f"{value:,}" if isinstance(value, int | float) and not isinstance(value, bool) else str(value)

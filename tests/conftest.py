@@ -70,6 +70,21 @@ def data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def not_ready_integration(monkeypatch: pytest.MonkeyPatch) -> object:
+    """Datagma presented as an integration whose connector is not available: every card has one today, and the
+    "Not available yet" notice must keep working for one that may not (request it before ``window``)."""
+    import dataclasses
+
+    from enginy_desktop.core import catalog
+
+    spec = dataclasses.replace(catalog.get("datagma"), ready=False)
+    monkeypatch.setattr(catalog, "INTEGRATIONS",
+                        tuple(spec if i.key == spec.key else i for i in catalog.INTEGRATIONS))
+    monkeypatch.setitem(catalog._BY_KEY, spec.key, spec)
+    return spec
+
+
+@pytest.fixture
 def ctx(data_dir: Path) -> Iterator[object]:
     """An opened :class:`AppContext` on the test's data folder."""
     from enginy_desktop.core.context import AppContext

@@ -126,10 +126,11 @@ def test_the_runs_table_says_how_to_carry_on_an_interrupted_run(cli, ctx) -> Non
     assert f"Carry it on with `enginy-desktop enrich --resume {enrichment.id}`." in out
 
 
-def test_an_integration_without_a_connector_says_so_on_the_command_line(cli) -> None:  # type: ignore[no-untyped-def]
+def test_an_integration_without_a_connector_says_so_on_the_command_line(  # type: ignore[no-untyped-def]
+        not_ready_integration, cli) -> None:
     from enginy_desktop.core import catalog
 
-    later = next(i for i in catalog.INTEGRATIONS if not i.ready)
+    later = not_ready_integration
     ready = catalog.get("hunter")
     code, out, _ = cli("integrations", "enable", later.key)
     assert code == 0

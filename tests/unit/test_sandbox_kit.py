@@ -8,6 +8,7 @@ import base64
 import hashlib
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
@@ -415,6 +416,17 @@ def test_sandbox_list_and_integration_flags(cli: Any) -> None:
     code, _, err = cli("sandbox", "--crm", "hubspot", "--daily-limit", "lots")
     assert code == 2
     assert "daily-limit" in err
+
+
+def test_every_integration_has_an_emulator_and_the_docs_name_it() -> None:
+    import re
+
+    from enginy_desktop.core import catalog
+
+    assert set(EMULATORS) == set(catalog.integration_keys())
+    text = (Path(__file__).resolve().parents[2] / "docs" / "sandbox.md").read_text("utf-8")
+    intro = text[:text.index("The pages of those integrations")]
+    assert set(re.findall(r"`([a-z]+)`", intro)) >= set(EMULATORS)
 
 
 # --- tokens and OAuth -----------------------------------------------------------------------------------------------

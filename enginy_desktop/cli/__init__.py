@@ -210,10 +210,11 @@ def run(
         from enginy_desktop.core.runs import RunError
         from enginy_desktop.core.secrets import SecretsError
         from enginy_desktop.core.services.integrations import IntegrationError
+        from enginy_desktop.core.services.workspace import WorkspaceError
         from enginy_desktop.core.store import StoreError
 
         if isinstance(exc, StoreError | IntegrationError | SecretsError | UnknownIntegrationError | DataDirError
-                      | RunError):
+                      | RunError | WorkspaceError):  # a list that does not exist, a value that does not fit
             print(f"enginy-desktop: {redact(exc)}", file=stderr)
             return EXIT_ERROR
         if isinstance(exc, OSError):  # a full disk, a read-only folder... one line, never a traceback

@@ -141,3 +141,15 @@ def test_an_integration_without_a_connector_says_so_on_the_command_line(  # type
     rows = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ")}
     assert rows[later.key].endswith("(not available yet)")
     assert "not available yet" not in rows[ready.key]
+
+
+@pytest.mark.parametrize("argv", [
+    ("enrich", "--list", "Nope", "--find", "email", "--dry-run"),
+    ("lists", "Nope"),
+])
+def test_a_list_that_does_not_exist_is_one_clear_line_not_an_unexpected_error(cli, argv) -> None:  # type: ignore[no-untyped-def]
+    code, _out, err = cli(*argv)
+    assert code == 1
+    assert err.startswith("enginy-desktop: There is no list named 'Nope'"), err
+    assert "unexpected" not in err
+    assert "Traceback" not in err

@@ -7,6 +7,7 @@ against ``specs/zoominfo/gtm-data-api-v1.openapi.json``."""
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
@@ -196,6 +197,21 @@ def test_the_token_is_kept_and_fetched_again_only_when_refused() -> None:
     asyncio.run(go())
 
 
+def test_a_token_about_to_expire_is_fetched_again_before_the_request() -> None:
+    app = zi.create_app()
+    em = app.state.sandbox
+
+    async def go() -> None:
+        async with _adapter(httpx.ASGITransport(app)) as a:
+            await a.lookup(PEOPLE[:1], frozenset({D.EMAIL}))
+            a.auth.clock = lambda: time.time() + 3600 - 30  # half a minute before the token's hour is up
+            await a.lookup(PEOPLE[1:2], frozenset({D.EMAIL}))
+        assert em.token_requests == 2
+        assert not [r for r in em.requests if r.status == 401]  # renewed before, not after a refusal
+
+    asyncio.run(go())
+
+
 def test_its_limits_are_respected_without_a_429_storm() -> None:
     app = zi.create_app(zi.ZoomInfoSandboxConfig(rate_limits=(RateLimit(1, 1.0), RateLimit(100, 3600.0))))
     em = app.state.sandbox
@@ -232,7 +248,7 @@ def test_running_out_of_credits_mid_batch_keeps_what_was_paid_for() -> None:
         async with _adapter(httpx.ASGITransport(app)) as a:
             with pytest.raises(QuotaExhaustedError, match="no credits left") as caught:
                 await a.lookup(people, frozenset({D.EMAIL}))
-            partial = caught.value.partial  # type: ignore[attr-defined]
+            partial = caught.value.partial
             assert sum(r.credits for r in partial) == 2 == em.credits.spent_total
             with pytest.raises(QuotaExhaustedError, match="PFAPI0011"):  # none left at all: HTTP 400 PFAPI0011
                 await a.lookup(people[5:], frozenset({D.EMAIL}))

@@ -46,6 +46,9 @@ class Match:
     from_link: bool = False
 
 
+_NEW = Match("new")  # a record no CRM record matches (and no other local record): immutable, shared
+
+
 @dataclass
 class Resolution:
     matches: dict[int, Match] = field(default_factory=dict)
@@ -191,6 +194,9 @@ async def _fetch_and_match(
     for m in result:
         local_id = int(m.local_id)  # type: ignore[call-overload]
         crm_id = str(m.crm_id) if m.crm_id is not None else None
+        if m.outcome is Outcome.NEW and not (m.why or m.candidates or m.duplicates):
+            resolution.matches[local_id] = _NEW  # most of a big list: one shared answer, not one object each
+            continue
         resolution.matches[local_id] = Match(
             m.outcome.value, crm_id, m.why, tuple(str(c) for c in m.candidates),
             tuple(int(d) for d in m.duplicates),  # type: ignore[call-overload]

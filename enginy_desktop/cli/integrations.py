@@ -173,6 +173,8 @@ def _sign_in(args: argparse.Namespace, rt: Runtime, key: str, values: dict[str, 
     from enginy_desktop.core.services import crm as crm_service
 
     spec = catalog.get(key)
+    if spec.not_ready_text:
+        raise CliError(spec.not_ready_text)
     if not crm_service.supports_browser_sign_in(key):
         secrets = " ".join(f"--secret-stdin {f.name}" for f in spec.secret_fields)
         how = (f"{spec.name} signs in with its app's credentials, without a browser" if spec.auth

@@ -30,6 +30,7 @@ import threading
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,9 +68,11 @@ for _name in ("httpx", "httpcore", "httpcore.connection", "httpcore.http11", "ht
 USER_AGENT = f"EnginyDesktop/{__version__}"
 
 __all__ = [
+    "CALL_WATCH",
     "AdapterError",
     "ApiClient",
     "AuthError",
+    "CallWatch",
     "FatalError",
     "FetchedTokenAuth",
     "MissingScopeError",
@@ -561,6 +564,35 @@ def default_error(reply: Reply, vendor_name: str) -> AdapterError:
     return FatalError(f"{vendor_name} answered HTTP {status} to {reply.method} {reply.url}{suffix}", **kw)
 
 
+# -- what a caller's requests are doing ---------------------------------------------------------------------------
+
+
+class CallWatch:
+    """What the requests of one caller's call are doing, for a caller that times the CRM out (the export's
+    per-request time-out): how many are waiting for a limiter slot or a back-off (not sent yet: the CRM is not
+    being asked anything) and when one was last sent or answered. Set it in :data:`CALL_WATCH` around the call;
+    :class:`ApiClient` reports to it."""
+
+    __slots__ = ("last", "waiting")
+
+    def __init__(self) -> None:
+        self.waiting = 0
+        self.last = time.monotonic()
+
+    def queued(self) -> None:
+        self.waiting += 1
+
+    def sent(self) -> None:
+        self.waiting -= 1
+        self.last = time.monotonic()
+
+    def answered(self) -> None:
+        self.last = time.monotonic()
+
+
+CALL_WATCH: ContextVar[CallWatch | None] = ContextVar("enginy_call_watch", default=None)
+
+
 # -- the client adapters use ---------------------------------------------------------------------------------
 
 
@@ -658,16 +690,25 @@ class ApiClient:
                 raise RateLimitedError(
                     f"{self.vendor_name} asks to wait {paused:.0f} seconds before the next request (rate limit).",
                     vendor=self.vendor, retry_after=paused)
+            watch = CALL_WATCH.get()
+            queued = watch is not None
+            if watch is not None:
+                watch.queued()  # waiting for a slot is not the vendor being slow: nothing is sent yet
             try:
                 asked = time.monotonic()
                 async with self._slots(limiters):
                     started = time.monotonic()
+                    if watch is not None:
+                        queued = False
+                        watch.sent()
                     self.waited += started - asked
                     self.requests_sent += 1
                     response = await self._client.request(
                         method, path, params=params, json=json, data=data, content=content, headers=headers
                     )
                     elapsed = time.monotonic() - started
+                    if watch is not None:
+                        watch.answered()
             except AdapterError:
                 raise  # from an auth flow (e.g. a refresh that was refused)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
@@ -691,6 +732,10 @@ class ApiClient:
                     maybe_applied=not idempotent,
                 )
                 safe_to_retry = idempotent
+            except BaseException:  # cancelled (the caller's time-out) or a bug while waiting for a slot
+                if queued and watch is not None:
+                    watch.waiting -= 1
+                raise
             else:
                 reply = _reply(response, elapsed)
                 self._observe(reply, limiters)
@@ -715,7 +760,14 @@ class ApiClient:
             log.info("%s: %s; retry %d of %d in %.1f s", shown, error, attempt, policy.max_attempts - 1, wait)
             self.retries += 1
             self.waited += wait
-            await asyncio.sleep(wait)
+            if watch is not None:
+                watch.queued()  # a back-off the vendor asked for is not the vendor being silent either
+                try:
+                    await asyncio.sleep(wait)
+                finally:
+                    watch.sent()
+            else:
+                await asyncio.sleep(wait)
 
     def _interval_hint(self) -> float:
         info = self.last_rate_info

@@ -20,14 +20,16 @@ import httpx
 import pytest
 from sqlalchemy import event, select, update
 
-from enginy_desktop.core.export.plan import plan_export
+from enginy_desktop.adapters.http import RateLimit as AdapterRateLimit
+from enginy_desktop.adapters.http import SlidingWindowLimiter
+from enginy_desktop.core.export.plan import ExportOptions, plan_export
 from enginy_desktop.core.export.report import load_report, write_failed_csv
 from enginy_desktop.core.export.run import execute, resume, start_export
 from enginy_desktop.core.models import Contact, RunLease
 from enginy_desktop.core.runs import RunBusyError
 from enginy_desktop.sandbox.hubspot import HubSpotSandboxConfig
 from enginy_desktop.sandbox.kit.limits import RateLimit
-from tests.support.export_world import CONTACT_BASICS, World, enginy, world
+from tests.support.export_world import COMPANY_BASICS, CONTACT_BASICS, World, enginy, world
 
 Cli = Callable[..., tuple[int, str, str]]
 
@@ -373,6 +375,94 @@ def test_a_request_that_never_answers_is_given_up_and_its_creates_checked(w: Wor
     sent = emails(w)
     assert len(sent) == 300  # the hung batch was looked up, then sent again
     assert set(sent.values()) == {1}
+
+
+class _HeldLimiter(SlidingWindowLimiter):
+    """A rate limiter that, once ``holding``, keeps each call waiting ``seconds`` for its slot before it is sent
+    (an allowance another app is using up, a slow pacer)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(AdapterRateLimit(1000, 1.0), name="held")
+        self.seconds = seconds
+        self.holding = False
+        self.held = 0
+
+    async def acquire(self) -> Any:
+        if self.holding:
+            self.held += 1
+            await asyncio.sleep(self.seconds)
+        return await super().acquire()
+
+
+def _firms_world(w: World, n: int) -> list[int]:
+    """``n`` contacts of the list "Leads", each with one of two companies; returns the companies' ids."""
+    w.configure(list(CONTACT_BASICS), list(COMPANY_BASICS))
+    firms = [w.company(name=f"Firm {k}", domain=f"firm{k}.test") for k in range(2)]
+    w.contacts("Leads", [dict(row, company_id=firms[i % 2]) for i, row in enumerate(leads(n))])
+    return firms
+
+
+def _linked(w: World) -> int:
+    """Contacts in the CRM linked to the company of their own domain."""
+    firm_ids = {k: [c["id"] for c in w.crm_companies() if c.get("domain") == f"firm{k}.test"] for k in range(2)}
+    assert all(len(ids) == 1 for ids in firm_ids.values())
+    return sum(1 for c in w.crm_contacts()
+               if firm_ids[int(c["email"].removeprefix("lead").split("@")[0]) % 2][0] in w.company_links(c["id"]))
+
+
+def test_waiting_for_the_rate_limiter_is_not_a_crm_that_does_not_answer(w: World) -> None:
+    # Association calls wait for their limiter slot longer than the per-request time-out: they were given up as
+    # hung, put back to pending, and the run still said "finished" with contacts left without their company.
+    _firms_world(w, 16)
+    run_id = start_export(w.ctx, run(plan_export(w.ctx, "Leads", ExportOptions(associated_companies=True))))
+    held = _HeldLimiter(0.6)
+
+    async def go() -> Any:
+        adapter = w.ctx.adapters.crm("hubspot")
+        adapter.api.pacers = (*adapter.api.pacers, held)
+        associate = adapter.associate
+
+        async def associate_held(*args: Any, **kw: Any) -> Any:
+            held.holding = True
+            return await associate(*args, **kw)
+
+        adapter.associate = associate_held
+        try:
+            return await execute(w.ctx, run_id, adapter=adapter, request_timeout=0.3, pause_after=5.0)
+        finally:
+            await adapter.aclose()
+
+    result = run(go())
+    assert held.held >= 1  # the association calls did wait longer than the time-out
+    assert result.state == "finished", result.error
+    assert not result.counters.get("associations_pending")
+    assert not result.counters.get("associations_in_flight")
+    assert result.counters.get("associations_done") == 16
+    assert _linked(w) == 16  # every contact has its company
+
+
+def test_a_run_never_ends_finished_with_operations_still_pending(w: World, cli: Cli,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import enginy_desktop.core.export.run as run_module
+
+    _firms_world(w, 6)
+    run_id = start_export(w.ctx, run(plan_export(w.ctx, "Leads", ExportOptions(associated_companies=True))))
+
+    async def nothing(self: Any) -> None:  # a phase that returns with its operations still pending
+        return None
+
+    with monkeypatch.context() as m:
+        m.setattr(run_module._Executor, "associations", nothing)
+        result = run(execute(w.ctx, run_id))
+    assert result.state == "interrupted"
+    assert result.error == (f"Run {run_id} could not finish: 6 company associations still to be sent to or "
+                            f"confirmed by HubSpot; nothing was lost. Resume with: enginy-desktop resume {run_id}")
+    assert w.ctx.runs.get(run_id).resumable
+    assert _linked(w) == 0
+    code, out, err = cli("resume", str(run_id))
+    assert code == 0, out + err
+    assert w.ctx.runs.get(run_id).state == "finished"
+    assert _linked(w) == 6
 
 
 def test_resume_from_the_command_line_pauses_on_a_dead_crm_then_finishes(w: World, cli: Cli) -> None:

@@ -61,6 +61,7 @@ from enginy_desktop.adapters.base import (
     WriteResult,
     parse_datetime,
 )
+from enginy_desktop.adapters.http import CALL_WATCH, CallWatch
 from enginy_desktop.core.models import (
     ActivityLink,
     Company,
@@ -125,6 +126,14 @@ def _disk_problem(exc: BaseException) -> bool:
 
 _STOP_ERRORS = (AuthError, QuotaExhaustedError, RateLimitedError, CrmUnreachableError)
 LONG_THROTTLE = 120.0  # seconds: a CRM asking to wait longer stops the run (resumable), a shorter one is waited
+
+
+def _recent(watch: CallWatch | None, started: float, now: float) -> bool:
+    """A batch that started, or last sent or heard back from a request, less than :data:`SLOW_AFTER` ago, or is
+    waiting for a rate-limiter slot: moving, not hung."""
+    if watch is None:
+        return now - started < SLOW_AFTER
+    return watch.waiting > 0 or now - max(started, watch.last) < SLOW_AFTER
 
 
 def _brief_throttle(exc: RateLimitedError) -> bool:
@@ -270,6 +279,7 @@ class _Executor:
                                      else info.options.get("request_timeout") or DEFAULT_REQUEST_TIMEOUT)
         self.last_answer = time.monotonic()  # when the CRM last answered anything
         self.unanswered = False  # the latest request got no answer at all
+        self._watches: dict[asyncio.Task[Any], CallWatch] = {}  # a batch's task -> what its requests are doing
 
     # -- is the CRM answering? -------------------------------------------------------------------------------------
     def _answered(self) -> None:
@@ -301,19 +311,38 @@ class _Executor:
 
     async def _call(self, coro: Any) -> Any:
         """One adapter call with the run's per-request time-out: no answer at all within ``request_timeout``
-        seconds is an answer lost (a create is re-checked before it is sent again). A call that is slow because
-        the CRM throttles it or it is being retried is given more time, period by period."""
-        task = asyncio.ensure_future(coro)
+        seconds *of a request being sent* is an answer lost (a create is re-checked before it is sent again).
+
+        Time spent waiting for a rate-limiter slot or a back-off is not the CRM failing to answer — nothing was
+        sent — so it is not counted (the adapter's client reports it through :class:`CallWatch`); a call that is
+        slow because the CRM throttles it or it is being retried is given more time, period by period."""
+        watch = CallWatch()
+        token = CALL_WATCH.set(watch)
+        try:
+            task = asyncio.ensure_future(coro)
+        finally:
+            CALL_WATCH.reset(token)
+        me = asyncio.current_task()
+        if me is not None:
+            self._watches[me] = watch
         seen = self._trouble()
         try:
             while True:
-                done, _ = await asyncio.wait({task}, timeout=self.request_timeout)
+                now = time.monotonic()
+                if watch.waiting > 0:  # not sent yet: look again soon, the clock starts when it is sent
+                    seen = self._trouble()
+                    timeout = min(self.request_timeout, 1.0)
+                else:
+                    timeout = watch.last + self.request_timeout - now
+                    if timeout <= 0:
+                        trouble = self._trouble()
+                        if trouble == seen:
+                            break  # hung: nothing came back in a whole period after the request was sent
+                        seen, watch.last = trouble, now
+                        continue
+                done, _ = await asyncio.wait({task}, timeout=timeout)
                 if done:
                     break
-                now = self._trouble()
-                if now == seen:
-                    break  # hung: nothing came back in a whole period
-                seen = now
             if not task.done():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -325,6 +354,9 @@ class _Executor:
         except asyncio.CancelledError:
             task.cancel()
             raise
+        finally:
+            if me is not None:
+                self._watches.pop(me, None)
         try:
             result = task.result()
         except NetworkError as exc:
@@ -484,8 +516,10 @@ class _Executor:
         def moving(now: float) -> int:
             # A batch is hung when it is slow while nothing is being retried or throttled (when the CRM is
             # struggling every batch is slow, and more requests would only make it worse).
+            # A batch waiting for a rate-limiter slot is not slow: its clock starts when its request is sent.
             seen_now = trouble()
-            return sum(1 for started, seen in running.values() if now - started < SLOW_AFTER or seen_now != seen)
+            return sum(1 for task, (started, seen) in running.items() if seen_now != seen or _recent(
+                self._watches.get(task), started, now))
 
         while True:
             now = time.monotonic()
@@ -865,7 +899,28 @@ class _Executor:
                 ready.append(o)
         return ready, skipped
 
+    _ASSOCIATION_KINDS = ("associate", "primary", "remove")
+
+    async def _rounds(self, kinds: Sequence[str], once: Callable[[], Any]) -> None:
+        """Run ``once`` until no operation of ``kinds`` is pending or in flight: an operation put back to pending
+        (its answer lost, or a request given up) is sent again next round, as records are. A round in which
+        nothing at all came back waits for the CRM (the run pauses in the end) instead of counting."""
+        rounds = 0
+        round_start = time.monotonic()
+        while rounds < MAX_ATTEMPTS + 2:
+            if rounds and self.unanswered and self.last_answer < round_start:
+                await self.wait_for_crm()
+            else:
+                rounds += 1
+            round_start = time.monotonic()
+            await once()
+            if not self._ops(kinds, ["pending", "in_flight"]):
+                return
+
     async def associations(self) -> None:
+        await self._rounds(self._ASSOCIATION_KINDS, self._associations_once)
+
+    async def _associations_once(self) -> None:
         for o in self._ops(["associate", "primary"], ["in_flight"]):
             self._settle_ops([], pending=[o])
         ops = self._ops(["associate", "primary"], ["pending"])
@@ -885,14 +940,14 @@ class _Executor:
         removals = self._ops(["remove"], ["pending"])
         if not removals:
             return
-        blocking = {o.contact_id for o in self._ops(["associate", "primary"], ["pending", "failed", "skipped",
-                                                                                "in_flight"])}
+        blocking = {o.contact_id for o in self._ops(["associate", "primary"], ["failed", "skipped"])}
+        waiting = {o.contact_id for o in self._ops(["associate", "primary"], ["pending", "in_flight"])}
         ready, skipped = self._resolve_ops(removals)
         ready2 = []
         for o in ready:
             if o.contact_id in blocking:
                 skipped.append((o, "Not removed: the new primary company could not be associated.", "dependency"))
-            else:
+            elif o.contact_id not in waiting:  # its new association is sent again first (next round)
                 ready2.append(o)
         if skipped:
             self._settle_ops([], skipped=skipped)
@@ -969,6 +1024,9 @@ class _Executor:
         self._advance(len(done) + len(failed), **counts)
 
     async def activities(self) -> None:
+        await self._rounds(["activity"], self._activities_once)
+
+    async def _activities_once(self) -> None:
         in_flight = self._ops(["activity"], ["in_flight"])
         if in_flight:
             await self._recheck_activities(in_flight)
@@ -1106,12 +1164,12 @@ async def execute(
     try:
         _add_traffic(ctx, run_id, adapter.traffic - traffic_before)
         if state == "finished":
-            unsettled = ctx.runs.item_counts(run_id)
-            left = unsettled.get("pending", 0) + unsettled.get("in_flight", 0)
-            if left:
-                state, error = "failed", (f"{left:,} record(s) could not be confirmed with {ex.crm_name}; resume the "
-                                          "run to finish them.")
-        if state == "interrupted":
+            left = _left(ctx, run_id)
+            if left:  # never "finished" with anything still to send or unconfirmed: paused, resumable
+                state, error = "interrupted", (f"Run {run_id} could not finish: {left} still to be sent to or "
+                                               f"confirmed by {ex.crm_name}; nothing was lost. Resume with: "
+                                               f"enginy-desktop resume {run_id}")
+        elif state == "interrupted":
             error = error.replace("{left}", _not_sent(ctx, run_id)) + f" Resume with: enginy-desktop resume {run_id}"
         result = _end(ctx, run_id, state, error)
     except Exception as exc:
@@ -1138,6 +1196,20 @@ def _missing_journal(ctx: Any, info: Any) -> str:
         return ""
     return (f"Run {info.id} stopped before its records were journaled ({have:,} of {int(planned):,}); nothing was "
             f"sent for the others. Export the list again.")
+
+
+def _left(ctx: Any, run_id: int) -> str:
+    """What the journal still holds pending or in flight — records, association changes, activities — in words
+    ("" when nothing is left)."""
+    c = counters(ctx, run_id)
+    parts = []
+    for key, one, many in (("", "record", "records"), ("associations_", "company association", "company associations"),
+                           ("removals_", "association removal", "association removals"),
+                           ("activities_", "activity", "activities")):
+        n = int(c.get(f"{key}pending", 0)) + int(c.get(f"{key}in_flight", 0))
+        if n:
+            parts.append(f"{n:,} {one if n == 1 else many}")
+    return ", ".join(parts)
 
 
 def _not_sent(ctx: Any, run_id: int) -> str:

@@ -117,6 +117,23 @@ def test_journal_items_by_state(runs: RunService) -> None:
     assert runs.items(run.id) == []
 
 
+@pytest.mark.parametrize(("kind", "command"), [("export", "resume"), ("ai", "resume"),
+                                              ("enrichment", "enrich --resume")])
+def test_a_run_with_items_left_never_ends_finished(runs: RunService, kind: str, command: str) -> None:
+    run = runs.create(kind, start=True)
+    runs.add_items(run.id, [("contact", i, "enrich") for i in range(1, 5)])
+    runs.set_items_state(run.id, "contact", [1, 2], "done")
+    runs.set_items_state(run.id, "contact", [3], "in_flight")
+    ended = runs.finish(run.id, "finished")
+    assert ended.state == "interrupted"  # paused: resumable, not a success
+    assert ended.resumable
+    assert ended.error == (f"Run {run.id} could not finish: 2 of its journal's items are still to be done or "
+                           f"confirmed; nothing was lost. Resume with: enginy-desktop {command} {run.id}")
+    runs.resume(run.id)
+    runs.set_items_state(run.id, "contact", [3, 4], "done")
+    assert runs.finish(run.id, "finished").state == "finished"
+
+
 def test_stale_runs_become_interrupted_at_start_up(data_dir: Path, runs: RunService) -> None:
     mine = runs.create("sync", start=True)
     # A run whose process is gone: a child that exits at once.

@@ -31,7 +31,16 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 
-from enginy_desktop.core.models import ITEM_STATES, RUN_KINDS, RUN_STATES, Run, RunItem, RunLease, utcnow
+from enginy_desktop.core.models import (
+    ITEM_STATES,
+    RUN_KINDS,
+    RUN_STATES,
+    ExportOp,
+    Run,
+    RunItem,
+    RunLease,
+    utcnow,
+)
 from enginy_desktop.core.store import Store
 
 from .errors import RunError, RunNotFoundError, RunStateError
@@ -56,6 +65,8 @@ __all__ = [
 ]
 
 ACTIVE_STATES = frozenset({"queued", "running", "cancelling"})
+# The command that carries on a run of each kind.
+_RESUME = {"enrichment": "enrich --resume"}
 TERMINAL_STATES = frozenset({"cancelled", "failed", "finished", "interrupted"})
 RESUMABLE_STATES = frozenset({"interrupted", "cancelled", "failed"})
 
@@ -364,10 +375,28 @@ class RunService:
         if state not in TERMINAL_STATES:
             raise ValueError(f"{state!r} does not end a run.")
         with self.store.write() as s:
+            if state == "finished":
+                left = self._left(s, run_id)
+                if left:  # never "finished" with work still pending or unconfirmed: paused, resumable
+                    kind = s.scalar(select(Run.kind).where(Run.id == run_id))
+                    state, error = "interrupted", (
+                        f"Run {run_id} could not finish: {left:,} of its journal's items are still to be done or "
+                        f"confirmed; nothing was lost. Resume with: enginy-desktop "
+                        f"{_RESUME.get(str(kind), 'resume')} {run_id}")
+                    log.warning("Run %s was about to finish with %s item(s) left; it is paused instead", run_id, left)
             row = self._move(s, run_id, state, error=error)
             if counters:
                 row.counters = {**(row.counters or {}), **counters}
             return RunInfo.from_row(row)
+
+    @staticmethod
+    def _left(s: Any, run_id: int) -> int:
+        """Journal items (and export operations) of the run still pending or in flight."""
+        items = s.scalar(select(func.count()).select_from(RunItem).where(
+            RunItem.run_id == run_id, RunItem.state.in_(("pending", "in_flight"))))
+        ops = s.scalar(select(func.count()).select_from(ExportOp).where(
+            ExportOp.run_id == run_id, ExportOp.state.in_(("pending", "in_flight"))))
+        return int(items or 0) + int(ops or 0)
 
     def resume(self, run_id: int) -> RunInfo:
         """interrupted / cancelled / failed -> running again (its journal says what is left)."""

@@ -530,3 +530,5 @@ def test_cognism_crash_between_preview_and_redeem_resumes_without_paying_twice(c
     rep = report(ctx, info.id)
     assert next(p for p in rep.providers if p.provider == "cognism").credits == pytest.approx(clean)
     assert enrich_before > 0
+    # No record was matched (previewed) again: the resume paid from the journal, not from a new first phase.
+    assert sum(1 for e in em.requests if e.path == "/search/contact/enrich") == enrich_before

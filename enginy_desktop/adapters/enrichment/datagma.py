@@ -23,7 +23,8 @@ the ``/v2/full`` reference); a mobile phone 30 credits on the current price list
 is 75). Each answer says what it cost in ``creditBurn`` (a numeric string; "0" for a lookup already paid for), which
 is what a record is charged here. Not found: **404** ``{"code": 5, "message": "Not found"}``; out of credits:
 ``{"code": 13, "message": "can't get credit"}`` (with HTTP 500, as Datagma's own pages handle it); bad key: 401;
-too fast: 429 (Datagma allows 10 requests per second). Phones are not searched for prospects in the European Union
+too fast: 429 (10 requests per second, the figure integrators report from Datagma — its pages publish none; the
+client paces itself to it). Phones are not searched for prospects in the European Union
 (HTTP 403, not charged): that record has no phone from Datagma.
 """
 

@@ -8,19 +8,22 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QDialog,
     QDoubleSpinBox,
     QFormLayout,
+    QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QScrollArea,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -257,6 +260,27 @@ class WaterfallEditor(QWidget):
             item.setToolTip(f"{DATA_POINT_LABELS[point]}: {' → '.join(names) if names else 'no provider'}")
 
 
+class _FittingScroll(QScrollArea):
+    """A frameless scroll area as tall as its content when there is room (QScrollArea's own hint is capped), and
+    allowed to shrink to a few rows when there is not."""
+
+    def __init__(self, content: QWidget) -> None:
+        super().__init__()
+        self.setObjectName("enrichOptionsScroll")
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setWidget(content)
+        self.content = content
+
+    def sizeHint(self) -> QSize:
+        hint = self.content.sizeHint()
+        return QSize(hint.width() + self.verticalScrollBar().sizeHint().width(), hint.height())
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(self.content.minimumSizeHint().width(), 120)
+
+
 class EnrichDialog(QDialog):
     """What to find, the waterfall order, the estimate against a cap, Enrich."""
 
@@ -353,7 +377,13 @@ class EnrichDialog(QDialog):
         self.replace.setObjectName("replaceValues")
         self.replace.toggled.connect(self._changed)
         form.addRow("", self.replace)
-        root.addLayout(form)
+        # The options scroll when the screen is short (a 768-pixel laptop): the estimate and Enrich stay in view.
+        options = QWidget()
+        options.setObjectName("enrichOptions")
+        form.setContentsMargins(0, 0, 0, 0)
+        options.setLayout(form)
+        self.options_scroll = _FittingScroll(options)
+        root.addWidget(self.options_scroll)
 
         est_title = QLabel("Estimate before spending")
         est_title.setObjectName("sectionTitle")
@@ -428,6 +458,17 @@ class EnrichDialog(QDialog):
     def _changed(self, *_args: Any) -> None:
         self.start_button.setEnabled(False)
         self._timer.start()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt's name)
+        """Never taller than the screen: the options scroll instead, and Enrich stays reachable."""
+        super().showEvent(event)
+        screen = self.screen()
+        if screen is not None and not self.isMaximized():
+            room = screen.availableGeometry().height() - 40  # the window frame's title bar
+            if self.minimumHeight() > room:  # the minimum counts the options at full height: let them scroll
+                self.setMinimumHeight(max(room, self.minimumSizeHint().height()))
+            if self.height() > room:
+                self.resize(self.width(), self.minimumHeight())
 
     async def refresh_estimate(self) -> None:
         from enginy_desktop.core.enrich import EnrichError, estimate

@@ -200,3 +200,30 @@ def test_the_waterfall_is_ordered_per_data_point_in_the_enrich_dialog(qtbot: Any
     again.waterfall.copy_all.click()  # this order for every data point
     again._timer.stop()  # the estimate it schedules is not needed here
     assert again.options().order[D.EMAIL] == ["lusha", "hunter"]
+
+
+def test_on_a_short_screen_the_options_scroll_and_enrich_stays_in_view(qtbot: Any, aloop: Any,  # noqa: F811
+                                                                         window: Any, ctx: Any, tmp_path: Path,
+                                                                         monkeypatch: Any) -> None:
+    from PySide6.QtCore import QRect
+    from PySide6.QtGui import QScreen
+
+    world = EnrichWorld.make(ctx, tmp_path, contacts=5, providers=("hunter", "lusha"))
+    # A laptop's 768 pixels less the task bar, or a scaled screen: shorter than the dialog with every option shown.
+    monkeypatch.setattr(QScreen, "availableGeometry", lambda _self: QRect(0, 0, 1366, 600))
+    page = window.show_page("lists")
+    page.refresh_lists()
+    page.select_list("Leads")
+    aloop.run_until_complete(page.tasks.wait())
+    dialog = aloop.run_until_complete(page.open_enrich(factory=world.factory))
+    qtbot.addWidget(dialog)
+    qtbot.waitExposed(dialog)
+    assert dialog.minimumHeight() <= 560
+    assert dialog.height() <= 560
+    button = dialog.start_button
+    assert dialog.rect().contains(button.mapTo(dialog, button.rect().bottomRight()))  # Enrich can be clicked
+    assert dialog.options_scroll.verticalScrollBar().maximum() > 0  # the options scroll instead
+    shot(dialog, "enrich-short-screen")
+    dialog._timer.stop()
+    dialog.reject()
+    aloop.run_until_complete(dialog.tasks.wait())

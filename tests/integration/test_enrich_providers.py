@@ -157,6 +157,9 @@ def test_test_connection_shows_credits_and_refuses_a_bad_key(ctx: Any, tmp_path:
     good = asyncio.run(run_connection_test(ctx, key))
     assert good.ok, good.message
     assert ("does not tell the credits" if key in NO_BALANCE else "1,234") in good.message
+    if key == "kaspr":  # each of its four kinds of credit, and no single figure that reads as all of them
+        assert "work e-mail 1,234, direct e-mail 1,234, phone 1,234, export 1,234" in good.message
+        assert "Credits left:" not in good.message
     ctx.integrations.save_connection(key, {"api_key": "not-the-key", "base_url": f"https://{key}.test"})
     bad = asyncio.run(run_connection_test(ctx, key))
     assert not bad.ok
@@ -287,7 +290,7 @@ def test_kaspr_traffic_matches_its_docs_credit_kinds_and_daily_limit() -> None:
     async def go() -> None:
         found: list[Any] = []
         async with adapter() as a:
-            assert (await a.check()).credits_left == 10_000
+            assert "work e-mail 10,000" in (await a.check()).details  # one figure per kind of credit
             with pytest.raises(RateLimitedError, match="HTTP 429"):  # the daily limit of 3 leads
                 await each(a, people, frozenset({D.EMAIL, D.PHONE, D.JOB_TITLE}), found)
         revealed = [r for r in found if D.EMAIL in r.found or D.PHONE in r.found]

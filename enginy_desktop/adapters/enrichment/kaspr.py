@@ -110,16 +110,15 @@ class KasprAdapter(EnrichmentAdapter):
     async def check(self) -> ProviderAccount:
         body = obj((await self.api.request("GET", "/keys/remainingCredits")).json())
         parts = []
-        left: float | None = None
         for field, label in (("workEmailCredits", "work e-mail"), ("directEmailCredits", "direct e-mail"),
                              ("phoneCredits", "phone"), ("exportCredits", "export")):
             value = body.get(field)
             if isinstance(value, int | float):
                 parts.append(f"{label} {'unlimited' if value < 0 else f'{value:,.0f}'}")
-                if field == "workEmailCredits" and value >= 0:
-                    left = float(value)
-        details = "Kaspr accepted the API key" + (f" (credits: {', '.join(parts)})." if parts else ".")
-        return ProviderAccount("kaspr", credits_left=left, details=details)
+        details = "Kaspr accepted the API key" + (f" (credits left: {', '.join(parts)})." if parts else ".")
+        # Four kinds of credit, each listed: no single "Credits left" figure (the work e-mail one read as if it
+        # were all of them, next to fewer phone or export credits).
+        return ProviderAccount("kaspr", credits_left=None, details=details)
 
     @classmethod
     def can_use(cls, record: LookupInput, points: frozenset[DataPoint]) -> bool:

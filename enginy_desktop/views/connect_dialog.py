@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QComboBox,
@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMessageBox,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QSpacerItem,
     QToolButton,
@@ -110,6 +111,36 @@ class FieldRow(QWidget):
         self.editor.style().polish(self.editor)
 
 
+class _BodyScroll(QScrollArea):
+    """A frameless scroll area exactly as tall as its content for a given width (so the dialog sizes to it), able
+    to shrink to a few rows when the screen is short."""
+
+    def __init__(self, content: QWidget) -> None:
+        super().__init__()
+        self.setObjectName("connectBodyScroll")
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setWidget(content)
+        self.content = content
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802 (Qt's name)
+        return True
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 (Qt's name)
+        lay = self.content.layout()
+        if lay is None:
+            return self.content.sizeHint().height()
+        lay.activate()
+        return lay.totalHeightForWidth(width) if lay.hasHeightForWidth() else lay.totalSizeHint().height()
+
+    def sizeHint(self) -> QSize:
+        return QSize(self.content.sizeHint().width(), self.heightForWidth(max(self.width(), 1)))
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(self.content.minimumSizeHint().width(), 96)
+
+
 class ConnectDialog(QDialog):
     """Edit one integration's connection. Built from the catalog's credential fields.
 
@@ -156,13 +187,22 @@ class ConnectDialog(QDialog):
         head.addLayout(titles, 1)
         root.addLayout(head)
         root.addSpacing(4)  # the header stands apart from the first section
+        # Between the header and the buttons, everything scrolls when the screen is shorter than the dialog (a
+        # 768-pixel laptop, Advanced settings open): Save and Cancel stay in view.
+        self.body = QWidget()
+        self.body.setObjectName("connectBody")
+        body = QVBoxLayout(self.body)
+        body.setContentsMargins(0, 0, 0, 0)
+        body.setSpacing(12)
+        self.body_scroll = _BodyScroll(self.body)
+        root.addWidget(self.body_scroll)
 
         for text in (spec.not_ready_text, spec.notice):
             if text:
                 notice = QLabel(text)
                 notice.setObjectName("notice")
                 notice.setWordWrap(True)
-                root.addWidget(notice)
+                body.addWidget(notice)
 
         self.sign_in_button: QPushButton | None = None
         if crm_service.supports_browser_sign_in(spec.key):
@@ -198,7 +238,7 @@ class ConnectDialog(QDialog):
                 sign_row.addWidget(self.sign_in_button)
                 sign_row.addStretch(1)
                 form.addRow("", sign_row)
-        root.addLayout(form)
+        body.addLayout(form)
 
         self.advanced_box = QWidget()
         adv_form = QFormLayout(self.advanced_box)
@@ -217,8 +257,8 @@ class ConnectDialog(QDialog):
             self.advanced_toggle.setArrowType(Qt.ArrowType.RightArrow)
             self.advanced_toggle.setStyleSheet("QToolButton { border: none; font-weight: 600; }")
             self.advanced_toggle.toggled.connect(self._show_advanced)
-            root.addWidget(self.advanced_toggle)
-            root.addWidget(self.advanced_box)
+            body.addWidget(self.advanced_toggle)
+            body.addWidget(self.advanced_box)
             show = any(settings.get(f.name) for f in advanced)
             self.advanced_toggle.setChecked(show)
             self._show_advanced(show)
@@ -227,14 +267,14 @@ class ConnectDialog(QDialog):
         self.form_error.setObjectName("fieldError")
         self.form_error.setWordWrap(True)
         self.form_error.setVisible(False)
-        root.addWidget(self.form_error)
+        body.addWidget(self.form_error)
 
         self.test_result = QLabel()
         self.test_result.setObjectName("testResult")
         self.test_result.setWordWrap(True)
         self.test_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.test_result.setVisible(False)
-        root.addWidget(self.test_result)
+        body.addWidget(self.test_result)
 
         if spec.category is catalog.Category.DATA_ENRICHMENT:  # the waterfall, reachable from every enrichment card
             order_row = QHBoxLayout()
@@ -248,7 +288,7 @@ class ConnectDialog(QDialog):
             self.enrichment_settings_button.setToolTip("The order in which the providers are asked, per data point")
             self.enrichment_settings_button.clicked.connect(self.open_enrichment_settings)
             order_row.addWidget(self.enrichment_settings_button)
-            root.addLayout(order_row)
+            body.addLayout(order_row)
 
         line = QFrame()
         line.setObjectName("pageDivider")
@@ -288,10 +328,20 @@ class ConnectDialog(QDialog):
         return dialog
 
     def _fit_height(self) -> None:
-        """Size to the content: wrapped help texts need the height that goes with the fixed width."""
+        """Size to the content: wrapped help texts need the height that goes with the fixed width; never taller
+        than the screen (the fields scroll instead)."""
         layout = self.root_layout
+        body = self.body.layout()
+        if body is not None:
+            body.invalidate()  # a section shown or hidden (Advanced settings, a test's result)
+        self.body_scroll.updateGeometry()
+        layout.invalidate()
         layout.activate()
-        self.setFixedHeight(max(layout.totalHeightForWidth(self.WIDTH), layout.totalMinimumSize().height()))
+        need = max(layout.totalHeightForWidth(self.WIDTH), layout.totalMinimumSize().height())
+        screen = self.screen()
+        if screen is not None:
+            need = min(need, max(screen.availableGeometry().height() - 40, layout.totalMinimumSize().height()))
+        self.setFixedHeight(need)
 
     def _groups(self) -> list[tuple[str, list[CredentialField]]]:
         basic = [f for f in self.spec.fields if not f.advanced]

@@ -245,3 +245,28 @@ def test_a_card_that_cannot_work_yet_says_so_before_anything_is_entered(  # type
     texts = [label.text() for label in dialog.findChildren(type(hubspot.notice), "notice")]
     assert any(t.startswith("Not available yet") for t in texts)
     dialog.close()
+
+
+def test_on_a_short_screen_the_connection_fields_scroll_and_save_stays_in_view(qtbot, ctx, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtCore import QRect
+    from PySide6.QtGui import QScreen
+
+    from enginy_desktop.core import catalog
+
+    # A 768-pixel laptop less its task bar; Zoho's dialog with Advanced settings open is taller than that.
+    monkeypatch.setattr(QScreen, "availableGeometry", lambda _self: QRect(0, 0, 1366, 728))
+    dialog = ConnectDialog(ctx, catalog.get("zoho"))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    dialog.advanced_toggle.setChecked(True)
+    assert dialog.height() <= 688
+    save = dialog.save_button
+    assert dialog.rect().contains(save.mapTo(dialog, save.rect().bottomRight()))  # Save can be clicked
+    assert dialog.body_scroll.verticalScrollBar().maximum() > 0  # the fields scroll instead
+    # Where the screen has room, the dialog is exactly as tall as its fields: nothing to scroll.
+    monkeypatch.setattr(QScreen, "availableGeometry", lambda _self: QRect(0, 0, 1920, 1400))
+    dialog.advanced_toggle.setChecked(False)
+    dialog.advanced_toggle.setChecked(True)
+    assert dialog.height() > 688
+    assert dialog.body_scroll.verticalScrollBar().maximum() == 0

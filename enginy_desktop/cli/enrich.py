@@ -203,12 +203,15 @@ def _finish(rt: Runtime, ctx: Any, run_id: int, args: argparse.Namespace) -> int
             rt.print(f"  {rep.not_reasked:,} records were not asked again: their request was cut off by the "
                      "interruption and their provider charges a repeated lookup (nothing was paid twice). Enrich "
                      "the list again to ask them.")
-        if rep.left_by_cap:
+        if rep.left_by_cap and not rep.error:  # a stop at the cap says it in its error, once
             rt.print(f"  {rep.left_by_cap:,} records still had a provider to ask, left for lack of credit under the "
                      "cap.")
         if rep.error:
             rt.print(f"  {rep.error}")
-        if rep.resumable:
+        if rep.resumable and rep.left_by_cap:  # the same cap would stop it again at once: raise it
+            rt.print(f"  Resume it with a higher cap: enginy-desktop enrich --resume {rep.run_id} --max-credits N "
+                     f"(N above this run's cap of {_cap_text(ctx, rep.run_id)}).")
+        elif rep.resumable:
             rt.print(f"  Resume it with: enginy-desktop enrich --resume {rep.run_id}")
         if args.report:
             rt.print(f"  Report written to {args.report}")
@@ -219,6 +222,11 @@ def _finish(rt: Runtime, ctx: Any, run_id: int, args: argparse.Namespace) -> int
     if rep.state == "finished":
         return EXIT_OK
     return EXIT_PARTIAL if rep.state in ("cancelled", "failed", "interrupted") else EXIT_ERROR
+
+
+def _cap_text(ctx: Any, run_id: int) -> str:
+    cap = ctx.runs.get(run_id).options.get("enrich", {}).get("max_credits")
+    return f"{float(cap):,.2f}".rstrip("0").rstrip(".") if isinstance(cap, int | float) else "capped"
 
 
 def cmd_enrich(args: argparse.Namespace, rt: Runtime) -> int:

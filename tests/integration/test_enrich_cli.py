@@ -89,6 +89,21 @@ def test_enrich_command_estimate_confirm_run_report(cli: Any, ctx: Any, tmp_path
         assert world.credits_spent("hunter") + world.credits_spent("lusha") == paid
 
 
+def test_a_stop_at_the_cap_says_it_once_and_how_to_resume_with_a_higher_cap(cli: Any, ctx: Any,
+                                                                            tmp_path: Path) -> None:
+    world = EnrichWorld.make(ctx, tmp_path, contacts=30, providers=("hunter",))
+    with served(ctx, world):
+        code, out, err = cli("enrich", "--list", "Leads", "--find", "email", "--providers", "hunter",
+                             "--max-credits", "1", "--yes")
+        assert code == 3, err
+        assert out.count("still had a provider to ask") == 1, out
+        run_id = int(out.split("Run ", 1)[1].split()[0])
+        assert f"enginy-desktop enrich --resume {run_id} --max-credits N (N above this run's cap of 1)" in out
+        code, out, err = cli("enrich", "--resume", str(run_id), "--max-credits", "500", "--yes")
+        assert code == 0, err
+        assert "finished" in out
+
+
 def test_enrich_command_says_the_commands_to_run_not_the_windows_menus(cli: Any, ctx: Any, tmp_path: Path) -> None:
     from tests.support.enrich_world import write_csv
 

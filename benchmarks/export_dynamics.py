@@ -15,6 +15,16 @@ Three kinds of run, each on a fresh emulator (medians printed):
   commonly written: for each record, ``GET contacts?$filter=emailaddress1 eq '…'``, then ``POST contacts`` or
   ``PATCH contacts(id)``.
 
+With ``--window-s W`` (e.g. 10), a **steady-state** run too (``steady_*``, ``--runs`` times): the same rate of
+service protection on a window short enough to bind within a couple of minutes (``--daily`` × W / 300 requests per W
+seconds: 200 per 10 s is the 20 per second of 6,000 per 5 minutes), kept by both the emulator and the app (the
+connection's ``service_protection_limit``), and an export of ``--steady-contacts`` (default 2,000, a third of them
+updated) that runs over several windows. ``steady_throughput_vs_window_ceiling`` is the service protection units the
+emulator accepted per second over the mean of the run's full W-second windows after the first (the first, with the
+plan's look-ups and the start of the writes, and the last, partial one, left out), over the ceiling rate (requests
+per window / W); ``steady_http_429_count`` counts the 429 answers (a whole request's, or one operation's in a
+``$batch``).
+
 Figures: ``api_calls_per_1000_contacts`` (HTTP requests sent), ``service_protection_units_per_1000_contacts``
 (requests the emulator counted against the service protection limit: each operation of a ``$batch`` counts),
 ``share_of_5min_window_per_1000_contacts`` (percent of one 5-minute window),
@@ -63,10 +73,11 @@ def _row(i: int, prefix: str = "p") -> dict[str, Any]:
 LATENCY_MS = [30]  # every answer waits this long (--latency-ms): a nearby instance rather than loopback
 
 
-def _emulator(daily: int, contacts: int, existing: int) -> Any:
+def _emulator(daily: int, contacts: int, existing: int, window_s: float = 300.0) -> Any:
     from enginy_desktop.sandbox.kit.faults import FaultConfig
 
-    app = create_app(DynamicsSandboxConfig(requests_per_window=daily, faults=FaultConfig(latency_ms=LATENCY_MS[0])))
+    app = create_app(DynamicsSandboxConfig(requests_per_window=daily, window_s=window_s,
+                                           faults=FaultConfig(latency_ms=LATENCY_MS[0])))
     sb: DynamicsSandbox = app.state.sandbox
     for i in range(existing):  # in the list, with another title: updated
         r = _row(i)
@@ -137,8 +148,73 @@ def run_naive(daily: int, contacts: int, existing: int) -> dict[str, float]:
         return _figures(sb, since, used, seconds, contacts, daily)
 
 
+def _record_hits(sb: DynamicsSandbox) -> tuple[list[float], list[int]]:
+    """Notes every service protection unit the emulator's window accepts (its time) and every one it refuses (a 429
+    answer: a whole request's or one ``$batch`` operation's)."""
+    window = sb.window
+    assert window is not None
+    accepted: list[float] = []
+    refused = [0]
+    hit = window.try_hit
+
+    def recording(key: str, now: float) -> tuple[bool, int]:
+        allowed, remaining = hit(key, now)
+        if allowed:
+            accepted.append(now)
+        else:
+            refused[0] += 1
+        return allowed, remaining
+
+    window.try_hit = recording  # type: ignore[method-assign]
+    return accepted, refused
+
+
+def full_window_rate(times: list[float], window_s: float) -> float:
+    """Units per second over the run's consecutive ``window_s`` windows from its first unit, the first window and
+    the last (partial) one left out: the steady state."""
+    if not times:
+        return 0.0
+    t0 = times[0]
+    full = int((times[-1] - t0) // window_s)  # windows that end before the last unit
+    if full < 2:
+        return 0.0
+    counts = [0] * full
+    for t in times:
+        k = int((t - t0) // window_s)
+        if k < full:
+            counts[k] += 1
+    steady = counts[1:]
+    return sum(steady) / len(steady) / window_s
+
+
+def run_steady(daily: int, window_s: float, contacts: int, existing: int) -> dict[str, float]:
+    """The app's export with the service protection limit scaled to ``window_s``, in the emulator and the app."""
+    per_window = max(1, round(daily * window_s / 300))
+    noted: dict[str, Any] = {}
+
+    def make(n: int, e: int) -> Any:
+        app = _emulator(per_window, n, e, window_s)
+        noted["hits"] = _record_hits(app.state.sandbox)
+        return app
+
+    bench = CrmBench(
+        crm="dynamics", contact_fields=MAPPED, company_fields=(("name", "name"), ("domain", "websiteurl")),
+        email_field="emailaddress1", make_app=make,
+        settings=lambda url: {"org_url": url, "access_token": DEFAULT_TOKEN,
+                              "service_protection_limit": f"{per_window}/{window_s:g}"})
+    done = harness_run_app(bench, contacts, existing)
+    accepted, refused = noted["hits"]
+    ceiling = per_window / window_s
+    rate = full_window_rate(accepted, window_s)
+    return {"seconds": done.seconds, "records_per_s": contacts / done.seconds, "units_per_s": rate,
+            "ceiling_units_per_s": ceiling, "throughput_vs_window_ceiling": rate / ceiling,
+            "http_429_count": float(refused[0])}
+
+
 UNITS = {"seconds": "s", "records_per_s": "records/s", "api_calls_per_1000_contacts": "calls",
-         "service_protection_units_per_1000_contacts": "requests", "share_of_5min_window_per_1000_contacts": "%"}
+         "service_protection_units_per_1000_contacts": "requests", "share_of_5min_window_per_1000_contacts": "%",
+         "units_per_s": "requests/s", "ceiling_units_per_s": "requests/s", "throughput_vs_window_ceiling": "ratio",
+         "http_429_count": "responses"}
 
 
 def _medians(runs: list[dict[str, float]]) -> dict[str, float]:
@@ -147,7 +223,7 @@ def _medians(runs: list[dict[str, float]]) -> dict[str, float]:
 
 def _print(prefix: str, figures: dict[str, float]) -> None:
     for name, value in figures.items():
-        digits = 3 if name.startswith("share") else 1
+        digits = 3 if name.startswith("share") or UNITS[name] == "ratio" else 1
         print(f"{prefix}{name}: {value:.{digits}f} {UNITS[name]}")
 
 
@@ -162,8 +238,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--naive-runs", type=int, default=1, help="the naive script is slow: default 1")
     parser.add_argument("--latency-ms", type=int, default=30, help="latency of every answer (default 30 ms)")
+    parser.add_argument("--window-s", type=float, default=0.0,
+                        help="also a steady-state run with the same rate on a window of this many seconds (e.g. 10)")
+    parser.add_argument("--steady-contacts", type=int, default=2000, help="contacts of the steady-state run")
+    parser.add_argument("--steady-only", action="store_true", help="only the steady-state run")
     args = parser.parse_args(argv)
     LATENCY_MS[0] = args.latency_ms
+    if args.window_s:
+        steady = _medians([run_steady(args.daily, args.window_s, args.steady_contacts, args.steady_contacts // 3)
+                           for _ in range(args.runs)])
+        print(f"steady state: {round(args.daily * args.window_s / 300)} requests per {args.window_s:g} s (the rate "
+              f"of {args.daily} per 5 minutes), {args.steady_contacts} contacts ({args.steady_contacts // 3} updated), "
+              f"{args.runs} runs (medians)")
+        _print("steady_", steady)
+        if args.steady_only:
+            return
     app = _medians([run_app(args.daily, args.contacts, args.existing) for _ in range(args.runs)])
     firms = _medians([run_app(args.daily, args.contacts, args.existing, args.companies) for _ in range(args.runs)])
     naive = _medians([run_naive(args.daily, args.contacts, args.existing) for _ in range(args.naive_runs)])

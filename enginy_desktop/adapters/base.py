@@ -176,6 +176,19 @@ class RateLimit:
     def __str__(self) -> str:
         return f"{self.requests}/{self.per_seconds:g}s"
 
+    @classmethod
+    def parse(cls, text: str) -> RateLimit:
+        """``"200/10"`` or ``"200/10s"``: 200 calls in any 10 seconds (the form :meth:`__str__` writes). Raises
+        ``ValueError`` with a readable message for anything else."""
+        requests, sep, seconds = text.strip().removesuffix("s").partition("/")
+        try:
+            limit = cls(int(requests), float(seconds)) if sep else None
+        except ValueError:
+            limit = None
+        if limit is None or limit.requests < 1 or not limit.per_seconds > 0:
+            raise ValueError(f"'{text}' is not a rate limit: write calls/seconds, e.g. 6000/300")
+        return limit
+
 
 class CompanyLink(StrEnum):
     """How a contact's company is kept in the CRM."""

@@ -26,6 +26,10 @@ on the shared OData layer (:mod:`.odata`).
 - Service protection limits, per user over a 5-minute sliding window: 6,000 requests, 1,200 s of execution time,
   52 concurrent requests; a 429 carries ``Retry-After``, which is waited:
   https://learn.microsoft.com/en-us/power-apps/developer/data-platform/api-limits
+  One limiter per connection for the whole process (the plan and the run of an export share its window); a
+  ``$batch`` takes one slot per operation, all at once. The connection setting ``service_protection_limit``
+  (``requests/seconds``, e.g. ``200/10``) replaces 6,000/300 for an environment counted differently (the
+  emulator on a shorter window).
 """
 
 from __future__ import annotations
@@ -76,9 +80,10 @@ from .http import (
     OAuthRefreshAuth,
     Reply,
     RetryPolicy,
-    SlidingWindowLimiter,
     bearer_auth,
+    connection_account,
     parse_retry_after,
+    shared_limiter,
 )
 from .oauth import OAuthProvider
 from .spellings import spellings
@@ -90,6 +95,7 @@ RATE_LIMIT = RateLimit(6000, 300.0)
 CONCURRENCY = 8
 READ_CHUNK = 100  # ids or values per $filter (well under the 32 KB URL limit)
 BATCH = 100  # operations per $batch (Dataverse takes up to 1,000; smaller batches answer well within time-outs)
+MIN_BATCH = 10  # a $batch sent with fewer operations when the service protection window has no room for BATCH
 PAGE = 5000  # Prefer: odata.maxpagesize
 THROTTLE_CODES = {"0x80072322": "number of requests", "0x80072321": "combined execution time",
                   "0x80072326": "concurrent requests"}
@@ -182,6 +188,7 @@ class DynamicsAdapter(CrmAdapter):
             raise AuthError("Enter the Dynamics 365 environment URL (https://yourorg.crm.dynamics.com) in the "
                             "Dynamics connection.", vendor="dynamics")
         token = connection.get_secret("access_token")
+        limit = service_protection_limit(connection)
         auth: Any
         if token:
             auth, kind = bearer_auth(token), "token"
@@ -200,7 +207,8 @@ class DynamicsAdapter(CrmAdapter):
                                     on_refresh=lambda t: connection.set_secret("oauth_token", t.to_json()))
             kind = "oauth"
         api = ApiClient("dynamics", root, vendor_name="Dynamics 365", auth=auth,
-                        limiter=SlidingWindowLimiter(RATE_LIMIT, name="Dynamics 365"),
+                        limiter=shared_limiter(connection_account(root, token or connection.setting("client_id")),
+                                               limit, "Dynamics 365"),
                         retry=retry if isinstance(retry, RetryPolicy) else None, transport=transport,
                         headers={"OData-MaxVersion": "4.0", "OData-Version": "4.0", "Accept": "application/json"},
                         error_hook=dynamics_error)
@@ -245,7 +253,7 @@ class DynamicsAdapter(CrmAdapter):
             multiple_companies=False,
             primary_company=True,
             search_in=True,
-            rate_limit=RATE_LIMIT,
+            rate_limit=self.api.limiter.limit if self.api.limiter else RATE_LIMIT,
             throttle_status=429,
             company_link=CompanyLink.FIELD,
             company_field=COMPANY_FIELD,
@@ -474,38 +482,43 @@ class DynamicsAdapter(CrmAdapter):
 
     async def _batch(self, items: Sequence[tuple[str, str, odata.BatchOperation | None, WriteResult | None]]
                      ) -> list[WriteResult]:
-        """Writes through ``$batch``, :data:`BATCH` operations per request, each in its own change set with
+        """Writes through ``$batch``, up to :data:`BATCH` operations per request, each in its own change set with
         ``Prefer: odata.continue-on-error``: one result per item, in order. ``items`` are (key, id, operation, or
-        None with the item's failure already decided)."""
+        None with the item's failure already decided).
+
+        Each operation counts against the service protection limit: a request takes one slot of the limiter for
+        each, all at once (taken one by one, batches in flight together could each hold part of the window and
+        wait for the rest for ever). When the window has fewer than :data:`BATCH` slots free, the request carries
+        as many operations as it has (at least :data:`MIN_BATCH`) rather than waiting for the window to free a
+        whole batch's worth."""
         results: list[WriteResult] = []
+        limiter = self.api.limiter
+        pos = 0
         try:
-            for start in range(0, len(items), BATCH):
-                chunk = items[start:start + BATCH]
-                sendable = [op for _k, _i, op, _f in chunk if op is not None]
-                answers: dict[int, odata.BatchAnswer] = {}
-                if sendable:
-                    boundary = uuid.uuid4().hex
-                    body = odata.batch_body(API_PATH, sendable, boundary)
-                    # Each operation of a batch counts against the service protection limit: the limiter holds
-                    # one slot for each, not one for the request.
-                    limiter = self.api.limiter
-                    extra = [await limiter.acquire() for _ in range(len(sendable) - 1)] if limiter else []
-                    try:
-                        reply = await self.api.request(
-                            "POST", "/$batch", content=body, idempotent=all(op.method == "PATCH" for op in sendable),
-                            headers={"Content-Type": f"multipart/mixed; boundary=batch_{boundary}",
-                                     "Prefer": "odata.continue-on-error"})
-                    finally:
-                        for slot in extra:
-                            limiter.release(slot)  # type: ignore[union-attr]
-                    answers = odata.batch_answers(reply.header("content-type"), reply.content)
-                n = 0
-                for key, rid, op, failure in chunk:
+            while pos < len(items):
+                if items[pos][2] is None:
+                    key, rid, _op, failure = items[pos]
+                    results.append(failure or WriteResult.failure(key, RecordError("Not sent."), id=rid))
+                    pos += 1
+                    continue
+                ahead: list[tuple[str, str, odata.BatchOperation]] = []
+                for key, rid, op, _f in items[pos:pos + BATCH]:
                     if op is None:
-                        results.append(failure or WriteResult.failure(key, RecordError("Not sent."), id=rid))
-                        continue
-                    n += 1
+                        break
+                    ahead.append((key, rid, op))
+                held = await limiter.acquire_up_to(len(ahead), at_least=MIN_BATCH) if limiter else []
+                chunk = ahead[:len(held)] if held else ahead
+                sendable = [op for _k, _i, op in chunk]
+                boundary = uuid.uuid4().hex
+                reply = await self.api.request(
+                    "POST", "/$batch", content=odata.batch_body(API_PATH, sendable, boundary),
+                    idempotent=all(op.method == "PATCH" for op in sendable),
+                    headers={"Content-Type": f"multipart/mixed; boundary=batch_{boundary}",
+                             "Prefer": "odata.continue-on-error"}, held=held)
+                answers = odata.batch_answers(reply.header("content-type"), reply.content)
+                for n, (key, rid, op) in enumerate(chunk, start=1):
                     results.append(self._result(key, rid, op, answers.get(n)))
+                pos += len(chunk)
         except AdapterError as exc:
             exc.completed = results + exc.completed
             raise
@@ -690,6 +703,19 @@ class DynamicsAdapter(CrmAdapter):
 
 
 # -- helpers ----------------------------------------------------------------------------------------------------------
+
+
+def service_protection_limit(connection: Connection) -> RateLimit:
+    """The requests per window the limiter keeps: 6,000 per 5 minutes, or the connection's
+    ``service_protection_limit`` (``requests/seconds``)."""
+    text = connection.setting("service_protection_limit")
+    if not text:
+        return RATE_LIMIT
+    try:
+        return RateLimit.parse(text)
+    except ValueError as exc:
+        raise AuthError(f"The Dynamics 365 connection's service protection limit is wrong: {exc}. Clear it to use "
+                         "6000/300 (Dataverse's limit).", vendor="dynamics") from None
 
 
 def _tenant(connection: Connection) -> str:

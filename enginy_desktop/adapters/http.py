@@ -273,6 +273,20 @@ class SlidingWindowLimiter:
         self._slots = [s for s in self._slots if s.end > horizon]
 
     async def acquire(self) -> _Slot:
+        return (await self.acquire_many(1))[0]
+
+    async def acquire_many(self, count: int) -> list[_Slot]:
+        """``count`` slots taken together, for one request the vendor counts as several (each operation of a
+        batch): all or none, so requests taking several slots at once never each hold part of the window while
+        waiting for the rest. More than the window holds is taken as the whole window."""
+        return await self.acquire_up_to(count, at_least=count)
+
+    async def acquire_up_to(self, count: int, *, at_least: int = 1) -> list[_Slot]:
+        """As many slots as are free, up to ``count``, once at least ``at_least`` are: for a batch whose size is
+        free (it sends as many operations as it got slots), so the end of a window is used rather than waited
+        out by a batch that does not fit whole."""
+        count = max(1, min(count, self.limit.requests))
+        at_least = max(1, min(at_least, count))
         lock, released = self._sync()
         async with lock:
             started = self._clock()
@@ -283,12 +297,13 @@ class SlidingWindowLimiter:
                     continue
                 self._prune(now)
                 probing = self._probing and any(s.end == math.inf for s in self._slots)
-                if len(self._slots) < self.limit.requests and not probing:
-                    slot = _Slot(start=now)
-                    self._slots.append(slot)
-                    self.calls += 1
+                free = self.limit.requests - len(self._slots)
+                if free >= at_least and not probing:
+                    slots = [_Slot(start=now) for _ in range(min(count, free))]
+                    self._slots.extend(slots)
+                    self.calls += len(slots)
                     self.waited += now - started
-                    return slot
+                    return slots
                 finished = [s.end for s in self._slots if s.end != math.inf]
                 timeout = (min(finished) + self.limit.per_seconds - now) if finished else None
                 released.clear()
@@ -321,12 +336,14 @@ class SlidingWindowLimiter:
         return len(taken)
 
     @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        s = await self.acquire()
+    async def slot(self, count: int = 1) -> AsyncIterator[None]:
+        """Holds ``count`` slots (see :meth:`acquire_many`) while the block runs."""
+        taken = await self.acquire_many(count)
         try:
             yield
         finally:
-            self.release(s)
+            for s in taken:
+                self.release(s)
 
     def paused_for(self) -> float:
         """Seconds until calls may start again after a :meth:`pause` (0 when not paused)."""
@@ -650,10 +667,16 @@ class ApiClient:
         await self._client.aclose()
 
     @asynccontextmanager
-    async def _slots(self, limiters: Sequence[SlidingWindowLimiter]) -> AsyncIterator[None]:
+    async def _slots(self, limiters: Sequence[SlidingWindowLimiter], cost: int = 1, held: Sequence[_Slot] = ()
+                     ) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
+            if held and self.limiter is not None:
+                for s in held:
+                    stack.callback(self.limiter.release, s)
             for lim in limiters:
-                await stack.enter_async_context(lim.slot())
+                if lim is self.limiter and held:
+                    continue
+                await stack.enter_async_context(lim.slot(cost if lim is self.limiter else 1))
             yield
 
     async def request(
@@ -670,9 +693,45 @@ class ApiClient:
         extra_limiters: Sequence[SlidingWindowLimiter] = (),
         retry: RetryPolicy | None = None,
         accept: Collection[int] = (),
+        cost: int = 1,
+        held: Sequence[_Slot] = (),
     ) -> Reply:
         """``accept``: error statuses that are answers for this call (a vendor's 404 for "not found"), returned as
-        replies instead of raised."""
+        replies instead of raised. ``cost``: the slots of the connection's limiter this request takes (the vendor
+        counts each operation of a batch), all taken together before it is sent (pacers take one). ``held``: slots
+        of the connection's limiter the caller already took for this request (``acquire_up_to``), used by its first
+        attempt and released with it; a retry takes as many again."""
+        if held:
+            cost = len(held)
+            try:
+                return await self._request(method, path, params=params, json=json, data=data, content=content,
+                                           headers=headers, idempotent=idempotent, extra_limiters=extra_limiters,
+                                           retry=retry, accept=accept, cost=cost, held=held)
+            finally:
+                for s in held:  # not sent at all (a long pause): give them back
+                    if s.end == math.inf and self.limiter is not None:
+                        self.limiter.release(s)
+        return await self._request(method, path, params=params, json=json, data=data, content=content,
+                                   headers=headers, idempotent=idempotent, extra_limiters=extra_limiters,
+                                   retry=retry, accept=accept, cost=cost)
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Any,
+        json: Any,
+        data: Mapping[str, str] | None,
+        content: bytes | None,
+        headers: Mapping[str, str] | None,
+        idempotent: bool | None,
+        extra_limiters: Sequence[SlidingWindowLimiter],
+        retry: RetryPolicy | None,
+        accept: Collection[int],
+        cost: int,
+        held: Sequence[_Slot] = (),
+    ) -> Reply:
         method = method.upper()
         if idempotent is None:
             idempotent = method in _IDEMPOTENT_METHODS
@@ -696,7 +755,7 @@ class ApiClient:
                 watch.queued()  # waiting for a slot is not the vendor being slow: nothing is sent yet
             try:
                 asked = time.monotonic()
-                async with self._slots(limiters):
+                async with self._slots(limiters, cost, held if attempt == 1 else ()):
                     started = time.monotonic()
                     if watch is not None:
                         queued = False

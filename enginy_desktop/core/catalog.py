@@ -7,6 +7,7 @@ catalog is static data: whether an integration is enabled or connected lives in 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -76,6 +77,18 @@ class CredentialField:
     advanced: bool = False
     # Fields of one group are alternatives: the connection is complete when any one group is filled.
     group: str = ""
+    # What is wrong with a value entered (None when it is fine); checked before the connection is saved.
+    check: Callable[[str], str | None] | None = None
+
+
+def _rate_limit_problem(value: str, label: str) -> str | None:
+    from enginy_desktop.adapters.base import RateLimit
+
+    try:
+        RateLimit.parse(value)
+    except ValueError:
+        return f"{label} must be requests/seconds, e.g. 6000/300."
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +257,15 @@ INTEGRATIONS: tuple[Integration, ...] = (
                 placeholder="https://login.microsoftonline.com",
                 help="Leave empty for Microsoft's public cloud; a national cloud has its own (e.g. "
                 "https://login.microsoftonline.us).",
+            ),
+            CredentialField(
+                "service_protection_limit",
+                "Service protection limit",
+                advanced=True,
+                placeholder="6000/300",
+                help="Requests per seconds Enginy keeps to. Leave empty for Dataverse's limit (6,000 requests per "
+                "user in any 5 minutes); set it for an environment counted differently.",
+                check=lambda value: _rate_limit_problem(value, "Service protection limit"),
             ),
             _base_url("https://yourorg.crm.dynamics.com/api/data/v9.2"),
         ),

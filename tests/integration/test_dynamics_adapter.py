@@ -36,7 +36,7 @@ from enginy_desktop.adapters.base import (
     RecordInput,
 )
 from enginy_desktop.adapters.dynamics import DynamicsAdapter, api_root, environment_url
-from enginy_desktop.adapters.http import RetryPolicy, asgi_transport
+from enginy_desktop.adapters.http import RetryPolicy, asgi_transport, forget_limiters
 from enginy_desktop.sandbox.crm.dynamics import DEFAULT_TOKEN, DynamicsSandbox, DynamicsSandboxConfig, create_app
 from enginy_desktop.sandbox.crm.dynamics.metadata import csdl
 from enginy_desktop.sandbox.kit import server
@@ -54,8 +54,9 @@ def run(coro: Any) -> Any:
     return asyncio.run(coro)
 
 
-def connection(org_url: str, token: str = DEFAULT_TOKEN) -> Connection:
-    return Connection("dynamics", {"org_url": org_url}, lambda name: token if name == "access_token" else None)
+def connection(org_url: str, token: str = DEFAULT_TOKEN, **settings: str) -> Connection:
+    return Connection("dynamics", {"org_url": org_url, **settings},
+                      lambda name: token if name == "access_token" else None)
 
 
 @contextmanager
@@ -64,20 +65,24 @@ def target(kind: str, config: DynamicsSandboxConfig | None = None, retry: RetryP
     app = create_app(config or DynamicsSandboxConfig())
     sb: DynamicsSandbox = app.state.sandbox
     recorders: list[Recorder] = []
+    forget_limiters()  # one limiter per connection for the process: each test starts with an empty window
 
     def make(url: str, inner: Callable[[], httpx.AsyncBaseTransport]) -> MakeAdapter:
         def adapter(**kw: Any) -> DynamicsAdapter:
             rec = Recorder(inner())
             recorders.append(rec)
-            return DynamicsAdapter.from_connection(connection(url, kw.pop("token", DEFAULT_TOKEN)), transport=rec,
-                                                   retry=retry)
+            return DynamicsAdapter.from_connection(connection(url, kw.pop("token", DEFAULT_TOKEN), **kw),
+                                                   transport=rec, retry=retry)
         return adapter
 
-    if kind == "in-process":
-        yield sb, make(ORG, lambda: asgi_transport(app)), recorders
-    else:
-        with server.serve(app) as url:
-            yield sb, make(url, httpx.AsyncHTTPTransport), recorders
+    try:
+        if kind == "in-process":
+            yield sb, make(ORG, lambda: asgi_transport(app)), recorders
+        else:
+            with server.serve(app) as url:
+                yield sb, make(url, httpx.AsyncHTTPTransport), recorders
+    finally:
+        forget_limiters()
     problems = [p for r in recorders for p in r.problems(META)]
     assert not problems, problems  # every exchange agrees with $metadata
 
@@ -329,6 +334,33 @@ def test_service_protection_429_is_waited_then_raised_when_too_long() -> None:
         assert info.value.retry_after
         assert info.value.retry_after > 200
         assert "service protection" in str(info.value)
+
+
+def test_batches_in_flight_together_share_a_small_window_without_429() -> None:
+    """Each ``$batch`` operation counts against service protection. Writes running side by side on a window that
+    holds less than their batches never wait for each other for ever, never draw a 429, and send what the window
+    has room for rather than waiting for room for a whole batch; the connection's ``service_protection_limit``
+    sets the window the app keeps."""
+    config = DynamicsSandboxConfig(requests_per_window=150, window_s=0.4)
+    with target("in-process", config) as (sb, make, _):
+        async def go() -> list[Any]:
+            a = make(service_protection_limit="150/0.4")
+            try:
+                assert a.capabilities.rate_limit.requests == 150
+                await a.fields(CrmObject.CONTACTS)
+                return await asyncio.gather(*(a.create(CrmObject.CONTACTS, [
+                    contact("Ann", f"w{k}.{n}@example.com") for n in range(100)]) for k in range(3)))
+            finally:
+                await a.aclose()
+
+        results = run(go())
+        assert all(r.ok for rs in results for r in rs)
+        assert len(sb.records["contact"]) == 300
+        assert not [r for r in sb.requests if r.status == 429]
+        batches = [r for r in sb.requests if r.path.endswith("$batch")]
+        assert len(batches) > 3  # some carried fewer than 100 operations: the window's room
+    with pytest.raises(AuthError, match="service protection limit"):
+        DynamicsAdapter.from_connection(connection(ORG, service_protection_limit="fast"))
 
 
 def test_a_refused_token_says_sign_in_again() -> None:

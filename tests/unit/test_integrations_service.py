@@ -120,6 +120,10 @@ def test_connection_validation_lists_every_problem(ctx: AppContext) -> None:
     problem = ctx.integrations.validate_connection("apollo", {"api_key": "k", "base_url": "http://example.com"})
     assert "https://" in problem["base_url"]
     assert ctx.integrations.validate_connection("apollo", {"api_key": "k", "base_url": "http://127.0.0.1:9"}) == {}
+    dynamics = {"org_url": "https://org.crm.dynamics.com", "client_id": "app"}
+    problem = ctx.integrations.validate_connection("dynamics", {**dynamics, "service_protection_limit": "6000 per 5m"})
+    assert "e.g. 6000/300" in problem["service_protection_limit"]
+    assert ctx.integrations.validate_connection("dynamics", {**dynamics, "service_protection_limit": "200/10"}) == {}
     with pytest.raises(ConnectionInvalidError):
         ctx.integrations.save_connection("slack", {"channel": "#x"})
     assert not ctx.integrations.get("slack").connected

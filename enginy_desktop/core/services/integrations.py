@@ -215,6 +215,8 @@ class IntegrationService:
                     problems[f.name] = problem
             if value and f.kind is FieldKind.CHOICE and f.choices and value not in f.choices:
                 problems[f.name] = f"{f.label} must be one of: {', '.join(f.choices)}."
+            if value and f.check is not None and (problem := f.check(value)):
+                problems[f.name] = problem
         groups = spec.required_groups
         if groups:
             with self.store.session() as s:

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QTabBar,
     QVBoxLayout,
     QWidget,
@@ -67,14 +68,30 @@ class CategorySection(QWidget):
         self.grid.setVerticalSpacing(16)
         lay.addLayout(self.grid)
         self.cards: list[IntegrationCard] = []
+        self._fillers: list[QWidget] = []  # a short row's empty cells: every section's cards equally wide
 
     def arrange(self, visible: list[IntegrationCard], columns: int) -> None:
         for card in self.cards:
             self.grid.removeWidget(card)
             card.setVisible(False)
+        for filler in self._fillers:
+            self.grid.removeWidget(filler)
+            filler.deleteLater()
+        self._fillers = []
         for index, card in enumerate(visible):
             self.grid.addWidget(card, index // columns, index % columns)
             card.setVisible(True)
+        # Qt leaves out the spacing of an empty column: a section of one card would make it wider than the cards
+        # of a full row. A blank, zero-high widget in each free cell of the first row keeps the columns alike (a
+        # spacer item or a hidden widget counts as empty).
+        for c in range(len(visible), columns):
+            filler = QWidget()
+            filler.setObjectName("gridFiller")
+            filler.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+            filler.setFixedHeight(0)
+            filler.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            self.grid.addWidget(filler, 0, c)
+            self._fillers.append(filler)
         for c in range(4):
             self.grid.setColumnStretch(c, 1 if c < columns else 0)
             self.grid.setColumnMinimumWidth(c, 0)

@@ -217,6 +217,24 @@ def test_cards_reflow_with_window_width(window, qtbot) -> None:  # type: ignore[
     qtbot.waitUntil(lambda: page._columns == 1)
 
 
+def test_every_card_is_as_wide_as_the_others_in_every_section_and_width(window, qtbot) -> None:  # type: ignore[no-untyped-def]
+    from enginy_desktop.core import catalog
+
+    page = window.integrations_page
+
+    def widths() -> set[int]:
+        return {window.findChild(object, f"card-{i.key}").width() for i in catalog.INTEGRATIONS}
+
+    # OpenAI, TheirStack and Slack sit alone in their sections; their cards line up with the full rows above.
+    qtbot.waitUntil(lambda: len(widths()) == 1, timeout=2000)
+    window.resize(900, 700)
+    qtbot.waitUntil(lambda: page._columns == 2)
+    qtbot.waitUntil(lambda: len(widths()) == 1)
+    page.tabs.setCurrentIndex(TAB_ENABLED)  # no card: nothing left over from the fillers
+    page.tabs.setCurrentIndex(0)
+    qtbot.waitUntil(lambda: len(widths()) == 1, timeout=2000)
+
+
 def test_every_card_can_do_its_job(window) -> None:  # type: ignore[no-untyped-def]
     from enginy_desktop.core import catalog
 

@@ -72,6 +72,8 @@ def cmd_import_theirstack(args: argparse.Namespace, rt: Runtime) -> int:
             if not args.json:
                 rt.print(plan.text)
             if args.dry_run:
+                rt.print("Dry run: nothing was imported, no credit was spent (the count is free). Run the same "
+                         "command without --dry-run to import.")
                 return EXIT_OK
             if plan.matching == 0:
                 rt.print("Nothing to import: no company matches these filters.")

@@ -70,6 +70,7 @@ def test_theirstack_import_from_the_command_line(cli: Any) -> None:
         assert code == 0, err
         assert "companies match on TheirStack (free count)" in out
         assert "360 API credits" in out
+        assert "Dry run: nothing was imported, no credit was spent" in out
         assert sandbox.used_credits == 0
         code, out, err = cli(*args)
         assert code != 0

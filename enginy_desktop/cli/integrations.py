@@ -73,8 +73,10 @@ def cmd_list(args: argparse.Namespace, rt: Runtime) -> int:
     current = None
     for info in infos:
         if info.category != current:
+            if current is not None:
+                rt.print("")  # a blank line between categories, none before the first
+            rt.print(info.category.heading)
             current = info.category
-            rt.print(f"\n{info.category.heading}")
         state = "enabled " if info.enabled else "disabled"
         conn = "connected" if info.connected else "not connected"
         later = "  (not available yet)" if not catalog.get(info.key).ready else ""

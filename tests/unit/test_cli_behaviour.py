@@ -138,6 +138,8 @@ def test_an_integration_without_a_connector_says_so_on_the_command_line(  # type
     assert "enginy-desktop connect" not in out  # no nudge to connect what cannot be used yet
     code, out, _ = cli("integrations", "list")
     assert code == 0
+    assert out.startswith("CRM\n")  # no blank line first; one between categories
+    assert "\n\nData Enrichment\n" in out
     rows = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ")}
     assert rows[later.key].endswith("(not available yet)")
     assert "not available yet" not in rows[ready.key]

@@ -311,11 +311,12 @@ class ZohoAdapter(CrmAdapter):
         n = self.user_licences
         licences = f"{n:,} user licence{'s' if n != 1 else ''}"
         remaining = f" ({left.remaining:,} left by Enginy's count)" if left is not None else ""
+        org_name, email = str(info.get("company_name") or ""), str(me.get("email") or "")
+        who = f"Connected to {org_name or 'your Zoho organisation'}" + (f" as {email}" if email else "")
         return CrmIdentity(
-            crm=self.key, account_id=str(info.get("id") or ""), account_name=str(info.get("company_name") or ""),
-            user=str(me.get("email") or ""),
-            details=f"{self.edition} edition, {licences} ({source}): {self.per_day:,} API credits per 24 hours"
-                    f"{remaining}, {wire.concurrency(self.edition)} concurrent requests")
+            crm=self.key, account_id=str(info.get("id") or ""), account_name=org_name, user=email,
+            details=f"{who}. {self.edition} edition, {licences} ({source}): {self.per_day:,} API credits per 24 "
+                    f"hours{remaining}, {wire.concurrency(self.edition)} concurrent requests.")
 
     def _take_licence(self, licence: Any) -> None:
         """Use the edition and user licences the organisation's ``license_details`` name, and keep them for the

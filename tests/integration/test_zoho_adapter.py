@@ -104,7 +104,8 @@ def test_check_fields_users_and_capabilities(kind: str) -> None:
     assert identity.account_name == "Sandbox Organisation"
     assert ("Professional edition, 4 user licences (as Zoho reports it): 52,000 API credits per 24 hours"
             in identity.details)
-    assert identity.details.endswith("left by Enginy's count), 15 concurrent requests")
+    assert identity.details.startswith("Connected to Sandbox Organisation as ")
+    assert identity.details.endswith("left by Enginy's count), 15 concurrent requests.")
     assert left.per_day == 52_000
     by_name = {f.name: f for f in fields}
     assert by_name["Lead_Source"].type is FieldType.PICKLIST

@@ -20,6 +20,11 @@ deducted), ``share_of_daily_credits_per_1000_contacts`` (percent), ``records_per
 ``max_concurrent_requests`` and ``concurrency_used_of_limit`` (the most requests the emulator saw in flight, over the
 edition's limit), ``throttled`` (429 answers); ``naive_to_app_*`` ratios compare the naive script with the app.
 Prints ``name: value unit`` lines.
+
+With ``--steady-contacts N`` (e.g. 10,000), a run long enough to fill the concurrency limit too (``steady_*``,
+``--runs`` times, a third of them updated): ``steady_max_concurrent_requests``, ``steady_concurrency_used_of_limit``
+(over the edition's limit) and ``steady_concurrency_used_of_heavy_limit`` (over Zoho's 10 concurrent heavy calls:
+COQL and writes of more than 10 records, the limit that binds an export), ``steady_throttled``.
 """
 
 from __future__ import annotations
@@ -114,6 +119,18 @@ def run_app(contacts: int, existing: int, companies: int = 0) -> dict[str, float
     return _figures(done.sandbox, done.since, done.before, done.seconds, contacts)
 
 
+def run_steady(contacts: int, existing: int) -> dict[str, float]:
+    """A long export: how much of the concurrency limits the app uses, without a 429."""
+    from enginy_desktop.adapters.zoho_wire import SUB_CONCURRENCY
+
+    figures = run_app(contacts, existing)
+    return {"seconds": figures["seconds"], "records_per_s": figures["records_per_s"],
+            "max_concurrent_requests": figures["max_concurrent_requests"],
+            "concurrency_used_of_limit": figures["concurrency_used_of_limit"],
+            "concurrency_used_of_heavy_limit": figures["max_concurrent_requests"] / SUB_CONCURRENCY,
+            "throttled": figures["throttled"]}
+
+
 def run_naive(contacts: int, existing: int) -> dict[str, float]:
     """A COQL query by e-mail, then an insert or an update of that one record, record after record."""
     app = _emulator(contacts, existing)
@@ -145,7 +162,8 @@ def run_naive(contacts: int, existing: int) -> dict[str, float]:
 
 UNITS = {"seconds": "s", "records_per_s": "records/s", "api_calls_per_1000_contacts": "calls",
          "credits_per_1000_contacts": "credits", "share_of_daily_credits_per_1000_contacts": "%",
-         "max_concurrent_requests": "requests", "concurrency_used_of_limit": "ratio", "throttled": "responses"}
+         "max_concurrent_requests": "requests", "concurrency_used_of_limit": "ratio", "throttled": "responses",
+         "concurrency_used_of_heavy_limit": "ratio"}
 
 
 def _medians(runs: list[dict[str, float]]) -> dict[str, float]:
@@ -154,7 +172,7 @@ def _medians(runs: list[dict[str, float]]) -> dict[str, float]:
 
 def _print(prefix: str, figures: dict[str, float]) -> None:
     for name, value in figures.items():
-        digits = 3 if name.startswith("share") or name.endswith("of_limit") else 1
+        digits = 3 if name.startswith("share") or UNITS[name] == "ratio" else 1
         print(f"{prefix}{name}: {value:.{digits}f} {UNITS[name]}")
 
 
@@ -170,9 +188,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--naive-runs", type=int, default=1, help="the naive script is slow: default 1")
     parser.add_argument("--latency-ms", type=int, default=30, help="latency of every answer (default 30 ms)")
+    parser.add_argument("--steady-contacts", type=int, default=0,
+                        help="also a long export of this many contacts that fills the concurrency limit (e.g. 10000)")
+    parser.add_argument("--steady-only", action="store_true", help="only the long export")
     args = parser.parse_args(argv)
     LATENCY_MS[0] = args.latency_ms
     EDITION[:] = [args.edition, args.users]
+    if args.steady_contacts:
+        steady = _medians([run_steady(args.steady_contacts, args.steady_contacts // 3) for _ in range(args.runs)])
+        print(f"steady state: {args.steady_contacts} contacts ({args.steady_contacts // 3} updated), {args.runs} "
+              "runs (medians)")
+        _print("steady_", steady)
+        if args.steady_only:
+            return
     app = _medians([run_app(args.contacts, args.existing) for _ in range(args.runs)])
     firms = _medians([run_app(args.contacts, args.existing, args.companies) for _ in range(args.runs)])
     naive = _medians([run_naive(args.contacts, args.existing) for _ in range(args.naive_runs)])

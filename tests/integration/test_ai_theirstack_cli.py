@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from enginy_desktop.sandbox.ai.openai import SANDBOX_KEY as OPENAI_KEY
@@ -68,7 +69,8 @@ def test_theirstack_import_from_the_command_line(cli: Any) -> None:
                 "--max-companies", "120"]
         code, out, err = cli(*args, "--dry-run")
         assert code == 0, err
-        assert "companies match on TheirStack (free count)" in out
+        assert "companies match on TheirStack (free count)." in out
+        first_count = int(re.search(r"([\d,]+) companies match", out).group(1).replace(",", ""))  # type: ignore[union-attr]
         assert "360 API credits" in out
         assert "Dry run: nothing was imported, no credit was spent" in out
         assert sandbox.used_credits == 0
@@ -81,6 +83,10 @@ def test_theirstack_import_from_the_command_line(cli: Any) -> None:
         assert code == 0, err
         assert "120 companies added" in out
         assert "360 credits spent" in out
+        code, out, err = cli(*args, "--dry-run")  # the free count leaves out what the list already holds
+        assert code == 0, err
+        assert f"{first_count - 120:,} companies match on TheirStack (free count), not counting the 120 domains " \
+               "already in “Targets”" in out
         code, out, err = cli(*args, "--yes")  # the same again: the list's domains are excluded, never re-bought
         assert code == 0, err
         assert "120 companies added" in out

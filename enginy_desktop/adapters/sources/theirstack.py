@@ -245,9 +245,12 @@ class TheirStackAdapter:
                 if any(word in name for word in by_name.get(window, ())):
                     limiter.pause(float(reset))
 
-    async def count(self, filters: Mapping[str, Any]) -> int:
-        """How many companies match ``filters`` — free (preview mode, one blurred company)."""
+    async def count(self, filters: Mapping[str, Any], *, exclude_domains: Sequence[str] = ()) -> int:
+        """How many companies match ``filters`` outside ``exclude_domains`` — free (preview mode, one blurred
+        company)."""
         body = {**filters, "blur_company_data": True, "include_total_results": True, "limit": 1, "page": 0}
+        if exclude_domains:
+            body["company_domain_not"] = list(exclude_domains)
         data = (await self._post("/v1/companies/search", body)).json()
         total = (data.get("metadata") or {}).get("total_results") if isinstance(data, dict) else None
         if not isinstance(total, int):
@@ -278,4 +281,5 @@ class TheirStackAdapter:
 
     async def check(self) -> str:
         balance = await self.credit_balance()
-        return f"Connected to TheirStack: {balance.available:,} API credits available ({self.plan} plan limits)."
+        return (f"Connected to TheirStack: {balance.available:,} API credits available. Requests are paced for the "
+                f"{self.plan} plan's rate limits, as set in the connection (change Plan there if yours differs).")

@@ -215,10 +215,9 @@ class ImportPlan:
 
     @property
     def text(self) -> str:
-        lines = [f"{self.matching:,} companies match on TheirStack (free count)."]
-        if self.known_domains:
-            lines.append(f"The {self.known_domains:,} domains already in “{self.list_name}” are excluded from the "
-                         "search, so they are never paid for.")
+        lines = [f"{self.matching:,} companies match on TheirStack (free count)"
+                 + (f", not counting the {self.known_domains:,} domains already in “{self.list_name}”: they are "
+                    "excluded from the search, so they are never paid for." if self.known_domains else ".")]
         lines.append(f"Importing at most {self.to_import:,} companies would spend at most {self.credits:,} API "
                      f"credits ({CREDITS_PER_COMPANY} per company returned).")
         if self.balance is not None:
@@ -243,8 +242,9 @@ async def plan_import(ctx: Any, filters: TheirStackFilters, list_name: str, max_
     list_id, name = _target(ctx, list_name, create=False)
     own = adapter is None
     ts = adapter or open_theirstack(ctx)
+    known = sorted(_list_domains(ctx, list_id))
     try:
-        matching = await ts.count(filters.body())
+        matching = await ts.count(filters.body(), exclude_domains=known)  # new companies only: what is paid for
         try:
             balance: int | None = (await ts.credit_balance()).available
         except AdapterError:
@@ -252,8 +252,7 @@ async def plan_import(ctx: Any, filters: TheirStackFilters, list_name: str, max_
     finally:
         if own:
             await ts.aclose()
-    return ImportPlan(filters, name, list_id is not None, matching, len(_list_domains(ctx, list_id)),
-                      max_companies, balance)
+    return ImportPlan(filters, name, list_id is not None, matching, len(known), max_companies, balance)
 
 
 @dataclass

@@ -224,8 +224,9 @@ class SalesforceAdapter(CrmAdapter):
                     "associate.")
         if self._relations is False:
             return ("Why: “Contacts to Multiple Accounts” is off in this Salesforce org. An admin can turn it on in "
-                    "Setup → Account Settings (Allow users to relate a contact to multiple accounts); then Refresh "
-                    "here, and additional companies become related accounts.")
+                    "Setup → Account Settings (Allow users to relate a contact to multiple accounts); then read "
+                    "Salesforce's fields again (Refresh in the wizard, or `enginy-desktop crm-fields --object "
+                    "contacts`), and additional companies become related accounts.")
         return ""
 
     def opening_requests(self, objects: Collection[CrmObject]) -> int:

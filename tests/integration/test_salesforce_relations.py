@@ -167,8 +167,26 @@ def test_detected_from_describe_remembered_and_said_in_the_association_notes(on:
         assert note is not None
         assert "one company only" in note
         assert "“Contacts to Multiple Accounts” is off" in note
-        assert "Refresh" in note
+        assert "Refresh in the wizard" in note
+        assert "enginy-desktop crm-fields --object contacts" in note
         assert "Setup → Account Settings" in note
+
+
+def test_turned_on_later_a_command_line_field_read_notices_it(ctx: Any, cli: Any) -> None:
+    """The note's advice for the command line holds: after an admin turns Contacts to Multiple Accounts on,
+    `crm-fields --object contacts` reads the describe again and the connection remembers it is on."""
+    from enginy_desktop.sandbox.kit.server import serve
+
+    app = create_app(SalesforceSandboxConfig(account_contact_relations=False))
+    with serve(app) as url:
+        ctx.integrations.save_connection("salesforce", {"base_url": url, "access_token": DEFAULT_TOKEN})
+        ctx.integrations.enable("salesforce")
+        assert cli("crm-fields", "--object", "contacts")[0] == 0
+        assert ctx.adapters.crm("salesforce").capabilities.multiple_companies is False
+        app.state.sandbox.set_limits({"account_contact_relations": True})
+        code, _, err = cli("crm-fields", "--object", "contacts")
+        assert code == 0, err
+        assert ctx.adapters.crm("salesforce").capabilities.multiple_companies is True
 
 
 def test_the_emulators_switch_and_relation_rules() -> None:

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequen
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Protocol, Self
 
 from enginy_desktop.redact import redact
 
@@ -805,6 +805,34 @@ class CrmAdapter(abc.ABC):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+class _Client(Protocol):
+    """What :class:`ClientCrmAdapter` needs of its HTTP client (``adapters.http.ApiClient``)."""
+
+    requests_sent: int
+
+    def traffic(self) -> Traffic: ...
+
+    async def aclose(self) -> None: ...
+
+
+class ClientCrmAdapter(CrmAdapter):
+    """A CRM adapter that talks through one HTTP client, ``self.api``: the requests it sent, its traffic and
+    closing it are the client's."""
+
+    api: _Client
+
+    @property
+    def calls_made(self) -> int:
+        return self.api.requests_sent
+
+    @property
+    def traffic(self) -> Traffic:
+        return self.api.traffic()
+
+    async def aclose(self) -> None:
+        await self.api.aclose()
 
 
 def utc_ms(moment: datetime) -> str:

@@ -54,9 +54,9 @@ from .base import (
     AssociationType,
     AuthError,
     Capabilities,
+    ClientCrmAdapter,
     CompanyLink,
     Connection,
-    CrmAdapter,
     CrmField,
     CrmIdentity,
     CrmObject,
@@ -71,7 +71,6 @@ from .base import (
     RecordError,
     RecordInput,
     TokenSet,
-    Traffic,
     WriteResult,
     parse_datetime,
 )
@@ -169,7 +168,8 @@ def dynamics_error(reply: Reply, error: AdapterError) -> AdapterError:
     return odata.classify(reply, error, vendor="dynamics", vendor_name="Dynamics 365", refine=refine)
 
 
-class DynamicsAdapter(CrmAdapter):
+class DynamicsAdapter(ClientCrmAdapter):
+    api: ApiClient
     key = "dynamics"
     name = "Dynamics 365"
 
@@ -261,26 +261,11 @@ class DynamicsAdapter(CrmAdapter):
             concurrency=CONCURRENCY,
         )
 
-    @property
-    def calls_made(self) -> int:
-        return self.api.requests_sent
-
-    @property
-    def traffic(self) -> Traffic:
-        return self.api.traffic()
-
-    async def aclose(self) -> None:
-        await self.api.aclose()
-
     # -- what is there --------------------------------------------------------------------------------------------
     async def metadata(self) -> odata.Metadata:
         """The service's ``$metadata`` (read once), with the entity sets this adapter needs checked."""
         if self._metadata is None:
-            reply = await self.api.request("GET", "/$metadata", headers={"Accept": "application/xml"})
-            meta = odata.read_metadata(reply.content)
-            for needed in ("contacts", "accounts", "systemusers"):
-                meta.type_of(needed)
-            self._metadata = meta
+            self._metadata = await odata.fetch_metadata(self.api, ("contacts", "accounts", "systemusers"))
         return self._metadata
 
     async def check(self) -> CrmIdentity:

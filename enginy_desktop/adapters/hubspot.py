@@ -33,9 +33,9 @@ from .base import (
     AuthError,
     BudgetUnit,
     Capabilities,
+    ClientCrmAdapter,
     CompanyLink,
     Connection,
-    CrmAdapter,
     CrmField,
     CrmIdentity,
     CrmObject,
@@ -55,7 +55,6 @@ from .base import (
     RecordError,
     RecordInput,
     TokenSet,
-    Traffic,
     ValidationError,
     Value,
     WriteResult,
@@ -448,7 +447,8 @@ def _not_found(error: Mapping[str, Any]) -> bool:
 # -- the adapter ----------------------------------------------------------------------------------------------
 
 
-class HubSpotAdapter(CrmAdapter):
+class HubSpotAdapter(ClientCrmAdapter):
+    api: ApiClient
     key = "hubspot"
     name = "HubSpot"
 
@@ -574,9 +574,6 @@ class HubSpotAdapter(CrmAdapter):
             budget=DailyBudget(BudgetUnit.REQUESTS, TIER_DAILY[self.tier]) if TIER_DAILY[self.tier] else None,
             concurrency=3,  # enough to keep the 10-second window busy, no more
         )
-
-    async def aclose(self) -> None:
-        await self.api.aclose()
 
     # -- who am I, what is there ----------------------------------------------------------------------------------
     async def check(self) -> CrmIdentity:
@@ -738,14 +735,6 @@ class HubSpotAdapter(CrmAdapter):
 
     def owner_field(self, object: CrmObject) -> str | None:
         return OWNER_FIELD
-
-    @property
-    def calls_made(self) -> int:
-        return self.api.requests_sent
-
-    @property
-    def traffic(self) -> Traffic:
-        return self.api.traffic()
 
     async def _search(self, object: CrmObject, body: dict[str, Any]) -> dict[str, Any]:
         reply = await self.api.request("POST", objects_path(object.value, "search"), json=body, idempotent=True,

@@ -281,6 +281,15 @@ class Metadata:
         return out
 
 
+async def fetch_metadata(api: ApiClient, needed: Sequence[str]) -> Metadata:
+    """The service's ``$metadata``, with the entity sets an adapter cannot work without checked (``needed``)."""
+    reply = await api.request("GET", "/$metadata", headers={"Accept": "application/xml"})
+    meta = read_metadata(reply.content)
+    for entity_set in needed:
+        meta.type_of(entity_set)
+    return meta
+
+
 def read_metadata(xml: bytes | str) -> Metadata:
     """A CSDL XML document as :class:`Metadata` (entity types with keys, properties and navigation; entity
     sets). DTDs and entities are refused, so a hostile document cannot expand."""

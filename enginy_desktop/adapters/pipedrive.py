@@ -40,9 +40,9 @@ from .base import (
     BudgetLeft,
     BudgetUnit,
     Capabilities,
+    ClientCrmAdapter,
     CompanyLink,
     Connection,
-    CrmAdapter,
     CrmField,
     CrmIdentity,
     CrmObject,
@@ -58,7 +58,6 @@ from .base import (
     RecordError,
     RecordInput,
     TokenSet,
-    Traffic,
     ValidationError,
     WriteResult,
     parse_datetime,
@@ -214,7 +213,8 @@ def _account(base_url: str, credential: str) -> str:
 # -- the adapter ------------------------------------------------------------------------------------------------------
 
 
-class PipedriveAdapter(CrmAdapter):
+class PipedriveAdapter(ClientCrmAdapter):
+    api: ApiClient
     key = "pipedrive"
     name = "Pipedrive"
 
@@ -410,14 +410,6 @@ class PipedriveAdapter(CrmAdapter):
             cursor = str(more.get("next_cursor") or "")
             if not cursor or not items:
                 return
-
-    @property
-    def calls_made(self) -> int:
-        return self.api.requests_sent
-
-    @property
-    def traffic(self) -> Traffic:
-        return self.api.traffic()
 
     async def budget_left(self) -> BudgetLeft:
         spent, exhausted = self.ledger.state()

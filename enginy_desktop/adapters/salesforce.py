@@ -38,9 +38,9 @@ from .base import (
     BudgetLeft,
     BudgetUnit,
     Capabilities,
+    ClientCrmAdapter,
     CompanyLink,
     Connection,
-    CrmAdapter,
     CrmField,
     CrmIdentity,
     CrmObject,
@@ -55,7 +55,6 @@ from .base import (
     RecordError,
     RecordInput,
     TokenSet,
-    Traffic,
     WriteResult,
     parse_datetime,
 )
@@ -84,7 +83,8 @@ DISPLAY_FIELDS: dict[CrmObject, tuple[str, ...]] = {
 SUBTYPES: dict[ActivityKind, str] = {ActivityKind.EMAIL: "Email", ActivityKind.CALL: "Call", ActivityKind.NOTE: "Task"}
 
 
-class SalesforceAdapter(CrmAdapter):
+class SalesforceAdapter(ClientCrmAdapter):
+    api: ApiClient
     key = "salesforce"
     name = "Salesforce"
     throttle_signal = "403 REQUEST_LIMIT_EXCEEDED"  # Salesforce throttles with a 403, never a 429
@@ -238,17 +238,6 @@ class SalesforceAdapter(CrmAdapter):
         if usage:
             return usage[1]
         return self._daily or wire.DEFAULT_DAILY
-
-    @property
-    def calls_made(self) -> int:
-        return self.api.requests_sent
-
-    @property
-    def traffic(self) -> Traffic:
-        return self.api.traffic()
-
-    async def aclose(self) -> None:
-        await self.api.aclose()
 
     async def budget_left(self) -> BudgetLeft:
         """``GET /limits`` (``DailyApiRequests``): the org's allocation and what is left of it now."""

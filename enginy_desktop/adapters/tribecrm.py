@@ -44,9 +44,9 @@ from .base import (
     AssociationType,
     AuthError,
     Capabilities,
+    ClientCrmAdapter,
     CompanyLink,
     Connection,
-    CrmAdapter,
     CrmField,
     CrmIdentity,
     CrmObject,
@@ -61,7 +61,6 @@ from .base import (
     RecordError,
     RecordInput,
     TokenSet,
-    Traffic,
     ValidationError,
     WriteResult,
     parse_datetime,
@@ -159,7 +158,8 @@ def tribe_error(reply: Reply, error: AdapterError) -> AdapterError:
     return odata.classify(reply, error, vendor="tribecrm", vendor_name="TribeCRM", refine=refine)
 
 
-class TribeCrmAdapter(CrmAdapter):
+class TribeCrmAdapter(ClientCrmAdapter):
+    api: ApiClient
     key = "tribecrm"
     name = "TribeCRM"
 
@@ -249,26 +249,11 @@ class TribeCrmAdapter(CrmAdapter):
             concurrency=CONCURRENCY,
         )
 
-    @property
-    def calls_made(self) -> int:
-        return self.api.requests_sent
-
-    @property
-    def traffic(self) -> Traffic:
-        return self.api.traffic()
-
-    async def aclose(self) -> None:
-        await self.api.aclose()
-
     # -- what is there --------------------------------------------------------------------------------------------
     async def metadata(self) -> odata.Metadata:
         """The instance's ``$metadata`` (read once), with the entity sets this adapter uses checked."""
         if self._metadata is None:
-            reply = await self.api.request("GET", "/$metadata", headers={"Accept": "application/xml"})
-            meta = odata.read_metadata(reply.content)
-            for needed in (*SETS.values(), LINK_SET, EMPLOYEES):
-                meta.type_of(needed)
-            self._metadata = meta
+            self._metadata = await odata.fetch_metadata(self.api, (*SETS.values(), LINK_SET, EMPLOYEES))
         return self._metadata
 
     async def check(self) -> CrmIdentity:

@@ -47,9 +47,9 @@ from .base import (
     BudgetLeft,
     BudgetUnit,
     Capabilities,
+    ClientCrmAdapter,
     CompanyLink,
     Connection,
-    CrmAdapter,
     CrmField,
     CrmIdentity,
     CrmObject,
@@ -64,7 +64,6 @@ from .base import (
     RecordError,
     RecordInput,
     TokenSet,
-    Traffic,
     WriteResult,
     parse_datetime,
 )
@@ -131,7 +130,8 @@ class CreditLedger:
             cls._exhausted.clear()
 
 
-class ZohoAdapter(CrmAdapter):
+class ZohoAdapter(ClientCrmAdapter):
+    api: ApiClient
     key = "zoho"
     name = "Zoho CRM"
 
@@ -255,17 +255,6 @@ class ZohoAdapter(CrmAdapter):
             budget=DailyBudget(BudgetUnit.CREDITS, self.per_day, dict(wire.OPERATION_COSTS)),
             concurrency=min(in_flight, wire.SUB_CONCURRENCY),
         )
-
-    async def aclose(self) -> None:
-        await self.api.aclose()
-
-    @property
-    def calls_made(self) -> int:
-        return self.api.requests_sent
-
-    @property
-    def traffic(self) -> Traffic:
-        return self.api.traffic()
 
     async def budget_left(self) -> BudgetLeft | None:
         spent, exhausted, frees = self.ledger.state()

@@ -9,8 +9,9 @@
   its model), not centred over a left-aligned column.
 - A table cell cut by its column's width shows its whole text as a tooltip (when its model gives none), in
   every table of the app, report tables included.
-- A dialog never gets shorter than its content at its narrowest: Qt's minimum size of a layout leaves out the
-  extra lines of word-wrapped text, so a dialog resized to its minimum squashed its fields and cut their text.
+- A dialog never gets shorter than its content needs at its narrowest: Qt's minimum size of a layout leaves out
+  the extra lines of word-wrapped text, so a dialog resized to its minimum squashed its fields and cut their
+  text. Only what must stay whole counts; scroll areas, lists and stretch may still shrink.
 """
 
 from __future__ import annotations
@@ -70,16 +71,28 @@ class InputGuard(QObject):
 
 
 def keep_text_readable(dialog: QDialog) -> None:
-    """Raise ``dialog``'s minimum height to what its content needs at its minimum width (word-wrapped text
-    included), so no resize squashes a field; a dialog of a fixed height sizes itself."""
+    """Raise ``dialog``'s minimum height to what its content needs at its minimum width: every word-wrapped text
+    whole and every field at its height, while scroll areas, lists and stretch keep only their own minimum (so a
+    tall dialog can still be made short enough for a small screen); a dialog of a fixed height sizes itself."""
     layout = dialog.layout()
     if layout is None or dialog.minimumHeight() == dialog.maximumHeight() or not layout.hasHeightForWidth():
         return
     layout.activate()
     narrowest = max(dialog.minimumWidth(), layout.totalMinimumSize().width())
-    need = layout.totalHeightForWidth(narrowest)
+    margins = dialog.contentsMargins()
+    # The layout's least height for a width: wrapped text at its height for that width, the rest at its minimum
+    # (what the layout itself honours when it is given less than its preferred height).
+    least = layout.minimumHeightForWidth(narrowest - margins.left() - margins.right())
+    need = max(least + margins.top() + margins.bottom(), layout.totalMinimumSize().height())
     if need > dialog.minimumHeight():
         dialog.setMinimumHeight(min(need, dialog.maximumHeight()))
+    if not dialog.testAttribute(Qt.WidgetAttribute.WA_Resized) and not dialog.isMaximized():
+        # Sized by Qt (at most two thirds of the screen): open as tall as the content likes where the screen has
+        # room (less the title bar), never shorter than the minimum.
+        room = dialog.screen().availableGeometry().height() - 40 if dialog.screen() is not None else need
+        wanted = min(layout.totalHeightForWidth(dialog.width()), room, dialog.maximumHeight())
+        if wanted > dialog.height():
+            dialog.resize(dialog.width(), max(wanted, dialog.minimumHeight()))
 
 
 def show_cut_cell_text(view: QAbstractItemView, event: QHelpEvent) -> bool:

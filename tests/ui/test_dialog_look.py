@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtCore import QSize
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QApplication,
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QLabel,
     QLineEdit,
+    QListWidget,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -156,6 +158,51 @@ def test_a_dialog_with_wrapped_text_never_squashes_its_fields(qtbot: Any) -> Non
     _settle()
     assert all(f.height() >= f.sizeHint().height() for f in fields)
     assert text.height() >= text.heightForWidth(text.width())
+
+
+def test_a_dialog_with_a_scroll_area_can_be_made_shorter_than_it_opens(qtbot: Any) -> None:
+    """The minimum counts the wrapped text and the fields, not the list's full height: a tall dialog still fits a
+    small screen, the list scrolls, and nothing else is squashed."""
+    dialog = QDialog()
+    qtbot.addWidget(dialog)
+    dialog.setMinimumWidth(300)
+    lay = QVBoxLayout(dialog)
+    text = QLabel("A long explanation that wraps onto several lines at the dialog's narrowest width. " * 4)
+    text.setWordWrap(True)
+    lay.addWidget(text)
+    rows = QListWidget()
+    rows.addItems([f"Row {n}" for n in range(40)])
+    rows.setMinimumHeight(80)
+    rows.sizeHint = lambda: QSize(200, 600)  # type: ignore[method-assign] # a list that likes to be tall
+    lay.addWidget(rows)
+    field = QLineEdit()
+    lay.addWidget(field)
+    lay.addStretch(1)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    preferred = lay.totalHeightForWidth(dialog.minimumWidth())
+    assert dialog.minimumHeight() < preferred - 400  # the list gives way, not only a few pixels
+    dialog.resize(300, 0)
+    _settle()
+    assert dialog.height() == dialog.minimumHeight()
+    assert text.height() >= text.heightForWidth(text.width())  # the text stays whole
+    assert field.height() >= field.sizeHint().height()  # the field is not squashed
+    assert rows.height() >= 80
+
+
+@pytest.mark.parametrize("name", ["enrich", "export"])
+def test_a_tall_dialog_with_scrolling_parts_has_a_minimum_below_its_preferred_height(name: str, qtbot: Any,
+                                                                                      ctx: AppContext) -> None:
+    list_id, _ = contacts_list(ctx, 3)
+    dialog = DIALOGS[name](ctx, list_id)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    lay = dialog.layout()
+    assert lay is not None
+    preferred = lay.totalHeightForWidth(dialog.minimumWidth())
+    assert dialog.minimumHeight() < preferred, (dialog.minimumHeight(), preferred)
+    assert dialog.minimumHeight() <= 700  # fits a 768-pixel screen with its title bar and task bar
 
 
 RUNS = {

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import EXIT_ERROR, EXIT_OK, CliError, Runtime
+from .progress import ProgressLines
 
 
 def register(sub: Any) -> None:
@@ -198,9 +199,11 @@ def cmd_run(args: argparse.Namespace, rt: Runtime) -> int:
 
     ctx = rt.context()
 
+    lines = ProgressLines(rt.stderr)
+
     def progress(p: Any) -> None:
         if p.total:
-            print(f"  {p.phase}: {p.done:,} / {p.total:,}", file=rt.stderr, flush=True)
+            lines(p.phase, f"  {p.phase}: {p.done:,} / {p.total:,}", last=p.done == p.total)
 
     try:
         if args.resume is not None:

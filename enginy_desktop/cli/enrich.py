@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import json
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
@@ -141,17 +140,15 @@ def _confirm(rt: Runtime, yes: bool, what: str) -> None:
 
 class _Progress:
     def __init__(self, rt: Runtime) -> None:
-        self.rt, self.last = rt, 0.0
+        from .progress import ProgressLines
+
+        self.lines = ProgressLines(rt.stderr)
 
     def __call__(self, p: Any) -> None:
-        now = time.monotonic()
-        if now - self.last < 1.0 and p.done != p.total:
-            return
-        self.last = now
         parts = [p.phase, f"{p.done:,}/{p.total:,}" if p.total else ""]
         if p.message:
             parts.append(p.message)
-        print(" · ".join(x for x in parts if x), file=self.rt.stderr, flush=True)
+        self.lines(p.phase, " · ".join(x for x in parts if x), last=p.done == p.total)
 
 
 def _run(coro_factory: Any) -> Any:

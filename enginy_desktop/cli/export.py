@@ -105,6 +105,7 @@ class _Progress:
         self.rt = rt
         self.phase = ""
         self.said = ""
+        self.line = ""
         self.last = 0.0
 
     def __call__(self, p: Any) -> None:
@@ -131,7 +132,10 @@ class _Progress:
                            ("created", "updated", "failed", "existed", "merged"))
         if counts:
             parts.append(counts)
-        print(" · ".join(parts), file=self.rt.stderr, flush=True)
+        line = " · ".join(parts)
+        if line != self.line:  # the run's last snapshot is published again when it ends
+            self.line = line
+            print(line, file=self.rt.stderr, flush=True)
 
 
 def _command_line_refusal(ctx: Any, exc: Any) -> str:

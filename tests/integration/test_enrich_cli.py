@@ -58,6 +58,8 @@ def test_enrich_command_estimate_confirm_run_report(cli: Any, ctx: Any, tmp_path
         assert code == 0, err
         assert "finished" in out
         assert "credits spent" in out
+        finals = [line for line in err.splitlines() if line.startswith("Enriching · 30/30")]
+        assert len(finals) == 1, err  # the last count once, not again when the run ends
         rep = json.loads(report_file.read_text("utf-8"))
         paid = world.credits_spent("hunter") + world.credits_spent("lusha")
         assert rep["state"] == "finished"

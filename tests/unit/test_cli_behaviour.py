@@ -99,9 +99,17 @@ def test_the_runs_table_counts_read_as_words(cli, ctx) -> None:  # type: ignore[
     code, out, _ = cli("runs")
     assert code == 0
     row = out.splitlines()[1]
-    assert row.endswith("94 requests, 15.6 s waited, 92 created, 12 companies created, 80 contacts created, "
-                        "80 associations, 1 page")
+    assert row.endswith("94 requests, 15.6 s waited, 12 companies created, 80 contacts created, "
+                        "80 associations, 1 page")  # each count once: not "92 created" as well
     assert "planned" not in row
+
+
+def test_the_runs_table_keeps_a_total_that_has_no_per_object_counts() -> None:
+    from enginy_desktop.cli.sync import runs_counts_text
+
+    assert runs_counts_text({"created": 80, "contact_created": 80, "requests": 81}) == \
+        "80 contacts created, 81 requests"
+    assert runs_counts_text({"created": 5, "requests": 6}) == "5 created, 6 requests"
 
 
 @pytest.mark.parametrize("below", ["", "sub"])

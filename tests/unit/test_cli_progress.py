@@ -23,3 +23,4 @@ def test_progress_lines_print_each_phase_the_last_count_once_and_throttle_the_re
     lines("Writing", "Writing · 0/80")  # a new phase at once
     assert out.getvalue().splitlines() == ["Enriching · 0/80", "Enriching · 40/80", "Enriching · 80/80",
                                            "Writing · 0/80"]
+

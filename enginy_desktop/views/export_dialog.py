@@ -67,6 +67,7 @@ from enginy_desktop.wizard.widgets import ValueEditor
 
 from .export_report import ExportReportView, follow_export
 from .formatting import window_text
+from .guards import keep_text_readable
 from .message import MessageBox
 from .run_progress import CounterTiles, Spinner, format_duration, number
 from .table_model import TableModel
@@ -388,7 +389,15 @@ class ExportDialog(QDialog):
         root.addWidget(self.pages, 1)
         self.options_page = self._build_options()
         self.planning_page = self._build_planning()
-        self.preview_page = self._build_preview()
+        # The preview's widgets (~40 ms of Qt styling) are built after the dialog is on screen, in two turns of the
+        # event loop (see _build_preview_later), or at once when first needed.
+        self.records_model = PlanRecordsModel(self)
+        self.changes_model = ChangesModel(self)
+        self.preview_tabs: QTabWidget | None = None
+        self._records_tab: QWidget | None = None
+        self.preview_page = QWidget()
+        self._preview_layout = QVBoxLayout(self.preview_page)
+        self._preview_layout.setContentsMargins(0, 0, 0, 0)
         self.report_page = QWidget()
         self.report_layout = QVBoxLayout(self.report_page)
         self.report_layout.setContentsMargins(0, 0, 0, 0)
@@ -418,6 +427,8 @@ class ExportDialog(QDialog):
         QShortcut(QKeySequence("Ctrl+Return"), self, self._next_clicked)
 
         self._set_stage(self.options_page)
+        if self.tasks.start(self._build_preview_later()) is None:  # no event loop to build it later: now
+            self._ensure_preview()
         self.tasks.start(self.prepare())
 
     # -- building ------------------------------------------------------------------------------------------------
@@ -496,10 +507,30 @@ class ExportDialog(QDialog):
         lay.addStretch(1)
         return page
 
-    def _build_preview(self) -> QWidget:
-        self.preview_tabs = QTabWidget()
-        self.preview_tabs.setObjectName("previewTabs")
-        self.preview_tabs.setDocumentMode(True)
+    async def _build_preview_later(self) -> None:
+        """Build the preview's widgets once the dialog is on screen, a tab per turn of the event loop, so opening
+        the dialog never stalls the window for all of them at once."""
+        await asyncio.sleep(0.02)  # a real pause (not 0): the window repaints and handles input in between
+        self._ensure_preview(records=False)
+        await asyncio.sleep(0.02)
+        self._ensure_preview()
+
+    def _ensure_preview(self, records: bool = True) -> QTabWidget:
+        """The preview's tabs, built now if not yet (``records``: the Records tab too)."""
+        if self.preview_tabs is None:
+            self.preview_tabs = QTabWidget()
+            self.preview_tabs.setObjectName("previewTabs")
+            self.preview_tabs.setDocumentMode(True)
+            self.preview_tabs.addTab(self._build_summary(), "Summary")
+            self._preview_layout.addWidget(self.preview_tabs)
+        if records and self._records_tab is None:
+            self._records_tab = self._build_records()
+            self.preview_tabs.addTab(self._records_tab, "Records")
+            if self.isVisible():  # the minimum height counts the preview's parts too, as when built with the rest
+                keep_text_readable(self)
+        return self.preview_tabs
+
+    def _build_summary(self) -> QWidget:
 
         summary_scroll = QScrollArea()
         summary_scroll.setWidgetResizable(True)
@@ -564,8 +595,9 @@ class ExportDialog(QDialog):
         lay.addWidget(self.warnings_frame)
         lay.addStretch(1)
         summary_scroll.setWidget(host)
-        self.preview_tabs.addTab(summary_scroll, "Summary")
+        return summary_scroll
 
+    def _build_records(self) -> QWidget:
         records = QWidget()
         r_lay = QVBoxLayout(records)
         r_lay.setContentsMargins(0, 10, 0, 0)
@@ -587,7 +619,6 @@ class ExportDialog(QDialog):
         r_lay.addLayout(bar)
         split = QSplitter(Qt.Orientation.Vertical)
         split.setChildrenCollapsible(False)
-        self.records_model = PlanRecordsModel(self)
         self.records_table = _table("previewRecords", self.records_model, "Records of the plan")
         head = self.records_table.horizontalHeader()
         head.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
@@ -604,7 +635,6 @@ class ExportDialog(QDialog):
         d_lay.setSpacing(6)
         self.record_title = _caption("Select a record to see each field before and after the export.")
         d_lay.addWidget(self.record_title)
-        self.changes_model = ChangesModel(self)
         self.changes_table = _table("recordChanges", self.changes_model, "Fields of the selected record")
         self.changes_table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         ch_head = self.changes_table.horizontalHeader()
@@ -615,11 +645,12 @@ class ExportDialog(QDialog):
         split.addWidget(detail)
         split.setSizes([300, 200])
         r_lay.addWidget(split, 1)
-        self.preview_tabs.addTab(records, "Records")
-        return self.preview_tabs
+        return records
 
     # -- stages --------------------------------------------------------------------------------------------------
     def _set_stage(self, page: QWidget) -> None:
+        if page is self.preview_page:
+            self._ensure_preview()
         self.pages.setCurrentWidget(page)
         options, planning, preview, report = (page is self.options_page, page is self.planning_page,
                                               page is self.preview_page, page is self.report_page)
@@ -642,7 +673,7 @@ class ExportDialog(QDialog):
         if report or planning:
             self.close_button.setFocus()
         elif preview:
-            self.preview_tabs.tabBar().setFocus()
+            self._ensure_preview().tabBar().setFocus()
         self.refusal.setVisible(options and self._last_refusal is not None)
 
     def stage(self) -> str:
@@ -904,6 +935,7 @@ class ExportDialog(QDialog):
 
     def show_preview(self, plan: Plan, preview: ui.PlanPreview | None = None) -> None:
         """Render the plan (and its :class:`ui.PlanPreview`, computed here when not given)."""
+        tabs = self._ensure_preview()
         preview = preview or ui.preview_of(plan)
         self.plan, self.preview = plan, preview
         objects: list[str] = [o for o in ("contact", "company") if o in preview.counts]
@@ -967,8 +999,8 @@ class ExportDialog(QDialog):
         self.action_box.setCurrentIndex(1 if preview.counts.get(main, empty)["update"] else 0)
         self.action_box.blockSignals(False)
         self._fill_records()
-        self.preview_tabs.setCurrentIndex(0)
-        self.preview_tabs.setTabText(1, f"Records ({number(total)})")
+        tabs.setCurrentIndex(0)
+        tabs.setTabText(1, f"Records ({number(total)})")
         self._set_stage(self.preview_page)
         self.next_button.setEnabled(preview.anything)
         if preview.removals:
@@ -979,6 +1011,7 @@ class ExportDialog(QDialog):
         plan, preview = self.plan, self.preview
         if plan is None or preview is None:
             return
+        self._ensure_preview()
         obj = self.object_box.currentData() or ("contact" if plan.list_kind == "contacts" else "company")
         action = self.action_box.currentData()
         records = preview.rows.get((str(obj), action), [])

@@ -1,6 +1,7 @@
 """``sync --list NAME [--json]`` (match a list with the enabled CRM) and ``runs [--json]`` (the history of runs).
 
-``sync`` prints the outcome counts and the API calls used on stdout, its progress on stderr; with ``--json`` it
+``sync`` prints the outcome counts, the identifier compared and the API calls used on stdout (``--verbose`` adds how
+the CRM was read for each object), its progress on stderr; with ``--json`` it
 prints one document with every record's outcome, CRM id and why it matched. Ctrl+C stops it gracefully: the links
 stored so far are kept and the exit code is 130.
 """
@@ -31,6 +32,8 @@ def register(sub: Any) -> None:
     )
     s.add_argument("--list", dest="list_name", required=True, metavar="NAME", help="the list to sync")
     s.add_argument("--json", action="store_true", help="print the result and every record's outcome as JSON")
+    s.add_argument("--verbose", "-v", action="store_true",
+                   help="also say how the CRM was read for each object (searches, listings) and the calls it took")
     s.add_argument("--full", action="store_true",
                    help="look every record up again instead of re-using the links of earlier syncs")
     s.add_argument("--wait", action="store_true",
@@ -128,13 +131,9 @@ def cmd_sync(args: argparse.Namespace, rt: Runtime) -> int:
         rt.print(f"{verb}: “{result.list_name}” with {crm_name} in {result.seconds:.1f} s, "
                  f"{result.api_calls:,} API call{'s' if result.api_calls != 1 else ''}.")
         for object_, res in result.objects.items():
-            many = OBJECT_LABELS[object_][1]
-            c = res.counts
-            matched = c.get("matched", 0) + c.get("chosen", 0)
-            new = c.get("new", 0) + c.get("create_new", 0)
-            rt.print(f"{many.capitalize()} ({res.total:,}): {matched:,} matched, {new:,} new, "
-                     f"{c.get('ambiguous', 0):,} ambiguous, {c.get('unmatchable', 0):,} unmatchable "
-                     f"({res.api_calls:,} calls: {res.strategy})")
+            rt.print(object_line(OBJECT_LABELS[object_][1], res, crm_name))
+            if args.verbose:
+                rt.print(f"  How: {res.api_calls:,} call{'s' if res.api_calls != 1 else ''}; {res.strategy}.")
         if result.cancelled:
             rt.print(result.message)
         ambiguous = sum(r.counts.get("ambiguous", 0) for r in result.objects.values())
@@ -149,6 +148,17 @@ def cmd_sync(args: argparse.Namespace, rt: Runtime) -> int:
         print(f"enginy-desktop: {result.message}", file=rt.stderr)
         return EXIT_CANCELLED
     return EXIT_OK
+
+
+def object_line(many: str, res: Any, crm_name: str) -> str:
+    """One object's outcome in plain words: "Contacts (80): 72 matched, 8 new to HubSpot — compared by E-mail."
+    (ambiguous
+    and unmatchable only when there are some); how the CRM was read is for ``--verbose`` and the JSON."""
+    c = res.counts
+    parts = [f"{res.matched:,} matched", f"{c.get('new', 0) + c.get('create_new', 0):,} new to {crm_name}"]
+    parts += [f"{c[k]:,} {k}" for k in ("ambiguous", "unmatchable") if c.get(k)]
+    why = f" — compared by {res.rule}" if res.rule else ""
+    return f"{many.capitalize()} ({res.total:,}): {', '.join(parts)}{why}."
 
 
 # Counter names as people read them; the plan's own counts (planned_*) repeat the outcome and are left out.

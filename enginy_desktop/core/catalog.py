@@ -737,6 +737,15 @@ def get(key: str) -> Integration:
         raise UnknownIntegrationError(key) from None
 
 
+#: How a product's name takes a possessive where its short name would read wrong ("Dynamics's").
+_POSSESSIVES = {"Dynamics": "Dynamics 365's"}
+
+
+def possessive(name: str) -> str:
+    """``"HubSpot's"``; ``"Dynamics 365's"`` for Dynamics (the product's full name, not "Dynamics's")."""
+    return _POSSESSIVES.get(name, f"{name}'s")
+
+
 def by_category(category: Category) -> tuple[Integration, ...]:
     return tuple(i for i in INTEGRATIONS if i.category is category)
 

@@ -426,7 +426,8 @@ class _Plan:
     def describe(self, crm_name: str, crm_total: int | None) -> str:
         if self.mode == "scan":
             total = f" ({crm_total:,} records)" if crm_total is not None else ""
-            why = (f": {crm_name}'s search compares {self.why_scan}, so only a full listing finds every match"
+            why = (f": {catalog.possessive(crm_name)} search compares {self.why_scan}, so only a full listing "
+                   "finds every match"
                    if self.why_scan else "")
             return f"listed every {crm_name} record's identifier fields{total}{why}"
         parts = []

@@ -686,14 +686,15 @@ class SyncDialog(QDialog):
             self.budget_line.setVisible(False)
             return None
         name = _crm_display(crm)
-        self.budget_line.setText(f"Checking {name}'s daily budget…")
+        self.budget_line.setText(f"Checking {catalog.possessive(name)} daily budget…")
         self.budget_line.setVisible(True)
         try:
             # On its own loop in a worker thread, as the export's plan is (see ui.in_worker_thread).
             budget = await in_worker_thread(lambda: sync.estimate_sync(self.ctx, info.id, crm=crm),
                                             name="sync-budget")
         except (AdapterError, IntegrationError, sync.SyncError) as exc:
-            self.budget_line.setText(f"{name}'s daily budget could not be checked: {window_text(str(redact(exc)))}")
+            self.budget_line.setText(f"{catalog.possessive(name)} daily budget could not be checked: "
+                                     f"{window_text(str(redact(exc)))}")
             return None
         if self.selected_list() is not info:  # another list was chosen meanwhile: its own check says
             return None

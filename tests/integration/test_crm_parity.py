@@ -198,7 +198,7 @@ def test_cli_from_csv_to_export(crm: str, ctx: Any, cli: Cli, tmp_path: Path) ->
         w.configure([*w.basics(), w.mapping("job_title", "job_title", overwrite=True)])
         code, out, err = cli("sync", "--list", "Leads")
         assert code == 0, err
-        assert "Contacts (2): 1 matched, 1 new" in out
+        assert "Contacts (2): 1 matched, 1 new to " in out
         code, out, err = cli("export", "--list", "Leads", "--dry-run")
         assert code == 0, err
         assert "2 contacts: 1 created, 1 updated, 0 unchanged." in out

@@ -315,7 +315,12 @@ def test_cli_sync_json_and_runs(cli: Cli, leads: Any, hubspot: Any) -> None:
     assert "Reading" in err or "Looking up" in err  # progress on stderr
     code, out, _ = cli("sync", "--list", "Leads")
     assert code == 0
-    assert "Contacts (5): 2 matched, 1 new, 1 ambiguous, 1 unmatchable" in out
+    line = next(x for x in out.splitlines() if x.startswith("Contacts (5)"))
+    assert line.startswith("Contacts (5): 2 matched, 1 new to HubSpot, 1 ambiguous, 1 unmatchable — compared by ")
+    assert len(line) <= 160, line  # one short line: how HubSpot was read is for --verbose and the JSON
+    assert "Companies (4): 1 matched, 3 new to HubSpot — compared by Domain." in out  # no zero counts
+    assert "search" not in out
+    assert "listed every" not in out
     assert "API call" in out
     assert "matched several CRM records" in out
     code, out, _ = cli("runs", "--json")
@@ -327,6 +332,9 @@ def test_cli_sync_json_and_runs(cli: Cli, leads: Any, hubspot: Any) -> None:
     assert code == 0
     assert "sync" in out
     assert "Leads" in out
+    code, out, _ = cli("sync", "--list", "Leads", "--verbose")
+    assert code == 0
+    assert "  How: 2 calls; listed every HubSpot record's identifier fields" in out, out  # the detail, on request
 
 
 def test_every_sync_request_follows_the_published_spec(leads: Any, shared_dir: Path) -> None:

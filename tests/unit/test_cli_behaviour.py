@@ -163,3 +163,14 @@ def test_a_list_that_does_not_exist_is_one_clear_line_not_an_unexpected_error(cl
     assert err.startswith("enginy-desktop: There is no list named 'Nope'"), err
     assert "unexpected" not in err
     assert "Traceback" not in err
+
+
+def test_a_product_name_takes_its_possessive_in_the_sync_text() -> None:
+    from enginy_desktop.core import catalog
+    from enginy_desktop.core.sync import _Plan
+
+    dynamics = catalog.get("dynamics").name
+    text = _Plan("scan", [], 0.0, 0, why_scan="names as stored").describe(dynamics, 10)
+    assert "Dynamics 365's search compares names as stored" in text
+    assert "Dynamics's" not in text
+    assert catalog.possessive(catalog.get("hubspot").name) == "HubSpot's"

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from enginy_desktop.adapters.base import BudgetLeft, Capabilities, Operation
+from enginy_desktop.core.catalog import possessive
 
 if TYPE_CHECKING:
     from enginy_desktop.core.export.plan import Plan
@@ -55,7 +56,7 @@ class BudgetCheck:
 
     def line(self, crm_name: str, run: str = "sync") -> str:
         """``Pipedrive's daily budget: this sync needs about 40 tokens; 29,960 of 30,000 are left today.``"""
-        text = f"{crm_name}'s daily budget: this {run} needs about {self.needed:,} {self._unit(self.needed)}"
+        text = f"{possessive(crm_name)} daily budget: this {run} needs about {self.needed:,} {self._unit(self.needed)}"
         if self.remaining is not None:
             of = f" of {self.per_day:,}" if self.per_day else ""
             text += f"; {self.remaining:,}{of} are left today"
@@ -63,7 +64,8 @@ class BudgetCheck:
 
     def refusal(self, crm_name: str, run: str = "sync") -> str:
         resets = " (it resets at midnight UTC)" if self.resets_at is not None else ""
-        return (f"This {run} needs about {self.needed:,} {self._unit(self.needed)} of {crm_name}'s daily budget, "
+        return (f"This {run} needs about {self.needed:,} {self._unit(self.needed)} of {possessive(crm_name)} "
+                "daily budget, "
                 f"but only {self.remaining or 0:,} of {self.per_day or 0:,} are left today{resets}.")
 
 

@@ -151,9 +151,9 @@ def _command_line_refusal(ctx: Any, exc: Any) -> str:
         return str(exc)
     name = catalog.get(key).name
     return (f"{name} is not configured yet, so the export does not know which fields to send: run "
-            f"'enginy-desktop crm-config init' for a starting configuration from {name}'s fields (or "
-            "'enginy-desktop crm-config import FILE.json'; the window's Configure does the same). Nothing was "
-            "written.")
+            f"'enginy-desktop crm-config init' for a starting configuration from {catalog.possessive(name)} "
+            "fields (or 'enginy-desktop crm-config import FILE.json'; the window's Configure does the same). "
+            "Nothing was written.")
 
 
 def _parse_sets(items: list[str]) -> dict[str, str]:

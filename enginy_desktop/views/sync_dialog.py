@@ -641,8 +641,9 @@ class SyncDialog(QDialog):
         name = _crm_display(self.crm) if self.crm else "your CRM"
         self.setWindowTitle(f"Sync with {name}")
         self.title.setText(f"Sync a list with {name}")
-        self.subtitle.setText(f"Enginy compares the list's records with {name}'s, using the identifiers of Step 1, "
-                              f"and remembers which {name} record each one is. Nothing is written to {name}.")
+        self.subtitle.setText(f"Enginy compares the list's records with {catalog.possessive(name)}, using the "
+                              f"identifiers of Step 1, and remembers which {name} record each one is. Nothing is "
+                              f"written to {name}.")
         self.refusal.setText(window_text(problem))
         self.refusal.setVisible(bool(problem))
         self.start_button.setEnabled(not problem)

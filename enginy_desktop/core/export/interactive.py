@@ -279,8 +279,8 @@ async def prepare_export(ctx: Any, list_id: int, record_ids: Sequence[int] | Non
     snapshot = loaded.snapshot
     note = ""
     if snapshot is None:
-        note = (f"{crm_name}'s fields could not be read ({loaded.error}); the export fields are typed as text and "
-                "checked when the plan is made.")
+        note = (f"{catalog.possessive(crm_name)} fields could not be read ({loaded.error}); the export fields are "
+                "typed as text and checked when the plan is made.")
     elif loaded.offline:
         note = f"{crm_name} could not be read just now ({loaded.error}); its fields come from the copy saved earlier."
     inputs: list[ExportFieldInput] = []

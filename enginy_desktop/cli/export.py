@@ -99,7 +99,8 @@ def _run_options(p: Any) -> None:
 
 
 class _Progress:
-    """Progress lines on stderr: each phase, then at most one line a second."""
+    """Progress lines on stderr: each phase, then at most one line a second, a phase's last count always, never
+    the same line twice in a row."""
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
@@ -113,7 +114,8 @@ class _Progress:
 
         now = time.monotonic()
         said = p.message if p.message.startswith("No answer from") else ""
-        if p.phase == self.phase and said == self.said and now - self.last < 1.0:
+        last = bool(p.total) and p.done == p.total  # a phase's last count is always said (once)
+        if p.phase == self.phase and said == self.said and now - self.last < 1.0 and not last:
             return
         if said and said == self.said and now - self.last < 10.0:
             return  # the same trouble: once every ten seconds is enough

@@ -56,6 +56,8 @@ def test_dry_run_then_export_with_report(w: World, cli: Cli, tmp_path: Path) -> 
     assert "created 3" in out
     assert "s waited in all by requests in parallel" in out  # a sum over parallel requests, not the run's time
     assert "Creating contacts in HubSpot" in err  # progress on stderr
+    lines = err.splitlines()
+    assert len(lines) == len(set(lines)), err  # no line twice (the run's last snapshot is published again)
     report = json.loads(report_path.read_text("utf-8"))
     assert report["format"] == "enginy-export-report"
     assert [r["outcome"] for r in report["records"]] == ["created"] * 3

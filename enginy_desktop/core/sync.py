@@ -673,14 +673,18 @@ async def _read_crm_side(
     use_cache: bool = True,
     properties: Sequence[str] = (),
     planned: _Planned | None = None,
+    reading: asyncio.Event | None = None,
 ) -> _Side:
     """Plan (a scan, lookups, or cached links + lookups) by estimated calls, then read. ``properties`` are read
     along with the identifier fields (an export's mapped fields: their current values come with the match read,
-    at no extra call). ``planned``: the plan made already (a sync that showed its budget first)."""
+    at no extra call). ``planned``: the plan made already (a sync that showed its budget first). ``reading`` is
+    set once the local work is done and the CRM is being read (work waiting for it then runs in the waits)."""
     calls_before = adapter.calls_made
     if planned is None:
         planned = await _plan_crm_side(ctx, adapter, crm, object_, rule, local, token, exclude_run=exclude_run,
                                        use_cache=use_cache)
+    if reading is not None:
+        reading.set()
     return await _read_planned(adapter, ctx, crm, object_, rule, token, tracker, properties, planned.plan,
                                planned.crm_total, planned.cached, calls_before)
 

@@ -15,6 +15,7 @@ current values of the CRM records that were read while matching.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 
 LINK_MAX_AGE = timedelta(minutes=30)
 
-__all__ = ["LINK_MAX_AGE", "Match", "Resolution", "identifier_fields", "resolve"]
+__all__ = ["LINK_MAX_AGE", "Match", "Resolution", "forget", "identifier_fields", "resolve"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,8 +124,10 @@ async def resolve(
     now: datetime | None = None,
     tracker: ProgressTracker | None = None,
     token: CancelToken | None = None,
+    reading: asyncio.Event | None = None,
 ) -> Resolution:
-    """Match ``records`` (local id -> its fields, including ``updated_at``) of ``obj`` (``contact``/``company``)."""
+    """Match ``records`` (local id -> its fields, including ``updated_at``) of ``obj`` (``contact``/``company``).
+    ``reading`` is set when the local work is done and the CRM is being read (or there is nothing to read)."""
     now = now or datetime.now(UTC)
     resolution = Resolution()
     links = _links(ctx, crm, obj, list(records)) if use_links else {}
@@ -135,11 +138,28 @@ async def resolve(
             resolution.matches[local_id] = trusted
     drain(links)  # the stored links (whole rows) are not needed while the CRM is read: the plan's highest point
     pending = [local_id for local_id in records if local_id not in resolution.matches]
-    if pending:
-        await _fetch_and_match(ctx, adapter, crm, obj, rule, records, pending, properties, resolution, tracker,
-                               token)
+    try:
+        if pending:
+            await _fetch_and_match(ctx, adapter, crm, obj, rule, records, pending, properties, resolution, tracker,
+                                   token, reading)
+    finally:
+        if reading is not None:
+            reading.set()
     _group_new_records(rule, records, resolution)
     return resolution
+
+
+def forget(resolution: Resolution, rule: Rule, records: Mapping[int, Mapping[str, Any]], ids: Sequence[int]) -> None:
+    """Take the local records of ``ids`` out of ``resolution`` (looked up, then found not to be exported): their
+    matches go, no record counts them among its duplicates any more, and the new records among ``records`` (the
+    ones still exported) are grouped again without them: the answer :func:`resolve` gives for ``records`` alone."""
+    gone = set(ids)
+    for local_id in gone:
+        resolution.matches.pop(local_id, None)
+    for local_id, m in list(resolution.matches.items()):
+        if m.duplicates and not gone.isdisjoint(m.duplicates):
+            resolution.matches[local_id] = replace(m, duplicates=tuple(d for d in m.duplicates if d not in gone))
+    _group_new_records(rule, records, resolution)
 
 
 def _group_new_records(rule: Rule, records: Mapping[int, Mapping[str, Any]], resolution: Resolution) -> None:
@@ -175,6 +195,7 @@ async def _fetch_and_match(
     resolution: Resolution,
     tracker: ProgressTracker | None,
     token: CancelToken | None,
+    reading: asyncio.Event | None = None,
 ) -> None:
     """Read the CRM side of the ``records`` of ``ids`` the way a sync does (:mod:`enginy_desktop.core.sync`: batch
     reads by a unique field, ``IN`` searches, or a scan — whichever costs fewest calls — plus its cached links) and
@@ -188,7 +209,7 @@ async def _fetch_and_match(
     local = sync._Local(obj, ids, {f: [records[i].get(f) for i in ids] for f in fields},
                         [_aware(records[i].get("updated_at")) for i in ids])
     side = await sync._read_crm_side(ctx, adapter, crm, obj, rule, local, token or CancelToken(),
-                                     tracker or ProgressTracker(None), properties=properties)
+                                     tracker or ProgressTracker(None), properties=properties, reading=reading)
     complete = set(properties) <= side.properties
     result = match(rule, Columns(local.ids, local.columns), cast(Mapping[Hashable, Any], side.records))
     for m in result:

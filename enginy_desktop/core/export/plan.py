@@ -25,10 +25,12 @@ overwritten", :meth:`Plan.rows` for the table) and what :func:`enginy_desktop.co
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -390,11 +392,12 @@ class Plan:
             lines.append(f"{_count(total, noun, plural).capitalize()}: " + ", ".join(parts) + ".")
         if self.blind is not None:
             lines.extend(self.blind_lines())
-        for stat in self.field_stats():
+        stats = self.field_stats()
+        for stat in stats:
             if stat.overwrite:
                 lines.append(f"{stat.overwrite:,} {_plural(stat.label) if stat.overwrite != 1 else stat.label.lower()}"
                              f" would be overwritten.")
-        for stat in self.field_stats():
+        for stat in stats:
             if stat.keep:
                 lines.append(f"{stat.keep:,} {_plural(stat.label) if stat.keep != 1 else stat.label.lower()} differ "
                              "in the CRM and are kept (Overwrite is off).")
@@ -855,6 +858,21 @@ async def plan_export(
 async def _plan(ctx: Any, adapter: CrmAdapter, crm: str, crm_name: str, config: CrmConfig, info: Any,
                 list_kind: str, objects: list[str], options: ExportOptions, tracker: ProgressTracker | None,
                 cancel: CancelToken | None, use_links: bool) -> Plan:
+    early: list[asyncio.Task[Any]] = []  # CRM look-ups started while the values are prepared
+    try:
+        return await _plan_records(ctx, adapter, crm, crm_name, config, info, list_kind, objects, options, tracker,
+                                   cancel, use_links, early)
+    finally:
+        for task in early:  # a plan that stopped early (cancelled, refused) leaves no look-up running
+            if not task.done():
+                task.cancel()
+            with suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+async def _plan_records(ctx: Any, adapter: CrmAdapter, crm: str, crm_name: str, config: CrmConfig, info: Any,
+                        list_kind: str, objects: list[str], options: ExportOptions, tracker: ProgressTracker | None,
+                        cancel: CancelToken | None, use_links: bool, early: list[asyncio.Task[Any]]) -> Plan:
     calls_before = _calls(adapter)
     p = _Planner(ctx, adapter, crm, crm_name, config, options, tracker, cancel)
     await p.load_crm(objects)
@@ -962,7 +980,6 @@ async def _plan(ctx: Any, adapter: CrmAdapter, crm: str, crm_name: str, config: 
             }
 
     # -- values -------------------------------------------------------------------------------------------------------
-    p.phase("Preparing values", sum(len(v) for v in order.values()))
     user_ids = set(crm_users)
     owner_fields = {obj: owner_field(adapter, obj, p.fields[obj].values()) for obj in objects}
     records: dict[str, dict[int, PlanRecord]] = {}
@@ -970,12 +987,41 @@ async def _plan(ctx: Any, adapter: CrmAdapter, crm: str, crm_name: str, config: 
     overwrite: dict[str, dict[str, bool]] = {}
     for obj in objects:
         obj_fields = p.fields[obj]
-        mappings = [m for m in config.mappings(obj) if m.crm_field in obj_fields]
-        overwrite[obj] = {m.crm_field: m.overwrite for m in mappings}
+        overwrite[obj] = {m.crm_field: m.overwrite for m in config.mappings(obj) if m.crm_field in obj_fields}
         if obj == "contact" and want_props:
             for crm_field in config.campaign_mappings.values():
                 if crm_field in obj_fields:
                     overwrite[obj][crm_field] = True  # campaign properties always carry the latest state
+
+    # When this export reads the CRM whatever the values turn out to be (the only thing they can decide is the
+    # blind upsert's owner question, asked last), the first object's records are looked up while their values are
+    # prepared: the CRM's search window is used from the plan's start, the local work fills the waits between
+    # searches. A record found blocked meanwhile is dropped from the answer (matching.forget).
+    first = objects[0]
+    early_rows: dict[int, Any] | None = None
+    reading = asyncio.Event()  # the look-up's local work is done: the values are prepared in its waits
+    if _blind_upsert(p, config, objects, rules, overwrite, {o: {} for o in objects}, options)[0] is None:
+        keep = ["id", "updated_at", *rules[first].local_fields]
+        narrow = _row_type(keep)
+        early_rows = {local_id: narrow(tuple(row.get(c) for c in keep)) for local_id, row in rows[first].items()}
+        p.phase(f"Finding the {ObjectType(first).plural} in {crm_name}", len(order[first]))
+        early.append(asyncio.create_task(matching.resolve(
+            ctx, adapter, crm, first, rules[first], early_rows, _read_properties(p, config, first, want_props,
+                                                                                 owner_fields[first]),
+            use_links=use_links, tracker=p.tracker, token=p.cancel, reading=reading)))
+        # The look-up's own preparation (normalizing every identifier, planning the searches) goes first: it
+        # stands between the plan's start and its first search; the values are not needed before its end.
+        waiter = asyncio.ensure_future(reading.wait())
+        try:
+            await asyncio.wait({waiter, early[0]}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+    else:
+        p.phase("Preparing values", sum(len(v) for v in order.values()))
+    for obj in objects:
+        obj_fields = p.fields[obj]
+        mappings = [m for m in config.mappings(obj) if m.crm_field in obj_fields]
+        overlapped = early_rows is not None and obj == first  # the look-up runs: share the event loop with it
         records[obj] = {}
         wanted_values[obj] = {}
         # A fixed value is the same for every record: converted once (its problem, if any, blocks each record).
@@ -986,8 +1032,15 @@ async def _plan(ctx: Any, adapter: CrmAdapter, crm: str, crm_name: str, config: 
                 fixed_problems: list[str] = []
                 _convert(obj_fields[m.crm_field], m.value, user_ids, fixed_values, fixed_problems)
                 fixed[m.crm_field] = (fixed_values, fixed_problems)
-        for local_id in order[obj]:
-            row = rows[obj][local_id]
+        for position, local_id in enumerate(order[obj]):
+            if overlapped:
+                if position % 200 == 0:
+                    await asyncio.sleep(0)  # the look-up sends its next request on time
+                row = rows[obj].pop(local_id, None)  # the full row is let go as soon as it is used
+                if row is None:
+                    continue
+            else:
+                row = rows[obj][local_id]
             values: dict[str, Value] = {}
             problems: list[str] = []
 
@@ -1032,14 +1085,17 @@ async def _plan(ctx: Any, adapter: CrmAdapter, crm: str, crm_name: str, config: 
                     values["\0owner"] = who
             wanted_values[obj][local_id] = values
             records[obj][local_id] = rec
-            if p.tracker is not None:
+            if p.tracker is not None and early_rows is None:
                 p.tracker.advance(1)
         # From here on only the identifier's fields are needed (matching): the rest of each row is let go before
         # the CRM side is read, the plan's highest point in memory.
-        keep = ["id", "updated_at", *rules[obj].local_fields]
-        narrow = _row_type(keep)
         loaded = rows[obj]
-        rows[obj] = {local_id: narrow(tuple(row.get(c) for c in keep)) for local_id, row in loaded.items()}
+        if overlapped:
+            rows[obj] = early_rows  # type: ignore[assignment]
+        else:
+            keep = ["id", "updated_at", *rules[obj].local_fields]
+            narrow = _row_type(keep)
+            rows[obj] = {local_id: narrow(tuple(row.get(c) for c in keep)) for local_id, row in loaded.items()}
         matching.drain(loaded)
 
     # -- a blind upsert, when reading could not change what is written ---------------------------------------------
@@ -1054,17 +1110,24 @@ async def _plan(ctx: Any, adapter: CrmAdapter, crm: str, crm_name: str, config: 
     for obj in objects:
         if blind is not None and obj in blind.keys:
             continue
-        p.phase(f"Finding the {ObjectType(obj).plural} in {crm_name}", len(order[obj]))
         obj_fields = p.fields[obj]
-        props = sorted({name for v in wanted_values[obj].values() for name in v if name != "\0owner"}
-                       | {m.crm_field for m in config.mappings(obj) if m.crm_field in obj_fields})
-        if owner_fields[obj] is not None:
-            props.append(owner_fields[obj].name)  # type: ignore[union-attr]
         valid = rows[obj]  # the records to find: all but the blocked ones (whose rows are not needed any more)
-        for i in [i for i, r in records[obj].items() if r.action == BLOCKED]:
+        blocked = [i for i, r in records[obj].items() if r.action == BLOCKED]
+        for i in blocked:
             valid.pop(i, None)
-        resolution = await matching.resolve(ctx, adapter, crm, obj, rules[obj], valid, props, use_links=use_links,
-                                            tracker=p.tracker, token=p.cancel)
+        if early_rows is not None and obj == first:
+            props = _read_properties(p, config, obj, want_props, owner_fields[obj])
+            resolution = await early[0]
+            if blocked:
+                matching.forget(resolution, rules[obj], valid, blocked)
+        else:
+            p.phase(f"Finding the {ObjectType(obj).plural} in {crm_name}", len(order[obj]))
+            props = sorted({name for v in wanted_values[obj].values() for name in v if name != "\0owner"}
+                           | {m.crm_field for m in config.mappings(obj) if m.crm_field in obj_fields})
+            if owner_fields[obj] is not None:
+                props.append(owner_fields[obj].name)  # type: ignore[union-attr]
+            resolution = await matching.resolve(ctx, adapter, crm, obj, rules[obj], valid, props,
+                                                use_links=use_links, tracker=p.tracker, token=p.cancel)
         missing = [m.crm_id for m in resolution.matches.values()
                    if m.outcome == "matched" and m.crm_id and m.crm_id not in resolution.values]
         if missing:
@@ -1127,6 +1190,20 @@ async def _plan(ctx: Any, adapter: CrmAdapter, crm: str, crm_name: str, config: 
     if tracker is not None:
         tracker.phase("Plan ready", len(ordered))
     return plan
+
+
+def _read_properties(p: _Planner, config: CrmConfig, obj: str, want_props: bool, owner: CrmField | None
+                     ) -> list[str]:
+    """The CRM fields whose current values the plan reads for ``obj``, known before any value is prepared: every
+    mapped field (and the campaign properties' fields when they are exported), and the owner."""
+    obj_fields = p.fields[obj]
+    names = {m.crm_field for m in config.mappings(obj) if m.crm_field in obj_fields}
+    if obj == "contact" and want_props:
+        names |= {f for f in config.campaign_mappings.values() if f in obj_fields}
+    props = sorted(names)
+    if owner is not None:
+        props.append(owner.name)
+    return props
 
 
 def budget_needed(plan: Plan, caps: Any) -> int:

@@ -1111,13 +1111,15 @@ async def _plan_records(ctx: Any, adapter: CrmAdapter, crm: str, crm_name: str, 
         if blind is not None and obj in blind.keys:
             continue
         obj_fields = p.fields[obj]
+        overlapped = early_rows is not None and obj == first
+        if overlapped:  # the look-up reads these rows until it is done
+            props = _read_properties(p, config, obj, want_props, owner_fields[obj])
+            resolution = await early[0]
         valid = rows[obj]  # the records to find: all but the blocked ones (whose rows are not needed any more)
         blocked = [i for i, r in records[obj].items() if r.action == BLOCKED]
         for i in blocked:
             valid.pop(i, None)
-        if early_rows is not None and obj == first:
-            props = _read_properties(p, config, obj, want_props, owner_fields[obj])
-            resolution = await early[0]
+        if overlapped:
             if blocked:
                 matching.forget(resolution, rules[obj], valid, blocked)
         else:

@@ -138,6 +138,20 @@ def test_invalid_value_blocks_the_record_before_any_request(w: World) -> None:
     assert report.failures[0].code == "invalid_value"
 
 
+def test_a_blocked_record_is_no_duplicate_of_the_record_exported(w: World) -> None:
+    # The CRM is looked up while the values are prepared, blocked records included: the one found blocked must
+    # not keep the same person's valid record from being created (merged into it, or led by it).
+    w.text_property("employees_count", "Employees", ptype="number", field_type="number")
+    w.configure([*CONTACT_BASICS, enginy("job_title", "employees_count")])
+    w.contacts("Leads", [jane(job_title="many"), jane(job_title="12"),
+                         jane(email="ok@acme.test", first_name="Ok", job_title="3")])
+    plan = run(plan_export(w.ctx, "Leads"))
+    assert sorted(r.action for r in plan.records) == ["blocked", "create", "create"]
+    assert all(r.leader is None for r in plan.records)
+    run(execute(w.ctx, start_export(w.ctx, plan)))
+    assert sorted(c["email"] for c in w.crm_contacts()) == ["jane@acme.test", "ok@acme.test"]
+
+
 def test_refusals(ctx: Any) -> None:
     with world(ctx, connect=False) as w:
         w.contacts("Leads", [jane()])

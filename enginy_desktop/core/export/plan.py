@@ -906,6 +906,43 @@ async def _plan_records(ctx: Any, adapter: CrmAdapter, crm: str, crm_name: str, 
         known = {f.name for f in enginy_fields.fields_for(obj)} | {"owner_id", "company_id"}
         return [c for c in cols if c in known or c.startswith(enginy_fields.CUSTOM_PREFIX)]
 
+    # -- the CRM look-up, started early -----------------------------------------------------------------------------
+    want_props = options.campaign_properties and bool(config.campaign_mappings) and main_obj == "contact"
+    owner_fields = {obj: owner_field(adapter, obj, p.fields[obj].values()) for obj in objects}
+    overwrite: dict[str, dict[str, bool]] = {}
+    for obj in objects:
+        obj_fields = p.fields[obj]
+        overwrite[obj] = {m.crm_field: m.overwrite for m in config.mappings(obj) if m.crm_field in obj_fields}
+        if obj == "contact" and want_props:
+            for crm_field in config.campaign_mappings.values():
+                if crm_field in obj_fields:
+                    overwrite[obj][crm_field] = True  # campaign properties always carry the latest state
+
+    # When this export reads the CRM whatever the values turn out to be (the only thing they can decide is the
+    # blind upsert's owner question, asked last), the first object's records are looked up from their identifier
+    # fields alone while the rest is loaded and their values are prepared: the CRM's search window is used from
+    # the plan's start, the local work fills the waits between searches. A record found blocked meanwhile is
+    # dropped from the answer (matching.forget).
+    first = objects[0]
+    early_rows: dict[int, Any] | None = None
+    reading = asyncio.Event()  # the look-up's local work is done: the rest is prepared in its waits
+    if _blind_upsert(p, config, objects, rules, overwrite, {o: {} for o in objects}, options)[0] is None:
+        known = {f.name for f in enginy_fields.fields_for(first)}
+        early_rows = _load_rows(ctx, Contact if first == "contact" else Company, ids, [
+            c for c in rules[first].local_fields if c in known or c.startswith(enginy_fields.CUSTOM_PREFIX)])
+        p.phase(f"Finding the {ObjectType(first).plural} in {crm_name}", len(early_rows))
+        early.append(asyncio.create_task(matching.resolve(
+            ctx, adapter, crm, first, rules[first], early_rows, _read_properties(p, config, first, want_props,
+                                                                                 owner_fields[first]),
+            use_links=use_links, tracker=p.tracker, token=p.cancel, reading=reading)))
+        # The look-up's own preparation (normalizing every identifier, planning the searches) goes first: it
+        # stands between the plan's start and its first search; nothing else is needed before its end.
+        waiter = asyncio.ensure_future(reading.wait())
+        try:
+            await asyncio.wait({waiter, early[0]}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+
     rows: dict[str, dict[int, Any]] = {
         main_obj: _load_rows(ctx, Contact if main_obj == "contact" else Company, ids, columns(main_obj))}
     order: dict[str, list[int]] = {main_obj: [i for i in ids if i in rows[main_obj]]}
@@ -915,7 +952,6 @@ async def _plan_records(ctx: Any, adapter: CrmAdapter, crm: str, crm_name: str, 
         order["company"] = [i for i in company_ids if i in rows["company"]]
 
     # -- campaign data ------------------------------------------------------------------------------------------------
-    want_props = options.campaign_properties and bool(config.campaign_mappings) and main_obj == "contact"
     want_events = options.activities and main_obj == "contact"
     campaign_data, _campaigns = _campaign_data(ctx, order.get("contact", []), want_props, want_events)
     already_logged: set[int] = set()
@@ -981,42 +1017,9 @@ async def _plan_records(ctx: Any, adapter: CrmAdapter, crm: str, crm_name: str, 
 
     # -- values -------------------------------------------------------------------------------------------------------
     user_ids = set(crm_users)
-    owner_fields = {obj: owner_field(adapter, obj, p.fields[obj].values()) for obj in objects}
     records: dict[str, dict[int, PlanRecord]] = {}
     wanted_values: dict[str, dict[int, dict[str, Value]]] = {}
-    overwrite: dict[str, dict[str, bool]] = {}
-    for obj in objects:
-        obj_fields = p.fields[obj]
-        overwrite[obj] = {m.crm_field: m.overwrite for m in config.mappings(obj) if m.crm_field in obj_fields}
-        if obj == "contact" and want_props:
-            for crm_field in config.campaign_mappings.values():
-                if crm_field in obj_fields:
-                    overwrite[obj][crm_field] = True  # campaign properties always carry the latest state
-
-    # When this export reads the CRM whatever the values turn out to be (the only thing they can decide is the
-    # blind upsert's owner question, asked last), the first object's records are looked up while their values are
-    # prepared: the CRM's search window is used from the plan's start, the local work fills the waits between
-    # searches. A record found blocked meanwhile is dropped from the answer (matching.forget).
-    first = objects[0]
-    early_rows: dict[int, Any] | None = None
-    reading = asyncio.Event()  # the look-up's local work is done: the values are prepared in its waits
-    if _blind_upsert(p, config, objects, rules, overwrite, {o: {} for o in objects}, options)[0] is None:
-        keep = ["id", "updated_at", *rules[first].local_fields]
-        narrow = _row_type(keep)
-        early_rows = {local_id: narrow(tuple(row.get(c) for c in keep)) for local_id, row in rows[first].items()}
-        p.phase(f"Finding the {ObjectType(first).plural} in {crm_name}", len(order[first]))
-        early.append(asyncio.create_task(matching.resolve(
-            ctx, adapter, crm, first, rules[first], early_rows, _read_properties(p, config, first, want_props,
-                                                                                 owner_fields[first]),
-            use_links=use_links, tracker=p.tracker, token=p.cancel, reading=reading)))
-        # The look-up's own preparation (normalizing every identifier, planning the searches) goes first: it
-        # stands between the plan's start and its first search; the values are not needed before its end.
-        waiter = asyncio.ensure_future(reading.wait())
-        try:
-            await asyncio.wait({waiter, early[0]}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            waiter.cancel()
-    else:
+    if early_rows is None:
         p.phase("Preparing values", sum(len(v) for v in order.values()))
     for obj in objects:
         obj_fields = p.fields[obj]

@@ -387,11 +387,11 @@ class _HeldLimiter(SlidingWindowLimiter):
         self.holding = False
         self.held = 0
 
-    async def acquire(self) -> Any:
+    async def acquire_up_to(self, count: int, *, at_least: int = 1) -> Any:  # every way of taking slots
         if self.holding:
             self.held += 1
             await asyncio.sleep(self.seconds)
-        return await super().acquire()
+        return await super().acquire_up_to(count, at_least=at_least)
 
 
 def _firms_world(w: World, n: int) -> list[int]:

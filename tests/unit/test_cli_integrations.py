@@ -26,7 +26,7 @@ def test_list_text_groups_by_category(cli) -> None:  # type: ignore[no-untyped-d
     code, out, _ = cli("integrations", "list")
     assert code == 0
     for heading in ("CRM", "Data Enrichment", "AI Enrichment", "Import Sources", "Communication"):
-        assert f"\n{heading}\n" in out
+        assert heading in out.splitlines()
 
 
 def test_enable_disable_and_one_crm_error(cli) -> None:  # type: ignore[no-untyped-def]

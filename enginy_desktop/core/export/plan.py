@@ -48,6 +48,7 @@ from enginy_desktop.adapters.base import (
 )
 from enginy_desktop.core import fields as enginy_fields
 from enginy_desktop.core.campaigns import Event, EventType, Step, StepKind, derive_properties, ordinal
+from enginy_desktop.core.catalog import possessive
 from enginy_desktop.core.crm_config import (
     FAQ_NO_EXPORT_MAPPING,
     PRIMARY_REMOVE_WARNING,
@@ -272,7 +273,7 @@ class BudgetEstimate:
 
     def line(self, crm_name: str) -> str:
         unit = self.unit.removesuffix("s") if self.needed == 1 else self.unit
-        text = f"{crm_name}'s daily budget: this export needs about {self.needed:,} {unit}"
+        text = f"{possessive(crm_name)} daily budget: this export needs about {self.needed:,} {unit}"
         if self.remaining is not None:
             of = f" of {self.per_day:,}" if self.per_day else ""
             text += f"; {self.remaining:,}{of} are left today"
@@ -425,8 +426,8 @@ class Plan:
             f"identified by {keys}, a field {self.crm_name} can create or update by, so each batch is one "
             f"create-or-update request. {self.crm_name} says which records it created and which it updated; the "
             "report counts them.",
-            f"Before → after cannot be shown: {self.crm_name}'s current values are not read. Every non-empty mapped "
-            "value replaces what is there; an empty Enginy value never blanks a field.",
+            f"Before → after cannot be shown: {possessive(self.crm_name)} current values are not read. Every "
+            "non-empty mapped value replaces what is there; an empty Enginy value never blanks a field.",
             f"The values this export replaces are not kept: the report lists what was written, and nothing can put "
             f"the previous values back. To see and keep them, choose “Read {self.crm_name} first” (on the command "
             "line: --read-first), a slower export that reads every record before writing.",
@@ -701,7 +702,7 @@ class _Planner:
             self.tracker.phase(name, total)
 
     async def load_crm(self, objects: Sequence[str]) -> None:
-        self.phase(f"Reading {self.crm_name}'s fields and users")
+        self.phase(f"Reading {possessive(self.crm_name)} fields and users")
         try:
             for obj in ("contact", "company"):
                 fields = await self.adapter.fields(_crm_object(obj))
@@ -968,7 +969,7 @@ async def _plan_records(ctx: Any, adapter: CrmAdapter, crm: str, crm_name: str, 
     exporter = options.exporter_id if options.exporter_id is not None else current_user
     default_owner = config.default_owner
     fallback = (f"the default owner ({crm_users[default_owner].name})" if default_owner in crm_users
-                else f"{crm_name}'s own default (the connected user)")
+                else f"{possessive(crm_name)} own default (the connected user)")
     unmapped_users: Counter[int] = Counter()
 
     def owner_for(row: Mapping[str, Any]) -> str | None:
@@ -1268,8 +1269,9 @@ async def _budget(plan: Plan, adapter: CrmAdapter) -> BudgetEstimate | None:
                 "again then writes only what is still missing — or run it all after the reset."
                 if split else "Run it after the budget resets.")
         raise ExportRefused(
-            f"This export needs about {estimate.needed:,} {estimate.unit} of {plan.crm_name}'s daily budget, but "
-            f"only {estimate.remaining:,} of {estimate.per_day or 0:,} are left today{resets}. Nothing was written. "
+            f"This export needs about {estimate.needed:,} {estimate.unit} of {possessive(plan.crm_name)} daily "
+            f"budget, but only {estimate.remaining:,} of {estimate.per_day or 0:,} are left today{resets}. "
+            "Nothing was written. "
             + part, "budget", split=split, split_units=units)
     return estimate
 
@@ -1318,10 +1320,10 @@ def _blind_upsert(p: _Planner, config: CrmConfig, objects: Sequence[str], rules:
         kept = sorted(p.labels.get((obj, name), name) for name, on in overwrite[obj].items() if not on)
         if kept:
             return None, (f"Overwrite is off for {', '.join(kept[:3])}{' …' if len(kept) > 3 else ''}: "
-                          f"{p.crm_name}'s current values decide what is written.")
+                          f"{possessive(p.crm_name)} current values decide what is written.")
         if any("\0owner" in values for values in wanted[obj].values()):
-            return None, (f"Records get an owner (Step 4), which is written on update only where {p.crm_name}'s is "
-                          "empty.")
+            return None, ("Records get an owner (Step 4), which is written on update only where "
+                          f"{possessive(p.crm_name)} is empty.")
         keys[obj] = (key, label)
     return BlindUpsert(keys), ""
 

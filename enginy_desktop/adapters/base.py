@@ -661,11 +661,15 @@ class CrmAdapter(abc.ABC):
     async def users(self) -> list[CrmUser]: ...
 
     # -- identifier lookups for matching ---------------------------------------------------------------------
-    @abc.abstractmethod
     async def read_by_unique(
         self, object: CrmObject, id_property: str, values: Sequence[str], properties: Sequence[str]
     ) -> list[CrmRecord]:
-        """Records whose unique property ``id_property`` has one of ``values`` (values not found are skipped)."""
+        """Records whose unique property ``id_property`` has one of ``values`` (values not found are skipped). The
+        default collects :meth:`search_in`'s pages; a CRM with a batch read by a unique property uses that."""
+        records: list[CrmRecord] = []
+        async for page in self.search_in(object, id_property, values, properties):
+            records.extend(page)
+        return records
 
     @abc.abstractmethod
     def search_in(

@@ -567,14 +567,6 @@ class PipedriveAdapter(ClientCrmAdapter):
             records.extend(self._record(i, object) for i in data or [] if isinstance(i, dict))
         return await self._with_org_names(records, properties)
 
-    async def read_by_unique(self, object: CrmObject, id_property: str, values: Sequence[str],
-                             properties: Sequence[str]) -> list[CrmRecord]:
-        """Nothing is unique in Pipedrive: this searches (exactly) by ``id_property`` instead."""
-        records: list[CrmRecord] = []
-        async for page in self.search_in(object, id_property, values, properties):
-            records.extend(page)
-        return records
-
     async def scan(self, object: CrmObject, properties: Sequence[str]) -> AsyncIterator[list[CrmRecord]]:
         await self._field_map(object)
         params = {"limit": PAGE, **self._custom_param(object, properties)}
@@ -601,6 +593,7 @@ class PipedriveAdapter(ClientCrmAdapter):
             return "custom_fields"
         return None
 
+    # read_by_unique is the contract's default over this exact search: nothing is unique in Pipedrive.
     async def search_in(self, object: CrmObject, property: str, values: Sequence[str],
                         properties: Sequence[str]) -> AsyncIterator[list[CrmRecord]]:
         """One exact search per value (Pipedrive has no ``IN``), the matches read by id 100 at a time and kept

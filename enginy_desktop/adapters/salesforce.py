@@ -408,13 +408,6 @@ class SalesforceAdapter(ClientCrmAdapter):
             records.extend(page)
         return records
 
-    async def read_by_unique(self, object: CrmObject, id_property: str, values: Sequence[str],
-                             properties: Sequence[str]) -> list[CrmRecord]:
-        records: list[CrmRecord] = []
-        async for page in self.search_in(object, id_property, values, properties):
-            records.extend(page)
-        return records
-
     async def search_in(self, object: CrmObject, property: str, values: Sequence[str],
                         properties: Sequence[str]) -> AsyncIterator[list[CrmRecord]]:
         async for page in self.search_all(object, {property: values}, properties):

@@ -412,13 +412,6 @@ class ZohoAdapter(ClientCrmAdapter):
                 return
             offset += len(items)
 
-    async def read_by_unique(self, object: CrmObject, id_property: str, values: Sequence[str],
-                             properties: Sequence[str]) -> list[CrmRecord]:
-        out: list[CrmRecord] = []
-        async for page in self.search_in(object, id_property, values, properties):
-            out.extend(page)
-        return out
-
     async def search_in(self, object: CrmObject, property: str, values: Sequence[str],
                         properties: Sequence[str]) -> AsyncIterator[list[CrmRecord]]:
         unique = [v for v in dict.fromkeys(str(v) for v in values) if v]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import abc
 import json
-from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -811,6 +811,20 @@ class CrmAdapter(abc.ABC):
         await self.aclose()
 
 
+async def clear_field_links(
+    adapter: CrmAdapter, links: Sequence[AssociationInput],
+    clear: Callable[[Sequence[AssociationInput]], Awaitable[list[WriteResult]]],
+) -> list[WriteResult]:
+    """``remove_associations`` of a CRM whose contact names its company in a field: ``clear`` empties that field
+    for the links given (one result each, in order), and only where it still names that company — a contact
+    moved to another company meanwhile keeps its new one; a link already gone is a success."""
+    current = await adapter.associations([link.from_id for link in links])
+    linked = [link for link in links if any(a.to_id == link.to_id for a in current.get(link.from_id, []))]
+    failed = {id(link): r for link, r in zip(linked, await clear(linked) if linked else [], strict=True)
+              if not r.ok}
+    return [failed.get(id(link)) or WriteResult.success(link.key, link.to_id) for link in links]
+
+
 class _Client(Protocol):
     """What :class:`ClientCrmAdapter` needs of its HTTP client (``adapters.http.ApiClient``)."""
 
@@ -868,6 +882,7 @@ __all__ = [
     "BudgetLeft",
     "BudgetUnit",
     "Capabilities",
+    "ClientCrmAdapter",
     "CompanyLink",
     "Connection",
     "CrmAdapter",
@@ -898,6 +913,7 @@ __all__ = [
     "Value",
     "WriteResult",
     "as_options",
+    "clear_field_links",
     "parse_datetime",
     "utc_ms",
 ]

@@ -72,6 +72,7 @@ from .base import (
     RecordInput,
     TokenSet,
     WriteResult,
+    clear_field_links,
     parse_datetime,
 )
 from .http import (
@@ -608,14 +609,7 @@ class DynamicsAdapter(ClientCrmAdapter):
                                   from_object: CrmObject = CrmObject.CONTACTS,
                                   to_object: CrmObject = CrmObject.COMPANIES) -> list[WriteResult]:
         """Clears the company where it still names that account (a contact moved meanwhile keeps its new one)."""
-        current = await self.associations([link.from_id for link in links])
-        todo = [link for link in links if any(a.to_id == link.to_id for a in current.get(link.from_id, []))]
-        done = {id(link): r for link, r in zip(todo, await self._set_company(todo, [None] * len(todo)), strict=True)}
-        out = []
-        for link in links:
-            r = done.get(id(link))
-            out.append(r if r is not None and not r.ok else WriteResult.success(link.key, link.to_id))
-        return out
+        return await clear_field_links(self, links, lambda todo: self._set_company(todo, [None] * len(todo)))
 
     # -- activities: e-mails, phone calls, notes -------------------------------------------------------------------
     def _activity(self, a: Activity) -> tuple[str, dict[str, Any]]:

@@ -65,6 +65,7 @@ from .base import (
     RecordInput,
     TokenSet,
     WriteResult,
+    clear_field_links,
     parse_datetime,
 )
 from .http import ApiClient, OAuthRefreshAuth, Reply, RetryPolicy, header_auth
@@ -565,11 +566,7 @@ class ZohoAdapter(ClientCrmAdapter):
                                   from_object: CrmObject = CrmObject.CONTACTS,
                                   to_object: CrmObject = CrmObject.COMPANIES) -> list[WriteResult]:
         """Clears ``Account_Name`` where it still names that account."""
-        current = await self.associations([link.from_id for link in links])
-        linked = [link for link in links if any(a.to_id == link.to_id for a in current.get(link.from_id, []))]
-        done = {link.key: r for link, r in zip(linked, await self._set_accounts(linked, [None] * len(linked)),
-                                               strict=True)}
-        return [done.get(link.key) or WriteResult.success(link.key, link.to_id) for link in links]
+        return await clear_field_links(self, links, lambda linked: self._set_accounts(linked, [None] * len(linked)))
 
     # -- activities -------------------------------------------------------------------------------------------
     def _activity(self, a: Activity) -> tuple[str, dict[str, Any]]:

@@ -45,10 +45,11 @@ def fresh_limiters() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def quick_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     """Clients opened without a retry policy back off in milliseconds here, not the half-second-and-doubling of a
-    real network (same attempts, same ``Retry-After`` handling): a test of a dead server does not wait seconds."""
-    from enginy_desktop.adapters import http
+    real network (same attempts, same ``Retry-After`` handling): a test of a dead server does not wait seconds.
+    Patched in the module that defines it, where ``ApiClient`` looks it up at each opening."""
+    from enginy_desktop.adapters.http import retry
 
-    monkeypatch.setattr(http, "default_retry", lambda: http.RetryPolicy(base_delay=0.01, max_delay=0.05))
+    monkeypatch.setattr(retry, "default_retry", lambda: retry.RetryPolicy(base_delay=0.01, max_delay=0.05))
 
 
 @pytest.fixture(autouse=True)

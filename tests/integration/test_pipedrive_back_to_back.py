@@ -28,7 +28,7 @@ def _next_process(monkeypatch: pytest.MonkeyPatch, n: int) -> None:
     """What a new ``enginy-desktop`` process starts with: no limiter, no ledger in memory, another process id."""
     http.forget_limiters()
     TokenLedger.forget()
-    monkeypatch.setattr(http, "_PROCESS_ID", f"process-{n}", raising=False)
+    monkeypatch.setattr(http.windows, "_PROCESS_ID", f"process-{n}")
 
 
 def test_a_command_that_starts_with_a_burst_waits_for_the_window_the_previous_one_left(

@@ -1,4 +1,4 @@
-"""The network seam (adapters/http.py): retries, Retry-After, backoff bounds, error classes, redaction, limiter."""
+"""The network seam (adapters/http/): retries, Retry-After, backoff bounds, error classes, redaction, limiter."""
 
 from __future__ import annotations
 
@@ -369,7 +369,7 @@ def test_a_window_kept_by_one_process_is_taken_by_the_next() -> None:
     second = SlidingWindowLimiter(RateLimit(5, 0.5), name="w")
     keeper = WindowKeeper(second, "acct", kept.get, kept.__setitem__)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(http_module, "_PROCESS_ID", "another-process")
+        mp.setattr(http_module.windows, "_PROCESS_ID", "another-process")
         assert keeper.load() == 5
         assert keeper.load() == 0  # the same save is taken once
 
@@ -492,3 +492,11 @@ def test_a_long_vendor_pause_is_raised_not_waited() -> None:
     assert time.monotonic() - started < 1
     assert len(calls) == 1
     assert err.value.retry_after == pytest.approx(60, abs=1)
+
+
+def test_the_suites_quick_backoff_reaches_a_client_opened_without_a_policy() -> None:
+    """``ApiClient`` looks ``default_retry`` up in :mod:`adapters.http.retry` at each opening, where the suite
+    shortens it (conftest ``quick_backoff``): a test of a dead server backs off in milliseconds, not seconds."""
+    api = ApiClient("test", "https://api.example.test", transport=httpx.MockTransport(lambda r: httpx.Response(200)))
+    assert (api.retry.base_delay, api.retry.max_delay) == (0.01, 0.05)
+    run(api.aclose())

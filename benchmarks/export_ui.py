@@ -120,9 +120,11 @@ def one(folder: Path, contacts: int) -> dict[str, float]:
     from enginy_desktop.views.export_dialog import ExportDialog
     from enginy_desktop.views.main_window import MainWindow
     from enginy_desktop.views.run_progress import ProgressDialog
+    from enginy_desktop.views.tasks import keep_window_responsive
 
     app = QApplication.instance() or QApplication([])
     theme.apply_theme(app, dark=False)  # type: ignore[arg-type]
+    keep_window_responsive()  # as the application does at its start
     figures: dict[str, float] = {}
     ctx = AppContext.open(folder)
     try:

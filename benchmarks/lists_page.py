@@ -66,9 +66,11 @@ def main() -> int:
     from enginy_desktop.views import theme
     from enginy_desktop.views.lists_page import ListsPage
     from enginy_desktop.views.main_window import MainWindow
+    from enginy_desktop.views.tasks import keep_window_responsive
 
     app = QApplication.instance() or QApplication([])
     theme.apply_theme(app, dark=False)  # type: ignore[arg-type]
+    keep_window_responsive()  # as the application does at its start
     ctx = AppContext.open(data)
     win = MainWindow(ctx, settings_path=Path(tempfile.mkdtemp()) / "w.ini")
     win.resize(1280, 800)

@@ -208,6 +208,7 @@ def _run_window(args: argparse.Namespace, data_dir: Any, started: float, demo_pa
     from enginy_desktop.core.store import StoreError
 
     from .views import theme
+    from .views.tasks import keep_window_responsive
 
     set_process_label("window")  # a command line refused by one of the window's runs names the window
 
@@ -217,6 +218,7 @@ def _run_window(args: argparse.Namespace, data_dir: Any, started: float, demo_pa
     app.setOrganizationName(ORG_NAME)
     app.setDesktopFileName(APP_ID)
     theme.apply_theme(app)
+    keep_window_responsive()
     sys.excepthook = report_exception
 
     from enginy_desktop.core.logsetup import configure_logging
@@ -327,6 +329,7 @@ def _shutdown(loop: asyncio.AbstractEventLoop) -> None:
 def _self_check(window: Any, painted_at: float | None) -> bool:
     """The frozen bundle's smoke test: the window painted, with every card, and nothing failed."""
     from enginy_desktop.core import catalog
+    from enginy_desktop.views.tasks import WINDOW_SWITCH_INTERVAL
 
     cards = [k for k in catalog.integration_keys() if window.findChild(object, f"card-{k}") is not None]
     problems = []
@@ -334,6 +337,9 @@ def _self_check(window: Any, painted_at: float | None) -> bool:
         problems.append("the window never painted")
     if len(cards) != len(catalog.INTEGRATIONS):
         problems.append(f"{len(cards)} of {len(catalog.INTEGRATIONS)} cards")
+    if sys.getswitchinterval() > WINDOW_SWITCH_INTERVAL:
+        problems.append(f"the interpreter's switch interval is {sys.getswitchinterval() * 1000:g} ms: "
+                        "a busy worker thread would stall the window")
     if _errors_seen:
         problems.append(f"{_errors_seen} unhandled error(s)")
     if problems:

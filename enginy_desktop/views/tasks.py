@@ -17,6 +17,19 @@ import sys
 from collections.abc import Coroutine
 from typing import Any
 
+#: How long a thread may keep the interpreter while another waits for it (Python's default is 5 ms). The window's
+#: thread lets the interpreter go at every call into Qt and takes it back after, dozens of times in one turn of its
+#: event loop; while a worker thread computes (a plan of 100,000 records, a run), each take-back waited up to the
+#: whole interval: a turn of 80-170 ms at 5 ms, about 30 ms at 0.5 ms (``benchmarks/export_ui.py``). The workers
+#: lose next to nothing: they give way only when the window's thread asks.
+WINDOW_SWITCH_INTERVAL = 0.0005
+
+
+def keep_window_responsive() -> None:
+    """Set the interpreter's switch interval for a process that drives a window (see
+    :data:`WINDOW_SWITCH_INTERVAL`); the command line keeps Python's default."""
+    sys.setswitchinterval(WINDOW_SWITCH_INTERVAL)
+
 
 def _loop() -> asyncio.AbstractEventLoop | None:
     """The running loop, else the loop set as current (not yet running), else None — never a new loop, which

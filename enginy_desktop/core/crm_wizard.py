@@ -33,10 +33,10 @@ from .crm_config import (
     Problem,
     Severity,
     Step,
-    _crm_type,  # the one place CRM type names are read; shared so the editor and validation agree
     association_note,
     validate,
 )
+from .crm_config.field_types import _crm_type  # the one place CRM type names are read: editor and validation agree
 from .matching.matcher import DuplicateRisk
 from .matching.normalize import Kind
 from .matching.rules import (

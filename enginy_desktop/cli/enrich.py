@@ -41,8 +41,9 @@ def register(sub: Any) -> None:
                    help="what to find, comma-separated: email, email_status, phone, job_title, linkedin_url, "
                         "company_domain, industry, size, revenue, location")
     p.add_argument("--providers", metavar="KEYS", default="",
-                   help="the providers to ask, in this order, for every data point (default: the order saved on the "
-                        "Enrichment settings page)")
+                   help="the providers to ask, in this order, for every data point, in this run only (default: each "
+                        "data point's order saved on the Enrichment settings page, without the providers unticked "
+                        "there for it; --providers overrides both, an excluded provider listed here is asked)")
     p.add_argument("--max-credits", type=float, metavar="N",
                    help="never spend more than N credits in this run (all providers together)")
     p.add_argument("--replace", action="store_true", help="also replace values that are already there")
@@ -58,24 +59,35 @@ def register(sub: Any) -> None:
 
 
 def _providers(rt: Runtime, ctx: Any, as_json: bool) -> int:
-    from enginy_desktop.core.enrich import default_order, providers
+    from enginy_desktop.core.enrich import default_order, excluded_providers, providers
 
     choices = providers(ctx)
     order = default_order(ctx)
+    excluded = excluded_providers(ctx)
     if as_json:
         rt.print_json({"providers": [{"key": c.key, "name": c.name, "enabled": c.enabled, "connected": c.connected,
                                       "finds": [p.value for p in c.finds], "pricing": c.pricing, "unit": c.unit,
                                       "batch_size": c.batch_size, "flow": c.flow} for c in choices],
-                       "order": {p.value: keys for p, keys in order.items()}})
+                       "order": {p.value: keys for p, keys in order.items()},
+                       "excluded": {p.value: keys for p, keys in excluded.items()}})
         return EXIT_OK
     for c in choices:
         state = "ready" if c.ready else ("switched off" if not c.enabled else "not connected")
         rt.print(f"{c.key:<12} {c.name:<12} {state:<14} finds {', '.join(p.value for p in c.finds)}")
         rt.print(f"{'':<12} {c.pricing}")
     rt.print("Waterfall order (ready providers): " + "; ".join(
-        f"{p.value}: {' > '.join(keys)}" for p, keys in order.items() if keys) if any(order.values()) else
+        f"{p.value}: {' > '.join(keys)}{_never(excluded.get(p))}" for p, keys in order.items() if keys)
+        if any(order.values()) else
         "No provider is ready: switch one on (enginy-desktop integrations enable KEY) and connect it.")
+    if excluded:
+        rt.print("Never asked (unticked on the Enrichment settings page): " + "; ".join(
+            f"{p.value}: {', '.join(keys)}" for p, keys in excluded.items())
+            + ". --providers overrides this for a run.")
     return EXIT_OK
+
+
+def _never(keys: list[str] | None) -> str:
+    return f" (never {', '.join(keys)})" if keys else ""
 
 
 def _options(ctx: Any, args: argparse.Namespace) -> Any:
@@ -105,14 +117,18 @@ def _options(ctx: Any, args: argparse.Namespace) -> Any:
     return EnrichOptions(info.id, points, order, max_credits=args.max_credits, replace=args.replace)
 
 
-def _print_estimate(rt: Runtime, est: Any, options: Any) -> None:
+def _print_estimate(rt: Runtime, est: Any, options: Any, excluded: dict[Any, list[str]]) -> None:
+    """``excluded``: the providers the saved waterfall never asks per data point (none with --providers)."""
     from enginy_desktop.core.enrich.points import label
 
     rt.print(f"Enrich “{est.list_name}” ({est.records:,} records): " + ", ".join(
         f"{label(p)} missing in {est.missing.get(p.value, 0):,}" for p in options.points))
     for p in options.points:
         keys = options.order.get(p, [])
-        rt.print(f"  {label(p)}: {' > '.join(keys) if keys else 'no ready provider finds it'}")
+        never = (f" (not asked: {', '.join(excluded[p])}, unticked on the Enrichment settings page; --providers "
+                 "overrides)") if excluded.get(p) else ""
+        none = "no provider asked" if never else "no ready provider finds it"
+        rt.print(f"  {label(p)}: {' > '.join(keys) if keys else none}{never}")
     rt.print("Estimate (at most, if every provider before it in the waterfall found nothing):")
     for pe in est.providers:
         cached = f"; {pe.cached:,} answered free from the cache" if pe.cached else ""
@@ -262,7 +278,9 @@ def cmd_enrich(args: argparse.Namespace, rt: Runtime) -> int:
         rt.print_json(est.as_json())
         return EXIT_OK
     if not args.json:
-        _print_estimate(rt, est, options)
+        from enginy_desktop.core.enrich import excluded_providers
+
+        _print_estimate(rt, est, options, {} if args.providers else excluded_providers(ctx))
     if args.dry_run:
         rt.print("Dry run: nothing was asked, nothing was spent.")
         return EXIT_OK

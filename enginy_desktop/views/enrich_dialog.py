@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from enginy_desktop.adapters.enrichment.base import DATA_POINT_LABELS, DataPoint
 from enginy_desktop.core.context import AppContext
-from enginy_desktop.core.enrich import EnrichOptions, default_order, providers, save_default_order
+from enginy_desktop.core.enrich import EnrichOptions, providers, save_default_order, saved_waterfall
 from enginy_desktop.core.enrich.points import points_for
 from enginy_desktop.core.fields import RecordKind
 from enginy_desktop.core.redact import redact
@@ -144,14 +144,17 @@ class OrderList(QWidget):
 class WaterfallEditor(QWidget):
     """The waterfall per data point: the data points on the left, the providers that find the selected one on the
     right, in their order (Up / Down), checkable (asked or not) when ``checkable``; "Use this order for every data
-    point" copies it to the others. ``order`` is the list of the data point shown."""
+    point" copies it (and its ticks) to the others. ``order`` is the list of the data point shown. With
+    ``gate_ready`` a provider that is switched off or not connected is greyed and cannot be ticked (a run's
+    choice); without it every provider can be ticked (the saved default)."""
 
     changed = Signal()
 
     def __init__(self, choices: dict[str, Any], orders: dict[DataPoint, list[tuple[str, bool]]], *,
-                 checkable: bool, parent: QWidget | None = None) -> None:
+                 checkable: bool, gate_ready: bool = True, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.choices = choices
+        self.gate_ready = gate_ready
         self.orders = {p: list(v) for p, v in orders.items()}  # point -> [(provider key, asked)]
         self.current: DataPoint | None = None
         lay = QHBoxLayout(self)
@@ -176,7 +179,7 @@ class WaterfallEditor(QWidget):
         right.addWidget(self.order)
         self.copy_all = QPushButton("Use this order for every data point")
         self.copy_all.setObjectName("waterfallCopyAll")
-        self.copy_all.setToolTip("Ask the providers in this order for every data point they can find")
+        self.copy_all.setToolTip("Ask the providers in this order, ticked as here, for every data point they can find")
         self.copy_all.clicked.connect(self.apply_to_all)
         right.addWidget(self.copy_all, 0, Qt.AlignmentFlag.AlignLeft)
         lay.addLayout(right, 1)
@@ -217,11 +220,13 @@ class WaterfallEditor(QWidget):
             c = self.choices[key]
             state = "" if c.ready else (" — switched off" if not c.enabled else " — not connected")
             tip = c.why_not() or f"{c.name}: {c.pricing}"
-            entries.append((key, f"{c.name}{state}", asked, c.ready or not self.order.checkable, tip))
+            entries.append((key, f"{c.name}{state}", asked, c.ready or not self.gate_ready, tip))
         self.order.set_providers(entries)
         label = DATA_POINT_LABELS[self.current]
+        untick = ("" if not self.order.checkable else " Untick a provider to skip it." if self.gate_ready
+                  else " Untick a provider never to ask it for this.")
         self.heading.setText(f"{label}: asked in this order, the next one only when the one before found nothing."
-                             if entries else f"No provider Enginy can ask finds {label.lower()}.")
+                             f"{untick}" if entries else f"No provider Enginy can ask finds {label.lower()}.")
         self.copy_all.setEnabled(len(entries) > 1)
 
     def _store(self) -> None:
@@ -256,7 +261,7 @@ class WaterfallEditor(QWidget):
             item = self.points.item(i)
             point = DataPoint(str(item.data(Qt.ItemDataRole.UserRole)))
             names = [self.choices[k].name for k in self.keys(point, asked_only=self.order.checkable)
-                     if self.choices[k].ready or not self.order.checkable]
+                     if self.choices[k].ready or not self.gate_ready]
             item.setToolTip(f"{DATA_POINT_LABELS[point]}: {' → '.join(names) if names else 'no provider'}")
 
 
@@ -352,7 +357,7 @@ class EnrichDialog(QDialog):
         self.waterfall.changed.connect(self._changed)
         self.order = self.waterfall.order  # the providers of the data point selected
         form.addRow("Providers, per data point", self.waterfall)
-        self.save_default = QCheckBox("Save these orders as the default (Enrichment settings)")
+        self.save_default = QCheckBox("Save these orders and ticks as the default (Enrichment settings)")
         self.save_default.setObjectName("saveDefaultOrder")
         form.addRow("", self.save_default)
 
@@ -424,13 +429,25 @@ class EnrichDialog(QDialog):
         return [p for p, box in self.point_boxes.items() if box.isChecked()]
 
     def _initial_orders(self) -> dict[DataPoint, list[tuple[str, bool]]]:
-        """Each data point's saved waterfall, the ready providers first (asked), then the others (greyed)."""
-        saved = default_order(self.ctx, ready_only=False)
+        """Each data point's saved waterfall, the ready providers first (ticked unless excluded from that point in
+        the settings), then the others (greyed)."""
+        saved = saved_waterfall(self.ctx)
+        self._saved_excluded = {p: {k for k, asked in entries if not asked} for p, entries in saved.items()}
         out: dict[DataPoint, list[tuple[str, bool]]] = {}
         for point in DataPoint:
-            keys = [k for k in saved.get(point, []) if k in self.choices]
-            keys.sort(key=lambda k: not self.choices[k].ready)  # stable: the saved order among the ready ones
-            out[point] = [(k, self.choices[k].ready) for k in keys]
+            entries = [(k, asked) for k, asked in saved.get(point, []) if k in self.choices]
+            entries.sort(key=lambda e: not self.choices[e[0]].ready)  # stable: the saved order among the ready ones
+            out[point] = [(k, asked and self.choices[k].ready) for k, asked in entries]
+        return out
+
+    def _excluded(self) -> dict[DataPoint, list[str]]:
+        """The exclusions to save: the ready providers unticked here, and what was saved for the others (they
+        cannot be ticked here, so their greyed box says nothing)."""
+        out: dict[DataPoint, list[str]] = {}
+        for point in DataPoint:
+            asked = set(self.waterfall.keys(point))
+            out[point] = [k for k in self.waterfall.keys(point, asked_only=False)
+                          if (k not in asked if self.choices[k].ready else k in self._saved_excluded.get(point, ()))]
         return out
 
     def _points_changed(self, *_args: Any) -> None:
@@ -525,8 +542,9 @@ class EnrichDialog(QDialog):
         from enginy_desktop.core.runs import RunError
 
         options = self.options()
-        if self.save_default.isChecked():  # every data point's order as shown (unchecked ones keep their place)
-            save_default_order(self.ctx, {p: self.waterfall.keys(p, asked_only=False) for p in DataPoint})
+        if self.save_default.isChecked():  # every data point's order as shown, and the providers unticked in it
+            save_default_order(self.ctx, {p: self.waterfall.keys(p, asked_only=False) for p in DataPoint},
+                               self._excluded())
         try:
             info = start_enrichment(self.ctx, options)
         except (EnrichError, RunError) as exc:
@@ -571,7 +589,7 @@ class EnrichSettingsDialog(QDialog):
         self.setMinimumWidth(640)
         self.ctx = ctx
         self.choices = {c.key: c for c in providers(ctx)}
-        saved = default_order(ctx, ready_only=False)
+        saved = saved_waterfall(ctx)
         root = QVBoxLayout(self)
         root.setContentsMargins(24, 20, 24, 20)
         root.setSpacing(12)
@@ -579,14 +597,15 @@ class EnrichSettingsDialog(QDialog):
         title.setObjectName("dialogTitle")
         root.addWidget(title)
         sub = QLabel("For each data point, the order in which the providers are asked: the next one only for what "
-                     "the ones before did not find. Enrich… starts from these orders; providers that are switched "
-                     "off or not connected are skipped. On the command line, --providers sets one order for "
-                     "every data point instead.")
+                     "the ones before did not find. Untick a provider never to ask it for that data point. Enrich… "
+                     "starts from these orders and ticks; providers that are switched off or not connected are "
+                     "skipped. On the command line, --providers sets one order for every data point instead, for "
+                     "that run.")
         sub.setObjectName("dialogSubtitle")
         sub.setWordWrap(True)
         root.addWidget(sub)
-        orders = {p: [(k, True) for k in saved.get(p, []) if k in self.choices] for p in DataPoint}
-        self.waterfall = WaterfallEditor(self.choices, orders, checkable=False, parent=self)
+        orders = {p: [(k, asked) for k, asked in saved.get(p, []) if k in self.choices] for p in DataPoint}
+        self.waterfall = WaterfallEditor(self.choices, orders, checkable=True, gate_ready=False, parent=self)
         self.waterfall.setObjectName("settingsWaterfall")
         self.points = self.waterfall.points
         self.order = self.waterfall.order
@@ -619,7 +638,9 @@ class EnrichSettingsDialog(QDialog):
         self.pricing.setText(f"{c.name}: {c.pricing} {c.why_not()}".strip() if c else "")
 
     def save(self) -> None:
-        save_default_order(self.ctx, {p: self.waterfall.keys(p, asked_only=False) for p in DataPoint})
+        every = {p: self.waterfall.keys(p, asked_only=False) for p in DataPoint}
+        asked = {p: set(self.waterfall.keys(p)) for p in DataPoint}
+        save_default_order(self.ctx, every, {p: [k for k in keys if k not in asked[p]] for p, keys in every.items()})
         self.accept()
 
 

@@ -123,6 +123,40 @@ def test_enrich_command_says_the_commands_to_run_not_the_windows_menus(cli: Any,
     assert "Integrations →" not in err
 
 
+def test_a_saved_exclusion_is_shown_and_respected_and_providers_overrides_it(cli: Any, ctx: Any,
+                                                                             tmp_path: Path) -> None:
+    from enginy_desktop.adapters.enrichment.base import DataPoint as D
+    from enginy_desktop.core.enrich import default_order, save_default_order
+
+    world = EnrichWorld.make(ctx, tmp_path, contacts=20, providers=("apollo", "lusha"))
+    order = default_order(ctx)
+    order[D.JOB_TITLE] = ["lusha", "apollo"]  # Lusha first for job titles, but never asked for them
+    save_default_order(ctx, order, {D.JOB_TITLE: ["lusha"]})
+    lusha = world.emulator("lusha")
+    with served(ctx, world):
+        code, out, err = cli("enrich", "--providers-list")
+        assert code == 0, err
+        assert "job_title: apollo (never lusha)" in out
+        code, out, err = cli("enrich", "--providers-list", "--json")
+        assert json.loads(out)["excluded"] == {"job_title": ["lusha"]}
+        code, out, err = cli("enrich", "--list", "Leads", "--find", "job_title", "--dry-run")
+        assert code == 0, err
+        assert "Job title: apollo (not asked: lusha" in out
+        assert "Lusha" not in out.split("Estimate", 1)[1]
+
+        code, out, err = cli("enrich", "--list", "Leads", "--find", "job_title", "--yes", "--json")
+        assert code == 0, err
+        assert json.loads(out)["state"] == "finished"
+        assert world.emulator("apollo").requests
+        assert not lusha.requests  # the saved exclusion held: Lusha was not asked for job titles
+
+        code, out, err = cli("enrich", "--list", "Leads", "--find", "job_title", "--providers", "lusha", "--dry-run")
+        assert code == 0, err
+        assert "Job title: lusha\n" in out  # --providers overrides the exclusion for this run
+    help_text = subprocess.run(_command(tmp_path, "enrich", "--help"), capture_output=True, text=True, timeout=60)
+    assert "overrides both" in " ".join(help_text.stdout.split())  # --help says --providers overrides
+
+
 def _command(data_dir: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "enginy_desktop", "--data-dir", str(data_dir), *args]
 

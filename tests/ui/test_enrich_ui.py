@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QPushButton, QTableWidget
 
 from enginy_desktop.adapters.enrichment.base import DataPoint as D
-from enginy_desktop.core.enrich import default_order
+from enginy_desktop.core.enrich import default_order, save_default_order
 from enginy_desktop.views.enrich_dialog import EnrichDialog, EnrichSettingsDialog, enrich_run_detail
 from tests.support.enrich_world import EnrichWorld
 from tests.ui.workspace_helpers import aloop  # noqa: F401
@@ -113,6 +113,58 @@ def test_enrichment_settings_from_the_cards_save_the_order(qtbot: Any, window: A
     assert settings.isVisible()
     settings.reject()
 
+
+
+def _ticked(dialog: Any, point: D) -> dict[str, bool]:
+    dialog.waterfall.select(point)
+    items = [dialog.order.list.item(i) for i in range(dialog.order.list.count())]
+    return {str(it.data(Qt.ItemDataRole.UserRole)): it.checkState() == Qt.CheckState.Checked for it in items}
+
+
+def test_a_provider_unticked_in_the_settings_stays_excluded_after_a_restart(qtbot: Any, ctx: Any, data_dir: Path,
+                                                                           tmp_path: Path) -> None:
+    from enginy_desktop.core.context import AppContext
+    from enginy_desktop.core.enrich import saved_waterfall
+
+    world = EnrichWorld.make(ctx, tmp_path, contacts=4, providers=("apollo", "lusha"))
+    dialog = EnrichSettingsDialog(ctx)
+    qtbot.addWidget(dialog)
+    assert all(_ticked(dialog, D.JOB_TITLE).values())  # nothing excluded at first
+    dialog.waterfall.select(D.JOB_TITLE)
+    keys = dialog.order.keys(checked_only=False)
+    dialog.order.list.item(keys.index("lusha")).setCheckState(Qt.CheckState.Unchecked)
+    assert "Lusha" not in dialog.waterfall.points.item(list(D).index(D.JOB_TITLE)).toolTip()
+    shot(dialog, "enrich-settings-excluded")
+    dialog.save()
+
+    again = AppContext.open(data_dir)  # the application started again on the same data folder
+    try:
+        assert dict(saved_waterfall(again)[D.JOB_TITLE])["lusha"] is False
+        assert "lusha" not in default_order(again)[D.JOB_TITLE]
+        assert "lusha" in default_order(again)[D.EMAIL]  # excluded for job titles only
+        settings = EnrichSettingsDialog(again)
+        qtbot.addWidget(settings)
+        assert _ticked(settings, D.JOB_TITLE)["lusha"] is False
+        assert _ticked(settings, D.EMAIL)["lusha"] is True
+        enrich = EnrichDialog(again, world.list_id, factory=world.factory)  # its starting state
+        qtbot.addWidget(enrich)
+        enrich._timer.stop()
+        ticks = _ticked(enrich, D.JOB_TITLE)
+        assert (ticks["apollo"], ticks["lusha"]) == (True, False)
+        enrich.show()
+        qtbot.waitExposed(enrich)
+        shot(enrich, "enrich-dialog-excluded")
+        assert "lusha" not in enrich.options().order[D.JOB_TITLE]
+        # Ticked again for this run and saved from the dialog: no longer excluded.
+        enrich.waterfall.select(D.JOB_TITLE)
+        row = enrich.order.keys(checked_only=False).index("lusha")
+        enrich.order.list.item(row).setCheckState(Qt.CheckState.Checked)
+        enrich._timer.stop()
+        assert "lusha" in enrich.options().order[D.JOB_TITLE]
+        save_default_order(again, {p: enrich.waterfall.keys(p, asked_only=False) for p in D}, enrich._excluded())
+        assert dict(saved_waterfall(again)[D.JOB_TITLE])["lusha"] is True
+    finally:
+        again.close()
 
 def test_no_ready_provider_says_what_to_do(qtbot: Any, aloop: Any, ctx: Any, tmp_path: Path) -> None:  # noqa: F811
     from enginy_desktop.core.services.workspace import WorkspaceService

@@ -2,7 +2,8 @@
 
 - :func:`providers` — the enrichment providers Enginy can ask, whether each is switched on and connected, what it
   finds and what it costs;
-- :func:`default_order` / :func:`save_default_order` — the waterfall per data point (saved in the store);
+- :func:`saved_waterfall` / :func:`default_order` / :func:`save_default_order` — the waterfall per data point,
+  saved in the store: the providers' order and those never to ask for that point (``excluded``);
 - :class:`EnrichOptions` — a run's choices (list or selection, what to find, the order, the credit cap, whether to
   replace values already there);
 - :func:`estimate` — per provider, how many records it would be asked about **at most** (every provider before it
@@ -12,7 +13,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,9 +42,11 @@ __all__ = [
     "ProviderEstimate",
     "default_order",
     "estimate",
+    "excluded_providers",
     "iter_rows",
     "providers",
     "save_default_order",
+    "saved_waterfall",
 ]
 
 CHUNK = 500
@@ -124,27 +127,48 @@ def providers(ctx: Any) -> list[ProviderChoice]:
     return out
 
 
-def default_order(ctx: Any, *, ready_only: bool = True) -> dict[DataPoint, list[str]]:
-    """The saved waterfall per data point, completed with the other providers that can find it (catalog order)."""
+def saved_waterfall(ctx: Any, *, ready_only: bool = False) -> dict[DataPoint, list[tuple[str, bool]]]:
+    """The saved waterfall per data point: each provider that can find it, in the saved order (the others after,
+    in the catalog's), with whether it is asked — ``False`` for a provider excluded from that point."""
     with ctx.store.session() as s:
-        saved = {row.data_point: list(row.providers) for row in s.scalars(select(EnrichmentDefault))}
+        saved = {row.data_point: (list(row.providers), set(row.excluded or []))
+                 for row in s.scalars(select(EnrichmentDefault))}
     choices = [c for c in providers(ctx) if c.ready or not ready_only]
-    order: dict[DataPoint, list[str]] = {}
+    out: dict[DataPoint, list[tuple[str, bool]]] = {}
     for point in DataPoint:
         able = [c.key for c in choices if point in c.finds]
-        first = [k for k in saved.get(point.value, []) if k in able]
-        order[point] = first + [k for k in able if k not in first]
-    return order
+        order, excluded = saved.get(point.value, ([], set()))
+        first = [k for k in order if k in able]
+        out[point] = [(k, k not in excluded) for k in first + [k for k in able if k not in first]]
+    return out
 
 
-def save_default_order(ctx: Any, order: Mapping[DataPoint, Sequence[str]]) -> None:
+def default_order(ctx: Any, *, ready_only: bool = True) -> dict[DataPoint, list[str]]:
+    """The providers a run asks per data point by default: the saved order without the excluded providers."""
+    saved = saved_waterfall(ctx, ready_only=ready_only)
+    return {p: [k for k, asked in entries if asked] for p, entries in saved.items()}
+
+
+def excluded_providers(ctx: Any) -> dict[DataPoint, list[str]]:
+    """Per data point, the providers saved as never to ask for it (only the points that have some)."""
+    out = {p: [k for k, asked in entries if not asked] for p, entries in saved_waterfall(ctx).items()}
+    return {p: keys for p, keys in out.items() if keys}
+
+
+def save_default_order(ctx: Any, order: Mapping[DataPoint, Sequence[str]],
+                       excluded: Mapping[DataPoint, Iterable[str]] | None = None) -> None:
+    """Save each data point's order, and — when ``excluded`` is given — the providers never to ask for it (a point
+    missing from ``excluded`` keeps what was saved)."""
     with ctx.store.write() as s:
         for point, keys in order.items():
             row = s.get(EnrichmentDefault, point.value)
             if row is None:
-                s.add(EnrichmentDefault(data_point=point.value, providers=list(keys)))
+                row = EnrichmentDefault(data_point=point.value, providers=list(keys), excluded=[])
+                s.add(row)
             else:
                 row.providers = list(keys)
+            if excluded is not None and point in excluded:
+                row.excluded = sorted(set(excluded[point]))
 
 
 @dataclass

@@ -8,7 +8,8 @@ enrichment runs, and the default waterfall order.
 - :class:`EnrichmentRequest` — the journal of one run's requests to providers: written *in flight* before a
   request is sent and *done* with its answer (the cache rows and values land in the same transaction), so a run
   resumed after a crash knows what was asked; an asynchronous provider's job id is kept as soon as it is known.
-- :class:`EnrichmentDefault` — the waterfall order saved per data point.
+- :class:`EnrichmentDefault` — the waterfall saved per data point: the providers' order, and those never to ask for
+  it (``excluded``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, utcnow
@@ -82,3 +83,5 @@ class EnrichmentDefault(Base):
 
     data_point: Mapped[str] = mapped_column(String(30), primary_key=True)
     providers: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Providers unticked for this data point: a run started from the saved waterfall does not ask them for it.
+    excluded: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=text("'[]'"))

@@ -424,6 +424,12 @@ def as_options(value: object) -> tuple[str, ...]:
 
 @dataclass(frozen=True, slots=True)
 class CrmRecord:
+    """One CRM record as read: ``properties`` hold canonical values (:data:`Value`).
+
+    An identifier field that holds several values for one record is a tuple of them, e.g. the ``company_name``
+    role of a contact that belongs to several companies: the names of all of them, its primary company's first.
+    Matching compares a local value with each (the record is found by any of them, and counts once)."""
+
     id: str
     object: CrmObject
     properties: Mapping[str, Value | None]
@@ -690,7 +696,9 @@ class CrmAdapter(abc.ABC):
     def identifier_fields(self, object: CrmObject) -> dict[str, str]:
         """This CRM's field for each identifier role of the Step 1 presets (``core.matching.rules.Role`` values:
         ``first_name``, ``last_name``, ``company_name``, ``linkedin_url``, ``email``, ``domain``, ``name``), e.g.
-        HubSpot contacts ``{"first_name": "firstname", …}``. Roles the CRM has no field for are left out."""
+        HubSpot contacts ``{"first_name": "firstname", …}``. Roles the CRM has no field for are left out. A field
+        may read several values for one record (a tuple, see :class:`CrmRecord`): ``company_name`` where a contact
+        belongs to several companies."""
 
     @abc.abstractmethod
     def display_fields(self, object: CrmObject) -> tuple[str, ...]:

@@ -71,6 +71,14 @@ RELATIONS_STATE = "account_contact_relations"  # "on" / "off": what the Contact 
 PRIMARY = AssociationType("AccountId", "FIELD", "Primary account", primary=True)
 RELATED = AssociationType("AccountContactRelation", "RELATION", "Related account (indirect)")
 ACCOUNT_NAME = "Account.Name"  # a relationship field of contacts, read for matching by company name
+# With Contacts to Multiple Accounts, the names of a contact's other (indirect) accounts come in the same query: a
+# parent-to-child sub-query on the Contact's AccountContactRelations, answered per contact as a query result of its
+# own ({totalSize, done, records}; null when there is none). The direct relation is the primary account, whose
+# name Account.Name already gives. Sub-queries:
+# https://developer.salesforce.com/docs/platform/salesforce-soql-sosl/guide/sforce-api-calls-soql-relationships-query-using.md
+# their answers: https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/sforce_api_calls_soql_relationships_query_results.htm
+RELATED_NAMES = "AccountContactRelations"
+RELATED_NAMES_QUERY = "(SELECT Account.Name FROM AccountContactRelations WHERE IsDirect = false)"
 IDENTIFIER_FIELDS: dict[CrmObject, dict[str, str]] = {
     CrmObject.CONTACTS: {"first_name": "FirstName", "last_name": "LastName", "email": "Email",
                          "company_name": ACCOUNT_NAME},
@@ -262,16 +270,31 @@ class SalesforceAdapter(ClientCrmAdapter):
         return reply.json_or_none()
 
     async def _query(self, soql: str) -> AsyncIterator[list[dict[str, Any]]]:
-        """Pages of a SOQL query's records (flattened), following ``nextRecordsUrl``."""
+        """Pages of a SOQL query's records (flattened), following ``nextRecordsUrl`` (a sub-query's own results
+        too, where a record has more children than came with it)."""
         data = await self._json("GET", f"{wire.DATA}/query", params={"q": soql})
         while True:
             records = [wire.flatten(r) for r in (data or {}).get("records") or [] if isinstance(r, dict)]
+            for record in records:
+                await self._all_children(record)
             if records:
                 yield records
             following = (data or {}).get("nextRecordsUrl")
             if (data or {}).get("done", True) or not following:
                 return
             data = await self._json("GET", str(following))
+
+    async def _all_children(self, record: dict[str, Any]) -> None:
+        """A sub-query's result that is not done (many children) gets its remaining records, in place."""
+        for name, value in record.items():
+            if isinstance(value, dict) and value.get("done") is False and value.get("nextRecordsUrl"):
+                rows = list(value.get("records") or [])
+                following: Any = value["nextRecordsUrl"]
+                while following:
+                    more = await self._json("GET", str(following)) or {}
+                    rows.extend(more.get("records") or [])
+                    following = None if more.get("done", True) else more.get("nextRecordsUrl")
+                record[name] = {**value, "done": True, "records": rows}
 
     # -- who am I, what is there ---------------------------------------------------------------------------------
     async def check(self) -> CrmIdentity:
@@ -334,8 +357,11 @@ class SalesforceAdapter(ClientCrmAdapter):
     async def fields(self, object: CrmObject) -> list[CrmField]:
         found = dict(await self._describe_of(object))
         if object is CrmObject.CONTACTS and not self.leads:
+            about = ("The names of the contact's accounts: its primary account and the accounts it is related to "
+                     "(read for matching)." if self.relations else "The name of the contact's account (read for "
+                     "matching).")
             found[ACCOUNT_NAME] = CrmField(ACCOUNT_NAME, "Account name", FieldType.TEXT, object, read_only=True,
-                                           description="The name of the contact's account (read for matching).")
+                                           description=about)
         return sorted(found.values(), key=lambda f: f.label.casefold())
 
     async def users(self) -> list[CrmUser]:
@@ -379,6 +405,8 @@ class SalesforceAdapter(ClientCrmAdapter):
         for p in properties:
             if p in known or (p == ACCOUNT_NAME and not (self.leads and object is CrmObject.CONTACTS)):
                 names.append(wire.field_name(p))
+        if ACCOUNT_NAME in names and object is CrmObject.CONTACTS and self.relations:
+            names.append(RELATED_NAMES_QUERY)  # the other accounts' names, in the same call
         # Names come from describe (checked by wire.field_name); values are quoted by wire.quote.
         return f"SELECT {', '.join(dict.fromkeys(names))} FROM {self._sobject(object)}"  # noqa: S608
 
@@ -386,10 +414,12 @@ class SalesforceAdapter(ClientCrmAdapter):
         known = self._describe.get(object) or {}
         props: dict[str, Any] = {}
         for name, value in item.items():
-            if name in ("Id", "CreatedDate", "LastModifiedDate"):
+            if name in ("Id", "CreatedDate", "LastModifiedDate", RELATED_NAMES):
                 continue
             f = known.get(name)
             props[name] = wire.from_wire(f.type if f else FieldType.TEXT, value)
+        if RELATED_NAMES in item:
+            props[ACCOUNT_NAME] = _account_names(props.get(ACCOUNT_NAME), item[RELATED_NAMES])
         return CrmRecord(id=str(item.get("Id")), object=object, properties=props,
                          created_at=parse_datetime(_iso(item.get("CreatedDate"))),
                          updated_at=parse_datetime(_iso(item.get("LastModifiedDate"))))
@@ -803,6 +833,20 @@ def _positive(text: str) -> int | None:
     except ValueError:
         return None
     return value if value > 0 else None
+
+
+def _account_names(primary: Any, related: Any) -> str | tuple[str, ...] | None:
+    """A contact's account names for matching: the primary account's, then its other accounts' (the answer of
+    :data:`RELATED_NAMES_QUERY`, null when there are none), once each; a plain name when there is one only."""
+    rows = related.get("records") if isinstance(related, dict) else None
+    names = [str(primary).strip() if primary else ""]
+    for row in rows or []:
+        if isinstance(row, dict):
+            names.append(str(wire.flatten(row).get(ACCOUNT_NAME) or "").strip())
+    distinct = tuple(dict.fromkeys(n for n in names if n))
+    if len(distinct) > 1:
+        return distinct
+    return distinct[0] if distinct else None
 
 
 def _is_id(value: object) -> bool:

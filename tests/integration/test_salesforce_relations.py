@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from urllib.parse import parse_qs
 
 import httpx
 import pytest
@@ -224,11 +225,15 @@ def test_the_emulators_switch_and_relation_rules() -> None:
                                      headers={"Authorization": f"Bearer {DEFAULT_TOKEN}"}) as c:
             return [await c.get(f"/services/data/v62.0/sobjects/{ACR}/describe"),
                     await c.get("/services/data/v62.0/query", params={"q": "SELECT Id FROM AccountContactRelation"}),
+                    await c.get("/services/data/v62.0/query", params={
+                        "q": "SELECT Id, (SELECT Account.Name FROM AccountContactRelations) FROM Contact"}),
                     await c.get("/services/data/v62.0/sobjects/Contact/describe")]
 
-    describe, query, contact = run(hidden())
+    describe, query, subquery, contact = run(hidden())
     assert (describe.status_code, describe.json()[0]["errorCode"]) == (404, "NOT_FOUND")
     assert (query.status_code, query.json()[0]["errorCode"]) == (400, "INVALID_TYPE")
+    assert (subquery.status_code, subquery.json()[0]["errorCode"]) == (400, "INVALID_TYPE")
+    assert "Didn't understand relationship 'AccountContactRelations'" in subquery.json()[0]["message"]
     assert ACR not in {c["childSObject"] for c in contact.json()["childRelationships"]}
 
     sb.set_limits({"account_contact_relations": True})
@@ -285,3 +290,99 @@ def test_relation_traffic_follows_the_documented_shapes(shared_dir: Any) -> None
     deleted = [c for c in recorder.checked if c.request.method == "DELETE"]
     answers = [a["success"] for a in deleted[-1].response.json()]
     assert answers.count(False) == 1  # the direct relation cannot be deleted; the indirect one can
+
+
+# -- matching by related accounts ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_a_contact_matches_by_a_related_account_not_only_its_primary_one(ctx: Any, on: bool) -> None:
+    """Jane works at Globex (her primary account) and at Acme (a related account). The local "Jane Doe at Acme",
+    identified by first + last + company name, is her: the sync links them and the export updates her instead of
+    creating a duplicate. Without Contacts to Multiple Accounts she has Globex only, and nothing changes: she is new.
+    The requests the sync and the export send are the ones their estimates said."""
+    from enginy_desktop.core import sync
+    from enginy_desktop.core.crm_config import ContactIdentifier
+    from enginy_desktop.core.matching.rules import ContactPreset
+
+    with crm_world(ctx, "salesforce", account_contact_relations=on, daily_requests=100_000) as w:
+        sb: Any = w.sb
+        globex, acme = w.add_company("Globex", "globex.test"), w.add_company("ACME, Inc.", "acme.test")
+        jane = w.add_contact("Jane", "Doe", "jane@globex.test", company=(globex, "Globex"))
+        w.add_contact("John", "Doe", "john@acme.test", company=(acme, "ACME, Inc."))  # another Doe at Acme
+        if on:
+            sb.insert(ACR, {"AccountId": acme, "ContactId": jane})
+        config = w.configure([*w.basics(), w.mapping("job_title", "job_title", overwrite=True)],
+                             association=AssociationType.ADDITIONAL, by_email=False)
+        config.contact_identifier = ContactIdentifier(ContactPreset.FIRST_LAST_COMPANY)
+        w.ctx.crm_configs.save(config)
+        w.contacts("Leads", [{"first_name": "Jane", "last_name": "Doe", "email": "jane@acme.test",
+                              "company_name": "Acme", "job_title": "CFO"}])
+
+        estimate = run(sync.estimate_sync(w.ctx, "Leads"))
+        before = len(sb.requests)
+        result = run(sync.sync_list(w.ctx, "Leads"))
+        assert estimate is not None
+        listings = [q for q in (parse_qs(r.query).get("q", [""])[0] for r in sb.requests[before:]
+                                if r.path.endswith("/query")) if "FROM Contact" in q and "COUNT()" not in q]
+        # One listing of the contacts' identifier fields, with their related accounts' names where the org has them.
+        assert estimate.check.needed == len(listings) == 1
+        assert ("(SELECT Account.Name FROM AccountContactRelations WHERE IsDirect = false)" in listings[0]) is on
+        counts = result.objects["contact"].counts
+        [row] = sync.link_rows(w.ctx, "Leads")
+        if on:
+            assert counts.get("matched", 0) == 1
+            assert row.crm_id == jane
+        else:
+            assert counts.get("new", 0) == 1
+            assert row.crm_id is None
+
+        plan, result, sent = exported(w, ExportOptions())
+        assert result.state == "finished", result.error
+        counts = plan.counts("contact")
+        assert (counts["update"], counts["create"]) == ((1, 0) if on else (0, 1))
+        assert plan.budget is not None
+        assert plan.budget.needed == sent
+        does = [r for r in sb.records["Contact"].values() if r["LastName"] == "Doe"]
+        assert len(does) == (2 if on else 3)
+        assert sb.records["Contact"][jane]["Title"] == ("CFO" if on else None)
+        assert sb.records["Contact"][jane]["AccountId"] == globex  # her primary account stays
+
+
+def test_related_account_names_come_in_the_contact_query_as_salesforce_pages_them(shared_dir: Any) -> None:
+    """One query reads the contacts with their accounts' names: a sub-query's children count toward the 2,000
+    records of a batch, and a contact with more related accounts than came with it gets the rest by its own
+    nextRecordsUrl. Every answer has the documented shape."""
+    from tests.support.salesforce_contract import SalesforceRecorder
+
+    recorder = SalesforceRecorder.for_shared_dir(shared_dir)
+    app = create_app(SalesforceSandboxConfig(account_contact_relations=True, page_size=3, child_page_size=1))
+    sb: SalesforceSandbox = app.state.sandbox
+    globex, acme, initech = (sb.insert("Account", {"Name": n})["Id"] for n in ("Globex", "Acme", "Initech"))
+    jane = sb.insert("Contact", {"LastName": "Doe", "AccountId": globex})["Id"]
+    for account in (acme, initech):
+        sb.insert(ACR, {"AccountId": account, "ContactId": jane})
+    bob = sb.insert("Contact", {"LastName": "Roe", "AccountId": acme})["Id"]
+    solo = sb.insert("Contact", {"LastName": "Solo"})["Id"]
+    kept: dict[str, str] = {"account_contact_relations": "on"}
+
+    async def go() -> tuple[dict[str, Any], int]:
+        from enginy_desktop.adapters.base import Connection
+
+        connection = Connection("salesforce", {"base_url": "https://sandbox.my.salesforce.com"},
+                                lambda name: DEFAULT_TOKEN if name == "access_token" else None,
+                                load_state=kept.get, save_state=kept.__setitem__)
+        async with SalesforceAdapter.from_connection(connection, transport=recorder.wrap(asgi_transport(app))) as a:
+            found = {r.id: r.get("Account.Name") async for page in a.scan(CrmObject.CONTACTS, ["Account.Name"])
+                     for r in page}
+            return found, a.calls_made
+
+    found, calls = run(go())
+    assert found == {jane: ("Globex", "Acme", "Initech"), bob: "Acme", solo: None}
+    # describe; the first batch (Jane with one related account: 2 records, Bob: 1); Jane's other related account;
+    # the second batch (Solo)
+    assert calls == 4
+    recorder.assert_all_valid()
+    queries = [c for c in recorder.checked if "/query" in c.request.url.path]
+    assert "AccountContactRelations" in queries[0].request.url.params["q"]
+    assert queries[0].response.json()["records"][1]["AccountContactRelations"] is None  # Bob: no other account

@@ -35,16 +35,30 @@ ERROR_ARRAY = {
 SOBJECT = {"type": "object", "required": ["attributes"],
            "properties": {"attributes": {"type": "object", "required": ["type"],
                                          "properties": {"type": {"type": "string"}, "url": {"type": "string"}}}}}
-QUERY_RESULT = {
-    "$comment": "https://developer.salesforce.com/docs/platform/api-rest/guide/resources-query.md (totalSize, done, "
-                "nextRecordsUrl, records; up to 2,000 records a batch) and "
-                "https://developer.salesforce.com/docs/platform/api-rest/guide/dome-query.html (query more results)",
-    "type": "object", "required": ["totalSize", "done", "records"], "additionalProperties": False,
-    "properties": {"totalSize": {"type": "integer", "minimum": 0}, "done": {"type": "boolean"},
-                   "nextRecordsUrl": {"type": "string", "pattern": r"^/services/data/v\d+\.\d+/query/[^/]+$"},
-                   "records": {"type": "array", "maxItems": 2000, "items": SOBJECT}},
-    "if": {"properties": {"done": {"const": False}}}, "then": {"required": ["nextRecordsUrl"]},
-}
+
+
+def _query_result(rows: dict[str, Any], comment: str) -> dict[str, Any]:
+    return {
+        "$comment": comment,
+        "type": "object", "required": ["totalSize", "done", "records"], "additionalProperties": False,
+        "properties": {"totalSize": {"type": "integer", "minimum": 0}, "done": {"type": "boolean"},
+                       "nextRecordsUrl": {"type": "string", "pattern": r"^/services/data/v\d+\.\d+/query/[^/]+$"},
+                       "records": {"type": "array", "maxItems": 2000, "items": rows}},
+        "if": {"properties": {"done": {"const": False}}}, "then": {"required": ["nextRecordsUrl"]},
+    }
+
+
+CHILD_RESULT = _query_result(
+    SOBJECT, "https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/sforce_api_calls_soql_"
+    "relationships_query_results.htm (a parent-to-child sub-query's children: a query result of their own under "
+    "the relationship's name, {totalSize, done, records}, with nextRecordsUrl when not done; null when none)")
+QUERY_ROW = {**SOBJECT, "additionalProperties": {"if": {"type": "object", "required": ["totalSize"]},
+                                                 "then": CHILD_RESULT}}
+QUERY_RESULT = _query_result(
+    QUERY_ROW, "https://developer.salesforce.com/docs/platform/api-rest/guide/resources-query.md (totalSize, done, "
+    "nextRecordsUrl, records; up to 2,000 records a batch, children of sub-queries counted: https://developer."
+    "salesforce.com/docs/platform/api/guide/sforce-api-header-queryoptions.md) and "
+    "https://developer.salesforce.com/docs/platform/api-rest/guide/dome-query.html (query more results)")
 SAVE_ERROR = {"type": "object", "required": ["statusCode", "message"],
               "properties": {"statusCode": {"type": "string"}, "message": {"type": "string"},
                              "fields": {"type": "array", "items": {"type": "string"}}}}
@@ -150,6 +164,16 @@ def _known_gap(problem: str) -> bool:
             or bool(re.search(r"'\d{4}-\d{2}-\d{2}T[\d:.]+\+0000' is not a 'date-time'", problem)))
 
 
+def _batch_problems(body: Any) -> list[str]:
+    """A query batch holds at most 2,000 records, the children of its sub-queries counted among them."""
+    rows = body.get("records") if isinstance(body, dict) else None
+    if not isinstance(rows, list):
+        return []
+    size = len(rows) + sum(len(v.get("records") or []) for r in rows if isinstance(r, dict) for v in r.values()
+                           if isinstance(v, dict) and "totalSize" in v)
+    return [f"response: a batch of {size:,} records, children counted (at most 2,000)"] if size > 2000 else []
+
+
 @dataclass
 class Checked:
     request: httpx.Request
@@ -218,6 +242,8 @@ class SalesforceRecorder:
                     problems += [p for p in exchange.problems if not _known_gap(p)]
                 else:
                     problems.append("no schema for this operation")
+        if request.method == "GET" and rest.startswith("/query") and response.is_success:
+            problems += _batch_problems(body)
         if response.status_code >= 400 and path != "/services/oauth2/token":
             problems += _schema_problems(ERROR_ARRAY, body, "error body")
         checked = Checked(request, response, by, problems)

@@ -206,6 +206,49 @@ def test_repeated_crm_ids_are_one_record() -> None:
     assert result.crm_ids == ["a"]
 
 
+# A CRM contact may belong to several companies (its primary one and others): the record holds every name.
+SEVERAL = {
+    "c1": person("Jane", "Doe", ("Globex Corp", "ACME, Inc.", "Acme")),  # Acme twice once normalized
+    "c2": person("John", "Roe", ("Beta",)),
+    "c3": person("Ann", "Lee", ["Gamma", None, ""]),
+    "c4": person("Max", "Moe", ()),
+}
+
+
+@pytest.mark.parametrize(("local", "outcome", "crm_id"), [
+    (person("Jane", "Doe", "acme"), Outcome.MATCHED, "c1"),  # a company that is not the primary one
+    (person("jane", "DOE", "Globex"), Outcome.MATCHED, "c1"),  # the primary one
+    (person("Jane", "Doe", "Initech"), Outcome.NEW, None),  # a company she does not belong to
+    (person("John", "Roe", "Beta GmbH"), Outcome.MATCHED, "c2"),
+    (person("Ann", "Lee", "gamma"), Outcome.MATCHED, "c3"),  # empty names beside it never match
+    (person("Max", "Moe", "Acme"), Outcome.NEW, None),  # no company at all
+])
+def test_a_crm_record_with_several_companies_matches_by_any_of_them(local: dict, outcome: Outcome,
+                                                                     crm_id: str | None) -> None:
+    for rule in (NAMES_ONLY, CONTACT):
+        result = match(rule, {1: local}, SEVERAL)
+        assert (result[1].outcome, result[1].crm_id) == (outcome, crm_id)
+        assert result.crm_duplicates == 0  # one record holding a name twice is still one record
+    if outcome is Outcome.MATCHED:
+        assert result[1].why == "First name + Last name + Company name"
+
+
+def test_several_companies_shared_by_two_crm_records_are_ambiguous() -> None:
+    crm = {"a": person("Jane", "Doe", ("Globex", "Acme")), "b": person("Jane", "Doe", "Acme Inc"),
+           "c": person("Jane", "Doe", ["Initech", "Acme"])}
+    by_company = Rule.of((Condition("company_name", "company_name", Kind.COMPANY_NAME),))
+    names_or_company = Rule((*NAMES_ONLY.groups, *by_company.groups))  # one CRM column in two groups
+    local = {1: person("Jane", "Doe", "ACME"), 2: person("Jane", "Doe", "Globex"), 3: person("Jo", "Bloggs", "initech")}
+    for rule in (NAMES_ONLY, names_or_company):
+        result = match(rule, local, crm)
+        assert result[1].outcome is Outcome.AMBIGUOUS
+        assert set(result[1].candidates) == {"a", "b", "c"}
+        assert result[2].crm_id == "a"
+        assert result.crm_duplicates == 3
+    result = match(names_or_company, local, crm)
+    assert (result[3].crm_id, result[3].why) == ("c", "Company name")
+
+
 def test_local_duplicates_are_grouped() -> None:
     local = {
         1: person("New", "Guy", "Zed Ltd"),

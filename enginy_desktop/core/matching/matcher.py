@@ -16,6 +16,10 @@ Records are plain mappings, objects with a ``get(field)`` method (the adapters' 
 with attributes (dataclasses, ORM rows), given as a mapping id -> record, pairs ``(id, record)``, or
 :class:`Columns` (ids plus one sequence per field, the cheapest form for millions of rows). Results are held
 in flat arrays, not one object per record; per-record views are built on demand.
+
+A CRM record may hold several values in one field (a tuple or a list: e.g. the names of every company a contact
+belongs to, its primary one and the others). The record is then found by each of them: a local value equal to any
+one matches (after the same normalization), and the record still counts once.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
-from itertools import repeat
+from itertools import product, repeat
 from operator import itemgetter, methodcaller
 from typing import Any
 
@@ -233,31 +237,98 @@ class MatchResult:
         )
 
 
-def _normalized_columns(rule: Rule, columns: dict[str, list], side: str) -> list[list[Any]]:
-    """Per group, the list of keys: the normalized string of a one-condition group (None when empty), or a
-    tuple of normalized strings (incomplete when it holds a None)."""
-    cache: dict[tuple[str, Kind], list[str | None]] = {}
+class _Several(list):
+    """The distinct normalized values of one CRM field that holds several (two or more, no None)."""
 
-    def normalized(cond: Condition) -> list[str | None]:
+    __slots__ = ()
+
+
+_MANY = (tuple, list)
+_MANY_TYPES = frozenset(_MANY)
+
+
+def _normalized_several(column: list[Any], kind: Kind, any_extension: bool) -> list[Any]:
+    """:func:`normalize_column` for a CRM column where some records hold several values: those get a
+    :class:`_Several` of their distinct normalized values (a plain string when only one is left, None when none)."""
+    flat: list[Any] = []
+    owners: list[int] = []
+    for pos, value in enumerate(column):
+        if type(value) in _MANY:
+            flat.extend(value)
+            owners.extend(repeat(pos, len(value)))
+        else:
+            flat.append(value)
+            owners.append(pos)
+    out: list[Any] = [None] * len(column)
+    for pos, norm in zip(owners, normalize_column(flat, kind, any_extension=any_extension), strict=True):
+        if norm is None:
+            continue
+        held = out[pos]
+        if held is None:
+            out[pos] = norm
+        elif type(held) is _Several:
+            if norm not in held:
+                held.append(norm)
+        elif held != norm:
+            out[pos] = _Several((held, norm))
+    return out
+
+
+def _normalized_columns(rule: Rule, columns: dict[str, list], side: str
+                        ) -> tuple[list[list[Any]], list[dict[int, list[Any]]]]:
+    """Per group, the list of keys: the normalized string of a one-condition group (None when empty), or a
+    tuple of normalized strings (incomplete when it holds a None). On the CRM side, a record that holds several
+    values in a field has None there and its keys (every complete combination) in the group's second item."""
+    cache: dict[tuple[str, Kind], list[Any]] = {}
+    several: set[tuple[str, Kind]] = set()
+
+    def normalized(cond: Condition) -> list[Any]:
         name = cond.local_field if side == "local" else cond.crm_field
         key = (name, cond.kind)
         if key not in cache:
-            cache[key] = normalize_column(columns[name], cond.kind, any_extension=rule.include_any_extension)
+            column = columns[name]
+            if side == "crm" and not _MANY_TYPES.isdisjoint(map(type, column)):
+                cache[key] = _normalized_several(column, cond.kind, rule.include_any_extension)
+                several.add(key)
+            else:
+                cache[key] = normalize_column(column, cond.kind, any_extension=rule.include_any_extension)
         return cache[key]
 
     keys: list[list[Any]] = []
+    alternatives: list[dict[int, list[Any]]] = []
     for group in rule.groups:
         cols = [normalized(c) for c in group.conditions]
-        if len(cols) == 1:
-            keys.append(cols[0])
-        else:
-            keys.append(list(zip(*cols, strict=True)))
-    return keys
+        group_keys = cols[0] if len(cols) == 1 else list(zip(*cols, strict=True))
+        more: dict[int, list[Any]] = {}
+        if any((c.crm_field, c.kind) in several for c in group.conditions):
+            group_keys, more = _alternatives(group_keys, len(cols) > 1)
+        keys.append(group_keys)
+        alternatives.append(more)
+    return keys, alternatives
 
 
-def _build_index(keys: list[Any]) -> tuple[dict[Any, int], dict[Any, list[int]]]:
+def _alternatives(keys: list[Any], tuples: bool) -> tuple[list[Any], dict[int, list[Any]]]:
+    """``keys`` with None for the records holding several values, and those records' keys: position -> every
+    complete key of the record (each combination of its values, for a group of several conditions)."""
+    out: dict[int, list[Any]] = {}
+    keys = list(keys)  # a one-condition group's keys are the (shared) normalized column itself
+    for pos, key in enumerate(keys):
+        if not tuples:
+            if type(key) is _Several:
+                out[pos] = list(key)
+                keys[pos] = None
+        elif any(type(part) is _Several for part in key):
+            keys[pos] = None
+            if None not in key:
+                out[pos] = list(product(*(part if type(part) is _Several else (part,) for part in key)))
+    return keys, out
+
+
+def _build_index(keys: list[Any], alternatives: Mapping[int, list[Any]] | None = None
+                 ) -> tuple[dict[Any, int], dict[Any, list[int]]]:
     """Key -> CRM position; a key held by several CRM records maps to -1 and lists them in the second dict.
-    Incomplete keys are left out, so looking one up finds nothing."""
+    Incomplete keys are left out, so looking one up finds nothing. ``alternatives``: the keys of records that
+    hold several (position -> its distinct keys), each indexed like a key of its own."""
     index: dict[Any, int] = {}
     multi: dict[Any, list[int]] = {}
     setdefault = index.setdefault
@@ -267,6 +338,16 @@ def _build_index(keys: list[Any]) -> tuple[dict[Any, int], dict[Any, list[int]]]
             continue
         prev = setdefault(key, pos)
         if prev != pos:
+            if prev == _AMBIGUOUS_KEY:
+                multi[key].append(pos)
+            else:
+                index[key] = _AMBIGUOUS_KEY
+                multi[key] = [prev, pos]
+    for pos, several in (alternatives or {}).items():
+        for key in several:
+            prev = setdefault(key, pos)
+            if prev == pos:
+                continue
             if prev == _AMBIGUOUS_KEY:
                 multi[key].append(pos)
             else:
@@ -303,14 +384,14 @@ def match(rule: Rule, local: Records, crm: Records, *, group_duplicates: bool = 
 
 def _match(rule: Rule, local: Records, crm: Records, group_duplicates: bool) -> MatchResult:
     crm_ids, crm_columns = _load(crm, rule.crm_fields, unique_ids=True)
-    crm_keys = _normalized_columns(rule, crm_columns, "crm")
+    crm_keys, crm_alternatives = _normalized_columns(rule, crm_columns, "crm")
     del crm_columns
-    indexes = [_build_index(keys) for keys in crm_keys]
-    del crm_keys
+    indexes = [_build_index(keys, more) for keys, more in zip(crm_keys, crm_alternatives, strict=True)]
+    del crm_keys, crm_alternatives
     crm_duplicates = len(set().union(*(p for _, multi in indexes for p in multi.values())))
 
     local_ids, local_columns = _load(local, rule.local_fields, unique_ids=False)
-    local_keys = _normalized_columns(rule, local_columns, "local")
+    local_keys, _ = _normalized_columns(rule, local_columns, "local")
     del local_columns
     n = len(local_ids)
     # One C-speed pass per group: the CRM position found, -1 for a key shared by several, None for no hit.

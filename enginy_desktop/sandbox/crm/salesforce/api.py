@@ -24,7 +24,7 @@ from starlette.routing import BaseRoute, Route
 
 from ...kit import OAuthEndpoints, OAuthError, OAuthProblem, TokenInfo, ok, parse_json
 from ...kit.oauth import read_form
-from .soql import SoqlError, parse
+from .soql import SoqlError, Subquery, parse
 from .state import ACR, DATA, DESCRIBE, ORG_ID, PREFIXES, RecordProblem, SalesforceError, SalesforceSandbox, bad
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -40,6 +40,18 @@ async def _json(request: Request) -> Any:
         return parse_json(raw)
     except ValueError as exc:
         raise bad("JSON_PARSER_ERROR", f"Invalid JSON: {exc}") from None
+
+
+def _check_fields(obj: str, names: list[str], defs: set[str]) -> None:
+    """Salesforce's INVALID_FIELD for a field ``obj`` does not have or a relationship the emulator does not know."""
+    for name in names:
+        if "." in name:
+            relation = name.split(".")[0]
+            if relation not in ("Account", "Contact", "Owner", "Who", "What") or obj == "Organization":
+                raise bad("INVALID_FIELD", f"Didn't understand relationship '{relation}' in field path.")
+        elif name not in defs:
+            raise bad("INVALID_FIELD", f"No such column '{name}' on entity '{obj}'. If you are attempting to use a "
+                      "custom field, be sure to append the '__c' after the custom field name.")
 
 
 class Api:
@@ -81,14 +93,8 @@ class Api:
         else:
             rows = list(self.sb.records[q.object].values())
             defs = set(self.sb.field_defs(q.object))
-        for name in [*q.fields, *q.filter_fields, *([q.order_by] if q.order_by else [])]:
-            if "." in name:
-                relation = name.split(".")[0]
-                if relation not in ("Account", "Contact", "Owner", "Who", "What") or q.object == "Organization":
-                    raise bad("INVALID_FIELD", f"Didn't understand relationship '{relation}' in field path.")
-            elif name not in defs:
-                raise bad("INVALID_FIELD", f"No such column '{name}' on entity '{q.object}'. If you are attempting "
-                          "to use a custom field, be sure to append the '__c' after the custom field name.")
+        _check_fields(q.object, [*q.fields, *q.filter_fields, *([q.order_by] if q.order_by else [])], defs)
+        children = [self._child(q.object, sub) for sub in q.children]
         getter = self.sb.getter if q.object != "Organization" else (lambda _o, r: r.get)
         if q.where is not None:
             rows = [r for r in rows if q.where(getter(q.object, r))]
@@ -104,14 +110,65 @@ class Api:
                       **{f: r.get(f) for f in q.fields}} for r in rows]
         else:
             views = [self.sb.view(q.object, r, q.fields) for r in rows]
+            for sub, (child, link) in zip(q.children, children, strict=True):
+                self._attach_children(views, rows, sub, child, link)
         return views, len(views), False
 
+    def _child(self, obj: str, sub: Subquery) -> tuple[str, str]:
+        """The child object and its field naming the parent, for a sub-query's relationship of ``obj``; Salesforce's
+        INVALID_TYPE for a relationship the object does not have (AccountContactRelations without Contacts to
+        Multiple Accounts)."""
+        found = next((c for c in self.sb.child_relationships(obj)
+                      if c["relationshipName"].casefold() == sub.relationship.casefold()), None)
+        if found is None:
+            raise bad("INVALID_TYPE", f"Didn't understand relationship '{sub.relationship}' in FROM part of query "
+                      "call. If you are attempting to use a custom relationship, be sure to append the '__r' after "
+                      "the custom relationship name. Please reference your WSDL or the describe call for the "
+                      "appropriate names.")
+        child = str(found["childSObject"])
+        _check_fields(child, [*sub.fields, *sub.filter_fields], set(self.sb.field_defs(child)))
+        return child, str(found["field"])
+
+    def _attach_children(self, views: list[dict[str, Any]], rows: list[dict[str, Any]], sub: Subquery, child: str,
+                         link: str) -> None:
+        """Each record's children through ``sub``: a query result of their own under the relationship's name
+        (``{totalSize, done, records}``, paged past ``child_page_size`` with a ``nextRecordsUrl`` of its own), or
+        null when there is none — the shape of Salesforce's parent-to-child answers
+        (https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/sforce_api_calls_soql_relationships_query_results.htm)."""
+        by_parent: dict[str, list[dict[str, Any]]] = {}
+        for record in self.sb.records[child].values():
+            if sub.where is None or sub.where(self.sb.getter(child, record)):
+                by_parent.setdefault(str(record.get(link)), []).append(record)
+        size = self.sb.config.child_page_size or self.sb.config.page_size
+        for view, record in zip(views, rows, strict=True):
+            found = [self.sb.view(child, r, sub.fields) for r in by_parent.get(str(record["Id"]), [])]
+            if not found:
+                view[sub.relationship] = None
+                continue
+            answer: dict[str, Any] = {"totalSize": len(found), "done": len(found) <= size, "records": found[:size]}
+            if not answer["done"]:
+                cursor = "01g" + secrets.token_hex(6).upper() + "AAA"
+                self.sb.cursors[cursor] = found
+                answer["nextRecordsUrl"] = f"{DATA}/query/{cursor}-{size}"
+            view[sub.relationship] = answer
+
     def _page(self, rows: list[dict[str, Any]], total: int, start: int, cursor: str) -> dict[str, Any]:
-        size = self.sb.config.page_size
-        chunk = rows[start:start + size]
-        body: dict[str, Any] = {"totalSize": total, "done": start + size >= len(rows), "records": chunk}
+        """The batch from ``start``: up to ``page_size`` records, children of sub-queries counted among them, as
+        Salesforce counts them ("Child objects count toward the number of records for the batch size":
+        https://developer.salesforce.com/docs/platform/api/guide/sforce-api-header-queryoptions.md); at least one
+        record."""
+        room = self.sb.config.page_size
+        end = start
+        while end < len(rows):
+            weight = 1 + sum(len(v["records"]) for v in rows[end].values()
+                             if isinstance(v, dict) and "totalSize" in v)
+            if end > start and weight > room:
+                break
+            room -= weight
+            end += 1
+        body: dict[str, Any] = {"totalSize": total, "done": end >= len(rows), "records": rows[start:end]}
         if not body["done"]:
-            body["nextRecordsUrl"] = f"{DATA}/query/{cursor}-{start + size}"
+            body["nextRecordsUrl"] = f"{DATA}/query/{cursor}-{end}"
         return body
 
     async def query(self, request: Request) -> Response:
@@ -120,9 +177,10 @@ class Api:
             raise bad("MALFORMED_QUERY", "A query string (q) is required")
         rows, total, _ = self._run(soql)
         cursor = "01g" + secrets.token_hex(6).upper() + "AAA"
-        if len(rows) > self.sb.config.page_size:
+        first = self._page(rows, total, 0, cursor)
+        if not first["done"]:
             self.sb.cursors[cursor] = rows
-        return ok(self._page(rows, total, 0, cursor))
+        return ok(first)
 
     async def query_more(self, request: Request) -> Response:
         cursor, _, start = request.path_params["locator"].rpartition("-")

@@ -1,7 +1,8 @@
 """A subset of SOQL for the Salesforce emulator: ``SELECT fields | COUNT() FROM object [WHERE …] [ORDER BY field
 [ASC|DESC]] [LIMIT n]`` with ``=``, ``!=``, ``<``, ``<=``, ``>``, ``>=``, ``IN``, ``NOT IN``, ``LIKE``, ``AND``,
-``OR``, ``NOT``, parentheses, string / number / boolean / ``null`` / date-time literals and relationship fields
-such as ``Account.Name``.
+``OR``, ``NOT``, parentheses, string / number / boolean / ``null`` / date-time literals, relationship fields
+such as ``Account.Name`` and parent-to-child sub-queries among the fields, ``(SELECT fields FROM Relationships
+[WHERE …])`` (https://developer.salesforce.com/docs/platform/salesforce-soql-sosl/guide/sforce-api-calls-soql-relationships-query-using.md).
 
 Syntax: https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/sforce_api_calls_soql_select.htm
 (comparison of text with ``=`` ignores case; ``LIKE`` takes ``%`` and ``_``; escapes as in
@@ -29,9 +30,21 @@ class SoqlError(ValueError):
 
 
 @dataclass
+class Subquery:
+    """``(SELECT fields FROM relationship [WHERE …])``: the children of each record through ``relationship`` (a
+    child relationship's name, e.g. ``AccountContactRelations`` of a Contact)."""
+
+    relationship: str
+    fields: list[str]
+    where: Callable[[Callable[[str], Any]], bool] | None = None
+    filter_fields: list[str] = field(default_factory=list)
+
+
+@dataclass
 class Query:
     fields: list[str]
     object: str
+    children: list[Subquery] = field(default_factory=list)
     where: Callable[[Callable[[str], Any]], bool] | None = None
     order_by: str = ""
     descending: bool = False
@@ -187,17 +200,50 @@ class _Parser:
         return lambda get: _compare(op, get(name), value)
 
 
+def _field_list(p: _Parser) -> list[str]:
+    fields: list[str] = []
+    while True:
+        kind, name = p.take()
+        if kind != "word":
+            raise SoqlError(f"expected a field name, found {name!r}")
+        fields.append(name)
+        if p.peek()[1] != ",":
+            return fields
+        p.i += 1
+
+
+def _subquery(p: _Parser) -> Subquery:
+    """After ``(``: ``SELECT fields FROM relationship [WHERE …])``."""
+    if not p.word("SELECT"):
+        raise SoqlError("a sub-query starts with SELECT")
+    fields = _field_list(p)
+    p.expect("FROM")
+    kind, relationship = p.take()
+    if kind != "word":
+        raise SoqlError("expected a relationship after FROM")
+    sub = Subquery(relationship, fields)
+    if p.word("WHERE"):
+        outer, p.fields = p.fields, []
+        sub.where = p.or_expr()
+        sub.filter_fields, p.fields = p.fields, outer
+    p.expect(")")
+    return sub
+
+
 def parse(text: str) -> Query:
     p = _Parser(_tokens(text))
     if not p.word("SELECT"):
         raise SoqlError("a query starts with SELECT")
     fields: list[str] = []
+    children: list[Subquery] = []
     count = False
     while True:
         kind, name = p.take()
-        if kind != "word":
+        if name == "(":
+            children.append(_subquery(p))
+        elif kind != "word":
             raise SoqlError(f"expected a field name, found {name!r}")
-        if name.upper() == "COUNT()":
+        elif name.upper() == "COUNT()":
             count = True
         else:
             fields.append(name)
@@ -209,7 +255,7 @@ def parse(text: str) -> Query:
     kind, obj = p.take()
     if kind != "word":
         raise SoqlError("expected an object after FROM")
-    query = Query(fields=fields, object=obj, count=count)
+    query = Query(fields=fields, object=obj, children=children, count=count)
     if p.word("WHERE"):
         query.where = p.or_expr()
         query.filter_fields = p.fields
@@ -232,4 +278,4 @@ def parse(text: str) -> Query:
     return query
 
 
-__all__ = ["Query", "SoqlError", "parse"]
+__all__ = ["Query", "SoqlError", "Subquery", "parse"]

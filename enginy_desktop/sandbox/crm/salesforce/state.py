@@ -197,7 +197,8 @@ class SalesforceSandboxConfig(EmulatorConfig):
     org_name: str = "Sandbox Org"
     edition: str = "Developer Edition"
     token_lifetime_s: float = 7200.0
-    page_size: int = 2000  # records per query page (Salesforce's default batch)
+    page_size: int = 2000  # records per query page (Salesforce's default batch), sub-queries' children counted
+    child_page_size: int | None = None  # a sub-query's records per record before its own nextRecordsUrl (page_size)
     # Field-level security changed after a client read describe: "Contact.Title" refuses writes of Title with
     # INVALID_FIELD_FOR_INSERT_UPDATE although describe still says it is writable.
     locked_fields: tuple[str, ...] = ()

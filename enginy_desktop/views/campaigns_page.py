@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QDialog,
-    QFileDialog,
     QFormLayout,
     QFrame,
     QHBoxLayout,
@@ -52,8 +51,9 @@ from enginy_desktop.core.importers.campaign_import import (
 from enginy_desktop.core.importers.rows import ImportFileError
 
 from . import theme
+from .file_pickers import PickOpen, PickSave, csv_opener
 from .formatting import when
-from .import_dialog import PickOpen, PickSave, save_file_dialog
+from .import_dialog import save_file_dialog
 from .table_model import PagedTableModel
 from .tasks import TaskKeeper
 from .widgets import DialogHost, EmptyState, make_primary
@@ -141,18 +141,6 @@ class LeadsModel(PagedTableModel[LeadInfo]):
         return None
 
 
-def _open_csv_dialog(title: str) -> PickOpen:
-    def pick(parent: QWidget, done: Any) -> None:
-        dialog = QFileDialog(parent, title, str(Path.home()))
-        dialog.setNameFilters(["CSV files (*.csv *.tsv *.txt)", "All files (*)"])
-        dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
-        dialog.fileSelected.connect(lambda name: done(Path(name)))
-        dialog.finished.connect(dialog.deleteLater)
-        dialog.open()
-
-    return pick
-
-
 class FileRow(QWidget):
     """A chosen file's name, a Choose… button and (optional files) a Clear button."""
 
@@ -162,7 +150,7 @@ class FileRow(QWidget):
         super().__init__(parent)
         self.path: Path | None = None
         self.placeholder = placeholder
-        self.pick: PickOpen = _open_csv_dialog(placeholder)
+        self.pick: PickOpen = csv_opener(placeholder)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(8)

@@ -26,7 +26,6 @@ from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
-    QFileDialog,
     QFrame,
     QHBoxLayout,
     QHeaderView,
@@ -49,6 +48,7 @@ from enginy_desktop.core.export.run import resume as resume_export
 from enginy_desktop.core.redact import redact
 from enginy_desktop.core.runs import RunHandle, RunInfo
 
+from .file_pickers import PickSave, csv_saver
 from .formatting import window_text
 from .message import MessageBox
 from .run_progress import EXPORT_COUNTERS, CounterTiles, number, show_progress
@@ -179,16 +179,8 @@ class ReportRecordsModel(PagedTableModel[RecordOutcome]):
         return self.row_at(row)
 
 
-def save_file_dialog(parent: QWidget, suggested: str, done: Callable[[Path], object]) -> None:
-    """Ask where to save the failed rows (window-modal ``open()``, never a nested event loop)."""
-    dialog = QFileDialog(parent, "Save failed rows as CSV", str(Path.home() / suggested))
-    dialog.setObjectName("saveFailedPicker")
-    dialog.setNameFilters(["CSV files (*.csv)"])
-    dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
-    dialog.setDefaultSuffix("csv")
-    dialog.fileSelected.connect(lambda name: done(Path(name)))
-    dialog.finished.connect(dialog.deleteLater)
-    dialog.open()
+#: Ask where to save the failed rows (window-modal ``open()``, never a nested event loop).
+save_file_dialog = csv_saver("Save failed rows as CSV", "saveFailedPicker")
 
 
 def _main_window(widget: QWidget | None) -> QMainWindow | None:
@@ -273,7 +265,7 @@ class ExportReportView(QWidget):
         self.ctx = ctx
         self.run_id = run_id
         self.tasks = TaskKeeper()
-        self.pick_save_file: Callable[[QWidget, str, Callable[[Path], object]], None] = save_file_dialog
+        self.pick_save_file: PickSave = save_file_dialog
         self.confirm_box: QMessageBox | None = None
         self.handle: RunHandle | None = None
 

@@ -50,6 +50,24 @@ def count_text(n: int, one: str, many: str | None = None) -> str:
     return f"{number(n)} {one if n == 1 else (many or one + 's')}"
 
 
+def duration(seconds: float) -> str:
+    """How long something took or will take, roughly: "less than a second", "42 seconds", "3 minutes"."""
+    if seconds < 1:
+        return "less than a second"
+    if seconds < 90:
+        s = round(seconds)
+        return f"{s} second{'s' if s != 1 else ''}"
+    m = round(seconds / 60)
+    return f"{m} minute{'s' if m != 1 else ''}"
+
+
+def file_size(n: int) -> str:
+    """A file's size in bytes as "12 KB" (at least 1) or "3.4 MB"."""
+    if n < 1024 * 1024:
+        return f"{max(1, round(n / 1024))} KB"
+    return f"{n / 1024 / 1024:.1f} MB"
+
+
 def when(moment: datetime | None) -> str:
     """A stored moment (UTC) in the user's time zone and locale, short form; "" for none."""
     if moment is None:

@@ -48,7 +48,8 @@ def register(sub: Any) -> None:
 
 
 class _StderrProgress:
-    """One line per phase, and the counts every couple of seconds (a terminal gets a line that updates)."""
+    """One line per phase, the counts every couple of seconds and a phase's last count (a terminal gets a line
+    that updates)."""
 
     def __init__(self, stream: Any) -> None:
         self.stream = stream
@@ -59,7 +60,8 @@ class _StderrProgress:
     def __call__(self, p: Any) -> None:
         now = time.monotonic()
         new_phase = p.phase != self.phase
-        if not new_phase and now - self.last < (0.5 if self.tty else 2.0):
+        last = bool(p.total) and p.done == p.total  # a phase's last count is always said
+        if not new_phase and not last and now - self.last < (0.5 if self.tty else 2.0):
             return
         self.last = now
         counts = f"{p.done:,} / {p.total:,}" if p.total else (f"{p.done:,}" if p.done else "")
@@ -172,20 +174,26 @@ _COUNT_LABELS = {"api_calls": ("API call", "API calls"), "requests": ("request",
                  "left_by_cap": ("left for lack of credit", "left for lack of credit")}
 
 
-def runs_counts_text(counters: Mapping[str, object], throttle: str = "429") -> str:
+def runs_counts_text(counters: Mapping[str, object], throttle: str = "429", *, first_object: str = "") -> str:
     """A run's counters for the ``runs`` table: "80 contacts created, 12 companies created, 81 requests, 9.4 s
     waited" (a total the per-object counts add up to is said once, by object); ``throttle`` is how the run's CRM
-    says too many requests ("× 429", "× 403 REQUEST_LIMIT_EXCEEDED")."""
+    says too many requests ("× 429", "× 403 REQUEST_LIMIT_EXCEEDED"). ``first_object`` ("contact", "company")
+    names a sync's own records, whose counters carry no prefix: "80 contacts matched, 12 companies new"."""
     numbers = {k: v for k, v in counters.items() if isinstance(v, int | float) and not isinstance(v, bool) and v}
+    if first_object:
+        numbers = {k if k in _COUNT_LABELS or k == "total" or "_" in k else f"{first_object}_{k}": v
+                   for k, v in numbers.items()}
     parts = []
     for key, value in numbers.items():
         if key in ("total", "companies_total") or key.startswith("planned_"):
             continue
-        by_object = [v for k, v in numbers.items() if k.endswith(f"_{key}") and "_" not in k[: -len(key) - 1]]
+        by_object = [v for k, v in numbers.items() if k.endswith(f"_{key}") and "_" not in k[: -len(key) - 1]
+                     and not k.startswith("planned_")]  # the plan's count is not an object's
         if by_object and sum(by_object) == value:
             continue  # "80 created" is the "80 contacts created" that follows
         if key == "waited_ms":
-            parts.append(f"{value / 1000:,.1f} s waited")
+            if value >= 50:  # "0.0 s waited" is no news
+                parts.append(f"{value / 1000:,.1f} s waited")
             continue
         one, many = _COUNT_LABELS.get(key, ("", ""))
         if key == "throttled":
@@ -216,7 +224,9 @@ def cmd_runs(args: argparse.Namespace, rt: Runtime) -> int:
     for r in runs:
         crm = catalog.get(r.crm).name if r.crm else "—"
         started = (r.started_at or r.created_at).astimezone().strftime("%Y-%m-%d %H:%M")
-        counts = runs_counts_text(r.counters, throttle_signal(r.crm) if r.crm else "429")
+        objects = r.options.get("objects") if r.kind == "sync" else None
+        counts = runs_counts_text(r.counters, throttle_signal(r.crm) if r.crm else "429",
+                                  first_object=str(objects[0]) if isinstance(objects, list) and objects else "")
         rt.print(f"#{r.id:<5} {r.kind:<10} {r.list_name or '—':<24.24} {crm:<10} {started}  {r.state_label:<11} "
                  f"{counts}")
         if r.error and r.state in ("failed", "interrupted", "cancelled"):

@@ -112,6 +112,26 @@ def test_the_runs_table_keeps_a_total_that_has_no_per_object_counts() -> None:
     assert runs_counts_text({"created": 5, "requests": 6}) == "5 created, 6 requests"
 
 
+def test_the_runs_table_says_an_exports_unchanged_records_once_and_no_wait_under_a_tenth() -> None:
+    from enginy_desktop.cli.sync import runs_counts_text
+
+    # the plan's own count (planned_unchanged) is not an object's: not "3,000 unchanged, 3,000 contacts unchanged"
+    assert runs_counts_text({"planned_unchanged": 3000, "unchanged": 3000, "contact_unchanged": 3000,
+                             "waited_ms": 12}) == "3,000 contacts unchanged"
+
+
+@pytest.mark.parametrize(("first", "counters", "expected"), [
+    ("contact", {"total": 80, "matched": 80, "companies_total": 12, "companies_new": 12, "api_calls": 4},
+     "80 contacts matched, 12 companies new, 4 API calls"),  # not "80 matched, 12 companies new"
+    ("company", {"total": 30, "matched": 20, "new": 10, "api_calls": 2},
+     "20 companies matched, 10 companies new, 2 API calls"),  # a company list's sync
+])
+def test_the_runs_table_names_what_a_sync_matched(first: str, counters: dict[str, int], expected: str) -> None:
+    from enginy_desktop.cli.sync import runs_counts_text
+
+    assert runs_counts_text(counters, first_object=first) == expected
+
+
 @pytest.mark.parametrize("below", ["", "sub"])
 def test_a_file_given_as_the_data_folder_is_one_clear_line(cli, tmp_path: Path, below: str) -> None:  # type: ignore[no-untyped-def]
     afile = tmp_path / "notes.txt"
@@ -174,3 +194,16 @@ def test_a_product_name_takes_its_possessive_in_the_sync_text() -> None:
     assert "Dynamics 365's search compares names as stored" in text
     assert "Dynamics's" not in text
     assert catalog.possessive(catalog.get("hubspot").name) == "HubSpot's"
+
+
+def test_sync_progress_says_each_phases_last_count_at_once() -> None:
+    from enginy_desktop.cli.sync import _StderrProgress
+    from enginy_desktop.core.runs import Progress
+
+    out = io.StringIO()
+    progress = _StderrProgress(out)  # not a terminal: whole lines, at most one every two seconds in a phase
+    for snap in (Progress("Storing contact links", 0, 80), Progress("Storing contact links", 40, 80),
+                 Progress("Storing contact links", 80, 80), Progress("Reading HubSpot companies")):
+        progress(snap)
+    assert out.getvalue().splitlines() == ["Storing contact links: 0 / 80", "Storing contact links: 80 / 80",
+                                           "Reading HubSpot companies"]

@@ -181,6 +181,21 @@ def test_progress_tracker_rate_eta_and_throttle() -> None:
     assert seen[-1].counters["matched"] == 400
 
 
+def test_a_phase_says_its_last_count_before_the_next_phase_starts() -> None:
+    seen: list[Progress] = []
+    now = [0.0]
+    tracker = ProgressTracker(seen.append, interval=1.0, clock=lambda: now[0])
+    tracker.phase("Storing contact links", total=80)
+    now[0] += 0.2
+    tracker.advance(80)  # held back: within a second of the phase's first snapshot
+    assert seen[-1].done == 0
+    tracker.phase("Reading HubSpot companies")
+    assert [(p.phase, p.done) for p in seen] == [("Storing contact links", 0), ("Storing contact links", 80),
+                                                 ("Reading HubSpot companies", 0)]  # not "0 / 80" as its last
+    tracker.phase("Matching companies", total=12)  # nothing held back: no snapshot again
+    assert [p.phase for p in seen][-2:] == ["Reading HubSpot companies", "Matching companies"]
+
+
 def test_format_duration() -> None:
     assert format_duration(None) == ""
     assert format_duration(42) == "42 s"

@@ -101,7 +101,8 @@ class ProgressTracker:
 
     ``advance(n, created=1, …)`` adds to *done* and to counters; ``phase(name, total)`` starts a phase (done
     restarts at 0); counters carry over phases. Publishing is throttled to one snapshot per ``interval``
-    seconds, except phase changes and :meth:`flush`, which always publish.
+    seconds, except phase changes and :meth:`flush`, which always publish (a phase change publishes the ending
+    phase's last count first when it was held back).
     """
 
     def __init__(
@@ -125,8 +126,11 @@ class ProgressTracker:
         self.message = ""
         self._samples: deque[tuple[float, int]] = deque()
         self._last_publish = float("-inf")
+        self._unpublished = False  # advanced since the last snapshot published
 
     def phase(self, name: str, total: int | None = None, *, message: str = "") -> None:
+        if self._unpublished:  # the phase that ends says its last count ("80 / 80"), not the one throttled before
+            self.flush()
         self.phase_name = name
         self.total = total
         self.done = 0
@@ -152,6 +156,8 @@ class ProgressTracker:
             self._samples.popleft()
         if now - self._last_publish >= self.interval:
             self.flush()
+        else:
+            self._unpublished = True
 
     def set_counters(self, **counters: int) -> None:
         self.counters.update(counters)
@@ -174,6 +180,7 @@ class ProgressTracker:
 
     def flush(self) -> Progress:
         self._last_publish = self.clock()
+        self._unpublished = False
         snap = self.snapshot()
         if self.callback is not None:
             self.callback(snap)

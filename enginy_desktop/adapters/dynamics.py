@@ -212,7 +212,9 @@ class DynamicsAdapter(ClientCrmAdapter):
                                                limit, "Dynamics 365"),
                         retry=retry if isinstance(retry, RetryPolicy) else None, transport=transport,
                         headers={"OData-MaxVersion": "4.0", "OData-Version": "4.0", "Accept": "application/json"},
-                        error_hook=dynamics_error)
+                        error_hook=dynamics_error,
+                        # The service protection window carried from the previous command to the next.
+                        load_state=connection.load_state, save_state=connection.save_state)
         return cls(api, auth_kind=kind)
 
     @classmethod

@@ -516,6 +516,9 @@ class HubSpotAdapter(ClientCrmAdapter):
             transport=transport,
             error_hook=hubspot_error,
             rate_info=_rate_info,
+            # The ten-second and search windows carried from the previous command of this data folder to the next.
+            load_state=connection.load_state,
+            save_state=connection.save_state,
         )
         return cls(api, tier=tier, granted_scopes=granted, auth_kind=kind,
                    search_limiter=shared_limiter(account, SEARCH_LIMIT, "HubSpot search"))

@@ -68,7 +68,6 @@ from .http import (
     Reply,
     RetryPolicy,
     SlidingWindowLimiter,
-    WindowKeeper,
     connection_account,
     header_auth,
     shared_limiter,
@@ -228,7 +227,6 @@ class PipedriveAdapter(ClientCrmAdapter):
         auth_kind: str = "token",
         search_limiter: SlidingWindowLimiter | None = None,
         ledger: TokenLedger | None = None,
-        windows: Sequence[WindowKeeper] = (),
     ) -> None:
         self.api = api
         self.plan = plan if plan in wire.PLANS else wire.DEFAULT_PLAN
@@ -237,10 +235,6 @@ class PipedriveAdapter(ClientCrmAdapter):
         self.per_day = token_budget or wire.daily_budget(self.plan, self.seats)
         self.search_limiter = search_limiter or SlidingWindowLimiter(wire.SEARCH_LIMIT, name="Pipedrive search")
         self.ledger = ledger or TokenLedger(api.base_url)
-        # The burst and search windows carried from the previous command of this data folder and to the next.
-        self.windows = list(windows)
-        for keeper in self.windows:
-            keeper.load()
         self.tokens_spent = 0
         self._fields: dict[CrmObject, dict[str, CrmField]] = {}
         self._fields_lock = asyncio.Lock()
@@ -302,11 +296,12 @@ class PipedriveAdapter(ClientCrmAdapter):
             transport=transport,
             error_hook=wire.pipedrive_error,
             rate_info=wire.rate_info,
+            # The burst and search windows carried from the previous command of this data folder and to the next.
+            load_state=connection.load_state,
+            save_state=connection.save_state,
         )
         return cls(api, plan=plan, seats=seats, token_budget=budget, auth_kind=kind, search_limiter=search,
-                   ledger=TokenLedger(account, load=connection.load_state, save=connection.save_state),
-                   windows=[WindowKeeper(lim, account, connection.load_state, connection.save_state)
-                            for lim in (burst, search)])
+                   ledger=TokenLedger(account, load=connection.load_state, save=connection.save_state))
 
     @classmethod
     def oauth_provider(cls, connection: Connection) -> OAuthProvider:
@@ -367,8 +362,6 @@ class PipedriveAdapter(ClientCrmAdapter):
 
     async def aclose(self) -> None:
         self.ledger.flush()
-        for keeper in self.windows:
-            keeper.save()
         await self.api.aclose()
 
     # -- requests ---------------------------------------------------------------------------------------------

@@ -200,7 +200,9 @@ class TribeCrmAdapter(ClientCrmAdapter):
         api = ApiClient("tribecrm", root, vendor_name="TribeCRM", auth=auth, limiter=limiter, pacers=(pace,),
                         retry=retry if isinstance(retry, RetryPolicy) else None, transport=transport,
                         headers={"OData-MaxVersion": "4.0", "OData-Version": "4.0", "Accept": "application/json"},
-                        error_hook=tribe_error)
+                        error_hook=tribe_error,
+                        # The per-minute window carried from the previous command to the next.
+                        load_state=connection.load_state, save_state=connection.save_state)
         return cls(api, auth_kind=kind)
 
     @classmethod

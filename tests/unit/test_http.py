@@ -47,7 +47,7 @@ def client(handler: Callable[[httpx.Request], httpx.Response], **kw: object) -> 
                      transport=httpx.MockTransport(handler), **kw)  # type: ignore[arg-type]
 
 
-def run(coro):  # type: ignore[no-untyped-def]
+def run(coro):
     return asyncio.run(coro)
 
 
@@ -382,6 +382,43 @@ def test_a_window_kept_by_one_process_is_taken_by_the_next() -> None:
     assert run(one_more()) >= 0.4  # it waits for the first process's calls to leave the window
     stale = SlidingWindowLimiter(RateLimit(5, 0.5), name="w")
     assert stale.seed([time.time() - 5.0] * 5) == 0  # calls older than the window no longer count
+
+
+def test_a_client_carries_its_connections_windows_and_a_pause_to_the_next_process() -> None:
+    """``ApiClient(load_state=…, save_state=…)``: the connection's windows its requests passed (its limiter, a
+    request's extra limiter) and a pause the vendor asked for are kept when it closes and taken by the next
+    process's client; a private limiter (a pace) names no connection and is not kept."""
+    kept: dict[str, str] = {}
+
+    def opened(limiter: SlidingWindowLimiter, **kw: object) -> ApiClient:
+        return client(lambda r: httpx.Response(200, json={}), limiter=limiter, load_state=kept.get,
+                      save_state=kept.__setitem__, **kw)
+
+    api = opened(http_module.shared_limiter("acct", RateLimit(3, 30.0), "main"),
+                 pacers=(SlidingWindowLimiter(RateLimit(9, 30.0), name="pace"),))
+    search = http_module.shared_limiter("acct", RateLimit(2, 30.0), "search")
+
+    async def first() -> None:
+        await api.request("GET", "/x")
+        await api.request("GET", "/search", extra_limiters=[search])
+        assert api.limiter is not None
+        api.limiter.pause(20.0)  # a 429 asked to wait
+        await api.aclose()
+
+    run(first())
+    assert len(kept) == 2  # the connection's two windows, not the pace
+
+    http_module.forget_limiters()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(http_module.windows, "_PROCESS_ID", "another-process")
+        main = http_module.shared_limiter("acct", RateLimit(3, 30.0), "main")
+        nxt = opened(main)
+        assert len(main.recent()) == 2
+        assert main.paused_for() > 15
+        search = http_module.shared_limiter("acct", RateLimit(2, 30.0), "search")
+        nxt.windows.take([search])  # met by its first search
+        assert len(search.recent()) == 1
+        run(nxt.aclose())
 
 
 def test_a_fresh_limiter_probes_then_counts_the_calls_of_others() -> None:

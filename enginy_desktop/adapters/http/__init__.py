@@ -11,7 +11,8 @@ Everything an adapter needs to talk to a vendor lives here, one module per seam:
 - :mod:`.limiter` — :class:`SlidingWindowLimiter`, "at most N calls in any window of T seconds", counted
   conservatively, with ``acquire_many`` / ``acquire_up_to`` for batches the vendor counts as several calls;
 - :mod:`.windows` — one limiter per connection for the whole process (:func:`shared_limiter`), and its window
-  carried from one command to the next through the connection's kept state (:class:`WindowKeeper`);
+  carried from one command to the next through the connection's kept state (:class:`KeptWindows`, given to
+  :class:`ApiClient` as ``load_state``/``save_state``);
 - :mod:`.rate_info` — what a vendor's rate-limit headers and ``Retry-After`` say (:class:`RateInfo`);
 - :mod:`.retry` — :class:`RetryPolicy`, exponential backoff with jitter, ``Retry-After`` honoured;
 - :mod:`.errors` — the first classification of a failed answer by status (:func:`default_error`);
@@ -53,7 +54,7 @@ from .limiter import SlidingWindowLimiter
 from .rate_info import RateInfo, RateInfoHook, generic_rate_info, parse_retry_after
 from .retry import NO_RETRY, RetryPolicy, default_retry
 from .transport import USER_AGENT, Reply, Timeouts, asgi_transport, make_client, shared_tls_context
-from .windows import WindowKeeper, connection_account, forget_limiters, shared_limiter
+from .windows import KeptWindows, WindowKeeper, connection_account, forget_limiters, shared_limiter
 
 __all__ = [
     "CALL_WATCH",
@@ -66,6 +67,7 @@ __all__ = [
     "ErrorHook",
     "FatalError",
     "FetchedTokenAuth",
+    "KeptWindows",
     "MissingScopeError",
     "NetworkError",
     "NotFoundError",

@@ -7,7 +7,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -23,6 +23,7 @@ from .limiter import SlidingWindowLimiter, _Slot
 from .rate_info import RateInfo, RateInfoHook
 from .retry import RetryPolicy
 from .transport import Reply, Timeouts, _reply, _why, make_client
+from .windows import KeptWindows
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,10 @@ class ApiClient:
     (after retrying what may be retried). Writes that are not idempotent (``POST`` unless told otherwise) are retried
     only when the vendor certainly did not act on them: a 429, or a connection that never opened. Otherwise
     the error says ``maybe_applied`` so the caller can check before sending again.
+
+    ``load_state``/``save_state`` (the connection's kept state, ``Connection.load_state``/``save_state``): the
+    connection's windows the client's requests pass are carried from the previous command and to the next
+    (:class:`~.windows.KeptWindows`), so a command started right after another does not meet a 429.
     """
 
     def __init__(
@@ -86,6 +91,8 @@ class ApiClient:
         rate_info: RateInfoHook | None = None,
         secrets: Sequence[str] = (),
         pacers: Sequence[SlidingWindowLimiter] = (),
+        load_state: Callable[[str], str | None] | None = None,
+        save_state: Callable[[str, str], None] | None = None,
     ) -> None:
         for s in secrets:
             register_secret(s)
@@ -106,13 +113,18 @@ class ApiClient:
         self.throttled = 0  # 429 answers
         self.waited = 0.0  # seconds waiting for a limiter slot, a back-off or a Retry-After
         self.last_rate_info: RateInfo | None = None
+        self.windows = KeptWindows(load_state, save_state)
+        self.windows.take((limiter, *self.pacers))
 
     def traffic(self) -> Traffic:
         """This connection's counters so far (the adapter contract's ``traffic``)."""
         return Traffic(self.requests_sent, self.retries, self.throttled, self.waited)
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        try:
+            self.windows.save()
+        finally:
+            await self._client.aclose()
 
     @asynccontextmanager
     async def _slots(self, limiters: Sequence[SlidingWindowLimiter], cost: int = 1, held: Sequence[_Slot] = ()
@@ -185,6 +197,7 @@ class ApiClient:
             idempotent = method in _IDEMPOTENT_METHODS
         policy = retry or self.retry
         limiters = [lim for lim in (self.limiter, *self.pacers, *extra_limiters) if lim is not None]
+        self.windows.take(extra_limiters)
         shown = redact(f"{method} {self.base_url}{path}")
         attempt = 0
         while True:

@@ -56,6 +56,7 @@ class SlidingWindowLimiter:
         self.name = name or str(limit)
         self._clock = clock
         self._probing = probe
+        self.account = ""  # the connection whose window this is (shared_limiter); a private limiter names none
         self.seeded: set[str] = set()  # the kept windows of other commands already taken (WindowKeeper.load)
         self._slots: list[_Slot] = []
         self._paused_until = 0.0

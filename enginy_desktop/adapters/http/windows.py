@@ -8,7 +8,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from ..base import RateLimit
 from .limiter import SlidingWindowLimiter
@@ -37,6 +37,7 @@ def shared_limiter(account: str, limit: RateLimit, name: str, *, probe: bool = F
         found = _SHARED.get(key)
         if found is None or found[0] != limit:
             found = _SHARED[key] = (limit, SlidingWindowLimiter(limit, name=name, probe=probe))
+            found[1].account = account
         return found[1]
 
 
@@ -48,7 +49,8 @@ class WindowKeeper:
     """Carries one connection's recent window from a command to the next through the connection's kept state
     (``Connection.load_state``/``save_state``, the data folder's store): :meth:`load` seeds the limiter with the
     calls the previous command (another process) made in the last window, :meth:`save` keeps this process's.
-    A process never seeds from its own figures (its limiter already holds them), nor twice from the same save."""
+    A process never seeds from its own figures (its limiter already holds them), nor twice from the same save.
+    A pause the vendor asked for (a 429's ``Retry-After``, "0 remaining") is carried too, until it ends."""
 
     def __init__(self, limiter: SlidingWindowLimiter, account: str,
                  load: Callable[[str], str | None] | None, save: Callable[[str, str], None] | None) -> None:
@@ -70,17 +72,48 @@ class WindowKeeper:
         if stamp in self.limiter.seeded:
             return 0
         self.limiter.seeded.add(stamp)
+        paused = data.get("paused_until")
+        if isinstance(paused, int | float):
+            self.limiter.pause(paused - time.time())
         ends = [e for e in data.get("ends") or [] if isinstance(e, int | float)]
         return self.limiter.seed(ends)
 
     def save(self) -> None:
         if self._save is None:
             return
+        now = time.time()
+        kept: dict[str, object] = {"pid": _PROCESS_ID, "at": round(now, 3), "ends": self.limiter.recent()}
+        if self.limiter.paused_for() > 0:
+            kept["paused_until"] = round(now + self.limiter.paused_for(), 3)
         try:
-            self._save(self._name, jsonlib.dumps({"pid": _PROCESS_ID, "at": round(time.time(), 3),
-                                                  "ends": self.limiter.recent()}))
+            self._save(self._name, jsonlib.dumps(kept))
         except (OSError, RuntimeError, ValueError) as exc:  # the store is busy or full: the next probe covers it
             log.warning("Could not keep the rate-limit window of %s: %s", self.limiter.name, exc)
+
+
+class KeptWindows:
+    """The windows one client's connection carries from a command to the next: a :class:`WindowKeeper` for each
+    limiter of the connection the client uses (its limiter, pacers and a request's extra limiters, such as a search
+    window), seeded from the kept state the first time the client meets it and kept when the client closes. Only a
+    connection's own limiters (from :func:`shared_limiter`) are carried: a private one names no connection, and a
+    pace or a politeness guard the vendor does not count is not worth carrying. Without ``load``/``save`` (an
+    adapter opened on its own, with no data folder) nothing is carried."""
+
+    def __init__(self, load: Callable[[str], str | None] | None, save: Callable[[str, str], None] | None) -> None:
+        self._load, self._save = load, save
+        self._keepers: dict[int, WindowKeeper] = {}
+
+    def take(self, limiters: Iterable[SlidingWindowLimiter | None]) -> None:
+        if self._load is None and self._save is None:
+            return
+        for lim in limiters:
+            if lim is not None and lim.account and id(lim) not in self._keepers:
+                keeper = self._keepers[id(lim)] = WindowKeeper(lim, lim.account, self._load, self._save)
+                keeper.load()
+
+    def save(self) -> None:
+        for keeper in self._keepers.values():
+            keeper.save()
 
 
 def forget_limiters() -> None:

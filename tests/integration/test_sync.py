@@ -220,8 +220,9 @@ def test_a_second_sync_needs_fewer_calls(cli: Cli, tmp_path: Path, hubspot: Any,
 
 
 def test_cancel_keeps_what_was_stored(leads: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sync, "SAVE_BATCH", 2)
-    monkeypatch.setattr(sync, "ProgressTracker", functools.partial(ProgressTracker, interval=0.0))  # every step
+    monkeypatch.setattr("enginy_desktop.core.sync.links.SAVE_BATCH", 2)
+    every_step = functools.partial(ProgressTracker, interval=0.0)
+    monkeypatch.setattr("enginy_desktop.core.sync.run.ProgressTracker", every_step)
     token = CancelToken()
     phases: list[str] = []
 

@@ -187,7 +187,7 @@ def test_a_list_that_does_not_exist_is_one_clear_line_not_an_unexpected_error(cl
 
 def test_a_product_name_takes_its_possessive_in_the_sync_text() -> None:
     from enginy_desktop.core import catalog
-    from enginy_desktop.core.sync import _Plan
+    from enginy_desktop.core.sync.plan import _Plan
 
     dynamics = catalog.get("dynamics").name
     text = _Plan("scan", [], 0.0, 0, why_scan="names as stored").describe(dynamics, 10)

@@ -35,23 +35,16 @@ Figures: ``api_calls_per_1000_contacts`` (HTTP requests sent), ``service_protect
 from __future__ import annotations
 
 import argparse
-import os
-import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("PYTHON_KEYRING_BACKEND", "tests.support.memory_keyring.FileKeyring")
-os.environ.setdefault("ENGINY_TEST_KEYRING_FILE", str(Path(tempfile.mkdtemp()) / "keyring.json"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the harness, imported first, sets up the keyring
 
 import httpx  # noqa: E402
 
-from benchmarks.export_harness import CrmBench  # noqa: E402
-from benchmarks.export_harness import run_app as harness_run_app  # noqa: E402
+from benchmarks import export_harness as harness  # noqa: E402
 from enginy_desktop.sandbox.crm.dynamics import (  # noqa: E402
     DEFAULT_TOKEN,
     DynamicsSandbox,
@@ -65,11 +58,6 @@ MAPPED = (("first_name", "firstname", False), ("last_name", "lastname", False), 
           ("job_title", "jobtitle", True), ("phone", "telephone1", False))
 
 
-def _row(i: int, prefix: str = "p") -> dict[str, Any]:
-    return {"first_name": f"Ana{i}", "last_name": "Bosch", "email": f"{prefix}{i}@corp{i % 97}.example",
-            "job_title": "Head of Sales", "phone": f"+34 600 {i:06d}"}
-
-
 LATENCY_MS = [30]  # every answer waits this long (--latency-ms): a nearby instance rather than loopback
 
 
@@ -80,11 +68,11 @@ def _emulator(daily: int, contacts: int, existing: int, window_s: float = 300.0)
                                            faults=FaultConfig(latency_ms=LATENCY_MS[0])))
     sb: DynamicsSandbox = app.state.sandbox
     for i in range(existing):  # in the list, with another title: updated
-        r = _row(i)
+        r = harness.row(i)
         sb.insert("contact", {"firstname": r["first_name"], "lastname": r["last_name"], "emailaddress1": r["email"],
                               "jobtitle": "Sales"})
     for i in range(contacts, contacts + existing):  # other contacts, not in the list
-        r = _row(i, "x")
+        r = harness.row(i, "x")
         sb.insert("contact", {"firstname": r["first_name"], "lastname": r["last_name"], "emailaddress1": r["email"]})
     return app
 
@@ -112,12 +100,12 @@ def _check(sb: DynamicsSandbox, existing: int, companies: int) -> None:
 
 def run_app(daily: int, contacts: int, existing: int, companies: int = 0) -> dict[str, float]:
     """The whole export through the shared harness (``benchmarks/export_harness.py``)."""
-    bench = CrmBench(
+    bench = harness.CrmBench(
         crm="dynamics", contact_fields=MAPPED, company_fields=(("name", "name"), ("domain", "websiteurl")),
         email_field="emailaddress1", make_app=lambda n, e: _emulator(daily, n, e),
         settings=lambda url: {"org_url": url, "access_token": DEFAULT_TOKEN}, check=_check,
         before=lambda sb: sb.requests_used)
-    done = harness_run_app(bench, contacts, existing, companies)
+    done = harness.run_app(bench, contacts, existing, companies)
     return _figures(done.sandbox, done.since, done.before, done.seconds, contacts, daily)
 
 
@@ -131,7 +119,7 @@ def run_naive(daily: int, contacts: int, existing: int) -> dict[str, float]:
         started = time.monotonic()
         created = updated = 0
         for i in range(contacts):
-            r = _row(i)
+            r = harness.row(i)
             found = c.get(f"{DATA}/contacts", params={"$select": "contactid", "$filter": f"emailaddress1 eq "
                                                       f"'{r['email']}'"}).raise_for_status().json()["value"]
             if found:
@@ -197,12 +185,12 @@ def run_steady(daily: int, window_s: float, contacts: int, existing: int) -> dic
         noted["hits"] = _record_hits(app.state.sandbox)
         return app
 
-    bench = CrmBench(
+    bench = harness.CrmBench(
         crm="dynamics", contact_fields=MAPPED, company_fields=(("name", "name"), ("domain", "websiteurl")),
         email_field="emailaddress1", make_app=make,
         settings=lambda url: {"org_url": url, "access_token": DEFAULT_TOKEN,
                               "service_protection_limit": f"{per_window}/{window_s:g}"})
-    done = harness_run_app(bench, contacts, existing)
+    done = harness.run_app(bench, contacts, existing)
     accepted, refused = noted["hits"]
     ceiling = per_window / window_s
     rate = full_window_rate(accepted, window_s)
@@ -217,27 +205,11 @@ UNITS = {"seconds": "s", "records_per_s": "records/s", "api_calls_per_1000_conta
          "http_429_count": "responses"}
 
 
-def _medians(runs: list[dict[str, float]]) -> dict[str, float]:
-    return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-
-
-def _print(prefix: str, figures: dict[str, float]) -> None:
-    for name, value in figures.items():
-        digits = 3 if name.startswith("share") or UNITS[name] == "ratio" else 1
-        print(f"{prefix}{name}: {value:.{digits}f} {UNITS[name]}")
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Export benchmark against the Dynamics 365 emulator")
-    parser.add_argument("--crm", default="dynamics")
+    harness.run_arguments(parser, "dynamics")
     parser.add_argument("--daily", type=int, default=6_000,
                         help="service protection: requests per user per 5 minutes")
-    parser.add_argument("--contacts", type=int, default=1000)
-    parser.add_argument("--existing", type=int, default=300)
-    parser.add_argument("--companies", type=int, default=100)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--naive-runs", type=int, default=1, help="the naive script is slow: default 1")
-    parser.add_argument("--latency-ms", type=int, default=30, help="latency of every answer (default 30 ms)")
     parser.add_argument("--window-s", type=float, default=0.0,
                         help="also a steady-state run with the same rate on a window of this many seconds (e.g. 10)")
     parser.add_argument("--steady-contacts", type=int, default=2000, help="contacts of the steady-state run")
@@ -245,26 +217,27 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     LATENCY_MS[0] = args.latency_ms
     if args.window_s:
-        steady = _medians([run_steady(args.daily, args.window_s, args.steady_contacts, args.steady_contacts // 3)
+        steady = harness.medians([run_steady(args.daily, args.window_s, args.steady_contacts, args.steady_contacts // 3)
                            for _ in range(args.runs)])
         print(f"steady state: {round(args.daily * args.window_s / 300)} requests per {args.window_s:g} s (the rate "
               f"of {args.daily} per 5 minutes), {args.steady_contacts} contacts ({args.steady_contacts // 3} updated), "
               f"{args.runs} runs (medians)")
-        _print("steady_", steady)
+        harness.print_figures("steady_", steady, UNITS)
         if args.steady_only:
             return
-    app = _medians([run_app(args.daily, args.contacts, args.existing) for _ in range(args.runs)])
-    firms = _medians([run_app(args.daily, args.contacts, args.existing, args.companies) for _ in range(args.runs)])
-    naive = _medians([run_naive(args.daily, args.contacts, args.existing) for _ in range(args.naive_runs)])
+    app = harness.medians([run_app(args.daily, args.contacts, args.existing) for _ in range(args.runs)])
+    firms = harness.medians([run_app(args.daily, args.contacts, args.existing, args.companies)
+                             for _ in range(args.runs)])
+    naive = harness.medians([run_naive(args.daily, args.contacts, args.existing) for _ in range(args.naive_runs)])
     print(f"service protection: {args.daily} requests per 5 minutes; latency {args.latency_ms} ms per answer")
     print(f"contacts: {args.contacts} records ({args.existing} updated, {args.contacts - args.existing} created); "
           f"with companies: {args.companies} accounts")
     print(f"runs: {args.runs} app, {args.runs} with companies, {args.naive_runs} naive (medians)")
-    _print("app_", app)
-    _print("companies_", firms)
-    _print("naive_", naive)
-    for name in ("seconds", "api_calls_per_1000_contacts", "service_protection_units_per_1000_contacts"):
-        print(f"naive_to_app_{name.removesuffix('_per_1000_contacts')}_ratio: {naive[name] / app[name]:.1f} ratio")
+    harness.print_figures("app_", app, UNITS)
+    harness.print_figures("companies_", firms, UNITS)
+    harness.print_figures("naive_", naive, UNITS)
+    harness.print_ratios(naive, app, ("seconds", "api_calls_per_1000_contacts",
+                                      "service_protection_units_per_1000_contacts"))
 
 
 if __name__ == "__main__":

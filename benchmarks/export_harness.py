@@ -4,11 +4,15 @@ whole export as the window and the command line run it (plan + run), the figures
 request log, medians, and ``name: value unit`` lines.
 
 A CRM's benchmark describes itself with a :class:`CrmBench` (its field names, how to fill its emulator and how to
-connect to it) and calls :func:`run_app`, then adds its own naive per-record script and its own figures.
+connect to it) and calls :func:`run_app`, then adds its own naive per-record script and its own figures. A script
+starts with ``sys.path.insert(0, <the repository>)`` and imports this module before the app's: importing it puts
+the keyring in a temporary file. :func:`run_arguments` adds the options every script takes, :func:`print_figures`
+and :func:`print_ratios` print the medians.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import statistics
@@ -187,10 +191,35 @@ def medians(runs: list[dict[str, float]]) -> dict[str, float]:
 
 def print_figures(prefix: str, figures: dict[str, float], units: dict[str, str], digits: dict[str, int] | None = None
                   ) -> None:
+    """``prefix + name: value unit`` lines: three decimals for ratios and shares (``share_…``), one otherwise."""
     for name, value in figures.items():
-        places = (digits or {}).get(name, 3 if units.get(name) == "ratio" else 1)
+        places = (digits or {}).get(name, 3 if units.get(name) == "ratio" or name.startswith("share") else 1)
         print(f"{prefix}{name}: {value:.{places}f} {units[name]}")
 
 
-__all__ = ["AppRun", "CrmBench", "api_log", "busiest_window", "medians", "print_figures", "row", "run_app",
-           "steady_rate", "window_rate"]
+def print_ratios(naive: dict[str, float], app: dict[str, float], names: Sequence[str], places: int = 1) -> None:
+    """``naive_to_app_<name>_ratio`` lines: the naive script's figure over the app's."""
+    for name in names:
+        print(f"naive_to_app_{name.removesuffix('_per_1000_contacts')}_ratio: {naive[name] / app[name]:.{places}f} "
+              "ratio")
+
+
+def run_arguments(parser: argparse.ArgumentParser, crm: str, *, contacts: int = 1000, existing: int = 300,
+                  companies: int | None = 100, naive_runs: int | None = 1, latency: bool = True) -> None:
+    """The options every export benchmark takes: ``--crm``, ``--contacts``, ``--existing``, ``--companies`` (unless
+    None), ``--runs``, ``--naive-runs`` (None: as many as ``--runs``) and ``--latency-ms`` (unless ``latency`` is
+    False)."""
+    parser.add_argument("--crm", default=crm)
+    parser.add_argument("--contacts", type=int, default=contacts)
+    parser.add_argument("--existing", type=int, default=existing)
+    if companies is not None:
+        parser.add_argument("--companies", type=int, default=companies)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--naive-runs", type=int, default=naive_runs,
+                        help="the naive script is slow: default 1" if naive_runs == 1 else "default: --runs")
+    if latency:
+        parser.add_argument("--latency-ms", type=int, default=30, help="latency of every answer (default 30 ms)")
+
+
+__all__ = ["AppRun", "CrmBench", "api_log", "busiest_window", "medians", "print_figures", "print_ratios", "row",
+           "run_app", "run_arguments", "steady_rate", "window_rate"]

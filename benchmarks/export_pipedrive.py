@@ -23,23 +23,16 @@ window — over the seconds it took), ``api_calls_per_1000_contacts``, ``tokens_
 from __future__ import annotations
 
 import argparse
-import os
-import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("PYTHON_KEYRING_BACKEND", "tests.support.memory_keyring.FileKeyring")
-os.environ.setdefault("ENGINY_TEST_KEYRING_FILE", str(Path(tempfile.mkdtemp()) / "keyring.json"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the harness, imported first, sets up the keyring
 
 import httpx  # noqa: E402
 
-from benchmarks.export_harness import CrmBench  # noqa: E402
-from benchmarks.export_harness import run_app as harness_run_app  # noqa: E402
+from benchmarks import export_harness as harness  # noqa: E402
 from enginy_desktop.sandbox.crm.pipedrive import DEFAULT_TOKEN, PipedriveSandbox, PipedriveSandboxConfig, create_app  # noqa: E402
 from enginy_desktop.sandbox.crm.pipedrive.state import BURST_API_TOKEN, SEARCH_LIMIT  # noqa: E402
 from enginy_desktop.sandbox.kit.server import serve  # noqa: E402
@@ -48,20 +41,15 @@ MAPPED = (("first_name", "first_name", False), ("last_name", "last_name", False)
           ("job_title", "job_title", True), ("phone", "phone", False))
 
 
-def _row(i: int, prefix: str = "p") -> dict[str, Any]:
-    return {"first_name": f"Ana{i}", "last_name": "Bosch", "email": f"{prefix}{i}@corp{i % 97}.example",
-            "job_title": "Head of Sales", "phone": f"+34 600 {i:06d}"}
-
-
 def _emulator(plan: str, contacts: int, existing: int) -> Any:
     app = create_app(PipedriveSandboxConfig(plan=plan, seats=3))
     sb: PipedriveSandbox = app.state.sandbox
     for i in range(existing):  # in the list, with another job title: updated
-        r = _row(i)
+        r = harness.row(i)
         sb.create("persons", {"name": f"{r['first_name']} {r['last_name']}", "job_title": "Sales",
                               "emails": [{"value": r["email"], "primary": True, "label": "work"}]})
     for i in range(contacts, contacts + existing):  # other persons, not in the list
-        r = _row(i, "x")
+        r = harness.row(i, "x")
         sb.create("persons", {"name": f"{r['first_name']} {r['last_name']}",
                               "emails": [{"value": r["email"], "primary": True, "label": "work"}]})
     return app
@@ -93,12 +81,12 @@ def _figures(sb: PipedriveSandbox, since: int, tokens_before: int, seconds: floa
 
 def run_app(plan: str, contacts: int, existing: int) -> dict[str, float]:
     """The whole export through the shared harness (``benchmarks/export_harness.py``)."""
-    bench = CrmBench(
+    bench = harness.CrmBench(
         crm="pipedrive", contact_fields=MAPPED, company_fields=(), email_field="email",
         make_app=lambda n, e: _emulator(plan, n, e),
         settings=lambda url: {"base_url": url, "api_token": DEFAULT_TOKEN, "plan": plan, "seats": "3"},
         before=lambda sb: sb.tokens_spent)
-    done = harness_run_app(bench, contacts, existing)
+    done = harness.run_app(bench, contacts, existing)
     assert done.counters.get("created", 0) == contacts - existing, done.counters
     return _figures(done.sandbox, done.since, done.before, done.seconds, contacts, BURST_API_TOKEN[plan])
 
@@ -121,7 +109,7 @@ def run_naive(plan: str, contacts: int, existing: int) -> dict[str, float]:
         started = time.monotonic()
         created = updated = 0
         for i in range(contacts):
-            r = _row(i)
+            r = harness.row(i)
             found = call("GET", "/api/v2/persons/search", params={
                 "term": r["email"], "fields": "email", "exact_match": "true"}).json()["data"]["items"]
             if found:
@@ -143,33 +131,21 @@ UNITS = {"seconds": "s", "records_per_s": "records/s", "throughput_vs_window_cei
          "api_calls_per_1000_contacts": "calls", "tokens_per_1000_contacts": "tokens", "http_429_count": "responses"}
 
 
-def _medians(runs: list[dict[str, float]]) -> dict[str, float]:
-    return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Export benchmark against the Pipedrive emulator")
-    parser.add_argument("--crm", default="pipedrive")
+    harness.run_arguments(parser, "pipedrive", contacts=300, existing=100, companies=None, naive_runs=None,
+                          latency=False)
     parser.add_argument("--plan", default="Essential", choices=sorted(BURST_API_TOKEN))
-    parser.add_argument("--contacts", type=int, default=300)
-    parser.add_argument("--existing", type=int, default=100)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--naive-runs", type=int, default=None, help="default: --runs")
     args = parser.parse_args(argv)
     apps = [run_app(args.plan, args.contacts, args.existing) for _ in range(args.runs)]
     naives = [run_naive(args.plan, args.contacts, args.existing) for _ in range(args.naive_runs or args.runs)]
-    app, naive = _medians(apps), _medians(naives)
+    app, naive = harness.medians(apps), harness.medians(naives)
     print(f"plan: {args.plan} (API token: {BURST_API_TOKEN[args.plan]} requests / 2 s, search 10 / 2 s)")
     print(f"contacts: {args.contacts} records ({args.existing} updated, {args.contacts - args.existing} created)")
     print(f"runs: {args.runs} app, {args.naive_runs or args.runs} naive (medians)")
-    for name, value in app.items():
-        print(f"{name}: {value:.3f} {UNITS[name]}" if name == "throughput_vs_window_ceiling"
-              else f"{name}: {value:.1f} {UNITS[name]}")
-    for name, value in naive.items():
-        print(f"naive_{name}: {value:.3f} {UNITS[name]}" if name == "throughput_vs_window_ceiling"
-              else f"naive_{name}: {value:.1f} {UNITS[name]}")
-    for name in ("seconds", "api_calls_per_1000_contacts", "tokens_per_1000_contacts"):
-        print(f"naive_to_app_{name.removesuffix('_per_1000_contacts')}_ratio: {naive[name] / app[name]:.2f} ratio")
+    harness.print_figures("", app, UNITS)
+    harness.print_figures("naive_", naive, UNITS)
+    harness.print_ratios(naive, app, ("seconds", "api_calls_per_1000_contacts", "tokens_per_1000_contacts"), 2)
 
 
 if __name__ == "__main__":

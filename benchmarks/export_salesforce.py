@@ -27,23 +27,16 @@ emulator counted against the daily allocation), ``share_of_daily_allocation_per_
 from __future__ import annotations
 
 import argparse
-import os
-import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("PYTHON_KEYRING_BACKEND", "tests.support.memory_keyring.FileKeyring")
-os.environ.setdefault("ENGINY_TEST_KEYRING_FILE", str(Path(tempfile.mkdtemp()) / "keyring.json"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the harness, imported first, sets up the keyring
 
 import httpx  # noqa: E402
 
-from benchmarks.export_harness import CrmBench  # noqa: E402
-from benchmarks.export_harness import run_app as harness_run_app  # noqa: E402
+from benchmarks import export_harness as harness  # noqa: E402
 from enginy_desktop.sandbox.crm.salesforce import (  # noqa: E402
     DEFAULT_TOKEN,
     SalesforceSandbox,
@@ -55,11 +48,6 @@ from enginy_desktop.sandbox.kit.server import serve  # noqa: E402
 DATA = "/services/data/v62.0"
 MAPPED = (("first_name", "FirstName", False), ("last_name", "LastName", False), ("email", "Email", False),
           ("job_title", "Title", True), ("phone", "Phone", False))
-
-
-def _row(i: int, prefix: str = "p") -> dict[str, Any]:
-    return {"first_name": f"Ana{i}", "last_name": "Bosch", "email": f"{prefix}{i}@corp{i % 97}.example",
-            "job_title": "Head of Sales", "phone": f"+34 600 {i:06d}"}
 
 
 LATENCY_MS = [30]  # every answer waits this long (--latency-ms): a nearby instance rather than loopback
@@ -75,11 +63,11 @@ def _emulator(daily: int, contacts: int, existing: int, relations: bool = False)
     sb: SalesforceSandbox = app.state.sandbox
     old = sb.insert("Account", {"Name": "Old Corp"})["Id"] if relations else None
     for i in range(existing):  # in the list, with another title: updated
-        r = _row(i)
+        r = harness.row(i)
         sb.insert("Contact", {"FirstName": r["first_name"], "LastName": r["last_name"], "Email": r["email"],
                               "Title": "Sales", **({"AccountId": old} if old else {})})
     for i in range(contacts, contacts + existing):  # other contacts, not in the list
-        r = _row(i, "x")
+        r = harness.row(i, "x")
         sb.insert("Contact", {"FirstName": r["first_name"], "LastName": r["last_name"], "Email": r["email"]})
     return app
 
@@ -116,12 +104,12 @@ def _check_relations(sb: SalesforceSandbox, existing: int, companies: int) -> No
 def run_app(daily: int, contacts: int, existing: int, companies: int = 0, relations: bool = False
             ) -> dict[str, float]:
     """The whole export through the shared harness (``benchmarks/export_harness.py``)."""
-    bench = CrmBench(
+    bench = harness.CrmBench(
         crm="salesforce", contact_fields=MAPPED, company_fields=(("name", "Name"), ("domain", "Website")),
         email_field="Email", make_app=lambda n, e: _emulator(daily, n, e, relations),
         settings=lambda url: {"base_url": url, "access_token": DEFAULT_TOKEN},
         check=_check_relations if relations else _check, before=lambda sb: sb.requests_used)
-    done = harness_run_app(bench, contacts, existing, companies)
+    done = harness.run_app(bench, contacts, existing, companies)
     return _figures(done.sandbox, done.since, done.before, done.seconds, contacts, daily)
 
 
@@ -135,7 +123,7 @@ def run_naive(daily: int, contacts: int, existing: int) -> dict[str, float]:
         started = time.monotonic()
         created = updated = 0
         for i in range(contacts):
-            r = _row(i)
+            r = harness.row(i)
             soql = f"SELECT Id FROM Contact WHERE Email = '{r['email']}'"  # noqa: S608 - a made-up benchmark value
             found = c.get(f"{DATA}/query", params={"q": soql}).raise_for_status().json()["records"]
             if found:
@@ -156,44 +144,28 @@ UNITS = {"seconds": "s", "records_per_s": "records/s", "api_calls_per_1000_conta
          "allocation_units_per_1000_contacts": "requests", "share_of_daily_allocation_per_1000_contacts": "%"}
 
 
-def _medians(runs: list[dict[str, float]]) -> dict[str, float]:
-    return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-
-
-def _print(prefix: str, figures: dict[str, float]) -> None:
-    for name, value in figures.items():
-        digits = 3 if name.startswith("share") else 1
-        print(f"{prefix}{name}: {value:.{digits}f} {UNITS[name]}")
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Export benchmark against the Salesforce emulator")
-    parser.add_argument("--crm", default="salesforce")
+    harness.run_arguments(parser, "salesforce")
     parser.add_argument("--daily", type=int, default=100_000, help="the org's daily API request allocation")
-    parser.add_argument("--contacts", type=int, default=1000)
-    parser.add_argument("--existing", type=int, default=300)
-    parser.add_argument("--companies", type=int, default=100)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--naive-runs", type=int, default=1, help="the naive script is slow: default 1")
-    parser.add_argument("--latency-ms", type=int, default=30, help="latency of every answer (default 30 ms)")
     args = parser.parse_args(argv)
     LATENCY_MS[0] = args.latency_ms
-    app = _medians([run_app(args.daily, args.contacts, args.existing) for _ in range(args.runs)])
-    firms = _medians([run_app(args.daily, args.contacts, args.existing, args.companies) for _ in range(args.runs)])
-    related = _medians([run_app(args.daily, args.contacts, args.existing, args.companies, relations=True)
+    app = harness.medians([run_app(args.daily, args.contacts, args.existing) for _ in range(args.runs)])
+    firms = harness.medians([run_app(args.daily, args.contacts, args.existing, args.companies)
+                             for _ in range(args.runs)])
+    related = harness.medians([run_app(args.daily, args.contacts, args.existing, args.companies, relations=True)
                         for _ in range(args.runs)])
-    naive = _medians([run_naive(args.daily, args.contacts, args.existing) for _ in range(args.naive_runs)])
+    naive = harness.medians([run_naive(args.daily, args.contacts, args.existing) for _ in range(args.naive_runs)])
     print(f"daily allocation: {args.daily} requests; latency {args.latency_ms} ms per answer")
     print(f"contacts: {args.contacts} records ({args.existing} updated, {args.contacts - args.existing} created); "
           f"with companies: {args.companies} accounts")
     print(f"runs: {args.runs} app, {args.runs} with companies, {args.runs} with companies as related accounts, "
           f"{args.naive_runs} naive (medians)")
-    _print("app_", app)
-    _print("companies_", firms)
-    _print("relations_", related)
-    _print("naive_", naive)
-    for name in ("seconds", "api_calls_per_1000_contacts", "allocation_units_per_1000_contacts"):
-        print(f"naive_to_app_{name.removesuffix('_per_1000_contacts')}_ratio: {naive[name] / app[name]:.1f} ratio")
+    harness.print_figures("app_", app, UNITS)
+    harness.print_figures("companies_", firms, UNITS)
+    harness.print_figures("relations_", related, UNITS)
+    harness.print_figures("naive_", naive, UNITS)
+    harness.print_ratios(naive, app, ("seconds", "api_calls_per_1000_contacts", "allocation_units_per_1000_contacts"))
 
 
 if __name__ == "__main__":

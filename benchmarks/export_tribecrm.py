@@ -44,8 +44,10 @@ from benchmarks.export_harness import (  # noqa: E402
     busiest_window,
     medians,
     print_figures,
+    print_ratios,
     row,
     run_app,
+    run_arguments,
     window_rate,
 )
 from enginy_desktop.sandbox.crm.tribecrm import DEFAULT_TOKEN, TribeSandbox, TribeSandboxConfig, create_app  # noqa: E402
@@ -149,15 +151,9 @@ def run_naive(contacts: int, existing: int) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Export benchmark against the TribeCRM emulator")
-    parser.add_argument("--crm", default="tribecrm")
+    run_arguments(parser, "tribecrm")
     parser.add_argument("--calls-per-minute", type=int, default=1000)
-    parser.add_argument("--contacts", type=int, default=1000)
-    parser.add_argument("--existing", type=int, default=300)
-    parser.add_argument("--companies", type=int, default=100)
-    parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--company-runs", type=int, default=1, help="over two minutes each: default 1")
-    parser.add_argument("--naive-runs", type=int, default=1, help="the naive script is slow: default 1")
-    parser.add_argument("--latency-ms", type=int, default=30, help="latency of every answer (default 30 ms)")
     args = parser.parse_args(argv)
     SETTINGS.update(latency_ms=args.latency_ms, calls_per_minute=args.calls_per_minute)
     app = medians([app_figures(args.contacts, args.existing) for _ in range(args.runs)])
@@ -170,8 +166,7 @@ def main(argv: list[str] | None = None) -> None:
     print_figures("app_", app, UNITS)
     print_figures("companies_", firms, UNITS)
     print_figures("naive_", naive, UNITS)
-    for name in ("seconds", "api_calls_per_1000_contacts"):
-        print(f"naive_to_app_{name.removesuffix('_per_1000_contacts')}_ratio: {naive[name] / app[name]:.2f} ratio")
+    print_ratios(naive, app, ("seconds", "api_calls_per_1000_contacts"), 2)
 
 
 if __name__ == "__main__":

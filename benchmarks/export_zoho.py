@@ -30,23 +30,16 @@ COQL and writes of more than 10 records, the limit that binds an export), ``stea
 from __future__ import annotations
 
 import argparse
-import os
-import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("PYTHON_KEYRING_BACKEND", "tests.support.memory_keyring.FileKeyring")
-os.environ.setdefault("ENGINY_TEST_KEYRING_FILE", str(Path(tempfile.mkdtemp()) / "keyring.json"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the harness, imported first, sets up the keyring
 
 import httpx  # noqa: E402
 
-from benchmarks.export_harness import CrmBench  # noqa: E402
-from benchmarks.export_harness import run_app as harness_run_app  # noqa: E402
+from benchmarks import export_harness as harness  # noqa: E402
 from enginy_desktop.sandbox.crm.zoho import DEFAULT_TOKEN, ZohoSandbox, ZohoSandboxConfig, create_app  # noqa: E402
 from enginy_desktop.sandbox.kit.server import serve  # noqa: E402
 
@@ -54,11 +47,6 @@ DATA = "/crm/v8"
 MAPPED = (("first_name", "First_Name", False), ("last_name", "Last_Name", False), ("email", "Email", False),
           ("job_title", "Title", True), ("phone", "Phone", False))
 EDITION: list[Any] = ["Enterprise", 5]
-
-
-def _row(i: int, prefix: str = "p") -> dict[str, Any]:
-    return {"first_name": f"Ana{i}", "last_name": "Bosch", "email": f"{prefix}{i}@corp{i % 97}.example",
-            "job_title": "Head of Sales", "phone": f"+34 600 {i:06d}"}
 
 
 LATENCY_MS = [30]  # every answer waits this long (--latency-ms): a nearby instance rather than loopback
@@ -70,11 +58,11 @@ def _emulator(contacts: int, existing: int) -> Any:
                                        processing_ms=LATENCY_MS[0]))
     sb: ZohoSandbox = app.state.sandbox
     for i in range(existing):  # in the list, with another title: updated
-        r = _row(i)
+        r = harness.row(i)
         sb.insert("Contacts", {"First_Name": r["first_name"], "Last_Name": r["last_name"], "Email": r["email"],
                                "Title": "Sales"})
     for i in range(contacts, contacts + existing):  # other contacts, not in the list
-        r = _row(i, "x")
+        r = harness.row(i, "x")
         sb.insert("Contacts", {"First_Name": r["first_name"], "Last_Name": r["last_name"], "Email": r["email"]})
     return app
 
@@ -109,13 +97,13 @@ def _before(sb: ZohoSandbox) -> int:
 
 def run_app(contacts: int, existing: int, companies: int = 0) -> dict[str, float]:
     """The whole export through the shared harness (``benchmarks/export_harness.py``)."""
-    bench = CrmBench(
+    bench = harness.CrmBench(
         crm="zoho", contact_fields=MAPPED, company_fields=(("name", "Account_Name"), ("domain", "Website")),
         email_field="Email", make_app=_emulator,
         settings=lambda url: {"base_url": url, "access_token": DEFAULT_TOKEN, "edition": str(EDITION[0]),
                               "user_licences": str(EDITION[1])},
         check=_check, before=_before)
-    done = harness_run_app(bench, contacts, existing, companies)
+    done = harness.run_app(bench, contacts, existing, companies)
     return _figures(done.sandbox, done.since, done.before, done.seconds, contacts)
 
 
@@ -142,7 +130,7 @@ def run_naive(contacts: int, existing: int) -> dict[str, float]:
         started = time.monotonic()
         created = updated = 0
         for i in range(contacts):
-            r = _row(i)
+            r = harness.row(i)
             query = f"select id from Contacts where Email = '{r['email']}' limit 0, 1"  # noqa: S608 - made-up values
             answer = c.post(f"{DATA}/coql", json={"select_query": query}).raise_for_status()
             found = answer.json()["data"] if answer.status_code == 200 else []
@@ -166,28 +154,12 @@ UNITS = {"seconds": "s", "records_per_s": "records/s", "api_calls_per_1000_conta
          "concurrency_used_of_heavy_limit": "ratio"}
 
 
-def _medians(runs: list[dict[str, float]]) -> dict[str, float]:
-    return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-
-
-def _print(prefix: str, figures: dict[str, float]) -> None:
-    for name, value in figures.items():
-        digits = 3 if name.startswith("share") or UNITS[name] == "ratio" else 1
-        print(f"{prefix}{name}: {value:.{digits}f} {UNITS[name]}")
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Export benchmark against the Zoho CRM emulator")
-    parser.add_argument("--crm", default="zoho")
+    harness.run_arguments(parser, "zoho")
     parser.add_argument("--edition", default="Enterprise", choices=["Free", "Standard", "Professional",
                                                                     "Enterprise", "Ultimate"])
     parser.add_argument("--users", type=int, default=5, help="user licences (credits grow with them)")
-    parser.add_argument("--contacts", type=int, default=1000)
-    parser.add_argument("--existing", type=int, default=300)
-    parser.add_argument("--companies", type=int, default=100)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--naive-runs", type=int, default=1, help="the naive script is slow: default 1")
-    parser.add_argument("--latency-ms", type=int, default=30, help="latency of every answer (default 30 ms)")
     parser.add_argument("--steady-contacts", type=int, default=0,
                         help="also a long export of this many contacts that fills the concurrency limit (e.g. 10000)")
     parser.add_argument("--steady-only", action="store_true", help="only the long export")
@@ -195,26 +167,26 @@ def main(argv: list[str] | None = None) -> None:
     LATENCY_MS[0] = args.latency_ms
     EDITION[:] = [args.edition, args.users]
     if args.steady_contacts:
-        steady = _medians([run_steady(args.steady_contacts, args.steady_contacts // 3) for _ in range(args.runs)])
+        steady = harness.medians([run_steady(args.steady_contacts, args.steady_contacts // 3)
+                                  for _ in range(args.runs)])
         print(f"steady state: {args.steady_contacts} contacts ({args.steady_contacts // 3} updated), {args.runs} "
               "runs (medians)")
-        _print("steady_", steady)
+        harness.print_figures("steady_", steady, UNITS)
         if args.steady_only:
             return
-    app = _medians([run_app(args.contacts, args.existing) for _ in range(args.runs)])
-    firms = _medians([run_app(args.contacts, args.existing, args.companies) for _ in range(args.runs)])
-    naive = _medians([run_naive(args.contacts, args.existing) for _ in range(args.naive_runs)])
+    app = harness.medians([run_app(args.contacts, args.existing) for _ in range(args.runs)])
+    firms = harness.medians([run_app(args.contacts, args.existing, args.companies) for _ in range(args.runs)])
+    naive = harness.medians([run_naive(args.contacts, args.existing) for _ in range(args.naive_runs)])
     limits = ZohoSandboxConfig(edition=args.edition, user_licences=args.users)
     print(f"edition: {args.edition}, {args.users} user licences: {limits.credits()} credits per 24 h, "
           f"{limits.max_in_flight()} concurrent requests; latency {args.latency_ms} ms per answer")
     print(f"contacts: {args.contacts} records ({args.existing} updated, {args.contacts - args.existing} created); "
           f"with companies: {args.companies} accounts")
     print(f"runs: {args.runs} app, {args.runs} with companies, {args.naive_runs} naive (medians)")
-    _print("app_", app)
-    _print("companies_", firms)
-    _print("naive_", naive)
-    for name in ("seconds", "api_calls_per_1000_contacts", "credits_per_1000_contacts"):
-        print(f"naive_to_app_{name.removesuffix('_per_1000_contacts')}_ratio: {naive[name] / app[name]:.1f} ratio")
+    harness.print_figures("app_", app, UNITS)
+    harness.print_figures("companies_", firms, UNITS)
+    harness.print_figures("naive_", naive, UNITS)
+    harness.print_ratios(naive, app, ("seconds", "api_calls_per_1000_contacts", "credits_per_1000_contacts"))
 
 
 if __name__ == "__main__":

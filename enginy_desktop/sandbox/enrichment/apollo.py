@@ -26,7 +26,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..kit import Emulator, ErrorKind, RateLimit, RollingWindow, VendorError, build_app, ok, parse_json
-from ..kit.launch import EmulatorSpec, Started, StartOptions, connect_commands, take_options
+from ..kit.launch import EmulatorSpec, Started, StartOptions, take_options
+from . import common
 from .common import (
     Company,
     Credits,
@@ -35,7 +36,6 @@ from .common import (
     Revealed,
     covers,
     email_status,
-    int_option,
     person_for,
     stable_id,
 )
@@ -280,17 +280,10 @@ def create_app(config: ApolloSandboxConfig | None = None) -> Any:
 
 def _start(options: StartOptions) -> Started:
     opts = take_options(SPEC, options.options)
-    key = opts.get("key", DEFAULT_KEY)
-    config = ApolloSandboxConfig(api_keys=(key,), credits=int_option(opts, "credits", 10_000),
-                                 random_seed=options.random_seed, faults=options.faults,
-                                 control_token=options.control_token)
-    if options.rate_limit != "default":
-        config.rate_limit = options.rate_limit
-    app = create_app(config)
-    return Started(app=app, credentials={"API key": key},
-                   summary=[f"Credits: {config.credits}; rate limit: {config.rate_limit or 'off'} per endpoint",
-                            "Finds 75 % of people (70 % of their e-mails), 90 % of companies; no phones."],
-                   connect=lambda url: connect_commands("apollo", {"base_url": url}, "api_key", key))
+    config = common.keyed_config(ApolloSandboxConfig, options, opts, DEFAULT_KEY)
+    summary = [f"Credits: {config.credits}; rate limit: {config.rate_limit or 'off'} per endpoint",
+               "Finds 75 % of people (70 % of their e-mails), 90 % of companies; no phones."]
+    return common.key_started("apollo", create_app(config), config, summary)
 
 
 SPEC = EmulatorSpec(key="apollo", title="Apollo", kind="enrichment",

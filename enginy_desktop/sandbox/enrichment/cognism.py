@@ -40,18 +40,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..kit import Emulator, ErrorKind, RateLimit, RollingWindow, VendorError, build_app, ok
-from ..kit.launch import EmulatorSpec, Started, StartOptions, connect_commands, take_options
-from .common import (
-    Company,
-    Credits,
-    EnrichmentSandboxConfig,
-    Person,
-    company_for,
-    covers,
-    int_option,
-    person_for,
-    stable_id,
-)
+from ..kit.launch import EmulatorSpec, Started, StartOptions, take_options
+from . import common
+from .common import Company, Credits, EnrichmentSandboxConfig, Person, company_for, covers, person_for, stable_id
 from .common import slug as _slug
 
 DEFAULT_KEY = "cognism-sandbox-key"
@@ -380,19 +371,13 @@ def create_app(config: CognismSandboxConfig | None = None) -> Any:
 
 def _start(options: StartOptions) -> Started:
     opts = take_options(SPEC, options.options)
-    key = opts.get("key", DEFAULT_KEY)
-    config = CognismSandboxConfig(api_keys=(key,), credits=int_option(opts, "credits", 10_000),
-                                  random_seed=options.random_seed, faults=options.faults,
-                                  control_token=options.control_token)
-    if options.rate_limit != "default":
-        config.rate_limits = (options.rate_limit,) if options.rate_limit else ()
-    return Started(app=create_app(config), credentials={"API key": key},
-                   summary=[f"Credits: {config.credits} (previews: 10 times the credits left); limits: "
-                            f"{', '.join(map(str, config.rate_limits)) or 'off'} records (429 past them, 402 "
-                            "without credits)",
-                            "Previews (enrich, search) are free; redeeming a contact costs 1 credit the first time; "
-                            "accounts are free."],
-                   connect=lambda url: connect_commands("cognism", {"base_url": url}, "api_key", key))
+    config = common.keyed_config(CognismSandboxConfig, options, opts, DEFAULT_KEY)
+    summary = [f"Credits: {config.credits} (previews: 10 times the credits left); limits: "
+               f"{', '.join(map(str, config.rate_limits)) or 'off'} records (429 past them, 402 "
+               "without credits)",
+               "Previews (enrich, search) are free; redeeming a contact costs 1 credit the first time; "
+               "accounts are free."]
+    return common.key_started("cognism", create_app(config), config, summary)
 
 
 SPEC = EmulatorSpec(key="cognism", title="Cognism", kind="enrichment",

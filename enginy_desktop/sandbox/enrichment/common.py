@@ -23,10 +23,12 @@ import hashlib
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from ..kit import EmulatorConfig, GatewayRequest
+from ..kit import EmulatorApp, EmulatorConfig, GatewayRequest, RateLimit
+from ..kit.launch import Started, StartOptions, secret_started
 
 COVERAGE: dict[str, dict[str, int]] = {
     "apollo": {"person": 75, "email": 70, "phone": 0, "company": 90},
@@ -242,6 +244,32 @@ class Revealed:
 class EnrichmentSandboxConfig(EmulatorConfig):
     api_keys: tuple[str, ...] = ()
     credits: int = 10_000
+
+    def use_rate_limit(self, limit: RateLimit | None) -> None:
+        """``--rate-limit``: this one limit instead of the vendor's (None: no limit), whether the emulator has one
+        limit (``rate_limit``) or several (``rate_limits``)."""
+        several = hasattr(self, "rate_limits")
+        setattr(self, "rate_limits" if several else "rate_limit", ((limit,) if limit else ()) if several else limit)
+
+
+C = TypeVar("C", bound=EnrichmentSandboxConfig)
+
+
+def keyed_config(cls: type[C], options: StartOptions, opts: Mapping[str, str], default_key: str, **fields: Any) -> C:
+    """The configuration the ``sandbox`` command asks for, for an emulator of an API-key enrichment API: the key it
+    accepts (``--option key=``), its credits (``--option credits=``, default 10,000), the command's seed, faults and
+    control token, and ``--rate-limit`` as its only limit when given."""
+    config = cls(api_keys=(opts.get("key", default_key),), credits=int_option(dict(opts), "credits", 10_000),
+                 **options.common(), **fields)
+    if options.rate_limit != "default":
+        config.use_rate_limit(options.rate_limit)
+    return config
+
+
+def key_started(key: str, app: EmulatorApp, config: EnrichmentSandboxConfig, summary: list[str],
+                label: str = "API key") -> Started:
+    """What the command prints for such an emulator: its key and the commands that connect Enginy Desktop to it."""
+    return secret_started(app, key, summary, label=label, field="api_key", secret=config.api_keys[0], demo=False)
 
 
 def header_or_query(request: GatewayRequest, header: str, query: str = "") -> str:

@@ -32,8 +32,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..kit import Emulator, ErrorKind, RateLimit, RollingWindow, VendorError, build_app, ok
-from ..kit.launch import EmulatorSpec, Started, StartOptions, connect_commands, take_options
-from .common import Credits, EnrichmentSandboxConfig, Person, company_for, covers, int_option, person_for, stable_id
+from ..kit.launch import EmulatorSpec, Started, StartOptions, take_options
+from . import common
+from .common import Credits, EnrichmentSandboxConfig, Person, company_for, covers, person_for, stable_id
 
 DEFAULT_KEY = "datagma-sandbox-key"
 EMAIL_CREDITS, FULL_CREDITS, PHONE_CREDITS = 1, 2, 30
@@ -254,18 +255,12 @@ def create_app(config: DatagmaSandboxConfig | None = None) -> Any:
 
 def _start(options: StartOptions) -> Started:
     opts = take_options(SPEC, options.options)
-    key = opts.get("key", DEFAULT_KEY)
-    config = DatagmaSandboxConfig(api_keys=(key,), credits=int_option(opts, "credits", 10_000),
-                                  random_seed=options.random_seed, faults=options.faults,
-                                  control_token=options.control_token)
-    if options.rate_limit != "default":
-        config.rate_limits = (options.rate_limit,) if options.rate_limit else ()
-    return Started(app=create_app(config), credentials={"API key (apiId)": key},
-                   summary=[f"Credits: {config.credits}; limits: {', '.join(map(str, config.rate_limits)) or 'off'} "
-                            "(429 past them; out of credits: code 13 \"can't get credit\")",
-                            "Finds 60 % of work e-mails (1 credit), people and companies (2), 45 % of phones outside "
-                            "the EU (30)."],
-                   connect=lambda url: connect_commands("datagma", {"base_url": url}, "api_key", key))
+    config = common.keyed_config(DatagmaSandboxConfig, options, opts, DEFAULT_KEY)
+    summary = [f"Credits: {config.credits}; limits: {', '.join(map(str, config.rate_limits)) or 'off'} "
+               "(429 past them; out of credits: code 13 \"can't get credit\")",
+               "Finds 60 % of work e-mails (1 credit), people and companies (2), 45 % of phones outside "
+               "the EU (30)."]
+    return common.key_started("datagma", create_app(config), config, summary, "API key (apiId)")
 
 
 SPEC = EmulatorSpec(key="datagma", title="Datagma", kind="enrichment",

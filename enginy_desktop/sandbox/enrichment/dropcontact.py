@@ -28,7 +28,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..kit import Emulator, ErrorKind, RateLimit, RollingWindow, VendorError, build_app, ok, parse_json
-from ..kit.launch import EmulatorSpec, Started, StartOptions, connect_commands, take_options
+from ..kit.launch import EmulatorSpec, Started, StartOptions, take_options
+from . import common
 from .common import Credits, EnrichmentSandboxConfig, Person, covers, email_status, int_option, person_for
 
 DEFAULT_KEY = "dropcontact-sandbox-key"
@@ -209,18 +210,12 @@ def create_app(config: DropcontactSandboxConfig | None = None) -> Any:
 
 def _start(options: StartOptions) -> Started:
     opts = take_options(SPEC, options.options)
-    key = opts.get("key", DEFAULT_KEY)
-    config = DropcontactSandboxConfig(api_keys=(key,), credits=int_option(opts, "credits", 10_000),
-                                      polls_until_ready=int_option(opts, "polls", 1),
-                                      random_seed=options.random_seed, faults=options.faults,
-                                      control_token=options.control_token)
-    if options.rate_limit != "default":
-        config.rate_limit = options.rate_limit
-    return Started(app=create_app(config), credentials={"API key": key},
-                   summary=[f"Credits: {config.credits}; rate limit: {config.rate_limit or 'off'}; a batch is ready "
-                            f"after {config.polls_until_ready} poll(s)",
-                            "Finds 60 % of e-mails, 30 % of phones, 75 % of companies."],
-                   connect=lambda url: connect_commands("dropcontact", {"base_url": url}, "api_key", key))
+    config = common.keyed_config(DropcontactSandboxConfig, options, opts, DEFAULT_KEY,
+                                 polls_until_ready=int_option(opts, "polls", 1))
+    summary = [f"Credits: {config.credits}; rate limit: {config.rate_limit or 'off'}; a batch is ready "
+               f"after {config.polls_until_ready} poll(s)",
+               "Finds 60 % of e-mails, 30 % of phones, 75 % of companies."]
+    return common.key_started("dropcontact", create_app(config), config, summary)
 
 
 SPEC = EmulatorSpec(key="dropcontact", title="Dropcontact", kind="enrichment",

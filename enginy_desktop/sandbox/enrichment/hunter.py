@@ -26,8 +26,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..kit import Emulator, ErrorKind, RateLimit, RollingWindow, VendorError, build_app, ok
-from ..kit.launch import EmulatorSpec, Started, StartOptions, connect_commands, take_options
-from .common import Credits, EnrichmentSandboxConfig, covers, email_status, header_or_query, int_option, person_for
+from ..kit.launch import EmulatorSpec, Started, StartOptions, take_options
+from . import common
+from .common import Credits, EnrichmentSandboxConfig, covers, email_status, header_or_query, person_for
 from .common import company_for as _company_for
 
 DEFAULT_KEY = "hunter-sandbox-key"
@@ -218,17 +219,11 @@ def create_app(config: HunterSandboxConfig | None = None) -> Any:
 
 def _start(options: StartOptions) -> Started:
     opts = take_options(SPEC, options.options)
-    key = opts.get("key", DEFAULT_KEY)
-    config = HunterSandboxConfig(api_keys=(key,), credits=int_option(opts, "credits", 10_000),
-                                 random_seed=options.random_seed, faults=options.faults,
-                                 control_token=options.control_token)
-    if options.rate_limit != "default":
-        config.rate_limits = (options.rate_limit,) if options.rate_limit else ()
-    return Started(app=create_app(config), credentials={"API key": key},
-                   summary=[f"Credits: {config.credits}; limits: "
-                            f"{', '.join(map(str, config.rate_limits)) or 'off'} (403 past them, 429 without credits)",
-                            "Finds 60 % of e-mails, 10 % of phones, 85 % of companies."],
-                   connect=lambda url: connect_commands("hunter", {"base_url": url}, "api_key", key))
+    config = common.keyed_config(HunterSandboxConfig, options, opts, DEFAULT_KEY)
+    summary = [f"Credits: {config.credits}; limits: "
+               f"{', '.join(map(str, config.rate_limits)) or 'off'} (403 past them, 429 without credits)",
+               "Finds 60 % of e-mails, 10 % of phones, 85 % of companies."]
+    return common.key_started("hunter", create_app(config), config, summary)
 
 
 SPEC = EmulatorSpec(key="hunter", title="Hunter", kind="enrichment",

@@ -25,7 +25,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..kit import Emulator, ErrorKind, RateLimit, RollingWindow, VendorError, build_app, ok
-from ..kit.launch import EmulatorSpec, Started, StartOptions, connect_commands, take_options
+from ..kit.launch import EmulatorSpec, Started, StartOptions, take_options
+from . import common
 from .common import Credits, EnrichmentSandboxConfig, covers, int_option, person_for
 
 DEFAULT_KEY = "kaspr-sandbox-key"
@@ -173,17 +174,12 @@ def create_app(config: KasprSandboxConfig | None = None) -> Any:
 
 def _start(options: StartOptions) -> Started:
     opts = take_options(SPEC, options.options)
-    key = opts.get("key", DEFAULT_KEY)
-    config = KasprSandboxConfig(api_keys=(key,), credits=int_option(opts, "credits", 10_000),
-                                daily_leads=int_option(opts, "daily", 500), random_seed=options.random_seed,
-                                faults=options.faults, control_token=options.control_token)
-    if options.rate_limit != "default":
-        config.rate_limits = (options.rate_limit,) if options.rate_limit else ()
-    return Started(app=create_app(config), credentials={"API key": key},
-                   summary=[f"Credits: {config.credits} of each kind; {config.daily_leads} leads a day; limits: "
-                            f"{', '.join(map(str, config.rate_limits)) or 'off'} (429 past them, 402 without credits)",
-                            "Finds 55 % of work e-mails and 60 % of phones from LinkedIn profile URLs."],
-                   connect=lambda url: connect_commands("kaspr", {"base_url": url}, "api_key", key))
+    daily = int_option(opts, "daily", 500)  # leads revealed per day
+    config = common.keyed_config(KasprSandboxConfig, options, opts, DEFAULT_KEY, daily_leads=daily)
+    summary = [f"Credits: {config.credits} of each kind; {config.daily_leads} leads a day; limits: "
+               f"{', '.join(map(str, config.rate_limits)) or 'off'} (429 past them, 402 without credits)",
+               "Finds 55 % of work e-mails and 60 % of phones from LinkedIn profile URLs."]
+    return common.key_started("kaspr", create_app(config), config, summary)
 
 
 SPEC = EmulatorSpec(key="kaspr", title="Kaspr", kind="enrichment",

@@ -26,18 +26,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..kit import Emulator, ErrorKind, RateLimit, RollingWindow, VendorError, build_app, ok, parse_json
-from ..kit.launch import EmulatorSpec, Started, StartOptions, connect_commands, take_options
-from .common import (
-    Company,
-    Credits,
-    EnrichmentSandboxConfig,
-    Person,
-    Revealed,
-    covers,
-    int_option,
-    person_for,
-    stable_id,
-)
+from ..kit.launch import EmulatorSpec, Started, StartOptions, take_options
+from . import common
+from .common import Company, Credits, EnrichmentSandboxConfig, Person, Revealed, covers, person_for, stable_id
 from .common import company_for as _company_for
 
 REPEAT_WINDOW = 30 * 24 * 3600.0  # a contact revealed again within 30 days is not charged again
@@ -294,16 +285,10 @@ def create_app(config: LushaSandboxConfig | None = None) -> Any:
 
 def _start(options: StartOptions) -> Started:
     opts = take_options(SPEC, options.options)
-    key = opts.get("key", DEFAULT_KEY)
-    config = LushaSandboxConfig(api_keys=(key,), credits=int_option(opts, "credits", 10_000),
-                                random_seed=options.random_seed, faults=options.faults,
-                                control_token=options.control_token)
-    if options.rate_limit != "default":
-        config.rate_limit = options.rate_limit
-    return Started(app=create_app(config), credentials={"API key": key},
-                   summary=[f"Credits: {config.credits}; rate limit: {config.rate_limit or 'off'}",
-                            "Finds 65 % of e-mails, 55 % of phones, 80 % of companies."],
-                   connect=lambda url: connect_commands("lusha", {"base_url": url}, "api_key", key))
+    config = common.keyed_config(LushaSandboxConfig, options, opts, DEFAULT_KEY)
+    summary = [f"Credits: {config.credits}; rate limit: {config.rate_limit or 'off'}",
+               "Finds 65 % of e-mails, 55 % of phones, 80 % of companies."]
+    return common.key_started("lusha", create_app(config), config, summary)
 
 
 SPEC = EmulatorSpec(key="lusha", title="Lusha", kind="enrichment",

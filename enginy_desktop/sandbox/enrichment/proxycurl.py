@@ -33,8 +33,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..kit import Emulator, ErrorKind, RateLimit, RollingWindow, VendorError, build_app, ok
-from ..kit.launch import EmulatorSpec, Started, StartOptions, connect_commands, take_options
-from .common import Credits, EnrichmentSandboxConfig, Person, company_for, covers, int_option, person_for
+from ..kit.launch import EmulatorSpec, Started, StartOptions, take_options
+from . import common
+from .common import Credits, EnrichmentSandboxConfig, Person, company_for, covers, person_for
 
 DEFAULT_KEY = "proxycurl-sandbox-key"
 _NAMES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests",
@@ -252,18 +253,12 @@ def create_app(config: ProxycurlSandboxConfig | None = None) -> Any:
 
 def _start(options: StartOptions) -> Started:
     opts = take_options(SPEC, options.options)
-    key = opts.get("key", DEFAULT_KEY)
-    config = ProxycurlSandboxConfig(api_keys=(key,), credits=int_option(opts, "credits", 10_000),
-                                    random_seed=options.random_seed, faults=options.faults,
-                                    control_token=options.control_token)
-    if options.rate_limit != "default":
-        config.rate_limits = (options.rate_limit,) if options.rate_limit else ()
-    return Started(app=create_app(config), credentials={"API key": key},
-                   summary=[f"Credits: {config.credits}; limits: "
-                            f"{', '.join(map(str, config.rate_limits)) or 'off'} (429 past them, 403 without credits)",
-                            "Enrich Layer's Proxycurl-compatible endpoints: finds 55 % of work e-mails, 35 % of "
-                            "phones, 85 % of companies."],
-                   connect=lambda url: connect_commands("proxycurl", {"base_url": url}, "api_key", key))
+    config = common.keyed_config(ProxycurlSandboxConfig, options, opts, DEFAULT_KEY)
+    summary = [f"Credits: {config.credits}; limits: "
+               f"{', '.join(map(str, config.rate_limits)) or 'off'} (429 past them, 403 without credits)",
+               "Enrich Layer's Proxycurl-compatible endpoints: finds 55 % of work e-mails, 35 % of "
+               "phones, 85 % of companies."]
+    return common.key_started("proxycurl", create_app(config), config, summary)
 
 
 SPEC = EmulatorSpec(key="proxycurl", title="Proxycurl (Enrich Layer)", kind="enrichment",

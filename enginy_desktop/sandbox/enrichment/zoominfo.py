@@ -111,6 +111,7 @@ class ZoomInfoSandboxConfig(EnrichmentSandboxConfig):
 class ZoomInfoEmulator(Emulator):
     vendor = "ZoomInfo"
     public_paths = ("/gtm/oauth/", "/authenticate")
+    tokens: TokenStore
 
     def __init__(self, config: ZoomInfoSandboxConfig) -> None:
         super().__init__(config)
@@ -192,7 +193,6 @@ class ZoomInfoEmulator(Emulator):
     def reset(self, *, seed: bool = True) -> None:
         super().reset(seed=seed)
         self.credits.reset()
-        self.tokens.reset()
         self.managed.clear()
         for w in (*self.windows, self.sign_in_window, *([self.legacy_window] if self.legacy_window else [])):
             w.reset()
@@ -205,9 +205,6 @@ class ZoomInfoEmulator(Emulator):
         if "credits" in values:
             self.credits.set(ACCOUNT, int(values["credits"]))
         return self.limits_json()
-
-    def expire_tokens(self) -> int:
-        return self.tokens.expire_all()
 
     # -- credits ---------------------------------------------------------------------------------------------------
     def out_of_credits(self) -> bool:
@@ -534,10 +531,9 @@ def _start(options: StartOptions) -> Started:
         raise ValueError(f"--option package must be one of {', '.join(PACKAGES)}, got '{package}'")
     client_id, secret = opts.get("client_id", DEFAULT_CLIENT_ID), opts.get("client_secret", DEFAULT_CLIENT_SECRET)
     config = ZoomInfoSandboxConfig(clients={client_id: secret}, credits=int_option(opts, "credits", 10_000),
-                                   rate_limits=package_limits(package), random_seed=options.random_seed,
-                                   faults=options.faults, control_token=options.control_token)
+                                   rate_limits=package_limits(package), **options.common())
     if options.rate_limit != "default":
-        config.rate_limits = (options.rate_limit,) if options.rate_limit else ()
+        config.use_rate_limit(options.rate_limit)
     second, hour, day = PACKAGES[package]
     return Started(
         app=create_app(config),

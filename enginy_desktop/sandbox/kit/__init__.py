@@ -37,11 +37,11 @@ The pieces:
 from __future__ import annotations
 
 from .app import EmulatorApp, build_app
-from .emulator import LOOPBACK_HOSTS, Emulator, EmulatorConfig, GatewayRequest, RequestLogEntry
-from .errors import ControlError, ErrorKind, KitError, VendorError
+from .emulator import LOOPBACK_HOSTS, Emulator, EmulatorConfig, GatewayRequest, RequestLogEntry, sample_counts
+from .errors import ControlError, ErrorKind, KitError, ODataError, VendorError
 from .faults import FaultConfig, FaultInjector
 from .http import JSONBody, no_content, ok, parse_json
-from .limits import Budget, RateLimit, RollingWindow
+from .limits import Budget, RateLimit, RollingWindow, WindowSetting
 from .oauth import OAuthEndpoints, OAuthError
 from .store import Record, RecordStore
 from .tokens import OAuthProblem, TokenInfo, TokenProblem, TokenStore
@@ -62,6 +62,7 @@ __all__ = [
     "OAuthEndpoints",
     "OAuthError",
     "OAuthProblem",
+    "ODataError",
     "RateLimit",
     "Record",
     "RecordStore",
@@ -71,8 +72,10 @@ __all__ = [
     "TokenProblem",
     "TokenStore",
     "VendorError",
+    "WindowSetting",
     "build_app",
     "no_content",
     "ok",
     "parse_json",
+    "sample_counts",
 ]

@@ -25,6 +25,8 @@ from starlette.routing import BaseRoute
 from .errors import DEFAULT_STATUS, ErrorKind, KitError, VendorError
 from .faults import FaultConfig, FaultInjector
 from .http import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_JSON_DEPTH
+from .limits import WindowSetting
+from .tokens import TokenStore
 
 LOOPBACK_HOSTS: tuple[str, ...] = ("127.0.0.1", "localhost", "::1", "[::1]")
 
@@ -91,6 +93,15 @@ class Emulator:
 
     vendor = "Sandbox"  # the vendor's display name
     public_paths: tuple[str, ...] = ()  # path prefixes that need no credentials (e.g. OAuth token endpoints)
+    # The vendor's credentials, when they live in a TokenStore: ``reset`` forgets the issued ones and
+    # ``/__sandbox__/tokens/expire`` expires them.
+    tokens: TokenStore | None = None
+    # With ``tokens``: the redirect URI ``/__sandbox__/oauth/code`` mints codes for unless the body names one (and
+    # the client id is the body's or the configuration's ``client_id``); None: the vendor has no such control.
+    oauth_redirect_uri: str | None = None
+    # The vendor's one rolling-window limit, when that is all ``/__sandbox__/rate-limit`` reads and changes (the
+    # default ``limits_json``/``set_limits`` use it, ``reset`` empties it); ``limit`` is yours to write.
+    window_limit: WindowSetting | None = None
 
     def __init__(self, config: EmulatorConfig) -> None:
         self.config = config
@@ -141,6 +152,10 @@ class Emulator:
         """Forget every record, token and counter (and seed the sample data again unless ``seed`` is False)."""
         self.requests.clear()
         self.faults.reseed()
+        if self.tokens is not None:
+            self.tokens.reset()
+        if self.window_limit is not None:
+            self.window_limit.reset()
 
     def seed_sample(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """``POST /__sandbox__/seed``: add sample records; raise ``ValueError`` for bad values."""
@@ -154,22 +169,43 @@ class Emulator:
         return self.config.faults.as_json()
 
     def limits_json(self) -> dict[str, Any]:
-        return {}
+        return self.window_limit.as_json() if self.window_limit is not None else {}
 
     def set_limits(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """``POST /__sandbox__/rate-limit``; raise ``ValueError`` for bad values."""
-        if values:
+        if self.window_limit is not None:
+            self.window_limit.update(values)
+        elif values:
             raise ValueError(f"The {self.vendor} sandbox has no limits to change.")
         return self.limits_json()
 
     def expire_tokens(self) -> int:
         """``POST /__sandbox__/tokens/expire``: make issued access tokens expire now; how many."""
-        return 0
+        return self.tokens.expire_all() if self.tokens is not None else 0
 
     def issue_code_for_control(self, body: Mapping[str, Any]) -> str:
         """``POST /__sandbox__/oauth/code``: an authorization code without the browser step."""
-        raise ValueError(f"The {self.vendor} sandbox has no OAuth.")
+        if self.tokens is None or self.oauth_redirect_uri is None:
+            raise ValueError(f"The {self.vendor} sandbox has no OAuth.")
+        return self.tokens.issue_code(str(body.get("client_id") or getattr(self.config, "client_id", "")),
+                                      str(body.get("redirect_uri") or self.oauth_redirect_uri),
+                                      code_challenge=str(body.get("code_challenge") or "") or None,
+                                      method=str(body.get("code_challenge_method") or "S256"))
 
     def control_routes(self) -> Iterable[BaseRoute]:
         """Extra ``/__sandbox__/…`` routes of this vendor (they get the control API's checks)."""
         return ()
+
+
+def sample_counts(body: Mapping[str, Any], records: tuple[str, ...], parents: tuple[str, ...]
+                  ) -> tuple[int, int | None]:
+    """The two counts of ``POST /__sandbox__/seed`` for an emulator whose records hang off parents (contacts and
+    their companies): the first of the ``records`` keys the body has (0 when none), the first of the ``parents``
+    keys (None when none: the emulator's default share). ``ValueError`` for a negative or non-numeric count."""
+    main = next((body[k] for k in records if k in body), 0)
+    other = next((body[k] for k in parents if k in body), None)
+    count = int(main or 0)
+    parent_count = int(other) if other is not None else None
+    if count < 0 or (parent_count is not None and parent_count < 0):
+        raise ValueError("counts cannot be negative")
+    return count, parent_count

@@ -81,5 +81,13 @@ class KitError(VendorError):
         return {"error": self.code, "message": self.message}
 
 
+class ODataError(KitError):
+    """OData's error body, ``{"error": {"code": …, "message": …}}`` (OData JSON Format v4.01 §21), for emulators of
+    OData services (Dataverse, TribeCRM)."""
+
+    def payload(self, emulator: Emulator) -> Any:
+        return {"error": {"code": self.code, "message": self.message}}
+
+
 class ControlError(KitError):
     """An error of the control API (``/__sandbox__/*``): always the kit's shape, whatever the vendor."""

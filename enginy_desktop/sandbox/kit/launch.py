@@ -11,7 +11,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, overload
 
 from .app import EmulatorApp
 from .faults import FaultConfig
@@ -30,6 +30,11 @@ class StartOptions:
     rate_limit: RateLimit | Literal["default"] | None = "default"  # "default": the vendor's usual limit
     options: Mapping[str, str] = field(default_factory=dict)  # vendor options (``--option NAME=VALUE``)
     control_token: str | None = None  # None: a random one
+
+    def common(self) -> dict[str, Any]:
+        """What every emulator's configuration takes from the command as it is: ``random_seed``, ``faults`` and
+        ``control_token`` (``Config(..., **options.common())``)."""
+        return {"random_seed": self.random_seed, "faults": self.faults, "control_token": self.control_token}
 
 
 @dataclass
@@ -64,6 +69,44 @@ def take_options(spec: EmulatorSpec, options: Mapping[str, str]) -> dict[str, st
         known = ", ".join(sorted(spec.options)) or "none"
         raise OptionError(f"the {spec.title} sandbox has no option {', '.join(unknown)} (it has: {known})")
     return dict(options)
+
+
+@overload
+def count_option(options: Mapping[str, str], name: str, default: str) -> int | None: ...
+@overload
+def count_option(options: Mapping[str, str], name: str, default: str, *words: str) -> int | str | None: ...
+def count_option(options: Mapping[str, str], name: str, default: str, *words: str) -> int | str | None:
+    """A vendor option that is a positive number or ``off`` (None), or one of ``words`` (returned as written, e.g.
+    ``"plan"`` for "the plan's figure"). OptionError says what is allowed."""
+    raw = options.get(name, default).strip().lower()
+    if raw in ("off", "none"):
+        return None
+    if raw in words:
+        return raw
+    if not raw.isdigit() or int(raw) < 1:
+        allowed = ", ".join(["a positive number", *(f"'{w}'" for w in words)])
+        raise OptionError(f"{name} must be {allowed} or 'off'")
+    return int(raw)
+
+
+def switch_option(options: Mapping[str, str], name: str, default: str = "off") -> bool:
+    """A vendor option that is ``on`` or ``off``."""
+    raw = options.get(name, default).strip().lower()
+    if raw not in ("on", "off"):
+        raise OptionError(f"{name} must be on or off")
+    return raw == "on"
+
+
+def secret_started(app: EmulatorApp, key: str, summary: list[str], *, label: str, field: str, secret: str,
+                   settings: Callable[[str], dict[str, str]] | None = None, demo: bool = True,
+                   credentials: Mapping[str, str] | None = None) -> Started:
+    """The :class:`Started` of an emulator that one secret connects to: it prints ``label: secret`` (and any other
+    ``credentials``) and the commands that save ``settings(base URL)`` (default: ``base_url``) with the secret in
+    ``field``; ``demo``: the demo mode may connect to it by itself with those settings."""
+    values = settings or (lambda base_url: {"base_url": base_url})
+    return Started(app, {label: secret, **(credentials or {})}, summary,
+                   lambda base_url: connect_commands(key, values(base_url), field, secret),
+                   settings=(lambda base_url: {**values(base_url), field: secret}) if demo else None)
 
 
 def connect_commands(key: str, settings: Mapping[str, str], secret_field: str, secret: str) -> list[str]:

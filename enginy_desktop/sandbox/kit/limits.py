@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)?\s*(ms|s|sec|m|min)?\s*$", re.IGNORECASE)
 
@@ -82,6 +82,31 @@ class RollingWindow:
 
     def reset(self) -> None:
         self._hits.clear()
+
+
+class WindowSetting:
+    """One rolling-window limit that the control API reads and changes, or turns off: ``as_json()`` is
+    ``{name: max requests or None, "window_s": seconds}`` and ``update({name: N | "off" | None})`` sets it
+    (``ValueError`` for another name). ``window`` is None while it is off."""
+
+    def __init__(self, name: str, max_requests: int | None, interval_s: float) -> None:
+        self.name = name
+        self.interval_s = interval_s
+        self.window = RollingWindow(RateLimit(max_requests, interval_s)) if max_requests else None
+
+    def as_json(self) -> dict[str, int | float | None]:
+        return {self.name: self.window.limit.max_requests if self.window else None, "window_s": self.interval_s}
+
+    def update(self, values: Mapping[str, Any]) -> None:
+        for key, value in values.items():
+            if key != self.name:
+                raise ValueError(f"unknown limit '{key}' ({self.name})")
+            self.window = None if value in (None, "off") else RollingWindow(
+                RateLimit(int(value), self.interval_s))
+
+    def reset(self) -> None:
+        if self.window is not None:
+            self.window.reset()
 
 
 Period = Literal["day", "month", "never"]

@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 from ...kit import EmulatorApp, build_app
-from ...kit.launch import EmulatorSpec, OptionError, Started, StartOptions, connect_commands, take_options
+from ...kit.launch import EmulatorSpec, OptionError, Started, StartOptions, count_option, secret_started, take_options
 from .api import build_routes
 from .state import DEFAULT_CLIENT_ID, DEFAULT_TOKEN, DynamicsError, DynamicsSandbox, DynamicsSandboxConfig
 
@@ -33,21 +33,13 @@ def create_app(config: DynamicsSandboxConfig | None = None, *, sandbox: Dynamics
 
 def _start(options: StartOptions) -> Started:
     opts = take_options(SPEC, options.options)
-    raw = opts.get("requests-per-5min", "6000").strip().lower()
-    per_window: int | None
-    if raw in ("off", "none"):
-        per_window = None
-    elif raw.isdigit() and int(raw) > 0:
-        per_window = int(raw)
-    else:
-        raise OptionError("requests-per-5min must be a positive number or 'off'")
+    per_window = count_option(opts, "requests-per-5min", "6000")
     key = opts.get("alternate-key", "off").strip().lower()
     if key not in ("off", "email"):
         raise OptionError("alternate-key must be 'email' or 'off'")
     config = DynamicsSandboxConfig(requests_per_window=per_window,
                                    alternate_keys={"contact": ("emailaddress1",)} if key == "email" else {},
-                                   seed_contacts=options.seed, random_seed=options.random_seed,
-                                   faults=options.faults, control_token=options.control_token)
+                                   seed_contacts=options.seed, **options.common())
     app = create_app(config)
     sb: DynamicsSandbox = app.state.sandbox
     counts = sb.counts()
@@ -56,15 +48,8 @@ def _start(options: StartOptions) -> Started:
         f"Service protection: {per_window or 'no limit'} requests per user per 5 minutes (429 with Retry-After)",
         f"Alternate key on contacts: {'emailaddress1' if key == 'email' else 'none'}",
     ]
-
-    def settings(base_url: str) -> dict[str, str]:
-        return {"org_url": base_url, "base_url": f"{base_url}/api/data/v9.2"}
-
-    def connect(base_url: str) -> list[str]:
-        return connect_commands("dynamics", settings(base_url), "access_token", DEFAULT_TOKEN)
-
-    return Started(app, {"Access token": DEFAULT_TOKEN}, summary, connect,
-                   settings=lambda base_url: {**settings(base_url), "access_token": DEFAULT_TOKEN})
+    return secret_started(app, "dynamics", summary, label="Access token", field="access_token", secret=DEFAULT_TOKEN,
+                          settings=lambda base_url: {"org_url": base_url, "base_url": f"{base_url}/api/data/v9.2"})
 
 
 SPEC = EmulatorSpec(

@@ -29,12 +29,14 @@ from ...kit import (
     Emulator,
     EmulatorConfig,
     GatewayRequest,
-    RateLimit,
+    ODataError,
     RollingWindow,
     TokenInfo,
     TokenProblem,
     TokenStore,
     VendorError,
+    WindowSetting,
+    sample_counts,
 )
 from ...kit.errors import ErrorKind
 from .metadata import BY_SET, LOOKUP_KINDS, TABLES, Column, Table, property_name
@@ -48,16 +50,8 @@ REQUESTS_PER_WINDOW = 6000
 WINDOW_S = 300.0
 
 
-class DynamicsError(VendorError):
+class DynamicsError(ODataError):
     """The OData error body Dataverse answers with."""
-
-    def __init__(self, status: int, code: str, message: str, *, headers: dict[str, str] | None = None,
-                 limited_by: str | None = None) -> None:
-        super().__init__(status, message, headers=headers, limited_by=limited_by)
-        self.code = code
-
-    def payload(self, emulator: Emulator) -> Any:
-        return {"error": {"code": self.code, "message": self.message}}
 
 
 def bad(message: str, code: str = "0x80044331", status: int = 400) -> DynamicsError:
@@ -86,13 +80,15 @@ class DynamicsSandboxConfig(EmulatorConfig):
 class DynamicsSandbox(Emulator):
     vendor = "Dynamics 365"
     public_paths = ("/common/", "/organizations/", "/sandbox-tenant/")
+    oauth_redirect_uri = "http://localhost"  # Entra ID accepts a loopback address on any port
+    tokens: TokenStore
+    window_limit: WindowSetting  # service protection: requests per user in the window
 
     def __init__(self, config: DynamicsSandboxConfig | None = None) -> None:
         cfg = config or DynamicsSandboxConfig()
         super().__init__(cfg)
         self.config: DynamicsSandboxConfig = cfg
-        self.window = RollingWindow(RateLimit(cfg.requests_per_window, cfg.window_s)) \
-            if cfg.requests_per_window else None
+        self.window_limit = WindowSetting("requests_per_window", cfg.requests_per_window, cfg.window_s)
         self.tokens = TokenStore(static=cfg.access_tokens, static_kind="bearer", clock=cfg.clock,
                                  faults=lambda: self.config.faults, access_lifetime_s=cfg.token_lifetime_s,
                                  default_scopes=("user_impersonation",), user_id=1, clients=None)
@@ -108,6 +104,11 @@ class DynamicsSandbox(Emulator):
             email = f"{first.lower()}@sandbox.example"
             self.insert("systemuser", {"firstname": first, "lastname": last, "internalemailaddress": email,
                                        "domainname": email, "isdisabled": disabled}, check=False)
+
+    @property
+    def window(self) -> RollingWindow | None:
+        """The service protection window of requests per user (None: off)."""
+        return self.window_limit.window
 
     # -- ids, records ------------------------------------------------------------------------------------------
     def new_id(self) -> str:
@@ -295,8 +296,7 @@ class DynamicsSandbox(Emulator):
 
     def _retry_after(self, who: str) -> float:
         assert self.window is not None
-        hits = self.window._window(who, self.config.clock())
-        return (hits[0] + self.window.limit.interval_s - self.config.clock()) if hits else 1.0
+        return self.window.wait_s(who, self.config.clock()) or 1.0
 
     def error(self, kind: ErrorKind, message: str, *, status: int | None = None) -> VendorError:
         table = {"unauthorized": (401, "0x80040220"), "expired_token": (401, "0x80040220"),
@@ -317,38 +317,15 @@ class DynamicsSandbox(Emulator):
                    api_requests_used=self.requests_used)
         return out
 
-    def limits_json(self) -> dict[str, Any]:
-        return {"requests_per_window": self.window.limit.max_requests if self.window else None,
-                "window_s": self.config.window_s}
-
-    def set_limits(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        for key, value in values.items():
-            if key == "requests_per_window":
-                self.window = None if value in (None, "off") else RollingWindow(
-                    RateLimit(int(value), self.config.window_s))
-            else:
-                raise ValueError(f"unknown limit '{key}' (requests_per_window)")
-        return self.limits_json()
-
     def reset(self, *, seed: bool = True) -> None:
         super().reset(seed=seed)
         self._init_data()
-        if self.window is not None:
-            self.window.reset()
         self.requests_used = 0
-        self.tokens.reset()
         if seed:
             self.seed(self.config.seed_contacts, self.config.seed_accounts)
 
     def seed_sample(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        contacts = int(body.get("contacts", 0) or 0)
-        accounts = body.get("accounts", body.get("companies"))
-        if contacts < 0 or (accounts is not None and int(accounts) < 0):
-            raise ValueError("counts cannot be negative")
-        return self.seed(contacts, int(accounts) if accounts is not None else None)
-
-    def expire_tokens(self) -> int:
-        return self.tokens.expire_all()
+        return self.seed(*sample_counts(body, ("contacts",), ("accounts", "companies")))
 
     def seed(self, contacts: int, accounts: int | None = None) -> dict[str, int]:
         rng = random.Random(self.config.random_seed)

@@ -21,7 +21,7 @@ from __future__ import annotations
 from ...kit.app import EmulatorApp, build_app
 from ...kit.emulator import RequestLogEntry
 from ...kit.faults import FaultConfig
-from ...kit.launch import EmulatorSpec, OptionError, Started, StartOptions, connect_commands, take_options
+from ...kit.launch import EmulatorSpec, OptionError, Started, StartOptions, secret_started, take_options
 from ...kit.limits import RateLimit
 from .api import build_routes
 from .state import (
@@ -101,22 +101,15 @@ def _start(options: StartOptions) -> Started:
         daily_limit=daily_limit,
         seed_contacts=options.seed,
         seed_companies=seed_companies,
-        random_seed=options.random_seed,
-        faults=options.faults,
         batch_errors=batch_errors,  # type: ignore[arg-type]
-        control_token=options.control_token,
+        **options.common(),
     )
     app = create_app(config)
     counts = app.state.sandbox.counts()
-    return Started(
-        app=app,
-        credentials={"Token": token},
-        summary=[f"Contacts: {counts['contacts']}, companies: {counts['companies']}, owners: {counts['owners']}",
-                 f"Rate limit: {config.rate_limit or 'off'}; search: {config.search_rate_limit or 'off'}; "
-                 f"daily: {config.daily_limit or 'off'}"],
-        connect=lambda base_url: connect_commands("hubspot", {"base_url": base_url}, "token", token),
-        settings=lambda base_url: {"base_url": base_url, "token": token},
-    )
+    summary = [f"Contacts: {counts['contacts']}, companies: {counts['companies']}, owners: {counts['owners']}",
+               f"Rate limit: {config.rate_limit or 'off'}; search: {config.search_rate_limit or 'off'}; "
+               f"daily: {config.daily_limit or 'off'}"]
+    return secret_started(app, "hubspot", summary, label="Token", field="token", secret=token)
 
 
 SPEC = EmulatorSpec(

@@ -203,6 +203,7 @@ class HubSpotSandbox(Emulator):
     """State and behaviour of one emulated HubSpot portal."""
 
     vendor = "HubSpot"
+    tokens: TokenStore
     public_paths = ("/oauth/",)  # the OAuth endpoints check their own credentials
     config: HubSpotSandboxConfig
 

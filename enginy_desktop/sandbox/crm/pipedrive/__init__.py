@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 from ...kit import EmulatorApp, build_app
-from ...kit.launch import EmulatorSpec, OptionError, Started, StartOptions, connect_commands, take_options
+from ...kit.launch import EmulatorSpec, OptionError, Started, StartOptions, count_option, secret_started, take_options
 from .api import build_routes
 from .state import (
     DEFAULT_CLIENT_ID,
@@ -60,18 +60,11 @@ def _start(options: StartOptions) -> Started:
         raise OptionError("seats must be a whole number") from None
     if seats < 1:
         raise OptionError("seats must be at least 1")
-    daily: int | str | None = "plan"
-    raw = opts.get("daily-tokens", "plan").strip().lower()
-    if raw in ("off", "none"):
-        daily = None
-    elif raw != "plan":
-        if not raw.isdigit() or int(raw) < 1:
-            raise OptionError("daily-tokens must be a positive number, 'plan' or 'off'")
-        daily = int(raw)
+    daily = count_option(opts, "daily-tokens", "plan", "plan")
     rate = "plan" if options.rate_limit == "default" else options.rate_limit
     config = PipedriveSandboxConfig(
         plan=plan, seats=seats, daily_tokens=daily, rate_limit=rate, seed_persons=options.seed,
-        random_seed=options.random_seed, faults=options.faults, control_token=options.control_token)
+        **options.common())
     app = create_app(config)
     sb: PipedriveSandbox = app.state.sandbox
     counts = sb.counts()
@@ -83,15 +76,8 @@ def _start(options: StartOptions) -> Started:
         f"{limits['daily_tokens'] or 'off'} tokens",
         f"OAuth app: client id {config.client_id}, client secret {config.client_secret}",
     ]
-
-    def settings(base_url: str) -> dict[str, str]:
-        return {"base_url": base_url, "plan": plan, "seats": str(seats)}
-
-    def connect(base_url: str) -> list[str]:
-        return connect_commands("pipedrive", settings(base_url), "api_token", DEFAULT_TOKEN)
-
-    return Started(app, {"API token": DEFAULT_TOKEN}, summary, connect,
-                   settings=lambda base_url: {**settings(base_url), "api_token": DEFAULT_TOKEN})
+    return secret_started(app, "pipedrive", summary, label="API token", field="api_token", secret=DEFAULT_TOKEN,
+                          settings=lambda base_url: {"base_url": base_url, "plan": plan, "seats": str(seats)})
 
 
 SPEC = EmulatorSpec(

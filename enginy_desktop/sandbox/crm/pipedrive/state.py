@@ -30,6 +30,7 @@ from ...kit import (
     TokenProblem,
     TokenStore,
     VendorError,
+    sample_counts,
 )
 from ...kit.errors import ErrorKind
 
@@ -225,6 +226,8 @@ ORG_KEYS = frozenset({"name", "owner_id", "add_time", "visible_to", "label_ids",
 class PipedriveSandbox(Emulator):
     vendor = "Pipedrive"
     public_paths = ("/oauth/",)
+    oauth_redirect_uri = "http://localhost/callback"
+    tokens: TokenStore
 
     def __init__(self, config: PipedriveSandboxConfig | None = None) -> None:
         cfg = config or PipedriveSandboxConfig()
@@ -383,25 +386,11 @@ class PipedriveSandbox(Emulator):
         if self.budget is not None:
             self.budget.reset()
         self.tokens_spent = 0
-        self.tokens.reset()
         if seed:
             self.seed(self.config.seed_persons, self.config.seed_organizations)
 
     def seed_sample(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        persons = int(body.get("persons", body.get("contacts", 0)) or 0)
-        orgs = body.get("organizations", body.get("companies"))
-        if persons < 0 or (orgs is not None and int(orgs) < 0):
-            raise ValueError("counts cannot be negative")
-        return self.seed(persons, int(orgs) if orgs is not None else None)
-
-    def expire_tokens(self) -> int:
-        return self.tokens.expire_all()
-
-    def issue_code_for_control(self, body: Mapping[str, Any]) -> str:
-        return self.tokens.issue_code(str(body.get("client_id") or self.config.client_id),
-                                      str(body.get("redirect_uri") or "http://localhost/callback"),
-                                      code_challenge=str(body.get("code_challenge") or "") or None,
-                                      method=str(body.get("code_challenge_method") or "S256"))
+        return self.seed(*sample_counts(body, ("persons", "contacts"), ("organizations", "companies")))
 
     # -- sample data ----------------------------------------------------------------------------------------------
     def seed(self, persons: int, organizations: int | None = None) -> dict[str, int]:

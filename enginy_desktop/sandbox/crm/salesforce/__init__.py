@@ -17,7 +17,7 @@ What it emulates and what differs from the real service: ``docs/sandbox.md``.
 from __future__ import annotations
 
 from ...kit import EmulatorApp, build_app
-from ...kit.launch import EmulatorSpec, OptionError, Started, StartOptions, connect_commands, take_options
+from ...kit.launch import EmulatorSpec, Started, StartOptions, count_option, secret_started, switch_option, take_options
 from .api import build_routes
 from .state import DEFAULT_CLIENT_ID, DEFAULT_TOKEN, SalesforceError, SalesforceSandbox, SalesforceSandboxConfig
 
@@ -33,42 +33,23 @@ def create_app(config: SalesforceSandboxConfig | None = None, *, sandbox: Salesf
 
 def _start(options: StartOptions) -> Started:
     opts = take_options(SPEC, options.options)
-    raw = opts.get("daily-requests", "100000").strip().lower()
-    daily: int | None
-    if raw in ("off", "none"):
-        daily = None
-    elif raw.isdigit() and int(raw) > 0:
-        daily = int(raw)
-    else:
-        raise OptionError("daily-requests must be a positive number or 'off'")
-    dup = opts.get("duplicate-rules", "off").strip().lower()
-    if dup not in ("on", "off"):
-        raise OptionError("duplicate-rules must be on or off")
-    acr = opts.get("account-contact-relations", "off").strip().lower()
-    if acr not in ("on", "off"):
-        raise OptionError("account-contact-relations must be on or off")
-    config = SalesforceSandboxConfig(daily_requests=daily, duplicate_rules=dup == "on",
-                                     account_contact_relations=acr == "on",
-                                     seed_contacts=options.seed, random_seed=options.random_seed,
-                                     faults=options.faults, control_token=options.control_token)
+    daily = count_option(opts, "daily-requests", "100000")
+    dup = switch_option(opts, "duplicate-rules")
+    acr = switch_option(opts, "account-contact-relations")
+    config = SalesforceSandboxConfig(daily_requests=daily, duplicate_rules=dup, account_contact_relations=acr,
+                                     seed_contacts=options.seed, **options.common())
     app = create_app(config)
     sb: SalesforceSandbox = app.state.sandbox
     counts = sb.counts()
     summary = [
         f"Contacts: {counts['contacts']}, accounts: {counts['accounts']}, users: {counts['users']}",
-        f"Daily API requests: {daily or 'no limit'}; duplicate rules: {dup}; contacts to multiple accounts "
-        f"(AccountContactRelation): {acr}",
+        f"Daily API requests: {daily or 'no limit'}; duplicate rules: {'on' if dup else 'off'}; contacts to multiple "
+        f"accounts (AccountContactRelation): {'on' if acr else 'off'}",
         f"Connected app: consumer key {config.client_id} (any key is accepted; PKCE checked)",
     ]
-
-    def settings(base_url: str) -> dict[str, str]:
-        return {"base_url": base_url, "login_url": base_url}
-
-    def connect(base_url: str) -> list[str]:
-        return connect_commands("salesforce", settings(base_url), "access_token", DEFAULT_TOKEN)
-
-    return Started(app, {"Access token (session ID)": DEFAULT_TOKEN}, summary, connect,
-                   settings=lambda base_url: {**settings(base_url), "access_token": DEFAULT_TOKEN})
+    return secret_started(app, "salesforce", summary, label="Access token (session ID)", field="access_token",
+                          secret=DEFAULT_TOKEN,
+                          settings=lambda base_url: {"base_url": base_url, "login_url": base_url})
 
 
 SPEC = EmulatorSpec(

@@ -16,7 +16,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ...kit import Budget, Emulator, EmulatorConfig, GatewayRequest, TokenInfo, TokenProblem, TokenStore, VendorError
+from ...kit import (
+    Budget,
+    Emulator,
+    EmulatorConfig,
+    GatewayRequest,
+    TokenInfo,
+    TokenProblem,
+    TokenStore,
+    VendorError,
+    sample_counts,
+)
 from ...kit.errors import ErrorKind
 
 API_VERSION = "v62.0"
@@ -207,6 +217,8 @@ class SalesforceSandboxConfig(EmulatorConfig):
 class SalesforceSandbox(Emulator):
     vendor = "Salesforce"
     public_paths = ("/services/oauth2/authorize", "/services/oauth2/token", "/services/oauth2/revoke")
+    oauth_redirect_uri = "http://localhost:1717/OauthRedirect"
+    tokens: TokenStore
 
     def __init__(self, config: SalesforceSandboxConfig | None = None) -> None:
         cfg = config or SalesforceSandboxConfig()
@@ -571,25 +583,11 @@ class SalesforceSandbox(Emulator):
         if self.allocation is not None:
             self.allocation.reset()
         self.requests_used = 0
-        self.tokens.reset()
         if seed:
             self.seed(self.config.seed_contacts, self.config.seed_accounts)
 
     def seed_sample(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        contacts = int(body.get("contacts", 0) or 0)
-        accounts = body.get("accounts", body.get("companies"))
-        if contacts < 0 or (accounts is not None and int(accounts) < 0):
-            raise ValueError("counts cannot be negative")
-        return self.seed(contacts, int(accounts) if accounts is not None else None)
-
-    def expire_tokens(self) -> int:
-        return self.tokens.expire_all()
-
-    def issue_code_for_control(self, body: Mapping[str, Any]) -> str:
-        return self.tokens.issue_code(str(body.get("client_id") or self.config.client_id),
-                                      str(body.get("redirect_uri") or "http://localhost:1717/OauthRedirect"),
-                                      code_challenge=str(body.get("code_challenge") or "") or None,
-                                      method=str(body.get("code_challenge_method") or "S256"))
+        return self.seed(*sample_counts(body, ("contacts",), ("accounts", "companies")))
 
     def seed(self, contacts: int, accounts: int | None = None) -> dict[str, int]:
         rng = random.Random(self.config.random_seed)

@@ -17,7 +17,7 @@ differs from the real service: ``docs/sandbox.md``.
 from __future__ import annotations
 
 from ...kit import EmulatorApp, build_app
-from ...kit.launch import EmulatorSpec, OptionError, Started, StartOptions, connect_commands, take_options
+from ...kit.launch import EmulatorSpec, Started, StartOptions, count_option, secret_started, take_options
 from .api import build_routes
 from .state import DEFAULT_CLIENT_ID, DEFAULT_TOKEN, TribeError, TribeSandbox, TribeSandboxConfig
 
@@ -32,17 +32,8 @@ def create_app(config: TribeSandboxConfig | None = None, *, sandbox: TribeSandbo
 
 def _start(options: StartOptions) -> Started:
     opts = take_options(SPEC, options.options)
-    raw = opts.get("calls-per-minute", "1000").strip().lower()
-    per_minute: int | None
-    if raw in ("off", "none"):
-        per_minute = None
-    elif raw.isdigit() and int(raw) > 0:
-        per_minute = int(raw)
-    else:
-        raise OptionError("calls-per-minute must be a positive number or 'off'")
-    config = TribeSandboxConfig(calls_per_minute=per_minute, seed_contacts=options.seed,
-                                random_seed=options.random_seed, faults=options.faults,
-                                control_token=options.control_token)
+    per_minute = count_option(opts, "calls-per-minute", "1000")
+    config = TribeSandboxConfig(calls_per_minute=per_minute, seed_contacts=options.seed, **options.common())
     app = create_app(config)
     sb: TribeSandbox = app.state.sandbox
     counts = sb.counts()
@@ -51,15 +42,8 @@ def _start(options: StartOptions) -> Started:
         f"employees: {counts['employees']}",
         f"Rate limit: {per_minute or 'no limit'} calls per minute (429, no headers); at most 100 records per read",
     ]
-
-    def settings(base_url: str) -> dict[str, str]:
-        return {"base_url": base_url, "auth_url": base_url}
-
-    def connect(base_url: str) -> list[str]:
-        return connect_commands("tribecrm", settings(base_url), "access_token", DEFAULT_TOKEN)
-
-    return Started(app, {"Access token": DEFAULT_TOKEN}, summary, connect,
-                   settings=lambda base_url: {**settings(base_url), "access_token": DEFAULT_TOKEN})
+    return secret_started(app, "tribecrm", summary, label="Access token", field="access_token", secret=DEFAULT_TOKEN,
+                          settings=lambda base_url: {"base_url": base_url, "auth_url": base_url})
 
 
 SPEC = EmulatorSpec(

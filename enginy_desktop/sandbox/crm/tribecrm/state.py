@@ -25,12 +25,13 @@ from ...kit import (
     Emulator,
     EmulatorConfig,
     GatewayRequest,
-    RateLimit,
-    RollingWindow,
+    ODataError,
     TokenInfo,
     TokenProblem,
     TokenStore,
     VendorError,
+    WindowSetting,
+    sample_counts,
 )
 from ...kit.errors import ErrorKind
 from .metadata import LINKEDIN_FIELD, NAMESPACE, SETS, EntitySet
@@ -43,16 +44,8 @@ MAX_PAGE = 100
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
-class TribeError(VendorError):
+class TribeError(ODataError):
     """The OData error body the emulator answers with."""
-
-    def __init__(self, status: int, code: str, message: str, *, headers: dict[str, str] | None = None,
-                 limited_by: str | None = None) -> None:
-        super().__init__(status, message, headers=headers, limited_by=limited_by)
-        self.code = code
-
-    def payload(self, emulator: Emulator) -> Any:
-        return {"error": {"code": self.code, "message": self.message}}
 
 
 def bad(message: str, code: str = "BadRequest", status: int = 400) -> TribeError:
@@ -78,12 +71,15 @@ class TribeSandboxConfig(EmulatorConfig):
 class TribeSandbox(Emulator):
     vendor = "TribeCRM"
     public_paths = ("/oauth2/",)
+    oauth_redirect_uri = "http://localhost:53682/oauth-callback"
+    tokens: TokenStore
+    window_limit: WindowSetting  # calls per minute per application
 
     def __init__(self, config: TribeSandboxConfig | None = None) -> None:
         cfg = config or TribeSandboxConfig()
         super().__init__(cfg)
         self.config: TribeSandboxConfig = cfg
-        self.window = RollingWindow(RateLimit(cfg.calls_per_minute, cfg.window_s)) if cfg.calls_per_minute else None
+        self.window_limit = WindowSetting("calls_per_minute", cfg.calls_per_minute, cfg.window_s)
         self.tokens = TokenStore(static=cfg.access_tokens, static_kind="bearer", clock=cfg.clock,
                                  faults=lambda: self.config.faults, access_lifetime_s=cfg.token_lifetime_s,
                                  default_scopes=("read", "write", "offline"), user_id=1, clients=None)
@@ -255,14 +251,15 @@ class TribeSandbox(Emulator):
 
     def limit(self, principal: Any, request: GatewayRequest) -> Mapping[str, str]:
         self.calls_used += 1
-        if self.window is None:
+        window = self.window_limit.window
+        if window is None:
             return {}
-        allowed, _remaining = self.window.try_hit("app", self.config.clock())
+        allowed, _remaining = window.try_hit("app", self.config.clock())
         if not allowed:
             self.calls_used -= 1
             # TribeCRM documents no rate-limit headers and no Retry-After: none are sent.
             raise TribeError(429, "TooManyRequests", f"Rate limit exceeded: at most "
-                             f"{self.window.limit.max_requests} calls per minute per application. Wait at least "
+                             f"{window.limit.max_requests} calls per minute per application. Wait at least "
                              "one minute before retrying.", limited_by="calls_per_minute")
         return {}
 
@@ -286,38 +283,15 @@ class TribeSandbox(Emulator):
                    api_calls_used=self.calls_used)
         return out
 
-    def limits_json(self) -> dict[str, Any]:
-        return {"calls_per_minute": self.window.limit.max_requests if self.window else None,
-                "window_s": self.config.window_s}
-
-    def set_limits(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        for key, value in values.items():
-            if key == "calls_per_minute":
-                self.window = None if value in (None, "off") else RollingWindow(
-                    RateLimit(int(value), self.config.window_s))
-            else:
-                raise ValueError(f"unknown limit '{key}' (calls_per_minute)")
-        return self.limits_json()
-
     def reset(self, *, seed: bool = True) -> None:
         super().reset(seed=seed)
         self._init_data()
-        if self.window is not None:
-            self.window.reset()
         self.calls_used = 0
-        self.tokens.reset()
         if seed:
             self.seed(self.config.seed_contacts, self.config.seed_companies)
 
     def seed_sample(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        contacts = int(body.get("contacts", 0) or 0)
-        companies = body.get("companies")
-        if contacts < 0 or (companies is not None and int(companies) < 0):
-            raise ValueError("counts cannot be negative")
-        return self.seed(contacts, int(companies) if companies is not None else None)
-
-    def expire_tokens(self) -> int:
-        return self.tokens.expire_all()
+        return self.seed(*sample_counts(body, ("contacts",), ("companies",)))
 
     def seed(self, contacts: int, companies: int | None = None) -> dict[str, int]:
         rng = random.Random(self.config.random_seed)

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from ...kit import EmulatorApp, build_app
-from ...kit.launch import EmulatorSpec, OptionError, Started, StartOptions, connect_commands, take_options
+from ...kit.launch import EmulatorSpec, OptionError, Started, StartOptions, count_option, secret_started, take_options
 from .api import build_routes
 from .state import (
     DEFAULT_CLIENT_ID,
@@ -29,17 +29,6 @@ def create_app(config: ZohoSandboxConfig | None = None, *, sandbox: ZohoSandbox 
     return build_app(sb, build_routes(sb))
 
 
-def _number(opts: dict[str, str], name: str, default: str) -> int | str | None:
-    raw = opts.get(name, default).strip().lower()
-    if raw in ("off", "none"):
-        return None
-    if raw == "edition":
-        return "edition"
-    if not raw.isdigit() or int(raw) < 1:
-        raise OptionError(f"{name} must be a positive number, 'edition' or 'off'")
-    return int(raw)
-
-
 def _start(options: StartOptions) -> Started:
     opts = dict(take_options(SPEC, options.options))
     edition = opts.get("edition", "Enterprise")
@@ -49,9 +38,9 @@ def _start(options: StartOptions) -> Started:
     if not users.isdigit() or int(users) < 1:
         raise OptionError("users must be a positive whole number")
     config = ZohoSandboxConfig(
-        edition=edition, user_licences=int(users), daily_credits=_number(opts, "credits", "edition"),
-        concurrency=_number(opts, "concurrency", "edition"), seed_contacts=options.seed,
-        random_seed=options.random_seed, faults=options.faults, control_token=options.control_token)
+        edition=edition, user_licences=int(users), daily_credits=count_option(opts, "credits", "edition", "edition"),
+        concurrency=count_option(opts, "concurrency", "edition", "edition"), seed_contacts=options.seed,
+        **options.common())
     app = create_app(config)
     sb: ZohoSandbox = app.state.sandbox
     limits = sb.limits_json()
@@ -63,13 +52,8 @@ def _start(options: StartOptions) -> Started:
         f"OAuth client: client id {config.client_id}, client secret {config.client_secret} "
         "(accounts endpoints /oauth/v2/auth and /oauth/v2/token on the same address)",
     ]
-
-    def settings(base_url: str) -> dict[str, str]:
-        return {"base_url": base_url, "edition": edition, "user_licences": users}
-
-    return Started(app, {"Access token": DEFAULT_TOKEN}, summary,
-                   lambda url: connect_commands("zoho", settings(url), "access_token", DEFAULT_TOKEN),
-                   settings=lambda url: {**settings(url), "access_token": DEFAULT_TOKEN})
+    return secret_started(app, "zoho", summary, label="Access token", field="access_token", secret=DEFAULT_TOKEN,
+                          settings=lambda url: {"base_url": url, "edition": edition, "user_licences": users})
 
 
 SPEC = EmulatorSpec(

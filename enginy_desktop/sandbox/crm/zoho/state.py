@@ -117,6 +117,7 @@ class ZohoSandboxConfig(EmulatorConfig):
 class ZohoSandbox(Emulator):
     vendor = "Zoho CRM"
     public_paths = ("/oauth/",)
+    tokens: TokenStore
 
     def __init__(self, config: ZohoSandboxConfig | None = None) -> None:
         self.config: ZohoSandboxConfig = config or ZohoSandboxConfig()

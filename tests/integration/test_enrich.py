@@ -257,6 +257,62 @@ def test_a_request_cut_off_by_a_crash_is_asked_again_only_where_a_repeat_is_free
     assert pr.points["email"].asked > pr.points["email"].found
 
 
+def test_a_journaled_dropcontact_batch_is_fetched_within_its_30_days_and_not_polled_for_ever_after(
+        ctx: Any, tmp_path: Path) -> None:
+    """Dropcontact keeps a batch's results 30 days (https://developer.dropcontact.com/en/errors/): its emulator
+    answers the same id again and again until then, like an unknown id after; a run resumed later than that does
+    not poll the journaled batch for ever — its records are counted as not asked again (nothing paid twice)."""
+    from datetime import timedelta
+
+    from enginy_desktop.adapters.enrichment.base import LookupInput
+    from enginy_desktop.core.models import EnrichmentRequest, utcnow
+
+    world = EnrichWorld.make(ctx, tmp_path, contacts=12, providers=("dropcontact",))
+    em = world.emulator("dropcontact")
+    people = sorted(contacts(ctx).values(), key=lambda c: c.id)[:3]
+    inputs = [LookupInput(str(c.id), first_name=c.first_name or "", last_name=c.last_name or "",
+                          company_name=c.company_name or "") for c in people]
+
+    async def submit_and_fetch(now: list[float]) -> tuple[str, list[Any]]:
+        adapter = world.factory("dropcontact")
+        try:
+            job = await adapter.submit(inputs, frozenset({D.EMAIL}))
+            answers = []
+            for day in (0, 29, 30.001):  # fetched again within 30 days; gone after
+                now[0] = day * 86_400.0
+                answers.append(await adapter.collect(job, inputs, frozenset({D.EMAIL}))
+                               or await adapter.collect(job, inputs, frozenset({D.EMAIL})))
+            return job, answers
+        finally:
+            await adapter.aclose()
+
+    now = [0.0]
+    clock, em.cfg.clock = em.cfg.clock, lambda: now[0]
+    try:
+        job, answers = asyncio.run(submit_and_fetch(now))
+    finally:
+        em.cfg.clock = clock
+    assert answers[0] is not None
+    assert answers[1] == answers[0]
+    assert answers[2] is None  # answered "not ready", as for an unknown id
+
+    info = start_enrichment(ctx, EnrichOptions(world.list_id, [D.EMAIL], {D.EMAIL: ["dropcontact"]}))
+    with ctx.store.write() as s:  # a run killed 31 days ago while its batch was polled
+        s.add(EnrichmentRequest(run_id=info.id, provider="dropcontact", record_ids=[c.id for c in people],
+                                points=["email"], state="in_flight", credits=0.0, found={}, asked={"email": 3},
+                                job_id=job, created_at=utcnow() - timedelta(days=31)))
+    polls = sum(1 for e in em.requests if e.path.endswith(job))
+    done = asyncio.run(run_enrichment(ctx, info.id, factory=world.factory))
+    assert done.state == "finished", done.error
+    assert sum(1 for e in em.requests if e.path.endswith(job)) == polls  # not polled: its answers are gone
+    rep = report(ctx, info.id)
+    assert (rep.reasked, rep.not_reasked) == (0, 3)
+    with ctx.store.session() as s:
+        lost = s.scalars(select(EnrichmentRequest).where(EnrichmentRequest.job_id == job)).one()
+        assert lost.state == "lost"
+        assert "30 days" in (lost.error or "")
+
+
 def test_cancel_keeps_what_was_found_and_resume_finishes(ctx: Any, tmp_path: Path) -> None:
     world = EnrichWorld.make(ctx, tmp_path, contacts=30, providers=("dropcontact",))
     token = CancelToken()

@@ -161,6 +161,35 @@ def _command(data_dir: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "enginy_desktop", "--data-dir", str(data_dir), *args]
 
 
+def _killed_then_resumed(ctx: Any, data_dir: Path, tmp_path: Path, providers: str, child: dict[str, Any],
+                         between: Any = None) -> dict[str, Any]:
+    """``enrich --providers PROVIDERS`` in a child process (``child["proc"]``, which the emulator's hook kills),
+    then what the next start-up does, ``between()``, and ``enrich --resume RUN --json``: its report."""
+    err_path = tmp_path / "child.err"
+    with err_path.open("w") as err_file:
+        proc = subprocess.Popen(_command(data_dir, "enrich", "--list", "Leads", "--find", "email,job_title,phone",
+                                         "--providers", providers, "--yes"),
+                                env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=err_file)
+        child["proc"] = proc
+        try:
+            proc.wait(90)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+    assert proc.returncode == -signal.SIGKILL, err_path.read_text()
+    run_id = ctx.runs.history(kind="enrichment")[0].id
+    assert ctx.runs.mark_interrupted() == [run_id]  # what the next start-up does
+    if between is not None:
+        between()
+    result = subprocess.run(_command(data_dir, "enrich", "--resume", str(run_id), "--yes", "--json"),
+                            env=dict(os.environ), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    rep: dict[str, Any] = json.loads(result.stdout)
+    assert rep["state"] == "finished"
+    return rep
+
+
 @pytest.mark.subprocess
 def test_killed_enrichment_resumes_without_paying_twice(ctx: Any, data_dir: Path, tmp_path: Path) -> None:
     from enginy_desktop.adapters.enrichment.base import DataPoint as D
@@ -271,30 +300,82 @@ def test_killed_mid_bulk_request_apollo_and_lusha_charge_nothing_twice(ctx: Any,
         return charged
 
     apollo_em.reveal = reveal_then_die
-    with served(ctx, world):
-        err_path = tmp_path / "child.err"
-        with err_path.open("w") as err_file:
-            proc = subprocess.Popen(_command(data_dir, "enrich", "--list", "Leads", "--find", "email,job_title,phone",
-                                             "--providers", "apollo,lusha", "--yes"),
-                                    env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=err_file)
-            child["proc"] = proc
-            try:
-                proc.wait(90)
-            finally:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait(10)
-        assert proc.returncode == -signal.SIGKILL, err_path.read_text()
+
+    def revealed() -> None:
         apollo_em.reveal = reveal
-        run_id = ctx.runs.history(kind="enrichment")[0].id
-        assert ctx.runs.mark_interrupted() == [run_id]
         assert world.credits_spent("apollo") > 0
-        result = subprocess.run(_command(data_dir, "enrich", "--resume", str(run_id), "--yes", "--json"),
-                                env=dict(os.environ), capture_output=True, text=True, timeout=120)
-        assert result.returncode == 0, result.stderr
-        rep = json.loads(result.stdout)
-        assert rep["state"] == "finished"
+
+    with served(ctx, world):
+        rep = _killed_then_resumed(ctx, data_dir, tmp_path, "apollo,lusha", child, revealed)
         assert rep["records_asked_again_after_a_crash"] >= 10  # at least the bulk match cut off
         assert rep["records_not_asked_again_after_a_crash"] == 0  # both vendors' repeats are free
         assert {k: world.credits_spent(k) for k in providers} == clean_cost  # nothing paid twice, nothing missed
         assert {p["provider"]: p["repeated_lookup"] for p in rep["providers"]} == {"apollo": "free", "lusha": "free"}
+
+
+@pytest.mark.subprocess
+def test_killed_after_a_dropcontact_submit_the_resume_fetches_the_batch_and_pays_nothing_more(
+        ctx: Any, data_dir: Path, tmp_path: Path) -> None:
+    """SIGKILL once Dropcontact has taken a batch (and its credits) and made its answers, before they reach the
+    run's journal: resuming polls the request_id journaled right after the submit, sends nothing again, pays
+    nothing more and gets every answer a clean run gets."""
+    import asyncio
+
+    from enginy_desktop.adapters.enrichment.base import DataPoint as D
+    from enginy_desktop.core.context import AppContext
+    from enginy_desktop.core.enrich import EnrichOptions, run_enrichment, start_enrichment
+    from tests.support.memory_keyring import FileKeyring
+
+    keyring.set_keyring(FileKeyring())
+    points = [D.EMAIL, D.JOB_TITLE, D.PHONE]
+    order = {p: ["dropcontact"] for p in points}
+
+    def values(c: Any, list_id: int) -> list[tuple[str, ...]]:
+        from enginy_desktop.core.services.workspace import WorkspaceService
+
+        rows = WorkspaceService(c.store).records(list_id, limit=1000)
+        return sorted(tuple(str(r.get(f) or "") for f in ("first_name", "last_name", "email", "job_title",
+                                                             "phone", "mobile_phone")) for r in rows)
+
+    clean_dir = tmp_path / "clean"
+    clean_dir.mkdir()
+    clean_ctx = AppContext.open(clean_dir)
+    try:
+        clean = EnrichWorld.make(clean_ctx, clean_dir, contacts=60, providers=("dropcontact",))
+        info = start_enrichment(clean_ctx, EnrichOptions(clean.list_id, points, order))
+        assert asyncio.run(run_enrichment(clean_ctx, info.id, factory=clean.factory)).state == "finished"
+        clean_cost = clean.credits_spent("dropcontact")
+        clean_values = values(clean_ctx, clean.list_id)
+    finally:
+        clean_ctx.close()
+    assert clean_cost > 0
+
+    world = EnrichWorld.make(ctx, tmp_path, contacts=60, providers=("dropcontact",))
+    values_before = values(ctx, world.list_id)
+    em = world.emulator("dropcontact")
+    em.set_limits({"polls_until_ready": 0})  # done at the first poll
+    child: dict[str, Any] = {}
+    finish = em.finish
+
+    def answer_then_die(job: Any) -> None:  # the batch is done and charged; the client dies before the answer
+        finish(job)
+        if "proc" in child:
+            os.kill(child["proc"].pid, signal.SIGKILL)
+            child["proc"].wait(10)
+
+    em.finish = answer_then_die
+    submits: list[int] = []
+
+    def answered() -> None:
+        em.finish = finish
+        assert world.credits_spent("dropcontact") > 0  # the batches were taken and charged before the kill
+        submits.append(sum(1 for e in em.requests if e.method == "POST" and e.path == "/enrich/all"))
+
+    with served(ctx, world):
+        rep = _killed_then_resumed(ctx, data_dir, tmp_path, "dropcontact", child, answered)
+        assert rep["records_not_asked_again_after_a_crash"] == 0  # nothing lost
+        assert sum(1 for e in em.requests if e.method == "POST" and e.path == "/enrich/all") == submits[0] >= 1
+        assert world.credits_spent("dropcontact") == clean_cost  # nothing more paid
+        assert rep["credits_spent"] == pytest.approx(clean_cost)
+    assert values(ctx, world.list_id) == clean_values  # every answer, as a clean run gets them
+    assert values(ctx, world.list_id) != values_before

@@ -138,6 +138,9 @@ class ProviderCapabilities:
     # (an adapter instance may poll faster or slower: :meth:`EnrichmentAdapter.poll_delays`).
     poll_every: float = 0.0
     poll_max: float = 0.0
+    # How long (seconds) the vendor keeps an asynchronous job's results after it was submitted (0: not said): a run
+    # resumed later than that does not poll the job it journaled for ever.
+    results_kept: float = 0.0
     # Whether asking again about a record already paid for costs again, and the vendor's own words (with the page).
     # The safe default for a vendor whose docs say nothing: it does.
     repeat: RepeatCharge = RepeatCharge.CHARGED

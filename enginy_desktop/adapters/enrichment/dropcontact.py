@@ -4,7 +4,8 @@ Asynchronous batches: ``POST /enrich/all`` with up to 250 records answers ``{req
 ``GET /enrich/all/{request_id}`` answers 200 with ``success: false`` ("Request not ready yet, try again in 30
 seconds") until the batch is done, then ``success: true`` and ``data[]`` in the order submitted
 (https://developer.dropcontact.com/en/errors/). The engine journals the ``request_id`` as soon as the submit
-answers, so a resumed run fetches the same batch instead of paying for it again.
+answers, so a resumed run fetches the same batch instead of paying for it again — within the 30 days Dropcontact
+keeps a batch's results (same page).
 
 Auth: the ``X-Access-Token`` header. A record needs a company (name or website), an e-mail or a LinkedIn profile.
 Results: ``email: [{email, qualification}]`` where the qualification reads ``nominative@pro``, ``catch_all@pro``…,
@@ -74,11 +75,14 @@ class DropcontactAdapter(EnrichmentAdapter):
         # then), later ones back off to 30 s.
         poll_every=2.0,
         poll_max=30.0,
+        # "Fetch your results within 30 days: after that, they may no longer be available"
+        # (https://developer.dropcontact.com/en/errors/).
+        results_kept=30 * 86_400.0,
         repeat=RepeatCharge.CHARGED,
         repeat_note=("Dropcontact takes the credits when a batch is sent "
                      "(https://developer.dropcontact.com/en/credits/): a batch sent again is charged again. Its "
                      "batch id is recorded as soon as Dropcontact answers, and a resumed run fetches that batch "
-                     "instead of sending it again."),
+                     "instead of sending it again (Dropcontact keeps its results 30 days)."),
     )
 
     def __init__(self, api: Any, poll_every: float, poll_max: float, max_wait: float) -> None:

@@ -8,9 +8,11 @@ journaled *in flight* before it is sent (an asynchronous provider's job id as so
 
 - **Cancel** stops between requests (the request in flight completes and is recorded);
 - **a crash or kill** leaves the run *interrupted*; resuming it fetches an asynchronous job that was submitted
-  (instead of paying for it again), asks the cache for everything already answered, and goes on with the records
-  not done. A request cut off between sending and recording its answer (it may have been charged) is asked again
-  only of a provider that does not charge a repeated lookup (:class:`RepeatCharge`: Apollo, Hunter, Lusha, Kaspr);
+  (instead of paying for it again; a job older than the vendor keeps its results — ``results_kept`` — is counted
+  ``not_reasked`` instead of being polled for ever), asks the cache for everything already answered, and goes on
+  with the records not done. A request cut off between sending and recording its answer (it may have been
+  charged) is asked again only of a provider that does not charge a repeated lookup (:class:`RepeatCharge`: Apollo,
+  Hunter, Lusha, Kaspr);
   the report counts these records (``reasked``). A provider that charges a repeat is not asked again about them in
   this run (``not_reasked``): nothing is paid twice, the waterfall goes on with the next provider, and enriching the
   list again asks them. Such providers' one-record requests are journaled one by one, so a kill leaves at most the
@@ -34,7 +36,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from enginy_desktop.adapters.base import AdapterError, AuthError, QuotaExhaustedError, RateLimitedError
+from enginy_desktop.adapters.base import AdapterError, AuthError, QuotaExhaustedError, RateLimitedError, TransientError
 from enginy_desktop.adapters.enrichment.base import (
     DataPoint,
     EnrichmentAdapter,
@@ -83,6 +85,7 @@ __all__ = ["AdapterFactory", "CapReached", "open_adapter", "resume_enrichment", 
 AdapterFactory = Callable[[str], EnrichmentAdapter]
 CONCURRENCY = 4  # requests in flight per provider
 JOURNAL_STEP = 10  # records per journaled step for one-record providers that do not charge a repeated lookup
+MAX_JOB_WAIT = 3600.0  # seconds an asynchronous job is polled before the run stops (resuming polls it again)
 
 
 class CapReached(Exception):  # noqa: N818 - an outcome
@@ -389,16 +392,25 @@ class _Runner:
 
     async def wait(self, adapter: EnrichmentAdapter, job: str, inputs: list[LookupInput],
                    pts: frozenset[DataPoint]) -> list[LookupResult]:
+        """The job's answers, polled with back-off. A job still not done after ``MAX_JOB_WAIT`` (or the adapter's
+        ``max_wait``) stops the run with the job still in flight: resuming polls it again."""
         if adapter.capabilities.flow is Flow.TWO_PHASE:  # the paying call is made at once, not polled
             first = await adapter.collect(job, inputs, pts)
             if first is not None:
                 return first
         delay, top = adapter.poll_delays()
+        limit = float(getattr(adapter, "max_wait", 0.0) or MAX_JOB_WAIT)
+        waited = 0.0
         while True:
             await asyncio.sleep(delay)
+            waited += delay
             results = await adapter.collect(job, inputs, pts)
             if results is not None:
                 return results
+            if waited >= limit:
+                raise TransientError(f"{adapter.name} has not finished the batch after {waited / 60:,.0f} minutes "
+                                     "(it is recorded: resuming the run fetches it, without sending it again)",
+                                     vendor=adapter.key)
             delay = min(top, delay * 1.5)
 
     # -- recovering requests cut off by a crash -----------------------------------------------------------------
@@ -407,12 +419,19 @@ class _Runner:
         of a provider that does not charge a repeated lookup, and not of one that does. Returns (records asked
         again, records not asked again)."""
         with self.ctx.store.session() as s:
-            stuck = [(r.id, r.provider, list(r.record_ids), [DataPoint(p) for p in r.points], r.job_id)
-                     for r in s.scalars(select(EnrichmentRequest).where(
-                         EnrichmentRequest.run_id == self.run_id, EnrichmentRequest.state == "in_flight"))]
+            stuck = [(r.id, r.provider, list(r.record_ids), [DataPoint(p) for p in r.points], r.job_id,
+                      r.created_at) for r in s.scalars(select(EnrichmentRequest).where(
+                          EnrichmentRequest.run_id == self.run_id, EnrichmentRequest.state == "in_flight"))]
         reasked = lost = 0
-        for request_id, provider, ids, pts, job in stuck:
-            if job and provider in self.classes:
+        for request_id, provider, ids, pts, job, sent in stuck:
+            kept = self.classes[provider].capabilities.results_kept if provider in self.classes else 0.0
+            if job and kept and _age(sent) > kept:  # the vendor no longer keeps its answers: they are lost
+                lost += len(ids)
+                self.journal_failed(request_id, f"{_name(provider)} keeps a batch's results {kept / 86_400:,.0f} "
+                                    f"days and this one was sent on {sent:%Y-%m-%d}: its answers are no longer "
+                                    "there, and sending it again would be charged again, so these records were not "
+                                    "asked again in this run (enrich the list again to ask them).", state="lost")
+            elif job and provider in self.classes:
                 recs = self.load(ids)
                 adapter = self.adapter(provider)
                 inputs = [self.inputs(r) for r in recs]
@@ -560,6 +579,13 @@ def _name(provider: str) -> str:
         return str(_cls(provider).name)
     except KeyError:
         return provider
+
+
+def _age(when: datetime) -> float:
+    """Seconds since ``when`` (SQLite hands naive datetimes back: they are UTC)."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return (datetime.now(UTC) - when).total_seconds()
 
 
 def _credits(value: float) -> str:

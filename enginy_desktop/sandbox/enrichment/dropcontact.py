@@ -8,7 +8,9 @@
 - ``GET /enrich/all/{request_id}`` → 200 ``{success: false, reason: "Request not ready yet, try again in 30
   seconds"}`` for the first ``polls_until_ready`` polls (and for unknown ids), then ``{success: true, data[],
   credits_left}``. Pay on success: the credit of a record returned without an e-mail is refunded (a record sent
-  with an e-mail to verify keeps its credit) (https://developer.dropcontact.com/en/errors/).
+  with an e-mail to verify keeps its credit) (https://developer.dropcontact.com/en/errors/). A batch's results can
+  be fetched again and again for 30 days ("Fetch your results within 30 days: after that, they may no longer be
+  available", same page); past that (the emulator's clock) its id answers like an unknown one.
 - ``GET /account/credits`` → ``{credits}``.
 
 Auth: the ``X-Access-Token`` header (401 otherwise). 60 requests/s (429 past it). Errors: ``{error: true, reason,
@@ -35,6 +37,7 @@ from .common import Credits, EnrichmentSandboxConfig, Person, covers, email_stat
 DEFAULT_KEY = "dropcontact-sandbox-key"
 BATCH_MAX = 250
 NOT_READY = "Request not ready yet, try again in 30 seconds"
+RESULTS_KEPT_S = 30 * 86_400.0  # https://developer.dropcontact.com/en/errors/: "Fetch your results within 30 days"
 
 
 class DropcontactError(VendorError):
@@ -54,6 +57,7 @@ class Job:
     key: str
     records: list[dict[str, Any]]
     reserved: int
+    submitted: float = 0.0  # the emulator's clock at the submit
     polls: int = 0
     results: list[dict[str, Any]] | None = None
 
@@ -174,13 +178,15 @@ async def submit(request: Request) -> Response:
     if em.cfg.faults.credits_exhausted or not em.credits.spend(key, len(data)):
         raise DropcontactError(403, "You don't have enough credits to enrich all the records of this request")
     request_id = uuid.UUID(int=len(em.jobs) + 1 + (em.config.random_seed << 64)).hex
-    em.jobs[request_id] = Job(key, [r if isinstance(r, dict) else {} for r in data], len(data))
+    em.jobs[request_id] = Job(key, [r if isinstance(r, dict) else {} for r in data], len(data), em.cfg.clock())
     return ok({"credits_left": em.credits.left(key), "request_id": request_id, "error": False, "success": True})
 
 
 async def fetch(request: Request) -> Response:
     em = _em(request)
     job = em.jobs.get(request.path_params["request_id"])
+    if job is not None and em.cfg.clock() - job.submitted > RESULTS_KEPT_S:
+        job = None  # past the 30 days Dropcontact keeps results: answered like an unknown id
     if job is None or job.key != request.scope["sandbox.token"]:
         return ok({"error": False, "reason": NOT_READY, "success": False})
     if job.results is None:

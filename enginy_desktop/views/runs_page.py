@@ -72,7 +72,15 @@ KIND_COUNTERS: dict[str, tuple[tuple[str, str, str], ...]] = {
     "import": (("added", "Added", "good"), ("linked", "Already in workspace", ""),
                ("duplicates", "Duplicates skipped", "warning"), ("credits", "Credits spent", "")),
 }
-HIDDEN_COUNTERS = frozenset({"api_calls", "total", "done", "resolved"})
+HIDDEN_COUNTERS = frozenset({"api_calls", "total", "done", "resolved", "pages"})
+# How the history's one-line summary names counters no kind lists above (else "associations done", "1 requests").
+EXTRA_LABELS = {"throttled": "rate-limited requests", "associations_done": "associations",
+                "removals_done": "associations removed", "activities_done": "activities",
+                "completion_tokens": "answer tokens", "no_domain": "without a domain"}
+# The words of a label said in the singular for a count of one ("1 request", "1 value written").
+_SINGULAR = {"values": "value", "requests": "request", "credits": "credit", "duplicates": "duplicate",
+             "rows": "row", "records": "record", "placeholders": "placeholder", "tokens": "token",
+             "retries": "retry", "associations": "association", "activities": "activity"}
 
 
 def _hidden(key: str) -> bool:
@@ -112,8 +120,19 @@ def counts_text(run: RunInfo) -> str:
     spec = KIND_COUNTERS.get(run.kind, ())
     keys = [k for k, _, _ in spec] + sorted(k for k in run.counters if k not in {s[0] for s in spec})
     labels = {k: label.lower() for k, label, _ in spec}
-    parts = [f"{_amount(run.counters.get(k))} {labels.get(k, k.replace('_', ' '))}"
-             for k in keys if not _hidden(k) and _amount(run.counters.get(k))]
+    parts = []
+    for k in keys:
+        value = run.counters.get(k)
+        if _hidden(k) or not _amount(value):
+            continue
+        if k == "waited_ms":  # time waited for the rate limit: news from a tenth of a second
+            if isinstance(value, int | float) and value >= 100:
+                parts.append(f"{amount(round(value / 1000, 1))} s waited")
+            continue
+        label = labels.get(k) or EXTRA_LABELS.get(k) or k.replace("_", " ")
+        if value == 1:
+            label = " ".join(_SINGULAR.get(word, word) for word in label.split(" "))
+        parts.append(f"{_amount(value)} {label}")
     return " · ".join(parts) or "—"
 
 

@@ -127,6 +127,22 @@ def test_live_runs_refresh(qtbot, window) -> None:  # type: ignore[no-untyped-de
     assert not page._timer.isActive()
 
 
+@pytest.mark.parametrize(("kind", "counters", "expected"), [
+    # not "80 created · 1 requests · 12 waited ms": one request, and a wait under a tenth of a second is no news
+    ("export", {"planned_create": 80, "created": 80, "contact_created": 80, "requests": 1, "retries": 0,
+                "throttled": 0, "waited_ms": 12}, "80 created · 1 request"),
+    ("export", {"created": 92, "requests": 94, "throttled": 2, "waited_ms": 15604, "associations_done": 80},
+     "92 created · 80 associations · 94 requests · 2 rate-limited requests · 15.6 s waited"),
+    ("import", {"added": 30, "credits": 90, "pages": 1, "returned": 30}, "30 added · 90 credits spent · 30 returned"),
+    ("ai", {"written": 1, "requests": 1}, "1 value written · 1 request"),
+])
+def test_counts_text_names_every_counter_in_words(kind: str, counters: dict[str, int], expected: str) -> None:
+    from datetime import UTC, datetime
+
+    run = RunInfo(1, kind, "hubspot", None, "L", "finished", {}, counters, datetime.now(UTC), None, None, None)
+    assert counts_text(run) == expected
+
+
 def test_counts_text_and_table_model(qtmodeltester) -> None:  # type: ignore[no-untyped-def]
     from datetime import UTC, datetime
 

@@ -456,3 +456,29 @@ def test_empty_never_matches_and_outcomes_are_consistent(local: list, crm: list)
         if m.outcome is Outcome.AMBIGUOUS:
             assert len(m.candidates) >= 2
             assert all(_keys(record) & _keys(crm[int(str(c)[1:])]) for c in m.candidates)
+
+
+few_names = st.sampled_from(["Jane", "JANE", "Ann", None])  # few: local and CRM records often share a name
+few_urls = st.sampled_from(["linkedin.com/in/a", "https://es.linkedin.com/in/A/", None])
+several_records = st.builds(person, few_names, few_names, st.lists(companies, max_size=3).map(tuple), few_urls)
+
+
+@SETTINGS
+@given(st.lists(st.builds(person, few_names, few_names, companies, few_urls), max_size=6),
+       st.lists(several_records, max_size=6))
+def test_a_crm_record_with_several_companies_is_found_by_each_of_them(local: list, crm: list) -> None:
+    """As if the CRM record stood once per company name: found by any, counted once."""
+    result = match(CONTACT, dict(enumerate(local)), {f"c{i}": r for i, r in enumerate(crm)})
+    for pos, record in enumerate(local):
+        keys = _keys(record)
+        found = {f"c{i}" for i, r in enumerate(crm)
+                 if any(keys & _keys({**r, "company_name": name}) for name in r["company_name"] or (None,))}
+        m = result[pos]
+        if not keys:
+            assert m.outcome is Outcome.UNMATCHABLE
+        elif len(found) == 1:
+            assert (m.outcome, m.crm_id) == (Outcome.MATCHED, found.pop())
+        elif found:
+            assert (m.outcome, set(m.candidates)) == (Outcome.AMBIGUOUS, found)
+        else:
+            assert m.outcome is Outcome.NEW

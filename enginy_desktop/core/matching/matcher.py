@@ -324,15 +324,15 @@ def _alternatives(keys: list[Any], tuples: bool) -> tuple[list[Any], dict[int, l
     return keys, out
 
 
-def _build_index(keys: list[Any], alternatives: Mapping[int, list[Any]] | None = None
+def _build_index(keys: list[Any], tuples: bool, alternatives: Mapping[int, list[Any]] | None = None
                  ) -> tuple[dict[Any, int], dict[Any, list[int]]]:
     """Key -> CRM position; a key held by several CRM records maps to -1 and lists them in the second dict.
-    Incomplete keys are left out, so looking one up finds nothing. ``alternatives``: the keys of records that
-    hold several (position -> its distinct keys), each indexed like a key of its own."""
+    Incomplete keys (None, or with ``tuples`` a tuple holding a None) are left out, so looking one up finds
+    nothing. ``alternatives``: the keys of records that hold several (position -> its distinct keys), each indexed
+    like a key of its own."""
     index: dict[Any, int] = {}
     multi: dict[Any, list[int]] = {}
     setdefault = index.setdefault
-    tuples = any(type(k) is tuple for k in keys[:1])
     for pos, key in enumerate(keys):
         if key is None or (tuples and None in key):
             continue
@@ -386,7 +386,8 @@ def _match(rule: Rule, local: Records, crm: Records, group_duplicates: bool) -> 
     crm_ids, crm_columns = _load(crm, rule.crm_fields, unique_ids=True)
     crm_keys, crm_alternatives = _normalized_columns(rule, crm_columns, "crm")
     del crm_columns
-    indexes = [_build_index(keys, more) for keys, more in zip(crm_keys, crm_alternatives, strict=True)]
+    indexes = [_build_index(keys, len(group.conditions) > 1, more)
+               for keys, more, group in zip(crm_keys, crm_alternatives, rule.groups, strict=True)]
     del crm_keys, crm_alternatives
     crm_duplicates = len(set().union(*(p for _, multi in indexes for p in multi.values())))
 

@@ -537,3 +537,18 @@ def test_the_suites_quick_backoff_reaches_a_client_opened_without_a_policy() -> 
     api = ApiClient("test", "https://api.example.test", transport=httpx.MockTransport(lambda r: httpx.Response(200)))
     assert (api.retry.base_delay, api.retry.max_delay) == (0.01, 0.05)
     run(api.aclose())
+
+
+def test_a_busy_store_never_fails_a_command_for_its_window(caplog: pytest.LogCaptureFixture) -> None:
+    """Keeping the window is best effort: a store that is locked by another process (or closed) when the client
+    opens or closes costs the carried window, never the command."""
+    import sqlite3
+
+    def busy(*_args: object) -> None:
+        raise sqlite3.OperationalError("database is locked")
+
+    limiter = http_module.shared_limiter("acct", RateLimit(3, 30.0), "main")
+    api = client(lambda r: httpx.Response(200, json={}), limiter=limiter, load_state=busy, save_state=busy)
+    assert run(_call(api)).status == 200  # opened, used and closed
+    assert "Could not read the kept rate-limit window" in caplog.text
+    assert "Could not keep the rate-limit window" in caplog.text

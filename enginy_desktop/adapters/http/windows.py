@@ -64,7 +64,8 @@ class WindowKeeper:
             return 0
         try:
             data = jsonlib.loads(self._load(self._name) or "{}")
-        except (ValueError, OSError, RuntimeError):
+        except Exception as exc:  # unreadable, or the store is busy or closed: start without it
+            log.warning("Could not read the kept rate-limit window of %s: %s", self.limiter.name, exc)
             return 0
         if not isinstance(data, dict) or data.get("pid") == _PROCESS_ID:
             return 0
@@ -87,7 +88,7 @@ class WindowKeeper:
             kept["paused_until"] = round(now + self.limiter.paused_for(), 3)
         try:
             self._save(self._name, jsonlib.dumps(kept))
-        except (OSError, RuntimeError, ValueError) as exc:  # the store is busy or full: the next probe covers it
+        except Exception as exc:  # the store is busy, closed or full: keeping the window never fails a command
             log.warning("Could not keep the rate-limit window of %s: %s", self.limiter.name, exc)
 
 

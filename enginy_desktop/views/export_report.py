@@ -30,7 +30,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QMainWindow,
     QMessageBox,
     QPushButton,
     QSizePolicy,
@@ -51,7 +50,7 @@ from enginy_desktop.core.runs import RunHandle, RunInfo
 from .file_pickers import PickSave, csv_saver
 from .formatting import window_text
 from .message import MessageBox
-from .run_progress import EXPORT_COUNTERS, CounterTiles, number, show_progress
+from .run_progress import EXPORT_COUNTERS, CounterTiles, _main_window, number, show_progress
 from .table_model import PagedTableModel
 from .tasks import TaskKeeper
 
@@ -181,14 +180,6 @@ class ReportRecordsModel(PagedTableModel[RecordOutcome]):
 
 #: Ask where to save the failed rows (window-modal ``open()``, never a nested event loop).
 save_file_dialog = csv_saver("Save failed rows as CSV", "saveFailedPicker")
-
-
-def _main_window(widget: QWidget | None) -> QMainWindow | None:
-    while widget is not None:
-        if isinstance(widget, QMainWindow):
-            return widget
-        widget = widget.parentWidget()
-    return None
 
 
 def _summarize(list_name: str, crm_name: str) -> Callable[[ExportResult], str]:

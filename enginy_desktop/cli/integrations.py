@@ -148,10 +148,8 @@ def cmd_connect(args: argparse.Namespace, rt: Runtime) -> int:
         values[name] = os.environ[var]
     ctx = rt.context()
     if ctx.secrets is None and any(valid[n].secret for n in values):
-        raise CliError(
-            f"{ctx.secrets_problem} Set ENGINY_SECRETS_PASSPHRASE to keep credentials in an encrypted file "
-            "protected by that passphrase, or open Enginy Desktop to set it up."
-        )
+        raise CliError(_no_secret_store(ctx, "Set ENGINY_SECRETS_PASSPHRASE to keep credentials in an encrypted "
+                                             "file protected by that passphrase, or open Enginy Desktop to set it up."))
     if args.oauth:
         return _sign_in(args, rt, key, values)
     if args.no_browser or args.redirect_port is not None:
@@ -186,9 +184,9 @@ def _sign_in(args: argparse.Namespace, rt: Runtime, key: str, values: dict[str, 
         raise CliError("--timeout must be a positive number of seconds.", 2)
     ctx = rt.context()
     if ctx.secrets is None:
-        raise CliError(
-            f"{ctx.secrets_problem} The sign-in needs a safe place: set ENGINY_SECRETS_PASSPHRASE to keep it in an "
-            "encrypted file protected by that passphrase, or open Enginy Desktop to set it up.")
+        raise CliError(_no_secret_store(ctx, "The sign-in needs a safe place: set ENGINY_SECRETS_PASSPHRASE to keep "
+                                             "it in an encrypted file protected by that passphrase, or open Enginy "
+                                             "Desktop to set it up."))
     if values:
         ctx.integrations.save_connection(key, values)
     if not ctx.integrations.settings(key).get("client_id"):
@@ -227,3 +225,13 @@ def cmd_disconnect(args: argparse.Namespace, rt: Runtime) -> int:
     info = rt.context().integrations.disconnect(key)
     rt.print(f"{info.name} is disconnected; its stored credentials were removed.")
     return EXIT_OK
+
+
+def _no_secret_store(ctx: Any, how: str) -> str:
+    """Why a credential cannot be kept, and ``how`` to set a store up: only when there is none yet (a locked
+    credentials file's problem already says which passphrase it needs)."""
+    from enginy_desktop.core.secrets import secrets_file
+
+    if secrets_file(ctx.data_dir).exists():
+        return str(ctx.secrets_problem)
+    return f"{ctx.secrets_problem} {how}"

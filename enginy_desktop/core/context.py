@@ -38,15 +38,19 @@ class AppContext:
     def open(cls, data_dir: Path, passphrase: str | None = None) -> AppContext:
         """Open the store (migrating it) and the secret store; raises ``StoreError`` for a bad database."""
         store = Store.open(data_dir)
-        # Runs left "running" by a process that is gone (crash, kill) become "interrupted", so they can resume.
-        RunService(store).mark_interrupted()
         try:
-            raw: RawSecretStore | None = open_secrets(data_dir, passphrase)
-            problem = ""
-        except SecretsUnavailableError as exc:
-            raw, problem = None, str(exc)
-        secrets = _folder_secrets(store, raw) if raw is not None else None
-        return cls(data_dir=data_dir, store=store, secrets=secrets, secrets_problem=problem)
+            # Runs left "running" by a process that is gone (crash, kill) become "interrupted", so they can resume.
+            RunService(store).mark_interrupted()
+            try:
+                raw: RawSecretStore | None = open_secrets(data_dir, passphrase)
+                problem = ""
+            except SecretsUnavailableError as exc:
+                raw, problem = None, str(exc)
+            secrets = _folder_secrets(store, raw) if raw is not None else None
+            return cls(data_dir=data_dir, store=store, secrets=secrets, secrets_problem=problem)
+        except BaseException:
+            store.close()  # a failure here leaves the database closed, not marked as open by a crashed process
+            raise
 
     def use_secrets(self, secrets: RawSecretStore | SecretStore) -> None:
         """Switch to a secret store chosen later (the user unlocked or created the encrypted file)."""

@@ -338,9 +338,17 @@ def open_secrets(data_dir: Path, passphrase: str | None = None) -> KeyringSecret
     file = secrets_file(data_dir)
     if status.usable and not file.exists():
         return KeyringSecrets()
-    passphrase = passphrase or os.environ.get(ENV_PASSPHRASE)
     if passphrase:
         return EncryptedFileSecrets(file, passphrase)
+    passphrase = os.environ.get(ENV_PASSPHRASE)
+    if passphrase:
+        try:
+            return EncryptedFileSecrets(file, passphrase)
+        except WrongPassphraseError:  # locked, as without a passphrase: what needs no credential still works
+            raise SecretsLockedError(
+                f"The passphrase in {ENV_PASSPHRASE} does not unlock the credentials file {file}: set it to the "
+                "passphrase chosen when the file was created. Nothing was changed."
+            ) from None
     if file.exists():
         raise SecretsLockedError(
             f"Credentials are kept in the encrypted file {file}; its passphrase is needed to unlock them (on the "

@@ -9,7 +9,7 @@ import pytest
 from keyring.backends import fail
 
 from enginy_desktop.core.context import AppContext
-from enginy_desktop.core.secrets import SERVICE, EncryptedFileSecrets, secrets_file
+from enginy_desktop.core.secrets import SERVICE, EncryptedFileSecrets, SecretsError, secrets_file
 from enginy_desktop.core.services.integrations import ConnectionInvalidError
 
 SANDBOX = "http://127.0.0.1:8765"
@@ -136,3 +136,37 @@ def test_cli_asks_for_the_passphrase_of_the_encrypted_file(  # type: ignore[no-u
     assert "ENGINY_SECRETS_PASSPHRASE" in err
     assert "not connected" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.usefixtures("no_keyring")
+def test_a_wrong_passphrase_in_the_environment_says_which_and_what_needs_no_credential_still_works(  # type: ignore[no-untyped-def]
+    cli, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    EncryptedFileSecrets.create(secrets_file(data_dir), "the right one").set("apollo", "api_key", "k-1")
+    monkeypatch.setenv("ENGINY_SECRETS_PASSPHRASE", "a wrong one")
+    code, out, err = cli("integrations", "list")  # needs no credential: works
+    assert code == 0, err
+    assert "Apollo" in out
+    monkeypatch.setenv("APOLLO_KEY", "k-2")
+    code, _, err = cli("connect", "apollo", "--secret-env", "api_key=APOLLO_KEY")
+    assert code == 1
+    assert "The passphrase in ENGINY_SECRETS_PASSPHRASE does not unlock the credentials file" in err
+    assert "Set ENGINY_SECRETS_PASSPHRASE to keep" not in err  # the file is there: no advice to create one
+    assert len(err.strip().splitlines()) == 1
+    assert EncryptedFileSecrets(secrets_file(data_dir), "the right one").get("apollo", "api_key") == "k-1"
+    # the database was closed on the way out: no mark of a process that crashed with it open
+    assert not [p.name for p in data_dir.iterdir() if ".open-" in p.name]
+
+
+def test_a_failure_while_the_context_opens_leaves_the_database_closed(  # type: ignore[no-untyped-def]
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from enginy_desktop.core import context
+
+    def damaged(*_: object, **__: object) -> None:
+        raise SecretsError("The credentials file is damaged (ValueError).")
+
+    monkeypatch.setattr(context, "open_secrets", damaged)
+    with pytest.raises(SecretsError):
+        AppContext.open(data_dir)
+    assert not [p.name for p in data_dir.iterdir() if ".open-" in p.name]

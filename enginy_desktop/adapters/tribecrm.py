@@ -6,8 +6,13 @@ between them, employees as owners, tasks and notes as activities, on the shared 
   ``http://localhost:53682/oauth-callback``), scopes ``read write offline`` (``offline`` gives a refresh token),
   a ``state`` of at least 8 characters; PKCE is sent too (TribeCRM does not document it; a server that ignores it
   is unaffected): https://developer.tribecrm.nl/docs/api/concepts/authentication. Tokens live in the keyring
-  and are renewed before expiry and after a 401. A pasted access token (a Quick Setup or client-credentials
-  token) takes precedence.
+  and are renewed before expiry and after a 401.
+- Or client credentials, for an application of the Client Credentials tab ("server-to-server integrations operating
+  at the organizational level", same page): its client ID and secret (the secret in the keyring) are posted as a
+  form ``grant_type=client_credentials`` to ``/oauth2/token``, which answers an access token with ``expires_in``
+  and no refresh token (https://developer.tribecrm.nl/docs/tutorials/getting-started-postman, Steps 1.1 and 1.3).
+  The token is kept in memory only, asked for again a minute before it expires and once after a 401.
+- A pasted access token (a Quick Setup token) takes precedence over both, then the client credentials.
 - ``$metadata`` (CSDL) is read once per adapter: the fields of persons and organisations, custom fields
   (``_<uuid>``) included, come from it: https://developer.tribecrm.nl/docs/api/concepts/odata
 - A person's companies are ``Relationship_Person_Contact_Standard`` records linking the Person to an
@@ -26,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -61,16 +67,19 @@ from .base import (
     RecordError,
     RecordInput,
     TokenSet,
+    TransientError,
     ValidationError,
     WriteResult,
     parse_datetime,
 )
 from .http import (
     ApiClient,
+    FetchedTokenAuth,
     OAuthRefreshAuth,
     Reply,
     RetryPolicy,
     SlidingWindowLimiter,
+    TokenRequest,
     bearer_auth,
     connection_account,
     parse_retry_after,
@@ -158,6 +167,33 @@ def tribe_error(reply: Reply, error: AdapterError) -> AdapterError:
     return odata.classify(reply, error, vendor="tribecrm", vendor_name="TribeCRM", refine=refine)
 
 
+def client_credentials_auth(token_url: str, client_id: str, secret: str) -> FetchedTokenAuth:
+    """Bearer auth with the application's own token (client credentials): asked for on first use, again a minute
+    before it expires and once after a 401; never written anywhere."""
+    return FetchedTokenAuth(lambda: TokenRequest(token_url, form={"grant_type": "client_credentials",
+                                                                  "client_id": client_id, "client_secret": secret}),
+                            _client_token, leeway=60.0)
+
+
+def _client_token(reply: Reply) -> tuple[str, float | None]:
+    """The token endpoint's answer to a client-credentials request: ``(access token, expiry)`` or AuthError."""
+    body = reply.json_or_none()
+    body = body if isinstance(body, dict) else {}
+    token = str(body.get("access_token") or "")
+    if reply.status == 200 and token:
+        lifetime = body.get("expires_in")
+        return token, (time.time() + float(lifetime) if isinstance(lifetime, int | float) and lifetime > 0 else None)
+    said = str(body.get("error_description") or body.get("error") or f"HTTP {reply.status}")
+    kw: dict[str, Any] = {"vendor": "tribecrm", "status": reply.status}
+    if reply.status >= 500 or reply.status == 429:
+        raise TransientError(f"TribeCRM's sign-in server could not give a token just now ({said}).", **kw)
+    if body.get("error") in ("unauthorized_client", "unsupported_grant_type"):
+        raise AuthError(f"TribeCRM does not let this application use client credentials ({said}). Create it on the "
+                        "Client Credentials tab of Configuration > Applications in TribeCRM.", **kw)
+    raise AuthError(f"TribeCRM did not accept the integration client ID and secret ({said}). Copy them again from "
+                    "Configuration > Applications > Client Credentials in TribeCRM into the TribeCRM connection.", **kw)
+
+
 class TribeCrmAdapter(ClientCrmAdapter):
     api: ApiClient
     key = "tribecrm"
@@ -176,14 +212,22 @@ class TribeCrmAdapter(ClientCrmAdapter):
         root = api_root(connection)
         token = connection.get_secret("access_token")
         client_id = connection.setting("client_id")
+        integration_id = connection.setting("integration_client_id")
+        integration_secret = (connection.get_secret("integration_client_secret") or "").strip() if integration_id \
+            else ""
         auth: Any
         if token:
             auth, kind, credential = bearer_auth(token), "token", token
+        elif integration_id and integration_secret:
+            auth = client_credentials_auth(f"{_auth_server(connection)}/oauth2/token", integration_id,
+                                           integration_secret)
+            kind, credential = "client_credentials", integration_id
         else:
             raw = connection.get_secret("oauth_token")
             if not raw or not client_id:
-                raise AuthError("TribeCRM is not connected: enter your application's client ID and secret and sign "
-                                "in with TribeCRM, or paste an access token, in the TribeCRM connection.",
+                raise AuthError("TribeCRM is not connected: in the TribeCRM connection, enter your application's "
+                                "client ID and sign in with TribeCRM, or enter the client ID and secret of an "
+                                "application of the Client Credentials tab, or paste an access token.",
                                 vendor="tribecrm")
             try:
                 tokens = TokenSet.from_json(raw)
@@ -266,7 +310,8 @@ class TribeCrmAdapter(ClientCrmAdapter):
         person: dict[str, Any] = me["Person"] if isinstance(me.get("Person"), dict) else {}
         who = str(me.get("EmailAddress") or " ".join(str(person.get(k) or "") for k in ("FirstName", "LastName"))
                   ).strip()
-        how = "TribeCRM sign-in (OAuth)" if self.auth_kind == "oauth" else "an access token"
+        how = {"oauth": "TribeCRM sign-in (OAuth)", "client_credentials": "the client credentials of an integration "
+               "application"}.get(self.auth_kind, "an access token")
         host = re.sub(r"^https?://", "", self.api.base_url).split("/")[0]
         details = (f"Connected to TribeCRM ({host})" + (f" as {who}" if who else "") + f" with {how}, on the OData "
                    "API v1. Persons, organisations and employees are readable. Limits: 1,000 calls per minute per "

@@ -28,7 +28,9 @@ def register(sub: Any) -> None:
         description="Save connection settings. Secret fields are read from standard input (--secret-stdin) or "
         "an environment variable (--secret-env), never from arguments. With --oauth, sign in with the "
         "integration in the browser (your own app's client ID, e.g. --set client_id=…): the browser comes back "
-        "to this computer and the sign-in is kept in the keyring.",
+        "to this computer and the sign-in is kept in the keyring. With --client-credentials, connect with an "
+        "application's own client ID (--set client_id=…) and secret (read from standard input), without a "
+        "browser; the connection is checked at once.",
     )
     c.add_argument("key")
     c.add_argument("--set", dest="sets", action="append", default=[], metavar="FIELD=VALUE",
@@ -39,6 +41,10 @@ def register(sub: Any) -> None:
                    help="read this secret field from an environment variable")
     c.add_argument("--oauth", action="store_true",
                    help="sign in in the browser (OAuth with PKCE) after saving the settings given")
+    c.add_argument("--client-credentials", action="store_true",
+                   help="connect with an application's client ID and secret (OAuth client credentials, e.g. "
+                   "TribeCRM's Client Credentials tab): the client ID with --set client_id=…, the secret read from "
+                   "standard input (after any --secret-stdin fields)")
     c.add_argument("--no-browser", action="store_true",
                    help="with --oauth: print the sign-in address instead of opening a browser (open it on this "
                    "computer: the browser must come back to it)")
@@ -119,7 +125,16 @@ def cmd_connect(args: argparse.Namespace, rt: Runtime) -> int:
     spec = catalog.get(key)
     valid = {f.name: f for f in spec.fields}
     values: dict[str, str] = {}
-    for name, value in _parse_pairs(args.sets, "--set").items():
+    sets = _parse_pairs(args.sets, "--set")
+    pair = spec.client_credentials
+    if args.client_credentials:
+        if pair is None:
+            raise CliError(f"{spec.name} has no client-credentials sign-in.", 2)
+        if args.oauth:
+            raise CliError("--client-credentials and --oauth are two different sign-ins: pick one.", 2)
+        if "client_id" in sets and pair[0].name != "client_id":
+            sets[pair[0].name] = sets.pop("client_id")  # --set client_id=… names the application's client ID
+    for name, value in sets.items():
         f = valid.get(name)
         if f is None:
             raise CliError(f"{spec.name} has no field '{name}'. Fields: {', '.join(valid)}.", 2)
@@ -146,6 +161,12 @@ def cmd_connect(args: argparse.Namespace, rt: Runtime) -> int:
         if not os.environ.get(var):
             raise CliError(f"The environment variable {var} is empty or not set.", 2)
         values[name] = os.environ[var]
+    if args.client_credentials and pair is not None and pair[1].name not in values:
+        line = rt.stdin.readline()
+        if not line.strip():
+            raise CliError(f"No {pair[1].label.lower()} on standard input: pipe it in, e.g. `… | enginy-desktop "
+                           f"connect {key} --client-credentials --set client_id=…`.", 2)
+        values[pair[1].name] = line.strip()
     ctx = rt.context()
     if ctx.secrets is None and any(valid[n].secret for n in values):
         raise CliError(_no_secret_store(ctx, "Set ENGINY_SECRETS_PASSPHRASE to keep credentials in an encrypted "
@@ -157,6 +178,8 @@ def cmd_connect(args: argparse.Namespace, rt: Runtime) -> int:
     info = ctx.integrations.save_connection(key, values)
     where = ctx.secrets.description if ctx.secrets else "the store"
     rt.print(f"{info.name} connection saved (credentials in the {where}).")
+    if args.client_credentials:
+        _check_client_credentials(rt, key)
     if not info.enabled:
         rt.print(f"Next: turn it on with `enginy-desktop integrations enable {key}`.")
     return EXIT_OK
@@ -218,6 +241,20 @@ def _sign_in(args: argparse.Namespace, rt: Runtime, key: str, values: dict[str, 
     if not info.enabled:
         rt.print(f"Next: turn it on with `enginy-desktop integrations enable {key}`.")
     return EXIT_OK
+
+
+def _check_client_credentials(rt: Runtime, key: str) -> None:
+    """After ``connect KEY --client-credentials``: ask for a token and read who it is, as Test connection does."""
+    import asyncio
+
+    from enginy_desktop.core import catalog
+    from enginy_desktop.core.services import connection_test
+
+    result = asyncio.run(connection_test.run_connection_test(rt.context(), key))
+    if not result.ok:
+        raise CliError(f"{result.message} The client ID and secret are saved; run this command again with the right "
+                       f"ones, or `enginy-desktop disconnect {key}` to remove them.")
+    rt.print(f"Signed in to {catalog.get(key).name} with the client credentials: {result.message}")
 
 
 def cmd_disconnect(args: argparse.Namespace, rt: Runtime) -> int:

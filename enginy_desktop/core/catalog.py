@@ -110,6 +110,9 @@ class Integration:
     #: False while Enginy Desktop cannot do this integration's job (no adapter yet): its card and its connection
     #: dialog say so before anything is entered. Set from :data:`NOT_READY_YET`.
     ready: bool = True
+    #: The connection dialog's title of a group of fields (``CredentialField.group``) when this integration needs
+    #: its own words for it: (group, title).
+    group_titles: tuple[tuple[str, str], ...] = ()
 
     @property
     def not_ready_text(self) -> str:
@@ -141,6 +144,15 @@ class Integration:
             if f.name == name:
                 return f
         raise KeyError(name)
+
+    @property
+    def client_credentials(self) -> tuple[CredentialField, CredentialField] | None:
+        """The client ID and secret fields of the OAuth client-credentials sign-in (group ``client_credentials``),
+        when the integration has one."""
+        group = [f for f in self.fields if f.group == "client_credentials"]
+        ids = [f for f in group if not f.secret]
+        secrets = [f for f in group if f.secret]
+        return (ids[0], secrets[0]) if ids and secrets else None
 
     @property
     def required_groups(self) -> tuple[tuple[CredentialField, ...], ...]:
@@ -389,14 +401,33 @@ INTEGRATIONS: tuple[Integration, ...] = (
             CredentialField("client_secret", "Client secret", secret=True, group="oauth",
                             help="The application's secret, shown when you create it in TribeCRM."),
             CredentialField(
+                "integration_client_id",
+                "Integration client ID",
+                required=True,
+                group="client_credentials",
+                help="Instead of signing in, for an integration account that works without a person: an "
+                "application on the Client Credentials tab of Configuration → Applications in TribeCRM. Enginy "
+                "works as that application's own user.",
+            ),
+            CredentialField(
+                "integration_client_secret",
+                "Integration client secret",
+                secret=True,
+                required=True,
+                group="client_credentials",
+                help="That application's secret, kept in the system keyring. Enginy asks TribeCRM for a new access "
+                "token before each one expires.",
+            ),
+            CredentialField(
                 "access_token",
                 "Access token",
                 secret=True,
                 required=True,
                 group="token",
                 advanced=True,
-                help="Instead of signing in: an access token from a Quick Setup or Client Credentials application "
-                "in TribeCRM. It stops working when it expires; signing in with TribeCRM renews itself.",
+                help="Instead of the two options above: an access token from a Quick Setup application in TribeCRM. "
+                "It stops working when it expires (a sign-in or client credentials renew themselves), and is used "
+                "before them while it is filled in.",
             ),
             CredentialField(
                 "auth_url",
@@ -595,6 +626,7 @@ INTEGRATIONS: tuple[Integration, ...] = (
         ),
         default_base_url="https://api.zoominfo.com/gtm",
         monogram="Z",
+        group_titles=(("client_credentials", "Client ID and secret (GTM Data API — pick this one)"),),
     ),
     Integration(
         "proxycurl",

@@ -349,22 +349,22 @@ class ConnectDialog(QDialog):
         if not named:
             return [("", basic)]
         titles = {
-            "token": "Option 1 · Access token",
-            "oauth": "Option 2 · Sign in with your own OAuth app",
-            "webhook": "Option 1 · Incoming webhook",
-            "bot": "Option 2 · Bot token",
-            "openai": "Option 1 · Your OpenAI API key",
-            "server": "Option 2 · An OpenAI-compatible server",
-            "client_credentials": "Option 1 · Client ID and secret (GTM Data API — pick this one)",
-            "password": "Option 2 · Username and password (legacy Enterprise API)",
-        }
-        order = [g for g in ("token", "webhook", "openai", "client_credentials", "oauth", "bot", "server", "password")
+            "token": "Access token",
+            "oauth": "Sign in with your own OAuth app",
+            "webhook": "Incoming webhook",
+            "bot": "Bot token",
+            "openai": "Your OpenAI API key",
+            "server": "An OpenAI-compatible server",
+            "client_credentials": "Client credentials (an integration application, no browser)",
+            "password": "Username and password (legacy Enterprise API)",
+        } | dict(self.spec.group_titles)
+        order = [g for g in ("token", "webhook", "openai", "oauth", "client_credentials", "bot", "server", "password")
                  if g in named]
         out: list[tuple[str, list[CredentialField]]] = []
-        for g in order:
+        for number, g in enumerate(order, 1):
             title = titles.get(g, g)
-            if len(order) == 1:  # the other option is under Advanced settings: no "Option 2" without an Option 1
-                title = title.split(" · ", 1)[-1]
+            if len(order) > 1:  # one option alone (the other under Advanced settings) is not "Option 1"
+                title = f"Option {number} · {title}"
             out.append((title, [f for f in basic if f.group == g]))
         shared = [f for f in basic if not f.group]
         if shared:

@@ -1,5 +1,6 @@
 """TribeCRM in the window, against its emulator on loopback: the connection dialog (the application's client ID
-and secret for signing in, or a pasted access token; Test connection naming the employee and TribeCRM's limits)
+and secret for signing in, an integration application's client credentials, or a pasted access token; Test
+connection naming the employee and TribeCRM's limits)
 and the wizard on TribeCRM's fields (a custom field by its label, the account manager as owner, contacts at
 several organisations and no primary one)."""
 
@@ -11,12 +12,19 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QCoreApplication, QEvent
+from PySide6.QtWidgets import QLabel
 
 from enginy_desktop.adapters.http import forget_limiters
 from enginy_desktop.core import catalog
 from enginy_desktop.core.context import AppContext
 from enginy_desktop.core.crm_config import AssociationType, MappingKind, ObjectType, Step
-from enginy_desktop.sandbox.crm.tribecrm import DEFAULT_TOKEN, TribeSandboxConfig, create_app
+from enginy_desktop.sandbox.crm.tribecrm import (
+    DEFAULT_TOKEN,
+    INTEGRATION_CLIENT_ID,
+    INTEGRATION_CLIENT_SECRET,
+    TribeSandboxConfig,
+    create_app,
+)
 from enginy_desktop.sandbox.crm.tribecrm.metadata import LINKEDIN_FIELD
 from enginy_desktop.sandbox.kit.server import serve
 from enginy_desktop.views.connect_dialog import ConnectDialog
@@ -55,6 +63,33 @@ def test_the_card_is_ready_and_the_dialog_asks_what_tribecrm_needs(qtbot: Any, c
     assert "sandra@sandbox.example" in dialog.test_result.text()
     assert "1,000 calls per minute" in result.message
     assert DEFAULT_TOKEN not in dialog.test_result.text()
+
+
+def test_the_dialog_offers_client_credentials_as_a_third_sign_in(qtbot: Any, ctx: AppContext, sandbox_url: str,
+                                                                   memory_keyring: Any) -> None:
+    dialog = ConnectDialog(ctx, catalog.get("tribecrm"))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    titles = [label.text() for label in dialog.findChildren(QLabel) if label.objectName() == "sectionTitle"]
+    assert titles == ["Option 1 · Sign in with your own OAuth app",
+                      "Option 2 · Client credentials (an integration application, no browser)"]
+    assert not dialog.rows["access_token"].isVisibleTo(dialog)  # the third, a pasted token, under Advanced settings
+    dialog.save()  # nothing filled in: the three ways are named
+    assert "Integration client ID + Integration client secret" in dialog.form_error.text()
+    dialog.rows["integration_client_id"].editor.setText(INTEGRATION_CLIENT_ID)
+    dialog.rows["integration_client_secret"].editor.setText(INTEGRATION_CLIENT_SECRET)
+    dialog.rows["base_url"].editor.setText(sandbox_url)
+    dialog.rows["auth_url"].editor.setText(sandbox_url)
+    assert dialog._save_values() is not None
+    result = asyncio.run(dialog.run_test())
+    assert result.ok, result.message
+    assert "the client credentials of an integration application" in result.message
+    assert dialog.test_result.text().startswith("✓ Connected")
+    assert INTEGRATION_CLIENT_SECRET not in dialog.test_result.text()
+    assert memory_keyring.saved("tribecrm", "integration_client_secret") == [INTEGRATION_CLIENT_SECRET]
+    settings = ctx.integrations.settings("tribecrm")
+    assert settings["integration_client_id"] == INTEGRATION_CLIENT_ID
+    assert INTEGRATION_CLIENT_SECRET not in str(settings)
 
 
 def test_the_wizard_works_on_tribecrms_fields(qtbot: Any, ctx: AppContext, sandbox_url: str) -> None:

@@ -1,5 +1,5 @@
-"""OAuth 2.0 authorization-code (with PKCE) and refresh endpoints over a :class:`~.tokens.TokenStore`, for a
-vendor to mount at its own paths with its own response and error shapes.
+"""OAuth 2.0 authorization-code (with PKCE), refresh and client-credentials endpoints over a
+:class:`~.tokens.TokenStore`, for a vendor to mount at its own paths with its own response and error shapes.
 
     oauth = OAuthEndpoints(emulator.tokens, error=my_error, token_body=my_token_json)
     routes += oauth.routes(authorize="/oauth/authorize", token="/oauth/token", revoke="/oauth/revoke")
@@ -40,9 +40,12 @@ class OAuthError(VendorError):
 
 
 def rfc_token_body(tokens: TokenStore, info: TokenInfo) -> dict[str, Any]:
-    """RFC 6749 §5.1."""
-    return {"access_token": info.token, "token_type": "bearer", "expires_in": tokens.lifetime_left(info),
-            "refresh_token": info.refresh_token, "scope": " ".join(info.scopes)}
+    """RFC 6749 §5.1 (no ``refresh_token`` for a token that has none, as client credentials' §4.4.3)."""
+    body: dict[str, Any] = {"access_token": info.token, "token_type": "bearer",
+                            "expires_in": tokens.lifetime_left(info)}
+    if info.refresh_token:
+        body["refresh_token"] = info.refresh_token
+    return {**body, "scope": " ".join(info.scopes)}
 
 
 async def read_form(request: Request) -> dict[str, str]:

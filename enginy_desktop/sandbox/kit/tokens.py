@@ -109,8 +109,9 @@ class TokenStore:
     """Static tokens (valid until a TTL fault), issued OAuth tokens, refresh tokens and authorization codes.
 
     ``make_token(prefix, nbytes)`` makes new token strings (pass a seeded one for reproducible runs);
-    ``clients`` maps OAuth client ids to secrets (None accepts any client id); ``faults`` (or a function that
-    returns the current ones) supplies the token-lifetime faults.
+    ``clients`` maps OAuth client ids to secrets (None accepts any client id); ``credential_clients`` maps the
+    ids of the applications that may use the client-credentials grant to their secrets (None: the grant is
+    refused); ``faults`` (or a function that returns the current ones) supplies the token-lifetime faults.
     """
 
     def __init__(
@@ -124,6 +125,7 @@ class TokenStore:
         default_scopes: Iterable[str] = (),
         user_id: Callable[[], int] | int = 0,
         clients: Mapping[str, str] | None = None,
+        credential_clients: Mapping[str, str] | None = None,
         make_token: Callable[[str, int], str] = _default_maker,
         prefixes: tuple[str, str, str] = ("sbx-oauth-", "sbx-refresh-", "sbx-code-"),
     ) -> None:
@@ -135,6 +137,7 @@ class TokenStore:
         self.default_scopes = tuple(default_scopes)
         self._user_id = user_id
         self.clients = clients
+        self.credential_clients = credential_clients
         self.make_token = make_token
         self.prefixes = prefixes
         self.reset()
@@ -220,11 +223,15 @@ class TokenStore:
                                          code_challenge, method, self.clock() + CODE_LIFETIME_S)
         return code
 
-    def issue(self, client_id: str, scopes: Iterable[str] = (), refresh_token: str | None = None) -> TokenInfo:
-        """A new access token (and a new refresh token unless ``refresh_token`` is carried over)."""
+    def issue(self, client_id: str, scopes: Iterable[str] = (), refresh_token: str | None = None, *,
+              refreshable: bool = True) -> TokenInfo:
+        """A new access token (and a new refresh token unless ``refresh_token`` is carried over, or the token is
+        not ``refreshable``: a client-credentials token comes alone, RFC 6749 §4.4.3)."""
         scopes = tuple(scopes) or self.default_scopes
         user_id = self.user_id
-        if refresh_token is None:
+        if not refreshable:
+            refresh_token = ""
+        elif refresh_token is None:
             refresh_token = self.make_token(self.prefixes[1], 18)
             self.refresh_tokens[refresh_token] = RefreshInfo(refresh_token, client_id, scopes, user_id)
         now = self.clock()
@@ -246,9 +253,10 @@ class TokenStore:
             raise OAuthProblem("bad_client_secret", "missing or invalid client secret")
 
     def grant(self, form: Mapping[str, str], *, rotate_refresh: bool = False) -> TokenInfo:
-        """The token endpoint's logic (RFC 6749 §4.1.3 and §6, RFC 7636 §4.6): ``authorization_code`` (with
-        ``code_verifier`` when the code was issued with a challenge; the client secret is optional then) or
-        ``refresh_token``. ``rotate_refresh``: a refresh answers a new refresh token and retires the old one."""
+        """The token endpoint's logic (RFC 6749 §4.1.3, §4.4 and §6, RFC 7636 §4.6): ``authorization_code`` (with
+        ``code_verifier`` when the code was issued with a challenge; the client secret is optional then),
+        ``refresh_token``, or ``client_credentials`` for the ``credential_clients``. ``rotate_refresh``: a refresh
+        answers a new refresh token and retires the old one."""
         grant = form.get("grant_type", "")
         client_id = form.get("client_id", "")
         secret = form.get("client_secret") or None
@@ -276,8 +284,17 @@ class TokenStore:
                 refresh.revoked = True
                 return self.issue(client_id, refresh.scopes)
             return self.issue(client_id, refresh.scopes, refresh.token)
-        raise OAuthProblem("bad_grant_type",
-                           f"grant_type must be authorization_code or refresh_token, got '{grant}'")
+        if grant == "client_credentials" and self.credential_clients is not None:
+            # RFC 6749 §4.4: the application's own token, for its client id and secret; no refresh token.
+            if client_id not in self.credential_clients:
+                raise OAuthProblem("bad_client_id", "missing or unknown client id")
+            if not secret or not secrets.compare_digest(secret, self.credential_clients[client_id]):
+                raise OAuthProblem("bad_client_secret", "missing or invalid client secret")
+            scopes = form.get("scope", "").replace(",", " ").split()
+            return self.issue(client_id, scopes, refreshable=False)
+        grants = "authorization_code, refresh_token or client_credentials" if self.credential_clients is not None \
+            else "authorization_code or refresh_token"
+        raise OAuthProblem("bad_grant_type", f"grant_type must be {grants}, got '{grant}'")
 
     def revoke(self, token: str) -> bool:
         """Revoke an access token, or a refresh token and every access token issued from it."""

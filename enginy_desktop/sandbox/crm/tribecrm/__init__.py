@@ -19,10 +19,18 @@ from __future__ import annotations
 from ...kit import EmulatorApp, build_app
 from ...kit.launch import EmulatorSpec, Started, StartOptions, count_option, secret_started, take_options
 from .api import build_routes
-from .state import DEFAULT_CLIENT_ID, DEFAULT_TOKEN, TribeError, TribeSandbox, TribeSandboxConfig
+from .state import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_TOKEN,
+    INTEGRATION_CLIENT_ID,
+    INTEGRATION_CLIENT_SECRET,
+    TribeError,
+    TribeSandbox,
+    TribeSandboxConfig,
+)
 
-__all__ = ["DEFAULT_CLIENT_ID", "DEFAULT_TOKEN", "SPEC", "TribeError", "TribeSandbox", "TribeSandboxConfig",
-           "create_app"]
+__all__ = ["DEFAULT_CLIENT_ID", "DEFAULT_TOKEN", "INTEGRATION_CLIENT_ID", "INTEGRATION_CLIENT_SECRET", "SPEC",
+           "TribeError", "TribeSandbox", "TribeSandboxConfig", "create_app"]
 
 
 def create_app(config: TribeSandboxConfig | None = None, *, sandbox: TribeSandbox | None = None) -> EmulatorApp:
@@ -41,6 +49,8 @@ def _start(options: StartOptions) -> Started:
         f"Persons: {counts['persons'] - counts['employees']}, organisations: {counts['organizations']}, "
         f"employees: {counts['employees']}",
         f"Rate limit: {per_minute or 'no limit'} calls per minute (429, no headers); at most 100 records per read",
+        f"Client credentials: client ID {INTEGRATION_CLIENT_ID}, secret {INTEGRATION_CLIENT_SECRET} "
+        "(connect tribecrm --client-credentials --set client_id=…, the secret on standard input)",
     ]
     return secret_started(app, "tribecrm", summary, label="Access token", field="access_token", secret=DEFAULT_TOKEN,
                           settings=lambda base_url: {"base_url": base_url, "auth_url": base_url})
@@ -52,7 +62,7 @@ SPEC = EmulatorSpec(
     kind="crm",
     summary="OData v4 at /v1/odata: $metadata, persons, organisations, contact relationships, employees, tasks and "
     "notes; $filter without 'in', 100 records per read, 1,000 calls per minute (429) and OAuth 2.0 "
-    "(/oauth2/auth, /oauth2/token)",
+    "(/oauth2/auth, /oauth2/token: authorization code, refresh, client credentials)",
     start=_start,
     options={"calls-per-minute": "calls per minute per application (default 1000, or 'off')"},
 )

@@ -2,8 +2,12 @@
 relationships between them, tasks and notes; values checked against the entity sets of :mod:`.metadata`;
 references written as ``{"Nav": {"ID": …}}``; the rate limit; the OData error body.
 
-- Authentication: OAuth 2.0 bearer tokens from ``/oauth2/token`` (authorization code, refresh, client
-  credentials), https://developer.tribecrm.nl/docs/api/concepts/authentication
+- Authentication: OAuth 2.0 bearer tokens from ``/oauth2/token``: authorization code and refresh, and client
+  credentials for an application of the Client Credentials tab ("server-to-server integrations operating at the
+  organizational level"), https://developer.tribecrm.nl/docs/api/concepts/authentication; the client-credentials
+  request is a form ``grant_type=client_credentials&client_id=…&client_secret=…`` answered
+  ``{"access_token", "token_type": "bearer", "expires_in"}``, without a refresh token: a new one is asked for when it
+  expires, https://developer.tribecrm.nl/docs/tutorials/getting-started-postman (Step 1.1, 1.3)
 - Limits: at most 100 records per GET and 1,000 calls per minute per application on a sliding window; over the
   limit HTTP 429, with no rate-limit headers documented:
   https://developer.tribecrm.nl/docs/api/concepts/rate-limits
@@ -17,7 +21,7 @@ import random
 import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,6 +43,9 @@ from .metadata import LINKEDIN_FIELD, NAMESPACE, SETS, EntitySet
 API = "/v1/odata"
 DEFAULT_TOKEN = "tribe-sandbox-0000-enginy-local"  # a made-up bearer token (a "Quick Setup" style token)
 DEFAULT_CLIENT_ID = "enginy-desktop-sandbox"
+# A made-up application of the Client Credentials tab: its client id and secret.
+INTEGRATION_CLIENT_ID = "enginy-sandbox-integration"
+INTEGRATION_CLIENT_SECRET = "tribe-sandbox-integration-secret"  # noqa: S105 - a made-up sandbox value
 CALLS_PER_MINUTE = 1000
 MAX_PAGE = 100
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -66,6 +73,9 @@ class TribeSandboxConfig(EmulatorConfig):
     seed_companies: int | None = None
     organization_name: str = "Sandbox Company B.V."
     token_lifetime_s: float = 3600.0
+    # Applications that may use the client-credentials grant: client id -> secret (empty: none may).
+    integration_clients: dict[str, str] = field(
+        default_factory=lambda: {INTEGRATION_CLIENT_ID: INTEGRATION_CLIENT_SECRET})
 
 
 class TribeSandbox(Emulator):
@@ -82,7 +92,8 @@ class TribeSandbox(Emulator):
         self.window_limit = WindowSetting("calls_per_minute", cfg.calls_per_minute, cfg.window_s)
         self.tokens = TokenStore(static=cfg.access_tokens, static_kind="bearer", clock=cfg.clock,
                                  faults=lambda: self.config.faults, access_lifetime_s=cfg.token_lifetime_s,
-                                 default_scopes=("read", "write", "offline"), user_id=1, clients=None)
+                                 default_scopes=("read", "write", "offline"), user_id=1, clients=None,
+                                 credential_clients=cfg.integration_clients)
         self.calls_used = 0
         self._init_data()
         self.seed(cfg.seed_contacts, cfg.seed_companies)
@@ -317,5 +328,5 @@ class TribeSandbox(Emulator):
         return {"contacts": contacts, "companies": n_companies}
 
 
-__all__ = ["API", "DEFAULT_CLIENT_ID", "DEFAULT_TOKEN", "MAX_PAGE", "TribeError", "TribeSandbox",
-           "TribeSandboxConfig"]
+__all__ = ["API", "DEFAULT_CLIENT_ID", "DEFAULT_TOKEN", "INTEGRATION_CLIENT_ID", "INTEGRATION_CLIENT_SECRET",
+           "MAX_PAGE", "TribeError", "TribeSandbox", "TribeSandboxConfig"]

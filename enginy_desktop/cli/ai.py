@@ -27,20 +27,24 @@ def register(sub: Any) -> None:
     asub = ai.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     def list_arg(p: Any, column: bool = True) -> None:
-        p.add_argument("--list", dest="list_name", required=True, metavar="NAME")
+        p.add_argument("--list", dest="list_name", required=True, metavar="NAME", help="the list")
         if column:
             p.add_argument("--column", required=True, metavar="COLUMN", help="the AI column's name")
 
     add = asub.add_parser("add", help="add an AI column to a list")
     list_arg(add, column=False)
-    add.add_argument("--name", required=True, metavar="COLUMN")
+    add.add_argument("--name", required=True, metavar="COLUMN", help="the new column's name")
     add.add_argument("--prompt", required=True, help="the prompt, with {{field}} placeholders")
-    add.add_argument("--type", default="text", choices=["text", "label", "number", "yes_no", "json"])
+    add.add_argument("--type", default="text", choices=["text", "label", "number", "yes_no", "json"],
+                     help="what the answer is: free text (default), one of --labels, a number, yes or no, or JSON "
+                          "following --schema")
     add.add_argument("--max-length", type=int, metavar="N", help="text: at most N characters (default 200)")
     add.add_argument("--labels", metavar="A,B,C", help="label: the allowed labels, comma-separated")
     add.add_argument("--schema", metavar="FILE.json", help="json: the JSON schema of the answer")
-    add.add_argument("--model", default="gpt-4o-mini")
-    add.add_argument("--temperature", type=float, default=0.0)
+    add.add_argument("--model", default="gpt-4o-mini",
+                     help="the model to ask (default gpt-4o-mini; `enginy-desktop ai models` lists them)")
+    add.add_argument("--temperature", type=float, default=0.0,
+                     help="0 (default) for the same answer to the same row; higher for more varied answers")
     add.set_defaults(handler=cmd_add)
 
     cols = asub.add_parser("columns", help="the AI columns of a list")
@@ -62,8 +66,8 @@ def register(sub: Any) -> None:
     pre.set_defaults(handler=cmd_preview)
 
     run = asub.add_parser("run", help="run an AI column over its list (or resume a run)")
-    run.add_argument("--list", dest="list_name", metavar="NAME")
-    run.add_argument("--column", metavar="COLUMN")
+    run.add_argument("--list", dest="list_name", metavar="NAME", help="the list")
+    run.add_argument("--column", metavar="COLUMN", help="the AI column's name")
     run.add_argument("--resume", type=int, metavar="RUN_ID", help="carry on an interrupted, cancelled or failed run")
     run.add_argument("--yes", action="store_true", help="run without asking for confirmation")
     run.add_argument("--json", action="store_true")

@@ -19,7 +19,7 @@ def register(sub: Any) -> None:
         description="Test the saved connection of an integration (credentials, permissions, network) and say "
         "which account it reaches. Exit code 0 when it works.",
     )
-    c.add_argument("key", help="integration key, e.g. hubspot")
+    c.add_argument("key", help="integration key, e.g. hubspot (`enginy-desktop integrations list` names them)")
     c.add_argument("--json", action="store_true", help="print the result as JSON")
     c.set_defaults(handler=cmd_check)
 

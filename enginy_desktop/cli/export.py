@@ -57,25 +57,23 @@ def register(sub: Any) -> None:
     _run_options(e)
     e.set_defaults(handler=cmd_export)
 
-    r = sub.add_parser("resume", help="carry on an interrupted, cancelled or failed export run",
-                       description="Carry on an export run from its journal: nothing is sent twice and nothing is "
-                       "lost.")
-    r.add_argument("run_id", type=int, metavar="RUN_ID")
+    r = sub.add_parser("resume", help="carry on an interrupted, cancelled or failed run (export, AI column, "
+                                      "TheirStack import)",
+                       description="Carry on a run from its journal: nothing is sent twice and nothing is lost. "
+                       "Exports, AI columns and TheirStack imports carry on here; an enrichment with "
+                       "`enginy-desktop enrich --resume RUN_ID` (`enginy-desktop runs` lists the runs).")
+    r.add_argument("run_id", type=int, metavar="RUN_ID", help="the run's number, as `enginy-desktop runs` shows it")
     r.add_argument("--report", metavar="FILE.json", help="write every record's outcome to this JSON file")
     r.add_argument("--failed-csv", metavar="FILE.csv", help="write the records not written to this CSV file")
     r.add_argument("--json", action="store_true", help="print the result as JSON")
     _run_options(r)
     r.set_defaults(handler=cmd_resume)
 
-    if "runs" not in getattr(sub, "choices", {}):  # the runs history may come from another command group
-        h = sub.add_parser("runs", help="the history of runs (sync, export)")
-        h.add_argument("--json", action="store_true", help="print a JSON array")
-        h.add_argument("--kind", choices=["sync", "export", "enrichment"], help="only runs of this kind")
-        h.add_argument("--limit", type=int, default=50, help="how many runs (newest first; default 50)")
-        h.set_defaults(handler=cmd_runs)
-
-    a = sub.add_parser("restore-associations", help="put back the company associations an export removed")
-    a.add_argument("run_id", type=int, metavar="RUN_ID")
+    a = sub.add_parser("restore-associations", help="put back the company associations an export removed",
+                       description="Put back the company associations that an export with the Association Type "
+                       "'Associate as Primary and remove previous associations' removed (the export kept them "
+                       "in its journal). Says how many it will put back and asks first.")
+    a.add_argument("run_id", type=int, metavar="RUN_ID", help="the export's run number (`enginy-desktop runs`)")
     a.add_argument("--yes", action="store_true", help="go ahead without asking (needed without a terminal)")
     a.set_defaults(handler=cmd_restore)
 
@@ -306,6 +304,8 @@ def cmd_export(args: argparse.Namespace, rt: Runtime) -> int:
             if split_note:
                 rt.print(split_note)
         if args.dry_run:
+            rt.print(f"Dry run: nothing was written to {plan.crm_name}. Run the same command without --dry-run to "
+                     "export (it shows this plan again and asks before writing).")
             return EXIT_OK
         _confirm(rt, plan, args.yes)
         try:
@@ -389,24 +389,6 @@ def cmd_resume(args: argparse.Namespace, rt: Runtime) -> int:
     except (ExportRefused, RunError) as exc:
         raise CliError(str(exc)) from None
     return _finish(rt, ctx, result, args, str(info.options.get("crm_name") or info.crm))
-
-
-def cmd_runs(args: argparse.Namespace, rt: Runtime) -> int:
-    ctx = rt.context()
-    runs = ctx.runs.history(kind=args.kind, limit=args.limit)
-    if args.json:
-        rt.print_json([r.as_json() for r in runs])
-        return EXIT_OK
-    if runs:
-        rt.print(f"{'RUN':>5}  {'STARTED':<16}  {'KIND':<6} {'STATE':<11} {'LIST'}  COUNTS")
-    for r in runs:
-        c = r.counters
-        counts = ", ".join(f"{k} {int(c[k]):,}" for k in ("created", "updated", "unchanged", "failed", "matched",
-                                                            "new", "ambiguous") if c.get(k))
-        when = r.created_at.astimezone().strftime("%Y-%m-%d %H:%M")
-        rt.print(f"{r.id:>5}  {when}  {r.kind:<6} {r.state_label:<11} {r.list_name}  {counts}")
-    rt.print(f"{len(runs)} run{'s' if len(runs) != 1 else ''}")
-    return EXIT_OK
 
 
 def cmd_restore(args: argparse.Namespace, rt: Runtime) -> int:

@@ -16,10 +16,10 @@ def register(sub: Any) -> None:
     ls.add_argument("--json", action="store_true", help="print a JSON array")
     ls.set_defaults(handler=cmd_list)
     en = isub.add_parser("enable", help="turn an integration on (only one CRM at a time)")
-    en.add_argument("key")
+    en.add_argument("key", help="integration key, e.g. hubspot (`enginy-desktop integrations list` names them)")
     en.set_defaults(handler=cmd_enable)
     dis = isub.add_parser("disable", help="turn an integration off (its configuration is kept)")
-    dis.add_argument("key")
+    dis.add_argument("key", help="integration key, e.g. hubspot (`enginy-desktop integrations list` names them)")
     dis.set_defaults(handler=cmd_disable)
 
     c = sub.add_parser(
@@ -32,7 +32,7 @@ def register(sub: Any) -> None:
         "application's own client ID (--set client_id=…) and secret (read from standard input), without a "
         "browser; the connection is checked at once.",
     )
-    c.add_argument("key")
+    c.add_argument("key", help="integration key, e.g. hubspot (`enginy-desktop integrations list` names them)")
     c.add_argument("--set", dest="sets", action="append", default=[], metavar="FIELD=VALUE",
                    help="a non-secret setting, e.g. base_url=http://127.0.0.1:8765")
     c.add_argument("--secret-stdin", action="append", default=[], metavar="FIELD",
@@ -56,7 +56,7 @@ def register(sub: Any) -> None:
     c.set_defaults(handler=cmd_connect)
 
     d = sub.add_parser("disconnect", help="remove an integration's stored credentials")
-    d.add_argument("key")
+    d.add_argument("key", help="integration key, e.g. hubspot (`enginy-desktop integrations list` names them)")
     d.set_defaults(handler=cmd_disconnect)
 
 

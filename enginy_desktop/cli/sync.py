@@ -41,7 +41,10 @@ def register(sub: Any) -> None:
                         "and then sync (instead of refusing)")
     s.set_defaults(handler=cmd_sync)
 
-    r = sub.add_parser("runs", help="the history of syncs, exports and enrichments, newest first")
+    r = sub.add_parser("runs", help="the history of syncs, exports, enrichments, AI columns and TheirStack "
+                                    "imports, newest first",
+                       description="Every run, newest first, with its counts; a run that stopped before the end "
+                                   "says the command that carries it on.")
     r.add_argument("--json", action="store_true", help="print a JSON array")
     r.add_argument("--limit", type=int, default=50, metavar="N", help="at most N runs (default 50)")
     r.set_defaults(handler=cmd_runs)

@@ -94,6 +94,10 @@ def cmd_import_theirstack(args: argparse.Namespace, rt: Runtime) -> int:
         rt.print_json(report_json(ctx, result.run_id))
     else:
         rt.print(f"Run {result.run_id} {result.run.state_label.lower()}: {result.message}")
+        if result.run.state == "finished" and result.run.list_name:
+            from .next_step import print_next_step
+
+            print_next_step(rt, ctx, result.run.list_name)  # as the window offers after an import
     if result.run.state == "finished":
         return EXIT_OK
     if result.run.resumable:

@@ -83,6 +83,7 @@ def test_theirstack_import_from_the_command_line(cli: Any) -> None:
         assert code == 0, err
         assert "120 companies added" in out
         assert "360 credits spent" in out
+        assert out.rstrip().splitlines()[-1].startswith("Next: connect and enable your CRM")  # what comes next
         code, out, err = cli(*args, "--dry-run")  # the free count leaves out what the list already holds
         assert code == 0, err
         assert f"{first_count - 120:,} companies match on TheirStack (free count), not counting the 120 domains " \

@@ -42,6 +42,8 @@ def test_dry_run_then_export_with_report(w: World, cli: Cli, tmp_path: Path) -> 
     assert code == 0, err
     assert "3 contacts: 3 created, 0 updated, 0 unchanged." in out
     assert w.crm_contacts() == []  # a dry run writes nothing
+    assert out.rstrip().endswith("Dry run: nothing was written to HubSpot. Run the same command without --dry-run "
+                                 "to export (it shows this plan again and asks before writing).")  # and says so
 
     code, out, _ = cli("export", "--list", "Leads", "--dry-run", "--json")
     assert code == 0

@@ -77,6 +77,9 @@ def test_the_dialog_offers_client_credentials_as_a_third_sign_in(qtbot: Any, ctx
     dialog.save()  # nothing filled in: the three ways are named
     assert "Integration client ID + Integration client secret" in dialog.form_error.text()
     dialog.rows["integration_client_id"].editor.setText(INTEGRATION_CLIENT_ID)
+    dialog.save()  # one way half filled in: its missing field is named
+    assert dialog.rows["integration_client_secret"].error.text() == "Integration client secret is required."
+    assert not ctx.integrations.get("tribecrm").connected
     dialog.rows["integration_client_secret"].editor.setText(INTEGRATION_CLIENT_SECRET)
     dialog.rows["base_url"].editor.setText(sandbox_url)
     dialog.rows["auth_url"].editor.setText(sandbox_url)

@@ -234,6 +234,10 @@ class IntegrationService:
                             f"{f.label} is required: the saved one is kept for the previous {moved} and is never "
                             "sent to another address." if moved and f.secret else f"{f.label} is required.",
                         )
+                elif len(begun := [m for g, m in zip(groups, missing_by_group, strict=True) if any(
+                        f.group and self._filled(spec, f.name, values, stored, moved) for f in g)]) == 1:
+                    for f in begun[0]:  # one way half filled in: say what it still needs
+                        problems.setdefault(f.name, f"{f.label} is required.")
                 else:
                     alternatives = " or ".join(" + ".join(f.label for f in g) for g in groups)
                     why = (f": the saved credentials are kept for the previous {moved} and are never sent to another "

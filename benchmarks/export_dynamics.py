@@ -67,13 +67,9 @@ def _emulator(daily: int, contacts: int, existing: int, window_s: float = 300.0)
     app = create_app(DynamicsSandboxConfig(requests_per_window=daily, window_s=window_s,
                                            faults=FaultConfig(latency_ms=LATENCY_MS[0])))
     sb: DynamicsSandbox = app.state.sandbox
-    for i in range(existing):  # in the list, with another title: updated
-        r = harness.row(i)
+    for r, listed in harness.in_crm(contacts, existing):
         sb.insert("contact", {"firstname": r["first_name"], "lastname": r["last_name"], "emailaddress1": r["email"],
-                              "jobtitle": "Sales"})
-    for i in range(contacts, contacts + existing):  # other contacts, not in the list
-        r = harness.row(i, "x")
-        sb.insert("contact", {"firstname": r["first_name"], "lastname": r["last_name"], "emailaddress1": r["email"]})
+                              **({"jobtitle": "Sales"} if listed else {})})
     return app
 
 

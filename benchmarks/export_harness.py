@@ -19,7 +19,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,15 @@ def row(i: int, prefix: str = "p") -> dict[str, Any]:
     """Contact ``i`` of the list (``prefix`` "x": someone else in the CRM, not in the list)."""
     return {"first_name": f"Ana{i}", "last_name": "Bosch", "email": f"{prefix}{i}@corp{i % 97}.example",
             "job_title": "Head of Sales", "phone": f"+34 600 {i:06d}"}
+
+
+def in_crm(contacts: int, existing: int) -> Iterator[tuple[dict[str, Any], bool]]:
+    """The people a CRM holds before a run: the first ``existing`` of the list (True: give them another job title,
+    "Sales", so the export updates them) and as many others, not in the list (False)."""
+    for i in range(existing):
+        yield row(i), True
+    for i in range(contacts, contacts + existing):
+        yield row(i, "x"), False
 
 
 @dataclass
@@ -221,5 +230,5 @@ def run_arguments(parser: argparse.ArgumentParser, crm: str, *, contacts: int = 
         parser.add_argument("--latency-ms", type=int, default=30, help="latency of every answer (default 30 ms)")
 
 
-__all__ = ["AppRun", "CrmBench", "api_log", "busiest_window", "medians", "print_figures", "print_ratios", "row",
-           "run_app", "run_arguments", "steady_rate", "window_rate"]
+__all__ = ["AppRun", "CrmBench", "api_log", "busiest_window", "in_crm", "medians", "print_figures", "print_ratios",
+           "row", "run_app", "run_arguments", "steady_rate", "window_rate"]

@@ -44,14 +44,10 @@ MAPPED = (("first_name", "first_name", False), ("last_name", "last_name", False)
 def _emulator(plan: str, contacts: int, existing: int) -> Any:
     app = create_app(PipedriveSandboxConfig(plan=plan, seats=3))
     sb: PipedriveSandbox = app.state.sandbox
-    for i in range(existing):  # in the list, with another job title: updated
-        r = harness.row(i)
-        sb.create("persons", {"name": f"{r['first_name']} {r['last_name']}", "job_title": "Sales",
-                              "emails": [{"value": r["email"], "primary": True, "label": "work"}]})
-    for i in range(contacts, contacts + existing):  # other persons, not in the list
-        r = harness.row(i, "x")
+    for r, listed in harness.in_crm(contacts, existing):
         sb.create("persons", {"name": f"{r['first_name']} {r['last_name']}",
-                              "emails": [{"value": r["email"], "primary": True, "label": "work"}]})
+                              "emails": [{"value": r["email"], "primary": True, "label": "work"}],
+                              **({"job_title": "Sales"} if listed else {})})
     return app
 
 

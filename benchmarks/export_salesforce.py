@@ -62,13 +62,9 @@ def _emulator(daily: int, contacts: int, existing: int, relations: bool = False)
                                              account_contact_relations=relations))
     sb: SalesforceSandbox = app.state.sandbox
     old = sb.insert("Account", {"Name": "Old Corp"})["Id"] if relations else None
-    for i in range(existing):  # in the list, with another title: updated
-        r = harness.row(i)
+    for r, listed in harness.in_crm(contacts, existing):
         sb.insert("Contact", {"FirstName": r["first_name"], "LastName": r["last_name"], "Email": r["email"],
-                              "Title": "Sales", **({"AccountId": old} if old else {})})
-    for i in range(contacts, contacts + existing):  # other contacts, not in the list
-        r = harness.row(i, "x")
-        sb.insert("Contact", {"FirstName": r["first_name"], "LastName": r["last_name"], "Email": r["email"]})
+                              **({"Title": "Sales", **({"AccountId": old} if old else {})} if listed else {})})
     return app
 
 

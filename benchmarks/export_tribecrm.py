@@ -42,6 +42,7 @@ from benchmarks.export_harness import (  # noqa: E402
     CrmBench,
     api_log,
     busiest_window,
+    in_crm,
     medians,
     print_figures,
     print_ratios,
@@ -65,14 +66,9 @@ def _app(contacts: int, existing: int) -> Any:
     app = create_app(TribeSandboxConfig(calls_per_minute=SETTINGS["calls_per_minute"],
                                         faults=FaultConfig(latency_ms=SETTINGS["latency_ms"])))
     sb: TribeSandbox = app.state.sandbox
-    for i in range(existing):  # in the list, with another title: updated
-        r = row(i)
+    for r, listed in in_crm(contacts, existing):
         sb.insert("Relation_Person", {"FirstName": r["first_name"], "LastName": r["last_name"],
-                                      "EmailAddress": r["email"], "JobTitle": "Sales"})
-    for i in range(contacts, contacts + existing):  # other persons, not in the list
-        r = row(i, "x")
-        sb.insert("Relation_Person", {"FirstName": r["first_name"], "LastName": r["last_name"],
-                                      "EmailAddress": r["email"]})
+                                      "EmailAddress": r["email"], **({"JobTitle": "Sales"} if listed else {})})
     return app
 
 

@@ -57,13 +57,9 @@ def _emulator(contacts: int, existing: int) -> Any:
     app = create_app(ZohoSandboxConfig(edition=str(EDITION[0]), user_licences=int(EDITION[1]),
                                        processing_ms=LATENCY_MS[0]))
     sb: ZohoSandbox = app.state.sandbox
-    for i in range(existing):  # in the list, with another title: updated
-        r = harness.row(i)
+    for r, listed in harness.in_crm(contacts, existing):
         sb.insert("Contacts", {"First_Name": r["first_name"], "Last_Name": r["last_name"], "Email": r["email"],
-                               "Title": "Sales"})
-    for i in range(contacts, contacts + existing):  # other contacts, not in the list
-        r = harness.row(i, "x")
-        sb.insert("Contacts", {"First_Name": r["first_name"], "Last_Name": r["last_name"], "Email": r["email"]})
+                               **({"Title": "Sales"} if listed else {})})
     return app
 
 

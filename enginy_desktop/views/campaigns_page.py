@@ -26,12 +26,10 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
     QFormLayout,
-    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
-    QListWidget,
     QListWidgetItem,
     QPushButton,
     QStackedWidget,
@@ -54,12 +52,12 @@ from . import theme
 from .file_pickers import PickOpen, PickSave, csv_opener
 from .formatting import when
 from .import_dialog import save_file_dialog
+from .side_panel import SidePanel
 from .table_model import PagedTableModel
 from .tasks import TaskKeeper
 from .widgets import DialogHost, EmptyState, make_primary
 from .workspace_widgets import (
     CAPTION_ROLE,
-    TwoLineDelegate,
     count_text,
     divider,
     fit_height,
@@ -449,22 +447,9 @@ class CampaignsPage(QWidget):
         split_lay = QHBoxLayout(split)
         split_lay.setContentsMargins(0, 4, 0, 0)
         split_lay.setSpacing(16)
-        self.side = QFrame()
-        self.side.setObjectName("sidePanel")
-        self.side.setFixedWidth(240)
-        side_lay = QVBoxLayout(self.side)
-        side_lay.setContentsMargins(8, 12, 8, 8)
-        side_lay.setSpacing(8)
-        side_title = QLabel("Campaigns")
-        side_title.setObjectName("sideTitle")
-        side_lay.addWidget(side_title)
-        self.campaign_list = QListWidget()
-        self.campaign_list.setObjectName("campaignList")
-        self.campaign_list.setAccessibleName("Campaigns")
-        self.campaign_list.setItemDelegate(TwoLineDelegate(self.campaign_list))
-        self.campaign_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.side = SidePanel("Campaigns", "campaignList", "Campaigns")
+        self.campaign_list = self.side.items
         self.campaign_list.currentRowChanged.connect(self._row_changed)
-        side_lay.addWidget(self.campaign_list, 1)
         split_lay.addWidget(self.side)
 
         detail = QWidget()

@@ -1,8 +1,10 @@
 """The Lists page: contact and company lists on the left, the selected list's records in a lazy table on the right.
 
-The page renders :class:`WorkspaceService` state and forwards intent to it. The table is a
-:class:`RecordTableModel` (a window over the service's pages), so a list of a million contacts opens at once;
-sorting and filtering a large list are computed in a worker thread before the table shows them.
+The page is the controller: it renders :class:`WorkspaceService` state in its parts — the lists
+(:class:`SidePanel`), the bar over the records (:class:`ListToolbar`), the next step after an import
+(:class:`NextStepBar`), the records (:class:`RecordsTable` over a :class:`RecordTableModel`, a window over the
+service's pages, so a list of a million contacts opens at once) — and forwards intent to the service and to the
+dialogs it opens. Sorting and filtering a large list are computed in a worker thread before the table shows them.
 
 Signals: ``statusMessage(str)`` — a short confirmation for the window's status bar.
 """
@@ -15,137 +17,41 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QItemSelection, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence, QResizeEvent, QShortcut, QShowEvent
+from PySide6.QtGui import QKeySequence, QResizeEvent, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QBoxLayout,
-    QComboBox,
-    QDialog,
-    QDialogButtonBox,
-    QFormLayout,
-    QFrame,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
-    QLineEdit,
-    QListWidget,
     QListWidgetItem,
-    QMenu,
     QMessageBox,
     QPushButton,
     QSizePolicy,
     QStackedWidget,
-    QTableView,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from enginy_desktop.core.context import AppContext
-from enginy_desktop.core.fields import FieldType, RecordKind
+from enginy_desktop.core.fields import RecordKind
 from enginy_desktop.core.services.workspace import Column, ListInfo, WorkspaceError, WorkspaceService
 
-from . import theme
-from .export_dialog import ExportDialog, export_button_label
-from .import_dialog import ImportDialog
-from .message import MessageBox
-from .record_model import RecordTableModel
-from .sync_dialog import sync_button_label
-from .tasks import TaskKeeper
-from .widgets import DialogHost, EmptyState, OverflowRow, make_primary
-from .workspace_widgets import (
-    CAPTION_ROLE,
-    TwoLineDelegate,
-    count_text,
-    divider,
-    fit_height,
-    number,
-    page_header,
-)
+from .. import theme
+from ..export_dialog import ExportDialog, export_button_label
+from ..import_dialog import ImportDialog
+from ..record_model import RecordTableModel
+from ..side_panel import SidePanel
+from ..sync_dialog import sync_button_label
+from ..tasks import TaskKeeper
+from ..widgets import DialogHost, EmptyState, OverflowRow
+from ..workspace_widgets import CAPTION_ROLE, count_text, divider, number, page_header
+from .name_dialog import ListNameDialog
+from .next_step import NextStepBar
+from .questions import delete_list_question, delete_records_question
+from .records import NOUNS, RecordsTable, records_text
+from .toolbar import ListToolbar
 
 log = logging.getLogger(__name__)
 
-NOUNS = {RecordKind.CONTACT: ("contact", "contacts"), RecordKind.COMPANY: ("company", "companies")}
 FILTER_DELAY_MS = 300
-COLUMN_WIDTHS = {
-    FieldType.EMAIL: 240, FieldType.LINKEDIN_URL: 270, FieldType.URL: 220, FieldType.DOMAIN: 160,
-    FieldType.INTEGER: 110, FieldType.PHONE: 140, FieldType.LONG_TEXT: 260,
-}
-
-
-def records_text(kind: RecordKind, n: int) -> str:
-    one, many = NOUNS[kind]
-    return count_text(n, one, many)
-
-
-class ListNameDialog(QDialog):
-    """Name a new list (and choose contacts or companies), or rename one. The service validates the name.
-
-    Signals: ``saved(ListInfo)`` once the list is created or renamed.
-    """
-
-    saved = Signal(object)
-
-    def __init__(self, service: WorkspaceService, parent: QWidget | None = None, info: ListInfo | None = None) -> None:
-        super().__init__(parent)
-        self.service = service
-        self.info = info
-        self.setObjectName("listNameDialog")
-        self.setWindowTitle("Rename list" if info else "New list")
-        self.setModal(True)
-        self.setMinimumWidth(420)
-        root = QVBoxLayout(self)
-        root.setContentsMargins(24, 20, 24, 16)
-        root.setSpacing(12)
-        title = QLabel(self.windowTitle())
-        title.setObjectName("dialogTitle")
-        root.addWidget(title)
-        form = QFormLayout()
-        form.setVerticalSpacing(10)
-        self.name = QLineEdit(info.name if info else "")
-        self.name.setObjectName("listNameEdit")
-        self.name.setPlaceholderText("For example: Q3 leads")
-        self.name.setAccessibleName("List name")
-        form.addRow("Name", self.name)
-        self.kind = QComboBox()
-        self.kind.setObjectName("listKindCombo")
-        self.kind.addItem("Contacts", RecordKind.CONTACT.value)
-        self.kind.addItem("Companies", RecordKind.COMPANY.value)
-        self.kind.setAccessibleName("The list holds")
-        if info is None:
-            form.addRow("Holds", self.kind)
-        else:
-            self.kind.setVisible(False)
-        root.addLayout(form)
-        self.error = QLabel()
-        self.error.setObjectName("fieldError")
-        self.error.setWordWrap(True)
-        self.error.setVisible(False)
-        root.addWidget(self.error)
-        box = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
-        save = box.button(QDialogButtonBox.StandardButton.Save)
-        save.setText("Rename" if info else "Create list")
-        save.setObjectName("saveListButton")
-        make_primary(save)
-        box.accepted.connect(self.save)
-        box.rejected.connect(self.reject)
-        root.addWidget(box)
-        self.name.selectAll()
-
-    def save(self) -> None:
-        try:
-            if self.info is None:
-                info = self.service.create_list(self.name.text(), RecordKind(self.kind.currentData()))
-            else:
-                info = self.service.rename_list(self.info.id, self.name.text())
-        except WorkspaceError as exc:
-            self.error.setText(str(exc))
-            self.error.setVisible(True)
-            fit_height(self)
-            self.name.setFocus()
-            return
-        self.saved.emit(info)
-        self.accept()
 
 
 class ListsPage(QWidget):
@@ -213,8 +119,90 @@ class ListsPage(QWidget):
         self.body = QStackedWidget()
         self.body.setObjectName("listsBody")
         root.addWidget(self.body, 1)
+        self.body.addWidget(self._build_no_lists())
 
-        # -- no lists at all ---------------------------------------------------------------------------------
+        # -- lists and records ---------------------------------------------------------------------------------
+        split = QWidget()
+        split_lay = QHBoxLayout(split)
+        split_lay.setContentsMargins(0, 4, 0, 0)
+        split_lay.setSpacing(16)
+        split_lay.addWidget(self._build_side())
+
+        content = QWidget()
+        content_lay = QVBoxLayout(content)
+        content_lay.setContentsMargins(0, 0, 0, 0)
+        content_lay.setSpacing(8)
+        self.toolbar = toolbar = ListToolbar(sync_button_label(ctx), export_button_label(ctx))
+        toolbar.filterEdited.connect(self._filter_edited)
+        toolbar.filterSubmitted.connect(self._apply_filter_now)
+        toolbar.columnsWanted.connect(self._fill_columns_menu)
+        toolbar.columnToggled.connect(self.set_column_visible)
+        toolbar.columnsReset.connect(self.reset_columns)
+        toolbar.syncRequested.connect(lambda: self.open_sync())
+        toolbar.exportRequested.connect(lambda: self.tasks.start(self.open_export()))
+        toolbar.deleteRequested.connect(self.confirm_delete_records)
+        self.search, self.toolbar_buttons, self.columns_menu = toolbar.search, toolbar.buttons, toolbar.columns_menu
+        self.columns_button, self.sync_button = toolbar.columns_button, toolbar.sync_button
+        self.export_button, self.delete_records_button = toolbar.export_button, toolbar.delete_records_button
+        content_lay.addWidget(toolbar)
+
+        # The next step after an import (export these records, or sync them first); hidden otherwise.
+        self._next_list = 0
+        self.next_step = NextStepBar()
+        self.next_step.syncRequested.connect(self._sync_next)
+        self.next_step.exportRequested.connect(lambda: self._export_list(self._next_list))
+        self.next_step_text, self.next_sync = self.next_step.text, self.next_step.sync_button
+        self.next_export = self.next_step.export_button
+        content_lay.addWidget(self.next_step)
+
+        self.edit_error = QLabel()
+        self.edit_error.setObjectName("editError")
+        self.edit_error.setWordWrap(True)
+        self.edit_error.setVisible(False)
+        self.edit_error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        content_lay.addWidget(self.edit_error)
+
+        self.table_stack = QStackedWidget()
+        self.model = RecordTableModel(self.service, self)
+        self.model.editFailed.connect(self._show_edit_error)
+        self.model.orderStale.connect(lambda: self.tasks.start(self.reload(keep_position=True)))
+        self.model.modelReset.connect(self._update_status)
+        self.table = RecordsTable(self.model)
+        self.table.horizontalHeader().sectionClicked.connect(self._header_clicked)
+        self.table.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.table_stack.addWidget(self.table)
+        self.list_empty = EmptyState("", "")
+        self.list_empty.setObjectName("listEmptyState")
+        self.table_stack.addWidget(self.list_empty)
+        content_lay.addWidget(self.table_stack, 1)
+
+        self.status = QLabel()
+        self.status.setObjectName("listStatus")
+        self.status.setAccessibleName("List status")
+        content_lay.addWidget(self.status)
+        split_lay.addWidget(content, 1)
+        self.body.addWidget(split)
+
+        self._filter_timer = QTimer(self)
+        self._filter_timer.setSingleShot(True)
+        self._filter_timer.setInterval(FILTER_DELAY_MS)
+        self._filter_timer.timeout.connect(self._apply_filter_now)
+        delete = QShortcut(QKeySequence.StandardKey.Delete, self.table)
+        delete.setContext(Qt.ShortcutContext.WidgetShortcut)
+        delete.activated.connect(self.confirm_delete_records)
+
+        self.setTabOrder(self.import_button, self.new_list_button)
+        self.setTabOrder(self.new_list_button, self.lists_view)
+        self.setTabOrder(self.lists_view, self.rename_list_button)
+        self.setTabOrder(self.rename_list_button, self.delete_list_button)
+        self.setTabOrder(self.delete_list_button, self.search)
+        self.setTabOrder(self.search, self.columns_button)
+        self.setTabOrder(self.columns_button, self.delete_records_button)
+        self.setTabOrder(self.delete_records_button, self.table)
+        self.refresh_lists()
+
+    def _build_no_lists(self) -> QWidget:
+        """What the page shows while there are no lists at all."""
         self.no_lists = QWidget()
         self.no_lists.setObjectName("noListsState")
         empty_lay = QVBoxLayout(self.no_lists)
@@ -238,37 +226,18 @@ class ListsPage(QWidget):
         buttons.addStretch(1)
         empty_lay.addLayout(buttons)
         empty_lay.addStretch(2)
-        self.body.addWidget(self.no_lists)
+        return self.no_lists
 
-        # -- lists and records ---------------------------------------------------------------------------------
-        split = QWidget()
-        split_lay = QHBoxLayout(split)
-        split_lay.setContentsMargins(0, 4, 0, 0)
-        split_lay.setSpacing(16)
-        self.side = QFrame()
-        self.side.setObjectName("sidePanel")
-        self.side.setFixedWidth(240)
-        side_lay = QVBoxLayout(self.side)
-        side_lay.setContentsMargins(8, 12, 8, 8)
-        side_lay.setSpacing(8)
-        side_head = QHBoxLayout()
-        side_title = QLabel("Lists")
-        side_title.setObjectName("sideTitle")
-        side_head.addWidget(side_title, 1)
+    def _build_side(self) -> SidePanel:
+        """The lists, with New list above them and Rename / Delete under them."""
         self.new_list_button = QPushButton("+ New list")
         self.new_list_button.setObjectName("newListButton")
         self.new_list_button.setProperty("flat", True)
         self.new_list_button.setToolTip("Create an empty list")
         self.new_list_button.clicked.connect(self.new_list)
-        side_head.addWidget(self.new_list_button)
-        side_lay.addLayout(side_head)
-        self.lists_view = QListWidget()
-        self.lists_view.setObjectName("listsList")
-        self.lists_view.setAccessibleName("Lists")
-        self.lists_view.setItemDelegate(TwoLineDelegate(self.lists_view))
-        self.lists_view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.side = SidePanel("Lists", "listsList", "Lists", action=self.new_list_button)
+        self.lists_view = self.side.items
         self.lists_view.currentItemChanged.connect(self._on_list_changed)
-        side_lay.addWidget(self.lists_view, 1)
         side_buttons = QHBoxLayout()
         side_buttons.setSpacing(6)
         self.rename_list_button = QPushButton("Rename…")
@@ -281,167 +250,8 @@ class ListsPage(QWidget):
         for b in (self.rename_list_button, self.delete_list_button):
             b.setProperty("compact", True)
             side_buttons.addWidget(b, 1)
-        side_lay.addLayout(side_buttons)
-        split_lay.addWidget(self.side)
-
-        content = QWidget()
-        content_lay = QVBoxLayout(content)
-        content_lay.setContentsMargins(0, 0, 0, 0)
-        content_lay.setSpacing(8)
-        # One row when there is room; the filter above the buttons in a narrow window.
-        self.toolbar = toolbar = QBoxLayout(QBoxLayout.Direction.LeftToRight)
-        toolbar.setSpacing(8)
-        self.search = QLineEdit()
-        self.search.setObjectName("listFilter")
-        self.search.setPlaceholderText("Filter this list…")
-        self.search.setToolTip("Shows the records whose name, email, company, job title, LinkedIn URL, city or "
-                               "country contain the text (Ctrl+F; Esc clears it)")
-        self.search.setClearButtonEnabled(True)
-        self.search.addAction(theme.icon("search"), QLineEdit.ActionPosition.LeadingPosition)
-        self.search.setAccessibleName("Filter the list")
-        self.search.setMinimumWidth(160)
-        self.search.textChanged.connect(self._filter_edited)
-        self.search.returnPressed.connect(self._apply_filter_now)
-        toolbar.addWidget(self.search, 1)
-        # The buttons never clip: what does not fit goes into a More menu, Sync and Export (the core flow) last.
-        self.toolbar_buttons = buttons_row = OverflowRow()
-        toolbar.addWidget(buttons_row)
-        self.columns_button = QToolButton()
-        self.columns_button.setObjectName("columnsButton")
-        self.columns_button.setText("Columns")
-        self.columns_button.setIcon(theme.icon("columns"))
-        self.columns_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.columns_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        self.columns_button.setToolTip("Choose the columns to show")
-        self.columns_menu = QMenu(self.columns_button)
-        self.columns_menu.setObjectName("columnsMenu")
-        self.columns_button.setMenu(self.columns_menu)
-        self.columns_menu.aboutToShow.connect(self._fill_columns_menu)
-        buttons_row.add(self.columns_button, overflow_first=True)
-        self.sync_button = QPushButton(sync_button_label(ctx))
-        self.sync_button.setObjectName("syncListButton")
-        self.sync_button.setToolTip("Match this list's records with the enabled CRM's records (writes nothing)")
-        self.sync_button.clicked.connect(lambda: self.open_sync())
-        buttons_row.add(self.sync_button, keep=True)
-        self.export_button = QPushButton(export_button_label(ctx))
-        self.export_button.setObjectName("exportListButton")
-        self.export_button.setToolTip("Export this list, or the selected rows, to the enabled CRM (preview first)")
-        self.export_button.clicked.connect(lambda: self.tasks.start(self.open_export()))
-        buttons_row.add(self.export_button, keep=True)
-        self.delete_records_button = QPushButton("Delete selected…")
-        self.delete_records_button.setObjectName("deleteRecordsButton")
-        self.delete_records_button.setProperty("danger", True)
-        self.delete_records_button.setToolTip("Delete the selected records (Delete key)")
-        self.delete_records_button.clicked.connect(self.confirm_delete_records)
-        buttons_row.add(self.delete_records_button)
-        content_lay.addLayout(toolbar)
-
-        # The next step after an import (export these records, or sync them first); hidden otherwise.
-        self._next_list = 0
-        self.next_step = QFrame()
-        self.next_step.setObjectName("nextStep")
-        next_lay = QVBoxLayout(self.next_step)
-        next_lay.setContentsMargins(12, 8, 8, 8)
-        next_lay.setSpacing(6)
-        self.next_step_text = QLabel()
-        self.next_step_text.setObjectName("nextStepText")
-        self.next_step_text.setWordWrap(True)
-        next_lay.addWidget(self.next_step_text)
-        self.next_sync = QPushButton()
-        self.next_sync.setObjectName("nextSyncButton")
-        self.next_sync.clicked.connect(self._sync_next)
-        self.next_export = QPushButton()
-        self.next_export.setObjectName("nextExportButton")
-        self.next_export.setProperty("primary", True)
-        self.next_export.clicked.connect(lambda: self._export_list(self._next_list))
-        dismiss = QPushButton("Dismiss")
-        dismiss.setObjectName("dismissNextStep")
-        dismiss.clicked.connect(lambda: self.next_step.setVisible(False))
-        self.next_buttons = OverflowRow()  # narrow: Sync and Dismiss go into ⋯, the export stays
-        self.next_buttons.add(dismiss)
-        self.next_buttons.add(self.next_sync)
-        self.next_buttons.add(self.next_export, keep=True)
-        next_lay.addWidget(self.next_buttons)
-        self.next_step.setVisible(False)
-        content_lay.addWidget(self.next_step)
-
-        self.edit_error = QLabel()
-        self.edit_error.setObjectName("editError")
-        self.edit_error.setWordWrap(True)
-        self.edit_error.setVisible(False)
-        self.edit_error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        content_lay.addWidget(self.edit_error)
-
-        self.table_stack = QStackedWidget()
-        self.model = RecordTableModel(self.service, self)
-        self.model.editFailed.connect(self._show_edit_error)
-        self.model.orderStale.connect(lambda: self.tasks.start(self.reload(keep_position=True)))
-        self.model.modelReset.connect(self._update_status)
-        self.table = QTableView()
-        self.table.setObjectName("recordsTable")
-        self.table.setAccessibleName("Records")
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.setEditTriggers(
-            QAbstractItemView.EditTrigger.DoubleClicked
-            | QAbstractItemView.EditTrigger.EditKeyPressed
-            | QAbstractItemView.EditTrigger.AnyKeyPressed
-        )
-        self.table.setTabKeyNavigation(False)
-        self.table.setWordWrap(False)
-        self.table.setShowGrid(False)
-        self.table.setAlternatingRowColors(True)
-        self.table.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        self.table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerItem)
-        vh = self.table.verticalHeader()
-        vh.setVisible(False)
-        vh.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        vh.setDefaultSectionSize(32)
-        hh = self.table.horizontalHeader()
-        hh.setSectionsClickable(True)
-        hh.setSortIndicatorShown(True)
-        hh.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
-        hh.setHighlightSections(False)
-        hh.setStretchLastSection(True)
-        hh.setDefaultSectionSize(170)
-        hh.setMinimumSectionSize(60)
-        hh.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        hh.sectionClicked.connect(self._header_clicked)
-        self.table.selectionModel().selectionChanged.connect(self._selection_changed)
-        self.table_stack.addWidget(self.table)
-        self.list_empty = EmptyState("", "")
-        self.list_empty.setObjectName("listEmptyState")
-        self.table_stack.addWidget(self.list_empty)
-        content_lay.addWidget(self.table_stack, 1)
-
-        self.status = QLabel()
-        self.status.setObjectName("listStatus")
-        self.status.setAccessibleName("List status")
-        content_lay.addWidget(self.status)
-        split_lay.addWidget(content, 1)
-        self.body.addWidget(split)
-
-        self._filter_timer = QTimer(self)
-        self._filter_timer.setSingleShot(True)
-        self._filter_timer.setInterval(FILTER_DELAY_MS)
-        self._filter_timer.timeout.connect(self._apply_filter_now)
-        delete = QShortcut(QKeySequence.StandardKey.Delete, self.table)
-        delete.setContext(Qt.ShortcutContext.WidgetShortcut)
-        delete.activated.connect(self.confirm_delete_records)
-        escape = QShortcut(QKeySequence(Qt.Key.Key_Escape), self.search)
-        escape.setContext(Qt.ShortcutContext.WidgetShortcut)
-        escape.activated.connect(self.search.clear)
-
-        self.setTabOrder(self.import_button, self.new_list_button)
-        self.setTabOrder(self.new_list_button, self.lists_view)
-        self.setTabOrder(self.lists_view, self.rename_list_button)
-        self.setTabOrder(self.rename_list_button, self.delete_list_button)
-        self.setTabOrder(self.delete_list_button, self.search)
-        self.setTabOrder(self.search, self.columns_button)
-        self.setTabOrder(self.columns_button, self.delete_records_button)
-        self.setTabOrder(self.delete_records_button, self.table)
-        self.refresh_lists()
+        self.side.body.addLayout(side_buttons)
+        return self.side
 
     # -- lists -----------------------------------------------------------------------------------------------
     def refresh_lists(self, select_id: int | None = None) -> None:
@@ -516,7 +326,7 @@ class ListsPage(QWidget):
         self.search.blockSignals(False)
         self._filter_timer.stop()
         self.want_sort, self.want_descending = None, False
-        self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+        self.table.show_sort(-1, False)
         self._busy = ""
         for w in (self.rename_list_button, self.delete_list_button, self.search, self.columns_button, self.sync_button,
                   self.export_button, self.enrich_button):
@@ -527,7 +337,7 @@ class ListsPage(QWidget):
             return
         self._available = self.service.columns(info.id)  # fields, then the list's custom fields
         self.model.load(info.id, info.kind, self._visible_columns(info), count=info.count)
-        self._size_columns()
+        self.table.size_columns(self.model.columns)
         self.table.scrollToTop()
 
     # -- columns -------------------------------------------------------------------------------------------
@@ -556,7 +366,7 @@ class ListsPage(QWidget):
         self._columns_by_list[self.current.id] = names
         position = self.table.verticalScrollBar().value()
         self.model.set_columns(self._visible_columns(self.current))
-        self._size_columns()
+        self.table.size_columns(self.model.columns)
         self.table.verticalScrollBar().setValue(position)
         self._sync_sort_indicator()
 
@@ -565,41 +375,11 @@ class ListsPage(QWidget):
             return
         self._columns_by_list.pop(self.current.id, None)
         self.model.set_columns(self._visible_columns(self.current))
-        self._size_columns()
+        self.table.size_columns(self.model.columns)
         self._sync_sort_indicator()
 
-    def _size_columns(self) -> None:
-        """Starting widths by what a column holds (users resize them; sizing to contents would read every row)."""
-        header = self.table.horizontalHeader()
-        for i, c in enumerate(self.model.columns):
-            header.resizeSection(i, COLUMN_WIDTHS.get(c.type, 160))
-
     def _fill_columns_menu(self) -> None:
-        menu = self.columns_menu
-        menu.clear()
-        visible = set(self.visible_column_names())
-        columns = self.available_columns()
-        fields = [c for c in columns if not c.is_custom]
-        custom = [c for c in columns if c.is_custom]
-        menu.addSection("Enginy fields")
-        for c in fields:
-            self._column_action(menu, c, c.name in visible, len(visible) == 1)
-        menu.addSection("Custom fields" if custom else "No custom fields in this list")
-        for c in custom:
-            self._column_action(menu, c, c.name in visible, len(visible) == 1)
-        menu.addSeparator()
-        reset = menu.addAction("Show the default columns")
-        reset.setObjectName("resetColumnsAction")
-        reset.triggered.connect(self.reset_columns)
-
-    def _column_action(self, menu: QMenu, column: Column, checked: bool, last: bool) -> QAction:
-        action = menu.addAction(column.label)
-        action.setObjectName(f"column-{column.name}")
-        action.setCheckable(True)
-        action.setChecked(checked)
-        action.setEnabled(not (checked and last))
-        action.toggled.connect(lambda on, n=column.name: self.set_column_visible(n, on))
-        return action
+        self.toolbar.fill_columns(self.available_columns(), set(self.visible_column_names()))
 
     # -- sorting and filtering -------------------------------------------------------------------------------
     def _header_clicked(self, section: int) -> None:
@@ -624,13 +404,7 @@ class ListsPage(QWidget):
     def _sync_sort_indicator(self, sort: str | None = None, descending: bool | None = None) -> None:
         if descending is None:
             sort, descending = self.model.sort_column, self.model.descending
-        header = self.table.horizontalHeader()
-        section = self.model.column_index(sort) if sort else -1
-        header.blockSignals(True)
-        header.setSortIndicator(
-            section, Qt.SortOrder.DescendingOrder if descending else Qt.SortOrder.AscendingOrder
-        )
-        header.blockSignals(False)
+        self.table.show_sort(self.model.column_index(sort) if sort else -1, descending)
 
     def _filter_edited(self, _text: str) -> None:
         self._filter_timer.start()
@@ -688,15 +462,7 @@ class ListsPage(QWidget):
     # -- status --------------------------------------------------------------------------------------------
     def selected_ranges(self) -> list[tuple[int, int]]:
         """The selected rows as sorted, merged (first, last) ranges: cheap even when a million rows are selected."""
-        selection = self.table.selectionModel().selection()
-        spans = sorted((selection.at(i).top(), selection.at(i).bottom()) for i in range(selection.count()))
-        merged: list[tuple[int, int]] = []
-        for top, bottom in spans:
-            if merged and top <= merged[-1][1] + 1:
-                merged[-1] = (merged[-1][0], max(merged[-1][1], bottom))
-            else:
-                merged.append((top, bottom))
-        return merged
+        return self.table.selected_ranges()
 
     def selected_count(self) -> int:
         return sum(b - a + 1 for a, b in self.selected_ranges())
@@ -757,25 +523,7 @@ class ListsPage(QWidget):
         n = sum(b - a + 1 for a, b in ranges)
         if info is None or n == 0:
             return None
-        what = records_text(info.kind, n)
-        box = MessageBox(self)
-        box.setObjectName("confirmDeleteRecords")
-        box.setIcon(QMessageBox.Icon.Warning)
-        box.setWindowTitle("Delete records")
-        box.setText(f"Delete {what}?")
-        box.setInformativeText(
-            f"They will be removed from every list and campaign of your workspace. This cannot be undone.\n\n"
-            f"To only take them out of “{info.name}”, choose Remove from list."
-        )
-        delete = box.addButton(f"Delete {what}", QMessageBox.ButtonRole.DestructiveRole)
-        delete.setObjectName("confirmDeleteButton")
-        delete.setProperty("danger", True)
-        remove = box.addButton("Remove from list", QMessageBox.ButtonRole.ActionRole)
-        remove.setObjectName("removeFromListButton")
-        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
-        cancel.setObjectName("cancelButton")
-        box.setDefaultButton(cancel)
-        box.setEscapeButton(cancel)
+        box, delete, remove = delete_records_question(self, info, n)
 
         def clicked(button: object) -> None:
             if button is delete:
@@ -833,29 +581,7 @@ class ListsPage(QWidget):
         info = self.current
         if info is None:
             return None
-        what = records_text(info.kind, info.count)
-        box = MessageBox(self)
-        box.setObjectName("confirmDeleteList")
-        box.setIcon(QMessageBox.Icon.Warning)
-        box.setWindowTitle("Delete list")
-        box.setText(f"Delete the list “{info.name}”?")
-        if info.count:
-            box.setInformativeText(
-                f"Its {what} stay in your workspace (they may be in other lists or campaigns). "
-                f"To delete them too, choose Delete list and its {NOUNS[info.kind][1]}."
-            )
-        delete = box.addButton("Delete list", QMessageBox.ButtonRole.DestructiveRole)
-        delete.setObjectName("confirmDeleteListButton")
-        delete.setProperty("danger", True)
-        both = None
-        if info.count:
-            both = box.addButton(f"Delete list and its {what}", QMessageBox.ButtonRole.DestructiveRole)
-            both.setObjectName("confirmDeleteListAndRecordsButton")
-            both.setProperty("danger", True)
-        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
-        cancel.setObjectName("cancelButton")
-        box.setDefaultButton(cancel)
-        box.setEscapeButton(cancel)
+        box, delete, both = delete_list_question(self, info)
 
         def clicked(button: object) -> None:
             if button is delete or (both is not None and button is both):
@@ -902,26 +628,13 @@ class ListsPage(QWidget):
         if info is None or not info.count:
             self.next_step.setVisible(False)
             return
-        if spec is None or not self.ctx.integrations.get(spec.key).connected:
-            self.next_step_text.setText(f"{done} Next: connect your CRM on the Integrations page to sync or "
-                                        "export this list.")
-            self.next_buttons.set_available(self.next_export, False)
-            self.next_buttons.set_available(self.next_sync, False)
-        else:
-            these = "this" if info.count == 1 else "these"
-            self.next_step_text.setText(f"{done} Next: export them, or see first which ones {spec.name} holds.")
-            self.next_export.setText(f"Export {these} {records_text(info.kind, info.count)} to {spec.name}…")
-            self.next_sync.setText(f"Sync with {spec.name} first…")
-            self.next_sync.setToolTip(f"See which of them {spec.name} already holds (writes nothing)")
-            self.next_buttons.set_available(self.next_export, True)
-            self.next_buttons.set_available(self.next_sync, True)
+        connected = spec is not None and self.ctx.integrations.get(spec.key).connected
         self._next_list = list_id
-        self.next_step.setVisible(True)
-        self.next_buttons.refresh()
+        self.next_step.offer(done, info, spec.name if spec is not None and connected else None)
 
     def open_sync(self) -> QWidget:
         """The sync dialog for the current list (it says why when no CRM is enabled or connected)."""
-        from .sync_dialog import SyncDialog
+        from ..sync_dialog import SyncDialog
 
         dialog = SyncDialog(self.ctx, list_id=self.current.id if self.current else None, parent=self)
         dialog.offer_export = True
@@ -956,7 +669,7 @@ class ListsPage(QWidget):
 
     async def open_ai_column(self) -> QWidget | None:
         """The AI column dialog for the current list; a preview uses the selected rows (up to five)."""
-        from .ai_column_dialog import AiColumnDialog
+        from ..ai_column_dialog import AiColumnDialog
 
         info = self.current
         if info is None:
@@ -971,7 +684,7 @@ class ListsPage(QWidget):
 
     async def open_enrich(self, factory: Any = None) -> QWidget | None:
         """The Enrich dialog for the selected rows of the current list, or the whole list when none is selected."""
-        from .enrich_dialog import EnrichDialog
+        from ..enrich_dialog import EnrichDialog
 
         info = self.current
         if info is None:
@@ -994,7 +707,7 @@ class ListsPage(QWidget):
 
     def open_theirstack(self) -> QWidget:
         """The TheirStack import dialog (into the current company list by default)."""
-        from .theirstack_dialog import TheirStackDialog
+        from ..theirstack_dialog import TheirStackDialog
 
         name = self.current.name if self.current is not None and self.current.kind.value == "company" else ""
         dialog = TheirStackDialog(self.ctx, list_name=name, parent=self)
@@ -1013,9 +726,7 @@ class ListsPage(QWidget):
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt API
         super().showEvent(event)
-        self.sync_button.setText(sync_button_label(self.ctx))  # the enabled CRM may have changed
-        self.export_button.setText(export_button_label(self.ctx))
-        self.toolbar_buttons.refresh()
+        self.toolbar.set_labels(sync_button_label(self.ctx), export_button_label(self.ctx))  # the CRM may change
         # Other pages (campaign imports, the command line) may have changed lists and counts meanwhile; the
         # first showing follows the constructor's reading.
         if self._shown_once and not self.tasks.busy:
@@ -1031,5 +742,5 @@ class ListsPage(QWidget):
         margin = 12 if narrow else 32
         self.root_layout.setContentsMargins(margin, 16 if narrow else 24, margin, 0)
         self.side.setFixedWidth(200 if narrow else 240)
-        self.toolbar.setDirection(QBoxLayout.Direction.TopToBottom if narrow else QBoxLayout.Direction.LeftToRight)
+        self.toolbar.set_narrow(narrow)
         self.side.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)

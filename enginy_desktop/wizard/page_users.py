@@ -141,13 +141,14 @@ class UsersPage(StepPage):
         self.identities = PeopleSection(
             self, "identity", "Identities Mapping", IDENTITIES_HELP, people.identities, people.identity_details,
             lambda: self.state.config.identity_mappings, state.set_identity_user,
-            "No identities in this workspace yet. They appear here once campaigns are imported.",
+            "No identities in this workspace yet: add them on the Team & identities page (importing a campaign "
+            "adds its identity too).",
         )  # fmt: skip
         self.users = PeopleSection(
             self, "user", "Users Mapping", USERS_HELP, people.users,
             {k: v for k, v in people.user_emails.items() if v},
             lambda: self.state.config.user_mappings, state.set_app_user,
-            "No Enginy users in this workspace yet.",
+            "No Enginy users in this workspace yet: add them on the Team & identities page.",
         )  # fmt: skip
         self.body.addWidget(self.identities)
         self.body.addWidget(self.users)

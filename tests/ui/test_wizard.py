@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDateEdit,
+    QLabel,
     QLineEdit,
     QMessageBox,
     QRadioButton,
@@ -619,6 +620,17 @@ def test_step3_suggests_fields_by_name(wizard: CrmWizard) -> None:
 
 
 # -- Step 4 ---------------------------------------------------------------------------------------------------------
+
+
+def test_step4_without_users_or_identities_says_where_to_add_them(qtbot: Any, ctx: AppContext, sandbox: Any) -> None:
+    ctx.integrations.save_connection("hubspot", {"token": DEFAULT_TOKEN, "base_url": sandbox.url})
+    ctx.integrations.enable("hubspot")
+    wizard = open_wizard(qtbot, ctx, load=False)
+    page = to_step(wizard, Step.USERS)
+    empty = [label.text() for label in page.findChildren(QLabel, "emptyRows")]
+    assert empty == ["No identities in this workspace yet: add them on the Team & identities page (importing a "
+                     "campaign adds its identity too).",
+                     "No Enginy users in this workspace yet: add them on the Team & identities page."]
 
 
 def test_step4_identities_users_and_default_owner(qtbot: Any, wizard: CrmWizard, sandbox: Any) -> None:

@@ -34,7 +34,6 @@ Figures: ``api_calls_per_1000_contacts`` (HTTP requests sent), ``service_protect
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -195,15 +194,14 @@ def run_steady(daily: int, window_s: float, contacts: int, existing: int) -> dic
             "http_429_count": float(refused[0])}
 
 
-UNITS = {"seconds": "s", "records_per_s": "records/s", "api_calls_per_1000_contacts": "calls",
-         "service_protection_units_per_1000_contacts": "requests", "share_of_5min_window_per_1000_contacts": "%",
-         "units_per_s": "requests/s", "ceiling_units_per_s": "requests/s", "throughput_vs_window_ceiling": "ratio",
-         "http_429_count": "responses"}
+UNITS = harness.UNITS | {
+    "service_protection_units_per_1000_contacts": "requests", "share_of_5min_window_per_1000_contacts": "%",
+    "units_per_s": "requests/s", "ceiling_units_per_s": "requests/s", "throughput_vs_window_ceiling": "ratio",
+    "http_429_count": "responses"}
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Export benchmark against the Dynamics 365 emulator")
-    harness.run_arguments(parser, "dynamics")
+    parser = harness.arguments("Dynamics 365", "dynamics")
     parser.add_argument("--daily", type=int, default=6_000,
                         help="service protection: requests per user per 5 minutes")
     parser.add_argument("--window-s", type=float, default=0.0,

@@ -6,8 +6,8 @@ request log, medians, and ``name: value unit`` lines.
 A CRM's benchmark describes itself with a :class:`CrmBench` (its field names, how to fill its emulator and how to
 connect to it) and calls :func:`run_app`, then adds its own naive per-record script and its own figures. A script
 starts with ``sys.path.insert(0, <the repository>)`` and imports this module before the app's: importing it puts
-the keyring in a temporary file. :func:`run_arguments` adds the options every script takes, :func:`print_figures`
-and :func:`print_ratios` print the medians.
+the keyring in a temporary file. :func:`arguments` makes the command line with the options every script takes,
+:func:`print_figures` and :func:`print_ratios` print the medians.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ from enginy_desktop.core.crm_config import ContactIdentifier, CrmConfig, FieldMa
 from enginy_desktop.core.matching.normalize import Kind  # noqa: E402
 from enginy_desktop.core.matching.rules import Condition, ContactPreset, Rule  # noqa: E402
 from enginy_desktop.sandbox.kit.server import serve  # noqa: E402
+
+UNITS = {"seconds": "s", "records_per_s": "records/s", "api_calls_per_1000_contacts": "calls"}  # every script's
 
 
 def row(i: int, prefix: str = "p") -> dict[str, Any]:
@@ -213,11 +215,12 @@ def print_ratios(naive: dict[str, float], app: dict[str, float], names: Sequence
               "ratio")
 
 
-def run_arguments(parser: argparse.ArgumentParser, crm: str, *, contacts: int = 1000, existing: int = 300,
-                  companies: int | None = 100, naive_runs: int | None = 1, latency: bool = True) -> None:
-    """The options every export benchmark takes: ``--crm``, ``--contacts``, ``--existing``, ``--companies`` (unless
-    None), ``--runs``, ``--naive-runs`` (None: as many as ``--runs``) and ``--latency-ms`` (unless ``latency`` is
-    False)."""
+def arguments(title: str, crm: str, *, contacts: int = 1000, existing: int = 300, companies: int | None = 100,
+              naive_runs: int | None = 1, latency: bool = True) -> argparse.ArgumentParser:
+    """The command line of the export benchmark against ``title``'s emulator with the options every one takes:
+    ``--crm``, ``--contacts``, ``--existing``, ``--companies`` (unless None), ``--runs``, ``--naive-runs`` (None: as
+    many as ``--runs``) and ``--latency-ms`` (unless ``latency`` is False); add the CRM's own."""
+    parser = argparse.ArgumentParser(description=f"Export benchmark against the {title} emulator")
     parser.add_argument("--crm", default=crm)
     parser.add_argument("--contacts", type=int, default=contacts)
     parser.add_argument("--existing", type=int, default=existing)
@@ -228,7 +231,8 @@ def run_arguments(parser: argparse.ArgumentParser, crm: str, *, contacts: int = 
                         help="the naive script is slow: default 1" if naive_runs == 1 else "default: --runs")
     if latency:
         parser.add_argument("--latency-ms", type=int, default=30, help="latency of every answer (default 30 ms)")
+    return parser
 
 
-__all__ = ["AppRun", "CrmBench", "api_log", "busiest_window", "in_crm", "medians", "print_figures", "print_ratios",
-           "row", "run_app", "run_arguments", "steady_rate", "window_rate"]
+__all__ = ["UNITS", "AppRun", "CrmBench", "api_log", "arguments", "busiest_window", "in_crm", "medians",
+           "print_figures", "print_ratios", "row", "run_app", "steady_rate", "window_rate"]

@@ -22,7 +22,6 @@ window — over the seconds it took), ``api_calls_per_1000_contacts``, ``tokens_
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -123,13 +122,12 @@ def run_naive(plan: str, contacts: int, existing: int) -> dict[str, float]:
         return _figures(sb, since, tokens, seconds, contacts, BURST_API_TOKEN[plan])
 
 
-UNITS = {"seconds": "s", "records_per_s": "records/s", "throughput_vs_window_ceiling": "ratio",
-         "api_calls_per_1000_contacts": "calls", "tokens_per_1000_contacts": "tokens", "http_429_count": "responses"}
+UNITS = harness.UNITS | {"throughput_vs_window_ceiling": "ratio", "tokens_per_1000_contacts": "tokens",
+                         "http_429_count": "responses"}
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Export benchmark against the Pipedrive emulator")
-    harness.run_arguments(parser, "pipedrive", contacts=300, existing=100, companies=None, naive_runs=None,
+    parser = harness.arguments("Pipedrive", "pipedrive", contacts=300, existing=100, companies=None, naive_runs=None,
                           latency=False)
     parser.add_argument("--plan", default="Essential", choices=sorted(BURST_API_TOKEN))
     args = parser.parse_args(argv)

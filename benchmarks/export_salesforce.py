@@ -26,7 +26,6 @@ emulator counted against the daily allocation), ``share_of_daily_allocation_per_
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -136,13 +135,12 @@ def run_naive(daily: int, contacts: int, existing: int) -> dict[str, float]:
         return _figures(sb, since, used, seconds, contacts, daily)
 
 
-UNITS = {"seconds": "s", "records_per_s": "records/s", "api_calls_per_1000_contacts": "calls",
-         "allocation_units_per_1000_contacts": "requests", "share_of_daily_allocation_per_1000_contacts": "%"}
+UNITS = harness.UNITS | {"allocation_units_per_1000_contacts": "requests",
+                         "share_of_daily_allocation_per_1000_contacts": "%"}
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Export benchmark against the Salesforce emulator")
-    harness.run_arguments(parser, "salesforce")
+    parser = harness.arguments("Salesforce", "salesforce")
     parser.add_argument("--daily", type=int, default=100_000, help="the org's daily API request allocation")
     args = parser.parse_args(argv)
     LATENCY_MS[0] = args.latency_ms

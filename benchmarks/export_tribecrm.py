@@ -28,7 +28,6 @@ the naive script with the app. Prints ``name: value unit`` lines.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -38,9 +37,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx  # noqa: E402
 
+from benchmarks.export_harness import UNITS as BASE_UNITS  # noqa: E402
 from benchmarks.export_harness import (  # noqa: E402
     CrmBench,
     api_log,
+    arguments,
     busiest_window,
     in_crm,
     medians,
@@ -48,7 +49,6 @@ from benchmarks.export_harness import (  # noqa: E402
     print_ratios,
     row,
     run_app,
-    run_arguments,
     window_rate,
 )
 from enginy_desktop.sandbox.crm.tribecrm import DEFAULT_TOKEN, TribeSandbox, TribeSandboxConfig, create_app  # noqa: E402
@@ -57,9 +57,8 @@ from enginy_desktop.sandbox.kit.server import serve  # noqa: E402
 
 DATA = "/v1/odata"
 SETTINGS: dict[str, int] = {"latency_ms": 30, "calls_per_minute": 1000}
-UNITS = {"seconds": "s", "records_per_s": "records/s", "api_calls_per_1000_contacts": "calls",
-         "calls_per_minute": "calls/min", "throughput_vs_ceiling": "ratio", "busiest_minute_calls": "calls",
-         "throttled": "responses"}
+UNITS = BASE_UNITS | {"calls_per_minute": "calls/min", "throughput_vs_ceiling": "ratio",
+                      "busiest_minute_calls": "calls", "throttled": "responses"}
 
 
 def _app(contacts: int, existing: int) -> Any:
@@ -146,8 +145,7 @@ def run_naive(contacts: int, existing: int) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Export benchmark against the TribeCRM emulator")
-    run_arguments(parser, "tribecrm")
+    parser = arguments("TribeCRM", "tribecrm")
     parser.add_argument("--calls-per-minute", type=int, default=1000)
     parser.add_argument("--company-runs", type=int, default=1, help="over two minutes each: default 1")
     args = parser.parse_args(argv)

@@ -29,7 +29,6 @@ COQL and writes of more than 10 records, the limit that binds an export), ``stea
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -144,15 +143,13 @@ def run_naive(contacts: int, existing: int) -> dict[str, float]:
         return _figures(sb, since, used, seconds, contacts)
 
 
-UNITS = {"seconds": "s", "records_per_s": "records/s", "api_calls_per_1000_contacts": "calls",
-         "credits_per_1000_contacts": "credits", "share_of_daily_credits_per_1000_contacts": "%",
+UNITS = harness.UNITS | {"credits_per_1000_contacts": "credits", "share_of_daily_credits_per_1000_contacts": "%",
          "max_concurrent_requests": "requests", "concurrency_used_of_limit": "ratio", "throttled": "responses",
          "concurrency_used_of_heavy_limit": "ratio"}
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Export benchmark against the Zoho CRM emulator")
-    harness.run_arguments(parser, "zoho")
+    parser = harness.arguments("Zoho CRM", "zoho")
     parser.add_argument("--edition", default="Enterprise", choices=["Free", "Standard", "Professional",
                                                                     "Enterprise", "Ultimate"])
     parser.add_argument("--users", type=int, default=5, help="user licences (credits grow with them)")

@@ -49,16 +49,24 @@ def _crm(ctx: Any, key: str | None) -> str:
     return str(active.key)
 
 
+def _name(key: str) -> str:
+    """The CRM as people call it ("HubSpot", not "hubspot")."""
+    from enginy_desktop.core import catalog
+
+    return catalog.get(key).name
+
+
 def cmd_export(args: argparse.Namespace, rt: Runtime) -> int:
     ctx = rt.context()
     key = _crm(ctx, args.crm)
     if not ctx.crm_configs.has_saved(key):
-        raise CliError(f"{key} has no saved configuration yet: open Configure on its card and press Update.")
+        raise CliError(f"{_name(key)} has no saved configuration yet: run `enginy-desktop crm-config init` for a "
+                       "starting one from its fields, or open Configure on its card and press Update.")
     try:
         path = ctx.crm_configs.export_file(key, args.file)
     except OSError as exc:
         raise CliError(f"Cannot write {args.file}: {exc.strerror or exc}.") from None
-    rt.print(f"The {key} configuration was written to {path}.")
+    rt.print(f"The {_name(key)} configuration was written to {path}.")
     return EXIT_OK
 
 
@@ -75,7 +83,7 @@ def cmd_import(args: argparse.Namespace, rt: Runtime) -> int:
         raise CliError(
             f"{args.file} was not imported ({count} problem{'s' if count != 1 else ''}); nothing changed:\n{lines}"
         ) from None
-    rt.print(f"The {key} configuration was imported from {args.file}.")
+    rt.print(f"The {_name(key)} configuration was imported from {args.file}.")
     return EXIT_OK
 
 

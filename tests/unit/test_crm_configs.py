@@ -61,18 +61,19 @@ def test_cli_export_and_import_round_trip(ctx: AppContext, cli, tmp_path: Path) 
     ctx.integrations.enable("hubspot")
     code, _, err = cli("crm-config", "export", str(tmp_path / "x.json"))
     assert code == 1
-    assert "no saved configuration" in err
+    assert "HubSpot has no saved configuration yet: run `enginy-desktop crm-config init`" in err
     ctx.crm_configs.save(_config())
     target = tmp_path / "hubspot-config.json"
     code, out, err = cli("crm-config", "export", str(target))
-    assert str(target) in out
+    assert out.strip() == f"The HubSpot configuration was written to {target}."  # its name, not its key
     assert code == 0, err
     document = json.loads(target.read_text("utf-8"))
     assert document["format"] == "enginy-crm-config"
     assert document["association_type"] == "primary"
     ctx.crm_configs.save(CrmConfig(crm="hubspot"))
-    code, _out, err = cli("crm-config", "import", str(target))
+    code, out, err = cli("crm-config", "import", str(target))
     assert code == 0, err
+    assert out.strip() == f"The HubSpot configuration was imported from {target}."
     assert ctx.crm_configs.load("hubspot").to_dict() == _config().to_dict()
 
 

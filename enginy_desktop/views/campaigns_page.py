@@ -55,7 +55,7 @@ from .import_dialog import save_file_dialog
 from .side_panel import SidePanel
 from .table_model import PagedTableModel
 from .tasks import TaskKeeper
-from .widgets import DialogHost, EmptyState, make_primary
+from .widgets import DialogHost, EmptyState, dialog_heading, make_primary
 from .workspace_widgets import (
     CAPTION_ROLE,
     count_text,
@@ -203,16 +203,11 @@ class CampaignImportDialog(QDialog):
         root = QVBoxLayout(self)
         root.setContentsMargins(24, 20, 24, 16)
         root.setSpacing(12)
-        title = QLabel("Import a campaign")
-        title.setObjectName("dialogTitle")
-        root.addWidget(title)
-        sub = QLabel(
+        dialog_heading(
+            root, "Import a campaign",
             "A campaign comes in two CSV files: its definition (the steps, and who runs it) and its events log "
-            "(what happened to each lead). You can import a newer events log later on its own."
+            "(what happened to each lead). You can import a newer events log later on its own.",
         )
-        sub.setObjectName("dialogSubtitle")
-        sub.setWordWrap(True)
-        root.addWidget(sub)
         form = QFormLayout()
         form.setVerticalSpacing(6)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QFontMetrics, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -127,6 +128,18 @@ class Banner(QFrame):
         lay.addWidget(icon, 0, Qt.AlignmentFlag.AlignTop)
         lay.addWidget(self.label, 1)
         lay.addWidget(self.button, 0, Qt.AlignmentFlag.AlignVCenter)
+
+
+def dialog_heading(layout: QBoxLayout, title: str, subtitle: str = "") -> tuple[QLabel, QLabel]:
+    """A dialog's title and the wrapped line under it, added to ``layout``; returned to be reworded later."""
+    heading = QLabel(title)
+    heading.setObjectName("dialogTitle")
+    layout.addWidget(heading)
+    under = QLabel(subtitle)
+    under.setObjectName("dialogSubtitle")
+    under.setWordWrap(True)
+    layout.addWidget(under)
+    return heading, under
 
 
 def make_primary(button: QPushButton) -> QPushButton:

@@ -37,7 +37,7 @@ from enginy_desktop.core.services.workspace import ListInfo
 
 from .. import theme
 from ..formatting import count_text, file_size, number
-from ..widgets import make_primary
+from ..widgets import dialog_heading, make_primary
 from ..workspace_widgets import set_state
 
 KIND_NOUN = {RecordKind.CONTACT: "contacts", RecordKind.COMPANY: "companies"}
@@ -60,16 +60,11 @@ class ImportSetupView(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(12)
-        title = QLabel("Import a CSV file")
-        title.setObjectName("dialogTitle")
-        lay.addWidget(title)
-        sub = QLabel(
+        dialog_heading(
+            lay, "Import a CSV file",
             "Contacts or companies exported from Sales Navigator, Apollo, HubSpot, Salesforce, Excel or Google "
-            "Sheets. You check how each column is imported before anything is written."
+            "Sheets. You check how each column is imported before anything is written.",
         )
-        sub.setObjectName("dialogSubtitle")
-        sub.setWordWrap(True)
-        lay.addWidget(sub)
         lay.addWidget(self._build_file_box())
         self.file_error = QLabel()
         self.file_error.setObjectName("fieldError")

@@ -26,7 +26,7 @@ from enginy_desktop.core.importers.csv_import import ImportResult
 
 from .. import theme
 from ..formatting import count_text, duration, number
-from ..widgets import make_primary
+from ..widgets import dialog_heading, make_primary
 from ..workspace_widgets import set_state
 from .setup import KIND_NOUN
 
@@ -61,13 +61,7 @@ class ImportSummaryView(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(12)
-        self.title = QLabel("Import finished")
-        self.title.setObjectName("dialogTitle")
-        lay.addWidget(self.title)
-        self.subtitle = QLabel()
-        self.subtitle.setObjectName("dialogSubtitle")
-        self.subtitle.setWordWrap(True)
-        lay.addWidget(self.subtitle)
+        self.title, self.subtitle = dialog_heading(lay, "Import finished")
         self.stats = QWidget()
         stats_lay = QHBoxLayout(self.stats)
         stats_lay.setContentsMargins(0, 0, 0, 0)

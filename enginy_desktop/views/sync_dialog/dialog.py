@@ -44,7 +44,7 @@ from enginy_desktop.core.services.workspace import ListInfo, WorkspaceService
 from ..formatting import window_text
 from ..run_progress import SYNC_COUNTERS, ProgressDialog, _main_window, number, show_progress
 from ..tasks import TaskKeeper
-from ..widgets import make_primary
+from ..widgets import dialog_heading, make_primary
 from .links import crm_display
 from .result import SyncResultView
 from .start import SyncStartView
@@ -87,13 +87,7 @@ class SyncDialog(QDialog):
         root = QVBoxLayout(self)
         root.setContentsMargins(24, 20, 24, 20)
         root.setSpacing(12)
-        self.title = QLabel("Sync a list with your CRM")
-        self.title.setObjectName("dialogTitle")
-        root.addWidget(self.title)
-        self.subtitle = QLabel("")
-        self.subtitle.setObjectName("dialogSubtitle")
-        self.subtitle.setWordWrap(True)
-        root.addWidget(self.subtitle)
+        self.title, self.subtitle = dialog_heading(root, "Sync a list with your CRM")
 
         self.pages = QStackedWidget()
         root.addWidget(self.pages, 1)

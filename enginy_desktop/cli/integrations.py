@@ -92,9 +92,14 @@ def cmd_list(args: argparse.Namespace, rt: Runtime) -> int:
 
 def cmd_enable(args: argparse.Namespace, rt: Runtime) -> int:
     from enginy_desktop.core import catalog
+    from enginy_desktop.core.services.integrations import CrmConflictError
 
     key = _key(args.key)
-    info = rt.context().integrations.enable(key)
+    try:
+        info = rt.context().integrations.enable(key)
+    except CrmConflictError as exc:  # the command that does it, as the Troubleshooting table says
+        raise CliError(f"{exc} Its configuration is kept: `enginy-desktop integrations disable {exc.active.key}`, "
+                       f"then enable {exc.wanted.name} again.") from None
     note = "" if info.connected else f" It is not connected yet: run `enginy-desktop connect {key}`."
     not_ready = catalog.get(key).not_ready_text  # a card without a connector behind it says so here too
     rt.print(f"{info.name} is enabled. {not_ready}" if not_ready else f"{info.name} is enabled.{note}")

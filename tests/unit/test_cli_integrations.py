@@ -36,7 +36,8 @@ def test_enable_disable_and_one_crm_error(cli) -> None:  # type: ignore[no-untyp
     assert out == ""
     assert err.strip() == (
         "enginy-desktop: HubSpot is your active CRM. Only one CRM can be active at a time. "
-        "Disable HubSpot before enabling Zoho."
+        "Disable HubSpot before enabling Zoho. Its configuration is kept: `enginy-desktop integrations disable "
+        "hubspot`, then enable Zoho again."
     )
     assert cli("integrations", "disable", "hubspot")[0] == 0
     assert cli("integrations", "enable", "zoho")[0] == 0

@@ -193,10 +193,20 @@ def _print_plan(rt: Runtime, plan: Any) -> None:
         rt.print(f"  Warning: {warning}")
 
 
+def _by_object(c: Any, outcome: str) -> str:
+    """" (80 contacts, 12 companies)" after a count made of both objects; "" when one object makes it."""
+    parts = [(c.get(f"{obj}_{outcome}", 0), one, many) for obj, one, many in (("contact", "contact", "contacts"),
+                                                                              ("company", "company", "companies"))]
+    if sum(1 for n, _, _ in parts if n) < 2:
+        return ""
+    return " (" + ", ".join(f"{n:,} {one if n == 1 else many}" for n, one, many in parts) + ")"
+
+
 def _print_result(rt: Runtime, result: Any, crm_name: str) -> None:
     c = result.counters
     rt.print(
-        f"Run {result.run_id} {result.state}: created {c.get('created', 0):,}, updated {c.get('updated', 0):,}, "
+        f"Run {result.run_id} {result.state}: created {c.get('created', 0):,}{_by_object(c, 'created')}, "
+        f"updated {c.get('updated', 0):,}{_by_object(c, 'updated')}, "
         f"unchanged {c.get('unchanged', 0):,}, failed {c.get('failed', 0):,}, blocked {c.get('blocked', 0):,}"
         + (f", already in {crm_name} {c['existed']:,}" if c.get("existed") else "")
         + (f", merged {c['merged']:,}" if c.get("merged") else "") + ".")

@@ -303,7 +303,7 @@ def test_cli_only_user_inits_a_configuration_then_syncs_and_exports(crm: str, ct
         assert code == 0, err
         code, out, err = cli("export", "--list", "Leads", "--associated-companies", "--yes")
         assert code == 0, out + err
-        assert "created 3, updated 0, unchanged 0, failed 0, blocked 0" in out  # 2 contacts and their company
+        assert "created 3 (2 contacts, 1 company), updated 0, unchanged 0, failed 0, blocked 0" in out
         assert {c["email"] for c in w.crm_contacts()} == {"jane@acme.test", "bob@acme.test"}
         assert {c["job_title"] for c in w.crm_contacts()} == {"CEO", "CTO"}
         assert all(w.companies_of(c["id"]) for c in w.crm_contacts())  # each with its company

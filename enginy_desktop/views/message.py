@@ -9,7 +9,7 @@ always has a heading (the ``text``), styled by ``style.qss``. :func:`show_messag
 from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtWidgets import QMessageBox, QPushButton, QWidget
 
 from . import theme
 from .formatting import window_text
@@ -65,6 +65,23 @@ class MessageBox(QMessageBox):
 
     def tone(self) -> QMessageBox.Icon:
         return self._tone
+
+    def add_danger_button(
+        self, text: str, name: str, role: QMessageBox.ButtonRole = QMessageBox.ButtonRole.DestructiveRole
+    ) -> QPushButton:
+        """A button that loses something (styled as dangerous); never the default."""
+        button = self.addButton(text, role)
+        button.setObjectName(name)
+        button.setProperty("danger", True)
+        return button
+
+    def add_safe_cancel(self) -> QPushButton:
+        """Cancel, the default and what Escape presses: the safe choice of a destructive question."""
+        cancel = self.addButton(QMessageBox.StandardButton.Cancel)
+        cancel.setObjectName("cancelButton")
+        self.setDefaultButton(cancel)
+        self.setEscapeButton(cancel)
+        return cancel
 
 
 def show_message(

@@ -503,19 +503,10 @@ class TeamPage(QWidget):
         self.statusMessage.emit(f"{identity.name} removed.")
 
     def _confirm(self, name: str, text: str, detail: str, action: str) -> QMessageBox:
-        box = MessageBox(self)
+        box = MessageBox(self, text, detail, QMessageBox.Icon.Warning, action)
         box.setObjectName(name)
-        box.setIcon(QMessageBox.Icon.Warning)
-        box.setWindowTitle(action)
-        box.setText(text)
-        box.setInformativeText(detail)
-        remove = box.addButton(action, QMessageBox.ButtonRole.AcceptRole)
-        remove.setObjectName("confirmRemoveButton")
-        remove.setProperty("danger", True)
-        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
-        cancel.setObjectName("cancelButton")
-        box.setDefaultButton(cancel)
-        box.setEscapeButton(cancel)
+        box.add_danger_button(action, "confirmRemoveButton", QMessageBox.ButtonRole.AcceptRole)
+        box.add_safe_cancel()
         self._show(box)
         return box
 

@@ -11,27 +11,10 @@ from ..message import MessageBox
 from .records import NOUNS, records_text
 
 
-def _question(parent: QWidget, name: str, title: str, text: str) -> QMessageBox:
-    box = MessageBox(parent)
+def _question(parent: QWidget, name: str, title: str, heading: str) -> MessageBox:
+    box = MessageBox(parent, heading, icon=QMessageBox.Icon.Warning, title=title)
     box.setObjectName(name)
-    box.setIcon(QMessageBox.Icon.Warning)
-    box.setWindowTitle(title)
-    box.setText(text)
     return box
-
-
-def _danger(box: QMessageBox, text: str, name: str, role: QMessageBox.ButtonRole) -> QPushButton:
-    button = box.addButton(text, role)
-    button.setObjectName(name)
-    button.setProperty("danger", True)
-    return button
-
-
-def _cancel_by_default(box: QMessageBox) -> None:
-    cancel = box.addButton(QMessageBox.StandardButton.Cancel)
-    cancel.setObjectName("cancelButton")
-    box.setDefaultButton(cancel)
-    box.setEscapeButton(cancel)
 
 
 def delete_records_question(parent: QWidget, info: ListInfo, n: int) -> tuple[QMessageBox, QPushButton, QPushButton]:
@@ -42,10 +25,10 @@ def delete_records_question(parent: QWidget, info: ListInfo, n: int) -> tuple[QM
         f"They will be removed from every list and campaign of your workspace. This cannot be undone.\n\n"
         f"To only take them out of “{info.name}”, choose Remove from list."
     )
-    delete = _danger(box, f"Delete {what}", "confirmDeleteButton", QMessageBox.ButtonRole.DestructiveRole)
+    delete = box.add_danger_button(f"Delete {what}", "confirmDeleteButton")
     remove = box.addButton("Remove from list", QMessageBox.ButtonRole.ActionRole)
     remove.setObjectName("removeFromListButton")
-    _cancel_by_default(box)
+    box.add_safe_cancel()
     return box, delete, remove
 
 
@@ -58,10 +41,9 @@ def delete_list_question(parent: QWidget, info: ListInfo) -> tuple[QMessageBox, 
             f"Its {what} stay in your workspace (they may be in other lists or campaigns). "
             f"To delete them too, choose Delete list and its {NOUNS[info.kind][1]}."
         )
-    delete = _danger(box, "Delete list", "confirmDeleteListButton", QMessageBox.ButtonRole.DestructiveRole)
+    delete = box.add_danger_button("Delete list", "confirmDeleteListButton")
     both = None
     if info.count:
-        both = _danger(box, f"Delete list and its {what}", "confirmDeleteListAndRecordsButton",
-                       QMessageBox.ButtonRole.DestructiveRole)
-    _cancel_by_default(box)
+        both = box.add_danger_button(f"Delete list and its {what}", "confirmDeleteListAndRecordsButton")
+    box.add_safe_cancel()
     return box, delete, both

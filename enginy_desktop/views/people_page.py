@@ -39,7 +39,7 @@ from enginy_desktop.core.context import AppContext
 from enginy_desktop.core.services.workspace import IdentityInfo, UserInfo, WorkspaceError, WorkspaceService
 
 from .message import MessageBox, show_message
-from .widgets import DialogHost, make_primary
+from .widgets import DialogHost, make_primary, note_label, titled_layout
 from .workspace_widgets import divider, fit_height, page_header
 
 IDENTITY_KINDS = {"linkedin": "LinkedIn profile", "email": "Email sender"}
@@ -70,12 +70,7 @@ class PersonDialog(QDialog):
         self.setWindowTitle(f"Edit {noun}" if existing else f"Add {'an identity' if noun == 'identity' else 'a user'}")
         self.setModal(True)
         self.setMinimumWidth(460)
-        root = QVBoxLayout(self)
-        root.setContentsMargins(24, 20, 24, 16)
-        root.setSpacing(12)
-        title = QLabel(self.windowTitle())
-        title.setObjectName("dialogTitle")
-        root.addWidget(title)
+        root = titled_layout(self)
         explain = QLabel(
             "A person who uses Enginy on this computer. The records they import belong to them, and exports "
             "are owned by the CRM user mapped to them (CRM configuration, Step 4)."
@@ -125,10 +120,7 @@ class PersonDialog(QDialog):
             self.name.setText(existing.name)
             self.address.setText(existing.address)
         root.addLayout(form)
-        self.error = QLabel()
-        self.error.setObjectName("fieldError")
-        self.error.setWordWrap(True)
-        self.error.setVisible(False)
+        self.error = note_label("fieldError")
         root.addWidget(self.error)
         box = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         self.save_button = box.button(QDialogButtonBox.StandardButton.Save)

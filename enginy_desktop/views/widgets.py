@@ -142,6 +142,29 @@ def dialog_heading(layout: QBoxLayout, title: str, subtitle: str = "") -> tuple[
     return heading, under
 
 
+def titled_layout(dialog: QWidget, spacing: int = 12) -> QVBoxLayout:
+    """A small dialog's layout, headed by its window title (set the title first)."""
+    root = QVBoxLayout(dialog)
+    root.setContentsMargins(24, 20, 24, 16)
+    root.setSpacing(spacing)
+    title = QLabel(dialog.windowTitle())
+    title.setObjectName("dialogTitle")
+    root.addWidget(title)
+    return root
+
+
+def note_label(name: str, selectable: bool = False) -> QLabel:
+    """A wrapped line that stays hidden until there is something to say (an error, a note, a result); styled by
+    its object name."""
+    label = QLabel()
+    label.setObjectName(name)
+    label.setWordWrap(True)
+    label.setVisible(False)
+    if selectable:
+        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return label
+
+
 def make_primary(button: QPushButton) -> QPushButton:
     """The dialog's one filled button: styled by the ``primary`` property (not by ``:default``, which Qt moves
     with keyboard focus), the button Enter presses, and never default just because it has focus."""

@@ -37,7 +37,7 @@ from enginy_desktop.core.services.workspace import ListInfo
 
 from .. import theme
 from ..formatting import count_text, file_size, number
-from ..widgets import dialog_heading, make_primary
+from ..widgets import dialog_heading, make_primary, note_label
 from ..workspace_widgets import set_state
 
 KIND_NOUN = {RecordKind.CONTACT: "contacts", RecordKind.COMPANY: "companies"}
@@ -66,17 +66,11 @@ class ImportSetupView(QWidget):
             "Sheets. You check how each column is imported before anything is written.",
         )
         lay.addWidget(self._build_file_box())
-        self.file_error = QLabel()
-        self.file_error.setObjectName("fieldError")
-        self.file_error.setWordWrap(True)
-        self.file_error.setVisible(False)
+        self.file_error = note_label("fieldError")
         lay.addWidget(self.file_error)
         lay.addWidget(self._build_target(kind))
         lay.addWidget(self._build_tabs(), 1)
-        self.problem = QLabel()
-        self.problem.setObjectName("importProblem")
-        self.problem.setWordWrap(True)
-        self.problem.setVisible(False)
+        self.problem = note_label("importProblem")
         lay.addWidget(self.problem)
 
         buttons = QHBoxLayout()

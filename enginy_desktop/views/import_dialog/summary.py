@@ -26,7 +26,7 @@ from enginy_desktop.core.importers.csv_import import ImportResult
 
 from .. import theme
 from ..formatting import count_text, duration, number
-from ..widgets import dialog_heading, make_primary
+from ..widgets import dialog_heading, make_primary, note_label
 from ..workspace_widgets import set_state
 from .setup import KIND_NOUN
 
@@ -84,10 +84,7 @@ class ImportSummaryView(QWidget):
         lay.addWidget(self._build_issues_table(), 1)
         self.spacer = QWidget()
         lay.addWidget(self.spacer, 1)
-        self.save_result = QLabel()
-        self.save_result.setObjectName("saveResult")
-        self.save_result.setWordWrap(True)
-        self.save_result.setVisible(False)
+        self.save_result = note_label("saveResult")
         lay.addWidget(self.save_result)
         buttons = QHBoxLayout()
         self.save_rejected_button = QPushButton("Save rejected rows as CSV…")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLineEdit, QWidget
 
 from enginy_desktop.core.fields import RecordKind
 from enginy_desktop.core.services.workspace import ListInfo, WorkspaceError, WorkspaceService
 
-from ..widgets import make_primary
+from ..widgets import make_primary, note_label, titled_layout
 from ..workspace_widgets import fit_height
 
 
@@ -28,12 +28,7 @@ class ListNameDialog(QDialog):
         self.setWindowTitle("Rename list" if info else "New list")
         self.setModal(True)
         self.setMinimumWidth(420)
-        root = QVBoxLayout(self)
-        root.setContentsMargins(24, 20, 24, 16)
-        root.setSpacing(12)
-        title = QLabel(self.windowTitle())
-        title.setObjectName("dialogTitle")
-        root.addWidget(title)
+        root = titled_layout(self)
         form = QFormLayout()
         form.setVerticalSpacing(10)
         self.name = QLineEdit(info.name if info else "")
@@ -51,10 +46,7 @@ class ListNameDialog(QDialog):
         else:
             self.kind.setVisible(False)
         root.addLayout(form)
-        self.error = QLabel()
-        self.error.setObjectName("fieldError")
-        self.error.setWordWrap(True)
-        self.error.setVisible(False)
+        self.error = note_label("fieldError")
         root.addWidget(self.error)
         box = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         save = box.button(QDialogButtonBox.StandardButton.Save)

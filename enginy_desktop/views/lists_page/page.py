@@ -41,7 +41,7 @@ from ..record_model import RecordTableModel
 from ..side_panel import SidePanel
 from ..sync_dialog import sync_button_label
 from ..tasks import TaskKeeper
-from ..widgets import DialogHost, EmptyState, OverflowRow
+from ..widgets import DialogHost, EmptyState, OverflowRow, note_label
 from ..workspace_widgets import CAPTION_ROLE, count_text, divider, number, page_header
 from .name_dialog import ListNameDialog
 from .next_step import NextStepBar
@@ -155,11 +155,7 @@ class ListsPage(QWidget):
         self.next_export = self.next_step.export_button
         content_lay.addWidget(self.next_step)
 
-        self.edit_error = QLabel()
-        self.edit_error.setObjectName("editError")
-        self.edit_error.setWordWrap(True)
-        self.edit_error.setVisible(False)
-        self.edit_error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.edit_error = note_label("editError", selectable=True)
         content_lay.addWidget(self.edit_error)
 
         self.table_stack = QStackedWidget()

@@ -44,7 +44,7 @@ from enginy_desktop.core.services.workspace import ListInfo, WorkspaceService
 from ..formatting import window_text
 from ..run_progress import SYNC_COUNTERS, ProgressDialog, _main_window, number, show_progress
 from ..tasks import TaskKeeper
-from ..widgets import dialog_heading, make_primary
+from ..widgets import dialog_heading, make_primary, note_label
 from .links import crm_display
 from .result import SyncResultView
 from .start import SyncStartView
@@ -104,10 +104,7 @@ class SyncDialog(QDialog):
         self.result_layout = QVBoxLayout(self.result_page)
         self.result_layout.setContentsMargins(0, 0, 0, 0)
         self.result_layout.setSpacing(10)
-        self.result_note = QLabel("")
-        self.result_note.setObjectName("runNote")
-        self.result_note.setWordWrap(True)
-        self.result_note.setVisible(False)
+        self.result_note = note_label("runNote")
         self.result_layout.addWidget(self.result_note)
         self.pages.addWidget(self.result_page)
 

@@ -36,6 +36,7 @@ from enginy_desktop.core.services.workspace import WorkspaceService
 
 from ..run_progress import SYNC_COUNTERS, CounterTiles, number
 from ..tasks import TaskKeeper
+from ..widgets import note_label
 from .candidates import CandidatesPanel
 from .links import FILTERS, LinksModel, crm_display
 
@@ -107,10 +108,7 @@ class SyncResultView(QWidget):
         self.tiles = CounterTiles(SYNC_COUNTERS)
         root.addWidget(self.tiles)
 
-        self.risk = QLabel("")
-        self.risk.setObjectName("riskNote")
-        self.risk.setWordWrap(True)
-        self.risk.setVisible(False)
+        self.risk = note_label("riskNote")
         root.addWidget(self.risk)
 
         filters = QHBoxLayout()

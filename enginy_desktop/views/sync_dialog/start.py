@@ -13,6 +13,7 @@ from enginy_desktop.core.crm_config import CrmConfig
 from enginy_desktop.core.services.workspace import ListInfo
 
 from ..formatting import number
+from ..widgets import note_label
 
 
 class SyncStartView(QWidget):
@@ -25,10 +26,7 @@ class SyncStartView(QWidget):
         sp = QVBoxLayout(self)
         sp.setContentsMargins(0, 0, 0, 0)
         sp.setSpacing(10)
-        self.refusal = QLabel("")
-        self.refusal.setObjectName("runError")
-        self.refusal.setWordWrap(True)
-        self.refusal.setVisible(False)
+        self.refusal = note_label("runError")
         sp.addWidget(self.refusal)
         label = QLabel("List")
         label.setObjectName("sectionTitle")
@@ -47,10 +45,7 @@ class SyncStartView(QWidget):
         self.identifiers.setTextFormat(Qt.TextFormat.PlainText)
         sp.addWidget(self.identifiers)
         # What the sync needs of the CRM's daily budget and what is left today (CRMs that have one).
-        self.budget_line = QLabel("")
-        self.budget_line.setObjectName("syncBudget")
-        self.budget_line.setWordWrap(True)
-        self.budget_line.setVisible(False)
+        self.budget_line = note_label("syncBudget")
         sp.addWidget(self.budget_line)
         sp.addStretch(1)
 

@@ -180,7 +180,7 @@ def cmd_connect(args: argparse.Namespace, rt: Runtime) -> int:
         return _sign_in(args, rt, key, values)
     if args.no_browser or args.redirect_port is not None:
         raise CliError("--no-browser and --redirect-port go with --oauth (sign in in the browser).", 2)
-    info = ctx.integrations.save_connection(key, values)
+    info = _save(ctx, spec, values)
     where = ctx.secrets.description if ctx.secrets else "the store"
     rt.print(f"{info.name} connection saved (credentials in the {where}).")
     if args.client_credentials:
@@ -216,7 +216,7 @@ def _sign_in(args: argparse.Namespace, rt: Runtime, key: str, values: dict[str, 
                                              "it in an encrypted file protected by that passphrase, or open Enginy "
                                              "Desktop to set it up."))
     if values:
-        ctx.integrations.save_connection(key, values)
+        _save(ctx, spec, values)
     if not ctx.integrations.settings(key).get("client_id"):
         raise CliError(f"Signing in to {spec.name} needs the client ID of your own {spec.name} app: add "
                        f"--set client_id=YOUR_CLIENT_ID (and --secret-stdin client_secret when the app has a "
@@ -277,3 +277,17 @@ def _no_secret_store(ctx: Any, how: str) -> str:
     if secrets_file(ctx.data_dir).exists():
         return str(ctx.secrets_problem)
     return f"{ctx.secrets_problem} {how}"
+
+
+def _save(ctx: Any, spec: Any, values: dict[str, str]) -> Any:
+    """Save the connection; a refusal says how to give the fields it names on the command line (the window's
+    labels alone do not say which option takes them)."""
+    from enginy_desktop.core.services.integrations import ConnectionInvalidError
+
+    try:
+        return ctx.integrations.save_connection(spec.key, values)
+    except ConnectionInvalidError as exc:
+        text = str(exc)
+        how = [f"{f.label}: --secret-stdin {f.name}" if f.secret else f"{f.label}: --set {f.name}=VALUE"
+               for f in spec.fields if f.label in text]
+        raise CliError(text + (f" On the command line, {'; '.join(how)}." if how else "")) from None

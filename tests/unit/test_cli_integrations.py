@@ -127,3 +127,12 @@ def test_real_command_version_and_errors(data_dir: Path) -> None:
     listed = subprocess.run([*run, "integrations", "list", "--json"], capture_output=True, text=True, timeout=60)
     slack = next(r for r in json.loads(listed.stdout) if r["key"] == "slack")
     assert slack["connected"] is True
+
+
+def test_connect_without_the_credentials_says_which_option_takes_each(cli) -> None:  # type: ignore[no-untyped-def]
+    code, _, err = cli("connect", "hubspot")
+    assert code == 1
+    assert err.strip() == (
+        "enginy-desktop: The HubSpot connection was not saved: Fill in Private app token or service key or OAuth "
+        "client ID. On the command line, Private app token or service key: --secret-stdin token; OAuth client ID: "
+        "--set client_id=VALUE.")

@@ -117,7 +117,8 @@ def test_network_unreachable(cli: Cli) -> None:
     connect(cli, f"http://127.0.0.1:{port}")
     code, _, err = cli("check", "hubspot")
     assert code == 1
-    assert "could not be reached" in err
+    assert err.startswith(f"enginy-desktop: HubSpot: Could not reach HubSpot at http://127.0.0.1:{port} (")
+    assert "could not be reached" not in err  # said once, not "HubSpot could not be reached. Could not reach …"
     code, _, err = cli("crm-fields", "--object", "contacts")
     assert code == 1
     assert "Could not reach HubSpot" in err

@@ -50,8 +50,8 @@ def describe_failure(name: str, exc: AdapterError) -> str:
     """One sentence for the user: what went wrong and what to do."""
     if isinstance(exc, MissingScopeError | AuthError | QuotaExhaustedError):
         return str(exc)
-    if isinstance(exc, NetworkError):
-        return f"{name} could not be reached. {exc}"
+    if isinstance(exc, NetworkError):  # it names the vendor and says what to check: not "could not be reached" again
+        return str(exc) if name in str(exc) else f"{name} could not be reached. {exc}"
     if isinstance(exc, RateLimitedError):
         wait = f" Try again in {exc.retry_after:.0f} seconds." if exc.retry_after else " Try again in a minute."
         return f"{name} is limiting requests right now (rate limit).{wait}"

@@ -100,8 +100,13 @@ def cmd_enable(args: argparse.Namespace, rt: Runtime) -> int:
     except CrmConflictError as exc:  # the command that does it, as the Troubleshooting table says
         raise CliError(f"{exc} Its configuration is kept: `enginy-desktop integrations disable {exc.active.key}`, "
                        f"then enable {exc.wanted.name} again.") from None
+    ctx = rt.context()
     note = "" if info.connected else f" It is not connected yet: run `enginy-desktop connect {key}`."
-    not_ready = catalog.get(key).not_ready_text  # a card without a connector behind it says so here too
+    spec = catalog.get(key)
+    if info.connected and spec.is_crm and not ctx.crm_configs.has_saved(key):  # the step that comes next
+        note = ("\nNext: enginy-desktop crm-config init (a starting configuration from "
+                f"{catalog.possessive(spec.name)} fields; review it in the window), then sync or export a list.")
+    not_ready = spec.not_ready_text  # a card without a connector behind it says so here too
     rt.print(f"{info.name} is enabled. {not_ready}" if not_ready else f"{info.name} is enabled.{note}")
     return EXIT_OK
 

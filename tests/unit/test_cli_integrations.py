@@ -136,3 +136,13 @@ def test_connect_without_the_credentials_says_which_option_takes_each(cli) -> No
         "enginy-desktop: The HubSpot connection was not saved: Fill in Private app token or service key or OAuth "
         "client ID. On the command line, Private app token or service key: --secret-stdin token; OAuth client ID: "
         "--set client_id=VALUE.")
+
+
+def test_enabling_a_connected_crm_without_a_configuration_names_the_next_step(cli, memory_keyring) -> None:  # type: ignore[no-untyped-def]
+    assert cli("connect", "hubspot", "--secret-stdin", "token", stdin="pat-na1-test-token\n")[0] == 0
+    code, out, err = cli("integrations", "enable", "hubspot")
+    assert code == 0, err
+    assert out.splitlines() == [
+        "HubSpot is enabled.",
+        "Next: enginy-desktop crm-config init (a starting configuration from HubSpot's fields; review it in the "
+        "window), then sync or export a list."]

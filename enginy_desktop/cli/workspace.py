@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -97,15 +96,9 @@ def _user_errors(handler: Callable[[argparse.Namespace, Runtime], int]) -> Calla
 
 
 def _report_path(rt: Runtime, what: str, name: str) -> Path:
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-")[:40] or "import"
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    folder = rt.data_dir / REPORTS_DIRNAME
-    path = folder / f"{what}-{slug}-{stamp}.csv"
-    n = 1
-    while path.exists():
-        n += 1
-        path = folder / f"{what}-{slug}-{stamp}-{n}.csv"
-    return path
+    from enginy_desktop.core.importers.report import new_report_path
+
+    return new_report_path(rt.data_dir / REPORTS_DIRNAME, what, name)
 
 
 def _finish_report(path: Path | None, problems: int) -> str:

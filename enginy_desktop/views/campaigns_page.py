@@ -11,9 +11,7 @@ Signals: ``statusMessage(str)`` — a short confirmation for the window's status
 from __future__ import annotations
 
 import asyncio
-import re
 import shutil
-import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -46,6 +44,7 @@ from enginy_desktop.core.importers.campaign_import import (
     import_definition,
     import_events,
 )
+from enginy_desktop.core.importers.report import new_report_path
 from enginy_desktop.core.importers.rows import ImportFileError
 
 from . import theme
@@ -275,10 +274,6 @@ class CampaignImportDialog(QDialog):
         self.result_label.setVisible(True)
         fit_height(self)
 
-    def _report_path(self, stem: str) -> Path:
-        slug = re.sub(r"[^A-Za-z0-9]+", "-", stem).strip("-")[:40] or "events"
-        return self.ctx.data_dir / "reports" / f"campaign-events-{slug}-{time.strftime('%Y%m%d-%H%M%S')}.csv"
-
     async def run_import(self) -> bool:
         """Import the chosen files in a worker thread; True when everything chosen was imported."""
         definition, events = self.definition.path, self.events.path
@@ -308,7 +303,7 @@ class CampaignImportDialog(QDialog):
                 names = [*d.created, *d.replaced, *d.unchanged]
                 lines.append(self._definition_sentence(d))
             if events is not None:
-                report = self._report_path(events.stem)
+                report = new_report_path(self.ctx.data_dir / "reports", "campaign-events", events.stem, "events")
                 try:
                     self.events_result = await asyncio.to_thread(
                         import_events, store, events, list_name=list_name, report_path=report

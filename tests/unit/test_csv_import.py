@@ -24,7 +24,7 @@ from enginy_desktop.core.importers.csv_import import (
 )
 from enginy_desktop.core.importers.headers import suggest_field
 from enginy_desktop.core.importers.mapping import ColumnMapping, load_mapping_specs
-from enginy_desktop.core.importers.report import safe_cell, write_report
+from enginy_desktop.core.importers.report import new_report_path, safe_cell, write_report
 from enginy_desktop.core.importers.sniff import detect_encoding, sniff_delimiter
 from enginy_desktop.core.store import Store
 
@@ -368,6 +368,16 @@ def test_owner_is_the_current_user(store: Store, tmp_path: Path) -> None:
 
 
 # -- reports, progress, cancellation ---------------------------------------------------------------------------------
+def test_a_new_report_never_takes_the_path_of_another(tmp_path: Path) -> None:
+    first = new_report_path(tmp_path, "import-contacts", "Q3 leads / Spain")
+    assert first.parent == tmp_path
+    assert first.name.startswith("import-contacts-Q3-leads-Spain-")
+    first.write_text("")
+    second = new_report_path(tmp_path, "import-contacts", "Q3 leads / Spain")
+    assert not second.exists()
+    assert new_report_path(tmp_path, "campaign-events", "¿?", "events").name.startswith("campaign-events-events-")
+
+
 def test_report_csv_is_safe_against_formula_injection(store: Store, tmp_path: Path) -> None:
     path = write(tmp_path, 'Name,Email\nA,"=HYPERLINK(""http://evil"")"\n,\n@x,-1\n')
     report = tmp_path / "reports" / "r.csv"

@@ -71,6 +71,14 @@ def test_lists_with_counts_create_rename_delete(service: WorkspaceService, tmp_p
         assert s.execute(text("SELECT count(*) FROM contacts")).scalar() == 4
 
 
+def test_a_file_suggests_a_list_name_no_list_has(service: WorkspaceService) -> None:
+    assert service.free_list_name("q3_leads") == "q3 leads"
+    service.create_list("Q3 Leads", "contact")  # names are compared without case
+    service.create_list("q3 leads (2)", "company")
+    assert service.free_list_name("q3_leads") == "q3 leads (3)"
+    assert service.free_list_name("__") == "Imported"
+
+
 def test_paging_in_list_order(service: WorkspaceService, tmp_path: Path) -> None:
     info, _ = load(service, tmp_path, PEOPLE)
     assert service.count(info.id) == 4

@@ -7,6 +7,8 @@ return gets a leading apostrophe, so Excel or LibreOffice shows it as text inste
 from __future__ import annotations
 
 import csv
+import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +18,19 @@ from enginy_desktop.core.paths import FOLDER_MODE, open_private
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 REPORT_COLUMNS = ("line", "status", "column", "value", "reason")
+
+
+def new_report_path(folder: Path, what: str, name: str, fallback: str = "import") -> Path:
+    """A path for a new report in ``folder`` that no other report has: ``{what}-{name as a slug}-{time}.csv``
+    (``-2``, ``-3``… when two reports start in the same second)."""
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-")[:40] or fallback
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = folder / f"{what}-{slug}-{stamp}.csv"
+    n = 1
+    while path.exists():
+        n += 1
+        path = folder / f"{what}-{slug}-{stamp}-{n}.csv"
+    return path
 
 
 def safe_cell(value: object) -> str:

@@ -18,6 +18,7 @@ Errors the user must read are :class:`WorkspaceError` (or its subclasses), with 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import unicodedata
 from array import array
@@ -207,6 +208,17 @@ class WorkspaceService:
             row = self._find_list(s, name_or_id)
             count = s.scalar(text("SELECT count(*) FROM list_memberships WHERE list_id = :l"), {"l": row.id})
             return self._list_info(row, int(count or 0))
+
+    def free_list_name(self, stem: str) -> str:
+        """A name no list has yet for a list made from a file named ``stem``: "q3_leads" -> "q3 leads", then
+        "q3 leads (2)", "q3 leads (3)"… (names compared without case)."""
+        base = re.sub(r"[_]+", " ", stem).strip() or "Imported"
+        taken = {i.name.casefold() for i in self.lists()}
+        name, n = base, 1
+        while name.casefold() in taken:
+            n += 1
+            name = f"{base} ({n})"
+        return name
 
     def find_list(self, name: str) -> ListInfo | None:
         try:

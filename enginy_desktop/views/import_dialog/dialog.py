@@ -23,7 +23,6 @@ Signals: ``imported(int, str)`` — rows were written into a list (its id and na
 from __future__ import annotations
 
 import asyncio
-import re
 import shutil
 import time
 from pathlib import Path
@@ -43,6 +42,7 @@ from enginy_desktop.core.importers.csv_import import (
     Preview,
 )
 from enginy_desktop.core.importers.mapping import Action
+from enginy_desktop.core.importers.report import new_report_path
 from enginy_desktop.core.services.workspace import WorkspaceError, WorkspaceService
 
 from ..file_pickers import PickOpen, PickSave, csv_opener, csv_saver
@@ -156,7 +156,7 @@ class ImportDialog(QDialog):
             return False
         self.preview = preview
         setup.show_file(preview)
-        setup.suggest_list_name(self._free_list_name(path.stem))
+        setup.suggest_list_name(self.service.free_list_name(path.stem))
         setup.fill_lists(self.service.lists(self.kind))
         self.mapping = preview.mapping
         setup.show_mapping(preview, preview.mapping)
@@ -164,15 +164,6 @@ class ImportDialog(QDialog):
         setup.set_file_state(True)
         self.import_button.setFocus()
         return True
-
-    def _free_list_name(self, stem: str) -> str:
-        base = re.sub(r"[_]+", " ", stem).strip() or "Imported"
-        taken = {i.name.casefold() for i in self.service.lists()}
-        name, n = base, 1
-        while name.casefold() in taken:
-            n += 1
-            name = f"{base} ({n})"
-        return name
 
     def select_existing_list(self, name: str) -> None:
         self.setup_view.select_existing_list(name)
@@ -241,16 +232,6 @@ class ImportDialog(QDialog):
             return
         self.tasks.start(self.run_import())
 
-    def _report_path(self, list_name: str) -> Path:
-        slug = re.sub(r"[^A-Za-z0-9]+", "-", list_name).strip("-")[:40] or "import"
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        path = self.reports_dir / f"import-{KIND_NOUN[self.kind]}-{slug}-{stamp}.csv"
-        n = 1
-        while path.exists():
-            n += 1
-            path = self.reports_dir / f"import-{KIND_NOUN[self.kind]}-{slug}-{stamp}-{n}.csv"
-        return path
-
     async def run_import(self) -> ImportResult | None:
         """Import with the dialog's choices in a worker thread; show the summary. None when nothing was kept."""
         problem = self._check()
@@ -265,7 +246,7 @@ class ImportDialog(QDialog):
         self._latest = None
         self._started = time.monotonic()
         self._running = True
-        self.report_path = report = self._report_path(list_name)
+        self.report_path = report = new_report_path(self.reports_dir, f"import-{KIND_NOUN[kind]}", list_name)
         self.progress_view.start(f"Importing {preview.path.name} into “{list_name}”")
         self.pages.setCurrentIndex(self.PAGE_PROGRESS)
         self.cancel_import_button.setFocus()

@@ -159,8 +159,13 @@ def _drop(layout: QVBoxLayout, widget: QWidget) -> None:
     widget.deleteLater()
 
 
+def integrations_text(run: RunInfo) -> str:
+    """"HubSpot", "OpenAI", "TheirStack", or an enrichment's providers: "Apollo, Hunter"."""
+    return ", ".join(crm_name(key) for key in run.integration_keys)
+
+
 class RunsTableModel(TableModel[RunInfo]):
-    COLUMNS = ("Run", "List", "CRM", "Started", "State", "Results")
+    COLUMNS = ("Run", "List", "Integration", "Started", "State", "Results")
 
     def text(self, run: RunInfo, column: int) -> Any:
         if column == 0:
@@ -168,7 +173,7 @@ class RunsTableModel(TableModel[RunInfo]):
         if column == 1:
             return run.list_name or "—"
         if column == 2:
-            return crm_name(run.crm) or "—"
+            return integrations_text(run) or "—"
         if column == 3:
             return when(run.started_at or run.created_at)
         if column == 4:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QWidget
 
 from enginy_desktop.core import sync
@@ -141,6 +142,19 @@ def test_counts_text_names_every_counter_in_words(kind: str, counters: dict[str,
 
     run = RunInfo(1, kind, "hubspot", None, "L", "finished", {}, counters, datetime.now(UTC), None, None, None)
     assert counts_text(run) == expected
+
+
+def test_the_runs_table_names_the_integrations_a_run_used() -> None:
+    from datetime import UTC, datetime
+
+    def run(kind: str, crm: str | None, options: dict[str, object]) -> RunInfo:
+        return RunInfo(1, kind, crm, None, "L", "finished", options, {}, datetime.now(UTC), None, None, None)
+
+    model = RunsTableModel()
+    model.set_rows([run("import", "theirstack", {}), run("enrichment", None, {"providers": ["apollo", "hunter"]}),
+                    run("sync", "hubspot", {})])
+    assert model.headerData(2, Qt.Orientation.Horizontal) == "Integration"  # not "CRM" over TheirStack
+    assert [model.data(model.index(row, 2)) for row in range(3)] == ["TheirStack", "Apollo, Hunter", "HubSpot"]
 
 
 def test_counts_text_and_table_model(qtmodeltester) -> None:  # type: ignore[no-untyped-def]

@@ -87,7 +87,7 @@ def test_the_runs_table_has_a_header(cli, ctx) -> None:  # type: ignore[no-untyp
     ctx.runs.create("export", crm="hubspot", list_name="Leads", start=True)
     code, out, _ = cli("runs")
     assert code == 0
-    assert out.splitlines()[0].split() == ["RUN", "KIND", "LIST", "CRM", "STARTED", "STATE", "COUNTS"]
+    assert out.splitlines()[0].split() == ["RUN", "KIND", "LIST", "INTEGRATION", "STARTED", "STATE", "COUNTS"]
     assert "Leads" in out.splitlines()[1]
 
 

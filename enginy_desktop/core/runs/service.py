@@ -135,6 +135,14 @@ class RunInfo:
         end = self.finished_at or datetime.now(UTC)
         return max(0.0, (end - self.started_at).total_seconds())
 
+    @property
+    def integration_keys(self) -> tuple[str, ...]:
+        """The integrations the run worked with: its CRM (or OpenAI, TheirStack), else an enrichment's providers."""
+        if self.crm:
+            return (self.crm,)
+        providers = self.options.get("providers")
+        return tuple(str(p) for p in providers) if isinstance(providers, list | tuple) else ()
+
     def counter(self, name: str) -> int:
         value = self.counters.get(name, 0)
         return int(value) if isinstance(value, int | float) else 0

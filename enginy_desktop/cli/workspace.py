@@ -173,10 +173,10 @@ def cmd_import_records(args: argparse.Namespace, rt: Runtime) -> int:
     if args.json:
         rt.print_json({**result.as_json(), "report": str(report) if report.exists() else None})
         return EXIT_OK
-    rt.print(
-        f"{_count(result.rows_read, 'row')} read, {result.imported:,} imported, {result.updated:,} updated, "
-        f"{result.rejected:,} rejected ({_count(result.warnings, 'warning')}) into the list '{result.list_name}'."
-    )
+    done = [f"{result.imported:,} imported"] + [text for n, text in (
+        (result.updated, f"{result.updated:,} updated"), (result.rejected, f"{result.rejected:,} rejected"),
+        (result.warnings, _count(result.warnings, "warning"))) if n]  # zeros are said by the line that follows
+    rt.print(f"{_count(result.rows_read, 'row')} read into the list “{result.list_name}”: {', '.join(done)}.")
     if result.companies_created:
         rt.print(f"{_count(result.companies_created, 'company', 'companies')} created for the contacts' employers.")
     rt.print(note)

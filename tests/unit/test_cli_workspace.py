@@ -30,7 +30,7 @@ def test_import_contacts_prints_counts_and_the_report(cli, tmp_path: Path, data_
     path = write(tmp_path, "contacts.csv", CONTACTS)
     code, out, err = cli("import", "contacts", str(path), "--list", "Leads")
     assert (code, err) == (0, "")
-    assert "4 rows read, 2 imported, 0 updated, 2 rejected (1 warning) into the list 'Leads'." in out
+    assert "4 rows read into the list “Leads”: 2 imported, 2 rejected, 1 warning." in out
     assert "1 company created" in out
     reports = list((data_dir / "reports").glob("import-contacts-Leads-*.csv"))
     assert len(reports) == 1
@@ -50,7 +50,8 @@ def test_clean_import_writes_no_report(cli, tmp_path: Path, data_dir: Path) -> N
     path = write(tmp_path, "ok.csv", "Email\na@x.com\n")
     code, out, _ = cli("import", "contacts", str(path), "--list", "L")
     assert code == 0
-    assert "Nothing was rejected" in out
+    assert out.splitlines()[:2] == ["1 row read into the list “L”: 1 imported.",  # no "0 rejected (0 warnings)"
+                                    "Nothing was rejected and there were no warnings."]
     assert not list((data_dir / "reports").glob("*.csv"))
 
 
@@ -77,7 +78,7 @@ def test_import_companies_with_a_mapping_file(cli, tmp_path: Path) -> None:  # t
     code, out, err = cli("import", "companies", str(path), "--list", "Accounts", "--mapping", str(mapping),
                          "--save-mapping", str(saved))
     assert (code, err) == (0, "")
-    assert "2 rows read, 2 imported" in out
+    assert "2 rows read into the list “Accounts”: 2 imported." in out
     assert json.loads(saved.read_text())["columns"]["Internal"] == "ignore"
     code, out, _ = cli("lists", "Accounts", "--json")
     records = json.loads(out)

@@ -7,7 +7,8 @@ on loopback (a child process) at a configured requests- and tokens-per-minute li
 The emulator starts with the account's allowance used up (as right after a busy minute), so the whole run is paced
 by the limits — no first-minute burst flatters the figure. Each run: a fresh data folder with ``--rows`` contacts
 (one in 50 without a job title), a yes/no column, the run started as a user starts it on the qasync loop — the AI
-column dialog open, then **Run** (worker thread, progress dialog open) — and the same column run again. Printed,
+column dialog open, then **Run** (worker thread, progress dialog open) — and the same column run again. The process
+hands the interpreter over as the application does (``keep_window_responsive``). Printed,
 medians over the runs:
 
 - ``rows_per_min_vs_ceiling``: rows answered per minute over the lower of the two ceilings — RPM, and TPM divided
@@ -19,6 +20,8 @@ medians over the runs:
 - ``requests_on_rerun``: requests the second run sent (0: every row is already done or cached);
 - ``max_event_loop_stall_ms``: the longest the window's event loop went without turning from **Run** in the dialog to
   the end of the run, progress dialog open (≤ 50); ``stall_at_s``: when it happened, from Run;
+  ``stall_at_run_ms``: the longest that began in the first half second from Run (the progress dialog opening, the
+  worker starting);
 - ``idle_process_stall_ms`` (the peer): the same heartbeat in an idle process started beside the run, for the
   same time — what the machine's own scheduling costs any process (on a loaded machine, most of the figure above).
 """
@@ -65,20 +68,29 @@ asyncio.run(main(float(sys.argv[1])))
 
 
 class Heartbeat:
-    def __init__(self, period: float = 0.002) -> None:
+    def __init__(self, period: float = 0.002, first: float = 0.5) -> None:
         self.period = period
         self.worst = 0.0
         self.worst_at = 0.0
+        self.first = first  # the stalls that begin within this many seconds of the origin (Run) also count apart
+        self.worst_first = 0.0
         self.origin = time.perf_counter()
         self.task: asyncio.Task[None] | None = None
+
+    def reset(self) -> None:
+        self.worst = self.worst_first = 0.0
+        self.origin = time.perf_counter()
 
     async def beat(self) -> None:
         last = time.perf_counter()
         while True:
             await asyncio.sleep(self.period)
             now = time.perf_counter()
-            if now - last - self.period > self.worst:
-                self.worst, self.worst_at = now - last - self.period, last - self.origin
+            stall = now - last - self.period
+            if stall > self.worst:
+                self.worst, self.worst_at = stall, last - self.origin
+            if last - self.origin < self.first:
+                self.worst_first = max(self.worst_first, stall)
             last = now
 
 
@@ -92,6 +104,7 @@ def one_run(rows: int, rpm: int, tpm: int) -> dict[str, float]:
     from enginy_desktop.sandbox.ai.openai import SANDBOX_KEY
     from enginy_desktop.views import theme
     from enginy_desktop.views.ai_column_dialog import AiColumnDialog
+    from enginy_desktop.views.tasks import keep_window_responsive
     from tests.support.ai_world import contacts_list
 
     emulator = Emulator({"rpm": rpm, "tpm": tpm, "initial_fraction": 0.0})
@@ -110,6 +123,7 @@ def one_run(rows: int, rpm: int, tpm: int) -> dict[str, float]:
         if not isinstance(app, QApplication):
             app = QApplication([])
         theme.apply_theme(app, dark=False)
+        keep_window_responsive()  # as the application does at its start
         window = QMainWindow()
         window.resize(1280, 800)
         window.show()
@@ -123,12 +137,13 @@ def one_run(rows: int, rpm: int, tpm: int) -> dict[str, float]:
             dialog.show()
             beat.task = asyncio.ensure_future(beat.beat())
             await dialog.tasks.wait()
-            await asyncio.sleep(0.2)
-            beat.worst = 0.0
-            # The peer: an idle process's heartbeat for about as long as the run takes (rows / RPM).
-            idle = subprocess.Popen([sys.executable, "-c", IDLE_BEAT, str(rows / max(1, rpm) * 60)],
+            # The peer: an idle process's heartbeat for about as long as the run takes (rows / RPM) — started
+            # before the pause, so that starting it is not counted at Run.
+            idle = subprocess.Popen([sys.executable, "-c", IDLE_BEAT, str(rows / max(1, rpm) * 60 + 0.2)],
                                     stdout=subprocess.PIPE, text=True)
-            started = beat.origin = time.perf_counter()
+            await asyncio.sleep(0.2)
+            beat.reset()
+            started = beat.origin
             result = await dialog.run()
             elapsed = time.perf_counter() - started
             beat.task.cancel()
@@ -158,6 +173,7 @@ def one_run(rows: int, rpm: int, tpm: int) -> dict[str, float]:
             "requests_on_rerun": float(after - before),
             "max_event_loop_stall_ms": beat.worst * 1000,
             "stall_at_s": beat.worst_at,
+            "stall_at_run_ms": beat.worst_first * 1000,
             "idle_process_stall_ms": idle_ms[0],
             "rows_asked": float(asked),
             "run_seconds": elapsed,
@@ -169,8 +185,8 @@ def one_run(rows: int, rpm: int, tpm: int) -> dict[str, float]:
 
 UNITS = {"rows_per_min_vs_ceiling": "ratio", "requests_per_row": "requests", "tokens_per_row": "tokens",
          "rate_limited_429": "answers", "estimate_error_pct": "%", "requests_on_rerun": "requests",
-         "max_event_loop_stall_ms": "ms", "stall_at_s": "s", "idle_process_stall_ms": "ms", "rows_asked": "rows",
-         "run_seconds": "s"}
+         "max_event_loop_stall_ms": "ms", "stall_at_s": "s", "stall_at_run_ms": "ms", "idle_process_stall_ms": "ms",
+         "rows_asked": "rows", "run_seconds": "s"}
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -52,7 +53,7 @@ from enginy_desktop.core.export import interactive as ui  # imported with the di
 from enginy_desktop.core.redact import redact
 from enginy_desktop.core.runs import RunError, RunHandle, RunInfo
 
-from .run_progress import _main_window, show_progress
+from .run_progress import ProgressDialog, _main_window, show_progress
 from .tasks import TaskKeeper
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ AI_RUN_COUNTERS: tuple[tuple[str, str, str], ...] = (
     ("failed", "Failed", "danger"),
 )
 SUGGESTED_MODELS = ("gpt-4o-mini", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-4o", "gpt-4.1")
+PREPARE_AFTER_MS = 100  # after the dialog's first paint and its estimate's start
 EXAMPLES = {
     OutputType.YES_NO: "Is {{company_name}} a B2B company? Its industry: {{company.industry}}.",
     OutputType.TEXT: "Write a one-line opener for {{first_name}}, {{job_title}} at {{company_name}}.",
@@ -74,12 +76,14 @@ EXAMPLES = {
 
 async def follow_run(ctx: AppContext, engine: Callable[[Any, Any], Awaitable[Any]], *, kind: str, title: str,
                      verb: str, target: str, unit: str, counters: Sequence[tuple[str, str, str]],
-                     parent: QWidget | None, summarize: Callable[[Any], str]) -> Any:
+                     parent: QWidget | None, summarize: Callable[[Any], str],
+                     dialog: ProgressDialog | None = None) -> Any:
     """Run ``engine(progress, token)`` in a worker thread as a :class:`RunHandle` with the progress dialog open
-    (closing it leaves the run going, followed in the status bar). Returns the engine's result."""
+    (``dialog`` when one was built ahead; closing it leaves the run going, followed in the status bar). Returns the
+    engine's result."""
     handle = RunHandle(kind, title, verb=verb, target=target, unit=unit)
     window = _main_window(parent)
-    show_progress(handle, parent=window or parent, counters=counters)
+    show_progress(handle, parent=window or parent, counters=counters, dialog=dialog)
     relay = ui.ProgressRelay(handle.publish)
     token = handle.token
 
@@ -132,6 +136,11 @@ class AiColumnDialog(QDialog):
         self.column: AiColumnInfo | None = self.service.get(column_id) if column_id is not None else None
         self.status = ai_status(ctx)
         self.last_result: Any = None
+        # Built once the dialog is on screen, in a later turn of the event loop, so that Run opens them at once:
+        # the run's progress dialog (its widgets and their style cost the window 10-25 ms) and the list's name.
+        self._progress: ProgressDialog | None = None
+        self._list_name = ""
+        self.finished.connect(self._drop_progress)
         self._check_timer = QTimer(self)
         self._check_timer.setSingleShot(True)
         self._check_timer.setInterval(150)
@@ -310,6 +319,30 @@ class AiColumnDialog(QDialog):
         hint = self.sizeHint()
         self.resize(max(720, hint.width()), hint.height())
 
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt's name)
+        super().showEvent(event)
+        if self._progress is None:
+            QTimer.singleShot(PREPARE_AFTER_MS, self._prepare_run)
+
+    def _prepare_run(self) -> None:
+        """What Run needs that costs the window's thread time, made ahead while the user reads the dialog."""
+        if self._progress is not None or not self.isVisible():
+            return
+        if not self._list_name:
+            self._list_name = _list_name(self.ctx, self.list_id)
+        window = _main_window(self.parentWidget())
+        self._progress = ProgressDialog(None, counters=AI_RUN_COUNTERS, parent=window or self.parentWidget())
+        self._progress.ensurePolished()  # the style sheet's rules resolved for it and its children now, not at Run
+        layout = self._progress.layout()
+        if layout is not None:
+            layout.activate()
+
+    def _drop_progress(self, *_args: Any) -> None:
+        """The dialog closed without (or after) a run: a progress dialog built ahead and not used goes too."""
+        if self._progress is not None:
+            self._progress.deleteLater()
+            self._progress = None
+
     # -- state ------------------------------------------------------------------------------------------------------
     def _vocabulary(self) -> Vocabulary:
         from enginy_desktop.core.ai.columns import vocabulary_for
@@ -486,7 +519,8 @@ class AiColumnDialog(QDialog):
             return None
         self.hide()
         ctx, column_id = self.ctx, column.id
-        list_name = _list_name(ctx, self.list_id)
+        list_name = self._list_name or _list_name(ctx, self.list_id)
+        ready, self._progress = self._progress, None  # the progress dialog built ahead, if it was
 
         async def engine_coro(progress: Any, token: Any) -> Any:
             return await run_column(ctx, column_id, progress=progress, token=token)
@@ -495,7 +529,8 @@ class AiColumnDialog(QDialog):
             result = await follow_run(
                 ctx, engine_coro, kind="ai", title=f"AI column “{column.name}” on “{list_name}”", verb="Filling",
                 target=f"“{column.name}”", unit="rows", counters=AI_RUN_COUNTERS,
-                parent=self.parentWidget(), summarize=lambda r: f"“{column.name}”: {summary_text(r.counters)}")
+                parent=self.parentWidget(), summarize=lambda r: f"“{column.name}”: {summary_text(r.counters)}",
+                dialog=ready)
         except (RunError, AiNotConnectedError) as exc:  # another run holds the list; the connection went away
             self.show()
             self._show_error(str(redact(exc)))

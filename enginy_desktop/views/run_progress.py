@@ -141,15 +141,16 @@ class ProgressDialog(QDialog):
 
     def __init__(
         self,
-        handle: RunHandle,
+        handle: RunHandle | None,
         *,
         counters: Sequence[tuple[str, str, str]] = (),
         parent: QWidget | None = None,
     ) -> None:
+        """``handle`` None builds the dialog ahead of its run (building and styling it costs the window some
+        milliseconds, better spent before Run than at it); :meth:`bind` gives it its run before it opens."""
         super().__init__(parent)
-        self.handle = handle
+        self.handle: RunHandle
         self.setObjectName("progressDialog")
-        self.setWindowTitle(handle.title)
         self.setModal(False)
         self.setMinimumWidth(460)
         self.confirm_box: QMessageBox | None = None
@@ -158,10 +159,10 @@ class ProgressDialog(QDialog):
         root = QVBoxLayout(self)
         root.setContentsMargins(24, 20, 24, 20)
         root.setSpacing(12)
-        title = QLabel(handle.title)
-        title.setObjectName("dialogTitle")
-        title.setWordWrap(True)
-        root.addWidget(title)
+        self.title = QLabel()
+        self.title.setObjectName("dialogTitle")
+        self.title.setWordWrap(True)
+        root.addWidget(self.title)
 
         phase_row = QHBoxLayout()
         phase_row.setSpacing(8)
@@ -214,6 +215,14 @@ class ProgressDialog(QDialog):
         root.addLayout(buttons)
 
         self._ended = False
+        if handle is not None:
+            self.bind(handle)
+
+    def bind(self, handle: RunHandle) -> None:
+        """Follow ``handle``'s run (once, before the dialog opens)."""
+        self.handle = handle
+        self.setWindowTitle(handle.title)
+        self.title.setText(handle.title)
         handle.subscribe(self.update_progress)
         handle.on_done(self._on_done)
         if handle.latest is not None:
@@ -349,15 +358,19 @@ def show_progress(
     *,
     parent: QWidget | None = None,
     counters: Sequence[tuple[str, str, str]] = (),
+    dialog: ProgressDialog | None = None,
 ) -> ProgressDialog:
-    """Open (non-modal) the progress dialog of ``handle``; if its run is already followed by the status bar, the
-    indicator stops following it while the dialog is open."""
+    """Open (non-modal) the progress dialog of ``handle`` — ``dialog`` when one was built ahead (unbound); if its
+    run is already followed by the status bar, the indicator stops following it while the dialog is open."""
     window = _main_window(parent)
     if window is not None:
         indicator = window.findChild(RunStatusIndicator, "runStatusIndicator")
         if indicator is not None:
             indicator.untrack(handle)
-    dialog = ProgressDialog(handle, counters=counters, parent=parent)
+    if dialog is None:
+        dialog = ProgressDialog(handle, counters=counters, parent=parent)
+    else:
+        dialog.bind(handle)
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.open()
     return dialog

@@ -94,7 +94,13 @@ def test_define_preview_estimate_and_run_an_ai_column(qtbot: Any, aloop: Any, ct
     assert "4 answered from the cache" in dialog.estimate_label.text()
     assert "tokens" in dialog.estimate_label.text()
     shot(dialog, "ai-column-preview")
+    qtbot.waitUntil(lambda: dialog._progress is not None)  # built ahead, once the dialog is on screen
+    ahead = dialog._progress
+    assert ahead is not None
+    titles: list[str] = []
+    ahead.windowTitleChanged.connect(titles.append)
     result = aloop.run_until_complete(dialog.run())
+    assert titles == ["AI column “B2B” on “Leads”"]  # Run opened the dialog built ahead, for this run
     assert result.run.state == "finished"
     assert result.counters["written"] == 29
     assert result.counters["skipped_empty"] == 1
@@ -221,3 +227,9 @@ def test_a_run_refused_because_the_list_is_busy_says_so(qtbot: Any, aloop: Any, 
     assert dialog.isVisible()
     assert "already running" in dialog.error.text()
     ctx.runs.finish(busy.id, "cancelled")
+    qtbot.waitUntil(lambda: dialog._progress is not None)  # shown again: a new progress dialog is built ahead
+    ahead = dialog._progress
+    assert ahead is not None
+    with qtbot.waitSignal(ahead.destroyed):
+        dialog.reject()  # closed without a run: the one built ahead goes too
+    assert dialog._progress is None

@@ -113,6 +113,15 @@ def _options(ctx: Any, args: argparse.Namespace) -> Any:
             if not known[k].ready:
                 raise CliError(known[k].why_not("cli"))
         order = {p: [k for k in keys if p in known[k].finds] for p in points}
+    else:
+        from enginy_desktop.core.enrich import excluded_providers
+
+        excluded = excluded_providers(ctx)
+        if not any(order.get(p) for p in points) and any(excluded.get(p) for p in points):
+            never = "; ".join(f"{p.value}: {', '.join(excluded[p])}" for p in points if excluded.get(p))
+            raise CliError(f"Every ready provider that finds what you chose is unticked for it on the Enrichment "
+                           f"settings page ({never}). Name the providers to ask in this run with --providers KEYS, "
+                           "or tick them again there.")
     order = {p: order.get(p, []) for p in points}
     return EnrichOptions(info.id, points, order, max_credits=args.max_credits, replace=args.replace)
 

@@ -150,6 +150,10 @@ def test_a_saved_exclusion_is_shown_and_respected_and_providers_overrides_it(cli
         assert world.emulator("apollo").requests
         assert not lusha.requests  # the saved exclusion held: Lusha was not asked for job titles
 
+        save_default_order(ctx, order, {D.JOB_TITLE: ["lusha", "apollo"]})
+        code, out, err = cli("enrich", "--list", "Leads", "--find", "job_title", "--dry-run")
+        assert code == 1
+        assert "unticked for it on the Enrichment settings page (job_title: lusha, apollo)" in " ".join(err.split())
         code, out, err = cli("enrich", "--list", "Leads", "--find", "job_title", "--providers", "lusha", "--dry-run")
         assert code == 0, err
         assert "Job title: lusha\n" in out  # --providers overrides the exclusion for this run

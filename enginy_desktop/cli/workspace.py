@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import shlex
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -62,8 +63,8 @@ def register(sub: Any) -> None:
     )
     ls.add_argument("name", nargs="?", metavar="NAME")
     ls.add_argument("--json", action="store_true", help="print the lists (or the list's records) as JSON")
-    ls.add_argument("--limit", type=int, metavar="N", help="at most N records")
-    ls.add_argument("--offset", type=int, default=0, metavar="N", help="skip the first N records")
+    ls.add_argument("--limit", type=_not_negative, metavar="N", help="at most N records")
+    ls.add_argument("--offset", type=_not_negative, default=0, metavar="N", help="skip the first N records")
     ls.set_defaults(handler=cmd_lists)
 
     cp = sub.add_parser("campaigns", help="campaigns and their leads' campaign properties")
@@ -294,9 +295,27 @@ def _cell(value: Any, width: int) -> str:
     return f"{text:<{width}}" if width else text
 
 
+def _not_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got '{text}'")
+    return value
+
+
 def _print_records_table(rt: Runtime, service: Any, info: Any, offset: int, total: int) -> int:
     first = service.records(info.id, offset, min(PAGE, max(total - offset, 0))) if offset < total else []
     kind = "company" if info.kind.value == "company" else "contact"
+    if not first:  # a header over nothing says nothing: say why
+        many = "companies" if kind == "company" else "contacts"
+        if not info.count:
+            rt.print(f"“{info.name}” has no {many} yet. Import some: enginy-desktop import {many} FILE.csv --list "
+                     f"{shlex.quote(info.name)}")
+        elif offset >= info.count:
+            rt.print(f"No {many} from number {offset + 1:,} on: “{info.name}” has {info.count:,}.")
+        return EXIT_OK
     columns = [c for c in TABLE_COLUMNS[kind] if not first or c[0] in first[0]]
     rt.print("  ".join(_cell(title, width) for _key, title, width in columns).rstrip())
     records = first

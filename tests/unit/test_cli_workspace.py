@@ -201,3 +201,17 @@ def test_campaign_import_and_show(cli, tmp_path: Path, data_dir: Path) -> None: 
     code, _, err = cli("import", "campaign", str(bad))
     assert code == 1
     assert "line 2: unknown step type 'fax'" in err
+
+
+def test_lists_says_why_it_shows_no_record(cli, ctx, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from enginy_desktop.core.services.workspace import WorkspaceService
+
+    WorkspaceService(ctx.store).create_list("Empty one", "contact")
+    assert cli("lists", "Empty one")[1].strip() == ("“Empty one” has no contacts yet. Import some: enginy-desktop "
+                                                    "import contacts FILE.csv --list 'Empty one'")
+    path = write(tmp_path, "ok.csv", "Email\na@x.com\nb@x.com\n")
+    assert cli("import", "contacts", str(path), "--list", "L")[0] == 0
+    assert cli("lists", "L", "--offset", "5")[1].strip() == "No contacts from number 6 on: “L” has 2."
+    with pytest.raises(SystemExit) as usage:  # refused, instead of a header over no record
+        cli("lists", "L", "--limit", "-1")
+    assert usage.value.code == 2

@@ -269,8 +269,10 @@ def _check_client_credentials(rt: Runtime, key: str) -> None:
 
 def cmd_disconnect(args: argparse.Namespace, rt: Runtime) -> int:
     key = _key(args.key)
+    had = rt.context().integrations.get(key).connected
     info = rt.context().integrations.disconnect(key)
-    rt.print(f"{info.name} is disconnected; its stored credentials were removed.")
+    rt.print(f"{info.name} is disconnected; its stored credentials were removed." if had
+             else f"{info.name} was not connected; any credentials stored for it are removed.")
     return EXIT_OK
 
 

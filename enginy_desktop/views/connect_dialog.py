@@ -516,7 +516,12 @@ class ConnectDialog(QDialog):
         box.open()
 
     def _disconnect(self) -> None:
-        info = self.ctx.integrations.disconnect(self.spec.key)
+        try:
+            info = self.ctx.integrations.disconnect(self.spec.key)
+        except NoSecretStoreError as exc:  # the credentials file is locked: unlock it, then disconnect
+            self._show_problems({"": str(exc)})
+            self.needsSecrets.emit()
+            return
         self.disconnected.emit(info)
         self.accept()
 

@@ -9,6 +9,7 @@ from keyring.backends import fail
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLineEdit, QPushButton
 
+from enginy_desktop.core import catalog
 from enginy_desktop.core.context import AppContext
 from enginy_desktop.views.connect_dialog import ConnectDialog, CrmConflictDialog, SecretsSetupDialog
 from enginy_desktop.views.integrations_page import TAB_DISABLED, TAB_ENABLED
@@ -202,6 +203,34 @@ def test_no_keyring_banner_offers_an_encrypted_file(qtbot, data_dir: Path) -> No
         assert not page.banner.isVisible()
         ctx.integrations.save_connection("apollo", {"api_key": "apollo-in-file"})
         assert b"apollo-in-file" not in (data_dir / "secrets.enc").read_bytes()
+        win.close()
+        ctx.close()
+    finally:
+        keyring.set_keyring(previous)
+
+
+def test_disconnect_with_the_credentials_file_locked_says_so_and_removes_nothing(qtbot, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    from enginy_desktop.core.secrets import EncryptedFileSecrets, secrets_file
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    try:
+        ctx = AppContext.open(data_dir, passphrase="a long passphrase")
+        ctx.integrations.save_connection("apollo", {"api_key": "apollo-in-file"})
+        ctx.close()
+        ctx = AppContext.open(data_dir)  # no passphrase this time: the file is locked
+        win = MainWindow(ctx)
+        qtbot.addWidget(win)
+        dialog = ConnectDialog(ctx, catalog.get("apollo"), win)
+        qtbot.addWidget(dialog)
+        dialog.show()
+        with qtbot.waitSignal(dialog.needsSecrets, timeout=1000):  # the window offers to unlock it
+            dialog._disconnect()
+        assert dialog.isVisible()
+        assert "which is locked: unlock it first" in dialog.form_error.text()
+        assert ctx.integrations.get("apollo").connected
+        assert EncryptedFileSecrets(secrets_file(data_dir), "a long passphrase")._data  # still there, as said
+        dialog.close()
         win.close()
         ctx.close()
     finally:

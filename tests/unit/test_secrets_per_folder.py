@@ -170,3 +170,24 @@ def test_a_failure_while_the_context_opens_leaves_the_database_closed(  # type: 
     with pytest.raises(SecretsError):
         AppContext.open(data_dir)
     assert not [p.name for p in data_dir.iterdir() if ".open-" in p.name]
+
+
+@pytest.mark.usefixtures("no_keyring")
+def test_disconnect_never_says_it_removed_what_stays_in_the_locked_file(  # type: ignore[no-untyped-def]
+    cli, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ENGINY_SECRETS_PASSPHRASE", "pass phrase 3")
+    monkeypatch.setenv("HS_TOKEN", "pat-na1-env-777")
+    assert cli("connect", "hubspot", "--secret-env", "token=HS_TOKEN", "--set", f"base_url={SANDBOX}")[0] == 0
+    monkeypatch.delenv("ENGINY_SECRETS_PASSPHRASE")  # locked
+    code, out, err = cli("disconnect", "hubspot")
+    assert code == 1
+    assert out == ""
+    assert "credentials are in the encrypted credentials file, which is locked" in err
+    assert "Nothing was removed." in err
+    assert len(EncryptedFileSecrets(secrets_file(data_dir), "pass phrase 3")._data) == 1  # still there, as said
+    monkeypatch.setenv("ENGINY_SECRETS_PASSPHRASE", "pass phrase 3")
+    assert cli("disconnect", "hubspot")[1].strip() == "HubSpot is disconnected; its stored credentials were removed."
+    assert EncryptedFileSecrets(secrets_file(data_dir), "pass phrase 3")._data == {}
+    assert cli("disconnect", "hubspot")[1].strip() == ("HubSpot was not connected; any credentials stored for it "
+                                                       "are removed.")

@@ -323,6 +323,13 @@ class IntegrationService:
     def disconnect(self, key: str) -> IntegrationInfo:
         """Remove the stored credentials (keyring) and the connection mark; the enabled flag and settings stay."""
         spec = catalog.get(key)
+        if self.secrets is None:
+            from enginy_desktop.core.secrets import ENV_PASSPHRASE, secrets_file
+
+            if secrets_file(self.store.data_dir).exists():  # never say removed what stays in the locked file
+                raise NoSecretStoreError(
+                    f"{spec.name}'s credentials are in the encrypted credentials file, which is locked: unlock it "
+                    f"first (on the command line, set {ENV_PASSPHRASE}), then disconnect. Nothing was removed.")
         if self.secrets is not None:
             for f in spec.secret_fields:
                 self.secrets.delete(key, f.name)

@@ -408,6 +408,12 @@ def cmd_restore(args: argparse.Namespace, rt: Runtime) -> int:
 
     ctx = rt.context()
     try:
+        kind = ctx.runs.get(args.run_id).kind
+        if kind != "export":  # only an export removes associations: not "export run 1 removed none" of a sync
+            what = {"ai": "an AI column", "import": "an import", "enrichment": "an enrichment"}.get(kind, f"a {kind}")
+            raise CliError(f"Run {args.run_id} is {what} run, not an export: only an export with 'Associate as "
+                           "Primary and remove previous associations' removes company associations. "
+                           "`enginy-desktop runs` lists the runs.")
         pending = associations_to_restore(ctx, args.run_id)
     except RunError as exc:
         raise CliError(str(exc)) from None

@@ -207,3 +207,14 @@ def test_sync_progress_says_each_phases_last_count_at_once() -> None:
         progress(snap)
     assert out.getvalue().splitlines() == ["Storing contact links: 0 / 80", "Storing contact links: 80 / 80",
                                            "Reading HubSpot companies"]
+
+
+def test_restore_associations_of_a_run_that_is_not_an_export_says_so(cli, ctx) -> None:  # type: ignore[no-untyped-def]
+    run = ctx.runs.create("sync", crm="hubspot", list_name="Leads", start=True)
+    ctx.runs.finish(run.id)
+    code, out, err = cli("restore-associations", str(run.id))
+    assert code == 1
+    assert out == ""  # not "Export run 1 removed no company association …"
+    assert err.strip() == (f"enginy-desktop: Run {run.id} is a sync run, not an export: only an export with "
+                           "'Associate as Primary and remove previous associations' removes company associations. "
+                           "`enginy-desktop runs` lists the runs.")

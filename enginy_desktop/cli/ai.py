@@ -211,6 +211,9 @@ def cmd_run(args: argparse.Namespace, rt: Runtime) -> int:
 
     try:
         if args.resume is not None:
+            from .resume import require_kind
+
+            require_kind(ctx, args.resume, "ai")
             result = asyncio.run(run_column(ctx, run_id=args.resume, progress=progress))
         else:
             if not (args.list_name and args.column):

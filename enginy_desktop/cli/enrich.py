@@ -260,12 +260,12 @@ def cmd_enrich(args: argparse.Namespace, rt: Runtime) -> int:
         return _providers(rt, ctx, args.json)
     progress = _Progress(rt)
     if args.resume is not None:
+        from .resume import require_kind
+
         try:
-            info = ctx.runs.get(args.resume)
+            info = require_kind(ctx, args.resume, "enrichment")
         except RunError as exc:
             raise CliError(str(exc)) from None
-        if info.kind != "enrichment":
-            raise CliError(f"Run {args.resume} is a {info.kind} run, not an enrichment; use its own command.")
         if info.active:
             raise CliError(f"Run {args.resume} is still {info.state_label.lower()} in another process "
                            f"(pid {info.owner_pid}).")

@@ -58,6 +58,9 @@ def cmd_import_theirstack(args: argparse.Namespace, rt: Runtime) -> int:
     progress = _Progress(rt)
     try:
         if args.resume is not None:
+            from .resume import require_kind
+
+            require_kind(ctx, args.resume, "import")
             result = asyncio.run(run_import(ctx, run_id=args.resume, progress=progress))
         else:
             if not args.list_name:

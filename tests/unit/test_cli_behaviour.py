@@ -218,3 +218,17 @@ def test_restore_associations_of_a_run_that_is_not_an_export_says_so(cli, ctx) -
     assert err.strip() == (f"enginy-desktop: Run {run.id} is a sync run, not an export: only an export with "
                            "'Associate as Primary and remove previous associations' removes company associations. "
                            "`enginy-desktop runs` lists the runs.")
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (("ai", "run", "--resume"), "is an export run, not an AI column: carry it on with `enginy-desktop resume {id}`."),
+    (("enrich", "--resume"), "is an export run, not an enrichment: carry it on with `enginy-desktop resume {id}`."),
+    (("import", "theirstack", "--resume"),
+     "is an export run, not a TheirStack import: carry it on with `enginy-desktop resume {id}`."),
+])
+def test_resuming_a_run_with_another_kinds_command_names_the_right_one(cli, ctx, argv, expected) -> None:  # type: ignore[no-untyped-def]
+    run = ctx.runs.create("export", crm="hubspot", list_name="Leads", start=True)
+    ctx.runs.finish(run.id, state="interrupted", error="Enginy Desktop stopped while this run was in progress.")
+    code, _, err = cli(*argv, str(run.id))
+    assert code == 1
+    assert err.strip() == f"enginy-desktop: Run {run.id} " + expected.format(id=run.id)  # not "unexpected error"

@@ -72,6 +72,7 @@ KIND_COUNTERS: dict[str, tuple[tuple[str, str, str], ...]] = {
     "import": (("added", "Added", "good"), ("linked", "Already in workspace", ""),
                ("duplicates", "Duplicates skipped", "warning"), ("credits", "Credits spent", "")),
 }
+RESUMABLE_KINDS = frozenset({"export", "ai", "import", "enrichment"})  # their details offer Resume
 HIDDEN_COUNTERS = frozenset({"api_calls", "total", "done", "resolved", "pages"})
 # How the history's one-line summary names counters no kind lists above (else "associations done", "1 requests").
 EXTRA_LABELS = {"throttled": "rate-limited requests", "associations_done": "associations",
@@ -229,14 +230,17 @@ class RunSummary(QFrame):
         lay.addWidget(self.tiles)
         self.error: QLabel | None = None
         note = ""
+        # A run with a journal is carried on by Resume (in its details), never started again from the beginning.
+        finish = ("Resume carries it on without doing anything twice" if run.kind in RESUMABLE_KINDS
+                  else "run it again to finish")
         if run.state == "failed":
             reason = window_text(run.error) or "no reason was recorded."
             note = f"This run failed: {reason} What was done before is kept."
         elif run.state == "cancelled":
-            note = "This run was cancelled. What it did before it stopped is kept; run it again to finish."
+            note = f"This run was cancelled. What it did before it stopped is kept; {finish}."
         elif run.state == "interrupted":
             reason = window_text(run.error) or "This run was interrupted."
-            note = f"{reason} What it did before is kept; run it again to finish."
+            note = f"{reason} What it did before is kept; {finish}."
         if note:
             self.error = QLabel(note)
             self.error.setObjectName("runError" if run.state == "failed" else "runNote")

@@ -88,12 +88,14 @@ def test_cancelled_and_interrupted_runs_say_what_was_kept(qtbot, window) -> None
     runs.finish(cancelled.id, "cancelled", counters={"matched": 4})
     page = window.show_page("runs")
     page.select_run(cancelled.id)
-    assert "What it did before it stopped is kept" in page.summary.error.text()
+    assert "What it did before it stopped is kept; run it again to finish." in page.summary.error.text()
     interrupted = runs.create("export", crm="hubspot", list_name="Leads", start=True)
     runs.finish(interrupted.id, "interrupted", error="Enginy Desktop stopped while this run was in progress.")
     page.select_run(interrupted.id)
     assert "stopped while this run was in progress" in page.summary.error.text()
-    assert "run it again to finish" in page.summary.error.text()
+    # an export is carried on by its Resume, never started again from the beginning
+    assert "Resume carries it on without doing anything twice." in page.summary.error.text()
+    assert "run it again" not in page.summary.error.text()
 
 
 def test_details_registry_for_other_kinds(qtbot, window, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]

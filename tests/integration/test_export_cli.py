@@ -199,3 +199,16 @@ def w_job() -> Any:
     from tests.support.export_world import enginy
 
     return enginy("job_title", "jobtitle", overwrite=True)
+
+
+def test_a_report_path_that_cannot_be_written_is_refused_before_anything_is_written(w: World, cli: Cli,
+                                                                                   tmp_path: Path) -> None:
+    w.configure(list(CONTACT_BASICS))
+    w.contacts("Leads", leads(2))
+    missing = tmp_path / "no-such-folder" / "report.json"
+    code, out, err = cli("export", "--list", "Leads", "--yes", "--report", str(missing))
+    assert code == 2
+    assert err.strip() == (f"enginy-desktop: --report {missing}: the folder {missing.parent} does not exist. "
+                           "Nothing was written.")
+    assert out == ""
+    assert w.crm_contacts() == []  # not exported with its report lost afterwards

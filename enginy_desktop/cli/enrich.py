@@ -258,6 +258,9 @@ def cmd_enrich(args: argparse.Namespace, rt: Runtime) -> int:
     ctx = rt.context()
     if args.providers_list:
         return _providers(rt, ctx, args.json)
+    from .outputs import check_output_files
+
+    check_output_files(args)  # before any credit is spent
     progress = _Progress(rt)
     if args.resume is not None:
         from .resume import require_kind

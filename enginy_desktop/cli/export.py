@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
-import os
 import shlex
 import signal
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from . import EXIT_ERROR, EXIT_OK, CliError, Runtime
+from .outputs import check_output_files
 
 EXIT_PARTIAL = 3
 
@@ -157,23 +157,6 @@ def _command_line_refusal(ctx: Any, exc: Any) -> str:
             "Nothing was written.")
 
 
-def _check_outputs(args: argparse.Namespace) -> None:
-    """--report and --failed-csv are checked before anything is written to the CRM: a mistyped folder must not
-    leave an export done and its report lost."""
-    for option, value in (("--report", getattr(args, "report", None)), ("--failed-csv", getattr(args, "failed_csv",
-                                                                                                   None))):
-        if not value:
-            continue
-        path = Path(value).expanduser()
-        folder = path.parent
-        if path.is_dir():
-            raise CliError(f"{option} {value} is a folder: give a file name. Nothing was written.", 2)
-        if not folder.is_dir():
-            raise CliError(f"{option} {value}: the folder {folder} does not exist. Nothing was written.", 2)
-        if not os.access(folder, os.W_OK):
-            raise CliError(f"{option} {value}: the folder {folder} cannot be written to. Nothing was written.", 2)
-
-
 def _parse_sets(items: list[str]) -> dict[str, str]:
     values = {}
     for item in items:
@@ -287,7 +270,7 @@ def cmd_export(args: argparse.Namespace, rt: Runtime) -> int:
     from enginy_desktop.core.export.run import execute, start_export
     from enginy_desktop.core.runs import RunBusyError, RunCancelled
 
-    _check_outputs(args)
+    check_output_files(args)
     ctx = rt.context()
     options = ExportOptions(
         associated_companies=args.associated_companies,
@@ -401,7 +384,7 @@ def cmd_resume(args: argparse.Namespace, rt: Runtime) -> int:
     from enginy_desktop.core.export.run import resume
     from enginy_desktop.core.runs import RunError
 
-    _check_outputs(args)
+    check_output_files(args)
     ctx = rt.context()
     try:
         info = ctx.runs.get(args.run_id)

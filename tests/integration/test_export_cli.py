@@ -209,6 +209,6 @@ def test_a_report_path_that_cannot_be_written_is_refused_before_anything_is_writ
     code, out, err = cli("export", "--list", "Leads", "--yes", "--report", str(missing))
     assert code == 2
     assert err.strip() == (f"enginy-desktop: --report {missing}: the folder {missing.parent} does not exist. "
-                           "Nothing was written.")
+                           "Nothing was done.")
     assert out == ""
     assert w.crm_contacts() == []  # not exported with its report lost afterwards

@@ -232,3 +232,12 @@ def test_resuming_a_run_with_another_kinds_command_names_the_right_one(cli, ctx,
     code, _, err = cli(*argv, str(run.id))
     assert code == 1
     assert err.strip() == f"enginy-desktop: Run {run.id} " + expected.format(id=run.id)  # not "unexpected error"
+
+
+def test_enrich_checks_its_report_file_before_spending_anything(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    missing = tmp_path / "no-such-folder" / "r.json"
+    code, out, err = cli("enrich", "--list", "Leads", "--find", "email", "--yes", "--report", str(missing))
+    assert code == 2
+    assert out == ""
+    assert err.strip() == (f"enginy-desktop: --report {missing}: the folder {missing.parent} does not exist. "
+                           "Nothing was done.")

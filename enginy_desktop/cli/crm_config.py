@@ -45,7 +45,8 @@ def _crm(ctx: Any, key: str | None) -> str:
         return spec.key
     active = ctx.integrations.active_crm()
     if active is None:
-        raise CliError("No CRM is enabled: enable one first, or name it with --crm KEY.")
+        raise CliError("No CRM is enabled: enable one first (`enginy-desktop integrations enable KEY`, e.g. hubspot; "
+                       "`enginy-desktop integrations list` names them), or name it with --crm KEY.")
     return str(active.key)
 
 

@@ -58,6 +58,9 @@ def test_invalid_configuration_is_not_saved(ctx: AppContext) -> None:
 
 
 def test_cli_export_and_import_round_trip(ctx: AppContext, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    code, _, err = cli("crm-config", "export", str(tmp_path / "x.json"))
+    assert code == 1
+    assert "No CRM is enabled: enable one first (`enginy-desktop integrations enable KEY`, e.g. hubspot;" in err
     ctx.integrations.enable("hubspot")
     code, _, err = cli("crm-config", "export", str(tmp_path / "x.json"))
     assert code == 1

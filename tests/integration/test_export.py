@@ -76,6 +76,28 @@ def test_create_then_update_with_overwrite_rules(w: World) -> None:
     assert len(w.crm_contacts()) == 2
 
 
+def test_a_list_read_a_few_rows_at_a_time_plans_as_read_at_once(w: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While the CRM look-up runs, the plan reads the list's whole rows a chunk at a time: chunk edges change
+    nothing (values, matches, blocked records, labels)."""
+    from enginy_desktop.core.export import plan as plan_module
+
+    w.configure([*CONTACT_BASICS, enginy("job_title", "jobtitle", overwrite=False), enginy("phone", "phone")])
+    w.add_crm_contact(email="bob@acme.test", firstname="Bob", lastname="Roe", company="Acme", jobtitle="CTO")
+    w.contacts("Leads", [
+        jane(),
+        {"first_name": "Bob", "last_name": "Roe", "email": "bob@acme.test", "company_name": "Acme",
+         "job_title": "VP Sales", "phone": "+1 222"},
+        *({"first_name": f"P{i}", "last_name": "Lee", "email": f"p{i}@lee.test", "company_name": "Lee",
+           "phone": "no digits" if i == 3 else f"+1 {i}"} for i in range(7)),
+    ])
+    at_once = run(plan_export(w.ctx, "Leads")).as_json()
+    monkeypatch.setattr(plan_module, "_ROWS_AT_ONCE", 2)
+    chunked = run(plan_export(w.ctx, "Leads")).as_json()
+    assert chunked == at_once
+    assert at_once["records"][1]["action"] == "update"
+    assert sum(r["action"] == "blocked" for r in at_once["records"]) == 1  # "no digits" is no phone number
+
+
 def test_fixed_and_export_fields(w: World) -> None:
     w.configure([*CONTACT_BASICS, fixed("lifecyclestage", "Lead"), export_field("hs_lead_status", overwrite=True)])
     w.add_crm_contact(email="bob@acme.test", firstname="Bob", lastname="Roe", company="Acme",

@@ -499,6 +499,9 @@ def _label(obj: str, row: Mapping[str, Any]) -> str:
     return text[:400]
 
 
+_ROWS_AT_ONCE = 900  # whole rows read at a time while the look-up runs (one query, about a megabyte)
+
+
 def _row_type(cols: Sequence[str]) -> type[tuple[Any, ...]]:
     """A tuple with ``get(name)``: a 100,000-row list costs a third of what dicts would."""
     index = {c: i for i, c in enumerate(cols)}
@@ -944,11 +947,24 @@ async def _plan_records(ctx: Any, adapter: CrmAdapter, crm: str, crm_name: str, 
         finally:
             waiter.cancel()
 
-    rows: dict[str, dict[int, Any]] = {
-        main_obj: _load_rows(ctx, Contact if main_obj == "contact" else Company, ids, columns(main_obj))}
-    order: dict[str, list[int]] = {main_obj: [i for i in ids if i in rows[main_obj]]}
+    main_model = Contact if main_obj == "contact" else Company
+    rows: dict[str, dict[int, Any]] = {}
+    if early_rows is not None:
+        # The look-up holds the first object's identifiers: its whole rows are read a chunk at a time below, as
+        # their values are prepared, instead of all at once beside the look-up (the plan's highest point).
+        order: dict[str, list[int]] = {main_obj: [i for i in ids if i in early_rows]}
+        if "company" in objects and main_obj == "contact":
+            company_of = _load_rows(ctx, Contact, order["contact"], ["company_id"])
+            company_ids = list(dict.fromkeys(r.get("company_id") for r in company_of.values()
+                                             if r.get("company_id")))
+            del company_of
+    else:
+        rows[main_obj] = _load_rows(ctx, main_model, ids, columns(main_obj))
+        order = {main_obj: [i for i in ids if i in rows[main_obj]]}
+        if "company" in objects and main_obj == "contact":
+            company_ids = list(dict.fromkeys(r.get("company_id") for r in rows["contact"].values()
+                                             if r.get("company_id")))
     if "company" in objects and main_obj == "contact":
-        company_ids = list(dict.fromkeys(r.get("company_id") for r in rows["contact"].values() if r.get("company_id")))
         rows["company"] = _load_rows(ctx, Company, company_ids, columns("company"))
         order["company"] = [i for i in company_ids if i in rows["company"]]
 
@@ -995,8 +1011,9 @@ async def _plan_records(ctx: Any, adapter: CrmAdapter, crm: str, crm_name: str, 
     activities: dict[int, list[PlanOp]] = defaultdict(list)
     engagement: dict[int, dict[EngagementSource, Any]] = {}
     if want_events:
+        listed = set(order.get("contact", ()))
         for contact_id, data in campaign_data.items():
-            if contact_id not in rows.get("contact", {}):
+            if contact_id not in listed:
                 continue
             new = [e for e in data.events if e.event_id not in already_logged]
             if not new:
@@ -1036,12 +1053,18 @@ async def _plan_records(ctx: Any, adapter: CrmAdapter, crm: str, crm_name: str, 
                 fixed_problems: list[str] = []
                 _convert(obj_fields[m.crm_field], m.value, user_ids, fixed_values, fixed_problems)
                 fixed[m.crm_field] = (fixed_values, fixed_problems)
+        identifying = set(rules[obj].local_fields)
+        if overlapped:
+            rows[obj] = {}
         for position, local_id in enumerate(order[obj]):
             if overlapped:
                 if position % 200 == 0:
                     await asyncio.sleep(0)  # the look-up sends its next request on time
+                if position % _ROWS_AT_ONCE == 0:
+                    rows[obj] = _load_rows(ctx, main_model, order[obj][position:position + _ROWS_AT_ONCE],
+                                           columns(obj))
                 row = rows[obj].pop(local_id, None)  # the full row is let go as soon as it is used
-                if row is None:
+                if row is None:  # deleted meanwhile
                     continue
             else:
                 row = rows[obj][local_id]
@@ -1051,9 +1074,17 @@ async def _plan_records(ctx: Any, adapter: CrmAdapter, crm: str, crm_name: str, 
             def put(crm_field: str, raw: Any) -> None:
                 _convert(obj_fields[crm_field], raw, user_ids, values, problems)  # noqa: B023 - called at once
 
+            looked_up = early_rows.get(local_id) if overlapped else None  # type: ignore[union-attr]
             for m in mappings:
                 if m.kind is MappingKind.ENGINY:
-                    put(m.crm_field, row.get(m.source))
+                    raw = row.get(m.source)
+                    if looked_up is not None and m.source in identifying:
+                        # The look-up holds the same value: keep one string, not two (the plan's peak is while
+                        # both are held; a converted text is the string it was given when nothing changes).
+                        held = looked_up.get(m.source)
+                        if held == raw:
+                            raw = held
+                    put(m.crm_field, raw)
                 elif m.kind is MappingKind.FIXED:
                     converted, fixed_problems = fixed[m.crm_field]
                     values.update(converted)

@@ -98,6 +98,20 @@ def test_a_list_read_a_few_rows_at_a_time_plans_as_read_at_once(w: World, monkey
     assert sum(r["action"] == "blocked" for r in at_once["records"]) == 1  # "no digits" is no phone number
 
 
+def test_equal_values_are_held_once_and_distinct_fields_are_let_go() -> None:
+    """A big plan keeps one string for a job title all its records share; a field of mostly distinct values
+    (e-mails) stops being pooled after its trial, so the pool never holds them all."""
+    from enginy_desktop.core.export.plan import _SameStrings
+
+    same = _SameStrings()
+    titles = [same("jobtitle", "".join(["VP ", "Sales"])) for _ in range(3 * _SameStrings.TRIAL)]
+    assert all(t is titles[0] for t in titles)
+    for i in range(3 * _SameStrings.TRIAL):
+        same("email", f"p{i}@acme.test")
+    assert "email" not in same._pools
+    assert same._pools["jobtitle"] == {"VP Sales": "VP Sales"}
+
+
 def test_fixed_and_export_fields(w: World) -> None:
     w.configure([*CONTACT_BASICS, fixed("lifecyclestage", "Lead"), export_field("hs_lead_status", overwrite=True)])
     w.add_crm_contact(email="bob@acme.test", firstname="Bob", lastname="Roe", company="Acme",

@@ -36,7 +36,7 @@ from .crm_config import (
     association_note,
     validate,
 )
-from .crm_config.field_types import _crm_type  # the one place CRM type names are read: editor and validation agree
+from .crm_config.field_types import crm_type_of  # the one place CRM type names are read: editor and validation agree
 from .matching.matcher import DuplicateRisk
 from .matching.normalize import Kind
 from .matching.rules import (
@@ -577,7 +577,7 @@ class WizardState:
 
     @staticmethod
     def _crm_choice(f: CrmFieldInfo, obj: ObjectType, foreign: bool) -> FieldChoice:
-        kind = _crm_type(f)
+        kind = crm_type_of(f)
         label = type_label(kind)
         if kind in ("picklist", "multi_picklist") and f.options:
             label += f", {len(f.options)} options"
@@ -591,7 +591,7 @@ class WizardState:
         f = self.crm_field(object_type, crm_field) if crm_field else None
         if f is None:
             return EditorSpec("text", placeholder=_EDITOR_PLACEHOLDERS["text"])
-        kind = _crm_type(f)
+        kind = crm_type_of(f)
         if kind in ("picklist", "multi_picklist"):
             if not f.options:
                 return EditorSpec("text", placeholder="Value as the CRM spells it")
@@ -649,7 +649,7 @@ class WizardState:
         if obj is ObjectType.CONTACT:
             taken_t |= {v for v in self.config.campaign_mappings.values() if v}
         targets = [
-            f for f in self.snapshot.fields_of(obj) if not f.read_only and _crm_type(f) not in ("owner", "reference")
+            f for f in self.snapshot.fields_of(obj) if not f.read_only and crm_type_of(f) not in ("owner", "reference")
         ]
         pairs = suggest_pairs(self.enginy_choices_fields(obj), targets, taken_sources=taken_s, taken_targets=taken_t)
         if not pairs:

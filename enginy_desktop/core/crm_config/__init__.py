@@ -18,8 +18,12 @@ The wizard's pages render a :class:`CrmConfig` and apply the user's edits to it;
 
 from __future__ import annotations
 
-from .field_types import CrmFieldLike, CrmUserLike, EnginyFieldLike
-from .field_types import _crm_type as _crm_type  # read by the export too, so that it and validation agree
+from .field_types import (
+    CrmFieldLike,
+    CrmUserLike,
+    EnginyFieldLike,
+    crm_type_of,  # read by the export too, so that it and validation agree
+)
 from .file_format import CONFIG_FORMAT, CONFIG_VERSION, CrmConfigFileError, NewerConfigVersionError
 from .model import (
     AssociationType,
@@ -67,6 +71,7 @@ __all__ = [
     "Severity",
     "Step",
     "association_note",
+    "crm_type_of",
     "errors",
     "validate",
 ]

@@ -3,7 +3,7 @@ its field types, and which values each type takes.
 
 The CRM's fields and users come from the adapter as plain objects; any object with the attributes of
 :class:`CrmFieldLike` / :class:`CrmUserLike` fits (the adapters' ``CrmField`` and ``CrmUser`` do). The helpers
-with a leading underscore are the package's own; :func:`_crm_type` is also read by the wizard state and the
+with a leading underscore are the package's own; :func:`crm_type_of` is also read by the wizard state and the
 export, so that the editor, validation and export agree on a CRM field's type.
 """
 
@@ -75,7 +75,8 @@ _TYPE_SYNONYMS = {
 }  # fmt: skip
 
 
-def _crm_type(field_: CrmFieldLike) -> str:
+def crm_type_of(field_: CrmFieldLike) -> str:
+    """The kind of a CRM field (text, number, date, picklist…) that validation and the export both compare by."""
     raw = str(getattr(field_.type, "value", field_.type) or "").strip().lower()
     return _TYPE_SYNONYMS.get(raw, "other")
 
@@ -139,7 +140,7 @@ _EXPORTABLE_TYPES = {
 
 def _fixed_value_problem(field_: CrmFieldLike, value: str, crm_users: Sequence[CrmUserLike] | None) -> str | None:
     """Why a fixed value does not fit a CRM field, or None."""
-    ftype = _crm_type(field_)
+    ftype = crm_type_of(field_)
     label = f"“{field_.label or field_.name}”"
     text = value.strip()
     if ftype == "number" and not _NUMBER.fullmatch(text):

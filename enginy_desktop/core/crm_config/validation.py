@@ -19,12 +19,12 @@ from .field_types import (
     CrmFieldLike,
     CrmUserLike,
     EnginyFieldLike,
-    _crm_type,
     _enginy_type,
     _fixed_value_problem,
     _option_list,
     _option_value,
     _options,
+    crm_type_of,
 )
 from .model import (
     AssociationType,
@@ -287,7 +287,7 @@ class _Validator:
                 where, f"{label} is read-only in the CRM: Enginy cannot write it. Choose another field.", "read_only"
             )
             return
-        ftype = _crm_type(crm)
+        ftype = crm_type_of(crm)
         if ftype in ("owner", "reference") and m.kind in (MappingKind.ENGINY, MappingKind.ENGAGEMENT):
             what = (
                 "the record's owner: it is set from Step 4: User Mapping"
@@ -401,7 +401,7 @@ class _Validator:
             if crm.read_only:
                 self.add(where, f"{label} is read-only in the CRM: Enginy cannot write it.", "read_only")
                 continue
-            ftype = _crm_type(crm)
+            ftype = crm_type_of(crm)
             if prop.value_type == "number":
                 if ftype not in ("number", "text", "long_text"):
                     self.add(

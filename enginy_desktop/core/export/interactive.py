@@ -34,7 +34,7 @@ from enginy_desktop.core.crm_config import (
     MappingKind,
     ObjectType,
     Severity,
-    _crm_type,
+    crm_type_of,
     validate,
 )
 from enginy_desktop.core.crm_wizard import _EDITOR_PLACEHOLDERS, EditorSpec
@@ -178,7 +178,7 @@ class ExportSetup:
 
 
 def _editor(f: Any, users: Sequence[Any]) -> EditorSpec:
-    kind = _crm_type(f)
+    kind = crm_type_of(f)
     if kind in ("picklist", "multi_picklist"):
         if not f.options:
             return EditorSpec("text", placeholder="Value as the CRM spells it")
@@ -363,7 +363,7 @@ def _labels_of(snapshot: Any) -> CrmLabels:
     for f in snapshot.fields:
         key = (f.object, f.name)
         fields[key] = f.label or f.name
-        kind = _crm_type(f)
+        kind = crm_type_of(f)
         if kind == "owner":
             owners.add(key)
         elif kind in ("picklist", "multi_picklist") and f.options:

@@ -112,6 +112,22 @@ def test_equal_values_are_held_once_and_distinct_fields_are_let_go() -> None:
     assert same._pools["jobtitle"] == {"VP Sales": "VP Sales"}
 
 
+def test_a_create_is_rechecked_by_its_payload_value_without_a_copy() -> None:
+    """A planned create names the payload field it is re-checked by (no dict of its own per record); a value
+    that is not the payload's is kept as given."""
+    from enginy_desktop.core.export.plan import PlanRecord
+
+    rec = PlanRecord("contact", 1, "Jane", "create", payload={"email": "jane@acme.test", "firstname": "Jane"})
+    assert rec.lookup == {}
+    rec.lookup = {"email": "jane@acme.test"}
+    assert (rec.lookup_field, rec.lookup_other) == ("email", None)
+    assert rec.lookup == {"email": "jane@acme.test"}
+    rec.lookup = {"hs_object_id": "77"}  # not in the payload
+    assert rec.lookup == {"hs_object_id": "77"}
+    rec.lookup = {}
+    assert rec.lookup == {} and rec.lookup_field is None
+
+
 def test_fixed_and_export_fields(w: World) -> None:
     w.configure([*CONTACT_BASICS, fixed("lifecyclestage", "Lead"), export_field("hs_lead_status", overwrite=True)])
     w.add_crm_contact(email="bob@acme.test", firstname="Bob", lastname="Roe", company="Acme",

@@ -162,7 +162,6 @@ class ExportOptions:
 
 
 _NO_CHANGES: list[Any] = []  # shared by the records that have none; replaced, never appended to
-_NO_LOOKUP: dict[str, str] = {}
 
 
 @dataclass(slots=True)
@@ -182,9 +181,31 @@ class PlanRecord:
     reason: str = ""
     leader: int | None = None  # merge: the local record it becomes one CRM record with
     company_id: int | None = None  # a contact's local company
-    lookup: dict[str, str] = field(default_factory=dict)  # unique CRM field -> value (re-check of a create)
     why: str = ""  # how it matched
     candidates: tuple[str, ...] = ()
+    # How a create is re-checked (see ``lookup``): the payload's field named, not a dict of its own per record.
+    lookup_field: str | None = None
+    lookup_other: dict[str, str] | None = None  # a re-check value that is not the payload's
+
+    @property
+    def lookup(self) -> dict[str, str]:
+        """The unique CRM field -> value a create is re-checked by (empty: none)."""
+        if self.lookup_other is not None:
+            return self.lookup_other
+        value = self.payload.get(self.lookup_field) if self.lookup_field is not None else None
+        return {self.lookup_field: str(value)} if value is not None else {}  # type: ignore[dict-item]
+
+    @lookup.setter
+    def lookup(self, lookup: Mapping[str, str]) -> None:
+        self.lookup_field = self.lookup_other = None
+        if len(lookup) == 1:
+            ((name, value),) = lookup.items()
+            held = self.payload.get(name)
+            if held is not None and str(held) == value:
+                self.lookup_field = name
+                return
+        if lookup:
+            self.lookup_other = dict(lookup)
 
     def as_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -1134,10 +1155,10 @@ async def _plan_records(ctx: Any, adapter: CrmAdapter, crm: str, crm_name: str, 
             for name, value in values.items():
                 if type(value) is str:
                     values[name] = same(name, value)
-            # One shared empty change list and lookup until the record gets its own (never changed in place):
+            # One shared empty change list until the record gets its own (never changed in place):
             # 100,000 records would otherwise hold 100,000 empty containers each.
             rec = PlanRecord(obj, local_id, _label(obj, row), CREATE, payload=values, changes=_NO_CHANGES,
-                             lookup=_NO_LOOKUP, company_id=row.get("company_id") if obj == "contact" else None)
+                             company_id=row.get("company_id") if obj == "contact" else None)
             if problems:
                 rec.action, rec.code = BLOCKED, "invalid_value"
                 rec.reason = " ".join(problems)

@@ -125,7 +125,8 @@ def test_a_create_is_rechecked_by_its_payload_value_without_a_copy() -> None:
     rec.lookup = {"hs_object_id": "77"}  # not in the payload
     assert rec.lookup == {"hs_object_id": "77"}
     rec.lookup = {}
-    assert rec.lookup == {} and rec.lookup_field is None
+    assert rec.lookup == {}
+    assert rec.lookup_field is None
 
 
 def test_fixed_and_export_fields(w: World) -> None:

@@ -29,7 +29,9 @@ from enginy_desktop.redact import redact
 
 
 class AdapterError(Exception):
-    """Base of every adapter failure. ``str()`` is one readable sentence, with every secret masked.
+    """Base of every adapter failure. ``str()`` is one readable sentence, with every secret masked; ``detail`` is
+    the technical part a user reads only when asking for it (the window's "Details", the command line's
+    ``--verbose``, the log): the low-level error and its class, an HTTP status and address, also secret-free.
 
     ``retriable`` says whether the same call may succeed later unchanged; ``status`` is the HTTP status when
     there was one; ``request_id`` is the vendor's correlation id for a support ticket. A batch method that
@@ -48,8 +50,10 @@ class AdapterError(Exception):
         vendor: str = "",
         status: int | None = None,
         request_id: str = "",
+        detail: str = "",
     ) -> None:
         self.message = redact(message)
+        self.detail = redact(detail)
         self.vendor = vendor
         self.status = status
         self.request_id = request_id
@@ -59,6 +63,19 @@ class AdapterError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+def error_detail(exc: BaseException | None) -> str:
+    """The technical detail behind an error the user is shown: the ``detail`` of ``exc`` or of the error it was
+    raised while handling (a command's one-line error made from an adapter's), "" when there is none."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        detail = getattr(exc, "detail", "")
+        if isinstance(detail, str) and detail:
+            return redact(detail)
+        exc = exc.__cause__ or exc.__context__
+    return ""
 
 
 class AuthError(AdapterError):
@@ -922,6 +939,7 @@ __all__ = [
     "WriteResult",
     "as_options",
     "clear_field_links",
+    "error_detail",
     "parse_datetime",
     "utc_ms",
 ]

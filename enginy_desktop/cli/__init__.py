@@ -29,11 +29,25 @@ EXIT_USAGE = 2
 
 
 class CliError(Exception):
-    """One line for stderr; ``code`` is the exit status."""
+    """One line for stderr; ``code`` is the exit status. ``detail`` is the technical part (also found on the
+    error it was raised from), printed only with ``--verbose``."""
 
-    def __init__(self, message: str, code: int = EXIT_ERROR) -> None:
+    def __init__(self, message: str, code: int = EXIT_ERROR, *, detail: str = "") -> None:
         super().__init__(message)
         self.code = code
+        self.detail = detail
+
+
+def print_error(stderr: TextIO, exc: BaseException, *, verbose: bool, text: object = None) -> None:
+    """The one way a command says it failed: ``enginy-desktop: SENTENCE`` (``text``, else the error itself), and
+    with ``--verbose`` the technical detail on a second line. Both are redacted."""
+    from enginy_desktop.adapters.base import error_detail
+    from enginy_desktop.core.redact import redact
+
+    print(f"enginy-desktop: {redact(exc if text is None else text)}", file=stderr)
+    detail = error_detail(exc) if verbose else ""
+    if detail:
+        print(f"  Details: {detail}", file=stderr)
 
 
 class Runtime:
@@ -135,6 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY",
         help="with --demo: the CRM the demo connects to (default: hubspot; any CRM with an adapter and a sandbox)",
     )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="when a command fails, also print the technical detail (the error under the sentence)",
+    )
     parser.add_argument("--self-check", action="store_true", help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
@@ -154,18 +173,24 @@ def _subparsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser
 
 
 def _accept_global_options_anywhere(parser: argparse.ArgumentParser) -> None:
-    """``--data-dir DIR`` works before or after the command (``enginy-desktop lists --data-dir DIR``).
+    """``--data-dir DIR`` and ``--verbose`` work before or after the command (``enginy-desktop lists --data-dir
+    DIR``).
 
-    Each command's parser gets the option too, with no default of its own, so a value given before the command
+    Each command's parser gets the options too, with no default of its own, so a value given before the command
     is kept unless one after it replaces it.
     """
     for child in _subparsers(parser):
-        if any("--data-dir" in a.option_strings for a in child._actions):
-            continue
-        child.add_argument(
-            "--data-dir", metavar="DIR", default=argparse.SUPPRESS,
-            help="folder for the database, logs and reports (also accepted before the command)",
-        )
+        options = {o for a in child._actions for o in a.option_strings}
+        if "--data-dir" not in options:
+            child.add_argument(
+                "--data-dir", metavar="DIR", default=argparse.SUPPRESS,
+                help="folder for the database, logs and reports (also accepted before the command)",
+            )
+        if "--verbose" not in options:
+            child.add_argument(
+                "--verbose", action="store_true", default=argparse.SUPPRESS,
+                help="when the command fails, also print the technical detail (also accepted before the command)",
+            )
 
 
 def run(
@@ -191,6 +216,7 @@ def run(
 
     private_umask()  # files the command writes (database, logs, reports, exports) are private to the user
     rt = Runtime(args.data_dir, stdin, stdout, stderr)
+    verbose = bool(getattr(args, "verbose", False))
     try:
         return handler(args, rt)
     except BrokenPipeError:
@@ -198,7 +224,7 @@ def run(
         _quiet_closed_stdout(stdout)
         return EXIT_OK
     except CliError as exc:
-        print(f"enginy-desktop: {redact(exc)}", file=stderr)
+        print_error(stderr, exc, verbose=verbose)
         return exc.code
     except KeyboardInterrupt:
         print("enginy-desktop: interrupted", file=stderr)
@@ -215,11 +241,11 @@ def run(
 
         if isinstance(exc, StoreError | IntegrationError | SecretsError | UnknownIntegrationError | DataDirError
                       | RunError | WorkspaceError):  # a list that does not exist, a value that does not fit
-            print(f"enginy-desktop: {redact(exc)}", file=stderr)
+            print_error(stderr, exc, verbose=verbose)
             return EXIT_ERROR
         if isinstance(exc, OSError):  # a full disk, a read-only folder... one line, never a traceback
             logging.getLogger(__name__).warning("Command %s failed: %s", args.command, exc)
-            print(f"enginy-desktop: {redact(describe_os_error(exc))}", file=stderr)
+            print_error(stderr, exc, verbose=verbose, text=describe_os_error(exc))
             return EXIT_ERROR
         logging.getLogger(__name__).exception("Command %s failed", args.command)
         where = current_log_file()

@@ -61,7 +61,7 @@ def cmd_check(args: argparse.Namespace, rt: Runtime) -> int:
                        "user": result.user})
         return EXIT_OK if result.ok else EXIT_ERROR
     if not result.ok:
-        raise CliError(f"{spec.name}: {result.message}")
+        raise CliError(f"{spec.name}: {result.message}", detail=result.detail)
     rt.print(f"{spec.name}: OK. {result.message}")
     return EXIT_OK
 

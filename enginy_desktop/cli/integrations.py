@@ -263,7 +263,7 @@ def _check_client_credentials(rt: Runtime, key: str) -> None:
     result = asyncio.run(connection_test.run_connection_test(rt.context(), key))
     if not result.ok:
         raise CliError(f"{result.message} The client ID and secret are saved; run this command again with the right "
-                       f"ones, or `enginy-desktop disconnect {key}` to remove them.")
+                       f"ones, or `enginy-desktop disconnect {key}` to remove them.", detail=result.detail)
     rt.print(f"Signed in to {catalog.get(key).name} with the client credentials: {result.message}")
 
 

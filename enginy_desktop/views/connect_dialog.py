@@ -43,7 +43,7 @@ from enginy_desktop.core.services.integrations import (
 from . import theme
 from .message import MessageBox
 from .tasks import TaskKeeper
-from .widgets import make_primary
+from .widgets import DetailsDisclosure, make_primary
 
 log = logging.getLogger(__name__)
 
@@ -275,6 +275,9 @@ class ConnectDialog(QDialog):
         self.test_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.test_result.setVisible(False)
         body.addWidget(self.test_result)
+        self.test_details = DetailsDisclosure()  # the technical part of a failed test, folded
+        body.addWidget(self.test_details)
+        self.test_details.toggle.toggled.connect(lambda _shown: self._fit_height())
 
         if spec.category is catalog.Category.DATA_ENRICHMENT:  # the waterfall, reachable from every enrichment card
             order_row = QHBoxLayout()
@@ -446,12 +449,14 @@ class ConnectDialog(QDialog):
             result = await connection_test.run_connection_test(self.ctx, self.spec.key)
         except Exception as exc:  # the tester promises not to raise; never let a bug freeze the dialog
             log.exception("Connection test for %s failed unexpectedly", self.spec.key)
-            result = connection_test.ConnectionTestResult(False, f"The test could not run: {redact(exc)}")
+            result = connection_test.ConnectionTestResult(
+                False, "The test could not run because of an unexpected problem; the log has more.",
+                detail=f"{type(exc).__name__}: {redact(exc)}")
         if result.ok:
             who = " · ".join(x for x in (result.account, result.user) if x)
             self._set_test_state("ok", f"✓ Connected{': ' + who if who else ''}")
         else:
-            self._set_test_state("error", f"✗ {result.message}")
+            self._set_test_state("error", f"✗ {result.message} The settings are saved.", result.detail)
         self.test_button.setEnabled(True)
         return result
 
@@ -469,7 +474,7 @@ class ConnectDialog(QDialog):
         self.tasks.start(self.run_sign_in())
 
     async def run_sign_in(self) -> bool:
-        from enginy_desktop.adapters.base import AdapterError
+        from enginy_desktop.adapters.base import AdapterError, error_detail
 
         def on_url(url: str) -> None:
             self.test_result.setToolTip(f"If your browser did not open, visit:\n{url}")
@@ -479,7 +484,7 @@ class ConnectDialog(QDialog):
                 self.ctx, self.spec.key, open_browser=self.open_browser, on_url=on_url, redirect_port=self.redirect_port
             )
         except (AdapterError, IntegrationError, SecretsError) as exc:
-            self._set_test_state("error", f"✗ Sign-in did not complete: {redact(exc)}")
+            self._set_test_state("error", f"✗ Sign-in did not complete: {redact(exc)}", error_detail(exc))
             ok = False
         else:
             self._set_test_state("ok", f"✓ Signed in to {self.spec.name}. You can now test the connection.")
@@ -491,10 +496,11 @@ class ConnectDialog(QDialog):
             self.sign_in_button.setEnabled(True)
         return ok
 
-    def _set_test_state(self, state: str, text: str) -> None:
+    def _set_test_state(self, state: str, text: str, detail: str = "") -> None:
         self.test_result.setProperty("state", state)
         self.test_result.setText(text)
         self.test_result.setVisible(True)
+        self.test_details.set_detail(detail)
         self._fit_height()
         self.test_result.style().unpolish(self.test_result)
         self.test_result.style().polish(self.test_result)

@@ -23,7 +23,8 @@ _ICONS = {
 
 
 class MessageBox(QMessageBox):
-    """A message or a question with a heading (``heading``) and an explanation (``text``)."""
+    """A message or a question with a heading (``heading``), an explanation (``text``) and, for an error, its
+    technical detail (``details``, e.g. ``error_detail(exc)``) folded behind "Show Details…"."""
 
     def __init__(
         self,
@@ -32,6 +33,7 @@ class MessageBox(QMessageBox):
         text: str = "",
         icon: QMessageBox.Icon = QMessageBox.Icon.NoIcon,
         title: str = "",
+        details: str = "",
     ) -> None:
         super().__init__(parent)
         self.setProperty("appMessage", True)
@@ -45,6 +47,8 @@ class MessageBox(QMessageBox):
             self.setInformativeText(text)
         if title:
             self.setWindowTitle(title)
+        if details:  # the technical part of an error, behind the dialog's "Show Details…" button
+            self.setDetailedText(details)
 
     def setText(self, text: str) -> None:  # noqa: N802 - Qt naming
         super().setText(window_text(text))
@@ -85,10 +89,12 @@ class MessageBox(QMessageBox):
 
 
 def show_message(
-    parent: QWidget | None, heading: str, text: str = "", icon: QMessageBox.Icon = QMessageBox.Icon.Warning
+    parent: QWidget | None, heading: str, text: str = "", icon: QMessageBox.Icon = QMessageBox.Icon.Warning,
+    details: str = "",
 ) -> MessageBox:
-    """Tell the user something (with an OK button), without blocking the caller."""
-    box = MessageBox(parent, heading, text, icon)
+    """Tell the user something (with an OK button), without blocking the caller; ``details`` is an error's
+    technical part, shown only when asked for."""
+    box = MessageBox(parent, heading, text, icon, details=details)
     box.setObjectName("appMessage")
     ok = box.addButton(QMessageBox.StandardButton.Ok)
     box.setDefaultButton(ok)

@@ -91,3 +91,31 @@ def test_browser_sign_in_keeps_tokens_in_the_keyring(qtbot, ctx: AppContext, san
     assert ctx.integrations.get("hubspot").connected
     result = asyncio.run(dialog.run_test())
     assert result.ok, result.message
+
+
+def test_unreachable_crm_says_what_to_do_and_keeps_the_detail_behind_details(  # type: ignore[no-untyped-def]
+    qtbot, ctx: AppContext, caplog: pytest.LogCaptureFixture
+) -> None:
+    dialog = _dialog(qtbot, ctx)
+    token = "pat-na1-secret-secret-secret"
+    dialog.rows["token"].editor.setText(token)
+    dialog.rows["base_url"].editor.setText(f"http://127.0.0.1:{_free_port()}")  # nothing listens there
+    dialog._save_values()
+    with caplog.at_level("INFO"):
+        result = asyncio.run(dialog.run_test())
+    assert not result.ok
+    text = dialog.test_result.text()
+    assert text.startswith("✗ Could not reach HubSpot")
+    assert "Check the internet connection" in text
+    assert "The settings are saved." in text
+    assert "ConnectError" not in text  # the exception's class is technical detail...
+    details = dialog.test_details
+    assert details.isVisible()
+    assert not details.text.isVisible()
+    details.toggle.click()
+    assert details.text.isVisible()
+    assert "ConnectError" in details.detail()
+    assert "ConnectError" in caplog.text  # the log keeps it
+    assert token not in text + details.detail() + caplog.text
+    dialog._set_test_state("busy", "Testing the connection…")  # a new test folds the old detail away
+    assert not details.isVisible()

@@ -157,6 +157,18 @@ def test_message_dialog_has_a_heading_and_our_icon(qtbot) -> None:  # type: igno
     assert box.tone() == QMessageBox.Icon.Warning
 
 
+def test_an_error_message_keeps_its_technical_detail_behind_details(qtbot) -> None:  # type: ignore[no-untyped-def]
+    from enginy_desktop.views.message import show_message
+
+    box = show_message(None, "Could not read the fields", "Could not reach HubSpot. Check the connection.",
+                       details="GET /crm/v3/properties: ConnectError: All connection attempts failed")
+    qtbot.addWidget(box)
+    assert "ConnectError" not in box.text() + box.informativeText()
+    assert "ConnectError" in box.detailedText()  # behind the dialog's "Show Details…" button
+    assert any("Details" in b.text() for b in box.buttons())
+    box.close()
+
+
 def test_dialog_buttons_carry_no_icons(qtbot) -> None:  # type: ignore[no-untyped-def]
     box = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
     qtbot.addWidget(box)

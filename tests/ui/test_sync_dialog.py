@@ -49,16 +49,24 @@ def hubspot() -> Iterator[tuple[str, dict[str, str]]]:
         yield url, {k: str(v) for k, v in ids.items()}
 
 
-@pytest.fixture
-def connected(cli: Cli, tmp_path: Path, hubspot: tuple[str, dict[str, str]]) -> dict[str, str]:
-    url, ids = hubspot
+def _connect(cli: Cli, url: str) -> None:
     code, _, err = cli("connect", "hubspot", "--set", f"base_url={url}", "--secret-stdin", "token",
                        stdin=DEFAULT_TOKEN + "\n")
     assert code == 0, err
     assert cli("integrations", "enable", "hubspot")[0] == 0
+
+
+def _import_leads(cli: Cli, tmp_path: Path) -> None:
     path = tmp_path / "leads.csv"
     path.write_text(LEADS, encoding="utf-8")
     assert cli("import", "contacts", str(path), "--list", "Leads")[0] == 0
+
+
+@pytest.fixture
+def connected(cli: Cli, tmp_path: Path, hubspot: tuple[str, dict[str, str]]) -> dict[str, str]:
+    url, ids = hubspot
+    _connect(cli, url)
+    _import_leads(cli, tmp_path)
     return ids
 
 
@@ -67,9 +75,7 @@ def _progress_dialogs() -> list[ProgressDialog]:
 
 
 def test_refused_without_an_enabled_crm(qtbot, ctx: AppContext, cli: Cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    path = tmp_path / "leads.csv"
-    path.write_text(LEADS, encoding="utf-8")
-    assert cli("import", "contacts", str(path), "--list", "Leads")[0] == 0
+    _import_leads(cli, tmp_path)
     dialog = SyncDialog(ctx)
     qtbot.addWidget(dialog)
     dialog.show()
@@ -250,3 +256,27 @@ def test_lists_page_opens_the_sync_of_its_list(qtbot, window, connected: dict[st
     assert dialog.selected_list().name == "Leads"
     assert dialog.start_button.isEnabled()
     dialog.close()
+
+
+def test_unreachable_crm_fails_with_a_sentence_and_its_detail_behind_details(  # type: ignore[no-untyped-def]
+    qtbot, ctx: AppContext, cli: Cli, tmp_path: Path
+) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    _connect(cli, f"http://127.0.0.1:{port}")
+    _import_leads(cli, tmp_path)
+    dialog = SyncDialog(ctx)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert asyncio.run(dialog.run_sync()) is None
+    text = dialog.refusal.text()
+    assert "Could not reach HubSpot" in text
+    assert "you can start the sync again" in text
+    assert "ConnectError" not in text
+    details = dialog.start_page.refusal_details
+    assert details.isVisible()
+    assert "ConnectError" in details.detail()
+    assert DEFAULT_TOKEN not in text + details.detail()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -110,18 +111,32 @@ def test_bad_token(cli: Cli, sandbox: tuple[str, HubSpotSandbox]) -> None:
     assert err.count("\n") == 1  # one line
 
 
-def test_network_unreachable(cli: Cli) -> None:
+def test_network_unreachable(cli: Cli, data_dir: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again below: nothing listens there
-    connect(cli, f"http://127.0.0.1:{port}")
+    token = "pat-na1-unreachable-secret"
+    connect(cli, f"http://127.0.0.1:{port}", token=token)
     code, _, err = cli("check", "hubspot")
     assert code == 1
-    assert err.startswith(f"enginy-desktop: HubSpot: Could not reach HubSpot at http://127.0.0.1:{port} (")
+    assert err == (f"enginy-desktop: HubSpot: Could not reach HubSpot at http://127.0.0.1:{port}. Check the internet "
+                   "connection, a proxy or firewall, and the API base URL.\n")  # one sentence, no technical detail
     assert "could not be reached" not in err  # said once, not "HubSpot could not be reached. Could not reach …"
+    code, _, verbose = cli("check", "hubspot", "--verbose")
+    assert code == 1
+    assert verbose.startswith(err)  # the same sentence, then the detail
+    assert "Details: GET " in verbose
+    assert "ConnectError" in verbose
     code, _, err = cli("crm-fields", "--object", "contacts")
     assert code == 1
     assert "Could not reach HubSpot" in err
+    assert "ConnectError" not in err
+    code, _, verbose = cli("--verbose", "crm-fields", "--object", "contacts")  # before the command too
+    assert code == 1
+    assert "ConnectError" in verbose
+    log = (data_dir / "logs" / "enginy-desktop.log").read_text("utf-8")
+    assert "ConnectError" in log  # the log keeps the detail
+    assert token not in err + verbose + log
 
 
 def test_rate_limited(cli: Cli) -> None:

@@ -115,9 +115,12 @@ async def request_token(
         try:
             response = await client.post(token_url, data=dict(form))
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise NetworkError(f"Could not reach the sign-in server ({_why(exc)}).") from None
+            raise NetworkError("Could not reach the sign-in server. Check the internet connection, a proxy or "
+                               "firewall, and the sign-in address.",
+                               detail=f"POST {token_url}: {_why(exc)}") from None
         except httpx.HTTPError as exc:
-            raise TransientError(f"The sign-in server did not answer properly ({_why(exc)}).") from None
+            raise TransientError("The sign-in server did not answer properly; try again in a moment.",
+                                 detail=f"POST {token_url}: {_why(exc)}") from None
     try:
         payload = response.json()
     except ValueError:

@@ -18,7 +18,7 @@ from enginy_desktop.redact import redact, register_secret
 
 from ..base import AdapterError, NetworkError, RateLimitedError, Traffic, TransientError
 from . import retry as retries
-from .errors import ErrorHook, default_error
+from .errors import ErrorHook, default_error, reply_detail
 from .limiter import SlidingWindowLimiter, _Slot
 from .rate_info import RateInfo, RateInfoHook
 from .retry import RetryPolicy
@@ -233,22 +233,22 @@ class ApiClient:
                 raise  # from an auth flow (e.g. a refresh that was refused)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 error = NetworkError(
-                    f"Could not reach {self.vendor_name} at {self.base_url} ({_why(exc)}). Check the "
-                    "internet connection, a proxy or firewall, and the API base URL.",
-                    vendor=self.vendor,
+                    f"Could not reach {self.vendor_name} at {self.base_url}. Check the internet connection, a "
+                    "proxy or firewall, and the API base URL.",
+                    vendor=self.vendor, detail=f"{shown}: {_why(exc)}",
                 )
                 safe_to_retry = True
             except httpx.TimeoutException as exc:
                 error = TransientError(
-                    f"{self.vendor_name} did not answer in time ({_why(exc)}).",
-                    vendor=self.vendor,
+                    f"{self.vendor_name} did not answer in time.",
+                    vendor=self.vendor, detail=f"{shown}: {_why(exc)}",
                     maybe_applied=not idempotent,
                 )
                 safe_to_retry = idempotent
             except httpx.TransportError as exc:  # dropped connection, protocol error
                 error = TransientError(
-                    f"The connection to {self.vendor_name} broke off ({_why(exc)}).",
-                    vendor=self.vendor,
+                    f"The connection to {self.vendor_name} broke off.",
+                    vendor=self.vendor, detail=f"{shown}: {_why(exc)}",
                     maybe_applied=not idempotent,
                 )
                 safe_to_retry = idempotent
@@ -271,13 +271,14 @@ class ApiClient:
                     if self.limiter is not None:
                         self.limiter.pause(error.retry_after or self._interval_hint())
             if not (error.retriable and safe_to_retry) or attempt >= policy.max_attempts:
-                log.warning("%s failed: %s", shown, error)
+                log.warning("%s failed: %s%s", shown, error, _logged(error))
                 raise error
             wait = policy.delay(attempt, getattr(error, "retry_after", None))
             if wait > policy.max_wait:
-                log.warning("%s failed and the vendor asks to wait %.0f s: %s", shown, wait, error)
+                log.warning("%s failed and the vendor asks to wait %.0f s: %s%s", shown, wait, error, _logged(error))
                 raise error
-            log.info("%s: %s; retry %d of %d in %.1f s", shown, error, attempt, policy.max_attempts - 1, wait)
+            log.info("%s: %s%s; retry %d of %d in %.1f s", shown, error, _logged(error), attempt,
+                     policy.max_attempts - 1, wait)
             self.retries += 1
             self.waited += wait
             if watch is not None:
@@ -307,4 +308,11 @@ class ApiClient:
         error = default_error(reply, self.vendor_name)
         if self._error_hook is not None:
             error = self._error_hook(reply, error)
+        if not error.detail:  # a vendor's own error keeps the answer's status and address for "Details"
+            error.detail = reply_detail(reply)
         return error
+
+
+def _logged(error: AdapterError) -> str:
+    """The error's technical detail for a log line (the log keeps what the user's sentence leaves out)."""
+    return f" [{error.detail}]" if error.detail else ""

@@ -22,6 +22,12 @@ from .transport import Reply
 ErrorHook = Callable[[Reply, AdapterError], AdapterError]
 
 
+def reply_detail(reply: Reply) -> str:
+    """The technical detail of a failed answer, for "Details", ``--verbose`` and the log."""
+    where = f" to {reply.method} {reply.url}" if reply.method else ""
+    return f"HTTP {reply.status}{where}"
+
+
 def default_error(reply: Reply, vendor_name: str) -> AdapterError:
     """A first classification by status; vendors refine it with an ``error_hook``."""
     body = reply.json_or_none()
@@ -31,7 +37,7 @@ def default_error(reply: Reply, vendor_name: str) -> AdapterError:
     elif isinstance(body, list) and body and isinstance(body[0], dict):  # Salesforce: [{message, errorCode}]
         detail = str(body[0].get("message") or "")
     suffix = f": {detail}" if detail else "."
-    kw: dict[str, Any] = {"vendor": vendor_name, "status": reply.status}
+    kw: dict[str, Any] = {"vendor": vendor_name, "status": reply.status, "detail": reply_detail(reply)}
     status = reply.status
     if status == 401:
         return AuthError(f"{vendor_name} did not accept the credentials (HTTP 401){suffix}", **kw)

@@ -20,6 +20,7 @@ from enginy_desktop.adapters.base import (
     QuotaExhaustedError,
     RateLimitedError,
     TransientError,
+    error_detail,
 )
 from enginy_desktop.core import catalog
 
@@ -34,6 +35,7 @@ class ConnectionTestResult:
     message: str
     account: str = ""
     user: str = ""
+    detail: str = ""  # the technical part of a failure (for "Details" / --verbose), never a secret
 
 
 def supports(key: str) -> bool:
@@ -56,8 +58,14 @@ def describe_failure(name: str, exc: AdapterError) -> str:
         wait = f" Try again in {exc.retry_after:.0f} seconds." if exc.retry_after else " Try again in a minute."
         return f"{name} is limiting requests right now (rate limit).{wait}"
     if isinstance(exc, TransientError):
+        if name in str(exc):  # "HubSpot did not answer in time."
+            return f"{exc} Try again in a moment."
         return f"{name} had a temporary problem; try again in a moment. ({exc})"
     return f"The {name} connection test failed: {exc}"
+
+
+def _failed(name: str, exc: AdapterError) -> ConnectionTestResult:
+    return ConnectionTestResult(False, describe_failure(name, exc), detail=error_detail(exc))
 
 
 async def check_crm_connection(ctx: Any, key: str) -> ConnectionTestResult:
@@ -66,12 +74,12 @@ async def check_crm_connection(ctx: Any, key: str) -> ConnectionTestResult:
     try:
         adapter = ctx.adapters.crm(key, retry=_quick_retry())
     except AdapterError as exc:
-        return ConnectionTestResult(False, describe_failure(name, exc))
+        return _failed(name, exc)
     try:
         identity = await adapter.check()
     except AdapterError as exc:
-        log.info("%s connection test failed: %s", name, exc)
-        return ConnectionTestResult(False, describe_failure(name, exc))
+        log.info("%s connection test failed: %s [%s]", name, exc, error_detail(exc))
+        return _failed(name, exc)
     finally:
         await adapter.aclose()
     message = identity.details or f"Connected to {name}."
@@ -83,12 +91,12 @@ async def check_slack_connection(ctx: Any) -> ConnectionTestResult:
     try:
         adapter = ctx.adapters.slack(retry=_quick_retry())
     except AdapterError as exc:
-        return ConnectionTestResult(False, str(exc))
+        return ConnectionTestResult(False, str(exc), detail=error_detail(exc))
     try:
         identity = await adapter.check()
     except AdapterError as exc:
-        log.info("Slack connection test failed: %s", exc)
-        return ConnectionTestResult(False, str(exc))
+        log.info("Slack connection test failed: %s [%s]", exc, error_detail(exc))
+        return ConnectionTestResult(False, str(exc), detail=error_detail(exc))
     finally:
         await adapter.aclose()
     return ConnectionTestResult(True, identity.details, account=identity.team, user=identity.user)
@@ -107,12 +115,12 @@ async def check_other_connection(ctx: Any, key: str) -> ConnectionTestResult:
     try:
         adapter = ctx.adapters.open(key, retry=_quick_retry())
     except AdapterError as exc:
-        return ConnectionTestResult(False, describe_failure(name, exc))
+        return _failed(name, exc)
     try:
         message = await adapter.check()
     except AdapterError as exc:
-        log.info("%s connection test failed: %s", name, exc)
-        return ConnectionTestResult(False, describe_failure(name, exc))
+        log.info("%s connection test failed: %s [%s]", name, exc, error_detail(exc))
+        return _failed(name, exc)
     finally:
         await adapter.aclose()
     if key in registry.enrichment_adapters():

@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from enginy_desktop.adapters.base import AdapterError, CrmObject
+from enginy_desktop.adapters.base import AdapterError, CrmObject, error_detail
 from enginy_desktop.core import catalog
 from enginy_desktop.core.crm_cache import CrmSnapshot, CrmSnapshotCache
 from enginy_desktop.core.crm_config import ObjectType
@@ -115,7 +115,7 @@ async def load_snapshot(
     except READ_ERRORS as exc:
         name = catalog.get(key).name
         reason = redact(str(exc)) or type(exc).__name__
-        log.info("Could not read the %s fields: %s", name, reason)
+        log.info("Could not read the %s fields: %s [%s]", name, reason, error_detail(exc))
         return SnapshotResult(cached, error=reason)
 
 

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from enginy_desktop.adapters.base import AdapterError
+from enginy_desktop.adapters.base import AdapterError, error_detail
 from enginy_desktop.core import catalog, sync
 from enginy_desktop.core.context import AppContext
 from enginy_desktop.core.export.interactive import in_worker_thread
@@ -253,7 +253,7 @@ class SyncDialog(QDialog):
             self._show_failure(str(redact(exc)), started=False, refused=True)
             return None
         except (AdapterError, IntegrationError, sync.SyncError) as exc:
-            self._show_failure(str(redact(exc)))
+            self._show_failure(str(redact(exc)), detail=error_detail(exc))
             return None
         finally:
             ACTIVE_SYNCS.discard(handle)
@@ -268,7 +268,7 @@ class SyncDialog(QDialog):
     def _sent_to_background(self) -> None:
         self._backgrounded = True
 
-    def _show_failure(self, message: str, *, started: bool = True, refused: bool = False) -> None:
+    def _show_failure(self, message: str, *, started: bool = True, refused: bool = False, detail: str = "") -> None:
         self.pages.setCurrentWidget(self.start_page)
         if refused:
             text = f"The sync did not start: {message}"
@@ -278,7 +278,7 @@ class SyncDialog(QDialog):
         else:
             text = (f"The sync did not start: {message} Nothing was changed; start it again when that run has "
                     "ended.")
-        self.start_page.show_refusal(text)
+        self.start_page.show_refusal(text, detail)
         self.start_button.setEnabled(True)
         if not self._backgrounded:
             self.show()

@@ -13,7 +13,7 @@ from enginy_desktop.core.crm_config import CrmConfig
 from enginy_desktop.core.services.workspace import ListInfo
 
 from ..formatting import number
-from ..widgets import note_label
+from ..widgets import DetailsDisclosure, note_label
 
 
 class SyncStartView(QWidget):
@@ -28,6 +28,8 @@ class SyncStartView(QWidget):
         sp.setSpacing(10)
         self.refusal = note_label("runError")
         sp.addWidget(self.refusal)
+        self.refusal_details = DetailsDisclosure()
+        sp.addWidget(self.refusal_details)
         label = QLabel("List")
         label.setObjectName("sectionTitle")
         sp.addWidget(label)
@@ -62,10 +64,12 @@ class SyncStartView(QWidget):
             if index >= 0:
                 self.list_box.setCurrentIndex(index)
 
-    def show_refusal(self, text: str) -> None:
-        """Why the sync cannot start, or did not ("" hides it)."""
+    def show_refusal(self, text: str, detail: str = "") -> None:
+        """Why the sync cannot start, or did not ("" hides it), with an error's technical ``detail`` folded under
+        "Details"."""
         self.refusal.setText(text)
         self.refusal.setVisible(bool(text))
+        self.refusal_details.set_detail(detail if text else "")
 
     def show_identifiers(self, config: CrmConfig | None, info: ListInfo | None) -> None:
         """The identifiers the sync compares (``config`` None: no CRM, no heading over nothing)."""

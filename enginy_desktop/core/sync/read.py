@@ -71,13 +71,15 @@ class _Reader:
             self._take(await self.adapter.read_by_unique(self.object, prop, chunk, self.properties))
             self.tracker.advance(len(chunk))
 
-    async def search(self, chunks: Sequence[Mapping[str, list[str]]], records_per_chunk: float) -> None:
-        for chunk in chunks:
+    async def search(self, chunks: Sequence[Mapping[str, list[str]]], records: int) -> None:
+        """``records``: the local records the chunks look up, spread over the chunks (the last reaches it)."""
+        for i, chunk in enumerate(chunks):
             self.token.raise_if_cancelled()
             async for page in self.adapter.search_all(self.object, chunk, self.properties):
                 self._take(page)
                 self.token.raise_if_cancelled()
-            self.tracker.advance(max(1, round(records_per_chunk)))
+            n = len(chunks)
+            self.tracker.advance(records * (i + 1) // n - records * i // n)
 
     async def changed_since(self, since: datetime) -> None:
         await self._pages(self.adapter.changed_since(self.object, since, self.properties), False)
@@ -139,9 +141,12 @@ async def _read_planned(adapter: CrmAdapter, ctx: Any, crm: str, object_: str, r
     if plan.mode == "scan":
         tracker.phase(f"Reading {crm_name} {noun}", crm_total, message="Listing every record's identifier fields")
         await reader.scan()
+        tracker.set_total(tracker.done)  # what the listing found: the CRM's size may have moved since the count
         _remember_size(ctx, crm, object_, len(reader.records))
     else:
-        total = len(plan.reverify) + sum(len(g.positions) for g in plan.groups if g.how != "scan")
+        # What advances the phase: ids re-read, unique values read, local records searched for.
+        total = len(plan.reverify) + sum(len(g.values) if g.how == "read" else len(g.positions)
+                                         for g in plan.groups if g.how != "scan" and g.positions)
         tracker.phase(f"Looking up {noun} in {crm_name}", total or None)
         if plan.since is not None:
             await reader.read_ids(plan.reverify)
@@ -154,8 +159,7 @@ async def _read_planned(adapter: CrmAdapter, ctx: Any, crm: str, object_: str, r
             if g.how == "read":
                 await reader.read_unique(g.conditions[0].crm_field, g.values)
             elif g.how == "search":
-                per_chunk = len(g.positions) / max(1, len(g.chunks))
-                await reader.search(g.chunks, per_chunk)
+                await reader.search(g.chunks, len(g.positions))
     made = adapter.calls_made
     calls = made - calls_before if made is not None and calls_before is not None else reader.pages
     used_cache = plan.mode != "scan" and plan.since is not None

@@ -137,6 +137,7 @@ async def sync_list(
                     return _decide(match(rule, local_cols, crm_side), previous)
 
                 decided = await asyncio.to_thread(match_and_decide)
+                tracker.advance(len(local.ids))  # matching is one pass in a worker thread: done all at once
                 token.raise_if_cancelled()
                 stage = f"storing the {many}' links"
                 tracker.phase(f"Storing {one} links", len(decided))

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import abc
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -437,6 +437,15 @@ def as_options(value: object) -> tuple[str, ...]:
     if isinstance(value, list | tuple | set | frozenset):
         return tuple(str(v) for v in value if str(v) != "")
     return (str(value),)
+
+
+def several_values(values: Iterable[object]) -> str | tuple[str, ...] | None:
+    """The values one identifier field reads for one record (see :class:`CrmRecord`), trimmed, once each and in
+    order: a tuple when there are several, the value itself when there is one, None when there is none."""
+    distinct = tuple(dict.fromkeys(t for t in (str(v).strip() for v in values if v is not None) if t))
+    if len(distinct) > 1:
+        return distinct
+    return distinct[0] if distinct else None
 
 
 @dataclass(frozen=True, slots=True)

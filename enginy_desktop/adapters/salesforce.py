@@ -57,6 +57,7 @@ from .base import (
     TokenSet,
     WriteResult,
     parse_datetime,
+    several_values,
 )
 from .http import ApiClient, OAuthRefreshAuth, Reply, RetryPolicy, SlidingWindowLimiter, bearer_auth
 from .oauth import OAuthProvider
@@ -839,14 +840,8 @@ def _account_names(primary: Any, related: Any) -> str | tuple[str, ...] | None:
     """A contact's account names for matching: the primary account's, then its other accounts' (the answer of
     :data:`RELATED_NAMES_QUERY`, null when there are none), once each; a plain name when there is one only."""
     rows = related.get("records") if isinstance(related, dict) else None
-    names = [str(primary).strip() if primary else ""]
-    for row in rows or []:
-        if isinstance(row, dict):
-            names.append(str(wire.flatten(row).get(ACCOUNT_NAME) or "").strip())
-    distinct = tuple(dict.fromkeys(n for n in names if n))
-    if len(distinct) > 1:
-        return distinct
-    return distinct[0] if distinct else None
+    return several_values([primary, *(wire.flatten(row).get(ACCOUNT_NAME) for row in rows or []
+                                       if isinstance(row, dict))])
 
 
 def _is_id(value: object) -> bool:

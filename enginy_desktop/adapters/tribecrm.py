@@ -71,6 +71,7 @@ from .base import (
     ValidationError,
     WriteResult,
     parse_datetime,
+    several_values,
 )
 from .http import (
     ApiClient,
@@ -398,14 +399,14 @@ class TribeCrmAdapter(ClientCrmAdapter):
                          created_at=parse_datetime(item.get("CreationDate")),
                          updated_at=parse_datetime(item.get("ModificationDate")))
 
-    async def _query(self, object: CrmObject, properties: Sequence[str], filter: str = "",
-                     prefer: set[str] | None = None) -> AsyncIterator[list[CrmRecord]]:
+    async def _query(self, object: CrmObject, properties: Sequence[str], filter: str = ""
+                     ) -> AsyncIterator[list[CrmRecord]]:
         await self._describe(object)
         async for page in odata.skip_pages(self.api, f"/{SETS[object]}", self._params(object, properties, filter),
                                            page_size=PAGE):
             records = [self._record(i, object) for i in page]
             if object is CrmObject.CONTACTS and COMPANY_NAME in properties:
-                records = await self._with_company_names(records, prefer)
+                records = await self._with_company_names(records)
             yield records
 
     async def _links(self, person_ids: Sequence[str], *, names: bool = False) -> list[tuple[str, str, str, str]]:
@@ -425,16 +426,13 @@ class TribeCrmAdapter(ClientCrmAdapter):
                                     str(org.get("ID")).lower(), str(org.get("Name") or "")))
         return out
 
-    async def _with_company_names(self, records: list[CrmRecord], prefer: set[str] | None = None
-                                  ) -> list[CrmRecord]:
-        """Each person's organisation name: the one among ``prefer`` (casefolded) when the person is a contact of
-        several, else the oldest link's."""
-        names: dict[str, str] = {}
+    async def _with_company_names(self, records: list[CrmRecord]) -> list[CrmRecord]:
+        """Each person's organisations' names (:func:`_names`), read for the whole page in one look-up of their
+        contact relationships."""
+        names: dict[str, list[str]] = {}
         for _rid, person, _org, org_name in await self._links([r.id for r in records], names=True):
-            if person not in names or (prefer and org_name.casefold() in prefer
-                                       and names[person].casefold() not in prefer):
-                names[person] = org_name
-        return [CrmRecord(r.id, r.object, {**r.properties, COMPANY_NAME: names.get(r.id)},
+            names.setdefault(person, []).append(org_name)
+        return [CrmRecord(r.id, r.object, {**r.properties, COMPANY_NAME: several_values(names.get(r.id, ()))},
                           r.created_at, r.updated_at) for r in records]
 
     async def read(self, object: CrmObject, ids: Sequence[str], properties: Sequence[str]) -> list[CrmRecord]:
@@ -471,29 +469,33 @@ class TribeCrmAdapter(ClientCrmAdapter):
         extra = odata.all_of(*(odata.eq_any(n, v) for n, v in items[1:]))
         first, values = items[0]
         for chunk in odata.chunks_by_length(values, first, most=OR_VALUES):
-            async for page in self._query(object, wanted, odata.all_of(odata.eq_any(first, chunk), extra), names):
+            async for page in self._query(object, wanted, odata.all_of(odata.eq_any(first, chunk), extra)):
                 kept = page if names is None else [r for r in page if self._org_match(r, names)]
                 if kept:
                     yield kept
 
     @staticmethod
     def _org_match(record: CrmRecord, names: set[str]) -> bool:
-        return str(record.get(COMPANY_NAME) or "").casefold() in names
+        value = record.get(COMPANY_NAME)
+        return any(str(n).casefold() in names for n in (value if isinstance(value, tuple) else (value or "",)))
 
     async def _by_company_name(self, names: Sequence[str], properties: Sequence[str]
                                ) -> AsyncIterator[list[CrmRecord]]:
-        persons: dict[str, str] = {}
+        """Persons who are contacts of an organisation named so; each holds the names among ``names`` of the
+        organisations it is a contact of (the ones this look-up reads: no further call for the others)."""
+        persons: dict[str, list[str]] = {}
         for chunk in odata.chunks_by_length(list(names), "Relation/Name", most=OR_VALUES):
-            params = {"$select": "ID", "$expand": "Person($select=ID),Relation($select=Name)",
+            params = {"$select": "ID,CreationDate", "$expand": "Person($select=ID),Relation($select=Name)",
                       "$filter": odata.eq_any("Relation/Name", chunk)}
             async for page in odata.skip_pages(self.api, f"/{LINK_SET}", params, page_size=PAGE):
-                for row in page:
+                for row in sorted(page, key=lambda r: str(r.get("CreationDate") or "")):
                     if isinstance(row.get("Person"), dict) and isinstance(row.get("Relation"), dict):
-                        persons.setdefault(str(row["Person"].get("ID")).lower(), str(row["Relation"].get("Name")))
+                        persons.setdefault(str(row["Person"].get("ID")).lower(), []).append(
+                            str(row["Relation"].get("Name") or ""))
         found = await self.read(CrmObject.CONTACTS, list(persons), [p for p in properties if p != COMPANY_NAME])
         if found:
-            yield [CrmRecord(r.id, r.object, {**r.properties, COMPANY_NAME: persons.get(r.id)}, r.created_at,
-                             r.updated_at) for r in found]
+            yield [CrmRecord(r.id, r.object, {**r.properties, COMPANY_NAME: several_values(persons.get(r.id, ()))},
+                             r.created_at, r.updated_at) for r in found]
 
     async def scan(self, object: CrmObject, properties: Sequence[str]) -> AsyncIterator[list[CrmRecord]]:
         async for page in self._query(object, properties):

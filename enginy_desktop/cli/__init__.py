@@ -186,6 +186,9 @@ def _accept_global_options_anywhere(parser: argparse.ArgumentParser) -> None:
                 "--data-dir", metavar="DIR", default=argparse.SUPPRESS,
                 help="folder for the database, logs and reports (also accepted before the command)",
             )
+        for action in child._actions:  # a command's own --verbose (sync's) keeps one given before the command
+            if "--verbose" in action.option_strings:
+                action.default = argparse.SUPPRESS
         if "--verbose" not in options:
             child.add_argument(
                 "--verbose", action="store_true", default=argparse.SUPPRESS,

@@ -33,7 +33,8 @@ def register(sub: Any) -> None:
     s.add_argument("--list", dest="list_name", required=True, metavar="NAME", help="the list to sync")
     s.add_argument("--json", action="store_true", help="print the result and every record's outcome as JSON")
     s.add_argument("--verbose", "-v", action="store_true",
-                   help="also say how the CRM was read for each object (searches, listings) and the calls it took")
+                   help="also say how the CRM was read for each object (searches, listings) and the calls it took, "
+                   "and a failure's technical detail")
     s.add_argument("--full", action="store_true",
                    help="look every record up again instead of re-using the links of earlier syncs")
     s.add_argument("--wait", action="store_true",

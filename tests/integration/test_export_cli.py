@@ -212,3 +212,43 @@ def test_a_report_path_that_cannot_be_written_is_refused_before_anything_is_writ
                            "Nothing was done.")
     assert out == ""
     assert w.crm_contacts() == []  # not exported with its report lost afterwards
+
+
+def test_an_export_killed_before_it_wrote_its_counts_shows_what_its_journal_did(w: World, cli: Cli, ctx: Any,
+                                                                                 qapp: Any) -> None:
+    """kill -9 leaves the run's row with the plan's counts only: ``runs``, the Runs table and the details all say
+    what the journal holds (created and still to do), and the same numbers."""
+    from sqlalchemy import update
+
+    from enginy_desktop.core.models import Run, RunItem
+    from enginy_desktop.views.runs_page import counts_text
+
+    w.configure(CONTACT_BASICS)
+    w.contacts("Leads", leads(5))
+    code, _, err = cli("export", "--list", "Leads", "--yes")
+    assert code == 0, err
+    run_id = ctx.runs.history(kind="export")[0].id
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    with ctx.store.write() as s:  # as the row and the journal are when the process dies part-way
+        s.execute(update(Run).where(Run.id == run_id).values(
+            state="running", owner_pid=int(gone.stdout), counters={"planned_contact_create": 5, "requests": 3}))
+        first_two = s.scalars(select_items(run_id).limit(2)).all()
+        s.execute(update(RunItem).where(RunItem.id.in_(first_two)).values(state="pending"))
+
+    code, out, _ = cli("runs")
+    assert code == 0
+    line = next(x for x in out.splitlines() if x.startswith(f"#{run_id}"))
+    assert "Interrupted" in line
+    assert "3 contacts created, 2 contacts pending, 3 requests" in line  # the journal first, then the traffic
+    run = ctx.runs.get(run_id)
+    assert run.counters["created"] == 3
+    assert counts_text(run).startswith("3 created")
+    assert run.counters["planned_contact_create"] == 5  # the plan's count is kept
+
+
+def select_items(run_id: int) -> Any:
+    from sqlalchemy import select
+
+    from enginy_desktop.core.models import RunItem
+
+    return select(RunItem.id).where(RunItem.run_id == run_id).order_by(RunItem.id)

@@ -20,12 +20,13 @@ that no longer exists is marked *interrupted*, so the Runs page shows it honestl
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import socket
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -79,6 +80,13 @@ _MOVES: dict[str, frozenset[str]] = {
     "failed": frozenset({"running"}),
     "finished": frozenset(),
 }
+
+# The kinds whose journal says what a run did (``module:function(holder, run_id) -> counters``, ``holder.store`` the
+# store): a run killed before it wrote its own counters (kill -9, power cut) still shows what it did.
+JOURNAL_COUNTERS = {"export": "enginy_desktop.core.export.run:counters"}
+# The outcome counters such a run writes when it ends itself: without them, its row has not said what it did.
+_OUTCOMES = frozenset({"created", "updated", "unchanged", "merged", "existed", "failed", "blocked", "pending",
+                       "in_flight"})
 
 STATE_LABELS = {
     "queued": "Waiting",
@@ -288,7 +296,25 @@ class RunService:
             row = s.get(Run, run_id)
             if row is None:
                 raise RunNotFoundError(f"There is no run number {run_id}.")
-            return RunInfo.from_row(row)
+            info = RunInfo.from_row(row)
+        return self._with_journal_counts(info)
+
+    def _with_journal_counts(self, info: RunInfo) -> RunInfo:
+        """``info`` with the counts its journal holds when its row cannot be trusted to: an interrupted run (killed
+        before it wrote them, or carried on and killed again since), or a stopped run that never wrote any. A live
+        run is left as it is (its progress says it; the journal is read when it ends)."""
+        reader = JOURNAL_COUNTERS.get(info.kind)
+        if reader is None or info.active or (info.state != "interrupted" and _OUTCOMES & info.counters.keys()):
+            return info
+        module, _, name = reader.partition(":")
+        try:
+            counts = getattr(importlib.import_module(module), name)(self, info.id)
+        except Exception:  # the history is still shown, with the row's own counters
+            log.exception("Could not read the journal counts of run %s", info.id)
+            return info
+        kept = {k: v for k, v in info.counters.items()  # the plan's and the traffic's; the outcomes are the journal's
+                if k.startswith("planned_") or not any(k == o or k.endswith(f"_{o}") for o in (*_OUTCOMES, "done"))}
+        return replace(info, counters={**counts, **kept})
 
     def history(
         self,
@@ -312,7 +338,8 @@ class RunService:
             query = query.where(Run.state.in_(list(states)))
         query = query.order_by(Run.created_at.desc(), Run.id.desc()).limit(limit).offset(offset)
         with self.store.session() as s:
-            return [RunInfo.from_row(r) for r in s.scalars(query)]
+            runs = [RunInfo.from_row(r) for r in s.scalars(query)]
+        return [self._with_journal_counts(r) for r in runs]
 
     def count(self, *, kind: str | None = None) -> int:
         query = select(func.count()).select_from(Run)

@@ -758,6 +758,14 @@ class CrmAdapter(abc.ABC):
         """How many records ``object`` holds (one cheap call), or None when the CRM cannot say."""
         return None
 
+    async def listed_records(self, object: CrmObject, properties: Sequence[str], total: int) -> int:
+        """How many records a listing of ``properties`` (:meth:`scan`) brings, counted as the CRM counts them
+        toward the records of a page (``Operation.SCAN_PAGE``), given ``total`` from :meth:`count`: ``total``,
+        unless reading these properties brings other records in the same pages (children of a sub-query, e.g.
+        Salesforce's related accounts), then those too. May ask the CRM (one cheap call); a listing's request
+        estimate is this divided by the page size."""
+        return total
+
     def search_all(
         self, object: CrmObject, filters: Mapping[str, Sequence[str]], properties: Sequence[str]
     ) -> AsyncIterator[list[CrmRecord]]:

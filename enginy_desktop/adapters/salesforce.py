@@ -80,6 +80,7 @@ ACCOUNT_NAME = "Account.Name"  # a relationship field of contacts, read for matc
 # their answers: https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/sforce_api_calls_soql_relationships_query_results.htm
 RELATED_NAMES = "AccountContactRelations"
 RELATED_NAMES_QUERY = "(SELECT Account.Name FROM AccountContactRelations WHERE IsDirect = false)"
+INDIRECT_RELATIONS_COUNT = "SELECT COUNT() FROM AccountContactRelation WHERE IsDirect = false"  # the children it reads
 IDENTIFIER_FIELDS: dict[CrmObject, dict[str, str]] = {
     CrmObject.CONTACTS: {"first_name": "FirstName", "last_name": "LastName", "email": "Email",
                          "company_name": ACCOUNT_NAME},
@@ -476,9 +477,19 @@ class SalesforceAdapter(ClientCrmAdapter):
             yield [self._record(i, object) for i in page]
 
     async def count(self, object: CrmObject) -> int | None:
-        soql = f"SELECT COUNT() FROM {self._sobject(object)}"  # noqa: S608 - a fixed object name
+        return await self._count(f"SELECT COUNT() FROM {self._sobject(object)}")  # noqa: S608 - a fixed name
+
+    async def _count(self, soql: str) -> int:
         data = await self._json("GET", f"{wire.DATA}/query", params={"q": soql})
         return int((data or {}).get("totalSize") or 0)
+
+    async def listed_records(self, object: CrmObject, properties: Sequence[str], total: int) -> int:
+        """The contacts and, where their related accounts' names come in the same query (:data:`RELATED_NAMES_QUERY`),
+        those relations too: Salesforce counts a sub-query's children toward the 2,000 records of a batch. One
+        ``COUNT()`` of the indirect relations."""
+        if object is CrmObject.CONTACTS and ACCOUNT_NAME in properties and await self._relations_known():
+            return total + await self._count(INDIRECT_RELATIONS_COUNT)
+        return total
 
     # -- writes -------------------------------------------------------------------------------------------------
     def _body(self, object: CrmObject, props: Mapping[str, Any]) -> dict[str, Any]:

@@ -386,3 +386,36 @@ def test_related_account_names_come_in_the_contact_query_as_salesforce_pages_the
     queries = [c for c in recorder.checked if "/query" in c.request.url.path]
     assert "AccountContactRelations" in queries[0].request.url.params["q"]
     assert queries[0].response.json()["records"][1]["AccountContactRelations"] is None  # Bob: no other account
+
+
+def test_the_sync_estimate_counts_the_related_accounts_that_fill_the_contact_pages(ctx: Any) -> None:
+    """Related accounts' names come in the contact listing, and Salesforce counts them toward the 2,000 records of
+    a batch: 2,000 contacts with 0 to 3 related accounts each (5,000 records) are three pages, not one, and the
+    sync's estimate says three — what the emulator then counts."""
+    from enginy_desktop.core import sync
+    from enginy_desktop.core.crm_config import ContactIdentifier
+    from enginy_desktop.core.matching.rules import ContactPreset
+
+    with crm_world(ctx, "salesforce", account_contact_relations=True, daily_requests=100_000) as w:
+        sb: Any = w.sb
+        globex = w.add_company("Globex", "globex.test")
+        others = [w.add_company(f"Firm {i}", f"firm{i}.test") for i in range(3)]
+        for i in range(2000):
+            contact = sb.insert("Contact", {"FirstName": "Jo", "LastName": f"Doe {i}", "AccountId": globex},
+                                check=False)["Id"]
+            for account in others[:i % 4]:
+                sb.insert(ACR, {"AccountId": account, "ContactId": contact})
+        config = w.configure(w.basics(), by_email=False)
+        config.contact_identifier = ContactIdentifier(ContactPreset.FIRST_LAST_COMPANY)
+        w.ctx.crm_configs.save(config)
+        w.contacts("Leads", [{"first_name": "Jo", "last_name": "Doe 3", "email": "d3@x.test",
+                              "company_name": "Firm 2"}])
+
+        estimate = run(sync.estimate_sync(w.ctx, "Leads"))
+        before = len(sb.requests)
+        result = run(sync.sync_list(w.ctx, "Leads"))
+        assert estimate is not None
+        listing = [r for r in sb.requests[before:] if "/query" in r.path
+                   and "COUNT()" not in parse_qs(r.query).get("q", [""])[0]]
+        assert estimate.check.needed == len(listing) == 3
+        assert result.objects["contact"].counts.get("matched", 0) == 1  # Doe 3 is related to Firm 2

@@ -27,7 +27,9 @@ def _plan_units(ctx: Any, crm: str, object_: str, planned: _Planned, caps: Capab
     assert budget is not None
     plan = planned.plan
     if plan.mode == "scan":
-        size = planned.crm_total if planned.crm_total is not None else _known_size(ctx, crm, object_)
+        if planned.crm_total is not None:  # the listing's pages as planned (children of a sub-query counted)
+            return budget.cost_of(Operation.SCAN_PAGE, max(1, plan.calls)), False
+        size = _known_size(ctx, crm, object_)
         pages = max(1, math.ceil((size or 0) / caps.batch(Operation.SCAN_PAGE)))
         return budget.cost_of(Operation.SCAN_PAGE, pages), size is None
     units = 0

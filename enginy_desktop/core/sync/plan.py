@@ -327,7 +327,10 @@ async def _plan_crm_side(ctx: Any, adapter: CrmAdapter, crm: str, object_: str, 
     else:
         if full_cost < math.inf:
             options.append((full_cost, _Plan("lookups", full, full_cost, full_calls)))
-        scan_calls = math.ceil(crm_total / caps.batch(Operation.SCAN_PAGE)) if crm_total is not None else None
+        scan_calls: int | None = None
+        if crm_total is not None:  # a listing's pages: its records as the CRM counts them toward a page
+            listed = await adapter.listed_records(crm_object, list(rule.crm_fields), crm_total)
+            scan_calls = math.ceil(listed / caps.batch(Operation.SCAN_PAGE))
         if scan_calls is not None or full_cost == math.inf:
             cost = float(scan_calls) if scan_calls is not None else 1e12
             why = ""

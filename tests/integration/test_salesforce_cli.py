@@ -48,7 +48,8 @@ def test_reports_and_runs_name_salesforces_throttling_signal(ctx: Any, cli: Any)
     assert traffic["throttled"] == 2
     assert traffic["throttle_signal"] == "403 REQUEST_LIMIT_EXCEEDED"
     line = traffic_line(load_report(ctx, run.id).run.counters, "Salesforce", traffic["throttle_signal"])
-    assert "2 × too many requests (403 REQUEST_LIMIT_EXCEEDED)" in line
+    assert line == ("Salesforce asked us to slow down 2 times (403 REQUEST_LIMIT_EXCEEDED); the export waited 1.5 s in "
+                    "all and retried 2 requests — nothing was lost.")
     assert "429" not in line
     code, out, err = cli("runs")
     assert code == 0, err

@@ -9,7 +9,7 @@ import pytest
 
 from enginy_desktop.core.export.notify import summary_message
 from enginy_desktop.core.export.plan import _plural
-from enginy_desktop.core.export.report import _cause, csv_safe
+from enginy_desktop.core.export.report import _cause, csv_safe, traffic_line
 from enginy_desktop.core.runs import RunInfo
 
 
@@ -51,3 +51,25 @@ def test_slack_summary_blocks() -> None:
     assert "Failed: 2" in texts[1]
     assert any("2 × “Employees”" in t for t in texts)
     assert len(message.blocks) <= 50
+
+
+@pytest.mark.parametrize(
+    ("counters", "signal", "line"),
+    [({"requests": 412}, "429", ""),
+     ({"requests": 412, "waited_ms": 40}, "429", ""),
+     ({"requests": 415, "throttled": 3, "retries": 3, "waited_ms": 12400}, "429",
+      "HubSpot asked us to slow down 3 times (429); the export waited 12 s in all and retried 3 requests — nothing "
+      "was lost."),
+     ({"requests": 13, "throttled": 1, "retries": 1, "waited_ms": 2000, "failed": 2}, "403 REQUEST_LIMIT_EXCEEDED",
+      "HubSpot asked us to slow down once (403 REQUEST_LIMIT_EXCEEDED); the export waited 2.0 s in all and retried "
+      "1 request."),
+     ({"requests": 80, "waited_ms": 4100}, "429", "The export kept to HubSpot's rate limit: it waited 4.1 s in all."),
+     ({"requests": 82, "retries": 2}, "429",
+      "HubSpot did not answer 2 requests the first time; the export sent them again — nothing was lost."),
+     ({"requests": 81, "retries": 1, "waited_ms": 500}, "429",
+      "HubSpot did not answer 1 request the first time; the export waited 0.5 s in all and sent it again — nothing "
+      "was lost.")],
+)  # fmt: skip
+def test_the_traffic_line_speaks_only_when_the_crm_slowed_the_export(counters: dict[str, int], signal: str,
+                                                                      line: str) -> None:
+    assert traffic_line(counters, "HubSpot", signal) == line

@@ -200,16 +200,31 @@ def throttle_signal(crm: str) -> str:
 
 
 def traffic_line(counters: Any, crm_name: str, signal: str = "429") -> str:
-    """One line for people: "412 requests to HubSpot; 3 retried, 2 × too many requests (429), 4.1 s waited in all
-    (requests in parallel wait at the same time, so it can exceed the run's duration)"; ``signal`` is how the CRM
-    says too many requests (:func:`throttle_signal`)."""
+    """One line for people, only when the CRM made the export slow down or send again ("" otherwise): "HubSpot
+    asked us to slow down 3 times (429); the export waited 12 s in all and retried 3 requests — nothing was lost";
+    ``signal`` is how the CRM says too many requests (:func:`throttle_signal`: Salesforce's
+    ``403 REQUEST_LIMIT_EXCEEDED``). The seconds are every request's wait added up (requests wait side by side)."""
     t = traffic_of(counters)
-    if not t["requests"]:
+    throttled, retries, waited = int(t["throttled"]), int(t["retries"]), float(t["waited_s"])
+    if not (throttled or retries or waited >= 0.1):
         return ""
-    plural = "" if t["requests"] == 1 else "s"
-    return (f"{t['requests']:,} request{plural} to {crm_name}; {t['retries']:,} retried, {t['throttled']:,} × too many "
-            f"requests ({signal}), {t['waited_s']:,.1f} s waited in all by requests in parallel (rate limit, "
-            "back-off).")
+    seconds = f"{waited:,.0f} s" if waited >= 10 else f"{waited:,.1f} s"
+    did = []
+    if waited >= 0.1:
+        did.append(f"waited {seconds} in all")
+    if retries:
+        did.append(f"retried {retries:,} request{'' if retries == 1 else 's'}")
+    failed = counters.get("failed", 0) if hasattr(counters, "get") else 0
+    lost = "" if failed or not retries else " — nothing was lost"
+    if throttled:
+        times = "once" if throttled == 1 else f"{throttled:,} times"
+        head = f"{crm_name} asked us to slow down {times} ({signal})"
+        return f"{head}; the export {' and '.join(did)}{lost}." if did else f"{head}."
+    if not retries:  # no answer asked for it: the export kept to the CRM's known limit by itself
+        return f"The export kept to {crm_name}'s rate limit: it {did[0]}."
+    first = f"{crm_name} did not answer {retries:,} request{'' if retries == 1 else 's'} the first time"
+    again = f"sent {'it' if retries == 1 else 'them'} again"
+    return f"{first}; the export {' and '.join([*did[:-1], again])}{lost}."
 
 
 def _atomic_write(path: Path, text: str, newline: str | None = None) -> Path:

@@ -41,9 +41,9 @@ from enginy_desktop.core.services.integrations import (
 )
 
 from . import theme
-from .message import MessageBox
+from .message import DetailsDisclosure, MessageBox
 from .tasks import TaskKeeper
-from .widgets import DetailsDisclosure, make_primary
+from .widgets import make_primary
 
 log = logging.getLogger(__name__)
 

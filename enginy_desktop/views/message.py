@@ -4,12 +4,16 @@
 every confirmation in the app is built the same way, but never shows the platform's stock "i" / "?" icons and
 always has a heading (the ``text``), styled by ``style.qss``. :func:`show_message` replaces the blocking
 ``QMessageBox.warning(...)`` with a window-modal dialog that does not start a nested event loop.
+
+An error's technical part (``error_detail(exc)``: the low-level error, an HTTP status and address) never goes in
+its sentence: a message dialog takes it as ``details`` (behind "Show Details…"), a sentence shown in a dialog's
+own label gets a :class:`DetailsDisclosure` under it.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtWidgets import QMessageBox, QPushButton, QWidget
+from PySide6.QtWidgets import QLabel, QMessageBox, QPushButton, QToolButton, QVBoxLayout, QWidget
 
 from . import theme
 from .formatting import window_text
@@ -101,3 +105,50 @@ def show_message(
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     box.open()
     return box
+
+
+class DetailsDisclosure(QWidget):
+    """"Details": the technical part of an error (the low-level error, an HTTP status and address) under the
+    sentence the user reads, folded until asked for; hidden while there is none. Selectable, to paste into a
+    support request."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("errorDetails")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(4)
+        self.toggle = QToolButton()
+        self.toggle.setObjectName("detailsToggle")
+        self.toggle.setText("Details")
+        self.toggle.setCheckable(True)
+        self.toggle.setAutoRaise(True)
+        self.toggle.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.toggle.setAccessibleName("Show the technical details")
+        self.text = QLabel()
+        self.text.setObjectName("detailsText")
+        self.text.setWordWrap(True)
+        self.text.setTextFormat(Qt.TextFormat.PlainText)
+        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse
+                                          | Qt.TextInteractionFlag.TextSelectableByKeyboard)
+        lay.addWidget(self.toggle, 0, Qt.AlignmentFlag.AlignLeft)
+        lay.addWidget(self.text)
+        self.toggle.toggled.connect(self._unfold)
+        self.set_detail("")
+
+    def detail(self) -> str:
+        return self.text.text()
+
+    def set_detail(self, detail: str) -> None:
+        """Show ``detail`` folded under "Details" ("" hides the whole disclosure); the same detail again leaves
+        it as the user left it."""
+        if detail != self.text.text() or not detail:
+            self.text.setText(detail)
+            self.toggle.setChecked(False)
+            self._unfold(False)
+        self.setVisible(bool(detail))
+
+    def _unfold(self, shown: bool) -> None:
+        self.toggle.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
+        self.text.setVisible(shown)

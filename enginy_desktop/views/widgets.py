@@ -1,4 +1,4 @@
-"""Small reusable widgets: multi-line elided label, empty state, banner, page header, an error's "Details"."""
+"""Small reusable widgets: multi-line elided label, empty state, banner, page header."""
 
 from __future__ import annotations
 
@@ -128,52 +128,6 @@ class Banner(QFrame):
         lay.addWidget(icon, 0, Qt.AlignmentFlag.AlignTop)
         lay.addWidget(self.label, 1)
         lay.addWidget(self.button, 0, Qt.AlignmentFlag.AlignVCenter)
-
-
-class DetailsDisclosure(QWidget):
-    """"Details": the technical part of an error (the low-level error, an HTTP status and address) under the
-    sentence the user reads, folded until asked for; hidden while there is none. Selectable, to paste into a
-    support request. The window's one way to show an error's detail next to its text (:class:`MessageBox` takes
-    ``details`` for a message dialog)."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("errorDetails")
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.setSpacing(4)
-        self.toggle = QToolButton()
-        self.toggle.setObjectName("detailsToggle")
-        self.toggle.setText("Details")
-        self.toggle.setCheckable(True)
-        self.toggle.setAutoRaise(True)
-        self.toggle.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.toggle.setAccessibleName("Show the technical details")
-        self.text = QLabel()
-        self.text.setObjectName("detailsText")
-        self.text.setWordWrap(True)
-        self.text.setTextFormat(Qt.TextFormat.PlainText)
-        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse
-                                          | Qt.TextInteractionFlag.TextSelectableByKeyboard)
-        lay.addWidget(self.toggle, 0, Qt.AlignmentFlag.AlignLeft)
-        lay.addWidget(self.text)
-        self.toggle.toggled.connect(self._unfold)
-        self.set_detail("")
-
-    def detail(self) -> str:
-        return self.text.text()
-
-    def set_detail(self, detail: str) -> None:
-        """Show ``detail`` folded under "Details" ("" hides the whole disclosure)."""
-        self.text.setText(detail)
-        self.toggle.setChecked(False)
-        self._unfold(False)
-        self.setVisible(bool(detail))
-
-    def _unfold(self, shown: bool) -> None:
-        self.toggle.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
-        self.text.setVisible(shown)
 
 
 def dialog_heading(layout: QBoxLayout, title: str, subtitle: str = "") -> tuple[QLabel, QLabel]:

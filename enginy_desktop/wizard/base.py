@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from enginy_desktop.core.crm_config import Problem, Severity, Step
 from enginy_desktop.core.crm_wizard import WizardState
+from enginy_desktop.views.message import DetailsDisclosure
 
 from . import loader as L
 from .widgets import Spinner, button, caption, set_state
@@ -52,7 +53,13 @@ class CrmDataStrip(QFrame):
         self.label.setWordWrap(True)
         self.label.setTextFormat(Qt.TextFormat.PlainText)
         self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        lay.addWidget(self.label, 1)
+        self.details = DetailsDisclosure()  # why the CRM could not be read, technically
+        text = QVBoxLayout()
+        text.setContentsMargins(0, 0, 0, 0)
+        text.setSpacing(2)
+        text.addWidget(self.label)
+        text.addWidget(self.details)
+        lay.addLayout(text, 1)
         self.connection_button = button("Connection…")
         self.connection_button.setObjectName("stripConnection")
         self.connection_button.setProperty("flat", "true")
@@ -77,6 +84,7 @@ class CrmDataStrip(QFrame):
         else:
             self.spinner.stop()
         failed = status in (L.OFFLINE, L.FAILED)
+        self.details.set_detail(self.data.detail if failed else "")
         self.refresh_button.setText("Retry" if failed else "Refresh")
         self.refresh_button.setAccessibleName("Retry loading the CRM fields" if failed else "Refresh the CRM fields")
         self.refresh_button.setEnabled(status != L.LOADING)

@@ -50,6 +50,7 @@ class CrmDataLoader(QObject):
         self.state = state
         self.status = IDLE
         self.error = ""
+        self.detail = ""  # the technical part of the error, for "Details"
         self.risk_checking: set[ObjectType] = set()  # identifiers whose duplicate-risk check is running
         self.tasks = TaskKeeper()  # the loads and checks running in the background
 
@@ -77,7 +78,7 @@ class CrmDataLoader(QObject):
         """Read the fields and users (from the recent cache unless ``refresh``); never raises for a CRM that
         cannot be read: the status says so and the cached copy stays in use."""
         self.status = LOADING
-        self.error = ""
+        self.error = self.detail = ""
         self.changed.emit()
         try:
             result = await crm_setup.load_snapshot(self.ctx, self.state.crm, refresh=refresh,
@@ -90,7 +91,7 @@ class CrmDataLoader(QObject):
             result = crm_setup.SnapshotResult(self.state.snapshot, error=redact(str(exc)) or type(exc).__name__)
         if result.snapshot is not None:
             self.state.snapshot = result.snapshot
-        self.error = result.error
+        self.error, self.detail = result.error, result.detail
         if result.error:
             self.status = OFFLINE if self.state.snapshot is not None else FAILED
         else:
@@ -111,7 +112,8 @@ class CrmDataLoader(QObject):
         if self.status == CACHED and snap is not None:
             return f"{name} fields and users as of {fetched}."
         if self.status == OFFLINE:
-            return f"Working from the CRM fields saved on {fetched}: {name} could not be reached. {self.error}"
+            why = self.error if name in self.error else f"{name} could not be reached. {self.error}"  # said once
+            return f"Working from the CRM fields saved on {fetched}: {why}"
         if self.status == FAILED:
             return (f"The {name} fields could not be loaded, so the field lists are empty. {self.error} "
                     "Check the connection, then press Retry.")  # fmt: skip

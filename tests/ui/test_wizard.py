@@ -767,7 +767,12 @@ def test_offline_works_from_the_cache_and_says_so(qtbot: Any, wizard: CrmWizard,
     from enginy_desktop.views.formatting import when
 
     assert strip.label.text().startswith(f"Working from the CRM fields saved on {when(fetched)}")
-    assert "could not be reached" in strip.label.text()
+    assert "Could not reach HubSpot at" in strip.label.text()
+    assert "could not be reached" not in strip.label.text()  # said once
+    assert "ConnectError" not in strip.label.text()  # the technical part is folded under "Details"
+    assert strip.details.isVisible()
+    assert "ConnectError" in strip.details.detail()
+    assert DEFAULT_TOKEN not in strip.label.text() + strip.details.detail()
     assert strip.refresh_button.text() == "Retry"
     assert strip.connection_button.isVisible()
     assert strip.property("state") == "offline"

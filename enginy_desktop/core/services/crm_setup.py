@@ -47,11 +47,13 @@ READ_ERRORS = (AdapterError, IntegrationError, SecretsError)
 @dataclass(frozen=True)
 class SnapshotResult:
     """The snapshot to work with. ``fetched``: it was read from the CRM just now. ``error``: why the CRM could
-    not be read (the snapshot is then the cached copy, or None when there is none)."""
+    not be read (the snapshot is then the cached copy, or None when there is none); ``detail``: its technical
+    part, for "Details"."""
 
     snapshot: CrmSnapshot | None
     fetched: bool = False
     error: str = ""
+    detail: str = ""
 
     @property
     def offline(self) -> bool:
@@ -115,8 +117,9 @@ async def load_snapshot(
     except READ_ERRORS as exc:
         name = catalog.get(key).name
         reason = redact(str(exc)) or type(exc).__name__
-        log.info("Could not read the %s fields: %s [%s]", name, reason, error_detail(exc))
-        return SnapshotResult(cached, error=reason)
+        detail = error_detail(exc)
+        log.info("Could not read the %s fields: %s [%s]", name, reason, detail)
+        return SnapshotResult(cached, error=reason, detail=detail)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ from enginy_desktop.core.crm_config import CrmConfig
 from enginy_desktop.core.services.workspace import ListInfo
 
 from ..formatting import number
-from ..widgets import DetailsDisclosure, note_label
+from ..message import DetailsDisclosure
+from ..widgets import note_label
 
 
 class SyncStartView(QWidget):

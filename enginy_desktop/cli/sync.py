@@ -207,6 +207,7 @@ def runs_counts_text(counters: Mapping[str, object], throttle: str = "429", *, f
             for obj, plural in (("contact ", "contacts "), ("company ", "companies ")):
                 if label.startswith(obj):
                     label = plural + label[len(obj):]
+            label = label.replace("pending", "not done yet").replace("in flight", "sent, not confirmed yet")
             one = many = label
         shown = f"{value:,}" if isinstance(value, int) else f"{value:,.1f}".rstrip("0").rstrip(".")
         parts.append(f"{shown} {one if value == 1 else many}")

@@ -248,6 +248,7 @@ class ExportReportView(QWidget):
     changed = Signal()
     statusMessage = Signal(str)
     shows_counters = True  # the Runs page hides its own tiles for it
+    shows_state = True  # and its note of a stopped run: this view says it, with what is left and Resume
 
     def __init__(self, ctx: AppContext, run_id: int, parent: QWidget | None = None, *,
                  data: ui.ReportData | None = None, load: bool = True) -> None:

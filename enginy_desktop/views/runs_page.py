@@ -77,7 +77,8 @@ HIDDEN_COUNTERS = frozenset({"api_calls", "total", "done", "resolved", "pages"})
 # How the history's one-line summary names counters no kind lists above (else "associations done", "1 requests").
 EXTRA_LABELS = {"throttled": "rate-limited requests", "associations_done": "associations",
                 "removals_done": "associations removed", "activities_done": "activities",
-                "completion_tokens": "answer tokens", "no_domain": "without a domain"}
+                "completion_tokens": "answer tokens", "no_domain": "without a domain",
+                "pending": "not done yet", "in_flight": "sent, not confirmed yet"}  # a stopped export's journal
 # The words of a label said in the singular for a count of one ("1 request", "1 value written").
 _SINGULAR = {"values": "value", "requests": "request", "credits": "credit", "duplicates": "duplicate",
              "rows": "row", "records": "record", "placeholders": "placeholder", "tokens": "token",
@@ -447,6 +448,8 @@ class RunsPage(QWidget):
                 self.detail_layout.addStretch(1)
         if getattr(self.detail, "shows_counters", False):  # the kind's details show the counts their own way
             self.summary.tiles.setVisible(False)
+        if getattr(self.detail, "shows_state", False) and self.summary.error is not None:  # ... and why it stopped
+            self.summary.error.setVisible(False)
         self._selected = run.id
 
     # -- actions -------------------------------------------------------------------------------------------------

@@ -240,10 +240,10 @@ def test_an_export_killed_before_it_wrote_its_counts_shows_what_its_journal_did(
     assert code == 0
     line = next(x for x in out.splitlines() if x.startswith(f"#{run_id}"))
     assert "Interrupted" in line
-    assert "3 contacts created, 2 contacts pending, 3 requests" in line  # the journal first, then the traffic
+    assert "3 contacts created, 2 contacts not done yet, 3 requests" in line  # the journal first, then the traffic
     run = ctx.runs.get(run_id)
     assert run.counters["created"] == 3
-    assert counts_text(run).startswith("3 created")
+    assert counts_text(run).startswith("3 created · 2 not done yet")
     assert run.counters["planned_contact_create"] == 5  # the plan's count is kept
 
 

@@ -96,6 +96,11 @@ def test_cancelled_and_interrupted_runs_say_what_was_kept(qtbot, window) -> None
     # an export is carried on by its Resume, never started again from the beginning
     assert "Resume carries it on without doing anything twice." in page.summary.error.text()
     assert "run it again" not in page.summary.error.text()
+    # ... and said once: the export's own details say why it stopped, the summary's note is not shown beside them
+    qtbot.waitUntil(lambda: page.summary.isVisible())
+    shown = [w.text() for w in page.findChildren(QLabel) if w.isVisibleTo(page) and "in progress" in w.text()]
+    assert len(shown) == 1, shown
+    assert "What it did before is kept" in shown[0]
 
 
 def test_details_registry_for_other_kinds(qtbot, window, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]

@@ -766,6 +766,16 @@ class CrmAdapter(abc.ABC):
         estimate is this divided by the page size."""
         return total
 
+    async def count_changed_since(self, object: CrmObject, since: datetime) -> int | None:
+        """How many records :meth:`changed_since` would list (one cheap call), or None when the CRM cannot say.
+        Its pages hold ``capabilities.batch(Operation.SEARCH_PAGE)`` records."""
+        return None
+
+    async def prepare_read(self, object: CrmObject) -> None:
+        """Read once what reading records of ``object`` needs first (its fields), so that a plan made before the
+        read can count those calls. Nothing by default."""
+        return None
+
     def search_all(
         self, object: CrmObject, filters: Mapping[str, Sequence[str]], properties: Sequence[str]
     ) -> AsyncIterator[list[CrmRecord]]:

@@ -752,6 +752,15 @@ class HubSpotAdapter(ClientCrmAdapter):
         total = payload.get("total")
         return int(total) if isinstance(total, int | str) and str(total).isdigit() else None
 
+    async def count_changed_since(self, object: CrmObject, since: datetime) -> int | None:
+        """The ``total`` of the search :meth:`changed_since` starts with, asked for one result."""
+        prop = MODIFIED_PROPERTY[object.value]
+        body = {"filterGroups": [{"filters": [{"propertyName": prop, "operator": "GTE",
+                                               "value": str(int(since.timestamp() * 1000))}]}],
+                "properties": ["hs_object_id"], "sorts": [], "limit": 1, "after": "0"}
+        total = (await self._search(object, body)).get("total")
+        return int(total) if isinstance(total, int | str) and str(total).isdigit() else None
+
     async def search_all(self, object: CrmObject, filters: Mapping[str, Sequence[str]],
                          properties: Sequence[str]) -> AsyncIterator[list[CrmRecord]]:
         """One filter group of ``IN`` filters (at most 6: HubSpot's limit per group; the caller checks any

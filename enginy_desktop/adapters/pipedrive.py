@@ -452,6 +452,9 @@ class PipedriveAdapter(ClientCrmAdapter):
                 self._fields[object] = found
             return self._fields[object]
 
+    async def prepare_read(self, object: CrmObject) -> None:
+        await self._field_map(object)  # what reading records needs first
+
     async def fields(self, object: CrmObject) -> list[CrmField]:
         found = dict(await self._field_map(object))
         if object is CrmObject.CONTACTS:

@@ -491,6 +491,16 @@ class SalesforceAdapter(ClientCrmAdapter):
             return total + await self._count(INDIRECT_RELATIONS_COUNT)
         return total
 
+    async def count_changed_since(self, object: CrmObject, since: datetime) -> int | None:
+        moment = (since if since.tzinfo else since.replace(tzinfo=UTC)).astimezone(UTC)
+        soql = (f"SELECT COUNT() FROM {self._sobject(object)} "  # noqa: S608 - a fixed object name and a date
+                f"WHERE LastModifiedDate >= {moment:%Y-%m-%dT%H:%M:%SZ}")
+        data = await self._json("GET", f"{wire.DATA}/query", params={"q": soql})
+        return int((data or {}).get("totalSize") or 0)
+
+    async def prepare_read(self, object: CrmObject) -> None:
+        await self._describe_of(object)
+
     # -- writes -------------------------------------------------------------------------------------------------
     def _body(self, object: CrmObject, props: Mapping[str, Any]) -> dict[str, Any]:
         known = self._describe.get(object) or {}

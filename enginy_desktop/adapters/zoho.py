@@ -338,6 +338,9 @@ class ZohoAdapter(ClientCrmAdapter):
             self._fields[object] = found
         return self._fields[object]
 
+    async def prepare_read(self, object: CrmObject) -> None:
+        await self._field_map(object)  # what reading records needs first
+
     async def fields(self, object: CrmObject) -> list[CrmField]:
         return list((await self._field_map(object)).values())
 

@@ -71,41 +71,51 @@ def test_a_sync_shows_its_budget_first_and_one_beyond_it_is_refused(ctx: Any, cl
         ctx.integrations.save_connection("pipedrive", {"daily_token_budget": "1000"})
         w.configure(w.basics())
         w.contacts("Leads", leads(30))
-        # Pipedrive cannot say how many persons it holds before a first listing: a lower bound then.
+        # Pipedrive cannot say how many persons it holds before a first listing: a lower bound then (a page of
+        # persons, and the person fields read first: 10 tokens each).
         first = asyncio.run(sync.estimate_sync(ctx, "Leads"))
         assert first is not None
         assert first.at_least
-        assert first.line("Pipedrive").startswith("Pipedrive's daily budget: this sync needs at least 10 tokens;")
+        assert first.line("Pipedrive").startswith("Pipedrive's daily budget: this sync needs at least 20 tokens;")
+        assert "That counts 10 tokens spent planning it" in first.line("Pipedrive")
         code, out, err = cli("sync", "--list", "Leads")
         assert code == 0, err
-        assert "Pipedrive's daily budget: this sync needs at least 10 tokens;" in out
-        # A second sync re-checks the links of the first and lists what changed since: one page.
+        assert "Pipedrive's daily budget: this sync needs at least 20 tokens;" in out
+        # A second sync re-checks the links of the first and lists what changed since: one page at least (Pipedrive
+        # cannot count the changes beforehand).
         cached = asyncio.run(sync.estimate_sync(ctx, "Leads"))
         assert cached is not None
-        assert cached.check.needed == 10
-        # Listing everything again: now it knows, 1,200 persons are 3 pages of 500 at 10 tokens each.
+        assert cached.check.needed == 20
+        assert cached.at_least
+        assert cached.changes_unknown
+        # Listing everything again: 1,200 persons are 3 pages of 500 at 10 tokens each, counted with the size the
+        # first listing found (a guess, and said so: Pipedrive cannot say its size now).
         again = asyncio.run(sync.estimate_sync(ctx, "Leads", use_cache=False))
         assert again is not None
         assert not again.at_least
-        assert again.check.needed == 30
+        assert again.check.needed == 40
+        assert again.guessed is not None
+        assert again.guessed[:2] == ("contacts", 1200)
+        assert "a guess from the 1,200 contacts the last full listing found on" in again.line("Pipedrive")
         assert again.check.remaining is not None
         assert again.check.remaining < 1000  # the first sync's listing was spent
         code, out, err = cli("sync", "--list", "Leads", "--full", "--json")
         assert code == 0, err
-        assert '"needed": 30' in out
+        assert '"needed": 40' in out
         again = asyncio.run(sync.estimate_sync(ctx, "Leads", use_cache=False))
         assert again is not None
         assert again.check.remaining is not None
 
         spent = 1000 - again.check.remaining
-        ctx.integrations.save_connection("pipedrive", {"daily_token_budget": str(spent + 20)})  # 20 left
+        # 30 left: a full listing (40) is refused, having spent its planning (10); a sync with the links (20) fits.
+        ctx.integrations.save_connection("pipedrive", {"daily_token_budget": str(spent + 30)})
         runs_before = len(ctx.runs.history(kind="sync"))
         code, out, err = cli("sync", "--list", "Leads", "--full")
         assert code == 1
-        assert "This sync needs about 30 tokens of Pipedrive's daily budget, but only" in err
+        assert "This sync needs about 40 tokens of Pipedrive's daily budget, but only" in err
         assert "Nothing was read or stored" in err
         assert "a smaller list would cost the same" in err  # it lists every person, whatever the list's size
         assert len(ctx.runs.history(kind="sync")) == runs_before  # refused before any run
-        code, out, err = cli("sync", "--list", "Leads")  # with the links kept: 10 tokens, it fits
+        code, out, err = cli("sync", "--list", "Leads")  # with the links kept: 20 tokens at least, it fits
         assert code == 0, err
-        assert "this sync needs about 10 tokens" in out
+        assert "this sync needs at least 20 tokens" in out

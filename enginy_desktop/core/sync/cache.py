@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -96,14 +96,21 @@ def _size_key(crm: str, object_: str) -> str:
 
 
 def _remember_size(ctx: Any, crm: str, object_: str, n: int) -> None:
-    """How many records the last full listing of the CRM found: what the next sync's budget estimate counts with
-    when the CRM cannot say its size (Pipedrive)."""
+    """How many records the last full listing of the CRM found, and when: what the next sync's budget estimate
+    counts with when the CRM cannot say its size (Pipedrive)."""
     try:
-        ctx.store.set_meta(_size_key(crm, object_), str(n))
+        ctx.store.set_meta(_size_key(crm, object_), f"{n} {datetime.now(UTC).isoformat(timespec='minutes')}")
     except Exception as exc:  # a read-only or full store: the estimate is only less precise
         log.warning("Could not keep the size of %s %s: %s", crm, object_, exc)
 
 
-def _known_size(ctx: Any, crm: str, object_: str) -> int | None:
-    raw = ctx.store.meta(_size_key(crm, object_))
-    return int(raw) if raw and raw.isdigit() else None
+def _known_size(ctx: Any, crm: str, object_: str) -> tuple[int, datetime | None] | None:
+    """(records, when) the last full listing found, or None before any."""
+    raw = (ctx.store.meta(_size_key(crm, object_)) or "").split()
+    if not raw or not raw[0].isdigit():
+        return None
+    try:
+        when = datetime.fromisoformat(raw[1]) if len(raw) > 1 else None
+    except ValueError:
+        when = None
+    return int(raw[0]), when

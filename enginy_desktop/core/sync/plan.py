@@ -282,6 +282,12 @@ class _Planned:
     plan: _Plan
     crm_total: int | None
     cached: set[int]
+    changed: int | None = None  # records changed since the last sync, when the CRM said
+
+
+def _changed_pages(changed: int | None, caps: Capabilities) -> int:
+    """Pages of the records changed since the last sync: one when the CRM cannot say how many."""
+    return max(1, math.ceil((changed or 0) / caps.batch(Operation.SEARCH_PAGE)))
 
 
 async def _plan_crm_side(ctx: Any, adapter: CrmAdapter, crm: str, object_: str, rule: Rule, local: _Local,
@@ -312,7 +318,11 @@ async def _plan_crm_side(ctx: Any, adapter: CrmAdapter, crm: str, object_: str, 
 
     comparable, cached, reverify, since, full, partial = await asyncio.to_thread(prepare)
     token.raise_if_cancelled()
-    read_calls = math.ceil(len(reverify) / caps.batch(Operation.READ)) + 1  # + the changes since
+    # The records changed since the last sync: as many pages as the CRM says (one cheap call), else one.
+    changed: int | None = None
+    if cached and since is not None:
+        changed = await adapter.count_changed_since(crm_object, since)
+    read_calls = math.ceil(len(reverify) / caps.batch(Operation.READ)) + _changed_pages(changed, caps)
     # The CRM's size decides between searching and listing everything; asking costs one call, worth it only
     # when a search or a scan is in play.
     crm_total: int | None = None
@@ -348,4 +358,4 @@ async def _plan_crm_side(ctx: Any, adapter: CrmAdapter, crm: str, object_: str, 
     log.info("Sync %s %s: %s%s, about %s calls (CRM holds %s; options %s)", crm, noun, plan.mode,
              " with cached links" if plan.since else "", plan.calls, crm_total,
              [(round(c, 1), p.mode, p.since is not None) for c, p in options])
-    return _Planned(plan, crm_total, cached)
+    return _Planned(plan, crm_total, cached, changed)

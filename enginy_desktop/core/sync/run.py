@@ -88,9 +88,10 @@ async def sync_list(
         budget: SyncBudget | None = None
         if adapter.capabilities.budget is not None:  # what it costs is known before anything is read
             # (A Cancel meanwhile is seen as the run starts, so the run says what it kept.)
+            calls_before = adapter.calls_made
             locals_, planned = await _plan_all(ctx, adapter, key, list_id, list_kind, objects, rules, CancelToken(),
                                                tracker, use_cache=use_cache)
-            budget = await _sync_budget(ctx, adapter, key, planned)
+            budget = await _sync_budget(ctx, adapter, key, planned, calls_before, in_run=True)
             if budget is not None:
                 if on_budget is not None:
                     on_budget(budget)

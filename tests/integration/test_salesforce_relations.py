@@ -419,5 +419,6 @@ def test_the_sync_estimate_counts_the_related_accounts_that_fill_the_contact_pag
         assert estimate is not None
         listing = [r for r in sb.requests[before:] if "/query" in r.path
                    and "COUNT()" not in parse_qs(r.query).get("q", [""])[0]]
-        assert estimate.check.needed == len(listing) == 3
+        assert estimate.check.needed - estimate.planning == len(listing) == 3
+        assert estimate.check.needed == len(sb.requests) - before  # with the counts, the describe, the limits
         assert result.objects["contact"].counts.get("matched", 0) == 1  # Doe 3 is related to Firm 2

@@ -7,8 +7,8 @@
 
 The estimate (per provider: records asked at most, credits at most, against the cap) comes first; then a
 confirmation on the terminal unless ``--yes``; without a terminal the command refuses to spend without ``--yes``.
-Exit codes: 0 finished, 1 refused or failed, 3 stopped part-way (cancelled, the cap, a provider's failure — resume
-it with ``--resume``).
+Exit codes: 0 finished, 1 refused or failed, 3 stopped part-way (cancelled, paused at the cap, a provider's failure —
+resume it with ``--resume``).
 """
 
 from __future__ import annotations
@@ -204,8 +204,8 @@ def _finish(rt: Runtime, ctx: Any, run_id: int, args: argparse.Namespace) -> int
     if args.json:
         rt.print_json(rep.as_json())
     else:
-        rt.print(f"Run {rep.run_id} {rep.state}: {rep.found:,} values found ({rep.cached:,} from the cache), "
-                 f"{_num(rep.credits)} credits spent.")
+        rt.print(f"Run {rep.run_id} {rep.state_label.lower()}: {rep.found:,} values found ({rep.cached:,} from the "
+                 f"cache), {_num(rep.credits)} credits spent.")
         for pr in rep.providers:
             if not pr.requests:
                 continue

@@ -225,7 +225,7 @@ def cmd_runs(args: argparse.Namespace, rt: Runtime) -> int:
     if not runs:
         rt.print("No runs yet. Sync a list with `enginy-desktop sync --list NAME`.")
         return EXIT_OK
-    rt.print(f"{'RUN':<6} {'KIND':<10} {'LIST':<24} {'INTEGRATION':<12} {'STARTED':<16}  {'STATE':<11} COUNTS")
+    rt.print(f"{'RUN':<6} {'KIND':<10} {'LIST':<24} {'INTEGRATION':<12} {'STARTED':<16}  {'STATE':<13} COUNTS")
     for r in runs:
         names = [catalog.get(k).name for k in r.integration_keys]  # an enrichment's: its providers ("Apollo +1")
         crm = (f"{names[0]} +{len(names) - 1}" if len(names) > 1 else names[0]) if names else "—"
@@ -233,7 +233,7 @@ def cmd_runs(args: argparse.Namespace, rt: Runtime) -> int:
         objects = r.options.get("objects") if r.kind == "sync" else None
         counts = runs_counts_text(r.counters, throttle_signal(r.crm) if r.crm else "429",
                                   first_object=str(objects[0]) if isinstance(objects, list) and objects else "")
-        rt.print(f"#{r.id:<5} {r.kind:<10} {r.list_name or '—':<24.24} {crm:<12} {started}  {r.state_label:<11} "
+        rt.print(f"#{r.id:<5} {r.kind:<10} {r.list_name or '—':<24.24} {crm:<12} {started}  {r.state_label:<13} "
                  f"{counts}")
         if r.error and r.state in ("failed", "interrupted", "cancelled"):
             rt.print(f"        {r.error}")

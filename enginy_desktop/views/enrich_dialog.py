@@ -701,9 +701,22 @@ def enrich_run_detail(ctx: AppContext, run: RunInfo, parent: QWidget) -> QWidget
             err.setWordWrap(True)
             lay.addWidget(err)
     if rep.resumable:
+        row = QHBoxLayout()
+        row.setSpacing(8)
         resume = QPushButton("Resume", w)
         resume.setObjectName("enrichResume")
         resume.setToolTip("Carry on where it stopped; lookups already answered are not paid again")
+        raised: QDoubleSpinBox | None = None
+        old_cap = (run.options.get("enrich") or {}).get("max_credits")
+        if rep.left_by_cap and isinstance(old_cap, int | float):  # the same cap would stop it again at once
+            resume.setText("Resume with a higher cap")
+            raised = QDoubleSpinBox(w)
+            raised.setObjectName("enrichResumeCap")
+            raised.setRange(float(old_cap) + 1, 10_000_000)
+            raised.setDecimals(1)
+            raised.setValue(float(old_cap) * 2 or 100.0)
+            raised.setSuffix(" credits")
+            raised.setToolTip(f"The new cap of the whole run (it stopped at {_num(float(old_cap))} credits)")
 
         def go() -> None:
             from enginy_desktop.core.enrich import resume_enrichment
@@ -716,11 +729,17 @@ def enrich_run_detail(ctx: AppContext, run: RunInfo, parent: QWidget) -> QWidget
             relay = ui.ProgressRelay(handle.publish)
             token = handle.token
 
+            cap = raised.value() if raised is not None else None
+
             async def work() -> RunInfo:
-                return await resume_enrichment(ctx, run.id, progress=relay, token=token)
+                return await resume_enrichment(ctx, run.id, max_credits=cap, progress=relay, token=token)
 
             handle.start(ui.in_worker_thread(work, token=token, relay=relay, name="enrich-resume"), _summary)
 
         resume.clicked.connect(go)
-        lay.addWidget(resume, 0, Qt.AlignmentFlag.AlignLeft)
+        row.addWidget(resume)
+        if raised is not None:
+            row.addWidget(raised)
+        row.addStretch(1)
+        lay.addLayout(row)
     return w

@@ -216,7 +216,9 @@ def test_the_cap_splits_the_last_request_stops_and_a_higher_cap_resumes(ctx: Any
     options = EnrichOptions(world.list_id, [D.EMAIL], {D.EMAIL: [provider]}, max_credits=cap)
     assert estimate(ctx, options).over_cap
     stopped = run(ctx, world, options)
-    assert stopped.state == "cancelled"
+    # A stop at the cap is not a cancel: it is paused there, resumable with a higher cap.
+    assert stopped.state_label == "Paused at cap"
+    assert stopped.resumable
     assert f"cap of {cap} credits" in (stopped.error or "")
     assert 0 < world.credits_spent(provider) <= cap
     rep = report(ctx, stopped.id)
@@ -227,6 +229,21 @@ def test_the_cap_splits_the_last_request_stops_and_a_higher_cap_resumes(ctx: Any
     assert done.state == "finished"
     assert report(ctx, done.id).left_by_cap == 0
     assert report(ctx, done.id).still_missing.get("email", 0) < 40
+
+
+@pytest.mark.parametrize("first", [D.EMAIL, D.PHONE])
+def test_under_a_cap_the_points_are_paid_for_in_the_order_asked(ctx: Any, tmp_path: Path, first: D) -> None:
+    """--find email,phone with a cap: every e-mail is asked (Apollo) before any phone (Hunter), and the other way
+    round; the later point's worst case never holds the cap while the first one waits."""
+    world = EnrichWorld.make(ctx, tmp_path, contacts=40, providers=("apollo", "hunter"))
+    order = {D.EMAIL: ["apollo"], D.PHONE: ["hunter"]}
+    points = [first, D.PHONE if first is D.EMAIL else D.EMAIL]
+    stopped = run(ctx, world, EnrichOptions(world.list_id, points, order, max_credits=40))
+    assert stopped.state_label == "Paused at cap"
+    by = {p.provider: p for p in report(ctx, stopped.id).providers}
+    provider = order[first][0]
+    assert by[provider].points[first.value].asked == 36  # every record missing it was asked about it first
+    assert world.credits_spent("apollo") + world.credits_spent("hunter") <= 40
 
 
 @pytest.mark.parametrize(("provider", "asked_again"), [("hunter", True), ("proxycurl", False)])

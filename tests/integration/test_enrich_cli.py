@@ -101,6 +101,12 @@ def test_a_stop_at_the_cap_says_it_once_and_how_to_resume_with_a_higher_cap(cli:
         assert out.count("still had a provider to ask") == 1, out
         run_id = int(out.split("Run ", 1)[1].split()[0])
         assert f"enginy-desktop enrich --resume {run_id} --max-credits N (N above this run's cap of 1)" in out
+        assert f"Run {run_id} paused at cap:" in out  # a stop at the cap is not a cancel
+        code, out, err = cli("runs")
+        assert code == 0, err
+        line = next(x for x in out.splitlines() if x.startswith(f"#{run_id} "))
+        assert "Paused at cap" in line
+        assert "Cancelled" not in out
         code, out, err = cli("enrich", "--resume", str(run_id), "--max-credits", "500", "--yes")
         assert code == 0, err
         assert "finished" in out

@@ -279,3 +279,32 @@ def test_on_a_short_screen_the_options_scroll_and_enrich_stays_in_view(qtbot: An
     dialog._timer.stop()
     dialog.reject()
     aloop.run_until_complete(dialog.tasks.wait())
+
+
+def test_a_run_stopped_at_the_cap_is_paused_at_cap_and_resumes_with_a_higher_one(qtbot: Any, ctx: Any,
+                                                                                 tmp_path: Path) -> None:
+    """The Runs page says "Paused at cap", never "Cancelled", and its Resume asks for a higher cap (the same one
+    would stop it again at once)."""
+    import asyncio
+
+    from PySide6.QtWidgets import QDoubleSpinBox
+
+    from enginy_desktop.core.enrich import EnrichOptions, run_enrichment, start_enrichment
+    from enginy_desktop.views.runs_page import RunsTableModel, RunSummary
+
+    world = EnrichWorld.make(ctx, tmp_path, contacts=30, providers=("hunter",))
+    info = start_enrichment(ctx, EnrichOptions(world.list_id, [D.EMAIL], {D.EMAIL: ["hunter"]}, max_credits=2))
+    stopped = asyncio.run(run_enrichment(ctx, info.id, factory=world.factory))
+    assert RunsTableModel.text(RunsTableModel(), stopped, 4) == "Paused at cap"
+    summary = RunSummary(stopped)
+    qtbot.addWidget(summary)
+    assert summary.state.text() == "Paused at cap"
+    assert "cancelled" not in (summary.error.text() if summary.error else "").lower()
+    detail = enrich_run_detail(ctx, stopped, summary)
+    resume = detail.findChild(QPushButton, "enrichResume")
+    cap = detail.findChild(QDoubleSpinBox, "enrichResumeCap")
+    assert resume is not None
+    assert resume.text() == "Resume with a higher cap"
+    assert cap is not None
+    assert cap.minimum() > 2
+    assert cap.value() > 2

@@ -72,12 +72,15 @@ class RunReport:
     providers: list[ProviderReport]
     still_missing: dict[str, int]
 
+    state_label: str = ""  # "Finished", "Cancelled", "Paused at cap"…
+
     @property
     def resumable(self) -> bool:
         return self.state in ("interrupted", "cancelled", "failed")
 
     def as_json(self) -> dict[str, Any]:
-        return {"run": self.run_id, "state": self.state, "list": self.list_name, "error": self.error,
+        return {"run": self.run_id, "state": self.state, "state_label": self.state_label, "list": self.list_name,
+                "error": self.error,
                 "records": self.records, "values_found": self.found, "values_from_cache": self.cached,
                 "credits_spent": round(self.credits, 2), "records_asked_again_after_a_crash": self.reasked,
                 "records_not_asked_again_after_a_crash": self.not_reasked,
@@ -123,7 +126,8 @@ def report(ctx: Any, run_id: int) -> RunReport:
                      records=info.counter("records"), found=found, cached=max(0, found - from_requests),
                      credits=sum(p.credits for p in per.values()), reasked=info.counter("reasked"),
                      not_reasked=sum(p.not_reasked for p in per.values()), left_by_cap=info.counter("left_by_cap"),
-                     points=list(enrich.get("points") or []), providers=list(per.values()), still_missing=still)
+                     points=list(enrich.get("points") or []), providers=list(per.values()), still_missing=still,
+                     state_label=info.state_label)
 
 
 def _point_index() -> Any:

@@ -19,9 +19,13 @@ journaled *in flight* before it is sent (an asynchronous provider's job id as so
   requests in flight (``CONCURRENCY``) unanswered;
 - **bad key, no credits, rate limit past the retries, provider down**: the run stops as *failed* with the
   provider's own words and what to do; what was found is kept and resuming goes on where it stopped;
-- **the credit cap**: a request is sent only for as many records as the credits left under the cap pay for at most
-  (the last request is split to fit); then the run stops as *cancelled*, saying how many records were left for lack
-  of credit (``left_by_cap``); resume it with a higher cap.
+- **the credit cap**: the data points are paid for in the order they were asked for (``--find email,phone``: every
+  e-mail's waterfall is asked through, list-wide, before any phone is asked), so what came first gets the credits
+  first and a later point's worst case never holds the cap while an earlier one waits. A request is sent only for
+  as many records as the credits left under the cap pay for at most (the last request is split to fit); then the
+  run stops *paused at the cap* (the *interrupted* state, labelled "Paused at cap"), saying how many records were
+  left for lack of credit (``left_by_cap``); resume it with a higher cap. Without a cap every point is asked at
+  once (the order of spending changes nothing when everything is paid for).
 """
 
 from __future__ import annotations
@@ -155,6 +159,7 @@ class _Runner:
         self.totals = _Totals(credits=_spent(ctx, info.id))
         self.cap = options.max_credits
         self.reserved = 0.0  # the most the requests in flight can cost
+        self.settled = asyncio.Condition()  # notified when a request in flight ends (its real cost is known)
         self.stopped = False
         self.order = {p: list(options.order.get(p, [])) for p in options.points}
         self.classes = {k: _cls(k) for k in options.providers_used()}
@@ -354,8 +359,7 @@ class _Runner:
             self.token.raise_if_cancelled()
             fits = len(fresh)
             if self.cap is not None and each > 0:
-                room = self.cap - self.totals.credits - self.reserved + 1e-9
-                fits = min(len(fresh), max(0, int(room // each)))
+                fits = await self.room_for(each, len(fresh))
             capped = fits < len(fresh)
             if capped:  # the cap: ask only about the records the credits left pay for at most, then stop
                 self.stopped = True
@@ -385,10 +389,24 @@ class _Runner:
                 raise ProviderStopped(provider, exc) from None
             finally:
                 self.reserved -= most
+                async with self.settled:
+                    self.settled.notify_all()
             self.totals.requests += 1
             self.apply(provider, fresh, pts, results, request_id)
             if capped:
                 raise CapReached()
+
+    async def room_for(self, each: float, wanted: int) -> int:
+        """How many of ``wanted`` records (``each`` credits at most) the cap pays for. While requests in flight hold
+        part of the cap by their worst case, wait for them to end (they usually cost less) rather than stop short."""
+        assert self.cap is not None
+        while True:
+            room = self.cap - self.totals.credits - self.reserved + 1e-9
+            fits = min(wanted, max(0, int(room // each)))
+            if fits == wanted or self.reserved <= 0 or self.stopped:
+                return fits
+            async with self.settled:
+                await self.settled.wait()
 
     async def wait(self, adapter: EnrichmentAdapter, job: str, inputs: list[LookupInput],
                    pts: frozenset[DataPoint]) -> list[LookupResult]:
@@ -469,13 +487,25 @@ class _Runner:
         return out
 
     # -- one chunk ---------------------------------------------------------------------------------------------
-    async def chunk(self, recs: list[_Record]) -> None:
+    def rank(self, pts: frozenset[DataPoint] | set[DataPoint]) -> int:
+        """The place of a request's first data point in the order the user asked for them."""
+        return min(self.options.points.index(p) if p in self.options.points else len(self.options.points)
+                   for p in pts)
+
+    async def chunk(self, recs: list[_Record], upto: int | None = None) -> None:
+        """Ask the providers about ``recs`` round by round until nothing is left to ask. ``upto`` (under a cap):
+        only requests whose first data point comes at most at that place of the user's order, and in each round
+        only those of the earliest place still wanted — so a cap is spent in the order the points were asked."""
         while True:
             self.token.raise_if_cancelled()
             groups: dict[tuple[str, frozenset[DataPoint]], list[_Record]] = {}
             for rec in recs:
                 for key, pts in self.wanted(rec).items():
                     groups.setdefault((key, frozenset(pts)), []).append(rec)
+            if upto is not None:
+                groups = {g: m for g, m in groups.items() if self.rank(g[1]) <= upto}
+                first = min((self.rank(g[1]) for g in groups), default=0)
+                groups = {g: m for g, m in groups.items() if self.rank(g[1]) == first}
             if not groups:
                 return
             jobs = []
@@ -496,39 +526,69 @@ class _Runner:
     async def run(self) -> dict[str, Any]:
         reasked, lost = await self.recover()
         self.load_lost()
+        self.ctx.runs.set_counters(self.run_id, {"left_by_cap": 0})  # a resumed run is no longer at the cap
         pending_ids = [i.local_id for i in self.ctx.runs.items(self.run_id, state=["pending", "in_flight"])]
         total = int(self.ctx.runs.get(self.run_id).counters.get("records", 0) or len(pending_ids))
         done_before = total - len(pending_ids)
         self.tracker.phase("Enriching", total=total, message="Asking the providers in the waterfall's order…")
         self.tracker.advance(done_before)
-        for start in range(0, len(pending_ids), CHUNK):
-            ids = pending_ids[start:start + CHUNK]
-            recs = self.load(ids)
-            try:
-                await self.chunk(recs)
-            except CapReached:
-                self.left_by_cap = self.still_to_ask(recs, pending_ids[start + CHUNK:])
-                self.ctx.runs.set_counters(self.run_id, {"left_by_cap": self.left_by_cap})
-                raise
-            finally:
-                self.save_counters(reasked, lost)
+        # Under a cap, one pass over the list per data point in the user's order (the earlier points' passes are
+        # answered by the cache in the later ones, free); the records are done after the last pass.
+        passes: list[int | None] = [None] if self.cap is None else list(range(len(self.options.points)))
+        for upto in passes:
+            if upto is not None and upto < len(self.options.points) - 1:
+                self.tracker.advance(0, message=f"Asking for {P.label(self.options.points[upto]).lower()} first "
+                                     "(the cap pays for what you asked first)…")
+            for start in range(0, len(pending_ids), CHUNK):
+                ids = pending_ids[start:start + CHUNK]
+                await self.chunk_of(ids, pending_ids, upto, reasked, lost)
                 reasked = lost = 0
-            self.ctx.runs.set_items_state(self.run_id, self.kind.value, ids, "done")
-            # save_counters moved this chunk's finds into the run's counters (and zeroed them here): the run's
-            # counters hold every value found so far, this run and the ones it resumes.
-            found = int(self.ctx.runs.get(self.run_id).counters.get("found", 0) or 0)
-            self.tracker.advance(len(ids), message=f"{found:,} values found, "
-                                 f"{_credits(self.totals.credits)} credits spent")
+                if upto == passes[-1]:
+                    self.finish_chunk(ids)
         self.ctx.runs.set_counters(self.run_id, {"left_by_cap": 0})
         return {}
 
-    def still_to_ask(self, current: list[_Record], later_ids: Sequence[int]) -> int:
+    async def chunk_of(self, ids: list[int], pending_ids: list[int], upto: int | None, reasked: int,
+                       lost: int) -> None:
+        recs = self.load(ids)
+        try:
+            await self.chunk(recs, upto)
+        except CapReached:
+            here = set(ids)
+            self.left_by_cap = self.still_to_ask(recs, [i for i in pending_ids if i not in here])
+            self.ctx.runs.set_counters(self.run_id, {"left_by_cap": self.left_by_cap})
+            raise
+        finally:
+            self.save_counters(reasked, lost)
+
+    def finish_chunk(self, ids: list[int]) -> None:
+        self.ctx.runs.set_items_state(self.run_id, self.kind.value, ids, "done")
+        # save_counters moved this chunk's finds into the run's counters (and zeroed them here): the run's
+        # counters hold every value found so far, this run and the ones it resumes.
+        found = int(self.ctx.runs.get(self.run_id).counters.get("found", 0) or 0)
+        self.tracker.advance(len(ids), message=f"{found:,} values found, "
+                             f"{_credits(self.totals.credits)} credits spent")
+
+    def still_to_ask(self, current: list[_Record], other_ids: Sequence[int]) -> int:
         """Records the run stopped before asking about (the cap): those of the current chunk a provider is still
-        to be asked about, and those of the later chunks that miss something a provider can be asked for."""
+        to be asked about, and those of the other chunks not done that miss something a provider not yet asked
+        about them (the cache knows what was) can be asked for."""
         left = sum(1 for rec in current if self.wanted(rec))
-        for start in range(0, len(later_ids), CHUNK):
-            left += sum(1 for rec in self.load(later_ids[start:start + CHUNK]) if self.wanted(rec))
+        for start in range(0, len(other_ids), CHUNK):
+            recs = self.load(other_ids[start:start + CHUNK])
+            self.seed_tried(recs)
+            left += sum(1 for rec in recs if self.wanted(rec))
         return left
+
+    def seed_tried(self, recs: list[_Record]) -> None:
+        """Mark the providers the cache already holds an answer from as asked (an earlier pass asked them)."""
+        keys = list(self.classes)
+        hits = cached(self.ctx, list({r.identity for r in recs}), keys)
+        for rec in recs:
+            for point in rec.missing:
+                for key in keys:
+                    if (key, rec.identity, point.value) in hits:
+                        rec.tried.setdefault(point, set()).add(key)
 
     def save_counters(self, reasked: int = 0, lost: int = 0) -> None:
         self.ctx.runs.set_counters(self.run_id, {"credits": round(_spent(self.ctx, self.run_id), 2)})
@@ -609,7 +669,7 @@ def describe(provider: str, error: AdapterError) -> str:
 async def run_enrichment(ctx: Any, run_id: int, *, factory: AdapterFactory | None = None,
                          progress: ProgressCallback | None = None, token: CancelToken | None = None) -> RunInfo:
     """Carry out (or resume) run ``run_id``; returns the run as it ended. Never raises for a provider's failure:
-    the run ends *failed* with the reason; Cancel and the cap end it *cancelled* (both resumable)."""
+    the run ends *failed* with the reason; Cancel ends it *cancelled*, the cap *paused at the cap* (both resumable)."""
     info = ctx.runs.get(run_id)
     if info.state != "running":
         info = ctx.runs.start(run_id)
@@ -627,9 +687,10 @@ async def run_enrichment(ctx: Any, run_id: int, *, factory: AdapterFactory | Non
         left = runner.left_by_cap
         records = f"{left:,} record{'' if left == 1 else 's'}"
         cap = _credits(options.max_credits or 0)
-        result = ctx.runs.finish(run_id, "cancelled", error=f"Stopped at the cap of {cap} credits: {records} still "
-                                 "had a provider to ask, left for lack of credit. What was found is kept; resume "
-                                 "with a higher cap to go on.")
+        # Not a cancel: paused at the cap ("interrupted" with records left for lack of credit), resumable.
+        result = ctx.runs.finish(run_id, "interrupted", error=f"Stopped at the cap of {cap} credits: {records} "
+                                 "still had a provider to ask, left for lack of credit. What was found is kept; "
+                                 "resume with a higher cap to go on.")
     except ProviderStopped as exc:
         result = ctx.runs.finish(run_id, "failed", error=describe(exc.provider, exc.error))
     except EnrichError as exc:

@@ -53,6 +53,7 @@ _AUTO = "auto"
 
 __all__ = [
     "ACTIVE_STATES",
+    "CAP_LABEL",
     "RESUMABLE_STATES",
     "STATE_LABELS",
     "TERMINAL_STATES",
@@ -97,6 +98,9 @@ STATE_LABELS = {
     "finished": "Finished",
     "interrupted": "Interrupted",
 }
+# An enrichment stopped by its credit cap is *interrupted* (paused, resumable) with records left for lack of
+# credit (its ``left_by_cap`` counter): it says so instead of "Interrupted".
+CAP_LABEL = "Paused at cap"
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -133,6 +137,8 @@ class RunInfo:
 
     @property
     def state_label(self) -> str:
+        if self.state == "interrupted" and self.counter("left_by_cap"):
+            return CAP_LABEL  # stopped at its credit cap with records left: resumable with a higher cap
         return STATE_LABELS.get(self.state, self.state)
 
     @property

@@ -107,10 +107,14 @@ class _Progress:
         self.said = ""
         self.line = ""
         self.last = 0.0
+        self.counted = ""  # the phase whose counts are said from ``base`` on
+        self.base: dict[str, int] = {}
 
     def __call__(self, p: Any) -> None:
         from enginy_desktop.core.runs import format_duration
 
+        if p.phase != self.counted:  # a phase with a total says what it did itself, not the run's totals so far
+            self.counted, self.base = p.phase, dict(p.counters) if p.total else {}
         now = time.monotonic()
         said = p.message if p.message.startswith("No answer from") else ""
         last = bool(p.total) and p.done == p.total  # a phase's last count is always said (once)
@@ -129,8 +133,8 @@ class _Progress:
             parts.append(f"{p.rate:,.0f}/s")
         if p.eta:
             parts.append(f"ETA {format_duration(p.eta)}")
-        counts = ", ".join(f"{k} {v:,}" for k, v in p.counters.items() if v and k in
-                           ("created", "updated", "failed", "existed", "merged"))
+        counts = ", ".join(f"{k} {v - self.base.get(k, 0):,}" for k, v in p.counters.items()
+                           if v - self.base.get(k, 0) and k in ("created", "updated", "failed", "existed", "merged"))
         if counts:
             parts.append(counts)
         line = " · ".join(parts)

@@ -253,3 +253,27 @@ def select_items(run_id: int) -> Any:
     from enginy_desktop.core.models import RunItem
 
     return select(RunItem.id).where(RunItem.run_id == run_id).order_by(RunItem.id)
+
+
+def test_export_progress_reaches_every_total_and_says_each_phases_own_counts(w: World, cli: Cli) -> None:
+    import re
+
+    from tests.support.export_world import COMPANY_BASICS
+
+    w.configure(CONTACT_BASICS, COMPANY_BASICS)
+    firms = [w.company(name="Acme", domain="acme.test"), w.company(name="Gamma", domain="gamma.test")]
+    w.contacts("Leads", [{**row, "company_id": firms[i % 2]} for i, row in enumerate(leads(6))])
+    code, _, err = cli("export", "--list", "Leads", "--associated-companies", "--yes")
+    assert code == 0, err
+    counted = [m.groups() for m in re.finditer(r"^(.+?) · ([\d,]+)/([\d,]+)", err, re.MULTILINE)]
+    assert counted, err
+    for phase in {name for name, _, _ in counted}:  # no phase left at "0/80": each one reaches its total
+        assert any(name == phase and done == total for name, done, total in counted), err
+    assert "Creating companies in HubSpot · 2/2 · created 2" in err
+    assert "Creating contacts in HubSpot · 6/6 · created 6\n" in err  # the contacts' own count, not the run's 8
+    assert "Finished · created 8" in err  # the run's total where the run is said
+
+    code, out, err = cli("export", "--list", "Leads", "--associated-companies", "--yes")  # all written already
+    assert code == 0, err
+    assert "Nothing to write, so this export needs none of HubSpot's daily budget" in out
+    assert "needs about 0" not in out

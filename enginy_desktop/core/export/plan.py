@@ -294,7 +294,8 @@ class BudgetEstimate:
 
     def line(self, crm_name: str) -> str:
         unit = self.unit.removesuffix("s") if self.needed == 1 else self.unit
-        text = f"{possessive(crm_name)} daily budget: this export needs about {self.needed:,} {unit}"
+        text = f"{possessive(crm_name)} daily budget: this export needs about {self.needed:,} {unit}" if self.needed \
+            else f"Nothing to write, so this export needs none of {possessive(crm_name)} daily budget"
         if self.remaining is not None:
             of = f" of {self.per_day:,}" if self.per_day else ""
             text += f"; {self.remaining:,}{of} are left today"
@@ -983,7 +984,7 @@ async def _plan_records(ctx: Any, adapter: CrmAdapter, crm: str, crm_name: str, 
         known = {f.name for f in enginy_fields.fields_for(first)}
         early_rows = _load_rows(ctx, Contact if first == "contact" else Company, ids, [
             c for c in rules[first].local_fields if c in known or c.startswith(enginy_fields.CUSTOM_PREFIX)])
-        p.phase(f"Finding the {ObjectType(first).plural} in {crm_name}", len(early_rows))
+        p.phase(f"Finding the {ObjectType(first).plural} in {crm_name}")  # its reads count in phases of their own
         early.append(asyncio.create_task(matching.resolve(
             ctx, adapter, crm, first, rules[first], early_rows, _read_properties(p, config, first, want_props,
                                                                                  owner_fields[first]),
@@ -1208,7 +1209,7 @@ async def _plan_records(ctx: Any, adapter: CrmAdapter, crm: str, crm_name: str, 
             if blocked:
                 matching.forget(resolution, rules[obj], valid, blocked)
         else:
-            p.phase(f"Finding the {ObjectType(obj).plural} in {crm_name}", len(order[obj]))
+            p.phase(f"Finding the {ObjectType(obj).plural} in {crm_name}")
             props = sorted({name for v in wanted_values[obj].values() for name in v if name != "\0owner"}
                            | {m.crm_field for m in config.mappings(obj) if m.crm_field in obj_fields})
             if owner_fields[obj] is not None:
@@ -1225,6 +1226,8 @@ async def _plan_records(ctx: Any, adapter: CrmAdapter, crm: str, crm_name: str, 
                 raise ExportRefused(f"{crm_name} could not be read: {exc}", "crm_error") from exc
             for rec_ in read:
                 resolution.values[rec_.id] = {name: rec_.get(name) for name in props}
+            if p.tracker is not None:
+                p.tracker.advance(len(missing))
             gone = {i for i, m in resolution.matches.items()
                     if m.outcome == "matched" and m.crm_id and m.crm_id not in resolution.values}
             if gone:  # linked CRM records that no longer exist (deleted or merged): match those again
@@ -1275,7 +1278,7 @@ async def _plan_records(ctx: Any, adapter: CrmAdapter, crm: str, crm_name: str, 
     )
     plan.budget = await _budget(plan, adapter)
     if tracker is not None:
-        tracker.phase("Plan ready", len(ordered))
+        tracker.phase("Plan ready")
     return plan
 
 

@@ -372,6 +372,12 @@ class ZohoAdapter(ClientCrmAdapter):
         return frozenset({"Email"}) if object is CrmObject.CONTACTS else frozenset()
 
     # -- reading ----------------------------------------------------------------------------------------------
+    async def count(self, object: CrmObject) -> int | None:
+        """Zoho's record count of the module (``GET /{module}/actions/count``, one call:
+        https://www.zoho.com/crm/developer/docs/api/v8/get-record-count.html)."""
+        raw = (await self._json("GET", f"/{wire.MODULES[object]}/actions/count")).get("count")
+        return int(raw) if isinstance(raw, int | str) and str(raw).isdigit() else None
+
     async def _record(self, object: CrmObject, item: Mapping[str, Any], properties: Sequence[str]) -> CrmRecord:
         fields = await self._field_map(object)
         props: dict[str, Any] = {}

@@ -234,6 +234,13 @@ class Api:
         return ok({"data": [{c: r.get(c) for c in ["id", *columns] if c in r or c == "id"} for r in chunk],
                    "info": {"count": len(chunk), "more_records": offset + limit < len(hits)}})
 
+    async def count(self, request: Request) -> Response:
+        """The module's record count (no criteria), ``{"count": "N"}`` as specs/zoho record.json describes it
+        (https://www.zoho.com/crm/developer/docs/api/v8/get-record-count.html)."""
+        if set(request.query_params) & {"cvid", "criteria", "email", "phone", "word"}:
+            raise invalid("the emulator counts a whole module only")
+        return ok({"count": str(len(self.sb.records[self._module(request)]))})
+
     async def fields(self, request: Request) -> Response:
         module = request.query_params.get("module", "")
         if module not in FIELDS:
@@ -302,6 +309,7 @@ def build_routes(sb: ZohoSandbox, base_url: Callable[[Request], str] | None = No
         Route("/crm/v8/settings/fields", s(api.fields), methods=["GET"]),
         Route("/crm/v8/users", s(api.users), methods=["GET"]),
         Route("/crm/v8/org", s(api.org), methods=["GET"]),
+        Route("/crm/v8/{module}/actions/count", s(api.count), methods=["GET"]),
         Route("/crm/v8/{module}/upsert", s(api.upsert), methods=["POST"]),
         Route("/crm/v8/{module}", s(api.list_records), methods=["GET"]),
         Route("/crm/v8/{module}", s(api.insert), methods=["POST"]),

@@ -245,6 +245,11 @@ def test_an_export_killed_before_it_wrote_its_counts_shows_what_its_journal_did(
     assert run.counters["created"] == 3
     assert counts_text(run).startswith("3 created · 2 not done yet")
     assert run.counters["planned_contact_create"] == 5  # the plan's count is kept
+    ctx.runs.resume(run_id)  # carried on, one more record done, stopped again: the new counts, not the ones read
+    with ctx.store.write() as s:
+        s.execute(update(RunItem).where(RunItem.id == first_two[0]).values(state="done"))
+    ctx.runs.finish(run_id, "interrupted", error="Stopped again.")
+    assert ctx.runs.get(run_id).counters["created"] == 4
 
 
 def select_items(run_id: int) -> Any:

@@ -239,6 +239,8 @@ class RunService:
         self._held_lock = threading.Lock()
         self._beating: threading.Thread | None = None
         self._stop = threading.Event()
+        # Journal counts of stopped runs, by run and (state, end): its journal does not move until it runs again.
+        self._journal_counts: dict[int, tuple[tuple[str, datetime | None], dict[str, Any]]] = {}
 
     # -- creating and reading --------------------------------------------------------------------------------------
     def create(
@@ -312,12 +314,18 @@ class RunService:
         reader = JOURNAL_COUNTERS.get(info.kind)
         if reader is None or info.active or (info.state != "interrupted" and _OUTCOMES & info.counters.keys()):
             return info
-        module, _, name = reader.partition(":")
-        try:
-            counts = getattr(importlib.import_module(module), name)(self, info.id)
-        except Exception:  # the history is still shown, with the row's own counters
-            log.exception("Could not read the journal counts of run %s", info.id)
-            return info
+        moment = (info.state, info.finished_at)
+        known = self._journal_counts.get(info.id)
+        if known is not None and known[0] == moment:
+            counts = known[1]  # the Runs page asks every second while another run goes on: read once
+        else:
+            module, _, name = reader.partition(":")
+            try:
+                counts = dict(getattr(importlib.import_module(module), name)(self, info.id))
+            except Exception:  # the history is still shown, with the row's own counters
+                log.exception("Could not read the journal counts of run %s", info.id)
+                return info
+            self._journal_counts[info.id] = (moment, counts)
         kept = {k: v for k, v in info.counters.items()  # the plan's and the traffic's; the outcomes are the journal's
                 if k.startswith("planned_") or not any(k == o or k.endswith(f"_{o}") for o in (*_OUTCOMES, "done"))}
         return replace(info, counters={**counts, **kept})

@@ -1,11 +1,12 @@
 """``enrich``: find missing e-mails, phones, titles… for a list with the enabled enrichment providers (DESIGN §13).
 
-    enginy-desktop enrich --list NAME --find email,phone,job_title [--providers apollo,hunter] [--max-credits N]
-                          [--replace] [--dry-run] [--yes] [--report FILE.json] [--json]
+    enginy-desktop enrich --list NAME --find email,phone,job_title [--providers apollo,hunter]
+                          [--max-credits N | --no-cap] [--replace] [--dry-run] [--yes] [--report FILE.json] [--json]
     enginy-desktop enrich --resume RUN_ID [--max-credits N] [--yes]
     enginy-desktop enrich --providers-list
 
-The estimate (per provider: records asked at most, credits at most, against the cap) comes first; then a
+The cap is 100 credits unless ``--max-credits N`` or ``--no-cap`` (the window's default too). The estimate (per
+provider: records asked at most, credits at most, against the cap) comes first; then a
 confirmation on the terminal unless ``--yes``; without a terminal the command refuses to spend without ``--yes``.
 Exit codes: 0 finished, 1 refused or failed, 3 stopped part-way (cancelled, paused at the cap, a provider's failure —
 resume it with ``--resume``).
@@ -24,6 +25,7 @@ from typing import Any
 from . import EXIT_ERROR, EXIT_OK, EXIT_USAGE, CliError, Runtime
 
 EXIT_PARTIAL = 3
+DEFAULT_CAP = 100.0  # enginy_desktop.core.enrich.DEFAULT_MAX_CREDITS (not imported here: `--help` stays fast)
 
 
 def register(sub: Any) -> None:
@@ -45,7 +47,10 @@ def register(sub: Any) -> None:
                         "data point's order saved on the Enrichment settings page, without the providers unticked "
                         "there for it; --providers overrides both, an excluded provider listed here is asked)")
     p.add_argument("--max-credits", type=float, metavar="N",
-                   help="never spend more than N credits in this run (all providers together)")
+                   help="never spend more than N credits in this run, all providers together (default: "
+                        f"{DEFAULT_CAP:g}, as in the window; a run that reaches the cap is paused there, resume it "
+                        "with a higher one); with --resume: the run's new cap")
+    p.add_argument("--no-cap", action="store_true", help="no credit cap: spend up to the estimate's total")
     p.add_argument("--replace", action="store_true", help="also replace values that are already there")
     p.add_argument("--dry-run", action="store_true", help="print the estimate and spend nothing")
     p.add_argument("--yes", action="store_true", help="start without asking (needed without a terminal)")
@@ -123,7 +128,16 @@ def _options(ctx: Any, args: argparse.Namespace) -> Any:
                            f"settings page ({never}). Name the providers to ask in this run with --providers KEYS, "
                            "or tick them again there.")
     order = {p: order.get(p, []) for p in points}
-    return EnrichOptions(info.id, points, order, max_credits=args.max_credits, replace=args.replace)
+    return EnrichOptions(info.id, points, order, max_credits=_cap(args), replace=args.replace)
+
+
+def _cap(args: argparse.Namespace) -> float | None:
+    """The run's cap: --max-credits N, none with --no-cap, else the default (the window's too)."""
+    if args.no_cap and args.max_credits is not None:
+        raise CliError("Choose either --max-credits N or --no-cap, not both.", EXIT_USAGE)
+    if args.no_cap:
+        return None
+    return DEFAULT_CAP if args.max_credits is None else float(args.max_credits)
 
 
 def _print_estimate(rt: Runtime, est: Any, options: Any, excluded: dict[Any, list[str]]) -> None:
@@ -143,7 +157,12 @@ def _print_estimate(rt: Runtime, est: Any, options: Any, excluded: dict[Any, lis
         cached = f"; {pe.cached:,} answered free from the cache" if pe.cached else ""
         rt.print(f"  {pe.name:<12} asked about at most {pe.records:,} records, at most {_num(pe.credits)} "
                  f"{pe.unit}{cached}")
-    cap = f" (cap {_num(est.cap)})" if est.cap is not None else " (no cap: add --max-credits N to set one)"
+    if est.cap is None:
+        cap = " (no cap: --no-cap)"
+    elif est.cap == DEFAULT_CAP:
+        cap = f" (cap {_num(est.cap)}, the default: --max-credits N sets another, --no-cap none)"
+    else:
+        cap = f" (cap {_num(est.cap)})"
     rt.print(f"  Total: at most {_num(est.credits_at_most)} credits{cap}.")
     for point, n in est.unreachable.items():
         rt.print(f"  {n:,} records cannot be looked up for {point} (they lack a name and company, a LinkedIn URL or "

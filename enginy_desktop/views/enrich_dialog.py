@@ -32,7 +32,13 @@ from PySide6.QtWidgets import (
 
 from enginy_desktop.adapters.enrichment.base import DATA_POINT_LABELS, DataPoint
 from enginy_desktop.core.context import AppContext
-from enginy_desktop.core.enrich import EnrichOptions, providers, save_default_order, saved_waterfall
+from enginy_desktop.core.enrich import (
+    DEFAULT_MAX_CREDITS,
+    EnrichOptions,
+    providers,
+    save_default_order,
+    saved_waterfall,
+)
 from enginy_desktop.core.enrich.points import points_for
 from enginy_desktop.core.fields import RecordKind
 from enginy_desktop.core.redact import redact
@@ -362,6 +368,7 @@ class EnrichDialog(QDialog):
         form.addRow("", self.save_default)
 
         cap_row = QHBoxLayout()
+        cap_row.setSpacing(8)
         self.cap_on = QCheckBox("Spend at most")
         self.cap_on.setObjectName("capOn")
         self.cap_on.setChecked(True)
@@ -369,13 +376,21 @@ class EnrichDialog(QDialog):
         self.cap.setObjectName("creditCap")
         self.cap.setRange(0, 10_000_000)
         self.cap.setDecimals(1)
-        self.cap.setValue(100)
+        self.cap.setValue(DEFAULT_MAX_CREDITS)
         self.cap.setSuffix(" credits")
+        self.cap.setToolTip(f"{_num(DEFAULT_MAX_CREDITS)} credits unless you change it (the command line's default "
+                            "too). A run that reaches the cap is paused there; resume it from Runs with a higher "
+                            "cap.")
+        self.cap_on.setToolTip(self.cap.toolTip())
         self.cap_on.toggled.connect(self.cap.setEnabled)
         self.cap_on.toggled.connect(self._changed)
         self.cap.valueChanged.connect(self._changed)
         cap_row.addWidget(self.cap_on)
         cap_row.addWidget(self.cap)
+        cap_hint = QLabel(f"Default {_num(DEFAULT_MAX_CREDITS)}")
+        cap_hint.setObjectName("fieldHelp")
+        cap_hint.setToolTip(self.cap.toolTip())
+        cap_row.addWidget(cap_hint)
         cap_row.addStretch(1)
         form.addRow("Cap", cap_row)
         self.replace = QCheckBox("Also replace values that are already there")

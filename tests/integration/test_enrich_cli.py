@@ -42,6 +42,17 @@ def test_enrich_command_estimate_confirm_run_report(cli: Any, ctx: Any, tmp_path
         assert "Lusha" in out
         assert "Dry run" in out
         assert world.credits_spent("hunter") == world.credits_spent("lusha") == 0
+        # The window's default cap applies here too, and the estimate says how to change it.
+        assert "(cap 100, the default: --max-credits N sets another, --no-cap none)" in out
+        code, out, err = cli("enrich", "--list", "Leads", "--find", "email", "--dry-run", "--json")
+        assert code == 0, err
+        assert json.loads(out)["cap"] == 100
+        code, out, err = cli("enrich", "--list", "Leads", "--find", "email", "--dry-run", "--json", "--no-cap")
+        assert code == 0, err
+        assert json.loads(out)["cap"] is None
+        code, out, err = cli("enrich", "--list", "Leads", "--find", "email", "--no-cap", "--max-credits", "5")
+        assert code == 2
+        assert "not both" in err
 
         code, out, err = cli("enrich", "--list", "Leads", "--find", "email,phone")  # stdin is not a terminal
         assert code == 1
@@ -89,6 +100,13 @@ def test_enrich_command_estimate_confirm_run_report(cli: Any, ctx: Any, tmp_path
         assert "Nothing to ask" in out
         assert "credits spent" in out
         assert world.credits_spent("hunter") + world.credits_spent("lusha") == paid
+
+
+def test_the_command_lines_default_cap_is_the_windows() -> None:
+    from enginy_desktop.cli.enrich import DEFAULT_CAP
+    from enginy_desktop.core.enrich import DEFAULT_MAX_CREDITS
+
+    assert DEFAULT_CAP == DEFAULT_MAX_CREDITS
 
 
 def test_a_stop_at_the_cap_says_it_once_and_how_to_resume_with_a_higher_cap(cli: Any, ctx: Any,
@@ -178,7 +196,7 @@ def _killed_then_resumed(ctx: Any, data_dir: Path, tmp_path: Path, providers: st
     err_path = tmp_path / "child.err"
     with err_path.open("w") as err_file:
         proc = subprocess.Popen(_command(data_dir, "enrich", "--list", "Leads", "--find", "email,job_title,phone",
-                                         "--providers", providers, "--yes"),
+                                         "--providers", providers, "--no-cap", "--yes"),
                                 env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=err_file)
         child["proc"] = proc
         try:
@@ -232,7 +250,7 @@ def test_killed_enrichment_resumes_without_paying_twice(ctx: Any, data_dir: Path
         err_path = tmp_path / "child.err"
         err_file = err_path.open("w")
         child = subprocess.Popen(_command(data_dir, "enrich", "--list", "Leads", "--find", "email,job_title,phone",
-                                          "--providers", "hunter,dropcontact", "--yes"),
+                                          "--providers", "hunter,dropcontact", "--no-cap", "--yes"),
                                  env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=err_file)
         try:
             deadline = time.monotonic() + 60

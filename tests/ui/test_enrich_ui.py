@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QPushButton, QTableWidget
+from PySide6.QtWidgets import QApplication, QLabel, QPushButton, QScrollArea, QTableWidget
 
 from enginy_desktop.adapters.enrichment.base import DataPoint as D
 from enginy_desktop.core.enrich import default_order, save_default_order
@@ -41,6 +41,13 @@ def test_enrich_from_the_lists_page_with_estimate_run_sources_and_report(qtbot: 
     qtbot.addWidget(dialog)
     assert dialog.point_boxes[D.EMAIL].isChecked()
     assert dialog.order.keys() == ["hunter", "lusha"]  # the ready providers, in the saved order
+    assert dialog.cap_on.isChecked()
+    assert dialog.cap.value() == 100  # the command line's default cap too, and the dialog says so
+    assert "Default 100" in " ".join(w.text() for w in dialog.findChildren(QLabel))
+    dialog.cap.setFocus()
+    for area in dialog.findChildren(QScrollArea):  # the cap row, at the bottom of the options
+        area.ensureWidgetVisible(dialog.cap)
+    shot(dialog, "enrich-dialog-cap")
     dialog.cap.setValue(5)
     dialog._timer.stop()
     aloop.run_until_complete(dialog.refresh_estimate())

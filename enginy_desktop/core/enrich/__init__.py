@@ -8,6 +8,7 @@
 """
 
 from .plan import (
+    DEFAULT_MAX_CREDITS,
     EnrichError,
     EnrichOptions,
     Estimate,
@@ -22,6 +23,7 @@ from .report import provenance, report
 from .run import open_adapter, resume_enrichment, run_enrichment, start_enrichment
 
 __all__ = [
+    "DEFAULT_MAX_CREDITS",
     "EnrichError",
     "EnrichOptions",
     "Estimate",

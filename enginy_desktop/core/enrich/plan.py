@@ -35,6 +35,7 @@ from enginy_desktop.core.models import (
 from . import points as P
 
 __all__ = [
+    "DEFAULT_MAX_CREDITS",
     "EnrichError",
     "EnrichOptions",
     "Estimate",
@@ -50,6 +51,10 @@ __all__ = [
 ]
 
 CHUNK = 500
+# The credit cap of a new run unless the user sets another (window and command line alike): a first run on a big
+# list cannot spend more than this by surprise; the estimate says when it is over, and a run that reaches it is
+# paused there, resumable with a higher cap.
+DEFAULT_MAX_CREDITS = 100.0
 
 
 class EnrichError(Exception):

@@ -589,4 +589,6 @@ def ai_run_detail(ctx: AppContext, run: RunInfo, parent: QWidget) -> QWidget:
                                target=f"“{opts.get('column', '')}”", unit="rows", counters=AI_RUN_COUNTERS,
                                parent=parent, summarize=lambda r: summary_text(r.counters))),
             0, Qt.AlignmentFlag.AlignLeft)
+    if not problems:  # nothing below that grows: the page's room goes under the lines, not between them
+        lay.addStretch(1)
     return w

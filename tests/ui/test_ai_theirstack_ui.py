@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtWidgets import QPushButton, QTableWidget, QWidget
+from PySide6.QtWidgets import QApplication, QLabel, QPushButton, QTableWidget, QWidget
 
 from enginy_desktop.core.ai.columns import AiColumnService
 from enginy_desktop.core.models import Company, Contact
@@ -43,8 +43,6 @@ def _collect_garbage_here() -> Iterator[None]:
 
 def shot(widget: Any, name: str) -> None:
     if SHOTS:
-        from PySide6.QtWidgets import QApplication
-
         QApplication.processEvents()
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
         widget.grab().save(str(Path(SHOTS) / f"{name}.png"))
@@ -233,3 +231,26 @@ def test_a_run_refused_because_the_list_is_busy_says_so(qtbot: Any, aloop: Any, 
     with qtbot.waitSignal(ahead.destroyed):
         dialog.reject()  # closed without a run: the one built ahead goes too
     assert dialog._progress is None
+
+
+def test_an_ai_runs_details_sit_under_its_counts_without_a_gap(qtbot: Any, window: Any, ctx: Any) -> None:
+    """On the Runs page, the "Column “B2B” · prompt version 1 …" line follows the count tiles, not far below."""
+    from enginy_desktop.core.ai.columns import AiColumnService
+    from enginy_desktop.core.ai.run import run_column
+
+    list_id, _ids = contacts_list(ctx, 3)
+    openai_sandbox(ctx)
+    column = AiColumnService(ctx.store).create(list_id, "B2B", "Is {{company_name}} B2B?", "yes_no")
+    result = asyncio.run(run_column(ctx, column.id))
+    runs = window.show_page("runs")
+    runs.refresh(select_id=result.run_id)
+    QApplication.processEvents()
+    detail = runs.findChild(QWidget, "aiRunDetail")
+    assert detail is not None
+    assert detail.isVisible()
+    head = next(lbl for lbl in detail.findChildren(QLabel) if lbl.text().startswith("Column “B2B”"))
+    tiles = runs.summary.tiles
+    gap = head.mapTo(runs, head.rect().topLeft()).y() - tiles.mapTo(runs, tiles.rect().bottomLeft()).y()
+    shot(window, "ai-run-detail")
+    assert 0 <= gap <= 48, gap
+    assert head.height() <= head.heightForWidth(head.width()) + 4  # not stretched, its text centred far below

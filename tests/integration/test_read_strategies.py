@@ -21,9 +21,9 @@ from enginy_desktop.core.matching.matcher import Columns, match
 from enginy_desktop.core.matching.normalize import Kind
 from enginy_desktop.core.matching.rules import Condition, ContactPreset, Rule, contact_rule
 from enginy_desktop.core.runs import CancelToken, ProgressTracker
-from enginy_desktop.core.sync.local import _Local
+from enginy_desktop.core.sync.local import LocalColumns
 from enginy_desktop.core.sync.plan import _GroupPlan
-from enginy_desktop.core.sync.read import _read_crm_side, _Reader
+from enginy_desktop.core.sync.read import _Reader, read_crm_side
 from enginy_desktop.sandbox.hubspot import DEFAULT_TOKEN, HubSpotSandboxConfig, create_app
 
 FIRST = ["Inés", "Seán", "José", "Zoë", "Jean-Luc", "Ana", "Ğül", "Łukasz"]
@@ -123,7 +123,7 @@ async def _both(app: Any, rule: Rule, local: Any) -> tuple[Any, Any, str]:
         await reader.scan()
     async with _adapter(app, LargeCrm) as large:
         with mock.patch.object(_GroupPlan, "calls", _searches_look_cheap):
-            side = await _read_crm_side(None, large, "hubspot", "contact", rule, local, CancelToken(),
+            side = await read_crm_side(None, large, "hubspot", "contact", rule, local, CancelToken(),
                                         ProgressTracker(None), use_cache=False)
     return reader.records, side.records, side.strategy
 
@@ -149,7 +149,7 @@ def test_scan_and_lookups_give_the_same_outcomes(crm: list[Any], local: list[Any
     rows = [_record(p, f) for p, f in local]
     ids = list(range(1, len(rows) + 1))
     columns = {name: [r[name] for r in rows] for name in rule.local_fields}
-    loc = _Local("contact", ids, columns, [None] * len(ids))
+    loc = LocalColumns("contact", ids, columns, [None] * len(ids))
 
     scanned, looked_up, strategy = asyncio.run(_both(app, rule, loc))
 
@@ -163,7 +163,7 @@ def test_a_name_rule_on_a_large_crm_lists_every_record_and_says_why() -> None:
     ines = sb.insert("contacts", {"firstname": "Inés", "lastname": "Núñez", "company": "Café Noir SAS"}).id
     sean = sb.insert("contacts", {"firstname": "Seán", "lastname": "O'Neill", "company": "U.S. Steel Corp"}).id
     rule = RULES["first+last+company"]
-    loc = _Local("contact", [1, 2], {"first_name": ["Ines", "Sean"], "last_name": ["Nunez", "ONeill"],
+    loc = LocalColumns("contact", [1, 2], {"first_name": ["Ines", "Sean"], "last_name": ["Nunez", "ONeill"],
                                      "company_name": ["Cafe Noir", "US Steel"]}, [None, None])
 
     _, looked_up, strategy = asyncio.run(_both(app, rule, loc))
@@ -180,7 +180,7 @@ def test_an_email_rule_on_a_large_crm_reads_by_email_whatever_the_case() -> None
     sb = app.state.sandbox
     jane = sb.insert("contacts", {"email": "jane@acme.com", "firstname": "Jane"}).id
     rule = RULES["email"]
-    loc = _Local("contact", [1, 2], {"email": [" Jane@ACME.com ", "nobody@acme.com"]}, [None, None])
+    loc = LocalColumns("contact", [1, 2], {"email": [" Jane@ACME.com ", "nobody@acme.com"]}, [None, None])
 
     _, looked_up, strategy = asyncio.run(_both(app, rule, loc))
 

@@ -206,9 +206,9 @@ async def _fetch_and_match(
     from enginy_desktop.core import sync
 
     fields = list(rule.local_fields)
-    local = sync._Local(obj, ids, {f: [records[i].get(f) for i in ids] for f in fields},
+    local = sync.LocalColumns(obj, ids, {f: [records[i].get(f) for i in ids] for f in fields},
                         [_aware(records[i].get("updated_at")) for i in ids])
-    side = await sync._read_crm_side(ctx, adapter, crm, obj, rule, local, token or CancelToken(),
+    side = await sync.read_crm_side(ctx, adapter, crm, obj, rule, local, token or CancelToken(),
                                      tracker or ProgressTracker(None), properties=properties, reading=reading)
     complete = set(properties) <= side.properties
     result = match(rule, Columns(local.ids, local.columns), cast(Mapping[Hashable, Any], side.records))

@@ -43,28 +43,27 @@ an ambiguous record's candidates) and ``risk`` (the duplicate-risk check).
 
 from .budget import SyncBudget, estimate_sync
 from .links import CREATE_NEW_WHY, OUTCOME_KEYS
-from .local import _Local
-from .read import _read_crm_side
+from .local import LocalColumns
+from .read import read_crm_side
 from .results import OBJECT_LABELS, ObjectSync, SyncError, SyncRefused, SyncResult
 from .review import Candidate, LinkRow, candidate_details, choose, create_new, link_counts, link_rows
 from .risk import RiskReport, check_duplicate_risk
 from .run import sync_list
 
-# ``_Local`` and ``_read_crm_side``: the export engine reads the CRM side the way a sync does.
+# ``LocalColumns`` and ``read_crm_side``: the export engine reads the CRM side the way a sync does.
 __all__ = [
     "CREATE_NEW_WHY",
     "OBJECT_LABELS",
     "OUTCOME_KEYS",
     "Candidate",
     "LinkRow",
+    "LocalColumns",
     "ObjectSync",
     "RiskReport",
     "SyncBudget",
     "SyncError",
     "SyncRefused",
     "SyncResult",
-    "_Local",
-    "_read_crm_side",
     "candidate_details",
     "check_duplicate_risk",
     "choose",
@@ -72,5 +71,6 @@ __all__ = [
     "estimate_sync",
     "link_counts",
     "link_rows",
+    "read_crm_side",
     "sync_list",
 ]

@@ -16,7 +16,7 @@ from enginy_desktop.core.services import crm as crm_service
 from enginy_desktop.core.services.budget import BudgetCheck
 
 from .cache import _known_size
-from .local import _find_list, _load_local, _Local, identifier_rules
+from .local import LocalColumns, _find_list, _load_local, identifier_rules
 from .plan import _changed_pages, _plan_crm_side, _Planned
 from .results import CRM_OBJECTS, OBJECT_LABELS
 
@@ -140,8 +140,8 @@ async def _sync_budget(ctx: Any, adapter: CrmAdapter, crm: str, planned: Mapping
 
 async def _plan_all(ctx: Any, adapter: CrmAdapter, crm: str, list_id: int, list_kind: str, objects: Sequence[str],
                     rules: Mapping[str, Rule], token: CancelToken, tracker: ProgressTracker, *, use_cache: bool,
-                    exclude_run: int | None = None) -> tuple[dict[str, _Local], dict[str, _Planned]]:
-    locals_: dict[str, _Local] = {}
+                    exclude_run: int | None = None) -> tuple[dict[str, LocalColumns], dict[str, _Planned]]:
+    locals_: dict[str, LocalColumns] = {}
     planned: dict[str, _Planned] = {}
     for object_ in objects:
         many = OBJECT_LABELS[object_][1]

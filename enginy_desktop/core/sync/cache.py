@@ -18,7 +18,7 @@ from enginy_desktop.core.models import RunItem
 from enginy_desktop.core.runs import RunInfo
 
 from .links import _load_links
-from .local import _Local
+from .local import LocalColumns
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def _cache_supported(adapter: CrmAdapter) -> bool:
 
 
 def _cached_positions(
-    ctx: Any, crm: str, object_: str, rule: Rule, local: _Local, comparable: list[int], exclude_run: int | None,
+    ctx: Any, crm: str, object_: str, rule: Rule, local: LocalColumns, comparable: list[int], exclude_run: int | None,
 ) -> tuple[set[int], list[str], datetime | None]:
     """Positions of local records whose link the same identifier made in an earlier sync (journaled there, the
     record unchanged since), the CRM ids those links name, and the moment to list CRM changes from."""

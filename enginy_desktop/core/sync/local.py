@@ -21,7 +21,10 @@ MODELS: dict[str, Any] = {"contact": Contact, "company": Company}
 
 
 @dataclass
-class _Local:
+class LocalColumns:
+    """A list's records of one object as columns: their ids, each identifier field's values in the same order,
+    and when each was last changed (what a sync and an export compare with the CRM)."""
+
     object: str
     ids: list[int]
     columns: dict[str, list[Any]]
@@ -57,7 +60,7 @@ def _company_ids_of(list_id: int) -> Any:
             .where(ListMembership.list_id == list_id, Contact.company_id.is_not(None)))
 
 
-def _load_local(store: Any, list_id: int, object_: str, fields: Sequence[str], via_contacts: bool) -> _Local:
+def _load_local(store: Any, list_id: int, object_: str, fields: Sequence[str], via_contacts: bool) -> LocalColumns:
     model = MODELS[object_]
     exprs = [_column_expr(model, f, object_) for f in fields]
     query = select(model.id, model.updated_at, *exprs)
@@ -71,7 +74,7 @@ def _load_local(store: Any, list_id: int, object_: str, fields: Sequence[str], v
     ids = [r[0] for r in rows]
     updated = [_aware(r[1]) for r in rows]
     columns = {f: [r[2 + i] for r in rows] for i, f in enumerate(fields)}
-    return _Local(object_, ids, columns, updated)
+    return LocalColumns(object_, ids, columns, updated)
 
 
 def _find_list(ctx: Any, list_ref: str | int) -> tuple[int, str, str]:

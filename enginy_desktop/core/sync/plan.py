@@ -19,7 +19,7 @@ from enginy_desktop.core.matching.rules import AndGroup, Condition, Rule
 from enginy_desktop.core.runs import CancelToken
 
 from .cache import _cache_supported, _cached_positions
-from .local import _Local
+from .local import LocalColumns
 from .results import CRM_OBJECTS, OBJECT_LABELS
 
 log = logging.getLogger(__name__)
@@ -153,7 +153,7 @@ class _Plan:
         return "; ".join(parts) or "nothing to look up"
 
 
-def _normalized(rule: Rule, local: _Local) -> dict[tuple[str, Kind], list[str | None]]:
+def _normalized(rule: Rule, local: LocalColumns) -> dict[tuple[str, Kind], list[str | None]]:
     out: dict[tuple[str, Kind], list[str | None]] = {}
     for group in rule.groups:
         for cond in group.conditions:
@@ -172,7 +172,7 @@ def _plan_group(
     gi: int,
     group: AndGroup,
     rule: Rule,
-    local: _Local,
+    local: LocalColumns,
     norm: Mapping[tuple[str, Kind], list[str | None]],
     positions: list[int],
     unique: frozenset[str],
@@ -254,7 +254,7 @@ def _plan_group(
 
 
 def _plan_lookups(
-    rule: Rule, local: _Local, norm: Mapping[tuple[str, Kind], list[str | None]], positions: list[int],
+    rule: Rule, local: LocalColumns, norm: Mapping[tuple[str, Kind], list[str | None]], positions: list[int],
     unique: frozenset[str], caps: Capabilities,
 ) -> list[_GroupPlan]:
     return [_plan_group(gi, g, rule, local, norm, positions, unique, caps) for gi, g in enumerate(rule.groups)]
@@ -290,7 +290,7 @@ def _changed_pages(changed: int | None, caps: Capabilities) -> int:
     return max(1, math.ceil((changed or 0) / caps.batch(Operation.SEARCH_PAGE)))
 
 
-async def _plan_crm_side(ctx: Any, adapter: CrmAdapter, crm: str, object_: str, rule: Rule, local: _Local,
+async def _plan_crm_side(ctx: Any, adapter: CrmAdapter, crm: str, object_: str, rule: Rule, local: LocalColumns,
                          token: CancelToken, *, exclude_run: int | None = None, use_cache: bool = True) -> _Planned:
     """The cheapest way to read the CRM side of ``object_`` (a scan, lookups, or cached links + lookups), by
     estimated calls; may ask the CRM its size (one call)."""

@@ -15,7 +15,7 @@ from enginy_desktop.core.matching.rules import Rule
 from enginy_desktop.core.runs import CancelToken, ProgressTracker
 
 from .cache import _remember_size
-from .local import _Local
+from .local import LocalColumns
 from .plan import _Plan, _plan_crm_side, _Planned
 from .results import CRM_OBJECTS, OBJECT_LABELS
 
@@ -100,13 +100,13 @@ class _Side:
     properties: frozenset[str] = frozenset()  # the properties every record read carries (absent: empty)
 
 
-async def _read_crm_side(
+async def read_crm_side(
     ctx: Any,
     adapter: CrmAdapter,
     crm: str,
     object_: str,
     rule: Rule,
-    local: _Local,
+    local: LocalColumns,
     token: CancelToken,
     tracker: ProgressTracker,
     *,

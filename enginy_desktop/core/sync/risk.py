@@ -14,7 +14,7 @@ from enginy_desktop.core.runs import CancelToken, ProgressCallback, ProgressTrac
 from enginy_desktop.core.services import crm as crm_service
 
 from .local import _find_list, _load_local, identifier_rules
-from .read import _read_crm_side
+from .read import read_crm_side
 from .results import CRM_OBJECTS, OBJECT_LABELS, SyncError
 
 
@@ -98,7 +98,7 @@ async def check_duplicate_risk(
         fields = list(dict.fromkeys((*rule.local_fields, *combined.local_fields)))
         local = await asyncio.to_thread(_load_local, ctx.store, list_id, object, fields,
                                         object == "company" and list_kind == "contacts")
-        side = await _read_crm_side(ctx, adapter, key, object, combined, local, token, tracker,
+        side = await read_crm_side(ctx, adapter, key, object, combined, local, token, tracker,
                                     use_cache=use_cache and suggested is None)
         tracker.phase("Checking the identifier", len(local.ids))
         risk = await asyncio.to_thread(duplicate_risk, rule, Columns(local.ids, local.columns),

@@ -22,9 +22,9 @@ from enginy_desktop.core.services import crm as crm_service
 from .budget import SyncBudget, _plan_all, _sync_budget
 from .cache import rule_signature
 from .links import _decide, _fold, _Link, _load_links, _store_links, _Stored
-from .local import _find_list, _load_local, _Local, identifier_rules
+from .local import LocalColumns, _find_list, _load_local, identifier_rules
 from .plan import _Planned
-from .read import _read_crm_side, _Side
+from .read import _Side, read_crm_side
 from .results import OBJECT_LABELS, ObjectSync, SyncError, SyncRefused, SyncResult
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ async def sync_list(
         rules = identifier_rules(ctx, key, adapter)
         calls_start = adapter.calls_made or 0
         tracker = ProgressTracker(progress)
-        locals_: dict[str, _Local] = {}
+        locals_: dict[str, LocalColumns] = {}
         planned: dict[str, _Planned] = {}
         budget: SyncBudget | None = None
         if adapter.capabilities.budget is not None:  # what it costs is known before anything is read
@@ -126,7 +126,7 @@ async def sync_list(
                 token.raise_if_cancelled()
                 previous = await asyncio.to_thread(_load_links, ctx.store, key, object_, local.ids)
                 stage = f"reading {crm_name}"
-                side = await _read_crm_side(ctx, adapter, key, object_, rule, local, token, tracker,
+                side = await read_crm_side(ctx, adapter, key, object_, rule, local, token, tracker,
                                             exclude_run=run.id, use_cache=use_cache, planned=planned.get(object_))
                 stage = f"matching the {many}"
                 tracker.phase(f"Matching {many}", len(local.ids))
@@ -144,7 +144,7 @@ async def sync_list(
                 tracker.phase(f"Storing {one} links", len(decided))
                 kept = _Stored()
 
-                def record(state: _Stored = kept, local: _Local = local, side: _Side = side, rule: Rule = rule,
+                def record(state: _Stored = kept, local: LocalColumns = local, side: _Side = side, rule: Rule = rule,
                            object_: str = object_) -> None:
                     done[object_] = ObjectSync(object_, len(local.ids), dict(state.counts), side.strategy,
                                                side.calls, len(side.records), state.stored, rule.display)

@@ -111,7 +111,11 @@ def cmd_add(args: argparse.Namespace, rt: Runtime) -> int:
         column = AiColumnService(ctx.store).create(info.id, args.name, args.prompt, args.type, options, args.model,
                                                    args.temperature)
     except (WorkspaceError, AiColumnError) as exc:
-        raise CliError(str(exc)) from None
+        message = str(exc)
+        if args.type == "label" and "labels" in message:  # the flag that gives them, on the command line
+            message = message.replace("Give at least two labels, separated by commas",
+                                      "Give at least two labels with --labels, separated by commas")
+        raise CliError(message) from None
     rt.print(f"AI column “{column.name}” added to “{info.name}” ({column.output.summary}, {column.model}). "
              f"Step 2 of the CRM wizard can map it as “{column.name} (AI)”.")
     return EXIT_OK

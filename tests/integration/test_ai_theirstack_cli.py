@@ -20,6 +20,14 @@ def test_ai_column_from_the_command_line(cli: Any, ctx: Any) -> None:
                           "--type", "yes_no")
     assert code != 0
     assert "{{company_name}}" in err
+    code, _out, err = cli("ai", "add", "--list", "Leads", "--name", "B2B", "--prompt", "Is {{nosuch}} B2B?")
+    assert code != 0
+    assert "{{nosuch}} is not a field of this list. The fields you can use: {{first_name}}" in err  # nothing close
+    assert "{{company.FIELD}}" in err
+    code, _out, err = cli("ai", "add", "--list", "Leads", "--name", "Size", "--prompt", "Size of {{company_name}}",
+                          "--type", "label")
+    assert code != 0
+    assert "Give at least two labels with --labels" in err
     code, out, err = cli("ai", "add", "--list", "Leads", "--name", "B2B", "--type", "yes_no",
                          "--prompt", "{{first_name}} ({{job_title}}) at {{company_name}}: is it B2B?")
     assert code == 0, err
@@ -47,6 +55,9 @@ def test_ai_column_from_the_command_line(cli: Any, ctx: Any) -> None:
         assert "Run the AI column “B2B”? Not confirmed, nothing was sent" in err  # the shared refusal
         code, out, err = cli("ai", "run", "--list", "Leads", "--column", "B2B", "--yes")
         assert code == 0, err
+        host = url.split("://", 1)[1]
+        assert f"Asking your OpenAI-compatible server at {host}" in err  # named, not its URL
+        assert "Asking http" not in err
         assert "11 values written" in out
         assert "1 skipped (empty placeholders)" in out
         assert sandbox.stats.completions == 11

@@ -145,6 +145,15 @@ def test_enrich_command_says_the_commands_to_run_not_the_windows_menus(cli: Any,
     assert code == 1
     assert "enginy-desktop connect hunter --secret-stdin api_key" in err
     assert "Integrations →" not in err
+    companies = tmp_path / "companies.csv"
+    companies.write_text("Name,Domain\nAcme,acme.test\n", encoding="utf-8")
+    code, _, err = cli("import", "companies", str(companies), "--list", "Accounts")
+    assert code == 0, err
+    code, _, err = cli("enrich", "--list", "Accounts", "--find", "email", "--dry-run")
+    assert code == 1
+    # what it can be enriched with, as --find takes it
+    assert ("A companies list cannot be enriched with Work e-mail; it can be with --find company_domain,industry,"
+            in err)
 
 
 def test_a_saved_exclusion_is_shown_and_respected_and_providers_overrides_it(cli: Any, ctx: Any,

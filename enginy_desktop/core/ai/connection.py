@@ -46,8 +46,16 @@ def ai_status(ctx: Any) -> AiStatus:
         return AiStatus(False, NO_CONNECTION)
     if not info.enabled:
         return AiStatus(False, "OpenAI is connected but turned off: turn it on in Integrations to run AI columns.")
-    where = base if own_server else "OpenAI"
+    where = _server(base) if own_server else "OpenAI"
     return AiStatus(True, f"AI columns run on {where}.", own_server, where)
+
+
+def _server(base_url: str) -> str:
+    """How the user names their own server: "your OpenAI-compatible server at 127.0.0.1:8771"."""
+    from urllib.parse import urlsplit
+
+    host = urlsplit(base_url).netloc or base_url
+    return f"your OpenAI-compatible server at {host}"
 
 
 def open_ai_adapter(ctx: Any, **options: Any) -> OpenAIAdapter:

@@ -88,6 +88,15 @@ class Vocabulary:
                 return e
         return None
 
+    def usable(self) -> str:
+        """The placeholders a prompt can use, in one sentence (for a placeholder that is nothing like any)."""
+        own = [e.key for e in self.entries() if e.source == "record"]
+        custom = [e.key for e in self.entries() if e.source == "custom"]
+        text = "The fields you can use: " + ", ".join("{{" + k + "}}" for k in own + custom)
+        if self.kind is RecordKind.CONTACT:
+            text += "; and the company's, as {{company.FIELD}} (e.g. {{company.industry}})"
+        return text + "."
+
     def suggestions(self, text: str, n: int = 3) -> list[str]:
         names = [e.key for e in self.entries()] + [e.label for e in self.entries()]
         return difflib.get_close_matches(text.strip(), names, n=n, cutoff=0.6)
@@ -140,7 +149,8 @@ def check(template: str, vocabulary: Vocabulary) -> TemplateCheck:
             if raw not in unknown:
                 unknown.append(raw)
                 hint = vocabulary.suggestions(raw)
-                also = f" Did you mean {' or '.join('{{' + h + '}}' for h in hint)}?" if hint else ""
+                also = (f" Did you mean {' or '.join('{{' + h + '}}' for h in hint)}?" if hint
+                        else f" {vocabulary.usable()}")
                 messages.append(f"{{{{{raw}}}}} is not a field of this list.{also}")
         elif resolved not in known:
             known.append(resolved)

@@ -319,7 +319,11 @@ def validate(ctx: Any, options: EnrichOptions) -> RecordKind:
     allowed = P.points_for(kind)
     wrong = [p for p in options.points if p not in allowed]
     if wrong:
-        raise EnrichError(f"A companies list cannot be enriched with {', '.join(P.label(p) for p in wrong)}.")
+        what = "A companies list" if kind is RecordKind.COMPANY else "A contacts list"
+        refused = f"{what} cannot be enriched with {', '.join(P.label(p) for p in wrong)}"
+        able = [p for p in DataPoint if p in allowed]
+        raise EnrichError(f"{refused}; it can be with {', '.join(P.label(p) for p in able)}.",
+                          command=f"{refused}; it can be with --find {','.join(p.value for p in able)}.")
     ready = {c.key: c for c in providers(ctx)}
     for point in options.points:
         for key in options.order.get(point, []):

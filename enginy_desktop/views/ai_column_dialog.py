@@ -53,7 +53,7 @@ from enginy_desktop.core.export import interactive as ui  # imported with the di
 from enginy_desktop.core.redact import redact
 from enginy_desktop.core.runs import RunError, RunHandle, RunInfo
 
-from .run_progress import ProgressDialog, _main_window, show_progress
+from .run_progress import ProgressDialog, main_window_of, show_progress
 from .tasks import TaskKeeper
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ async def follow_run(ctx: AppContext, engine: Callable[[Any, Any], Awaitable[Any
     (``dialog`` when one was built ahead; closing it leaves the run going, followed in the status bar). Returns the
     engine's result."""
     handle = RunHandle(kind, title, verb=verb, target=target, unit=unit)
-    window = _main_window(parent)
+    window = main_window_of(parent)
     show_progress(handle, parent=window or parent, counters=counters, dialog=dialog)
     relay = ui.ProgressRelay(handle.publish)
     token = handle.token
@@ -330,7 +330,7 @@ class AiColumnDialog(QDialog):
             return
         if not self._list_name:
             self._list_name = _list_name(self.ctx, self.list_id)
-        window = _main_window(self.parentWidget())
+        window = main_window_of(self.parentWidget())
         self._progress = ProgressDialog(None, counters=AI_RUN_COUNTERS, parent=window or self.parentWidget())
         self._progress.ensurePolished()  # the style sheet's rules resolved for it and its children now, not at Run
         layout = self._progress.layout()

@@ -45,7 +45,7 @@ from enginy_desktop.core.redact import redact
 from enginy_desktop.core.runs import RunHandle, RunInfo
 
 from .formatting import decimal, number
-from .run_progress import _main_window, show_progress
+from .run_progress import main_window_of, show_progress
 from .workspace_widgets import TaskKeeper
 
 log = logging.getLogger(__name__)
@@ -569,7 +569,7 @@ class EnrichDialog(QDialog):
         handle = RunHandle("enrichment", f"Enriching “{self.list_name}”", verb="Enriching",
                            target=f"“{self.list_name}”", unit="records")
         handle.run_id = info.id
-        window = _main_window(self.parentWidget())
+        window = main_window_of(self.parentWidget())
         self.accept()
         show_progress(handle, parent=window or self.parentWidget(), counters=ENRICH_COUNTERS)
         relay = ui.ProgressRelay(handle.publish)
@@ -740,7 +740,7 @@ def enrich_run_detail(ctx: AppContext, run: RunInfo, parent: QWidget) -> QWidget
             handle = RunHandle("enrichment", f"Enriching “{run.list_name}”", verb="Enriching",
                                target=f"“{run.list_name}”", unit="records")
             handle.run_id = run.id
-            show_progress(handle, parent=_main_window(parent) or parent, counters=ENRICH_COUNTERS)
+            show_progress(handle, parent=main_window_of(parent) or parent, counters=ENRICH_COUNTERS)
             relay = ui.ProgressRelay(handle.publish)
             token = handle.token
 

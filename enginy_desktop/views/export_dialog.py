@@ -41,7 +41,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QMainWindow,
     QMessageBox,
     QProgressBar,
     QPushButton,
@@ -69,7 +68,15 @@ from .export_report import ExportReportView, follow_export
 from .formatting import window_text
 from .guards import keep_text_readable
 from .message import MessageBox
-from .run_progress import CounterTiles, Spinner, format_duration, number
+from .run_progress import (
+    EXPORT_COUNTERS,
+    CounterTiles,
+    ProgressDialog,
+    Spinner,
+    format_duration,
+    main_window_of,
+    number,
+)
 from .table_model import TableModel
 from .tasks import TaskKeeper
 from .toggle import ToggleSwitch
@@ -109,6 +116,9 @@ RECORD_FILTERS: tuple[tuple[str, str | None], ...] = (
     ("Merged (local duplicates)", "merge"),
     ("Created or updated (not read first)", "upsert"),
 )
+OPTION_PARTS = 3  # the options page's sections, built one per turn of the event loop (see ExportDialog._build_later)
+PREPARE_PROGRESS_AFTER_S = 0.1  # after the preview is on screen: the run's progress dialog is built ahead
+
 FIX_LABELS = {
     ui.FIX_INTEGRATIONS: "Open Integrations",
     ui.FIX_CONFIGURE: "Configure {crm}",
@@ -136,12 +146,12 @@ def _repolish(widget: QWidget) -> None:
     widget.style().polish(widget)
 
 
-def _main_window(widget: QWidget | None) -> QMainWindow | None:
-    while widget is not None:
-        if isinstance(widget, QMainWindow):
-            return widget
-        widget = widget.parentWidget()
-    return None
+def _page() -> tuple[QWidget, QVBoxLayout]:
+    """An empty page of the dialog and its layout (its widgets come later)."""
+    page = QWidget()
+    lay = QVBoxLayout(page)
+    lay.setContentsMargins(0, 0, 0, 0)
+    return page, lay
 
 
 def _shown(value: str | None) -> str:
@@ -363,7 +373,7 @@ class ExportDialog(QDialog):
         self.title.setObjectName("dialogTitle")
         self.title.setWordWrap(True)
         root.addWidget(self.title)
-        self.subtitle = QLabel("")
+        self.subtitle = QLabel("Checking the CRM configuration…")  # until prepare() has read the setup
         self.subtitle.setObjectName("dialogSubtitle")
         self.subtitle.setWordWrap(True)
         root.addWidget(self.subtitle)
@@ -387,22 +397,26 @@ class ExportDialog(QDialog):
 
         self.pages = QStackedWidget()
         root.addWidget(self.pages, 1)
-        self.options_page = self._build_options()
-        self.planning_page = self._build_planning()
-        # The preview's widgets (~40 ms of Qt styling) are built after the dialog is on screen, in two turns of the
-        # event loop (see _build_preview_later), or at once when first needed.
+        # The pages are empty here: their widgets (the style sheet's polish and the size hints of each subtree cost
+        # the window tens of milliseconds) are built once the dialog is on screen, a part per turn of the event loop
+        # (see _build_later), or at once when first needed (_ensure_options, _ensure_planning, _ensure_preview).
+        self.options_page, self._options_shell = _page()
+        self._options_parts = 0  # of OPTION_PARTS built
+        self.planning_page, self._planning_layout = _page()
+        self._planning_layout.setContentsMargins(0, 24, 0, 0)
+        self._planning_layout.setSpacing(10)
+        self._planning_built = False
         self.records_model = PlanRecordsModel(self)
         self.changes_model = ChangesModel(self)
         self.preview_tabs: QTabWidget | None = None
         self._records_tab: QWidget | None = None
-        self.preview_page = QWidget()
-        self._preview_layout = QVBoxLayout(self.preview_page)
-        self._preview_layout.setContentsMargins(0, 0, 0, 0)
-        self.report_page = QWidget()
-        self.report_layout = QVBoxLayout(self.report_page)
-        self.report_layout.setContentsMargins(0, 0, 0, 0)
+        self.preview_page, self._preview_layout = _page()
+        self.report_page, self.report_layout = _page()
         for page in (self.options_page, self.planning_page, self.preview_page, self.report_page):
             self.pages.addWidget(page)
+        # The run's progress dialog, built while the user reads the preview so that Export only opens it.
+        self._progress: ProgressDialog | None = None
+        self.finished.connect(self._drop_progress)
 
         buttons = QHBoxLayout()
         buttons.setSpacing(8)
@@ -427,12 +441,43 @@ class ExportDialog(QDialog):
         QShortcut(QKeySequence("Ctrl+Return"), self, self._next_clicked)
 
         self._set_stage(self.options_page)
-        if self.tasks.start(self._build_preview_later()) is None:  # no event loop to build it later: now
+        if self.tasks.start(self._build_later()) is None:  # no event loop to build them later: now
+            self._ensure_options()
+            self._ensure_planning()
             self._ensure_preview()
         self.tasks.start(self.prepare())
 
     # -- building ------------------------------------------------------------------------------------------------
-    def _build_options(self) -> QWidget:
+    async def _build_later(self) -> None:
+        """Build the pages' widgets once the dialog is on screen, a part per turn of the event loop (each a few
+        milliseconds of the window's time), so opening the dialog never stalls the window for all of them at once:
+        the options' sections first (prepare() renders into them), then the preview's tabs and the planning page."""
+        steps: tuple[Callable[[], object], ...] = (
+            *(functools.partial(self._ensure_options, part) for part in range(1, OPTION_PARTS + 1)),
+            functools.partial(self._ensure_preview, records=False),
+            self._ensure_preview,
+            self._ensure_planning,
+        )
+        for step in steps:
+            await asyncio.sleep(0.02)  # a real pause (not 0): the window repaints and handles input in between
+            step()
+
+    def _built(self) -> None:
+        """A page got its last part: the dialog's minimum height counts it, as when it was built with the rest."""
+        if self.isVisible():
+            keep_text_readable(self)
+
+    def _ensure_options(self, parts: int = OPTION_PARTS) -> None:
+        """The options page's first ``parts`` parts, built now if not yet: the Export fields (in their scroll
+        area), the associated companies, the campaigns."""
+        builders = (self._build_fields, self._build_companies, self._build_campaigns)
+        while self._options_parts < min(parts, OPTION_PARTS):
+            builders[self._options_parts]()
+            self._options_parts += 1
+            if self._options_parts == OPTION_PARTS:
+                self._built()
+
+    def _build_fields(self) -> None:
         scroll = QScrollArea()
         scroll.setObjectName("exportOptionsScroll")
         scroll.setWidgetResizable(True)
@@ -441,6 +486,7 @@ class ExportDialog(QDialog):
         lay = QVBoxLayout(host)
         lay.setContentsMargins(0, 4, 4, 4)
         lay.setSpacing(12)
+        self._options_layout = lay
 
         self.fields_frame, fields_lay = _section("Export fields", "exportFields")
         self.fields_help = _caption("Step 2 asks for these values at each export. A field left empty is not written.")
@@ -457,7 +503,12 @@ class ExportDialog(QDialog):
         fields_lay.addWidget(self.fields_note)
         self.fields_frame.setVisible(False)
         lay.addWidget(self.fields_frame)
+        scroll.setWidget(host)
+        self._options_shell.addWidget(scroll)
+        if self.stage() == "options" and self.focusWidget() in (None, self.close_button):
+            scroll.setFocus()  # where the focus is when the dialog opens with its options built (not on Cancel)
 
+    def _build_companies(self) -> None:
         self.companies_frame, comp_lay = _section("Associated companies", "exportCompanies")
         self.companies_switch = _Switch("associatedCompanies", "Export associated companies")
         self.companies_switch.switch.toggled.connect(lambda _on: self._options_changed())
@@ -465,8 +516,9 @@ class ExportDialog(QDialog):
         self.removal_warning = _caption("", "removalWarning")
         self.removal_warning.setVisible(False)
         comp_lay.addWidget(self.removal_warning)
-        lay.addWidget(self.companies_frame)
+        self._options_layout.addWidget(self.companies_frame)
 
+    def _build_campaigns(self) -> None:
         self.campaign_frame, camp_lay = _section("Campaigns", "exportCampaigns")
         self.properties_switch = _Switch("campaignProperties", "Campaign properties")
         self.properties_switch.switch.setChecked(True)
@@ -474,16 +526,15 @@ class ExportDialog(QDialog):
         self.activities_switch = _Switch("campaignActivities", "Activities from campaign events")
         self.activities_switch.switch.setChecked(True)
         camp_lay.addWidget(self.activities_switch)
-        lay.addWidget(self.campaign_frame)
-        lay.addStretch(1)
-        scroll.setWidget(host)
-        return scroll
+        self._options_layout.addWidget(self.campaign_frame)
+        self._options_layout.addStretch(1)
 
-    def _build_planning(self) -> QWidget:
-        page = QWidget()
-        lay = QVBoxLayout(page)
-        lay.setContentsMargins(0, 24, 0, 0)
-        lay.setSpacing(10)
+    def _ensure_planning(self) -> None:
+        """The planning page's widgets, built now if not yet."""
+        if self._planning_built:
+            return
+        self._planning_built = True
+        lay = self._planning_layout
         row = QHBoxLayout()
         row.setSpacing(8)
         self.plan_spinner = Spinner(size=16)
@@ -505,15 +556,7 @@ class ExportDialog(QDialog):
         lay.addWidget(_caption("Enginy finds each record in your CRM and reads its current values to show what "
                                "would change. Nothing is written yet."))
         lay.addStretch(1)
-        return page
-
-    async def _build_preview_later(self) -> None:
-        """Build the preview's widgets once the dialog is on screen, a tab per turn of the event loop, so opening
-        the dialog never stalls the window for all of them at once."""
-        await asyncio.sleep(0.02)  # a real pause (not 0): the window repaints and handles input in between
-        self._ensure_preview(records=False)
-        await asyncio.sleep(0.02)
-        self._ensure_preview()
+        self._built()
 
     def _ensure_preview(self, records: bool = True) -> QTabWidget:
         """The preview's tabs, built now if not yet (``records``: the Records tab too)."""
@@ -526,8 +569,7 @@ class ExportDialog(QDialog):
         if records and self._records_tab is None:
             self._records_tab = self._build_records()
             self.preview_tabs.addTab(self._records_tab, "Records")
-            if self.isVisible():  # the minimum height counts the preview's parts too, as when built with the rest
-                keep_text_readable(self)
+            self._built()
         return self.preview_tabs
 
     def _build_summary(self) -> QWidget:
@@ -651,6 +693,8 @@ class ExportDialog(QDialog):
     def _set_stage(self, page: QWidget) -> None:
         if page is self.preview_page:
             self._ensure_preview()
+        elif page is self.planning_page:
+            self._ensure_planning()
         self.pages.setCurrentWidget(page)
         options, planning, preview, report = (page is self.options_page, page is self.planning_page,
                                               page is self.preview_page, page is self.report_page)
@@ -703,6 +747,7 @@ class ExportDialog(QDialog):
             return None
         self.setup = setup
         self.records_model.crm_labels = setup.labels
+        self._ensure_options()
         self._render_setup(setup)
         return setup
 
@@ -802,6 +847,7 @@ class ExportDialog(QDialog):
         self.next_button.setEnabled(False)
 
     def options(self) -> ExportOptions:
+        self._ensure_options()
         s = self.setup
         with_companies = bool(s and s.list_kind == "contacts" and self.companies_switch.switch.isChecked())
         wanted = {f.key for f in s.fields_for(with_companies)} if s is not None else set()
@@ -828,7 +874,7 @@ class ExportDialog(QDialog):
             self.next_button.setEnabled(True)
             self.tasks.start(self.make_plan())
             return None
-        window = _main_window(self)
+        window = main_window_of(self)
         opened: QWidget | None = None
         if refusal.fix == ui.FIX_CONNECT and crm:
             from enginy_desktop.core import catalog
@@ -872,6 +918,7 @@ class ExportDialog(QDialog):
         handle.subscribe(self._plan_progress)
         token = handle.token
         self.plan_token = token
+        self._ensure_planning()
         self.plan_phase.setText("Preparing the preview…")
         self.plan_numbers.setText("")
         self.plan_bar.setRange(0, 0)
@@ -922,7 +969,7 @@ class ExportDialog(QDialog):
             self.plan_numbers.setText("")
 
     def cancel_plan(self) -> None:
-        if self.plan_token is not None:
+        if self.plan_token is not None and self._planning_built:
             self.plan_token.cancel()
             self.plan_phase.setText("Stopping…")
 
@@ -1006,6 +1053,8 @@ class ExportDialog(QDialog):
         if preview.removals:
             self.footer.setText(f"⚠ {_plural(preview.removals, 'association', 'associations')} would be removed: "
                                 "you confirm after Export.")
+        if self._progress is None:
+            self.tasks.start(self._prepare_progress_later())
 
     def _fill_records(self) -> None:
         plan, preview = self.plan, self.preview
@@ -1097,6 +1146,26 @@ class ExportDialog(QDialog):
         box.open()
         return box
 
+    async def _prepare_progress_later(self) -> None:
+        """Build the run's progress dialog a moment after the preview is on screen, while the user reads it: its
+        widgets and their style cost the window 10-25 ms, better spent then than at Export."""
+        await asyncio.sleep(PREPARE_PROGRESS_AFTER_S)
+        if self._progress is not None or not self.isVisible() or self.stage() != "preview":
+            return
+        parent = self.parentWidget() or None
+        progress = ProgressDialog(None, counters=EXPORT_COUNTERS, parent=main_window_of(parent) or parent)
+        progress.ensurePolished()  # the style sheet's rules resolved for it and its children now, not at Export
+        layout = progress.layout()
+        if layout is not None:
+            layout.activate()
+        self._progress = progress
+
+    def _drop_progress(self, *_args: Any) -> None:
+        """The dialog closed: a progress dialog built ahead and not used goes too."""
+        if self._progress is not None:
+            self._progress.deleteLater()
+            self._progress = None
+
     async def run_export(self, confirmed: bool = False) -> ExportResult | None:
         """Journal the plan as a run and carry it out with the progress dialog; then show the report."""
         plan = self.plan
@@ -1121,11 +1190,12 @@ class ExportDialog(QDialog):
         def keep(handle: RunHandle) -> None:
             self.handle = handle
 
+        ready, self._progress = self._progress, None  # the progress dialog built ahead, if it was
         try:
             result = await follow_export(self.ctx, run_id, parent=self.parentWidget() or None,
                                          list_name=list_name, crm_name=crm_name,
                                          on_background=self._sent_to_background, on_handle=keep,
-                                         after=freeing)
+                                         after=freeing, dialog=ready)
         except Exception as exc:
             log.warning("Export run %s ended with an error: %s", run_id, exc)
             self.export_result = None

@@ -50,7 +50,7 @@ from enginy_desktop.core.runs import RunHandle, RunInfo
 from .file_pickers import PickSave, csv_saver
 from .formatting import window_text
 from .message import MessageBox
-from .run_progress import EXPORT_COUNTERS, CounterTiles, _main_window, number, show_progress
+from .run_progress import EXPORT_COUNTERS, CounterTiles, ProgressDialog, main_window_of, number, show_progress
 from .table_model import PagedTableModel
 from .tasks import TaskKeeper
 
@@ -200,8 +200,9 @@ def _summarize(list_name: str, crm_name: str) -> Callable[[ExportResult], str]:
 async def follow_export(ctx: AppContext, run_id: int, *, parent: QWidget | None, list_name: str, crm_name: str,
                         resume: bool = False, on_background: Callable[[], None] | None = None,
                         on_handle: Callable[[RunHandle], None] | None = None,
-                        after: Awaitable[Any] | None = None) -> ExportResult:
-    """Carry out (or ``resume``) export run ``run_id`` as a :class:`RunHandle` with the progress dialog open.
+                        after: Awaitable[Any] | None = None, dialog: ProgressDialog | None = None) -> ExportResult:
+    """Carry out (or ``resume``) export run ``run_id`` as a :class:`RunHandle` with the progress dialog open
+    (``dialog`` when one was built ahead, see :meth:`ExportDialog._prepare_progress`).
 
     ``after``: work to finish before the engine starts, the progress dialog already open (freeing the plan: two
     busy worker threads at once would keep the window waiting for the GIL).
@@ -217,8 +218,8 @@ async def follow_export(ctx: AppContext, run_id: int, *, parent: QWidget | None,
     ACTIVE_EXPORTS.add(handle)
     if on_handle is not None:
         on_handle(handle)
-    window = _main_window(parent)
-    dialog = show_progress(handle, parent=window or parent, counters=EXPORT_COUNTERS)
+    window = main_window_of(parent)
+    dialog = show_progress(handle, parent=window or parent, counters=EXPORT_COUNTERS, dialog=dialog)
     if on_background is not None:
         dialog.backgrounded.connect(on_background)
     token = handle.token

@@ -57,6 +57,7 @@ __all__ = [
     "ProgressDialog",
     "RunStatusIndicator",
     "Spinner",
+    "main_window_of",
     "number",
     "show_progress",
 ]
@@ -186,8 +187,8 @@ class ProgressDialog(QDialog):
         root.addWidget(self.numbers)
 
         self.tiles = CounterTiles(counters)
-        self.tiles.setVisible(bool(counters))
         root.addWidget(self.tiles)
+        self.tiles.setVisible(bool(counters))  # in the dialog first: shown on its own, it would be a window
 
         self.message = QLabel("")
         self.message.setObjectName("progressMessage")
@@ -306,7 +307,7 @@ class ProgressDialog(QDialog):
         if self._ended:
             self.close()
             return
-        window = _main_window(self.parentWidget())
+        window = main_window_of(self.parentWidget())
         if window is not None:
             RunStatusIndicator.for_window(window).track(
                 self.handle, lambda: show_progress(self.handle, parent=window, counters=self._counters)
@@ -345,7 +346,8 @@ class ProgressDialog(QDialog):
         self.handle.remove_done_listener(self._on_done)
 
 
-def _main_window(widget: QWidget | None) -> QMainWindow | None:
+def main_window_of(widget: QWidget | None) -> QMainWindow | None:
+    """The main window ``widget`` is in (itself, or its nearest parent that is one), or None."""
     while widget is not None:
         if isinstance(widget, QMainWindow):
             return widget
@@ -362,7 +364,7 @@ def show_progress(
 ) -> ProgressDialog:
     """Open (non-modal) the progress dialog of ``handle`` — ``dialog`` when one was built ahead (unbound); if its
     run is already followed by the status bar, the indicator stops following it while the dialog is open."""
-    window = _main_window(parent)
+    window = main_window_of(parent)
     if window is not None:
         indicator = window.findChild(RunStatusIndicator, "runStatusIndicator")
         if indicator is not None:

@@ -15,13 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtWidgets import QApplication, QComboBox, QLineEdit, QMessageBox
+import shiboken6
+from PySide6.QtCore import QEvent
+from PySide6.QtWidgets import QApplication, QComboBox, QLineEdit, QMessageBox, QProgressBar, QScrollArea
 
 from enginy_desktop.core.crm_config import AssociationType
 from enginy_desktop.core.runs import Progress
 from enginy_desktop.views.export_dialog import ExportDialog
 from enginy_desktop.views.export_report import ACTIVE_EXPORTS, ExportReportView, export_run_detail
 from enginy_desktop.views.run_progress import ProgressDialog, RunStatusIndicator
+from enginy_desktop.views.toggle import ToggleSwitch
 from tests.support.export_world import (
     COMPANY_BASICS,
     CONTACT_BASICS,
@@ -246,6 +249,69 @@ def test_typed_export_fields_preview_and_run(qtbot, aloop, w: World) -> None:  #
     assert w.crm_contact("jane@acme.test")["hs_lead_status"] == "OPEN"
     assert w.crm_contact("bob@acme.test")["jobtitle"] == "VP Sales"
     assert w.crm_contact("bob@acme.test")["employees_count"] == "250"
+
+
+def test_opening_builds_the_pages_later_and_export_opens_a_progress_dialog_built_ahead(  # type: ignore[no-untyped-def]
+        qtbot, aloop, w: World) -> None:
+    w.configure(list(CONTACT_BASICS))
+    w.contacts("Leads", [jane()])
+    dialog = ExportDialog(w.ctx, list_id(w))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    # At once: the frame (title, what it is doing, the buttons); the pages come in later turns of the event loop.
+    assert dialog.subtitle.text() == "Checking the CRM configuration…"
+    assert dialog.next_button.isVisible()
+    assert dialog.close_button.isVisible()
+    assert dialog.findChild(QScrollArea, "exportOptionsScroll") is None
+    assert dialog.findChild(ToggleSwitch, "associatedCompanies") is None
+    assert dialog.findChild(QProgressBar, "progressBar") is None  # the planning page's
+    assert dialog.preview_tabs is None
+    settle(aloop, dialog)
+    switch = dialog.findChild(ToggleSwitch, "associatedCompanies")
+    assert switch is not None
+    assert switch.isVisible()
+    assert dialog.findChild(QScrollArea, "exportOptionsScroll").hasFocus()  # as when built with the dialog
+    assert dialog.findChild(QProgressBar, "progressBar") is not None
+    assert dialog.preview_tabs is not None
+    assert dialog.preview_tabs.count() == 2
+    assert dialog.subtitle.text().startswith("1 contact, to HubSpot")
+    assert dialog.next_button.isEnabled()
+
+    # The preview on screen a moment: the run's progress dialog is built (hidden), and the preview keeps the focus.
+    assert aloop.run_until_complete(dialog.make_plan()) is not None
+    settle(aloop, dialog)
+    ahead = dialog._progress
+    assert isinstance(ahead, ProgressDialog)
+    assert not ahead.isVisible()
+    assert QApplication.activeWindow() is dialog
+    dialog.back()  # planned again: the same one waits
+    assert aloop.run_until_complete(dialog.make_plan()) is not None
+    settle(aloop, dialog)
+    assert dialog._progress is ahead
+
+    opened: list[ProgressDialog] = []
+
+    async def export() -> Any:
+        task = asyncio.ensure_future(dialog.run_export())
+        while not task.done():
+            opened.extend(d for d in progress_dialogs() if d not in opened)
+            await asyncio.sleep(0.01)
+        return task.result()
+
+    assert aloop.run_until_complete(export()).state == "finished"
+    assert opened == [ahead]  # Export opened the one built ahead
+    assert dialog._progress is None
+
+    # Closed without exporting: the progress dialog built ahead goes with it.
+    other = open_dialog(qtbot, aloop, w)
+    assert aloop.run_until_complete(other.make_plan()) is not None
+    settle(aloop, other)
+    unused = other._progress
+    assert isinstance(unused, ProgressDialog)
+    other.reject()
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    assert other._progress is None
+    assert not shiboken6.isValid(unused)
 
 
 async def run_to_report(dialog: ExportDialog, confirmed: bool = False) -> Any:

@@ -42,7 +42,7 @@ from enginy_desktop.core.services.integrations import IntegrationError
 from enginy_desktop.core.services.workspace import ListInfo, WorkspaceService
 
 from ..formatting import window_text
-from ..run_progress import SYNC_COUNTERS, ProgressDialog, _main_window, number, show_progress
+from ..run_progress import SYNC_COUNTERS, ProgressDialog, main_window_of, number, show_progress
 from ..tasks import TaskKeeper
 from ..widgets import dialog_heading, make_primary, note_label
 from .links import crm_display
@@ -232,7 +232,7 @@ class SyncDialog(QDialog):
         self.handle = handle
         ACTIVE_SYNCS.add(handle)
         self._backgrounded = False
-        window = _main_window(self)
+        window = main_window_of(self)
         self.progress = show_progress(handle, parent=window or self.parentWidget() or self, counters=SYNC_COUNTERS)
         self.progress.backgrounded.connect(self._sent_to_background)
         self.start_button.setEnabled(False)

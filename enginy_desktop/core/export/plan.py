@@ -1458,7 +1458,8 @@ def _decide(p: _Planner, obj: str, records: dict[int, PlanRecord], wanted: dict[
     obj_fields = p.fields[obj]
     unique = p.adapter.unique_fields(_crm_object(obj))
     leaders: dict[int, int] = {}
-    position = {local_id: i for i, local_id in enumerate(records)}
+    position: dict[int, int] = {}  # local id -> its place in the list, when local duplicates need it
+    fill = Effect.FILL.value
     for local_id, rec in records.items():
         if rec.action == BLOCKED:
             continue
@@ -1487,8 +1488,16 @@ def _decide(p: _Planner, obj: str, records: dict[int, PlanRecord], wanted: dict[
             for name, value in values.items():
                 if name == "\0owner":
                     continue
-                d = decide(obj_fields[name], Mode.UPDATE, value, current.get(name),
-                           overwrite=overwrite.get(name, False))
+                crm_value = current.get(name)
+                # The two outcomes of most fields, without a decision object (what decide() says of them): an
+                # empty CRM field is filled; a CRM text equal to the value, not blank, is the same value.
+                if crm_value is None and value is not None:
+                    changes.append((name, None, value, fill))
+                    payload[name] = value
+                    continue
+                if type(crm_value) is str and crm_value == value and crm_value.strip():
+                    continue
+                d = decide(obj_fields[name], Mode.UPDATE, value, crm_value, overwrite=overwrite.get(name, False))
                 if d.effect is not Effect.SAME:
                     changes.append((name, d.before, value if d.writes else d.after, d.effect.value))
                 if d.writes and d.after is not None:
@@ -1507,9 +1516,10 @@ def _decide(p: _Planner, obj: str, records: dict[int, PlanRecord], wanted: dict[
         if owner is not None and owner_value:
             payload[owner.name] = owner_value
         rec.payload = payload
-        rec.action = CREATE
-        rec.lookup = _lookup(unique, payload)
+        rec.action = CREATE  # its look-up (the re-check of a create) is set below, once merges are known
         if m is not None and m.duplicates:
+            if not position:
+                position.update((i, n) for n, i in enumerate(records))
             group = sorted({local_id, *m.duplicates} & set(records), key=position.__getitem__)
             leader = leaders.setdefault(local_id, group[0])
             for other in group:

@@ -75,7 +75,7 @@ from enginy_desktop.core.models import (
     Identity,
     ListMembership,
 )
-from enginy_desktop.core.runs import CancelToken, ProgressTracker
+from enginy_desktop.core.runs import CancelToken, ProgressTracker, collector_paused
 
 from . import matching
 from .values import ConversionError, Effect, Mode, decide, decide_owner, to_crm
@@ -1455,6 +1455,13 @@ def _decide_blind(p: _Planner, obj: str, records: dict[int, PlanRecord], wanted:
 def _decide(p: _Planner, obj: str, records: dict[int, PlanRecord], wanted: dict[int, dict[str, Value]],
             resolution: matching.Resolution, overwrite: Mapping[str, bool], owner: CrmField | None,
             options: ExportOptions, rule: Any) -> None:
+    with collector_paused():  # what is decided here is all that stands between the CRM's last answer and the run
+        _decide_each(p, obj, records, wanted, resolution, overwrite, owner, options, rule)
+
+
+def _decide_each(p: _Planner, obj: str, records: dict[int, PlanRecord], wanted: dict[int, dict[str, Value]],
+                 resolution: matching.Resolution, overwrite: Mapping[str, bool], owner: CrmField | None,
+                 options: ExportOptions, rule: Any) -> None:
     obj_fields = p.fields[obj]
     unique = p.adapter.unique_fields(_crm_object(obj))
     leaders: dict[int, int] = {}

@@ -73,7 +73,7 @@ from enginy_desktop.core.models import (
     RunItem,
     utcnow,
 )
-from enginy_desktop.core.runs import CancelToken, ProgressTracker, RunCancelled
+from enginy_desktop.core.runs import CancelToken, ProgressTracker, RunCancelled, collector_paused
 from enginy_desktop.core.runs.testpoints import pause_point
 
 from . import matching
@@ -201,7 +201,7 @@ def start_export(ctx: Any, plan: Plan, *, retry_of: int | None = None) -> int:
         options["retry_of"] = retry_of
     counts = plan.counts()
     now = utcnow()
-    with ctx.store.write() as s:
+    with collector_paused(), ctx.store.write() as s:
         run = ctx.runs.create("export", crm=plan.crm, list_id=plan.list_id, list_name=plan.list_name,
                               options=options, counters={"planned_" + k: v for k, v in counts.items()}, session=s)
         pause_point("journal")  # tests: a kill here must leave no run at all

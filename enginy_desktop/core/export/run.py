@@ -1216,13 +1216,22 @@ def _missing_journal(ctx: Any, info: Any) -> str:
 
 def _left(ctx: Any, run_id: int) -> str:
     """What the journal still holds pending or in flight — records, association changes, activities — in words
-    ("" when nothing is left)."""
-    c = counters(ctx, run_id)
+    ("" when nothing is left). Only the open states are counted (the items' state index; no join with the
+    records' outcomes): it runs between the last answer and the end of every run."""
+    c: Counter[str] = Counter()
+    with ctx.store.session() as s:
+        open_states = ("pending", "in_flight")
+        c[""] = int(s.scalar(select(func.count()).select_from(RunItem)
+                             .where(RunItem.run_id == run_id, RunItem.state.in_(open_states))) or 0)
+        for kind, n in s.execute(select(ExportOp.kind, func.count())
+                                 .where(ExportOp.run_id == run_id, ExportOp.state.in_(open_states))
+                                 .group_by(ExportOp.kind)):
+            c[_OP_COUNTER[kind] + "_"] += int(n)
     parts = []
     for key, one, many in (("", "record", "records"), ("associations_", "company association", "company associations"),
                            ("removals_", "association removal", "association removals"),
                            ("activities_", "activity", "activities")):
-        n = int(c.get(f"{key}pending", 0)) + int(c.get(f"{key}in_flight", 0))
+        n = c[key]
         if n:
             parts.append(f"{n:,} {one if n == 1 else many}")
     return ", ".join(parts)
@@ -1254,6 +1263,10 @@ def _stopped_by_disk(ctx: Any, ex: _Executor, exc: BaseException) -> ExportResul
         return ExportResult(ex.run_id, "interrupted", {}, message)
 
 
+_OP_COUNTER = {"associate": "associations", "primary": "associations", "remove": "removals",
+               "activity": "activities"}  # an op's kind -> the name its counters go by
+
+
 def counters(ctx: Any, run_id: int) -> dict[str, int]:
     """The run's outcome counts, from its journal."""
     with ctx.store.session() as s:
@@ -1275,9 +1288,7 @@ def counters(ctx: Any, run_id: int) -> dict[str, int]:
         c[key] += n
         c[f"{obj}_{key}"] += n
     for kind, state, n in ops:
-        name = {"associate": "associations", "primary": "associations", "remove": "removals",
-                "activity": "activities"}[kind]
-        c[f"{name}_{state}"] += n
+        c[f"{_OP_COUNTER[kind]}_{state}"] += n
     return dict(c)
 
 

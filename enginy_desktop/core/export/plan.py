@@ -1417,7 +1417,14 @@ def _decide_blind(p: _Planner, obj: str, records: dict[int, PlanRecord], wanted:
     """Every record that is not blocked is upserted by its ``key`` value (the identifier's own normalized form);
     local records with the same key are one CRM record (the first, which takes the others' values where it has
     none); records without a key are unmatchable (created only when the user confirms they are new)."""
+    with collector_paused():  # what is decided here is all that stands between the plan and the run's writes
+        _decide_blind_each(p, records, wanted, rows, rule, key, options)
+
+
+def _decide_blind_each(p: _Planner, records: dict[int, PlanRecord], wanted: dict[int, dict[str, Value]],
+                       rows: Mapping[int, Any], rule: Any, key: str, options: ExportOptions) -> None:
     cond = rule.groups[0].conditions[0]
+    normalize = normalizer_for(cond.kind)
     leaders: dict[str, PlanRecord] = {}
     for local_id, rec in records.items():
         if rec.action == BLOCKED:
@@ -1425,7 +1432,7 @@ def _decide_blind(p: _Planner, obj: str, records: dict[int, PlanRecord], wanted:
         values = wanted[local_id]
         values.pop("\0owner", None)
         raw = rows[local_id].get(cond.local_field) if local_id in rows else None
-        normalized = normalizer_for(cond.kind)(raw)
+        normalized = normalize(raw)
         if not normalized:
             if not options.unmatchable_as_new:
                 rec.action, rec.code = BLOCKED, "unmatchable"

@@ -49,6 +49,7 @@ from enginy_desktop.adapters.base import (
 from enginy_desktop.core import fields as enginy_fields
 from enginy_desktop.core.campaigns import Event, EventType, Step, StepKind, derive_properties, ordinal
 from enginy_desktop.core.catalog import possessive
+from enginy_desktop.core.collector import collector_paused
 from enginy_desktop.core.crm_config import (
     FAQ_NO_EXPORT_MAPPING,
     PRIMARY_REMOVE_WARNING,
@@ -75,7 +76,7 @@ from enginy_desktop.core.models import (
     Identity,
     ListMembership,
 )
-from enginy_desktop.core.runs import CancelToken, ProgressTracker, collector_paused
+from enginy_desktop.core.runs import CancelToken, ProgressTracker
 
 from . import matching
 from .values import ConversionError, Effect, Mode, decide, decide_owner, to_crm

@@ -62,6 +62,7 @@ from enginy_desktop.adapters.base import (
     parse_datetime,
 )
 from enginy_desktop.adapters.http import CALL_WATCH, CallWatch
+from enginy_desktop.core.collector import collector_paused
 from enginy_desktop.core.models import (
     ActivityLink,
     Company,
@@ -73,7 +74,7 @@ from enginy_desktop.core.models import (
     RunItem,
     utcnow,
 )
-from enginy_desktop.core.runs import CancelToken, ProgressTracker, RunCancelled, collector_paused
+from enginy_desktop.core.runs import CancelToken, ProgressTracker, RunCancelled
 from enginy_desktop.core.runs.testpoints import pause_point
 
 from . import matching

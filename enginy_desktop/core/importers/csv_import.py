@@ -32,19 +32,19 @@ companies import reuses a company Enginy already knows by the same key instead o
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 import multiprocessing
 import os
 import sys
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
 from sqlite3 import Cursor
 from typing import Any, Protocol
 
+from enginy_desktop.core.collector import collector_paused
 from enginy_desktop.core.fields import COMPANY_FIELDS, RecordKind, name_key
 from enginy_desktop.core.store import Store
 
@@ -565,22 +565,6 @@ class _Writer:
             cur.executemany(self.update_sql, updates)
 
 
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while chunks are written.
-
-    An import allocates millions of short-lived lists and tuples and no reference cycles; the collector would
-    spend about an eighth of the import walking them. Reference counting still frees everything at once.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def _now_text() -> str:
     # The text SQLAlchemy's SQLite DateTime type writes and reads back.
     return time.strftime("%Y-%m-%d %H:%M:%S.000000", time.gmtime())
@@ -677,7 +661,7 @@ def import_csv(
             report.write(found)
 
     try:
-        with contextlib.suppress(_Cancelled), _gc_paused(), store.write() as session:
+        with contextlib.suppress(_Cancelled), collector_paused(), store.write() as session:
             cur = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
             cache_before = cur.execute("PRAGMA cache_size").fetchone()[0]
             cur.execute(f"PRAGMA cache_size = -{IMPORT_CACHE_KIB}")

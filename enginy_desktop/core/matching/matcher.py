@@ -24,15 +24,15 @@ one matches (after the same normalization), and the record still counts once.
 
 from __future__ import annotations
 
-import gc
 from array import array
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from itertools import product, repeat
 from operator import itemgetter, methodcaller
 from typing import Any
+
+from enginy_desktop.core.collector import collector_paused
 
 from .normalize import Kind, normalize_column
 from .rules import (
@@ -362,23 +362,10 @@ def _check_rule(rule: Rule) -> None:
         raise ValueError("The identifier cannot be used: " + " ".join(problems))
 
 
-@contextmanager
-def _without_cyclic_gc() -> Iterator[None]:
-    """Matching allocates millions of small tuples and lists, none of them in a reference cycle; the cyclic
-    collector would walk them again and again for nothing (a quarter of the time on a million records)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def match(rule: Rule, local: Records, crm: Records, *, group_duplicates: bool = True) -> MatchResult:
     """Match every local record against the CRM records by ``rule``. Linear in the number of records."""
     _check_rule(rule)
-    with _without_cyclic_gc():
+    with collector_paused():
         return _match(rule, local, crm, group_duplicates)
 
 

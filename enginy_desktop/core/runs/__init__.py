@@ -24,7 +24,6 @@ A run's life, as a kind of run implements it::
         runs.finish(info.id, "finished")
 """
 
-from .collector import collector_paused
 from .lease import LeaseHolder, RunBusyError, lease_key, set_process_label
 from .progress import CancelToken, Progress, ProgressCallback, ProgressTracker, RunCancelled, RunHandle, format_duration
 from .service import (
@@ -59,7 +58,6 @@ __all__ = [
     "RunNotFoundError",
     "RunService",
     "RunStateError",
-    "collector_paused",
     "format_duration",
     "lease_key",
     "set_process_label",

@@ -1,6 +1,7 @@
-"""Holding Python's cycle collector off for a short burst of allocations (a plan's decisions, a journal written):
-with a large plan in memory a full collection walks every object (tens of milliseconds each time); such a burst
-allocates nothing cyclic and ends in well under a second, and the collector runs as usual after it."""
+"""Holding Python's cycle collector off while a burst of work allocates many small objects and no reference
+cycles (matching, an import's chunks, an export plan's decisions and journal): with a large heap a full collection
+walks every object (tens of milliseconds each time) for nothing; reference counting still frees everything, and
+the collector runs as usual after the block."""
 
 from __future__ import annotations
 

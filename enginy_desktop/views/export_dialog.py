@@ -116,7 +116,9 @@ RECORD_FILTERS: tuple[tuple[str, str | None], ...] = (
     ("Merged (local duplicates)", "merge"),
     ("Created or updated (not read first)", "upsert"),
 )
-OPTION_PARTS = 3  # the options page's sections, built one per turn of the event loop (see ExportDialog._build_later)
+# The parts of the options page and of the preview, built one per turn of the event loop (see ExportDialog._build_later)
+OPTION_PARTS = 3
+PREVIEW_PARTS = 5
 PREPARE_PROGRESS_AFTER_S = 0.1  # after the preview is on screen: the run's progress dialog is built ahead
 
 FIX_LABELS = {
@@ -409,7 +411,7 @@ class ExportDialog(QDialog):
         self.records_model = PlanRecordsModel(self)
         self.changes_model = ChangesModel(self)
         self.preview_tabs: QTabWidget | None = None
-        self._records_tab: QWidget | None = None
+        self._preview_parts = 0  # of PREVIEW_PARTS built
         self.preview_page, self._preview_layout = _page()
         self.report_page, self.report_layout = _page()
         for page in (self.options_page, self.planning_page, self.preview_page, self.report_page):
@@ -454,8 +456,7 @@ class ExportDialog(QDialog):
         the options' sections first (prepare() renders into them), then the preview's tabs and the planning page."""
         steps: tuple[Callable[[], object], ...] = (
             *(functools.partial(self._ensure_options, part) for part in range(1, OPTION_PARTS + 1)),
-            functools.partial(self._ensure_preview, records=False),
-            self._ensure_preview,
+            *(functools.partial(self._ensure_preview, part) for part in range(1, PREVIEW_PARTS + 1)),
             self._ensure_planning,
         )
         for step in steps:
@@ -558,22 +559,23 @@ class ExportDialog(QDialog):
         lay.addStretch(1)
         self._built()
 
-    def _ensure_preview(self, records: bool = True) -> QTabWidget:
-        """The preview's tabs, built now if not yet (``records``: the Records tab too)."""
-        if self.preview_tabs is None:
-            self.preview_tabs = QTabWidget()
-            self.preview_tabs.setObjectName("previewTabs")
-            self.preview_tabs.setDocumentMode(True)
-            self.preview_tabs.addTab(self._build_summary(), "Summary")
-            self._preview_layout.addWidget(self.preview_tabs)
-        if records and self._records_tab is None:
-            self._records_tab = self._build_records()
-            self.preview_tabs.addTab(self._records_tab, "Records")
-            self._built()
+    def _ensure_preview(self, parts: int = PREVIEW_PARTS) -> QTabWidget:
+        """The preview's tabs with their first ``parts`` parts, built now if not yet: the Summary tab's counts of
+        contacts, of companies, its sections, the Records tab's table, the selected record's fields."""
+        builders = (self._build_summary, self._build_company_tiles, self._build_summary_sections, self._build_records,
+                    self._build_record_detail)
+        while self._preview_parts < min(parts, PREVIEW_PARTS):
+            builders[self._preview_parts]()
+            self._preview_parts += 1
+            if self._preview_parts == PREVIEW_PARTS:
+                self._built()
+        assert self.preview_tabs is not None
         return self.preview_tabs
 
-    def _build_summary(self) -> QWidget:
-
+    def _build_summary(self) -> None:
+        self.preview_tabs = QTabWidget()
+        self.preview_tabs.setObjectName("previewTabs")
+        self.preview_tabs.setDocumentMode(True)
         summary_scroll = QScrollArea()
         summary_scroll.setWidgetResizable(True)
         summary_scroll.setFrameShape(QFrame.Shape.NoFrame)
@@ -590,6 +592,13 @@ class ExportDialog(QDialog):
         self.contact_blind_tiles = CounterTiles(BLIND_COUNTERS)
         self.contact_blind_tiles.setObjectName("contactBlindTiles")
         lay.addWidget(self.contact_blind_tiles)
+        summary_scroll.setWidget(host)
+        self._summary_layout = lay
+        self.preview_tabs.addTab(summary_scroll, "Summary")
+        self._preview_layout.addWidget(self.preview_tabs)
+
+    def _build_company_tiles(self) -> None:
+        lay = self._summary_layout
         self.company_heading = QLabel("Companies")
         self.company_heading.setObjectName("sectionTitle")
         lay.addWidget(self.company_heading)
@@ -600,6 +609,8 @@ class ExportDialog(QDialog):
         self.company_blind_tiles.setObjectName("companyBlindTiles")
         lay.addWidget(self.company_blind_tiles)
 
+    def _build_summary_sections(self) -> None:
+        lay = self._summary_layout
         self.changes_frame, ch_lay = _section("What would change", "previewSummary")
         self.summary_list = QLabel("")
         self.summary_list.setObjectName("summaryList")
@@ -636,10 +647,8 @@ class ExportDialog(QDialog):
         w_lay.addWidget(self.warnings_list)
         lay.addWidget(self.warnings_frame)
         lay.addStretch(1)
-        summary_scroll.setWidget(host)
-        return summary_scroll
 
-    def _build_records(self) -> QWidget:
+    def _build_records(self) -> None:
         records = QWidget()
         r_lay = QVBoxLayout(records)
         r_lay.setContentsMargins(0, 10, 0, 0)
@@ -671,6 +680,13 @@ class ExportDialog(QDialog):
             head.resizeSection(col, width)
         self.records_table.selectionModel().currentRowChanged.connect(self._record_selected)
         split.addWidget(self.records_table)
+        r_lay.addWidget(split, 1)
+        self._records_split = split
+        assert self.preview_tabs is not None
+        self.preview_tabs.addTab(records, "Records")
+
+    def _build_record_detail(self) -> None:
+        split = self._records_split
         detail = QWidget()
         d_lay = QVBoxLayout(detail)
         d_lay.setContentsMargins(0, 6, 0, 0)
@@ -686,8 +702,6 @@ class ExportDialog(QDialog):
         d_lay.addWidget(self.changes_table, 1)
         split.addWidget(detail)
         split.setSizes([300, 200])
-        r_lay.addWidget(split, 1)
-        return records
 
     # -- stages --------------------------------------------------------------------------------------------------
     def _set_stage(self, page: QWidget) -> None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
@@ -116,7 +116,7 @@ RECORD_FILTERS: tuple[tuple[str, str | None], ...] = (
     ("Merged (local duplicates)", "merge"),
     ("Created or updated (not read first)", "upsert"),
 )
-# The parts of the options page and of the preview, built one per turn of the event loop (see ExportDialog._build_later)
+# The parts of the options page and of the preview, built one per turn of the event loop (see ExportDialog._open_later)
 OPTION_PARTS = 3
 PREVIEW_PARTS = 5
 PREPARE_PROGRESS_AFTER_S = 0.1  # after the preview is on screen: the run's progress dialog is built ahead
@@ -401,7 +401,7 @@ class ExportDialog(QDialog):
         root.addWidget(self.pages, 1)
         # The pages are empty here: their widgets (the style sheet's polish and the size hints of each subtree cost
         # the window tens of milliseconds) are built once the dialog is on screen, a part per turn of the event loop
-        # (see _build_later), or at once when first needed (_ensure_options, _ensure_planning, _ensure_preview).
+        # (see _open_later), or at once when first needed (_ensure_options, _ensure_planning, _ensure_preview).
         self.options_page, self._options_shell = _page()
         self._options_parts = 0  # of OPTION_PARTS built
         self.planning_page, self._planning_layout = _page()
@@ -443,22 +443,27 @@ class ExportDialog(QDialog):
         QShortcut(QKeySequence("Ctrl+Return"), self, self._next_clicked)
 
         self._set_stage(self.options_page)
-        if self.tasks.start(self._build_later()) is None:  # no event loop to build them later: now
+        if self.tasks.start(self._open_later()) is None:  # no event loop to build them later: now
             self._ensure_options()
             self._ensure_planning()
             self._ensure_preview()
-        self.tasks.start(self.prepare())
+        else:
+            self.next_button.setEnabled(False)  # until prepare() has read what the options show
 
     # -- building ------------------------------------------------------------------------------------------------
-    async def _build_later(self) -> None:
+    async def _open_later(self) -> None:
         """Build the pages' widgets once the dialog is on screen, a part per turn of the event loop (each a few
         milliseconds of the window's time), so opening the dialog never stalls the window for all of them at once:
-        the options' sections first (prepare() renders into them), then the preview's tabs and the planning page."""
-        steps: tuple[Callable[[], object], ...] = (
-            *(functools.partial(self._ensure_options, part) for part in range(1, OPTION_PARTS + 1)),
-            *(functools.partial(self._ensure_preview, part) for part in range(1, PREVIEW_PARTS + 1)),
-            self._ensure_planning,
-        )
+        the options' sections first, then :meth:`prepare` renders into them, then the preview's tabs and the planning
+        page are built while the user reads the options (never while prepare's worker thread computes: the window's
+        thread would wait for the interpreter at each of its many calls into Qt)."""
+        await self._build_parts(functools.partial(self._ensure_options, part) for part in range(1, OPTION_PARTS + 1))
+        await self.prepare()
+        await self._build_parts((*(functools.partial(self._ensure_preview, part)
+                                   for part in range(1, PREVIEW_PARTS + 1)), self._ensure_planning))
+
+    @staticmethod
+    async def _build_parts(steps: Iterable[Callable[[], object]]) -> None:
         for step in steps:
             await asyncio.sleep(0.02)  # a real pause (not 0): the window repaints and handles input in between
             step()

@@ -88,7 +88,8 @@ def test_the_sync_dialog_shows_the_budget_first_and_refuses_a_sync_beyond_it(qtb
         budget = aloop.run_until_complete(dialog.check_budget())
         assert budget is not None
         assert dialog.budget_line.isVisible()
-        assert dialog.budget_line.text().startswith("Pipedrive's daily budget: this sync needs at least 10 tokens;")
+        assert dialog.budget_line.text().startswith("Pipedrive's daily budget: this sync needs at least 20 tokens;")
+        assert "counts 10 tokens spent planning it" in dialog.budget_line.text()
         assert dialog.start_button.isEnabled()
         dialog.grab().save(str(tmp_path / "sync-budget.png"))
 
@@ -97,7 +98,7 @@ def test_the_sync_dialog_shows_the_budget_first_and_refuses_a_sync_beyond_it(qtb
         assert refused is not None
         assert not refused.check.fits
         assert dialog.refusal.isVisible()
-        assert "This sync needs at least 10 tokens of Pipedrive's daily budget, but only" in dialog.refusal.text()
+        assert "This sync needs at least 20 tokens of Pipedrive's daily budget, but only" in dialog.refusal.text()
         assert not dialog.start_button.isEnabled()
         dialog.grab().save(str(tmp_path / "sync-refused.png"))
         assert aloop.run_until_complete(dialog.run_sync()) is None  # refused there too, nothing started

@@ -1237,7 +1237,15 @@ class ExportDialog(QDialog):
         self._set_stage(self.report_page)
         self.show()
         data = await ui.in_thread(ui.report_data, self.ctx, run_id)
-        return self.show_report(run_id, error=error, data=data)
+        # Built in three turns of the event loop (its widgets, their styling on screen, the data), not in one:
+        # together they paused the window for 25-50 ms.
+        view = self._new_report_view(run_id)
+        await asyncio.sleep(0)
+        self._attach_report(view, error)
+        await asyncio.sleep(0)
+        view.show_data(data)
+        self._restore_report_titles()
+        return view
 
     def _drop_plan(self) -> asyncio.Task[Any] | None:
         """Forget the plan; a big one is freed in a worker thread (the task returned), never on the window's."""
@@ -1264,9 +1272,23 @@ class ExportDialog(QDialog):
         self._backgrounded = True
 
     def show_report(self, run_id: int, error: str = "", data: ui.ReportData | None = None) -> ExportReportView:
-        old = self.report_scroll
-        view = ExportReportView(self.ctx, run_id, data=data)
+        """The report of ``run_id`` in this dialog at once (read here unless ``data`` is given)."""
+        view = self._new_report_view(run_id)
+        self._attach_report(view, error)
+        if data is not None:
+            view.show_data(data)
+        else:
+            view.refresh()
+        self._restore_report_titles()
+        return view
+
+    def _new_report_view(self, run_id: int) -> ExportReportView:
+        view = ExportReportView(self.ctx, run_id, load=False)
         view.retryRequested.connect(self._retry_requested)
+        return view
+
+    def _attach_report(self, view: ExportReportView, error: str) -> None:
+        old = self.report_scroll
         self.report = view
         scroll = QScrollArea()
         scroll.setObjectName("exportReportScroll")
@@ -1280,12 +1302,10 @@ class ExportDialog(QDialog):
             old.hide()
             old.deleteLater()
         self._report_error = error
-        self._restore_report_titles()
         self._last_refusal = None
         self._set_stage(self.report_page)
         self.resize(max(self.width(), 900), max(self.height(), 680))
         self.show()
-        return view
 
     def _retry_requested(self, run_id: int) -> None:
         self.tasks.start(self.plan_retry(run_id))

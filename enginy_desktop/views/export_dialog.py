@@ -1239,7 +1239,8 @@ class ExportDialog(QDialog):
         data = await ui.in_thread(ui.report_data, self.ctx, run_id)
         # Built in three turns of the event loop (its widgets, their styling on screen, the data), not in one:
         # together they paused the window for 25-50 ms.
-        view = self._new_report_view(run_id)
+        view = ExportReportView(self.ctx, run_id, load=False)
+        view.retryRequested.connect(self._retry_requested)
         await asyncio.sleep(0)
         self._attach_report(view, error)
         await asyncio.sleep(0)
@@ -1270,22 +1271,6 @@ class ExportDialog(QDialog):
 
     def _sent_to_background(self) -> None:
         self._backgrounded = True
-
-    def show_report(self, run_id: int, error: str = "", data: ui.ReportData | None = None) -> ExportReportView:
-        """The report of ``run_id`` in this dialog at once (read here unless ``data`` is given)."""
-        view = self._new_report_view(run_id)
-        self._attach_report(view, error)
-        if data is not None:
-            view.show_data(data)
-        else:
-            view.refresh()
-        self._restore_report_titles()
-        return view
-
-    def _new_report_view(self, run_id: int) -> ExportReportView:
-        view = ExportReportView(self.ctx, run_id, load=False)
-        view.retryRequested.connect(self._retry_requested)
-        return view
 
     def _attach_report(self, view: ExportReportView, error: str) -> None:
         old = self.report_scroll

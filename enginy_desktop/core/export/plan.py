@@ -1004,18 +1004,13 @@ async def _plan_records(ctx: Any, adapter: CrmAdapter, crm: str, crm_name: str, 
         # The look-up holds the first object's identifiers: its whole rows are read a chunk at a time below, as
         # their values are prepared, instead of all at once beside the look-up (the plan's highest point).
         order: dict[str, list[int]] = {main_obj: [i for i in ids if i in early_rows]}
-        if "company" in objects and main_obj == "contact":
-            company_of = _load_rows(ctx, Contact, order["contact"], ["company_id"])
-            company_ids = list(dict.fromkeys(r.get("company_id") for r in company_of.values()
-                                             if r.get("company_id")))
-            del company_of
     else:
         rows[main_obj] = _load_rows(ctx, main_model, ids, columns(main_obj))
         order = {main_obj: [i for i in ids if i in rows[main_obj]]}
-        if "company" in objects and main_obj == "contact":
-            company_ids = list(dict.fromkeys(r.get("company_id") for r in rows["contact"].values()
-                                             if r.get("company_id")))
     if "company" in objects and main_obj == "contact":
+        held = rows["contact"] if "contact" in rows else _load_rows(ctx, Contact, order["contact"], ["company_id"])
+        company_ids = list(dict.fromkeys(r.get("company_id") for r in held.values() if r.get("company_id")))
+        del held
         rows["company"] = _load_rows(ctx, Company, company_ids, columns("company"))
         order["company"] = [i for i in company_ids if i in rows["company"]]
 
